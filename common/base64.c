@@ -1,0 +1,135 @@
+/*
+ * base64 and base64url (RFC 4648). Encoding uses OpenSSL's EVP_EncodeBlock;
+ * decoding is our own because OpenSSL's decoder accepts neither the URL-safe
+ * alphabet nor the strictness a JWS needs (RFC 7515 2: no padding, no
+ * whitespace, one encoding per value).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "common.h"
+
+enum { B64_STD = 1, B64_URL = 2 };
+
+/* Value of c in the alphabets allowed by `which`, or -1. */
+static int b64_value(unsigned char c, int which)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if ((which & B64_STD) && c == '+')
+		return 62;
+	if ((which & B64_STD) && c == '/')
+		return 63;
+	if ((which & B64_URL) && c == '-')
+		return 62;
+	if ((which & B64_URL) && c == '_')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decode unpadded data in the given alphabets. strict_bits demands that the
+ * unused low bits of the last character are zero (canonical encoding).
+ */
+static bool b64_decode(const char *in, size_t inlen, int which, bool strict_bits,
+		       uint8_t **out, size_t *outlen)
+{
+	uint8_t *res;
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	if (inlen % 4 == 1)
+		return false;
+	res = fc_xmalloc(inlen / 4 * 3 + 3 + 1);
+	for (size_t i = 0; i < inlen; i++) {
+		int v = b64_value((unsigned char)in[i], which);
+		if (v < 0) {
+			free(res);
+			return false;
+		}
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			res[o++] = (uint8_t)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	if (strict_bits && acc != 0) {
+		free(res);
+		return false;
+	}
+	res[o] = '\0';
+	*out = res;
+	*outlen = o;
+	return true;
+}
+
+/*
+ * Strict base64url without padding (RFC 7515 2). Caller frees *out.
+ */
+bool fc_b64url_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen)
+{
+	return b64_decode(in, inlen, B64_URL, true, out, outlen);
+}
+
+/*
+ * protojson's lenient rule: standard or URL-safe, padded or not. Padding, if
+ * present, must be complete and only at the end.
+ */
+bool fc_b64_decode_any(const char *in, size_t inlen, uint8_t **out, size_t *outlen)
+{
+	size_t pad = 0;
+
+	while (pad < 2 && inlen > pad && in[inlen - 1 - pad] == '=')
+		pad++;
+	if (pad > 0 && inlen % 4 != 0)
+		return false;
+	return b64_decode(in, inlen - pad, B64_STD | B64_URL, false, out, outlen);
+}
+
+char *fc_b64_encode(const uint8_t *in, size_t inlen)
+{
+	size_t cap = (inlen + 2) / 3 * 4 + 1;
+	char *res = fc_xmalloc(cap);
+
+	/* EVP_EncodeBlock takes an int length; our inputs are far below that. */
+	EVP_EncodeBlock((unsigned char *)res, in, (int)inlen);
+	return res;
+}
+
+char *fc_b64url_encode(const uint8_t *in, size_t inlen)
+{
+	char *res = fc_b64_encode(in, inlen);
+	size_t n = strlen(res);
+
+	while (n > 0 && res[n - 1] == '=')
+		res[--n] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (res[i] == '+')
+			res[i] = '-';
+		else if (res[i] == '/')
+			res[i] = '_';
+	}
+	return res;
+}
+
+char *fc_hex_encode(const uint8_t *in, size_t inlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *res = fc_xmalloc(inlen * 2 + 1);
+
+	for (size_t i = 0; i < inlen; i++) {
+		res[2 * i] = digits[in[i] >> 4];
+		res[2 * i + 1] = digits[in[i] & 15];
+	}
+	res[inlen * 2] = '\0';
+	return res;
+}

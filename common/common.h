@@ -1,0 +1,159 @@
+/*
+ * common: the pieces every fulcrum module shares.
+ *
+ * - enum fc_status, the one project-wide status code (0 = success; only grows)
+ * - struct fc_err, a caller-owned buffer that carries the precise reason for
+ *   a refusal up to whoever must report it (HTTP layer, `fulcrum token`)
+ * - logging, allocation that aborts on OOM, wiping of secrets
+ * - struct fc_buf, a growable byte buffer with a hard size cap
+ * - base64 / base64url codecs (strict and Fulcio-lenient)
+ * - clock and randomness seams that tests replace
+ */
+#ifndef FULCRUM_COMMON_H
+#define FULCRUM_COMMON_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <syslog.h>
+
+/* Functions marked FC_TESTABLE are static in release builds and visible to
+ * the unit tests in test builds (meson option `testable`). */
+#ifdef FC_TESTING
+#define FC_TESTABLE
+#else
+#define FC_TESTABLE static
+#endif
+
+#define FC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Never renumber: these values appear in logs and metrics. */
+enum fc_status {
+	FC_OK = 0,
+	FC_ENOMEM = 1,     /* out of memory (normally we abort instead) */
+	FC_EINPUT = 2,     /* malformed or refused input from a client */
+	FC_EAUTH = 3,      /* identity token refused */
+	FC_EHSM = 4,       /* signer / HSM failure */
+	FC_EUPSTREAM = 5,  /* a remote service (OIDC issuer, CT log) failed */
+	FC_ECONFIG = 6,    /* invalid configuration */
+	FC_EINTERNAL = 7,  /* a bug or an unexpected library failure */
+	FC_ETOOBIG = 8,    /* input over a hard size limit */
+	FC_EIO = 9,        /* file or socket I/O failed */
+	FC_EUNAVAIL = 10,  /* temporarily unavailable; a retry may succeed */
+	FC_ENOTFOUND = 11, /* the named thing does not exist */
+};
+
+const char *fc_strerror(enum fc_status st);
+
+/*
+ * The reason for a failure, written where it is known and read by the layer
+ * that reports it. Messages never contain a secret (token, PIN, key).
+ */
+#define FC_ERR_MSG_MAX 512
+struct fc_err {
+	enum fc_status status;
+	char msg[FC_ERR_MSG_MAX];
+};
+
+/* Record status and message in *err (err may be NULL); returns st so that
+ * callers can write `return fc_err_set(err, FC_EAUTH, "...")`. The first
+ * reason recorded wins: a later call does not overwrite it. */
+enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
+	FC_PRINTF(3, 4);
+void fc_err_clear(struct fc_err *err);
+
+/* --- logging ---------------------------------------------------------- */
+
+/* Logging goes to stderr with a syslog priority prefix. Messages read
+ * "module: object: what". */
+void fc_log(int prio, const char *fmt, ...) FC_PRINTF(2, 3);
+void fc_vlog(int prio, const char *fmt, va_list ap);
+/* Messages less important than `prio` (a LOG_* value) are dropped. */
+void fc_log_set_level(int prio);
+int fc_log_get_level(void);
+/* Log `what` and drain OpenSSL's error queue into the log at LOG_ERR. */
+void fc_log_ssl(const char *what);
+/* Drain OpenSSL's error queue into err's message (appended after the
+ * message set so far) and into nothing else. */
+void fc_err_append_ssl(struct fc_err *err);
+
+/* --- memory ----------------------------------------------------------- */
+
+/* Allocation that never returns NULL: out of memory aborts (daemon policy). */
+void *fc_xmalloc(size_t n);
+void *fc_xcalloc(size_t nmemb, size_t size);
+void *fc_xrealloc(void *p, size_t n);
+char *fc_xstrdup(const char *s);
+char *fc_xstrndup(const char *s, size_t n);
+char *fc_xasprintf(const char *fmt, ...) FC_PRINTF(1, 2);
+
+/* Wipe memory in a way the compiler may not elide. */
+void fc_memzero(void *p, size_t n);
+/* Wipe then free a NUL-terminated secret. NULL is fine. */
+void fc_free_secret(char *s);
+
+/* --- bounded buffer ---------------------------------------------------- */
+
+struct fc_buf {
+	uint8_t *data; /* always NUL-terminated after data[len] when non-NULL */
+	size_t len;
+	size_t cap;
+	size_t max; /* hard limit on len; 0 means SIZE_MAX/2 */
+};
+
+void fc_buf_init(struct fc_buf *b, size_t max);
+/* Append n bytes; false (buffer unchanged) if len would exceed max. */
+bool fc_buf_append(struct fc_buf *b, const void *p, size_t n);
+bool fc_buf_append_str(struct fc_buf *b, const char *s);
+void fc_buf_reset(struct fc_buf *b);
+void fc_buf_free(struct fc_buf *b);
+/* Wipe the whole allocation, then free (for buffers that held secrets). */
+void fc_buf_wipe_free(struct fc_buf *b);
+/* Hand the contents over: returns data (NUL-terminated, caller frees) and
+ * leaves b empty. Returns a fresh empty string when b is empty. */
+char *fc_buf_steal(struct fc_buf *b, size_t *len);
+
+/* --- base64 ------------------------------------------------------------ */
+
+/* RFC 4648 5 base64url without padding, strict: rejects '=', any character
+ * outside the alphabet, a length of 1 mod 4 and non-zero trailing bits
+ * (so every value has exactly one accepted encoding).
+ * On success *out (caller frees, NUL-terminated) and *outlen are set. */
+bool fc_b64url_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen);
+/* Lenient decoding as protojson does for bytes fields: standard or URL-safe
+ * alphabet, padded or not; still rejects stray characters. */
+bool fc_b64_decode_any(const char *in, size_t inlen, uint8_t **out, size_t *outlen);
+/* RFC 4648 4 standard base64 with padding; returns a NUL-terminated string. */
+char *fc_b64_encode(const uint8_t *in, size_t inlen);
+/* RFC 4648 5 base64url without padding. */
+char *fc_b64url_encode(const uint8_t *in, size_t inlen);
+
+/* --- hex --------------------------------------------------------------- */
+
+/* Lower-case hex of in; caller frees. */
+char *fc_hex_encode(const uint8_t *in, size_t inlen);
+
+/* --- clock and randomness seams ------------------------------------------ */
+
+/* Seconds since the Unix epoch (wall clock). */
+int64_t fc_now(void);
+/* Milliseconds from a monotonic clock (for timeouts and caches). */
+int64_t fc_mono_ms(void);
+/* Cryptographically secure random bytes (OpenSSL's DRBG). */
+enum fc_status fc_rand_bytes(uint8_t *buf, size_t n);
+
+/* Test seams: replace the clock / randomness; NULL restores the default. */
+void fc_set_now_fn(int64_t (*fn)(void));
+void fc_set_mono_fn(int64_t (*fn)(void));
+void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *buf, size_t n));
+
+/* --- files ------------------------------------------------------------- */
+
+/* Read a whole file of at most max bytes; *out is NUL-terminated (caller
+ * frees). FC_ETOOBIG if larger, FC_ENOTFOUND if absent, FC_EIO otherwise;
+ * the reason is written to err. */
+enum fc_status fc_read_file(const char *path, size_t max, char **out, size_t *outlen,
+			    struct fc_err *err);
+
+#endif /* FULCRUM_COMMON_H */

@@ -1,0 +1,56 @@
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+
+static const char *const status_names[] = {
+	[FC_OK] = "success",
+	[FC_ENOMEM] = "out of memory",
+	[FC_EINPUT] = "invalid input",
+	[FC_EAUTH] = "identity token refused",
+	[FC_EHSM] = "signer failure",
+	[FC_EUPSTREAM] = "upstream service failure",
+	[FC_ECONFIG] = "invalid configuration",
+	[FC_EINTERNAL] = "internal error",
+	[FC_ETOOBIG] = "input too large",
+	[FC_EIO] = "I/O error",
+	[FC_EUNAVAIL] = "temporarily unavailable",
+	[FC_ENOTFOUND] = "not found",
+};
+
+/*
+ * Human-readable name of a status; never NULL.
+ */
+const char *fc_strerror(enum fc_status st)
+{
+	if ((size_t)st < sizeof(status_names) / sizeof(status_names[0]) && status_names[st])
+		return status_names[st];
+	return "unknown status";
+}
+
+/*
+ * Record a failure reason in err (if non-NULL and still empty) and return st.
+ */
+enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || err->status != FC_OK)
+		return st;
+	err->status = st;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/*
+ * Reset err to "no error".
+ */
+void fc_err_clear(struct fc_err *err)
+{
+	if (err == NULL)
+		return;
+	err->status = FC_OK;
+	err->msg[0] = '\0';
+}
