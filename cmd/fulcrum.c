@@ -1,1 +1,69 @@
-int main(void) { return 0; }
+/*
+ * fulcrum: a short-lived code-signing certificate authority, wire-compatible
+ * with Sigstore's Fulcio. One executable; the first argument names the role.
+ */
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "common.h"
+
+#ifndef FULCRUM_VERSION
+#define FULCRUM_VERSION "0.1.0"
+#endif
+
+struct command {
+	const char *name;
+	int (*main)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"token", cmd_token_main,
+	 "verify an OIDC identity token against the identity configuration and show the "
+	 "certificate identity it would yield, or exactly why it is refused"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: fulcrum <command> [options]\n"
+		   "       fulcrum --help | --version\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'fulcrum <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 2) {
+		usage(stderr);
+		return CMD_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return CMD_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("fulcrum %s\n", FULCRUM_VERSION);
+		return CMD_EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) == 0) {
+			if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+				fc_log(LOG_ERR, "fulcrum: libcurl initialisation failed");
+				return CMD_EXIT_USAGE;
+			}
+			rc = commands[i].main(argc - 1, argv + 1);
+			curl_global_cleanup();
+			return rc;
+		}
+	}
+	fprintf(stderr, "fulcrum: unknown command \"%s\"\n\n", argv[1]);
+	usage(stderr);
+	return CMD_EXIT_USAGE;
+}

@@ -56,18 +56,14 @@ char *fc_xstrndup(const char *s, size_t n)
 char *fc_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
+	char *p = NULL;
 	int n;
-	char *p;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vasprintf(&p, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		oom(0);
-	p = fc_xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	return p;
 }
 

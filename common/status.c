@@ -30,6 +30,7 @@ const char *fc_strerror(enum fc_status st)
 
 /*
  * Record a failure reason in err (if non-NULL and still empty) and return st.
+ * Control characters in the message are replaced by '?'.
  */
 enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
 {
@@ -41,6 +42,12 @@ enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	/* Messages quote values from untrusted input (claims, URLs); keep them
+	 * to one printable line so that they cannot forge log lines. */
+	for (char *c = err->msg; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	}
 	return st;
 }
 

@@ -1,0 +1,324 @@
+/*
+ * The verifier: finds the configured issuer for a token, checks the
+ * signature with that issuer's keys and the registered claims (RFC 7519
+ * 4.1), then builds the principal.
+ *
+ * Check order follows go-oidc, which Fulcio uses: issuer, audience, expiry
+ * and not-before first (cheap, and an expired token never costs a signature
+ * verification or a JWKS fetch), then the signature, then the principal.
+ */
+#include <math.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oidc_int.h"
+
+/* A concrete issuer made from a MetaIssuers pattern for one `iss` value. */
+struct meta_entry {
+	char *url;
+	struct cfg_issuer issuer; /* copy of the pattern's entry, issuer_url = url */
+	struct oidc_provider *provider;
+	unsigned refs;     /* the cache's reference plus one per request using it */
+	uint64_t last_use; /* for least-recently-used eviction */
+};
+
+struct oidc_verifier {
+	const struct cfg_identity *cfg;
+	struct oidc_options opts;
+	struct oidc_provider **fixed; /* one per cfg->issuers[i] */
+	pthread_mutex_t meta_lock;
+	struct meta_entry **meta;     /* at most opts.meta_cache_size */
+	size_t n_meta;
+	uint64_t use_clock;
+};
+
+void oidc_options_default(struct oidc_options *o)
+{
+	o->leeway_s = 60;
+	o->http_timeout_ms = 10000;
+	o->jwks_default_ttl_s = 3600;
+	o->jwks_min_ttl_s = 60;
+	o->jwks_max_ttl_s = 86400;
+	o->refetch_cooldown_s = 30;
+	o->stale_max_s = 86400;
+	o->meta_cache_size = 100;
+}
+
+/*
+ * Make a verifier over cfg. Providers for the fixed issuers are created here
+ * (no I/O); meta-issuer providers are created on first use. Free with
+ * oidc_verifier_free().
+ */
+enum fc_status oidc_verifier_new(const struct cfg_identity *cfg, const struct oidc_options *opts,
+				 struct oidc_verifier **out)
+{
+	struct oidc_verifier *v = fc_xcalloc(1, sizeof(*v));
+
+	v->cfg = cfg;
+	if (opts)
+		v->opts = *opts;
+	else
+		oidc_options_default(&v->opts);
+	if (v->opts.meta_cache_size < 1)
+		v->opts.meta_cache_size = 1;
+	v->fixed = fc_xcalloc(cfg->n_issuers ? cfg->n_issuers : 1, sizeof(*v->fixed));
+	for (size_t i = 0; i < cfg->n_issuers; i++) {
+		const struct cfg_issuer *iss = &cfg->issuers[i];
+		const char *url = iss->issuer_url ? iss->issuer_url : iss->key;
+		v->fixed[i] = oidc_provider_new(url, iss->ca_cert_pem, &v->opts);
+	}
+	v->meta = fc_xcalloc((size_t)v->opts.meta_cache_size, sizeof(*v->meta));
+	pthread_mutex_init(&v->meta_lock, NULL);
+	*out = v;
+	return FC_OK;
+}
+
+static void meta_entry_unref_locked(struct meta_entry *e)
+{
+	if (--e->refs > 0)
+		return;
+	oidc_provider_free(e->provider);
+	free(e->url);
+	free(e);
+}
+
+void oidc_verifier_free(struct oidc_verifier *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->cfg->n_issuers; i++)
+		oidc_provider_free(v->fixed[i]);
+	free(v->fixed);
+	for (size_t i = 0; i < v->n_meta; i++)
+		meta_entry_unref_locked(v->meta[i]);
+	free(v->meta);
+	pthread_mutex_destroy(&v->meta_lock);
+	free(v);
+}
+
+/*
+ * The provider for a meta-issuer match, from the cache or made now. The
+ * returned entry holds a reference: release with meta_release().
+ */
+static struct meta_entry *meta_acquire(struct oidc_verifier *v, const struct cfg_issuer *pattern,
+				       const char *url)
+{
+	struct meta_entry *e = NULL;
+	size_t victim = 0;
+
+	pthread_mutex_lock(&v->meta_lock);
+	for (size_t i = 0; i < v->n_meta; i++) {
+		if (strcmp(v->meta[i]->url, url) == 0 && v->meta[i]->issuer.key == pattern->key) {
+			e = v->meta[i];
+			goto found;
+		}
+		if (v->meta[i]->last_use < v->meta[victim]->last_use)
+			victim = i;
+	}
+	e = fc_xcalloc(1, sizeof(*e));
+	e->url = fc_xstrdup(url);
+	/* Fulcio copies these fields from the pattern, not SPIFFETrustDomain
+	 * or ChallengeClaim (spiffe is refused as a meta issuer at load). */
+	e->issuer = *pattern;
+	e->issuer.issuer_url = e->url;
+	e->issuer.spiffe_trust_domain = NULL;
+	e->provider = oidc_provider_new(e->url, pattern->ca_cert_pem, &v->opts);
+	e->refs = 1;
+	if (v->n_meta < (size_t)v->opts.meta_cache_size) {
+		v->meta[v->n_meta++] = e;
+	} else {
+		meta_entry_unref_locked(v->meta[victim]);
+		v->meta[victim] = e;
+	}
+found:
+	e->refs++;
+	e->last_use = ++v->use_clock;
+	pthread_mutex_unlock(&v->meta_lock);
+	return e;
+}
+
+static void meta_release(struct oidc_verifier *v, struct meta_entry *e)
+{
+	pthread_mutex_lock(&v->meta_lock);
+	meta_entry_unref_locked(e);
+	pthread_mutex_unlock(&v->meta_lock);
+}
+
+/* Read a NumericDate claim (RFC 7519 2): a JSON number, possibly non-integer. */
+static bool numeric_date(const json_t *claims, const char *name, bool *present, double *out)
+{
+	const json_t *j = json_object_get(claims, name);
+
+	*present = j != NULL;
+	if (j == NULL)
+		return true;
+	if (!json_is_number(j))
+		return false;
+	*out = json_number_value(j);
+	return isfinite(*out);
+}
+
+static bool audience_contains(const json_t *aud, const char *want)
+{
+	size_t i;
+	const json_t *a;
+
+	if (json_is_string(aud))
+		return strcmp(json_string_value(aud), want) == 0;
+	if (json_is_array(aud)) {
+		json_array_foreach(aud, i, a) {
+			if (json_is_string(a) && strcmp(json_string_value(a), want) == 0)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* RFC 7519 4.1.3 - 4.1.6 with our leeway (Fulcio: no exp leeway, 5 min nbf,
+ * iat unchecked; we apply one small leeway to all three). */
+static enum fc_status check_claims(const struct oidc_verifier *v, const struct cfg_issuer *iss,
+				   const json_t *claims, struct fc_err *err)
+{
+	const json_t *aud = json_object_get(claims, "aud");
+	int64_t now = fc_now();
+	double exp = 0, nbf = 0, iat = 0;
+	bool has_exp, has_nbf, has_iat;
+	int leeway = v->opts.leeway_s;
+
+	if (iss->client_id == NULL || !audience_contains(aud, iss->client_id)) {
+		if (aud == NULL)
+			return fc_err_set(err, FC_EAUTH, "token has no aud claim (want \"%s\")",
+					  iss->client_id ? iss->client_id : "");
+		if (json_is_string(aud))
+			return fc_err_set(err, FC_EAUTH, "token aud \"%s\" is not \"%s\"",
+					  json_string_value(aud), iss->client_id ? iss->client_id : "");
+		return fc_err_set(err, FC_EAUTH, "token aud does not contain \"%s\"",
+				  iss->client_id ? iss->client_id : "");
+	}
+	if (!numeric_date(claims, "exp", &has_exp, &exp) || !has_exp)
+		return fc_err_set(err, FC_EAUTH, "token exp claim is %s (RFC 7519 4.1.4)",
+				  has_exp ? "not a number" : "missing");
+	if ((double)now > exp + leeway)
+		return fc_err_set(err, FC_EAUTH,
+				  "token expired: exp %.0f is %.0f s before now %lld (leeway %d s)",
+				  exp, (double)now - exp, (long long)now, leeway);
+	if (!numeric_date(claims, "nbf", &has_nbf, &nbf))
+		return fc_err_set(err, FC_EAUTH, "token nbf claim is not a number");
+	if (has_nbf && nbf > (double)now + leeway)
+		return fc_err_set(err, FC_EAUTH,
+				  "token not yet valid: nbf %.0f is %.0f s after now %lld (leeway %d s)",
+				  nbf, nbf - (double)now, (long long)now, leeway);
+	if (!numeric_date(claims, "iat", &has_iat, &iat))
+		return fc_err_set(err, FC_EAUTH, "token iat claim is not a number");
+	if (has_iat && iat > (double)now + leeway)
+		return fc_err_set(err, FC_EAUTH,
+				  "token issued in the future: iat %.0f is %.0f s after now %lld "
+				  "(leeway %d s)",
+				  iat, iat - (double)now, (long long)now, leeway);
+	return FC_OK;
+}
+
+/* jti if it is a short printable string, else the first 8 bytes of the
+ * token's SHA-256 in hex: something to log that is not the token. */
+static char *token_id(const json_t *claims, const char *token, size_t len)
+{
+	const json_t *jti = json_object_get(claims, "jti");
+	uint8_t md[SHA256_DIGEST_LENGTH];
+
+	if (json_is_string(jti) && json_string_length(jti) > 0 && json_string_length(jti) <= 64) {
+		const char *s = json_string_value(jti);
+		bool printable = true;
+		for (const char *c = s; *c; c++)
+			printable &= *c > 0x20 && *c < 0x7f;
+		if (printable)
+			return fc_xstrdup(s);
+	}
+	SHA256((const unsigned char *)token, len, md);
+	char *hex = fc_hex_encode(md, 8);
+	char *id = fc_xasprintf("sha256:%s", hex);
+	free(hex);
+	return id;
+}
+
+/*
+ * Verify a token and build its principal (see oidc.h for the contract).
+ */
+enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t len,
+			   struct oidc_identity **out, struct fc_err *err)
+{
+	struct oidc_jws *jws = NULL;
+	struct oidc_identity *id = NULL;
+	struct meta_entry *meta = NULL;
+	const struct cfg_issuer *issuer = NULL;
+	struct oidc_provider *provider = NULL;
+	const char *iss, *sub;
+	enum fc_status st;
+
+	if ((st = oidc_jws_parse(token, len, &jws, err)) != FC_OK)
+		goto out;
+	iss = json_string_value(json_object_get(jws->claims, "iss"));
+	if (iss == NULL) {
+		st = fc_err_set(err, FC_EAUTH, "token has no iss claim, or it is not a string");
+		goto out;
+	}
+	for (size_t i = 0; i < v->cfg->n_issuers && issuer == NULL; i++) {
+		const struct cfg_issuer *c = &v->cfg->issuers[i];
+		if (strcmp(c->issuer_url ? c->issuer_url : c->key, iss) == 0) {
+			issuer = c;
+			provider = v->fixed[i];
+		}
+	}
+	for (size_t i = 0; i < v->cfg->n_meta && issuer == NULL; i++) {
+		if (oidc_meta_match(v->cfg->meta[i].key, iss)) {
+			meta = meta_acquire(v, &v->cfg->meta[i], iss);
+			issuer = &meta->issuer;
+			provider = meta->provider;
+		}
+	}
+	if (issuer == NULL) {
+		st = fc_err_set(err, FC_EAUTH,
+				"issuer \"%s\" is not configured (no OIDCIssuers entry and no "
+				"MetaIssuers pattern matches)", iss);
+		goto out;
+	}
+	if ((st = check_claims(v, issuer, jws->claims, err)) != FC_OK)
+		goto out;
+	if ((st = oidc_provider_verify(provider, jws, err)) != FC_OK)
+		goto out;
+
+	id = fc_xcalloc(1, sizeof(*id));
+	id->issuer = fc_xstrdup(iss);
+	sub = json_string_value(json_object_get(jws->claims, "sub"));
+	if (sub != NULL)
+		id->subject = fc_xstrdup(sub);
+	id->expires_at = (int64_t)json_number_value(json_object_get(jws->claims, "exp"));
+	id->token_id = token_id(jws->claims, token, len);
+	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK)
+		goto out;
+	*out = id;
+	id = NULL;
+	st = FC_OK;
+out:
+	if (meta)
+		meta_release(v, meta);
+	oidc_identity_free(id);
+	oidc_jws_free(jws);
+	return st;
+}
+
+void oidc_identity_free(struct oidc_identity *id)
+{
+	if (id == NULL)
+		return;
+	free(id->issuer);
+	free(id->issuer_type);
+	free(id->subject);
+	free(id->san);
+	free(id->pop_subject);
+	for (size_t i = 0; i < id->n_extensions; i++)
+		free(id->extensions[i].value);
+	free(id->extensions);
+	free(id->token_id);
+	free(id);
+}
