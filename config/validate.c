@@ -1,0 +1,521 @@
+/*
+ * config: checks at load time. Fulcio's validateConfig and
+ * validateCIIssuerMetadata (pkg/config/config.go), plus fulcrum's own
+ * (unknown types, missing ClientID/IssuerURL, meta-issuer patterns, the
+ * IssuerClaim form, CI providers that do not exist or have no SAN
+ * template), so that a mistake shows at startup rather than as a refused
+ * token. Every message names the key path and what is wrong.
+ */
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "config_int.h"
+
+/* Fulcio's minimumHostnameLength: labels that must match. */
+#define MIN_HOST_LABELS 2
+
+struct vctx {
+	const char *name;
+	bool yaml;
+	struct fc_err *err;
+};
+
+/*
+ * Spelling of an issuer field (by its JSON name) in messages.
+ */
+static const char *fname(const struct vctx *v, const char *json)
+{
+	for (size_t i = 0; i < cfg_n_issuer_fields; i++)
+		if (strcmp(cfg_issuer_fields[i].json, json) == 0)
+			return cfg_field_name(&cfg_issuer_fields[i], v->yaml);
+	return json;
+}
+
+static bool fail(const struct vctx *v, const char *path, const char *field, const char *what)
+{
+	if (field != NULL)
+		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s.%s: %s", v->name, path,
+			   fname(v, field), what);
+	else
+		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s: %s", v->name, path, what);
+	return false;
+}
+
+/* The parts of a URL that the checks need, split as Go's net/url does. */
+struct url_parts {
+	char *scheme;   /* lower case; NULL if none */
+	char *hostname; /* host without port or brackets; NULL if no authority */
+};
+
+static void url_parts_free(struct url_parts *u)
+{
+	free(u->scheme);
+	free(u->hostname);
+	u->scheme = u->hostname = NULL;
+}
+
+/*
+ * Split s like url.Parse: a scheme is [A-Za-z][A-Za-z0-9+.-]* before the
+ * first ':'; an authority follows "//" up to '/', '?' or '#'. Returns false
+ * for what url.Parse refuses here (a ':' first: "missing protocol scheme").
+ */
+static bool url_split(const char *s, struct url_parts *u)
+{
+	const char *rest = s, *auth, *end, *host, *at;
+	size_t i;
+
+	u->scheme = u->hostname = NULL;
+	for (i = 0; s[i] != '\0'; i++) {
+		char c = s[i];
+		if (isalpha((unsigned char)c))
+			continue;
+		if (i > 0 && (isdigit((unsigned char)c) || c == '+' || c == '-' || c == '.'))
+			continue;
+		if (c == ':') {
+			if (i == 0)
+				return false;
+			u->scheme = fc_xstrndup(s, i);
+			for (char *p = u->scheme; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+			rest = s + i + 1;
+		}
+		break;
+	}
+	if (strncmp(rest, "//", 2) != 0)
+		return true;
+	auth = rest + 2;
+	end = auth + strcspn(auth, "/?#");
+	host = auth;
+	for (at = auth; at < end; at++)
+		if (*at == '@')
+			host = at + 1;
+	if (host < end && *host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+		if (rb == NULL)
+			return false;
+		u->hostname = fc_xstrndup(host + 1, (size_t)(rb - host - 1));
+	} else {
+		const char *colon = NULL;
+		for (const char *p = host; p < end; p++)
+			if (*p == ':')
+				colon = p;
+		u->hostname = fc_xstrndup(host, (size_t)((colon ? colon : end) - host));
+	}
+	return true;
+}
+
+/*
+ * An http(s) URL with a non-empty host.
+ */
+static bool is_http_url(const char *s)
+{
+	struct url_parts u;
+	bool ok;
+
+	if (!url_split(s, &u))
+		return false;
+	ok = u.scheme != NULL && (strcmp(u.scheme, "https") == 0 || strcmp(u.scheme, "http") == 0) &&
+	     u.hostname != NULL && u.hostname[0] != '\0';
+	url_parts_free(&u);
+	return ok;
+}
+
+/*
+ * Fulcio's validateAllowedDomain: equal hostnames, or at least two labels
+ * each with the last two equal (naive: no public-suffix list).
+ */
+static bool allowed_domain(const struct vctx *v, const char *path, const char *subject,
+			   const char *issuer)
+{
+	const char *s[MIN_HOST_LABELS + 1], *i[MIN_HOST_LABELS + 1];
+	size_t ns = 0, ni = 0;
+	char msg[400];
+
+	if (strcmp(subject, issuer) == 0)
+		return true;
+	/* Positions of the last labels: scan from the end. */
+	for (const char *p = subject + strlen(subject);; p--) {
+		if (p == subject || p[-1] == '.') {
+			if (ns < MIN_HOST_LABELS)
+				s[ns] = p;
+			ns++;
+		}
+		if (p == subject)
+			break;
+	}
+	for (const char *p = issuer + strlen(issuer);; p--) {
+		if (p == issuer || p[-1] == '.') {
+			if (ni < MIN_HOST_LABELS)
+				i[ni] = p;
+			ni++;
+		}
+		if (p == issuer)
+			break;
+	}
+	if (ns < MIN_HOST_LABELS || ni < MIN_HOST_LABELS) {
+		snprintf(msg, sizeof(msg), "hostname \"%s\" is too short (needs %d labels)",
+			 ns < MIN_HOST_LABELS ? subject : issuer, MIN_HOST_LABELS);
+		return fail(v, path, "SubjectDomain", msg);
+	}
+	/* s[0]/i[0]: last label; s[1]/i[1]: the last two labels. */
+	if (strcmp(s[1], i[1]) == 0)
+		return true;
+	snprintf(msg, sizeof(msg),
+		 "hostname \"%s\" and the issuer's \"%s\" do not share their last two labels",
+		 subject, issuer);
+	return fail(v, path, "SubjectDomain", msg);
+}
+
+static bool td_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+	       c == '_';
+}
+
+static bool path_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
+}
+
+/*
+ * go-spiffe's TrustDomainFromString: a trust domain name ([a-z0-9._-]+), or
+ * a SPIFFE ID (spiffe://<td>[/<segment>...]) whose trust domain is taken.
+ */
+static bool valid_trust_domain(const char *s)
+{
+	const char *td = s, *end;
+
+	if (s[0] == '\0')
+		return false;
+	if (strstr(s, ":/") != NULL) {
+		if (strncmp(s, "spiffe://", 9) != 0)
+			return false;
+		td = s + 9;
+	}
+	end = td + strcspn(td, "/");
+	if (end == td)
+		return false;
+	for (const char *p = td; p < end; p++)
+		if (!td_char(*p))
+			return false;
+	if (*end == '\0')
+		return true;
+	if (td == s)
+		return false; /* a bare name with a '/' */
+	while (*end == '/') {
+		const char *seg = end + 1, *se = seg + strcspn(seg, "/");
+		size_t n = (size_t)(se - seg);
+		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+			return false;
+		for (const char *p = seg; p < se; p++)
+			if (!path_char(*p))
+				return false;
+		end = se;
+	}
+	return true;
+}
+
+/*
+ * The IssuerClaim form: `$` then one or more `.name` members.
+ */
+static bool valid_jsonpath(const char *s)
+{
+	if (s[0] != '$' || s[1] != '.')
+		return false;
+	for (const char *p = s + 1; *p;) {
+		size_t n;
+		if (*p != '.')
+			return false;
+		p++;
+		n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-");
+		if (n == 0)
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+/*
+ * CACert must hold at least one PEM certificate (Fulcio: AppendCertsFromPEM).
+ */
+static bool pem_has_cert(const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+	int n = 0;
+
+	if (bio == NULL) {
+		ERR_clear_error();
+		return false;
+	}
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		X509_free(x);
+		n++;
+	}
+	/* The last read always fails ("no start line"); that is not news. */
+	ERR_clear_error();
+	BIO_free(bio);
+	return n > 0;
+}
+
+static const char *valid_types(void)
+{
+	return "email, username, uri, spiffe, kubernetes, github-workflow, gitlab-pipeline, "
+	       "buildkite-job, codefresh-workflow, chainguard-identity, ci-provider";
+}
+
+static bool check_uri_username(const struct vctx *v, const char *path,
+			       const struct cfg_issuer *iss)
+{
+	struct url_parts sd = { 0 }, is = { 0 };
+	bool uri = iss->type == CFG_TYPE_URI, ok = false;
+	char msg[400];
+
+	if (iss->subject_domain == NULL) {
+		snprintf(msg, sizeof(msg), "missing (required for %s issuers)", iss->type_name);
+		return fail(v, path, "SubjectDomain", msg);
+	}
+	if (!url_split(iss->subject_domain, &sd)) {
+		snprintf(msg, sizeof(msg), "\"%s\" does not parse as a URL", iss->subject_domain);
+		fail(v, path, "SubjectDomain", msg);
+		goto out;
+	}
+	if (uri && sd.scheme == NULL) {
+		snprintf(msg, sizeof(msg), "\"%s\" must contain a scheme for uri issuers",
+			 iss->subject_domain);
+		fail(v, path, "SubjectDomain", msg);
+		goto out;
+	}
+	if (!uri && sd.scheme != NULL) {
+		snprintf(msg, sizeof(msg), "\"%s\" must not contain a scheme for username issuers",
+			 iss->subject_domain);
+		fail(v, path, "SubjectDomain", msg);
+		goto out;
+	}
+	if (iss->is_meta) {
+		ok = true; /* the issuer's host is a pattern: Fulcio checks no more */
+		goto out;
+	}
+	if (!url_split(iss->issuer_url, &is) || is.scheme == NULL) {
+		snprintf(msg, sizeof(msg), "must contain a scheme for %s issuers", iss->type_name);
+		fail(v, path, "IssuerURL", msg);
+		goto out;
+	}
+	if (uri && strcmp(sd.scheme, is.scheme) != 0) {
+		snprintf(msg, sizeof(msg),
+			 "scheme \"%s\" does not match the issuer's scheme \"%s\"", sd.scheme,
+			 is.scheme);
+		fail(v, path, "SubjectDomain", msg);
+		goto out;
+	}
+	ok = allowed_domain(v, path,
+			    uri ? (sd.hostname ? sd.hostname : "") : iss->subject_domain,
+			    is.hostname ? is.hostname : "");
+out:
+	url_parts_free(&sd);
+	url_parts_free(&is);
+	return ok;
+}
+
+static bool check_issuer(const struct vctx *v, const struct cfg_identity *cfg,
+			 const struct cfg_issuer *iss)
+{
+	char *path = cfg_issuer_path(iss, v->yaml);
+	const char *ci_name = cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml);
+	const struct cfg_ci_provider *ci;
+	bool ok = false;
+	char msg[400];
+
+	if (iss->type_name == NULL) {
+		snprintf(msg, sizeof(msg), "missing; valid types: %s", valid_types());
+		fail(v, path, "Type", msg);
+		goto out;
+	}
+	if (iss->type == CFG_TYPE_UNKNOWN) {
+		/* Fulcio accepts it when ChallengeClaim is set, then drops the
+		 * issuer from its pool; a silent no-op is worse than an error. */
+		snprintf(msg, sizeof(msg), "unknown type \"%s\"; valid types: %s", iss->type_name,
+			 valid_types());
+		fail(v, path, "Type", msg);
+		goto out;
+	}
+	if (iss->client_id == NULL) {
+		fail(v, path, "ClientID", "missing (the audience tokens must carry, e.g. \"sigstore\")");
+		goto out;
+	}
+	if (!iss->is_meta) {
+		if (iss->issuer_url == NULL) {
+			fail(v, path, "IssuerURL", "missing");
+			goto out;
+		}
+		if (!is_http_url(iss->issuer_url)) {
+			snprintf(msg, sizeof(msg), "\"%s\" is not an http(s) URL with a host",
+				 iss->issuer_url);
+			fail(v, path, "IssuerURL", msg);
+			goto out;
+		}
+		if (strcmp(iss->key, iss->issuer_url) != 0)
+			/* Fulcio accepts this: tokens are matched on the key,
+			 * discovery uses IssuerURL. */
+			fc_log(LOG_WARNING,
+			       "config: %s: %s.%s: \"%s\" differs from its key; tokens are "
+			       "matched on the key, discovery uses %s",
+			       v->name, path, fname(v, "IssuerURL"), iss->issuer_url,
+			       fname(v, "IssuerURL"));
+	} else {
+		if (!is_http_url(iss->key)) {
+			fail(v, path, NULL, "pattern is not an http(s) URL with a host");
+			goto out;
+		}
+		if (iss->issuer_url != NULL)
+			fc_log(LOG_DEBUG, "config: %s: %s.%s: ignored for meta-issuers", v->name,
+			       path, fname(v, "IssuerURL"));
+	}
+	if (iss->ca_cert_pem != NULL && !pem_has_cert(iss->ca_cert_pem)) {
+		fail(v, path, "CACert", "no PEM certificate could be parsed");
+		goto out;
+	}
+	if (iss->issuer_claim != NULL) {
+		if (iss->type != CFG_TYPE_EMAIL) {
+			snprintf(msg, sizeof(msg),
+				 "only email issuers can use issuer claim mapping (type is \"%s\")",
+				 iss->type_name);
+			fail(v, path, "IssuerClaim", msg);
+			goto out;
+		}
+		if (!valid_jsonpath(iss->issuer_claim)) {
+			snprintf(msg, sizeof(msg), "\"%s\" is not a JSONPath of the form $.a.b",
+				 iss->issuer_claim);
+			fail(v, path, "IssuerClaim", msg);
+			goto out;
+		}
+	}
+	switch (iss->type) {
+	case CFG_TYPE_SPIFFE:
+		if (iss->is_meta) {
+			fail(v, path, "Type",
+			     "SPIFFE meta issuers not supported (one trust domain per issuer)");
+			goto out;
+		}
+		if (iss->spiffe_trust_domain == NULL) {
+			fail(v, path, "SPIFFETrustDomain", "missing (required for spiffe issuers)");
+			goto out;
+		}
+		if (!valid_trust_domain(iss->spiffe_trust_domain)) {
+			snprintf(msg, sizeof(msg), "\"%s\" is not a valid SPIFFE trust domain",
+				 iss->spiffe_trust_domain);
+			fail(v, path, "SPIFFETrustDomain", msg);
+			goto out;
+		}
+		break;
+	case CFG_TYPE_URI:
+	case CFG_TYPE_USERNAME:
+		if (!check_uri_username(v, path, iss))
+			goto out;
+		break;
+	case CFG_TYPE_CI_PROVIDER:
+		if (iss->ci_provider == NULL) {
+			fail(v, path, "CIProvider", "missing (required for ci-provider issuers)");
+			goto out;
+		}
+		if ((ci = cfg_ci_provider_find(cfg, iss->ci_provider)) == NULL) {
+			snprintf(msg, sizeof(msg), "\"%s\" is not defined in %s", iss->ci_provider,
+				 ci_name);
+			fail(v, path, "CIProvider", msg);
+			goto out;
+		}
+		if (ci->san_template == NULL || ci->san_template[0] == '\0') {
+			snprintf(msg, sizeof(msg), "%s[\"%s\"].%s: empty, but %s uses it",
+				 ci_name, ci->name,
+				 cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml), path);
+			fc_err_set(v->err, FC_ECONFIG, "config: %s: %s", v->name, msg);
+			goto out;
+		}
+		break;
+	default:
+		break;
+	}
+	if (iss->ci_provider != NULL && iss->type != CFG_TYPE_CI_PROVIDER)
+		fc_log(LOG_WARNING, "config: %s: %s.%s: ignored for type \"%s\"", v->name, path,
+		       fname(v, "CIProvider"), iss->type_name);
+	ok = true;
+out:
+	free(path);
+	return ok;
+}
+
+static bool check_template(const struct vctx *v, const char *path, const char *text)
+{
+	struct cfg_template *t = NULL;
+	struct fc_err terr = { 0 };
+
+	if (text == NULL)
+		return true;
+	if (cfg_template_parse(text, &t, &terr) != FC_OK) {
+		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s: %s", v->name, path, terr.msg);
+		return false;
+	}
+	cfg_template_free(t);
+	return true;
+}
+
+/*
+ * Every extension template and the SAN template must parse (Fulcio's
+ * validateCIIssuerMetadata).
+ */
+static bool check_ci(const struct vctx *v, const struct cfg_ci_provider *ci)
+{
+	char *cpath = fc_xasprintf("%s[\"%s\"]",
+				   cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml), ci->name);
+	char *path = NULL;
+	bool ok = false;
+
+	for (size_t i = 0; i < ci->n_extension_templates; i++) {
+		const char *key = ci->extension_templates[i].key;
+		for (size_t f = 0; f < cfg_n_ext_fields; f++)
+			if (strcmp(cfg_ext_fields[f].json, key) == 0)
+				key = cfg_field_name(&cfg_ext_fields[f], v->yaml);
+		free(path);
+		path = fc_xasprintf("%s.%s.%s", cpath,
+				    cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], v->yaml), key);
+		if (!check_template(v, path, ci->extension_templates[i].value))
+			goto out;
+	}
+	free(path);
+	path = fc_xasprintf("%s.%s", cpath, cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml));
+	if (!check_template(v, path, ci->san_template))
+		goto out;
+	ok = true;
+out:
+	free(path);
+	free(cpath);
+	return ok;
+}
+
+/*
+ * Validate a loaded configuration: fixed issuers, then meta-issuers, then
+ * CI metadata, each in file order; the first problem is reported. `yaml`
+ * selects YAML key names in messages. Returns FC_OK or FC_ECONFIG.
+ */
+enum fc_status cfg_validate(const struct cfg_identity *cfg, bool yaml, const char *name,
+			    struct fc_err *err)
+{
+	struct vctx v = { .name = name, .yaml = yaml, .err = err };
+
+	for (size_t i = 0; i < cfg->n_issuers; i++)
+		if (!check_issuer(&v, cfg, &cfg->issuers[i]))
+			return FC_ECONFIG;
+	for (size_t i = 0; i < cfg->n_meta; i++)
+		if (!check_issuer(&v, cfg, &cfg->meta[i]))
+			return FC_ECONFIG;
+	for (size_t i = 0; i < cfg->n_ci; i++)
+		if (!check_ci(&v, &cfg->ci[i]))
+			return FC_ECONFIG;
+	return FC_OK;
+}
