@@ -87,7 +87,8 @@ struct oidc_http_response {
 	long status;
 	char *body;          /* NUL-terminated, caller frees */
 	size_t len;
-	int max_age_s;       /* Cache-Control max-age, or -1 if none / no-store */
+	int max_age_s;       /* Cache-Control max-age; 0 for no-store/no-cache (the
+	                        provider clamps it up to jwks_min_ttl_s); -1 if absent */
 };
 
 /*
@@ -140,6 +141,12 @@ void oidc_provider_stats(struct oidc_provider *p, unsigned *discovery_fetches,
 /* Fulcio's MetaRegex: each '*' matches [-_a-zA-Z0-9]+, everything else
  * literally, the whole URL anchored. */
 bool oidc_meta_match(const char *pattern, const char *url);
+
+/* --- verify.c -------------------------------------------------------------------------- */
+
+/* The provider of a fixed (OIDCIssuers) issuer, for tests and benchmarks
+ * that preload keys with oidc_provider_preload(); NULL if not configured. */
+struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char *issuer_url);
 
 /* --- principal.c: claims to principal, per identity type ------------------------------ */
 

@@ -26,6 +26,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <jansson.h>
@@ -947,6 +949,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 }
 
+/* libmicrohttpd's own messages (e.g. a client hanging up on the "huge"
+ * JWKS, which is what tests want) are debug noise here. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	fc_vlog(LOG_DEBUG, fmt, ap);
+}
+
 /* --- main ------------------------------------------------------------------------ */
 
 static int write_port_file(const char *path, unsigned port)
@@ -986,9 +995,9 @@ int main(int argc, char **argv)
 	unsigned long port = 0;
 	struct sockaddr_in sa;
 	struct MHD_Daemon *d = NULL;
-	const union MHD_DaemonInfo *info;
+	socklen_t salen;
 	sigset_t set;
-	int sig, rc = 1;
+	int sig, rc = 1, lfd = -1, one = 1;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
@@ -1026,26 +1035,22 @@ int main(int argc, char **argv)
 	if (!keys_generate(keys, generation))
 		goto out;
 
+	/* Bind first, so that the issuer URL is known before any request
+	 * thread can read it. */
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-				     MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
-			     (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-			     (size_t)(128 * 1024), MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-			     MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
-	if (d == NULL) {
-		fc_log(LOG_ERR, "test-issuer: cannot listen on 127.0.0.1:%lu", port);
+	salen = sizeof(sa);
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(lfd, 64) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &salen) != 0) {
+		fc_log(LOG_ERR, "test-issuer: cannot listen on 127.0.0.1:%lu: %s", port,
+		       strerror(errno));
 		goto out;
 	}
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	if (info == NULL || info->port == 0) {
-		fc_log(LOG_ERR, "test-issuer: cannot learn the bound port");
-		goto out;
-	}
-	listen_port = info->port;
+	listen_port = ntohs(sa.sin_port);
 	issuer = issuer_arg ? fc_xstrdup(issuer_arg) : fc_xasprintf("http://127.0.0.1:%u", listen_port);
 	issuer_base = fc_xstrdup(issuer);
 	for (size_t n = strlen(issuer_base); n > 0 && issuer_base[n - 1] == '/'; n--)
@@ -1056,6 +1061,18 @@ int main(int argc, char **argv)
 		p = p ? strchr(p + 3, '/') : NULL;
 		issuer_path = fc_xstrdup(p ? p : "");
 	}
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+				     MHD_USE_ERROR_LOG,
+			     0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+			     MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
+			     on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			     MHD_OPTION_END);
+	if (d == NULL) {
+		fc_log(LOG_ERR, "test-issuer: cannot start the HTTP daemon");
+		goto out;
+	}
+	lfd = -1; /* the daemon owns it now */
 	if (write_port_file(port_file, listen_port) != 0)
 		goto out;
 	fc_log(LOG_INFO, "test-issuer: listening on 127.0.0.1:%u, issuer %s", listen_port, issuer);
@@ -1072,6 +1089,8 @@ out:
 	pthread_mutex_unlock(&state_mu);
 	if (d)
 		MHD_stop_daemon(d);
+	if (lfd >= 0)
+		close(lfd);
 	keys_free(keys);
 	free(issuer);
 	free(issuer_base);
