@@ -145,6 +145,16 @@ static void meta_release(struct oidc_verifier *v, struct meta_entry *e)
 	pthread_mutex_unlock(&v->meta_lock);
 }
 
+struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char *issuer_url)
+{
+	for (size_t i = 0; i < v->cfg->n_issuers; i++) {
+		const struct cfg_issuer *c = &v->cfg->issuers[i];
+		if (strcmp(c->issuer_url ? c->issuer_url : c->key, issuer_url) == 0)
+			return v->fixed[i];
+	}
+	return NULL;
+}
+
 /* Read a NumericDate claim (RFC 7519 2): a JSON number, possibly non-integer. */
 static bool numeric_date(const json_t *claims, const char *name, bool *present, double *out)
 {

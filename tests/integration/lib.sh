@@ -84,12 +84,12 @@ token_check() {
 }
 
 # expect_refused DESC CONFIG TOKEN REGEX: exit 1, nothing on stdout, and the
-# reason on stderr matches REGEX (extended regex).
+# "refused:" line on stderr matches REGEX (extended regex).
 expect_refused() {
   local desc=$1 cfg=$2 tok=$3 re=$4
   token_check "$cfg" "$tok"
-  if [ "$T_RC" -eq 1 ] && [ -z "$T_OUT" ] && grep -Eq -- "$re" <<<"$T_ERR"; then
-    t_ok "$desc: $(head -c 200 <<<"$T_ERR")"
+  if [ "$T_RC" -eq 1 ] && [ -z "$T_OUT" ] && grep -E -- "^fulcrum token: refused: " <<<"$T_ERR" | grep -Eq -- "$re"; then
+    t_ok "$desc: $(grep -E '^fulcrum token: refused: ' <<<"$T_ERR" | head -c 240)"
   else
     t_bad "$desc: rc=$T_RC stdout=$(head -c 200 <<<"$T_OUT") stderr=$T_ERR (want /$re/)"
   fi

@@ -27,7 +27,8 @@ tok=$(mint "$main_URL" "{\"claims\":$good_claims}")
 expect_identity "valid token accepted" "$cfg" "$tok" \
   '.san == "alice@example.com" and .type == "email" and .pop_subject == "alice@example.com"'
 
-expect_refused "malformed token" "$cfg" "not.a-token" "three|part|base64|malformed|JSON"
+expect_refused "malformed token (not base64url)" "$cfg" "not.a-token!.x" "base64url"
+expect_refused "malformed token (parts not JSON)" "$cfg" "bm90.anNvbg.c2ln" "not valid JSON|not a JSON object"
 expect_refused "two-part token" "$cfg" "abc.def" "three|part|malformed"
 tok=$(mint "$main_URL" "{\"claims\":$good_claims,\"mode\":\"none\"}")
 expect_refused "alg none" "$cfg" "$tok" 'alg "none"'
