@@ -610,7 +610,13 @@ static bool parse_action(struct parser *p, struct tlist *l, bool *is_term, enum 
 					return false;
 				*term = TERM_ELSE_IF;
 			}
-			return expect_close(p, at);
+			if (!expect_close(p, at)) {
+				/* callers own *cond only on success */
+				expr_free(*cond);
+				*cond = NULL;
+				return false;
+			}
+			return true;
 		}
 		if (strcmp(kw, "if") == 0) {
 			free(kw);

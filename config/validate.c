@@ -97,8 +97,10 @@ static bool url_split(const char *s, struct url_parts *u)
 			host = at + 1;
 	if (host < end && *host == '[') {
 		const char *rb = memchr(host, ']', (size_t)(end - host));
-		if (rb == NULL)
+		if (rb == NULL) {
+			url_parts_free(u); /* a failed split owns nothing */
 			return false;
+		}
 		u->hostname = fc_xstrndup(host + 1, (size_t)(rb - host - 1));
 	} else {
 		const char *colon = NULL;
