@@ -148,6 +148,41 @@ bool oidc_meta_match(const char *pattern, const char *url);
  * that preload keys with oidc_provider_preload(); NULL if not configured. */
 struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char *issuer_url);
 
+/* --- gourl.c: Go's net/url, as Fulcio's URI SANs go through it ------------------------ */
+
+/* url.URL: every string owned and never NULL once initialised ("" when
+ * empty). */
+struct oidc_url {
+	char *scheme;      /* lower case, "" if none */
+	char *opaque;      /* "" unless the URL is opaque (scheme:rootless) */
+	bool has_user, has_password;
+	char *username, *password;
+	char *host;
+	char *path, *raw_path; /* raw_path "" when the default escaping fits */
+	char *raw_query;
+	bool force_query, omit_host;
+	char *fragment, *raw_fragment;
+};
+
+void oidc_url_init(struct oidc_url *u);
+void oidc_url_free(struct oidc_url *u);
+/* url.Parse(raw); false with a static reason in *why. Free u either way. */
+bool oidc_url_parse(const char *raw, struct oidc_url *u, const char **why);
+/* URL.String() and URL.Hostname(); never NULL, the caller frees. */
+char *oidc_url_string(const struct oidc_url *u);
+char *oidc_url_hostname(const struct oidc_url *u);
+/* url.Parse(base).JoinPath(elems...).String(); NULL with *why if base does
+ * not parse. The caller frees. */
+char *oidc_url_join(const char *base, const char **elems, size_t n, const char **why);
+/* url.Parse(s).String(); NULL with *why if s does not parse. The caller
+ * frees. */
+char *oidc_url_normalize(const char *s, const char **why);
+
+/* --- email.c: govalidator.IsEmail -------------------------------------------------------- */
+
+/* True if str is an email address as govalidator.IsEmail accepts it. */
+bool oidc_is_email(const char *str);
+
 /* --- principal.c: claims to principal, per identity type ------------------------------ */
 
 /*
