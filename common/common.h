@@ -121,6 +121,10 @@ char *fc_buf_steal(struct fc_buf *b, size_t *len);
  * (so every value has exactly one accepted encoding).
  * On success *out (caller frees, NUL-terminated) and *outlen are set. */
 bool fc_b64url_decode(const char *in, size_t inlen, uint8_t **out, size_t *outlen);
+/* The same rule, decoding into out without allocating; out must hold
+ * FC_B64URL_DECODED_MAX(inlen) bytes. */
+#define FC_B64URL_DECODED_MAX(n) ((n) / 4 * 3 + 2)
+bool fc_b64url_decode_into(const char *in, size_t inlen, uint8_t *out, size_t *outlen);
 /* Lenient decoding as protojson does for bytes fields: standard or URL-safe
  * alphabet, padded or not; still rejects stray characters. */
 bool fc_b64_decode_any(const char *in, size_t inlen, uint8_t **out, size_t *outlen);

@@ -474,9 +474,11 @@ static size_t ecdsa_raw_to_der(const uint8_t *raw, size_t ec_len, uint8_t *der, 
 	if (ECDSA_SIG_set0(esig, r, s) != 1)
 		goto out;
 	r = s = NULL; /* owned by esig */
-	if ((n = i2d_ECDSA_SIG(esig, NULL)) <= 0 || (size_t)n > cap)
+	/* r, s < 2^(8 * ec_len), so the encoding is at most
+	 * 3 + 2 * (2 + ec_len + 1) bytes: 141 for P-521. */
+	if (cap < 3 + 2 * (3 + ec_len))
 		goto out;
-	if (i2d_ECDSA_SIG(esig, &p) != n)
+	if ((n = i2d_ECDSA_SIG(esig, &p)) <= 0)
 		goto out;
 	res = (size_t)n;
 out:
@@ -503,24 +505,29 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 	char kid[80];
 	enum fc_status st = FC_EAUTH;
 
-	clean_copy(kid, sizeof(kid), key->kid);
 	if (ai == NULL)
 		return fc_err_set(err, FC_EAUTH, "token header: alg is not allowed");
-	if (key->kind != ai->kind)
+	if (key->kind != ai->kind) {
+		clean_copy(kid, sizeof(kid), key->kid);
 		return fc_err_set(err, FC_EAUTH, "key kid=%s is %s, token alg %s needs %s", kid,
 				  kind_text(key->kind), ai->name, kind_text(ai->kind));
-	if (key->alg != NULL && strcmp(key->alg, ai->name) != 0)
+	}
+	if (key->alg != NULL && strcmp(key->alg, ai->name) != 0) {
+		clean_copy(kid, sizeof(kid), key->kid);
 		return fc_err_set(err, FC_EAUTH,
 				  "key kid=%s is declared for alg %s, token alg is %s (RFC 7517 4.4)",
 				  kid, key->alg, ai->name);
+	}
 	switch (ai->fam) {
 	case FAM_RS:
 	case FAM_PS:
 		/* RFC 8017 8.1.2, 8.2.2: the signature is exactly k octets long. */
-		if (sig_len != (size_t)EVP_PKEY_get_size(key->pkey))
+		if (sig_len != (size_t)EVP_PKEY_get_size(key->pkey)) {
+			clean_copy(kid, sizeof(kid), key->kid);
 			return fc_err_set(err, FC_EAUTH,
 					  "token: %s signature is %zu bytes, key kid=%s needs %d",
 					  ai->name, sig_len, kid, EVP_PKEY_get_size(key->pkey));
+		}
 		break;
 	case FAM_ES:
 		if (sig_len != 2 * ai->ec_len)
@@ -545,20 +552,26 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 	mctx = EVP_MD_CTX_new();
 	if (mctx == NULL ||
 	    EVP_DigestVerifyInit_ex(mctx, NULL, ai->md, NULL, NULL, key->pkey, ai->params) != 1) {
-		fc_err_set(err, FC_EAUTH, "token: cannot verify %s with key kid=%s", ai->name, kid);
-		fc_err_append_ssl(err);
+		char why[160] = "";
+
+		clean_copy(kid, sizeof(kid), key->kid);
+		ERR_error_string_n(ERR_peek_error(), why, sizeof(why));
+		fc_err_set(err, FC_EAUTH, "token: cannot verify %s with key kid=%s (%s)", ai->name,
+			   kid, why);
+		ERR_clear_error();
 		goto out;
 	}
 	if (EVP_DigestVerify(mctx, sig, sig_len, (const unsigned char *)jws->signing_input,
 			     jws->signing_input_len) != 1) {
+		clean_copy(kid, sizeof(kid), key->kid);
 		fc_err_set(err, FC_EAUTH,
 			   "token: %s signature does not verify with key kid=%s (RFC 7515 5.2)",
 			   ai->name, kid);
+		ERR_clear_error();
 		goto out;
 	}
 	st = FC_OK;
 out:
-	ERR_clear_error();
 	EVP_MD_CTX_free(mctx);
 	return st;
 }

@@ -58,67 +58,33 @@ bool oidc_alg_allowed(const char *alg)
 }
 
 /*
- * Turn jansson's error into a message. jansson says `duplicate object key
- * near '"email"'`; we say `duplicate object key "email"`.
+ * Decode one base64url part into work (FC_B64URL_DECODED_MAX(len) bytes)
+ * and parse it as a JSON object with jansson, duplicate member names
+ * refused. what is "header" or "payload", for messages.
  */
-static void json_reason(const json_error_t *jerr, char *dst, size_t cap)
+static enum fc_status decode_object(const char *part, size_t len, const char *what, uint8_t *work,
+				    json_t **out, struct fc_err *err)
 {
-	static const char dup[] = "duplicate object key near '";
-	char clean[160];
-	size_t n;
-
-	quote_clean(clean, sizeof(clean), jerr->text, 120);
-	n = strlen(clean);
-	if (strncmp(clean, dup, sizeof(dup) - 1) == 0 && n > sizeof(dup) && clean[n - 1] == '\'') {
-		clean[n - 1] = '\0';
-		snprintf(dst, cap, "duplicate object key %s (line %d col %d)", clean + sizeof(dup) - 1,
-			 jerr->line, jerr->column);
-		return;
-	}
-	snprintf(dst, cap, "%s (line %d col %d)", clean, jerr->line, jerr->column);
-}
-
-/*
- * Decode one base64url part and parse it as a JSON object. what is "header"
- * or "payload", for messages.
- */
-static enum fc_status decode_object(const char *part, size_t len, const char *what, json_t **out,
-				    struct fc_err *err)
-{
-	uint8_t *raw = NULL;
 	size_t raw_len = 0;
-	json_t *obj = NULL;
 	json_error_t jerr;
-	char why[256];
-	enum fc_status st = FC_EAUTH;
+	json_t *obj;
 
-	if (len == 0) {
-		fc_err_set(err, FC_EAUTH, "token: %s is empty (RFC 7515 7.1)", what);
-		goto out;
-	}
-	if (!fc_b64url_decode(part, len, &raw, &raw_len)) {
-		fc_err_set(err, FC_EAUTH,
-			   "token: %s is not strict unpadded base64url (RFC 7515 2)", what);
-		goto out;
-	}
-	obj = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (obj == NULL) {
-		json_reason(&jerr, why, sizeof(why));
-		fc_err_set(err, FC_EAUTH, "token: %s is not valid JSON: %s", what, why);
-		goto out;
-	}
+	if (len == 0)
+		return fc_err_set(err, FC_EAUTH, "token: %s is empty (RFC 7515 7.1)", what);
+	if (!fc_b64url_decode_into(part, len, work, &raw_len))
+		return fc_err_set(err, FC_EAUTH,
+				  "token: %s is not strict unpadded base64url (RFC 7515 2)", what);
+	obj = json_loadb((const char *)work, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL)
+		return fc_err_set(err, FC_EAUTH, "token: %s is not valid JSON: %s (line %d col %d)",
+				  what, jerr.text, jerr.line, jerr.column);
 	if (!json_is_object(obj)) {
-		fc_err_set(err, FC_EAUTH, "token: %s is not a JSON object (RFC 7515 4, RFC 7519 7.2)",
-			   what);
-		goto out;
+		json_decref(obj);
+		return fc_err_set(err, FC_EAUTH,
+				  "token: %s is not a JSON object (RFC 7515 4, RFC 7519 7.2)", what);
 	}
 	*out = obj;
-	obj = NULL;
-	st = FC_OK;
-out:
-	json_decref(obj);
-	free(raw);
-	return st;
+	return FC_OK;
 }
 
 /*
@@ -212,7 +178,8 @@ enum fc_status oidc_jws_parse(const char *token, size_t len, struct oidc_jws **o
 {
 	struct oidc_jws *jws = NULL;
 	const char *dot1, *dot2, *sig_part;
-	size_t ndots = 0, sig_part_len;
+	size_t ndots = 0, sig_part_len, hdr_len, pl_len, work_len;
+	uint8_t work_stack[4096], *work, *work_heap = NULL;
 	enum fc_status st = FC_EAUTH;
 
 	if (len > OIDC_MAX_TOKEN_LEN)
@@ -220,44 +187,53 @@ enum fc_status oidc_jws_parse(const char *token, size_t len, struct oidc_jws **o
 				  OIDC_MAX_TOKEN_LEN);
 	if (token == NULL || len == 0)
 		return fc_err_set(err, FC_EAUTH, "token: empty");
-	for (size_t i = 0; i < len; i++)
-		if (token[i] == '.')
-			ndots++;
-	if (ndots != 2)
+	dot1 = memchr(token, '.', len);
+	dot2 = dot1 ? memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token)) : NULL;
+	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t)(dot2 + 1 - token)) != NULL) {
+		for (size_t i = 0; i < len; i++)
+			if (token[i] == '.')
+				ndots++;
 		return fc_err_set(err, FC_EAUTH,
 				  "token: has %zu parts, a compact JWS has 3 (RFC 7515 7.1)",
 				  ndots + 1);
-	dot1 = memchr(token, '.', len);
-	dot2 = memchr(dot1 + 1, '.', len - (size_t)(dot1 + 1 - token));
+	}
 	sig_part = dot2 + 1;
 	sig_part_len = len - (size_t)(sig_part - token);
+	hdr_len = (size_t)(dot1 - token);
+	pl_len = (size_t)(dot2 - dot1 - 1);
 
+	/* One work area for the decoded JSON parts, on the stack for common
+	 * tokens: a heap block this size is a "large" malloc request. */
+	work_len = FC_B64URL_DECODED_MAX(hdr_len > pl_len ? hdr_len : pl_len);
+	work = work_len <= sizeof(work_stack) ? work_stack : (work_heap = fc_xmalloc(work_len));
 	jws = fc_xcalloc(1, sizeof(*jws));
-	if ((st = decode_object(token, (size_t)(dot1 - token), "header", &jws->header, err)) !=
-	    FC_OK)
+	if ((st = decode_object(token, hdr_len, "header", work, &jws->header, err)) != FC_OK)
 		goto out;
 	if ((st = check_header(jws, err)) != FC_OK)
 		goto out;
-	if ((st = decode_object(dot1 + 1, (size_t)(dot2 - dot1 - 1), "payload", &jws->claims,
-				err)) != FC_OK)
+	if ((st = decode_object(dot1 + 1, pl_len, "payload", work, &jws->claims, err)) != FC_OK)
 		goto out;
 	st = FC_EAUTH;
 	if (sig_part_len == 0) {
 		fc_err_set(err, FC_EAUTH, "token: signature is empty (RFC 7515 7.1)");
 		goto out;
 	}
-	if (!fc_b64url_decode(sig_part, sig_part_len, &jws->sig, &jws->sig_len)) {
+	jws->sig = fc_xmalloc(FC_B64URL_DECODED_MAX(sig_part_len));
+	if (!fc_b64url_decode_into(sig_part, sig_part_len, jws->sig, &jws->sig_len)) {
 		fc_err_set(err, FC_EAUTH,
 			   "token: signature is not strict unpadded base64url (RFC 7515 2)");
 		goto out;
 	}
 	jws->signing_input_len = (size_t)(dot2 - token);
-	jws->signing_input = fc_xstrndup(token, jws->signing_input_len);
+	jws->signing_input = fc_xmalloc(jws->signing_input_len + 1);
+	memcpy(jws->signing_input, token, jws->signing_input_len);
+	jws->signing_input[jws->signing_input_len] = '\0';
 
 	*out = jws;
 	jws = NULL;
 	st = FC_OK;
 out:
+	free(work_heap);
 	oidc_jws_free(jws);
 	return st;
 }
