@@ -13,5 +13,6 @@ enum {
 };
 
 int cmd_token_main(int argc, char **argv);
+int cmd_serve_main(int argc, char **argv);
 
 #endif

@@ -20,6 +20,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"serve", cmd_serve_main,
+	 "serve Fulcio's HTTP API: verify identity tokens and issue short-lived code-signing "
+	 "certificates"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},
@@ -31,7 +34,7 @@ static void usage(FILE *f)
 		   "       fulcrum --help | --version\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'fulcrum <command> --help' for a command's options.\n");
 }
 

@@ -160,4 +160,52 @@ void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *buf, size_t n));
 enum fc_status fc_read_file(const char *path, size_t max, char **out, size_t *outlen,
 			    struct fc_err *err);
 
+/* --- HTTP server plumbing (httpd.c, over libmicrohttpd) ---------------------- */
+
+/*
+ * One exchange = one HTTP request and its response. The handler is called
+ * once the whole body has arrived (or as soon as it passes max_body, with
+ * fc_http_body_too_large() true). It must call fc_http_respond() exactly
+ * once: before returning, or later from any thread (the connection is then
+ * suspended, holding no worker thread, until the response arrives). This is
+ * what lets a request wait for a CT log without tying up a thread.
+ */
+struct fc_httpd;
+struct fc_http_exchange;
+
+typedef void (*fc_http_handler_fn)(void *ctx, struct fc_http_exchange *x);
+
+struct fc_httpd_options {
+	const char *host;      /* address to bind ("0.0.0.0", "127.0.0.1", "::") */
+	uint16_t port;         /* 0 = any free port (see fc_httpd_port) */
+	unsigned threads;      /* worker threads (0 = number of CPUs) */
+	size_t max_body;       /* bodies over this are not read (413 case) */
+	unsigned timeout_s;    /* idle connection timeout (0 = 60) */
+	const char *name;      /* for logs, e.g. "api" */
+};
+
+enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_fn fn, void *ctx,
+			      struct fc_httpd **out, struct fc_err *err);
+uint16_t fc_httpd_port(const struct fc_httpd *d);
+/* Stop listening, wait (up to 30 s) for exchanges still waiting for their
+ * response, then free. NULL is fine. */
+void fc_httpd_stop(struct fc_httpd *d);
+
+const char *fc_http_method(const struct fc_http_exchange *x);
+const char *fc_http_path(const struct fc_http_exchange *x);
+/* A request header (case-insensitive name), or NULL. */
+const char *fc_http_header(const struct fc_http_exchange *x, const char *name);
+/* A query argument, or NULL. */
+const char *fc_http_query(const struct fc_http_exchange *x, const char *name);
+const uint8_t *fc_http_body(const struct fc_http_exchange *x, size_t *len);
+bool fc_http_body_too_large(const struct fc_http_exchange *x);
+/* Milliseconds since the request arrived. */
+int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x);
+
+/* Add a response header (before fc_http_respond). Copies both strings. */
+void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char *value);
+/* Send the response (copies body). Exactly once per exchange; thread-safe. */
+void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *content_type,
+		     const void *body, size_t len);
+
 #endif /* FULCRUM_COMMON_H */

@@ -10,6 +10,7 @@ root=$(pwd)
 bash .ci/install-deps || { echo "0 passed, 1 failed"; exit 1; }
 export FULCRUM_DEPS="$root/.deps"
 bash tests/tools/install-dex.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash tests/tools/install-interop.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$FULCRUM_DEPS/bin:$PATH"
 
 build=build-test

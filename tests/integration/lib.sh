@@ -105,3 +105,44 @@ expect_identity() {
     t_bad "$desc: rc=$T_RC stderr=$T_ERR stdout=$T_OUT (want jq: $expr)"
   fi
 }
+
+# serve_start NAME ARGS...: starts `fulcrum serve` on a free loopback port
+# with the metrics listener off; sets ${NAME}_URL; waits for /healthz.
+serve_start() {
+  local name=$1 pf="$T_TMP/$1.serve.port" i
+  shift
+  "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --port-file "$pf" --metrics-port 0 \
+    --ct-log-url "" "$@" >"$T_TMP/$name.serve.log" 2>&1 &
+  T_PIDS+=($!)
+  printf -v "${name}_PID" '%s' "$!"
+  for i in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done
+  [ -s "$pf" ] || { echo "fulcrum serve ($name) did not start:"; cat "$T_TMP/$name.serve.log"; return 1; }
+  printf -v "${name}_URL" 'http://127.0.0.1:%s' "$(tr -d '\n' < "$pf")"
+  local url_var="${name}_URL"
+  t_wait_http "${!url_var}/healthz" 10
+}
+
+# http POST|GET URL [BODY] [curl args...]: sets H_STATUS, H_BODY, H_TYPE.
+http() {
+  local method=$1 url=$2 body=${3:-}
+  shift 3 2>/dev/null || shift $#
+  local out="$T_TMP/http.body" hdr="$T_TMP/http.hdr"
+  if [ "$method" = POST ]; then
+    H_STATUS=$(curl -sS -o "$out" -D "$hdr" -w '%{http_code}' --max-time 30 -X POST \
+      -H 'Content-Type: application/json' --data-binary "$body" "$@" "$url")
+  else
+    H_STATUS=$(curl -sS -o "$out" -D "$hdr" -w '%{http_code}' --max-time 30 -X "$method" "$@" "$url")
+  fi
+  H_BODY=$(cat "$out")
+  H_TYPE=$(grep -i '^content-type:' "$hdr" | head -1 | cut -d' ' -f2- | tr -d '\r')
+}
+
+# pop_b64 KEY_PEM SUBJECT [DIGEST]: base64 proof of possession over SUBJECT.
+pop_b64() {
+  printf '%s' "$2" | openssl dgst "-${3:-sha256}" -sign "$1" | base64 -w0
+}
+
+# pubkey_pem KEY_PEM: the SPKI PEM of a private key.
+pubkey_pem() {
+  openssl pkey -in "$1" -pubout 2>/dev/null
+}

@@ -1,0 +1,603 @@
+/*
+ * Fulcio's HTTP API (fulcio-inventory.md section 1): v2 signingCert,
+ * trustBundle and configuration, v1 signingCert and rootCert, healthz.
+ * Request and response shapes follow grpc-gateway + protojson byte for byte
+ * where a client can see them; error messages start with Fulcio's fixed
+ * text and then say the real cause (never a secret).
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca_int.h"
+
+/* gRPC status codes used in error bodies (google.rpc.Code). */
+enum grpc_code {
+	GRPC_INVALID_ARGUMENT = 3,
+	GRPC_NOT_FOUND = 5,
+	GRPC_RESOURCE_EXHAUSTED = 8,
+	GRPC_UNIMPLEMENTED = 12,
+	GRPC_INTERNAL = 13,
+	GRPC_UNAVAILABLE = 14,
+};
+
+/* Fulcio's client messages (pkg/server/error.go). */
+#define MSG_TOKEN "There was an error processing the identity token"
+#define MSG_CSR "The certificate signing request could not be parsed"
+#define MSG_KEY_PARSE "The public key supplied in the request could not be parsed"
+#define MSG_KEY_INSECURE "The public key supplied in the request is insecure"
+#define MSG_SIGNATURE "The signature supplied in the request could not be verified"
+#define MSG_CA "error communicating with CA backend"
+
+/* Which metrics refusal counter a failure belongs to. */
+enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER };
+
+/* One API request in flight. */
+struct api_call {
+	struct ca_server *s;
+	struct fc_http_exchange *x;
+	char request_id[40];
+	int method_index; /* 0 GET, 1 POST, 2 other */
+};
+
+static const double latency_bounds[CA_LATENCY_BUCKETS] = {
+	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+/* Count the request and its latency, then send the response. */
+static void finish(struct api_call *c, unsigned status, const char *content_type, const void *body,
+		   size_t len)
+{
+	struct ca_metrics *m = &c->s->metrics;
+	int64_t ms = fc_http_elapsed_ms(c->x);
+	unsigned cls = status / 100 <= 5 ? status / 100 : 0;
+	double secs = (double)ms / 1000.0;
+	size_t b = 0;
+
+	while (b < CA_LATENCY_BUCKETS && secs > latency_bounds[b])
+		b++;
+	atomic_fetch_add(&m->requests[cls][c->method_index], 1);
+	atomic_fetch_add(&m->latency_bucket[b][c->method_index], 1);
+	atomic_fetch_add(&m->latency_sum_us[c->method_index], (unsigned long)ms * 1000);
+	atomic_fetch_add(&m->latency_count[c->method_index], 1);
+	if (fc_http_header(c->x, "Origin") != NULL)
+		fc_http_add_header(c->x, "Access-Control-Allow-Origin", "*");
+	fc_http_add_header(c->x, "X-Request-Id", c->request_id);
+	fc_http_respond(c->x, status, content_type, body, len);
+}
+
+static void finish_json(struct api_call *c, unsigned status, json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(obj);
+	if (text == NULL)
+		abort(); /* jansson only fails here on out of memory */
+	finish(c, status, "application/json", text, strlen(text));
+	free(text);
+}
+
+/*
+ * Answer an error in grpc-gateway's shape: {"code":N,"message":"...",
+ * "details":[]} with Content-Type application/json.
+ */
+static void fail(struct api_call *c, unsigned status, enum grpc_code code, const char *fmt, ...)
+	FC_PRINTF(4, 5);
+static void fail(struct api_call *c, unsigned status, enum grpc_code code, const char *fmt, ...)
+{
+	char msg[FC_ERR_MSG_MAX + 128];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fc_log(status >= 500 ? LOG_ERR : LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
+	       fc_http_method(c->x), fc_http_path(c->x), status, msg);
+	finish_json(c, status, json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg,
+					  "details"));
+}
+
+/* --- request parsing (protojson rules, section 1.3) ------------------------ */
+
+/*
+ * A field by its lowerCamelCase or proto snake_case name; both present is
+ * protojson's "duplicate field" error. JSON null means unset.
+ */
+static bool get_field(const json_t *obj, const char *camel, const char *snake, const json_t **out,
+		      char *why, size_t cap)
+{
+	const json_t *a = json_object_get(obj, camel);
+	const json_t *b = strcmp(camel, snake) != 0 ? json_object_get(obj, snake) : NULL;
+
+	if (a != NULL && b != NULL) {
+		snprintf(why, cap, "field %s is given twice (as %s and %s)", camel, camel, snake);
+		return false;
+	}
+	*out = json_is_null(a ? a : b) ? NULL : (a ? a : b);
+	return true;
+}
+
+static bool get_string(const json_t *obj, const char *camel, const char *snake, const char **out,
+		       char *why, size_t cap)
+{
+	const json_t *v;
+
+	if (!get_field(obj, camel, snake, &v, why, cap))
+		return false;
+	if (v != NULL && !json_is_string(v)) {
+		snprintf(why, cap, "field %s must be a string", camel);
+		return false;
+	}
+	*out = v ? json_string_value(v) : NULL;
+	return true;
+}
+
+static bool get_object(const json_t *obj, const char *camel, const char *snake, const json_t **out,
+		       char *why, size_t cap)
+{
+	if (!get_field(obj, camel, snake, out, why, cap))
+		return false;
+	if (*out != NULL && !json_is_object(*out)) {
+		snprintf(why, cap, "field %s must be an object", camel);
+		return false;
+	}
+	return true;
+}
+
+/* A protojson bytes field: base64, standard or URL-safe, padded or not. */
+static bool get_bytes(const json_t *obj, const char *camel, const char *snake, uint8_t **out,
+		      size_t *len, char *why, size_t cap)
+{
+	const char *s = NULL;
+
+	*out = NULL;
+	*len = 0;
+	if (!get_string(obj, camel, snake, &s, why, cap))
+		return false;
+	if (s == NULL || *s == '\0')
+		return true;
+	if (!fc_b64_decode_any(s, strlen(s), out, len)) {
+		snprintf(why, cap, "field %s is not valid base64", camel);
+		return false;
+	}
+	return true;
+}
+
+/* What a signingCert request asks for, v1 or v2. */
+struct sign_request {
+	const char *token;       /* points into the JSON or a header */
+	const char *key_pem;     /* v2 publicKey.content */
+	uint8_t *key_bytes;      /* v1 publicKey.content (PEM or DER) */
+	size_t key_len;
+	uint8_t *pop;            /* proofOfPossession / signedEmailAddress */
+	size_t pop_len;
+	uint8_t *csr;            /* certificateSigningRequest (PEM text) */
+	size_t csr_len;
+};
+
+static void sign_request_clear(struct sign_request *r)
+{
+	free(r->key_bytes);
+	free(r->pop);
+	free(r->csr);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Authorization: Fulcio removes the first "Bearer " and forwards the rest. */
+static const char *bearer_token(struct fc_http_exchange *x)
+{
+	const char *h = fc_http_header(x, "Authorization");
+
+	if (h == NULL || *h == '\0')
+		return NULL;
+	return strncmp(h, "Bearer ", 7) == 0 ? h + 7 : h;
+}
+
+/* Parse a v2 CreateSigningCertificateRequest (fulcio.proto). */
+static bool parse_v2(const json_t *root, struct fc_http_exchange *x, struct sign_request *r,
+		     char *why, size_t cap)
+{
+	const json_t *cred = NULL, *pkr = NULL, *pk = NULL, *alg = NULL;
+	const char *token = NULL;
+
+	if (!get_object(root, "credentials", "credentials", &cred, why, cap) ||
+	    (cred && !get_string(cred, "oidcIdentityToken", "oidc_identity_token", &token, why, cap)) ||
+	    !get_object(root, "publicKeyRequest", "public_key_request", &pkr, why, cap) ||
+	    !get_bytes(root, "certificateSigningRequest", "certificate_signing_request", &r->csr,
+		       &r->csr_len, why, cap))
+		return false;
+	if (pkr != NULL && r->csr != NULL) {
+		snprintf(why, cap, "publicKeyRequest and certificateSigningRequest are both set "
+				   "(give one)");
+		return false;
+	}
+	if (pkr != NULL) {
+		if (!get_object(pkr, "publicKey", "public_key", &pk, why, cap) ||
+		    !get_bytes(pkr, "proofOfPossession", "proof_of_possession", &r->pop, &r->pop_len,
+			       why, cap))
+			return false;
+		if (pk != NULL) {
+			if (!get_string(pk, "content", "content", &r->key_pem, why, cap) ||
+			    !get_field(pk, "algorithm", "algorithm", &alg, why, cap))
+				return false;
+			/* The enum is ignored (the key says what it is) but must
+			 * be a name or a number, as protojson demands. */
+			if (alg != NULL && !json_is_string(alg) && !json_is_integer(alg)) {
+				snprintf(why, cap, "field publicKey.algorithm must be a string or "
+						   "a number");
+				return false;
+			}
+		}
+	}
+	r->token = token && *token ? token : bearer_token(x);
+	return true;
+}
+
+/* Parse a v1 (legacy) request (fulcio_legacy.proto); token from the header. */
+static bool parse_v1(const json_t *root, struct fc_http_exchange *x, struct sign_request *r,
+		     char *why, size_t cap)
+{
+	const json_t *pk = NULL;
+
+	if (!get_object(root, "publicKey", "public_key", &pk, why, cap) ||
+	    !get_bytes(root, "signedEmailAddress", "signed_email_address", &r->pop, &r->pop_len,
+		       why, cap) ||
+	    !get_bytes(root, "certificateSigningRequest", "certificate_signing_request", &r->csr,
+		       &r->csr_len, why, cap))
+		return false;
+	if (pk != NULL && !get_bytes(pk, "content", "content", &r->key_bytes, &r->key_len, why, cap))
+		return false;
+	r->token = bearer_token(x);
+	return true;
+}
+
+/* --- signingCert ------------------------------------------------------------- */
+
+/* Map a clientkey.c failure (by its documented message prefix) to
+ * Fulcio's message class. */
+static void fail_key(struct api_call *c, const struct fc_err *err)
+{
+	static const struct {
+		const char *prefix;
+		const char *fulcio; /* NULL: the message is Fulcio's own form */
+		enum refusal refusal;
+	} classes[] = {
+		{"public key could not be parsed: ", MSG_KEY_PARSE, REFUSAL_KEY},
+		{"public key is insecure: ", MSG_KEY_INSECURE, REFUSAL_KEY},
+		{"signature could not be verified: ", MSG_SIGNATURE, REFUSAL_POP},
+		{"certificate signing request could not be parsed: ", MSG_CSR, REFUSAL_POP},
+		{"unrecognized signature algorithm: ", NULL, REFUSAL_POP},
+		{"signing algorithm not permitted: ", NULL, REFUSAL_KEY},
+	};
+	const char *msg = err->msg;
+
+	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
+		size_t n = strlen(classes[i].prefix);
+		if (strncmp(msg, classes[i].prefix, n) == 0) {
+			atomic_fetch_add(&c->s->metrics.refusals[classes[i].refusal], 1);
+			if (classes[i].fulcio)
+				fail(c, 400, GRPC_INVALID_ARGUMENT, "%s: %s", classes[i].fulcio, msg + n);
+			else
+				fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", msg);
+			return;
+		}
+	}
+	atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_OTHER], 1);
+	fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", msg);
+}
+
+static void fail_identity(struct api_call *c, enum fc_status st, const struct fc_err *err)
+{
+	if (st == FC_EUPSTREAM) {
+		/* The issuer is unreachable: a retry may cure it. */
+		fail(c, 503, GRPC_UNAVAILABLE, "%s: the issuer could not be reached: %s", MSG_TOKEN,
+		     err->msg);
+		return;
+	}
+	atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_IDENTITY], 1);
+	if (st == FC_EINPUT) /* the principal cannot make a certificate */
+		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", err->msg);
+	else
+		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s: %s", MSG_TOKEN, err->msg);
+}
+
+/* The chain as a JSON array of PEM strings. */
+static json_t *certificates_json(const struct ca_issued *issued)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < issued->n; i++)
+		json_array_append_new(arr, json_string(issued->pem[i]));
+	return arr;
+}
+
+/* Leaf and chain PEMs joined with "\n", no final newline (v1 body). */
+static char *pem_chain_text(char *const *pem, size_t n)
+{
+	struct fc_buf b;
+
+	fc_buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			fc_buf_append_str(&b, "\n");
+		fc_buf_append_str(&b, pem[i]);
+	}
+	return fc_buf_steal(&b, NULL);
+}
+
+static void signing_cert(struct api_call *c, bool v1)
+{
+	struct sign_request r = {0};
+	struct oidc_identity *id = NULL;
+	struct ca_authority *authority = NULL;
+	struct ca_issued *issued = NULL;
+	EVP_PKEY *key = NULL;
+	struct fc_err err = {0};
+	json_error_t jerr;
+	json_t *root = NULL;
+	const uint8_t *body;
+	size_t body_len;
+	char why[256] = "";
+	enum fc_status st;
+
+	if (fc_http_body_too_large(c->x)) {
+		fail(c, 413, GRPC_INVALID_ARGUMENT, "request body is larger than %d bytes",
+		     CA_MAX_BODY_BYTES);
+		goto out;
+	}
+	body = fc_http_body(c->x, &body_len);
+	/* Any Content-Type is read as JSON, as grpc-gateway does. */
+	root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		fail(c, 400, GRPC_INVALID_ARGUMENT, "request body is not a JSON object: %s",
+		     root ? "wrong type" : jerr.text);
+		goto out;
+	}
+	if (!(v1 ? parse_v1(root, c->x, &r, why, sizeof(why))
+		 : parse_v2(root, c->x, &r, why, sizeof(why)))) {
+		fail(c, 400, GRPC_INVALID_ARGUMENT, "invalid request: %s", why);
+		goto out;
+	}
+
+	/* The token first: a bad token wins over a bad key, as in Fulcio. */
+	if (r.token == NULL || *r.token == '\0') {
+		atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_IDENTITY], 1);
+		fail(c, 400, GRPC_INVALID_ARGUMENT,
+		     "%s: no identity token (send it as %sAuthorization: Bearer)", MSG_TOKEN,
+		     v1 ? "" : "credentials.oidcIdentityToken or ");
+		goto out;
+	}
+	st = oidc_verify(c->s->verifier, r.token, strlen(r.token), &id, &err);
+	if (st != FC_OK) {
+		fail_identity(c, st, &err);
+		goto out;
+	}
+
+	/* Then the key: a CSR (its self-signature is the proof), or a public
+	 * key with a signature over the principal's name. */
+	if (r.csr != NULL) {
+		st = ca_csr_verify(r.csr, r.csr_len, &c->s->algs, &key, &err);
+	} else if (r.key_pem != NULL || r.key_bytes != NULL) {
+		if (r.key_pem != NULL)
+			st = ca_client_key_parse((const uint8_t *)r.key_pem, strlen(r.key_pem), false,
+						 &key, &err);
+		else
+			st = ca_client_key_parse(r.key_bytes, r.key_len, true, &key, &err);
+		if (st == FC_OK)
+			st = ca_client_key_check(key, &err);
+		if (st == FC_OK && r.pop == NULL)
+			st = fc_err_set(&err, FC_EINPUT,
+					"signature could not be verified: no proof of possession "
+					"(%s)", v1 ? "signedEmailAddress" : "proofOfPossession");
+		if (st == FC_OK)
+			st = ca_pop_verify(key, id->pop_subject, r.pop, r.pop_len, &c->s->algs, &err);
+	} else {
+		st = fc_err_set(&err, FC_EINPUT, "public key could not be parsed: the request has "
+						 "neither a public key nor a certificate signing "
+						 "request");
+	}
+	if (st != FC_OK) {
+		fail_key(c, &err);
+		goto out;
+	}
+
+	authority = ca_server_authority(c->s);
+	st = ca_authority_issue(authority, id, key, c->s->opts.validity_s, &issued, &err);
+	if (st == FC_EINPUT) {
+		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", err.msg);
+		goto out;
+	} else if (st == FC_EUNAVAIL) {
+		fail(c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CA, err.msg);
+		goto out;
+	} else if (st != FC_OK) {
+		fail(c, 500, GRPC_INTERNAL, "%s: %s", MSG_CA, err.msg);
+		goto out;
+	}
+
+	atomic_fetch_add(&c->s->metrics.new_certs, 1);
+	fc_log(LOG_INFO, "api: req=%s issued serial=%s san=%s issuer=%s token=%s ttl=%ds",
+	       c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
+	       c->s->opts.validity_s);
+	if (v1) {
+		char *text = pem_chain_text(issued->pem, issued->n);
+		finish(c, 201, "application/pem-certificate-chain", text, strlen(text));
+		free(text);
+	} else {
+		/* No CT log: Fulcio's detached form with an empty SCT. */
+		finish_json(c, 200,
+			    json_pack("{s:{s:{s:o}, s:s}}", "signedCertificateDetachedSct", "chain",
+				      "certificates", certificates_json(issued),
+				      "signedCertificateTimestamp", ""));
+	}
+out:
+	ca_issued_free(issued);
+	ca_authority_unref(authority);
+	EVP_PKEY_free(key);
+	oidc_identity_free(id);
+	json_decref(root);
+	sign_request_clear(&r);
+}
+
+/* --- read-only endpoints ------------------------------------------------------ */
+
+static void trust_bundle(struct api_call *c)
+{
+	struct ca_authority *a = ca_server_authority(c->s);
+	const struct ca_chain *chain = ca_authority_chain(a);
+	json_t *certs = json_array();
+
+	for (size_t i = 0; i < chain->n; i++)
+		json_array_append_new(certs, json_string(chain->pem[i]));
+	ca_authority_unref(a);
+	finish_json(c, 200, json_pack("{s:[{s:o}]}", "chains", "certificates", certs));
+}
+
+static void root_cert(struct api_call *c)
+{
+	struct ca_authority *a = ca_server_authority(c->s);
+	const struct ca_chain *chain = ca_authority_chain(a);
+	char **trimmed = fc_xcalloc(chain->n, sizeof(char *));
+	char *text;
+
+	for (size_t i = 0; i < chain->n; i++)
+		trimmed[i] = ca_cert_pem(chain->certs[i], true);
+	text = pem_chain_text(trimmed, chain->n);
+	for (size_t i = 0; i < chain->n; i++)
+		free(trimmed[i]);
+	free(trimmed);
+	ca_authority_unref(a);
+	finish(c, 200, "application/pem-certificate-chain", text, strlen(text));
+	free(text);
+}
+
+static json_t *issuer_json(const struct cfg_issuer *iss)
+{
+	const char *claim = cfg_issuer_challenge_claim(iss);
+	const char *type = iss->type_name ? iss->type_name : cfg_issuer_type_name(iss->type);
+
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:b}",
+			 iss->is_meta ? "wildcardIssuerUrl" : "issuerUrl",
+			 iss->is_meta ? iss->key : (iss->issuer_url ? iss->issuer_url : iss->key),
+			 "audience", iss->client_id ? iss->client_id : "", "challengeClaim",
+			 claim ? claim : "", "spiffeTrustDomain",
+			 iss->spiffe_trust_domain ? iss->spiffe_trust_domain : "", "issuerType",
+			 type ? type : "", "subjectDomain",
+			 iss->subject_domain ? iss->subject_domain : "", "skipEmailVerification",
+			 iss->skip_email_verification);
+}
+
+/*
+ * GET /api/v2/configuration: every OIDCIssuers entry, then every
+ * MetaIssuers entry (Fulcio's FulcioConfig.ToIssuers). Caller frees.
+ */
+char *ca_api_configuration_json(const struct cfg_identity *cfg)
+{
+	json_t *issuers = json_array();
+	char *text;
+
+	for (size_t i = 0; i < cfg->n_issuers; i++)
+		json_array_append_new(issuers, issuer_json(&cfg->issuers[i]));
+	for (size_t i = 0; i < cfg->n_meta; i++)
+		json_array_append_new(issuers, issuer_json(&cfg->meta[i]));
+	json_t *doc = json_pack("{s:o}", "issuers", issuers);
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	if (text == NULL)
+		abort();
+	return text;
+}
+
+/* --- routing -------------------------------------------------------------------- */
+
+enum route_method { ROUTE_GET, ROUTE_POST };
+
+struct route {
+	const char *path;
+	enum route_method method;
+	void (*fn)(struct api_call *c);
+};
+
+static void v2_signing_cert(struct api_call *c) { signing_cert(c, false); }
+static void v1_signing_cert(struct api_call *c) { signing_cert(c, true); }
+
+static void configuration(struct api_call *c)
+{
+	const char *doc = c->s->configuration_json;
+
+	finish(c, 200, "application/json", doc, strlen(doc));
+}
+
+static void healthz(struct api_call *c)
+{
+	finish_json(c, 200, json_pack("{s:s}", "status", "SERVING"));
+}
+
+static const struct route routes[] = {
+	{"/api/v2/signingCert", ROUTE_POST, v2_signing_cert},
+	{"/api/v2/trustBundle", ROUTE_GET, trust_bundle},
+	{"/api/v2/configuration", ROUTE_GET, configuration},
+	{"/api/v1/signingCert", ROUTE_POST, v1_signing_cert},
+	{"/api/v1/rootCert", ROUTE_GET, root_cert},
+	{"/healthz", ROUTE_GET, healthz},
+};
+
+/* x-request-id if it is short and printable (Fulcio: <= 128), else random. */
+static void request_id(struct fc_http_exchange *x, char *out, size_t cap)
+{
+	const char *h = fc_http_header(x, "X-Request-Id");
+	uint8_t rnd[8];
+
+	if (h != NULL && *h != '\0' && strlen(h) < cap) {
+		bool ok = true;
+		for (const char *p = h; *p; p++)
+			ok &= *p > 0x20 && *p < 0x7f;
+		if (ok) {
+			snprintf(out, cap, "%s", h);
+			return;
+		}
+	}
+	if (fc_rand_bytes(rnd, sizeof(rnd)) != FC_OK)
+		memset(rnd, 0, sizeof(rnd));
+	for (size_t i = 0; i < sizeof(rnd) && 2 * i + 2 < cap; i++)
+		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+}
+
+/*
+ * Route one exchange. Every path answers exactly once; unknown paths 404,
+ * known paths with another method 501 (grpc-gateway's quirk).
+ */
+void ca_api_handle(void *ctx, struct fc_http_exchange *x)
+{
+	struct api_call call = {.s = ctx, .x = x};
+	const char *method = fc_http_method(x);
+	const char *path = fc_http_path(x);
+	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	bool post = strcmp(method, "POST") == 0;
+	bool known_path = false;
+
+	call.method_index = get ? 0 : post ? 1 : 2;
+	request_id(x, call.request_id, sizeof(call.request_id));
+	if (strcmp(method, "OPTIONS") == 0) {
+		/* CORS preflight, as rs/cors' Default(): any origin, simple methods. */
+		fc_http_add_header(x, "Access-Control-Allow-Methods", "GET, POST, HEAD");
+		fc_http_add_header(x, "Access-Control-Allow-Headers",
+				   "Accept, Content-Type, Authorization, X-Requested-With");
+		finish(&call, 204, NULL, "", 0);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(path, routes[i].path) != 0)
+			continue;
+		known_path = true;
+		if ((routes[i].method == ROUTE_GET && get) || (routes[i].method == ROUTE_POST && post)) {
+			routes[i].fn(&call);
+			return;
+		}
+	}
+	if (known_path)
+		fail(&call, 501, GRPC_UNIMPLEMENTED, "Method Not Allowed");
+	else
+		fail(&call, 404, GRPC_NOT_FOUND, "Not Found");
+}

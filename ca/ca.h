@@ -1,0 +1,102 @@
+/*
+ * ca: the certificate authority: proof of possession and CSR checks, the
+ * certificate profile, the chain and trust bundle, and Fulcio's HTTP API
+ * (v2 and v1) served with libmicrohttpd.
+ */
+#ifndef FULCRUM_CA_H
+#define FULCRUM_CA_H
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+#include "config.h"
+#include "hsm.h"
+#include "oidc.h"
+
+/* Fulcio's request body limit (maxMsgSize = 1 << 22). */
+#define CA_MAX_BODY_BYTES (4 * 1024 * 1024)
+
+/* Default certificate lifetime: Fulcio's ten minutes. */
+#define CA_DEFAULT_VALIDITY_S 600
+
+/* --- chain.c: the CA certificate chain -------------------------------------- */
+
+/* The issuing CA first, the root last (Fulcio's order). */
+struct ca_chain {
+	X509 **certs;
+	size_t n;
+	char **pem; /* PEM of each certificate, with its trailing newline */
+};
+
+/* Read a PEM chain file (issuing CA first, root last; at most 8 certs).
+ * FC_ECONFIG with the reason in err. */
+enum fc_status ca_chain_load_file(const char *path, struct ca_chain **out, struct fc_err *err);
+/* The same from memory (name is used in messages). */
+enum fc_status ca_chain_load_pem(const char *pem, size_t len, const char *name,
+				 struct ca_chain **out, struct fc_err *err);
+/* Take ownership of certs (issuing first); builds the PEM strings. */
+struct ca_chain *ca_chain_from_certs(X509 **certs, size_t n);
+void ca_chain_free(struct ca_chain *c);
+
+/*
+ * Check a chain before serving with it: the issuing certificate's public key
+ * is pub (the signer's); every certificate has critical BasicConstraints
+ * CA:TRUE and KeyUsage keyCertSign; each certificate is signed by the next
+ * and the last is self-signed, all within their validity at now; if there
+ * are intermediates and the issuing certificate has an ExtKeyUsage, it
+ * includes codeSigning (Fulcio's EKU chaining). FC_ECONFIG naming the
+ * certificate (by position and subject) and what is wrong.
+ */
+enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc_err *err);
+
+/*
+ * A self-signed root for ephemeralca, signed by signer: subject
+ * O=sigstore.dev, CN=fulcrum ephemeral CA, 10 years, critical
+ * BasicConstraints CA:TRUE pathlen 1, critical KeyUsage keyCertSign|cRLSign,
+ * SubjectKeyId, random serial.
+ */
+enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chain **out,
+				       struct fc_err *err);
+
+struct ca_server_options {
+	const char *host;           /* listen address (default 0.0.0.0) */
+	uint16_t port;              /* HTTP API port (default 8080; 0 = any free port) */
+	uint16_t metrics_port;      /* Prometheus metrics (default 2112; 0 = off) */
+	const char *metrics_host;   /* (default: host) */
+	int validity_s;             /* certificate lifetime (default 600) */
+	const char *client_algs;    /* --client-signing-algorithms, NULL = Fulcio's defaults */
+	unsigned threads;           /* worker threads (default: number of CPUs) */
+	const char *port_file;      /* if set, the bound port is written here once listening */
+};
+
+void ca_server_options_default(struct ca_server_options *o);
+
+struct ca_server;
+
+/*
+ * A CA issues with signer and chain (issuing CA first; takes ownership of
+ * both). The caller checks the chain first (ca_chain_check) where that is
+ * wanted; ephemeral chains need no check.
+ */
+struct ca_authority;
+enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chain,
+				struct ca_authority **out, struct fc_err *err);
+void ca_authority_free(struct ca_authority *a);
+
+/* Start serving; returns once the listeners are up. Takes ownership of
+ * authority on success only; verifier and cfg must outlive the server. */
+enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc_verifier *verifier,
+			       const struct cfg_identity *cfg, struct ca_authority *authority,
+			       struct ca_server **out, struct fc_err *err);
+
+/* Swap in a new authority (SIGHUP reload); requests in flight finish with
+ * the old one, which is freed when the last of them is done. */
+void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority);
+
+/* Stop accepting, finish requests in flight, free everything. */
+void ca_server_stop(struct ca_server *s);
+
+#endif /* FULCRUM_CA_H */

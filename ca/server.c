@@ -1,0 +1,196 @@
+/*
+ * The CA's listeners: the API (ca_api_handle) and Prometheus metrics, and
+ * the current authority, which a reload swaps under a lock while requests
+ * keep the reference they started with.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca_int.h"
+
+void ca_server_options_default(struct ca_server_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->host = "0.0.0.0";
+	o->port = 8080;
+	o->metrics_port = 2112;
+	o->validity_s = CA_DEFAULT_VALIDITY_S;
+}
+
+struct ca_authority *ca_server_authority(struct ca_server *s)
+{
+	struct ca_authority *a;
+
+	pthread_mutex_lock(&s->authority_lock);
+	a = ca_authority_ref(s->authority);
+	pthread_mutex_unlock(&s->authority_lock);
+	return a;
+}
+
+/*
+ * Swap in a new authority (takes ownership). The old one is released here
+ * and freed when the last request holding it finishes.
+ */
+void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority)
+{
+	struct ca_authority *old;
+
+	pthread_mutex_lock(&s->authority_lock);
+	old = s->authority;
+	s->authority = authority;
+	pthread_mutex_unlock(&s->authority_lock);
+	ca_authority_unref(old);
+}
+
+/* --- metrics (Prometheus text format 0.0.4) ------------------------------------- */
+
+static const char *const method_names[3] = {"get", "post", "other"};
+static const char *const bucket_bounds[CA_LATENCY_BUCKETS] = {
+	"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+};
+
+static void metrics_text(struct ca_server *s, struct fc_buf *b)
+{
+	struct ca_metrics *m = &s->metrics;
+	char line[1024];
+
+#define EMIT(...)                                        \
+	do {                                             \
+		snprintf(line, sizeof(line), __VA_ARGS__); \
+		fc_buf_append_str(b, line);              \
+	} while (0)
+
+	EMIT("# HELP fulcio_new_certs Total number of generated certificates\n"
+	     "# TYPE fulcio_new_certs counter\n"
+	     "fulcio_new_certs %lu\n", atomic_load(&m->new_certs));
+	EMIT("# HELP fulcio_build_info fulcrum build information\n"
+	     "# TYPE fulcio_build_info gauge\n"
+	     "fulcio_build_info{version=\"%s\",implementation=\"fulcrum\"} 1\n",
+	     FULCRUM_VERSION_STRING);
+	EMIT("# HELP http_requests_total Total number of HTTP requests by status class and "
+	     "method\n# TYPE http_requests_total counter\n");
+	for (unsigned cls = 1; cls <= 5; cls++)
+		for (int mi = 0; mi < 3; mi++) {
+			unsigned long n = atomic_load(&m->requests[cls][mi]);
+			if (n > 0)
+				EMIT("http_requests_total{code=\"%uxx\",method=\"%s\"} %lu\n", cls,
+				     method_names[mi], n);
+		}
+	EMIT("# HELP fulcio_api_latency API latency in seconds\n"
+	     "# TYPE fulcio_api_latency histogram\n");
+	for (int mi = 0; mi < 2; mi++) {
+		unsigned long cum = 0;
+		for (int bi = 0; bi <= CA_LATENCY_BUCKETS; bi++) {
+			cum += atomic_load(&m->latency_bucket[bi][mi]);
+			EMIT("fulcio_api_latency_bucket{method=\"%s\",le=\"%s\"} %lu\n",
+			     method_names[mi], bi < CA_LATENCY_BUCKETS ? bucket_bounds[bi] : "+Inf",
+			     cum);
+		}
+		EMIT("fulcio_api_latency_sum{method=\"%s\"} %.6f\n", method_names[mi],
+		     (double)atomic_load(&m->latency_sum_us[mi]) / 1e6);
+		EMIT("fulcio_api_latency_count{method=\"%s\"} %lu\n", method_names[mi],
+		     atomic_load(&m->latency_count[mi]));
+	}
+	EMIT("# HELP fulcrum_refusals_total Signing requests refused, by what was refused\n"
+	     "# TYPE fulcrum_refusals_total counter\n"
+	     "fulcrum_refusals_total{reason=\"identity\"} %lu\n"
+	     "fulcrum_refusals_total{reason=\"key\"} %lu\n"
+	     "fulcrum_refusals_total{reason=\"proof\"} %lu\n"
+	     "fulcrum_refusals_total{reason=\"other\"} %lu\n",
+	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
+	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
+#undef EMIT
+}
+
+static void metrics_handle(void *ctx, struct fc_http_exchange *x)
+{
+	struct ca_server *s = ctx;
+	struct fc_buf b;
+
+	fc_buf_init(&b, 0);
+	metrics_text(s, &b);
+	fc_http_respond(x, 200, "text/plain; version=0.0.4", b.data, b.len);
+	fc_buf_free(&b);
+}
+
+/* --- lifecycle -------------------------------------------------------------------- */
+
+static void write_port_file(const char *path, uint16_t port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+		fc_log(LOG_WARNING, "ca: cannot write port file %s", path);
+}
+
+/*
+ * Start the API (and metrics) listeners. Takes ownership of authority;
+ * verifier and cfg are borrowed and must outlive the server.
+ */
+enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc_verifier *verifier,
+			       const struct cfg_identity *cfg, struct ca_authority *authority,
+			       struct ca_server **out, struct fc_err *err)
+{
+	struct ca_server *s = fc_xcalloc(1, sizeof(*s));
+	struct fc_httpd_options ho = {0};
+	enum fc_status st;
+
+	s->opts = *opts;
+	s->verifier = verifier;
+	s->cfg = cfg;
+	s->authority = authority;
+	pthread_mutex_init(&s->authority_lock, NULL);
+	if (s->opts.validity_s <= 0)
+		s->opts.validity_s = CA_DEFAULT_VALIDITY_S;
+	if (opts->client_algs != NULL)
+		st = ca_algs_parse(opts->client_algs, &s->algs, err);
+	else
+		ca_algs_default(&s->algs), st = FC_OK;
+	if (st != FC_OK)
+		goto fail;
+	s->configuration_json = ca_api_configuration_json(cfg);
+
+	ho.host = opts->host;
+	ho.port = opts->port;
+	ho.threads = opts->threads;
+	ho.max_body = CA_MAX_BODY_BYTES;
+	ho.name = "api";
+	if ((st = fc_httpd_start(&ho, ca_api_handle, s, &s->api, err)) != FC_OK)
+		goto fail;
+	if (opts->metrics_port != 0) {
+		ho.host = opts->metrics_host ? opts->metrics_host : opts->host;
+		ho.port = opts->metrics_port;
+		ho.threads = 1;
+		ho.max_body = 4096;
+		ho.name = "metrics";
+		if ((st = fc_httpd_start(&ho, metrics_handle, s, &s->metrics_httpd, err)) != FC_OK)
+			goto fail;
+	}
+	if (opts->port_file)
+		write_port_file(opts->port_file, fc_httpd_port(s->api));
+	fc_log(LOG_NOTICE, "ca: serving the API on %s:%u%s", opts->host, fc_httpd_port(s->api),
+	       s->metrics_httpd ? "" : " (metrics off)");
+	*out = s;
+	return FC_OK;
+fail:
+	s->authority = NULL; /* the caller keeps it on failure */
+	ca_server_stop(s);
+	return st;
+}
+
+void ca_server_stop(struct ca_server *s)
+{
+	if (s == NULL)
+		return;
+	fc_httpd_stop(s->api);
+	fc_httpd_stop(s->metrics_httpd);
+	ca_authority_unref(s->authority);
+	free(s->configuration_json);
+	pthread_mutex_destroy(&s->authority_lock);
+	free(s);
+}

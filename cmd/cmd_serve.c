@@ -1,0 +1,365 @@
+/*
+ * fulcrum serve: the certificate authority. Flag names are Fulcio's where
+ * Fulcio has them, so that a deployment can swap binaries.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ca.h"
+#include "cmd.h"
+#include "common.h"
+#include "config.h"
+#include "hsm.h"
+#include "oidc.h"
+
+/* Fulcio's default CT log URL; we cannot submit yet, so it must be cleared. */
+#define FULCIO_DEFAULT_CT_URL "http://localhost:6962/test"
+
+struct serve_flags {
+	const char *ca;
+	const char *config_path;
+	const char *fileca_cert;
+	const char *fileca_key;
+	char *fileca_key_passwd; /* our copy; wiped and freed at exit */
+	bool fileca_watch;
+	const char *ct_log_url;
+	const char *ct_log_public_key_path;
+	struct ca_server_options server;
+	struct oidc_options oidc;
+};
+
+static void serve_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: fulcrum serve --ca ephemeralca|fileca [options]\n\n"
+		"Serves Fulcio's HTTP API (v2 and v1) for signing clients.\n\n"
+		"CA:\n"
+		"  --ca NAME                      ephemeralca (an in-memory P-256 root made at start,\n"
+		"                                 for development) or fileca\n"
+		"  --fileca-cert FILE             PEM chain: issuing CA first, root last\n"
+		"  --fileca-key FILE              PEM private key of the issuing CA\n"
+		"  --fileca-key-passwd PASS       its passphrase (prefer the environment variable\n"
+		"                                 FULCRUM_FILECA_KEY_PASSWD: flags show in ps)\n"
+		"  --fileca-watch BOOL            reload key and chain when the files change\n"
+		"                                 (default true; SIGHUP always reloads)\n"
+		"identity:\n"
+		"  --config-path FILE             Fulcio identity configuration, JSON or YAML\n"
+		"                                 (default %s; if absent, Fulcio's built-in issuers)\n"
+		"  --leeway SECONDS               clock skew allowed on token exp/nbf/iat (default 60)\n"
+		"certificates:\n"
+		"  --client-signing-algorithms L  comma-separated allow-list of client key algorithms\n"
+		"                                 (default: Fulcio's seven)\n"
+		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
+		"  --ct-log-url URL               CT log; this version cannot submit to one yet, so it\n"
+		"                                 must be set to \"\" (certificates then carry no SCT)\n"
+		"listeners:\n"
+		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
+		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
+		"  --port-file FILE               write the bound API port here once listening\n"
+		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
+		"  --threads N                    worker threads (default: number of CPUs)\n"
+		"  -v, --verbose                  log debug details\n"
+		"  -h, --help                     show this help\n\n"
+		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
+		"SIGTERM or SIGINT stops after finishing them.\n",
+		CFG_DEFAULT_PATH);
+}
+
+static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return false;
+	v = strtoul(s, &end, 10);
+	if (*end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool parse_bool(const char *s, bool *out)
+{
+	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
+		*out = true;
+	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
+		*out = false;
+	else
+		return false;
+	return true;
+}
+
+/* Load the fileca key and chain and check that they belong together. */
+static enum fc_status load_fileca(const struct serve_flags *f, struct ca_authority **out,
+				  struct fc_err *err)
+{
+	struct hsm_signer *signer = NULL;
+	struct ca_chain *chain = NULL;
+	enum fc_status st;
+
+	st = hsm_softkey_load_pem(f->fileca_key, f->fileca_key_passwd, HSM_RSA_PKCS1, &signer, err);
+	if (st != FC_OK)
+		goto fail;
+	if ((st = ca_chain_load_file(f->fileca_cert, &chain, err)) != FC_OK)
+		goto fail;
+	if ((st = ca_chain_check(chain, hsm_signer_public_key(signer), err)) != FC_OK)
+		goto fail;
+	return ca_authority_new(signer, chain, out, err);
+fail:
+	hsm_signer_free(signer);
+	ca_chain_free(chain);
+	return st;
+}
+
+static enum fc_status make_authority(const struct serve_flags *f, struct ca_authority **out,
+				     struct fc_err *err)
+{
+	struct hsm_signer *signer = NULL;
+	struct ca_chain *chain = NULL;
+	enum fc_status st;
+
+	if (strcmp(f->ca, "fileca") == 0)
+		return load_fileca(f, out, err);
+	/* ephemeralca */
+	if ((st = hsm_softkey_generate(HSM_KEY_EC_P256, &signer, err)) != FC_OK)
+		return st;
+	if ((st = ca_chain_make_ephemeral(signer, &chain, err)) != FC_OK) {
+		hsm_signer_free(signer);
+		return st;
+	}
+	return ca_authority_new(signer, chain, out, err);
+}
+
+static int64_t files_mtime(const struct serve_flags *f)
+{
+	struct stat a, b;
+
+	if (stat(f->fileca_cert, &a) != 0 || stat(f->fileca_key, &b) != 0)
+		return -1;
+	return (int64_t)a.st_mtim.tv_sec * 1000000000 + a.st_mtim.tv_nsec +
+	       (int64_t)b.st_mtim.tv_sec * 1000000000 + b.st_mtim.tv_nsec;
+}
+
+/* Reload fileca; on any failure keep serving with the old pair. */
+static void reload(const struct serve_flags *f, struct ca_server *server)
+{
+	struct ca_authority *fresh = NULL;
+	struct fc_err err = {0};
+
+	if (strcmp(f->ca, "fileca") != 0) {
+		fc_log(LOG_NOTICE, "serve: reload: nothing to reload for %s", f->ca);
+		return;
+	}
+	if (load_fileca(f, &fresh, &err) != FC_OK) {
+		fc_log(LOG_ERR, "serve: reload refused, keeping the current CA: %s", err.msg);
+		return;
+	}
+	ca_server_replace_authority(server, fresh);
+	fc_log(LOG_NOTICE, "serve: reloaded the CA key and chain from %s and %s", f->fileca_key,
+	       f->fileca_cert);
+}
+
+int cmd_serve_main(int argc, char **argv)
+{
+	enum {
+		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
+		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
+		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+	};
+	static const struct option longopts[] = {
+		{"ca", required_argument, NULL, OPT_CA},
+		{"config-path", required_argument, NULL, OPT_CONFIG},
+		{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
+		{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
+		{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
+		{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
+		{"ct-log-url", required_argument, NULL, OPT_CT_URL},
+		{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
+		{"host", required_argument, NULL, OPT_HOST},
+		{"http-host", required_argument, NULL, OPT_HOST},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"http-port", required_argument, NULL, OPT_PORT},
+		{"port-file", required_argument, NULL, OPT_PORT_FILE},
+		{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+		{"threads", required_argument, NULL, OPT_THREADS},
+		{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
+		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
+		{"leeway", required_argument, NULL, OPT_LEEWAY},
+		{"log_type", required_argument, NULL, OPT_IGNORED},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
+	struct cfg_identity *cfg = NULL;
+	struct oidc_verifier *verifier = NULL;
+	struct ca_authority *authority = NULL;
+	struct ca_server *server = NULL;
+	struct fc_err err = {0};
+	unsigned long v;
+	sigset_t sigs;
+	enum fc_status st;
+	int rc = CMD_EXIT_USAGE, c, idx = 0;
+	int64_t mtime = -1;
+
+	ca_server_options_default(&f.server);
+	oidc_options_default(&f.oidc);
+	/* The passphrase is copied, and the original wiped, so that it is
+	 * neither inherited by child processes nor visible in ps. */
+	{
+		char *env = getenv("FULCRUM_FILECA_KEY_PASSWD");
+		if (env != NULL) {
+			f.fileca_key_passwd = fc_xstrdup(env);
+			fc_memzero(env, strlen(env));
+			unsetenv("FULCRUM_FILECA_KEY_PASSWD");
+		}
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
+		switch (c) {
+		case OPT_CA: f.ca = optarg; break;
+		case OPT_CONFIG: f.config_path = optarg; break;
+		case OPT_FILECA_CERT: f.fileca_cert = optarg; break;
+		case OPT_FILECA_KEY: f.fileca_key = optarg; break;
+		case OPT_FILECA_PASSWD:
+			fc_free_secret(f.fileca_key_passwd);
+			f.fileca_key_passwd = fc_xstrdup(optarg);
+			fc_memzero(optarg, strlen(optarg));
+			break;
+		case OPT_FILECA_WATCH:
+			if (!parse_bool(optarg, &f.fileca_watch))
+				goto bad_value;
+			break;
+		case OPT_CT_URL: f.ct_log_url = optarg; break;
+		case OPT_CT_KEY: f.ct_log_public_key_path = optarg; break;
+		case OPT_HOST: f.server.host = optarg; break;
+		case OPT_PORT:
+			if (!parse_uint(optarg, 65535, &v))
+				goto bad_value;
+			f.server.port = (uint16_t)v;
+			break;
+		case OPT_PORT_FILE: f.server.port_file = optarg; break;
+		case OPT_METRICS_PORT:
+			if (!parse_uint(optarg, 65535, &v))
+				goto bad_value;
+			f.server.metrics_port = (uint16_t)v;
+			break;
+		case OPT_THREADS:
+			if (!parse_uint(optarg, 1024, &v) || v == 0)
+				goto bad_value;
+			f.server.threads = (unsigned)v;
+			break;
+		case OPT_ALGS: f.server.client_algs = optarg; break;
+		case OPT_LIFETIME:
+			if (!parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
+				goto bad_value;
+			f.server.validity_s = (int)v;
+			break;
+		case OPT_LEEWAY:
+			if (!parse_uint(optarg, 3600, &v))
+				goto bad_value;
+			f.oidc.leeway_s = (int)v;
+			break;
+		case OPT_IGNORED: break;
+		case 'v': fc_log_set_level(LOG_DEBUG); break;
+		case 'h':
+			serve_usage(stdout);
+			rc = CMD_EXIT_OK;
+			goto out;
+		default:
+			serve_usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
+		goto out;
+	}
+	if (f.ca == NULL || (strcmp(f.ca, "ephemeralca") != 0 && strcmp(f.ca, "fileca") != 0)) {
+		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca or fileca%s\n",
+			f.ca && strcmp(f.ca, "pkcs11ca") == 0 ? " (pkcs11ca is not in this version yet)" : "");
+		goto out;
+	}
+	if (strcmp(f.ca, "fileca") == 0 && (f.fileca_cert == NULL || f.fileca_key == NULL)) {
+		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
+		goto out;
+	}
+	if (*f.ct_log_url != '\0' || f.ct_log_public_key_path != NULL) {
+		fprintf(stderr, "fulcrum serve: this version cannot submit to a CT log yet; run with "
+				"--ct-log-url=\"\" to issue certificates without SCTs\n");
+		goto out;
+	}
+
+	st = cfg_identity_load_file(f.config_path ? f.config_path : CFG_DEFAULT_PATH, &cfg, &err);
+	if (st == FC_ENOTFOUND && f.config_path == NULL) {
+		fc_log(LOG_WARNING, "serve: %s not found, using Fulcio's built-in issuers",
+		       CFG_DEFAULT_PATH);
+		st = cfg_identity_default(&cfg);
+	}
+	if (st != FC_OK) {
+		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
+		goto out;
+	}
+	if ((st = make_authority(&f, &authority, &err)) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
+		goto out;
+	}
+	oidc_verifier_new(cfg, &f.oidc, &verifier);
+
+	/* Signals are taken by sigwait below; block them before any thread
+	 * starts so that every thread inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((st = ca_server_start(&f.server, verifier, cfg, authority, &server, &err)) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
+		goto out;
+	}
+	authority = NULL; /* the server owns it now */
+	fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are not "
+			    "publicly auditable (--ct-log-url=\"\")");
+	if (strcmp(f.ca, "fileca") == 0 && f.fileca_watch)
+		mtime = files_mtime(&f);
+
+	for (;;) {
+		struct timespec poll = {.tv_sec = 2};
+		int sig = sigtimedwait(&sigs, NULL, &poll);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		if (sig == SIGHUP) {
+			reload(&f, server);
+			if (mtime >= 0)
+				mtime = files_mtime(&f);
+		} else if (mtime >= 0) {
+			int64_t now = files_mtime(&f);
+			if (now >= 0 && now != mtime) {
+				mtime = now;
+				reload(&f, server);
+			}
+		}
+	}
+	fc_log(LOG_NOTICE, "serve: stopping");
+	rc = CMD_EXIT_OK;
+out:
+	ca_server_stop(server);
+	ca_authority_free(authority);
+	oidc_verifier_free(verifier);
+	cfg_identity_free(cfg);
+	fc_free_secret(f.fileca_key_passwd);
+	return rc;
+bad_value:
+	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	fc_free_secret(f.fileca_key_passwd);
+	return CMD_EXIT_USAGE;
+}

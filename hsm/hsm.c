@@ -1,0 +1,257 @@
+/*
+ * The signer: one private key behind a backend's table of operations.
+ *
+ * The signer decides the algorithm from the public key, as Go's x509 does
+ * for a CA key (crypto/x509 signingParamsForKey): ECDSA with the curve's
+ * hash, RSA with SHA-256 (PKCS#1 v1.5, or PSS when configured), Ed25519
+ * pure. Backends only produce signature bytes. Everything in a signer is
+ * immutable after hsm_signer_new, so concurrent hsm_sign calls need no lock
+ * here (backends guard their own state).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+
+#include "hsm.h"
+
+/* The RSA sizes a CA key may have (bits). */
+#define HSM_RSA_MIN_BITS 2048
+#define HSM_RSA_MAX_BITS 8192
+
+/* Upper bound on a signature from any supported key (RSA-8192: 1024 bytes;
+ * ECDSA P-521 DER: at most 139 bytes). A backend returning more is broken. */
+#define HSM_MAX_SIG_LEN 1024
+
+struct hsm_signer {
+	const struct hsm_ops *ops;
+	void *impl;
+	EVP_PKEY *pub;               /* own reference */
+	enum hsm_key_kind kind;
+	enum hsm_rsa_padding padding;
+	char *description;
+	int sig_nid;
+	const EVP_MD *md;            /* NULL for Ed25519 */
+};
+
+/* Map the key to a kind; FC_ECONFIG (reason in err) for anything else. */
+static enum fc_status classify_key(EVP_PKEY *pub, const char *desc, enum hsm_key_kind *kind,
+				   struct fc_err *err)
+{
+	char group[64];
+	size_t glen = 0;
+	int bits;
+
+	switch (EVP_PKEY_get_base_id(pub)) {
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_group_name(pub, group, sizeof(group), &glen) != 1) {
+			ERR_clear_error();
+			return fc_err_set(err, FC_ECONFIG, "hsm: %s: EC key without a named curve",
+					  desc);
+		}
+		switch (OBJ_sn2nid(group)) {
+		case NID_X9_62_prime256v1:
+			*kind = HSM_KEY_EC_P256;
+			return FC_OK;
+		case NID_secp384r1:
+			*kind = HSM_KEY_EC_P384;
+			return FC_OK;
+		case NID_secp521r1:
+			*kind = HSM_KEY_EC_P521;
+			return FC_OK;
+		default:
+			return fc_err_set(err, FC_ECONFIG,
+					  "hsm: %s: EC curve %s is not allowed (P-256, P-384, P-521)",
+					  desc, group);
+		}
+	case EVP_PKEY_RSA:
+		bits = EVP_PKEY_get_bits(pub);
+		if (bits < HSM_RSA_MIN_BITS || bits > HSM_RSA_MAX_BITS)
+			return fc_err_set(err, FC_ECONFIG,
+					  "hsm: %s: RSA %d-bit keys are not allowed (%d to %d bits)",
+					  desc, bits, HSM_RSA_MIN_BITS, HSM_RSA_MAX_BITS);
+		*kind = HSM_KEY_RSA;
+		return FC_OK;
+	case EVP_PKEY_ED25519:
+		*kind = HSM_KEY_ED25519;
+		return FC_OK;
+	default:
+		return fc_err_set(err, FC_ECONFIG,
+				  "hsm: %s: key type %s is not allowed (EC P-256/P-384/P-521, RSA, "
+				  "Ed25519)",
+				  desc, OBJ_nid2sn(EVP_PKEY_get_base_id(pub)));
+	}
+}
+
+/*
+ * Wrap a backend in a signer (see hsm.h). The signer takes its own
+ * reference to pub. Returns FC_OK and sets *out (free with
+ * hsm_signer_free), else FC_ECONFIG (key type, size or padding refused) or
+ * FC_EINTERNAL, and ops->close(impl) has been called.
+ */
+enum fc_status hsm_signer_new(const struct hsm_ops *ops, void *impl, EVP_PKEY *pub,
+			      enum hsm_rsa_padding padding, const char *description,
+			      struct hsm_signer **out, struct fc_err *err)
+{
+	struct hsm_signer *s = NULL;
+	const char *desc = description != NULL ? description : "signer";
+	enum hsm_key_kind kind;
+	enum fc_status st;
+
+	if (ops == NULL || ops->sign == NULL || pub == NULL || out == NULL) {
+		st = fc_err_set(err, FC_EINTERNAL, "hsm: %s: incomplete backend", desc);
+		goto out;
+	}
+	if ((st = classify_key(pub, desc, &kind, err)) != FC_OK)
+		goto out;
+	if (padding != HSM_RSA_PKCS1 && padding != HSM_RSA_PSS) {
+		st = fc_err_set(err, FC_ECONFIG, "hsm: %s: unknown RSA padding %d", desc,
+				(int)padding);
+		goto out;
+	}
+	if (padding == HSM_RSA_PSS && kind != HSM_KEY_RSA) {
+		st = fc_err_set(err, FC_ECONFIG, "hsm: %s: PSS padding needs an RSA key", desc);
+		goto out;
+	}
+	if (EVP_PKEY_up_ref(pub) != 1) {
+		fc_log_ssl("hsm: EVP_PKEY_up_ref");
+		st = fc_err_set(err, FC_EINTERNAL, "hsm: %s: cannot reference the public key",
+				desc);
+		goto out;
+	}
+
+	s = fc_xcalloc(1, sizeof(*s));
+	s->ops = ops;
+	s->impl = impl;
+	impl = NULL;
+	s->pub = pub;
+	s->kind = kind;
+	s->padding = padding;
+	s->description = fc_xstrdup(desc);
+	switch (kind) {
+	case HSM_KEY_EC_P256:
+		s->sig_nid = NID_ecdsa_with_SHA256;
+		s->md = EVP_sha256();
+		break;
+	case HSM_KEY_EC_P384:
+		s->sig_nid = NID_ecdsa_with_SHA384;
+		s->md = EVP_sha384();
+		break;
+	case HSM_KEY_EC_P521:
+		s->sig_nid = NID_ecdsa_with_SHA512;
+		s->md = EVP_sha512();
+		break;
+	case HSM_KEY_RSA:
+		s->sig_nid = padding == HSM_RSA_PSS ? NID_rsassaPss : NID_sha256WithRSAEncryption;
+		s->md = EVP_sha256();
+		break;
+	case HSM_KEY_ED25519:
+		s->sig_nid = NID_ED25519;
+		s->md = NULL;
+		break;
+	}
+	*out = s;
+	st = FC_OK;
+out:
+	if (impl != NULL && ops != NULL && ops->close != NULL)
+		ops->close(impl);
+	return st;
+}
+
+/*
+ * Close the backend (which wipes its secrets) and free the signer. NULL is
+ * fine.
+ */
+void hsm_signer_free(struct hsm_signer *s)
+{
+	if (s == NULL)
+		return;
+	if (s->ops->close != NULL)
+		s->ops->close(s->impl);
+	EVP_PKEY_free(s->pub);
+	free(s->description);
+	free(s);
+}
+
+/*
+ * Sign msg with the signer's algorithm (hsm.h). Returns FC_OK with *sig
+ * (malloc'd, caller frees) and *sig_len, else the backend's status
+ * (FC_EHSM, FC_EUNAVAIL) with the reason in err.
+ */
+enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
+			size_t *sig_len, struct fc_err *err)
+{
+	uint8_t *out = NULL;
+	size_t out_len = 0;
+	enum fc_status st;
+
+	if (s == NULL || sig == NULL || sig_len == NULL || (msg == NULL && len > 0))
+		return fc_err_set(err, FC_EINTERNAL, "hsm: sign: missing argument");
+	st = s->ops->sign(s->impl, msg, len, &out, &out_len, err);
+	if (st != FC_OK) {
+		free(out);
+		return fc_err_set(err, st, "hsm: %s: signing failed", s->description);
+	}
+	if (out == NULL || out_len == 0 || out_len > HSM_MAX_SIG_LEN) {
+		free(out);
+		return fc_err_set(err, FC_EHSM, "hsm: %s: backend returned a %zu-byte signature",
+				  s->description, out_len);
+	}
+	*sig = out;
+	*sig_len = out_len;
+	return FC_OK;
+}
+
+/*
+ * The signer's public key. Borrowed: valid while the signer lives; take a
+ * reference (EVP_PKEY_up_ref) to keep it longer.
+ */
+EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s)
+{
+	return s->pub;
+}
+
+/*
+ * The kind of the signer's key.
+ */
+enum hsm_key_kind hsm_signer_kind(const struct hsm_signer *s)
+{
+	return s->kind;
+}
+
+/*
+ * The description given at creation, for logs (never a secret). Borrowed.
+ */
+const char *hsm_signer_description(const struct hsm_signer *s)
+{
+	return s->description;
+}
+
+/*
+ * True when the backend says it can sign now (a backend without a ready
+ * check always can).
+ */
+bool hsm_signer_ready(struct hsm_signer *s)
+{
+	if (s == NULL)
+		return false;
+	return s->ops->ready == NULL || s->ops->ready(s->impl);
+}
+
+/*
+ * The X.509 signature algorithm NID of what hsm_sign produces (hsm.h).
+ */
+int hsm_signer_signature_nid(const struct hsm_signer *s)
+{
+	return s->sig_nid;
+}
+
+/*
+ * The digest hsm_sign hashes with; NULL for Ed25519 (pure EdDSA, RFC 8032).
+ */
+const EVP_MD *hsm_signer_digest(const struct hsm_signer *s)
+{
+	return s->md;
+}
