@@ -101,22 +101,76 @@ static bool url_should_escape(unsigned char c, enum url_mode m)
 	return true;
 }
 
-static char *url_escape(const char *s, enum url_mode m)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	struct fc_buf b;
+static const char url_hex[] = "0123456789ABCDEF";
 
-	fc_buf_init(&b, 0);
+/* Bytes that url_escape(s, m) adds to s: 2 per escaped byte. 0 means s is
+ * already its own escaping, the common case, which then costs no copy. */
+static size_t url_escape_extra(const char *s, enum url_mode m)
+{
+	size_t extra = 0;
+
+	for (; *s; s++)
+		if (url_should_escape((unsigned char)*s, m))
+			extra += 2;
+	return extra;
+}
+
+/* net/url escape, appended to b: runs of bytes that need no escaping are
+ * copied whole. */
+static void url_escape_append(struct fc_buf *b, const char *s, enum url_mode m)
+{
+	const char *run = s;
+
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if (url_should_escape(c, m)) {
-			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-			fc_buf_append(&b, e, 3);
-		} else {
-			fc_buf_append(&b, &c, 1);
+			char e[3] = {'%', url_hex[c >> 4], url_hex[c & 15]};
+			fc_buf_append(b, run, (size_t)(s - run));
+			fc_buf_append(b, e, 3);
+			run = s + 1;
 		}
 	}
-	return fc_buf_steal(&b, NULL);
+	fc_buf_append(b, run, (size_t)(s - run));
+}
+
+/* net/url escape; the caller frees. */
+static char *url_escape(const char *s, enum url_mode m)
+{
+	size_t n = strlen(s), extra = url_escape_extra(s, m), o = 0;
+	char *out = fc_xmalloc(n + extra + 1);
+
+	if (extra == 0) {
+		memcpy(out, s, n + 1);
+		return out;
+	}
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (url_should_escape(c, m)) {
+			out[o++] = '%';
+			out[o++] = url_hex[c >> 4];
+			out[o++] = url_hex[c & 15];
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* strcmp(url_escape(dec, m), enc) == 0, without building the escaping. */
+static bool url_escape_equals(const char *dec, const char *enc, enum url_mode m)
+{
+	for (; *dec; dec++) {
+		unsigned char c = (unsigned char)*dec;
+		if (url_should_escape(c, m)) {
+			if (enc[0] != '%' || enc[1] != url_hex[c >> 4] || enc[2] != url_hex[c & 15])
+				return false;
+			enc += 3;
+		} else if (*enc++ != (char)c) {
+			return false;
+		}
+	}
+	return *enc == '\0';
 }
 
 static int unhex(unsigned char c)
@@ -134,7 +188,8 @@ static int unhex(unsigned char c)
  * a character a host may not hold. */
 static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
 {
-	struct fc_buf b;
+	char *res;
+	size_t o = 0;
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] == '%') {
@@ -152,7 +207,8 @@ static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
 			i++;
 		}
 	}
-	fc_buf_init(&b, 0);
+	/* The result is never longer than s: one allocation, no growth. */
+	res = fc_xmalloc(n + 1);
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
@@ -162,9 +218,10 @@ static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
 		} else {
 			i++;
 		}
-		fc_buf_append(&b, &c, 1);
+		res[o++] = (char)c;
 	}
-	*out = fc_buf_steal(&b, NULL);
+	res[o] = '\0';
+	*out = res;
 	return true;
 }
 
@@ -181,54 +238,68 @@ static bool url_valid_encoded(const char *s, enum url_mode m)
 	return true;
 }
 
-/* URL.setPath: false (u unchanged) if p holds a malformed escape. */
-static bool url_set_path(struct oidc_url *u, const char *p)
+/*
+ * URL.setPath without touching a URL: the decoded path in *path and the raw
+ * path in *raw, NULL when the default escaping of *path gives p back (Go's
+ * RawPath ""); the caller frees both. False (nothing set) if p holds a
+ * malformed escape.
+ */
+static bool url_path_from(const char *p, char **path, char **raw)
 {
-	char *path = NULL, *escaped;
-
-	if (!url_unescape(p, strlen(p), URL_PATH, &path))
+	if (!url_unescape(p, strlen(p), URL_PATH, path))
 		return false;
-	escaped = url_escape(path, URL_PATH);
-	replace(&u->path, path);
-	replace(&u->raw_path, fc_xstrdup(strcmp(p, escaped) == 0 ? "" : p));
-	free(escaped);
+	*raw = url_escape_equals(*path, p, URL_PATH) ? NULL : fc_xstrdup(p);
 	return true;
 }
 
-/* The first half of EscapedPath / EscapedFragment: a copy of raw if it is
- * set, validly encoded and decodes to dec; else NULL. */
-static char *url_raw_if_valid(const char *raw, const char *dec, enum url_mode m)
+/* URL.setPath: false (u unchanged) if p holds a malformed escape. */
+static bool url_set_path(struct oidc_url *u, const char *p)
 {
-	if (*raw && url_valid_encoded(raw, m)) {
-		char *d = NULL;
-		if (url_unescape(raw, strlen(raw), m, &d)) {
-			bool same = strcmp(d, dec) == 0;
-			free(d);
-			if (same)
-				return fc_xstrdup(raw);
-		}
+	char *path = NULL, *raw = NULL;
+
+	if (!url_path_from(p, &path, &raw))
+		return false;
+	replace(&u->path, path);
+	replace(&u->raw_path, raw != NULL ? raw : fc_xstrdup(""));
+	return true;
+}
+
+/* The first half of EscapedPath / EscapedFragment: true if raw is set, a
+ * valid encoding and decodes to dec. */
+static bool url_raw_is_valid(const char *raw, const char *dec, enum url_mode m)
+{
+	bool same = false;
+	char *d = NULL;
+
+	if (*raw && url_valid_encoded(raw, m) && url_unescape(raw, strlen(raw), m, &d)) {
+		same = strcmp(d, dec) == 0;
+		free(d);
 	}
-	return NULL;
+	return same;
 }
 
-/* URL.EscapedPath */
-static char *url_escaped_path(const struct oidc_url *u)
+/*
+ * URL.EscapedPath, without a copy when it can: returns u->raw_path or
+ * u->path when one of them is the answer, else a new string also stored in
+ * *owned (the caller frees *owned, which is NULL otherwise).
+ */
+static const char *url_escaped_path_ref(const struct oidc_url *u, char **owned)
 {
-	char *raw = url_raw_if_valid(u->raw_path, u->path, URL_PATH);
-
-	if (raw != NULL)
-		return raw;
-	if (strcmp(u->path, "*") == 0)
-		return fc_xstrdup("*");
-	return url_escape(u->path, URL_PATH);
+	*owned = NULL;
+	if (url_raw_is_valid(u->raw_path, u->path, URL_PATH))
+		return u->raw_path;
+	if (strcmp(u->path, "*") == 0 || url_escape_extra(u->path, URL_PATH) == 0)
+		return u->path;
+	return *owned = url_escape(u->path, URL_PATH);
 }
 
-/* URL.EscapedFragment */
-static char *url_escaped_fragment(const struct oidc_url *u)
+/* URL.EscapedFragment, appended to b. */
+static void url_append_escaped_fragment(struct fc_buf *b, const struct oidc_url *u)
 {
-	char *raw = url_raw_if_valid(u->raw_fragment, u->fragment, URL_FRAGMENT);
-
-	return raw != NULL ? raw : url_escape(u->fragment, URL_FRAGMENT);
+	if (url_raw_is_valid(u->raw_fragment, u->fragment, URL_FRAGMENT))
+		fc_buf_append_str(b, u->raw_fragment);
+	else
+		url_escape_append(b, u->fragment, URL_FRAGMENT);
 }
 
 /* ":" followed by digits only, or empty */
@@ -353,10 +424,9 @@ bool oidc_url_parse(const char *raw, struct oidc_url *u, const char **why)
 			*why = "invalid escape in fragment";
 			goto out;
 		}
-		char *e = url_escape(f, URL_FRAGMENT);
+		replace(&u->raw_fragment,
+			fc_xstrdup(url_escape_equals(f, frag, URL_FRAGMENT) ? "" : frag));
 		replace(&u->fragment, f);
-		replace(&u->raw_fragment, fc_xstrdup(strcmp(frag, e) == 0 ? "" : frag));
-		free(e);
 	}
 	if (strcmp(s, "*") == 0) {
 		replace(&u->path, fc_xstrdup("*"));
@@ -436,12 +506,13 @@ out:
 char *oidc_url_string(const struct oidc_url *u)
 {
 	struct fc_buf b;
-	char *path;
+	const char *path;
+	char *owned;
 
 	fc_buf_init(&b, 0);
 	if (*u->scheme) {
 		fc_buf_append_str(&b, u->scheme);
-		fc_buf_append_str(&b, ":");
+		fc_buf_append(&b, ":", 1);
 	}
 	if (*u->opaque) {
 		fc_buf_append_str(&b, u->opaque);
@@ -449,46 +520,37 @@ char *oidc_url_string(const struct oidc_url *u)
 		if (*u->scheme || *u->host || u->has_user) {
 			if (!(u->omit_host && !*u->host && !u->has_user)) {
 				if (*u->host || *u->path || u->has_user)
-					fc_buf_append_str(&b, "//");
+					fc_buf_append(&b, "//", 2);
 				if (u->has_user) {
-					char *e = url_escape(u->username, URL_USERPASS);
-					fc_buf_append_str(&b, e);
-					free(e);
+					url_escape_append(&b, u->username, URL_USERPASS);
 					if (u->has_password) {
-						e = url_escape(u->password, URL_USERPASS);
-						fc_buf_append_str(&b, ":");
-						fc_buf_append_str(&b, e);
-						free(e);
+						fc_buf_append(&b, ":", 1);
+						url_escape_append(&b, u->password, URL_USERPASS);
 					}
-					fc_buf_append_str(&b, "@");
+					fc_buf_append(&b, "@", 1);
 				}
-				if (*u->host) {
-					char *e = url_escape(u->host, URL_HOST);
-					fc_buf_append_str(&b, e);
-					free(e);
-				}
+				if (*u->host)
+					url_escape_append(&b, u->host, URL_HOST);
 			}
 		}
-		path = url_escaped_path(u);
+		path = url_escaped_path_ref(u, &owned);
 		if (*path && path[0] != '/' && *u->host)
-			fc_buf_append_str(&b, "/");
+			fc_buf_append(&b, "/", 1);
 		if (b.len == 0) {
 			size_t seg = strcspn(path, "/");
 			if (memchr(path, ':', seg) != NULL)
-				fc_buf_append_str(&b, "./");
+				fc_buf_append(&b, "./", 2);
 		}
 		fc_buf_append_str(&b, path);
-		free(path);
+		free(owned);
 	}
 	if (u->force_query || *u->raw_query) {
-		fc_buf_append_str(&b, "?");
+		fc_buf_append(&b, "?", 1);
 		fc_buf_append_str(&b, u->raw_query);
 	}
 	if (*u->fragment) {
-		char *f = url_escaped_fragment(u);
-		fc_buf_append_str(&b, "#");
-		fc_buf_append_str(&b, f);
-		free(f);
+		fc_buf_append(&b, "#", 1);
+		url_append_escaped_fragment(&b, u);
 	}
 	return fc_buf_steal(&b, NULL);
 }
@@ -557,64 +619,83 @@ static char *path_clean(const char *p)
 	return out;
 }
 
-/* path.Join */
-static char *path_join(const char **elem, size_t n)
+/*
+ * URL.JoinPath (net/url/url.go) on base, which is left unchanged: path.Join
+ * of base's EscapedPath and elems (taken as already escaped), then setPath.
+ * Returns true with the new Path in *path and RawPath in *raw (NULL for
+ * ""), both for the caller to free; false if setPath refuses the joined
+ * path (a malformed escape), which Go ignores, keeping base's path.
+ */
+static bool url_join_path(const struct oidc_url *base, const char **elems, size_t n,
+			  char **path, char **raw)
 {
-	struct fc_buf b;
-	char *joined, *clean;
+	char stack[512], *heap = NULL, *joined, *clean, *first_owned, *p;
+	const char *first = url_escaped_path_ref(base, &first_owned);
+	/* JoinPath roots a relative path for path.Join, and drops that '/'
+	 * again afterwards, so that no ".." climbs out of it. */
+	bool rooted = first[0] != '/';
+	size_t len = 1 + strlen(first), o = 0, pl;
+	/* Does the last element (the rooted first one if there are no others)
+	 * end in '/'? */
+	const char *last = n > 0 ? elems[n - 1] : first;
+	bool last_slash = *last != '\0' ? last[strlen(last) - 1] == '/' : n == 0;
+	bool ok;
 
-	fc_buf_init(&b, 0);
+	for (size_t i = 0; i < n; i++)
+		len += 1 + strlen(elems[i]);
+	joined = len < sizeof(stack) ? stack : (heap = fc_xmalloc(len + 1));
+	/* path.Join: the first element is never empty here (it is rooted), so
+	 * every later one, empty or not, follows a '/'; Clean tidies up. */
+	if (rooted)
+		joined[o++] = '/';
+	memcpy(joined + o, first, strlen(first));
+	o += strlen(first);
 	for (size_t i = 0; i < n; i++) {
-		if (b.len > 0 || *elem[i]) {
-			if (b.len > 0)
-				fc_buf_append_str(&b, "/");
-			fc_buf_append_str(&b, elem[i]);
-		}
+		size_t el = strlen(elems[i]);
+
+		joined[o++] = '/';
+		memcpy(joined + o, elems[i], el);
+		o += el;
 	}
-	if (b.len == 0) {
-		fc_buf_free(&b);
-		return fc_xstrdup("");
-	}
-	joined = fc_buf_steal(&b, NULL);
+	joined[o] = '\0';
 	clean = path_clean(joined);
-	free(joined);
-	return clean;
+	p = clean + (rooted && clean[0] == '/' ? 1 : 0);
+	/* path.Join removes trailing slashes; JoinPath keeps one. path_clean's
+	 * buffer (2n + 3 bytes) has room for it: Clean never lengthens a
+	 * non-empty path. */
+	pl = strlen(p);
+	if (last_slash && (pl == 0 || p[pl - 1] != '/')) {
+		p[pl] = '/';
+		p[pl + 1] = '\0';
+	}
+	ok = url_path_from(p, path, raw);
+	free(clean);
+	free(heap);
+	free(first_owned);
+	return ok;
 }
 
-/* URL.JoinPath, in place: the elements are taken as already escaped, and a
- * malformed escape leaves the path unchanged (Go ignores setPath's error). */
-static void url_join_path(struct oidc_url *u, const char **elems, size_t n)
+/*
+ * base.JoinPath(elems...).String() on a URL parsed once with
+ * oidc_url_parse() (a constant base need not be parsed on every call);
+ * base is not changed and may be shared between threads. The elements are
+ * taken as already escaped (net/url/url.go URL.JoinPath). Returns the new
+ * string; the caller frees.
+ */
+char *oidc_url_join_parsed(const struct oidc_url *base, const char **elems, size_t n)
 {
-	const char **all = fc_xcalloc(n + 1, sizeof(*all));
-	char *first = url_escaped_path(u), *p;
-	char *rooted = NULL;
+	static char empty[1];
+	struct oidc_url u = *base; /* base's strings, borrowed */
+	char *path = NULL, *raw = NULL, *s;
 
-	if (first[0] != '/') {
-		rooted = fc_xasprintf("/%s", first);
-		all[0] = rooted;
-	} else {
-		all[0] = first;
+	if (url_join_path(base, elems, n, &path, &raw)) {
+		u.path = path;
+		u.raw_path = raw != NULL ? raw : empty;
 	}
-	for (size_t i = 0; i < n; i++)
-		all[i + 1] = elems[i];
-	p = path_join(all, n + 1);
-	if (rooted != NULL) {
-		char *rel = fc_xstrdup(p + (p[0] == '/' ? 1 : 0));
-		free(p);
-		p = rel;
-	}
-	const char *last = all[n];
-	size_t ll = strlen(last), pl = strlen(p);
-	if (ll > 0 && last[ll - 1] == '/' && (pl == 0 || p[pl - 1] != '/')) {
-		char *q = fc_xasprintf("%s/", p);
-		free(p);
-		p = q;
-	}
-	(void)url_set_path(u, p);
-	free(p);
-	free(first);
-	free(rooted);
-	free(all);
+	s = oidc_url_string(&u);
+	free(path);
+	free(raw);
+	return s;
 }
 
 /*
@@ -628,10 +709,8 @@ char *oidc_url_join(const char *base, const char **elems, size_t n, const char *
 	struct oidc_url u;
 	char *s = NULL;
 
-	if (oidc_url_parse(base, &u, why)) {
-		url_join_path(&u, elems, n);
-		s = oidc_url_string(&u);
-	}
+	if (oidc_url_parse(base, &u, why))
+		s = oidc_url_join_parsed(&u, elems, n);
 	oidc_url_free(&u);
 	return s;
 }

@@ -79,6 +79,20 @@ static const struct alg_info *alg_lookup(const char *name)
 	return NULL;
 }
 
+/* The algorithm a key of this kind is most likely used with: the one its
+ * verification template is made for when the JWK declares none. */
+static const struct alg_info *kind_default_alg(enum oidc_key_kind kind)
+{
+	switch (kind) {
+	case OIDC_KEY_RSA: return alg_lookup("RS256");
+	case OIDC_KEY_EC_P256: return alg_lookup("ES256");
+	case OIDC_KEY_EC_P384: return alg_lookup("ES384");
+	case OIDC_KEY_EC_P521: return alg_lookup("ES512");
+	case OIDC_KEY_ED25519: return alg_lookup("EdDSA");
+	}
+	return NULL;
+}
+
 static const char *kind_text(enum oidc_key_kind kind)
 {
 	switch (kind) {
@@ -300,6 +314,29 @@ out:
 }
 
 /*
+ * Set up key->tmpl, the verification context oidc_jws_verify() copies, for
+ * the key's declared alg or else its kind's usual one. Best effort: without
+ * a template (an alg that does not fit the key, an OpenSSL failure),
+ * verification initialises a context itself, as it always may.
+ */
+static void make_template(struct oidc_jwk *key)
+{
+	const struct alg_info *ai = key->alg != NULL ? alg_lookup(key->alg)
+						     : kind_default_alg(key->kind);
+	EVP_MD_CTX *m;
+
+	if (ai == NULL || ai->kind != key->kind || (m = EVP_MD_CTX_new()) == NULL)
+		return;
+	if (EVP_DigestVerifyInit_ex(m, NULL, ai->md, NULL, NULL, key->pkey, ai->params) != 1) {
+		ERR_clear_error();
+		EVP_MD_CTX_free(m);
+		return;
+	}
+	key->tmpl = m;
+	key->tmpl_alg = ai->name;
+}
+
+/*
  * Turn one JWKS member into *key. Returns NULL on success, else the reason
  * the key is skipped.
  */
@@ -360,6 +397,7 @@ static const char *parse_jwk(const json_t *jwk, struct oidc_jwk *key)
 	key->alg = alg != NULL ? fc_xstrdup(json_string_value(alg)) : NULL;
 	key->kind = kind;
 	key->pkey = pkey;
+	make_template(key);
 	return NULL;
 }
 
@@ -446,6 +484,7 @@ void oidc_jwk_set_free(struct oidc_jwk_set *set)
 	for (size_t i = 0; i < set->n; i++) {
 		free(set->keys[i].kid);
 		free(set->keys[i].alg);
+		EVP_MD_CTX_free(set->keys[i].tmpl);
 		EVP_PKEY_free(set->keys[i].pkey);
 	}
 	free(set->keys);
@@ -550,6 +589,14 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 	}
 
 	mctx = EVP_MD_CTX_new();
+	/* A copy of the key's ready-made context if it was made for this
+	 * alg; failing that, a context set up here. */
+	if (mctx != NULL && key->tmpl != NULL && key->tmpl_alg == ai->name) {
+		if (EVP_MD_CTX_copy_ex(mctx, key->tmpl) == 1)
+			goto ready;
+		ERR_clear_error();
+		EVP_MD_CTX_reset(mctx);
+	}
 	if (mctx == NULL ||
 	    EVP_DigestVerifyInit_ex(mctx, NULL, ai->md, NULL, NULL, key->pkey, ai->params) != 1) {
 		char why[160] = "";
@@ -561,6 +608,9 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 		ERR_clear_error();
 		goto out;
 	}
+ready:
+	/* Used once: let the final step work in place rather than on a copy. */
+	EVP_MD_CTX_set_flags(mctx, EVP_MD_CTX_FLAG_FINALISE);
 	if (EVP_DigestVerify(mctx, sig, sig_len, (const unsigned char *)jws->signing_input,
 			     jws->signing_input_len) != 1) {
 		clean_copy(kid, sizeof(kid), key->kid);

@@ -206,7 +206,12 @@ enum fc_status oidc_jws_parse(const char *token, size_t len, struct oidc_jws **o
 	 * tokens: a heap block this size is a "large" malloc request. */
 	work_len = FC_B64URL_DECODED_MAX(hdr_len > pl_len ? hdr_len : pl_len);
 	work = work_len <= sizeof(work_stack) ? work_stack : (work_heap = fc_xmalloc(work_len));
-	jws = fc_xcalloc(1, sizeof(*jws));
+	/* One block holds the struct, the signing input copy and the decoded
+	 * signature (all bounded by OIDC_MAX_TOKEN_LEN); oidc_jws_free frees
+	 * it whole. */
+	jws = fc_xmalloc(sizeof(*jws) + (size_t)(dot2 - token) + 1 +
+			 FC_B64URL_DECODED_MAX(sig_part_len));
+	memset(jws, 0, sizeof(*jws));
 	if ((st = decode_object(token, hdr_len, "header", work, &jws->header, err)) != FC_OK)
 		goto out;
 	if ((st = check_header(jws, err)) != FC_OK)
@@ -218,14 +223,14 @@ enum fc_status oidc_jws_parse(const char *token, size_t len, struct oidc_jws **o
 		fc_err_set(err, FC_EAUTH, "token: signature is empty (RFC 7515 7.1)");
 		goto out;
 	}
-	jws->sig = fc_xmalloc(FC_B64URL_DECODED_MAX(sig_part_len));
+	jws->signing_input_len = (size_t)(dot2 - token);
+	jws->signing_input = (char *)(jws + 1);
+	jws->sig = (uint8_t *)jws->signing_input + jws->signing_input_len + 1;
 	if (!fc_b64url_decode_into(sig_part, sig_part_len, jws->sig, &jws->sig_len)) {
 		fc_err_set(err, FC_EAUTH,
 			   "token: signature is not strict unpadded base64url (RFC 7515 2)");
 		goto out;
 	}
-	jws->signing_input_len = (size_t)(dot2 - token);
-	jws->signing_input = fc_xmalloc(jws->signing_input_len + 1);
 	memcpy(jws->signing_input, token, jws->signing_input_len);
 	jws->signing_input[jws->signing_input_len] = '\0';
 
@@ -247,7 +252,5 @@ void oidc_jws_free(struct oidc_jws *jws)
 		return;
 	json_decref(jws->header);
 	json_decref(jws->claims);
-	free(jws->signing_input);
-	free(jws->sig);
-	free(jws);
+	free(jws); /* with its signing input and signature (oidc_jws_parse) */
 }

@@ -18,9 +18,9 @@ struct oidc_jws {
 	json_t *claims;        /* payload object (RFC 7519 claims) */
 	const char *alg;       /* header "alg" (points into header) */
 	const char *kid;       /* header "kid" or NULL (points into header) */
-	char *signing_input;   /* "<b64 header>.<b64 payload>" copy */
+	char *signing_input;   /* "<b64 header>.<b64 payload>" copy, NUL-terminated */
 	size_t signing_input_len;
-	uint8_t *sig;          /* decoded signature */
+	uint8_t *sig;          /* decoded signature; both live in the struct's block */
 	size_t sig_len;
 };
 
@@ -53,6 +53,14 @@ struct oidc_jwk {
 	char *alg;             /* declared "alg" or NULL */
 	enum oidc_key_kind kind;
 	EVP_PKEY *pkey;
+	/* A verification context set up once for tmpl_alg (the declared alg,
+	 * else the kind's usual one) and copied for each verification, which
+	 * costs far less than EVP_DigestVerifyInit_ex. It is only ever read
+	 * (EVP_MD_CTX_copy_ex takes it const), so threads share it
+	 * (openssl-threads(7)). NULL if none: verification then sets up its
+	 * own context. Owned by the key set. */
+	EVP_MD_CTX *tmpl;
+	const char *tmpl_alg;  /* static algorithm name, or NULL */
 };
 
 struct oidc_jwk_set {
@@ -174,6 +182,10 @@ char *oidc_url_hostname(const struct oidc_url *u);
 /* url.Parse(base).JoinPath(elems...).String(); NULL with *why if base does
  * not parse. The caller frees. */
 char *oidc_url_join(const char *base, const char **elems, size_t n, const char **why);
+/* base.JoinPath(elems...).String() for a base parsed once with
+ * oidc_url_parse(); base is only read (threads may share it). The caller
+ * frees. */
+char *oidc_url_join_parsed(const struct oidc_url *base, const char **elems, size_t n);
 /* url.Parse(s).String(); NULL with *why if s does not parse. The caller
  * frees. */
 char *oidc_url_normalize(const char *s, const char **why);

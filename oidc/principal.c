@@ -94,7 +94,8 @@ static bool is_empty(const char *s)
 }
 
 /* Render as certificate.Extensions.Render() does: 1.1, 1.2-1.6 raw, 1.8 and
- * later as DER UTF8String, empty values left out. */
+ * later as DER UTF8String, empty values left out. The values move from p
+ * to *out (the issuer, which appears twice, is copied once). */
 static void render_extensions(struct oidc_principal *p, struct oidc_extension **out,
 			      size_t *n_out)
 {
@@ -104,14 +105,20 @@ static void render_extensions(struct oidc_principal *p, struct oidc_extension **
 	for (size_t f = 0; f < EXT_N; f++) {
 		if (f == EXT_BUILD_SIGNER_URI) {
 			e[n].oid = OID_ISSUER_V2;
-			e[n].value = fc_xstrdup(p->ext[EXT_ISSUER]);
+			e[n].value = p->ext[EXT_ISSUER] ? p->ext[EXT_ISSUER] : fc_xstrdup("");
+			p->ext[EXT_ISSUER] = NULL;
 			e[n].encoding = OIDC_EXT_UTF8;
 			n++;
 		}
 		if (is_empty(p->ext[f]))
 			continue;
 		e[n].oid = oidc_ext_fields[f].oid;
-		e[n].value = fc_xstrdup(p->ext[f]);
+		if (f == EXT_ISSUER) {
+			e[n].value = fc_xstrdup(p->ext[f]);
+		} else {
+			e[n].value = p->ext[f];
+			p->ext[f] = NULL;
+		}
 		e[n].encoding = f < EXT_BUILD_SIGNER_URI ? OIDC_EXT_RAW : OIDC_EXT_UTF8;
 		n++;
 	}
@@ -289,9 +296,15 @@ const char *oidc_claims_path(const json_t *claims, const char *path)
 		size_t n = strcspn(seg, ".");
 		if (n == 0 || !json_is_object(cur))
 			return NULL;
-		char *key = fc_xstrndup(seg, n);
+		char stack[128], *key = n < sizeof(stack) ? stack : fc_xstrndup(seg, n);
+
+		if (key == stack) {
+			memcpy(stack, seg, n);
+			stack[n] = '\0';
+		}
 		cur = json_object_get(cur, key);
-		free(key);
+		if (key != stack)
+			free(key);
 		if (cur == NULL)
 			return NULL;
 		p = seg + n;

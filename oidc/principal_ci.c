@@ -15,6 +15,31 @@
 
 /* --- the deprecated per-provider CI types ------------------------------------------- */
 
+/* The constant bases of the GitHub and GitLab URLs, parsed once (they always
+ * parse) and then only read, by any number of threads. */
+static struct oidc_url github_base, gitlab_base;
+static pthread_once_t bases_once = PTHREAD_ONCE_INIT;
+
+static void bases_parse(void)
+{
+	const char *why = NULL;
+
+	(void)oidc_url_parse("https://github.com/", &github_base, &why);
+	(void)oidc_url_parse("https://gitlab.com/", &gitlab_base, &why);
+}
+
+static const struct oidc_url *github_url(void)
+{
+	pthread_once(&bases_once, bases_parse);
+	return &github_base;
+}
+
+static const struct oidc_url *gitlab_url(void)
+{
+	pthread_once(&bases_once, bases_parse);
+	return &gitlab_base;
+}
+
 /*
  * The deprecated github-workflow type (Fulcio pkg/identity/github): SAN the
  * job workflow ref under https://github.com/, the legacy 1.2-1.6 extensions
@@ -37,7 +62,6 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 		REPOSITORY_VISIBILITY, WORKFLOW_REF, WORKFLOW_SHA, RUN_ID, RUN_ATTEMPT, N
 	};
 	const char *v[N];
-	const char *why = NULL;
 	enum fc_status st;
 	size_t i;
 
@@ -45,11 +69,12 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 		if ((st = oidc_claim_str(c->claims, names[i], &v[i], err)) != FC_OK)
 			return st;
 	}
+	/* oidc_claim_required's check, on the values already read. */
 	for (i = 0; i < N; i++) {
-		if ((st = oidc_claim_required(c->claims, names[i], &v[i], err)) != FC_OK)
-			return st;
+		if (*v[i] == '\0')
+			return oidc_claim_required(c->claims, names[i], &v[i], err);
 	}
-	static const char base[] = "https://github.com/";
+	const struct oidc_url *base = github_url();
 	const char *e1[] = {v[JOB_WORKFLOW_REF]};
 	const char *e2[] = {v[REPOSITORY]};
 	const char *e3[] = {v[REPOSITORY_OWNER]};
@@ -57,7 +82,7 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 	const char *e5[] = {v[REPOSITORY], "actions/runs", v[RUN_ID], "attempts", v[RUN_ATTEMPT]};
 
 	p->san_type = OIDC_SAN_URI;
-	p->san = oidc_url_join(base, e1, 1, &why);
+	p->san = oidc_url_join_parsed(base, e1, 1);
 	p->pop = fc_xstrdup(c->subject);
 	oidc_ext_set(p, EXT_ISSUER, c->issuer);
 	oidc_ext_set(p, EXT_GH_TRIGGER, v[EVENT_NAME]);
@@ -68,16 +93,16 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 	oidc_ext_set(p, EXT_BUILD_SIGNER_URI, p->san);
 	oidc_ext_set(p, EXT_BUILD_SIGNER_DIGEST, v[JOB_WORKFLOW_SHA]);
 	oidc_ext_set(p, EXT_RUNNER_ENVIRONMENT, v[RUNNER_ENV]);
-	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join(base, e2, 1, &why));
+	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join_parsed(base, e2, 1));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_DIGEST, v[SHA]);
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_REF, v[REF]);
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_IDENTIFIER, v[REPOSITORY_ID]);
-	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join(base, e3, 1, &why));
+	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join_parsed(base, e3, 1));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, v[REPOSITORY_OWNER_ID]);
-	oidc_ext_set_owned(p, EXT_BUILD_CONFIG_URI, oidc_url_join(base, e4, 1, &why));
+	oidc_ext_set_owned(p, EXT_BUILD_CONFIG_URI, oidc_url_join_parsed(base, e4, 1));
 	oidc_ext_set(p, EXT_BUILD_CONFIG_DIGEST, v[WORKFLOW_SHA]);
 	oidc_ext_set(p, EXT_BUILD_TRIGGER, v[EVENT_NAME]);
-	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join(base, e5, 5, &why));
+	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join_parsed(base, e5, 5));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_VISIBILITY, v[REPOSITORY_VISIBILITY]);
 	return oidc_check_ia5("SAN URI", p->san, err);
 }
@@ -153,7 +178,7 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 	san = oidc_url_string(&cfg_url);
 	oidc_url_free(&cfg_url);
 
-	static const char base[] = "https://gitlab.com/";
+	const struct oidc_url *base = gitlab_url();
 	const char *e1[] = {v[PROJECT_PATH]};
 	const char *e2[] = {v[NAMESPACE_PATH]};
 	const char *e3[] = {v[PROJECT_PATH], "/-/jobs/", v[JOB_ID]};
@@ -167,14 +192,14 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 	oidc_ext_set(p, EXT_BUILD_SIGNER_URI, san);
 	oidc_ext_set(p, EXT_BUILD_SIGNER_DIGEST, v[CI_CONFIG_SHA]);
 	oidc_ext_set(p, EXT_RUNNER_ENVIRONMENT, v[RUNNER_ENV]);
-	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join(base, e1, 1, &why));
+	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join_parsed(base, e1, 1));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_DIGEST, v[SHA]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_REF, ref);
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_IDENTIFIER, v[PROJECT_ID]);
-	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join(base, e2, 1, &why));
+	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join_parsed(base, e2, 1));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, v[NAMESPACE_ID]);
 	oidc_ext_set(p, EXT_BUILD_TRIGGER, v[PIPELINE_SOURCE]);
-	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join(base, e3, 3, &why));
+	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join_parsed(base, e3, 3));
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_VISIBILITY, v[PROJECT_VISIBILITY]);
 	return oidc_check_ia5("SAN URI", san, err);
 }

@@ -8,6 +8,8 @@
  * verification or a JWKS fetch), then the signature, then the principal.
  */
 #include <math.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,7 @@ struct oidc_verifier {
 	struct meta_entry **meta;     /* at most opts.meta_cache_size */
 	size_t n_meta;
 	uint64_t use_clock;
+	EVP_MD *sha256;               /* fetched once for token_id(); may be NULL */
 };
 
 void oidc_options_default(struct oidc_options *o)
@@ -70,6 +73,9 @@ enum fc_status oidc_verifier_new(const struct cfg_identity *cfg, const struct oi
 	}
 	v->meta = fc_xcalloc((size_t)v->opts.meta_cache_size, sizeof(*v->meta));
 	pthread_mutex_init(&v->meta_lock, NULL);
+	/* SHA256() would fetch the digest again on every call. */
+	if ((v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL)
+		ERR_clear_error();
 	*out = v;
 	return FC_OK;
 }
@@ -94,6 +100,7 @@ void oidc_verifier_free(struct oidc_verifier *v)
 		meta_entry_unref_locked(v->meta[i]);
 	free(v->meta);
 	pthread_mutex_destroy(&v->meta_lock);
+	EVP_MD_free(v->sha256);
 	free(v);
 }
 
@@ -231,10 +238,12 @@ static enum fc_status check_claims(const struct oidc_verifier *v, const struct c
 
 /* jti if it is a short printable string, else the first 8 bytes of the
  * token's SHA-256 in hex: something to log that is not the token. */
-static char *token_id(const json_t *claims, const char *token, size_t len)
+static char *token_id(const struct oidc_verifier *v, const json_t *claims, const char *token,
+		      size_t len)
 {
 	const json_t *jti = json_object_get(claims, "jti");
 	uint8_t md[SHA256_DIGEST_LENGTH];
+	char hex[2 * 8 + 1];
 
 	if (json_is_string(jti) && json_string_length(jti) > 0 && json_string_length(jti) <= 64) {
 		const char *s = json_string_value(jti);
@@ -244,11 +253,16 @@ static char *token_id(const json_t *claims, const char *token, size_t len)
 		if (printable)
 			return fc_xstrdup(s);
 	}
-	SHA256((const unsigned char *)token, len, md);
-	char *hex = fc_hex_encode(md, 8);
-	char *id = fc_xasprintf("sha256:%s", hex);
-	free(hex);
-	return id;
+	if (v->sha256 == NULL || EVP_Digest(token, len, md, NULL, v->sha256, NULL) != 1) {
+		ERR_clear_error();
+		SHA256((const unsigned char *)token, len, md);
+	}
+	for (size_t i = 0; i < 8; i++) {
+		hex[2 * i] = "0123456789abcdef"[md[i] >> 4];
+		hex[2 * i + 1] = "0123456789abcdef"[md[i] & 15];
+	}
+	hex[16] = '\0';
+	return fc_xasprintf("sha256:%s", hex);
 }
 
 /*
@@ -303,7 +317,7 @@ enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t le
 	if (sub != NULL)
 		id->subject = fc_xstrdup(sub);
 	id->expires_at = (int64_t)json_number_value(json_object_get(jws->claims, "exp"));
-	id->token_id = token_id(jws->claims, token, len);
+	id->token_id = token_id(v, jws->claims, token, len);
 	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK)
 		goto out;
 	*out = id;
