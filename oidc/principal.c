@@ -325,6 +325,8 @@ static enum fc_status build_email(const struct oidc_build_ctx *c, struct oidc_pr
 
 	if ((st = oidc_claim_str(c->claims, "email", &email, err)) != FC_OK)
 		return st;
+	if (*email == '\0')
+		return fc_err_set(err, FC_EAUTH, "token has no email claim (email issuers need one)");
 	if (!c->iss->skip_email_verification &&
 	    (st = email_verified(c->claims, email, err)) != FC_OK)
 		return st;

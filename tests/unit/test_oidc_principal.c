@@ -242,7 +242,7 @@ static void test_email_refusals(void)
 	json_object_set_new(c, "email", json_string("alice..b@example.com"));
 	refuse(&iss, c, FC_EAUTH, "is not a valid email address");
 	json_object_del(c, "email");
-	refuse(&iss, c, FC_EAUTH, "email \"\" is not a valid email address");
+	refuse(&iss, c, FC_EAUTH, "token has no email claim");
 	json_decref(c);
 
 	/* Dex: IssuerClaim must resolve */
