@@ -30,6 +30,7 @@ enum grpc_code {
 #define MSG_KEY_INSECURE "The public key supplied in the request is insecure"
 #define MSG_SIGNATURE "The signature supplied in the request could not be verified"
 #define MSG_CA "error communicating with CA backend"
+#define MSG_CTL "Error entering certificate in CTL"
 
 /* Which metrics refusal counter a failure belongs to. */
 enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER };
@@ -327,6 +328,82 @@ static char *pem_chain_text(char *const *pem, size_t n)
 	return fc_buf_steal(&b, NULL);
 }
 
+/*
+ * Send an issued certificate: v1 201 PEM chain (no SCT header: the SCT is
+ * embedded, or there is none); v2 signedCertificateEmbeddedSct with a CT
+ * log, else Fulcio's detached form with an empty SCT.
+ */
+static void answer_issued(struct api_call *c, bool v1, const struct oidc_identity *id,
+			  const struct ca_issued *issued)
+{
+	atomic_fetch_add(&c->s->metrics.new_certs, 1);
+	fc_log(LOG_INFO, "api: req=%s issued serial=%s san=%s issuer=%s token=%s ttl=%ds%s",
+	       c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
+	       c->s->opts.validity_s, c->s->opts.ct ? " sct=embedded" : "");
+	if (v1) {
+		char *text = pem_chain_text(issued->pem, issued->n);
+		finish(c, 201, "application/pem-certificate-chain", text, strlen(text));
+		free(text);
+	} else if (c->s->opts.ct != NULL) {
+		finish_json(c, 200,
+			    json_pack("{s:{s:{s:o}}}", "signedCertificateEmbeddedSct", "chain",
+				      "certificates", certificates_json(issued)));
+	} else {
+		/* No CT log: Fulcio's detached form with an empty SCT. */
+		finish_json(c, 200,
+			    json_pack("{s:{s:{s:o}, s:s}}", "signedCertificateDetachedSct", "chain",
+				      "certificates", certificates_json(issued),
+				      "signedCertificateTimestamp", ""));
+	}
+}
+
+/* A signingCert request waiting for the CT log (suspended connection). */
+struct ct_call {
+	struct api_call call; /* a copy: the handler's frame is gone by then */
+	bool v1;
+	struct oidc_identity *id;
+};
+
+/*
+ * Completion of ca_authority_issue_ct, on the CT client's thread. Answers
+ * the exchange exactly once, frees everything the request held.
+ * Status codes (docs: a CT failure never yields a certificate):
+ *   the log kept pushing back / unreachable within --ct-log-timeout,
+ *   or the CA is stopping                       503 UNAVAILABLE
+ *   the log answered 400 (we sent a bad chain)  500 INTERNAL
+ *   any other log failure: unexpected status, garbage, an SCT that does
+ *   not verify (wrong key, wrong certificate, future timestamp)
+ *                                               502 INTERNAL
+ *   the final certificate cannot be made        500 (503 if the signer is
+ *                                               temporarily unavailable)
+ * Nothing of the request is touched after the answer is sent: the server
+ * may stop as soon as its last exchange is answered.
+ */
+static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued, bool ct_failure,
+		      const struct fc_err *err)
+{
+	struct ct_call *cc = arg;
+	struct api_call c = cc->call;
+	struct oidc_identity *id = cc->id;
+	bool v1 = cc->v1;
+
+	free(cc);
+	if (st == FC_OK)
+		answer_issued(&c, v1, id, issued);
+	else if (ct_failure && st == FC_EUNAVAIL)
+		fail(&c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CTL, err->msg);
+	else if (ct_failure && st == FC_EINTERNAL)
+		fail(&c, 500, GRPC_INTERNAL, "%s: %s", MSG_CTL, err->msg);
+	else if (ct_failure)
+		fail(&c, 502, GRPC_INTERNAL, "%s: %s", MSG_CTL, err->msg);
+	else if (st == FC_EUNAVAIL)
+		fail(&c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CA, err->msg);
+	else
+		fail(&c, 500, GRPC_INTERNAL, "%s: %s", MSG_CA, err->msg);
+	ca_issued_free(issued);
+	oidc_identity_free(id);
+}
+
 static void signing_cert(struct api_call *c, bool v1)
 {
 	struct sign_request r = {0};
@@ -404,7 +481,22 @@ static void signing_cert(struct api_call *c, bool v1)
 	}
 
 	authority = ca_server_authority(c->s);
-	st = ca_authority_issue(authority, id, key, c->s->opts.validity_s, &issued, &err);
+	if (c->s->opts.ct != NULL) {
+		/* Answered later, from the CT client's thread (ct_issued). */
+		struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
+		cc->call = *c;
+		cc->v1 = v1;
+		cc->id = id;
+		st = ca_authority_issue_ct(authority, c->s->opts.ct, id, key, c->s->opts.validity_s,
+					   ct_issued, cc, &err);
+		if (st == FC_OK) {
+			id = NULL; /* cc owns it until ct_issued */
+			goto out;
+		}
+		free(cc);
+	} else {
+		st = ca_authority_issue(authority, id, key, c->s->opts.validity_s, &issued, &err);
+	}
 	if (st == FC_EINPUT) {
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", err.msg);
 		goto out;
@@ -416,21 +508,7 @@ static void signing_cert(struct api_call *c, bool v1)
 		goto out;
 	}
 
-	atomic_fetch_add(&c->s->metrics.new_certs, 1);
-	fc_log(LOG_INFO, "api: req=%s issued serial=%s san=%s issuer=%s token=%s ttl=%ds",
-	       c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
-	       c->s->opts.validity_s);
-	if (v1) {
-		char *text = pem_chain_text(issued->pem, issued->n);
-		finish(c, 201, "application/pem-certificate-chain", text, strlen(text));
-		free(text);
-	} else {
-		/* No CT log: Fulcio's detached form with an empty SCT. */
-		finish_json(c, 200,
-			    json_pack("{s:{s:{s:o}, s:s}}", "signedCertificateDetachedSct", "chain",
-				      "certificates", certificates_json(issued),
-				      "signedCertificateTimestamp", ""));
-	}
+	answer_issued(c, v1, id, issued);
 out:
 	ca_issued_free(issued);
 	ca_authority_unref(authority);
@@ -534,6 +612,21 @@ static void healthz(struct api_call *c)
 	finish_json(c, 200, json_pack("{s:s}", "status", "SERVING"));
 }
 
+/* Readiness: 200 while the CA's signer can sign now (an HSM backend
+ * answers), else 503, so that a load balancer stops sending requests. */
+static void readyz(struct api_call *c)
+{
+	struct ca_authority *a = ca_server_authority(c->s);
+	bool ready = hsm_signer_ready(ca_authority_signer(a));
+
+	ca_authority_unref(a);
+	if (ready)
+		finish_json(c, 200, json_pack("{s:s}", "status", "READY"));
+	else
+		finish_json(c, 503, json_pack("{s:s, s:s}", "status", "NOT_READY", "message",
+					      "the CA backend cannot sign now"));
+}
+
 static const struct route routes[] = {
 	{"/api/v2/signingCert", ROUTE_POST, v2_signing_cert},
 	{"/api/v2/trustBundle", ROUTE_GET, trust_bundle},
@@ -541,6 +634,7 @@ static const struct route routes[] = {
 	{"/api/v1/signingCert", ROUTE_POST, v1_signing_cert},
 	{"/api/v1/rootCert", ROUTE_GET, root_cert},
 	{"/healthz", ROUTE_GET, healthz},
+	{"/readyz", ROUTE_GET, readyz},
 };
 
 /* x-request-id if it is short and printable (Fulcio: <= 128), else random. */

@@ -14,6 +14,11 @@ struct ca_authority {
 	struct hsm_signer *signer;
 	struct ca_chain *chain;
 	atomic_uint refs;
+	/* For CT submissions, encoded once: the chain as DER, and the
+	 * issuer_key_hash of RFC 6962 3.2 (SHA-256 of the issuing CA's SPKI). */
+	uint8_t **chain_der;
+	size_t *chain_der_len;
+	uint8_t issuer_key_hash[CTLOG_LOG_ID_LEN];
 };
 
 /*
@@ -35,6 +40,25 @@ enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chai
 	a->signer = signer;
 	a->chain = chain;
 	atomic_init(&a->refs, 1);
+	a->chain_der = fc_xcalloc(chain->n, sizeof(*a->chain_der));
+	a->chain_der_len = fc_xcalloc(chain->n, sizeof(*a->chain_der_len));
+	for (size_t i = 0; i < chain->n; i++) {
+		unsigned char *der = NULL;
+		int n = i2d_X509(chain->certs[i], &der);
+		if (n <= 0) {
+			fc_log_ssl("ca: encode chain certificate");
+			ca_authority_unref(a);
+			return fc_err_set(err, FC_ECONFIG, "ca: chain certificate %zu cannot be "
+							   "encoded", i);
+		}
+		a->chain_der[i] = der;
+		a->chain_der_len[i] = (size_t)n;
+	}
+	if (ctlog_key_hash(X509_get0_pubkey(chain->certs[0]), a->issuer_key_hash) != FC_OK) {
+		ca_authority_unref(a);
+		return fc_err_set(err, FC_ECONFIG, "ca: the issuing certificate's key cannot be "
+						   "hashed");
+	}
 	*out = a;
 	return FC_OK;
 }
@@ -49,6 +73,10 @@ void ca_authority_unref(struct ca_authority *a)
 {
 	if (a == NULL || atomic_fetch_sub(&a->refs, 1) != 1)
 		return;
+	for (size_t i = 0; a->chain_der != NULL && i < a->chain->n; i++)
+		OPENSSL_free(a->chain_der[i]);
+	free(a->chain_der);
+	free(a->chain_der_len);
 	hsm_signer_free(a->signer);
 	ca_chain_free(a->chain);
 	free(a);
@@ -91,6 +119,20 @@ static char *serial_hex(X509 *cert)
 	return res;
 }
 
+/* The answer for leaf: its PEM, then the chain's. */
+static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
+{
+	struct ca_issued *issued = fc_xcalloc(1, sizeof(*issued));
+
+	issued->n = 1 + a->chain->n;
+	issued->pem = fc_xcalloc(issued->n, sizeof(char *));
+	issued->pem[0] = ca_cert_pem(leaf, true);
+	for (size_t i = 0; i < a->chain->n; i++)
+		issued->pem[i + 1] = ca_cert_pem(a->chain->certs[i], true);
+	issued->serial_hex = serial_hex(leaf);
+	return issued;
+}
+
 /*
  * Issue one certificate (see ca_int.h). Without a CT log the leaf is built
  * once and signed once.
@@ -115,18 +157,197 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
 		goto out;
 	if ((st = ca_cert_sign(leaf, a->signer, err)) != FC_OK)
 		goto out;
-	issued = fc_xcalloc(1, sizeof(*issued));
-	issued->n = 1 + a->chain->n;
-	issued->pem = fc_xcalloc(issued->n, sizeof(char *));
-	issued->pem[0] = ca_cert_pem(leaf, true);
-	for (size_t i = 0; i < a->chain->n; i++)
-		issued->pem[i + 1] = ca_cert_pem(a->chain->certs[i], true);
-	issued->serial_hex = serial_hex(leaf);
+	issued = make_issued(a, leaf);
 	*out = issued;
 	issued = NULL;
 	st = FC_OK;
 out:
 	ca_issued_free(issued);
 	X509_free(leaf);
+	return st;
+}
+
+/* --- with a CT log (RFC 6962 3.1, certificate-transparency.md A.1) -------------- */
+
+/* One precertificate waiting for its SCT. */
+struct ct_issue {
+	struct ca_authority *a;   /* a reference, released in ct_done */
+	X509 *precert;            /* signed, with the poison last */
+	uint8_t *tbs;             /* precert TBS without the poison (OPENSSL_malloc) */
+	size_t tbs_len;
+	ca_issue_done_fn done;
+	void *arg;
+};
+
+static void ct_issue_free(struct ct_issue *ci)
+{
+	if (ci == NULL)
+		return;
+	ca_authority_unref(ci->a);
+	X509_free(ci->precert);
+	OPENSSL_free(ci->tbs);
+	free(ci);
+}
+
+/*
+ * The final certificate: the precert with the SCT list extension
+ * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) where the poison
+ * was, then checked (its TBS minus the SCT list is the precert's TBS minus
+ * the poison, byte for byte) and signed by the same key. *out on success.
+ */
+static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sct, X509 **out,
+				 struct fc_err *err)
+{
+	X509 *final = NULL;
+	X509_EXTENSION *poison = NULL, *ext = NULL;
+	ASN1_OCTET_STRING *os = NULL;
+	struct fc_buf value;
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
+	enum fc_status st = FC_EINTERNAL;
+	int idx;
+
+	fc_buf_init(&value, 0);
+	if ((final = X509_dup(ci->precert)) == NULL) {
+		fc_log_ssl("ca: copy precertificate");
+		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot copy the precertificate");
+		goto out;
+	}
+	idx = X509_get_ext_by_NID(final, NID_ct_precert_poison, -1);
+	if (idx < 0 || idx != X509_get_ext_count(final) - 1) {
+		st = fc_err_set(err, FC_EINTERNAL, "ca: the precertificate's poison is not its last "
+						   "extension");
+		goto out;
+	}
+	poison = X509_delete_ext(final, idx);
+	if (ctlog_sct_list_ext_value(sct, 1, &value) != FC_OK ||
+	    (os = ASN1_OCTET_STRING_new()) == NULL ||
+	    ASN1_OCTET_STRING_set(os, value.data, (int)value.len) != 1 ||
+	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_ct_precert_scts, 0, os)) == NULL ||
+	    X509_add_ext(final, ext, idx) != 1) {
+		fc_log_ssl("ca: SCT list extension");
+		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot add the SCT list extension");
+		goto out;
+	}
+	/* OpenSSL 3.0's X509_add_ext/X509_delete_ext keep the cached DER of
+	 * the copy: mark it modified (i2d_re_X509_tbs) so that everything
+	 * below, X509_dup included, encodes the new extensions. */
+	if (i2d_re_X509_tbs(final, NULL) <= 0) {
+		fc_log_ssl("ca: encode final TBSCertificate");
+		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot encode the final certificate");
+		goto out;
+	}
+	/* RFC 6962 3.1: the logged TBS and the issued one must not differ
+	 * but for the poison / SCT list. */
+	if ((st = ca_cert_tbs_without(final, NID_ct_precert_scts, &tbs, &tbs_len, err)) != FC_OK)
+		goto out;
+	if (tbs_len != ci->tbs_len || memcmp(tbs, ci->tbs, tbs_len) != 0) {
+		st = fc_err_set(err, FC_EINTERNAL, "ca: RFC 6962 3.1: the final TBS without the SCT "
+						   "list differs from the logged precert TBS");
+		goto out;
+	}
+	if ((st = ca_cert_sign(final, ci->a->signer, err)) != FC_OK)
+		goto out;
+	*out = final;
+	final = NULL;
+	st = FC_OK;
+out:
+	OPENSSL_free(tbs);
+	ASN1_OCTET_STRING_free(os);
+	X509_EXTENSION_free(ext);
+	X509_EXTENSION_free(poison);
+	fc_buf_free(&value);
+	X509_free(final);
+	return st;
+}
+
+/* The CT client's completion (on its I/O thread). */
+static void ct_done(void *arg, enum fc_status st, const struct ctlog_sct *sct,
+		    const struct fc_err *cterr)
+{
+	struct ct_issue *ci = arg;
+	ca_issue_done_fn done = ci->done;
+	void *done_arg = ci->arg;
+	struct ca_issued *issued = NULL;
+	struct fc_err err = {0};
+	X509 *final = NULL;
+
+	if (st != FC_OK) {
+		err = *cterr;
+		ct_issue_free(ci);
+		done(done_arg, st, NULL, true, &err);
+		return;
+	}
+	st = make_final(ci, sct, &final, &err);
+	if (st == FC_OK)
+		issued = make_issued(ci->a, final);
+	X509_free(final);
+	ct_issue_free(ci);
+	done(done_arg, st, issued, false, &err);
+}
+
+/*
+ * Issue through ct (ca_int.h): precert built and signed here, on the
+ * caller's thread; the rest happens in ct_done.
+ */
+enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client *ct,
+				     const struct oidc_identity *identity, EVP_PKEY *key,
+				     int validity_s, ca_issue_done_fn done, void *arg,
+				     struct fc_err *err)
+{
+	struct ca_leaf_params p = {
+		.identity = identity,
+		.subject_key = key,
+		.issuer = a->chain->certs[0],
+		.not_before = fc_now(),
+		.validity_s = validity_s,
+		.precert = true,
+	};
+	const uint8_t *chain[CTLOG_MAX_CHAIN];
+	size_t chain_len[CTLOG_MAX_CHAIN];
+	struct ct_issue *ci = NULL;
+	unsigned char *der = NULL;
+	int der_len;
+	struct ctlog_precert pc = {0};
+	enum fc_status st;
+
+	if (1 + a->chain->n > CTLOG_MAX_CHAIN)
+		return fc_err_set(err, FC_EINTERNAL, "ca: the chain is too long for a CT log");
+	ci = fc_xcalloc(1, sizeof(*ci));
+	ci->a = ca_authority_ref(a);
+	ci->done = done;
+	ci->arg = arg;
+	if ((st = ca_leaf_build(&p, &ci->precert, err)) != FC_OK)
+		goto fail;
+	if ((st = ca_cert_sign(ci->precert, a->signer, err)) != FC_OK)
+		goto fail;
+	if ((st = ca_cert_tbs_without(ci->precert, NID_ct_precert_poison, &ci->tbs, &ci->tbs_len,
+				      err)) != FC_OK)
+		goto fail;
+	if ((der_len = i2d_X509(ci->precert, &der)) <= 0) {
+		fc_log_ssl("ca: encode precertificate");
+		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot encode the precertificate");
+		goto fail;
+	}
+	/* RFC 6962 4.1: precert, issuing CA, ..., root. */
+	chain[0] = der;
+	chain_len[0] = (size_t)der_len;
+	for (size_t i = 0; i < a->chain->n; i++) {
+		chain[i + 1] = a->chain_der[i];
+		chain_len[i + 1] = a->chain_der_len[i];
+	}
+	pc.chain = chain;
+	pc.chain_len = chain_len;
+	pc.n = 1 + a->chain->n;
+	pc.issuer_key_hash = a->issuer_key_hash;
+	pc.tbs = ci->tbs;
+	pc.tbs_len = ci->tbs_len;
+	st = ctlog_client_submit_precert(ct, &pc, ct_done, ci, err);
+	OPENSSL_free(der);
+	if (st != FC_OK)
+		goto fail;
+	return FC_OK; /* ci now belongs to ct_done */
+fail:
+	ct_issue_free(ci);
 	return st;
 }

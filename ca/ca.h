@@ -61,6 +61,8 @@ enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc
 enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chain **out,
 				       struct fc_err *err);
 
+struct ctlog_client; /* ctlog.h */
+
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
 	uint16_t port;              /* HTTP API port (default 8080; 0 = any free port) */
@@ -70,6 +72,8 @@ struct ca_server_options {
 	const char *client_algs;    /* --client-signing-algorithms, NULL = Fulcio's defaults */
 	unsigned threads;           /* worker threads (default: number of CPUs) */
 	const char *port_file;      /* if set, the bound port is written here once listening */
+	struct ctlog_client *ct;    /* CT log to submit precerts to (borrowed: free it after
+				     * ca_server_stop); NULL = no CT, detached empty SCT */
 };
 
 void ca_server_options_default(struct ca_server_options *o);

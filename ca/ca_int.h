@@ -12,6 +12,7 @@
 #include <stdbool.h>
 
 #include "ca.h"
+#include "ctlog.h"
 #include "hsm.h"
 #include "oidc.h"
 
@@ -152,6 +153,36 @@ void ca_issued_free(struct ca_issued *c);
 enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_identity *identity,
 				  EVP_PKEY *key, int validity_s, struct ca_issued **out,
 				  struct fc_err *err);
+
+/*
+ * Issue through a CT log (certificate-transparency.md A.1, RFC 6962 3.1):
+ * build the TBS once, sign it as a precertificate (critical poison) with
+ * a's key, submit it with the whole chain to ct, and return at once. On
+ * completion (on the CT client's I/O thread) the SCT has been verified;
+ * the final certificate is the same TBS with the SCT list in place of the
+ * poison (checked byte for byte before signing), signed by the same key.
+ * done(arg, ...) is then called exactly once: st FC_OK with issued (the
+ * callee takes ownership), or the failure with ct_failure telling whether
+ * the log (true) or the CA (false) failed, and err.
+ * Returns FC_OK when done will be called; otherwise (the precert cannot be
+ * built or signed, the client refuses the submission) the failure, with
+ * the reason in err, and done is never called. identity and key are only
+ * used during the call; a keeps a reference until done returns.
+ */
+typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
+				 bool ct_failure, const struct fc_err *err);
+enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client *ct,
+				     const struct oidc_identity *identity, EVP_PKEY *key,
+				     int validity_s, ca_issue_done_fn done, void *arg,
+				     struct fc_err *err);
+
+/*
+ * The DER TBSCertificate of cert without the extension nid (which must be
+ * present once), e.g. the precert TBS without the poison that the log
+ * signs (RFC 6962 3.2). *out is OPENSSL_malloc'd. FC_EINTERNAL.
+ */
+enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *len,
+				   struct fc_err *err);
 
 /* --- server.c / api.c: the HTTP API --------------------------------------------- */
 

@@ -668,3 +668,44 @@ out:
 	BIO_free(bio);
 	return pem;
 }
+
+/*
+ * The DER TBSCertificate of cert with extension nid removed (ca_int.h):
+ * the TBS a CT log signs for a precertificate (RFC 6962 3.2), and the one
+ * the final certificate must share with it (3.1). Works on a copy; cert is
+ * untouched. *out (OPENSSL_free) and *len on success, else FC_EINTERNAL.
+ */
+enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *len,
+				   struct fc_err *err)
+{
+	X509 *copy = NULL;
+	X509_EXTENSION *ext = NULL;
+	unsigned char *tbs = NULL;
+	enum fc_status st = FC_EINTERNAL;
+	int idx, n;
+
+	if ((copy = X509_dup(cert)) == NULL) {
+		st = ssl_fail(err, "copy certificate");
+		goto out;
+	}
+	idx = X509_get_ext_by_NID(copy, nid, -1);
+	if (idx < 0 || X509_get_ext_by_NID(copy, nid, idx) >= 0) {
+		st = fc_err_set(err, FC_EINTERNAL, "ca: certificate has %s extension %s",
+				idx < 0 ? "no" : "more than one", OBJ_nid2sn(nid));
+		goto out;
+	}
+	ext = X509_delete_ext(copy, idx);
+	if ((n = i2d_re_X509_tbs(copy, &tbs)) <= 0) {
+		st = ssl_fail(err, "encode TBSCertificate");
+		goto out;
+	}
+	*out = tbs;
+	*len = (size_t)n;
+	tbs = NULL;
+	st = FC_OK;
+out:
+	OPENSSL_free(tbs);
+	X509_EXTENSION_free(ext);
+	X509_free(copy);
+	return st;
+}

@@ -129,6 +129,36 @@ static void write_port_file(const char *path, uint16_t port)
 }
 
 /*
+ * Ask the CT log for its roots (RFC 6962 4.7) and warn when our root is not
+ * among them: every submission would then fail. Only a warning, since the
+ * log may be down now or may accept our chain through another root.
+ */
+static void check_ct_roots(struct ctlog_client *ct, struct ca_authority *a)
+{
+	const struct ca_chain *chain = ca_authority_chain(a);
+	X509 *root = chain->certs[chain->n - 1];
+	unsigned char *der = NULL;
+	struct fc_err err = {0};
+	bool found = false;
+	int len;
+
+	if ((len = i2d_X509(root, &der)) <= 0) {
+		fc_log_ssl("ca: encode root");
+		return;
+	}
+	if (ctlog_client_has_root(ct, der, (size_t)len, &found, &err) != FC_OK)
+		fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
+		       ctlog_client_url(ct), err.msg);
+	else if (!found)
+		fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
+				    "(get-roots): it will refuse our precertificates",
+		       ctlog_client_url(ct));
+	else
+		fc_log(LOG_INFO, "ca: CT log %s accepts our root", ctlog_client_url(ct));
+	OPENSSL_free(der);
+}
+
+/*
  * Start the API (and metrics) listeners. Takes ownership of authority;
  * verifier and cfg are borrowed and must outlive the server.
  */
@@ -154,6 +184,8 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	if (st != FC_OK)
 		goto fail;
 	s->configuration_json = ca_api_configuration_json(cfg);
+	if (opts->ct != NULL)
+		check_ct_roots(opts->ct, authority);
 
 	ho.host = opts->host;
 	ho.port = opts->port;

@@ -14,11 +14,12 @@
 #include "cmd.h"
 #include "common.h"
 #include "config.h"
+#include "ctlog.h"
 #include "hsm.h"
 #include "oidc.h"
 
-/* Fulcio's default CT log URL; we cannot submit yet, so it must be cleared. */
-#define FULCIO_DEFAULT_CT_URL "http://localhost:6962/test"
+/* Fulcio's default CT log URL (ctlog.h); "" turns CT off, explicitly. */
+#define FULCIO_DEFAULT_CT_URL CTLOG_DEFAULT_URL
 
 struct serve_flags {
 	const char *ca;
@@ -29,6 +30,10 @@ struct serve_flags {
 	bool fileca_watch;
 	const char *ct_log_url;
 	const char *ct_log_public_key_path;
+	const char *ct_log_origin;
+	const char *ct_log_tls_ca;
+	unsigned ct_log_timeout_ms;
+	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
 	struct ca_server_options server;
 	struct oidc_options oidc;
 };
@@ -36,17 +41,34 @@ struct serve_flags {
 static void serve_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fulcrum serve --ca ephemeralca|fileca [options]\n\n"
+		"usage: fulcrum serve --ca ephemeralca|fileca|pkcs11ca [options]\n\n"
 		"Serves Fulcio's HTTP API (v2 and v1) for signing clients.\n\n"
 		"CA:\n"
 		"  --ca NAME                      ephemeralca (an in-memory P-256 root made at start,\n"
-		"                                 for development) or fileca\n"
+		"                                 for development), fileca or pkcs11ca\n"
 		"  --fileca-cert FILE             PEM chain: issuing CA first, root last\n"
 		"  --fileca-key FILE              PEM private key of the issuing CA\n"
 		"  --fileca-key-passwd PASS       its passphrase (prefer the environment variable\n"
 		"                                 FULCRUM_FILECA_KEY_PASSWD: flags show in ps)\n"
 		"  --fileca-watch BOOL            reload key and chain when the files change\n"
 		"                                 (default true; SIGHUP always reloads)\n"
+		"  --pkcs11-config-path FILE      pkcs11ca: crypto11 JSON (Path, TokenLabel|\n"
+		"                                 TokenSerial|SlotNumber, Pin, MaxSessions, ...;\n"
+		"                                 default config/crypto11.conf)\n"
+		"  --pkcs11-uri URI               pkcs11ca: RFC 7512 URI instead, e.g.\n"
+		"                                 'pkcs11:token=fulcio;object=PKCS11CA?module-path=\n"
+		"                                 /usr/lib/softhsm/libsofthsm2.so&pin-source=file:/p'\n"
+		"  --pkcs11-pin-file FILE         read the PIN from FILE; FULCRUM_PKCS11_PIN in the\n"
+		"                                 environment wins over every other source\n"
+		"  --hsm-caroot-id ID             CKA_ID (ASCII bytes, as Fulcio) of the issuing CA\n"
+		"                                 certificate on the token; the chain above it is\n"
+		"                                 read from the token's other certificates\n"
+		"  --hsm-key-label LABEL          CKA_LABEL of the CA key (default PKCS11CA, or the\n"
+		"                                 URI's object)\n"
+		"  --hsm-chain FILE               PEM chain (issuing CA first, root last) instead of\n"
+		"                                 the token's certificates (alias:\n"
+		"                                 --aws-hsm-root-ca-path)\n"
+		"  --hsm-rsa-pss                  sign with RSA-PSS (an RSA CA key)\n"
 		"identity:\n"
 		"  --config-path FILE             Fulcio identity configuration, JSON or YAML\n"
 		"                                 (default %s; if absent, Fulcio's built-in issuers)\n"
@@ -55,8 +77,15 @@ static void serve_usage(FILE *f)
 		"  --client-signing-algorithms L  comma-separated allow-list of client key algorithms\n"
 		"                                 (default: Fulcio's seven)\n"
 		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
-		"  --ct-log-url URL               CT log; this version cannot submit to one yet, so it\n"
-		"                                 must be set to \"\" (certificates then carry no SCT)\n"
+		"CT log (every certificate is logged and carries its SCT; no SCT, no certificate):\n"
+		"  --ct-log-url URL               log prefix (default " CTLOG_DEFAULT_URL ");\n"
+		"                                 \"\" turns CT off (certificates without SCTs)\n"
+		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL):\n"
+		"                                 every SCT is verified with it before issuing\n"
+		"  --ct-log-origin HOST           Host header to send to the log (static-CT/TesseraCT)\n"
+		"  --ct-log.tls-ca-cert FILE      extra PEM CA bundle for HTTPS to the log\n"
+		"  --ct-log-timeout DURATION      deadline of one submission, retries included\n"
+		"                                 (default 10s; e.g. 10s, 500ms, 30)\n"
 		"listeners:\n"
 		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
@@ -126,6 +155,8 @@ static enum fc_status make_authority(const struct serve_flags *f, struct ca_auth
 
 	if (strcmp(f->ca, "fileca") == 0)
 		return load_fileca(f, out, err);
+	if (strcmp(f->ca, "pkcs11ca") == 0)
+		return cmd_pkcs11ca_load(&f->pkcs11, out, err);
 	/* ephemeralca */
 	if ((st = hsm_softkey_generate(HSM_KEY_EC_P256, &signer, err)) != FC_OK)
 		return st;
@@ -171,6 +202,8 @@ int cmd_serve_main(int argc, char **argv)
 		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
 		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
 		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
+		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{"ca", required_argument, NULL, OPT_CA},
@@ -181,6 +214,9 @@ int cmd_serve_main(int argc, char **argv)
 		{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
 		{"ct-log-url", required_argument, NULL, OPT_CT_URL},
 		{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
+		{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
+		{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
+		{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
 		{"host", required_argument, NULL, OPT_HOST},
 		{"http-host", required_argument, NULL, OPT_HOST},
 		{"port", required_argument, NULL, OPT_PORT},
@@ -192,6 +228,14 @@ int cmd_serve_main(int argc, char **argv)
 		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
 		{"leeway", required_argument, NULL, OPT_LEEWAY},
 		{"log_type", required_argument, NULL, OPT_IGNORED},
+		{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
+		{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
+		{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
+		{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
+		{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
+		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
+		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
+		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -201,6 +245,7 @@ int cmd_serve_main(int argc, char **argv)
 	struct oidc_verifier *verifier = NULL;
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
+	struct ctlog_client *ct = NULL;
 	struct fc_err err = {0};
 	unsigned long v;
 	sigset_t sigs;
@@ -238,6 +283,12 @@ int cmd_serve_main(int argc, char **argv)
 			break;
 		case OPT_CT_URL: f.ct_log_url = optarg; break;
 		case OPT_CT_KEY: f.ct_log_public_key_path = optarg; break;
+		case OPT_CT_ORIGIN: f.ct_log_origin = optarg; break;
+		case OPT_CT_TLS_CA: f.ct_log_tls_ca = optarg; break;
+		case OPT_CT_TIMEOUT:
+			if (ctlog_parse_duration_ms(optarg, &f.ct_log_timeout_ms, NULL) != FC_OK)
+				goto bad_value;
+			break;
 		case OPT_HOST: f.server.host = optarg; break;
 		case OPT_PORT:
 			if (!parse_uint(optarg, 65535, &v))
@@ -267,6 +318,13 @@ int cmd_serve_main(int argc, char **argv)
 			f.oidc.leeway_s = (int)v;
 			break;
 		case OPT_IGNORED: break;
+		case OPT_P11_CONFIG: f.pkcs11.config_path = optarg; break;
+		case OPT_P11_URI: f.pkcs11.uri = optarg; break;
+		case OPT_P11_PIN_FILE: f.pkcs11.pin_file = optarg; break;
+		case OPT_HSM_ID: f.pkcs11.caroot_id = optarg; break;
+		case OPT_HSM_LABEL: f.pkcs11.key_label = optarg; break;
+		case OPT_HSM_CHAIN: f.pkcs11.chain_path = optarg; break;
+		case OPT_HSM_PSS: f.pkcs11.rsa_pss = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
 			serve_usage(stdout);
@@ -281,18 +339,21 @@ int cmd_serve_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
 		goto out;
 	}
-	if (f.ca == NULL || (strcmp(f.ca, "ephemeralca") != 0 && strcmp(f.ca, "fileca") != 0)) {
-		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca or fileca%s\n",
-			f.ca && strcmp(f.ca, "pkcs11ca") == 0 ? " (pkcs11ca is not in this version yet)" : "");
+	if (f.ca == NULL || (strcmp(f.ca, "ephemeralca") != 0 && strcmp(f.ca, "fileca") != 0 &&
+			     strcmp(f.ca, "pkcs11ca") != 0)) {
+		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
 		goto out;
 	}
 	if (strcmp(f.ca, "fileca") == 0 && (f.fileca_cert == NULL || f.fileca_key == NULL)) {
 		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
 		goto out;
 	}
-	if (*f.ct_log_url != '\0' || f.ct_log_public_key_path != NULL) {
-		fprintf(stderr, "fulcrum serve: this version cannot submit to a CT log yet; run with "
-				"--ct-log-url=\"\" to issue certificates without SCTs\n");
+	if (*f.ct_log_url != '\0' &&
+	    (f.ct_log_public_key_path == NULL || *f.ct_log_public_key_path == '\0')) {
+		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
+				"log's PEM public key, to verify every SCT before issuing); to issue "
+				"without CT, say so with --ct-log-url=\"\"\n",
+			f.ct_log_url);
 		goto out;
 	}
 
@@ -321,13 +382,28 @@ int cmd_serve_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (*f.ct_log_url != '\0') {
+		struct ctlog_client_options co = {
+			.url = f.ct_log_url,
+			.public_key_path = f.ct_log_public_key_path,
+			.origin = f.ct_log_origin,
+			.tls_ca_cert = f.ct_log_tls_ca,
+			.timeout_ms = f.ct_log_timeout_ms,
+		};
+		if ((st = ctlog_client_new(&co, &ct, &err)) != FC_OK) {
+			fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
+			goto out;
+		}
+		f.server.ct = ct;
+	}
 	if ((st = ca_server_start(&f.server, verifier, cfg, authority, &server, &err)) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
 		goto out;
 	}
 	authority = NULL; /* the server owns it now */
-	fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are not "
-			    "publicly auditable (--ct-log-url=\"\")");
+	if (ct == NULL)
+		fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are "
+				    "not publicly auditable (--ct-log-url=\"\")");
 	if (strcmp(f.ca, "fileca") == 0 && f.fileca_watch)
 		mtime = files_mtime(&f);
 
@@ -352,7 +428,8 @@ int cmd_serve_main(int argc, char **argv)
 	fc_log(LOG_NOTICE, "serve: stopping");
 	rc = CMD_EXIT_OK;
 out:
-	ca_server_stop(server);
+	ca_server_stop(server); /* answers every request, CT submissions included */
+	ctlog_client_free(ct);
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);

@@ -23,6 +23,12 @@ static const struct command commands[] = {
 	{"serve", cmd_serve_main,
 	 "serve Fulcio's HTTP API: verify identity tokens and issue short-lived code-signing "
 	 "certificates"},
+	{"createca", cmd_createca_main,
+	 "create the CA (root, optionally an intermediate) inside a PKCS#11 token, or as "
+	 "PEM files for development"},
+	{"ctlog", cmd_ctlog_main,
+	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
+	 "path)"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},
@@ -34,7 +40,7 @@ static void usage(FILE *f)
 		   "       fulcrum --help | --version\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-6s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'fulcrum <command> --help' for a command's options.\n");
 }
 

@@ -15,6 +15,298 @@
 
 /* ===== SCT structures and the client (owned by the CT-client work) ===== */
 
+/*
+ * sct.c: RFC 6962 wire structures, usable by both sides (the client here,
+ * the log server to sign its SCTs). All parsers take untrusted bytes and
+ * refuse truncation, trailing bytes and lengths outside the TLS bounds.
+ */
+
+#define CTLOG_LOG_ID_LEN 32
+#define CTLOG_MAX_SCT_EXTENSIONS 0xffff     /* CtExtensions<0..2^16-1> */
+#define CTLOG_MAX_SCT_SIGNATURE 0xffff      /* DigitallySigned.signature<0..2^16-1> */
+#define CTLOG_MAX_TBS 0xffffff              /* TBSCertificate<1..2^24-1> */
+#define CTLOG_MAX_RESPONSE (64 * 1024)      /* an add-(pre-)chain answer from a log */
+#define CTLOG_MAX_ROOTS_RESPONSE (8 * 1024 * 1024) /* a get-roots answer */
+#define CTLOG_MAX_SCT_LIST 16               /* SCTs in one SignedCertificateTimestampList */
+#define CTLOG_SCT_FUTURE_SKEW_MS 60000      /* an SCT may be this far ahead of our clock */
+#define CTLOG_SCT_MAX_AGE_MS (24LL * 3600 * 1000) /* ... and at most this far behind */
+
+/* RFC 6962 3.1 LogEntryType. */
+enum ctlog_entry_type {
+	CTLOG_ENTRY_X509 = 0,
+	CTLOG_ENTRY_PRECERT = 1,
+};
+
+/* RFC 5246 7.4.1.4.1 HashAlgorithm / SignatureAlgorithm values CT uses. */
+#define CTLOG_HASH_SHA256 4
+#define CTLOG_SIG_RSA 1
+#define CTLOG_SIG_ECDSA 3
+
+/* RFC 6962 3.2 SignedCertificateTimestamp (v1), decoded. */
+struct ctlog_sct {
+	uint8_t version;                  /* 0 = v1, the only one accepted */
+	uint8_t log_id[CTLOG_LOG_ID_LEN]; /* SHA-256 of the log key's SPKI */
+	uint64_t timestamp;               /* milliseconds since the epoch */
+	uint8_t *extensions;              /* owned (may be NULL when ext_len == 0) */
+	size_t ext_len;                   /* kept verbatim: static-CT logs put leaf_index here */
+	uint8_t hash_alg;                 /* CTLOG_HASH_SHA256 */
+	uint8_t sig_alg;                  /* CTLOG_SIG_ECDSA or CTLOG_SIG_RSA */
+	uint8_t *sig;                     /* owned: DER ECDSA-Sig-Value or PKCS#1 v1.5 block */
+	size_t sig_len;
+};
+
+/* Free what sct owns and zero it (the struct itself is the caller's). */
+void ctlog_sct_clear(struct ctlog_sct *sct);
+/* Deep copy src into *dst (dst is overwritten, not cleared first). */
+void ctlog_sct_copy(struct ctlog_sct *dst, const struct ctlog_sct *src);
+
+/* TLS serialisation of one SCT (RFC 6962 3.2), appended to out: the form
+ * embedded in certificates and sent in the detached form. FC_EINPUT if a
+ * field exceeds its TLS bound, FC_ETOOBIG if out's cap is hit. */
+enum fc_status ctlog_sct_encode(const struct ctlog_sct *sct, struct fc_buf *out);
+/* Parse exactly one serialized SCT covering all of p[0..len). FC_EINPUT
+ * (truncated, trailing bytes, version != 0) with the reason in err. */
+enum fc_status ctlog_sct_parse(const uint8_t *p, size_t len, struct ctlog_sct *out,
+			       struct fc_err *err);
+
+/* DigitallySigned (RFC 5246 4.7): hash(1) signature(1) opaque<0..2^16-1>. */
+enum fc_status ctlog_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg,
+					     const uint8_t *sig, size_t sig_len, struct fc_buf *out);
+enum fc_status ctlog_digitally_signed_parse(const uint8_t *p, size_t len, uint8_t *hash_alg,
+					    uint8_t *sig_alg, uint8_t **sig, size_t *sig_len,
+					    struct fc_err *err);
+
+/*
+ * The input of an SCT signature (RFC 6962 3.2 digitally-signed struct),
+ * appended to out: version 0, signature_type certificate_timestamp (0),
+ * timestamp, entry_type, the signed entry, extensions.
+ * precert: issuer_key_hash = SHA-256 of the final issuer's SPKI, tbs = the
+ * precertificate's TBSCertificate without the poison extension.
+ * x509: cert = the whole DER certificate.
+ * The TimestampedEntry of a Merkle leaf (3.4) is this minus its first two
+ * bytes. FC_EINPUT if a length is outside its bound (TBS/cert 1..2^24-1,
+ * extensions 0..2^16-1).
+ */
+enum fc_status ctlog_signed_data_precert(uint64_t timestamp,
+					 const uint8_t issuer_key_hash[CTLOG_LOG_ID_LEN],
+					 const uint8_t *tbs, size_t tbs_len, const uint8_t *ext,
+					 size_t ext_len, struct fc_buf *out);
+enum fc_status ctlog_signed_data_x509(uint64_t timestamp, const uint8_t *cert, size_t cert_len,
+				      const uint8_t *ext, size_t ext_len, struct fc_buf *out);
+
+/*
+ * SignedCertificateTimestampList (RFC 6962 3.3): uint16 total length, then
+ * each SCT as uint16 length + ctlog_sct_encode bytes. ctlog_sct_list_encode
+ * writes the TLS list only; ctlog_sct_list_ext_value wraps it in the DER
+ * OCTET STRING that is the extnValue content of extension
+ * 1.3.6.1.4.1.11129.2.4.2. ctlog_sct_list_parse takes the TLS list (not the
+ * OCTET STRING); *out is an array of *n SCTs (free each with
+ * ctlog_sct_clear, then the array with free()). At most CTLOG_MAX_SCT_LIST.
+ */
+enum fc_status ctlog_sct_list_encode(const struct ctlog_sct *scts, size_t n, struct fc_buf *out);
+enum fc_status ctlog_sct_list_ext_value(const struct ctlog_sct *scts, size_t n,
+					struct fc_buf *out);
+enum fc_status ctlog_sct_list_parse(const uint8_t *p, size_t len, struct ctlog_sct **out,
+				    size_t *n, struct fc_err *err);
+
+/* RFC 6962 3.2 LogID of key: SHA-256 of its DER SubjectPublicKeyInfo. Also
+ * the issuer_key_hash of a precert entry when key is the issuer's.
+ * FC_EINTERNAL if the key cannot be encoded. */
+enum fc_status ctlog_key_hash(EVP_PKEY *key, uint8_t out[CTLOG_LOG_ID_LEN]);
+
+/* The add-chain / add-pre-chain response (RFC 6962 4.1) for sct, as compact
+ * JSON built with jansson (caller frees). */
+char *ctlog_sct_to_json(const struct ctlog_sct *sct);
+/* Parse such a response (duplicate keys refused, every field type-checked,
+ * base64 strict). FC_EUPSTREAM with the reason. */
+enum fc_status ctlog_sct_from_json(const uint8_t *body, size_t len, struct ctlog_sct *out,
+				   struct fc_err *err);
+
+/*
+ * Verify sct against the log key and the signed data built by the caller:
+ * version 0, log_id = SHA-256 of log_key's SPKI, hash SHA-256, signature
+ * type matching the key (ECDSA or RSA), signature valid over signed_data;
+ * and timestamp no more than CTLOG_SCT_FUTURE_SKEW_MS ahead of now_ms nor
+ * more than CTLOG_SCT_MAX_AGE_MS behind it. FC_EUPSTREAM with the reason.
+ */
+enum fc_status ctlog_sct_verify(const struct ctlog_sct *sct, EVP_PKEY *log_key,
+				const uint8_t *signed_data, size_t signed_len, int64_t now_ms,
+				struct fc_err *err);
+
+/*
+ * client.c: the CT client of the CA. One log, reached over HTTP(S) with
+ * libcurl's multi interface on CTLOG_CLIENT_IO_THREADS thread(s): a
+ * submission costs no thread while the log sequences its batch.
+ */
+
+#define CTLOG_DEFAULT_URL "http://localhost:6962/test" /* Fulcio's default */
+#define CTLOG_DEFAULT_TIMEOUT_MS 10000
+#define CTLOG_MAX_IN_FLIGHT 16384        /* submissions at once; more: FC_EUNAVAIL */
+#define CTLOG_MAX_CHAIN 10               /* certificates in one add-pre-chain */
+
+struct ctlog_client_options {
+	const char *url;             /* the log prefix, e.g. http://localhost:6962/test */
+	const char *public_key_path; /* PEM public key of the log (required) */
+	const char *origin;          /* Host header override (--ct-log-origin), or NULL */
+	const char *tls_ca_cert;     /* extra CA bundle (PEM) for HTTPS, or NULL */
+	unsigned timeout_ms;         /* deadline of one submission, retries included
+				      * (0 = CTLOG_DEFAULT_TIMEOUT_MS) */
+};
+
+/* Parse a duration flag: "10s", "500ms", "1m", or plain seconds ("10",
+ * "2.5"). FC_ECONFIG unless 1 ms <= value <= 10 min. */
+enum fc_status ctlog_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *err);
+
+struct ctlog_client;
+
+/* Load the log key, compute its LogID, start the I/O thread. FC_ECONFIG
+ * with the reason; free *out with ctlog_client_free. */
+enum fc_status ctlog_client_new(const struct ctlog_client_options *o, struct ctlog_client **out,
+				struct fc_err *err);
+/* The configured log's LogID. */
+const uint8_t *ctlog_client_log_id(const struct ctlog_client *c);
+/* The URL given at creation (for logs). */
+const char *ctlog_client_url(const struct ctlog_client *c);
+
+/*
+ * GET <url>/ct/v1/get-roots (blocking, one attempt within the deadline)
+ * and say whether root (DER) is among them in *found. FC_EUPSTREAM /
+ * FC_EUNAVAIL with the reason when the log cannot be asked.
+ */
+enum fc_status ctlog_client_has_root(struct ctlog_client *c, const uint8_t *root_der,
+				     size_t root_len, bool *found, struct fc_err *err);
+
+/* A precertificate to log and what its SCT must sign (all borrowed during
+ * the call only: the client copies them). */
+struct ctlog_precert {
+	const uint8_t *const *chain; /* DER: precert, issuing CA, ..., root */
+	const size_t *chain_len;
+	size_t n;                    /* 2 .. CTLOG_MAX_CHAIN */
+	const uint8_t *issuer_key_hash; /* CTLOG_LOG_ID_LEN bytes */
+	const uint8_t *tbs;          /* precert TBS without the poison */
+	size_t tbs_len;
+};
+
+/*
+ * Called exactly once per accepted submission, on the client's I/O thread
+ * (also when ctlog_client_free fails what is still in flight). st == FC_OK: sct
+ * (borrowed for the call) is verified against the log key, the LogID and
+ * the precert's signed data. Otherwise err says why:
+ *   FC_EUNAVAIL  the log kept answering 408/429/503 or could not be reached
+ *                within the deadline, or the client is shutting down
+ *   FC_EINTERNAL the log answered 400: what we sent is wrong (its reason)
+ *   FC_EUPSTREAM any other status, or an answer that is not a valid,
+ *                verifiable SCT for this precert
+ * The callback may do heavy work (sign the final certificate), but should
+ * not block for long: it delays every other submission.
+ */
+typedef void (*ctlog_done_fn)(void *arg, enum fc_status st, const struct ctlog_sct *sct,
+			      const struct fc_err *err);
+
+/*
+ * Start add-pre-chain for p; returns at once. FC_OK: done(arg, ...) will be
+ * called exactly once. Otherwise (bad input, too many in flight, shutting
+ * down) done is never called and err says why.
+ */
+enum fc_status ctlog_client_submit_precert(struct ctlog_client *c, const struct ctlog_precert *p,
+					   ctlog_done_fn done, void *arg, struct fc_err *err);
+
+/* Submissions started and not yet completed (metrics, tests). */
+unsigned ctlog_client_in_flight(const struct ctlog_client *c);
+
+/*
+ * Stop: every submission still in flight completes with FC_EUNAVAIL
+ * ("shutting down"), then the I/O thread ends and everything is freed.
+ * NULL is fine.
+ */
+void ctlog_client_free(struct ctlog_client *c);
+
 /* ===== the log server (owned by the log-server work) ===== */
+
+/*
+ * `fulcrum ctlog`: a Certificate Transparency log with the RFC 6962
+ * submission API (add-chain, add-pre-chain, get-roots) and the Static CT
+ * API read path (c2sp.org/static-ct-api: checkpoint, tiles, issuers),
+ * stored as files whose paths are the URL paths, so any static web server
+ * can serve the same directory. See docs/ctlog.md.
+ */
+
+/* Hard limits, checked before parsing. */
+#define CTLOG_SRV_MAX_BODY (512 * 1024)     /* an add-(pre-)chain request body */
+#define CTLOG_SRV_MAX_CHAIN 10              /* certificates in a submitted chain */
+#define CTLOG_SRV_MAX_CERT (64 * 1024)      /* one certificate, DER */
+#define CTLOG_SRV_MAX_ROOTS 1024            /* certificates in the --roots file */
+#define CTLOG_SRV_MAX_ROOTS_FILE (8 * 1024 * 1024)
+#define CTLOG_SRV_MAX_PENDING 32768         /* submissions waiting for a batch (then 503) */
+#define CTLOG_SRV_MAX_BATCH 65536           /* upper bound of --batch-max-size */
+
+/* Defaults (TesseraCT's batch age; a larger batch size than its 256 so
+ * that 2,000 entries/s fit in four batches a second). */
+#define CTLOG_SRV_DEFAULT_BATCH_AGE_MS 250
+#define CTLOG_SRV_DEFAULT_BATCH_SIZE 1024
+
+/* Extended key usages the leaf filter knows (--ext-key-usages). */
+enum ctlog_eku {
+	CTLOG_EKU_SERVER_AUTH = 1u << 0,
+	CTLOG_EKU_CLIENT_AUTH = 1u << 1,
+	CTLOG_EKU_CODE_SIGNING = 1u << 2,
+	CTLOG_EKU_EMAIL_PROTECTION = 1u << 3,
+	CTLOG_EKU_TIME_STAMPING = 1u << 4,
+	CTLOG_EKU_OCSP_SIGNING = 1u << 5,
+	CTLOG_EKU_ANY = 1u << 6, /* "Any": no filter */
+};
+
+/*
+ * Parse a comma-separated list of TesseraCT's names ("ServerAuth",
+ * "ClientAuth", "CodeSigning", "EmailProtection", "TimeStamping",
+ * "OCSPSigning", "Any") into a mask; an empty list means Any.
+ * FC_ECONFIG naming the unknown name.
+ */
+enum fc_status ctlog_eku_parse(const char *list, unsigned *mask, struct fc_err *err);
+
+struct ctlog_server_config {
+	const char *storage_dir;   /* created if absent; the read path lives here */
+	const char *roots_path;    /* PEM file of accepted roots */
+	const char *origin;        /* checkpoint origin: submission prefix without scheme */
+	struct hsm_signer *signer; /* the log key (ECDSA P-256); borrowed, outlives the server */
+	unsigned batch_max_age_ms; /* 0 = CTLOG_SRV_DEFAULT_BATCH_AGE_MS */
+	unsigned batch_max_size;   /* 0 = CTLOG_SRV_DEFAULT_BATCH_SIZE */
+	unsigned eku_mask;         /* CTLOG_EKU_*; 0 or CTLOG_EKU_ANY = no filter */
+	bool has_not_after_start;  /* accept only leaves with NotAfter >= this */
+	int64_t not_after_start;   /* seconds since the epoch */
+	bool has_not_after_limit;  /* accept only leaves with NotAfter < this */
+	int64_t not_after_limit;
+};
+
+struct ctlog_server;
+
+/*
+ * Open the log: load the roots, lock the storage directory, check the
+ * stored state (checkpoint signature and origin, checkpoint against the
+ * tiles, entry log against the checkpoint), publish entries that were
+ * stored but not yet published, and start the sequencer thread. A fresh
+ * directory gets an empty log. FC_ECONFIG (bad flags, key or roots) or
+ * FC_EIO (storage that fails its check, with the reason) in err; free
+ * *out with ctlog_server_free.
+ */
+enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct ctlog_server **out,
+				 struct fc_err *err);
+
+/*
+ * The HTTP handler (an fc_http_handler_fn, ctx = the server): the
+ * submission API under /ct/v1/, the read path (/checkpoint, /tile/...,
+ * /issuer/...) and /healthz. Submissions are answered later, from the
+ * sequencer thread, once their entry is durably stored and published.
+ */
+void ctlog_server_handle(void *ctx, struct fc_http_exchange *x);
+
+/* The RFC 6962 LogID (SHA-256 of the log key's SubjectPublicKeyInfo). */
+const uint8_t *ctlog_server_log_id(const struct ctlog_server *s);
+
+/*
+ * Stop the sequencer once every pending submission is answered, then free.
+ * Call after fc_httpd_stop (which waits for those answers). NULL is fine.
+ */
+void ctlog_server_free(struct ctlog_server *s);
 
 #endif /* FULCRUM_CTLOG_H */

@@ -10,6 +10,7 @@
 #define FULCRUM_HSM_H
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -96,5 +97,150 @@ enum fc_status hsm_softkey_load_pem(const char *path, const char *passphrase,
 enum fc_status hsm_softkey_from_pkey(EVP_PKEY *key, enum hsm_rsa_padding padding,
 				     const char *description, struct hsm_signer **out,
 				     struct fc_err *err);
+
+/* --- pkcs11*.c: keys inside a PKCS#11 token ----------------------------- */
+
+/* Hard limits, checked before parsing. */
+#define HSM_P11_MAX_URI_LEN 4096                 /* a PKCS#11 URI */
+#define HSM_P11_MAX_CONFIG_BYTES (64 * 1024)     /* a crypto11 JSON file */
+#define HSM_P11_MAX_PIN_LEN 255                  /* a PIN (file, env, URI, JSON) */
+#define HSM_P11_MAX_ATTR_LEN 255                 /* a label, id, serial, ... */
+
+/* Fulcio's default --hsm-key-label. */
+#define HSM_P11_DEFAULT_KEY_LABEL "PKCS11CA"
+/* The environment variable a PIN may come from (it wins over the other
+ * sources, and is unset once read). */
+#define HSM_P11_PIN_ENV "FULCRUM_PKCS11_PIN"
+
+/*
+ * Where the key is: the module, the token (exactly one of token_label,
+ * token_serial, has_slot, or the RFC 7512 token attributes), how to log in,
+ * and optionally which object (from a PKCS#11 URI). Filled by
+ * hsm_p11_config_parse_uri or hsm_p11_config_load_crypto11; every string is
+ * owned (free with hsm_p11_config_free, which wipes the PIN).
+ */
+struct hsm_p11_config {
+	char *module_path;          /* crypto11 Path, URI module-path */
+	char *module_name;          /* URI module-name (informational) */
+	/* token selection (RFC 7512 4 attribute names) */
+	char *token_label;          /* token= / TokenLabel */
+	char *token_serial;         /* serial= / TokenSerial */
+	char *token_manufacturer;   /* manufacturer= */
+	char *token_model;          /* model= */
+	bool has_slot;
+	unsigned long slot;         /* slot-id= / SlotNumber */
+	char *slot_description;     /* slot-description= */
+	char *slot_manufacturer;    /* slot-manufacturer= */
+	char *library_manufacturer; /* library-manufacturer= */
+	char *library_description;  /* library-description= */
+	char *library_version;      /* library-version= ("M" or "M.m") */
+	/* object */
+	char *object_label;         /* object= */
+	uint8_t *object_id;         /* id= (raw bytes) */
+	size_t object_id_len;
+	char *object_type;          /* type= (private, public, cert, ...) */
+	/* login */
+	char *pin;                  /* secret: never logged, wiped on free */
+	char *pin_source;           /* pin-source= (a file), read by hsm_p11_config_resolve_pin */
+	bool login_not_supported;   /* LoginNotSupported */
+	unsigned long user_type;    /* UserType: 1 = CKU_USER (default), 0 = SO, 2 = context */
+	/* pool */
+	unsigned max_sessions;      /* MaxSessions; 0 = the default (8) */
+	int64_t pool_wait_ms;       /* PoolWaitTimeout; 0 = wait as long as it takes */
+	bool read_write;            /* open read-write sessions (to create objects) */
+};
+
+/*
+ * Parse an RFC 7512 PKCS#11 URI ("pkcs11:token=...;object=...;id=%01?
+ * module-path=...&pin-source=file:/path"). Percent-encoding is decoded
+ * (id is raw bytes), attribute names are checked, duplicates and unknown
+ * standard names refused ("x-" vendor names are ignored). FC_ECONFIG with
+ * the reason (never a pin-value) in err; *out freed with
+ * hsm_p11_config_free.
+ */
+enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config **out,
+					struct fc_err *err);
+
+/*
+ * Parse crypto11's JSON configuration (Fulcio's --pkcs11-config-path):
+ * Path, TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, UserType,
+ * PoolWaitTimeout (Go nanoseconds), LoginNotSupported; exactly one of
+ * TokenLabel, TokenSerial, SlotNumber. name is used in messages.
+ */
+enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const char *name,
+					     struct hsm_p11_config **out, struct fc_err *err);
+/* The same from a file. */
+enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_config **out,
+					    struct fc_err *err);
+void hsm_p11_config_free(struct hsm_p11_config *c);
+
+/*
+ * Settle the PIN: FULCRUM_PKCS11_PIN if set (copied, wiped and unset),
+ * else pin_file if not NULL, else the URI's pin-source file, else what the
+ * configuration holds. A PIN file's first line is the PIN (a trailing
+ * newline is dropped). FC_ECONFIG naming the file, never the PIN.
+ */
+enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *pin_file,
+					  struct fc_err *err);
+
+/* A logged-in token with its pool of sessions. */
+struct hsm_p11;
+
+/*
+ * Load the module (once per process: dlopen, C_GetFunctionList,
+ * C_Initialize with CKF_OS_LOCKING_OK), find the token, log in once and
+ * open the pool of sessions. The PIN is copied to a locked page kept for
+ * logging in again after a fault. FC_ECONFIG with a message naming what is
+ * wrong (module, token, PIN), FC_EUNAVAIL when the token is absent.
+ */
+enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **out,
+			    struct fc_err *err);
+/* Drop the opener's reference; signers made from p keep it alive. */
+void hsm_p11_free(struct hsm_p11 *p);
+const char *hsm_p11_description(const struct hsm_p11 *p);
+
+/*
+ * A signer for the private key with CKA_LABEL label and/or CKA_ID id on
+ * the token (at least one; exactly one key must match). The public key is
+ * read from the token's public-key object, else fallback_pub is used
+ * (e.g. the certificate's key); a self-test signature must verify with it.
+ * EC P-256/P-384 (CKM_ECDSA over a software digest) and RSA 2048-8192
+ * (CKM_SHA256_RSA_PKCS, or CKM_SHA256_RSA_PKCS_PSS with HSM_RSA_PSS).
+ * FC_ENOTFOUND when no key matches, FC_ECONFIG otherwise, reason in err.
+ */
+enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const uint8_t *id,
+				  size_t id_len, enum hsm_rsa_padding padding,
+				  EVP_PKEY *fallback_pub, struct hsm_signer **out,
+				  struct fc_err *err);
+
+/*
+ * Generate a key pair on the token (CKA_TOKEN, private key CKA_SENSITIVE,
+ * not extractable, CKA_SIGN) with label and id on both halves. kind:
+ * HSM_KEY_EC_P256, HSM_KEY_EC_P384 or HSM_KEY_RSA (3072 bits).
+ */
+enum fc_status hsm_p11_generate_key(struct hsm_p11 *p, const char *label, const uint8_t *id,
+				    size_t id_len, enum hsm_key_kind kind, struct fc_err *err);
+
+/* True if a private key with that label (and id, if given) exists. */
+enum fc_status hsm_p11_has_key(struct hsm_p11 *p, const char *label, const uint8_t *id,
+			       size_t id_len, bool *found, struct fc_err *err);
+
+/*
+ * The certificates (CKO_CERTIFICATE, X.509) with that label and/or id;
+ * both NULL = every certificate on the token. *out is an array of n
+ * certificates (free each with X509_free and the array with free).
+ */
+enum fc_status hsm_p11_find_certs(struct hsm_p11 *p, const char *label, const uint8_t *id,
+				  size_t id_len, X509 ***out, size_t *n, struct fc_err *err);
+
+/* Store cert on the token (CKO_CERTIFICATE with CKA_ID, CKA_LABEL,
+ * CKA_VALUE, CKA_SUBJECT, CKA_ISSUER, CKA_SERIAL_NUMBER, CKA_TOKEN). */
+enum fc_status hsm_p11_store_cert(struct hsm_p11 *p, const char *label, const uint8_t *id,
+				  size_t id_len, X509 *cert, struct fc_err *err);
+
+/* Destroy the certificates with that id (for createca --force); *n says
+ * how many. */
+enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t id_len,
+				    size_t *n, struct fc_err *err);
 
 #endif /* FULCRUM_HSM_H */

@@ -1,0 +1,658 @@
+/*
+ * Submissions to the log: the accepted roots, the checks on a submitted
+ * chain (RFC 6962 3.1, 4.1, 4.2), and the bytes of an entry once it has a
+ * timestamp and an index: the TimestampedEntry (RFC 6962 3.4) with the
+ * leaf_index extension and the TileLeaf of c2sp.org/static-ct-api.
+ */
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ctlog_srv_int.h"
+
+/* RFC 6962 3.1 Precertificate Signing Certificate EKU. */
+#define PRECERT_SIGNING_EKU_OID "1.3.6.1.4.1.11129.2.4.4"
+
+struct root {
+	X509 *x;
+	uint8_t fp[CTLOG_HASH_LEN];
+};
+
+struct ctlog_roots {
+	struct root *r;
+	size_t n;
+	char *json;
+	size_t json_len;
+};
+
+void ctlog_roots_free(struct ctlog_roots *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->n; i++)
+		X509_free(r->r[i].x);
+	free(r->r);
+	free(r->json);
+	free(r);
+}
+
+size_t ctlog_roots_count(const struct ctlog_roots *r)
+{
+	return r->n;
+}
+
+const char *ctlog_roots_json(const struct ctlog_roots *r, size_t *len)
+{
+	*len = r->json_len;
+	return r->json;
+}
+
+static bool cert_der(X509 *x, uint8_t **der, size_t *len)
+{
+	unsigned char *p = NULL;
+	int n = i2d_X509(x, &p);
+
+	if (n <= 0)
+		return false;
+	*der = p;
+	*len = (size_t)n;
+	return true;
+}
+
+/*
+ * Load the accepted roots: every certificate of a PEM file (at least one,
+ * at most CTLOG_SRV_MAX_ROOTS), and build the get-roots answer (RFC 6962
+ * 4.7). FC_ECONFIG with the reason in err; free with ctlog_roots_free.
+ */
+enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err)
+{
+	struct ctlog_roots *r = fc_xcalloc(1, sizeof(*r));
+	char *pem = NULL;
+	size_t pem_len = 0;
+	BIO *bio = NULL;
+	X509 *x = NULL;
+	json_t *arr = json_array(), *root = NULL;
+	enum fc_status st;
+
+	if ((st = fc_read_file(path, CTLOG_SRV_MAX_ROOTS_FILE, &pem, &pem_len, err)) != FC_OK) {
+		st = FC_ECONFIG;
+		goto out;
+	}
+	st = FC_ECONFIG;
+	if ((bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		uint8_t *der = NULL;
+		size_t der_len;
+		char *b64;
+
+		if (r->n == CTLOG_SRV_MAX_ROOTS) {
+			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", path,
+				   CTLOG_SRV_MAX_ROOTS);
+			goto out;
+		}
+		if (!cert_der(x, &der, &der_len)) {
+			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: certificate %zu: cannot encode",
+				   path, r->n + 1);
+			goto out;
+		}
+		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
+		r->r[r->n].x = x;
+		x = NULL;
+		SHA256(der, der_len, r->r[r->n].fp);
+		b64 = fc_b64_encode(der, der_len);
+		json_array_append_new(arr, json_string(b64));
+		free(b64);
+		OPENSSL_free(der);
+		r->n++;
+	}
+	ERR_clear_error(); /* the end of the file reads as "no start line" */
+	if (r->n == 0) {
+		fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: no PEM certificate", path);
+		goto out;
+	}
+	root = json_pack("{s:O}", "certificates", arr);
+	if (root == NULL || (r->json = json_dumps(root, JSON_COMPACT)) == NULL)
+		goto out;
+	r->json_len = strlen(r->json);
+	*out = r;
+	r = NULL;
+	st = FC_OK;
+out:
+	json_decref(root);
+	json_decref(arr);
+	X509_free(x);
+	BIO_free(bio);
+	free(pem);
+	ctlog_roots_free(r);
+	return st;
+}
+
+/* --- entries ----------------------------------------------------------- */
+
+void ctlog_entry_free(struct ctlog_entry *e)
+{
+	if (e == NULL)
+		return;
+	fc_buf_free(&e->signed_entry);
+	free(e->tbs);
+	free(e->cert);
+	for (size_t i = 0; i < e->n_issuers; i++)
+		free(e->issuers[i]);
+	free(e->issuers);
+	free(e->issuer_lens);
+	free(e->fps);
+	free(e);
+}
+
+static void put_u16(struct fc_buf *b, uint64_t v)
+{
+	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+
+	fc_buf_append(b, x, 2);
+}
+
+static void put_u24(struct fc_buf *b, uint64_t v)
+{
+	uint8_t x[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+
+	fc_buf_append(b, x, 3);
+}
+
+static void add_issuer(struct ctlog_entry *e, X509 *x)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+
+	if (!cert_der(x, &der, &len))
+		abort(); /* a parsed certificate always re-encodes, short of memory */
+	e->issuers = fc_xrealloc(e->issuers, (e->n_issuers + 1) * sizeof(*e->issuers));
+	e->issuer_lens = fc_xrealloc(e->issuer_lens, (e->n_issuers + 1) * sizeof(size_t));
+	e->fps = fc_xrealloc(e->fps, (e->n_issuers + 1) * sizeof(*e->fps));
+	e->issuers[e->n_issuers] = fc_xmalloc(len);
+	memcpy(e->issuers[e->n_issuers], der, len);
+	e->issuer_lens[e->n_issuers] = len;
+	SHA256(der, len, e->fps[e->n_issuers]);
+	e->n_issuers++;
+	OPENSSL_free(der);
+}
+
+/* True when the certificate carries the precertificate signing EKU. */
+static bool is_precert_signing_cert(X509 *x)
+{
+	EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(x, NID_ext_key_usage, NULL, NULL);
+	ASN1_OBJECT *want = OBJ_txt2obj(PRECERT_SIGNING_EKU_OID, 1);
+	bool found = false;
+
+	for (int i = 0; eku != NULL && want != NULL && i < sk_ASN1_OBJECT_num(eku); i++)
+		if (OBJ_cmp(sk_ASN1_OBJECT_value(eku, i), want) == 0)
+			found = true;
+	ASN1_OBJECT_free(want);
+	EXTENDED_KEY_USAGE_free(eku);
+	return found;
+}
+
+/* The leaf's EKU filter (TesseraCT's --ext_key_usages: the leaf only; a
+ * leaf without the extension, or with anyExtendedKeyUsage, passes). */
+static bool eku_allowed(X509 *leaf, unsigned mask)
+{
+	static const struct {
+		unsigned ours;
+		uint32_t xku;
+	} map[] = {
+		{CTLOG_EKU_SERVER_AUTH, XKU_SSL_SERVER},  {CTLOG_EKU_CLIENT_AUTH, XKU_SSL_CLIENT},
+		{CTLOG_EKU_CODE_SIGNING, XKU_CODE_SIGN},  {CTLOG_EKU_EMAIL_PROTECTION, XKU_SMIME},
+		{CTLOG_EKU_TIME_STAMPING, XKU_TIMESTAMP}, {CTLOG_EKU_OCSP_SIGNING, XKU_OCSP_SIGN},
+	};
+	uint32_t xku;
+
+	if (mask == 0 || (mask & CTLOG_EKU_ANY))
+		return true;
+	if (!(X509_get_extension_flags(leaf) & EXFLAG_XKUSAGE))
+		return true;
+	xku = X509_get_extended_key_usage(leaf);
+	if (xku & XKU_ANYEKU)
+		return true;
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if ((mask & map[i].ours) && (xku & map[i].xku))
+			return true;
+	return false;
+}
+
+static bool asn1_time_epoch(const ASN1_TIME *t, int64_t *out)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
+		return false;
+	*out = (int64_t)timegm(&tm);
+	return true;
+}
+
+/* Length of the DER element at p (header and content); 0 if malformed. */
+static size_t der_element_len(const uint8_t *p, size_t len)
+{
+	size_t hdr = 2, n;
+
+	if (len < 2)
+		return 0;
+	if (p[1] < 0x80) {
+		n = p[1];
+	} else {
+		size_t k = p[1] & 0x7f;
+
+		if (k == 0 || k > 3 || len < 2 + k)
+			return 0;
+		n = 0;
+		for (size_t i = 0; i < k; i++)
+			n = n << 8 | p[2 + i];
+		hdr += k;
+	}
+	return len - hdr < n ? 0 : hdr + n;
+}
+
+/* The TBSCertificate bytes inside a certificate's DER (RFC 5280 4.1). */
+static bool tbs_of(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *tbs_len)
+{
+	size_t outer = der_element_len(der, len), hdr;
+
+	if (outer == 0 || len < 2)
+		return false;
+	hdr = der[1] < 0x80 ? 2 : 2 + (size_t)(der[1] & 0x7f);
+	*tbs = der + hdr;
+	*tbs_len = der_element_len(der + hdr, len - hdr);
+	return *tbs_len != 0;
+}
+
+/*
+ * The precertificate's TBSCertificate without the poison (RFC 6962 3.2).
+ * The TBS is re-encoded by OpenSSL as its own CT code does; it must first
+ * re-encode to exactly the submitted bytes, so that the only change is the
+ * removed extension.
+ */
+static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct fc_buf *tbs,
+			struct fc_err *err)
+{
+	X509 *dup = X509_dup(leaf);
+	unsigned char *re = NULL;
+	const uint8_t *orig = NULL;
+	size_t n_orig = 0;
+	int n_re, idx;
+	bool ok = false;
+
+	if (dup == NULL)
+		goto out;
+	n_re = i2d_re_X509_tbs(dup, &re);
+	if (!tbs_of(der, der_len, &orig, &n_orig) || n_re <= 0 || (size_t)n_re != n_orig ||
+	    memcmp(orig, re, n_orig) != 0) {
+		fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate is not in DER");
+		goto out;
+	}
+	OPENSSL_free(re);
+	re = NULL;
+	idx = X509_get_ext_by_NID(dup, NID_ct_precert_poison, -1);
+	X509_EXTENSION_free(X509_delete_ext(dup, idx));
+	n_re = i2d_re_X509_tbs(dup, &re);
+	if (n_re <= 0)
+		goto out;
+	fc_buf_append(tbs, re, (size_t)n_re);
+	ok = true;
+out:
+	OPENSSL_free(re);
+	X509_free(dup);
+	return ok;
+}
+
+/* The poison of RFC 6962 3.1: once, critical, value ASN.1 NULL. */
+static enum fc_status check_poison(X509 *leaf, bool precert, struct fc_err *err)
+{
+	int idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
+	X509_EXTENSION *ext;
+	const ASN1_OCTET_STRING *v;
+
+	if (!precert) {
+		if (idx >= 0)
+			return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: add-chain got a "
+							  "precertificate (use add-pre-chain)");
+		return FC_OK;
+	}
+	if (idx < 0)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.2: add-pre-chain got a certificate "
+						  "without the CT poison extension");
+	if (X509_get_ext_by_NID(leaf, NID_ct_precert_poison, idx) >= 0)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension appears twice");
+	ext = X509_get_ext(leaf, idx);
+	if (X509_EXTENSION_get_critical(ext) != 1)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension is not critical");
+	v = X509_EXTENSION_get_data(ext);
+	if (ASN1_STRING_length(v) != 2 || ASN1_STRING_get0_data(v)[0] != 0x05 ||
+	    ASN1_STRING_get0_data(v)[1] != 0x00)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension value is not "
+						  "ASN.1 NULL");
+	return FC_OK;
+}
+
+/* Decode chain[i]: base64 DER of one certificate, nothing after it. */
+static X509 *decode_cert(json_t *v, size_t i, uint8_t **der, size_t *der_len, struct fc_err *err)
+{
+	const char *s;
+	size_t slen;
+	const unsigned char *p;
+	X509 *x = NULL;
+
+	if (!json_is_string(v)) {
+		fc_err_set(err, FC_EINPUT, "chain[%zu]: not a string", i);
+		return NULL;
+	}
+	s = json_string_value(v);
+	slen = json_string_length(v);
+	if (slen > (CTLOG_SRV_MAX_CERT / 3 + 1) * 4) {
+		fc_err_set(err, FC_ETOOBIG, "chain[%zu]: over %d bytes", i, CTLOG_SRV_MAX_CERT);
+		return NULL;
+	}
+	if (slen == 0 || !fc_b64_decode_any(s, slen, der, der_len)) {
+		fc_err_set(err, FC_EINPUT, "chain[%zu]: not base64", i);
+		return NULL;
+	}
+	p = *der;
+	x = d2i_X509(NULL, &p, (long)*der_len);
+	if (x == NULL || p != *der + *der_len) {
+		ERR_clear_error();
+		X509_free(x);
+		fc_err_set(err, FC_EINPUT, "chain[%zu]: not a DER X.509 certificate", i);
+		return NULL;
+	}
+	/* EXFLAG_INVALID: duplicate or undecodable extensions (RFC 5280 4.2) */
+	if (X509_get_extension_flags(x) & EXFLAG_INVALID) {
+		X509_free(x);
+		fc_err_set(err, FC_EINPUT, "chain[%zu]: invalid or duplicate extensions", i);
+		return NULL;
+	}
+	return x;
+}
+
+/* Does issuer certify subject (names, key identifiers, signature)? */
+static bool certifies(X509 *issuer, X509 *subject)
+{
+	EVP_PKEY *k = X509_get0_pubkey(issuer);
+	bool ok = k != NULL && X509_check_issued(issuer, subject) == X509_V_OK &&
+		  X509_verify(subject, k) == 1;
+
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * Check a submitted chain and build the entry (see ctlog_srv_int.h).
+ * Each element must be certified by the next, in the order given
+ * (RFC 6962 4.1: "each of which certifies the one preceding it"), every
+ * issuer must be a CA, and the last element must be an accepted root or
+ * be certified by one.
+ */
+enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
+				      const struct ctlog_policy *pol, bool precert,
+				      const uint8_t *body, size_t len, struct ctlog_entry **out,
+				      struct fc_err *err)
+{
+	struct ctlog_entry *e = fc_xcalloc(1, sizeof(*e));
+	X509 *certs[CTLOG_SRV_MAX_CHAIN] = {NULL};
+	size_t n = 0, i;
+	json_t *root = NULL, *chain;
+	json_error_t jerr;
+	const struct root *anchor = NULL;
+	struct fc_buf tbs;
+	enum fc_status st = FC_EINPUT;
+	uint8_t et[2] = {0, precert ? 1 : 0};
+	int64_t na;
+
+	fc_buf_init(&e->signed_entry, 0);
+	fc_buf_init(&tbs, 0);
+	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		fc_err_set(err, FC_EINPUT, "body is not a JSON object");
+		goto out;
+	}
+	chain = json_object_get(root, "chain");
+	if (!json_is_array(chain)) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
+		goto out;
+	}
+	if (json_array_size(chain) == 0) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
+		goto out;
+	}
+	if (json_array_size(chain) > CTLOG_SRV_MAX_CHAIN) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
+			   json_array_size(chain), CTLOG_SRV_MAX_CHAIN);
+		goto out;
+	}
+	for (n = 0; n < json_array_size(chain); n++) {
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+
+		certs[n] = decode_cert(json_array_get(chain, n), n, &der, &der_len, err);
+		if (certs[n] == NULL) {
+			free(der);
+			st = err ? err->status : FC_EINPUT;
+			goto out;
+		}
+		if (n == 0) {
+			e->cert = der;
+			e->cert_len = der_len;
+		} else {
+			free(der);
+		}
+	}
+	/* the leaf */
+	if ((st = check_poison(certs[0], precert, err)) != FC_OK)
+		goto out;
+	st = FC_EINPUT;
+	if (precert && n > 1 && is_precert_signing_cert(certs[1])) {
+		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
+		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
+		 * precertificates with the issuing key itself. */
+		fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: precertificate signing certificates are "
+					   "not supported");
+		goto out;
+	}
+	if (!eku_allowed(certs[0], pol->eku_mask)) {
+		fc_err_set(err, FC_EINPUT, "leaf extended key usage is not accepted by this log");
+		goto out;
+	}
+	if (pol->has_not_after_start || pol->has_not_after_limit) {
+		if (!asn1_time_epoch(X509_get0_notAfter(certs[0]), &na)) {
+			fc_err_set(err, FC_EINPUT, "leaf NotAfter is unreadable");
+			goto out;
+		}
+		if (pol->has_not_after_start && na < pol->not_after_start) {
+			fc_err_set(err, FC_EINPUT, "leaf NotAfter is before this log's "
+						   "not-after-start");
+			goto out;
+		}
+		if (pol->has_not_after_limit && na >= pol->not_after_limit) {
+			fc_err_set(err, FC_EINPUT, "leaf NotAfter is not before this log's "
+						   "not-after-limit");
+			goto out;
+		}
+	}
+	/* the chain, in the order given */
+	for (i = 0; i + 1 < n; i++) {
+		if (!certifies(certs[i + 1], certs[i])) {
+			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[%zu] is not certified by "
+						   "chain[%zu] (bad signature, or wrong order)", i,
+				   i + 1);
+			goto out;
+		}
+		if (X509_check_ca(certs[i + 1]) != 1) {
+			fc_err_set(err, FC_EINPUT, "chain[%zu] is not a CA certificate", i + 1);
+			goto out;
+		}
+	}
+	/* the last one is an accepted root, or certified by one */
+	{
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+		uint8_t fp[CTLOG_HASH_LEN];
+
+		if (!cert_der(certs[n - 1], &der, &der_len))
+			goto out;
+		SHA256(der, der_len, fp);
+		OPENSSL_free(der);
+		for (i = 0; i < roots->n && anchor == NULL; i++)
+			if (n > 1 && memcmp(roots->r[i].fp, fp, CTLOG_HASH_LEN) == 0)
+				anchor = &roots->r[i];
+		if (anchor == NULL) {
+			for (i = 0; i < roots->n && anchor == NULL; i++)
+				if (certifies(roots->r[i].x, certs[n - 1]))
+					anchor = &roots->r[i];
+			if (anchor == NULL) {
+				fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at "
+							   "a root accepted by this log");
+				goto out;
+			}
+			if (X509_check_ca(anchor->x) == 0) {
+				fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
+				goto out;
+			}
+		}
+	}
+	for (i = 1; i < n; i++)
+		add_issuer(e, certs[i]);
+	if (n == 1 || memcmp(anchor->fp, e->fps[e->n_issuers - 1], CTLOG_HASH_LEN) != 0)
+		add_issuer(e, anchor->x);
+	/* signed_entry (RFC 6962 3.4) */
+	if (precert) {
+		X509 *issuer = n > 1 ? certs[1] : anchor->x;
+
+		if (ctlog_key_hash(X509_get0_pubkey(issuer), e->issuer_key_hash) != FC_OK)
+			goto out;
+		if (!precert_tbs(certs[0], e->cert, e->cert_len, &tbs, err))
+			goto out;
+		fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN);
+		put_u24(&e->signed_entry, tbs.len);
+		fc_buf_append(&e->signed_entry, tbs.data, tbs.len);
+		e->tbs = tbs.data;
+		e->tbs_len = tbs.len;
+		tbs.data = NULL; /* the entry owns it now */
+		fc_buf_init(&tbs, 0);
+	} else {
+		put_u24(&e->signed_entry, e->cert_len);
+		fc_buf_append(&e->signed_entry, e->cert, e->cert_len);
+	}
+	{
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+		if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+		    EVP_DigestUpdate(c, et, 2) != 1 ||
+		    EVP_DigestUpdate(c, e->signed_entry.data, e->signed_entry.len) != 1 ||
+		    EVP_DigestFinal_ex(c, e->key, NULL) != 1)
+			abort(); /* SHA-256 cannot fail short of memory */
+		EVP_MD_CTX_free(c);
+	}
+	e->precert = precert;
+	*out = e;
+	e = NULL;
+	st = FC_OK;
+out:
+	for (i = 0; i < CTLOG_SRV_MAX_CHAIN; i++)
+		X509_free(certs[i]);
+	json_decref(root);
+	fc_buf_free(&tbs);
+	ctlog_entry_free(e);
+	return st;
+}
+
+/*
+ * TimestampedEntry (RFC 6962 3.4) with the CtExtensions holding the
+ * leaf_index (c2sp.org/static-ct-api): the SCT signature input built by
+ * sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a length
+ * is outside its TLS bound.
+ */
+enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
+				       uint64_t index, struct fc_buf *te)
+{
+	uint8_t ext[CTLOG_EXT_LEN] = {0x00, 0x00, 0x05, (uint8_t)(index >> 32),
+				      (uint8_t)(index >> 24), (uint8_t)(index >> 16),
+				      (uint8_t)(index >> 8), (uint8_t)index};
+	struct fc_buf sd;
+	enum fc_status st;
+
+	fc_buf_init(&sd, 0);
+	if (e->precert)
+		st = ctlog_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext,
+					       sizeof(ext), &sd);
+	else
+		st = ctlog_signed_data_x509(ts_ms, e->cert, e->cert_len, ext, sizeof(ext), &sd);
+	if (st == FC_OK)
+		fc_buf_append(te, sd.data + 2, sd.len - 2);
+	fc_buf_free(&sd);
+	return st;
+}
+
+/* TileLeaf (c2sp.org/static-ct-api "Log entries"). */
+void ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
+		     struct fc_buf *leaf)
+{
+	fc_buf_append(leaf, te, te_len);
+	if (e->precert) {
+		put_u24(leaf, e->cert_len);
+		fc_buf_append(leaf, e->cert, e->cert_len);
+	}
+	put_u16(leaf, e->n_issuers * CTLOG_HASH_LEN);
+	fc_buf_append(leaf, e->fps, e->n_issuers * CTLOG_HASH_LEN);
+}
+
+/* 0x00 (v1) 0x00 (certificate_timestamp / timestamped_entry) || te. */
+void ctlog_sct_input(const uint8_t *te, size_t te_len, struct fc_buf *out)
+{
+	static const uint8_t hdr[2] = {0x00, 0x00};
+
+	fc_buf_append(out, hdr, 2);
+	fc_buf_append(out, te, te_len);
+}
+
+/* See ctlog.h. */
+enum fc_status ctlog_eku_parse(const char *list, unsigned *mask, struct fc_err *err)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {
+		{"ServerAuth", CTLOG_EKU_SERVER_AUTH},
+		{"ClientAuth", CTLOG_EKU_CLIENT_AUTH},
+		{"CodeSigning", CTLOG_EKU_CODE_SIGNING},
+		{"EmailProtection", CTLOG_EKU_EMAIL_PROTECTION},
+		{"TimeStamping", CTLOG_EKU_TIME_STAMPING},
+		{"OCSPSigning", CTLOG_EKU_OCSP_SIGNING},
+		{"Any", CTLOG_EKU_ANY},
+	};
+	unsigned m = 0;
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		size_t len = strcspn(p, ",");
+		bool found = false;
+
+		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			if (strlen(names[i].name) == len && strncmp(names[i].name, p, len) == 0) {
+				m |= names[i].bit;
+				found = true;
+			}
+		}
+		if (!found && len > 0)
+			return fc_err_set(err, FC_ECONFIG, "unknown extended key usage \"%.*s\"",
+					  (int)len, p);
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	*mask = m ? m : CTLOG_EKU_ANY;
+	return FC_OK;
+}

@@ -1,0 +1,948 @@
+/*
+ * The log server behind `fulcrum ctlog`: the RFC 6962 4 submission API,
+ * one sequencer thread that makes batches durable and publishes them as
+ * Static CT API tiles and a checkpoint, and the read path served from the
+ * same files (c2sp.org/static-ct-api). See docs/ctlog.md for the storage
+ * layout and the crash-safety argument.
+ *
+ * A submission is checked on the HTTP worker thread, queued, and its
+ * connection suspended; the sequencer answers it once its entry is in the
+ * entry log (written and fdatasynced) and in a published checkpoint.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/sha.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctlog_srv_int.h"
+
+#define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
+#define CACHE_CHECKPOINT "public, max-age=1"
+
+struct pending {
+	struct ctlog_entry *e;
+	struct fc_http_exchange **xs; /* the submitter, then identical submissions */
+	size_t n_xs;
+	int64_t arrived_ms;
+	struct pending *next;
+	/* set by the sequencer */
+	uint64_t index, ts, offset;
+	struct fc_buf te, leaf, sig; /* sig: the SCT's DigitallySigned */
+};
+
+struct done_tile {
+	int level;
+	uint64_t n;
+};
+
+struct ctlog_server {
+	char *dir, *origin;
+	struct hsm_signer *signer; /* borrowed */
+	EVP_PKEY *pub;             /* borrowed from the signer */
+	uint8_t log_id[CTLOG_HASH_LEN];
+	char *log_id_b64;
+	struct ctlog_roots *roots;
+	struct ctlog_policy pol;
+	unsigned max_age_ms, max_size;
+	int lock_fd;
+
+	/* sequencer state (the opening thread, then only the sequencer) */
+	struct ctlog_elog elog;
+	struct ctlog_tree tree;
+	struct fc_buf data_tile;  /* TileLeafs of the current partial data tile */
+	struct ctlog_map issuers; /* fingerprints with an /issuer file */
+	uint64_t last_ts;
+	struct ctlog_fileset fs;
+	struct done_tile *done; /* tiles completed by the batch being published */
+	size_t n_done;
+
+	/* shared, under lock */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pending *head, *tail;
+	size_t n_pending;
+	struct ctlog_map committed; /* dedupe key -> entry log offset */
+	struct ctlog_map inflight;  /* dedupe key -> struct pending * */
+	bool stop, broken;
+	pthread_t thread;
+	bool thread_started;
+};
+
+/* Wall-clock milliseconds for SCT and checkpoint timestamps. */
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void pending_free(struct pending *p)
+{
+	if (p == NULL)
+		return;
+	ctlog_entry_free(p->e);
+	free(p->xs);
+	fc_buf_free(&p->te);
+	fc_buf_free(&p->leaf);
+	fc_buf_free(&p->sig);
+	free(p);
+}
+
+const uint8_t *ctlog_server_log_id(const struct ctlog_server *s)
+{
+	return s->log_id;
+}
+
+/* --- answers ------------------------------------------------------------ */
+
+static void respond_text(struct fc_http_exchange *x, unsigned code, const char *msg)
+{
+	char *body = fc_xasprintf("%s\n", msg);
+
+	fc_http_respond(x, code, "text/plain; charset=utf-8", body, strlen(body));
+	free(body);
+}
+
+static void respond_busy(struct fc_http_exchange *x, const char *msg)
+{
+	fc_http_add_header(x, "Retry-After", "1");
+	respond_text(x, 503, msg);
+}
+
+/* The add-(pre-)chain answer (RFC 6962 4.1), encoded by sct.c; ds is the
+ * SCT's DigitallySigned as stored. */
+static void respond_sct(const struct ctlog_server *s, struct fc_http_exchange *x, uint64_t ts,
+			const uint8_t ext[CTLOG_EXT_LEN], const uint8_t *ds, size_t ds_len)
+{
+	struct ctlog_sct sct = {.version = 0, .timestamp = ts, .ext_len = CTLOG_EXT_LEN};
+	struct fc_err err = {0};
+	char *body;
+
+	if (ctlog_digitally_signed_parse(ds, ds_len, &sct.hash_alg, &sct.sig_alg, &sct.sig,
+					 &sct.sig_len, &err) != FC_OK) {
+		fc_log(LOG_ERR, "ctlog: stored SCT signature: %s", err.msg);
+		respond_text(x, 500, "internal error");
+		return;
+	}
+	memcpy(sct.log_id, s->log_id, CTLOG_HASH_LEN);
+	sct.extensions = fc_xmalloc(CTLOG_EXT_LEN);
+	memcpy(sct.extensions, ext, CTLOG_EXT_LEN);
+	body = ctlog_sct_to_json(&sct);
+	fc_http_respond(x, 200, "application/json", body, strlen(body));
+	free(body);
+	ctlog_sct_clear(&sct);
+}
+
+/* --- publishing ----------------------------------------------------------- */
+
+static enum fc_status on_full_tile(void *ctx, int level, uint64_t n, const ctlog_hash *hashes)
+{
+	struct ctlog_server *s = ctx;
+
+	if (level == 0) {
+		ctlog_fileset_add(&s->fs, ctlog_tile_path(-1, n, 0), s->data_tile.data,
+				  s->data_tile.len);
+		fc_buf_reset(&s->data_tile);
+	}
+	ctlog_fileset_add(&s->fs, ctlog_tile_path(level, n, 0), hashes,
+			  CTLOG_TILE_WIDTH * CTLOG_HASH_LEN);
+	s->done = fc_xrealloc(s->done, (s->n_done + 1) * sizeof(*s->done));
+	s->done[s->n_done].level = level;
+	s->done[s->n_done].n = n;
+	s->n_done++;
+	return FC_OK;
+}
+
+/* Add one stored entry to the tree (and the files of this batch). */
+static enum fc_status tree_add(struct ctlog_server *s, const uint8_t *leaf, size_t leaf_len,
+			       size_t te_len, struct fc_err *err)
+{
+	struct fc_buf mtl;
+	uint8_t h[CTLOG_HASH_LEN];
+	enum fc_status st;
+
+	fc_buf_init(&mtl, 0);
+	ctlog_sct_input(leaf, te_len, &mtl); /* the MerkleTreeLeaf */
+	ctlog_leaf_hash(mtl.data, mtl.len, h);
+	fc_buf_free(&mtl);
+	fc_buf_append(&s->data_tile, leaf, leaf_len);
+	if ((st = ctlog_tree_append(&s->tree, h, on_full_tile, s)) != FC_OK)
+		return fc_err_set(err, st, "ctlog: the log is full (2^40 entries)");
+	return FC_OK;
+}
+
+/* Remove the partial tiles of a tile now published full (best effort:
+ * readers of older checkpoints fall back to the full tile). */
+static void remove_partials(const struct ctlog_server *s, int level, uint64_t n)
+{
+	char *rel = ctlog_tile_path(level, n, 0);
+	char *d = fc_xasprintf("%s/%s.p", s->dir, rel);
+	DIR *dh = opendir(d);
+	struct dirent *de;
+
+	if (dh != NULL) {
+		while ((de = readdir(dh)) != NULL)
+			if (de->d_name[0] != '.')
+				unlinkat(dirfd(dh), de->d_name, 0);
+		closedir(dh);
+		rmdir(d);
+	}
+	free(d);
+	free(rel);
+}
+
+/*
+ * Publish the tree at its current size: the full tiles collected in s->fs,
+ * the partial tiles that changed since old_size, then the checkpoint. The
+ * tiles are durable before the checkpoint that needs them is renamed in.
+ */
+static enum fc_status publish(struct ctlog_server *s, uint64_t old_size, struct fc_err *err)
+{
+	uint64_t size = s->tree.size;
+	uint8_t root[CTLOG_HASH_LEN];
+	char *note = NULL;
+	size_t note_len = 0;
+	enum fc_status st;
+
+	for (int l = -1; l < CTLOG_TILE_LEVELS; l++) {
+		unsigned w = ctlog_tile_width(size, l);
+
+		if (w == 0 || (ctlog_tile_width(old_size, l) == w &&
+			       ctlog_tile_index(old_size, l) == ctlog_tile_index(size, l)))
+			continue;
+		if (l < 0)
+			ctlog_fileset_add(&s->fs, ctlog_tile_path(-1, ctlog_tile_index(size, 0), w),
+					  s->data_tile.data, s->data_tile.len);
+		else
+			ctlog_fileset_add(&s->fs, ctlog_tile_path(l, ctlog_tile_index(size, l), w),
+					  s->tree.lvl[l], (size_t)w * CTLOG_HASH_LEN);
+	}
+	if ((st = ctlog_fileset_commit(s->dir, &s->fs, err)) != FC_OK)
+		goto out;
+	ctlog_fileset_clear(&s->fs);
+	ctlog_tree_root(&s->tree, root);
+	if ((st = ctlog_checkpoint_sign(s->signer, s->origin, s->log_id, size, root, s->last_ts,
+					&note, &note_len, err)) != FC_OK)
+		goto out;
+	ctlog_fileset_add(&s->fs, fc_xstrdup("checkpoint"), note, note_len);
+	if ((st = ctlog_fileset_commit(s->dir, &s->fs, err)) != FC_OK)
+		goto out;
+	for (size_t i = 0; i < s->n_done; i++) {
+		remove_partials(s, s->done[i].level, s->done[i].n);
+		if (s->done[i].level == 0)
+			remove_partials(s, -1, s->done[i].n);
+	}
+out:
+	ctlog_fileset_clear(&s->fs);
+	free(s->done);
+	s->done = NULL;
+	s->n_done = 0;
+	free(note);
+	return st;
+}
+
+/* --- the sequencer ---------------------------------------------------------- */
+
+/* Write the /issuer files this batch needs that are not there yet. */
+static enum fc_status write_issuers(struct ctlog_server *s, struct pending *batch,
+				    struct fc_err *err)
+{
+	struct ctlog_map added = {0};
+	enum fc_status st;
+	uint64_t v;
+
+	for (struct pending *p = batch; p != NULL; p = p->next) {
+		for (size_t i = 0; i < p->e->n_issuers; i++) {
+			char *hex;
+
+			if (ctlog_map_get(&s->issuers, p->e->fps[i], &v) ||
+			    ctlog_map_get(&added, p->e->fps[i], &v))
+				continue;
+			hex = fc_hex_encode(p->e->fps[i], CTLOG_HASH_LEN);
+			ctlog_fileset_add(&s->fs, fc_xasprintf("issuer/%s", hex), p->e->issuers[i],
+					  p->e->issuer_lens[i]);
+			free(hex);
+			ctlog_map_put(&added, p->e->fps[i], 1);
+		}
+	}
+	st = ctlog_fileset_commit(s->dir, &s->fs, err);
+	ctlog_fileset_clear(&s->fs);
+	if (st == FC_OK)
+		for (size_t i = 0; i < added.cap; i++)
+			if (added.vals[i] != UINT64_MAX)
+				ctlog_map_put(&s->issuers, added.keys[i], 1);
+	ctlog_map_free(&added);
+	return st;
+}
+
+/*
+ * Sequence one batch: timestamps and indices, SCT signatures, the entry
+ * log (one write, one fdatasync), tiles and checkpoint; then answer. On a
+ * failure after the entry log was touched the log stops taking
+ * submissions (a restart resumes from what is on disk).
+ */
+static void sequence(struct ctlog_server *s, struct pending *batch)
+{
+	struct fc_err err = {0};
+	struct fc_buf payload;
+	uint64_t first = s->tree.size, ts = wall_ms();
+	int64_t t0 = fc_mono_ms(), t_signed = 0, t_stored = 0;
+	uint32_t count = 0;
+	enum fc_status st = FC_OK;
+	struct pending *p, *next;
+
+	fc_buf_init(&payload, 0);
+	if (ts < s->last_ts)
+		ts = s->last_ts;
+	s->last_ts = ts;
+	for (p = batch; p != NULL && st == FC_OK; p = p->next, count++) {
+		struct fc_buf in;
+		uint8_t *sig = NULL;
+		size_t sig_len = 0;
+
+		p->index = first + count;
+		p->ts = ts;
+		if (p->index > CTLOG_MAX_LEAF_INDEX) {
+			st = fc_err_set(&err, FC_ETOOBIG, "ctlog: the log is full");
+			break;
+		}
+		fc_buf_init(&p->te, 0);
+		fc_buf_init(&p->leaf, 0);
+		fc_buf_init(&p->sig, 0);
+		fc_buf_init(&in, 0);
+		if ((st = ctlog_timestamped_entry(p->e, ts, p->index, &p->te)) != FC_OK) {
+			fc_err_set(&err, st, "ctlog: entry over a TLS length bound");
+			break;
+		}
+		ctlog_sct_input(p->te.data, p->te.len, &in);
+		st = hsm_sign(s->signer, in.data, in.len, &sig, &sig_len, &err);
+		fc_buf_free(&in);
+		if (st != FC_OK)
+			break;
+		st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
+						   &p->sig);
+		free(sig);
+		if (st != FC_OK) {
+			fc_err_set(&err, st, "ctlog: SCT signature too long");
+			break;
+		}
+		ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf);
+		p->offset = s->elog.end + CTLOG_ELOG_HDR + payload.len;
+		ctlog_elog_add_record(&payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
+				      p->sig.data, p->sig.len);
+	}
+	t_signed = fc_mono_ms();
+	if (st == FC_OK)
+		st = write_issuers(s, batch, &err);
+	if (st == FC_OK)
+		st = ctlog_elog_append(&s->elog, first, count, &payload, &err);
+	t_stored = fc_mono_ms();
+	fc_buf_free(&payload);
+	for (p = batch; p != NULL && st == FC_OK; p = p->next)
+		st = tree_add(s, p->leaf.data, p->leaf.len, p->te.len, &err);
+	if (st == FC_OK)
+		st = publish(s, first, &err);
+
+	pthread_mutex_lock(&s->lock);
+	if (st != FC_OK) {
+		s->broken = true;
+		fc_log(LOG_CRIT, "ctlog: sequencing %u entries failed, no longer accepting "
+				 "submissions (restart to recover): %s",
+		       count, err.msg);
+	}
+	for (p = batch; p != NULL; p = p->next) {
+		if (st == FC_OK)
+			ctlog_map_put(&s->committed, p->e->key, p->offset);
+		ctlog_map_del(&s->inflight, p->e->key);
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	for (p = batch; p != NULL; p = next) {
+		next = p->next;
+		for (size_t i = 0; i < p->n_xs; i++) {
+			if (st == FC_OK)
+				respond_sct(s, p->xs[i], p->ts, p->te.data + p->te.len - CTLOG_EXT_LEN,
+					    p->sig.data, p->sig.len);
+			else
+				respond_busy(p->xs[i], "the log cannot store entries now");
+		}
+		pending_free(p);
+	}
+	if (st == FC_OK)
+		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (sign %lld ms, store %lld "
+				  "ms, publish %lld ms)",
+		       count, (unsigned long long)s->tree.size, (long long)(t_signed - t0),
+		       (long long)(t_stored - t_signed), (long long)(fc_mono_ms() - t_stored));
+}
+
+static void deadline_ts(int64_t mono_ms, struct timespec *ts)
+{
+	struct timespec now;
+	int64_t wait = mono_ms - fc_mono_ms();
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (wait < 0)
+		wait = 0;
+	ts->tv_sec = now.tv_sec + wait / 1000;
+	ts->tv_nsec = now.tv_nsec + (wait % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+/* Cut a batch when the oldest pending entry is max_age old or max_size
+ * entries are waiting; on stop, drain without waiting. */
+static void *sequencer_main(void *arg)
+{
+	struct ctlog_server *s = arg;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;) {
+		struct pending *batch, *last;
+		size_t n = 1;
+
+		while (s->head == NULL && !s->stop)
+			pthread_cond_wait(&s->cond, &s->lock);
+		if (s->head == NULL)
+			break;
+		while (!s->stop && s->n_pending < s->max_size &&
+		       fc_mono_ms() < s->head->arrived_ms + (int64_t)s->max_age_ms) {
+			struct timespec dl;
+
+			deadline_ts(s->head->arrived_ms + (int64_t)s->max_age_ms, &dl);
+			pthread_cond_timedwait(&s->cond, &s->lock, &dl);
+		}
+		batch = last = s->head;
+		while (n < s->max_size && last->next != NULL) {
+			last = last->next;
+			n++;
+		}
+		s->head = last->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		last->next = NULL;
+		s->n_pending -= n;
+		pthread_mutex_unlock(&s->lock);
+		sequence(s, batch);
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* --- HTTP ------------------------------------------------------------------ */
+
+static void handle_add(struct ctlog_server *s, struct fc_http_exchange *x, bool precert)
+{
+	struct ctlog_entry *e = NULL;
+	struct fc_err err = {0};
+	struct pending *p;
+	const uint8_t *body;
+	size_t len;
+	uint64_t v;
+
+	if (fc_http_body_too_large(x)) {
+		char *m = fc_xasprintf("request body over %d bytes", CTLOG_SRV_MAX_BODY);
+		respond_text(x, 400, m);
+		free(m);
+		return;
+	}
+	body = fc_http_body(x, &len);
+	if (ctlog_entry_from_chain(s->roots, &s->pol, precert, body, len, &e, &err) != FC_OK) {
+		fc_log(LOG_INFO, "ctlog: %s refused: %s", fc_http_path(x), err.msg);
+		respond_text(x, 400, err.msg);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	if (s->broken || s->stop) {
+		pthread_mutex_unlock(&s->lock);
+		respond_busy(x, "the log is not accepting submissions");
+		goto out;
+	}
+	if (ctlog_map_get(&s->committed, e->key, &v)) {
+		struct ctlog_record r;
+		uint8_t *buf = NULL;
+
+		pthread_mutex_unlock(&s->lock);
+		if (ctlog_elog_read(&s->elog, v, &buf, &r, &err) != FC_OK) {
+			fc_log(LOG_ERR, "%s", err.msg);
+			respond_text(x, 500, "internal error");
+		} else {
+			uint64_t ts = 0;
+
+			for (int i = 0; i < 8; i++)
+				ts = ts << 8 | r.leaf[i];
+			respond_sct(s, x, ts, r.leaf + r.te_len - CTLOG_EXT_LEN, r.sig, r.sig_len);
+		}
+		free(buf);
+		goto out;
+	}
+	if (ctlog_map_get(&s->inflight, e->key, &v)) {
+		p = (struct pending *)(uintptr_t)v;
+		p->xs = fc_xrealloc(p->xs, (p->n_xs + 1) * sizeof(*p->xs));
+		p->xs[p->n_xs++] = x;
+		pthread_mutex_unlock(&s->lock);
+		goto out;
+	}
+	if (s->n_pending >= CTLOG_SRV_MAX_PENDING) {
+		pthread_mutex_unlock(&s->lock);
+		respond_busy(x, "too many pending submissions");
+		goto out;
+	}
+	p = fc_xcalloc(1, sizeof(*p));
+	p->e = e;
+	e = NULL;
+	p->xs = fc_xmalloc(sizeof(*p->xs));
+	p->xs[0] = x;
+	p->n_xs = 1;
+	p->arrived_ms = fc_mono_ms();
+	ctlog_map_put(&s->inflight, p->e->key, (uint64_t)(uintptr_t)p);
+	if (s->tail)
+		s->tail->next = p;
+	else
+		s->head = p;
+	s->tail = p;
+	s->n_pending++;
+	if (s->n_pending == 1 || s->n_pending >= s->max_size)
+		pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+out:
+	ctlog_entry_free(e);
+}
+
+static bool is_hex64(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0'; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return i == 64;
+}
+
+/* The read path: files under the storage directory, named as the URL. */
+static void handle_read(struct ctlog_server *s, struct fc_http_exchange *x, const char *rel)
+{
+	const char *type = "application/octet-stream", *cache = CACHE_IMMUTABLE;
+	int level;
+	uint64_t n;
+	unsigned w;
+	char *path, *data = NULL;
+	size_t len = 0;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if (strcmp(rel, "checkpoint") == 0) {
+		type = "text/plain; charset=utf-8";
+		cache = CACHE_CHECKPOINT;
+	} else if (strncmp(rel, "issuer/", 7) == 0 && is_hex64(rel + 7)) {
+		type = "application/pkix-cert";
+	} else if (!ctlog_tile_path_parse(rel, &level, &n, &w)) {
+		respond_text(x, 404, "not found");
+		return;
+	}
+	path = fc_xasprintf("%s/%s", s->dir, rel);
+	st = fc_read_file(path, CTLOG_MAX_FILE, &data, &len, &err);
+	free(path);
+	if (st == FC_ENOTFOUND) {
+		respond_text(x, 404, "not found");
+	} else if (st != FC_OK) {
+		fc_log(LOG_ERR, "ctlog: read path: %s", err.msg);
+		respond_text(x, 500, "internal error");
+	} else {
+		fc_http_add_header(x, "Cache-Control", cache);
+		fc_http_add_header(x, "Access-Control-Allow-Origin", "*");
+		fc_http_respond(x, 200, type, data, len);
+	}
+	free(data);
+}
+
+/* The HTTP handler (see ctlog.h). */
+void ctlog_server_handle(void *ctx, struct fc_http_exchange *x)
+{
+	struct ctlog_server *s = ctx;
+	const char *m = fc_http_method(x), *path = fc_http_path(x);
+	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+
+	if (strcmp(path, "/ct/v1/add-chain") == 0 || strcmp(path, "/ct/v1/add-pre-chain") == 0) {
+		if (!post)
+			respond_text(x, 405, "use POST");
+		else
+			handle_add(s, x, strcmp(path, "/ct/v1/add-pre-chain") == 0);
+	} else if (!get) {
+		respond_text(x, 405, "use GET");
+	} else if (strcmp(path, "/ct/v1/get-roots") == 0) {
+		size_t len;
+		const char *j = ctlog_roots_json(s->roots, &len);
+
+		fc_http_respond(x, 200, "application/json", j, len);
+	} else if (strcmp(path, "/healthz") == 0) {
+		bool broken;
+
+		pthread_mutex_lock(&s->lock);
+		broken = s->broken;
+		pthread_mutex_unlock(&s->lock);
+		respond_text(x, broken ? 503 : 200, broken ? "broken" : "ok");
+	} else if (path[0] == '/') {
+		handle_read(s, x, path + 1);
+	} else {
+		respond_text(x, 404, "not found");
+	}
+}
+
+/* --- opening: the consistency check ------------------------------------------ */
+
+struct scan {
+	struct ctlog_server *s;
+	uint64_t keep_from; /* record offsets kept from this index on */
+	uint64_t *offsets;
+	size_t n_offsets;
+	uint64_t max_ts;
+};
+
+static enum fc_status scan_record(void *ctx, const struct ctlog_record *r, struct fc_err *err)
+{
+	struct scan *sc = ctx;
+	uint64_t ts = 0;
+
+	ctlog_map_put(&sc->s->committed, r->key, r->offset);
+	for (int i = 0; i < 8; i++)
+		ts = ts << 8 | r->leaf[i];
+	if (ts > sc->max_ts)
+		sc->max_ts = ts;
+	if (r->index >= sc->keep_from) {
+		sc->offsets = fc_xrealloc(sc->offsets, (sc->n_offsets + 1) * sizeof(uint64_t));
+		sc->offsets[sc->n_offsets++] = r->offset;
+	}
+	return FC_OK;
+}
+
+/* Compare a stored tile with the bytes it should hold. */
+static enum fc_status check_tile(struct ctlog_server *s, int level, uint64_t n, unsigned w,
+				 const void *want, size_t want_len, struct fc_err *err)
+{
+	char *rel = ctlog_tile_path(level, n, w), *path = fc_xasprintf("%s/%s", s->dir, rel);
+	char *data = NULL;
+	size_t len = 0;
+	enum fc_status st = fc_read_file(path, CTLOG_MAX_FILE, &data, &len, NULL);
+
+	if (st != FC_OK)
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s is missing or unreadable",
+				s->dir, rel);
+	else if (len != want_len || memcmp(data, want, len) != 0)
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s does not match the entry "
+					     "log",
+				s->dir, rel);
+	free(data);
+	free(path);
+	free(rel);
+	return st;
+}
+
+/* Load the hashes of the partial tile (level >= 1) at size into the tree:
+ * the partial tile, or the first w hashes of the full one. */
+static enum fc_status load_partial(struct ctlog_server *s, int level, uint64_t size,
+				   struct fc_err *err)
+{
+	unsigned w = ctlog_tile_width(size, level);
+	uint64_t n = ctlog_tile_index(size, level);
+	char *data = NULL;
+	size_t len = 0;
+	enum fc_status st = FC_OK;
+
+	if (w == 0)
+		return FC_OK;
+	for (int full = 0; full < 2; full++) {
+		char *rel = ctlog_tile_path(level, n, full ? 0 : w);
+		char *path = fc_xasprintf("%s/%s", s->dir, rel);
+
+		free(data);
+		data = NULL;
+		st = fc_read_file(path, CTLOG_MAX_FILE, &data, &len, NULL);
+		free(path);
+		free(rel);
+		if (st == FC_OK)
+			break;
+	}
+	if (st != FC_OK || len < (size_t)w * CTLOG_HASH_LEN) {
+		char *rel = ctlog_tile_path(level, n, w);
+
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s (needed by the checkpoint) "
+					     "is missing",
+				s->dir, rel);
+		free(rel);
+	} else {
+		memcpy(s->tree.lvl[level], data, (size_t)w * CTLOG_HASH_LEN);
+	}
+	free(data);
+	return st;
+}
+
+/*
+ * Bring the in-memory state back from storage and check it (see ctlog.h):
+ * the checkpoint, the entry log, the tiles at the checkpoint's size; then
+ * publish entries stored after that checkpoint.
+ */
+static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
+{
+	char *cp_path = fc_xasprintf("%s/checkpoint", s->dir);
+	char *elog_path = fc_xasprintf("%s/entries.log", s->dir);
+	char *note = NULL;
+	size_t note_len = 0;
+	uint64_t size = 0, cp_ts = 0, check_from;
+	uint8_t root[CTLOG_HASH_LEN], got[CTLOG_HASH_LEN];
+	struct scan sc = {.s = s};
+	ctlog_hash *hashes = NULL;
+	struct fc_buf data;
+	struct stat sb;
+	struct fc_err why = {0};
+	enum fc_status st;
+	bool fresh = false;
+
+	fc_buf_init(&data, 0);
+	st = fc_read_file(cp_path, 64 * 1024, &note, &note_len, &why);
+	if (st == FC_ENOTFOUND) {
+		if (stat(elog_path, &sb) == 0 && sb.st_size > 0) {
+			st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log has entries but "
+						     "there is no checkpoint",
+					s->dir);
+			goto out;
+		}
+		fresh = true;
+		memset(root, 0, sizeof(root));
+	} else if (st != FC_OK) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, why.msg);
+		goto out;
+	} else if (ctlog_checkpoint_verify(note, note_len, s->origin, s->pub, s->log_id, &size, root,
+					   &cp_ts, &why) != FC_OK) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s (another --origin or "
+					     "--private-key than the log was created with?)",
+				s->dir, why.msg);
+		goto out;
+	}
+	check_from = size == 0 ? 0 : (size - 1) / CTLOG_TILE_WIDTH * CTLOG_TILE_WIDTH;
+	sc.keep_from = check_from;
+	if ((st = ctlog_elog_open(elog_path, size, scan_record, &sc, &s->elog, err)) != FC_OK)
+		goto out;
+	st = FC_EIO;
+	if (s->elog.count < size) {
+		fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log is truncated: it holds %llu "
+					"entries, the checkpoint says %llu",
+			   s->dir, (unsigned long long)s->elog.count, (unsigned long long)size);
+		goto out;
+	}
+	s->last_ts = cp_ts > sc.max_ts ? cp_ts : sc.max_ts;
+	/* levels >= 1 from the tiles, level 0 and the data tile from the log */
+	for (int l = 1; l < CTLOG_TILE_LEVELS; l++)
+		if ((st = load_partial(s, l, size, err)) != FC_OK)
+			goto out;
+	st = FC_EIO;
+	hashes = fc_xcalloc(CTLOG_TILE_WIDTH, sizeof(*hashes));
+	for (uint64_t i = check_from; i < size; i++) {
+		struct ctlog_record r;
+		uint8_t *buf = NULL;
+		struct fc_buf mtl;
+
+		if ((st = ctlog_elog_read(&s->elog, sc.offsets[i - check_from], &buf, &r, err)) !=
+		    FC_OK)
+			goto out;
+		fc_buf_init(&mtl, 0);
+		ctlog_sct_input(r.leaf, r.te_len, &mtl);
+		ctlog_leaf_hash(mtl.data, mtl.len, hashes[i - check_from]);
+		fc_buf_free(&mtl);
+		fc_buf_append(&data, r.leaf, r.leaf_len);
+		free(buf);
+	}
+	if (size > check_from) {
+		unsigned w = (unsigned)(size - check_from) % CTLOG_TILE_WIDTH;
+		uint64_t n = check_from / CTLOG_TILE_WIDTH;
+
+		if ((st = check_tile(s, 0, n, w, hashes, (size - check_from) * CTLOG_HASH_LEN, err)) !=
+			    FC_OK ||
+		    (st = check_tile(s, -1, n, w, data.data, data.len, err)) != FC_OK)
+			goto out;
+		if (w != 0) {
+			memcpy(s->tree.lvl[0], hashes, (size_t)w * CTLOG_HASH_LEN);
+			fc_buf_append(&s->data_tile, data.data, data.len);
+		}
+	}
+	s->tree.size = size;
+	ctlog_tree_root(&s->tree, got);
+	if (!fresh && memcmp(got, root, CTLOG_HASH_LEN) != 0) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the checkpoint's root hash (size %llu) "
+					     "does not match the tiles and the entry log",
+				s->dir, (unsigned long long)size);
+		goto out;
+	}
+	/* entries stored after the last checkpoint: publish them now */
+	for (uint64_t i = size; i < s->elog.count; i++) {
+		struct ctlog_record r;
+		uint8_t *buf = NULL;
+
+		if ((st = ctlog_elog_read(&s->elog, sc.offsets[i - check_from], &buf, &r, err)) !=
+		    FC_OK)
+			goto out;
+		st = tree_add(s, r.leaf, r.leaf_len, r.te_len, err);
+		free(buf);
+		if (st != FC_OK)
+			goto out;
+	}
+	if (fresh || s->elog.count > size) {
+		if (s->elog.count > size)
+			fc_log(LOG_NOTICE, "ctlog: publishing %llu entries stored after the last "
+					   "checkpoint",
+			       (unsigned long long)(s->elog.count - size));
+		if (s->last_ts < wall_ms())
+			s->last_ts = wall_ms();
+		if ((st = publish(s, size, err)) != FC_OK)
+			goto out;
+	}
+	fc_log(LOG_NOTICE, "ctlog: %s: tree size %llu, %zu roots", s->dir,
+	       (unsigned long long)s->tree.size, ctlog_roots_count(s->roots));
+	st = FC_OK;
+out:
+	fc_buf_free(&data);
+	free(hashes);
+	free(sc.offsets);
+	free(note);
+	free(cp_path);
+	free(elog_path);
+	return st;
+}
+
+/* See ctlog.h. */
+enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct ctlog_server **out,
+				 struct fc_err *err)
+{
+	struct ctlog_server *s = fc_xcalloc(1, sizeof(*s));
+	char *p = NULL;
+	pthread_condattr_t ca;
+	enum fc_status st = FC_ECONFIG;
+
+	s->lock_fd = -1;
+	s->elog.fd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	fc_buf_init(&s->data_tile, 0);
+	if (cfg->storage_dir == NULL || cfg->origin == NULL || cfg->origin[0] == '\0' ||
+	    cfg->roots_path == NULL || cfg->signer == NULL) {
+		fc_err_set(err, FC_ECONFIG, "ctlog: storage directory, origin, roots and key are "
+					    "required");
+		goto out;
+	}
+	if (strpbrk(cfg->origin, "\n ") != NULL || strstr(cfg->origin, "://") != NULL ||
+	    cfg->origin[strlen(cfg->origin) - 1] == '/') {
+		fc_err_set(err, FC_ECONFIG, "ctlog: origin \"%s\": the submission prefix without "
+					    "scheme or trailing slash (static-ct-api), e.g. "
+					    "\"ct.example.com/2026\"",
+			   cfg->origin);
+		goto out;
+	}
+	if (hsm_signer_kind(cfg->signer) != HSM_KEY_EC_P256) {
+		fc_err_set(err, FC_ECONFIG, "ctlog: the log key must be ECDSA P-256 (%s)",
+			   hsm_signer_description(cfg->signer));
+		goto out;
+	}
+	s->dir = fc_xstrdup(cfg->storage_dir);
+	s->origin = fc_xstrdup(cfg->origin);
+	s->signer = cfg->signer;
+	s->pub = hsm_signer_public_key(cfg->signer);
+	s->max_age_ms = cfg->batch_max_age_ms ? cfg->batch_max_age_ms : CTLOG_SRV_DEFAULT_BATCH_AGE_MS;
+	s->max_size = cfg->batch_max_size ? cfg->batch_max_size : CTLOG_SRV_DEFAULT_BATCH_SIZE;
+	if (s->max_size > CTLOG_SRV_MAX_BATCH)
+		s->max_size = CTLOG_SRV_MAX_BATCH;
+	s->pol.eku_mask = cfg->eku_mask;
+	s->pol.has_not_after_start = cfg->has_not_after_start;
+	s->pol.not_after_start = cfg->not_after_start;
+	s->pol.has_not_after_limit = cfg->has_not_after_limit;
+	s->pol.not_after_limit = cfg->not_after_limit;
+	if (ctlog_key_hash(s->pub, s->log_id) != FC_OK) {
+		fc_err_set(err, FC_ECONFIG, "ctlog: cannot encode the log's public key");
+		goto out;
+	}
+	s->log_id_b64 = fc_b64_encode(s->log_id, CTLOG_HASH_LEN);
+	if ((st = ctlog_roots_load(cfg->roots_path, &s->roots, err)) != FC_OK)
+		goto out;
+	st = FC_EIO;
+	p = fc_xasprintf("%s/.tmp", s->dir);
+	if ((mkdir(s->dir, 0755) != 0 && errno != EEXIST) || (mkdir(p, 0700) != 0 && errno != EEXIST)) {
+		fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, strerror(errno));
+		goto out;
+	}
+	free(p);
+	p = fc_xasprintf("%s/.lock", s->dir);
+	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+		fc_err_set(err, FC_EIO, "ctlog: storage %s: cannot lock (another fulcrum ctlog uses "
+					"it?): %s",
+			   s->dir, strerror(errno));
+		goto out;
+	}
+	if ((st = restore(s, err)) != FC_OK)
+		goto out;
+	if (pthread_create(&s->thread, NULL, sequencer_main, s) != 0) {
+		st = fc_err_set(err, FC_EINTERNAL, "ctlog: cannot start the sequencer thread");
+		goto out;
+	}
+	s->thread_started = true;
+	*out = s;
+	s = NULL;
+	st = FC_OK;
+out:
+	free(p);
+	ctlog_server_free(s);
+	return st;
+}
+
+/* See ctlog.h. */
+void ctlog_server_free(struct ctlog_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->thread_started) {
+		pthread_mutex_lock(&s->lock);
+		s->stop = true;
+		pthread_cond_signal(&s->cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_join(s->thread, NULL);
+	}
+	while (s->head != NULL) { /* only if the sequencer never ran */
+		struct pending *p = s->head;
+
+		s->head = p->next;
+		for (size_t i = 0; i < p->n_xs; i++)
+			respond_busy(p->xs[i], "the log is stopping");
+		pending_free(p);
+	}
+	ctlog_elog_close(&s->elog);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	ctlog_map_free(&s->committed);
+	ctlog_map_free(&s->inflight);
+	ctlog_map_free(&s->issuers);
+	ctlog_fileset_clear(&s->fs);
+	free(s->done);
+	fc_buf_free(&s->data_tile);
+	ctlog_roots_free(s->roots);
+	free(s->log_id_b64);
+	free(s->dir);
+	free(s->origin);
+	pthread_cond_destroy(&s->cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,679 @@
+/*
+ * Where a PKCS#11 key is: RFC 7512 PKCS#11 URIs, crypto11's JSON
+ * configuration (Fulcio's --pkcs11-config-path), and where the PIN comes
+ * from. Nothing here talks to a module.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "pkcs11_int.h"
+
+static const char uri_scheme[] = "pkcs11:";
+
+/*
+ * Free the configuration; the PIN is wiped first. NULL is fine.
+ */
+void hsm_p11_config_free(struct hsm_p11_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->module_path);
+	free(c->module_name);
+	free(c->token_label);
+	free(c->token_serial);
+	free(c->token_manufacturer);
+	free(c->token_model);
+	free(c->slot_description);
+	free(c->slot_manufacturer);
+	free(c->library_manufacturer);
+	free(c->library_description);
+	free(c->library_version);
+	free(c->object_label);
+	free(c->object_id);
+	free(c->object_type);
+	fc_free_secret(c->pin);
+	free(c->pin_source);
+	fc_memzero(c, sizeof(*c));
+	free(c);
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decode RFC 3986 2.1 percent-encoding (RFC 7512 2.3: every value of a
+ * PKCS#11 URI is percent-decoded, and id is a byte string). Returns false
+ * on a truncated or non-hex escape. *out is NUL-terminated (caller frees).
+ */
+bool p11_pct_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	uint8_t *buf = fc_xmalloc(len + 1);
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] != '%') {
+			buf[n++] = (uint8_t)in[i];
+			continue;
+		}
+		if (len - i < 3 || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0) {
+			free(buf);
+			return false;
+		}
+		buf[n++] = (uint8_t)(hexval(in[i + 1]) << 4 | hexval(in[i + 2]));
+		i += 2;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*out_len = n;
+	return true;
+}
+
+/* RFC 7512 2.3: the characters a path (query) attribute value may hold
+ * literally; everything else must be percent-encoded. */
+static bool value_char_ok(char ch, bool query)
+{
+	if (isalnum((unsigned char)ch) || strchr("-._~", ch) != NULL)
+		return true; /* unreserved */
+	if (ch != '\0' && strchr(":[]@!$'()*+,=", ch) != NULL)
+		return true; /* pk11-res-avail */
+	if (!query)
+		return ch == '&';
+	return ch == '/' || ch == '?' || ch == '|';
+}
+
+enum attr_kind { ATTR_STR, ATTR_BYTES, ATTR_SLOT, ATTR_TYPE, ATTR_VERSION, ATTR_SECRET };
+
+struct attr_def {
+	const char *name;
+	bool query;
+	enum attr_kind kind;
+	size_t off;  /* offset of the char * (or uint8_t *) member */
+};
+
+#define OFF(m) offsetof(struct hsm_p11_config, m)
+static const struct attr_def attr_defs[] = {
+	{"token", false, ATTR_STR, OFF(token_label)},
+	{"manufacturer", false, ATTR_STR, OFF(token_manufacturer)},
+	{"serial", false, ATTR_STR, OFF(token_serial)},
+	{"model", false, ATTR_STR, OFF(token_model)},
+	{"library-manufacturer", false, ATTR_STR, OFF(library_manufacturer)},
+	{"library-description", false, ATTR_STR, OFF(library_description)},
+	{"library-version", false, ATTR_VERSION, OFF(library_version)},
+	{"object", false, ATTR_STR, OFF(object_label)},
+	{"type", false, ATTR_TYPE, OFF(object_type)},
+	{"id", false, ATTR_BYTES, OFF(object_id)},
+	{"slot-description", false, ATTR_STR, OFF(slot_description)},
+	{"slot-manufacturer", false, ATTR_STR, OFF(slot_manufacturer)},
+	{"slot-id", false, ATTR_SLOT, 0},
+	{"pin-source", true, ATTR_STR, OFF(pin_source)},
+	{"pin-value", true, ATTR_SECRET, OFF(pin)},
+	{"module-name", true, ATTR_STR, OFF(module_name)},
+	{"module-path", true, ATTR_STR, OFF(module_path)},
+};
+#undef OFF
+
+static const struct attr_def *find_attr(const char *name, size_t len)
+{
+	for (size_t i = 0; i < sizeof(attr_defs) / sizeof(attr_defs[0]); i++)
+		if (strlen(attr_defs[i].name) == len && memcmp(attr_defs[i].name, name, len) == 0)
+			return &attr_defs[i];
+	return NULL;
+}
+
+/* One "name=value" of the path (query). Messages never show a pin-value. */
+static enum fc_status parse_attr(struct hsm_p11_config *c, const char *a, size_t len, bool query,
+				 bool *seen_slot, struct fc_err *err)
+{
+	const char *eq = memchr(a, '=', len);
+	const char *where = query ? "query" : "path";
+	const struct attr_def *d;
+	size_t nlen, vlen, dlen = 0;
+	const char *v;
+	uint8_t *dec = NULL;
+	enum fc_status st = FC_ECONFIG;
+
+	if (eq == NULL || eq == a)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: %s attribute \"%.*s\" is not name=value (RFC 7512 2.3)",
+				  where, (int)(len > 64 ? 64 : len), a);
+	nlen = (size_t)(eq - a);
+	v = eq + 1;
+	vlen = len - nlen - 1;
+	d = find_attr(a, nlen);
+	if (d == NULL || d->query != query) {
+		if (d != NULL)
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 URI: \"%.*s\" belongs in the %s, not the %s (RFC "
+					  "7512 2.3)",
+					  (int)nlen, a, query ? "path" : "query", where);
+		if (query) {
+			/* RFC 7512 2.3: unknown query attributes may be ignored. */
+			fc_log(LOG_WARNING, "pkcs11 URI: ignoring unknown query attribute \"%.*s\"",
+			       (int)(nlen > 64 ? 64 : nlen), a);
+			return FC_OK;
+		}
+		/* An unknown path attribute narrows the match in a way we cannot
+		 * honour: refuse it rather than match more than was meant. */
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: unknown path attribute \"%.*s\" (RFC 7512 2.3 "
+				  "names: token, manufacturer, serial, model, library-*, object, "
+				  "type, id, slot-*)",
+				  (int)(nlen > 64 ? 64 : nlen), a);
+	}
+	for (size_t i = 0; i < vlen; i++) {
+		if (v[i] != '%' && !value_char_ok(v[i], query)) {
+			if (d->kind == ATTR_SECRET)
+				return fc_err_set(err, FC_ECONFIG,
+						  "pkcs11 URI: pin-value holds a character that must "
+						  "be percent-encoded (RFC 7512 2.3)");
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 URI: %s: character '%c' must be percent-encoded "
+					  "(RFC 7512 2.3)",
+					  d->name, v[i]);
+		}
+	}
+	if (!p11_pct_decode(v, vlen, &dec, &dlen)) {
+		if (d->kind == ATTR_SECRET)
+			return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: pin-value: bad %%-escape");
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: %s: bad %%-escape (two hex digits must follow %%)",
+				  d->name);
+	}
+	if (d->kind == ATTR_SECRET ? dlen > HSM_P11_MAX_PIN_LEN : dlen > HSM_P11_MAX_ATTR_LEN) {
+		fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s: longer than %d bytes", d->name,
+			   d->kind == ATTR_SECRET ? HSM_P11_MAX_PIN_LEN : HSM_P11_MAX_ATTR_LEN);
+		goto out;
+	}
+	if (d->kind != ATTR_BYTES && memchr(dec, '\0', dlen) != NULL) {
+		fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s: holds a NUL byte", d->name);
+		goto out;
+	}
+	if (d->kind == ATTR_SLOT) {
+		char *end;
+		if (*seen_slot) {
+			fc_err_set(err, FC_ECONFIG, "pkcs11 URI: slot-id appears twice");
+			goto out;
+		}
+		errno = 0;
+		end = NULL;
+		if (dlen > 0 && isdigit(dec[0]))
+			c->slot = strtoul((char *)dec, &end, 10);
+		if (end == NULL || *end != '\0' || errno != 0) {
+			fc_err_set(err, FC_ECONFIG,
+				   "pkcs11 URI: slot-id \"%s\" is not a decimal number (RFC 7512 2.3)",
+				   (char *)dec);
+			goto out;
+		}
+		c->has_slot = true;
+		*seen_slot = true;
+		st = FC_OK;
+		goto out;
+	}
+	{
+		char **slotp = (char **)((char *)c + d->off);
+		if (*slotp != NULL) {
+			fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s appears twice", d->name);
+			goto out;
+		}
+		if (d->kind == ATTR_TYPE && strcmp((char *)dec, "public") != 0 &&
+		    strcmp((char *)dec, "private") != 0 && strcmp((char *)dec, "cert") != 0 &&
+		    strcmp((char *)dec, "secret-key") != 0 && strcmp((char *)dec, "data") != 0) {
+			fc_err_set(err, FC_ECONFIG,
+				   "pkcs11 URI: type \"%s\" is not one of public, private, cert, "
+				   "secret-key, data (RFC 7512 2.3)",
+				   (char *)dec);
+			goto out;
+		}
+		if (d->kind == ATTR_VERSION) {
+			size_t i = 0, digits = 0;
+			while (i < dlen && isdigit(dec[i]))
+				i++;
+			digits = i;
+			if (i < dlen && dec[i] == '.') {
+				size_t j = ++i;
+				while (i < dlen && isdigit(dec[i]))
+					i++;
+				if (i == j)
+					digits = 0;
+			}
+			if (digits == 0 || i != dlen) {
+				fc_err_set(err, FC_ECONFIG,
+					   "pkcs11 URI: library-version \"%s\" is not M or M.m (RFC "
+					   "7512 2.3)",
+					   (char *)dec);
+				goto out;
+			}
+		}
+		if (d->kind == ATTR_BYTES) {
+			c->object_id_len = dlen;
+			if (dlen == 0) {
+				fc_err_set(err, FC_ECONFIG, "pkcs11 URI: id is empty");
+				goto out;
+			}
+		}
+		*slotp = (char *)dec;
+		dec = NULL;
+	}
+	st = FC_OK;
+out:
+	if (dec != NULL) {
+		fc_memzero(dec, dlen);
+		free(dec);
+	}
+	return st;
+}
+
+/* Parse the ';'- (path) or '&'- (query) separated attributes of s[0..len). */
+static enum fc_status parse_part(struct hsm_p11_config *c, const char *s, size_t len, bool query,
+				 bool *seen_slot, struct fc_err *err)
+{
+	char sep = query ? '&' : ';';
+	size_t off = 0;
+
+	if (len == 0)
+		return FC_OK;
+	for (;;) {
+		const char *a = s + off;
+		const char *e = memchr(a, sep, len - off);
+		size_t alen = e != NULL ? (size_t)(e - a) : len - off;
+		enum fc_status st;
+
+		if (alen == 0)
+			return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: empty %s attribute",
+					  query ? "query" : "path");
+		if ((st = parse_attr(c, a, alen, query, seen_slot, err)) != FC_OK)
+			return st;
+		if (e == NULL)
+			return FC_OK;
+		off += alen + 1;
+	}
+}
+
+/*
+ * Parse an RFC 7512 PKCS#11 URI (hsm.h). Returns FC_OK with *out (free
+ * with hsm_p11_config_free), else FC_ECONFIG with the reason; a pin-value
+ * never appears in a message.
+ */
+enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config **out,
+					struct fc_err *err)
+{
+	struct hsm_p11_config *c = NULL;
+	const char *path, *q;
+	size_t len, plen;
+	bool seen_slot = false;
+	enum fc_status st = FC_ECONFIG;
+
+	if (uri == NULL || out == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11 URI: missing argument");
+	len = strlen(uri);
+	if (len > HSM_P11_MAX_URI_LEN)
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: longer than %d bytes",
+				  HSM_P11_MAX_URI_LEN);
+	/* RFC 3986 3.1: the scheme is case-insensitive */
+	if (len < sizeof(uri_scheme) - 1 || strncasecmp(uri, uri_scheme, sizeof(uri_scheme) - 1) != 0)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: does not start with \"pkcs11:\" (RFC 7512 2.3)");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)uri[i] <= 0x20 || (unsigned char)uri[i] >= 0x7f || uri[i] == '#')
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 URI: byte %zu is a space, control, '#' or non-ASCII "
+					  "character (percent-encode it)",
+					  i);
+	c = fc_xcalloc(1, sizeof(*c));
+	c->user_type = CKU_USER;
+	path = uri + sizeof(uri_scheme) - 1;
+	q = strchr(path, '?');
+	plen = q != NULL ? (size_t)(q - path) : strlen(path);
+	if ((st = parse_part(c, path, plen, false, &seen_slot, err)) != FC_OK)
+		goto out;
+	if (q != NULL && (st = parse_part(c, q + 1, strlen(q + 1), true, &seen_slot, err)) != FC_OK)
+		goto out;
+	if (c->pin != NULL && c->pin_source != NULL) {
+		st = fc_err_set(err, FC_ECONFIG,
+				"pkcs11 URI: pin-value and pin-source together (RFC 7512 2.4: use "
+				"one)");
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	st = FC_OK;
+out:
+	hsm_p11_config_free(c);
+	return st;
+}
+
+/* --- crypto11 JSON ------------------------------------------------------------- */
+
+/* A non-negative JSON integer at most max; Go's json would refuse a
+ * fraction or a string for an int field too. */
+static bool json_uint(json_t *v, json_int_t max, json_int_t *out)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		return false;
+	*out = json_integer_value(v);
+	return true;
+}
+
+/* A string field: copied when non-empty (crypto11 treats "" as unset). */
+static enum fc_status json_str(json_t *v, const char *field, const char *name, bool secret,
+			       char **out, struct fc_err *err)
+{
+	size_t len, max = secret ? HSM_P11_MAX_PIN_LEN : 4096;
+
+	if (!json_is_string(v))
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: %s must be a string", name,
+				  field);
+	len = json_string_length(v);
+	if (len > max)
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: %s is longer than %zu bytes",
+				  name, field, max);
+	if (memchr(json_string_value(v), '\0', len) != NULL)
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: %s holds a NUL byte", name,
+				  field);
+	if (len > 0)
+		*out = fc_xstrndup(json_string_value(v), len);
+	return FC_OK;
+}
+
+/*
+ * Parse crypto11's JSON configuration (hsm.h). Field names match
+ * case-insensitively, as Go's encoding/json does. crypto11's AES-GCM fields
+ * are accepted and ignored; any other field is refused (a typo would
+ * otherwise go unnoticed). Returns FC_OK with *out (free with
+ * hsm_p11_config_free), else FC_ECONFIG with the reason; the Pin never
+ * appears in a message.
+ */
+enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const char *name,
+					     struct hsm_p11_config **out, struct fc_err *err)
+{
+	struct hsm_p11_config *c = NULL;
+	json_t *root = NULL, *v;
+	json_error_t jerr;
+	const char *key;
+	json_int_t n = 0;
+	enum fc_status st = FC_ECONFIG;
+	int selectors = 0;
+
+	if (name == NULL)
+		name = "(memory)";
+	if (json == NULL || out == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11 config: missing argument");
+	if (len > HSM_P11_MAX_CONFIG_BYTES)
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: larger than %d bytes", name,
+				  HSM_P11_MAX_CONFIG_BYTES);
+	root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		/* jansson's text quotes at most a token of the input; keep only
+		 * the position so that a Pin cannot leak into a log. */
+		fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: not valid JSON (line %d, column %d)",
+			   name, jerr.line, jerr.column);
+		goto out;
+	}
+	if (!json_is_object(root)) {
+		fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: not a JSON object", name);
+		goto out;
+	}
+	c = fc_xcalloc(1, sizeof(*c));
+	c->user_type = CKU_USER;
+	json_object_foreach(root, key, v) {
+		st = FC_OK;
+		if (strcasecmp(key, "Path") == 0) {
+			free(c->module_path);
+			c->module_path = NULL;
+			st = json_str(v, "Path", name, false, &c->module_path, err);
+		} else if (strcasecmp(key, "TokenLabel") == 0) {
+			st = json_str(v, "TokenLabel", name, false, &c->token_label, err);
+		} else if (strcasecmp(key, "TokenSerial") == 0) {
+			st = json_str(v, "TokenSerial", name, false, &c->token_serial, err);
+		} else if (strcasecmp(key, "SlotNumber") == 0) {
+			if (json_is_null(v))
+				continue;
+			if (!json_uint(v, INT32_MAX, &n))
+				st = fc_err_set(err, FC_ECONFIG,
+						"pkcs11 config %s: SlotNumber must be a non-negative "
+						"integer",
+						name);
+			c->has_slot = true;
+			c->slot = (unsigned long)n;
+		} else if (strcasecmp(key, "Pin") == 0) {
+			st = json_str(v, "Pin", name, true, &c->pin, err);
+		} else if (strcasecmp(key, "MaxSessions") == 0) {
+			if (!json_uint(v, INT32_MAX, &n))
+				st = fc_err_set(err, FC_ECONFIG,
+						"pkcs11 config %s: MaxSessions must be a non-negative "
+						"integer",
+						name);
+			else if (n > P11_MAX_SESSIONS)
+				fc_log(LOG_NOTICE,
+				       "pkcs11 config %s: MaxSessions %lld: opening %d sessions "
+				       "(fulcrum opens them all at start)",
+				       name, (long long)n, P11_MAX_SESSIONS);
+			c->max_sessions = (unsigned)(n > P11_MAX_SESSIONS ? P11_MAX_SESSIONS : n);
+		} else if (strcasecmp(key, "UserType") == 0) {
+			if (!json_uint(v, 2, &n))
+				st = fc_err_set(err, FC_ECONFIG,
+						"pkcs11 config %s: UserType must be 0 (SO), 1 (user) "
+						"or 2 (context specific)",
+						name);
+			c->user_type = (unsigned long)n;
+		} else if (strcasecmp(key, "PoolWaitTimeout") == 0) {
+			/* Go's time.Duration marshals as integer nanoseconds */
+			if (!json_uint(v, INT64_MAX, &n))
+				st = fc_err_set(err, FC_ECONFIG,
+						"pkcs11 config %s: PoolWaitTimeout must be a "
+						"non-negative integer of nanoseconds (Go "
+						"time.Duration)",
+						name);
+			c->pool_wait_ms = (int64_t)(n / 1000000) + (n % 1000000 != 0);
+		} else if (strcasecmp(key, "LoginNotSupported") == 0) {
+			if (!json_is_boolean(v))
+				st = fc_err_set(err, FC_ECONFIG,
+						"pkcs11 config %s: LoginNotSupported must be true or "
+						"false",
+						name);
+			c->login_not_supported = json_is_true(v);
+		} else if (strcasecmp(key, "UseGCMIVFromHSM") == 0 ||
+			   strcasecmp(key, "GCMIVLength") == 0 ||
+			   strcasecmp(key, "GCMIVFromHSMControl") == 0) {
+			/* crypto11's AES-GCM settings: nothing to do for signing */
+		} else {
+			st = fc_err_set(err, FC_ECONFIG,
+					"pkcs11 config %s: unknown field \"%.64s\" (crypto11 fields: "
+					"Path, TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, "
+					"UserType, PoolWaitTimeout, LoginNotSupported)",
+					name, key);
+		}
+		if (st != FC_OK)
+			goto out;
+	}
+	st = FC_ECONFIG;
+	if (c->module_path == NULL) {
+		fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: Path (the PKCS#11 module) is missing",
+			   name);
+		goto out;
+	}
+	selectors = (c->token_label != NULL) + (c->token_serial != NULL) + c->has_slot;
+	if (selectors != 1) {
+		fc_err_set(err, FC_ECONFIG,
+			   "pkcs11 config %s: exactly one of TokenLabel, TokenSerial or SlotNumber "
+			   "must be set (%d are)",
+			   name, selectors);
+		goto out;
+	}
+	*out = c;
+	c = NULL;
+	st = FC_OK;
+out:
+	hsm_p11_config_free(c);
+	json_decref(root); /* jansson does not wipe; the file copy is wiped by the caller */
+	return st;
+}
+
+/* Read a small file that holds a secret into one buffer sized from fstat;
+ * *out is NUL-terminated (wipe before freeing). */
+static enum fc_status read_small_secret(const char *path, size_t max, const char *what,
+					char **out, size_t *out_len, struct fc_err *err)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t size, got = 0;
+	enum fc_status st = FC_ECONFIG;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_ECONFIG, "%s %s: %s",
+				  what, path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		fc_err_set(err, FC_ECONFIG, "%s %s: not a regular file", what, path);
+		goto out;
+	}
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
+		fc_err_set(err, FC_ECONFIG, "%s %s: larger than %zu bytes", what, path, max);
+		goto out;
+	}
+	size = (size_t)sb.st_size;
+	buf = fc_xmalloc(size + 1);
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fc_err_set(err, FC_ECONFIG, "%s %s: %s", what, path, strerror(errno));
+			fc_memzero(buf, size + 1);
+			free(buf);
+			buf = NULL;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	*out_len = got;
+	st = FC_OK;
+out:
+	close(fd);
+	return st;
+}
+
+/*
+ * Load crypto11's JSON configuration from path (hsm.h). The file's text is
+ * wiped after parsing (it may hold the Pin). Returns FC_OK with *out, else
+ * FC_ECONFIG with the reason in err.
+ */
+enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_config **out,
+					    struct fc_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	enum fc_status st;
+
+	if (path == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11 config: missing path");
+	st = read_small_secret(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, err);
+	if (st != FC_OK)
+		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
+	st = hsm_p11_config_parse_crypto11(text, len, path, out, err);
+	fc_memzero(text, len);
+	free(text);
+	return st;
+}
+
+/* Read a PIN file: the first line, without its line ending. */
+static enum fc_status read_pin_file(const char *path, char **out, struct fc_err *err)
+{
+	char *text = NULL;
+	size_t len = 0, n;
+	enum fc_status st;
+
+	st = read_small_secret(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, err);
+	if (st != FC_OK)
+		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
+	n = strcspn(text, "\r\n");
+	if (n == 0 || memchr(text, '\0', len) != NULL) {
+		fc_memzero(text, len);
+		free(text);
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 PIN file %s: empty, or holds a NUL byte",
+				  path);
+	}
+	if (n > HSM_P11_MAX_PIN_LEN) {
+		fc_memzero(text, len);
+		free(text);
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 PIN file %s: longer than %d bytes",
+				  path, HSM_P11_MAX_PIN_LEN);
+	}
+	*out = fc_xstrndup(text, n);
+	fc_memzero(text, len);
+	free(text);
+	return FC_OK;
+}
+
+/*
+ * Settle where the PIN comes from (hsm.h): FULCRUM_PKCS11_PIN (copied,
+ * wiped in the environment and unset), else pin_file, else the URI's
+ * pin-source ("file:" URI or a path), else the configuration's own PIN.
+ * Returns FC_OK, or FC_ECONFIG naming the file (never the PIN).
+ */
+enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *pin_file,
+					  struct fc_err *err)
+{
+	char *env = getenv(HSM_P11_PIN_ENV);
+	char *pin = NULL;
+	const char *src = pin_file;
+	enum fc_status st;
+
+	if (c == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11: no configuration");
+	if (env != NULL) {
+		size_t n = strlen(env);
+		if (n == 0 || n > HSM_P11_MAX_PIN_LEN) {
+			fc_memzero(env, n);
+			unsetenv(HSM_P11_PIN_ENV);
+			return fc_err_set(err, FC_ECONFIG, "pkcs11: %s is empty or longer than %d "
+							   "bytes",
+					  HSM_P11_PIN_ENV, HSM_P11_MAX_PIN_LEN);
+		}
+		pin = fc_xstrdup(env);
+		fc_memzero(env, n);
+		unsetenv(HSM_P11_PIN_ENV);
+	} else {
+		if (src == NULL && c->pin_source != NULL) {
+			src = c->pin_source;
+			/* RFC 7512 2.4: pin-source is a URI; accept file: URIs and
+			 * plain paths */
+			if (strncmp(src, "file://", 7) == 0)
+				src += 7;
+			else if (strncmp(src, "file:", 5) == 0)
+				src += 5;
+			else if (strchr(src, ':') != NULL && src[0] != '/')
+				return fc_err_set(err, FC_ECONFIG,
+						  "pkcs11 URI: pin-source \"%s\": only file: URIs and "
+						  "paths are supported",
+						  c->pin_source);
+		}
+		if (src == NULL)
+			return FC_OK; /* the configuration's own PIN, or none */
+		if ((st = read_pin_file(src, &pin, err)) != FC_OK)
+			return st;
+	}
+	fc_free_secret(c->pin);
+	c->pin = pin;
+	return FC_OK;
+}

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# fulcrum serve (fileca) logging to fulcrum ctlog: the certificate carries
+# one embedded SCT from our log; openssl shows it; pyca/cryptography
+# verifies its signature over tbs_precertificate_bytes with the log key;
+# and the Go reader proves the entry at the SCT's leaf_index.
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/lib.sh"
+source "$here/ctlog-lib.sh"
+
+command -v jq >/dev/null || t_skip "jq not installed"
+"$FULCRUM_BIN" serve --help 2>&1 | grep -q -- --ct-log-public-key-path || t_skip "fulcrum serve has no CT log support"
+PY=python3
+$PY -c 'import cryptography' 2>/dev/null || PY="$here/../../.deps/venv/bin/python"
+$PY -c 'import cryptography' 2>/dev/null || t_skip "pyca/cryptography is needed"
+ct_need_reader
+
+# the CA (fileca): root and intermediate with codeSigning
+d="$T_TMP/ca"
+mkdir -p "$d"
+openssl ecparam -name prime256v1 -genkey -noout -out "$d/root.key" 2>/dev/null
+openssl req -new -x509 -key "$d/root.key" -subj "/O=fulcrum test/CN=serve root" -days 30 \
+  -addext "basicConstraints=critical,CA:TRUE,pathlen:1" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+  -out "$d/root.pem" 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out "$d/int.key" 2>/dev/null
+openssl req -new -key "$d/int.key" -subj "/O=fulcrum test/CN=serve intermediate" -out "$d/int.csr"
+printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nextendedKeyUsage=codeSigning\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >"$d/int.ext"
+openssl x509 -req -in "$d/int.csr" -CA "$d/root.pem" -CAkey "$d/root.key" -CAcreateserial -days 30 \
+  -extfile "$d/int.ext" -out "$d/int.pem" 2>/dev/null
+cat "$d/int.pem" "$d/root.pem" >"$d/chain.pem"
+openssl ecparam -name prime256v1 -genkey -noout -out "$d/log.key" 2>/dev/null
+openssl ec -in "$d/log.key" -pubout -out "$d/log.pub" 2>/dev/null
+
+ct_start log "$T_TMP/store" "$d/root.pem" "$d/log.key" --batch-max-age 50ms \
+  --ext-key-usages CodeSigning || exit 1
+CT_URL=$log_URL
+
+issuer_start idp
+cfg="$T_TMP/config.json"
+jq -n --arg u "$idp_URL" '{OIDCIssuers: {($u): {IssuerURL: $u, ClientID: "sigstore", Type: "email"}}}' >"$cfg"
+serve_start ca --ca fileca --config-path "$cfg" --fileca-cert "$d/chain.pem" --fileca-key "$d/int.key" \
+  --fileca-watch false --ct-log-url "$CT_URL" --ct-log-public-key-path "$d/log.pub" || exit 1
+
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/client.pem" 2>/dev/null
+subs="$T_TMP/subs.jsonl"
+: >"$subs"
+for who in alice bob carol; do
+  tok=$(mint "$idp_URL" "{\"claims\":{\"sub\":\"$who\",\"email\":\"$who@example.com\",\"email_verified\":true}}")
+  body=$(jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" "$who@example.com")" \
+    '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}')
+  http POST "$ca_URL/api/v2/signingCert" "$body"
+  if [ "$H_STATUS" != 200 ]; then
+    t_bad "$who: signingCert: $H_STATUS $H_BODY"
+    continue
+  fi
+  jq -r '(.signedCertificateEmbeddedSct // .signedCertificateDetachedSct).chain.certificates[0]' <<<"$H_BODY" >"$T_TMP/$who.pem"
+  n=$(openssl x509 -in "$T_TMP/$who.pem" -noout -text | grep -c 'Signed Certificate Timestamp:')
+  logid=$(openssl pkey -pubin -in "$d/log.pub" -outform DER | sha256sum | cut -c1-16 | sed 's/../&:/g; s/:$//' | tr a-f A-F)
+  if [ "$n" = 1 ] && openssl x509 -in "$T_TMP/$who.pem" -noout -text | grep -A3 'Signed Certificate Timestamp:' | grep -q "$logid"; then
+    t_ok "$who: openssl shows one embedded SCT from our log (log ID $logid...)"
+  else
+    t_bad "$who: SCTs in the certificate: $n"
+  fi
+  # pyca/cryptography: the SCT signature over the precert signed data
+  if out=$($PY - "$T_TMP/$who.pem" "$d/int.pem" "$d/log.pub" <<'PY'
+import base64, hashlib, json, struct, sys
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+cert = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+issuer = x509.load_pem_x509_certificate(open(sys.argv[2], "rb").read())
+key = serialization.load_pem_public_key(open(sys.argv[3], "rb").read())
+spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+assert len(scts) == 1, "want exactly one SCT"
+sct = scts[0]
+assert sct.log_id == hashlib.sha256(spki).digest(), "log ID"
+ikh = hashlib.sha256(issuer.public_key().public_bytes(serialization.Encoding.DER,
+      serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
+tbs = cert.tbs_precertificate_bytes
+ts = int(sct.timestamp.replace(tzinfo=__import__("datetime").timezone.utc).timestamp() * 1000 + 0.5)
+ext = sct.extension_bytes
+signed = (b"\x00\x00" + struct.pack(">Q", ts) + b"\x00\x01" + ikh + len(tbs).to_bytes(3, "big") + tbs
+          + struct.pack(">H", len(ext)) + ext)
+key.verify(sct.signature, signed, ec.ECDSA(hashes.SHA256()))
+assert len(ext) == 8 and ext[:3] == b"\x00\x00\x05", "leaf_index extension"
+index = int.from_bytes(ext[3:], "big")
+ds = b"\x04\x03" + struct.pack(">H", len(sct.signature)) + sct.signature
+print(json.dumps({"index": index, "sct": {"sct_version": 0, "id": base64.b64encode(sct.log_id).decode(),
+      "timestamp": ts, "extensions": base64.b64encode(ext).decode(), "signature": base64.b64encode(ds).decode()}}))
+PY
+  ); then
+    t_ok "$who: pyca/cryptography verifies the SCT over tbs_precertificate_bytes (leaf_index $(jq .index <<<"$out"))"
+    jq -c -n --argjson o "$out" --arg c "$(ct_b64 "$T_TMP/$who.pem")" --arg i "$(ct_b64 "$d/int.pem")" \
+      '{precert: true, final: true, body: {chain: [$c, $i]}, sct: $o.sct}' >>"$subs"
+  else
+    t_bad "$who: SCT verification: $out"
+  fi
+done
+
+if "$CT_READER" verify -url "$CT_URL" -log-key "$d/log.pub" -origin "$CT_ORIGIN" -subs "$subs" \
+  >"$T_TMP/reader.log" 2>&1 && [ "$(wc -l <"$subs")" = 3 ]; then
+  t_ok "reader: the 3 certificates' entries are in the tree at their SCTs' leaf_index"
+else
+  t_bad "reader: $(cat "$T_TMP/reader.log")"
+fi
+t_done

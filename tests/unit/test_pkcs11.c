@@ -1,0 +1,421 @@
+/*
+ * Unit tests for hsm/pkcs11*: the RFC 7512 PKCS#11 URI parser (the RFC's
+ * own examples, percent-encoding, bad inputs), crypto11's JSON
+ * configuration (every field, every error), PIN sources, and, on a private
+ * SoftHSM2 token, signers for P-256, P-384, RSA PKCS#1 v1.5 and RSA-PSS
+ * whose signatures are verified independently with OpenSSL.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/rsa.h>
+
+#include "check.h"
+#include "hsm.h"
+
+#define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+
+static struct hsm_p11_config *uri_ok(const char *uri)
+{
+	struct hsm_p11_config *c = NULL;
+	struct fc_err err = {0};
+
+	if (hsm_p11_config_parse_uri(uri, &c, &err) != FC_OK) {
+		fprintf(stderr, "unexpected refusal of %s: %s\n", uri, err.msg);
+		return NULL;
+	}
+	return c;
+}
+
+static void uri_bad(const char *uri, const char *want)
+{
+	struct hsm_p11_config *c = NULL;
+	struct fc_err err = {0};
+
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_ECONFIG);
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err.msg, want);
+}
+
+static void test_uri(void)
+{
+	struct hsm_p11_config *c;
+	static const uint8_t id8[] = {0x69, 0x95, 0x3e, 0x5c, 0xf4, 0xbd, 0xec, 0x91};
+
+	/* RFC 7512 3.3 examples */
+	CHECK((c = uri_ok("pkcs11:")) != NULL);
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:object=my-pubkey;type=public");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->object_label, "my-pubkey");
+		CHECK_STR(c->object_type, "public");
+	}
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:object=my-key;type=private?pin-source=file:/etc/token");
+	if (c)
+		CHECK_STR(c->pin_source, "file:/etc/token");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:token=The%20Software%20PKCS%2311%20Softtoken;manufacturer=Snake%20Oil,"
+		   "%20Inc.;model=1.0;object=my-certificate;type=cert;id=%69%95%3E%5C%F4%BD%EC%91;"
+		   "serial=?pin-source=file:/etc/token_pin");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->token_label, "The Software PKCS#11 Softtoken");
+		CHECK_STR(c->token_manufacturer, "Snake Oil, Inc.");
+		CHECK_STR(c->token_model, "1.0");
+		CHECK(c->object_id_len == sizeof(id8) && memcmp(c->object_id, id8, sizeof(id8)) == 0);
+		CHECK_STR(c->token_serial, "");
+		CHECK_STR(c->pin_source, "file:/etc/token_pin");
+	}
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:object=my-sign-key;type=private?module-name=mypkcs11");
+	if (c)
+		CHECK_STR(c->module_name, "mypkcs11");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:object=my-sign-key;type=private?module-path=/mnt/libmypkcs11.so.1");
+	if (c)
+		CHECK_STR(c->module_path, "/mnt/libmypkcs11.so.1");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:token=Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc."
+		   "?pin-value=the-pin");
+	if (c)
+		CHECK_STR(c->pin, "the-pin");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:slot-description=Sun%20Metaslot");
+	if (c)
+		CHECK_STR(c->slot_description, "Sun Metaslot");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token"
+		   "%20Library;library-version=1.23");
+	if (c) {
+		CHECK_STR(c->library_manufacturer, "Snake Oil, Inc.");
+		CHECK_STR(c->library_description, "Soft Token Library");
+		CHECK_STR(c->library_version, "1.23");
+	}
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:token=A%20name%20with%20a%20substring%20%25%3B;object=my-certificate;"
+		   "type=cert");
+	if (c)
+		CHECK_STR(c->token_label, "A name with a substring %;");
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:token=Name%20with%20a%20small%20A%20with%20acute:%20%C3%A1;object=my-"
+		   "certificate;type=cert");
+	if (c)
+		CHECK_STR(c->token_label, "Name with a small A with acute: \xc3\xa1");
+	hsm_p11_config_free(c);
+	/* unknown query attributes are ignored (RFC 7512 2.3) */
+	c = uri_ok("pkcs11:token=my-token;object=my-certificate;type=cert?pin-source=file:/etc/"
+		   "token_pin&vendor-bbb=value-b");
+	CHECK(c != NULL);
+	hsm_p11_config_free(c);
+	/* slot-id, id as ASCII, case-insensitive scheme and hex */
+	c = uri_ok("PKCS11:slot-id=42;id=99;object=PKCS11CA?module-path=/x.so");
+	if (c) {
+		CHECK(c->has_slot && c->slot == 42);
+		CHECK(c->object_id_len == 2 && memcmp(c->object_id, "99", 2) == 0);
+	}
+	hsm_p11_config_free(c);
+	c = uri_ok("pkcs11:id=%ba%Dd");
+	if (c)
+		CHECK(c->object_id_len == 2 && c->object_id[0] == 0xba && c->object_id[1] == 0xdd);
+	hsm_p11_config_free(c);
+
+	/* bad inputs */
+	uri_bad("pkcs12:token=x", "does not start with");
+	uri_bad("token=x", "does not start with");
+	uri_bad("pkcs11:token=a b", "space");
+	uri_bad("pkcs11:token=a#b", "'#'");
+	uri_bad("pkcs11:token=x;token=y", "token appears twice");
+	uri_bad("pkcs11:id=%4", "bad %-escape");
+	uri_bad("pkcs11:id=%zz", "bad %-escape");
+	uri_bad("pkcs11:object=a/b", "must be percent-encoded");
+	uri_bad("pkcs11:object=a?pin-value=x&pin-source=/y", "pin-value and pin-source");
+	uri_bad("pkcs11:type=secret", "type \"secret\"");
+	uri_bad("pkcs11:slot-id=abc", "slot-id");
+	uri_bad("pkcs11:slot-id=", "slot-id");
+	uri_bad("pkcs11:library-version=1.", "library-version");
+	uri_bad("pkcs11:library-version=x", "library-version");
+	uri_bad("pkcs11:vendor-aaa=value-a", "unknown path attribute");
+	uri_bad("pkcs11:module-path=/x.so", "belongs in the query");
+	uri_bad("pkcs11:?token=x", "belongs in the path");
+	uri_bad("pkcs11:token", "not name=value");
+	uri_bad("pkcs11:;token=x", "empty path attribute");
+	uri_bad("pkcs11:id=", "id is empty");
+	uri_bad("pkcs11:object=%00x", "NUL");
+	{
+		/* a pin-value never appears in a message */
+		struct hsm_p11_config *x = NULL;
+		struct fc_err err = {0};
+		CHECK(hsm_p11_config_parse_uri("pkcs11:?pin-value=sec%ZZret", &x, &err) ==
+		      FC_ECONFIG);
+		CHECK(strstr(err.msg, "sec") == NULL);
+	}
+	{
+		char *big = malloc(HSM_P11_MAX_URI_LEN + 16);
+		memcpy(big, "pkcs11:object=", 14);
+		memset(big + 14, 'a', HSM_P11_MAX_URI_LEN);
+		big[HSM_P11_MAX_URI_LEN + 14] = '\0';
+		uri_bad(big, "longer than");
+		free(big);
+	}
+}
+
+static void json_bad(const char *json, const char *want)
+{
+	struct hsm_p11_config *c = NULL;
+	struct fc_err err = {0};
+
+	CHECK(hsm_p11_config_parse_crypto11(json, strlen(json), "t.json", &c, &err) == FC_ECONFIG);
+	CHECK(c == NULL);
+	CHECK_CONTAINS(err.msg, want);
+	CHECK(strstr(err.msg, "s3cret") == NULL);
+}
+
+static void test_crypto11(void)
+{
+	struct hsm_p11_config *c = NULL;
+	struct fc_err err = {0};
+	const char *all = "{\"Path\":\"/usr/lib/softhsm/libsofthsm2.so\",\"TokenLabel\":\"fulcio\","
+			  "\"Pin\":\"s3cret\",\"MaxSessions\":4,\"UserType\":1,"
+			  "\"PoolWaitTimeout\":2500000000,\"LoginNotSupported\":false,"
+			  "\"UseGCMIVFromHSM\":true,\"GCMIVLength\":12}";
+
+	CHECK(hsm_p11_config_parse_crypto11(all, strlen(all), "t.json", &c, &err) == FC_OK);
+	if (c) {
+		CHECK_STR(c->module_path, "/usr/lib/softhsm/libsofthsm2.so");
+		CHECK_STR(c->token_label, "fulcio");
+		CHECK_STR(c->pin, "s3cret");
+		CHECK(c->max_sessions == 4);
+		CHECK(c->user_type == 1);
+		CHECK(c->pool_wait_ms == 2500);
+		CHECK(!c->login_not_supported);
+	}
+	hsm_p11_config_free(c);
+	c = NULL;
+	/* Fulcio's shipped example; Go's case-insensitive field names */
+	const char *fulcio = "{\"Path\": \"/usr/lib/softhsm/libsofthsm2.so\", \"TokenLabel\": "
+			     "\"fulcio\", \"Pin\": \"2324\"}";
+	CHECK(hsm_p11_config_parse_crypto11(fulcio, strlen(fulcio), "f", &c, &err) == FC_OK);
+	hsm_p11_config_free(c);
+	c = NULL;
+	const char *lower = "{\"path\":\"/m.so\",\"slotnumber\":3,\"loginnotsupported\":true,"
+			    "\"usertype\":0,\"tokenlabel\":\"\"}";
+	CHECK(hsm_p11_config_parse_crypto11(lower, strlen(lower), "l", &c, &err) == FC_OK);
+	if (c) {
+		CHECK(c->has_slot && c->slot == 3);
+		CHECK(c->login_not_supported);
+		CHECK(c->user_type == 0);
+		CHECK(c->token_label == NULL); /* "" is unset, as crypto11 */
+	}
+	hsm_p11_config_free(c);
+	c = NULL;
+	const char *serial = "{\"Path\":\"/m.so\",\"TokenSerial\":\"abc123\",\"PoolWaitTimeout\":1}";
+	CHECK(hsm_p11_config_parse_crypto11(serial, strlen(serial), "s", &c, &err) == FC_OK);
+	if (c) {
+		CHECK_STR(c->token_serial, "abc123");
+		CHECK(c->pool_wait_ms == 1); /* rounded up, never 0 = forever */
+	}
+	hsm_p11_config_free(c);
+
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"", "not valid JSON");
+	json_bad("[1]", "not a JSON object");
+	json_bad("{\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"}", "Path (the PKCS#11 module) is missing");
+	json_bad("{\"Path\":\"/m.so\",\"Pin\":\"s3cret\"}", "exactly one of TokenLabel");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"SlotNumber\":1}", "exactly one of");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"TokenLabel\":\"y\"}", "not valid JSON");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"Pin\":1234}", "Pin must be a string");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"MaxSessions\":-1}", "MaxSessions");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"MaxSessions\":\"8\"}", "MaxSessions");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"UserType\":7}", "UserType");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"PoolWaitTimeout\":\"5s\"}",
+		 "PoolWaitTimeout");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"LoginNotSupported\":1}",
+		 "LoginNotSupported");
+	json_bad("{\"Path\":\"/m.so\",\"SlotNumber\":-2}", "SlotNumber");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"TokenLable\":\"y\"}",
+		 "unknown field \"TokenLable\"");
+	json_bad("{\"Path\":2,\"TokenLabel\":\"x\"}", "Path must be a string");
+}
+
+static char tmpdir[] = "/tmp/fulcrum-test-pkcs11-XXXXXX";
+
+static void test_pin_sources(void)
+{
+	struct hsm_p11_config *c = NULL;
+	struct fc_err err = {0};
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pin", tmpdir);
+	f = fopen(path, "w");
+	fputs("file-pin\nsecond line\n", f);
+	fclose(f);
+	CHECK(hsm_p11_config_parse_uri("pkcs11:token=t?pin-value=uri-pin", &c, &err) == FC_OK);
+	CHECK(hsm_p11_config_resolve_pin(c, path, &err) == FC_OK);
+	CHECK_STR(c->pin, "file-pin");
+	setenv(HSM_P11_PIN_ENV, "env-pin", 1);
+	CHECK(hsm_p11_config_resolve_pin(c, path, &err) == FC_OK);
+	CHECK_STR(c->pin, "env-pin");
+	CHECK(getenv(HSM_P11_PIN_ENV) == NULL); /* unset once read */
+	hsm_p11_config_free(c);
+	c = NULL;
+	char uri[512];
+	snprintf(uri, sizeof(uri), "pkcs11:token=t?pin-source=file://%s", path);
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_OK);
+	CHECK_STR(c->pin, "file-pin");
+	hsm_p11_config_free(c);
+	c = NULL;
+	CHECK(hsm_p11_config_parse_uri("pkcs11:token=t?pin-source=/nonexistent/pin", &c, &err) ==
+	      FC_OK);
+	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_ECONFIG);
+	CHECK_CONTAINS(err.msg, "/nonexistent/pin");
+	hsm_p11_config_free(c);
+	c = NULL;
+	memset(&err, 0, sizeof(err));
+	CHECK(hsm_p11_config_parse_uri("pkcs11:token=t?pin-source=https://x/pin", &c, &err) ==
+	      FC_OK);
+	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_ECONFIG);
+	CHECK_CONTAINS(err.msg, "only file: URIs");
+	hsm_p11_config_free(c);
+}
+
+/* Verify sig over msg with pub, independently of hsm/. */
+static bool verify(EVP_PKEY *pub, const EVP_MD *md, bool pss, const uint8_t *msg, size_t len,
+		   const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	bool ok = false;
+
+	if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pub) != 1)
+		goto out;
+	if (pss && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1))
+		goto out;
+	ok = EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static void test_softhsm(void)
+{
+	char conf[256], cmd[1024], uri[512];
+	struct hsm_p11_config *c = NULL;
+	struct hsm_p11 *p = NULL;
+	struct fc_err err = {0};
+	static const uint8_t msg[] = "the TBSCertificate";
+	const struct {
+		const char *label;
+		enum hsm_key_kind kind;
+		enum hsm_rsa_padding pad;
+		const EVP_MD *(*md)(void);
+		int nid;
+	} keys[] = {
+		{"ec256", HSM_KEY_EC_P256, HSM_RSA_PKCS1, EVP_sha256, NID_ecdsa_with_SHA256},
+		{"ec384", HSM_KEY_EC_P384, HSM_RSA_PKCS1, EVP_sha384, NID_ecdsa_with_SHA384},
+		{"rsa", HSM_KEY_RSA, HSM_RSA_PKCS1, EVP_sha256, NID_sha256WithRSAEncryption},
+		{"rsa", HSM_KEY_RSA, HSM_RSA_PSS, EVP_sha256, NID_rsassaPss},
+	};
+
+	if (access(SOFTHSM, R_OK) != 0) {
+		printf("SKIP softhsm: %s not installed\n", SOFTHSM);
+		return;
+	}
+	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", tmpdir);
+	FILE *f = fopen(conf, "w");
+	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
+		tmpdir);
+	fclose(f);
+	setenv("SOFTHSM2_CONF", conf, 1);
+	snprintf(cmd, sizeof(cmd),
+		 "softhsm2-util --init-token --free --label unit --so-pin 0000 --pin 1111 "
+		 ">/dev/null");
+	CHECK(system(cmd) == 0);
+	snprintf(uri, sizeof(uri), "pkcs11:token=unit?module-path=%s&pin-value=1111", SOFTHSM);
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	c->read_write = true;
+	c->max_sessions = 2;
+	CHECK(hsm_p11_open(c, &p, &err) == FC_OK);
+	if (p == NULL) {
+		fprintf(stderr, "open: %s\n", err.msg);
+		hsm_p11_config_free(c);
+		return;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		struct hsm_signer *s = NULL;
+		uint8_t *sig = NULL;
+		size_t sig_len = 0;
+		bool found = false;
+
+		CHECK(hsm_p11_has_key(p, keys[i].label, NULL, 0, &found, &err) == FC_OK);
+		if (!found)
+			CHECK(hsm_p11_generate_key(p, keys[i].label, (const uint8_t *)keys[i].label,
+						   strlen(keys[i].label), keys[i].kind,
+						   &err) == FC_OK);
+		CHECK(hsm_p11_signer_new(p, keys[i].label, NULL, 0, keys[i].pad, NULL, &s, &err) ==
+		      FC_OK);
+		if (s == NULL) {
+			fprintf(stderr, "signer %s: %s\n", keys[i].label, err.msg);
+			continue;
+		}
+		CHECK(hsm_signer_kind(s) == keys[i].kind);
+		CHECK(hsm_signer_signature_nid(s) == keys[i].nid);
+		CHECK(hsm_signer_ready(s));
+		CHECK(hsm_sign(s, msg, sizeof(msg), &sig, &sig_len, &err) == FC_OK);
+		CHECK(sig != NULL && verify(hsm_signer_public_key(s), keys[i].md(),
+					    keys[i].pad == HSM_RSA_PSS, msg, sizeof(msg), sig,
+					    sig_len));
+		free(sig);
+		hsm_signer_free(s);
+	}
+	/* a missing key: FC_ENOTFOUND naming the label */
+	{
+		struct hsm_signer *s = NULL;
+		memset(&err, 0, sizeof(err));
+		CHECK(hsm_p11_signer_new(p, "nope", NULL, 0, HSM_RSA_PKCS1, NULL, &s, &err) ==
+		      FC_ENOTFOUND);
+		CHECK_CONTAINS(err.msg, "label \"nope\"");
+	}
+	/* PSS on an EC key is refused */
+	{
+		struct hsm_signer *s = NULL;
+		memset(&err, 0, sizeof(err));
+		CHECK(hsm_p11_signer_new(p, "ec256", NULL, 0, HSM_RSA_PSS, NULL, &s, &err) ==
+		      FC_ECONFIG);
+	}
+	hsm_p11_free(p);
+	hsm_p11_config_free(c);
+	c = NULL;
+	/* a wrong PIN: FC_ECONFIG, the PIN not in the message */
+	snprintf(uri, sizeof(uri), "pkcs11:token=unit?module-path=%s&pin-value=9999wrong", SOFTHSM);
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	memset(&err, 0, sizeof(err));
+	p = NULL;
+	CHECK(hsm_p11_open(c, &p, &err) == FC_ECONFIG);
+	CHECK_CONTAINS(err.msg, "PIN is wrong");
+	CHECK(strstr(err.msg, "9999wrong") == NULL);
+	hsm_p11_free(p);
+	hsm_p11_config_free(c);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	test_uri();
+	test_crypto11();
+	test_pin_sources();
+	test_softhsm();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmpdir);
+	return check_exit();
+}
