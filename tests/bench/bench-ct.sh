@@ -7,8 +7,8 @@
 # wrk (one connection = one client; -c is the concurrency) with one token
 # (far-future exp) and one key/PoP for every request.
 # Usage: tests/bench/bench-ct.sh [BUILD_DIR] [SECONDS] [CONNECTIONS...]
-# (default: <repo>/build, 10 s, "50 200 1000"; INTERVALS="1s 250ms" overrides
-# the checkpoint intervals). Use a release build (meson setup build
+# (default: <repo>/build, 10 s, "50 200 1000"; a run lasts at least
+# connections/30 s; INTERVALS="1s 250ms" overrides the checkpoint intervals). Use a release build (meson setup build
 # --buildtype=release). Prints one line per interval and connection count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -67,9 +67,13 @@ wrk.headers["Content-Type"] = "application/json"
 local f = io.open("$T_TMP/body.json", "r")
 wrk.body = f:read("*a")
 f:close()
+-- non-2xx answers: status and the start of the message, one line each (stderr)
+response = function(status, headers, body)
+  if status ~= 200 then io.stderr:write(status .. " " .. body:sub(1, 160) .. "\n") end
+end
 LUA
 
-echo "fulcrum serve, fileca P-256, CT: TesseraCT POSIX $(cut -d' ' -f2 "$CT_DEPS/bin/tesseract-posix.version" 2>/dev/null) on loopback (publication awaiter on); ES256 tokens, P-256 PoP; wrk -t2 --timeout 30s on the same $(nproc)-core machine, ${secs}s per run"
+echo "fulcrum serve, fileca P-256, CT: TesseraCT POSIX $(cut -d' ' -f2 "$CT_DEPS/bin/tesseract-posix.version" 2>/dev/null) on loopback (publication awaiter on); ES256 tokens, P-256 PoP; wrk -t2 --timeout 30s on the same $(nproc)-core machine, ${secs}s per run (at least connections/30 s); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for iv in "${intervals[@]}"; do
   tesseract_start "ct$iv" "$T_TMP/ca/root.pem" "$iv" || { echo "bench-ct: TesseraCT did not start"; exit 1; }
   name="ct$iv"; url_var="${name}_URL"; pub_var="${name}_PUB"; pid_var="${name}_PID"
@@ -81,12 +85,20 @@ for iv in "${intervals[@]}"; do
   [ "$code" = 200 ] && grep -q signedCertificateEmbeddedSct "$T_TMP/warm.json" \
     || { echo "bench-ct: warm-up request answered $code: $(head -c 300 "$T_TMP/warm.json")"; exit 1; }
   for c in "${conns[@]}"; do
-    out=$(wrk -t2 -c"$c" -d"${secs}s" --timeout 30s --latency -s "$T_TMP/post.lua" "$ca/api/v2/signingCert")
+    # a request may wait several seconds at high concurrency; wrk counts only
+    # the requests completed inside the run, so run at least c/30 seconds
+    # (30 s for 1,000 clients) to measure the steady state
+    d=$secs
+    [ $((c / 30)) -gt "$d" ] && d=$((c / 30))
+    out=$(wrk -t2 -c"$c" -d"${d}s" --timeout 30s --latency -s "$T_TMP/post.lua" "$ca/api/v2/signingCert" 2>"$T_TMP/wrk.err")
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errs=$(grep -E 'Non-2xx|Socket errors' <<<"$out" | tr -s ' ' | tr '\n' ' ' || true)
-    echo "checkpoint_interval=$iv connections=$c certs_per_s=$rps p50=$p50 p99=$p99 ${errs:+errors: $errs}"
+    echo "checkpoint_interval=$iv connections=$c seconds=$d certs_per_s=$rps p50=$p50 p99=$p99 ${errs:+errors: $errs}"
+    if [ -s "$T_TMP/wrk.err" ]; then
+      sed -E 's/(within the deadline of [0-9]+ ms).*/\1/' "$T_TMP/wrk.err" | sort | uniq -c | sort -rn | head -5 | sed 's/^/    /'
+    fi
   done
   size=$(sed -n 2p "$T_TMP/$name/storage/checkpoint" 2>/dev/null || echo '?')
   echo "  (TesseraCT tree size after the runs: $size)"
