@@ -275,4 +275,26 @@ kill -TERM "$ct_PID"; wait "$ct_PID" 2>/dev/null
 refused "CT log stopped (connection refused)" ca
 kill -0 "$ca_PID" 2>/dev/null && t_ok "fulcrum still running with its CT log gone" || t_bad "fulcrum died when the CT log went away"
 
+# ===== every fulcrum stops cleanly on SIGTERM, without sanitizer reports =====
+stopped=0 bad_stop=""
+for n in ca cao canoo cakey caroot cahang; do
+  pid_var="${n}_PID"
+  pid=${!pid_var:-}
+  [ -n "$pid" ] || continue
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then
+    bad_stop+=" $n:still-running"
+  else
+    wait "$pid"; rc=$?
+    [ "$rc" -eq 0 ] && stopped=$((stopped + 1)) || bad_stop+=" $n:exit-$rc"
+  fi
+done
+san=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T_TMP"/*.serve.log 2>/dev/null)
+if [ -z "$bad_stop" ] && [ -z "$san" ]; then
+  t_ok "$stopped fulcrum servers stopped on SIGTERM with exit 0, no sanitizer report"
+else
+  t_bad "stop:$bad_stop; sanitizer reports in: $san $(for f in $san; do grep -m3 -E 'ERROR|runtime error' "$f"; done)"
+fi
+
 t_done
