@@ -16,6 +16,9 @@ enum {
 	CMD_EXIT_USAGE = 2,   /* bad flags or configuration */
 };
 
+/* args.c: a decimal unsigned integer of at most max. */
+bool cmd_parse_uint(const char *s, unsigned long max, unsigned long *out);
+
 int cmd_token_main(int argc, char **argv);
 int cmd_serve_main(int argc, char **argv);
 int cmd_createca_main(int argc, char **argv);

@@ -56,20 +56,6 @@ static void ctlog_usage(FILE *f)
 		HSM_P11_PIN_ENV, CTLOG_SRV_DEFAULT_BATCH_AGE_MS, CTLOG_SRV_DEFAULT_BATCH_SIZE);
 }
 
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 /* "250ms", "1s", "1.5s", or a number of milliseconds. */
 static bool parse_duration_ms(const char *s, unsigned *out)
 {
@@ -151,7 +137,7 @@ static bool split_listen(const char *s, char **host, uint16_t *port)
 	unsigned long p;
 	size_t hl;
 
-	if (colon == NULL || !parse_uint(colon + 1, 65535, &p))
+	if (colon == NULL || !cmd_parse_uint(colon + 1, 65535, &p))
 		return false;
 	hl = (size_t)(colon - s);
 	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']')
@@ -238,7 +224,7 @@ int cmd_ctlog_main(int argc, char **argv)
 				goto bad_value;
 			break;
 		case OPT_SIZE:
-			if (!parse_uint(optarg, CTLOG_SRV_MAX_BATCH, &v) || v == 0)
+			if (!cmd_parse_uint(optarg, CTLOG_SRV_MAX_BATCH, &v) || v == 0)
 				goto bad_value;
 			f.cfg.batch_max_size = (unsigned)v;
 			break;
@@ -259,7 +245,7 @@ int cmd_ctlog_main(int argc, char **argv)
 			f.cfg.has_not_after_limit = true;
 			break;
 		case OPT_THREADS:
-			if (!parse_uint(optarg, 1024, &v))
+			if (!cmd_parse_uint(optarg, 1024, &v))
 				goto bad_value;
 			f.threads = (unsigned)v;
 			break;

@@ -99,20 +99,6 @@ static void serve_usage(FILE *f)
 		CFG_DEFAULT_PATH);
 }
 
-static bool parse_uint(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	if (*s < '0' || *s > '9')
-		return false;
-	v = strtoul(s, &end, 10);
-	if (*end != '\0' || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static bool parse_bool(const char *s, bool *out)
 {
 	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
@@ -291,29 +277,29 @@ int cmd_serve_main(int argc, char **argv)
 			break;
 		case OPT_HOST: f.server.host = optarg; break;
 		case OPT_PORT:
-			if (!parse_uint(optarg, 65535, &v))
+			if (!cmd_parse_uint(optarg, 65535, &v))
 				goto bad_value;
 			f.server.port = (uint16_t)v;
 			break;
 		case OPT_PORT_FILE: f.server.port_file = optarg; break;
 		case OPT_METRICS_PORT:
-			if (!parse_uint(optarg, 65535, &v))
+			if (!cmd_parse_uint(optarg, 65535, &v))
 				goto bad_value;
 			f.server.metrics_port = (uint16_t)v;
 			break;
 		case OPT_THREADS:
-			if (!parse_uint(optarg, 1024, &v) || v == 0)
+			if (!cmd_parse_uint(optarg, 1024, &v) || v == 0)
 				goto bad_value;
 			f.server.threads = (unsigned)v;
 			break;
 		case OPT_ALGS: f.server.client_algs = optarg; break;
 		case OPT_LIFETIME:
-			if (!parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
+			if (!cmd_parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
 				goto bad_value;
 			f.server.validity_s = (int)v;
 			break;
 		case OPT_LEEWAY:
-			if (!parse_uint(optarg, 3600, &v))
+			if (!cmd_parse_uint(optarg, 3600, &v))
 				goto bad_value;
 			f.oidc.leeway_s = (int)v;
 			break;
