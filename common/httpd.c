@@ -292,12 +292,14 @@ enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_
 		MHD_USE_ERROR_LOG;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	/* The logger first: libmicrohttpd uses its own for whatever options
+	 * before it report (and warns that it does). */
 	d->mhd = MHD_start_daemon(
-		flags, o->port, NULL, NULL, access_cb, d, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-		MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)(o->timeout_s ? o->timeout_s : 60), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTPD_CONNECTION_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name, MHD_OPTION_END);
+		flags, o->port, NULL, NULL, access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		d->name, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 60),
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (d->mhd == NULL) {
 		fc_err_set(err, FC_EIO, "%s: cannot listen on %s:%u (address in use or not local?)",

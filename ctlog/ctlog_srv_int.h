@@ -7,6 +7,7 @@
 #define FULCRUM_CTLOG_SRV_INT_H
 
 #include <openssl/x509.h>
+#include <stdatomic.h>
 
 #include "ctlog.h"
 
@@ -80,6 +81,40 @@ void ctlog_tree_root(const struct ctlog_tree *t, uint8_t out[CTLOG_HASH_LEN]);
 char *ctlog_tile_path(int level, uint64_t n, unsigned w);
 /* Parse such a path (no leading '/'); exactly the canonical form. */
 bool ctlog_tile_path_parse(const char *path, int *level, uint64_t *n, unsigned *w);
+
+/* --- chains.c: verified issuer chains, cached ----------------------------- */
+
+/*
+ * What the part of a submitted chain after the leaf amounts to once it has
+ * been verified up to an accepted root. Shared by reference and never
+ * changed once it is in a cache.
+ */
+struct ctlog_issuers {
+	atomic_uint refs;
+	X509 *first;               /* the leaf's issuer: chain[1] (or the root) */
+	bool first_signs_precerts; /* it carries the RFC 6962 3.1 precert signing EKU */
+	uint8_t first_key_hash[CTLOG_HASH_LEN]; /* SHA-256 of its SubjectPublicKeyInfo */
+	size_t n;                  /* chain[1..], then the root if it was not sent */
+	uint8_t **ders;
+	size_t *lens;
+	ctlog_hash *fps;           /* SHA-256 of each DER */
+};
+
+struct ctlog_issuers *ctlog_issuers_new(void); /* one reference, nothing in it */
+void ctlog_issuers_add(struct ctlog_issuers *c, const uint8_t *der, size_t len);
+void ctlog_issuers_unref(struct ctlog_issuers *c);
+
+/* A thread-safe map from a 32-byte key to verified issuer chains, holding
+ * at most cap of them (the oldest makes room). */
+struct ctlog_chain_cache;
+struct ctlog_chain_cache *ctlog_chain_cache_new(size_t cap);
+void ctlog_chain_cache_free(struct ctlog_chain_cache *k);
+/* A new reference to the chain stored under key, or NULL. */
+struct ctlog_issuers *ctlog_chain_cache_get(struct ctlog_chain_cache *k,
+					    const uint8_t key[CTLOG_HASH_LEN]);
+/* Store c under key (the cache takes a reference of its own). */
+void ctlog_chain_cache_put(struct ctlog_chain_cache *k, const uint8_t key[CTLOG_HASH_LEN],
+			   struct ctlog_issuers *c);
 
 /* --- entry.c: chains, entries (RFC 6962 3, static-ct-api TileLeaf) -------- */
 

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -30,7 +31,15 @@ struct ctlog_roots {
 	size_t n;
 	char *json;
 	size_t json_len;
+	struct ctlog_chain_cache *verified; /* issuer chains already checked */
+	/* A library context with no algorithms, to parse leaves without
+	 * decoding their public key (see decode_leaf); NULL if unavailable. */
+	OSSL_LIB_CTX *keyless;
+	OSSL_PROVIDER *keyless_null;
 };
+
+/* Distinct issuer chains remembered (CAs submitting to this log at once). */
+#define VERIFIED_CHAINS 64
 
 void ctlog_roots_free(struct ctlog_roots *r)
 {
@@ -40,6 +49,9 @@ void ctlog_roots_free(struct ctlog_roots *r)
 		X509_free(r->r[i].x);
 	free(r->r);
 	free(r->json);
+	ctlog_chain_cache_free(r->verified);
+	OSSL_PROVIDER_unload(r->keyless_null);
+	OSSL_LIB_CTX_free(r->keyless);
 	free(r);
 }
 
@@ -122,6 +134,15 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 	if (root == NULL || (r->json = json_dumps(root, JSON_COMPACT)) == NULL)
 		goto out;
 	r->json_len = strlen(r->json);
+	r->verified = ctlog_chain_cache_new(VERIFIED_CHAINS);
+	/* Loading "null" keeps the context from falling back to the default
+	 * provider, which would bring the key decoders back. */
+	if ((r->keyless = OSSL_LIB_CTX_new()) != NULL &&
+	    (r->keyless_null = OSSL_PROVIDER_load(r->keyless, "null")) == NULL) {
+		OSSL_LIB_CTX_free(r->keyless);
+		r->keyless = NULL;
+	}
+	ERR_clear_error();
 	*out = r;
 	r = NULL;
 	st = FC_OK;
@@ -166,22 +187,17 @@ static void put_u24(struct fc_buf *b, uint64_t v)
 	fc_buf_append(b, x, 3);
 }
 
-static void add_issuer(struct ctlog_entry *e, X509 *x)
+static void add_issuer(struct ctlog_entry *e, const uint8_t *der, size_t len,
+		       const uint8_t fp[CTLOG_HASH_LEN])
 {
-	uint8_t *der = NULL;
-	size_t len = 0;
-
-	if (!cert_der(x, &der, &len))
-		abort(); /* a parsed certificate always re-encodes, short of memory */
 	e->issuers = fc_xrealloc(e->issuers, (e->n_issuers + 1) * sizeof(*e->issuers));
 	e->issuer_lens = fc_xrealloc(e->issuer_lens, (e->n_issuers + 1) * sizeof(size_t));
 	e->fps = fc_xrealloc(e->fps, (e->n_issuers + 1) * sizeof(*e->fps));
 	e->issuers[e->n_issuers] = fc_xmalloc(len);
 	memcpy(e->issuers[e->n_issuers], der, len);
 	e->issuer_lens[e->n_issuers] = len;
-	SHA256(der, len, e->fps[e->n_issuers]);
+	memcpy(e->fps[e->n_issuers], fp, CTLOG_HASH_LEN);
 	e->n_issuers++;
-	OPENSSL_free(der);
 }
 
 /* True when the certificate carries the precertificate signing EKU. */
@@ -275,21 +291,18 @@ static bool tbs_of(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *
  * The precertificate's TBSCertificate without the poison (RFC 6962 3.2).
  * The TBS is re-encoded by OpenSSL as its own CT code does; it must first
  * re-encode to exactly the submitted bytes, so that the only change is the
- * removed extension.
+ * removed extension. This edits leaf: call it last.
  */
 static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct fc_buf *tbs,
 			struct fc_err *err)
 {
-	X509 *dup = X509_dup(leaf);
 	unsigned char *re = NULL;
 	const uint8_t *orig = NULL;
 	size_t n_orig = 0;
 	int n_re, idx;
 	bool ok = false;
 
-	if (dup == NULL)
-		goto out;
-	n_re = i2d_re_X509_tbs(dup, &re);
+	n_re = i2d_re_X509_tbs(leaf, &re);
 	if (!tbs_of(der, der_len, &orig, &n_orig) || n_re <= 0 || (size_t)n_re != n_orig ||
 	    memcmp(orig, re, n_orig) != 0) {
 		fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate is not in DER");
@@ -297,16 +310,15 @@ static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct f
 	}
 	OPENSSL_free(re);
 	re = NULL;
-	idx = X509_get_ext_by_NID(dup, NID_ct_precert_poison, -1);
-	X509_EXTENSION_free(X509_delete_ext(dup, idx));
-	n_re = i2d_re_X509_tbs(dup, &re);
+	idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
+	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
+	n_re = i2d_re_X509_tbs(leaf, &re);
 	if (n_re <= 0)
 		goto out;
 	fc_buf_append(tbs, re, (size_t)n_re);
 	ok = true;
 out:
 	OPENSSL_free(re);
-	X509_free(dup);
 	return ok;
 }
 
@@ -339,8 +351,10 @@ static enum fc_status check_poison(X509 *leaf, bool precert, struct fc_err *err)
 	return FC_OK;
 }
 
-/* Decode chain[i]: base64 DER of one certificate, nothing after it. */
-static X509 *decode_cert(json_t *v, size_t i, uint8_t **der, size_t *der_len, struct fc_err *err)
+/* Decode chain[i]: base64 DER of one certificate, nothing after it. With
+ * libctx keyless, the certificate's public key is left undecoded. */
+static X509 *decode_cert(json_t *v, size_t i, OSSL_LIB_CTX *libctx, uint8_t **der,
+			 size_t *der_len, struct fc_err *err)
 {
 	const char *s;
 	size_t slen;
@@ -362,8 +376,8 @@ static X509 *decode_cert(json_t *v, size_t i, uint8_t **der, size_t *der_len, st
 		return NULL;
 	}
 	p = *der;
-	x = d2i_X509(NULL, &p, (long)*der_len);
-	if (x == NULL || p != *der + *der_len) {
+	x = X509_new_ex(libctx, NULL);
+	if (x == NULL || d2i_X509(&x, &p, (long)*der_len) == NULL || p != *der + *der_len) {
 		ERR_clear_error();
 		X509_free(x);
 		fc_err_set(err, FC_EINPUT, "chain[%zu]: not a DER X.509 certificate", i);
@@ -389,12 +403,226 @@ static bool certifies(X509 *issuer, X509 *subject)
 	return ok;
 }
 
+/* The BIT STRING after the TBSCertificate and signatureAlgorithm of a
+ * certificate's DER, with no unused bits (as X509_verify insists). */
+static bool signature_whole_bytes(const uint8_t *der, size_t len)
+{
+	size_t outer = der_element_len(der, len), hdr, tbs, alg, sig, content;
+	const uint8_t *p;
+
+	if (outer == 0 || len < 2)
+		return false;
+	hdr = der[1] < 0x80 ? 2 : 2 + (size_t)(der[1] & 0x7f);
+	if ((tbs = der_element_len(der + hdr, outer - hdr)) == 0 ||
+	    (alg = der_element_len(der + hdr + tbs, outer - hdr - tbs)) == 0)
+		return false;
+	p = der + hdr + tbs + alg;
+	sig = der_element_len(p, outer - hdr - tbs - alg);
+	if (sig < 3 || p[0] != 0x03)
+		return false;
+	content = p[1] < 0x80 ? 2 : 2 + (size_t)(p[1] & 0x7f);
+	return content < sig && p[content] == 0; /* the unused-bits octet */
+}
+
 /*
- * Check a submitted chain and build the entry (see ctlog_srv_int.h).
- * Each element must be certified by the next, in the order given
- * (RFC 6962 4.1: "each of which certifies the one preceding it"), every
- * issuer must be a CA, and the last element must be an accepted root or
- * be certified by one.
+ * Does issuer certify the leaf (names, key identifiers, signature)? The
+ * leaf was parsed without its own public key (decode_cert with the keyless
+ * context: decoding a key costs OpenSSL 3.0 more than the rest of the
+ * certificate together), so X509_verify cannot run on it. ECDSA and RSA
+ * PKCS#1 v1.5 signatures with SHA-2 are verified here, over the submitted
+ * TBSCertificate, with the checks X509_verify makes (inner and outer
+ * algorithm equal, key type, whole-byte signature); anything else is
+ * parsed again in full and left to X509_verify.
+ */
+static bool leaf_certified_by(X509 *issuer, X509 *leaf, const uint8_t *der, size_t der_len)
+{
+	EVP_PKEY *key = X509_get0_pubkey(issuer);
+	const ASN1_BIT_STRING *sig;
+	const X509_ALGOR *alg;
+	const ASN1_OBJECT *oid;
+	const uint8_t *tbs;
+	size_t tbs_len;
+	int md = NID_undef, pk = NID_undef;
+	EVP_MD_CTX *c = NULL;
+	bool ok = false;
+
+	if (key == NULL || X509_check_issued(issuer, leaf) != X509_V_OK)
+		goto out;
+	X509_get0_signature(&sig, &alg, leaf);
+	X509_ALGOR_get0(&oid, NULL, NULL, alg);
+	if (!OBJ_find_sigid_algs(OBJ_obj2nid(oid), &md, &pk) ||
+	    !(md == NID_sha256 || md == NID_sha384 || md == NID_sha512) ||
+	    !(pk == NID_X9_62_id_ecPublicKey || pk == NID_rsaEncryption)) {
+		const unsigned char *p = der;
+		X509 *full = d2i_X509(NULL, &p, (long)der_len);
+
+		ok = full != NULL && certifies(issuer, full);
+		X509_free(full);
+		goto out;
+	}
+	if (X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(leaf)) != 0 ||
+	    !EVP_PKEY_is_a(key, pk == NID_rsaEncryption ? "RSA" : "EC") ||
+	    !signature_whole_bytes(der, der_len) || !tbs_of(der, der_len, &tbs, &tbs_len))
+		goto out;
+	ok = (c = EVP_MD_CTX_new()) != NULL &&
+	     EVP_DigestVerifyInit_ex(c, NULL, OBJ_nid2sn(md), NULL, NULL, key, NULL) == 1 &&
+	     EVP_DigestVerify(c, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig), tbs,
+			      tbs_len) == 1;
+out:
+	EVP_MD_CTX_free(c);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * The cache key of chain[1..]: SHA-256 over each element's length and
+ * base64 text. False when an element is not a string (nothing to cache).
+ */
+static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	bool ok = true;
+
+	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		abort(); /* SHA-256 cannot fail short of memory */
+	for (size_t i = 1; i < json_array_size(chain) && ok; i++) {
+		json_t *v = json_array_get(chain, i);
+		uint64_t len = json_string_length(v);
+		uint8_t be[8];
+
+		ok = json_is_string(v);
+		for (int b = 0; b < 8; b++)
+			be[b] = (uint8_t)(len >> (56 - 8 * b));
+		EVP_DigestUpdate(c, be, sizeof(be));
+		EVP_DigestUpdate(c, json_string_value(v), len);
+	}
+	if (EVP_DigestFinal_ex(c, key, NULL) != 1)
+		abort();
+	EVP_MD_CTX_free(c);
+	return ok;
+}
+
+/* Fill in what the entry needs to know about the leaf's issuer. */
+static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
+{
+	c->first = first;
+	X509_up_ref(first);
+	c->first_signs_precerts = is_precert_signing_cert(first);
+	return ctlog_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
+}
+
+static void issuers_add_cert(struct ctlog_issuers *c, X509 *x)
+{
+	uint8_t *der = NULL;
+	size_t len = 0;
+
+	if (!cert_der(x, &der, &len))
+		abort(); /* a parsed certificate always re-encodes, short of memory */
+	ctlog_issuers_add(c, der, len);
+	OPENSSL_free(der);
+}
+
+/*
+ * Check chain[1..n-1] (n > 1): each element certified by the next, in the
+ * order given (RFC 6962 4.1: "each of which certifies the one preceding
+ * it"), each a CA, and the last one an accepted root or certified by one
+ * (the root is then appended). NULL with the reason in err.
+ */
+static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, json_t *chain,
+					    size_t n, struct fc_err *err)
+{
+	X509 *certs[CTLOG_SRV_MAX_CHAIN] = {NULL};
+	struct ctlog_issuers *c = ctlog_issuers_new();
+	const struct root *anchor = NULL;
+	bool ok = false;
+	size_t i;
+
+	for (i = 1; i < n; i++) {
+		uint8_t *der = NULL;
+		size_t der_len = 0;
+
+		certs[i] = decode_cert(json_array_get(chain, i), i, NULL, &der, &der_len, err);
+		if (certs[i] != NULL)
+			ctlog_issuers_add(c, der, der_len);
+		free(der);
+		if (certs[i] == NULL)
+			goto out;
+	}
+	for (i = 1; i < n; i++) {
+		if (i > 1 && !certifies(certs[i], certs[i - 1])) {
+			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[%zu] is not certified by "
+						   "chain[%zu] (bad signature, or wrong order)", i - 1,
+				   i);
+			goto out;
+		}
+		if (X509_check_ca(certs[i]) != 1) {
+			fc_err_set(err, FC_EINPUT, "chain[%zu] is not a CA certificate", i);
+			goto out;
+		}
+	}
+	for (i = 0; i < roots->n && anchor == NULL; i++)
+		if (memcmp(roots->r[i].fp, c->fps[c->n - 1], CTLOG_HASH_LEN) == 0)
+			anchor = &roots->r[i];
+	if (anchor == NULL) {
+		for (i = 0; i < roots->n && anchor == NULL; i++)
+			if (certifies(roots->r[i].x, certs[n - 1]))
+				anchor = &roots->r[i];
+		if (anchor == NULL) {
+			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
+						   "accepted by this log");
+			goto out;
+		}
+		if (X509_check_ca(anchor->x) == 0) {
+			fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
+			goto out;
+		}
+		issuers_add_cert(c, anchor->x);
+	}
+	ok = issuers_finish(c, certs[1]);
+out:
+	for (i = 0; i < CTLOG_SRV_MAX_CHAIN; i++)
+		X509_free(certs[i]);
+	if (!ok) {
+		ctlog_issuers_unref(c);
+		c = NULL;
+	}
+	return c;
+}
+
+/* A chain of the leaf alone: the accepted root that certifies it. */
+static struct ctlog_issuers *root_of_lone_leaf(const struct ctlog_roots *roots, X509 *leaf,
+					       const uint8_t *der, size_t der_len,
+					       struct fc_err *err)
+{
+	struct ctlog_issuers *c;
+	const struct root *anchor = NULL;
+
+	for (size_t i = 0; i < roots->n && anchor == NULL; i++)
+		if (leaf_certified_by(roots->r[i].x, leaf, der, der_len))
+			anchor = &roots->r[i];
+	if (anchor == NULL) {
+		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
+					   "accepted by this log");
+		return NULL;
+	}
+	if (X509_check_ca(anchor->x) == 0) {
+		fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
+		return NULL;
+	}
+	c = ctlog_issuers_new();
+	issuers_add_cert(c, anchor->x);
+	if (!issuers_finish(c, anchor->x)) {
+		ctlog_issuers_unref(c);
+		return NULL;
+	}
+	c->first_signs_precerts = false; /* a root is not a precertificate signer here */
+	return c;
+}
+
+/*
+ * Check a submitted chain and build the entry (see ctlog_srv_int.h). The
+ * chain after the leaf is verified once and then found in roots' cache;
+ * the leaf is parsed and its signature checked every time.
  */
 enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      const struct ctlog_policy *pol, bool precert,
@@ -402,11 +630,11 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      struct fc_err *err)
 {
 	struct ctlog_entry *e = fc_xcalloc(1, sizeof(*e));
-	X509 *certs[CTLOG_SRV_MAX_CHAIN] = {NULL};
-	size_t n = 0, i;
+	struct ctlog_issuers *issuers = NULL;
+	X509 *leaf = NULL;
+	size_t n = 0;
 	json_t *root = NULL, *chain;
 	json_error_t jerr;
-	const struct root *anchor = NULL;
 	struct fc_buf tbs;
 	enum fc_status st = FC_EINPUT;
 	uint8_t et[2] = {0, precert ? 1 : 0};
@@ -424,37 +652,46 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
 		goto out;
 	}
-	if (json_array_size(chain) == 0) {
+	n = json_array_size(chain);
+	if (n == 0) {
 		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
 		goto out;
 	}
-	if (json_array_size(chain) > CTLOG_SRV_MAX_CHAIN) {
+	if (n > CTLOG_SRV_MAX_CHAIN) {
 		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
-			   json_array_size(chain), CTLOG_SRV_MAX_CHAIN);
+			   n, CTLOG_SRV_MAX_CHAIN);
 		goto out;
 	}
-	for (n = 0; n < json_array_size(chain); n++) {
-		uint8_t *der = NULL;
-		size_t der_len = 0;
+	leaf = decode_cert(json_array_get(chain, 0), 0, roots->keyless, &e->cert, &e->cert_len,
+			   err);
+	if (leaf == NULL) {
+		st = err ? err->status : FC_EINPUT;
+		goto out;
+	}
+	/* the issuers: verified once, then remembered */
+	if (n == 1) {
+		issuers = root_of_lone_leaf(roots, leaf, e->cert, e->cert_len, err);
+	} else {
+		uint8_t key[CTLOG_HASH_LEN];
+		bool cacheable = issuers_key(chain, key);
 
-		certs[n] = decode_cert(json_array_get(chain, n), n, &der, &der_len, err);
-		if (certs[n] == NULL) {
-			free(der);
-			st = err ? err->status : FC_EINPUT;
-			goto out;
+		if (cacheable)
+			issuers = ctlog_chain_cache_get(roots->verified, key);
+		if (issuers == NULL) {
+			issuers = verify_issuers(roots, chain, n, err);
+			if (issuers != NULL && cacheable)
+				ctlog_chain_cache_put(roots->verified, key, issuers);
 		}
-		if (n == 0) {
-			e->cert = der;
-			e->cert_len = der_len;
-		} else {
-			free(der);
-		}
+	}
+	if (issuers == NULL) {
+		st = err ? err->status : FC_EINPUT;
+		goto out;
 	}
 	/* the leaf */
-	if ((st = check_poison(certs[0], precert, err)) != FC_OK)
+	if ((st = check_poison(leaf, precert, err)) != FC_OK)
 		goto out;
 	st = FC_EINPUT;
-	if (precert && n > 1 && is_precert_signing_cert(certs[1])) {
+	if (precert && issuers->first_signs_precerts) {
 		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
 		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
 		 * precertificates with the issuing key itself. */
@@ -462,12 +699,12 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 					   "not supported");
 		goto out;
 	}
-	if (!eku_allowed(certs[0], pol->eku_mask)) {
+	if (!eku_allowed(leaf, pol->eku_mask)) {
 		fc_err_set(err, FC_EINPUT, "leaf extended key usage is not accepted by this log");
 		goto out;
 	}
 	if (pol->has_not_after_start || pol->has_not_after_limit) {
-		if (!asn1_time_epoch(X509_get0_notAfter(certs[0]), &na)) {
+		if (!asn1_time_epoch(X509_get0_notAfter(leaf), &na)) {
 			fc_err_set(err, FC_EINPUT, "leaf NotAfter is unreadable");
 			goto out;
 		}
@@ -482,58 +719,17 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 			goto out;
 		}
 	}
-	/* the chain, in the order given */
-	for (i = 0; i + 1 < n; i++) {
-		if (!certifies(certs[i + 1], certs[i])) {
-			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[%zu] is not certified by "
-						   "chain[%zu] (bad signature, or wrong order)", i,
-				   i + 1);
-			goto out;
-		}
-		if (X509_check_ca(certs[i + 1]) != 1) {
-			fc_err_set(err, FC_EINPUT, "chain[%zu] is not a CA certificate", i + 1);
-			goto out;
-		}
+	if (n > 1 && !leaf_certified_by(issuers->first, leaf, e->cert, e->cert_len)) {
+		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by chain[1] "
+					   "(bad signature, or wrong order)");
+		goto out;
 	}
-	/* the last one is an accepted root, or certified by one */
-	{
-		uint8_t *der = NULL;
-		size_t der_len = 0;
-		uint8_t fp[CTLOG_HASH_LEN];
-
-		if (!cert_der(certs[n - 1], &der, &der_len))
-			goto out;
-		SHA256(der, der_len, fp);
-		OPENSSL_free(der);
-		for (i = 0; i < roots->n && anchor == NULL; i++)
-			if (n > 1 && memcmp(roots->r[i].fp, fp, CTLOG_HASH_LEN) == 0)
-				anchor = &roots->r[i];
-		if (anchor == NULL) {
-			for (i = 0; i < roots->n && anchor == NULL; i++)
-				if (certifies(roots->r[i].x, certs[n - 1]))
-					anchor = &roots->r[i];
-			if (anchor == NULL) {
-				fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at "
-							   "a root accepted by this log");
-				goto out;
-			}
-			if (X509_check_ca(anchor->x) == 0) {
-				fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
-				goto out;
-			}
-		}
-	}
-	for (i = 1; i < n; i++)
-		add_issuer(e, certs[i]);
-	if (n == 1 || memcmp(anchor->fp, e->fps[e->n_issuers - 1], CTLOG_HASH_LEN) != 0)
-		add_issuer(e, anchor->x);
+	for (size_t i = 0; i < issuers->n; i++)
+		add_issuer(e, issuers->ders[i], issuers->lens[i], issuers->fps[i]);
 	/* signed_entry (RFC 6962 3.4) */
 	if (precert) {
-		X509 *issuer = n > 1 ? certs[1] : anchor->x;
-
-		if (ctlog_key_hash(X509_get0_pubkey(issuer), e->issuer_key_hash) != FC_OK)
-			goto out;
-		if (!precert_tbs(certs[0], e->cert, e->cert_len, &tbs, err))
+		memcpy(e->issuer_key_hash, issuers->first_key_hash, CTLOG_HASH_LEN);
+		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err))
 			goto out;
 		fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN);
 		put_u24(&e->signed_entry, tbs.len);
@@ -561,8 +757,8 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 	e = NULL;
 	st = FC_OK;
 out:
-	for (i = 0; i < CTLOG_SRV_MAX_CHAIN; i++)
-		X509_free(certs[i]);
+	X509_free(leaf);
+	ctlog_issuers_unref(issuers);
 	json_decref(root);
 	fc_buf_free(&tbs);
 	ctlog_entry_free(e);

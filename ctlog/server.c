@@ -809,8 +809,9 @@ static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 		if ((st = publish(s, size, err)) != FC_OK)
 			goto out;
 	}
-	fc_log(LOG_NOTICE, "ctlog: %s: tree size %llu, %zu roots", s->dir,
-	       (unsigned long long)s->tree.size, ctlog_roots_count(s->roots));
+	fc_log(LOG_NOTICE, "ctlog: %s: tree size %llu, %zu accepted root%s", s->dir,
+	       (unsigned long long)s->tree.size, ctlog_roots_count(s->roots),
+	       ctlog_roots_count(s->roots) == 1 ? "" : "s");
 	st = FC_OK;
 out:
 	fc_buf_free(&data);

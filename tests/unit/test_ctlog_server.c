@@ -4,12 +4,15 @@
  * against a naive implementation written here from the RFC's definitions,
  * proofs for every size up to 64, tile arithmetic and paths (the
  * static-ct-api examples), the checkpoint note and its signature checked
- * with OpenSSL directly, the entry bytes, the entry log's crash handling
- * and the start-up consistency check.
+ * with OpenSSL directly, the entry bytes, the chain checks (the leaf
+ * signature verified without a parsed leaf key, every other algorithm on
+ * the fallback, the cache of verified issuer chains), the entry log's
+ * crash handling and the start-up consistency check.
  */
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -471,6 +474,178 @@ out:
 	EVP_PKEY_free(lk);
 }
 
+/* Sign x with key: SHA-256 for EC and RSA (PKCS#1 v1.5, or PSS when pss),
+ * none for Ed25519. */
+static void sign_cert(X509 *x, EVP_PKEY *key, bool pss)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pc = NULL;
+	bool ed = EVP_PKEY_is_a(key, "ED25519");
+
+	EVP_DigestSignInit(c, &pc, ed ? NULL : EVP_sha256(), NULL, key);
+	if (pss) {
+		EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING);
+		EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST);
+	}
+	CHECK(X509_sign_ctx(x, c) > 0);
+	EVP_MD_CTX_free(c);
+}
+
+/* A CA or leaf (precertificate) certificate signed by issuer's key. */
+static X509 *make_signed(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
+			 bool ca, bool pss)
+{
+	X509 *x = make_cert(cn, key, issuer, issuer_key, ca, ca ? 0 : 1);
+
+	sign_cert(x, issuer_key ? issuer_key : key, pss);
+	return x;
+}
+
+static X509 *chain_root; /* the root of test_chain_checks */
+
+static enum fc_status submit(const struct ctlog_roots *roots, X509 *const *chain, size_t n,
+			     struct fc_err *err)
+{
+	struct ctlog_policy pol = {0};
+	struct ctlog_entry *e = NULL;
+	struct fc_buf body;
+	enum fc_status st;
+
+	fc_buf_init(&body, 0);
+	fc_buf_append(&body, "{\"chain\":[", 10);
+	for (size_t i = 0; i < n; i++) {
+		char *b = b64_cert(chain[i]);
+
+		if (i > 0)
+			fc_buf_append(&body, ",", 1);
+		fc_buf_append(&body, "\"", 1);
+		fc_buf_append(&body, b, strlen(b));
+		fc_buf_append(&body, "\"", 1);
+		free(b);
+	}
+	fc_buf_append(&body, "]}", 2);
+	fc_err_clear(err);
+	st = ctlog_entry_from_chain(roots, &pol, true, body.data, body.len, &e, err);
+	CHECK((st == FC_OK) == (e != NULL));
+	/* the issuers sent, plus the root when it was left out */
+	CHECK(e == NULL || e->n_issuers == (n == 1 || chain[n - 1] != chain_root ? n : n - 1));
+	ctlog_entry_free(e);
+	fc_buf_free(&body);
+	return st;
+}
+
+/* leaf with one bit of its signature flipped */
+static X509 *tamper(X509 *leaf)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(leaf, &der);
+	const unsigned char *p = der;
+	X509 *x;
+
+	der[n - 5] ^= 0x01;
+	x = d2i_X509(NULL, &p, n);
+	OPENSSL_free(der);
+	return x;
+}
+
+static void test_chain_checks(void)
+{
+	EVP_PKEY *rk = p256(), *ik = p256(), *lk = p256(), *ek = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *xk = EVP_RSA_gen(2048), *other = p256();
+	X509 *root = make_signed("root", rk, NULL, NULL, true, false);
+	X509 *inter = make_signed("inter", ik, root, rk, true, false);
+	X509 *ed = make_signed("ed-inter", ek, root, rk, true, false);
+	X509 *rsa = make_signed("rsa-inter", xk, root, rk, true, false);
+	X509 *leaf = make_signed("leaf", lk, inter, ik, false, false);
+	X509 *ed_leaf = make_signed("leaf", lk, ed, ek, false, false);
+	X509 *rsa_leaf = make_signed("leaf", lk, rsa, xk, false, false);
+	X509 *pss_leaf = make_signed("leaf", lk, rsa, xk, false, true);
+	X509 *forged = make_signed("leaf", lk, inter, other, false, false);
+	X509 *bad = tamper(leaf), *bad_ed = tamper(ed_leaf), *bad_rsa = tamper(rsa_leaf);
+	X509 *bad_pss = tamper(pss_leaf);
+	char *roots_path = fc_xasprintf("%s/roots-chain.pem", tmpdir);
+	FILE *f = fopen(roots_path, "w");
+	struct ctlog_roots *roots = NULL;
+	struct fc_err err = {0};
+
+	PEM_write_X509(f, root);
+	fclose(f);
+	chain_root = root;
+	CHECK(ctlog_roots_load(roots_path, &roots, &err) == FC_OK);
+	if (roots == NULL)
+		goto out;
+	/* ECDSA (fast path), twice: the second finds the issuers cached */
+	CHECK(submit(roots, (X509 *[]){leaf, inter, root}, 3, &err) == FC_OK);
+	CHECK(submit(roots, (X509 *[]){leaf, inter, root}, 3, &err) == FC_OK);
+	CHECK(submit(roots, (X509 *[]){leaf, inter}, 2, &err) == FC_OK);
+	/* a cached issuer chain does not vouch for a leaf it did not sign */
+	CHECK(submit(roots, (X509 *[]){bad, inter, root}, 3, &err) == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, "chain[0] is not certified by chain[1]");
+	CHECK(submit(roots, (X509 *[]){forged, inter, root}, 3, &err) == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, "chain[0] is not certified by chain[1]");
+	/* RSA PKCS#1 v1.5 (fast path), RSA-PSS and Ed25519 (fallback) */
+	CHECK(submit(roots, (X509 *[]){rsa_leaf, rsa, root}, 3, &err) == FC_OK);
+	CHECK(submit(roots, (X509 *[]){bad_rsa, rsa, root}, 3, &err) == FC_EINPUT);
+	CHECK(submit(roots, (X509 *[]){pss_leaf, rsa, root}, 3, &err) == FC_OK);
+	CHECK(submit(roots, (X509 *[]){bad_pss, rsa, root}, 3, &err) == FC_EINPUT);
+	CHECK(submit(roots, (X509 *[]){ed_leaf, ed, root}, 3, &err) == FC_OK);
+	CHECK(submit(roots, (X509 *[]){bad_ed, ed, root}, 3, &err) == FC_EINPUT);
+	/* the leaf's key type must match its signature algorithm's */
+	CHECK(submit(roots, (X509 *[]){leaf, rsa, root}, 3, &err) == FC_EINPUT);
+	/* a leaf alone, signed by the root itself */
+	{
+		X509 *direct = make_signed("leaf", lk, root, rk, false, false);
+		X509 *bad_direct = tamper(direct);
+
+		CHECK(submit(roots, (X509 *[]){direct}, 1, &err) == FC_OK);
+		CHECK(submit(roots, (X509 *[]){bad_direct}, 1, &err) == FC_EINPUT);
+		CHECK_CONTAINS(err.msg, "does not end at a root");
+		X509_free(direct);
+		X509_free(bad_direct);
+	}
+	/* wrong order is found whether or not the right order was cached */
+	CHECK(submit(roots, (X509 *[]){leaf, root, inter}, 3, &err) == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, "not certified");
+out:
+	ctlog_roots_free(roots);
+	free(roots_path);
+	X509 *all[] = {root, inter, ed, rsa, leaf, ed_leaf, rsa_leaf, pss_leaf, forged,
+		       bad, bad_ed, bad_rsa, bad_pss};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		X509_free(all[i]);
+	EVP_PKEY *keys[] = {rk, ik, lk, ek, xk, other};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		EVP_PKEY_free(keys[i]);
+}
+
+/* The cache keeps at most cap chains, the oldest making room, and a chain
+ * it dropped lives on while someone holds a reference. */
+static void test_chain_cache(void)
+{
+	struct ctlog_chain_cache *k = ctlog_chain_cache_new(2);
+	struct ctlog_issuers *a = ctlog_issuers_new(), *b = ctlog_issuers_new(),
+			     *c = ctlog_issuers_new(), *got;
+	uint8_t ka[32] = {1}, kb[32] = {2}, kc[32] = {3};
+
+	ctlog_issuers_add(a, (const uint8_t *)"a", 1);
+	ctlog_chain_cache_put(k, ka, a);
+	ctlog_chain_cache_put(k, kb, b);
+	ctlog_chain_cache_put(k, ka, a); /* already there: no second slot */
+	got = ctlog_chain_cache_get(k, ka);
+	CHECK(got == a);
+	ctlog_chain_cache_put(k, kc, c); /* evicts a, the oldest */
+	CHECK(ctlog_chain_cache_get(k, ka) == NULL);
+	CHECK(got != NULL && got->n == 1 && got->lens[0] == 1); /* still alive */
+	ctlog_issuers_unref(got);
+	got = ctlog_chain_cache_get(k, kc);
+	CHECK(got == c);
+	ctlog_issuers_unref(got);
+	ctlog_issuers_unref(a);
+	ctlog_issuers_unref(b);
+	ctlog_issuers_unref(c);
+	ctlog_chain_cache_free(k);
+}
+
 static void test_checkpoint(void)
 {
 	struct hsm_signer *signer = NULL, *other = NULL;
@@ -737,6 +912,8 @@ int main(void)
 	test_proofs();
 	test_tile_paths();
 	test_entries();
+	test_chain_checks();
+	test_chain_cache();
 	test_checkpoint();
 	test_elog();
 	test_map();
