@@ -187,8 +187,11 @@ struct fc_httpd_options {
 enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_fn fn, void *ctx,
 			      struct fc_httpd **out, struct fc_err *err);
 uint16_t fc_httpd_port(const struct fc_httpd *d);
-/* Stop listening, wait (up to 30 s) for exchanges still waiting for their
- * response, then free. NULL is fine. */
+/* Stop listening, wait for exchanges still waiting for their response,
+ * then free. There is no time limit: a suspended exchange must be answered
+ * before libmicrohttpd can stop, so whoever holds one must answer it in
+ * bounded time (the CA's CT client answers within --ct-log-timeout, the
+ * log's sequencer drains its queue on stop). NULL is fine. */
 void fc_httpd_stop(struct fc_httpd *d);
 
 const char *fc_http_method(const struct fc_http_exchange *x);
