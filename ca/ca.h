@@ -61,6 +61,25 @@ enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc
 enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chain **out,
 				       struct fc_err *err);
 
+/* --- cert.c: pieces of the certificate profile ------------------------------ */
+
+/*
+ * Sign cert with signer: set both signature AlgorithmIdentifiers to the
+ * signer's algorithm, encode the TBSCertificate, sign it through hsm_sign,
+ * and install the signature. Used for leaves, precertificates and CA
+ * certificates alike (ephemeralca, fulcrum createca). FC_EHSM /
+ * FC_EUNAVAIL from the signer.
+ */
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err);
+
+/* Pieces of the profile shared by leaves and CA certificates (chain.c,
+ * fulcrum createca): a random positive, non-zero serial of at most 159
+ * bits (fc_rand_bytes), and the SubjectKeyId extension (RFC 5280 4.2.1.2
+ * method 1) of cert's public key, appended non-critical. FC_EINTERNAL with
+ * the reason. */
+enum fc_status ca_cert_set_serial(X509 *cert, struct fc_err *err);
+enum fc_status ca_cert_add_skid(X509 *cert, struct fc_err *err);
+
 struct ctlog_client; /* ctlog.h */
 
 struct ca_server_options {

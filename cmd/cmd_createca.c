@@ -10,8 +10,7 @@
  * both commands read the token the same way.
  *
  * The certificate pieces shared with the leaf profile (serial, SubjectKeyId,
- * signing through a struct hsm_signer) come from ca/ca_int.h.
- * XXX they belong in ca.h as ca_chain_make_root/intermediate.
+ * signing through a struct hsm_signer) come from ca.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +27,6 @@
 #include <openssl/x509v3.h>
 
 #include "ca.h"
-#include "ca_int.h"
 #include "cmd.h"
 #include "common.h"
 #include "hsm.h"

@@ -3,7 +3,10 @@
  * with Sigstore's Fulcio. One executable; the first argument names the role.
  */
 #include <curl/curl.h>
+#include <jansson.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cmd.h"
@@ -34,6 +37,20 @@ static const struct command commands[] = {
 	 "certificate identity it would yield, or exactly why it is refused"},
 };
 
+/*
+ * Everything jansson frees is wiped first: request bodies carry identity
+ * tokens and a crypto11 file carries the HSM PIN, and jansson's parser
+ * copies them through buffers of its own (the tokenizer's string buffer)
+ * that would otherwise stay readable in freed heap.
+ */
+static void json_free_wiped(void *p)
+{
+	if (p == NULL)
+		return;
+	fc_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: fulcrum <command> [options]\n"
@@ -48,6 +65,7 @@ int main(int argc, char **argv)
 {
 	int rc;
 
+	json_set_alloc_funcs(malloc, json_free_wiped); /* before any JSON is made */
 	if (argc < 2) {
 		usage(stderr);
 		return CMD_EXIT_USAGE;

@@ -113,6 +113,21 @@ enum fc_status hsm_softkey_from_pkey(EVP_PKEY *key, enum hsm_rsa_padding padding
 #define HSM_P11_PIN_ENV "FULCRUM_PKCS11_PIN"
 
 /*
+ * Where the PIN is fetched from at each C_Login. A file (a PIN file, or
+ * the crypto11 JSON whose Pin field holds it) is read again at every login
+ * into a buffer wiped right after C_Login, so that no copy stays in memory
+ * between logins. A literal (pin-value=, FULCRUM_PKCS11_PIN, or a crypto11
+ * JSON parsed from memory) cannot be fetched again: it is kept on a locked
+ * page excluded from core dumps (see docs/hsm.md).
+ */
+enum hsm_p11_pin_from {
+	HSM_P11_PIN_NONE = 0, /* no PIN known (fine with LoginNotSupported) */
+	HSM_P11_PIN_VALUE,    /* pin: a literal */
+	HSM_P11_PIN_FILE,     /* pin_path: a file whose first line is the PIN */
+	HSM_P11_PIN_CRYPTO11, /* pin_path: a crypto11 JSON file whose Pin is the PIN */
+};
+
+/*
  * Where the key is: the module, the token (exactly one of token_label,
  * token_serial, has_slot, or the RFC 7512 token attributes), how to log in,
  * and optionally which object (from a PKCS#11 URI). Filled by
@@ -140,8 +155,10 @@ struct hsm_p11_config {
 	size_t object_id_len;
 	char *object_type;          /* type= (private, public, cert, ...) */
 	/* login */
-	char *pin;                  /* secret: never logged, wiped on free */
-	char *pin_source;           /* pin-source= (a file), read by hsm_p11_config_resolve_pin */
+	enum hsm_p11_pin_from pin_from;
+	char *pin;                  /* secret (HSM_P11_PIN_VALUE only): never logged, wiped */
+	char *pin_path;             /* HSM_P11_PIN_FILE / _CRYPTO11: read again at each login */
+	char *pin_source;           /* pin-source= as written (a file), see resolve_pin */
 	bool login_not_supported;   /* LoginNotSupported */
 	unsigned long user_type;    /* UserType: 1 = CKU_USER (default), 0 = SO, 2 = context */
 	/* pool */
@@ -165,20 +182,24 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
  * Parse crypto11's JSON configuration (Fulcio's --pkcs11-config-path):
  * Path, TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, UserType,
  * PoolWaitTimeout (Go nanoseconds), LoginNotSupported; exactly one of
- * TokenLabel, TokenSerial, SlotNumber. name is used in messages.
+ * TokenLabel, TokenSerial, SlotNumber. name is used in messages. A Pin is
+ * kept as a literal (HSM_P11_PIN_VALUE).
  */
 enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const char *name,
 					     struct hsm_p11_config **out, struct fc_err *err);
-/* The same from a file. */
+/* The same from a file; a Pin is not kept but read again from the file at
+ * each login (HSM_P11_PIN_CRYPTO11, pin_path = path). */
 enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_config **out,
 					    struct fc_err *err);
 void hsm_p11_config_free(struct hsm_p11_config *c);
 
 /*
- * Settle the PIN: FULCRUM_PKCS11_PIN if set (copied, wiped and unset),
- * else pin_file if not NULL, else the URI's pin-source file, else what the
- * configuration holds. A PIN file's first line is the PIN (a trailing
- * newline is dropped). FC_ECONFIG naming the file, never the PIN.
+ * Settle where the PIN comes from: FULCRUM_PKCS11_PIN if set (copied as a
+ * literal, wiped and unset), else the file pin_file if not NULL, else the
+ * URI's pin-source file, else what the configuration holds (a pin-value
+ * literal or the crypto11 file's Pin). A file is only checked here (read
+ * and wiped): its first line (without the line ending) is read again at
+ * each login. FC_ECONFIG naming the file, never the PIN.
  */
 enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *pin_file,
 					  struct fc_err *err);
@@ -189,9 +210,11 @@ struct hsm_p11;
 /*
  * Load the module (once per process: dlopen, C_GetFunctionList,
  * C_Initialize with CKF_OS_LOCKING_OK), find the token, log in once and
- * open the pool of sessions. The PIN is copied to a locked page kept for
- * logging in again after a fault. FC_ECONFIG with a message naming what is
- * wrong (module, token, PIN), FC_EUNAVAIL when the token is absent.
+ * open the pool of sessions. A PIN from a file is read at each login (here
+ * and after a fault) and wiped right after C_Login; only a literal PIN is
+ * copied, to a locked page kept for logging in again after a fault.
+ * FC_ECONFIG with a message naming what is wrong (module, token, PIN
+ * file, PIN), FC_EUNAVAIL when the token is absent.
  */
 enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **out,
 			    struct fc_err *err);

@@ -403,8 +403,9 @@ out:
 	return st;
 }
 
-/* Keep the PIN on a page of its own, locked in memory and left out of
- * core dumps, for logging in again after a fault. */
+/* Keep a literal PIN (one that cannot be read again from a file) on a
+ * page of its own, locked in memory and left out of core dumps, for
+ * logging in again after a fault. */
 static enum fc_status pin_keep(struct hsm_p11 *p, const char *pin)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = strlen(pin);
@@ -440,48 +441,113 @@ static void pin_wipe(struct hsm_p11 *p)
 	p->pin_len = 0;
 }
 
-/* Log in on session s. FC_ECONFIG for a wrong or locked PIN (the PIN never
- * appears), FC_EUNAVAIL for a fault. */
+/* The PIN file is as it was when its PIN was refused: same inode, size,
+ * modification and change times. */
+static bool pin_file_unchanged(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/*
+ * Log in on session s (state_lock held for writing, or p not yet shared).
+ * The PIN is the literal on its locked page, or is read again from its
+ * file (hsm_p11_config_resolve_pin) into a buffer wiped as soon as
+ * C_Login returns. A PIN the token refused is not offered again until its
+ * file changes (a literal never again): reconnecting after a fault would
+ * otherwise retry a wrong PIN every P11_RECOVER_INTERVAL_MS until the
+ * token locks it (PKCS#11 2.40 5.6 C_Login, CKR_PIN_LOCKED). FC_ECONFIG
+ * for a wrong or locked PIN or an unreadable PIN file (naming the file;
+ * the PIN never appears), FC_EUNAVAIL for a fault.
+ */
 static enum fc_status login(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_RV *rv_out,
 			    struct fc_err *err)
 {
 	const char *tok = p->desc;
+	const char *path = p->cfg->pin_path;
+	char *fetched = NULL;
+	const char *pin = NULL;
+	size_t pin_len = 0;
+	struct stat sb;
+	char from[FC_ERR_MSG_MAX / 2] = "";
 	CK_RV rv;
+	enum fc_status st;
 
 	*rv_out = CKR_OK;
+	memset(&sb, 0, sizeof(sb));
 	if (p->cfg->login_not_supported)
 		return FC_OK;
-	if (p->pin == NULL)
+	switch (p->cfg->pin_from) {
+	case HSM_P11_PIN_VALUE:
+		if (p->pin_refused)
+			return fc_err_set(err, FC_ECONFIG,
+					  "%s: not logging in again: the token refused the PIN "
+					  "before (pin-value or %s cannot change without a restart)",
+					  tok, HSM_P11_PIN_ENV);
+		pin = p->pin;
+		pin_len = p->pin_len;
+		break;
+	case HSM_P11_PIN_FILE:
+	case HSM_P11_PIN_CRYPTO11:
+		if ((st = p11_pin_fetch(p->cfg, &fetched, &sb, err)) != FC_OK)
+			return st;
+		if (p->pin_refused && pin_file_unchanged(&sb, &p->pin_refused_sb)) {
+			fc_free_secret(fetched);
+			return fc_err_set(err, FC_ECONFIG,
+					  "%s: not logging in again: the token refused the PIN in "
+					  "%s, which has not changed since",
+					  tok, path);
+		}
+		pin = fetched;
+		pin_len = strlen(fetched);
+		snprintf(from, sizeof(from), "; PIN read from %s", path);
+		break;
+	default:
+		break;
+	}
+	if (pin == NULL)
 		return fc_err_set(err, FC_ECONFIG,
 				  "%s: no PIN given (Pin in the config file, pin-source or pin-value "
 				  "in the URI, --pkcs11-pin-file, or %s)",
 				  tok, HSM_P11_PIN_ENV);
-	rv = p->f->C_Login(s, p->cfg->user_type, (CK_UTF8CHAR_PTR)p->pin, p->pin_len);
+	rv = p->f->C_Login(s, p->cfg->user_type, (CK_UTF8CHAR_PTR)pin, pin_len);
+	fc_free_secret(fetched); /* wiped whatever C_Login answered */
+	fetched = NULL;
+	pin = NULL;
 	*rv_out = rv;
 	switch (rv) {
 	case CKR_OK:
 	case CKR_USER_ALREADY_LOGGED_IN:
 		*rv_out = CKR_OK;
+		p->pin_refused = false;
 		return FC_OK;
 	case CKR_PIN_INCORRECT:
 	case CKR_PIN_INVALID:
 	case CKR_PIN_LEN_RANGE:
-		return fc_err_set(err, FC_ECONFIG, "%s: login refused: the PIN is wrong (C_Login: %s)",
-				  tok, p11_rv_name(rv));
+		st = fc_err_set(err, FC_ECONFIG,
+				"%s: login refused: the PIN is wrong (C_Login: %s%s)", tok,
+				p11_rv_name(rv), from);
+		break;
 	case CKR_PIN_LOCKED:
-		return fc_err_set(err, FC_ECONFIG,
-				  "%s: login refused: the PIN is locked after too many wrong "
-				  "attempts (C_Login: %s)",
-				  tok, p11_rv_name(rv));
+		st = fc_err_set(err, FC_ECONFIG,
+				"%s: login refused: the PIN is locked after too many wrong "
+				"attempts (C_Login: %s%s)",
+				tok, p11_rv_name(rv), from);
+		break;
 	case CKR_PIN_EXPIRED:
 	case CKR_USER_PIN_NOT_INITIALIZED:
 	case CKR_USER_TYPE_INVALID:
-		return fc_err_set(err, FC_ECONFIG, "%s: login refused (C_Login: %s)", tok,
-				  p11_rv_name(rv));
+		st = fc_err_set(err, FC_ECONFIG, "%s: login refused (C_Login: %s%s)", tok,
+				p11_rv_name(rv), from);
+		break;
 	default:
 		return fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
 				  "%s: C_Login: %s", tok, p11_rv_name(rv));
 	}
+	p->pin_refused = true;
+	p->pin_refused_sb = sb;
+	return st;
 }
 
 /* Close every session of ours (state_lock held for writing, or not shared). */
@@ -644,8 +710,19 @@ enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct f
 		atomic_store(&p->broken, false);
 		fc_log(LOG_NOTICE, "%s: reconnected, logged in again; signing resumes", p->desc);
 	} else {
+		/* A new reason is worth a line; the same one again is not (an
+		 * attempt is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN
+		 * file problem needs the operator. */
+		char prev[sizeof(p->reason)];
+
+		pthread_mutex_lock(&p->reason_lock);
+		snprintf(prev, sizeof(prev), "%s", p->reason);
+		pthread_mutex_unlock(&p->reason_lock);
+		fc_log(strcmp(prev, e.msg) == 0 ? LOG_DEBUG
+		       : st == FC_ECONFIG        ? LOG_ERR
+						 : LOG_WARNING,
+		       "%s: still unavailable: %s", p->desc, e.msg);
 		set_reason(p, e.msg);
-		fc_log(LOG_DEBUG, "%s: still unavailable: %s", p->desc, e.msg);
 	}
 	pthread_rwlock_unlock(&p->state_lock);
 	if (st != FC_OK)
@@ -729,6 +806,9 @@ static struct hsm_p11_config *config_copy(const struct hsm_p11_config *c)
 	d->max_sessions = c->max_sessions;
 	d->pool_wait_ms = c->pool_wait_ms;
 	d->read_write = c->read_write;
+	/* where to read the PIN again; a literal PIN goes to its locked page */
+	d->pin_from = c->pin_from;
+	d->pin_path = c->pin_path != NULL ? fc_xstrdup(c->pin_path) : NULL;
 	return d; /* without pin and pin_source */
 }
 
@@ -776,6 +856,8 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 	p = fc_xcalloc(1, sizeof(*p));
 	atomic_init(&p->refs, 1);
 	p->cfg = config_copy(cfg);
+	if (p->cfg->pin_from == HSM_P11_PIN_NONE && cfg->pin != NULL)
+		p->cfg->pin_from = HSM_P11_PIN_VALUE; /* a PIN set by hand is a literal */
 	token_wanted(cfg, wanted, sizeof(wanted));
 	p->desc = fc_xasprintf("pkcs11 token %s (module %s)", wanted, cfg->module_path);
 	pthread_rwlockattr_init(&rwa);
@@ -793,7 +875,8 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 		p->want_sessions = P11_MAX_SESSIONS;
 	p->sessions = fc_xcalloc(p->want_sessions, sizeof(*p->sessions));
 	p->free_sessions = fc_xcalloc(p->want_sessions, sizeof(*p->free_sessions));
-	if (cfg->pin != NULL && !cfg->login_not_supported && pin_keep(p, cfg->pin) != FC_OK) {
+	if (p->cfg->pin_from == HSM_P11_PIN_VALUE && cfg->pin != NULL && !cfg->login_not_supported &&
+	    pin_keep(p, cfg->pin) != FC_OK) {
 		st = fc_err_set(err, FC_ECONFIG, "pkcs11: the PIN is too long");
 		goto fail;
 	}

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -50,9 +51,14 @@ struct p11_key;
 struct hsm_p11 {
 	struct p11_module *mod;
 	CK_FUNCTION_LIST_PTR f;
-	struct hsm_p11_config *cfg; /* deep copy without the PIN */
-	char *pin;                  /* mlocked page (see pin_keep), NULL if none */
+	struct hsm_p11_config *cfg; /* deep copy without a literal PIN (pin_path kept) */
+	char *pin;                  /* a literal PIN on an mlocked page (pin_keep), else NULL */
 	size_t pin_len;
+	/* The token refused the PIN at the last login (guarded like the
+	 * sessions): it is not offered again until its file changes, so that
+	 * reconnecting every P11_RECOVER_INTERVAL_MS cannot lock the PIN. */
+	bool pin_refused;
+	struct stat pin_refused_sb; /* the PIN file as it was when refused */
 	char *desc;                 /* "pkcs11 token=..." for logs, no secret */
 	atomic_uint refs;           /* the opener plus one per signer */
 
@@ -131,6 +137,11 @@ enum fc_status p11_key_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, struct p11
 char *p11_key_name(const char *label, const uint8_t *id, size_t id_len);
 
 /* pkcs11_uri.c */
+/* Read the PIN again from its file (see hsm_p11_config_resolve_pin). *pin
+ * malloc'd: wipe it with fc_free_secret right after C_Login. *sb: the
+ * file's status when read. FC_ECONFIG naming the file, never the PIN. */
+enum fc_status p11_pin_fetch(const struct hsm_p11_config *c, char **pin, struct stat *sb,
+			     struct fc_err *err);
 /* Decode RFC 3986 percent-encoding of in[0..len) (RFC 7512 2.3): *out
  * malloc'd and NUL-terminated (which binary values may also contain). */
 bool p11_pct_decode(const char *in, size_t len, uint8_t **out, size_t *out_len);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +41,7 @@ void hsm_p11_config_free(struct hsm_p11_config *c)
 	free(c->object_id);
 	free(c->object_type);
 	fc_free_secret(c->pin);
+	free(c->pin_path);
 	free(c->pin_source);
 	fc_memzero(c, sizeof(*c));
 	free(c);
@@ -350,6 +352,8 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
 				"one)");
 		goto out;
 	}
+	if (c->pin != NULL)
+		c->pin_from = HSM_P11_PIN_VALUE;
 	*out = c;
 	c = NULL;
 	st = FC_OK;
@@ -453,6 +457,10 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 			c->slot = (unsigned long)n;
 		} else if (strcasecmp(key, "Pin") == 0) {
 			st = json_str(v, "Pin", name, true, &c->pin, err);
+			/* jansson frees its copy without wiping it: wipe it here
+			 * (the string is jansson's malloc'd buffer, ours to write) */
+			if (json_is_string(v))
+				fc_memzero((char *)json_string_value(v), json_string_length(v));
 		} else if (strcasecmp(key, "MaxSessions") == 0) {
 			if (!json_uint(v, INT32_MAX, &n))
 				st = fc_err_set(err, FC_ECONFIG,
@@ -516,19 +524,23 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 			   name, selectors);
 		goto out;
 	}
+	if (c->pin != NULL)
+		c->pin_from = HSM_P11_PIN_VALUE;
 	*out = c;
 	c = NULL;
 	st = FC_OK;
 out:
 	hsm_p11_config_free(c);
-	json_decref(root); /* jansson does not wipe; the file copy is wiped by the caller */
+	json_decref(root); /* the Pin's string was wiped; the file copy is wiped by the caller */
 	return st;
 }
 
 /* Read a small file that holds a secret into one buffer sized from fstat;
- * *out is NUL-terminated (wipe before freeing). */
+ * *out is NUL-terminated (wipe before freeing). *sb_out (if not NULL)
+ * receives the file's status. */
 static enum fc_status read_small_secret(const char *path, size_t max, const char *what,
-					char **out, size_t *out_len, struct fc_err *err)
+					char **out, size_t *out_len, struct stat *sb_out,
+					struct fc_err *err)
 {
 	struct stat sb;
 	char *buf = NULL;
@@ -567,43 +579,73 @@ static enum fc_status read_small_secret(const char *path, size_t max, const char
 	buf[got] = '\0';
 	*out = buf;
 	*out_len = got;
+	if (sb_out != NULL)
+		*sb_out = sb;
 	st = FC_OK;
 out:
 	close(fd);
 	return st;
 }
 
+/* path made absolute against the current directory, for reading it again
+ * later. Symbolic links are kept: a secret volume that swaps a link (as
+ * Kubernetes does) must be followed at each read. Caller frees. */
+static char *path_absolute(const char *path)
+{
+	char cwd[PATH_MAX];
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return fc_xstrdup(path);
+	return fc_xasprintf("%s/%s", cwd, path);
+}
+
 /*
  * Load crypto11's JSON configuration from path (hsm.h). The file's text is
- * wiped after parsing (it may hold the Pin). Returns FC_OK with *out, else
- * FC_ECONFIG with the reason in err.
+ * wiped after parsing. A Pin is not kept: the file is read again at each
+ * login (p11_pin_fetch). Returns FC_OK with *out, else FC_ECONFIG with the
+ * reason in err.
  */
 enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_config **out,
 					    struct fc_err *err)
 {
+	struct hsm_p11_config *c = NULL;
 	char *text = NULL;
 	size_t len = 0;
 	enum fc_status st;
 
-	if (path == NULL)
+	if (path == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "pkcs11 config: missing path");
-	st = read_small_secret(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, err);
+	st = read_small_secret(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, NULL,
+			       err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
-	st = hsm_p11_config_parse_crypto11(text, len, path, out, err);
+	st = hsm_p11_config_parse_crypto11(text, len, path, &c, err);
 	fc_memzero(text, len);
 	free(text);
-	return st;
+	if (st != FC_OK)
+		return st;
+	if (c->pin_from == HSM_P11_PIN_VALUE) {
+		fc_free_secret(c->pin);
+		c->pin = NULL;
+		c->pin_from = HSM_P11_PIN_CRYPTO11;
+		c->pin_path = path_absolute(path);
+	}
+	*out = c;
+	return FC_OK;
 }
 
-/* Read a PIN file: the first line, without its line ending. */
-static enum fc_status read_pin_file(const char *path, char **out, struct fc_err *err)
+/* Read a PIN file: the first line, without its line ending. *out is
+ * malloc'd (wipe it with fc_free_secret); *sb (if not NULL) receives the
+ * file's status. */
+static enum fc_status read_pin_file(const char *path, char **out, struct stat *sb,
+				    struct fc_err *err)
 {
 	char *text = NULL;
 	size_t len = 0, n;
 	enum fc_status st;
 
-	st = read_small_secret(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, err);
+	st = read_small_secret(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, sb,
+			       err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
 	n = strcspn(text, "\r\n");
@@ -626,10 +668,56 @@ static enum fc_status read_pin_file(const char *path, char **out, struct fc_err 
 }
 
 /*
- * Settle where the PIN comes from (hsm.h): FULCRUM_PKCS11_PIN (copied,
- * wiped in the environment and unset), else pin_file, else the URI's
- * pin-source ("file:" URI or a path), else the configuration's own PIN.
- * Returns FC_OK, or FC_ECONFIG naming the file (never the PIN).
+ * Fetch the PIN again from the file hsm_p11_config_resolve_pin or
+ * hsm_p11_config_load_crypto11 settled on: a PIN file's first line, or
+ * the Pin of a crypto11 JSON file (which must still be a valid
+ * configuration). Returns FC_OK with *pin malloc'd and NUL-terminated
+ * (wipe it with fc_free_secret as soon as C_Login returns) and *sb the
+ * file's status; else FC_ECONFIG naming the file, never the PIN, or
+ * FC_EINTERNAL when the PIN is not in a file.
+ */
+enum fc_status p11_pin_fetch(const struct hsm_p11_config *c, char **pin, struct stat *sb,
+			     struct fc_err *err)
+{
+	struct hsm_p11_config *tmp = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	enum fc_status st;
+
+	switch (c->pin_from) {
+	case HSM_P11_PIN_FILE:
+		return read_pin_file(c->pin_path, pin, sb, err);
+	case HSM_P11_PIN_CRYPTO11:
+		st = read_small_secret(c->pin_path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text,
+				       &len, sb, err);
+		if (st != FC_OK)
+			return FC_ECONFIG;
+		st = hsm_p11_config_parse_crypto11(text, len, c->pin_path, &tmp, err);
+		fc_memzero(text, len);
+		free(text);
+		if (st != FC_OK)
+			return st;
+		if (tmp->pin == NULL) {
+			hsm_p11_config_free(tmp);
+			return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: the Pin is gone",
+					  c->pin_path);
+		}
+		*pin = tmp->pin;
+		tmp->pin = NULL;
+		hsm_p11_config_free(tmp);
+		return FC_OK;
+	default:
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11: the PIN is not in a file");
+	}
+}
+
+/*
+ * Settle where the PIN comes from (hsm.h): FULCRUM_PKCS11_PIN (copied as
+ * a literal, wiped in the environment and unset), else pin_file, else the
+ * URI's pin-source ("file:" URI or a path), else the configuration's own
+ * (a pin-value literal, or the crypto11 file's Pin). A PIN file is read
+ * once here to refuse a bad one at start, then wiped; the login reads it
+ * again. Returns FC_OK, or FC_ECONFIG naming the file (never the PIN).
  */
 enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *pin_file,
 					  struct fc_err *err)
@@ -653,27 +741,36 @@ enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *
 		pin = fc_xstrdup(env);
 		fc_memzero(env, n);
 		unsetenv(HSM_P11_PIN_ENV);
-	} else {
-		if (src == NULL && c->pin_source != NULL) {
-			src = c->pin_source;
-			/* RFC 7512 2.4: pin-source is a URI; accept file: URIs and
-			 * plain paths */
-			if (strncmp(src, "file://", 7) == 0)
-				src += 7;
-			else if (strncmp(src, "file:", 5) == 0)
-				src += 5;
-			else if (strchr(src, ':') != NULL && src[0] != '/')
-				return fc_err_set(err, FC_ECONFIG,
-						  "pkcs11 URI: pin-source \"%s\": only file: URIs and "
-						  "paths are supported",
-						  c->pin_source);
-		}
-		if (src == NULL)
-			return FC_OK; /* the configuration's own PIN, or none */
-		if ((st = read_pin_file(src, &pin, err)) != FC_OK)
-			return st;
+		fc_free_secret(c->pin);
+		c->pin = pin;
+		free(c->pin_path);
+		c->pin_path = NULL;
+		c->pin_from = HSM_P11_PIN_VALUE;
+		return FC_OK;
 	}
+	if (src == NULL && c->pin_source != NULL) {
+		src = c->pin_source;
+		/* RFC 7512 2.4: pin-source is a URI; accept file: URIs and
+		 * paths */
+		if (strncmp(src, "file://", 7) == 0)
+			src += 7;
+		else if (strncmp(src, "file:", 5) == 0)
+			src += 5;
+		else if (strchr(src, ':') != NULL && src[0] != '/')
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 URI: pin-source \"%s\": only file: URIs and "
+					  "paths are supported",
+					  c->pin_source);
+	}
+	if (src == NULL)
+		return FC_OK; /* the configuration's own PIN, or none */
+	if ((st = read_pin_file(src, &pin, NULL, err)) != FC_OK)
+		return st;
+	fc_free_secret(pin);
 	fc_free_secret(c->pin);
-	c->pin = pin;
+	c->pin = NULL;
+	free(c->pin_path);
+	c->pin_path = path_absolute(src);
+	c->pin_from = HSM_P11_PIN_FILE;
 	return FC_OK;
 }

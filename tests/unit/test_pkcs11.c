@@ -188,6 +188,7 @@ static void test_crypto11(void)
 		CHECK_STR(c->module_path, "/usr/lib/softhsm/libsofthsm2.so");
 		CHECK_STR(c->token_label, "fulcio");
 		CHECK_STR(c->pin, "s3cret");
+		CHECK(c->pin_from == HSM_P11_PIN_VALUE);
 		CHECK(c->max_sessions == 4);
 		CHECK(c->user_type == 1);
 		CHECK(c->pool_wait_ms == 2500);
@@ -254,10 +255,15 @@ static void test_pin_sources(void)
 	fputs("file-pin\nsecond line\n", f);
 	fclose(f);
 	CHECK(hsm_p11_config_parse_uri("pkcs11:token=t?pin-value=uri-pin", &c, &err) == FC_OK);
+	CHECK(c->pin_from == HSM_P11_PIN_VALUE);
 	CHECK(hsm_p11_config_resolve_pin(c, path, &err) == FC_OK);
-	CHECK_STR(c->pin, "file-pin");
+	/* a PIN file is not kept in memory: it is read again at each login */
+	CHECK(c->pin_from == HSM_P11_PIN_FILE);
+	CHECK(c->pin == NULL);
+	CHECK_STR(c->pin_path, path);
 	setenv(HSM_P11_PIN_ENV, "env-pin", 1);
 	CHECK(hsm_p11_config_resolve_pin(c, path, &err) == FC_OK);
+	CHECK(c->pin_from == HSM_P11_PIN_VALUE && c->pin_path == NULL);
 	CHECK_STR(c->pin, "env-pin");
 	CHECK(getenv(HSM_P11_PIN_ENV) == NULL); /* unset once read */
 	hsm_p11_config_free(c);
@@ -265,10 +271,68 @@ static void test_pin_sources(void)
 	char uri[512];
 	snprintf(uri, sizeof(uri), "pkcs11:token=t?pin-source=file://%s", path);
 	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	CHECK(c->pin_from == HSM_P11_PIN_NONE);
 	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_OK);
-	CHECK_STR(c->pin, "file-pin");
+	CHECK(c->pin_from == HSM_P11_PIN_FILE && c->pin == NULL);
+	CHECK_STR(c->pin_path, path);
 	hsm_p11_config_free(c);
 	c = NULL;
+	/* a relative PIN file is remembered as an absolute path */
+	{
+		char cwd[256], want[600];
+		CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+		CHECK(chdir(tmpdir) == 0);
+		CHECK(hsm_p11_config_parse_uri("pkcs11:token=t", &c, &err) == FC_OK);
+		CHECK(hsm_p11_config_resolve_pin(c, "pin", &err) == FC_OK);
+		snprintf(want, sizeof(want), "%s/pin", tmpdir);
+		CHECK_STR(c->pin_path, want);
+		CHECK(chdir(cwd) == 0);
+		hsm_p11_config_free(c);
+		c = NULL;
+	}
+	/* an empty PIN file is refused at once, naming the file */
+	{
+		char empty[300];
+		snprintf(empty, sizeof(empty), "%s/empty-pin", tmpdir);
+		f = fopen(empty, "w");
+		fputs("\n", f);
+		fclose(f);
+		CHECK(hsm_p11_config_parse_uri("pkcs11:token=t", &c, &err) == FC_OK);
+		CHECK(hsm_p11_config_resolve_pin(c, empty, &err) == FC_ECONFIG);
+		CHECK_CONTAINS(err.msg, "empty-pin: empty");
+		hsm_p11_config_free(c);
+		c = NULL;
+		memset(&err, 0, sizeof(err));
+	}
+	/* crypto11 from a file: the Pin is not kept but read again from the file */
+	{
+		char json[300];
+		snprintf(json, sizeof(json), "%s/crypto11.json", tmpdir);
+		f = fopen(json, "w");
+		fputs("{\"Path\":\"/m.so\",\"TokenLabel\":\"t\",\"Pin\":\"json-pin\"}", f);
+		fclose(f);
+		CHECK(hsm_p11_config_load_crypto11(json, &c, &err) == FC_OK);
+		if (c) {
+			CHECK(c->pin_from == HSM_P11_PIN_CRYPTO11 && c->pin == NULL);
+			CHECK_STR(c->pin_path, json);
+			CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_OK);
+			CHECK(c->pin_from == HSM_P11_PIN_CRYPTO11);
+			/* --pkcs11-pin-file wins over the file's Pin */
+			CHECK(hsm_p11_config_resolve_pin(c, path, &err) == FC_OK);
+			CHECK(c->pin_from == HSM_P11_PIN_FILE);
+			CHECK_STR(c->pin_path, path);
+		}
+		hsm_p11_config_free(c);
+		c = NULL;
+		f = fopen(json, "w");
+		fputs("{\"Path\":\"/m.so\",\"TokenLabel\":\"t\"}", f);
+		fclose(f);
+		CHECK(hsm_p11_config_load_crypto11(json, &c, &err) == FC_OK);
+		if (c)
+			CHECK(c->pin_from == HSM_P11_PIN_NONE && c->pin_path == NULL);
+		hsm_p11_config_free(c);
+		c = NULL;
+	}
 	CHECK(hsm_p11_config_parse_uri("pkcs11:token=t?pin-source=/nonexistent/pin", &c, &err) ==
 	      FC_OK);
 	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_ECONFIG);
@@ -404,6 +468,179 @@ static void test_softhsm(void)
 	hsm_p11_config_free(c);
 }
 
+/* Write text to path (replacing it). */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+/* The fault-injecting shim's next command (tests/tools/pkcs11_shim.c). */
+static void shim_fault(const char *ctl, const char *cmd)
+{
+	char tmp[300];
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", ctl);
+	write_file(tmp, cmd);
+	CHECK(rename(tmp, ctl) == 0);
+}
+
+/* Sign once with s; the status, the message in err. */
+static enum fc_status sign_once(struct hsm_signer *s, struct fc_err *err)
+{
+	static const uint8_t msg[] = "relogin";
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	enum fc_status st;
+
+	memset(err, 0, sizeof(*err));
+	st = hsm_sign(s, msg, sizeof(msg) - 1, &sig, &sig_len, err);
+	free(sig);
+	return st;
+}
+
+#define RELOGIN_PIN "relogin-pin-5e1d07"
+
+/*
+ * After a fault the token is logged in again with the PIN read again from
+ * its file (through the fault-injecting shim over SoftHSM2): a PIN file
+ * that is gone gives an error naming it (not the PIN) and service resumes
+ * once it is back; a PIN changed to a wrong one is refused once and not
+ * offered again until the file changes. The same with a crypto11 file.
+ */
+static void test_relogin(void)
+{
+	const char *shim = getenv("FULCRUM_PKCS11_SHIM");
+	char ctl[300], pin[300], away[300], json[300], uri[1024], cmd[512], text[600];
+	struct hsm_p11_config *c = NULL;
+	struct hsm_p11 *p = NULL;
+	struct hsm_signer *s = NULL;
+	struct fc_err err = {0};
+	bool found = false;
+
+	if (shim == NULL || access(shim, R_OK) != 0 || access(SOFTHSM, R_OK) != 0) {
+		printf("SKIP relogin: FULCRUM_PKCS11_SHIM or SoftHSM2 missing\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "softhsm2-util --init-token --free --label relogin --so-pin 0000 --pin %s "
+		 ">/dev/null",
+		 RELOGIN_PIN);
+	CHECK(system(cmd) == 0);
+	snprintf(ctl, sizeof(ctl), "%s/fault", tmpdir);
+	snprintf(pin, sizeof(pin), "%s/relogin-pin", tmpdir);
+	snprintf(away, sizeof(away), "%s/relogin-pin.away", tmpdir);
+	snprintf(json, sizeof(json), "%s/relogin.json", tmpdir);
+	setenv("FULCRUM_SHIM_MODULE", SOFTHSM, 1);
+	setenv("FULCRUM_SHIM_CONTROL", ctl, 1);
+	write_file(ctl, "");
+	write_file(pin, RELOGIN_PIN "\n");
+
+	/* a PIN file (pin-source) */
+	snprintf(uri, sizeof(uri), "pkcs11:token=relogin?module-path=%s&pin-source=file:%s", shim,
+		 pin);
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_OK);
+	c->read_write = true;
+	c->max_sessions = 2;
+	CHECK(hsm_p11_open(c, &p, &err) == FC_OK);
+	hsm_p11_config_free(c);
+	c = NULL;
+	if (p == NULL) {
+		fprintf(stderr, "relogin: open: %s\n", err.msg);
+		return;
+	}
+	CHECK(hsm_p11_has_key(p, "rl", NULL, 0, &found, &err) == FC_OK);
+	if (!found)
+		CHECK(hsm_p11_generate_key(p, "rl", (const uint8_t *)"rl", 2, HSM_KEY_EC_P256,
+					   &err) == FC_OK);
+	CHECK(hsm_p11_signer_new(p, "rl", NULL, 0, HSM_RSA_PKCS1, NULL, &s, &err) == FC_OK);
+	hsm_p11_free(p);
+	p = NULL;
+	if (s == NULL) {
+		fprintf(stderr, "relogin: signer: %s\n", err.msg);
+		return;
+	}
+	CHECK(sign_once(s, &err) == FC_OK);
+
+	/* the PIN file gone when the token must be logged in again */
+	CHECK(rename(pin, away) == 0);
+	shim_fault(ctl, "session-invalid once");
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "pkcs11 PIN file");
+	CHECK_CONTAINS(err.msg, pin);
+	CHECK(strstr(err.msg, RELOGIN_PIN) == NULL);
+	/* back: the next attempt (after the recovery interval) logs in */
+	CHECK(rename(away, pin) == 0);
+	usleep(600 * 1000);
+	CHECK(sign_once(s, &err) == FC_OK);
+
+	/* the PIN file changed to a wrong PIN: refused once, not offered again */
+	write_file(pin, "wrong-pin-0000\n");
+	shim_fault(ctl, "session-closed once");
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "the PIN is wrong");
+	CHECK_CONTAINS(err.msg, pin);
+	CHECK(strstr(err.msg, "wrong-pin-0000") == NULL);
+	usleep(600 * 1000);
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "not logging in again");
+	CHECK_CONTAINS(err.msg, "has not changed since");
+	/* the right PIN written back: logged in again */
+	write_file(pin, RELOGIN_PIN "\n");
+	usleep(600 * 1000);
+	CHECK(sign_once(s, &err) == FC_OK);
+	hsm_signer_free(s);
+	s = NULL;
+
+	/* the Pin of a crypto11 file, read again from the file */
+	snprintf(text, sizeof(text),
+		 "{\"Path\":\"%s\",\"TokenLabel\":\"relogin\",\"Pin\":\"%s\",\"MaxSessions\":2}",
+		 shim, RELOGIN_PIN);
+	write_file(json, text);
+	CHECK(hsm_p11_config_load_crypto11(json, &c, &err) == FC_OK);
+	if (c == NULL)
+		return;
+	CHECK(hsm_p11_config_resolve_pin(c, NULL, &err) == FC_OK);
+	CHECK(c->pin_from == HSM_P11_PIN_CRYPTO11 && c->pin == NULL);
+	CHECK(hsm_p11_open(c, &p, &err) == FC_OK);
+	hsm_p11_config_free(c);
+	c = NULL;
+	if (p == NULL) {
+		fprintf(stderr, "relogin: open crypto11: %s\n", err.msg);
+		return;
+	}
+	CHECK(hsm_p11_signer_new(p, "rl", NULL, 0, HSM_RSA_PKCS1, NULL, &s, &err) == FC_OK);
+	hsm_p11_free(p);
+	if (s == NULL)
+		return;
+	snprintf(text, sizeof(text),
+		 "{\"Path\":\"%s\",\"TokenLabel\":\"relogin\",\"Pin\":\"bad-json-pin\"}", shim);
+	write_file(json, text);
+	shim_fault(ctl, "device-error once");
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "the PIN is wrong");
+	CHECK_CONTAINS(err.msg, json);
+	CHECK(strstr(err.msg, "bad-json-pin") == NULL);
+	CHECK(unlink(json) == 0);
+	usleep(600 * 1000);
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "pkcs11 config");
+	CHECK_CONTAINS(err.msg, json);
+	snprintf(text, sizeof(text),
+		 "{\"Path\":\"%s\",\"TokenLabel\":\"relogin\",\"Pin\":\"%s\"}", shim,
+		 RELOGIN_PIN);
+	write_file(json, text);
+	usleep(600 * 1000);
+	CHECK(sign_once(s, &err) == FC_OK);
+	hsm_signer_free(s);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -414,6 +651,7 @@ int main(void)
 	test_crypto11();
 	test_pin_sources();
 	test_softhsm();
+	test_relogin();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
