@@ -208,11 +208,10 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sc
 	int idx;
 
 	fc_buf_init(&value, 0);
-	if ((final = X509_dup(ci->precert)) == NULL) {
-		fc_log_ssl("ca: copy precertificate");
-		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot copy the precertificate");
-		goto out;
-	}
+	/* The precertificate has been logged: it becomes the final certificate
+	 * (no copy, which OpenSSL 3.0 makes by re-parsing it). */
+	final = ci->precert;
+	ci->precert = NULL;
 	idx = X509_get_ext_by_NID(final, NID_ct_precert_poison, -1);
 	if (idx < 0 || idx != X509_get_ext_count(final) - 1) {
 		st = fc_err_set(err, FC_EINTERNAL, "ca: the precertificate's poison is not its last "
@@ -229,9 +228,9 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sc
 		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot add the SCT list extension");
 		goto out;
 	}
-	/* OpenSSL 3.0's X509_add_ext/X509_delete_ext keep the cached DER of
-	 * the copy: mark it modified (i2d_re_X509_tbs) so that everything
-	 * below, X509_dup included, encodes the new extensions. */
+	/* OpenSSL 3.0's X509_add_ext/X509_delete_ext keep the cached DER:
+	 * mark it modified (i2d_re_X509_tbs) so that everything below encodes
+	 * the new extensions. */
 	if (i2d_re_X509_tbs(final, NULL) <= 0) {
 		fc_log_ssl("ca: encode final TBSCertificate");
 		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot encode the final certificate");

@@ -166,7 +166,8 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client
 /*
  * The DER TBSCertificate of cert without the extension nid (which must be
  * present once), e.g. the precert TBS without the poison that the log
- * signs (RFC 6962 3.2). *out is OPENSSL_malloc'd. FC_EINTERNAL.
+ * signs (RFC 6962 3.2). cert is changed and restored (not thread-safe on
+ * a shared certificate). *out is OPENSSL_malloc'd. FC_EINTERNAL.
  */
 enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *len,
 				   struct fc_err *err);

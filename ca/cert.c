@@ -672,30 +672,33 @@ out:
 /*
  * The DER TBSCertificate of cert with extension nid removed (ca_int.h):
  * the TBS a CT log signs for a precertificate (RFC 6962 3.2), and the one
- * the final certificate must share with it (3.1). Works on a copy; cert is
- * untouched. *out (OPENSSL_free) and *len on success, else FC_EINTERNAL.
+ * the final certificate must share with it (3.1). The extension is taken
+ * out of cert, the TBS encoded, and the extension put back at its place,
+ * so cert encodes as before (DER has one encoding); this avoids a copy,
+ * which OpenSSL 3.0 makes by re-parsing the certificate, public key
+ * included. *out (OPENSSL_free) and *len on success, else FC_EINTERNAL.
  */
 enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *len,
 				   struct fc_err *err)
 {
-	X509 *copy = NULL;
 	X509_EXTENSION *ext = NULL;
 	unsigned char *tbs = NULL;
 	enum fc_status st = FC_EINTERNAL;
 	int idx, n;
 
-	if ((copy = X509_dup(cert)) == NULL) {
-		st = ssl_fail(err, "copy certificate");
+	idx = X509_get_ext_by_NID(cert, nid, -1);
+	if (idx < 0 || X509_get_ext_by_NID(cert, nid, idx) >= 0)
+		return fc_err_set(err, FC_EINTERNAL, "ca: certificate has %s extension %s",
+				  idx < 0 ? "no" : "more than one", OBJ_nid2sn(nid));
+	ext = X509_delete_ext(cert, idx);
+	n = i2d_re_X509_tbs(cert, &tbs);
+	/* X509_add_ext adds a copy; re-encoding marks the TBS modified so that
+	 * cert's cached DER is the restored one. */
+	if (X509_add_ext(cert, ext, idx) != 1 || i2d_re_X509_tbs(cert, NULL) <= 0) {
+		st = ssl_fail(err, "restore the extension");
 		goto out;
 	}
-	idx = X509_get_ext_by_NID(copy, nid, -1);
-	if (idx < 0 || X509_get_ext_by_NID(copy, nid, idx) >= 0) {
-		st = fc_err_set(err, FC_EINTERNAL, "ca: certificate has %s extension %s",
-				idx < 0 ? "no" : "more than one", OBJ_nid2sn(nid));
-		goto out;
-	}
-	ext = X509_delete_ext(copy, idx);
-	if ((n = i2d_re_X509_tbs(copy, &tbs)) <= 0) {
+	if (n <= 0) {
 		st = ssl_fail(err, "encode TBSCertificate");
 		goto out;
 	}
@@ -706,6 +709,5 @@ enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *l
 out:
 	OPENSSL_free(tbs);
 	X509_EXTENSION_free(ext);
-	X509_free(copy);
 	return st;
 }

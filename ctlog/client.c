@@ -283,7 +283,8 @@ static void handle_sct(struct ctlog_client *c, struct sub *s)
 		sub_fail(s, FC_EINTERNAL, "cannot build the SCT's signed data");
 		return;
 	}
-	if (ctlog_sct_verify(&sct, c->key, sd.data, sd.len, fc_now() * 1000 + 999, &err) != FC_OK) {
+	if (ctlog_sct_verify_id(&sct, c->key, c->log_id, sd.data, sd.len, fc_now() * 1000 + 999,
+				&err) != FC_OK) {
 		fc_buf_free(&sd);
 		ctlog_sct_clear(&sct);
 		sub_fail(s, err.status == FC_EINTERNAL ? FC_EINTERNAL : FC_EUPSTREAM,

@@ -546,6 +546,17 @@ enum fc_status ctlog_sct_verify(const struct ctlog_sct *sct, EVP_PKEY *log_key,
 				struct fc_err *err)
 {
 	uint8_t want_id[CTLOG_LOG_ID_LEN];
+
+	if (ctlog_key_hash(log_key, want_id) != FC_OK)
+		return fc_err_set(err, FC_EINTERNAL, "cannot hash the log's public key");
+	return ctlog_sct_verify_id(sct, log_key, want_id, signed_data_p, signed_len, now_ms, err);
+}
+
+enum fc_status ctlog_sct_verify_id(const struct ctlog_sct *sct, EVP_PKEY *log_key,
+				   const uint8_t want_id[CTLOG_LOG_ID_LEN],
+				   const uint8_t *signed_data_p, size_t signed_len, int64_t now_ms,
+				   struct fc_err *err)
+{
 	EVP_MD_CTX *md = NULL;
 	int type;
 	uint8_t want_sig;
@@ -554,8 +565,6 @@ enum fc_status ctlog_sct_verify(const struct ctlog_sct *sct, EVP_PKEY *log_key,
 	if (sct->version != 0)
 		return fc_err_set(err, st, "RFC 6962 3.2: SCT version %u is not v1",
 				  (unsigned)sct->version);
-	if (ctlog_key_hash(log_key, want_id) != FC_OK)
-		return fc_err_set(err, FC_EINTERNAL, "cannot hash the log's public key");
 	if (CRYPTO_memcmp(want_id, sct->log_id, CTLOG_LOG_ID_LEN) != 0)
 		return fc_err_set(err, st, "RFC 6962 3.2: the SCT's log id is not the configured "
 					   "log's (SHA-256 of its public key)");

@@ -414,6 +414,40 @@ static void check_leaf(X509 *leaf, const struct oidc_identity *id, EVP_PKEY *sub
 	ERR_clear_error();
 }
 
+/*
+ * ca_cert_tbs_without on a signed precertificate: the TBS it returns is the
+ * certificate's minus the poison and nothing else, and the certificate
+ * itself is left as it was (same DER, signature still good), since it
+ * takes the extension out and puts it back instead of copying.
+ */
+static void check_tbs_without(X509 *pre, EVP_PKEY *issuer_key)
+{
+	unsigned char *before = NULL, *after = NULL, *tbs_der = NULL;
+	int n_before = i2d_X509(pre, &before), n_after, n_tbs;
+	uint8_t *tbs = NULL;
+	size_t tbs_len = 0;
+	struct fc_err err = {0};
+	X509 *copy = X509_dup(pre);
+
+	CHECK(ca_cert_tbs_without(pre, NID_ct_precert_poison, &tbs, &tbs_len, &err) == FC_OK);
+	n_after = i2d_X509(pre, &after);
+	CHECK(n_after == n_before && memcmp(before, after, (size_t)n_before) == 0);
+	CHECK(X509_verify(pre, issuer_key) == 1);
+	/* the oracle: a copy with the poison deleted */
+	X509_EXTENSION_free(X509_delete_ext(copy, X509_get_ext_by_NID(copy, NID_ct_precert_poison, -1)));
+	n_tbs = i2d_re_X509_tbs(copy, &tbs_der);
+	CHECK(tbs != NULL && n_tbs > 0 && (size_t)n_tbs == tbs_len &&
+	      memcmp(tbs, tbs_der, tbs_len) == 0);
+	/* absent or twice: refused */
+	CHECK(ca_cert_tbs_without(copy, NID_ct_precert_poison, &tbs_der, &tbs_len, &err) ==
+	      FC_EINTERNAL);
+	OPENSSL_free(tbs);
+	OPENSSL_free(tbs_der);
+	OPENSSL_free(before);
+	OPENSSL_free(after);
+	X509_free(copy);
+}
+
 static void test_leaf_profile(void)
 {
 	EVP_PKEY *client_keys[3] = {
@@ -468,6 +502,8 @@ static void test_leaf_profile(void)
 						   &ca_kinds[k]);
 				}
 				X509_free(parsed);
+				if (pre == 1)
+					check_tbs_without(leaf, hsm_signer_public_key(signer));
 				X509_free(leaf);
 			}
 		}
