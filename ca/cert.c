@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -476,6 +478,42 @@ static enum fc_status add_poison(X509 *x, struct fc_err *err)
 }
 
 /*
+ * The leaf's SubjectPublicKeyInfo. X509_set_pubkey costs OpenSSL 3.0 an
+ * encoder and a decoder per call (it encodes the key, then parses the
+ * result back), a good part of a certificate's cost. For EC keys on a named
+ * curve, what every Sigstore client sends, the algorithm, curve and point
+ * are set directly, the point uncompressed (EVP_PKEY_get1_encoded_public_key
+ * gives that form whatever form the client sent), as Go's
+ * MarshalPKIXPublicKey writes them; other keys take X509_set_pubkey.
+ */
+static bool set_subject_key(X509 *x, EVP_PKEY *key)
+{
+	char group[80];
+	size_t group_len = 0;
+	unsigned char *point = NULL;
+	size_t point_len = 0;
+	int curve = NID_undef;
+
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group),
+					   &group_len) == 1)
+		curve = OBJ_txt2nid(group);
+	if (curve != NID_undef)
+		point_len = EVP_PKEY_get1_encoded_public_key(key, &point);
+	if (point_len == 0 || point[0] != POINT_CONVERSION_UNCOMPRESSED) {
+		OPENSSL_free(point);
+		ERR_clear_error();
+		return X509_set_pubkey(x, key) == 1;
+	}
+	if (X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+				   V_ASN1_OBJECT, OBJ_nid2obj(curve), point, (int)point_len) != 1) {
+		OPENSSL_free(point);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Build the unsigned leaf (ca_int.h; Fulcio's MakeX509 + Go's
  * x509.CreateCertificate field order, RFC 5280 4.1). Returns FC_OK with
  * *out (caller frees with X509_free; sign it with ca_cert_sign), else
@@ -507,7 +545,7 @@ enum fc_status ca_leaf_build(const struct ca_leaf_params *p, X509 **out, struct 
 	/* Subject: empty (an empty SEQUENCE, as Go writes it). */
 	if ((subject = X509_NAME_new()) == NULL || X509_set_subject_name(x, subject) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(p->issuer)) != 1 ||
-	    X509_set_pubkey(x, p->subject_key) != 1) {
+	    !set_subject_key(x, p->subject_key)) {
 		st = ssl_fail(err, "leaf names and key");
 		goto out;
 	}

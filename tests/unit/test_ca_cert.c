@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -175,11 +176,27 @@ static void oid_of(X509_EXTENSION *ext, char *buf, size_t n)
 }
 
 /* SHA-1 of the subjectPublicKey bits of key, computed from i2d_PUBKEY. */
+/* key's SubjectPublicKeyInfo as Go's MarshalPKIXPublicKey writes it: EC
+ * points uncompressed, whatever form the key was parsed from. */
+static int go_spki(EVP_PKEY *key, unsigned char **der)
+{
+	EVP_PKEY *copy = EVP_PKEY_dup(key);
+	int len;
+
+	if (EVP_PKEY_is_a(copy, "EC"))
+		CHECK(EVP_PKEY_set_utf8_string_param(
+			      copy, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+			      OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_UNCOMPRESSED) == 1);
+	len = i2d_PUBKEY(copy, der);
+	EVP_PKEY_free(copy);
+	return len;
+}
+
 static void key_sha1(EVP_PKEY *key, uint8_t out[20])
 {
 	unsigned char *der = NULL;
 	const unsigned char *p, *bits = NULL;
-	int len = i2d_PUBKEY(key, &der), bits_len = 0;
+	int len = go_spki(key, &der), bits_len = 0;
 	X509_PUBKEY *xp;
 
 	p = der;
@@ -414,6 +431,19 @@ static void check_leaf(X509 *leaf, const struct oidc_identity *id, EVP_PKEY *sub
 	ERR_clear_error();
 }
 
+/* The leaf's SubjectPublicKeyInfo is byte for byte Go's encoding of the
+ * client's key (EC points uncompressed, as Fulcio writes them). */
+static void check_spki(X509 *leaf, EVP_PKEY *client_key)
+{
+	unsigned char *got = NULL, *want = NULL;
+	int n_got = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &got);
+	int n_want = go_spki(client_key, &want);
+
+	CHECK(n_got > 0 && n_got == n_want && memcmp(got, want, (size_t)n_got) == 0);
+	OPENSSL_free(got);
+	OPENSSL_free(want);
+}
+
 /*
  * ca_cert_tbs_without on a signed precertificate: the TBS it returns is the
  * certificate's minus the poison and nothing else, and the certificate
@@ -450,11 +480,20 @@ static void check_tbs_without(X509 *pre, EVP_PKEY *issuer_key)
 
 static void test_leaf_profile(void)
 {
-	EVP_PKEY *client_keys[3] = {
+	EVP_PKEY *client_keys[5] = {
 		EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
 		EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048),
 		EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+		EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"),
+		EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"),
 	};
+	const size_t n_keys = sizeof(client_keys) / sizeof(client_keys[0]);
+
+	/* the last one keeps its point compressed (the leaf takes the other
+	 * path of set_subject_key) */
+	CHECK(EVP_PKEY_set_utf8_string_param(client_keys[4],
+					     OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED) == 1);
 
 	for (size_t k = 0; k < sizeof(ca_kinds) / sizeof(ca_kinds[0]); k++) {
 		struct hsm_signer *signer = make_signer(&ca_kinds[k]);
@@ -472,7 +511,7 @@ static void test_leaf_profile(void)
 		CHECK(ca_chain_check(chain, hsm_signer_public_key(signer), &err) == FC_OK);
 		for (size_t i = 0; i < N_IDENTITIES; i++) {
 			for (int pre = 0; pre < 2; pre++) {
-				EVP_PKEY *ck = client_keys[(i + k) % 3];
+				EVP_PKEY *ck = client_keys[(i + k) % n_keys];
 				struct ca_leaf_params p = {
 					.identity = &identities[i],
 					.subject_key = ck,
@@ -500,6 +539,7 @@ static void test_leaf_profile(void)
 					check_leaf(parsed, &identities[i], ck, chain->certs[0],
 						   p.not_before, p.validity_s, p.precert,
 						   &ca_kinds[k]);
+					check_spki(parsed, ck);
 				}
 				X509_free(parsed);
 				if (pre == 1)
@@ -510,7 +550,7 @@ static void test_leaf_profile(void)
 		ca_chain_free(chain);
 		hsm_signer_free(signer);
 	}
-	for (size_t i = 0; i < 3; i++)
+	for (size_t i = 0; i < n_keys; i++)
 		EVP_PKEY_free(client_keys[i]);
 }
 
