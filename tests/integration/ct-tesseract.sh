@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# fulcrum serve against a real Certificate Transparency log: TesseraCT POSIX
-# (tests/tools/install-tesseract.sh) on loopback, trusting a root made with
-# openssl before either server starts (fulcrum runs --ca fileca with it).
+# fulcrum serve against a real Certificate Transparency log on loopback, the
+# log chosen by CT_TEST_LOG: "tesseract" (default; meson test ct-tesseract):
+# TesseraCT POSIX (tests/tools/install-tesseract.sh), a third-party log;
+# "fulcrum" (meson test ct-fulcrum-ctlog): our own `fulcrum ctlog`. Both trust
+# a root made with openssl before either server starts (fulcrum runs --ca
+# fileca with it); log_start below hides which log runs, and every check
+# below runs against both:
 #   (a) v2 and v1 certificates carry exactly one SCT from that log, checked
 #       by ct-check-sct.py: pyca/cryptography rebuilds the RFC 6962 precert
 #       input (tbs_precertificate_bytes, SHA-256 of the intermediate's SPKI,
 #       the SCT's leaf_index extension) and verifies the signature with the
 #       log key; sigstore-python's own verify_sct; and the entry at the SCT's
-#       leaf_index in TesseraCT's data tiles holds the same TBS;
+#       leaf_index in the log's data tiles (read from its storage directory:
+#       both logs write the static-ct-api layout) holds the same TBS;
 #   (b) sigstore-python: request_cert.py (FulcioClient, CSR) now succeeds, and
 #       SigningContext.signer (which runs verify_sct itself) accepts the SCT;
 #   (c) sigstore-js: sign with @sigstore/sign (FulcioSigner, TSA witness from
@@ -15,26 +20,81 @@
 #       against a trusted root holding our chain, the log key and the TSA
 #       (ctlogThreshold 1, tlogThreshold 0, timestampThreshold 1); a trusted
 #       root with another CT key must fail with an SCT error;
-#   (d) 500 simultaneous requests with a 1 s checkpoint interval all succeed,
-#       each with a valid, distinct SCT, and fulcrum's thread count stays flat;
-#   (e) --ct-log-origin sets the Host header TesseraCT compares with its origin;
-#   (f) no certificate without a good SCT: log down, log not answering (the
-#       --ct-log-timeout), log key mismatch, root not accepted by the log.
+#   (d) 500 simultaneous requests with a 1 s checkpoint interval (TesseraCT)
+#       or batch age (fulcrum ctlog) all succeed, each with a valid, distinct
+#       SCT, and fulcrum's thread count stays flat;
+#   (e) --ct-log-origin sets the Host header: TesseraCT compares it with its
+#       origin (a warning on a mismatch, checked both ways); fulcrum ctlog
+#       ignores the Host, so there both forms must simply be accepted, and
+#       the entry is in the log whose checkpoint names that origin;
+#   (f) no certificate without a good SCT: log down, log not answering (a
+#       socket that accepts and never answers, --ct-log-timeout; and the
+#       real log frozen with SIGSTOP, then a certificate again after
+#       SIGCONT), log key mismatch, root not accepted by the log.
+# With fulcrum ctlog, the logs also stop on SIGTERM with exit 0 and no
+# sanitizer report, as every fulcrum serve does.
 # FULCRUM_BIN / FULCRUM_TEST_ISSUER as for the other integration tests;
-# needs TesseraCT, node + tests/interop/js/node_modules and the sigstore-python
-# venv (tests/tools/install-interop.sh).
+# needs TesseraCT (CT_TEST_LOG=tesseract), node +
+# tests/interop/js/node_modules and the sigstore-python venv
+# (tests/tools/install-interop.sh).
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 repo=$(cd "$here/../.." && pwd)
 I="$repo/tests/interop"
 JS="$I/js"
+# ctlog-lib.sh gives ct_start (fulcrum ctlog); it is sourced before
+# ct-lib.sh because both define ct_make_ca and this test wants ct-lib.sh's
+# (root, int.key, chain.pem for fileca). Its CT_ORIGIN default would become
+# TesseraCT's origin too, so it is kept aside for fulcrum ctlog only.
+. "$here/ctlog-lib.sh"
+FULCRUM_CT_ORIGIN=$CT_ORIGIN
+unset CT_ORIGIN
 . "$I/ct-lib.sh"
 PY="$CT_DEPS/venv/bin/python"
+CT_TEST_LOG=${CT_TEST_LOG:-tesseract}
+case $CT_TEST_LOG in
+  tesseract) LOG_NAME=TesseraCT ;;
+  fulcrum) LOG_NAME="fulcrum ctlog" ;;
+  *) echo "CT_TEST_LOG must be tesseract or fulcrum, not \"$CT_TEST_LOG\""; exit 1 ;;
+esac
+echo "CT log under test: $LOG_NAME (CT_TEST_LOG=$CT_TEST_LOG)"
+
+# log_start NAME ROOTS_PEM INTERVAL: the log under test on a free loopback
+# port with a fresh storage directory and its own P-256 key, trusting
+# ROOTS_PEM, accepting only codeSigning leaves, answering an SCT once a
+# checkpoint published at most INTERVAL (1s, 250ms) after the submission
+# covers the entry (TesseraCT's --checkpoint_interval, fulcrum ctlog's
+# --batch-max-age). Sets ${NAME}_URL, _PID, _PUB (log public key PEM), _KEY,
+# _STORAGE (the static-ct-api directory: checkpoint, tile/data/...), _LOG
+# and _ORIGIN (CT_ORIGIN overrides the origin).
+log_start() {
+  local name=$1 roots=$2 interval=$3 d origin
+  if [ "$CT_TEST_LOG" = tesseract ]; then
+    tesseract_start "$name" "$roots" "$interval"
+    return
+  fi
+  d="$T_TMP/$name"
+  rm -rf "$d"
+  mkdir -p "$d/storage"
+  ct_log_key "$d" || { echo "log_start: cannot make a log key" >&2; return 1; }
+  origin=${CT_ORIGIN:-$FULCRUM_CT_ORIGIN}
+  printf -v "${name}_PUB" '%s' "$d/log.pub"
+  printf -v "${name}_KEY" '%s' "$d/log.key"
+  printf -v "${name}_STORAGE" '%s' "$d/storage"
+  printf -v "${name}_LOG" '%s' "$T_TMP/$name.ctlog.log"
+  printf -v "${name}_ORIGIN" '%s' "$origin"
+  CT_ORIGIN=$origin ct_start "$name" "$d/storage" "$roots" "$d/log.key" \
+    --ext-key-usages CodeSigning --batch-max-age "$interval" || return 1
+  # a fresh log publishes its empty checkpoint before it listens
+  [ -s "$d/storage/checkpoint" ] || { echo "fulcrum ctlog ($name): no checkpoint in $d/storage" >&2; return 1; }
+}
 
 for tool in jq curl openssl node; do
   command -v "$tool" >/dev/null || t_skip "$tool not installed"
 done
-ct_have_tesseract || t_skip "TesseraCT not installed at $TESSERACT_BIN (run tests/tools/install-tesseract.sh)"
+if [ "$CT_TEST_LOG" = tesseract ]; then
+  ct_have_tesseract || t_skip "TesseraCT not installed at $TESSERACT_BIN (run tests/tools/install-tesseract.sh)"
+fi
 [ -f "$JS/node_modules/@sigstore/sign/package.json" ] \
   || t_skip "sigstore-js not installed in $JS/node_modules (run tests/tools/install-interop.sh)"
 [ -x "$PY" ] && "$PY" -c 'import sigstore, cryptography' 2>/dev/null \
@@ -43,15 +103,19 @@ ct_have_tesseract || t_skip "TesseraCT not installed at $TESSERACT_BIN (run test
   || t_skip "this fulcrum serve has no CT submission (--ct-log-public-key-path not in --help)"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
-# --- a CA, an OIDC issuer, TesseraCT (1 s checkpoints), fulcrum ---
+# --- a CA, an OIDC issuer, the log (1 s checkpoints), fulcrum ---
 ct_make_ca "$T_TMP/ca" || { t_bad "cannot make the test CA"; t_done; exit 1; }
 issuer_start idp
 cfg="$T_TMP/config.json"
 jq -n --arg u "$idp_URL" '{OIDCIssuers: {($u): {IssuerURL: $u, ClientID: "sigstore", Type: "email"}}}' >"$cfg"
 FILECA=(--ca fileca --config-path "$cfg" --fileca-cert "$T_TMP/ca/chain.pem" --fileca-key "$T_TMP/ca/int.key" --fileca-watch false)
 
-tesseract_start ct "$T_TMP/ca/root.pem" 1s || { t_bad "TesseraCT did not start"; t_done; exit 1; }
-t_ok "TesseraCT $(cat "$CT_DEPS/bin/tesseract-posix.version" 2>/dev/null | cut -d' ' -f2) up at $ct_URL (1 s checkpoints, codeSigning only)"
+log_start ct "$T_TMP/ca/root.pem" 1s || { t_bad "$LOG_NAME did not start"; t_done; exit 1; }
+if [ "$CT_TEST_LOG" = tesseract ]; then
+  t_ok "TesseraCT $(cut -d' ' -f2 "$CT_DEPS/bin/tesseract-posix.version" 2>/dev/null) up at $ct_URL (1 s checkpoints, codeSigning only)"
+else
+  t_ok "fulcrum ctlog up at $ct_URL (origin $ct_ORIGIN, 1 s batches, codeSigning only)"
+fi
 fulcrum_ct_start ca "$ct_URL" "$ct_PUB" "${FILECA[@]}" --ct-log-timeout 10s \
   || { t_bad "fulcrum serve with --ct-log-url did not start"; t_done; exit 1; }
 API=$ca_URL
@@ -66,12 +130,12 @@ v2_body() {
   jq -n --arg t "$1" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" alice@example.com)" \
     '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}'
 }
-# sct_check NAME FILE ARGS...: ct-check-sct.py against TesseraCT's key and storage.
+# sct_check NAME FILE [LOG]: ct-check-sct.py against the key and storage of
+# the log started as LOG (default ct).
 sct_check() {
-  local name=$1 file=$2 out
-  shift 2
-  if out=$("$PY" "$I/ct-check-sct.py" "$file" --log-key "$ct_PUB" --leaf-index --sigstore-python \
-      --log-storage "$ct_STORAGE" "$@" 2>&1); then
+  local name=$1 file=$2 pub="${3:-ct}_PUB" store="${3:-ct}_STORAGE" out
+  if out=$("$PY" "$I/ct-check-sct.py" "$file" --log-key "${!pub}" --leaf-index --sigstore-python \
+      --log-storage "${!store}" 2>&1); then
     t_ok "$name: ${out#ct-check-sct: ok: }"
   else
     t_bad "$name: $out"
@@ -104,9 +168,9 @@ if out=$("$PY" "$I/check_cert.py" "$T_TMP/v2chain.json" --ca "$T_TMP/bundle.json
 else
   t_bad "v2 certificate profile: $out"
 fi
-# the CA chain is the one TesseraCT was given the root of
+# the CA chain is the one the log was given the root of
 if [ "$(jq -r '.signedCertificateEmbeddedSct.chain.certificates[2] | rtrimstr("\n")' "$T_TMP/v2.json")" = "$(cat "$T_TMP/ca/root.pem")" ]; then
-  t_ok "chain ends with the fileca root TesseraCT trusts"
+  t_ok "chain ends with the fileca root $LOG_NAME trusts"
 else
   t_bad "chain root differs from $T_TMP/ca/root.pem"
 fi
@@ -165,7 +229,7 @@ if node "$JS/ct-sign.mjs" "$API" "$tok" "$T_TMP/js" >"$T_TMP/js.out" 2>"$T_TMP/j
     --tsa "$T_TMP/js/tsa.json" >"$T_TMP/root-js-bad.json"
   python3 "$I/ct-trusted-root.py" --ca-chain "$T_TMP/bundle.pem" --ca-uri "$API" --ct-pub "$T_TMP/other/log.pub" \
     --ct-log-id-from "$ct_PUB" --ct-url "$ct_URL" --tsa "$T_TMP/js/tsa.json" >"$T_TMP/root-js-bad2.json"
-  for v in "root-js-bad:another CT key" "root-js-bad2:TesseraCT's log ID with another key"; do
+  for v in "root-js-bad:another CT key" "root-js-bad2:$LOG_NAME's log ID with another key"; do
     if out=$(node "$JS/ct-verify.mjs" "$T_TMP/js/bundle.json" "$T_TMP/js/artifact.txt" "$T_TMP/${v%%:*}.json" 2>&1); then
       t_bad "sigstore-js verified with ${v#*:} in the trusted root"
     elif grep -q 'SCT verification failed' <<<"$out"; then
@@ -178,7 +242,7 @@ else
   t_bad "sigstore-js sign: $(cat "$T_TMP/js.err")"
 fi
 
-# ===== (d) 500 simultaneous requests, 1 s checkpoints =====
+# ===== (d) 500 simultaneous requests, 1 s checkpoints (batches) =====
 tok=$(mint "$idp_URL" '{"claims":{"sub":"alice-sub","email":"alice@example.com","email_verified":true,"exp":4102444800}}')
 v2_body "$tok" >"$T_TMP/load.body"
 th_before=$(threads_of "$ca_PID")
@@ -215,24 +279,46 @@ fi
 kill -0 "$ca_PID" 2>/dev/null && t_ok "fulcrum still running after the load" || t_bad "fulcrum died under load: $(tail -5 "$T_TMP/ca.serve.log")"
 
 # ===== (e) --ct-log-origin: the Host header of the submission =====
-CT_ORIGIN=ct-origin.fulcrum.test tesseract_start cto "$T_TMP/ca/root.pem" 250ms || t_bad "second TesseraCT did not start"
+CT_ORIGIN=ct-origin.fulcrum.test log_start cto "$T_TMP/ca/root.pem" 250ms || t_bad "second $LOG_NAME did not start"
 warn='not prefixed with the configured origin'
 if fulcrum_ct_start cao "$cto_URL" "$cto_PUB" "${FILECA[@]}" --ct-log-origin "$cto_ORIGIN"; then
   http POST "$cao_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
-  if [ "$H_STATUS" = 200 ] && ! grep -q "$warn" "$cto_LOG"; then
-    t_ok "--ct-log-origin $cto_ORIGIN: certificate issued, TesseraCT saw its origin as the Host"
+  echo "$H_BODY" >"$T_TMP/origin.json"
+  if [ "$CT_TEST_LOG" = tesseract ]; then
+    if [ "$H_STATUS" = 200 ] && ! grep -q "$warn" "$cto_LOG"; then
+      t_ok "--ct-log-origin $cto_ORIGIN: certificate issued, TesseraCT saw its origin as the Host"
+    else
+      t_bad "--ct-log-origin: status $H_STATUS $(head -c 200 <<<"$H_BODY"); TesseraCT: $(grep -c "$warn" "$cto_LOG") origin warnings"
+    fi
   else
-    t_bad "--ct-log-origin: status $H_STATUS $(head -c 200 <<<"$H_BODY"); TesseraCT: $(grep -c "$warn" "$cto_LOG") origin warnings"
+    # fulcrum ctlog does not compare the Host with its origin: the
+    # equivalent is that a Host set to the origin is accepted and the entry
+    # lands in the log whose checkpoint names that origin (sct_check below)
+    if [ "$H_STATUS" = 200 ] && [ "$(head -1 "$cto_STORAGE/checkpoint")" = "$cto_ORIGIN" ]; then
+      t_ok "--ct-log-origin $cto_ORIGIN: certificate issued by way of the fulcrum ctlog whose checkpoint origin it is"
+    else
+      t_bad "--ct-log-origin: status $H_STATUS $(head -c 200 <<<"$H_BODY"); checkpoint origin $(head -1 "$cto_STORAGE/checkpoint")"
+    fi
   fi
+  [ "$H_STATUS" = 200 ] && sct_check "--ct-log-origin certificate" "$T_TMP/origin.json" cto
 else
   t_bad "fulcrum serve --ct-log-origin did not start: $(tail -3 "$T_TMP/cao.serve.log")"
 fi
 if fulcrum_ct_start canoo "$cto_URL" "$cto_PUB" "${FILECA[@]}"; then
   http POST "$canoo_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
-  if [ "$H_STATUS" = 200 ] && grep -q "$warn" "$cto_LOG"; then
-    t_ok "without --ct-log-origin the Host is the URL's (control: TesseraCT warns about its origin)"
+  if [ "$CT_TEST_LOG" = tesseract ]; then
+    if [ "$H_STATUS" = 200 ] && grep -q "$warn" "$cto_LOG"; then
+      t_ok "without --ct-log-origin the Host is the URL's (control: TesseraCT warns about its origin)"
+    else
+      t_bad "control without --ct-log-origin: status $H_STATUS, $(grep -c "$warn" "$cto_LOG") origin warnings"
+    fi
   else
-    t_bad "control without --ct-log-origin: status $H_STATUS, $(grep -c "$warn" "$cto_LOG") origin warnings"
+    echo "not checked against fulcrum ctlog: that a Host other than the origin is noticed (fulcrum ctlog ignores the Host header; TesseraCT only warns)"
+    if [ "$H_STATUS" = 200 ]; then
+      t_ok "without --ct-log-origin (Host 127.0.0.1:port, not the origin): certificate issued too"
+    else
+      t_bad "without --ct-log-origin: status $H_STATUS $(head -c 200 <<<"$H_BODY")"
+    fi
   fi
 fi
 
@@ -257,7 +343,7 @@ if fulcrum_ct_start cakey "$ct_URL" "$T_TMP/other/log.pub" "${FILECA[@]}"; then
 fi
 # the log does not accept our root
 ct_make_ca "$T_TMP/ca2"
-tesseract_start ctother "$T_TMP/ca2/root.pem" 250ms || t_bad "third TesseraCT did not start"
+log_start ctother "$T_TMP/ca2/root.pem" 250ms || t_bad "third $LOG_NAME did not start"
 if fulcrum_ct_start caroot "$ctother_URL" "$ctother_PUB" "${FILECA[@]}"; then
   refused "log that does not accept our root (400 from add-pre-chain)" caroot
 fi
@@ -270,14 +356,41 @@ if fulcrum_ct_start cahang "http://127.0.0.1:$bh_port" "$ct_PUB" "${FILECA[@]}" 
   refused "log that never answers, --ct-log-timeout 2s" cahang
   [ "$LAST_MS" -lt 8000 ] && t_ok "gave up after ${LAST_MS} ms (timeout 2 s)" || t_bad "took ${LAST_MS} ms with --ct-log-timeout 2s"
 fi
+# the real log frozen (SIGSTOP: the kernel still accepts connections, the log
+# answers nothing), --ct-log-timeout 2s; after SIGCONT the same fulcrum
+# issues again (its connection to the log must not be stuck)
+if fulcrum_ct_start cafrz "$ct_URL" "$ct_PUB" "${FILECA[@]}" --ct-log-timeout 2s; then
+  http POST "$cafrz_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  [ "$H_STATUS" = 200 ] || t_bad "before SIGSTOP: status $H_STATUS $(head -c 200 <<<"$H_BODY")"
+  kill -STOP "$ct_PID"
+  refused "$LOG_NAME frozen by SIGSTOP, --ct-log-timeout 2s" cafrz
+  [ "$LAST_MS" -lt 8000 ] && t_ok "gave up on the frozen log after ${LAST_MS} ms (timeout 2 s)" || t_bad "took ${LAST_MS} ms with the log frozen and --ct-log-timeout 2s"
+  kill -CONT "$ct_PID"
+  t0=$(date +%s%N)
+  http POST "$cafrz_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  echo "$H_BODY" >"$T_TMP/thawed.json"
+  if [ "$H_STATUS" = 200 ]; then
+    t_ok "after SIGCONT: certificate issued again (${ms} ms)"
+    sct_check "after SIGCONT" "$T_TMP/thawed.json"
+  else
+    t_bad "after SIGCONT: status $H_STATUS $(head -c 200 <<<"$H_BODY") (${ms} ms)"
+  fi
+fi
 # the log goes away
 kill -TERM "$ct_PID"; wait "$ct_PID" 2>/dev/null
+ct_rc=$?
 refused "CT log stopped (connection refused)" ca
 kill -0 "$ca_PID" 2>/dev/null && t_ok "fulcrum still running with its CT log gone" || t_bad "fulcrum died when the CT log went away"
 
 # ===== every fulcrum stops cleanly on SIGTERM, without sanitizer reports =====
-stopped=0 bad_stop=""
-for n in ca cao canoo cakey caroot cahang; do
+# (with CT_TEST_LOG=fulcrum the logs too: ct was stopped above)
+stopped=0 bad_stop="" names="ca cao canoo cakey caroot cahang cafrz"
+if [ "$CT_TEST_LOG" = fulcrum ]; then
+  names+=" cto ctother"
+  [ "$ct_rc" -eq 0 ] && stopped=$((stopped + 1)) || bad_stop+=" ct:exit-$ct_rc"
+fi
+for n in $names; do
   pid_var="${n}_PID"
   pid=${!pid_var:-}
   [ -n "$pid" ] || continue
@@ -290,9 +403,9 @@ for n in ca cao canoo cakey caroot cahang; do
     [ "$rc" -eq 0 ] && stopped=$((stopped + 1)) || bad_stop+=" $n:exit-$rc"
   fi
 done
-san=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T_TMP"/*.serve.log 2>/dev/null)
+san=$(grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T_TMP"/*.serve.log "$T_TMP"/*.ctlog.log 2>/dev/null)
 if [ -z "$bad_stop" ] && [ -z "$san" ]; then
-  t_ok "$stopped fulcrum servers stopped on SIGTERM with exit 0, no sanitizer report"
+  t_ok "$stopped fulcrum $([ "$CT_TEST_LOG" = fulcrum ] && echo "servers and logs" || echo servers) stopped on SIGTERM with exit 0, no sanitizer report"
 else
   t_bad "stop:$bad_stop; sanitizer reports in: $san $(for f in $san; do grep -m3 -E 'ERROR|runtime error' "$f"; done)"
 fi

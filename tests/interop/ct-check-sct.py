@@ -25,9 +25,11 @@ Checks (each failure is listed; exit 1 if any):
   * with --sigstore-python: sigstore._internal.sct.verify_sct (sigstore-python's
     own verifier, private API) with a CT keyring built from a trusted root
     holding only --log-key;
-  * with --log-storage DIR (TesseraCT's --storage_dir): the entry at the
-    SCT's leaf_index in the log's data tiles has the same timestamp, issuer
-    key hash, precert TBS and extensions, and the log's checkpoint covers it.
+  * with --log-storage DIR (TesseraCT's --storage_dir or fulcrum ctlog's
+    --storage-dir: both the static-ct-api layout, checkpoint and
+    tile/data/<N>[.p/<W>], gzipped or not): the entry at the SCT's
+    leaf_index in the log's data tiles has the same timestamp, issuer key
+    hash, precert TBS and extensions, and the log's checkpoint covers it.
 
 Options: --skew SECONDS (default 300), --quiet, --jsonl (CHAIN holds one
 answer per line, e.g. from js/ct-load.mjs --save: every one is checked and
