@@ -425,16 +425,16 @@ static bool signature_whole_bytes(const uint8_t *der, size_t len)
 }
 
 /*
- * Does issuer certify the leaf (names, key identifiers, signature)? The
- * leaf was parsed without its own public key (decode_cert with the keyless
- * context: decoding a key costs OpenSSL 3.0 more than the rest of the
- * certificate together), so X509_verify cannot run on it. ECDSA and RSA
- * PKCS#1 v1.5 signatures with SHA-2 are verified here, over the submitted
- * TBSCertificate, with the checks X509_verify makes (inner and outer
- * algorithm equal, key type, whole-byte signature); anything else is
- * parsed again in full and left to X509_verify.
+ * Does issuer certify x, whose DER is der (names, key identifiers,
+ * signature)? A leaf is parsed without its own public key (decode_cert
+ * with the keyless context: decoding a key costs OpenSSL 3.0 more than
+ * the rest of the certificate together), so X509_verify cannot run on it.
+ * ECDSA and RSA PKCS#1 v1.5 signatures with SHA-2 are verified here, over
+ * the submitted TBSCertificate, with the checks X509_verify makes (inner
+ * and outer algorithm equal, key type, whole-byte signature); anything
+ * else is parsed again in full and left to X509_verify.
  */
-static bool leaf_certified_by(X509 *issuer, X509 *leaf, const uint8_t *der, size_t der_len)
+static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_len)
 {
 	EVP_PKEY *key = X509_get0_pubkey(issuer);
 	const ASN1_BIT_STRING *sig;
@@ -446,9 +446,9 @@ static bool leaf_certified_by(X509 *issuer, X509 *leaf, const uint8_t *der, size
 	EVP_MD_CTX *c = NULL;
 	bool ok = false;
 
-	if (key == NULL || X509_check_issued(issuer, leaf) != X509_V_OK)
+	if (key == NULL || X509_check_issued(issuer, x) != X509_V_OK)
 		goto out;
-	X509_get0_signature(&sig, &alg, leaf);
+	X509_get0_signature(&sig, &alg, x);
 	X509_ALGOR_get0(&oid, NULL, NULL, alg);
 	if (!OBJ_find_sigid_algs(OBJ_obj2nid(oid), &md, &pk) ||
 	    !(md == NID_sha256 || md == NID_sha384 || md == NID_sha512) ||
@@ -460,7 +460,7 @@ static bool leaf_certified_by(X509 *issuer, X509 *leaf, const uint8_t *der, size
 		X509_free(full);
 		goto out;
 	}
-	if (X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(leaf)) != 0 ||
+	if (X509_ALGOR_cmp(alg, X509_get0_tbs_sigalg(x)) != 0 ||
 	    !EVP_PKEY_is_a(key, pk == NID_rsaEncryption ? "RSA" : "EC") ||
 	    !signature_whole_bytes(der, der_len) || !tbs_of(der, der_len, &tbs, &tbs_len))
 		goto out;
@@ -522,6 +522,28 @@ static void issuers_add_cert(struct ctlog_issuers *c, X509 *x)
 	OPENSSL_free(der);
 }
 
+/* The accepted root that certifies x (DER der), itself a CA; NULL with
+ * the reason in err. */
+static const struct root *certifying_root(const struct ctlog_roots *roots, X509 *x,
+					  const uint8_t *der, size_t der_len, struct fc_err *err)
+{
+	const struct root *anchor = NULL;
+
+	for (size_t i = 0; i < roots->n && anchor == NULL; i++)
+		if (certified_by(roots->r[i].x, x, der, der_len))
+			anchor = &roots->r[i];
+	if (anchor == NULL) {
+		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
+					   "accepted by this log");
+		return NULL;
+	}
+	if (X509_check_ca(anchor->x) == 0) {
+		fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
+		return NULL;
+	}
+	return anchor;
+}
+
 /*
  * Check chain[1..n-1] (n > 1): each element certified by the next, in the
  * order given (RFC 6962 4.1: "each of which certifies the one preceding
@@ -564,18 +586,10 @@ static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, jso
 		if (memcmp(roots->r[i].fp, c->fps[c->n - 1], CTLOG_HASH_LEN) == 0)
 			anchor = &roots->r[i];
 	if (anchor == NULL) {
-		for (i = 0; i < roots->n && anchor == NULL; i++)
-			if (certifies(roots->r[i].x, certs[n - 1]))
-				anchor = &roots->r[i];
-		if (anchor == NULL) {
-			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
-						   "accepted by this log");
+		anchor = certifying_root(roots, certs[n - 1], c->ders[c->n - 1], c->lens[c->n - 1],
+					 err);
+		if (anchor == NULL)
 			goto out;
-		}
-		if (X509_check_ca(anchor->x) == 0) {
-			fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
-			goto out;
-		}
 		issuers_add_cert(c, anchor->x);
 	}
 	ok = issuers_finish(c, certs[1]);
@@ -594,21 +608,11 @@ static struct ctlog_issuers *root_of_lone_leaf(const struct ctlog_roots *roots, 
 					       const uint8_t *der, size_t der_len,
 					       struct fc_err *err)
 {
+	const struct root *anchor = certifying_root(roots, leaf, der, der_len, err);
 	struct ctlog_issuers *c;
-	const struct root *anchor = NULL;
 
-	for (size_t i = 0; i < roots->n && anchor == NULL; i++)
-		if (leaf_certified_by(roots->r[i].x, leaf, der, der_len))
-			anchor = &roots->r[i];
-	if (anchor == NULL) {
-		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
-					   "accepted by this log");
+	if (anchor == NULL)
 		return NULL;
-	}
-	if (X509_check_ca(anchor->x) == 0) {
-		fc_err_set(err, FC_EINPUT, "the accepted root is not a CA");
-		return NULL;
-	}
 	c = ctlog_issuers_new();
 	issuers_add_cert(c, anchor->x);
 	if (!issuers_finish(c, anchor->x)) {
@@ -719,7 +723,7 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 			goto out;
 		}
 	}
-	if (n > 1 && !leaf_certified_by(issuers->first, leaf, e->cert, e->cert_len)) {
+	if (n > 1 && !certified_by(issuers->first, leaf, e->cert, e->cert_len)) {
 		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by chain[1] "
 					   "(bad signature, or wrong order)");
 		goto out;
