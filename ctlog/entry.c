@@ -33,7 +33,7 @@ struct ctlog_roots {
 	size_t json_len;
 	struct ctlog_chain_cache *verified; /* issuer chains already checked */
 	/* A library context with no algorithms, to parse leaves without
-	 * decoding their public key (see decode_leaf); NULL if unavailable. */
+	 * decoding their public key (see certified_by); NULL if unavailable. */
 	OSSL_LIB_CTX *keyless;
 	OSSL_PROVIDER *keyless_null;
 };
