@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <syslog.h>
 
+#include <openssl/types.h>
+
 /* Functions marked FC_TESTABLE are static in release builds and visible to
  * the unit tests in test builds (meson option `testable`). */
 #ifdef FC_TESTING
@@ -77,6 +79,12 @@ void fc_log_ssl(const char *what);
 /* Drain OpenSSL's error queue into err's message (appended after the
  * message set so far) and into nothing else. */
 void fc_err_append_ssl(struct fc_err *err);
+
+/* keyless.c: an OpenSSL library context without algorithms: certificates
+ * (X509_new_ex) and SubjectPublicKeyInfos (X509_PUBKEY_new_ex) parsed in
+ * it keep their public key undecoded, which OpenSSL 3.0 makes costly.
+ * Shared by the process; NULL if it cannot be made (parse normally then). */
+OSSL_LIB_CTX *fc_keyless_libctx(void);
 
 /* --- memory ----------------------------------------------------------- */
 

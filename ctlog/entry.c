@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/provider.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -32,10 +31,6 @@ struct ctlog_roots {
 	char *json;
 	size_t json_len;
 	struct ctlog_chain_cache *verified; /* issuer chains already checked */
-	/* A library context with no algorithms, to parse leaves without
-	 * decoding their public key (see certified_by); NULL if unavailable. */
-	OSSL_LIB_CTX *keyless;
-	OSSL_PROVIDER *keyless_null;
 };
 
 /* Distinct issuer chains remembered (CAs submitting to this log at once). */
@@ -50,8 +45,6 @@ void ctlog_roots_free(struct ctlog_roots *r)
 	free(r->r);
 	free(r->json);
 	ctlog_chain_cache_free(r->verified);
-	OSSL_PROVIDER_unload(r->keyless_null);
-	OSSL_LIB_CTX_free(r->keyless);
 	free(r);
 }
 
@@ -135,14 +128,6 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 		goto out;
 	r->json_len = strlen(r->json);
 	r->verified = ctlog_chain_cache_new(VERIFIED_CHAINS);
-	/* Loading "null" keeps the context from falling back to the default
-	 * provider, which would bring the key decoders back. */
-	if ((r->keyless = OSSL_LIB_CTX_new()) != NULL &&
-	    (r->keyless_null = OSSL_PROVIDER_load(r->keyless, "null")) == NULL) {
-		OSSL_LIB_CTX_free(r->keyless);
-		r->keyless = NULL;
-	}
-	ERR_clear_error();
 	*out = r;
 	r = NULL;
 	st = FC_OK;
@@ -666,8 +651,9 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 			   n, CTLOG_SRV_MAX_CHAIN);
 		goto out;
 	}
-	leaf = decode_cert(json_array_get(chain, 0), 0, roots->keyless, &e->cert, &e->cert_len,
-			   err);
+	/* the leaf's own key is never used: parse it without decoding it */
+	leaf = decode_cert(json_array_get(chain, 0), 0, fc_keyless_libctx(), &e->cert,
+			   &e->cert_len, err);
 	if (leaf == NULL) {
 		st = err ? err->status : FC_EINPUT;
 		goto out;

@@ -404,6 +404,53 @@ static void test_parse_one(EVP_PKEY *k, const char *what)
 	free(pem);
 }
 
+/*
+ * EC keys take a path of their own (parsed without OpenSSL's decoder, then
+ * imported): a compressed point gives the same key, a point off the curve
+ * and a curve outside P-256/384/521 are refused as d2i_PUBKEY refuses them.
+ */
+static void test_parse_ec_edges(void)
+{
+	struct fc_err err = { 0 };
+	EVP_PKEY *compressed = EVP_PKEY_dup(k_p256), *got = NULL;
+	uint8_t *der;
+	size_t dlen;
+	char *pem;
+
+	CHECK(EVP_PKEY_set_utf8_string_param(compressed, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+					     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED) == 1);
+	der = spki_der(compressed, &dlen);
+	CHECK(dlen == 59); /* 26 bytes of SPKI around a 33-byte point */
+	CHECK(ca_client_key_parse(der, dlen, true, &got, &err) == FC_OK);
+	CHECK(got != NULL && EVP_PKEY_eq(got, k_p256) == 1);
+	EVP_PKEY_free(got);
+	got = NULL;
+	free(der);
+	/* the last byte of the point changed: (almost surely) off the curve */
+	der = spki_der(k_p256, &dlen);
+	der[dlen - 1] ^= 0x01;
+	{
+		const unsigned char *p = der;
+		EVP_PKEY *ref = d2i_PUBKEY(NULL, &p, (long)dlen);
+
+		CHECK(ref == NULL); /* OpenSSL's own parser refuses it too */
+		EVP_PKEY_free(ref);
+		ERR_clear_error();
+	}
+	pem = pem_of("PUBLIC KEY", der, dlen);
+	CHECK(parse_str(pem, false, &err) == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, "public key could not be parsed: SubjectPublicKeyInfo does not decode");
+	free(pem);
+	free(der);
+	/* P-224 takes the usual path, parses, and is refused by the key check */
+	der = spki_der(k_p224, &dlen);
+	CHECK(ca_client_key_parse(der, dlen, true, &got, &err) == FC_OK);
+	CHECK(got != NULL && EVP_PKEY_eq(got, k_p224) == 1);
+	EVP_PKEY_free(got);
+	free(der);
+	EVP_PKEY_free(compressed);
+}
+
 static enum fc_status check_key_status(EVP_PKEY *k)
 {
 	struct fc_err err = { 0 };
@@ -428,6 +475,7 @@ static void test_parse(void)
 	test_parse_one(k_p521, "P-521");
 	test_parse_one(k_rsa2048, "RSA-2048");
 	test_parse_one(k_ed25519, "Ed25519");
+	test_parse_ec_edges();
 
 	/* PKCS#1 RSA PUBLIC KEY */
 	pem = pkcs1_pem(k_rsa3072);
