@@ -840,8 +840,12 @@ out:
  * sigstore goodkey (ValidatePubKey, boulder goodkey with FermatRounds 100):
  * RSA of exactly 2048, 3072 or 4096 bits, e = 65537, no prime factor below
  * 1000, not ROCA-weak, not factorable by 100 rounds of Fermat's method;
- * ECDSA on P-256, P-384 or P-521 with a valid public point (SP 800-56A
- * 5.6.2.3.3, via EVP_PKEY_public_check); Ed25519. Returns FC_OK, else
+ * ECDSA on P-256, P-384 or P-521 with a valid public point (not the point
+ * at infinity, coordinates in range, on the curve: SP 800-56A 5.6.2.3.4,
+ * via EVP_PKEY_public_check_quick; on these prime-order curves, cofactor
+ * 1, that is as strong as the full 5.6.2.3.3 check, whose extra n*Q = O
+ * scalar multiplication would cost as much as a signature check);
+ * Ed25519. Returns FC_OK, else
  * FC_EINPUT with "public key is insecure: <what it is>" (FC_EINTERNAL if
  * OpenSSL fails).
  */
@@ -869,7 +873,7 @@ enum fc_status ca_client_key_check(EVP_PKEY *key, struct fc_err *err)
 			st = fc_err_set(err, FC_EINTERNAL, "ca: EVP_PKEY_CTX_new_from_pkey failed");
 			goto out;
 		}
-		if (EVP_PKEY_public_check(pctx) != 1) {
+		if (EVP_PKEY_public_check_quick(pctx) != 1) {
 			fc_err_set(err, FC_EINPUT,
 				   P_INSECURE "the EC point is not a valid %s public key",
 				   curve_name(ki.curve_nid));

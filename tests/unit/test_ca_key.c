@@ -653,6 +653,29 @@ static void test_check(void)
 	CHECK(check_key(k_p256, &err) == FC_OK);
 	CHECK(check_key(k_p384, &err) == FC_OK);
 	CHECK(check_key(k_p521, &err) == FC_OK);
+	/* a P-256 key whose point is the point at infinity (made by hand:
+	 * no SubjectPublicKeyInfo parses to one) */
+	{
+		unsigned char inf = 0x00;
+		OSSL_PARAM params[] = {
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, &inf, 1),
+			OSSL_PARAM_construct_end(),
+		};
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		EVP_PKEY *bad = NULL;
+
+		if (EVP_PKEY_fromdata_init(c) == 1 &&
+		    EVP_PKEY_fromdata(c, &bad, EVP_PKEY_PUBLIC_KEY, params) == 1) {
+			CHECK(check_key(bad, &err) == FC_EINPUT);
+			CHECK_CONTAINS(err.msg, "the EC point is not a valid P-256 public key");
+		} else {
+			fprintf(stderr, "  (OpenSSL refuses to import the point at infinity)\n");
+		}
+		ERR_clear_error();
+		EVP_PKEY_free(bad);
+		EVP_PKEY_CTX_free(c);
+	}
 	CHECK(check_key(k_rsa2048, &err) == FC_OK);
 	CHECK(check_key(k_rsa3072, &err) == FC_OK);
 	CHECK(check_via_pem(k_rsa4096, &err) == FC_OK);
