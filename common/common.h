@@ -167,6 +167,13 @@ void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *buf, size_t n));
  * the reason is written to err. */
 enum fc_status fc_read_file(const char *path, size_t max, char **out, size_t *outlen,
 			    struct fc_err *err);
+/* The same for a file holding a secret: one buffer, nothing left in freed
+ * memory, *out to be wiped by the caller; *sb_out (may be NULL) gets the
+ * file's status; messages begin "<what> <path>:". FC_ENOTFOUND if absent,
+ * FC_ECONFIG otherwise. */
+struct stat;
+enum fc_status fc_read_secret_file(const char *path, size_t max, const char *what, char **out,
+				   size_t *out_len, struct stat *sb_out, struct fc_err *err);
 
 /* --- HTTP server plumbing (httpd.c, over libmicrohttpd) ---------------------- */
 

@@ -57,3 +57,61 @@ out:
 	fc_buf_free(&b);
 	return st;
 }
+
+/*
+ * Read a small file that holds a secret (a key, a PIN, a config with a PIN)
+ * into one buffer sized from fstat, so that no partial copy is left in
+ * freed memory (fc_read_file grows its buffer). *out is NUL-terminated;
+ * wipe it before freeing. *sb_out (if not NULL) receives the file's status.
+ * Messages start with what and the path. FC_ENOTFOUND if absent, else
+ * FC_ECONFIG.
+ */
+enum fc_status fc_read_secret_file(const char *path, size_t max, const char *what, char **out,
+				   size_t *out_len, struct stat *sb_out, struct fc_err *err)
+{
+	struct stat sb;
+	char *buf = NULL;
+	size_t size = 0, got = 0;
+	enum fc_status st = FC_ECONFIG;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_ECONFIG, "%s %s: %s",
+				  what, path, strerror(errno));
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		fc_err_set(err, FC_ECONFIG, "%s %s: not a regular file", what, path);
+		goto out;
+	}
+	if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
+		fc_err_set(err, FC_ECONFIG, "%s %s: larger than %zu bytes", what, path, max);
+		goto out;
+	}
+	size = (size_t)sb.st_size;
+	buf = fc_xmalloc(size + 1);
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fc_err_set(err, FC_ECONFIG, "%s %s: %s", what, path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break; /* shrank while reading: use what is there */
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*out = buf;
+	buf = NULL;
+	*out_len = got;
+	if (sb_out != NULL)
+		*sb_out = sb;
+	st = FC_OK;
+out:
+	if (buf != NULL) {
+		fc_memzero(buf, size + 1);
+		free(buf);
+	}
+	close(fd);
+	return st;
+}

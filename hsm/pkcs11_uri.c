@@ -535,58 +535,6 @@ out:
 	return st;
 }
 
-/* Read a small file that holds a secret into one buffer sized from fstat;
- * *out is NUL-terminated (wipe before freeing). *sb_out (if not NULL)
- * receives the file's status. */
-static enum fc_status read_small_secret(const char *path, size_t max, const char *what,
-					char **out, size_t *out_len, struct stat *sb_out,
-					struct fc_err *err)
-{
-	struct stat sb;
-	char *buf = NULL;
-	size_t size, got = 0;
-	enum fc_status st = FC_ECONFIG;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_ECONFIG, "%s %s: %s",
-				  what, path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		fc_err_set(err, FC_ECONFIG, "%s %s: not a regular file", what, path);
-		goto out;
-	}
-	if (sb.st_size < 0 || (uint64_t)sb.st_size > max) {
-		fc_err_set(err, FC_ECONFIG, "%s %s: larger than %zu bytes", what, path, max);
-		goto out;
-	}
-	size = (size_t)sb.st_size;
-	buf = fc_xmalloc(size + 1);
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fc_err_set(err, FC_ECONFIG, "%s %s: %s", what, path, strerror(errno));
-			fc_memzero(buf, size + 1);
-			free(buf);
-			buf = NULL;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	*out_len = got;
-	if (sb_out != NULL)
-		*sb_out = sb;
-	st = FC_OK;
-out:
-	close(fd);
-	return st;
-}
-
 /* path made absolute against the current directory, for reading it again
  * later. Symbolic links are kept: a secret volume that swaps a link (as
  * Kubernetes does) must be followed at each read. Caller frees. */
@@ -615,7 +563,7 @@ enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_con
 
 	if (path == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "pkcs11 config: missing path");
-	st = read_small_secret(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, NULL,
+	st = fc_read_secret_file(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, NULL,
 			       err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
@@ -644,7 +592,7 @@ static enum fc_status read_pin_file(const char *path, char **out, struct stat *s
 	size_t len = 0, n;
 	enum fc_status st;
 
-	st = read_small_secret(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, sb,
+	st = fc_read_secret_file(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, sb,
 			       err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
@@ -688,7 +636,7 @@ enum fc_status p11_pin_fetch(const struct hsm_p11_config *c, char **pin, struct 
 	case HSM_P11_PIN_FILE:
 		return read_pin_file(c->pin_path, pin, sb, err);
 	case HSM_P11_PIN_CRYPTO11:
-		st = read_small_secret(c->pin_path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text,
+		st = fc_read_secret_file(c->pin_path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text,
 				       &len, sb, err);
 		if (st != FC_OK)
 			return FC_ECONFIG;

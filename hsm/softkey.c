@@ -4,12 +4,8 @@
  * EVP_DigestSign with a fresh context per call, so one key serves many
  * threads (OpenSSL 3 keys are safe to share read-only).
  */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -268,59 +264,6 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
 }
 
 /*
- * Read a key file into one buffer sized from fstat, so that no partial copy
- * of the key is left behind in freed memory (fc_read_file grows a buffer
- * with realloc). *out is NUL-terminated; wipe it before freeing.
- */
-static enum fc_status read_secret_file(const char *path, char **out, size_t *out_len,
-				       struct fc_err *err)
-{
-	enum fc_status st = FC_ECONFIG;
-	struct stat sb;
-	char *buf = NULL;
-	size_t size = 0, got = 0;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return fc_err_set(err, FC_ECONFIG, "hsm: key file %s: %s", path, strerror(errno));
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		fc_err_set(err, FC_ECONFIG, "hsm: key file %s: not a regular file", path);
-		goto out;
-	}
-	if (sb.st_size < 0 || (uint64_t)sb.st_size > SOFTKEY_MAX_PEM_BYTES) {
-		fc_err_set(err, FC_ECONFIG, "hsm: key file %s: larger than %d bytes", path,
-			   SOFTKEY_MAX_PEM_BYTES);
-		goto out;
-	}
-	size = (size_t)sb.st_size;
-	buf = fc_xmalloc(size + 1);
-	while (got < size) {
-		ssize_t n = read(fd, buf + got, size - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fc_err_set(err, FC_ECONFIG, "hsm: key file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break; /* shrank while reading: use what is there */
-		got += (size_t)n;
-	}
-	buf[got] = '\0';
-	*out = buf;
-	buf = NULL;
-	*out_len = got;
-	st = FC_OK;
-out:
-	if (buf != NULL) {
-		fc_memzero(buf, size + 1);
-		free(buf);
-	}
-	close(fd);
-	return st;
-}
-
-/*
  * Load a PEM private key file (hsm.h: PKCS#8 plain or encrypted, SEC1,
  * PKCS#1, RFC 1423 encrypted PEM). passphrase may be NULL; it is neither
  * kept nor logged. Returns FC_OK with *out (free with hsm_signer_free),
@@ -342,8 +285,11 @@ enum fc_status hsm_softkey_load_pem(const char *path, const char *passphrase,
 	if (path == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "hsm: load key: missing argument");
 	/* A key file that cannot be read is a configuration error like any other. */
-	if ((st = read_secret_file(path, &text, &text_len, err)) != FC_OK)
+	if ((st = fc_read_secret_file(path, SOFTKEY_MAX_PEM_BYTES, "hsm: key file", &text,
+				      &text_len, NULL, err)) != FC_OK) {
+		st = FC_ECONFIG; /* absent or not: the key is not there */
 		goto out;
+	}
 	st = FC_ECONFIG;
 	if (text_len > (size_t)INT32_MAX ||
 	    (bio = BIO_new_mem_buf(text, (int)text_len)) == NULL) {
