@@ -133,6 +133,33 @@ static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
 	return issued;
 }
 
+/* Build the leaf (or the precertificate) for identity and key, valid
+ * from now, and sign it with the CA key. *out on success. */
+static enum fc_status build_signed(struct ca_authority *a, const struct oidc_identity *identity,
+				   EVP_PKEY *key, int validity_s, bool precert, X509 **out,
+				   struct fc_err *err)
+{
+	struct ca_leaf_params p = {
+		.identity = identity,
+		.subject_key = key,
+		.issuer = a->chain->certs[0],
+		.not_before = fc_now(),
+		.validity_s = validity_s,
+		.precert = precert,
+	};
+	X509 *x = NULL;
+	enum fc_status st;
+
+	if ((st = ca_leaf_build(&p, &x, err)) != FC_OK)
+		return st;
+	if ((st = ca_cert_sign(x, a->signer, err)) != FC_OK) {
+		X509_free(x);
+		return st;
+	}
+	*out = x;
+	return FC_OK;
+}
+
 /*
  * Issue one certificate (see ca_int.h). Without a CT log the leaf is built
  * once and signed once.
@@ -141,21 +168,11 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
 				  EVP_PKEY *key, int validity_s, struct ca_issued **out,
 				  struct fc_err *err)
 {
-	struct ca_leaf_params p = {
-		.identity = identity,
-		.subject_key = key,
-		.issuer = a->chain->certs[0],
-		.not_before = fc_now(),
-		.validity_s = validity_s,
-		.precert = false,
-	};
 	struct ca_issued *issued = NULL;
 	X509 *leaf = NULL;
 	enum fc_status st;
 
-	if ((st = ca_leaf_build(&p, &leaf, err)) != FC_OK)
-		goto out;
-	if ((st = ca_cert_sign(leaf, a->signer, err)) != FC_OK)
+	if ((st = build_signed(a, identity, key, validity_s, false, &leaf, err)) != FC_OK)
 		goto out;
 	issued = make_issued(a, leaf);
 	*out = issued;
@@ -294,14 +311,6 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client
 				     int validity_s, ca_issue_done_fn done, void *arg,
 				     struct fc_err *err)
 {
-	struct ca_leaf_params p = {
-		.identity = identity,
-		.subject_key = key,
-		.issuer = a->chain->certs[0],
-		.not_before = fc_now(),
-		.validity_s = validity_s,
-		.precert = true,
-	};
 	const uint8_t *chain[CTLOG_MAX_CHAIN];
 	size_t chain_len[CTLOG_MAX_CHAIN];
 	struct ct_issue *ci = NULL;
@@ -316,9 +325,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client
 	ci->a = ca_authority_ref(a);
 	ci->done = done;
 	ci->arg = arg;
-	if ((st = ca_leaf_build(&p, &ci->precert, err)) != FC_OK)
-		goto fail;
-	if ((st = ca_cert_sign(ci->precert, a->signer, err)) != FC_OK)
+	if ((st = build_signed(a, identity, key, validity_s, true, &ci->precert, err)) != FC_OK)
 		goto fail;
 	if ((st = ca_cert_tbs_without(ci->precert, NID_ct_precert_poison, &ci->tbs, &ci->tbs_len,
 				      err)) != FC_OK)
