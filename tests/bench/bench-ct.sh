@@ -12,6 +12,7 @@
 # --buildtype=release). Prints one line per interval and connection count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/bench/bench-lib.sh"
 build=${1:-$root/build}
 secs=${2:-10}
 shift 2 2>/dev/null || shift $#
@@ -54,24 +55,7 @@ idp="http://127.0.0.1:$(cat "$T_TMP/idp.port")"
 printf '{"OIDCIssuers":{"%s":{"IssuerURL":"%s","ClientID":"sigstore","Type":"email"}}}' "$idp" "$idp" >"$T_TMP/config.json"
 ct_make_ca "$T_TMP/ca"
 
-tok=$(curl -fsS -H 'Content-Type: application/json' \
-  --data '{"key":"ec256","claims":{"sub":"bench","email":"bench@example.com","email_verified":true,"exp":4102444800}}' "$idp/mint")
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/k.pem" 2>/dev/null
-pop=$(printf 'bench@example.com' | openssl dgst -sha256 -sign "$T_TMP/k.pem" | base64 -w0)
-pub=$(openssl pkey -in "$T_TMP/k.pem" -pubout | awk '{printf "%s\\n", $0}')
-printf '{"credentials":{"oidcIdentityToken":"%s"},"publicKeyRequest":{"publicKey":{"content":"%s"},"proofOfPossession":"%s"}}' \
-  "$tok" "$pub" "$pop" >"$T_TMP/body.json"
-cat >"$T_TMP/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$T_TMP/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
--- non-2xx answers: status and the start of the message, one line each (stderr)
-response = function(status, headers, body)
-  if status ~= 200 then io.stderr:write(status .. " " .. body:sub(1, 160) .. "\n") end
-end
-LUA
+bench_signing_request "$idp" "$T_TMP" || { echo "bench-ct: cannot prepare the request"; exit 1; }
 
 echo "fulcrum serve, fileca P-256, CT: TesseraCT POSIX $(cut -d' ' -f2 "$CT_DEPS/bin/tesseract-posix.version" 2>/dev/null) on loopback (publication awaiter on); ES256 tokens, P-256 PoP; wrk -t2 --timeout 30s on the same $(nproc)-core machine, ${secs}s per run (at least connections/30 s); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for iv in "${intervals[@]}"; do

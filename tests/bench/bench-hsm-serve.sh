@@ -7,6 +7,7 @@
 # Use a release build (meson setup build --buildtype=release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/bench/bench-lib.sh"
 build=${1:-$root/build}
 secs=${2:-5}
 conns=${3:-16}
@@ -47,20 +48,7 @@ start() { # NAME ARGS...
 start p11 --ca pkcs11ca --pkcs11-config-path "$tmp/c11.json" --hsm-caroot-id 1
 start file --ca fileca --fileca-cert "$tmp/file.pem" --fileca-key "$tmp/file.key" --fileca-watch false
 
-tok=$(curl -fsS -H 'Content-Type: application/json' \
-  --data '{"key":"ec256","claims":{"sub":"bench","email":"bench@example.com","email_verified":true,"exp":4102444800}}' "$idp/mint")
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/k.pem" 2>/dev/null
-pop=$(printf 'bench@example.com' | openssl dgst -sha256 -sign "$tmp/k.pem" | base64 -w0)
-pub=$(openssl pkey -in "$tmp/k.pem" -pubout | awk '{printf "%s\\n", $0}')
-printf '{"credentials":{"oidcIdentityToken":"%s"},"publicKeyRequest":{"publicKey":{"content":"%s"},"proofOfPossession":"%s"}}' \
-  "$tok" "$pub" "$pop" >"$tmp/body.json"
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$tmp/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
+bench_signing_request "$idp" "$tmp" || { echo "bench-hsm-serve: cannot prepare the request"; exit 1; }
 declare -A sum=([p11]=0 [file]=0) cpu=([p11]=0 [file]=0) reqs=([p11]=0 [file]=0)
 hz=$(getconf CLK_TCK)
 for n in p11 file; do

@@ -6,6 +6,7 @@
 # line per connection count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/tests/bench/bench-lib.sh"
 build=${1:-$root/build}
 secs=${2:-10}
 shift 2 2>/dev/null || shift $#
@@ -29,26 +30,8 @@ pids+=($!)
 for _ in $(seq 100); do [ -s "$tmp/ca.port" ] && break; sleep 0.05; done
 ca="http://127.0.0.1:$(cat "$tmp/ca.port")"
 
-# One token and one key for every request: Fulcio binds neither to the
-# request, so the measured work is the same as with fresh ones (token
-# verification with a warm JWKS cache, PoP verification, one signature).
-tok=$(curl -fsS -H 'Content-Type: application/json' \
-  --data '{"key":"ec256","claims":{"sub":"bench","email":"bench@example.com","email_verified":true,"exp":4102444800}}' "$idp/mint")
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/k.pem" 2>/dev/null
-pop=$(printf 'bench@example.com' | openssl dgst -sha256 -sign "$tmp/k.pem" | base64 -w0)
-pub=$(openssl pkey -in "$tmp/k.pem" -pubout | awk '{printf "%s\\n", $0}')
-printf '{"credentials":{"oidcIdentityToken":"%s"},"publicKeyRequest":{"publicKey":{"content":"%s"},"proofOfPossession":"%s"}}' \
-  "$tok" "$pub" "$pop" >"$tmp/body.json"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data-binary @"$tmp/body.json" "$ca/api/v2/signingCert")
-[ "$code" = 200 ] || { echo "bench-serve: warm-up request answered $code"; cat "$tmp/serve.log"; exit 1; }
-
-cat >"$tmp/post.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local f = io.open("$tmp/body.json", "r")
-wrk.body = f:read("*a")
-f:close()
-LUA
+# One token and one key for every request (see bench-lib.sh).
+bench_signing_request "$idp" "$tmp" || { echo "bench-serve: cannot prepare the request"; exit 1; }
 echo "fulcrum serve, ephemeralca P-256, no CT, ES256 tokens, P-256 PoP; wrk on the same $(nproc)-core machine, ${secs}s per run"
 for c in "${conns[@]}"; do
   out=$(wrk -t2 -c"$c" -d"${secs}s" --latency -s "$tmp/post.lua" "$ca/api/v2/signingCert")
