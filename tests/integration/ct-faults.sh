@@ -39,8 +39,7 @@ LOG="$T_TMP/ca.serve.log"
 
 tok=$(mint "$idp_URL" '{"claims":{"sub":"alice-sub","email":"alice@example.com","email_verified":true}}')
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/p256.pem" 2>/dev/null
-body=$(jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/p256.pem")" --arg p "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" \
-  '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}')
+body=$(v2_body "$tok" "$T_TMP/p256.pem" alice@example.com)
 issued_count() { grep -c 'issued serial=' "$LOG"; }
 
 # --- start-up

@@ -125,11 +125,8 @@ ct_log_key "$T_TMP/other"   # a CT key no log uses
 
 alice='{"claims":{"sub":"alice-sub","email":"alice@example.com","email_verified":true}}'
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/client.pem" 2>/dev/null
-# v2_body TOKEN: a publicKeyRequest body for the client key, PoP over the email.
-v2_body() {
-  jq -n --arg t "$1" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" alice@example.com)" \
-    '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}'
-}
+# alice_body TOKEN: a v2 body for the client key, PoP over alice's email.
+alice_body() { v2_body "$1" "$T_TMP/client.pem" alice@example.com; }
 # sct_check NAME FILE [LOG]: ct-check-sct.py against the key and storage of
 # the log started as LOG (default ct).
 sct_check() {
@@ -145,7 +142,7 @@ sct_check() {
 # ===== (a) the SCT of a v2 certificate, checked three ways =====
 tok=$(mint "$idp_URL" "$alice")
 t0=$(date +%s%N)
-http POST "$API/api/v2/signingCert" "$(v2_body "$tok")"
+http POST "$API/api/v2/signingCert" "$(alice_body "$tok")"
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "$H_BODY" >"$T_TMP/v2.json"
 if [ "$H_STATUS" = 200 ] && jq -e '.signedCertificateEmbeddedSct.chain.certificates | length == 3' "$T_TMP/v2.json" >/dev/null \
@@ -244,7 +241,7 @@ fi
 
 # ===== (d) 500 simultaneous requests, 1 s checkpoints (batches) =====
 tok=$(mint "$idp_URL" '{"claims":{"sub":"alice-sub","email":"alice@example.com","email_verified":true,"exp":4102444800}}')
-v2_body "$tok" >"$T_TMP/load.body"
+alice_body "$tok" >"$T_TMP/load.body"
 th_before=$(threads_of "$ca_PID")
 node "$JS/ct-load.mjs" "$API" "$T_TMP/load.body" 500 --timeout-ms 60000 --save "$T_TMP/load.jsonl" >"$T_TMP/load.out" 2>&1 &
 load=$!
@@ -282,7 +279,7 @@ kill -0 "$ca_PID" 2>/dev/null && t_ok "fulcrum still running after the load" || 
 CT_ORIGIN=ct-origin.fulcrum.test log_start cto "$T_TMP/ca/root.pem" 250ms || t_bad "second $LOG_NAME did not start"
 warn='not prefixed with the configured origin'
 if fulcrum_ct_start cao "$cto_URL" "$cto_PUB" "${FILECA[@]}" --ct-log-origin "$cto_ORIGIN"; then
-  http POST "$cao_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  http POST "$cao_URL/api/v2/signingCert" "$(alice_body "$(mint "$idp_URL" "$alice")")"
   echo "$H_BODY" >"$T_TMP/origin.json"
   if [ "$CT_TEST_LOG" = tesseract ]; then
     if [ "$H_STATUS" = 200 ] && ! grep -q "$warn" "$cto_LOG"; then
@@ -305,7 +302,7 @@ else
   t_bad "fulcrum serve --ct-log-origin did not start: $(tail -3 "$T_TMP/cao.serve.log")"
 fi
 if fulcrum_ct_start canoo "$cto_URL" "$cto_PUB" "${FILECA[@]}"; then
-  http POST "$canoo_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  http POST "$canoo_URL/api/v2/signingCert" "$(alice_body "$(mint "$idp_URL" "$alice")")"
   if [ "$CT_TEST_LOG" = tesseract ]; then
     if [ "$H_STATUS" = 200 ] && grep -q "$warn" "$cto_LOG"; then
       t_ok "without --ct-log-origin the Host is the URL's (control: TesseraCT warns about its origin)"
@@ -328,7 +325,7 @@ refused() {
   local desc=$1 url_var="${2}_URL" t0 ms
   t0=$(date +%s%N)
   rm -f "$T_TMP/http.body"
-  http POST "${!url_var}/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  http POST "${!url_var}/api/v2/signingCert" "$(alice_body "$(mint "$idp_URL" "$alice")")"
   ms=$((($(date +%s%N) - t0) / 1000000))
   LAST_MS=$ms
   if [ "$H_STATUS" != 200 ] && [ "$H_STATUS" != 201 ] && ! grep -q 'BEGIN CERTIFICATE' <<<"$H_BODY"; then
@@ -360,14 +357,14 @@ fi
 # answers nothing), --ct-log-timeout 2s; after SIGCONT the same fulcrum
 # issues again (its connection to the log must not be stuck)
 if fulcrum_ct_start cafrz "$ct_URL" "$ct_PUB" "${FILECA[@]}" --ct-log-timeout 2s; then
-  http POST "$cafrz_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  http POST "$cafrz_URL/api/v2/signingCert" "$(alice_body "$(mint "$idp_URL" "$alice")")"
   [ "$H_STATUS" = 200 ] || t_bad "before SIGSTOP: status $H_STATUS $(head -c 200 <<<"$H_BODY")"
   kill -STOP "$ct_PID"
   refused "$LOG_NAME frozen by SIGSTOP, --ct-log-timeout 2s" cafrz
   [ "$LAST_MS" -lt 8000 ] && t_ok "gave up on the frozen log after ${LAST_MS} ms (timeout 2 s)" || t_bad "took ${LAST_MS} ms with the log frozen and --ct-log-timeout 2s"
   kill -CONT "$ct_PID"
   t0=$(date +%s%N)
-  http POST "$cafrz_URL/api/v2/signingCert" "$(v2_body "$(mint "$idp_URL" "$alice")")"
+  http POST "$cafrz_URL/api/v2/signingCert" "$(alice_body "$(mint "$idp_URL" "$alice")")"
   ms=$((($(date +%s%N) - t0) / 1000000))
   echo "$H_BODY" >"$T_TMP/thawed.json"
   if [ "$H_STATUS" = 200 ]; then

@@ -27,8 +27,7 @@ threads() { awk '/^Threads:/ {print $2}' "/proc/$ca_PID/status"; }
 
 tok=$(mint "$idp_URL" '{"claims":{"sub":"alice-sub","email":"alice@example.com","email_verified":true}}')
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/p256.pem" 2>/dev/null
-jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/p256.pem")" --arg p "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" \
-  '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}' >"$T_TMP/body.json"
+v2_body "$tok" "$T_TMP/p256.pem" alice@example.com >"$T_TMP/body.json"
 
 # One request first: the OIDC discovery/JWKS fetch and the first curl
 # connection happen here, not inside the measurement.

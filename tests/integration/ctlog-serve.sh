@@ -45,8 +45,7 @@ subs="$T_TMP/subs.jsonl"
 : >"$subs"
 for who in alice bob carol; do
   tok=$(mint "$idp_URL" "{\"claims\":{\"sub\":\"$who\",\"email\":\"$who@example.com\",\"email_verified\":true}}")
-  body=$(jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" "$who@example.com")" \
-    '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}')
+  body=$(v2_body "$tok" "$T_TMP/client.pem" "$who@example.com")
   http POST "$ca_URL/api/v2/signingCert" "$body"
   if [ "$H_STATUS" != 200 ]; then
     t_bad "$who: signingCert: $H_STATUS $H_BODY"

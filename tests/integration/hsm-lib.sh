@@ -34,6 +34,5 @@ leaf_body() {
   local tok
   tok=$(mint "$1" '{"claims":{"sub":"alice","email":"alice@example.com","email_verified":true}}')
   [ -s "$T_TMP/client.pem" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/client.pem" 2>/dev/null
-  jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" alice@example.com)" \
-    '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}'
+  v2_body "$tok" "$T_TMP/client.pem" alice@example.com
 }

@@ -146,3 +146,10 @@ pop_b64() {
 pubkey_pem() {
   openssl pkey -in "$1" -pubout 2>/dev/null
 }
+
+# v2_body TOKEN KEY_PEM SUBJECT: a v2 signingCert body (token in
+# credentials, the key's SPKI PEM and its proof of possession over SUBJECT).
+v2_body() {
+  jq -n --arg t "$1" --arg k "$(pubkey_pem "$2")" --arg p "$(pop_b64 "$2" "$3")" \
+    '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}'
+}

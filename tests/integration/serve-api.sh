@@ -16,7 +16,7 @@ tok=$(mint "$idp_URL" '{"claims":{"sub":"alice-sub","email":"alice@example.com",
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/p256.pem" 2>/dev/null
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/other.pem" 2>/dev/null
 
-v2_body() { # KEY_PEM_FILE POP_B64 [TOKEN]
+api_body() { # KEY_PEM_FILE POP_B64 [TOKEN]: with the algorithm field and a given PoP (lib.sh v2_body makes the PoP itself)
   jq -n --arg t "${3-$tok}" --arg k "$(pubkey_pem "$1")" --arg p "$2" \
     '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {algorithm: "ECDSA", content: ($k + "\n")}, proofOfPossession: $p}}'
 }
@@ -41,7 +41,7 @@ http GET "$API/api/v1/rootCert"
   && t_ok "v1 rootCert" || t_bad "v1 rootCert: $H_STATUS $H_TYPE"
 
 # --- v2 happy path: public key + proof of possession over the email
-http POST "$API/api/v2/signingCert" "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)")"
+http POST "$API/api/v2/signingCert" "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)")"
 echo "$H_BODY" | jq -r '.signedCertificateDetachedSct.chain.certificates[0]' >"$T_TMP/leaf.pem"
 if [ "$H_STATUS" = 200 ] && [ "$H_TYPE" = application/json ] \
    && echo "$H_BODY" | jq -e '.signedCertificateDetachedSct.signedCertificateTimestamp == "" and (.signedCertificateDetachedSct.chain.certificates | length) == 2 and (.signedCertificateDetachedSct.chain.certificates[0] | endswith("-----END CERTIFICATE-----"))' >/dev/null; then
@@ -98,12 +98,12 @@ refused() { # DESC STATUS REGEX BODY [curl args]
   fi
 }
 key_refused() { # DESC KEYFILE REGEX [DIGEST]
-  refused "$1" 400 "$3" "$(v2_body "$2" "$(pop_b64 "$2" alice@example.com "${4:-sha256}")")"
+  refused "$1" 400 "$3" "$(api_body "$2" "$(pop_b64 "$2" alice@example.com "${4:-sha256}")")"
 }
 refused "PoP over the wrong subject" 400 "could not be verified" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" mallory@example.com)")"
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" mallory@example.com)")"
 refused "PoP by another key" 400 "could not be verified" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/other.pem" alice@example.com)")"
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/other.pem" alice@example.com)")"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$T_TMP/rsa1024.pem" 2>/dev/null
 key_refused "RSA 1024" "$T_TMP/rsa1024.pem" "is insecure.*1024"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:3 -out "$T_TMP/rsae3.pem" 2>/dev/null
@@ -120,21 +120,21 @@ python3 -c 'import sys; d=bytearray(open(sys.argv[1],"rb").read()); d[-5]^=1; op
 { echo "-----BEGIN CERTIFICATE REQUEST-----"; base64 -w64 "$T_TMP/req.der"; echo "-----END CERTIFICATE REQUEST-----"; } >"$T_TMP/badreq.pem"
 refused "CSR with a broken self-signature" 400 "could not be verified|signature" \
   "$(jq -n --arg t "$tok" --arg c "$(base64 -w0 "$T_TMP/badreq.pem")" '{credentials: {oidcIdentityToken: $t}, certificateSigningRequest: $c}')"
-refused "both a key and a CSR" 400 "both set" "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" | \
+refused "both a key and a CSR" 400 "both set" "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" | \
   jq --arg c "$(base64 -w0 "$T_TMP/req.pem")" '. + {certificateSigningRequest: $c}')"
 refused "neither a key nor a CSR" 400 "neither a public key nor" "$(jq -n --arg t "$tok" '{credentials: {oidcIdentityToken: $t}}')"
 refused "no token" 400 "error processing the identity token: no identity token" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "")"
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "")"
 refused "body is not JSON" 400 "not a JSON object" "this is not json"
 now=$(date +%s)
 expired=$(mint "$idp_URL" "{\"claims\":{\"sub\":\"a\",\"email\":\"alice@example.com\",\"email_verified\":true,\"iat\":$((now-7200)),\"exp\":$((now-3600))}}")
 refused "expired token" 400 "identity token: token expired" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "$expired")"
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "$expired")"
 unverified=$(mint "$idp_URL" '{"claims":{"sub":"a","email":"alice@example.com","email_verified":false}}')
 refused "email not verified" 400 "identity token: email_verified" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "$unverified")"
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" "$unverified")"
 refused "unknown issuer" 400 "is not configured" \
-  "$(v2_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" \
+  "$(api_body "$T_TMP/p256.pem" "$(pop_b64 "$T_TMP/p256.pem" alice@example.com)" \
      "$(mint "$idp_URL" '{"claims":{"iss":"https://elsewhere.invalid","email":"alice@example.com","email_verified":true}}')")"
 head -c 5000000 /dev/zero | tr '\0' 'a' >"$T_TMP/big.json"
 H_STATUS=$(curl -sS -o "$T_TMP/http.body" -w '%{http_code}' --max-time 30 -X POST -H 'Content-Type: application/json' \

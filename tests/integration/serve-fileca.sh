@@ -35,8 +35,7 @@ cfg="$T_TMP/config.json"
 jq -n --arg u "$idp_URL" '{OIDCIssuers: {($u): {IssuerURL: $u, ClientID: "sigstore", Type: "email"}}}' >"$cfg"
 tok=$(mint "$idp_URL" '{"claims":{"sub":"alice","email":"alice@example.com","email_verified":true}}')
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/client.pem" 2>/dev/null
-body=$(jq -n --arg t "$tok" --arg k "$(pubkey_pem "$T_TMP/client.pem")" --arg p "$(pop_b64 "$T_TMP/client.pem" alice@example.com)" \
-  '{credentials: {oidcIdentityToken: $t}, publicKeyRequest: {publicKey: {content: $k}, proofOfPossession: $p}}')
+body=$(v2_body "$tok" "$T_TMP/client.pem" alice@example.com)
 
 # --- start-up refusals, each with its own message, the passphrase never shown
 refuse_start() { # DESC REGEX ARGS...
