@@ -33,7 +33,7 @@ enum grpc_code {
 #define MSG_CTL "Error entering certificate in CTL"
 
 /* Which metrics refusal counter a failure belongs to. */
-enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER };
+enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER, REFUSAL_NONE };
 
 /* One API request in flight. */
 struct api_call {
@@ -256,52 +256,85 @@ static bool parse_v1(const json_t *root, struct fc_http_exchange *x, struct sign
 
 /* --- signingCert ------------------------------------------------------------- */
 
-/* Map a clientkey.c failure (by its documented message prefix) to
- * Fulcio's message class. */
-static void fail_key(struct api_call *c, const struct fc_err *err)
-{
-	static const struct {
-		const char *prefix;
-		const char *fulcio; /* NULL: the message is Fulcio's own form */
-		enum refusal refusal;
-	} classes[] = {
-		{"public key could not be parsed: ", MSG_KEY_PARSE, REFUSAL_KEY},
-		{"public key is insecure: ", MSG_KEY_INSECURE, REFUSAL_KEY},
-		{"signature could not be verified: ", MSG_SIGNATURE, REFUSAL_POP},
-		{"certificate signing request could not be parsed: ", MSG_CSR, REFUSAL_POP},
-		{"unrecognized signature algorithm: ", NULL, REFUSAL_POP},
-		{"signing algorithm not permitted: ", NULL, REFUSAL_KEY},
-	};
-	const char *msg = err->msg;
+/*
+ * How a failed signingCert is answered: the one table from a failure
+ * (class, status) to the HTTP status, the gRPC code, Fulcio's client
+ * message and the refusal counter. The first row that matches wins; FC_OK
+ * as a status matches any. The answer's message is Fulcio's text, then
+ * ": " and the cause with its class prefix (ca_int.h) dropped; without
+ * Fulcio's text it is the cause alone.
+ */
+static const struct failure_answer {
+	enum fc_class cls;
+	enum fc_status st;
+	unsigned http;
+	enum grpc_code grpc;
+	const char *fulcio;   /* Fulcio's message for the class, or NULL */
+	const char *prefix;   /* the cause's class prefix, dropped after fulcio */
+	enum refusal refusal; /* the counter, or REFUSAL_NONE */
+} failure_answers[] = {
+	/* An unreachable issuer: a retry may cure it (Fulcio says 400). */
+	{FC_CLASS_TOKEN, FC_EUPSTREAM, 503, GRPC_UNAVAILABLE,
+	 MSG_TOKEN ": the issuer could not be reached", NULL, REFUSAL_NONE},
+	/* A verified token whose principal cannot make a certificate. */
+	{FC_CLASS_TOKEN, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_IDENTITY},
+	{FC_CLASS_TOKEN, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_TOKEN, NULL, REFUSAL_IDENTITY},
+	{FC_CLASS_KEY_PARSE, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_KEY_PARSE, CA_PFX_KEY_PARSE,
+	 REFUSAL_KEY},
+	{FC_CLASS_KEY_INSECURE, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_KEY_INSECURE,
+	 CA_PFX_KEY_INSECURE, REFUSAL_KEY},
+	{FC_CLASS_SIGNATURE, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_SIGNATURE, CA_PFX_SIGNATURE,
+	 REFUSAL_POP},
+	{FC_CLASS_CSR, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_CSR, CA_PFX_CSR, REFUSAL_POP},
+	{FC_CLASS_ALG_UNKNOWN, FC_OK, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_POP},
+	{FC_CLASS_ALG_REFUSED, FC_OK, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_KEY},
+	/* The CT log pushed back or could not be reached within
+	 * --ct-log-timeout, or the CA is stopping: retry later. */
+	{FC_CLASS_CT_LOG, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_CTL, NULL, REFUSAL_NONE},
+	/* The log answered 400: we sent it something wrong. */
+	{FC_CLASS_CT_LOG, FC_EINTERNAL, 500, GRPC_INTERNAL, MSG_CTL, NULL, REFUSAL_NONE},
+	/* Any other log failure: a bad status, garbage, an SCT that does not
+	 * verify. */
+	{FC_CLASS_CT_LOG, FC_OK, 502, GRPC_INTERNAL, MSG_CTL, NULL, REFUSAL_NONE},
+	/* Unclassified: a client error, the signer away for now, or ours. */
+	{FC_CLASS_NONE, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_OTHER},
+	{FC_CLASS_NONE, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_CA, NULL, REFUSAL_NONE},
+	{FC_CLASS_NONE, FC_OK, 500, GRPC_INTERNAL, MSG_CA, NULL, REFUSAL_NONE},
+};
 
-	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++) {
-		size_t n = strlen(classes[i].prefix);
-		if (strncmp(msg, classes[i].prefix, n) == 0) {
-			atomic_fetch_add(&c->s->metrics.refusals[classes[i].refusal], 1);
-			if (classes[i].fulcio)
-				fail(c, 400, GRPC_INVALID_ARGUMENT, "%s: %s", classes[i].fulcio, msg + n);
-			else
-				fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", msg);
-			return;
+/* The row of failure_answers for st and err's class; a class without rows
+ * of its own is answered as unclassified. */
+static const struct failure_answer *failure_answer(enum fc_status st, const struct fc_err *err)
+{
+	const size_t n = sizeof(failure_answers) / sizeof(failure_answers[0]);
+
+	for (int pass = 0; pass < 2; pass++) {
+		enum fc_class cls = pass == 0 ? err->cls : FC_CLASS_NONE;
+		for (size_t i = 0; i < n; i++) {
+			const struct failure_answer *fa = &failure_answers[i];
+			if (fa->cls == cls && (fa->st == FC_OK || fa->st == st))
+				return fa;
 		}
 	}
-	atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_OTHER], 1);
-	fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", msg);
+	return &failure_answers[n - 1]; /* not reached: the last row takes anything */
 }
 
-static void fail_identity(struct api_call *c, enum fc_status st, const struct fc_err *err)
+/* Answer the failure st, its class and cause in err (failure_answers), and
+ * count it. */
+static void fail_err(struct api_call *c, enum fc_status st, const struct fc_err *err)
 {
-	if (st == FC_EUPSTREAM) {
-		/* The issuer is unreachable: a retry may cure it. */
-		fail(c, 503, GRPC_UNAVAILABLE, "%s: the issuer could not be reached: %s", MSG_TOKEN,
-		     err->msg);
+	const struct failure_answer *fa = failure_answer(st, err);
+	const char *cause = err->msg;
+
+	if (fa->refusal != REFUSAL_NONE)
+		atomic_fetch_add(&c->s->metrics.refusals[fa->refusal], 1);
+	if (fa->fulcio == NULL) {
+		fail(c, fa->http, fa->grpc, "%s", cause);
 		return;
 	}
-	atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_IDENTITY], 1);
-	if (st == FC_EINPUT) /* the principal cannot make a certificate */
-		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", err->msg);
-	else
-		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s: %s", MSG_TOKEN, err->msg);
+	if (fa->prefix != NULL && strncmp(cause, fa->prefix, strlen(fa->prefix)) == 0)
+		cause += strlen(fa->prefix);
+	fail(c, fa->http, fa->grpc, "%s: %s", fa->fulcio, cause);
 }
 
 /* The chain as a JSON array of PEM strings. */
@@ -366,20 +399,12 @@ struct ct_call {
 
 /*
  * Completion of ca_authority_issue_ct, on the CT client's thread. Answers
- * the exchange exactly once, frees everything the request held.
- * Status codes (docs: a CT failure never yields a certificate):
- *   the log kept pushing back / unreachable within --ct-log-timeout,
- *   or the CA is stopping                       503 UNAVAILABLE
- *   the log answered 400 (we sent a bad chain)  500 INTERNAL
- *   any other log failure: unexpected status, garbage, an SCT that does
- *   not verify (wrong key, wrong certificate, future timestamp)
- *                                               502 INTERNAL
- *   the final certificate cannot be made        500 (503 if the signer is
- *                                               temporarily unavailable)
- * Nothing of the request is touched after the answer is sent: the server
- * may stop as soon as its last exchange is answered.
+ * the exchange exactly once (a CT failure never yields a certificate; its
+ * status is failure_answers' FC_CLASS_CT_LOG rows), frees everything the
+ * request held. Nothing of the request is touched after the answer is
+ * sent: the server may stop as soon as its last exchange is answered.
  */
-static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued, bool ct_failure,
+static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 		      const struct fc_err *err)
 {
 	struct ct_call *cc = arg;
@@ -390,26 +415,86 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued, bo
 	free(cc);
 	if (st == FC_OK)
 		answer_issued(&c, v1, id, issued);
-	else if (ct_failure && st == FC_EUNAVAIL)
-		fail(&c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CTL, err->msg);
-	else if (ct_failure && st == FC_EINTERNAL)
-		fail(&c, 500, GRPC_INTERNAL, "%s: %s", MSG_CTL, err->msg);
-	else if (ct_failure)
-		fail(&c, 502, GRPC_INTERNAL, "%s: %s", MSG_CTL, err->msg);
-	else if (st == FC_EUNAVAIL)
-		fail(&c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CA, err->msg);
 	else
-		fail(&c, 500, GRPC_INTERNAL, "%s: %s", MSG_CA, err->msg);
+		fail_err(&c, st, err);
 	ca_issued_free(issued);
 	oidc_identity_free(id);
 }
 
+/*
+ * The request's key and its proof: a CSR (its self-signature is the
+ * proof), or a public key with a signature over the principal's name.
+ * FC_OK with *key, else the refusal (with its class) in err.
+ */
+static enum fc_status verify_key(struct api_call *c, const struct sign_request *r, bool v1,
+				 const struct oidc_identity *id, EVP_PKEY **key, struct fc_err *err)
+{
+	enum fc_status st;
+
+	if (r->csr != NULL)
+		return ca_csr_verify(r->csr, r->csr_len, &c->s->algs, key, err);
+	if (r->key_pem == NULL && r->key_bytes == NULL)
+		return fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+					CA_PFX_KEY_PARSE "the request has neither a public key nor a "
+							 "certificate signing request");
+	if (r->key_pem != NULL)
+		st = ca_client_key_parse((const uint8_t *)r->key_pem, strlen(r->key_pem), false, key,
+					 err);
+	else
+		st = ca_client_key_parse(r->key_bytes, r->key_len, true, key, err);
+	if (st == FC_OK)
+		st = ca_client_key_check(*key, err);
+	if (st == FC_OK && r->pop == NULL)
+		st = fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
+				      CA_PFX_SIGNATURE "no proof of possession (%s)",
+				      v1 ? "signedEmailAddress" : "proofOfPossession");
+	if (st == FC_OK)
+		st = ca_pop_verify(*key, id->pop_subject, r->pop, r->pop_len, &c->s->algs, err);
+	if (st != FC_OK) {
+		EVP_PKEY_free(*key);
+		*key = NULL;
+	}
+	return st;
+}
+
+/*
+ * Issue for a verified identity and key and answer: at once without a CT
+ * log, else later from the CT client's thread (ct_issued). Takes *id.
+ */
+static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PKEY *key)
+{
+	struct ca_authority *authority = ca_authority_slot_get(&c->s->authority);
+	struct ca_issued *issued = NULL;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if (c->s->opts.ct != NULL) {
+		struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
+		cc->call = *c;
+		cc->v1 = v1;
+		cc->id = *id;
+		st = ca_authority_issue_ct(authority, c->s->opts.ct, *id, key, c->s->opts.validity_s,
+					   ct_issued, cc, &err);
+		if (st == FC_OK)
+			*id = NULL; /* cc owns it until ct_issued */
+		else
+			free(cc);
+	} else {
+		st = ca_authority_issue(authority, *id, key, c->s->opts.validity_s, &issued, &err);
+		if (st == FC_OK)
+			answer_issued(c, v1, *id, issued);
+	}
+	if (st != FC_OK)
+		fail_err(c, st, &err);
+	ca_issued_free(issued);
+	ca_authority_unref(authority);
+}
+
+/* POST /api/v2/signingCert and /api/v1/signingCert. */
 static void signing_cert(struct api_call *c, bool v1)
 {
 	struct sign_request r = {0};
 	struct oidc_identity *id = NULL;
-	struct ca_authority *authority = NULL;
-	struct ca_issued *issued = NULL;
 	EVP_PKEY *key = NULL;
 	struct fc_err err = {0};
 	json_error_t jerr;
@@ -437,81 +522,20 @@ static void signing_cert(struct api_call *c, bool v1)
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "invalid request: %s", why);
 		goto out;
 	}
-
 	/* The token first: a bad token wins over a bad key, as in Fulcio. */
-	if (r.token == NULL || *r.token == '\0') {
-		atomic_fetch_add(&c->s->metrics.refusals[REFUSAL_IDENTITY], 1);
-		fail(c, 400, GRPC_INVALID_ARGUMENT,
-		     "%s: no identity token (send it as %sAuthorization: Bearer)", MSG_TOKEN,
-		     v1 ? "" : "credentials.oidcIdentityToken or ");
-		goto out;
-	}
-	st = oidc_verify(c->s->verifier, r.token, strlen(r.token), &id, &err);
-	if (st != FC_OK) {
-		fail_identity(c, st, &err);
-		goto out;
-	}
-
-	/* Then the key: a CSR (its self-signature is the proof), or a public
-	 * key with a signature over the principal's name. */
-	if (r.csr != NULL) {
-		st = ca_csr_verify(r.csr, r.csr_len, &c->s->algs, &key, &err);
-	} else if (r.key_pem != NULL || r.key_bytes != NULL) {
-		if (r.key_pem != NULL)
-			st = ca_client_key_parse((const uint8_t *)r.key_pem, strlen(r.key_pem), false,
-						 &key, &err);
-		else
-			st = ca_client_key_parse(r.key_bytes, r.key_len, true, &key, &err);
-		if (st == FC_OK)
-			st = ca_client_key_check(key, &err);
-		if (st == FC_OK && r.pop == NULL)
-			st = fc_err_set(&err, FC_EINPUT,
-					"signature could not be verified: no proof of possession "
-					"(%s)", v1 ? "signedEmailAddress" : "proofOfPossession");
-		if (st == FC_OK)
-			st = ca_pop_verify(key, id->pop_subject, r.pop, r.pop_len, &c->s->algs, &err);
-	} else {
-		st = fc_err_set(&err, FC_EINPUT, "public key could not be parsed: the request has "
-						 "neither a public key nor a certificate signing "
-						 "request");
-	}
-	if (st != FC_OK) {
-		fail_key(c, &err);
-		goto out;
-	}
-
-	authority = ca_server_authority(c->s);
-	if (c->s->opts.ct != NULL) {
-		/* Answered later, from the CT client's thread (ct_issued). */
-		struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
-		cc->call = *c;
-		cc->v1 = v1;
-		cc->id = id;
-		st = ca_authority_issue_ct(authority, c->s->opts.ct, id, key, c->s->opts.validity_s,
-					   ct_issued, cc, &err);
-		if (st == FC_OK) {
-			id = NULL; /* cc owns it until ct_issued */
-			goto out;
-		}
-		free(cc);
-	} else {
-		st = ca_authority_issue(authority, id, key, c->s->opts.validity_s, &issued, &err);
-	}
-	if (st == FC_EINPUT) {
-		fail(c, 400, GRPC_INVALID_ARGUMENT, "%s", err.msg);
-		goto out;
-	} else if (st == FC_EUNAVAIL) {
-		fail(c, 503, GRPC_UNAVAILABLE, "%s: %s", MSG_CA, err.msg);
-		goto out;
-	} else if (st != FC_OK) {
-		fail(c, 500, GRPC_INTERNAL, "%s: %s", MSG_CA, err.msg);
-		goto out;
-	}
-
-	answer_issued(c, v1, id, issued);
+	if (r.token == NULL || *r.token == '\0')
+		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EAUTH,
+				      "no identity token (send it as %sAuthorization: Bearer)",
+				      v1 ? "" : "credentials.oidcIdentityToken or ");
+	else if ((st = oidc_verify(c->s->verifier, r.token, strlen(r.token), &id, &err)) != FC_OK)
+		fc_err_classify(&err, FC_CLASS_TOKEN);
+	if (st == FC_OK)
+		st = verify_key(c, &r, v1, id, &key, &err);
+	if (st != FC_OK)
+		fail_err(c, st, &err);
+	else
+		issue(c, v1, &id, key);
 out:
-	ca_issued_free(issued);
-	ca_authority_unref(authority);
 	EVP_PKEY_free(key);
 	oidc_identity_free(id);
 	json_decref(root);
@@ -522,7 +546,7 @@ out:
 
 static void trust_bundle(struct api_call *c)
 {
-	struct ca_authority *a = ca_server_authority(c->s);
+	struct ca_authority *a = ca_authority_slot_get(&c->s->authority);
 	const struct ca_chain *chain = ca_authority_chain(a);
 	json_t *certs = json_array();
 
@@ -534,7 +558,7 @@ static void trust_bundle(struct api_call *c)
 
 static void root_cert(struct api_call *c)
 {
-	struct ca_authority *a = ca_server_authority(c->s);
+	struct ca_authority *a = ca_authority_slot_get(&c->s->authority);
 	const struct ca_chain *chain = ca_authority_chain(a);
 	char **trimmed = fc_xcalloc(chain->n, sizeof(char *));
 	char *text;
@@ -616,7 +640,7 @@ static void healthz(struct api_call *c)
  * answers), else 503, so that a load balancer stops sending requests. */
 static void readyz(struct api_call *c)
 {
-	struct ca_authority *a = ca_server_authority(c->s);
+	struct ca_authority *a = ca_authority_slot_get(&c->s->authority);
 	bool ready = hsm_signer_ready(ca_authority_signer(a));
 
 	ca_authority_unref(a);

@@ -87,6 +87,47 @@ void ca_authority_free(struct ca_authority *a)
 	ca_authority_unref(a);
 }
 
+/*
+ * The current authority of a server, which a reload swaps while requests
+ * that started with the old one keep their reference (ca_int.h).
+ */
+void ca_authority_slot_init(struct ca_authority_slot *slot, struct ca_authority *a)
+{
+	pthread_mutex_init(&slot->lock, NULL);
+	slot->a = a;
+}
+
+struct ca_authority *ca_authority_slot_get(struct ca_authority_slot *slot)
+{
+	struct ca_authority *a;
+
+	pthread_mutex_lock(&slot->lock);
+	a = ca_authority_ref(slot->a);
+	pthread_mutex_unlock(&slot->lock);
+	return a;
+}
+
+/* Swap in a (takes ownership); the old authority is released here and
+ * freed when the last request holding it finishes. */
+void ca_authority_slot_replace(struct ca_authority_slot *slot, struct ca_authority *a)
+{
+	struct ca_authority *old;
+
+	pthread_mutex_lock(&slot->lock);
+	old = slot->a;
+	slot->a = a;
+	pthread_mutex_unlock(&slot->lock);
+	ca_authority_unref(old);
+}
+
+/* Release the slot's reference (NULL is fine) and the slot. */
+void ca_authority_slot_destroy(struct ca_authority_slot *slot)
+{
+	ca_authority_unref(slot->a);
+	slot->a = NULL;
+	pthread_mutex_destroy(&slot->lock);
+}
+
 const struct ca_chain *ca_authority_chain(const struct ca_authority *a)
 {
 	return a->chain;
@@ -290,8 +331,9 @@ static void ct_done(void *arg, enum fc_status st, const struct ctlog_sct *sct,
 
 	if (st != FC_OK) {
 		err = *cterr;
+		err.cls = FC_CLASS_CT_LOG;
 		ct_issue_free(ci);
-		done(done_arg, st, NULL, true, &err);
+		done(done_arg, st, NULL, &err);
 		return;
 	}
 	st = make_final(ci, sct, &final, &err);
@@ -299,7 +341,7 @@ static void ct_done(void *arg, enum fc_status st, const struct ctlog_sct *sct,
 		issued = make_issued(ci->a, final);
 	X509_free(final);
 	ct_issue_free(ci);
-	done(done_arg, st, issued, false, &err);
+	done(done_arg, st, issued, &err);
 }
 
 /*

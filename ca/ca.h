@@ -18,6 +18,11 @@
 
 /* Fulcio's request body limit (maxMsgSize = 1 << 22). */
 #define CA_MAX_BODY_BYTES (4 * 1024 * 1024)
+/* Hard limits on the client's key material, checked before parsing. A
+ * 4096-bit RSA key in PEM is about 800 bytes and a CSR for it 1.7 KiB. */
+#define CA_KEY_MAX_BYTES (64 * 1024)
+#define CA_CSR_MAX_BYTES (64 * 1024)
+#define CA_POP_MAX_SIG_BYTES 1024 /* RSA-4096 signatures are 512 bytes */
 
 /* Default certificate lifetime: Fulcio's ten minutes. */
 #define CA_DEFAULT_VALIDITY_S 600

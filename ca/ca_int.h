@@ -47,7 +47,8 @@ char *ca_cert_pem(X509 *cert, bool trimmed);
 
 /* ca_cert_sign, ca_cert_set_serial, ca_cert_add_skid: in ca.h (createca uses them). */
 
-/* --- clientkey.c: the client's key and its proof of possession -------------------- */
+/* --- the client's key and its proof of possession (algs.c, keyparse.c, goodkey.c, pop.c,
+ *     csr.c) ---------------------------------------------------------------------------- */
 
 /* The signing algorithms of --client-signing-algorithms (Fulcio's names). */
 enum ca_alg {
@@ -114,7 +115,92 @@ enum fc_status ca_pop_verify(EVP_PKEY *key, const char *msg, const uint8_t *sig,
 enum fc_status ca_csr_verify(const uint8_t *pem, size_t len, const struct ca_algs *algs,
 			     EVP_PKEY **key_out, struct fc_err *err);
 
+/*
+ * Every refusal of the client's key, proof or CSR is FC_EINPUT with one of
+ * these classes (common.h), and its message starts with the class's prefix
+ * below, so that a log line reads on its own. The HTTP layer answers with
+ * Fulcio's client message for the class followed by the text after the
+ * prefix (api.c's table). The two algorithm classes keep their prefix in
+ * the answer: Fulcio returns that text itself (the part before the first
+ * " (" is Fulcio's byte for byte: Go's %T of the key and crypto.Hash names).
+ */
+#define CA_PFX_KEY_PARSE "public key could not be parsed: "
+#define CA_PFX_KEY_INSECURE "public key is insecure: "
+#define CA_PFX_SIGNATURE "signature could not be verified: "
+#define CA_PFX_CSR "certificate signing request could not be parsed: "
+#define CA_PFX_ALG_UNKNOWN "unrecognized signature algorithm: "
+#define CA_PFX_ALG_REFUSED "signing algorithm not permitted: "
+
+/* Boulder's goodkey: 100 rounds of Fermat's method (sigstore sets
+ * FermatRounds: 100). */
+#define CA_FERMAT_ROUNDS 100
+/* How much of the PoP subject a refusal quotes. */
+#define CA_POP_QUOTE_MAX 128
+/* The longest PEM type label accepted ("NEW CERTIFICATE REQUEST" is 23). */
+#define CA_PEM_TYPE_MAX 64
+
+/* --- gokey.c: the client's key as Fulcio's Go code sees it -------------------- */
+
+enum ca_key_family { CA_KEY_OTHER = 0, CA_KEY_RSA, CA_KEY_EC, CA_KEY_ED25519 };
+
+struct ca_key_info {
+	enum ca_key_family kind;
+	int bits;      /* RSA: modulus bits */
+	int curve_nid; /* EC: the named curve, NID_undef for explicit params */
+	char desc[64]; /* "ECDSA P-256", "RSA 2048-bit", "Ed25519", "DSA" ... */
+};
+
+/* Fill *ki for key (never fails; unknown types are CA_KEY_OTHER). */
+void ca_key_info_get(EVP_PKEY *key, struct ca_key_info *ki);
+/* Short name of a curve: the NIST name where there is one. */
+const char *ca_curve_name(int nid);
+/* P-256, P-384 or P-521. */
+bool ca_is_nist_curve(int nid);
+/* NULL if Go's x509 parses the key, else why Fulcio would refuse to parse it. */
+const char *ca_go_unparseable(EVP_PKEY *key, const struct ca_key_info *ki);
+/* Go's %T of the key ("*ecdsa.PublicKey") and crypto.Hash name ("SHA-256"). */
+const char *ca_go_key_type(const struct ca_key_info *ki);
+const char *ca_go_hash_name(int nid);
+/* Go's x509.SignatureAlgorithm String() of alg; buf (n bytes) holds the
+ * text when it has to be built. */
+const char *ca_go_sig_alg_name(const X509_ALGOR *alg, char *buf, size_t n);
+
+/* --- algs.c: the algorithm registry ---------------------------------------------- */
+
+/* Is (key, hash) the pair of an algorithm in algs (sigstore
+ * IsAlgorithmPermitted)? FC_EINPUT FC_CLASS_ALG_REFUSED otherwise. */
+enum fc_status ca_algs_check(const struct ca_key_info *ki, int hash, const struct ca_algs *algs,
+			     struct fc_err *err);
+
+/* --- keyparse.c: strict PEM ---------------------------------------------------------- */
+
+struct ca_pem_block {
+	char type[CA_PEM_TYPE_MAX + 1];
+	uint8_t *der; /* caller frees */
+	size_t der_len;
+};
+
+/* True if in starts, after whitespace, with a PEM BEGIN line. */
+bool ca_looks_like_pem(const uint8_t *in, size_t len);
+/* Decode exactly one PEM block (RFC 7468 2, strict) with only whitespace
+ * around it. NULL and *out filled (out->der: caller frees), else a static
+ * reason. */
+const char *ca_pem_decode_one(const uint8_t *in, size_t len, struct ca_pem_block *out);
+
 /* --- authority.c: a signer and its chain, reference-counted ------------------- */
+
+/* A server's current authority, swapped by a reload (SIGHUP) while requests
+ * in flight keep the one they started with. */
+struct ca_authority_slot {
+	pthread_mutex_t lock;
+	struct ca_authority *a; /* one reference, the slot's */
+};
+/* Start with a (takes ownership; NULL allowed until the first replace). */
+void ca_authority_slot_init(struct ca_authority_slot *slot, struct ca_authority *a);
+/* The current authority with a reference for the caller (ca_authority_unref). */
+struct ca_authority *ca_authority_slot_get(struct ca_authority_slot *slot);
+void ca_authority_slot_replace(struct ca_authority_slot *slot, struct ca_authority *a);
+void ca_authority_slot_destroy(struct ca_authority_slot *slot);
 
 /* Take a reference (for one request); release with ca_authority_unref. */
 struct ca_authority *ca_authority_ref(struct ca_authority *a);
@@ -149,15 +235,15 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
  * the final certificate is the same TBS with the SCT list in place of the
  * poison (checked byte for byte before signing), signed by the same key.
  * done(arg, ...) is then called exactly once: st FC_OK with issued (the
- * callee takes ownership), or the failure with ct_failure telling whether
- * the log (true) or the CA (false) failed, and err.
+ * callee takes ownership), or the failure in err, whose class is
+ * FC_CLASS_CT_LOG when the log failed (FC_CLASS_NONE when the CA did).
  * Returns FC_OK when done will be called; otherwise (the precert cannot be
  * built or signed, the client refuses the submission) the failure, with
  * the reason in err, and done is never called. identity and key are only
  * used during the call; a keeps a reference until done returns.
  */
 typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
-				 bool ct_failure, const struct fc_err *err);
+				 const struct fc_err *err);
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
 				     int validity_s, ca_issue_done_fn done, void *arg,
@@ -191,16 +277,12 @@ struct ca_server {
 	struct oidc_verifier *verifier;
 	const struct cfg_identity *cfg;
 	struct ca_algs algs;
-	pthread_mutex_t authority_lock;
-	struct ca_authority *authority;
+	struct ca_authority_slot authority;
 	struct fc_httpd *api;
 	struct fc_httpd *metrics_httpd;
 	struct ca_metrics metrics;
 	char *configuration_json;      /* GET /api/v2/configuration, built once */
 };
-
-/* The current authority, with a reference for the caller. */
-struct ca_authority *ca_server_authority(struct ca_server *s);
 
 /* The API handler: routes one exchange (fc_http_handler_fn). */
 void ca_api_handle(void *ctx, struct fc_http_exchange *x);

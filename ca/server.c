@@ -19,29 +19,13 @@ void ca_server_options_default(struct ca_server_options *o)
 	o->validity_s = CA_DEFAULT_VALIDITY_S;
 }
 
-struct ca_authority *ca_server_authority(struct ca_server *s)
-{
-	struct ca_authority *a;
-
-	pthread_mutex_lock(&s->authority_lock);
-	a = ca_authority_ref(s->authority);
-	pthread_mutex_unlock(&s->authority_lock);
-	return a;
-}
-
 /*
  * Swap in a new authority (takes ownership). The old one is released here
  * and freed when the last request holding it finishes.
  */
 void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority)
 {
-	struct ca_authority *old;
-
-	pthread_mutex_lock(&s->authority_lock);
-	old = s->authority;
-	s->authority = authority;
-	pthread_mutex_unlock(&s->authority_lock);
-	ca_authority_unref(old);
+	ca_authority_slot_replace(&s->authority, authority);
 }
 
 /* --- metrics (Prometheus text format 0.0.4) ------------------------------------- */
@@ -173,8 +157,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	s->opts = *opts;
 	s->verifier = verifier;
 	s->cfg = cfg;
-	s->authority = authority;
-	pthread_mutex_init(&s->authority_lock, NULL);
+	ca_authority_slot_init(&s->authority, authority);
 	if (s->opts.validity_s <= 0)
 		s->opts.validity_s = CA_DEFAULT_VALIDITY_S;
 	if (opts->client_algs != NULL)
@@ -210,7 +193,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	*out = s;
 	return FC_OK;
 fail:
-	s->authority = NULL; /* the caller keeps it on failure */
+	s->authority.a = NULL; /* the caller keeps it on failure */
 	ca_server_stop(s);
 	return st;
 }
@@ -221,8 +204,7 @@ void ca_server_stop(struct ca_server *s)
 		return;
 	fc_httpd_stop(s->api);
 	fc_httpd_stop(s->metrics_httpd);
-	ca_authority_unref(s->authority);
+	ca_authority_slot_destroy(&s->authority);
 	free(s->configuration_json);
-	pthread_mutex_destroy(&s->authority_lock);
 	free(s);
 }

@@ -49,12 +49,32 @@ enum fc_status {
 const char *fc_strerror(enum fc_status st);
 
 /*
+ * What failed, beside how (the status): the class tells the layer that
+ * answers which of Fulcio's client messages, HTTP statuses and refusal
+ * counters applies, so that no one decides by reading message text. Set
+ * where the reason is known (fc_err_set_class); FC_CLASS_NONE otherwise.
+ * Only grows; never renumber.
+ */
+enum fc_class {
+	FC_CLASS_NONE = 0,
+	FC_CLASS_TOKEN = 1,           /* the identity token was refused or unverifiable */
+	FC_CLASS_KEY_PARSE = 2,       /* the client's public key could not be parsed */
+	FC_CLASS_KEY_INSECURE = 3,    /* ... is of a refused type, size or value */
+	FC_CLASS_SIGNATURE = 4,       /* the proof of possession does not verify */
+	FC_CLASS_CSR = 5,             /* the CSR could not be parsed or does not verify */
+	FC_CLASS_ALG_UNKNOWN = 6,     /* a signature algorithm fulcrum does not know */
+	FC_CLASS_ALG_REFUSED = 7,     /* an algorithm not in --client-signing-algorithms */
+	FC_CLASS_CT_LOG = 8,          /* the CT log failed or gave no valid SCT */
+};
+
+/*
  * The reason for a failure, written where it is known and read by the layer
  * that reports it. Messages never contain a secret (token, PIN, key).
  */
 #define FC_ERR_MSG_MAX 512
 struct fc_err {
 	enum fc_status status;
+	enum fc_class cls;
 	char msg[FC_ERR_MSG_MAX];
 };
 
@@ -63,6 +83,12 @@ struct fc_err {
  * reason recorded wins: a later call does not overwrite it. */
 enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
 	FC_PRINTF(3, 4);
+/* The same with a class (the first reason recorded wins, class included). */
+enum fc_status fc_err_set_class(struct fc_err *err, enum fc_class cls, enum fc_status st,
+				const char *fmt, ...) FC_PRINTF(4, 5);
+/* Give the recorded reason a class where it has none yet (a caller that
+ * knows which step failed, e.g. the token step). */
+void fc_err_classify(struct fc_err *err, enum fc_class cls);
 void fc_err_clear(struct fc_err *err);
 
 /* --- logging ---------------------------------------------------------- */

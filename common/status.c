@@ -28,20 +28,14 @@ const char *fc_strerror(enum fc_status st)
 	return "unknown status";
 }
 
-/*
- * Record a failure reason in err (if non-NULL and still empty) and return st.
- * Control characters in the message are replaced by '?'.
- */
-enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
+static enum fc_status err_vset(struct fc_err *err, enum fc_class cls, enum fc_status st,
+			       const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (err == NULL || err->status != FC_OK)
 		return st;
 	err->status = st;
-	va_start(ap, fmt);
+	err->cls = cls;
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-	va_end(ap);
 	/* Messages quote values from untrusted input (claims, URLs); keep them
 	 * to one printable line so that they cannot forge log lines. */
 	for (char *c = err->msg; *c; c++) {
@@ -52,6 +46,43 @@ enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt
 }
 
 /*
+ * Record a failure reason in err (if non-NULL and still empty) and return st.
+ * Control characters in the message are replaced by '?'.
+ */
+enum fc_status fc_err_set(struct fc_err *err, enum fc_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	st = err_vset(err, FC_CLASS_NONE, st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/*
+ * fc_err_set with the class of the failure (common.h enum fc_class).
+ */
+enum fc_status fc_err_set_class(struct fc_err *err, enum fc_class cls, enum fc_status st,
+				const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	st = err_vset(err, cls, st, fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+/*
+ * Set the class of the reason recorded in err if it has none.
+ */
+void fc_err_classify(struct fc_err *err, enum fc_class cls)
+{
+	if (err != NULL && err->cls == FC_CLASS_NONE)
+		err->cls = cls;
+}
+
+/*
  * Reset err to "no error".
  */
 void fc_err_clear(struct fc_err *err)
@@ -59,5 +90,6 @@ void fc_err_clear(struct fc_err *err)
 	if (err == NULL)
 		return;
 	err->status = FC_OK;
+	err->cls = FC_CLASS_NONE;
 	err->msg[0] = '\0';
 }

@@ -542,9 +542,11 @@ out:
 	json_decref(root);
 }
 
-static void issued_cb(void *arg, enum fc_status st, struct ca_issued *issued, bool ct_failure,
+static void issued_cb(void *arg, enum fc_status st, struct ca_issued *issued,
 		      const struct fc_err *err)
 {
+	bool ct_failure = err != NULL && err->cls == FC_CLASS_CT_LOG;
+
 	pthread_mutex_lock(&lg.lock);
 	lg.done = true;
 	lg.st = st;

@@ -1,0 +1,127 @@
+/*
+ * The CSR path (Fulcio inventory 4.2): a PKCS#10 request whose
+ * self-signature is the proof of possession.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "ca_int.h"
+
+/*
+ * Check a PKCS#10 request (RFC 2986) the way Fulcio does (inventory 4.2):
+ * PEM only ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST", exactly one
+ * block), DER consumed exactly; the key as ca_client_key_check; the
+ * self-signature (RFC 2986 4.2); the signature algorithm one of
+ * ecdsa-with-SHA256/384/512, sha256/384/512WithRSAEncryption, Ed25519; then
+ * (key, hash) against algs. Returns FC_OK and sets *key_out (the CSR's key;
+ * free with EVP_PKEY_free), else FC_EINPUT with the reason's class prefix.
+ */
+enum fc_status ca_csr_verify(const uint8_t *pem, size_t len, const struct ca_algs *algs,
+			     EVP_PKEY **key_out, struct fc_err *err)
+{
+	struct ca_pem_block blk = { 0 };
+	X509_REQ *req = NULL;
+	EVP_PKEY *key = NULL;
+	const X509_ALGOR *alg = NULL;
+	const unsigned char *p;
+	const char *why;
+	struct ca_key_info ki;
+	char namebuf[120];
+	int hash;
+	enum fc_status st = FC_EINPUT;
+
+	if (pem == NULL || len == 0) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "the request is empty");
+		goto out;
+	}
+	if (algs == NULL) {
+		st = fc_err_set(err, FC_EINTERNAL, "ca: ca_csr_verify: missing argument");
+		goto out;
+	}
+	if (len > CA_CSR_MAX_BYTES) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "%zu bytes is over the %d-byte limit", len,
+			   CA_CSR_MAX_BYTES);
+		goto out;
+	}
+	if (!ca_looks_like_pem(pem, len)) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "not PEM (no \"-----BEGIN\" line; DER is not accepted)");
+		goto out;
+	}
+	if ((why = ca_pem_decode_one(pem, len, &blk)) != NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "PEM: %s", why);
+		goto out;
+	}
+	if (strcmp(blk.type, "CERTIFICATE REQUEST") != 0 &&
+	    strcmp(blk.type, "NEW CERTIFICATE REQUEST") != 0) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT,
+			   CA_PFX_CSR "PEM block type \"%s\" is not CERTIFICATE REQUEST", blk.type);
+		goto out;
+	}
+	p = blk.der;
+	if ((req = d2i_X509_REQ(NULL, &p, (long)blk.der_len)) == NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "PKCS#10 DER does not decode");
+		fc_err_append_ssl(err);
+		goto out;
+	}
+	if (p != blk.der + blk.der_len) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "%zu trailing bytes after the DER request",
+			   blk.der_len - (size_t)(p - blk.der));
+		goto out;
+	}
+	if ((key = X509_REQ_get_pubkey(req)) == NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key does not decode");
+		fc_err_append_ssl(err);
+		goto out;
+	}
+	ca_key_info_get(key, &ki);
+	if ((why = ca_go_unparseable(key, &ki)) != NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key: %s (%s)", why, ki.desc);
+		goto out;
+	}
+	if ((st = ca_client_key_check(key, err)) != FC_OK)
+		goto out;
+	st = FC_EINPUT;
+	if (X509_REQ_verify(req, key) != 1) {
+		fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
+			   CA_PFX_SIGNATURE "the certificate signing request's self-signature does not "
+			   "verify with its %s key",
+			   ki.desc);
+		goto out;
+	}
+	X509_REQ_get0_signature(req, NULL, &alg);
+	switch (OBJ_obj2nid(alg->algorithm)) {
+	case NID_ecdsa_with_SHA256:
+	case NID_sha256WithRSAEncryption: hash = NID_sha256; break;
+	case NID_ecdsa_with_SHA384:
+	case NID_sha384WithRSAEncryption: hash = NID_sha384; break;
+	case NID_ecdsa_with_SHA512:
+	case NID_sha512WithRSAEncryption: hash = NID_sha512; break;
+	case NID_ED25519: hash = NID_undef; break;
+	default:
+		fc_err_set_class(err, FC_CLASS_ALG_UNKNOWN, FC_EINPUT, CA_PFX_ALG_UNKNOWN "%s",
+			   ca_go_sig_alg_name(alg, namebuf, sizeof(namebuf)));
+		goto out;
+	}
+	if ((st = ca_algs_check(&ki, hash, algs, err)) != FC_OK)
+		goto out;
+	*key_out = key;
+	key = NULL;
+	st = FC_OK;
+out:
+	ERR_clear_error();
+	EVP_PKEY_free(key);
+	X509_REQ_free(req);
+	free(blk.der);
+	return st;
+}
