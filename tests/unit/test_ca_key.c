@@ -1,6 +1,6 @@
 /*
- * Unit tests for the client key files of ca/ (algs.c, keyparse.c, goodkey.c, pop.c, csr.c): the algorithm registry, client key parsing,
- * goodkey checks, proof of possession and CSRs. Every key is generated here
+ * Unit tests for the client key files of ca/ (algs.c, keyparse.c, goodkey.c,
+ * pop.c, csr.c): the algorithm registry, client key parsing, goodkey checks, proof of possession and CSRs. Every key is generated here
  * with OpenSSL (no mocked crypto); refused keys are built on purpose (RSA
  * 1024, e = 3, small factors, close primes, P-224, secp256k1, DSA, Ed448,
  * X25519). The ROCA vectors are public keys from titanous/rocacheck's tests.
