@@ -66,24 +66,36 @@ enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc
 enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chain **out,
 				       struct fc_err *err);
 
-/* --- cert.c: pieces of the certificate profile ------------------------------ */
+/* --- cacert.c: the CA certificate profile ------------------------------------- */
+
+/* A CA certificate to make (fulcrum createca's root and intermediate, the
+ * ephemeralca root). */
+struct ca_cacert_params {
+	const X509_NAME *subject; /* never empty (RFC 5280 4.1.2.6) */
+	EVP_PKEY *subject_key;    /* the new CA's public key */
+	X509 *issuer;             /* the signing CA's certificate; NULL = self-signed */
+	int pathlen;              /* BasicConstraints pathLenConstraint */
+	bool eku_codesign;        /* ExtKeyUsage codeSigning (Fulcio's intermediates) */
+	int64_t not_before;       /* seconds since the epoch */
+	int64_t not_after;
+};
 
 /*
- * Sign cert with signer: set both signature AlgorithmIdentifiers to the
- * signer's algorithm, encode the TBSCertificate, sign it through hsm_sign,
- * and install the signature. Used for leaves, precertificates and CA
- * certificates alike (ephemeralca, fulcrum createca). FC_EHSM /
- * FC_EUNAVAIL from the signer.
+ * Build the CA certificate p describes and sign it with signer (the
+ * issuer's key, or the subject's own when self-signed): v3, random serial,
+ * KeyUsage keyCertSign|cRLSign (critical), ExtKeyUsage if asked,
+ * BasicConstraints CA:TRUE pathlen (critical), SubjectKeyId,
+ * AuthorityKeyId when there is an issuer, in Go's order. FC_OK with *out
+ * (X509_free), FC_ECONFIG for an empty subject, else the signer's failure
+ * or FC_EINTERNAL, with the reason in err.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err);
-
-/* Pieces of the profile shared by leaves and CA certificates (chain.c,
- * fulcrum createca): a random positive, non-zero serial of at most 159
- * bits (fc_rand_bytes), and the SubjectKeyId extension (RFC 5280 4.2.1.2
- * method 1) of cert's public key, appended non-critical. FC_EINTERNAL with
- * the reason. */
-enum fc_status ca_cert_set_serial(X509 *cert, struct fc_err *err);
-enum fc_status ca_cert_add_skid(X509 *cert, struct fc_err *err);
+enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_signer *signer,
+			       X509 **out, struct fc_err *err);
+/* t plus whole calendar years (Go's time.AddDate). */
+int64_t ca_add_years(int64_t t, int years);
+/* Append an attribute as Go's pkix.Name encodes it (PrintableString when
+ * possible, else UTF8String); NULL or "" is left out. False on failure. */
+bool ca_name_add(X509_NAME *n, int nid, const char *v);
 
 struct ctlog_client; /* ctlog.h */
 

@@ -45,7 +45,20 @@ enum fc_status ca_leaf_build(const struct ca_leaf_params *p, X509 **out, struct 
  * form), else with it (trustBundle's form). Caller frees. */
 char *ca_cert_pem(X509 *cert, bool trimmed);
 
-/* ca_cert_sign, ca_cert_set_serial, ca_cert_add_skid: in ca.h (createca uses them). */
+/*
+ * Sign cert with signer: set both signature AlgorithmIdentifiers to the
+ * signer's algorithm, encode the TBSCertificate, sign it through hsm_sign,
+ * and install the signature. Used for leaves, precertificates and CA
+ * certificates alike. FC_EHSM / FC_EUNAVAIL from the signer.
+ */
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err);
+
+/* Pieces of the profile shared by leaves and CA certificates: a random
+ * positive, non-zero serial of at most 159 bits (fc_rand_bytes), and the
+ * SubjectKeyId extension (RFC 5280 4.2.1.2 method 1) of cert's public key,
+ * appended non-critical. FC_EINTERNAL with the reason. */
+enum fc_status ca_cert_set_serial(X509 *cert, struct fc_err *err);
+enum fc_status ca_cert_add_skid(X509 *cert, struct fc_err *err);
 
 /* --- the client's key and its proof of possession (algs.c, keyparse.c, goodkey.c, pop.c,
  *     csr.c) ---------------------------------------------------------------------------- */

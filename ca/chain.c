@@ -439,53 +439,6 @@ enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc
 	return FC_OK;
 }
 
-/* NotAfter of the ephemeral root: now plus whole calendar years, as Go's
- * time.AddDate (Feb 29 becomes Mar 1). */
-static int64_t add_years(int64_t now, int years)
-{
-	time_t t = (time_t)now;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		return now + (int64_t)years * 365 * 86400;
-	tm.tm_year += years;
-	return (int64_t)timegm(&tm);
-}
-
-/* The ephemeral root's extensions, in Go's order: KeyUsage, BasicConstraints,
- * SubjectKeyId. */
-static enum fc_status add_root_exts(X509 *x, struct fc_err *err)
-{
-	ASN1_BIT_STRING *ku = NULL;
-	BASIC_CONSTRAINTS *bc = NULL;
-	enum fc_status st = FC_EINTERNAL;
-
-	if ((ku = ASN1_BIT_STRING_new()) == NULL || ASN1_BIT_STRING_set_bit(ku, 5, 1) != 1 ||
-	    ASN1_BIT_STRING_set_bit(ku, 6, 1) != 1 ||
-	    X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) != 1) {
-		fc_log_ssl("ca: ephemeral root KeyUsage");
-		fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: KeyUsage failed");
-		goto out;
-	}
-	if ((bc = BASIC_CONSTRAINTS_new()) == NULL || (bc->pathlen = ASN1_INTEGER_new()) == NULL ||
-	    ASN1_INTEGER_set(bc->pathlen, EPHEMERAL_PATHLEN) != 1) {
-		fc_log_ssl("ca: ephemeral root BasicConstraints");
-		fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: BasicConstraints failed");
-		goto out;
-	}
-	bc->ca = 0xff;
-	if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) != 1) {
-		fc_log_ssl("ca: ephemeral root BasicConstraints");
-		fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: BasicConstraints failed");
-		goto out;
-	}
-	st = ca_cert_add_skid(x, err);
-out:
-	BASIC_CONSTRAINTS_free(bc);
-	ASN1_BIT_STRING_free(ku);
-	return st;
-}
-
 /*
  * Make the self-signed root of ephemeralca (ca.h), signed through signer
  * with ca_cert_sign like every other certificate. Like Fulcio's
@@ -500,43 +453,28 @@ out:
 enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chain **out,
 				       struct fc_err *err)
 {
-	X509 *x = NULL;
+	struct ca_cacert_params p = {
+		.subject_key = signer ? hsm_signer_public_key(signer) : NULL,
+		.pathlen = EPHEMERAL_PATHLEN,
+		.not_before = fc_now(),
+	};
 	X509_NAME *name = NULL;
-	ASN1_TIME *nb = NULL, *na = NULL;
+	X509 *x = NULL;
 	struct ca_chain *c;
-	int64_t now = fc_now();
-	enum fc_status st = FC_EINTERNAL;
+	enum fc_status st;
 
 	if (signer == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: missing argument");
-	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
-		fc_log_ssl("ca: ephemeral root");
-		st = fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: X509_new failed");
-		goto out;
-	}
-	if ((st = ca_cert_set_serial(x, err)) != FC_OK)
-		goto out;
-	st = FC_EINTERNAL;
-	/* PrintableString, as Go encodes printable names */
+	p.not_after = ca_add_years(p.not_before, EPHEMERAL_YEARS);
 	if ((name = X509_NAME_new()) == NULL ||
-	    X509_NAME_add_entry_by_NID(name, NID_organizationName, V_ASN1_PRINTABLESTRING,
-				       (const unsigned char *)EPHEMERAL_ORG, -1, -1, 0) != 1 ||
-	    X509_NAME_add_entry_by_NID(name, NID_commonName, V_ASN1_PRINTABLESTRING,
-				       (const unsigned char *)EPHEMERAL_CN, -1, -1, 0) != 1 ||
-	    X509_set_subject_name(x, name) != 1 || X509_set_issuer_name(x, name) != 1) {
+	    !ca_name_add(name, NID_organizationName, EPHEMERAL_ORG) ||
+	    !ca_name_add(name, NID_commonName, EPHEMERAL_CN)) {
 		fc_log_ssl("ca: ephemeral root name");
-		fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: name failed");
+		st = fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: name failed");
 		goto out;
 	}
-	if ((nb = ASN1_TIME_set(NULL, (time_t)now)) == NULL ||
-	    (na = ASN1_TIME_set(NULL, (time_t)add_years(now, EPHEMERAL_YEARS))) == NULL ||
-	    X509_set1_notBefore(x, nb) != 1 || X509_set1_notAfter(x, na) != 1 ||
-	    X509_set_pubkey(x, hsm_signer_public_key(signer)) != 1) {
-		fc_log_ssl("ca: ephemeral root validity and key");
-		fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: validity or key failed");
-		goto out;
-	}
-	if ((st = add_root_exts(x, err)) != FC_OK || (st = ca_cert_sign(x, signer, err)) != FC_OK)
+	p.subject = name;
+	if ((st = ca_cacert_build(&p, signer, &x, err)) != FC_OK)
 		goto out;
 	if ((c = ca_chain_from_certs(&x, 1)) == NULL) {
 		st = fc_err_set(err, FC_EINTERNAL, "chain: ephemeral root: PEM encoding failed");
@@ -545,8 +483,6 @@ enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chai
 	*out = c;
 	st = FC_OK;
 out:
-	ASN1_TIME_free(nb);
-	ASN1_TIME_free(na);
 	X509_NAME_free(name);
 	X509_free(x); /* NULL once the chain owns it */
 	return st;

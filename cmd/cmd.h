@@ -24,9 +24,24 @@ int cmd_serve_main(int argc, char **argv);
 int cmd_createca_main(int argc, char **argv);
 int cmd_ctlog_main(int argc, char **argv);
 
-/* --- cmd_createca.c: the pkcs11ca CA of fulcrum serve ----------------------- */
+/* --- pkcs11ca.c: the pkcs11ca CA of fulcrum serve, and tokens ------------------ */
 
 struct ca_authority;
+struct hsm_p11;
+struct hsm_p11_config;
+
+/* Fulcio's default crypto11 configuration path. */
+#define CMD_PKCS11_DEFAULT_CONFIG "config/crypto11.conf"
+
+/*
+ * Open the token of --pkcs11-config-path (default CMD_PKCS11_DEFAULT_CONFIG)
+ * or --pkcs11-uri (not both), settle the PIN source and log in; rw for
+ * read-write sessions. FC_OK with *cfg_out and *out (free with
+ * hsm_p11_config_free and hsm_p11_free), else the reason in err.
+ */
+enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char *pin_file,
+			    bool rw, struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
+			    struct fc_err *err);
 
 /* The pkcs11ca flags of fulcrum serve. */
 struct cmd_pkcs11ca_flags {

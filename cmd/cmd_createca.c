@@ -6,11 +6,8 @@
  * instance), stored on the token under the given ids and written as a PEM
  * chain. --file does the same with PEM files, for development.
  *
- * Also the pkcs11ca loader of `fulcrum serve` (cmd_pkcs11ca_load), so that
- * both commands read the token the same way.
- *
- * The certificate pieces shared with the leaf profile (serial, SubjectKeyId,
- * signing through a struct hsm_signer) come from ca.h.
+ * The certificates are ca.h's CA profile (ca_cacert_build); the token is
+ * opened as `fulcrum serve --ca pkcs11ca` opens it (pkcs11ca.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/x509v3.h>
+#include <openssl/x509.h>
 
 #include "ca.h"
 #include "cmd.h"
@@ -35,8 +31,6 @@
 #define CREATECA_YEARS 10
 #define ROOT_PATHLEN 1
 #define INTERMEDIATE_PATHLEN 0
-/* Fulcio's default crypto11 configuration path. */
-#define PKCS11_DEFAULT_CONFIG "config/crypto11.conf"
 /* The environment variable holding the passphrase of --file keys. */
 #define CA_KEY_PASSWD_ENV "FULCRUM_CA_KEY_PASSWD"
 
@@ -108,125 +102,23 @@ static void createca_usage(FILE *f)
 		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CA_KEY_PASSWD_ENV);
 }
 
-static int64_t add_years(int64_t now, int years)
-{
-	time_t t = (time_t)now;
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL)
-		return now + (int64_t)years * 365 * 86400;
-	tm.tm_year += years;
-	return (int64_t)timegm(&tm);
-}
-
-/* Go's pkix.Name encoding: PrintableString when the value allows it, else
- * UTF8String. Empty values are left out (Fulcio would write them empty). */
-static bool name_add(X509_NAME *n, int nid, const char *v)
-{
-	int type = V_ASN1_PRINTABLESTRING;
-
-	if (v == NULL || *v == '\0')
-		return true;
-	for (const char *c = v; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-		      (*c >= '0' && *c <= '9') || strchr(" '()+,-./:=?", *c) != NULL))
-			type = V_ASN1_UTF8STRING;
-	return X509_NAME_add_entry_by_NID(n, nid, type, (const unsigned char *)v, -1, -1, 0) == 1;
-}
 
 /* Subject in Go's ToRDNSequence order: C, ST, L, street, postalCode, O, CN. */
 static X509_NAME *make_name(const struct createca_flags *f, const char *cn)
 {
 	X509_NAME *n = X509_NAME_new();
 
-	if (n == NULL || !name_add(n, NID_countryName, f->country) ||
-	    !name_add(n, NID_stateOrProvinceName, f->province) ||
-	    !name_add(n, NID_localityName, f->locality) ||
-	    !name_add(n, NID_streetAddress, f->street) ||
-	    !name_add(n, NID_postalCode, f->postal) ||
-	    !name_add(n, NID_organizationName, f->org) || !name_add(n, NID_commonName, cn)) {
+	if (n == NULL || !ca_name_add(n, NID_countryName, f->country) ||
+	    !ca_name_add(n, NID_stateOrProvinceName, f->province) ||
+	    !ca_name_add(n, NID_localityName, f->locality) ||
+	    !ca_name_add(n, NID_streetAddress, f->street) ||
+	    !ca_name_add(n, NID_postalCode, f->postal) ||
+	    !ca_name_add(n, NID_organizationName, f->org) || !ca_name_add(n, NID_commonName, cn)) {
 		X509_NAME_free(n);
 		return NULL;
 	}
 	return n;
 }
-
-/* A CA certificate for subject_key, signed by signer (issuer NULL = self-signed). */
-static enum fc_status make_ca_cert(X509_NAME *subject, EVP_PKEY *subject_key, X509 *issuer,
-				   struct hsm_signer *signer, int pathlen, bool eku_codesign,
-				   int64_t not_before, int64_t not_after, X509 **out,
-				   struct fc_err *err)
-{
-	X509 *x = NULL;
-	ASN1_TIME *nb = NULL, *na = NULL;
-	ASN1_BIT_STRING *ku = NULL;
-	BASIC_CONSTRAINTS *bc = NULL;
-	EXTENDED_KEY_USAGE *eku = NULL;
-	AUTHORITY_KEYID *akid = NULL;
-	enum fc_status st = FC_EINTERNAL;
-
-	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1)
-		goto ssl_fail;
-	if ((st = ca_cert_set_serial(x, err)) != FC_OK)
-		goto out;
-	st = FC_EINTERNAL;
-	if (X509_set_subject_name(x, subject) != 1 ||
-	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) != 1 ||
-	    (nb = ASN1_TIME_set(NULL, (time_t)not_before)) == NULL ||
-	    (na = ASN1_TIME_set(NULL, (time_t)not_after)) == NULL ||
-	    X509_set1_notBefore(x, nb) != 1 || X509_set1_notAfter(x, na) != 1 ||
-	    X509_set_pubkey(x, subject_key) != 1)
-		goto ssl_fail;
-	/* Go's extension order: KeyUsage, ExtKeyUsage, BasicConstraints,
-	 * SubjectKeyId, AuthorityKeyId. RFC 5280 4.2.1.3 and 4.2.1.9: both
-	 * critical in a CA. */
-	if ((ku = ASN1_BIT_STRING_new()) == NULL || ASN1_BIT_STRING_set_bit(ku, 5, 1) != 1 ||
-	    ASN1_BIT_STRING_set_bit(ku, 6, 1) != 1 ||
-	    X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) != 1)
-		goto ssl_fail;
-	if (eku_codesign) {
-		if ((eku = sk_ASN1_OBJECT_new_null()) == NULL ||
-		    sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_code_sign)) <= 0 ||
-		    X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_DEFAULT) != 1)
-			goto ssl_fail;
-	}
-	if ((bc = BASIC_CONSTRAINTS_new()) == NULL || (bc->pathlen = ASN1_INTEGER_new()) == NULL ||
-	    ASN1_INTEGER_set(bc->pathlen, pathlen) != 1)
-		goto ssl_fail;
-	bc->ca = 0xff;
-	if (X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) != 1)
-		goto ssl_fail;
-	if ((st = ca_cert_add_skid(x, err)) != FC_OK)
-		goto out;
-	st = FC_EINTERNAL;
-	if (issuer != NULL && X509_get0_subject_key_id(issuer) != NULL) {
-		if ((akid = AUTHORITY_KEYID_new()) == NULL ||
-		    (akid->keyid = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(issuer))) == NULL ||
-		    X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0,
-				      X509V3_ADD_DEFAULT) != 1)
-			goto ssl_fail;
-	}
-	if ((st = ca_cert_sign(x, signer, err)) != FC_OK)
-		goto out;
-	*out = x;
-	x = NULL;
-	st = FC_OK;
-	goto out;
-ssl_fail:
-	fc_log_ssl("createca: certificate");
-	st = fc_err_set(err, FC_EINTERNAL, "createca: cannot build the certificate");
-out:
-	X509_free(x);
-	ASN1_TIME_free(nb);
-	ASN1_TIME_free(na);
-	ASN1_BIT_STRING_free(ku);
-	BASIC_CONSTRAINTS_free(bc);
-	sk_ASN1_OBJECT_free(eku); /* OBJ_nid2obj objects are static */
-	AUTHORITY_KEYID_free(akid);
-	return st;
-}
-
-/* Create path for writing: refuse an existing file unless force. */
 static FILE *create_file(const char *path, mode_t mode, bool force, struct fc_err *err)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (force ? O_TRUNC : O_EXCL), mode);
@@ -312,36 +204,6 @@ static EVP_PKEY *file_keygen(enum hsm_key_kind kind)
 	}
 }
 
-/* Open the token of the flags (config file or URI) and settle the PIN. */
-static enum fc_status open_token(const char *config_path, const char *uri, const char *pin_file,
-				 bool rw, struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
-				 struct fc_err *err)
-{
-	struct hsm_p11_config *cfg = NULL;
-	enum fc_status st;
-
-	if (config_path != NULL && uri != NULL)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11: give --pkcs11-config-path or --pkcs11-uri, not both");
-	if (uri != NULL)
-		st = hsm_p11_config_parse_uri(uri, &cfg, err);
-	else
-		st = hsm_p11_config_load_crypto11(config_path ? config_path : PKCS11_DEFAULT_CONFIG,
-						  &cfg, err);
-	if (st != FC_OK)
-		return st;
-	cfg->read_write = rw;
-	if (rw && cfg->max_sessions == 0)
-		cfg->max_sessions = 1; /* createca signs twice: no pool needed */
-	if ((st = hsm_p11_config_resolve_pin(cfg, pin_file, err)) != FC_OK ||
-	    (st = hsm_p11_open(cfg, out, err)) != FC_OK) {
-		hsm_p11_config_free(cfg);
-		return st;
-	}
-	*cfg_out = cfg;
-	return FC_OK;
-}
-
 /* The signer for a token key: generated first when the label has none. */
 static enum fc_status token_key(struct hsm_p11 *p, const char *label, const char *id,
 				enum hsm_key_kind kind, struct hsm_signer **out, struct fc_err *err)
@@ -389,160 +251,202 @@ static enum fc_status clear_id(struct hsm_p11 *p, const char *id, bool force, st
 	return st;
 }
 
-static int createca_run(struct createca_flags *f)
-{
-	struct hsm_p11_config *cfg = NULL;
-	struct hsm_p11 *p = NULL;
-	struct hsm_signer *root_signer = NULL, *int_signer = NULL;
-	EVP_PKEY *root_key = NULL, *int_key = NULL;
-	X509_NAME *root_name = NULL, *int_name = NULL;
-	X509 *root = NULL, *inter = NULL, *chain[2];
-	struct fc_err err = {0};
-	char *int_label = NULL, *int_id = NULL, *int_cn = NULL, *pass = NULL;
-	const char *cn_base = f->cn != NULL && *f->cn ? f->cn : f->org;
-	int64_t now = fc_now(), not_after = add_years(now, CREATECA_YEARS);
-	enum hsm_key_kind kind;
-	enum fc_status st = FC_OK;
-	bool ok;
-	int rc = CMD_EXIT_USAGE;
 
-	kind = key_kind(f->key_type, &ok);
-	if (!ok) {
-		fprintf(stderr, "fulcrum createca: --key-type must be p256, p384 or rsa3072\n");
-		goto out;
-	}
-	if (f->country != NULL && *f->country != '\0' && strlen(f->country) != 2) {
-		fprintf(stderr, "fulcrum createca: --country must be a two-letter code\n");
-		goto out;
-	}
-	int_label = fc_xasprintf("%s-intermediate", f->key_label);
-	if (f->int_label != NULL) {
-		free(int_label);
-		int_label = fc_xstrdup(f->int_label);
-	}
-	int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn) : fc_xasprintf("%s intermediate", cn_base);
-	if ((root_name = make_name(f, f->cn)) == NULL ||
-	    (int_name = make_name(f, int_cn)) == NULL) {
-		fprintf(stderr, "fulcrum createca: a subject attribute cannot be encoded\n");
-		goto out;
-	}
-	rc = CMD_EXIT_REFUSED;
-	if (f->file_mode) {
-		char *env = getenv(CA_KEY_PASSWD_ENV);
-		if (env != NULL) {
-			pass = fc_xstrdup(env);
-			fc_memzero(env, strlen(env));
-			unsetenv(CA_KEY_PASSWD_ENV);
-		} else {
-			fc_log(LOG_WARNING, "createca: %s is not set: writing unencrypted keys (mode "
-					    "0600)",
-			       CA_KEY_PASSWD_ENV);
-		}
-		if ((root_key = file_keygen(kind)) == NULL ||
-		    (f->intermediate && (int_key = file_keygen(kind)) == NULL)) {
-			fc_log_ssl("createca: key generation");
-			st = fc_err_set(&err, FC_EINTERNAL, "createca: key generation failed");
-			goto fail;
-		}
-		st = write_key(f->intermediate ? f->root_key_out : f->key_out, root_key, pass,
-			       f->force, &err);
-		if (st == FC_OK && f->intermediate)
-			st = write_key(f->key_out, int_key, pass, f->force, &err);
-		if (st != FC_OK)
-			goto fail;
-		st = hsm_softkey_from_pkey(root_key, HSM_RSA_PKCS1, "root key", &root_signer, &err);
-		root_key = NULL;
-		if (st == FC_OK && f->intermediate) {
-			st = hsm_softkey_from_pkey(int_key, HSM_RSA_PKCS1, "intermediate key",
-						   &int_signer, &err);
-			int_key = NULL;
-		}
-		if (st != FC_OK)
-			goto fail;
+/* What createca makes: the root and, with --intermediate, an intermediate. */
+struct createca_state {
+	enum hsm_key_kind kind;
+	char *int_label, *int_id, *int_cn;
+	char *pass; /* --file key passphrase (a copy; wiped) */
+	struct hsm_p11_config *cfg;
+	struct hsm_p11 *p;
+	struct hsm_signer *root_signer, *int_signer;
+	X509 *root, *inter;
+};
+
+static void createca_state_clear(struct createca_state *s)
+{
+	X509_free(s->root);
+	X509_free(s->inter);
+	hsm_signer_free(s->root_signer);
+	hsm_signer_free(s->int_signer);
+	hsm_p11_free(s->p);
+	hsm_p11_config_free(s->cfg);
+	free(s->int_label);
+	free(s->int_id);
+	free(s->int_cn);
+	fc_free_secret(s->pass);
+}
+
+/* --file: fresh keys written as PEM files, signers over them in memory. */
+static enum fc_status file_signers(const struct createca_flags *f, struct createca_state *s,
+				   struct fc_err *err)
+{
+	char *env = getenv(CA_KEY_PASSWD_ENV);
+	EVP_PKEY *root_key = NULL, *int_key = NULL;
+	enum fc_status st;
+
+	if (env != NULL) {
+		s->pass = fc_xstrdup(env);
+		fc_memzero(env, strlen(env));
+		unsetenv(CA_KEY_PASSWD_ENV);
 	} else {
-		int_id = f->int_id != NULL ? fc_xstrdup(f->int_id)
-					   : fc_xasprintf("%s-intermediate", f->caroot_id);
-		if ((st = open_token(f->config_path, f->uri, f->pin_file, true, &cfg, &p, &err)) !=
-		    FC_OK)
-			goto fail;
-		if (!f->aws && ((st = clear_id(p, f->caroot_id, f->force, &err)) != FC_OK ||
-				(f->intermediate &&
-				 (st = clear_id(p, int_id, f->force, &err)) != FC_OK)))
-			goto fail;
-		if ((st = token_key(p, f->key_label, f->caroot_id, kind, &root_signer, &err)) !=
-		    FC_OK)
-			goto fail;
-		if (f->intermediate &&
-		    (st = token_key(p, int_label, int_id, kind, &int_signer, &err)) != FC_OK)
-			goto fail;
+		fc_log(LOG_WARNING, "createca: %s is not set: writing unencrypted keys (mode 0600)",
+		       CA_KEY_PASSWD_ENV);
 	}
-	st = make_ca_cert(root_name, hsm_signer_public_key(root_signer), NULL, root_signer,
-			  ROOT_PATHLEN, false, now, not_after, &root, &err);
+	if ((root_key = file_keygen(s->kind)) == NULL ||
+	    (f->intermediate && (int_key = file_keygen(s->kind)) == NULL)) {
+		fc_log_ssl("createca: key generation");
+		st = fc_err_set(err, FC_EINTERNAL, "createca: key generation failed");
+		goto out;
+	}
+	st = write_key(f->intermediate ? f->root_key_out : f->key_out, root_key, s->pass, f->force,
+		       err);
 	if (st == FC_OK && f->intermediate)
-		st = make_ca_cert(int_name, hsm_signer_public_key(int_signer), root, root_signer,
-				  INTERMEDIATE_PATHLEN, true, now, not_after, &inter, &err);
+		st = write_key(f->key_out, int_key, s->pass, f->force, err);
 	if (st != FC_OK)
-		goto fail;
-	if (p != NULL && !f->aws) {
-		st = hsm_p11_store_cert(p, f->key_label, (const uint8_t *)f->caroot_id,
-					strlen(f->caroot_id), root, &err);
-		if (st == FC_OK && inter != NULL)
-			st = hsm_p11_store_cert(p, int_label, (const uint8_t *)int_id,
-						strlen(int_id), inter, &err);
-		if (st != FC_OK)
-			goto fail;
+		goto out;
+	st = hsm_softkey_from_pkey(root_key, HSM_RSA_PKCS1, "root key", &s->root_signer, err);
+	root_key = NULL;
+	if (st == FC_OK && f->intermediate)
+		st = hsm_softkey_from_pkey(int_key, HSM_RSA_PKCS1, "intermediate key", &s->int_signer,
+					   err);
+	int_key = NULL;
+out:
+	EVP_PKEY_free(root_key);
+	EVP_PKEY_free(int_key);
+	return st;
+}
+
+/* The token: refuse to overwrite certificates (unless --force), then the
+ * keys, generated where the labels have none. */
+static enum fc_status token_signers(const struct createca_flags *f, struct createca_state *s,
+				    struct fc_err *err)
+{
+	enum fc_status st;
+
+	s->int_id = f->int_id != NULL ? fc_xstrdup(f->int_id)
+				      : fc_xasprintf("%s-intermediate", f->caroot_id);
+	if ((st = cmd_p11_open(f->config_path, f->uri, f->pin_file, true, &s->cfg, &s->p, err)) !=
+	    FC_OK)
+		return st;
+	if (!f->aws && ((st = clear_id(s->p, f->caroot_id, f->force, err)) != FC_OK ||
+			(f->intermediate && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
+		return st;
+	if ((st = token_key(s->p, f->key_label, f->caroot_id, s->kind, &s->root_signer, err)) !=
+	    FC_OK)
+		return st;
+	if (f->intermediate)
+		st = token_key(s->p, s->int_label, s->int_id, s->kind, &s->int_signer, err);
+	return st;
+}
+
+/* The root (self-signed) and the intermediate it signs, ten years each. */
+static enum fc_status make_certs(const struct createca_flags *f, struct createca_state *s,
+				 struct fc_err *err)
+{
+	int64_t now = fc_now();
+	struct ca_cacert_params p = {
+		.subject_key = hsm_signer_public_key(s->root_signer),
+		.pathlen = ROOT_PATHLEN,
+		.not_before = now,
+		.not_after = ca_add_years(now, CREATECA_YEARS),
+	};
+	X509_NAME *root_name = make_name(f, f->cn), *int_name = make_name(f, s->int_cn);
+	enum fc_status st;
+
+	if (root_name == NULL || int_name == NULL) {
+		st = fc_err_set(err, FC_ECONFIG, "createca: a subject attribute cannot be encoded");
+		goto out;
 	}
-	chain[0] = inter != NULL ? inter : root;
-	chain[1] = root;
-	if (f->out != NULL &&
-	    (st = write_chain(f->out, chain, inter != NULL ? 2 : 1, f->force, &err)) != FC_OK)
-		goto fail;
+	p.subject = root_name;
+	if ((st = ca_cacert_build(&p, s->root_signer, &s->root, err)) != FC_OK || !f->intermediate)
+		goto out;
+	p.subject = int_name;
+	p.subject_key = hsm_signer_public_key(s->int_signer);
+	p.issuer = s->root;
+	p.pathlen = INTERMEDIATE_PATHLEN;
+	p.eku_codesign = true;
+	st = ca_cacert_build(&p, s->root_signer, &s->inter, err);
+out:
+	X509_NAME_free(root_name);
+	X509_NAME_free(int_name);
+	return st;
+}
+
+/* Store the certificates on the token (unless --hsm aws) and write --out. */
+static enum fc_status keep_certs(const struct createca_flags *f, struct createca_state *s,
+				 struct fc_err *err)
+{
+	X509 *chain[2] = {s->inter != NULL ? s->inter : s->root, s->root};
+	enum fc_status st = FC_OK;
+
+	if (s->p != NULL && !f->aws) {
+		st = hsm_p11_store_cert(s->p, f->key_label, (const uint8_t *)f->caroot_id,
+					strlen(f->caroot_id), s->root, err);
+		if (st == FC_OK && s->inter != NULL)
+			st = hsm_p11_store_cert(s->p, s->int_label, (const uint8_t *)s->int_id,
+						strlen(s->int_id), s->inter, err);
+	}
+	if (st == FC_OK && f->out != NULL)
+		st = write_chain(f->out, chain, s->inter != NULL ? 2 : 1, f->force, err);
+	return st;
+}
+
+/* What was made, and the fulcrum serve flags that use it. */
+static void print_next_steps(const struct createca_flags *f, const struct createca_state *s)
+{
+	bool inter = s->inter != NULL;
 
 	printf("root CA created: %s\n", f->cn ? f->cn : f->org);
-	if (inter != NULL)
-		printf("intermediate CA created: %s\n", int_cn);
+	if (inter)
+		printf("intermediate CA created: %s\n", s->int_cn);
 	if (f->out != NULL)
 		printf("chain (issuing CA first, root last) written to %s\n", f->out);
 	if (f->file_mode)
 		printf("serve with: fulcrum serve --ca fileca --fileca-cert %s --fileca-key %s%s\n",
-		       f->out, f->key_out, pass ? " (passphrase in FULCRUM_FILECA_KEY_PASSWD)" : "");
+		       f->out, f->key_out, s->pass ? " (passphrase in FULCRUM_FILECA_KEY_PASSWD)" : "");
 	else if (!f->aws)
 		printf("serve with: fulcrum serve --ca pkcs11ca %s%s --hsm-caroot-id %s "
 		       "--hsm-key-label %s\n",
 		       f->uri ? "--pkcs11-uri " : "--pkcs11-config-path ",
-		       f->uri ? "URI" : (f->config_path ? f->config_path : PKCS11_DEFAULT_CONFIG),
-		       inter != NULL ? int_id : f->caroot_id, inter != NULL ? int_label : f->key_label);
+		       f->uri ? "URI" : (f->config_path ? f->config_path : CMD_PKCS11_DEFAULT_CONFIG),
+		       inter ? s->int_id : f->caroot_id, inter ? s->int_label : f->key_label);
 	else
 		printf("serve with: fulcrum serve --ca pkcs11ca ... --hsm-chain %s --hsm-key-label "
 		       "%s\n",
-		       f->out, inter != NULL ? int_label : f->key_label);
-	rc = CMD_EXIT_OK;
-	goto out;
-fail:
-	fprintf(stderr, "fulcrum createca: %s\n", err.msg[0] ? err.msg : fc_strerror(st));
-out:
-	X509_free(root);
-	X509_free(inter);
-	X509_NAME_free(root_name);
-	X509_NAME_free(int_name);
-	EVP_PKEY_free(root_key);
-	EVP_PKEY_free(int_key);
-	hsm_signer_free(root_signer);
-	hsm_signer_free(int_signer);
-	hsm_p11_free(p);
-	hsm_p11_config_free(cfg);
-	free(int_label);
-	free(int_id);
-	free(int_cn);
-	fc_free_secret(pass);
-	return rc;
+		       f->out, inter ? s->int_label : f->key_label);
+}
+
+/* Make the CA the checked flags describe; the exit status. */
+static int createca_run(const struct createca_flags *f, enum hsm_key_kind kind)
+{
+	struct createca_state s = {.kind = kind};
+	const char *cn_base = f->cn != NULL && *f->cn ? f->cn : f->org;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	s.int_label = f->int_label != NULL ? fc_xstrdup(f->int_label)
+					   : fc_xasprintf("%s-intermediate", f->key_label);
+	s.int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn)
+				     : fc_xasprintf("%s intermediate", cn_base);
+	st = f->file_mode ? file_signers(f, &s, &err) : token_signers(f, &s, &err);
+	if (st == FC_OK)
+		st = make_certs(f, &s, &err);
+	if (st == FC_OK)
+		st = keep_certs(f, &s, &err);
+	if (st == FC_OK)
+		print_next_steps(f, &s);
+	else
+		fprintf(stderr, "fulcrum createca: %s\n", err.msg[0] ? err.msg : fc_strerror(st));
+	createca_state_clear(&s);
+	return st == FC_OK ? CMD_EXIT_OK : CMD_EXIT_REFUSED;
 }
 
 /*
- * fulcrum createca (see createca_usage). Returns CMD_EXIT_OK, CMD_EXIT_USAGE
- * for bad flags, CMD_EXIT_REFUSED when the token or files refuse.
+ * Read the flags into *f. Returns -1 to go on, else the exit status (help
+ * shown, or a bad flag).
  */
-int cmd_createca_main(int argc, char **argv)
+static int createca_parse(int argc, char **argv, struct createca_flags *f)
 {
 	enum {
 		OPT_CONFIG = 256, OPT_URI, OPT_PIN_FILE, OPT_ID, OPT_LABEL, OPT_KEY_TYPE, OPT_ORG,
@@ -577,37 +481,36 @@ int cmd_createca_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct createca_flags f = {.key_label = HSM_P11_DEFAULT_KEY_LABEL, .org = "Fulcio Root CA"};
 	int c;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_CONFIG: f.config_path = optarg; break;
-		case OPT_URI: f.uri = optarg; break;
-		case OPT_PIN_FILE: f.pin_file = optarg; break;
-		case OPT_ID: f.caroot_id = optarg; break;
-		case OPT_LABEL: f.key_label = optarg; break;
-		case OPT_KEY_TYPE: f.key_type = optarg; break;
-		case OPT_ORG: f.org = optarg; break;
-		case OPT_COUNTRY: f.country = optarg; break;
-		case OPT_PROVINCE: f.province = optarg; break;
-		case OPT_LOCALITY: f.locality = optarg; break;
-		case OPT_STREET: f.street = optarg; break;
-		case OPT_POSTAL: f.postal = optarg; break;
-		case OPT_CN: f.cn = optarg; break;
-		case OPT_INTER: f.intermediate = true; break;
-		case OPT_INT_LABEL: f.int_label = optarg; break;
-		case OPT_INT_ID: f.int_id = optarg; break;
-		case OPT_INT_CN: f.int_cn = optarg; break;
-		case OPT_OUT: f.out = optarg; break;
-		case OPT_FORCE: f.force = true; break;
-		case OPT_FILE: f.file_mode = true; break;
-		case OPT_KEY_OUT: f.key_out = optarg; break;
-		case OPT_ROOT_KEY_OUT: f.root_key_out = optarg; break;
+		case OPT_CONFIG: f->config_path = optarg; break;
+		case OPT_URI: f->uri = optarg; break;
+		case OPT_PIN_FILE: f->pin_file = optarg; break;
+		case OPT_ID: f->caroot_id = optarg; break;
+		case OPT_LABEL: f->key_label = optarg; break;
+		case OPT_KEY_TYPE: f->key_type = optarg; break;
+		case OPT_ORG: f->org = optarg; break;
+		case OPT_COUNTRY: f->country = optarg; break;
+		case OPT_PROVINCE: f->province = optarg; break;
+		case OPT_LOCALITY: f->locality = optarg; break;
+		case OPT_STREET: f->street = optarg; break;
+		case OPT_POSTAL: f->postal = optarg; break;
+		case OPT_CN: f->cn = optarg; break;
+		case OPT_INTER: f->intermediate = true; break;
+		case OPT_INT_LABEL: f->int_label = optarg; break;
+		case OPT_INT_ID: f->int_id = optarg; break;
+		case OPT_INT_CN: f->int_cn = optarg; break;
+		case OPT_OUT: f->out = optarg; break;
+		case OPT_FORCE: f->force = true; break;
+		case OPT_FILE: f->file_mode = true; break;
+		case OPT_KEY_OUT: f->key_out = optarg; break;
+		case OPT_ROOT_KEY_OUT: f->root_key_out = optarg; break;
 		case OPT_HSM:
 			if (strcmp(optarg, "aws") == 0)
-				f.aws = true;
+				f->aws = true;
 			else if (strcmp(optarg, "softhsm") != 0) {
 				fprintf(stderr, "fulcrum createca: --hsm must be softhsm or aws\n");
 				return CMD_EXIT_USAGE;
@@ -621,195 +524,65 @@ int cmd_createca_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum createca: unexpected argument \"%s\"\n", argv[optind]);
 		return CMD_EXIT_USAGE;
 	}
-	if (f.file_mode) {
-		if (f.out == NULL || f.key_out == NULL || (f.intermediate && f.root_key_out == NULL)) {
+	return -1;
+}
+
+/* Check the flags that go together; -1 to go on, else CMD_EXIT_USAGE. */
+static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kind)
+{
+	bool ok;
+
+	*kind = key_kind(f->key_type, &ok);
+	if (!ok) {
+		fprintf(stderr, "fulcrum createca: --key-type must be p256, p384 or rsa3072\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (f->country != NULL && *f->country != '\0' && strlen(f->country) != 2) {
+		fprintf(stderr, "fulcrum createca: --country must be a two-letter code\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (f->file_mode) {
+		if (f->out == NULL || f->key_out == NULL || (f->intermediate && f->root_key_out == NULL)) {
 			fprintf(stderr, "fulcrum createca: --file needs --out and --key-out (and "
 					"--root-key-out with --intermediate)\n");
 			return CMD_EXIT_USAGE;
 		}
-		if (f.config_path || f.uri || f.caroot_id) {
+		if (f->config_path || f->uri || f->caroot_id) {
 			fprintf(stderr, "fulcrum createca: --file makes no use of a token\n");
 			return CMD_EXIT_USAGE;
 		}
 	} else {
-		if (f.caroot_id == NULL || *f.caroot_id == '\0' ||
-		    strlen(f.caroot_id) > HSM_P11_MAX_ATTR_LEN) {
+		if (f->caroot_id == NULL || *f->caroot_id == '\0' ||
+		    strlen(f->caroot_id) > HSM_P11_MAX_ATTR_LEN) {
 			fprintf(stderr, "fulcrum createca: --hsm-caroot-id is required (1 to %d "
 					"characters)\n",
 				HSM_P11_MAX_ATTR_LEN);
 			return CMD_EXIT_USAGE;
 		}
-		if (f.aws && f.out == NULL) {
+		if (f->aws && f->out == NULL) {
 			fprintf(stderr, "fulcrum createca: --hsm aws stores nothing on the token: "
 					"--out is required\n");
 			return CMD_EXIT_USAGE;
 		}
 	}
-	if (*f.key_label == '\0' || strlen(f.key_label) > HSM_P11_MAX_ATTR_LEN) {
+	if (*f->key_label == '\0' || strlen(f->key_label) > HSM_P11_MAX_ATTR_LEN) {
 		fprintf(stderr, "fulcrum createca: bad --hsm-key-label\n");
 		return CMD_EXIT_USAGE;
 	}
-	return createca_run(&f);
-}
-
-/* --- fulcrum serve --ca pkcs11ca ------------------------------------------------------ */
-
-/* Append to chain the certificates of pool that issued its last one,
- * until a self-issued root (RFC 5280 6.1: subject/issuer and signature). */
-static size_t chain_from_pool(X509 **chain, size_t n, size_t max, X509 **pool, size_t npool)
-{
-	while (n < max) {
-		X509 *cur = chain[n - 1], *next = NULL;
-
-		if (X509_check_issued(cur, cur) == X509_V_OK)
-			break; /* self-issued: the root */
-		for (size_t i = 0; i < npool && next == NULL; i++) {
-			EVP_PKEY *k;
-			if (pool[i] == NULL || X509_cmp(pool[i], cur) == 0 ||
-			    X509_check_issued(pool[i], cur) != X509_V_OK)
-				continue;
-			if ((k = X509_get0_pubkey(pool[i])) != NULL && X509_verify(cur, k) == 1) {
-				next = pool[i];
-				pool[i] = NULL;
-			}
-		}
-		ERR_clear_error();
-		if (next == NULL)
-			break;
-		chain[n++] = next;
-	}
-	return n;
+	return -1;
 }
 
 /*
- * Load the pkcs11ca CA of fulcrum serve (cmd.h): open the token, find the
- * key, the issuing certificate (by --hsm-caroot-id, else the URI's id,
- * else the key label) and the chain (--hsm-chain, else the certificates on
- * the token that issued it, up to the root), check that the key is the
- * certificate's and the chain (ca_chain_check). Returns FC_OK with *out,
- * else the status with a message saying which of module, token, PIN,
- * label or id is wrong (never the PIN).
+ * fulcrum createca (see createca_usage). Returns CMD_EXIT_OK, CMD_EXIT_USAGE
+ * for bad flags, CMD_EXIT_REFUSED when the token or files refuse.
  */
-enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct ca_authority **out,
-				 struct fc_err *err)
+int cmd_createca_main(int argc, char **argv)
 {
-	struct hsm_p11_config *cfg = NULL;
-	struct hsm_p11 *p = NULL;
-	struct hsm_signer *signer = NULL;
-	struct ca_chain *chain = NULL;
-	X509 **found = NULL, **all = NULL, *certs[8] = {NULL};
-	size_t nfound = 0, nall = 0, n = 0;
-	const char *label = f->key_label;
-	const uint8_t *key_id = NULL, *cert_id = NULL;
-	size_t key_id_len = 0, cert_id_len = 0;
-	const char *cert_label = NULL;
-	char *what = NULL;
-	enum fc_status st;
+	struct createca_flags f = {.key_label = HSM_P11_DEFAULT_KEY_LABEL, .org = "Fulcio Root CA"};
+	enum hsm_key_kind kind;
+	int rc;
 
-	if ((st = open_token(f->config_path, f->uri, f->pin_file, false, &cfg, &p, err)) != FC_OK)
-		goto out;
-	if (label == NULL && f->uri != NULL && cfg->object_label == NULL && cfg->object_id == NULL)
-		label = HSM_P11_DEFAULT_KEY_LABEL;
-	else if (label == NULL && f->uri != NULL)
-		label = cfg->object_label;
-	else if (label == NULL)
-		label = HSM_P11_DEFAULT_KEY_LABEL;
-	if (f->uri != NULL && cfg->object_id != NULL) {
-		key_id = cfg->object_id;
-		key_id_len = cfg->object_id_len;
-	}
-	if (f->caroot_id != NULL) {
-		cert_id = (const uint8_t *)f->caroot_id; /* ASCII bytes, as Fulcio */
-		cert_id_len = strlen(f->caroot_id);
-	} else if (key_id != NULL) {
-		cert_id = key_id;
-		cert_id_len = key_id_len;
-	} else if (f->chain_path == NULL) {
-		cert_label = label;
-	}
-
-	/* The chain: a file, or the token's certificates. */
-	if (f->chain_path != NULL) {
-		if ((st = ca_chain_load_file(f->chain_path, &chain, err)) != FC_OK)
-			goto out;
-	}
-	if (cert_id != NULL || cert_label != NULL) {
-		what = cert_id != NULL ? fc_xasprintf("id \"%.*s\"", (int)cert_id_len, cert_id)
-				       : fc_xasprintf("label \"%s\"", cert_label);
-		st = hsm_p11_find_certs(p, cert_label, cert_id, cert_id_len, &found, &nfound, err);
-		if (st != FC_OK)
-			goto out;
-		if (nfound == 0) {
-			st = fc_err_set(err, FC_ECONFIG,
-					"pkcs11ca: %s: no certificate with %s on the token (wrong "
-					"--hsm-caroot-id?)",
-					hsm_p11_description(p), what);
-			goto out;
-		}
-		if (nfound > 1) {
-			st = fc_err_set(err, FC_ECONFIG,
-					"pkcs11ca: %s: %zu certificates have %s; ids must be unique",
-					hsm_p11_description(p), nfound, what);
-			goto out;
-		}
-		if (chain != NULL && X509_cmp(found[0], chain->certs[0]) != 0) {
-			st = fc_err_set(err, FC_ECONFIG,
-					"pkcs11ca: the certificate with %s on the token is not the "
-					"first certificate of %s",
-					what, f->chain_path);
-			goto out;
-		}
-	}
-	if (chain == NULL) {
-		if ((st = hsm_p11_find_certs(p, NULL, NULL, 0, &all, &nall, err)) != FC_OK)
-			goto out;
-		certs[0] = found[0];
-		found[0] = NULL;
-		n = chain_from_pool(certs, 1, sizeof(certs) / sizeof(certs[0]), all, nall);
-		chain = ca_chain_from_certs(certs, n); /* owns certs[], also on failure */
-		n = 0;
-		if (chain == NULL) {
-			st = fc_err_set(err, FC_EINTERNAL, "pkcs11ca: cannot encode the chain");
-			goto out;
-		}
-	}
-
-	/* The key, checked against the issuing certificate. */
-	st = hsm_p11_signer_new(p, label, key_id, key_id_len,
-				f->rsa_pss ? HSM_RSA_PSS : HSM_RSA_PKCS1,
-				X509_get0_pubkey(chain->certs[0]), &signer, err);
-	if (st != FC_OK)
-		goto out;
-	if (EVP_PKEY_eq(hsm_signer_public_key(signer), X509_get0_pubkey(chain->certs[0])) != 1) {
-		ERR_clear_error();
-		char *kname = fc_xasprintf("label \"%s\"", label ? label : "");
-		st = fc_err_set(err, FC_ECONFIG,
-				"pkcs11ca: the key with %s and the certificate with %s do not match "
-				"(wrong --hsm-key-label or --hsm-caroot-id?)",
-				kname, what ? what : f->chain_path);
-		free(kname);
-		goto out;
-	}
-	if ((st = ca_chain_check(chain, hsm_signer_public_key(signer), err)) != FC_OK)
-		goto out;
-	fc_log(LOG_INFO, "pkcs11ca: %s; chain of %zu certificate(s)", hsm_signer_description(signer),
-	       chain->n);
-	st = ca_authority_new(signer, chain, out, err);
-	signer = NULL;
-	chain = NULL;
-out:
-	for (size_t i = 0; i < nfound; i++)
-		X509_free(found[i]);
-	free(found);
-	for (size_t i = 0; i < nall; i++)
-		X509_free(all[i]);
-	free(all);
-	for (size_t i = 0; i < n; i++)
-		X509_free(certs[i]);
-	free(what);
-	hsm_signer_free(signer);
-	ca_chain_free(chain);
-	hsm_p11_free(p);
-	hsm_p11_config_free(cfg);
-	return st;
+	if ((rc = createca_parse(argc, argv, &f)) >= 0 || (rc = createca_check(&f, &kind)) >= 0)
+		return rc;
+	return createca_run(&f, kind);
 }

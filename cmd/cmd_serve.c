@@ -3,6 +3,7 @@
  * Fulcio has them, so that a deployment can swap binaries.
  */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,7 +184,12 @@ static void reload(const struct serve_flags *f, struct ca_server *server)
 	       f->fileca_cert);
 }
 
-int cmd_serve_main(int argc, char **argv)
+/*
+ * Read the flags into *f (FULCRUM_FILECA_KEY_PASSWD first: the passphrase
+ * is copied and the original wiped, so that it is neither inherited by
+ * child processes nor visible in ps). -1 to go on, else the exit status.
+ */
+static int serve_parse(int argc, char **argv, struct serve_flags *f)
 {
 	enum {
 		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
@@ -227,192 +233,221 @@ int cmd_serve_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
+	char *env = getenv("FULCRUM_FILECA_KEY_PASSWD");
+	unsigned long v;
+	int c, idx = 0;
+
+	if (env != NULL) {
+		f->fileca_key_passwd = fc_xstrdup(env);
+		fc_memzero(env, strlen(env));
+		unsetenv("FULCRUM_FILECA_KEY_PASSWD");
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
+		switch (c) {
+		case OPT_CA: f->ca = optarg; break;
+		case OPT_CONFIG: f->config_path = optarg; break;
+		case OPT_FILECA_CERT: f->fileca_cert = optarg; break;
+		case OPT_FILECA_KEY: f->fileca_key = optarg; break;
+		case OPT_FILECA_PASSWD:
+			fc_free_secret(f->fileca_key_passwd);
+			f->fileca_key_passwd = fc_xstrdup(optarg);
+			fc_memzero(optarg, strlen(optarg));
+			break;
+		case OPT_FILECA_WATCH:
+			if (!parse_bool(optarg, &f->fileca_watch))
+				goto bad_value;
+			break;
+		case OPT_CT_URL: f->ct_log_url = optarg; break;
+		case OPT_CT_KEY: f->ct_log_public_key_path = optarg; break;
+		case OPT_CT_ORIGIN: f->ct_log_origin = optarg; break;
+		case OPT_CT_TLS_CA: f->ct_log_tls_ca = optarg; break;
+		case OPT_CT_TIMEOUT:
+			if (ctlog_parse_duration_ms(optarg, &f->ct_log_timeout_ms, NULL) != FC_OK)
+				goto bad_value;
+			break;
+		case OPT_HOST: f->server.host = optarg; break;
+		case OPT_PORT:
+			if (!cmd_parse_uint(optarg, 65535, &v))
+				goto bad_value;
+			f->server.port = (uint16_t)v;
+			break;
+		case OPT_PORT_FILE: f->server.port_file = optarg; break;
+		case OPT_METRICS_PORT:
+			if (!cmd_parse_uint(optarg, 65535, &v))
+				goto bad_value;
+			f->server.metrics_port = (uint16_t)v;
+			break;
+		case OPT_THREADS:
+			if (!cmd_parse_uint(optarg, 1024, &v) || v == 0)
+				goto bad_value;
+			f->server.threads = (unsigned)v;
+			break;
+		case OPT_ALGS: f->server.client_algs = optarg; break;
+		case OPT_LIFETIME:
+			if (!cmd_parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
+				goto bad_value;
+			f->server.validity_s = (int)v;
+			break;
+		case OPT_LEEWAY:
+			if (!cmd_parse_uint(optarg, 3600, &v))
+				goto bad_value;
+			f->oidc.leeway_s = (int)v;
+			break;
+		case OPT_IGNORED: break;
+		case OPT_P11_CONFIG: f->pkcs11.config_path = optarg; break;
+		case OPT_P11_URI: f->pkcs11.uri = optarg; break;
+		case OPT_P11_PIN_FILE: f->pkcs11.pin_file = optarg; break;
+		case OPT_HSM_ID: f->pkcs11.caroot_id = optarg; break;
+		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
+		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
+		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
+		case 'v': fc_log_set_level(LOG_DEBUG); break;
+		case 'h':
+			serve_usage(stdout);
+			return CMD_EXIT_OK;
+		default:
+			serve_usage(stderr);
+			return CMD_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
+		return CMD_EXIT_USAGE;
+	}
+	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
+			     strcmp(f->ca, "pkcs11ca") != 0)) {
+		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
+		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (*f->ct_log_url != '\0' &&
+	    (f->ct_log_public_key_path == NULL || *f->ct_log_public_key_path == '\0')) {
+		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
+				"log's PEM public key, to verify every SCT before issuing); to issue "
+				"without CT, say so with --ct-log-url=\"\"\n",
+			f->ct_log_url);
+		return CMD_EXIT_USAGE;
+	}
+
+	return -1;
+bad_value:
+	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	return CMD_EXIT_USAGE;
+}
+
+/* The identity configuration: --config-path, else Fulcio's default path,
+ * else (that file absent) Fulcio's built-in issuers. */
+static enum fc_status load_identity(const struct serve_flags *f, struct cfg_identity **cfg,
+				    struct fc_err *err)
+{
+	enum fc_status st;
+
+	st = cfg_identity_load_file(f->config_path ? f->config_path : CFG_DEFAULT_PATH, cfg, err);
+	if (st == FC_ENOTFOUND && f->config_path == NULL) {
+		fc_log(LOG_WARNING, "serve: %s not found, using Fulcio's built-in issuers",
+		       CFG_DEFAULT_PATH);
+		fc_err_clear(err);
+		st = cfg_identity_default(cfg);
+	}
+	return st;
+}
+
+/* The CT client of --ct-log-url, or none with --ct-log-url "". */
+static enum fc_status make_ct_client(const struct serve_flags *f, struct ctlog_client **out,
+				     struct fc_err *err)
+{
+	struct ctlog_client_options co = {
+		.url = f->ct_log_url,
+		.public_key_path = f->ct_log_public_key_path,
+		.origin = f->ct_log_origin,
+		.tls_ca_cert = f->ct_log_tls_ca,
+		.timeout_ms = f->ct_log_timeout_ms,
+	};
+
+	*out = NULL;
+	if (*f->ct_log_url == '\0') {
+		fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are "
+				    "not publicly auditable (--ct-log-url=\"\")");
+		return FC_OK;
+	}
+	return ctlog_client_new(&co, out, err);
+}
+
+/* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
+ * of the fileca files) reloads the CA. */
+static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
+{
+	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
+
+	for (;;) {
+		struct timespec poll = {.tv_sec = 2};
+		int sig = sigtimedwait(sigs, NULL, &poll);
+
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		if (sig == SIGHUP) {
+			reload(f, server);
+			if (mtime >= 0)
+				mtime = files_mtime(f);
+		} else if (mtime >= 0) {
+			int64_t now = files_mtime(f);
+			if (now >= 0 && now != mtime) {
+				mtime = now;
+				reload(f, server);
+			}
+		}
+	}
+	fc_log(LOG_NOTICE, "serve: stopping");
+}
+
+/* Load what the flags name, start the listeners and serve; the exit status. */
+static int serve_run(struct serve_flags *f)
+{
 	struct cfg_identity *cfg = NULL;
 	struct oidc_verifier *verifier = NULL;
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
 	struct ctlog_client *ct = NULL;
 	struct fc_err err = {0};
-	unsigned long v;
 	sigset_t sigs;
 	enum fc_status st;
-	int rc = CMD_EXIT_USAGE, c, idx = 0;
-	int64_t mtime = -1;
+	int rc = CMD_EXIT_USAGE;
 
-	ca_server_options_default(&f.server);
-	oidc_options_default(&f.oidc);
-	/* The passphrase is copied, and the original wiped, so that it is
-	 * neither inherited by child processes nor visible in ps. */
-	{
-		char *env = getenv("FULCRUM_FILECA_KEY_PASSWD");
-		if (env != NULL) {
-			f.fileca_key_passwd = fc_xstrdup(env);
-			fc_memzero(env, strlen(env));
-			unsetenv("FULCRUM_FILECA_KEY_PASSWD");
-		}
-	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
-		switch (c) {
-		case OPT_CA: f.ca = optarg; break;
-		case OPT_CONFIG: f.config_path = optarg; break;
-		case OPT_FILECA_CERT: f.fileca_cert = optarg; break;
-		case OPT_FILECA_KEY: f.fileca_key = optarg; break;
-		case OPT_FILECA_PASSWD:
-			fc_free_secret(f.fileca_key_passwd);
-			f.fileca_key_passwd = fc_xstrdup(optarg);
-			fc_memzero(optarg, strlen(optarg));
-			break;
-		case OPT_FILECA_WATCH:
-			if (!parse_bool(optarg, &f.fileca_watch))
-				goto bad_value;
-			break;
-		case OPT_CT_URL: f.ct_log_url = optarg; break;
-		case OPT_CT_KEY: f.ct_log_public_key_path = optarg; break;
-		case OPT_CT_ORIGIN: f.ct_log_origin = optarg; break;
-		case OPT_CT_TLS_CA: f.ct_log_tls_ca = optarg; break;
-		case OPT_CT_TIMEOUT:
-			if (ctlog_parse_duration_ms(optarg, &f.ct_log_timeout_ms, NULL) != FC_OK)
-				goto bad_value;
-			break;
-		case OPT_HOST: f.server.host = optarg; break;
-		case OPT_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f.server.port = (uint16_t)v;
-			break;
-		case OPT_PORT_FILE: f.server.port_file = optarg; break;
-		case OPT_METRICS_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f.server.metrics_port = (uint16_t)v;
-			break;
-		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v) || v == 0)
-				goto bad_value;
-			f.server.threads = (unsigned)v;
-			break;
-		case OPT_ALGS: f.server.client_algs = optarg; break;
-		case OPT_LIFETIME:
-			if (!cmd_parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
-				goto bad_value;
-			f.server.validity_s = (int)v;
-			break;
-		case OPT_LEEWAY:
-			if (!cmd_parse_uint(optarg, 3600, &v))
-				goto bad_value;
-			f.oidc.leeway_s = (int)v;
-			break;
-		case OPT_IGNORED: break;
-		case OPT_P11_CONFIG: f.pkcs11.config_path = optarg; break;
-		case OPT_P11_URI: f.pkcs11.uri = optarg; break;
-		case OPT_P11_PIN_FILE: f.pkcs11.pin_file = optarg; break;
-		case OPT_HSM_ID: f.pkcs11.caroot_id = optarg; break;
-		case OPT_HSM_LABEL: f.pkcs11.key_label = optarg; break;
-		case OPT_HSM_CHAIN: f.pkcs11.chain_path = optarg; break;
-		case OPT_HSM_PSS: f.pkcs11.rsa_pss = true; break;
-		case 'v': fc_log_set_level(LOG_DEBUG); break;
-		case 'h':
-			serve_usage(stdout);
-			rc = CMD_EXIT_OK;
-			goto out;
-		default:
-			serve_usage(stderr);
-			goto out;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
-		goto out;
-	}
-	if (f.ca == NULL || (strcmp(f.ca, "ephemeralca") != 0 && strcmp(f.ca, "fileca") != 0 &&
-			     strcmp(f.ca, "pkcs11ca") != 0)) {
-		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
-		goto out;
-	}
-	if (strcmp(f.ca, "fileca") == 0 && (f.fileca_cert == NULL || f.fileca_key == NULL)) {
-		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
-		goto out;
-	}
-	if (*f.ct_log_url != '\0' &&
-	    (f.ct_log_public_key_path == NULL || *f.ct_log_public_key_path == '\0')) {
-		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
-				"log's PEM public key, to verify every SCT before issuing); to issue "
-				"without CT, say so with --ct-log-url=\"\"\n",
-			f.ct_log_url);
-		goto out;
-	}
-
-	st = cfg_identity_load_file(f.config_path ? f.config_path : CFG_DEFAULT_PATH, &cfg, &err);
-	if (st == FC_ENOTFOUND && f.config_path == NULL) {
-		fc_log(LOG_WARNING, "serve: %s not found, using Fulcio's built-in issuers",
-		       CFG_DEFAULT_PATH);
-		st = cfg_identity_default(&cfg);
-	}
-	if (st != FC_OK) {
+	if (load_identity(f, &cfg, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
 		goto out;
 	}
-	if ((st = make_authority(&f, &authority, &err)) != FC_OK) {
+	if (make_authority(f, &authority, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
 		goto out;
 	}
-	oidc_verifier_new(cfg, &f.oidc, &verifier);
-
-	/* Signals are taken by sigwait below; block them before any thread
-	 * starts so that every thread inherits the mask. */
+	if ((st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: identity: %s\n", fc_strerror(st));
+		goto out;
+	}
+	/* Signals are taken by sigwait; block them before any thread starts
+	 * so that every thread inherits the mask. */
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
-	if (*f.ct_log_url != '\0') {
-		struct ctlog_client_options co = {
-			.url = f.ct_log_url,
-			.public_key_path = f.ct_log_public_key_path,
-			.origin = f.ct_log_origin,
-			.tls_ca_cert = f.ct_log_tls_ca,
-			.timeout_ms = f.ct_log_timeout_ms,
-		};
-		if ((st = ctlog_client_new(&co, &ct, &err)) != FC_OK) {
-			fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
-			goto out;
-		}
-		f.server.ct = ct;
+	if (make_ct_client(f, &ct, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
+		goto out;
 	}
-	if ((st = ca_server_start(&f.server, verifier, cfg, authority, &server, &err)) != FC_OK) {
+	f->server.ct = ct;
+	if (ca_server_start(&f->server, verifier, cfg, authority, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
 		goto out;
 	}
 	authority = NULL; /* the server owns it now */
-	if (ct == NULL)
-		fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are "
-				    "not publicly auditable (--ct-log-url=\"\")");
-	if (strcmp(f.ca, "fileca") == 0 && f.fileca_watch)
-		mtime = files_mtime(&f);
-
-	for (;;) {
-		struct timespec poll = {.tv_sec = 2};
-		int sig = sigtimedwait(&sigs, NULL, &poll);
-
-		if (sig == SIGINT || sig == SIGTERM)
-			break;
-		if (sig == SIGHUP) {
-			reload(&f, server);
-			if (mtime >= 0)
-				mtime = files_mtime(&f);
-		} else if (mtime >= 0) {
-			int64_t now = files_mtime(&f);
-			if (now >= 0 && now != mtime) {
-				mtime = now;
-				reload(&f, server);
-			}
-		}
-	}
-	fc_log(LOG_NOTICE, "serve: stopping");
+	serve_wait(f, &sigs, server);
 	rc = CMD_EXIT_OK;
 out:
 	ca_server_stop(server); /* answers every request, CT submissions included */
@@ -420,10 +455,20 @@ out:
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);
+	return rc;
+}
+
+/* fulcrum serve (see serve_usage): CMD_EXIT_OK after a clean stop,
+ * CMD_EXIT_USAGE for bad flags or what they name. */
+int cmd_serve_main(int argc, char **argv)
+{
+	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
+	int rc;
+
+	ca_server_options_default(&f.server);
+	oidc_options_default(&f.oidc);
+	if ((rc = serve_parse(argc, argv, &f)) < 0)
+		rc = serve_run(&f);
 	fc_free_secret(f.fileca_key_passwd);
 	return rc;
-bad_value:
-	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
-	fc_free_secret(f.fileca_key_passwd);
-	return CMD_EXIT_USAGE;
 }

@@ -51,6 +51,7 @@ static char *read_token_stdin(size_t *len)
 		if (!fc_buf_append(&b, chunk, n))
 			break;
 	}
+	fc_memzero(chunk, sizeof(chunk));
 	return fc_buf_steal(&b, len);
 }
 
@@ -94,7 +95,9 @@ static bool parse_int(const char *s, long min, long max, int *out)
 	return true;
 }
 
-int cmd_token_main(int argc, char **argv)
+/* Read the flags into *config_path and *opts; -1 to go on, else the exit
+ * status. */
+static int token_parse(int argc, char **argv, const char **config_path, struct oidc_options *opts)
 {
 	static const struct option longopts[] = {
 		{"config-path", required_argument, NULL, 'c'},
@@ -104,33 +107,22 @@ int cmd_token_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *config_path = NULL;
-	struct cfg_identity *cfg = NULL;
-	struct oidc_verifier *verifier = NULL;
-	struct oidc_identity *id = NULL;
-	struct oidc_options opts;
-	struct fc_err err = {0};
-	char *token = NULL;
-	size_t token_len = 0;
-	json_t *out_json = NULL;
-	enum fc_status st;
-	int rc = CMD_EXIT_USAGE, c;
+	int c;
 
-	oidc_options_default(&opts);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			config_path = optarg;
+			*config_path = optarg;
 			break;
 		case 'l':
-			if (!parse_int(optarg, 0, 3600, &opts.leeway_s)) {
+			if (!parse_int(optarg, 0, 3600, &opts->leeway_s)) {
 				fprintf(stderr, "fulcrum token: --leeway wants 0..3600 seconds\n");
 				return CMD_EXIT_USAGE;
 			}
 			break;
 		case 't':
-			if (!parse_int(optarg, 100, 600000, &opts.http_timeout_ms)) {
+			if (!parse_int(optarg, 100, 600000, &opts->http_timeout_ms)) {
 				fprintf(stderr, "fulcrum token: --http-timeout wants 100..600000 ms\n");
 				return CMD_EXIT_USAGE;
 			}
@@ -150,47 +142,55 @@ int cmd_token_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum token: expected at most one TOKEN argument\n");
 		return CMD_EXIT_USAGE;
 	}
+	return -1;
+}
 
-	/* An explicit path must exist; without one, Fulcio's default path is
-	 * tried and, if absent, Fulcio's built-in configuration is used. */
-	st = cfg_identity_load_file(config_path ? config_path : CFG_DEFAULT_PATH, &cfg, &err);
-	if (st == FC_ENOTFOUND && config_path == NULL) {
-		fprintf(stderr, "fulcrum token: %s not found, using the built-in default issuers\n",
-			CFG_DEFAULT_PATH);
-		st = cfg_identity_default(&cfg);
-	}
-	if (st != FC_OK) {
-		fprintf(stderr, "fulcrum token: configuration: %s\n",
-			err.msg[0] ? err.msg : fc_strerror(st));
-		goto out;
-	}
+/* The token: the argument, or standard input for "-" or none; without the
+ * line ending `echo` or a file adds. NULL when there is none (caller wipes
+ * and frees). */
+static char *token_read(const char *arg, size_t *len)
+{
+	char *token;
 
-	if (optind < argc && strcmp(argv[optind], "-") != 0) {
-		token = fc_xstrdup(argv[optind]);
-		token_len = strlen(token);
+	if (arg != NULL && strcmp(arg, "-") != 0) {
+		token = fc_xstrdup(arg);
+		*len = strlen(token);
 	} else {
-		token = read_token_stdin(&token_len);
+		token = read_token_stdin(len);
 	}
-	/* Tolerate the newline that `echo` or a file adds. */
-	while (token_len > 0 && (token[token_len - 1] == '\n' || token[token_len - 1] == '\r' ||
-				 token[token_len - 1] == ' '))
-		token[--token_len] = '\0';
-	if (token_len == 0) {
-		fprintf(stderr, "fulcrum token: no token given\n");
-		goto out;
+	while (*len > 0 && (token[*len - 1] == '\n' || token[*len - 1] == '\r' ||
+			    token[*len - 1] == ' '))
+		token[--*len] = '\0';
+	if (*len == 0) {
+		free(token);
+		return NULL;
 	}
+	return token;
+}
 
-	oidc_verifier_new(cfg, &opts, &verifier);
+/* Verify token against cfg and print the identity; the exit status. */
+static int token_verify_print(const struct cfg_identity *cfg, const struct oidc_options *opts,
+			      const char *token, size_t token_len)
+{
+	struct oidc_verifier *verifier = NULL;
+	struct oidc_identity *id = NULL;
+	struct fc_err err = {0};
+	json_t *out_json = NULL;
+	enum fc_status st;
+	int rc = CMD_EXIT_REFUSED;
+
+	if ((st = oidc_verifier_new(cfg, opts, &verifier)) != FC_OK) {
+		fprintf(stderr, "fulcrum token: %s\n", fc_strerror(st));
+		return CMD_EXIT_USAGE;
+	}
 	st = oidc_verify(verifier, token, token_len, &id, &err);
 	if (st != FC_OK) {
 		fprintf(stderr, "fulcrum token: refused: %s\n", err.msg[0] ? err.msg : fc_strerror(st));
-		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
 	out_json = identity_json(id);
 	if (out_json == NULL || json_dumpf(out_json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
 		fprintf(stderr, "fulcrum token: cannot write the result\n");
-		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
 	fputc('\n', stdout);
@@ -199,6 +199,49 @@ out:
 	json_decref(out_json);
 	oidc_identity_free(id);
 	oidc_verifier_free(verifier);
+	return rc;
+}
+
+/*
+ * fulcrum token (see token_usage): CMD_EXIT_OK with the identity printed,
+ * CMD_EXIT_REFUSED with the reason, CMD_EXIT_USAGE for bad flags or
+ * configuration.
+ */
+int cmd_token_main(int argc, char **argv)
+{
+	const char *config_path = NULL;
+	struct cfg_identity *cfg = NULL;
+	struct oidc_options opts;
+	struct fc_err err = {0};
+	char *token = NULL;
+	size_t token_len = 0;
+	enum fc_status st;
+	int rc;
+
+	oidc_options_default(&opts);
+	if ((rc = token_parse(argc, argv, &config_path, &opts)) >= 0)
+		return rc;
+	rc = CMD_EXIT_USAGE;
+	/* An explicit path must exist; without one, Fulcio's default path is
+	 * tried and, if absent, Fulcio's built-in configuration is used. */
+	st = cfg_identity_load_file(config_path ? config_path : CFG_DEFAULT_PATH, &cfg, &err);
+	if (st == FC_ENOTFOUND && config_path == NULL) {
+		fprintf(stderr, "fulcrum token: %s not found, using the built-in default issuers\n",
+			CFG_DEFAULT_PATH);
+		fc_err_clear(&err);
+		st = cfg_identity_default(&cfg);
+	}
+	if (st != FC_OK) {
+		fprintf(stderr, "fulcrum token: configuration: %s\n",
+			err.msg[0] ? err.msg : fc_strerror(st));
+		goto out;
+	}
+	if ((token = token_read(optind < argc ? argv[optind] : NULL, &token_len)) == NULL) {
+		fprintf(stderr, "fulcrum token: no token given\n");
+		goto out;
+	}
+	rc = token_verify_print(cfg, &opts, token, token_len);
+out:
 	cfg_identity_free(cfg);
 	if (token) {
 		fc_memzero(token, token_len);
