@@ -20,14 +20,6 @@
 
 #include <openssl/types.h>
 
-/* Functions marked FC_TESTABLE are static in release builds and visible to
- * the unit tests in test builds (meson option `testable`). */
-#ifdef FC_TESTING
-#define FC_TESTABLE
-#else
-#define FC_TESTABLE static
-#endif
-
 #define FC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 
 /* Never renumber: these values appear in logs and metrics. */

@@ -76,7 +76,7 @@ if ! command -v clang >/dev/null 2>&1; then
 	fi
 fi
 
-cflags="-g -O1 -std=c11 -D_GNU_SOURCE -DFC_TESTING -fno-omit-frame-pointer \
+cflags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer \
  -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc"
 libs="-lcrypto -lssl -ljansson -lcurl -lyaml -lpthread"
 
