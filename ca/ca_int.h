@@ -178,6 +178,11 @@ const char *ca_go_hash_name(int nid);
  * text when it has to be built. */
 const char *ca_go_sig_alg_name(const X509_ALGOR *alg, char *buf, size_t n);
 
+/* --- goodkey.c --------------------------------------------------------------------- */
+
+/* An EC key on P-256, P-384 or P-521; else FC_EINPUT FC_CLASS_KEY_INSECURE. */
+enum fc_status ca_key_check_curve(const struct ca_key_info *ki, struct fc_err *err);
+
 /* --- algs.c: the algorithm registry ---------------------------------------------- */
 
 /* Is (key, hash) the pair of an algorithm in algs (sigstore

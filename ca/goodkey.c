@@ -259,6 +259,19 @@ out:
 }
 
 /*
+ * An EC key's curve must be P-256, P-384 or P-521 (sigstore goodkey).
+ * FC_OK, else FC_EINPUT FC_CLASS_KEY_INSECURE naming the curve.
+ */
+enum fc_status ca_key_check_curve(const struct ca_key_info *ki, struct fc_err *err)
+{
+	if (ca_is_nist_curve(ki->curve_nid))
+		return FC_OK;
+	return fc_err_set_class(err, FC_CLASS_KEY_INSECURE, FC_EINPUT,
+				CA_PFX_KEY_INSECURE "EC curve %s is not allowed (P-256, P-384, P-521)",
+				ca_curve_name(ki->curve_nid));
+}
+
+/*
  * sigstore goodkey (ValidatePubKey, boulder goodkey with FermatRounds 100):
  * RSA of exactly 2048, 3072 or 4096 bits, e = 65537, no prime factor below
  * 1000, not ROCA-weak, not factorable by 100 rounds of Fermat's method;
@@ -285,12 +298,9 @@ enum fc_status ca_client_key_check(EVP_PKEY *key, struct fc_err *err)
 		st = check_rsa(key, &ki, err);
 		goto out;
 	case CA_KEY_EC:
-		if (!ca_is_nist_curve(ki.curve_nid)) {
-			fc_err_set_class(err, FC_CLASS_KEY_INSECURE, FC_EINPUT,
-				   CA_PFX_KEY_INSECURE "EC curve %s is not allowed (P-256, P-384, P-521)",
-				   ca_curve_name(ki.curve_nid));
+		if ((st = ca_key_check_curve(&ki, err)) != FC_OK)
 			goto out;
-		}
+		st = FC_EINPUT;
 		if ((pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL) {
 			st = fc_err_set(err, FC_EINTERNAL, "ca: EVP_PKEY_CTX_new_from_pkey failed");
 			goto out;

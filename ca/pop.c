@@ -72,12 +72,9 @@ enum fc_status ca_pop_verify(EVP_PKEY *key, const char *msg, const uint8_t *sig,
 	}
 	switch (ki.kind) {
 	case CA_KEY_EC:
-		if (!ca_is_nist_curve(ki.curve_nid)) {
-			fc_err_set_class(err, FC_CLASS_KEY_INSECURE, FC_EINPUT,
-				   CA_PFX_KEY_INSECURE "EC curve %s is not allowed (P-256, P-384, P-521)",
-				   ca_curve_name(ki.curve_nid));
+		if ((st = ca_key_check_curve(&ki, err)) != FC_OK)
 			goto out;
-		}
+		st = FC_EINPUT;
 		hash = ec_pop_hash(ki.curve_nid);
 		p = sig;
 		esig = d2i_ECDSA_SIG(NULL, &p, (long)sig_len);
