@@ -101,17 +101,6 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
 
 /* --- lifecycle -------------------------------------------------------------------- */
 
-static void write_port_file(const char *path, uint16_t port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-		fc_log(LOG_WARNING, "ca: cannot write port file %s", path);
-}
-
 /*
  * Ask the CT log for its roots (RFC 6962 4.7) and warn when our root is not
  * among them: every submission would then fail. Only a warning, since the
@@ -187,7 +176,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 			goto fail;
 	}
 	if (opts->port_file)
-		write_port_file(opts->port_file, fc_httpd_port(s->api));
+		fc_write_port_file(opts->port_file, fc_httpd_port(s->api));
 	fc_log(LOG_NOTICE, "ca: serving the API on %s:%u%s", opts->host, fc_httpd_port(s->api),
 	       s->metrics_httpd ? "" : " (metrics off)");
 	*out = s;

@@ -153,16 +153,6 @@ static bool split_listen(const char *s, char **host, uint16_t *port)
 	return true;
 }
 
-static void write_port_file(const char *path, uint16_t port)
-{
-	char *tmp = fc_xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "w");
-
-	if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
-		fc_log(LOG_WARNING, "ctlog: cannot write port file %s", path);
-	free(tmp);
-}
-
 enum {
 	OPT_LISTEN = 256,
 	OPT_PORT_FILE,
@@ -292,7 +282,7 @@ int cmd_ctlog_main(int argc, char **argv)
 		goto out;
 	}
 	if (f.port_file)
-		write_port_file(f.port_file, fc_httpd_port(httpd));
+		fc_write_port_file(f.port_file, fc_httpd_port(httpd));
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f.cfg.origin, host, fc_httpd_port(httpd));
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);

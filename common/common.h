@@ -193,6 +193,11 @@ struct stat;
 enum fc_status fc_read_secret_file(const char *path, size_t max, const char *what, char **out,
 				   size_t *out_len, struct stat *sb_out, struct fc_err *err);
 
+/* Write port and a newline to path atomically (a temporary file renamed
+ * over it), for tests and scripts that start a server on port 0. Logs a
+ * warning naming the path when it cannot. */
+void fc_write_port_file(const char *path, uint16_t port);
+
 /* --- HTTP server plumbing (httpd.c, over libmicrohttpd) ---------------------- */
 
 /*

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -114,4 +115,19 @@ out:
 	}
 	close(fd);
 	return st;
+}
+
+/*
+ * Write "<port>\n" to path through path.tmp and rename(2), so that a
+ * reader never sees a partial file. A failure is logged, not returned: the
+ * server runs on without it.
+ */
+void fc_write_port_file(const char *path, uint16_t port)
+{
+	char *tmp = fc_xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "w");
+
+	if (f == NULL || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+		fc_log(LOG_WARNING, "cannot write port file %s", path);
+	free(tmp);
 }
