@@ -31,10 +31,9 @@ struct vctx {
  */
 static const char *fname(const struct vctx *v, const char *json)
 {
-	for (size_t i = 0; i < cfg_n_issuer_fields; i++)
-		if (strcmp(cfg_issuer_fields[i].json, json) == 0)
-			return cfg_field_name(&cfg_issuer_fields[i], v->yaml);
-	return json;
+	size_t i = cfg_field_find(cfg_issuer_fields, CFG_N_ISSUER_FIELDS, json, false);
+
+	return i < CFG_N_ISSUER_FIELDS ? cfg_field_name(&cfg_issuer_fields[i], v->yaml) : json;
 }
 
 static bool fail(const struct vctx *v, const char *path, const char *field, const char *what)
@@ -452,19 +451,23 @@ out:
 	return ok;
 }
 
-static bool check_template(const struct vctx *v, const char *path, const char *text)
+/*
+ * Check that a template parses, as Fulcio does for every one at load time.
+ * text NULL is nothing to check. Returns FC_OK, else FC_ECONFIG with the
+ * file name, the key path and the parser's message in err.
+ */
+enum fc_status cfg_template_check(const char *name, const char *path, const char *text,
+				  struct fc_err *err)
 {
 	struct cfg_template *t = NULL;
 	struct fc_err terr = { 0 };
 
 	if (text == NULL)
-		return true;
-	if (cfg_template_parse(text, &t, &terr) != FC_OK) {
-		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s: %s", v->name, path, terr.msg);
-		return false;
-	}
+		return FC_OK;
+	if (cfg_template_parse(text, &t, &terr) != FC_OK)
+		return fc_err_set(err, FC_ECONFIG, "config: %s: %s: %s", name, path, terr.msg);
 	cfg_template_free(t);
-	return true;
+	return FC_OK;
 }
 
 /*
@@ -473,25 +476,26 @@ static bool check_template(const struct vctx *v, const char *path, const char *t
  */
 static bool check_ci(const struct vctx *v, const struct cfg_ci_provider *ci)
 {
-	char *cpath = fc_xasprintf("%s[\"%s\"]",
-				   cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml), ci->name);
+	const char *ext = cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], v->yaml);
+	char *cpath = cfg_ci_path(ci->name, v->yaml);
 	char *path = NULL;
 	bool ok = false;
 
 	for (size_t i = 0; i < ci->n_extension_templates; i++) {
 		const char *key = ci->extension_templates[i].key;
-		for (size_t f = 0; f < cfg_n_ext_fields; f++)
-			if (strcmp(cfg_ext_fields[f].json, key) == 0)
-				key = cfg_field_name(&cfg_ext_fields[f], v->yaml);
+		size_t f = cfg_field_find(cfg_ext_fields, CFG_N_EXT_FIELDS, key, false);
+
+		if (f < CFG_N_EXT_FIELDS)
+			key = cfg_field_name(&cfg_ext_fields[f], v->yaml);
 		free(path);
-		path = fc_xasprintf("%s.%s.%s", cpath,
-				    cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], v->yaml), key);
-		if (!check_template(v, path, ci->extension_templates[i].value))
+		path = fc_xasprintf("%s.%s.%s", cpath, ext, key);
+		if (cfg_template_check(v->name, path, ci->extension_templates[i].value, v->err) !=
+		    FC_OK)
 			goto out;
 	}
 	free(path);
 	path = fc_xasprintf("%s.%s", cpath, cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml));
-	if (!check_template(v, path, ci->san_template))
+	if (cfg_template_check(v->name, path, ci->san_template, v->err) != FC_OK)
 		goto out;
 	ok = true;
 out:
