@@ -7,9 +7,9 @@
  * the key paths used in messages, and the destructor.
  *
  * Within config/ the calls point one way: identity.c (loading) uses
- * yaml.c, validate.c and this file; validate.c uses template.c and this
- * file; yaml.c and defaults.c use this file only; template.c and this file
- * use nothing else in the module.
+ * yaml.c, validate.c and this file; validate.c uses template.c, spiffe.c
+ * and this file; yaml.c and defaults.c use this file only; template.c,
+ * spiffe.c and this file use nothing else in the module.
  */
 #include <stddef.h>
 #include <string.h>

@@ -415,66 +415,6 @@ out:
 	return st;
 }
 
-static bool spiffe_td_char(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
-	       ch == '_';
-}
-
-static bool spiffe_path_char(char ch)
-{
-	return spiffe_td_char(ch) || (ch >= 'A' && ch <= 'Z');
-}
-
-/* go-spiffe v2 spiffeid.FromString; on success *td (caller frees). */
-static bool spiffe_parse_id(const char *id, char **td)
-{
-	static const char prefix[] = "spiffe://";
-	const char *t, *p;
-
-	if (strncmp(id, prefix, sizeof(prefix) - 1) != 0)
-		return false;
-	t = id + sizeof(prefix) - 1;
-	for (p = t; *p && *p != '/'; p++) {
-		if (!spiffe_td_char(*p))
-			return false;
-	}
-	if (p == t)
-		return false;
-	/* path: segments of [a-zA-Z0-9._-], none empty, "." or "..", no
-	 * trailing slash */
-	for (const char *s = p; *s;) {
-		const char *seg = s + 1;
-		size_t n = strcspn(seg, "/");
-		if (n == 0)
-			return false;
-		if ((n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		for (size_t i = 0; i < n; i++) {
-			if (!spiffe_path_char(seg[i]))
-				return false;
-		}
-		s = seg + n;
-	}
-	*td = fc_xstrndup(t, (size_t)(p - t));
-	return true;
-}
-
-/* spiffeid.TrustDomainFromString */
-static bool spiffe_parse_td(const char *s, char **td)
-{
-	if (strstr(s, ":/") != NULL)
-		return spiffe_parse_id(s, td);
-	if (*s == '\0')
-		return false;
-	for (const char *p = s; *p; p++) {
-		if (!spiffe_td_char(*p))
-			return false;
-	}
-	*td = fc_xstrdup(s);
-	return true;
-}
-
 /* pkg/identity/spiffe */
 static enum fc_status build_spiffe(const struct oidc_build_ctx *c, struct oidc_principal *p,
 				   struct fc_err *err)
@@ -482,13 +422,13 @@ static enum fc_status build_spiffe(const struct oidc_build_ctx *c, struct oidc_p
 	char *want = NULL, *got = NULL;
 	enum fc_status st;
 
-	if (!spiffe_parse_td(c->iss->spiffe_trust_domain ? c->iss->spiffe_trust_domain : "",
-			     &want)) {
+	if (!cfg_spiffe_trust_domain_parse(
+		    c->iss->spiffe_trust_domain ? c->iss->spiffe_trust_domain : "", &want)) {
 		st = fc_err_set(err, FC_EINPUT, "unable to parse trust domain from configuration %s",
 				c->iss->spiffe_trust_domain);
 		goto out;
 	}
-	if (!spiffe_parse_id(c->subject, &got)) {
+	if (!cfg_spiffe_id_parse(c->subject, &got)) {
 		st = fc_err_set(err, FC_EAUTH, "invalid spiffe ID provided: %s", c->subject);
 		goto out;
 	}
