@@ -113,6 +113,17 @@ const char *cfg_issuer_type_name(enum cfg_issuer_type t);
 const char *cfg_issuer_challenge_claim(const struct cfg_issuer *iss);
 
 /*
+ * SPIFFE names as go-spiffe v2 reads them. cfg_spiffe_id_parse is
+ * spiffeid.FromString ("spiffe://<trust domain>[/<segment>...]");
+ * cfg_spiffe_trust_domain_parse is spiffeid.TrustDomainFromString (a trust
+ * domain name, or a SPIFFE ID whose trust domain is taken), as
+ * SPIFFETrustDomain is read. Both return true and, if td is not NULL, *td =
+ * the trust domain name (caller frees); false if s does not parse.
+ */
+bool cfg_spiffe_id_parse(const char *s, char **td);
+bool cfg_spiffe_trust_domain_parse(const char *s, char **td);
+
+/*
  * The subset of Go's text/template that Fulcio's CI-provider templates use:
  * literal text, {{ .name }}, {{ index . "name" }}, and
  * {{ if eq <arg> <arg> }} ... {{ else }} ... {{ end }} (also `if .name`,

@@ -7,96 +7,10 @@
  * from that tree with a type check on every field, then validated.
  */
 #include <ctype.h>
-#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
 #include "config_int.h"
-
-#define ISS_STR(json, yaml, member) \
-	{ json, yaml, offsetof(struct cfg_issuer, member), CFG_FIELD_STR }
-
-const struct cfg_field cfg_top_fields[] = {
-	[CFG_TOP_OIDC] = { "OIDCIssuers", "oidc-issuers", 0, CFG_FIELD_STR },
-	[CFG_TOP_META] = { "MetaIssuers", "meta-issuers", 0, CFG_FIELD_STR },
-	[CFG_TOP_CI] = { "CIIssuerMetadata", "ci-issuer-metadata", 0, CFG_FIELD_STR },
-};
-const size_t cfg_n_top_fields = sizeof(cfg_top_fields) / sizeof(cfg_top_fields[0]);
-
-/* OIDCIssuer's json and yaml tags. */
-const struct cfg_field cfg_issuer_fields[] = {
-	ISS_STR("IssuerURL", "issuer-url", issuer_url),
-	ISS_STR("ClientID", "client-id", client_id),
-	ISS_STR("Type", "type", type_name),
-	ISS_STR("CIProvider", "ci-provider", ci_provider),
-	ISS_STR("IssuerClaim", "issuer-claim", issuer_claim),
-	ISS_STR("SubjectDomain", "subject-domain", subject_domain),
-	ISS_STR("SPIFFETrustDomain", "spiffe-trust-domain", spiffe_trust_domain),
-	ISS_STR("ChallengeClaim", "challenge-claim", challenge_claim),
-	ISS_STR("Description", "description", description),
-	ISS_STR("Contact", "contact", contact),
-	ISS_STR("Environment", "environment", environment),
-	ISS_STR("CACert", "ca-cert", ca_cert_pem),
-	{ "SkipEmailVerification", "skip-email-verification",
-	  offsetof(struct cfg_issuer, skip_email_verification), CFG_FIELD_BOOL },
-};
-const size_t cfg_n_issuer_fields = sizeof(cfg_issuer_fields) / sizeof(cfg_issuer_fields[0]);
-
-/* IssuerMetadata's json and yaml tags. */
-const struct cfg_field cfg_ci_fields[] = {
-	[CFG_CI_DEFAULTS] = { "DefaultTemplateValues", "default-template-values", 0,
-			      CFG_FIELD_STR },
-	[CFG_CI_EXT] = { "ExtensionTemplates", "extension-templates", 0, CFG_FIELD_STR },
-	[CFG_CI_SAN] = { "SubjectAlternativeNameTemplate", "subject-alternative-name-template",
-			 0, CFG_FIELD_STR },
-};
-const size_t cfg_n_ci_fields = sizeof(cfg_ci_fields) / sizeof(cfg_ci_fields[0]);
-
-/* Every field of certificate.Extensions (pkg/certificate/extensions.go).
- * `Issuer` has no tags, so yaml.v3 spells it in lower case. */
-const struct cfg_field cfg_ext_fields[] = {
-	{ "Issuer", "issuer", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowTrigger", "github-workflow-trigger", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowSHA", "github-workflow-sha", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowName", "github-workflow-name", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowRepository", "github-workflow-repository", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowRef", "github-workflow-ref", 0, CFG_FIELD_STR },
-	{ "BuildSignerURI", "build-signer-uri", 0, CFG_FIELD_STR },
-	{ "BuildSignerDigest", "build-signer-digest", 0, CFG_FIELD_STR },
-	{ "RunnerEnvironment", "runner-environment", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryURI", "source-repository-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryDigest", "source-repository-digest", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryRef", "source-repository-ref", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryIdentifier", "source-repository-identifier", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryOwnerURI", "source-repository-owner-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryOwnerIdentifier", "source-repository-owner-identifier", 0,
-	  CFG_FIELD_STR },
-	{ "BuildConfigURI", "build-config-uri", 0, CFG_FIELD_STR },
-	{ "BuildConfigDigest", "build-config-digest", 0, CFG_FIELD_STR },
-	{ "BuildTrigger", "build-trigger", 0, CFG_FIELD_STR },
-	{ "RunInvocationURI", "run-invocation-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryVisibilityAtSigning", "source-repository-visibility-at-signing", 0,
-	  CFG_FIELD_STR },
-	{ "DeploymentEnvironment", "deployment-environment", 0, CFG_FIELD_STR },
-	{ "Subject", "subject", 0, CFG_FIELD_STR },
-};
-const size_t cfg_n_ext_fields = sizeof(cfg_ext_fields) / sizeof(cfg_ext_fields[0]);
-
-static const char *const type_names[] = {
-	[CFG_TYPE_UNKNOWN] = NULL,
-	[CFG_TYPE_EMAIL] = "email",
-	[CFG_TYPE_USERNAME] = "username",
-	[CFG_TYPE_URI] = "uri",
-	[CFG_TYPE_SPIFFE] = "spiffe",
-	[CFG_TYPE_KUBERNETES] = "kubernetes",
-	[CFG_TYPE_GITHUB_WORKFLOW] = "github-workflow",
-	[CFG_TYPE_GITLAB_PIPELINE] = "gitlab-pipeline",
-	[CFG_TYPE_BUILDKITE_JOB] = "buildkite-job",
-	[CFG_TYPE_CODEFRESH_WORKFLOW] = "codefresh-workflow",
-	[CFG_TYPE_CHAINGUARD_IDENTITY] = "chainguard-identity",
-	[CFG_TYPE_CI_PROVIDER] = "ci-provider",
-};
-#define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 /* What the builder needs to say where a problem is. */
 struct bctx {
@@ -106,113 +20,6 @@ struct bctx {
 };
 
 /*
- * Type from its configuration spelling (Fulcio's IssuerType constants);
- * CFG_TYPE_UNKNOWN for NULL or anything else.
- */
-enum cfg_issuer_type cfg_issuer_type_from_name(const char *name)
-{
-	if (name == NULL)
-		return CFG_TYPE_UNKNOWN;
-	for (size_t i = 1; i < N_TYPES; i++)
-		if (strcmp(type_names[i], name) == 0)
-			return (enum cfg_issuer_type)i;
-	return CFG_TYPE_UNKNOWN;
-}
-
-/*
- * Configuration spelling of a type; NULL for CFG_TYPE_UNKNOWN.
- */
-const char *cfg_issuer_type_name(enum cfg_issuer_type t)
-{
-	if ((size_t)t >= N_TYPES)
-		return NULL;
-	return type_names[t];
-}
-
-/*
- * The claim advertised for the proof of possession (Fulcio's
- * issuerToChallengeClaim): ChallengeClaim if set, "email" for email
- * issuers, "sub" for every other known type, NULL for an unknown type.
- * The result points into iss or is static.
- */
-const char *cfg_issuer_challenge_claim(const struct cfg_issuer *iss)
-{
-	if (iss == NULL)
-		return NULL;
-	if (iss->challenge_claim != NULL && iss->challenge_claim[0] != '\0')
-		return iss->challenge_claim;
-	if (iss->type == CFG_TYPE_EMAIL)
-		return "email";
-	if (iss->type == CFG_TYPE_UNKNOWN)
-		return NULL;
-	return "sub";
-}
-
-/*
- * CI provider metadata by name, or NULL (also for NULL arguments).
- */
-const struct cfg_ci_provider *cfg_ci_provider_find(const struct cfg_identity *cfg,
-						   const char *name)
-{
-	if (cfg == NULL || name == NULL)
-		return NULL;
-	for (size_t i = 0; i < cfg->n_ci; i++)
-		if (strcmp(cfg->ci[i].name, name) == 0)
-			return &cfg->ci[i];
-	return NULL;
-}
-
-/*
- * The key path of an issuer for messages, e.g. `OIDCIssuers["https://x"]`
- * or, for YAML files, `meta-issuers["https://oidc.eks.*.amazonaws.com"]`. Caller frees.
- */
-char *cfg_issuer_path(const struct cfg_issuer *iss, bool yaml)
-{
-	const struct cfg_field *f = &cfg_top_fields[iss->is_meta ? CFG_TOP_META : CFG_TOP_OIDC];
-	return fc_xasprintf("%s[\"%s\"]", cfg_field_name(f, yaml), iss->key);
-}
-
-static void free_kvs(struct cfg_kv *kv, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(kv[i].key);
-		free(kv[i].value);
-	}
-	free(kv);
-}
-
-static void issuer_clear(struct cfg_issuer *iss)
-{
-	free(iss->key);
-	for (size_t i = 0; i < cfg_n_issuer_fields; i++)
-		if (cfg_issuer_fields[i].kind == CFG_FIELD_STR)
-			free(*(char **)((char *)iss + cfg_issuer_fields[i].off));
-}
-
-/*
- * Free a configuration and everything it owns. NULL is fine.
- */
-void cfg_identity_free(struct cfg_identity *cfg)
-{
-	if (cfg == NULL)
-		return;
-	for (size_t i = 0; i < cfg->n_issuers; i++)
-		issuer_clear(&cfg->issuers[i]);
-	free(cfg->issuers);
-	for (size_t i = 0; i < cfg->n_meta; i++)
-		issuer_clear(&cfg->meta[i]);
-	free(cfg->meta);
-	for (size_t i = 0; i < cfg->n_ci; i++) {
-		free(cfg->ci[i].name);
-		free_kvs(cfg->ci[i].defaults, cfg->ci[i].n_defaults);
-		free_kvs(cfg->ci[i].extension_templates, cfg->ci[i].n_extension_templates);
-		free(cfg->ci[i].san_template);
-	}
-	free(cfg->ci);
-	free(cfg);
-}
-
-/*
  * The field named by key in the JSON-form tree: exact match, else (JSON
  * files only) a case-insensitive one, as Go's encoding/json accepts. The
  * YAML converter has already spelled every key it kept exactly. Returns
@@ -220,15 +27,60 @@ void cfg_identity_free(struct cfg_identity *cfg)
  */
 static size_t find_field(const struct cfg_field *fields, size_t n, const char *key, bool yaml)
 {
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(fields[i].json, key) == 0)
-			return i;
-	if (yaml)
-		return n;
-	for (size_t i = 0; i < n; i++)
+	size_t i = cfg_field_find(fields, n, key, false);
+
+	if (i < n || yaml)
+		return i;
+	for (i = 0; i < n; i++)
 		if (strcasecmp(fields[i].json, key) == 0)
 			return i;
 	return n;
+}
+
+/*
+ * The key path of field f below parent, e.g. `OIDCIssuers["x"].ClientID`.
+ * Caller frees.
+ */
+static char *field_path(const struct bctx *b, const char *parent, const struct cfg_field *f)
+{
+	return fc_xasprintf("%s.%s", parent, cfg_field_name(f, b->yaml));
+}
+
+/*
+ * Sort member k (value v) of the mapping at `path` (NULL for the top level)
+ * into parts[], indexed like fields[0..n): *out is the field's index, or n
+ * for a key no field names (logged at LOG_DEBUG as an unknown `what`, to be
+ * skipped). Returns false, with err set, when the field was given already
+ * (under another spelling, since the parsers refuse repeated keys).
+ */
+static bool sort_member(struct bctx *b, const char *path, const char *what,
+			const struct cfg_field *fields, size_t n, const json_t **parts,
+			const char *k, const json_t *v, size_t *out)
+{
+	size_t i = find_field(fields, n, k, b->yaml);
+	const char *fname;
+
+	*out = i;
+	if (i == n) {
+		if (path != NULL)
+			fc_log(LOG_DEBUG, "config: %s: %s: ignoring unknown %s \"%s\"", b->name,
+			       path, what, k);
+		else
+			fc_log(LOG_DEBUG, "config: %s: ignoring unknown %s \"%s\"", b->name, what, k);
+		return true;
+	}
+	if (parts[i] != NULL) {
+		fname = cfg_field_name(&fields[i], b->yaml);
+		if (path != NULL)
+			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s.%s: given twice (as \"%s\")",
+				   b->name, path, fname, k);
+		else
+			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: given twice (as \"%s\")",
+				   b->name, fname, k);
+		return false;
+	}
+	parts[i] = v;
+	return true;
 }
 
 /*
@@ -291,53 +143,52 @@ static bool check_object(struct bctx *b, const char *path, const json_t *v)
 }
 
 /*
+ * Store value v of issuer field f (at `path`) in iss.
+ */
+static bool set_issuer_field(struct bctx *b, const char *path, const struct cfg_field *f,
+			     const json_t *v, struct cfg_issuer *iss)
+{
+	if (f->kind == CFG_FIELD_STR)
+		return get_str(b, path, v, (char **)((char *)iss + f->off));
+	if (!json_is_boolean(v) && !json_is_null(v)) {
+		fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: must be true or false, not %s",
+			   b->name, path, jtype(v));
+		return false;
+	}
+	*(bool *)((char *)iss + f->off) = json_is_true(v);
+	return true;
+}
+
+/*
  * Fill iss (key already set) from one OIDCIssuer object.
  */
 static bool build_issuer(struct bctx *b, const char *ipath, const json_t *obj,
 			 struct cfg_issuer *iss)
 {
-	bool seen[sizeof(cfg_issuer_fields) / sizeof(cfg_issuer_fields[0])] = { false };
+	const json_t *parts[CFG_N_ISSUER_FIELDS] = { NULL };
 	const char *k;
 	json_t *v;
-	char *path = NULL;
-	bool ok = false;
+	size_t i;
 
 	if (!check_object(b, ipath, obj))
 		return false;
 	json_object_foreach((json_t *)obj, k, v) {
-		size_t i = find_field(cfg_issuer_fields, cfg_n_issuer_fields, k, b->yaml);
-		const struct cfg_field *f = &cfg_issuer_fields[i];
+		char *path;
+		bool ok;
 
-		if (i == cfg_n_issuer_fields) {
-			fc_log(LOG_DEBUG, "config: %s: %s: ignoring unknown key \"%s\"", b->name,
-			       ipath, k);
+		if (!sort_member(b, ipath, "key", cfg_issuer_fields, CFG_N_ISSUER_FIELDS, parts, k,
+				 v, &i))
+			return false;
+		if (i == CFG_N_ISSUER_FIELDS)
 			continue;
-		}
+		path = field_path(b, ipath, &cfg_issuer_fields[i]);
+		ok = set_issuer_field(b, path, &cfg_issuer_fields[i], v, iss);
 		free(path);
-		path = fc_xasprintf("%s.%s", ipath, cfg_field_name(f, b->yaml));
-		if (seen[i]) {
-			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: given twice (as \"%s\")",
-				   b->name, path, k);
-			goto out;
-		}
-		seen[i] = true;
-		if (f->kind == CFG_FIELD_BOOL) {
-			if (!json_is_boolean(v) && !json_is_null(v)) {
-				fc_err_set(b->err, FC_ECONFIG,
-					   "config: %s: %s: must be true or false, not %s", b->name,
-					   path, jtype(v));
-				goto out;
-			}
-			*(bool *)((char *)iss + f->off) = json_is_true(v);
-		} else if (!get_str(b, path, v, (char **)((char *)iss + f->off))) {
-			goto out;
-		}
+		if (!ok)
+			return false;
 	}
 	iss->type = cfg_issuer_type_from_name(iss->type_name);
-	ok = true;
-out:
-	free(path);
-	return ok;
+	return true;
 }
 
 /*
@@ -383,83 +234,76 @@ static bool all_space(const char *s)
 }
 
 /*
- * ExtensionTemplates: keys normalised to the Go field names. Empty and
- * blank templates are left out (Fulcio skips them). Issuer and Subject are
- * checked like every template (Fulcio parses every field) but dropped:
- * Fulcio always takes those two from the token.
+ * One ExtensionTemplates value (field f, at fpath), added to ci unless it
+ * is empty or blank (Fulcio skips those). Issuer and Subject are checked
+ * like every template (Fulcio parses every field) but dropped: Fulcio
+ * always takes those two from the token.
+ */
+static bool add_ext(struct bctx *b, const char *fpath, const struct cfg_field *f, const json_t *v,
+		    struct cfg_ci_provider *ci)
+{
+	char *s = NULL;
+	bool ok;
+
+	if (!get_str(b, fpath, v, &s))
+		return false;
+	if (s == NULL || all_space(s)) {
+		free(s);
+		return true;
+	}
+	if (strcmp(f->json, "Issuer") == 0 || strcmp(f->json, "Subject") == 0) {
+		ok = cfg_template_check(b->name, fpath, s, b->err) == FC_OK;
+		if (ok)
+			fc_log(LOG_WARNING,
+			       "config: %s: %s: ignored: the value always comes from the token",
+			       b->name, fpath);
+		free(s);
+		return ok;
+	}
+	ci->extension_templates[ci->n_extension_templates].key = fc_xstrdup(f->json);
+	ci->extension_templates[ci->n_extension_templates].value = s;
+	ci->n_extension_templates++;
+	return true;
+}
+
+/*
+ * ExtensionTemplates: keys normalised to the Go field names, each value as
+ * add_ext() keeps it.
  */
 static bool build_ext(struct bctx *b, const char *cpath, const json_t *obj,
 		      struct cfg_ci_provider *ci)
 {
-	bool seen[sizeof(cfg_ext_fields) / sizeof(cfg_ext_fields[0])] = { false };
+	const json_t *parts[CFG_N_EXT_FIELDS] = { NULL };
 	const char *k;
 	json_t *v;
-	char *path = NULL, *s = NULL;
+	char *path;
+	size_t i;
 	bool ok = false;
 
 	if (obj == NULL)
 		return true;
-	path = fc_xasprintf("%s.%s", cpath, cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], b->yaml));
+	path = field_path(b, cpath, &cfg_ci_fields[CFG_CI_EXT]);
 	if (!check_object(b, path, obj))
 		goto out;
 	if (json_object_size(obj) > 0)
 		ci->extension_templates = fc_xcalloc(json_object_size(obj), sizeof(struct cfg_kv));
 	json_object_foreach((json_t *)obj, k, v) {
-		size_t i = find_field(cfg_ext_fields, cfg_n_ext_fields, k, b->yaml);
-		const struct cfg_field *f = &cfg_ext_fields[i];
 		char *fpath;
+		bool good;
 
-		if (i == cfg_n_ext_fields) {
-			fc_log(LOG_DEBUG, "config: %s: %s: ignoring unknown extension \"%s\"",
-			       b->name, path, k);
-			continue;
-		}
-		fpath = fc_xasprintf("%s.%s", path, cfg_field_name(f, b->yaml));
-		if (seen[i]) {
-			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: given twice (as \"%s\")",
-				   b->name, fpath, k);
-			free(fpath);
+		if (!sort_member(b, path, "extension", cfg_ext_fields, CFG_N_EXT_FIELDS, parts, k,
+				 v, &i))
 			goto out;
-		}
-		seen[i] = true;
-		if (!get_str(b, fpath, v, &s)) {
-			free(fpath);
-			goto out;
-		}
-		if (s == NULL || all_space(s)) {
-			free(fpath);
-			free(s);
-			s = NULL;
+		if (i == CFG_N_EXT_FIELDS)
 			continue;
-		}
-		if (strcmp(f->json, "Issuer") == 0 || strcmp(f->json, "Subject") == 0) {
-			struct cfg_template *t = NULL;
-			struct fc_err terr = { 0 };
-
-			if (cfg_template_parse(s, &t, &terr) != FC_OK) {
-				fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: %s", b->name, fpath,
-					   terr.msg);
-				free(fpath);
-				goto out;
-			}
-			cfg_template_free(t);
-			fc_log(LOG_WARNING,
-			       "config: %s: %s: ignored: the value always comes from the token",
-			       b->name, fpath);
-			free(fpath);
-			free(s);
-			s = NULL;
-			continue;
-		}
+		fpath = field_path(b, path, &cfg_ext_fields[i]);
+		good = add_ext(b, fpath, &cfg_ext_fields[i], v, ci);
 		free(fpath);
-		ci->extension_templates[ci->n_extension_templates].key = fc_xstrdup(f->json);
-		ci->extension_templates[ci->n_extension_templates].value = s;
-		ci->n_extension_templates++;
-		s = NULL;
+		if (!good)
+			goto out;
 	}
 	ok = true;
 out:
-	free(s);
 	free(path);
 	return ok;
 }
@@ -477,8 +321,7 @@ static bool build_defaults(struct bctx *b, const char *cpath, const json_t *obj,
 
 	if (obj == NULL)
 		return true;
-	path = fc_xasprintf("%s.%s", cpath,
-			    cfg_field_name(&cfg_ci_fields[CFG_CI_DEFAULTS], b->yaml));
+	path = field_path(b, cpath, &cfg_ci_fields[CFG_CI_DEFAULTS]);
 	if (!check_object(b, path, obj))
 		goto out;
 	if (json_object_size(obj) > 0)
@@ -507,38 +350,26 @@ out:
 static bool build_ci(struct bctx *b, const char *name, const json_t *obj,
 		     struct cfg_ci_provider *ci)
 {
-	const json_t *parts[sizeof(cfg_ci_fields) / sizeof(cfg_ci_fields[0])] = { NULL };
+	const json_t *parts[CFG_N_CI_FIELDS] = { NULL };
 	const char *k;
 	json_t *v;
 	char *cpath, *path = NULL;
+	size_t i;
 	bool ok = false;
 
 	ci->name = fc_xstrdup(name);
-	cpath = fc_xasprintf("%s[\"%s\"]", cfg_field_name(&cfg_top_fields[CFG_TOP_CI], b->yaml),
-			     name);
+	cpath = cfg_ci_path(name, b->yaml);
 	if (!check_object(b, cpath, obj))
 		goto out;
 	json_object_foreach((json_t *)obj, k, v) {
-		size_t i = find_field(cfg_ci_fields, cfg_n_ci_fields, k, b->yaml);
-
-		if (i == cfg_n_ci_fields) {
-			fc_log(LOG_DEBUG, "config: %s: %s: ignoring unknown key \"%s\"", b->name,
-			       cpath, k);
-			continue;
-		}
-		if (parts[i] != NULL) {
-			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s.%s: given twice (as \"%s\")",
-				   b->name, cpath, cfg_field_name(&cfg_ci_fields[i], b->yaml), k);
+		if (!sort_member(b, cpath, "key", cfg_ci_fields, CFG_N_CI_FIELDS, parts, k, v, &i))
 			goto out;
-		}
-		parts[i] = v;
 	}
 	if (!build_defaults(b, cpath, parts[CFG_CI_DEFAULTS], ci) ||
 	    !build_ext(b, cpath, parts[CFG_CI_EXT], ci))
 		goto out;
 	if (parts[CFG_CI_SAN] != NULL) {
-		path = fc_xasprintf("%s.%s", cpath,
-				    cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], b->yaml));
+		path = field_path(b, cpath, &cfg_ci_fields[CFG_CI_SAN]);
 		if (!get_str(b, path, parts[CFG_CI_SAN], &ci->san_template))
 			goto out;
 	}
@@ -550,51 +381,52 @@ out:
 }
 
 /*
+ * CIIssuerMetadata: the providers, in file order.
+ */
+static bool build_cis(struct bctx *b, const json_t *map, struct cfg_identity *cfg)
+{
+	const char *k;
+	json_t *v;
+
+	if (map == NULL)
+		return true;
+	if (!check_object(b, cfg_field_name(&cfg_top_fields[CFG_TOP_CI], b->yaml), map))
+		return false;
+	if (json_object_size(map) > 0)
+		cfg->ci = fc_xcalloc(json_object_size(map), sizeof(*cfg->ci));
+	json_object_foreach((json_t *)map, k, v) {
+		cfg->n_ci++;
+		if (!build_ci(b, k, v, &cfg->ci[cfg->n_ci - 1]))
+			return false;
+	}
+	return true;
+}
+
+/*
  * Build the structs from the JSON-form tree. Returns FC_OK and *out, else
  * FC_ECONFIG with the key path in err.
  */
 static enum fc_status build(struct bctx *b, const json_t *root, struct cfg_identity **out)
 {
-	const json_t *parts[sizeof(cfg_top_fields) / sizeof(cfg_top_fields[0])] = { NULL };
+	const json_t *parts[CFG_N_TOP_FIELDS] = { NULL };
 	struct cfg_identity *cfg = fc_xcalloc(1, sizeof(*cfg));
 	enum fc_status st = FC_ECONFIG;
 	const char *k;
 	json_t *v;
+	size_t i;
 
 	if (!json_is_object(root)) {
 		fc_err_set(b->err, FC_ECONFIG, "config: %s: top level must be a mapping", b->name);
 		goto out;
 	}
 	json_object_foreach((json_t *)root, k, v) {
-		size_t i = find_field(cfg_top_fields, cfg_n_top_fields, k, b->yaml);
-
-		if (i == cfg_n_top_fields) {
-			fc_log(LOG_DEBUG, "config: %s: ignoring unknown key \"%s\"", b->name, k);
-			continue;
-		}
-		if (parts[i] != NULL) {
-			fc_err_set(b->err, FC_ECONFIG, "config: %s: %s: given twice (as \"%s\")",
-				   b->name, cfg_field_name(&cfg_top_fields[i], b->yaml), k);
+		if (!sort_member(b, NULL, "key", cfg_top_fields, CFG_N_TOP_FIELDS, parts, k, v, &i))
 			goto out;
-		}
-		parts[i] = v;
 	}
 	if (!build_issuers(b, parts[CFG_TOP_OIDC], false, &cfg->issuers, &cfg->n_issuers) ||
-	    !build_issuers(b, parts[CFG_TOP_META], true, &cfg->meta, &cfg->n_meta))
+	    !build_issuers(b, parts[CFG_TOP_META], true, &cfg->meta, &cfg->n_meta) ||
+	    !build_cis(b, parts[CFG_TOP_CI], cfg))
 		goto out;
-	if (parts[CFG_TOP_CI] != NULL) {
-		const json_t *ci = parts[CFG_TOP_CI];
-
-		if (!check_object(b, cfg_field_name(&cfg_top_fields[CFG_TOP_CI], b->yaml), ci))
-			goto out;
-		if (json_object_size(ci) > 0)
-			cfg->ci = fc_xcalloc(json_object_size(ci), sizeof(*cfg->ci));
-		json_object_foreach((json_t *)ci, k, v) {
-			cfg->n_ci++;
-			if (!build_ci(b, k, v, &cfg->ci[cfg->n_ci - 1]))
-				goto out;
-		}
-	}
 	*out = cfg;
 	cfg = NULL;
 	st = FC_OK;

@@ -7,8 +7,9 @@
  * token. Every message names the key path and what is wrong.
  */
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -31,10 +32,9 @@ struct vctx {
  */
 static const char *fname(const struct vctx *v, const char *json)
 {
-	for (size_t i = 0; i < cfg_n_issuer_fields; i++)
-		if (strcmp(cfg_issuer_fields[i].json, json) == 0)
-			return cfg_field_name(&cfg_issuer_fields[i], v->yaml);
-	return json;
+	size_t i = cfg_field_find(cfg_issuer_fields, CFG_N_ISSUER_FIELDS, json, false);
+
+	return i < CFG_N_ISSUER_FIELDS ? cfg_field_name(&cfg_issuer_fields[i], v->yaml) : json;
 }
 
 static bool fail(const struct vctx *v, const char *path, const char *field, const char *what)
@@ -45,6 +45,23 @@ static bool fail(const struct vctx *v, const char *path, const char *field, cons
 	else
 		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s: %s", v->name, path, what);
 	return false;
+}
+
+static bool failf(const struct vctx *v, const char *path, const char *field, const char *fmt, ...)
+	FC_PRINTF(4, 5);
+
+/*
+ * fail() with a message made from fmt (at most 399 characters kept).
+ */
+static bool failf(const struct vctx *v, const char *path, const char *field, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return fail(v, path, field, msg);
 }
 
 /* The parts of a URL that the checks need, split as Go's net/url does. */
@@ -129,98 +146,48 @@ static bool is_http_url(const char *s)
 }
 
 /*
+ * Where the last MIN_HOST_LABELS labels of host start (out[0] the last
+ * label, out[1] the last two, ...), as far as host has them; returns how
+ * many labels host has.
+ */
+static size_t last_labels(const char *host, const char *out[MIN_HOST_LABELS])
+{
+	size_t n = 0;
+
+	for (const char *p = host + strlen(host);; p--) {
+		if (p == host || p[-1] == '.') {
+			if (n < MIN_HOST_LABELS)
+				out[n] = p;
+			n++;
+		}
+		if (p == host)
+			return n;
+	}
+}
+
+/*
  * Fulcio's validateAllowedDomain: equal hostnames, or at least two labels
  * each with the last two equal (naive: no public-suffix list).
  */
 static bool allowed_domain(const struct vctx *v, const char *path, const char *subject,
 			   const char *issuer)
 {
-	const char *s[MIN_HOST_LABELS + 1], *i[MIN_HOST_LABELS + 1];
-	size_t ns = 0, ni = 0;
-	char msg[400];
+	const char *s[MIN_HOST_LABELS], *i[MIN_HOST_LABELS];
+	size_t ns, ni;
 
 	if (strcmp(subject, issuer) == 0)
 		return true;
-	/* Positions of the last labels: scan from the end. */
-	for (const char *p = subject + strlen(subject);; p--) {
-		if (p == subject || p[-1] == '.') {
-			if (ns < MIN_HOST_LABELS)
-				s[ns] = p;
-			ns++;
-		}
-		if (p == subject)
-			break;
-	}
-	for (const char *p = issuer + strlen(issuer);; p--) {
-		if (p == issuer || p[-1] == '.') {
-			if (ni < MIN_HOST_LABELS)
-				i[ni] = p;
-			ni++;
-		}
-		if (p == issuer)
-			break;
-	}
-	if (ns < MIN_HOST_LABELS || ni < MIN_HOST_LABELS) {
-		snprintf(msg, sizeof(msg), "hostname \"%s\" is too short (needs %d labels)",
-			 ns < MIN_HOST_LABELS ? subject : issuer, MIN_HOST_LABELS);
-		return fail(v, path, "SubjectDomain", msg);
-	}
-	/* s[0]/i[0]: last label; s[1]/i[1]: the last two labels. */
+	ns = last_labels(subject, s);
+	ni = last_labels(issuer, i);
+	if (ns < MIN_HOST_LABELS || ni < MIN_HOST_LABELS)
+		return failf(v, path, "SubjectDomain", "hostname \"%s\" is too short (needs %d labels)",
+			     ns < MIN_HOST_LABELS ? subject : issuer, MIN_HOST_LABELS);
+	/* s[1]/i[1]: the last two labels. */
 	if (strcmp(s[1], i[1]) == 0)
 		return true;
-	snprintf(msg, sizeof(msg),
-		 "hostname \"%s\" and the issuer's \"%s\" do not share their last two labels",
-		 subject, issuer);
-	return fail(v, path, "SubjectDomain", msg);
-}
-
-static bool td_char(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-	       c == '_';
-}
-
-static bool path_char(char c)
-{
-	return isalnum((unsigned char)c) || c == '-' || c == '.' || c == '_';
-}
-
-/*
- * go-spiffe's TrustDomainFromString: a trust domain name ([a-z0-9._-]+), or
- * a SPIFFE ID (spiffe://<td>[/<segment>...]) whose trust domain is taken.
- */
-static bool valid_trust_domain(const char *s)
-{
-	const char *td = s, *end;
-
-	if (s[0] == '\0')
-		return false;
-	if (strstr(s, ":/") != NULL) {
-		if (strncmp(s, "spiffe://", 9) != 0)
-			return false;
-		td = s + 9;
-	}
-	end = td + strcspn(td, "/");
-	if (end == td)
-		return false;
-	for (const char *p = td; p < end; p++)
-		if (!td_char(*p))
-			return false;
-	if (*end == '\0')
-		return true;
-	if (td == s)
-		return false; /* a bare name with a '/' */
-	while (*end == '/') {
-		const char *seg = end + 1, *se = seg + strcspn(seg, "/");
-		size_t n = (size_t)(se - seg);
-		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
-			return false;
-		for (const char *p = seg; p < se; p++)
-			if (!path_char(*p))
-				return false;
-		end = se;
-	}
-	return true;
+	return failf(v, path, "SubjectDomain",
+		     "hostname \"%s\" and the issuer's \"%s\" do not share their last two labels",
+		     subject, issuer);
 }
 
 /*
@@ -277,27 +244,22 @@ static bool check_uri_username(const struct vctx *v, const char *path,
 {
 	struct url_parts sd = { 0 }, is = { 0 };
 	bool uri = iss->type == CFG_TYPE_URI, ok = false;
-	char msg[400];
 
-	if (iss->subject_domain == NULL) {
-		snprintf(msg, sizeof(msg), "missing (required for %s issuers)", iss->type_name);
-		return fail(v, path, "SubjectDomain", msg);
-	}
+	if (iss->subject_domain == NULL)
+		return failf(v, path, "SubjectDomain", "missing (required for %s issuers)",
+			     iss->type_name);
 	if (!url_split(iss->subject_domain, &sd)) {
-		snprintf(msg, sizeof(msg), "\"%s\" does not parse as a URL", iss->subject_domain);
-		fail(v, path, "SubjectDomain", msg);
+		failf(v, path, "SubjectDomain", "\"%s\" does not parse as a URL", iss->subject_domain);
 		goto out;
 	}
 	if (uri && sd.scheme == NULL) {
-		snprintf(msg, sizeof(msg), "\"%s\" must contain a scheme for uri issuers",
-			 iss->subject_domain);
-		fail(v, path, "SubjectDomain", msg);
+		failf(v, path, "SubjectDomain", "\"%s\" must contain a scheme for uri issuers",
+		      iss->subject_domain);
 		goto out;
 	}
 	if (!uri && sd.scheme != NULL) {
-		snprintf(msg, sizeof(msg), "\"%s\" must not contain a scheme for username issuers",
-			 iss->subject_domain);
-		fail(v, path, "SubjectDomain", msg);
+		failf(v, path, "SubjectDomain", "\"%s\" must not contain a scheme for username issuers",
+		      iss->subject_domain);
 		goto out;
 	}
 	if (iss->is_meta) {
@@ -305,15 +267,12 @@ static bool check_uri_username(const struct vctx *v, const char *path,
 		goto out;
 	}
 	if (!url_split(iss->issuer_url, &is) || is.scheme == NULL) {
-		snprintf(msg, sizeof(msg), "must contain a scheme for %s issuers", iss->type_name);
-		fail(v, path, "IssuerURL", msg);
+		failf(v, path, "IssuerURL", "must contain a scheme for %s issuers", iss->type_name);
 		goto out;
 	}
 	if (uri && strcmp(sd.scheme, is.scheme) != 0) {
-		snprintf(msg, sizeof(msg),
-			 "scheme \"%s\" does not match the issuer's scheme \"%s\"", sd.scheme,
-			 is.scheme);
-		fail(v, path, "SubjectDomain", msg);
+		failf(v, path, "SubjectDomain", "scheme \"%s\" does not match the issuer's scheme \"%s\"",
+		      sd.scheme, is.scheme);
 		goto out;
 	}
 	ok = allowed_domain(v, path,
@@ -325,146 +284,156 @@ out:
 	return ok;
 }
 
+/*
+ * Type (set and known) and ClientID (set).
+ */
+static bool check_type_client(const struct vctx *v, const char *path,
+			      const struct cfg_issuer *iss)
+{
+	if (iss->type_name == NULL)
+		return failf(v, path, "Type", "missing; valid types: %s", valid_types());
+	if (iss->type == CFG_TYPE_UNKNOWN)
+		/* Fulcio accepts it when ChallengeClaim is set, then drops the
+		 * issuer from its pool; a silent no-op is worse than an error. */
+		return failf(v, path, "Type", "unknown type \"%s\"; valid types: %s", iss->type_name,
+			     valid_types());
+	if (iss->client_id == NULL)
+		return fail(v, path, "ClientID",
+			    "missing (the audience tokens must carry, e.g. \"sigstore\")");
+	return true;
+}
+
+/*
+ * The issuer's URL: IssuerURL for a fixed issuer, the pattern (the key)
+ * for a meta-issuer, an http(s) URL with a host either way.
+ */
+static bool check_url(const struct vctx *v, const char *path, const struct cfg_issuer *iss)
+{
+	if (iss->is_meta) {
+		if (!is_http_url(iss->key))
+			return fail(v, path, NULL, "pattern is not an http(s) URL with a host");
+		if (iss->issuer_url != NULL)
+			fc_log(LOG_DEBUG, "config: %s: %s.%s: ignored for meta-issuers", v->name,
+			       path, fname(v, "IssuerURL"));
+		return true;
+	}
+	if (iss->issuer_url == NULL)
+		return fail(v, path, "IssuerURL", "missing");
+	if (!is_http_url(iss->issuer_url))
+		return failf(v, path, "IssuerURL", "\"%s\" is not an http(s) URL with a host",
+			     iss->issuer_url);
+	if (strcmp(iss->key, iss->issuer_url) != 0)
+		/* Fulcio accepts this: tokens are matched on the key,
+		 * discovery uses IssuerURL. */
+		fc_log(LOG_WARNING,
+		       "config: %s: %s.%s: \"%s\" differs from its key; tokens are "
+		       "matched on the key, discovery uses %s",
+		       v->name, path, fname(v, "IssuerURL"), iss->issuer_url,
+		       fname(v, "IssuerURL"));
+	return true;
+}
+
+/*
+ * CACert (some PEM certificate) and IssuerClaim (email issuers only, a
+ * JSONPath of the form $.a.b).
+ */
+static bool check_ca_claim(const struct vctx *v, const char *path, const struct cfg_issuer *iss)
+{
+	if (iss->ca_cert_pem != NULL && !pem_has_cert(iss->ca_cert_pem))
+		return fail(v, path, "CACert", "no PEM certificate could be parsed");
+	if (iss->issuer_claim == NULL)
+		return true;
+	if (iss->type != CFG_TYPE_EMAIL)
+		return failf(v, path, "IssuerClaim",
+			     "only email issuers can use issuer claim mapping (type is \"%s\")",
+			     iss->type_name);
+	if (!valid_jsonpath(iss->issuer_claim))
+		return failf(v, path, "IssuerClaim", "\"%s\" is not a JSONPath of the form $.a.b",
+			     iss->issuer_claim);
+	return true;
+}
+
+/*
+ * A spiffe issuer: fixed, with a valid SPIFFETrustDomain.
+ */
+static bool check_spiffe(const struct vctx *v, const char *path, const struct cfg_issuer *iss)
+{
+	if (iss->is_meta)
+		return fail(v, path, "Type",
+			    "SPIFFE meta issuers not supported (one trust domain per issuer)");
+	if (iss->spiffe_trust_domain == NULL)
+		return fail(v, path, "SPIFFETrustDomain", "missing (required for spiffe issuers)");
+	if (!cfg_spiffe_trust_domain_parse(iss->spiffe_trust_domain, NULL))
+		return failf(v, path, "SPIFFETrustDomain", "\"%s\" is not a valid SPIFFE trust domain",
+			     iss->spiffe_trust_domain);
+	return true;
+}
+
+/*
+ * A ci-provider issuer: CIProvider names a CIIssuerMetadata entry that has
+ * a SAN template.
+ */
+static bool check_ci_ref(const struct vctx *v, const struct cfg_identity *cfg, const char *path,
+			 const struct cfg_issuer *iss)
+{
+	const char *ci_name = cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml);
+	const struct cfg_ci_provider *ci;
+
+	if (iss->ci_provider == NULL)
+		return fail(v, path, "CIProvider", "missing (required for ci-provider issuers)");
+	if ((ci = cfg_ci_provider_find(cfg, iss->ci_provider)) == NULL)
+		return failf(v, path, "CIProvider", "\"%s\" is not defined in %s", iss->ci_provider,
+			     ci_name);
+	if (ci->san_template == NULL || ci->san_template[0] == '\0') {
+		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s[\"%s\"].%s: empty, but %s uses it",
+			   v->name, ci_name, ci->name,
+			   cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml), path);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One OIDCIssuers or MetaIssuers entry: the checks common to every type,
+ * then those of its type.
+ */
 static bool check_issuer(const struct vctx *v, const struct cfg_identity *cfg,
 			 const struct cfg_issuer *iss)
 {
 	char *path = cfg_issuer_path(iss, v->yaml);
-	const char *ci_name = cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml);
-	const struct cfg_ci_provider *ci;
-	bool ok = false;
-	char msg[400];
+	bool ok = check_type_client(v, path, iss) && check_url(v, path, iss) &&
+		  check_ca_claim(v, path, iss);
 
-	if (iss->type_name == NULL) {
-		snprintf(msg, sizeof(msg), "missing; valid types: %s", valid_types());
-		fail(v, path, "Type", msg);
-		goto out;
-	}
-	if (iss->type == CFG_TYPE_UNKNOWN) {
-		/* Fulcio accepts it when ChallengeClaim is set, then drops the
-		 * issuer from its pool; a silent no-op is worse than an error. */
-		snprintf(msg, sizeof(msg), "unknown type \"%s\"; valid types: %s", iss->type_name,
-			 valid_types());
-		fail(v, path, "Type", msg);
-		goto out;
-	}
-	if (iss->client_id == NULL) {
-		fail(v, path, "ClientID", "missing (the audience tokens must carry, e.g. \"sigstore\")");
-		goto out;
-	}
-	if (!iss->is_meta) {
-		if (iss->issuer_url == NULL) {
-			fail(v, path, "IssuerURL", "missing");
-			goto out;
-		}
-		if (!is_http_url(iss->issuer_url)) {
-			snprintf(msg, sizeof(msg), "\"%s\" is not an http(s) URL with a host",
-				 iss->issuer_url);
-			fail(v, path, "IssuerURL", msg);
-			goto out;
-		}
-		if (strcmp(iss->key, iss->issuer_url) != 0)
-			/* Fulcio accepts this: tokens are matched on the key,
-			 * discovery uses IssuerURL. */
-			fc_log(LOG_WARNING,
-			       "config: %s: %s.%s: \"%s\" differs from its key; tokens are "
-			       "matched on the key, discovery uses %s",
-			       v->name, path, fname(v, "IssuerURL"), iss->issuer_url,
-			       fname(v, "IssuerURL"));
-	} else {
-		if (!is_http_url(iss->key)) {
-			fail(v, path, NULL, "pattern is not an http(s) URL with a host");
-			goto out;
-		}
-		if (iss->issuer_url != NULL)
-			fc_log(LOG_DEBUG, "config: %s: %s.%s: ignored for meta-issuers", v->name,
-			       path, fname(v, "IssuerURL"));
-	}
-	if (iss->ca_cert_pem != NULL && !pem_has_cert(iss->ca_cert_pem)) {
-		fail(v, path, "CACert", "no PEM certificate could be parsed");
-		goto out;
-	}
-	if (iss->issuer_claim != NULL) {
-		if (iss->type != CFG_TYPE_EMAIL) {
-			snprintf(msg, sizeof(msg),
-				 "only email issuers can use issuer claim mapping (type is \"%s\")",
-				 iss->type_name);
-			fail(v, path, "IssuerClaim", msg);
-			goto out;
-		}
-		if (!valid_jsonpath(iss->issuer_claim)) {
-			snprintf(msg, sizeof(msg), "\"%s\" is not a JSONPath of the form $.a.b",
-				 iss->issuer_claim);
-			fail(v, path, "IssuerClaim", msg);
-			goto out;
-		}
-	}
-	switch (iss->type) {
-	case CFG_TYPE_SPIFFE:
-		if (iss->is_meta) {
-			fail(v, path, "Type",
-			     "SPIFFE meta issuers not supported (one trust domain per issuer)");
-			goto out;
-		}
-		if (iss->spiffe_trust_domain == NULL) {
-			fail(v, path, "SPIFFETrustDomain", "missing (required for spiffe issuers)");
-			goto out;
-		}
-		if (!valid_trust_domain(iss->spiffe_trust_domain)) {
-			snprintf(msg, sizeof(msg), "\"%s\" is not a valid SPIFFE trust domain",
-				 iss->spiffe_trust_domain);
-			fail(v, path, "SPIFFETrustDomain", msg);
-			goto out;
-		}
-		break;
-	case CFG_TYPE_URI:
-	case CFG_TYPE_USERNAME:
-		if (!check_uri_username(v, path, iss))
-			goto out;
-		break;
-	case CFG_TYPE_CI_PROVIDER:
-		if (iss->ci_provider == NULL) {
-			fail(v, path, "CIProvider", "missing (required for ci-provider issuers)");
-			goto out;
-		}
-		if ((ci = cfg_ci_provider_find(cfg, iss->ci_provider)) == NULL) {
-			snprintf(msg, sizeof(msg), "\"%s\" is not defined in %s", iss->ci_provider,
-				 ci_name);
-			fail(v, path, "CIProvider", msg);
-			goto out;
-		}
-		if (ci->san_template == NULL || ci->san_template[0] == '\0') {
-			snprintf(msg, sizeof(msg), "%s[\"%s\"].%s: empty, but %s uses it",
-				 ci_name, ci->name,
-				 cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml), path);
-			fc_err_set(v->err, FC_ECONFIG, "config: %s: %s", v->name, msg);
-			goto out;
-		}
-		break;
-	default:
-		break;
-	}
-	if (iss->ci_provider != NULL && iss->type != CFG_TYPE_CI_PROVIDER)
+	if (ok && iss->type == CFG_TYPE_SPIFFE)
+		ok = check_spiffe(v, path, iss);
+	else if (ok && (iss->type == CFG_TYPE_URI || iss->type == CFG_TYPE_USERNAME))
+		ok = check_uri_username(v, path, iss);
+	else if (ok && iss->type == CFG_TYPE_CI_PROVIDER)
+		ok = check_ci_ref(v, cfg, path, iss);
+	if (ok && iss->ci_provider != NULL && iss->type != CFG_TYPE_CI_PROVIDER)
 		fc_log(LOG_WARNING, "config: %s: %s.%s: ignored for type \"%s\"", v->name, path,
 		       fname(v, "CIProvider"), iss->type_name);
-	ok = true;
-out:
 	free(path);
 	return ok;
 }
 
-static bool check_template(const struct vctx *v, const char *path, const char *text)
+/*
+ * Check that a template parses, as Fulcio does for every one at load time.
+ * text NULL is nothing to check. Returns FC_OK, else FC_ECONFIG with the
+ * file name, the key path and the parser's message in err.
+ */
+enum fc_status cfg_template_check(const char *name, const char *path, const char *text,
+				  struct fc_err *err)
 {
 	struct cfg_template *t = NULL;
 	struct fc_err terr = { 0 };
 
 	if (text == NULL)
-		return true;
-	if (cfg_template_parse(text, &t, &terr) != FC_OK) {
-		fc_err_set(v->err, FC_ECONFIG, "config: %s: %s: %s", v->name, path, terr.msg);
-		return false;
-	}
+		return FC_OK;
+	if (cfg_template_parse(text, &t, &terr) != FC_OK)
+		return fc_err_set(err, FC_ECONFIG, "config: %s: %s: %s", name, path, terr.msg);
 	cfg_template_free(t);
-	return true;
+	return FC_OK;
 }
 
 /*
@@ -473,25 +442,26 @@ static bool check_template(const struct vctx *v, const char *path, const char *t
  */
 static bool check_ci(const struct vctx *v, const struct cfg_ci_provider *ci)
 {
-	char *cpath = fc_xasprintf("%s[\"%s\"]",
-				   cfg_field_name(&cfg_top_fields[CFG_TOP_CI], v->yaml), ci->name);
+	const char *ext = cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], v->yaml);
+	char *cpath = cfg_ci_path(ci->name, v->yaml);
 	char *path = NULL;
 	bool ok = false;
 
 	for (size_t i = 0; i < ci->n_extension_templates; i++) {
 		const char *key = ci->extension_templates[i].key;
-		for (size_t f = 0; f < cfg_n_ext_fields; f++)
-			if (strcmp(cfg_ext_fields[f].json, key) == 0)
-				key = cfg_field_name(&cfg_ext_fields[f], v->yaml);
+		size_t f = cfg_field_find(cfg_ext_fields, CFG_N_EXT_FIELDS, key, false);
+
+		if (f < CFG_N_EXT_FIELDS)
+			key = cfg_field_name(&cfg_ext_fields[f], v->yaml);
 		free(path);
-		path = fc_xasprintf("%s.%s.%s", cpath,
-				    cfg_field_name(&cfg_ci_fields[CFG_CI_EXT], v->yaml), key);
-		if (!check_template(v, path, ci->extension_templates[i].value))
+		path = fc_xasprintf("%s.%s.%s", cpath, ext, key);
+		if (cfg_template_check(v->name, path, ci->extension_templates[i].value, v->err) !=
+		    FC_OK)
 			goto out;
 	}
 	free(path);
 	path = fc_xasprintf("%s.%s", cpath, cfg_field_name(&cfg_ci_fields[CFG_CI_SAN], v->yaml));
-	if (!check_template(v, path, ci->san_template))
+	if (cfg_template_check(v->name, path, ci->san_template, v->err) != FC_OK)
 		goto out;
 	ok = true;
 out:

@@ -42,16 +42,16 @@ static const struct cfg_field *ctx_fields(enum ctx ctx, size_t *n)
 {
 	switch (ctx) {
 	case CTX_ROOT:
-		*n = cfg_n_top_fields;
+		*n = CFG_N_TOP_FIELDS;
 		return cfg_top_fields;
 	case CTX_ISSUER:
-		*n = cfg_n_issuer_fields;
+		*n = CFG_N_ISSUER_FIELDS;
 		return cfg_issuer_fields;
 	case CTX_CI:
-		*n = cfg_n_ci_fields;
+		*n = CFG_N_CI_FIELDS;
 		return cfg_ci_fields;
 	case CTX_EXT:
-		*n = cfg_n_ext_fields;
+		*n = CFG_N_EXT_FIELDS;
 		return cfg_ext_fields;
 	default:
 		*n = 0;
@@ -185,9 +185,7 @@ static bool add_pair(struct conv *c, json_t *obj, json_t *seen, enum ctx ctx, ya
 	json_object_set_new(seen, key, json_true());
 	out_key = key;
 	if (fields != NULL) {
-		for (field = 0; field < nfields; field++)
-			if (strcmp(fields[field].yaml, key) == 0)
-				break;
+		field = cfg_field_find(fields, nfields, key, true);
 		if (field == nfields) {
 			/* yaml.v3 ignores keys no struct field names (e.g. the
 			 * `define:` list that only holds anchors). */

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <curl/curl.h>
 
@@ -169,14 +168,6 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *ud)
 	return n;
 }
 
-static int64_t real_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Same scheme, host and port (RFC 6454 4), compared with libcurl's parser. */
 static bool same_origin(const char *a, const char *b)
 {
@@ -306,7 +297,8 @@ out:
 
 /*
  * GET url (RFC 9110 9.3.1) with a whole-fetch timeout of timeout_ms
- * (redirects included) and a body cap of max_bytes. Redirects are followed
+ * (redirects included; the deadline is kept on fc_mono_ms(), each transfer
+ * is bounded by libcurl's own timer) and a body cap of max_bytes. Redirects are followed
  * only to the same origin as url, at most OIDC_MAX_REDIRECTS. ca_pem (may be
  * NULL) is trusted in addition to the system CA bundle.
  * Returns FC_OK with *resp filled (free with oidc_http_response_free) for
@@ -325,7 +317,7 @@ enum fc_status oidc_http_get(const char *url, const char *ca_pem, size_t max_byt
 	char *cur = fc_xstrdup(url), *loc = NULL;
 	char m1[MSG_URL_MAX + 1], m2[MSG_URL_MAX + 1];
 	enum fc_status st = FC_EUPSTREAM;
-	int64_t deadline = real_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	int64_t deadline = fc_mono_ms() + (timeout_ms > 0 ? timeout_ms : 1);
 	long status = 0;
 
 	memset(&x, 0, sizeof(x));
@@ -353,7 +345,7 @@ enum fc_status oidc_http_get(const char *url, const char *ca_pem, size_t max_byt
 	}
 
 	for (int hops = 0;; hops++) {
-		int64_t left = deadline - real_mono_ms();
+		int64_t left = deadline - fc_mono_ms();
 
 		if (left <= 0) {
 			url_for_msg(url, m1, sizeof(m1));

@@ -209,8 +209,8 @@ enum fc_status oidc_principal_build(const struct cfg_identity *cfg, const struct
 				    const json_t *claims, struct oidc_identity *id,
 				    struct fc_err *err);
 
-/* Evaluate a JSONPath of the form $.a.b.c on claims; returns the string
- * value or NULL if absent or not a string. */
+/* claims.c: evaluate a JSONPath of the form $.a.b.c on claims; returns the
+ * string value or NULL if absent or not a string. */
 const char *oidc_claims_path(const json_t *claims, const char *path);
 
 #endif /* FULCRUM_OIDC_INT_H */

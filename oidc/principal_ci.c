@@ -61,16 +61,29 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 		RUNNER_ENV, REPOSITORY_ID, REPOSITORY_OWNER, REPOSITORY_OWNER_ID,
 		REPOSITORY_VISIBILITY, WORKFLOW_REF, WORKFLOW_SHA, RUN_ID, RUN_ATTEMPT, N
 	};
+	static const struct oidc_ext_claim exts[] = {
+		{EXT_GH_TRIGGER, EVENT_NAME},
+		{EXT_GH_SHA, SHA},
+		{EXT_GH_NAME, WORKFLOW},
+		{EXT_GH_REPOSITORY, REPOSITORY},
+		{EXT_GH_REF, REF},
+		{EXT_BUILD_SIGNER_DIGEST, JOB_WORKFLOW_SHA},
+		{EXT_RUNNER_ENVIRONMENT, RUNNER_ENV},
+		{EXT_SOURCE_REPOSITORY_DIGEST, SHA},
+		{EXT_SOURCE_REPOSITORY_REF, REF},
+		{EXT_SOURCE_REPOSITORY_IDENTIFIER, REPOSITORY_ID},
+		{EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, REPOSITORY_OWNER_ID},
+		{EXT_BUILD_CONFIG_DIGEST, WORKFLOW_SHA},
+		{EXT_BUILD_TRIGGER, EVENT_NAME},
+		{EXT_SOURCE_REPOSITORY_VISIBILITY, REPOSITORY_VISIBILITY},
+	};
 	const char *v[N];
 	enum fc_status st;
-	size_t i;
 
-	for (i = 0; i < N; i++) {
-		if ((st = oidc_claim_str(c->claims, names[i], &v[i], err)) != FC_OK)
-			return st;
-	}
+	if ((st = oidc_claims_read(c->claims, names, N, v, err)) != FC_OK)
+		return st;
 	/* oidc_claim_required's check, on the values already read. */
-	for (i = 0; i < N; i++) {
+	for (size_t i = 0; i < N; i++) {
 		if (*v[i] == '\0')
 			return oidc_claim_required(c->claims, names[i], &v[i], err);
 	}
@@ -85,26 +98,53 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 	p->san = oidc_url_join_parsed(base, e1, 1);
 	p->pop = fc_xstrdup(c->subject);
 	oidc_ext_set(p, EXT_ISSUER, c->issuer);
-	oidc_ext_set(p, EXT_GH_TRIGGER, v[EVENT_NAME]);
-	oidc_ext_set(p, EXT_GH_SHA, v[SHA]);
-	oidc_ext_set(p, EXT_GH_NAME, v[WORKFLOW]);
-	oidc_ext_set(p, EXT_GH_REPOSITORY, v[REPOSITORY]);
-	oidc_ext_set(p, EXT_GH_REF, v[REF]);
+	oidc_ext_from_claims(p, exts, sizeof(exts) / sizeof(exts[0]), v);
 	oidc_ext_set(p, EXT_BUILD_SIGNER_URI, p->san);
-	oidc_ext_set(p, EXT_BUILD_SIGNER_DIGEST, v[JOB_WORKFLOW_SHA]);
-	oidc_ext_set(p, EXT_RUNNER_ENVIRONMENT, v[RUNNER_ENV]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join_parsed(base, e2, 1));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_DIGEST, v[SHA]);
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_REF, v[REF]);
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_IDENTIFIER, v[REPOSITORY_ID]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join_parsed(base, e3, 1));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, v[REPOSITORY_OWNER_ID]);
 	oidc_ext_set_owned(p, EXT_BUILD_CONFIG_URI, oidc_url_join_parsed(base, e4, 1));
-	oidc_ext_set(p, EXT_BUILD_CONFIG_DIGEST, v[WORKFLOW_SHA]);
-	oidc_ext_set(p, EXT_BUILD_TRIGGER, v[EVENT_NAME]);
 	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join_parsed(base, e5, 5));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_VISIBILITY, v[REPOSITORY_VISIBILITY]);
 	return oidc_check_ia5("SAN URI", p->san, err);
+}
+
+/*
+ * GitLab's ref as a git ref: refs/heads/<ref> for a branch, refs/tags/<ref>
+ * for a tag. FC_OK and *out (caller frees), else FC_EAUTH with the reason
+ * in err.
+ */
+static enum fc_status gitlab_ref(const char *ref_type, const char *ref, char **out,
+				 struct fc_err *err)
+{
+	if (strcmp(ref_type, "branch") == 0)
+		*out = fc_xasprintf("refs/heads/%s", ref);
+	else if (strcmp(ref_type, "tag") == 0)
+		*out = fc_xasprintf("refs/tags/%s", ref);
+	else
+		return fc_err_set(err, FC_EAUTH, "unexpected ref_type \"%s\" (want branch or tag)",
+				  ref_type);
+	return FC_OK;
+}
+
+/*
+ * ci_config_ref_uri (which has no scheme) as an https URL: parse, force
+ * https, print. FC_OK and *out (caller frees), else FC_EINPUT with the
+ * reason in err.
+ */
+static enum fc_status gitlab_config_uri(const char *raw, char **out, struct fc_err *err)
+{
+	struct oidc_url u;
+	const char *why = NULL;
+
+	if (!oidc_url_parse(raw, &u, &why)) {
+		oidc_url_free(&u);
+		return fc_err_set(err, FC_EINPUT, "ci_config_ref_uri \"%s\" does not parse: %s",
+				  raw, why);
+	}
+	free(u.scheme);
+	u.scheme = fc_xstrdup("https");
+	*out = oidc_url_string(&u);
+	oidc_url_free(&u);
+	return FC_OK;
 }
 
 /*
@@ -134,49 +174,38 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 		PROJECT_PATH, PIPELINE_SOURCE, PIPELINE_ID, CI_CONFIG_REF_URI, JOB_ID, REF,
 		REF_TYPE, NAMESPACE_PATH, NAMESPACE_ID, PROJECT_ID, SHA, RUNNER_ENV,
 	};
+	static const struct oidc_ext_claim exts[] = {
+		{EXT_BUILD_CONFIG_DIGEST, CI_CONFIG_SHA},
+		{EXT_BUILD_SIGNER_DIGEST, CI_CONFIG_SHA},
+		{EXT_RUNNER_ENVIRONMENT, RUNNER_ENV},
+		{EXT_SOURCE_REPOSITORY_DIGEST, SHA},
+		{EXT_SOURCE_REPOSITORY_IDENTIFIER, PROJECT_ID},
+		{EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, NAMESPACE_ID},
+		{EXT_BUILD_TRIGGER, PIPELINE_SOURCE},
+		{EXT_SOURCE_REPOSITORY_VISIBILITY, PROJECT_VISIBILITY},
+	};
 	const char *v[N];
 	const json_t *runner;
-	const char *why = NULL;
-	struct oidc_url cfg_url;
 	enum fc_status st;
-	char *ref, *san;
-	size_t i;
+	char *ref = NULL, *san = NULL;
 
-	for (i = 0; i < N; i++) {
-		if ((st = oidc_claim_str(c->claims, names[i], &v[i], err)) != FC_OK)
-			return st;
-	}
-	runner = json_object_get(c->claims, "runner_id");
-	if (runner != NULL && !json_is_null(runner) && !json_is_integer(runner))
-		return fc_err_set(err, FC_EAUTH, "claim \"runner_id\" is %s, not an integer",
-				  oidc_json_type_name(runner));
-	for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+	if ((st = oidc_claims_read(c->claims, names, N, v, err)) != FC_OK ||
+	    (st = oidc_claim_get(c->claims, "runner_id", JSON_INTEGER, &runner, err)) != FC_OK)
+		return st;
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
 		if ((st = oidc_claim_required(c->claims, names[required[i]], &v[required[i]],
 					      err)) != FC_OK)
 			return st;
 	}
 	if (runner == NULL || json_integer_value(runner) == 0)
 		return fc_err_set(err, FC_EAUTH, "claim \"runner_id\" is %s",
-				  runner == NULL || json_is_null(runner) ? "missing" : "0");
-	if (strcmp(v[REF_TYPE], "branch") == 0)
-		ref = fc_xasprintf("refs/heads/%s", v[REF]);
-	else if (strcmp(v[REF_TYPE], "tag") == 0)
-		ref = fc_xasprintf("refs/tags/%s", v[REF]);
-	else
-		return fc_err_set(err, FC_EAUTH, "unexpected ref_type \"%s\" (want branch or tag)",
-				  v[REF_TYPE]);
-
-	/* ci_config_ref_uri has no scheme: parse, force https, print. */
-	if (!oidc_url_parse(v[CI_CONFIG_REF_URI], &cfg_url, &why)) {
-		oidc_url_free(&cfg_url);
+				  runner == NULL ? "missing" : "0");
+	if ((st = gitlab_ref(v[REF_TYPE], v[REF], &ref, err)) != FC_OK)
+		return st;
+	if ((st = gitlab_config_uri(v[CI_CONFIG_REF_URI], &san, err)) != FC_OK) {
 		free(ref);
-		return fc_err_set(err, FC_EINPUT, "ci_config_ref_uri \"%s\" does not parse: %s",
-				  v[CI_CONFIG_REF_URI], why);
+		return st;
 	}
-	free(cfg_url.scheme);
-	cfg_url.scheme = fc_xstrdup("https");
-	san = oidc_url_string(&cfg_url);
-	oidc_url_free(&cfg_url);
 
 	const struct oidc_url *base = gitlab_url();
 	const char *e1[] = {v[PROJECT_PATH]};
@@ -187,20 +216,13 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 	p->san = san;
 	p->pop = fc_xstrdup(c->subject);
 	oidc_ext_set(p, EXT_ISSUER, c->issuer);
+	oidc_ext_from_claims(p, exts, sizeof(exts) / sizeof(exts[0]), v);
 	oidc_ext_set(p, EXT_BUILD_CONFIG_URI, san);
-	oidc_ext_set(p, EXT_BUILD_CONFIG_DIGEST, v[CI_CONFIG_SHA]);
 	oidc_ext_set(p, EXT_BUILD_SIGNER_URI, san);
-	oidc_ext_set(p, EXT_BUILD_SIGNER_DIGEST, v[CI_CONFIG_SHA]);
-	oidc_ext_set(p, EXT_RUNNER_ENVIRONMENT, v[RUNNER_ENV]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_URI, oidc_url_join_parsed(base, e1, 1));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_DIGEST, v[SHA]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_REF, ref);
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_IDENTIFIER, v[PROJECT_ID]);
 	oidc_ext_set_owned(p, EXT_SOURCE_REPOSITORY_OWNER_URI, oidc_url_join_parsed(base, e2, 1));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_OWNER_IDENTIFIER, v[NAMESPACE_ID]);
-	oidc_ext_set(p, EXT_BUILD_TRIGGER, v[PIPELINE_SOURCE]);
 	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, oidc_url_join_parsed(base, e3, 3));
-	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_VISIBILITY, v[PROJECT_VISIBILITY]);
 	return oidc_check_ia5("SAN URI", san, err);
 }
 
@@ -254,10 +276,8 @@ enum fc_status oidc_principal_codefresh(const struct oidc_build_ctx *c, struct o
 	enum fc_status st;
 	char *seg, *build;
 
-	for (size_t i = 0; i < N; i++) {
-		if ((st = oidc_claim_str(c->claims, names[i], &v[i], err)) != FC_OK)
-			return st;
-	}
+	if ((st = oidc_claims_read(c->claims, names, N, v, err)) != FC_OK)
+		return st;
 	if ((st = oidc_claim_required(c->claims, "account_id", &v[ACCOUNT_ID], err)) != FC_OK ||
 	    (st = oidc_claim_required(c->claims, "pipeline_id", &v[PIPELINE_ID], err)) != FC_OK ||
 	    (st = oidc_claim_required(c->claims, "workflow_id", &v[WORKFLOW_ID], err)) != FC_OK)

@@ -1,7 +1,10 @@
 /*
- * Internals shared by principal.c (the dispatcher, the common extension
- * assembly and the simple identity types) and principal_ci.c (the CI
- * identity types). Only oidc/principal*.c include this header.
+ * Internals shared by the principal files, which call in one direction:
+ * principal.c (the dispatch over identity types and the extension
+ * rendering) calls the builders in principal_basic.c (email, username, uri,
+ * spiffe, kubernetes, chainguard) and principal_ci.c (the CI types), which
+ * call the helpers in claims.c. Only oidc/principal*.c and oidc/claims.c
+ * include this header.
  */
 #ifndef FULCRUM_OIDC_PRINCIPAL_INT_H
 #define FULCRUM_OIDC_PRINCIPAL_INT_H
@@ -39,7 +42,7 @@ enum oidc_ext_field {
 };
 
 /* Go field name of certificate.Extensions (the ExtensionTemplates key) and
- * OID, indexed by enum oidc_ext_field (defined in principal.c). Fields
+ * OID, indexed by enum oidc_ext_field (defined in claims.c). Fields
  * before EXT_BUILD_SIGNER_URI are raw, the others DER. */
 extern const struct oidc_ext_name {
 	const char *field;
@@ -63,24 +66,38 @@ struct oidc_build_ctx {
 	const char *subject; /* token sub, "" if absent */
 };
 
-/* --- principal.c: helpers for the builders ------------------------------------- */
+/* --- claims.c: helpers for the builders ------------------------------------------ */
 
 void oidc_ext_set(struct oidc_principal *p, enum oidc_ext_field f, const char *v);
 void oidc_ext_set_owned(struct oidc_principal *p, enum oidc_ext_field f, char *v);
+
+/* An extension copied from a claim: claim is an index into the claim
+ * values a builder read (with oidc_claims_read). */
+struct oidc_ext_claim {
+	enum oidc_ext_field f;
+	int claim;
+};
+void oidc_ext_from_claims(struct oidc_principal *p, const struct oidc_ext_claim *map, size_t n,
+			  const char *const *v);
+
+enum fc_status oidc_check_ia5(const char *what, const char *v, struct fc_err *err);
 enum fc_status oidc_principal_set_uri_san(struct oidc_principal *p, const char *uri,
 					  struct fc_err *err);
 enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c,
 					  struct oidc_principal *p, const char *uri,
 					  struct fc_err *err);
-enum fc_status oidc_check_ia5(const char *what, const char *v, struct fc_err *err);
 
 const char *oidc_json_type_name(const json_t *v);
+enum fc_status oidc_claim_get(const json_t *obj, const char *name, json_type type,
+			      const json_t **out, struct fc_err *err);
 enum fc_status oidc_claim_str(const json_t *obj, const char *name, const char **out,
 			      struct fc_err *err);
 enum fc_status oidc_claim_required(const json_t *obj, const char *name, const char **out,
 				   struct fc_err *err);
+enum fc_status oidc_claims_read(const json_t *claims, const char *const *names, size_t n,
+				const char **v, struct fc_err *err);
 
-/* --- principal_ci.c: the CI identity types ---------------------------------------- */
+/* --- the builders, one per identity type --------------------------------------------- */
 
 /*
  * Each fills p from c (SAN, PoP subject, extensions) as the Fulcio source
@@ -88,6 +105,22 @@ enum fc_status oidc_claim_required(const json_t *obj, const char *name, const ch
  * FC_EINPUT (no certificate can be made) with the reason in err; p may then
  * hold partial results, which the caller clears.
  */
+
+/* principal_basic.c */
+enum fc_status oidc_principal_email(const struct oidc_build_ctx *c, struct oidc_principal *p,
+				    struct fc_err *err);
+enum fc_status oidc_principal_username(const struct oidc_build_ctx *c, struct oidc_principal *p,
+				       struct fc_err *err);
+enum fc_status oidc_principal_uri(const struct oidc_build_ctx *c, struct oidc_principal *p,
+				  struct fc_err *err);
+enum fc_status oidc_principal_spiffe(const struct oidc_build_ctx *c, struct oidc_principal *p,
+				     struct fc_err *err);
+enum fc_status oidc_principal_kubernetes(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					 struct fc_err *err);
+enum fc_status oidc_principal_chainguard(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					 struct fc_err *err);
+
+/* principal_ci.c */
 enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc_principal *p,
 				     struct fc_err *err);
 enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc_principal *p,

@@ -36,6 +36,10 @@ struct oidc_verifier {
 	EVP_MD *sha256;               /* fetched once for token_id(); may be NULL */
 };
 
+/*
+ * Fill o with the defaults documented in oidc.h (Fulcio's where Fulcio has
+ * one). Nothing to free.
+ */
 void oidc_options_default(struct oidc_options *o)
 {
 	o->leeway_s = 60;
@@ -89,6 +93,10 @@ static void meta_entry_unref_locked(struct meta_entry *e)
 	free(e);
 }
 
+/*
+ * Free a verifier, its providers and its meta-issuer cache (not the
+ * configuration it reads). No request may still be using it. NULL is fine.
+ */
 void oidc_verifier_free(struct oidc_verifier *v)
 {
 	if (v == NULL)
@@ -152,6 +160,11 @@ static void meta_release(struct oidc_verifier *v, struct meta_entry *e)
 	pthread_mutex_unlock(&v->meta_lock);
 }
 
+/*
+ * The provider of the fixed (OIDCIssuers) issuer whose IssuerURL (else
+ * key) is issuer_url, for tests and benchmarks that preload keys; NULL if
+ * none. The verifier owns it.
+ */
 struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char *issuer_url)
 {
 	for (size_t i = 0; i < v->cfg->n_issuers; i++) {
@@ -331,6 +344,9 @@ out:
 	return st;
 }
 
+/*
+ * Free an identity and every string it owns. NULL is fine.
+ */
 void oidc_identity_free(struct oidc_identity *id)
 {
 	if (id == NULL)

@@ -1,5 +1,6 @@
 /*
- * Unit tests for oidc/principal.c: claims to SAN, extensions and proof of
+ * Unit tests for the principal files of oidc/ (principal.c, principal_basic.c,
+ * principal_ci.c, claims.c): claims to SAN, extensions and proof of
  * possession, per identity type, against fixtures in
  * tests/data/oidc/principal/ whose expected values come from Fulcio's own
  * tests, templates and docs; plus the refusals each type must make.
