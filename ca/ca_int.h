@@ -174,6 +174,11 @@ const char *ca_go_unparseable(EVP_PKEY *key, const struct ca_key_info *ki);
 /* Go's %T of the key ("*ecdsa.PublicKey") and crypto.Hash name ("SHA-256"). */
 const char *ca_go_key_type(const struct ca_key_info *ki);
 const char *ca_go_hash_name(int nid);
+/* Why Go's x509 would refuse a SubjectPublicKeyInfo (BER, explicit EC
+ * parameters, a compressed EC point) or other DER (BER) that OpenSSL
+ * reads; NULL when Go reads it. */
+const char *ca_go_spki_refusal(const uint8_t *der, size_t len);
+const char *ca_go_der_refusal(const uint8_t *der, size_t len);
 /* Go's x509.SignatureAlgorithm String() of alg; buf (n bytes) holds the
  * text when it has to be built. */
 const char *ca_go_sig_alg_name(const X509_ALGOR *alg, char *buf, size_t n);

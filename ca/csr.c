@@ -18,6 +18,18 @@
 
 #include "ca_int.h"
 
+/* ca_go_spki_refusal of the request's SubjectPublicKeyInfo (whose
+ * encoding the strict DER check of the whole request already covered). */
+static const char *csr_spki_refusal(X509_REQ *req)
+{
+	unsigned char *spki = NULL;
+	int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &spki);
+	const char *why = n > 0 ? ca_go_spki_refusal(spki, (size_t)n) : "it cannot be encoded";
+
+	OPENSSL_free(spki);
+	return why;
+}
+
 /*
  * Check a PKCS#10 request (RFC 2986) the way Fulcio does (inventory 4.2):
  * PEM only ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST", exactly one
@@ -82,6 +94,16 @@ enum fc_status ca_csr_verify(const uint8_t *pem, size_t len, const struct ca_alg
 	if ((key = X509_REQ_get_pubkey(req)) == NULL) {
 		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key does not decode");
 		fc_err_append_ssl(err);
+		goto out;
+	}
+	/* What OpenSSL read, Go must read too (BER, explicit curve
+	 * parameters, compressed points). */
+	if ((why = ca_go_der_refusal(blk.der, blk.der_len)) != NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "%s", why);
+		goto out;
+	}
+	if ((why = csr_spki_refusal(req)) != NULL) {
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key: %s", why);
 		goto out;
 	}
 	ca_key_info_get(key, &ki);

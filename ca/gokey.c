@@ -170,3 +170,101 @@ const char *ca_go_sig_alg_name(const X509_ALGOR *alg, char *buf, size_t n)
 	}
 	return buf;
 }
+
+/* Nesting of constructed values der_strict follows (certificates need ~10). */
+#define DER_MAX_DEPTH 32
+
+/*
+ * Is p[0..len) a sequence of complete DER TLVs (X.690 10.1): definite
+ * lengths in their shortest form, in every constructed value within?
+ * Go's encoding/asn1 accepts nothing else; OpenSSL also reads BER
+ * (indefinite lengths, long-form lengths with leading zeros).
+ */
+static bool der_strict(const uint8_t *p, size_t len, unsigned depth)
+{
+	size_t off = 0;
+
+	if (depth > DER_MAX_DEPTH)
+		return false;
+	while (off < len) {
+		uint8_t tag = p[off++];
+		size_t n = 0, nlen;
+
+		if ((tag & 0x1f) == 0x1f) { /* high tag number: base-128 octets */
+			while (off < len && (p[off] & 0x80))
+				off++;
+			if (off++ >= len)
+				return false;
+		}
+		if (off >= len)
+			return false;
+		if (p[off] < 0x80) {
+			n = p[off++];
+		} else {
+			nlen = p[off++] & 0x7f;
+			/* 0x80 is indefinite; more than 4 length octets is absurd here */
+			if (nlen == 0 || nlen > 4 || nlen > len - off || p[off] == 0)
+				return false;
+			for (size_t i = 0; i < nlen; i++)
+				n = n << 8 | p[off++];
+			if (n < 0x80)
+				return false; /* the short form was required */
+		}
+		if (n > len - off)
+			return false;
+		if ((tag & 0x20) && !der_strict(p + off, n, depth + 1))
+			return false;
+		off += n;
+	}
+	return true;
+}
+
+/*
+ * Why Go's x509 would refuse DER that OpenSSL reads (a CSR, a PKCS#1
+ * key): NULL when it is strict DER, else the reason.
+ */
+const char *ca_go_der_refusal(const uint8_t *der, size_t len)
+{
+	return der_strict(der, len, 0) ? NULL : "not DER (BER encodings such as indefinite lengths "
+						"are not accepted)";
+}
+
+/*
+ * Why Go's x509.ParsePKIXPublicKey would refuse a SubjectPublicKeyInfo that
+ * OpenSSL reads: BER instead of DER (also inside an RSA key's bit string),
+ * EC parameters that are not a named curve (explicit parameters, even of
+ * P-256), an EC point that is not in uncompressed form (elliptic.Unmarshal).
+ * NULL when Go reads it the way OpenSSL does (the caller still refuses
+ * what neither reads).
+ */
+const char *ca_go_spki_refusal(const uint8_t *der, size_t len)
+{
+	OSSL_LIB_CTX *keyless = fc_keyless_libctx();
+	X509_PUBKEY *xp = NULL;
+	const unsigned char *p = der, *bits = NULL;
+	ASN1_OBJECT *oid = NULL;
+	X509_ALGOR *alg = NULL;
+	int bits_len = 0, ptype = V_ASN1_UNDEF, nid;
+	const char *why = NULL;
+
+	if ((why = ca_go_der_refusal(der, len)) != NULL)
+		return why;
+	if (keyless == NULL || (xp = X509_PUBKEY_new_ex(keyless, NULL)) == NULL ||
+	    d2i_X509_PUBKEY(&xp, &p, (long)len) == NULL ||
+	    X509_PUBKEY_get0_param(&oid, &bits, &bits_len, &alg, xp) != 1)
+		goto out; /* not an SPKI at all: the caller's parser says so */
+	nid = OBJ_obj2nid(oid);
+	if (nid == NID_X9_62_id_ecPublicKey) {
+		X509_ALGOR_get0(NULL, &ptype, NULL, alg);
+		if (ptype != V_ASN1_OBJECT)
+			why = "EC keys with explicit curve parameters are not supported";
+		else if (bits_len < 1 || bits[0] != 0x04)
+			why = "EC points in compressed form are not supported";
+	} else if (nid == NID_rsaEncryption && !der_strict(bits, (size_t)bits_len, 0)) {
+		why = "the RSA key is not DER (BER encodings are not accepted)";
+	}
+out:
+	X509_PUBKEY_free(xp);
+	ERR_clear_error();
+	return why;
+}

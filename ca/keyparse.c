@@ -273,6 +273,15 @@ enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_d
 			   der_len - (size_t)(p - der));
 		goto out;
 	}
+	/* What OpenSSL read exactly, Go must read too (BER, explicit curve
+	 * parameters, compressed points). */
+	why = blk.der == NULL || strcmp(blk.type, "PUBLIC KEY") == 0
+		      ? ca_go_spki_refusal(der, der_len)
+		      : ca_go_der_refusal(der, der_len);
+	if (why != NULL) {
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%s", why);
+		goto out;
+	}
 	ca_key_info_get(key, &ki);
 	if ((why = ca_go_unparseable(key, &ki)) != NULL) {
 		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%s (%s)", why, ki.desc);

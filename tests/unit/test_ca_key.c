@@ -421,11 +421,13 @@ static void test_parse_ec_edges(void)
 					     OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED) == 1);
 	der = spki_der(compressed, &dlen);
 	CHECK(dlen == 59); /* 26 bytes of SPKI around a 33-byte point */
-	CHECK(ca_client_key_parse(der, dlen, true, &got, &err) == FC_OK);
-	CHECK(got != NULL && EVP_PKEY_eq(got, k_p256) == 1);
-	EVP_PKEY_free(got);
-	got = NULL;
+	/* OpenSSL reads a compressed point; Go's elliptic.Unmarshal does not */
+	CHECK(ca_client_key_parse(der, dlen, true, &got, &err) == FC_EINPUT);
+	CHECK(got == NULL);
+	CHECK_STR(err.msg, "public key could not be parsed: EC points in compressed form are not "
+			   "supported");
 	free(der);
+	fc_err_clear(&err);
 	/* the last byte of the point changed: (almost surely) off the curve */
 	der = spki_der(k_p256, &dlen);
 	der[dlen - 1] ^= 0x01;
@@ -451,6 +453,62 @@ static void test_parse_ec_edges(void)
 	EVP_PKEY_free(compressed);
 }
 
+/* DER made BER: the outer SEQUENCE with an indefinite length (X.690 8.1.3.6). */
+static uint8_t *ber_indefinite(const uint8_t *der, size_t len, size_t *out_len)
+{
+	size_t hdr = der[1] < 0x80 ? 2 : 2 + (der[1] & 0x7f);
+	uint8_t *ber = fc_xmalloc(len + 4);
+
+	ber[0] = der[0];
+	ber[1] = 0x80;
+	memcpy(ber + 2, der + hdr, len - hdr);
+	ber[2 + len - hdr] = 0;
+	ber[3 + len - hdr] = 0;
+	*out_len = len - hdr + 4;
+	return ber;
+}
+
+/* What OpenSSL reads and Go's x509 refuses, so fulcrum refuses too: BER,
+ * explicit curve parameters (even P-256's), compressed points (above). */
+static void test_parse_go_refusals(void)
+{
+	struct fc_err err = { 0 };
+	EVP_PKEY *explicit_key = EVP_PKEY_dup(k_p256), *got = NULL;
+	uint8_t *der, *ber;
+	size_t dlen, blen;
+	char *pem;
+
+	der = spki_der(k_p256, &dlen);
+	ber = ber_indefinite(der, dlen, &blen);
+	{
+		const unsigned char *p = ber;
+		EVP_PKEY *ref = d2i_PUBKEY(NULL, &p, (long)blen);
+
+		CHECK(ref != NULL && EVP_PKEY_eq(ref, k_p256) == 1); /* OpenSSL reads BER */
+		EVP_PKEY_free(ref);
+	}
+	CHECK(ca_client_key_parse(ber, blen, true, &got, &err) == FC_EINPUT && got == NULL);
+	CHECK_CONTAINS(err.msg, "public key could not be parsed: not DER");
+	pem = pem_of("PUBLIC KEY", ber, blen);
+	fc_err_clear(&err);
+	CHECK(parse_str(pem, false, &err) == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, "public key could not be parsed: not DER");
+	free(pem);
+	free(ber);
+	free(der);
+
+	CHECK(EVP_PKEY_set_utf8_string_param(explicit_key, OSSL_PKEY_PARAM_EC_ENCODING,
+					     OSSL_PKEY_EC_ENCODING_EXPLICIT) == 1);
+	der = spki_der(explicit_key, &dlen);
+	CHECK(dlen > 200); /* the curve's parameters are inside */
+	fc_err_clear(&err);
+	CHECK(ca_client_key_parse(der, dlen, true, &got, &err) == FC_EINPUT && got == NULL);
+	CHECK_STR(err.msg, "public key could not be parsed: EC keys with explicit curve parameters "
+			   "are not supported");
+	free(der);
+	EVP_PKEY_free(explicit_key);
+}
+
 static enum fc_status check_key_status(EVP_PKEY *k)
 {
 	struct fc_err err = { 0 };
@@ -464,6 +522,7 @@ static enum fc_status check_key_status(EVP_PKEY *k)
 
 static void test_parse(void)
 {
+	test_parse_go_refusals();
 	struct fc_err err = { 0 };
 	EVP_PKEY *got = NULL;
 	char *pem, *s, *crlf;
@@ -965,6 +1024,34 @@ static void test_csr(void)
 	csr_ok(k_rsa3072, EVP_sha256(), "RSA-3072");
 	csr_ok(k_rsa4096, EVP_sha256(), "RSA-4096");
 	csr_ok(k_ed25519, NULL, "Ed25519");
+
+	/* Go refuses a BER request and a key with explicit curve parameters */
+	der = csr_der(k_p256, EVP_sha256(), false, &n);
+	{
+		size_t blen;
+		uint8_t *ber = ber_indefinite(der, n, &blen);
+
+		pem = pem_of("CERTIFICATE REQUEST", ber, blen);
+		fc_err_clear(&err);
+		CHECK(csr(pem, &defs, &got, &err) == FC_EINPUT && got == NULL);
+		CHECK_CONTAINS(err.msg, "certificate signing request could not be parsed: not DER");
+		free(pem);
+		free(ber);
+	}
+	free(der);
+	{
+		EVP_PKEY *ek = EVP_PKEY_dup(k_p256);
+
+		CHECK(EVP_PKEY_set_utf8_string_param(ek, OSSL_PKEY_PARAM_EC_ENCODING,
+						     OSSL_PKEY_EC_ENCODING_EXPLICIT) == 1);
+		pem = csr_pem(ek, EVP_sha256(), false, "CERTIFICATE REQUEST");
+		fc_err_clear(&err);
+		CHECK(csr(pem, &defs, &got, &err) == FC_EINPUT && got == NULL);
+		CHECK_STR(err.msg, "certificate signing request could not be parsed: its public key: "
+				   "EC keys with explicit curve parameters are not supported");
+		free(pem);
+		EVP_PKEY_free(ek);
+	}
 
 	/* NEW CERTIFICATE REQUEST */
 	pem = csr_pem(k_p256, EVP_sha256(), false, "NEW CERTIFICATE REQUEST");
