@@ -4,6 +4,8 @@
  * (Fulcio's pkg/ca/common.go VerifyCertChain, plus what Sigstore clients
  * check in CA certificates), and the self-signed root of ephemeralca.
  */
+#include <limits.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -278,66 +280,52 @@ static void time_str(const ASN1_TIME *t, char *buf, size_t size)
 	ERR_clear_error();
 }
 
-/* Everything one certificate at position i (0 = issuing CA) must satisfy. */
-static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now,
-				struct fc_err *err)
+/* Write the reason to why (n bytes) and return false. */
+static bool why_not(char *why, size_t n, const char *fmt, ...) FC_PRINTF(3, 4);
+static bool why_not(char *why, size_t n, const char *fmt, ...)
 {
-	X509 *x = c->certs[i];
-	X509 *issuer = i + 1 < c->n ? c->certs[i + 1] : x;
-	BASIC_CONSTRAINTS *bc = NULL;
-	const ASN1_OCTET_STRING *akid_kid, *issuer_skid;
-	const ASN1_TIME *t;
-	EVP_PKEY *ipub;
-	char subj[256], when[64];
-	uint32_t flags;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return false;
+}
+
+/* BasicConstraints, KeyUsage and ExtKeyUsage of a CA at position i. */
+static bool check_ca_usages(const struct ca_chain *c, size_t i, X509 *x, const char *subj,
+			    char *why, size_t n)
+{
+	uint32_t flags = X509_get_extension_flags(x);
+	BASIC_CONSTRAINTS *bc;
 	int crit = -1;
-	enum fc_status st = FC_ECONFIG;
+	long pl;
 
-	subject_str(x, subj, sizeof(subj));
-#define BAD(...)                                                                       \
-	do {                                                                           \
-		char what_[256];                                                       \
-		snprintf(what_, sizeof(what_), __VA_ARGS__);                           \
-		fc_err_set(err, FC_ECONFIG, "chain: certificate %zu (%s): %s", i + 1, subj, \
-			   what_);                                                     \
-		goto out;                                                              \
-	} while (0)
-
-	/* sigstore-python's cert_is_ca wants v3 */
-	if (X509_get_version(x) != X509_VERSION_3)
-		BAD("not an X.509 v3 certificate");
-	flags = X509_get_extension_flags(x);
 	if ((flags & EXFLAG_INVALID) != 0)
-		BAD("an extension cannot be parsed or appears twice (RFC 5280 4.2)");
-
+		return why_not(why, n, "an extension cannot be parsed or appears twice (RFC 5280 4.2)");
 	/* RFC 5280 4.2.1.9: CAs MUST mark BasicConstraints critical, and the
 	 * clients check it (sigstore-python cert_is_ca). */
 	bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
-	if (crit == -1)
-		BAD("no BasicConstraints (a CA needs critical CA:TRUE)");
-	if (crit == -2)
-		BAD("BasicConstraints appears twice");
-	if (bc == NULL)
-		BAD("BasicConstraints cannot be parsed");
-	if (crit != 1)
-		BAD("BasicConstraints is not critical");
-	if (!bc->ca)
-		BAD("BasicConstraints has CA:FALSE");
+	if (bc == NULL || crit != 1 || !bc->ca) {
+		BASIC_CONSTRAINTS_free(bc);
+		return why_not(why, n, "%s",
+			       crit == -1   ? "no BasicConstraints (a CA needs critical CA:TRUE)"
+			       : crit == -2 ? "BasicConstraints appears twice"
+			       : bc == NULL ? "BasicConstraints cannot be parsed"
+			       : crit != 1  ? "BasicConstraints is not critical"
+					    : "BasicConstraints has CA:FALSE");
+	}
 	/* pathLenConstraint counts the CA certificates below this one: the
 	 * certificates before it in the chain (RFC 5280 4.2.1.9). */
-	if (bc->pathlen != NULL) {
-		long pl = ASN1_INTEGER_get(bc->pathlen);
-		if (pl < 0 || (size_t)pl < i)
-			BAD("BasicConstraints pathlen %ld allows fewer than the %zu CA "
-			    "certificate(s) below it",
-			    pl, i);
-	}
-
+	pl = bc->pathlen != NULL ? ASN1_INTEGER_get(bc->pathlen) : LONG_MAX;
+	BASIC_CONSTRAINTS_free(bc);
+	if (pl < 0 || (size_t)pl < i)
+		return why_not(why, n, "BasicConstraints pathlen %ld allows fewer than the %zu CA "
+				       "certificate(s) below it", pl, i);
 	if ((flags & EXFLAG_KUSAGE) == 0)
-		BAD("no KeyUsage (a CA needs keyCertSign)");
+		return why_not(why, n, "no KeyUsage (a CA needs keyCertSign)");
 	if ((X509_get_key_usage(x) & KU_KEY_CERT_SIGN) == 0)
-		BAD("KeyUsage lacks keyCertSign");
-
+		return why_not(why, n, "KeyUsage lacks keyCertSign");
 	/* EKU chaining: Go's Verify (run by Fulcio and by cosign/sigstore-go
 	 * with codeSigning) refuses a chain where any certificate has an EKU
 	 * without codeSigning or anyExtendedKeyUsage; Fulcio also wants the
@@ -345,67 +333,90 @@ static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now,
 	if ((flags & EXFLAG_XKUSAGE) != 0) {
 		uint32_t xku = X509_get_extended_key_usage(x);
 		if (i == 0 && c->n > 1 && (xku & XKU_CODE_SIGN) == 0)
-			BAD("ExtKeyUsage does not include codeSigning (the issuing intermediate "
-			    "must allow code signing: EKU chaining)");
+			return why_not(why, n, "ExtKeyUsage does not include codeSigning (the "
+					       "issuing intermediate must allow code signing: EKU "
+					       "chaining)");
 		if ((xku & (XKU_CODE_SIGN | XKU_ANYEKU)) == 0)
-			BAD("ExtKeyUsage does not include codeSigning (EKU chaining)");
+			return why_not(why, n, "ExtKeyUsage does not include codeSigning (EKU "
+					       "chaining)");
 	} else if (i == 0 && c->n > 1) {
 		/* XXX Fulcio refuses this chain; clients accept it. */
-		fc_log(LOG_WARNING,
-		       "chain: certificate 1 (%s): intermediate without ExtKeyUsage codeSigning "
-		       "(Fulcio would refuse this chain)",
-		       subj);
+		fc_log(LOG_WARNING, "chain: certificate 1 (%s): intermediate without ExtKeyUsage "
+				    "codeSigning (Fulcio would refuse this chain)", subj);
 	}
+	return true;
+}
 
-	t = X509_get0_notBefore(x);
-	switch (ASN1_TIME_cmp_time_t(t, (time_t)now)) {
-	case -1:
-	case 0:
-		break;
-	case 1:
-		time_str(t, when, sizeof(when));
-		BAD("not valid before %s", when);
-	default:
-		BAD("NotBefore cannot be read");
-	}
-	t = X509_get0_notAfter(x);
-	switch (ASN1_TIME_cmp_time_t(t, (time_t)now)) {
-	case 1:
-	case 0:
-		break;
-	case -1:
-		time_str(t, when, sizeof(when));
-		BAD("expired at %s", when);
-	default:
-		BAD("NotAfter cannot be read");
-	}
+/* NotBefore <= now <= NotAfter. */
+static bool check_validity(X509 *x, int64_t now, char *why, size_t n)
+{
+	const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
+	int before = ASN1_TIME_cmp_time_t(nb, (time_t)now);
+	int after = ASN1_TIME_cmp_time_t(na, (time_t)now);
+	char when[64];
 
-	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(issuer)) != 0) {
-		if (issuer == x)
-			BAD("the last certificate must be a self-signed root, but its issuer "
-			    "differs from its subject");
-		BAD("its issuer is not the subject of certificate %zu", i + 2);
+	if (before == -2 || after == -2)
+		return why_not(why, n, "%s cannot be read", before == -2 ? "NotBefore" : "NotAfter");
+	if (before == 1) {
+		time_str(nb, when, sizeof(when));
+		return why_not(why, n, "not valid before %s", when);
 	}
-	akid_kid = X509_get0_authority_key_id(x);
-	issuer_skid = X509_get0_subject_key_id(issuer);
+	if (after == -1) {
+		time_str(na, when, sizeof(when));
+		return why_not(why, n, "expired at %s", when);
+	}
+	return true;
+}
+
+/* x's names (never empty in a CA: RFC 5280 4.1.2.4, 4.1.2.6) and its link
+ * to issuer: issuer name, AuthorityKeyId, signature. */
+static bool check_link(X509 *x, X509 *issuer, size_t i, char *why, size_t n)
+{
+	const ASN1_OCTET_STRING *akid_kid = X509_get0_authority_key_id(x);
+	const ASN1_OCTET_STRING *issuer_skid = X509_get0_subject_key_id(issuer);
+	EVP_PKEY *ipub;
+
+	if (X509_NAME_entry_count(X509_get_subject_name(x)) == 0)
+		return why_not(why, n, "its subject is empty (RFC 5280 4.1.2.6)");
+	if (X509_NAME_entry_count(X509_get_issuer_name(x)) == 0)
+		return why_not(why, n, "its issuer is empty (RFC 5280 4.1.2.4)");
+	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(issuer)) != 0)
+		return issuer == x ? why_not(why, n, "the last certificate must be a self-signed "
+						     "root, but its issuer differs from its subject")
+				   : why_not(why, n, "its issuer is not the subject of certificate %zu",
+					     i + 2);
 	if (akid_kid != NULL && issuer_skid != NULL &&
 	    ASN1_OCTET_STRING_cmp(akid_kid, issuer_skid) != 0)
-		BAD("its AuthorityKeyId is not the SubjectKeyId of %s",
-		    issuer == x ? "itself" : "the next certificate");
+		return why_not(why, n, "its AuthorityKeyId is not the SubjectKeyId of %s",
+			       issuer == x ? "itself" : "the next certificate");
 	if ((ipub = X509_get0_pubkey(issuer)) == NULL)
-		BAD("the issuer's public key cannot be parsed");
-	if (X509_verify(x, ipub) != 1) {
-		ERR_clear_error();
-		if (issuer == x)
-			BAD("its self-signature does not verify");
-		BAD("its signature does not verify with the key of certificate %zu", i + 2);
-	}
-#undef BAD
-	st = FC_OK;
-out:
-	BASIC_CONSTRAINTS_free(bc);
+		return why_not(why, n, "the issuer's public key cannot be parsed");
+	if (X509_verify(x, ipub) != 1)
+		return issuer == x ? why_not(why, n, "its self-signature does not verify")
+				   : why_not(why, n, "its signature does not verify with the key of "
+						     "certificate %zu", i + 2);
+	return true;
+}
+
+/* Everything one certificate at position i (0 = issuing CA) must satisfy. */
+static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now,
+				struct fc_err *err)
+{
+	X509 *x = c->certs[i];
+	X509 *issuer = i + 1 < c->n ? c->certs[i + 1] : x;
+	char subj[256], why[256];
+	bool ok;
+
+	subject_str(x, subj, sizeof(subj));
+	/* sigstore-python's cert_is_ca wants v3 */
+	ok = X509_get_version(x) == X509_VERSION_3 ||
+	     why_not(why, sizeof(why), "not an X.509 v3 certificate");
+	ok = ok && check_ca_usages(c, i, x, subj, why, sizeof(why)) &&
+	     check_validity(x, now, why, sizeof(why)) && check_link(x, issuer, i, why, sizeof(why));
 	ERR_clear_error();
-	return st;
+	if (!ok)
+		return fc_err_set(err, FC_ECONFIG, "chain: certificate %zu (%s): %s", i + 1, subj, why);
+	return FC_OK;
 }
 
 /*

@@ -16,6 +16,10 @@ enum {
 	CMD_EXIT_USAGE = 2,   /* bad flags or configuration */
 };
 
+/* The passphrase of a file CA key: read by `fulcrum serve --ca fileca`,
+ * and by `fulcrum createca --file` to encrypt the keys it writes. */
+#define CMD_FILECA_PASSWD_ENV "FULCRUM_FILECA_KEY_PASSWD"
+
 /* args.c: a decimal unsigned integer of at most max. */
 bool cmd_parse_uint(const char *s, unsigned long max, unsigned long *out);
 

@@ -31,8 +31,6 @@
 #define CREATECA_YEARS 10
 #define ROOT_PATHLEN 1
 #define INTERMEDIATE_PATHLEN 0
-/* The environment variable holding the passphrase of --file keys. */
-#define CA_KEY_PASSWD_ENV "FULCRUM_CA_KEY_PASSWD"
 
 struct createca_flags {
 	const char *config_path, *uri, *pin_file;
@@ -99,7 +97,7 @@ static void createca_usage(FILE *f)
 		"Then serve with: fulcrum serve --ca pkcs11ca --pkcs11-config-path FILE\n"
 		"  --hsm-caroot-id ID --hsm-key-label LABEL (with --intermediate: the\n"
 		"  intermediate's id and key label; the chain is read from the token).\n",
-		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CA_KEY_PASSWD_ENV);
+		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CMD_FILECA_PASSWD_ENV);
 }
 
 
@@ -281,17 +279,17 @@ static void createca_state_clear(struct createca_state *s)
 static enum fc_status file_signers(const struct createca_flags *f, struct createca_state *s,
 				   struct fc_err *err)
 {
-	char *env = getenv(CA_KEY_PASSWD_ENV);
+	char *env = getenv(CMD_FILECA_PASSWD_ENV);
 	EVP_PKEY *root_key = NULL, *int_key = NULL;
 	enum fc_status st;
 
 	if (env != NULL) {
 		s->pass = fc_xstrdup(env);
 		fc_memzero(env, strlen(env));
-		unsetenv(CA_KEY_PASSWD_ENV);
+		unsetenv(CMD_FILECA_PASSWD_ENV);
 	} else {
 		fc_log(LOG_WARNING, "createca: %s is not set: writing unencrypted keys (mode 0600)",
-		       CA_KEY_PASSWD_ENV);
+		       CMD_FILECA_PASSWD_ENV);
 	}
 	if ((root_key = file_keygen(s->kind)) == NULL ||
 	    (f->intermediate && (int_key = file_keygen(s->kind)) == NULL)) {
@@ -428,7 +426,8 @@ static int createca_run(const struct createca_flags *f, enum hsm_key_kind kind)
 	s.int_label = f->int_label != NULL ? fc_xstrdup(f->int_label)
 					   : fc_xasprintf("%s-intermediate", f->key_label);
 	s.int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn)
-				     : fc_xasprintf("%s intermediate", cn_base);
+		   : *cn_base != '\0' ? fc_xasprintf("%s intermediate", cn_base)
+				       : fc_xstrdup("intermediate");
 	st = f->file_mode ? file_signers(f, &s, &err) : token_signers(f, &s, &err);
 	if (st == FC_OK)
 		st = make_certs(f, &s, &err);
@@ -527,6 +526,11 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 	return -1;
 }
 
+static bool blank(const char *s)
+{
+	return s == NULL || *s == '\0';
+}
+
 /* Check the flags that go together; -1 to go on, else CMD_EXIT_USAGE. */
 static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kind)
 {
@@ -539,6 +543,12 @@ static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kin
 	}
 	if (f->country != NULL && *f->country != '\0' && strlen(f->country) != 2) {
 		fprintf(stderr, "fulcrum createca: --country must be a two-letter code\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (blank(f->org) && blank(f->cn) && blank(f->country) && blank(f->province) &&
+	    blank(f->locality) && blank(f->street) && blank(f->postal)) {
+		fprintf(stderr, "fulcrum createca: the subject would be empty (RFC 5280 4.1.2.6): "
+				"give --org or --common-name\n");
 		return CMD_EXIT_USAGE;
 	}
 	if (f->file_mode) {

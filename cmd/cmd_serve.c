@@ -233,14 +233,14 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char *env = getenv("FULCRUM_FILECA_KEY_PASSWD");
+	char *env = getenv(CMD_FILECA_PASSWD_ENV);
 	unsigned long v;
 	int c, idx = 0;
 
 	if (env != NULL) {
 		f->fileca_key_passwd = fc_xstrdup(env);
 		fc_memzero(env, strlen(env));
-		unsetenv("FULCRUM_FILECA_KEY_PASSWD");
+		unsetenv(CMD_FILECA_PASSWD_ENV);
 	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {

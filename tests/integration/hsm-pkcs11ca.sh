@@ -148,7 +148,7 @@ if [ -n "${uri_URL:-}" ]; then
 fi
 
 # --- createca --file (development) ---
-out=$(FULCRUM_CA_KEY_PASSWD=file-pass-123 "$FULCRUM_BIN" createca --file --intermediate --out "$T_TMP/f-chain.pem" \
+out=$(FULCRUM_FILECA_KEY_PASSWD=file-pass-123 "$FULCRUM_BIN" createca --file --intermediate --out "$T_TMP/f-chain.pem" \
   --key-out "$T_TMP/f-int.key" --root-key-out "$T_TMP/f-root.key" 2>&1)
 rc=$?
 [ "$rc" = 0 ] && grep -q 'ENCRYPTED PRIVATE KEY' "$T_TMP/f-int.key" && [ "$(stat -c %a "$T_TMP/f-int.key")" = 600 ] \
@@ -156,6 +156,12 @@ rc=$?
 serve_start file --ca fileca --config-path "$T_TMP/config.json" --fileca-cert "$T_TMP/f-chain.pem" \
   --fileca-key "$T_TMP/f-int.key" --fileca-key-passwd file-pass-123 --fileca-watch false \
   && t_ok "fileca serves createca --file's CA" || t_bad "fileca with createca --file output: $(cat "$T_TMP/file.serve.log")"
+
+# An empty subject is refused (RFC 5280 4.1.2.6), before any key is written.
+out=$("$FULCRUM_BIN" createca --file --org "" --out "$T_TMP/e-chain.pem" --key-out "$T_TMP/e.key" 2>&1)
+rc=$?
+[ "$rc" = 2 ] && [[ "$out" == *"subject would be empty"* ]] && [ ! -e "$T_TMP/e.key" ] \
+  && t_ok "createca --file --org \"\": refused, nothing written" || t_bad "empty subject: rc=$rc $out"
 
 grep -qF "$USER_PIN" "$all_out" && t_bad "the PIN appears in fulcrum's output" || t_ok "the PIN appears in no output"
 t_done

@@ -878,8 +878,9 @@ static X509 *make_ca(const struct ca_opts *o, EVP_PKEY *key, X509 *issuer, EVP_P
 	ASN1_INTEGER_set(serial, next_serial++);
 	X509_set_serialNumber(x, serial);
 	ASN1_INTEGER_free(serial);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				   (const unsigned char *)o->cn, -1, -1, 0);
+	if (o->cn != NULL) /* NULL: an empty subject */
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+					   (const unsigned char *)o->cn, -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
 	X509_time_adj_ex(X509_getm_notBefore(x), 0, o->nb_off, NULL);
 	X509_time_adj_ex(X509_getm_notAfter(x), 0, o->na_off, NULL);
@@ -960,6 +961,14 @@ static void test_chain_check(void)
 	memset(&err, 0, sizeof(err));
 	CHECK(ca_chain_check(c, inter_key, &err) == FC_OK);
 	ca_chain_free(c);
+	X509_free(bad);
+
+	/* a root with an empty subject (and so an empty issuer) */
+	o = root_opts;
+	o.cn = NULL;
+	bad = make_ca(&o, root_key, NULL, root_key);
+	expect_refused(chain_of(bad, NULL), root_key,
+		       "chain: certificate 1 (empty subject): its subject is empty (RFC 5280 4.1.2.6)");
 	X509_free(bad);
 
 	/* key mismatch */
