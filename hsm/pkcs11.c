@@ -541,35 +541,18 @@ static enum fc_status keys_refind_locked(struct hsm_p11 *p, struct fc_err *err)
 }
 
 /*
- * Make the token usable again (see pkcs11_int.h): nothing to do when it is
- * not broken; when another attempt was made at or after since_ms, report
- * its outcome; else close the sessions, find the token (initializing the
- * module again if it no longer shows the token), log in, reopen the pool
- * and find the keys again. Returns FC_OK when signing can go on, else
- * FC_EUNAVAIL with the reason in err. Call without state_lock.
+ * One attempt to reach the token again (state_lock held for writing):
+ * close the sessions, find the token (initializing the module again if it
+ * no longer shows the token), log in, reopen the pool and find the keys
+ * again. On success the sessions are a new generation and the token is no
+ * longer broken; else the reason is recorded. Returns FC_OK, else the
+ * status of the step that failed.
  */
-enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct fc_err *err)
+static enum fc_status reconnect_locked(struct hsm_p11 *p)
 {
 	struct fc_err e = {0};
-	int64_t now = fc_mono_ms();
 	enum fc_status st;
 
-	(void)gen;
-	if (!atomic_load(&p->broken))
-		return FC_OK;
-	/* Taken even to refuse: a reconnection in progress is waited for. */
-	pthread_rwlock_wrlock(&p->state_lock);
-	if (!atomic_load(&p->broken)) {
-		pthread_rwlock_unlock(&p->state_lock);
-		return FC_OK; /* another thread got there first */
-	}
-	if (now < atomic_load(&p->last_attempt_ms) ||
-	    (!force && now - atomic_load(&p->last_attempt_ms) < P11_RECOVER_INTERVAL_MS)) {
-		/* another attempt started after we looked, or one was made
-		 * moments ago: take its outcome */
-		pthread_rwlock_unlock(&p->state_lock);
-		return p11_unavailable(p, err);
-	}
 	atomic_store(&p->last_attempt_ms, fc_mono_ms());
 	p11_sessions_close_locked(p);
 	st = connect_locked(p, &e);
@@ -585,15 +568,53 @@ enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct f
 		atomic_fetch_add(&p->recoveries, 1);
 		atomic_store(&p->broken, false);
 		fc_log(LOG_NOTICE, "%s: reconnected, logged in again; signing resumes", p->desc);
-	} else {
-		/* A new reason is worth a line; the same one again is not (an
-		 * attempt is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN
-		 * file problem needs the operator. */
-		fc_log(!p11_set_reason(p, e.msg) ? LOG_DEBUG
-		       : st == FC_ECONFIG          ? LOG_ERR
-						   : LOG_WARNING,
-		       "%s: still unavailable: %s", p->desc, e.msg);
+		return FC_OK;
 	}
+	/* A new reason is worth a line; the same one again is not (an attempt
+	 * is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN file problem
+	 * needs the operator. */
+	fc_log(!p11_set_reason(p, e.msg) ? LOG_DEBUG
+	       : st == FC_ECONFIG          ? LOG_ERR
+					   : LOG_WARNING,
+	       "%s: still unavailable: %s", p->desc, e.msg);
+	return st;
+}
+
+/*
+ * Make the token usable again (see pkcs11_int.h). Nothing to do when it is
+ * not broken. gen is the generation of the sessions on which the caller
+ * saw its fault (UINT_MAX: none in particular). force skips the rate
+ * limit, but only for a fault in the current generation: a caller whose
+ * sessions were replaced since (another thread reconnected, then the token
+ * broke again) does not force one more attempt. No attempt is made either
+ * when another one started after this call began, or (unless forced) one
+ * was made less than P11_RECOVER_INTERVAL_MS ago: that attempt's outcome
+ * is reported. Returns FC_OK when signing can go on, else FC_EUNAVAIL with
+ * the reason in err. Call without state_lock.
+ */
+enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct fc_err *err)
+{
+	int64_t now = fc_mono_ms(), last;
+	enum fc_status st;
+
+	if (!atomic_load(&p->broken))
+		return FC_OK;
+	/* Taken even to refuse: a reconnection in progress is waited for. */
+	pthread_rwlock_wrlock(&p->state_lock);
+	if (!atomic_load(&p->broken)) {
+		pthread_rwlock_unlock(&p->state_lock);
+		return FC_OK; /* another thread got there first */
+	}
+	if (gen != UINT_MAX && gen != atomic_load(&p->generation))
+		force = false; /* the sessions that failed were replaced already */
+	last = atomic_load(&p->last_attempt_ms);
+	if (now < last || (!force && now - last < P11_RECOVER_INTERVAL_MS)) {
+		/* another attempt started after we looked, or one was made
+		 * moments ago: take its outcome */
+		pthread_rwlock_unlock(&p->state_lock);
+		return p11_unavailable(p, err);
+	}
+	st = reconnect_locked(p);
 	pthread_rwlock_unlock(&p->state_lock);
 	if (st != FC_OK)
 		return p11_unavailable(p, err);

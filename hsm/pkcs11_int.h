@@ -140,9 +140,10 @@ enum fc_status p11_session_begin(struct hsm_p11 *p, CK_SESSION_HANDLE *s, unsign
 void p11_session_end(struct hsm_p11 *p, CK_SESSION_HANDLE s);
 
 /* pkcs11.c */
-/* Make the token usable again if it is broken in generation gen (or at
- * all, when gen is UINT_MAX); rate-limited unless force. FC_OK when it is
- * usable, else FC_EUNAVAIL with the reason. Call without state_lock. */
+/* Make the token usable again if it is broken. gen: the generation whose
+ * sessions the caller saw fail (UINT_MAX: none in particular); force skips
+ * the rate limit, for a fault in the current generation only. FC_OK when
+ * it is usable, else FC_EUNAVAIL with the reason. Call without state_lock. */
 enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct fc_err *err);
 
 /* pkcs11_objects.c: object search and attributes (state_lock held for
