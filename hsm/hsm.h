@@ -75,6 +75,12 @@ bool hsm_signer_ready(struct hsm_signer *s);
 int hsm_signer_signature_nid(const struct hsm_signer *s);
 /* The digest hsm_sign uses (NULL for Ed25519). */
 const EVP_MD *hsm_signer_digest(const struct hsm_signer *s);
+/*
+ * Sign a fixed message and verify it with the signer's public key, as a
+ * backend does once when it makes a signer. FC_OK, the signing status, or
+ * FC_ECONFIG when the key and its public half do not match.
+ */
+enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err);
 
 /* --- softkey.c: keys held in this process ------------------------------- */
 

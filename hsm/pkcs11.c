@@ -29,16 +29,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/rsa.h>
 
 #include "pkcs11_int.h"
-
-/* Signed once when a signer is made: catches a key that does not match
- * its public half (or a module that signs wrongly) at start-up. */
-static const char self_test_msg[] = "fulcrum pkcs11 self-test";
 
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p11_module *modules;
@@ -919,42 +912,6 @@ static const struct hsm_ops p11_ops = {
 	.close = p11_key_close,
 };
 
-/* Verify the self-test signature with the signer's public key. */
-static enum fc_status self_test(struct hsm_signer *s, struct p11_key *k, struct fc_err *err)
-{
-	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	enum fc_status st;
-
-	st = hsm_sign(s, (const uint8_t *)self_test_msg, sizeof(self_test_msg) - 1, &sig, &sig_len,
-		      err);
-	if (st != FC_OK)
-		goto out;
-	st = FC_ECONFIG;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(ctx, &pctx, k->md, NULL, hsm_signer_public_key(s)) != 1 ||
-	    (k->padding == HSM_RSA_PSS &&
-	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, k->md) != 1)) ||
-	    EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)self_test_msg,
-			     sizeof(self_test_msg) - 1) != 1) {
-		ERR_clear_error();
-		fc_err_set(err, FC_ECONFIG,
-			   "%s: the self-test signature does not verify with the key's public half "
-			   "(the private key and the public key or certificate do not match)",
-			   hsm_signer_description(s));
-		goto out;
-	}
-	st = FC_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(sig);
-	return st;
-}
-
 /*
  * A signer for a private key on the token (hsm.h). Returns FC_OK with
  * *out (free with hsm_signer_free; it keeps the token open), FC_ENOTFOUND
@@ -1032,7 +989,7 @@ enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const ui
 	k->next = p->keys;
 	p->keys = k;
 	pthread_rwlock_unlock(&p->state_lock);
-	if ((st = self_test(s, k, err)) != FC_OK)
+	if ((st = hsm_signer_self_test(s, err)) != FC_OK)
 		goto out;
 	*out = s;
 	s = NULL;
