@@ -374,7 +374,10 @@ static bool json_uint(json_t *v, json_int_t max, json_int_t *out)
 	return true;
 }
 
-/* A string field: copied when non-empty (crypto11 treats "" as unset). */
+/* A string field: copied when non-empty (crypto11 treats "" as unset).
+ * Field names match in any case, so a field may come twice ("Pin" and
+ * "pin"): as with Go's encoding/json the last one wins (a last "" unsets
+ * the field), and the value it replaces is freed (wiped if secret). */
 static enum fc_status json_str(json_t *v, const char *field, const char *name, bool secret,
 			       char **out, struct fc_err *err)
 {
@@ -390,16 +393,20 @@ static enum fc_status json_str(json_t *v, const char *field, const char *name, b
 	if (memchr(json_string_value(v), '\0', len) != NULL)
 		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: %s holds a NUL byte", name,
 				  field);
-	if (len > 0)
-		*out = fc_xstrndup(json_string_value(v), len);
+	if (secret)
+		fc_free_secret(*out);
+	else
+		free(*out);
+	*out = len > 0 ? fc_xstrndup(json_string_value(v), len) : NULL;
 	return FC_OK;
 }
 
 /*
  * Parse crypto11's JSON configuration (hsm.h). Field names match
- * case-insensitively, as Go's encoding/json does. crypto11's AES-GCM fields
- * are accepted and ignored; any other field is refused (a typo would
- * otherwise go unnoticed). Returns FC_OK with *out (free with
+ * case-insensitively, as Go's encoding/json does (a field given in two
+ * spellings takes the last value). crypto11's AES-GCM fields are accepted
+ * and ignored; any other field is refused (a typo would otherwise go
+ * unnoticed). Returns FC_OK with *out (free with
  * hsm_p11_config_free), else FC_ECONFIG with the reason; the Pin never
  * appears in a message.
  */
@@ -438,8 +445,6 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 	json_object_foreach(root, key, v) {
 		st = FC_OK;
 		if (strcasecmp(key, "Path") == 0) {
-			free(c->module_path);
-			c->module_path = NULL;
 			st = json_str(v, "Path", name, false, &c->module_path, err);
 		} else if (strcasecmp(key, "TokenLabel") == 0) {
 			st = json_str(v, "TokenLabel", name, false, &c->token_label, err);
