@@ -203,6 +203,90 @@ static void token_wanted(const struct hsm_p11_config *c, char *buf, size_t size)
 }
 
 /*
+ * The module matches the URI's library-* attributes (RFC 7512 2.3), if
+ * any. FC_EUNAVAIL (rv in *rv_out) when C_GetInfo fails, FC_ECONFIG when
+ * the module is another one.
+ */
+static enum fc_status library_check(struct hsm_p11 *p, CK_RV *rv_out, struct fc_err *err)
+{
+	const struct hsm_p11_config *c = p->cfg;
+	CK_INFO info;
+	CK_RV rv;
+
+	if (c->library_manufacturer == NULL && c->library_description == NULL &&
+	    c->library_version == NULL)
+		return FC_OK;
+	if ((rv = p->f->C_GetInfo(&info)) != CKR_OK) {
+		*rv_out = rv;
+		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetInfo: %s",
+				  c->module_path, p11_rv_name(rv));
+	}
+	if ((c->library_manufacturer != NULL &&
+	     !padded_eq(info.manufacturerID, sizeof(info.manufacturerID),
+			c->library_manufacturer)) ||
+	    (c->library_description != NULL &&
+	     !padded_eq(info.libraryDescription, sizeof(info.libraryDescription),
+			c->library_description)) ||
+	    (c->library_version != NULL && !version_eq(info.libraryVersion, c->library_version)))
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11: module %s does not match the URI's library-* attributes",
+				  c->module_path);
+	return FC_OK;
+}
+
+/*
+ * The slots with a token present: *slots malloc'd (caller frees, NULL
+ * when *n is 0). FC_EUNAVAIL with the rv in *rv_out when the module fails.
+ */
+static enum fc_status slots_with_token(struct hsm_p11 *p, CK_SLOT_ID **slots, CK_ULONG *n,
+				       CK_RV *rv_out, struct fc_err *err)
+{
+	CK_RV rv;
+
+	*slots = NULL;
+	*n = 0;
+	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, n)) == CKR_OK && *n > 0) {
+		*slots = fc_xcalloc(*n, sizeof(**slots));
+		if ((rv = p->f->C_GetSlotList(CK_TRUE, *slots, n)) != CKR_OK) {
+			free(*slots);
+			*slots = NULL;
+		}
+	}
+	if (rv != CKR_OK) {
+		*rv_out = rv;
+		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
+				  p->cfg->module_path, p11_rv_name(rv));
+	}
+	return FC_OK;
+}
+
+/* The initialized token ti in slot matches every token and slot attribute
+ * of the configuration. */
+static bool token_matches(struct hsm_p11 *p, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti)
+{
+	const struct hsm_p11_config *c = p->cfg;
+	CK_SLOT_INFO si;
+
+	if ((ti->flags & CKF_TOKEN_INITIALIZED) == 0 ||
+	    (c->token_label != NULL && !padded_eq(ti->label, sizeof(ti->label), c->token_label)) ||
+	    (c->token_serial != NULL &&
+	     !padded_eq(ti->serialNumber, sizeof(ti->serialNumber), c->token_serial)) ||
+	    (c->token_manufacturer != NULL &&
+	     !padded_eq(ti->manufacturerID, sizeof(ti->manufacturerID), c->token_manufacturer)) ||
+	    (c->token_model != NULL && !padded_eq(ti->model, sizeof(ti->model), c->token_model)) ||
+	    (c->has_slot && slot != c->slot))
+		return false;
+	if (c->slot_description == NULL && c->slot_manufacturer == NULL)
+		return true;
+	if (p->f->C_GetSlotInfo(slot, &si) != CKR_OK)
+		return false;
+	return (c->slot_description == NULL ||
+		padded_eq(si.slotDescription, sizeof(si.slotDescription), c->slot_description)) &&
+	       (c->slot_manufacturer == NULL ||
+		padded_eq(si.manufacturerID, sizeof(si.manufacturerID), c->slot_manufacturer));
+}
+
+/*
  * Find the one token matching the configuration. FC_EUNAVAIL when no token
  * matches (it may come back), FC_ECONFIG when several do, with the labels
  * present in the message.
@@ -210,54 +294,19 @@ static void token_wanted(const struct hsm_p11_config *c, char *buf, size_t size)
 static enum fc_status token_find(struct hsm_p11 *p, CK_SLOT_ID *out, CK_RV *rv_out,
 				 struct fc_err *err)
 {
-	const struct hsm_p11_config *c = p->cfg;
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0;
-	CK_INFO info;
-	CK_RV rv;
 	char present[256] = "", wanted[128];
 	size_t matches = 0, used = 0;
-	enum fc_status st = FC_EUNAVAIL;
+	enum fc_status st;
 
 	*rv_out = CKR_OK;
-	token_wanted(c, wanted, sizeof(wanted));
-	if (c->library_manufacturer != NULL || c->library_description != NULL ||
-	    c->library_version != NULL) {
-		if ((rv = p->f->C_GetInfo(&info)) != CKR_OK) {
-			*rv_out = rv;
-			return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetInfo: %s",
-					  p->cfg->module_path, p11_rv_name(rv));
-		}
-		if ((c->library_manufacturer != NULL &&
-		     !padded_eq(info.manufacturerID, sizeof(info.manufacturerID),
-				c->library_manufacturer)) ||
-		    (c->library_description != NULL &&
-		     !padded_eq(info.libraryDescription, sizeof(info.libraryDescription),
-				c->library_description)) ||
-		    (c->library_version != NULL &&
-		     !version_eq(info.libraryVersion, c->library_version)))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11: module %s does not match the URI's library-* "
-					  "attributes",
-					  p->cfg->module_path);
-	}
-	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-		*rv_out = rv;
-		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
-				  p->cfg->module_path, p11_rv_name(rv));
-	}
-	if (n > 0) {
-		slots = fc_xcalloc(n, sizeof(*slots));
-		if ((rv = p->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-			*rv_out = rv;
-			fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
-				   p->cfg->module_path, p11_rv_name(rv));
-			goto out;
-		}
-	}
+	token_wanted(p->cfg, wanted, sizeof(wanted));
+	if ((st = library_check(p, rv_out, err)) != FC_OK ||
+	    (st = slots_with_token(p, &slots, &n, rv_out, err)) != FC_OK)
+		return st;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
-		CK_SLOT_INFO si;
 		char label[40];
 
 		if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
@@ -269,59 +318,24 @@ static enum fc_status token_find(struct hsm_p11 *p, CK_SLOT_ID *out, CK_RV *rv_o
 			if (w > 0)
 				used += (size_t)w;
 		}
-		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0)
-			continue;
-		if (c->token_label != NULL && !padded_eq(ti.label, sizeof(ti.label), c->token_label))
-			continue;
-		if (c->token_serial != NULL &&
-		    !padded_eq(ti.serialNumber, sizeof(ti.serialNumber), c->token_serial))
-			continue;
-		if (c->token_manufacturer != NULL &&
-		    !padded_eq(ti.manufacturerID, sizeof(ti.manufacturerID), c->token_manufacturer))
-			continue;
-		if (c->token_model != NULL && !padded_eq(ti.model, sizeof(ti.model), c->token_model))
-			continue;
-		if (c->has_slot && slots[i] != c->slot)
-			continue;
-		if (c->slot_description != NULL || c->slot_manufacturer != NULL) {
-			if (p->f->C_GetSlotInfo(slots[i], &si) != CKR_OK)
-				continue;
-			if (c->slot_description != NULL &&
-			    !padded_eq(si.slotDescription, sizeof(si.slotDescription),
-				       c->slot_description))
-				continue;
-			if (c->slot_manufacturer != NULL &&
-			    !padded_eq(si.manufacturerID, sizeof(si.manufacturerID),
-				       c->slot_manufacturer))
-				continue;
-		}
-		if (matches++ == 0)
+		if (token_matches(p, slots[i], &ti) && matches++ == 0)
 			*out = slots[i];
 	}
-	if (matches == 0) {
-		if (n == 0)
-			fc_err_set(err, FC_EUNAVAIL,
-				   "pkcs11: module %s: no token is present (for SoftHSM2: check "
-				   "SOFTHSM2_CONF and its tokendir)",
-				   p->cfg->module_path);
-		else
-			fc_err_set(err, FC_EUNAVAIL,
-				   "pkcs11: module %s: no initialized token with %s (tokens present: "
-				   "%s)",
-				   p->cfg->module_path, wanted, present);
-		goto out;
-	}
-	if (matches > 1) {
-		fc_err_set(err, FC_ECONFIG,
-			   "pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
-			   p->cfg->module_path, matches, wanted);
-		st = FC_ECONFIG;
-		goto out;
-	}
-	st = FC_OK;
-out:
 	free(slots);
-	return st;
+	if (matches == 1)
+		return FC_OK;
+	if (matches > 1)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
+				  p->cfg->module_path, matches, wanted);
+	if (n == 0)
+		return fc_err_set(err, FC_EUNAVAIL,
+				  "pkcs11: module %s: no token is present (for SoftHSM2: check "
+				  "SOFTHSM2_CONF and its tokendir)",
+				  p->cfg->module_path);
+	return fc_err_set(err, FC_EUNAVAIL,
+			  "pkcs11: module %s: no initialized token with %s (tokens present: %s)",
+			  p->cfg->module_path, wanted, present);
 }
 
 /* Keep a literal PIN (one that cannot be read again from a file) on a
@@ -614,43 +628,6 @@ enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct f
 	return FC_OK;
 }
 
-static struct hsm_p11_config *config_copy(const struct hsm_p11_config *c)
-{
-	struct hsm_p11_config *d = fc_xcalloc(1, sizeof(*d));
-
-#define DUP(m) d->m = c->m != NULL ? fc_xstrdup(c->m) : NULL
-	DUP(module_path);
-	DUP(module_name);
-	DUP(token_label);
-	DUP(token_serial);
-	DUP(token_manufacturer);
-	DUP(token_model);
-	DUP(slot_description);
-	DUP(slot_manufacturer);
-	DUP(library_manufacturer);
-	DUP(library_description);
-	DUP(library_version);
-	DUP(object_label);
-	DUP(object_type);
-#undef DUP
-	if (c->object_id != NULL) {
-		d->object_id = fc_xmalloc(c->object_id_len + 1);
-		memcpy(d->object_id, c->object_id, c->object_id_len);
-		d->object_id_len = c->object_id_len;
-	}
-	d->has_slot = c->has_slot;
-	d->slot = c->slot;
-	d->login_not_supported = c->login_not_supported;
-	d->user_type = c->user_type;
-	d->max_sessions = c->max_sessions;
-	d->pool_wait_ms = c->pool_wait_ms;
-	d->read_write = c->read_write;
-	/* where to read the PIN again; a literal PIN goes to its locked page */
-	d->pin_from = c->pin_from;
-	d->pin_path = c->pin_path != NULL ? fc_xstrdup(c->pin_path) : NULL;
-	return d; /* without pin and pin_source */
-}
-
 static void p11_unref(struct hsm_p11 *p)
 {
 	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
@@ -687,7 +664,7 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 				  cfg->module_name != NULL ? " (module-name is not looked up)" : "");
 	p = fc_xcalloc(1, sizeof(*p));
 	atomic_init(&p->refs, 1);
-	p->cfg = config_copy(cfg);
+	p->cfg = p11_config_copy(cfg);
 	if (p->cfg->pin_from == HSM_P11_PIN_NONE && cfg->pin != NULL)
 		p->cfg->pin_from = HSM_P11_PIN_VALUE; /* a PIN set by hand is a literal */
 	token_wanted(cfg, wanted, sizeof(wanted));

@@ -167,6 +167,9 @@ enum fc_status p11_key_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, struct p11
 char *p11_key_name(const char *label, const uint8_t *id, size_t id_len);
 
 /* pkcs11_uri.c */
+/* A copy of c without its literal PIN and pin_source (free with
+ * hsm_p11_config_free). */
+struct hsm_p11_config *p11_config_copy(const struct hsm_p11_config *c);
 /* Read the PIN again from its file (see hsm_p11_config_resolve_pin). *pin
  * malloc'd: wipe it with fc_free_secret right after C_Login. *sb: the
  * file's status when read. FC_ECONFIG naming the file, never the PIN. */
