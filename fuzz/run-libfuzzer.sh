@@ -7,10 +7,12 @@
 #   -t SECONDS  fuzzing time per target (default 60; FUZZ_SECONDS also works)
 #   -o DIR      build and work directory (default /tmp/fulcrum-libfuzzer)
 #   -b          build only, do not fuzz
-#   TARGET      jws, jwks, config, template, principal, b64 (default: all)
+#   TARGET      jws, jwks, config, template, principal, b64, pkcs11_uri
+#               (default: all)
 #
-# The sources of common/, config/ and oidc/ are compiled directly (no meson
-# option): once with -fsanitize=fuzzer-no-link, then linked with each target.
+# The sources of common/, config/, oidc/ and hsm/ are compiled directly (no
+# meson option): once with -fsanitize=fuzzer-no-link, then linked with each
+# target.
 # clang is installed with apt-get if it is missing (needs root).
 #
 # Each target fuzzes DIR/corpus/<target> (new inputs land there, never in the
@@ -27,7 +29,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-60}
 out=/tmp/fulcrum-libfuzzer
 build_only=false
-all_targets="jws jwks config template principal b64"
+all_targets="jws jwks config template principal b64 pkcs11_uri"
 
 usage() {
 	echo "usage: $0 [-t SECONDS] [-o DIR] [-b] [TARGET...]" >&2
@@ -59,6 +61,7 @@ fixtures() {
 dict() {
 	case $1 in
 	template) echo "$src/fuzz/dict/template.dict" ;;
+	pkcs11_uri) echo "$src/fuzz/dict/pkcs11_uri.dict" ;;
 	jwks | config | principal) echo "$src/fuzz/dict/json.dict" ;;
 	esac
 }
@@ -77,13 +80,14 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 cflags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer \
- -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc"
-libs="-lcrypto -lssl -ljansson -lcurl -lyaml -lpthread"
+ -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc -I$src/hsm \
+ $(pkg-config --cflags p11-kit-1)"
+libs="-lcrypto -lssl -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -ldl"
 
 mkdir -p "$out/obj" "$out/bin" "$out/logs"
 echo "== building into $out"
 objs=""
-for f in "$src"/common/*.c "$src"/config/*.c "$src"/oidc/*.c; do
+for f in "$src"/common/*.c "$src"/config/*.c "$src"/oidc/*.c "$src"/hsm/*.c; do
 	mod=$(basename "$(dirname "$f")")
 	o="$out/obj/${mod}_$(basename "$f" .c).o"
 	# shellcheck disable=SC2086

@@ -14,8 +14,12 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/obj_mac.h>
+#include <openssl/rsa.h>
 
 #include "hsm.h"
+
+/* Signed and verified once when a backend makes a signer. */
+static const char self_test_msg[] = "fulcrum signer self-test";
 
 /* The RSA sizes a CA key may have (bits). */
 #define HSM_RSA_MIN_BITS 2048
@@ -254,4 +258,49 @@ int hsm_signer_signature_nid(const struct hsm_signer *s)
 const EVP_MD *hsm_signer_digest(const struct hsm_signer *s)
 {
 	return s->md;
+}
+
+/*
+ * Sign a fixed message with s and verify the signature with s's public key,
+ * digest and RSA padding, independently of the backend. Backends run it
+ * once when they make a signer, so that a private key that does not match
+ * its public half (or a module that signs wrongly) is found at start-up.
+ * Returns FC_OK, the signing status (FC_EHSM, FC_EUNAVAIL), or FC_ECONFIG
+ * when the signature does not verify; the reason in err.
+ */
+enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err)
+{
+	EVP_MD_CTX *ctx = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	enum fc_status st;
+
+	st = hsm_sign(s, (const uint8_t *)self_test_msg, sizeof(self_test_msg) - 1, &sig, &sig_len,
+		      err);
+	if (st != FC_OK)
+		goto out;
+	st = FC_ECONFIG;
+	/* RFC 4055 3.1 as Go signs PSS: MGF1 with the message digest, salt as
+	 * long as the digest. */
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(ctx, &pctx, s->md, NULL, s->pub) != 1 ||
+	    (s->padding == HSM_RSA_PSS &&
+	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
+	      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, s->md) != 1)) ||
+	    EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)self_test_msg,
+			     sizeof(self_test_msg) - 1) != 1) {
+		ERR_clear_error();
+		fc_err_set(err, FC_ECONFIG,
+			   "hsm: %s: the self-test signature does not verify with the key's public "
+			   "half (the private key and the public key or certificate do not match)",
+			   s->description);
+		goto out;
+	}
+	st = FC_OK;
+out:
+	EVP_MD_CTX_free(ctx);
+	free(sig);
+	return st;
 }

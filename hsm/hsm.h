@@ -75,6 +75,12 @@ bool hsm_signer_ready(struct hsm_signer *s);
 int hsm_signer_signature_nid(const struct hsm_signer *s);
 /* The digest hsm_sign uses (NULL for Ed25519). */
 const EVP_MD *hsm_signer_digest(const struct hsm_signer *s);
+/*
+ * Sign a fixed message and verify it with the signer's public key, as a
+ * backend does once when it makes a signer. FC_OK, the signing status, or
+ * FC_ECONFIG when the key and its public half do not match.
+ */
+enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err);
 
 /* --- softkey.c: keys held in this process ------------------------------- */
 
@@ -170,9 +176,10 @@ struct hsm_p11_config {
 /*
  * Parse an RFC 7512 PKCS#11 URI ("pkcs11:token=...;object=...;id=%01?
  * module-path=...&pin-source=file:/path"). Percent-encoding is decoded
- * (id is raw bytes), attribute names are checked, duplicates and unknown
- * standard names refused ("x-" vendor names are ignored). FC_ECONFIG with
- * the reason (never a pin-value) in err; *out freed with
+ * (id is raw bytes), attribute names are checked: duplicates, attributes
+ * in the wrong part and unknown path attributes (vendor "x-" ones too) are
+ * refused, unknown query attributes ignored (RFC 7512 2.3). FC_ECONFIG
+ * with the reason (never a pin-value) in err; *out freed with
  * hsm_p11_config_free.
  */
 enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config **out,

@@ -18,8 +18,8 @@
  * so service resumes on its own when the token returns.
  *
  * Locking: state_lock is held for reading while a session is in use and
- * for writing while the sessions are replaced; the pool has its own mutex
- * and condition variable.
+ * for writing while the sessions are replaced (pkcs11_session.c, the
+ * bottom of the backend, keeps the pool and the token's state).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -27,93 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <openssl/core_names.h>
 #include <openssl/ec.h>
-#include <openssl/err.h>
-#include <openssl/rsa.h>
 
 #include "pkcs11_int.h"
 
-/* Signed once when a signer is made: catches a key that does not match
- * its public half (or a module that signs wrongly) at start-up. */
-static const char self_test_msg[] = "fulcrum pkcs11 self-test";
-
 static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p11_module *modules;
-
-#define RV(x) {x, #x}
-static const struct {
-	CK_RV rv;
-	const char *name;
-} rv_names[] = {
-	RV(CKR_OK), RV(CKR_CANCEL), RV(CKR_HOST_MEMORY), RV(CKR_SLOT_ID_INVALID),
-	RV(CKR_GENERAL_ERROR), RV(CKR_FUNCTION_FAILED), RV(CKR_ARGUMENTS_BAD),
-	RV(CKR_CANT_LOCK), RV(CKR_ATTRIBUTE_READ_ONLY), RV(CKR_ATTRIBUTE_SENSITIVE),
-	RV(CKR_ATTRIBUTE_TYPE_INVALID), RV(CKR_ATTRIBUTE_VALUE_INVALID), RV(CKR_DATA_INVALID),
-	RV(CKR_DATA_LEN_RANGE), RV(CKR_DEVICE_ERROR), RV(CKR_DEVICE_MEMORY),
-	RV(CKR_DEVICE_REMOVED), RV(CKR_FUNCTION_CANCELED), RV(CKR_FUNCTION_NOT_SUPPORTED),
-	RV(CKR_KEY_HANDLE_INVALID), RV(CKR_KEY_SIZE_RANGE), RV(CKR_KEY_TYPE_INCONSISTENT),
-	RV(CKR_KEY_FUNCTION_NOT_PERMITTED), RV(CKR_MECHANISM_INVALID),
-	RV(CKR_MECHANISM_PARAM_INVALID), RV(CKR_OBJECT_HANDLE_INVALID),
-	RV(CKR_OPERATION_ACTIVE), RV(CKR_OPERATION_NOT_INITIALIZED), RV(CKR_PIN_INCORRECT),
-	RV(CKR_PIN_INVALID), RV(CKR_PIN_LEN_RANGE), RV(CKR_PIN_EXPIRED), RV(CKR_PIN_LOCKED),
-	RV(CKR_SESSION_CLOSED), RV(CKR_SESSION_COUNT), RV(CKR_SESSION_HANDLE_INVALID),
-	RV(CKR_SESSION_READ_ONLY), RV(CKR_SESSION_EXISTS), RV(CKR_TEMPLATE_INCOMPLETE),
-	RV(CKR_TEMPLATE_INCONSISTENT), RV(CKR_TOKEN_NOT_PRESENT), RV(CKR_TOKEN_NOT_RECOGNIZED),
-	RV(CKR_TOKEN_WRITE_PROTECTED), RV(CKR_USER_ALREADY_LOGGED_IN),
-	RV(CKR_USER_NOT_LOGGED_IN), RV(CKR_USER_PIN_NOT_INITIALIZED), RV(CKR_USER_TYPE_INVALID),
-	RV(CKR_USER_ANOTHER_ALREADY_LOGGED_IN), RV(CKR_DOMAIN_PARAMS_INVALID),
-	RV(CKR_CURVE_NOT_SUPPORTED), RV(CKR_BUFFER_TOO_SMALL), RV(CKR_CRYPTOKI_NOT_INITIALIZED),
-	RV(CKR_CRYPTOKI_ALREADY_INITIALIZED),
-};
-#undef RV
-
-/*
- * The name of a PKCS#11 return value ("CKR_PIN_INCORRECT"), or
- * "CKR_0x..." for one not in the table. Returns a static or thread-local
- * string.
- */
-const char *p11_rv_name(CK_RV rv)
-{
-	static _Thread_local char buf[32];
-
-	for (size_t i = 0; i < sizeof(rv_names) / sizeof(rv_names[0]); i++)
-		if (rv_names[i].rv == rv)
-			return rv_names[i].name;
-	snprintf(buf, sizeof(buf), "CKR_0x%lx", (unsigned long)rv);
-	return buf;
-}
-
-/*
- * True for the return values after which the sessions, the login or the
- * key handle cannot be trusted any more: reconnect and retry. DEVICE_MEMORY
- * and GENERAL_ERROR are included because network HSMs report a lost link
- * with them; KEY/OBJECT_HANDLE_INVALID because a token that was removed
- * and re-inserted gives its objects new handles.
- */
-bool p11_rv_is_fault(CK_RV rv)
-{
-	switch (rv) {
-	case CKR_SESSION_HANDLE_INVALID:
-	case CKR_SESSION_CLOSED:
-	case CKR_DEVICE_REMOVED:
-	case CKR_TOKEN_NOT_PRESENT:
-	case CKR_TOKEN_NOT_RECOGNIZED:
-	case CKR_USER_NOT_LOGGED_IN:
-	case CKR_DEVICE_ERROR:
-	case CKR_DEVICE_MEMORY:
-	case CKR_GENERAL_ERROR:
-	case CKR_KEY_HANDLE_INVALID:
-	case CKR_OBJECT_HANDLE_INVALID:
-	case CKR_CRYPTOKI_NOT_INITIALIZED:
-		return true;
-	default:
-		return false;
-	}
-}
 
 /* --- the module ----------------------------------------------------------------- */
 
@@ -282,6 +203,90 @@ static void token_wanted(const struct hsm_p11_config *c, char *buf, size_t size)
 }
 
 /*
+ * The module matches the URI's library-* attributes (RFC 7512 2.3), if
+ * any. FC_EUNAVAIL (rv in *rv_out) when C_GetInfo fails, FC_ECONFIG when
+ * the module is another one.
+ */
+static enum fc_status library_check(struct hsm_p11 *p, CK_RV *rv_out, struct fc_err *err)
+{
+	const struct hsm_p11_config *c = p->cfg;
+	CK_INFO info;
+	CK_RV rv;
+
+	if (c->library_manufacturer == NULL && c->library_description == NULL &&
+	    c->library_version == NULL)
+		return FC_OK;
+	if ((rv = p->f->C_GetInfo(&info)) != CKR_OK) {
+		*rv_out = rv;
+		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetInfo: %s",
+				  c->module_path, p11_rv_name(rv));
+	}
+	if ((c->library_manufacturer != NULL &&
+	     !padded_eq(info.manufacturerID, sizeof(info.manufacturerID),
+			c->library_manufacturer)) ||
+	    (c->library_description != NULL &&
+	     !padded_eq(info.libraryDescription, sizeof(info.libraryDescription),
+			c->library_description)) ||
+	    (c->library_version != NULL && !version_eq(info.libraryVersion, c->library_version)))
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11: module %s does not match the URI's library-* attributes",
+				  c->module_path);
+	return FC_OK;
+}
+
+/*
+ * The slots with a token present: *slots malloc'd (caller frees, NULL
+ * when *n is 0). FC_EUNAVAIL with the rv in *rv_out when the module fails.
+ */
+static enum fc_status slots_with_token(struct hsm_p11 *p, CK_SLOT_ID **slots, CK_ULONG *n,
+				       CK_RV *rv_out, struct fc_err *err)
+{
+	CK_RV rv;
+
+	*slots = NULL;
+	*n = 0;
+	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, n)) == CKR_OK && *n > 0) {
+		*slots = fc_xcalloc(*n, sizeof(**slots));
+		if ((rv = p->f->C_GetSlotList(CK_TRUE, *slots, n)) != CKR_OK) {
+			free(*slots);
+			*slots = NULL;
+		}
+	}
+	if (rv != CKR_OK) {
+		*rv_out = rv;
+		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
+				  p->cfg->module_path, p11_rv_name(rv));
+	}
+	return FC_OK;
+}
+
+/* The initialized token ti in slot matches every token and slot attribute
+ * of the configuration. */
+static bool token_matches(struct hsm_p11 *p, CK_SLOT_ID slot, const CK_TOKEN_INFO *ti)
+{
+	const struct hsm_p11_config *c = p->cfg;
+	CK_SLOT_INFO si;
+
+	if ((ti->flags & CKF_TOKEN_INITIALIZED) == 0 ||
+	    (c->token_label != NULL && !padded_eq(ti->label, sizeof(ti->label), c->token_label)) ||
+	    (c->token_serial != NULL &&
+	     !padded_eq(ti->serialNumber, sizeof(ti->serialNumber), c->token_serial)) ||
+	    (c->token_manufacturer != NULL &&
+	     !padded_eq(ti->manufacturerID, sizeof(ti->manufacturerID), c->token_manufacturer)) ||
+	    (c->token_model != NULL && !padded_eq(ti->model, sizeof(ti->model), c->token_model)) ||
+	    (c->has_slot && slot != c->slot))
+		return false;
+	if (c->slot_description == NULL && c->slot_manufacturer == NULL)
+		return true;
+	if (p->f->C_GetSlotInfo(slot, &si) != CKR_OK)
+		return false;
+	return (c->slot_description == NULL ||
+		padded_eq(si.slotDescription, sizeof(si.slotDescription), c->slot_description)) &&
+	       (c->slot_manufacturer == NULL ||
+		padded_eq(si.manufacturerID, sizeof(si.manufacturerID), c->slot_manufacturer));
+}
+
+/*
  * Find the one token matching the configuration. FC_EUNAVAIL when no token
  * matches (it may come back), FC_ECONFIG when several do, with the labels
  * present in the message.
@@ -289,54 +294,19 @@ static void token_wanted(const struct hsm_p11_config *c, char *buf, size_t size)
 static enum fc_status token_find(struct hsm_p11 *p, CK_SLOT_ID *out, CK_RV *rv_out,
 				 struct fc_err *err)
 {
-	const struct hsm_p11_config *c = p->cfg;
 	CK_SLOT_ID *slots = NULL;
 	CK_ULONG n = 0;
-	CK_INFO info;
-	CK_RV rv;
 	char present[256] = "", wanted[128];
 	size_t matches = 0, used = 0;
-	enum fc_status st = FC_EUNAVAIL;
+	enum fc_status st;
 
 	*rv_out = CKR_OK;
-	token_wanted(c, wanted, sizeof(wanted));
-	if (c->library_manufacturer != NULL || c->library_description != NULL ||
-	    c->library_version != NULL) {
-		if ((rv = p->f->C_GetInfo(&info)) != CKR_OK) {
-			*rv_out = rv;
-			return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetInfo: %s",
-					  p->cfg->module_path, p11_rv_name(rv));
-		}
-		if ((c->library_manufacturer != NULL &&
-		     !padded_eq(info.manufacturerID, sizeof(info.manufacturerID),
-				c->library_manufacturer)) ||
-		    (c->library_description != NULL &&
-		     !padded_eq(info.libraryDescription, sizeof(info.libraryDescription),
-				c->library_description)) ||
-		    (c->library_version != NULL &&
-		     !version_eq(info.libraryVersion, c->library_version)))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11: module %s does not match the URI's library-* "
-					  "attributes",
-					  p->cfg->module_path);
-	}
-	if ((rv = p->f->C_GetSlotList(CK_TRUE, NULL, &n)) != CKR_OK) {
-		*rv_out = rv;
-		return fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
-				  p->cfg->module_path, p11_rv_name(rv));
-	}
-	if (n > 0) {
-		slots = fc_xcalloc(n, sizeof(*slots));
-		if ((rv = p->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
-			*rv_out = rv;
-			fc_err_set(err, FC_EUNAVAIL, "pkcs11: module %s: C_GetSlotList: %s",
-				   p->cfg->module_path, p11_rv_name(rv));
-			goto out;
-		}
-	}
+	token_wanted(p->cfg, wanted, sizeof(wanted));
+	if ((st = library_check(p, rv_out, err)) != FC_OK ||
+	    (st = slots_with_token(p, &slots, &n, rv_out, err)) != FC_OK)
+		return st;
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_TOKEN_INFO ti;
-		CK_SLOT_INFO si;
 		char label[40];
 
 		if (p->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
@@ -348,59 +318,24 @@ static enum fc_status token_find(struct hsm_p11 *p, CK_SLOT_ID *out, CK_RV *rv_o
 			if (w > 0)
 				used += (size_t)w;
 		}
-		if ((ti.flags & CKF_TOKEN_INITIALIZED) == 0)
-			continue;
-		if (c->token_label != NULL && !padded_eq(ti.label, sizeof(ti.label), c->token_label))
-			continue;
-		if (c->token_serial != NULL &&
-		    !padded_eq(ti.serialNumber, sizeof(ti.serialNumber), c->token_serial))
-			continue;
-		if (c->token_manufacturer != NULL &&
-		    !padded_eq(ti.manufacturerID, sizeof(ti.manufacturerID), c->token_manufacturer))
-			continue;
-		if (c->token_model != NULL && !padded_eq(ti.model, sizeof(ti.model), c->token_model))
-			continue;
-		if (c->has_slot && slots[i] != c->slot)
-			continue;
-		if (c->slot_description != NULL || c->slot_manufacturer != NULL) {
-			if (p->f->C_GetSlotInfo(slots[i], &si) != CKR_OK)
-				continue;
-			if (c->slot_description != NULL &&
-			    !padded_eq(si.slotDescription, sizeof(si.slotDescription),
-				       c->slot_description))
-				continue;
-			if (c->slot_manufacturer != NULL &&
-			    !padded_eq(si.manufacturerID, sizeof(si.manufacturerID),
-				       c->slot_manufacturer))
-				continue;
-		}
-		if (matches++ == 0)
+		if (token_matches(p, slots[i], &ti) && matches++ == 0)
 			*out = slots[i];
 	}
-	if (matches == 0) {
-		if (n == 0)
-			fc_err_set(err, FC_EUNAVAIL,
-				   "pkcs11: module %s: no token is present (for SoftHSM2: check "
-				   "SOFTHSM2_CONF and its tokendir)",
-				   p->cfg->module_path);
-		else
-			fc_err_set(err, FC_EUNAVAIL,
-				   "pkcs11: module %s: no initialized token with %s (tokens present: "
-				   "%s)",
-				   p->cfg->module_path, wanted, present);
-		goto out;
-	}
-	if (matches > 1) {
-		fc_err_set(err, FC_ECONFIG,
-			   "pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
-			   p->cfg->module_path, matches, wanted);
-		st = FC_ECONFIG;
-		goto out;
-	}
-	st = FC_OK;
-out:
 	free(slots);
-	return st;
+	if (matches == 1)
+		return FC_OK;
+	if (matches > 1)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
+				  p->cfg->module_path, matches, wanted);
+	if (n == 0)
+		return fc_err_set(err, FC_EUNAVAIL,
+				  "pkcs11: module %s: no token is present (for SoftHSM2: check "
+				  "SOFTHSM2_CONF and its tokendir)",
+				  p->cfg->module_path);
+	return fc_err_set(err, FC_EUNAVAIL,
+			  "pkcs11: module %s: no initialized token with %s (tokens present: %s)",
+			  p->cfg->module_path, wanted, present);
 }
 
 /* Keep a literal PIN (one that cannot be read again from a file) on a
@@ -550,17 +485,6 @@ static enum fc_status login(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_RV *rv_ou
 	return st;
 }
 
-/* Close every session of ours (state_lock held for writing, or not shared). */
-static void sessions_close_locked(struct hsm_p11 *p)
-{
-	for (size_t i = 0; i < p->n_sessions; i++)
-		p->f->C_CloseSession(p->sessions[i]);
-	p->n_sessions = 0;
-	pthread_mutex_lock(&p->pool_lock);
-	p->n_free = 0;
-	pthread_mutex_unlock(&p->pool_lock);
-}
-
 /*
  * Find the token, open the sessions and log in on the first one (state_lock
  * held for writing, or p not yet shared). On failure every session opened
@@ -599,52 +523,11 @@ static enum fc_status connect_locked(struct hsm_p11 *p, struct fc_err *err)
 		if (i == 0 && (st = login(p, s, &rv, err)) != FC_OK)
 			goto fail;
 	}
-	pthread_mutex_lock(&p->pool_lock);
-	memcpy(p->free_sessions, p->sessions, p->n_sessions * sizeof(*p->sessions));
-	p->n_free = p->n_sessions;
-	pthread_cond_broadcast(&p->pool_cond);
-	pthread_mutex_unlock(&p->pool_lock);
+	p11_pool_fill_locked(p);
 	return FC_OK;
 fail:
-	sessions_close_locked(p);
+	p11_sessions_close_locked(p);
 	return st;
-}
-
-static void set_reason(struct hsm_p11 *p, const char *msg)
-{
-	pthread_mutex_lock(&p->reason_lock);
-	snprintf(p->reason, sizeof(p->reason), "%s", msg);
-	pthread_mutex_unlock(&p->reason_lock);
-}
-
-/* FC_EUNAVAIL with the reason the token is unavailable. */
-static enum fc_status unavailable(struct hsm_p11 *p, struct fc_err *err)
-{
-	char why[sizeof(p->reason)];
-
-	pthread_mutex_lock(&p->reason_lock);
-	snprintf(why, sizeof(why), "%s", p->reason);
-	pthread_mutex_unlock(&p->reason_lock);
-	return fc_err_set(err, FC_EUNAVAIL, "%s is unavailable: %s", p->desc, why);
-}
-
-/*
- * Record that rv (a fault) was seen with the sessions of generation gen;
- * a fault seen on sessions already replaced is ignored.
- */
-void p11_mark_broken(struct hsm_p11 *p, unsigned gen, CK_RV rv, const char *what)
-{
-	char msg[128];
-
-	pthread_rwlock_rdlock(&p->state_lock);
-	if (atomic_load(&p->generation) == gen && !atomic_load(&p->broken)) {
-		snprintf(msg, sizeof(msg), "%s: %s", what, p11_rv_name(rv));
-		set_reason(p, msg);
-		atomic_store(&p->last_attempt_ms, 0); /* first reconnect at once */
-		atomic_store(&p->broken, true);
-		fc_log(LOG_WARNING, "%s: %s; reconnecting", p->desc, msg);
-	}
-	pthread_rwlock_unlock(&p->state_lock);
 }
 
 /* Find every registered key again (state_lock held for writing). */
@@ -665,20 +548,62 @@ static enum fc_status keys_refind_locked(struct hsm_p11 *p, struct fc_err *err)
 }
 
 /*
- * Make the token usable again (see pkcs11_int.h): nothing to do when it is
- * not broken; when another attempt was made at or after since_ms, report
- * its outcome; else close the sessions, find the token (initializing the
- * module again if it no longer shows the token), log in, reopen the pool
- * and find the keys again. Returns FC_OK when signing can go on, else
- * FC_EUNAVAIL with the reason in err. Call without state_lock.
+ * One attempt to reach the token again (state_lock held for writing):
+ * close the sessions, find the token (initializing the module again if it
+ * no longer shows the token), log in, reopen the pool and find the keys
+ * again. On success the sessions are a new generation and the token is no
+ * longer broken; else the reason is recorded. Returns FC_OK, else the
+ * status of the step that failed.
+ */
+static enum fc_status reconnect_locked(struct hsm_p11 *p)
+{
+	struct fc_err e = {0};
+	enum fc_status st;
+
+	atomic_store(&p->last_attempt_ms, fc_mono_ms());
+	p11_sessions_close_locked(p);
+	st = connect_locked(p, &e);
+	if (st == FC_EUNAVAIL && module_reinitialize(p->mod) == CKR_OK) {
+		/* Some modules (SoftHSM2) only look for tokens at C_Initialize. */
+		memset(&e, 0, sizeof(e));
+		st = connect_locked(p, &e);
+	}
+	if (st == FC_OK && (st = keys_refind_locked(p, &e)) != FC_OK)
+		p11_sessions_close_locked(p);
+	if (st == FC_OK) {
+		atomic_fetch_add(&p->generation, 1);
+		atomic_fetch_add(&p->recoveries, 1);
+		atomic_store(&p->broken, false);
+		fc_log(LOG_NOTICE, "%s: reconnected, logged in again; signing resumes", p->desc);
+		return FC_OK;
+	}
+	/* A new reason is worth a line; the same one again is not (an attempt
+	 * is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN file problem
+	 * needs the operator. */
+	fc_log(!p11_set_reason(p, e.msg) ? LOG_DEBUG
+	       : st == FC_ECONFIG          ? LOG_ERR
+					   : LOG_WARNING,
+	       "%s: still unavailable: %s", p->desc, e.msg);
+	return st;
+}
+
+/*
+ * Make the token usable again (see pkcs11_int.h). Nothing to do when it is
+ * not broken. gen is the generation of the sessions on which the caller
+ * saw its fault (UINT_MAX: none in particular). force skips the rate
+ * limit, but only for a fault in the current generation: a caller whose
+ * sessions were replaced since (another thread reconnected, then the token
+ * broke again) does not force one more attempt. No attempt is made either
+ * when another one started after this call began, or (unless forced) one
+ * was made less than P11_RECOVER_INTERVAL_MS ago: that attempt's outcome
+ * is reported. Returns FC_OK when signing can go on, else FC_EUNAVAIL with
+ * the reason in err. Call without state_lock.
  */
 enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct fc_err *err)
 {
-	struct fc_err e = {0};
-	int64_t now = fc_mono_ms();
+	int64_t now = fc_mono_ms(), last;
 	enum fc_status st;
 
-	(void)gen;
 	if (!atomic_load(&p->broken))
 		return FC_OK;
 	/* Taken even to refuse: a reconnection in progress is waited for. */
@@ -687,145 +612,31 @@ enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct f
 		pthread_rwlock_unlock(&p->state_lock);
 		return FC_OK; /* another thread got there first */
 	}
-	if (now < atomic_load(&p->last_attempt_ms) ||
-	    (!force && now - atomic_load(&p->last_attempt_ms) < P11_RECOVER_INTERVAL_MS)) {
+	if (gen != UINT_MAX && gen != atomic_load(&p->generation))
+		force = false; /* the sessions that failed were replaced already */
+	last = atomic_load(&p->last_attempt_ms);
+	if (now < last || (!force && now - last < P11_RECOVER_INTERVAL_MS)) {
 		/* another attempt started after we looked, or one was made
 		 * moments ago: take its outcome */
 		pthread_rwlock_unlock(&p->state_lock);
-		return unavailable(p, err);
+		return p11_unavailable(p, err);
 	}
-	atomic_store(&p->last_attempt_ms, fc_mono_ms());
-	sessions_close_locked(p);
-	st = connect_locked(p, &e);
-	if (st == FC_EUNAVAIL && module_reinitialize(p->mod) == CKR_OK) {
-		/* Some modules (SoftHSM2) only look for tokens at C_Initialize. */
-		memset(&e, 0, sizeof(e));
-		st = connect_locked(p, &e);
-	}
-	if (st == FC_OK && (st = keys_refind_locked(p, &e)) != FC_OK)
-		sessions_close_locked(p);
-	if (st == FC_OK) {
-		atomic_fetch_add(&p->generation, 1);
-		atomic_fetch_add(&p->recoveries, 1);
-		atomic_store(&p->broken, false);
-		fc_log(LOG_NOTICE, "%s: reconnected, logged in again; signing resumes", p->desc);
-	} else {
-		/* A new reason is worth a line; the same one again is not (an
-		 * attempt is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN
-		 * file problem needs the operator. */
-		char prev[sizeof(p->reason)];
-
-		pthread_mutex_lock(&p->reason_lock);
-		snprintf(prev, sizeof(prev), "%s", p->reason);
-		pthread_mutex_unlock(&p->reason_lock);
-		fc_log(strcmp(prev, e.msg) == 0 ? LOG_DEBUG
-		       : st == FC_ECONFIG        ? LOG_ERR
-						 : LOG_WARNING,
-		       "%s: still unavailable: %s", p->desc, e.msg);
-		set_reason(p, e.msg);
-	}
+	st = reconnect_locked(p);
 	pthread_rwlock_unlock(&p->state_lock);
 	if (st != FC_OK)
-		return unavailable(p, err);
+		return p11_unavailable(p, err);
 	return FC_OK;
-}
-
-/*
- * Take a free session (state_lock held for reading). Waits for one up to
- * PoolWaitTimeout (forever when 0). FC_EUNAVAIL when none came in time.
- */
-enum fc_status p11_session_get(struct hsm_p11 *p, CK_SESSION_HANDLE *out, struct fc_err *err)
-{
-	struct timespec deadline;
-	int rc = 0;
-
-	if (p->cfg->pool_wait_ms > 0) {
-		clock_gettime(CLOCK_MONOTONIC, &deadline);
-		deadline.tv_sec += p->cfg->pool_wait_ms / 1000;
-		deadline.tv_nsec += (p->cfg->pool_wait_ms % 1000) * 1000000;
-		if (deadline.tv_nsec >= 1000000000) {
-			deadline.tv_sec++;
-			deadline.tv_nsec -= 1000000000;
-		}
-	}
-	pthread_mutex_lock(&p->pool_lock);
-	while (p->n_free == 0 && p->n_sessions > 0 && rc == 0) {
-		if (p->cfg->pool_wait_ms > 0)
-			rc = pthread_cond_timedwait(&p->pool_cond, &p->pool_lock, &deadline);
-		else
-			rc = pthread_cond_wait(&p->pool_cond, &p->pool_lock);
-	}
-	if (p->n_free == 0) {
-		pthread_mutex_unlock(&p->pool_lock);
-		return fc_err_set(err, FC_EUNAVAIL,
-				  "%s: no free session within %lld ms (PoolWaitTimeout; %zu sessions)",
-				  p->desc, (long long)p->cfg->pool_wait_ms, p->n_sessions);
-	}
-	*out = p->free_sessions[--p->n_free];
-	pthread_mutex_unlock(&p->pool_lock);
-	return FC_OK;
-}
-
-/* Return a session to the pool. */
-void p11_session_put(struct hsm_p11 *p, CK_SESSION_HANDLE h)
-{
-	pthread_mutex_lock(&p->pool_lock);
-	p->free_sessions[p->n_free++] = h;
-	pthread_cond_signal(&p->pool_cond);
-	pthread_mutex_unlock(&p->pool_lock);
-}
-
-static struct hsm_p11_config *config_copy(const struct hsm_p11_config *c)
-{
-	struct hsm_p11_config *d = fc_xcalloc(1, sizeof(*d));
-
-#define DUP(m) d->m = c->m != NULL ? fc_xstrdup(c->m) : NULL
-	DUP(module_path);
-	DUP(module_name);
-	DUP(token_label);
-	DUP(token_serial);
-	DUP(token_manufacturer);
-	DUP(token_model);
-	DUP(slot_description);
-	DUP(slot_manufacturer);
-	DUP(library_manufacturer);
-	DUP(library_description);
-	DUP(library_version);
-	DUP(object_label);
-	DUP(object_type);
-#undef DUP
-	if (c->object_id != NULL) {
-		d->object_id = fc_xmalloc(c->object_id_len + 1);
-		memcpy(d->object_id, c->object_id, c->object_id_len);
-		d->object_id_len = c->object_id_len;
-	}
-	d->has_slot = c->has_slot;
-	d->slot = c->slot;
-	d->login_not_supported = c->login_not_supported;
-	d->user_type = c->user_type;
-	d->max_sessions = c->max_sessions;
-	d->pool_wait_ms = c->pool_wait_ms;
-	d->read_write = c->read_write;
-	/* where to read the PIN again; a literal PIN goes to its locked page */
-	d->pin_from = c->pin_from;
-	d->pin_path = c->pin_path != NULL ? fc_xstrdup(c->pin_path) : NULL;
-	return d; /* without pin and pin_source */
 }
 
 static void p11_unref(struct hsm_p11 *p)
 {
 	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
 		return;
-	sessions_close_locked(p);
+	p11_sessions_close_locked(p);
 	pin_wipe(p);
 	module_put(p->mod);
-	pthread_rwlock_destroy(&p->state_lock);
-	pthread_mutex_destroy(&p->pool_lock);
-	pthread_cond_destroy(&p->pool_cond);
-	pthread_mutex_destroy(&p->reason_lock);
+	p11_pool_destroy(p);
 	hsm_p11_config_free(p->cfg);
-	free(p->sessions);
-	free(p->free_sessions);
 	free(p->desc);
 	free(p);
 }
@@ -841,8 +652,6 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 			    struct fc_err *err)
 {
 	struct hsm_p11 *p = NULL;
-	pthread_rwlockattr_t rwa;
-	pthread_condattr_t ca;
 	char wanted[128];
 	enum fc_status st;
 
@@ -855,26 +664,15 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 				  cfg->module_name != NULL ? " (module-name is not looked up)" : "");
 	p = fc_xcalloc(1, sizeof(*p));
 	atomic_init(&p->refs, 1);
-	p->cfg = config_copy(cfg);
+	p->cfg = p11_config_copy(cfg);
 	if (p->cfg->pin_from == HSM_P11_PIN_NONE && cfg->pin != NULL)
 		p->cfg->pin_from = HSM_P11_PIN_VALUE; /* a PIN set by hand is a literal */
 	token_wanted(cfg, wanted, sizeof(wanted));
 	p->desc = fc_xasprintf("pkcs11 token %s (module %s)", wanted, cfg->module_path);
-	pthread_rwlockattr_init(&rwa);
-	pthread_rwlockattr_setkind_np(&rwa, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&p->state_lock, &rwa);
-	pthread_rwlockattr_destroy(&rwa);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&p->pool_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_mutex_init(&p->pool_lock, NULL);
-	pthread_mutex_init(&p->reason_lock, NULL);
 	p->want_sessions = cfg->max_sessions > 0 ? cfg->max_sessions : P11_DEFAULT_SESSIONS;
 	if (p->want_sessions > P11_MAX_SESSIONS)
 		p->want_sessions = P11_MAX_SESSIONS;
-	p->sessions = fc_xcalloc(p->want_sessions, sizeof(*p->sessions));
-	p->free_sessions = fc_xcalloc(p->want_sessions, sizeof(*p->free_sessions));
+	p11_pool_init(p);
 	if (p->cfg->pin_from == HSM_P11_PIN_VALUE && cfg->pin != NULL && !cfg->login_not_supported &&
 	    pin_keep(p, cfg->pin) != FC_OK) {
 		st = fc_err_set(err, FC_ECONFIG, "pkcs11: the PIN is too long");
@@ -954,8 +752,11 @@ out:
 
 /*
  * One signature: the mechanism and input for the key, a pooled session,
- * C_SignInit and C_Sign. On a fault the token is reconnected and the
- * signature retried once. raw receives k->sig_max bytes at most.
+ * C_SignInit and C_Sign. P11_SIGN_ATTEMPTS passes at most: a pass that
+ * meets a fault reconnects the token (forced: the fault is its own) and
+ * the next pass signs again; a pass that finds the token broken since the
+ * check at its start (another thread saw a fault) goes round again too.
+ * raw receives k->sig_max bytes at most.
  */
 static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_len, uint8_t *raw,
 			       size_t *raw_len, struct fc_err *err)
@@ -975,7 +776,7 @@ static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_l
 			mech.mechanism = CKM_SHA256_RSA_PKCS;
 		}
 	}
-	for (int attempt = 0;; attempt++) {
+	for (int attempt = 0; attempt < P11_SIGN_ATTEMPTS; attempt++) {
 		CK_ULONG out_len = k->sig_max;
 		unsigned gen;
 		CK_RV rv;
@@ -983,24 +784,15 @@ static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_l
 		if (atomic_load(&p->broken) &&
 		    (st = p11_recover(p, UINT_MAX, false, err)) != FC_OK)
 			return st;
-		pthread_rwlock_rdlock(&p->state_lock);
-		if (atomic_load(&p->broken)) {
-			/* broken again between the check and the lock */
-			pthread_rwlock_unlock(&p->state_lock);
-			if (attempt++ > 0)
-				return unavailable(p, err);
-			continue;
-		}
-		gen = atomic_load(&p->generation);
-		if ((st = p11_session_get(p, &s, err)) != FC_OK) {
-			pthread_rwlock_unlock(&p->state_lock);
+		if ((st = p11_session_begin(p, &s, &gen, err)) != FC_OK) {
+			if (atomic_load(&p->broken))
+				continue; /* broken again since the check above */
 			return st;
 		}
 		rv = p->f->C_SignInit(s, &mech, k->handle);
 		if (rv == CKR_OK)
 			rv = p->f->C_Sign(s, (CK_BYTE_PTR)in, in_len, raw, &out_len);
-		p11_session_put(p, s);
-		pthread_rwlock_unlock(&p->state_lock);
+		p11_session_end(p, s);
 		if (rv == CKR_OK) {
 			*raw_len = out_len;
 			return FC_OK;
@@ -1008,11 +800,10 @@ static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_l
 		if (!p11_rv_is_fault(rv))
 			return fc_err_set(err, FC_EHSM, "%s: C_Sign: %s", p->desc, p11_rv_name(rv));
 		p11_mark_broken(p, gen, rv, "C_Sign");
-		if (attempt > 0)
-			return unavailable(p, err);
-		if ((st = p11_recover(p, gen, true, err)) != FC_OK)
+		if (attempt + 1 < P11_SIGN_ATTEMPTS && (st = p11_recover(p, gen, true, err)) != FC_OK)
 			return st;
 	}
+	return p11_unavailable(p, err);
 }
 
 static enum fc_status p11_key_sign(void *impl, const uint8_t *msg, size_t len, uint8_t **sig,
@@ -1098,42 +889,6 @@ static const struct hsm_ops p11_ops = {
 	.close = p11_key_close,
 };
 
-/* Verify the self-test signature with the signer's public key. */
-static enum fc_status self_test(struct hsm_signer *s, struct p11_key *k, struct fc_err *err)
-{
-	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	enum fc_status st;
-
-	st = hsm_sign(s, (const uint8_t *)self_test_msg, sizeof(self_test_msg) - 1, &sig, &sig_len,
-		      err);
-	if (st != FC_OK)
-		goto out;
-	st = FC_ECONFIG;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(ctx, &pctx, k->md, NULL, hsm_signer_public_key(s)) != 1 ||
-	    (k->padding == HSM_RSA_PSS &&
-	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, k->md) != 1)) ||
-	    EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)self_test_msg,
-			     sizeof(self_test_msg) - 1) != 1) {
-		ERR_clear_error();
-		fc_err_set(err, FC_ECONFIG,
-			   "%s: the self-test signature does not verify with the key's public half "
-			   "(the private key and the public key or certificate do not match)",
-			   hsm_signer_description(s));
-		goto out;
-	}
-	st = FC_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(sig);
-	return st;
-}
-
 /*
  * A signer for a private key on the token (hsm.h). Returns FC_OK with
  * *out (free with hsm_signer_free; it keeps the token open), FC_ENOTFOUND
@@ -1166,8 +921,7 @@ enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const ui
 	k->padding = padding;
 	name = p11_key_name(label, id, id_len);
 
-	pthread_rwlock_rdlock(&p->state_lock);
-	if ((st = p11_session_get(p, &sess, err)) == FC_OK) {
+	if ((st = p11_session_begin(p, &sess, NULL, err)) == FC_OK) {
 		st = p11_key_find(p, sess, k, &rv, err);
 		if (st == FC_OK) {
 			st = p11_key_public(p, sess, k, &pub, err);
@@ -1182,9 +936,8 @@ enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const ui
 						p->desc, name);
 			}
 		}
-		p11_session_put(p, sess);
+		p11_session_end(p, sess);
 	}
-	pthread_rwlock_unlock(&p->state_lock);
 	if (st != FC_OK)
 		goto out;
 	if (k->type == CKK_EC) {
@@ -1213,7 +966,7 @@ enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const ui
 	k->next = p->keys;
 	p->keys = k;
 	pthread_rwlock_unlock(&p->state_lock);
-	if ((st = self_test(s, k, err)) != FC_OK)
+	if ((st = hsm_signer_self_test(s, err)) != FC_OK)
 		goto out;
 	*out = s;
 	s = NULL;

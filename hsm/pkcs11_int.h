@@ -28,6 +28,9 @@
 /* While the token is unavailable, a new attempt to reach it is made at most
  * this often (signing requests in between fail at once). */
 #define P11_RECOVER_INTERVAL_MS 500
+/* A signature is tried this many times: once, and once more after a fault
+ * (the token reconnected in between) or after finding the token broken. */
+#define P11_SIGN_ATTEMPTS 2
 /* ready() trusts a signature made this recently instead of probing. */
 #define P11_READY_FRESH_MS 1000
 /* Attribute values read from the token (labels, ids, EC points, moduli,
@@ -102,22 +105,49 @@ struct p11_key {
 	struct p11_key *next;
 };
 
-/* pkcs11.c */
+/*
+ * The files of the backend, from the bottom up (each calls only those
+ * above it in this list, and hsm.c):
+ *   pkcs11_session.c  return-value names, fault classification, the
+ *                     token's state and the pool of sessions
+ *   pkcs11_uri.c      the configuration: RFC 7512 URIs, crypto11 JSON, PINs
+ *   pkcs11_objects.c  objects on the token: keys, public keys, certificates
+ *   pkcs11.c          the module, the token and login, recovery, the signer
+ */
+
+/* pkcs11_session.c */
 const char *p11_rv_name(CK_RV rv);
 bool p11_rv_is_fault(CK_RV rv);
-/* Take a session from the pool (waits up to the pool timeout). Call with
- * state_lock held for reading. FC_EUNAVAIL when none came in time. */
-enum fc_status p11_session_get(struct hsm_p11 *p, CK_SESSION_HANDLE *out, struct fc_err *err);
-void p11_session_put(struct hsm_p11 *p, CK_SESSION_HANDLE h);
+/* Locks, condition variable and session arrays (want_sessions set). */
+void p11_pool_init(struct hsm_p11 *p);
+void p11_pool_destroy(struct hsm_p11 *p);
+/* Record why the token is unavailable; true when the reason changed. */
+bool p11_set_reason(struct hsm_p11 *p, const char *msg);
+/* FC_EUNAVAIL with "<token> is unavailable: <reason>". */
+enum fc_status p11_unavailable(struct hsm_p11 *p, struct fc_err *err);
 /* Note that rv (a fault) was seen in generation gen. */
 void p11_mark_broken(struct hsm_p11 *p, unsigned gen, CK_RV rv, const char *what);
-/* Make the token usable again if it is broken in generation gen (or at
- * all, when gen is UINT_MAX); rate-limited unless force. FC_OK when it is
- * usable, else FC_EUNAVAIL with the reason. Call without state_lock. */
+/* Every open session free / every session closed (state_lock held for
+ * writing, or p not shared). */
+void p11_pool_fill_locked(struct hsm_p11 *p);
+void p11_sessions_close_locked(struct hsm_p11 *p);
+/* Take state_lock for reading and a session from the pool (waits up to the
+ * pool timeout); *gen (if not NULL) the sessions' generation. FC_EUNAVAIL
+ * when the token is broken or no session came in time (lock released). */
+enum fc_status p11_session_begin(struct hsm_p11 *p, CK_SESSION_HANDLE *s, unsigned *gen,
+				 struct fc_err *err);
+/* Return the session and release state_lock. */
+void p11_session_end(struct hsm_p11 *p, CK_SESSION_HANDLE s);
+
+/* pkcs11.c */
+/* Make the token usable again if it is broken. gen: the generation whose
+ * sessions the caller saw fail (UINT_MAX: none in particular); force skips
+ * the rate limit, for a fault in the current generation only. FC_OK when
+ * it is usable, else FC_EUNAVAIL with the reason. Call without state_lock. */
 enum fc_status p11_recover(struct hsm_p11 *p, unsigned gen, bool force, struct fc_err *err);
 
 /* pkcs11_objects.c: object search and attributes (state_lock held for
- * reading, session from the pool or any open session). */
+ * reading, a session from p11_session_begin or any open session). */
 enum fc_status p11_find_objects(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJECT_CLASS cls,
 				const char *label, const uint8_t *id, size_t id_len,
 				CK_OBJECT_HANDLE **out, size_t *n, CK_RV *rv_out,
@@ -137,6 +167,9 @@ enum fc_status p11_key_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, struct p11
 char *p11_key_name(const char *label, const uint8_t *id, size_t id_len);
 
 /* pkcs11_uri.c */
+/* A copy of c without its literal PIN and pin_source (free with
+ * hsm_p11_config_free). */
+struct hsm_p11_config *p11_config_copy(const struct hsm_p11_config *c);
 /* Read the PIN again from its file (see hsm_p11_config_resolve_pin). *pin
  * malloc'd: wipe it with fc_free_secret right after C_Login. *sb: the
  * file's status when read. FC_ECONFIG naming the file, never the PIN. */

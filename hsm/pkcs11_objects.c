@@ -340,20 +340,6 @@ out:
 	return st;
 }
 
-/* Run the statements with a pooled session (state_lock held for reading). */
-#define WITH_SESSION(p, sess, st, err, ...)                                 \
-	do {                                                                 \
-		pthread_rwlock_rdlock(&(p)->state_lock);                     \
-		if (atomic_load(&(p)->broken))                               \
-			(st) = fc_err_set((err), FC_EUNAVAIL, "%s: unavailable", \
-					  (p)->desc);                        \
-		else if (((st) = p11_session_get((p), &(sess), (err))) == FC_OK) { \
-			__VA_ARGS__;                                         \
-			p11_session_put((p), (sess));                        \
-		}                                                            \
-		pthread_rwlock_unlock(&(p)->state_lock);                     \
-	} while (0)
-
 /*
  * Is there a private key with that label (and id, if given)? Sets *found.
  * Returns FC_OK, or FC_EHSM / FC_EUNAVAIL with the reason.
@@ -367,9 +353,10 @@ enum fc_status hsm_p11_has_key(struct hsm_p11 *p, const char *label, const uint8
 	CK_RV rv;
 	enum fc_status st;
 
-	WITH_SESSION(p, s, st, err,
-		     st = p11_find_objects(p, s, CKO_PRIVATE_KEY, label, id, id_len, &objs, &n,
-					   &rv, err));
+	if ((st = p11_session_begin(p, &s, NULL, err)) != FC_OK)
+		return st;
+	st = p11_find_objects(p, s, CKO_PRIVATE_KEY, label, id, id_len, &objs, &n, &rv, err);
+	p11_session_end(p, s);
 	free(objs);
 	if (st == FC_OK)
 		*found = n > 0;
@@ -429,15 +416,58 @@ enum fc_status hsm_p11_generate_key(struct hsm_p11 *p, const char *label, const 
 	priv[nk++] = (CK_ATTRIBUTE){CKA_UNWRAP, &no, sizeof(no)};
 	priv[nk++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
 	priv[nk++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
-	WITH_SESSION(p, s, st, err,
-		     rv = p->f->C_GenerateKeyPair(s, &mech, pub, np, priv, nk, &hpub, &hpriv));
-	if (st != FC_OK)
+	if ((st = p11_session_begin(p, &s, NULL, err)) != FC_OK)
 		return st;
+	rv = p->f->C_GenerateKeyPair(s, &mech, pub, np, priv, nk, &hpub, &hpriv);
+	p11_session_end(p, s);
 	if (rv != CKR_OK)
 		return fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
 				  "%s: C_GenerateKeyPair (label \"%s\"): %s", p->desc, label,
 				  p11_rv_name(rv));
 	return FC_OK;
+}
+
+/*
+ * Parse the X.509 certificates among objs[0..nobj) into certs (room for
+ * nobj), counting them in *got; objects of another certificate type are
+ * passed over. FC_EHSM / FC_EUNAVAIL when CKA_VALUE cannot be read,
+ * FC_ECONFIG for a value that is not DER X.509.
+ */
+static enum fc_status certs_read(struct hsm_p11 *p, CK_SESSION_HANDLE s,
+				 const CK_OBJECT_HANDLE *objs, size_t nobj, X509 **certs,
+				 size_t *got, struct fc_err *err)
+{
+	enum fc_status st = FC_OK;
+
+	for (size_t i = 0; st == FC_OK && i < nobj; i++) {
+		CK_CERTIFICATE_TYPE ct = 0;
+		CK_ATTRIBUTE a = {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)};
+		uint8_t *der = NULL;
+		size_t len = 0;
+		const unsigned char *q;
+		CK_RV rv;
+
+		if (p->f->C_GetAttributeValue(s, objs[i], &a, 1) != CKR_OK || ct != CKC_X_509)
+			continue;
+		if ((rv = p11_get_attr(p, s, objs[i], CKA_VALUE, &der, &len)) != CKR_OK)
+			return fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
+					  "%s: certificate CKA_VALUE: %s", p->desc, p11_rv_name(rv));
+		q = der;
+		certs[*got] = d2i_X509(NULL, &q, (long)len);
+		if (certs[*got] == NULL || q != der + len) {
+			ERR_clear_error();
+			X509_free(certs[*got]);
+			certs[*got] = NULL;
+			st = fc_err_set(err, FC_ECONFIG,
+					"%s: a certificate on the token is not DER X.509 (RFC 5280 "
+					"4.1)",
+					p->desc);
+		} else {
+			(*got)++;
+		}
+		free(der);
+	}
+	return st;
 }
 
 /*
@@ -456,43 +486,14 @@ enum fc_status hsm_p11_find_certs(struct hsm_p11 *p, const char *label, const ui
 	CK_RV rv = CKR_OK;
 	enum fc_status st;
 
-	WITH_SESSION(p, s, st, err, {
-		st = p11_find_objects(p, s, CKO_CERTIFICATE, label, id, id_len, &objs, &nobj, &rv,
-				      err);
-		if (st == FC_OK)
-			certs = fc_xcalloc(nobj + 1, sizeof(*certs));
-		for (size_t i = 0; st == FC_OK && i < nobj; i++) {
-			CK_CERTIFICATE_TYPE ct = 0;
-			CK_ATTRIBUTE a = {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)};
-			uint8_t *der = NULL;
-			size_t len = 0;
-			const unsigned char *q;
-
-			if (p->f->C_GetAttributeValue(s, objs[i], &a, 1) != CKR_OK ||
-			    ct != CKC_X_509)
-				continue;
-			if ((rv = p11_get_attr(p, s, objs[i], CKA_VALUE, &der, &len)) != CKR_OK) {
-				st = fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
-						"%s: certificate CKA_VALUE: %s", p->desc,
-						p11_rv_name(rv));
-				break;
-			}
-			q = der;
-			certs[got] = d2i_X509(NULL, &q, (long)len);
-			if (certs[got] == NULL || q != der + len) {
-				ERR_clear_error();
-				X509_free(certs[got]);
-				certs[got] = NULL;
-				st = fc_err_set(err, FC_ECONFIG,
-						"%s: a certificate on the token is not DER X.509 "
-						"(RFC 5280 4.1)",
-						p->desc);
-			} else {
-				got++;
-			}
-			free(der);
-		}
-	});
+	if ((st = p11_session_begin(p, &s, NULL, err)) != FC_OK)
+		return st;
+	st = p11_find_objects(p, s, CKO_CERTIFICATE, label, id, id_len, &objs, &nobj, &rv, err);
+	if (st == FC_OK) {
+		certs = fc_xcalloc(nobj + 1, sizeof(*certs));
+		st = certs_read(p, s, objs, nobj, certs, &got, err);
+	}
+	p11_session_end(p, s);
 	free(objs);
 	if (st != FC_OK) {
 		for (size_t i = 0; certs != NULL && i < got; i++)
@@ -550,9 +551,10 @@ enum fc_status hsm_p11_store_cert(struct hsm_p11 *p, const char *label, const ui
 	t[nt++] = (CK_ATTRIBUTE){CKA_ISSUER, iss, (CK_ULONG)iss_len};
 	t[nt++] = (CK_ATTRIBUTE){CKA_SERIAL_NUMBER, ser, (CK_ULONG)ser_len};
 	t[nt++] = (CK_ATTRIBUTE){CKA_VALUE, der, (CK_ULONG)der_len};
-	WITH_SESSION(p, s, st, err, rv = p->f->C_CreateObject(s, t, nt, &h));
-	if (st != FC_OK)
+	if ((st = p11_session_begin(p, &s, NULL, err)) != FC_OK)
 		goto out;
+	rv = p->f->C_CreateObject(s, t, nt, &h);
+	p11_session_end(p, s);
 	if (rv != CKR_OK) {
 		st = fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
 				"%s: C_CreateObject (certificate \"%s\"): %s", p->desc, label,
@@ -583,7 +585,7 @@ enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t
 
 	if (id == NULL || id_len == 0)
 		return fc_err_set(err, FC_EINTERNAL, "pkcs11: delete: no id");
-	WITH_SESSION(p, s, st, err, {
+	if ((st = p11_session_begin(p, &s, NULL, err)) == FC_OK) {
 		st = p11_find_objects(p, s, CKO_CERTIFICATE, NULL, id, id_len, &objs, &nobj, &rv,
 				      err);
 		for (size_t i = 0; st == FC_OK && i < nobj; i++) {
@@ -593,7 +595,8 @@ enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t
 			else
 				done++;
 		}
-	});
+		p11_session_end(p, s);
+	}
 	free(objs);
 	if (n != NULL)
 		*n = done;

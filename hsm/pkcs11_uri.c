@@ -47,6 +47,66 @@ void hsm_p11_config_free(struct hsm_p11_config *c)
 	free(c);
 }
 
+/*
+ * A deep copy of c for a token to keep: every attribute, and where to read
+ * the PIN again (pin_from, pin_path), but neither a literal PIN (the token
+ * keeps that on a locked page of its own) nor pin_source. Free with
+ * hsm_p11_config_free.
+ */
+struct hsm_p11_config *p11_config_copy(const struct hsm_p11_config *c)
+{
+	struct hsm_p11_config *d = fc_xcalloc(1, sizeof(*d));
+
+#define DUP(m) d->m = c->m != NULL ? fc_xstrdup(c->m) : NULL
+	DUP(module_path);
+	DUP(module_name);
+	DUP(token_label);
+	DUP(token_serial);
+	DUP(token_manufacturer);
+	DUP(token_model);
+	DUP(slot_description);
+	DUP(slot_manufacturer);
+	DUP(library_manufacturer);
+	DUP(library_description);
+	DUP(library_version);
+	DUP(object_label);
+	DUP(object_type);
+#undef DUP
+	if (c->object_id != NULL) {
+		d->object_id = fc_xmalloc(c->object_id_len + 1);
+		memcpy(d->object_id, c->object_id, c->object_id_len);
+		d->object_id_len = c->object_id_len;
+	}
+	d->has_slot = c->has_slot;
+	d->slot = c->slot;
+	d->login_not_supported = c->login_not_supported;
+	d->user_type = c->user_type;
+	d->max_sessions = c->max_sessions;
+	d->pool_wait_ms = c->pool_wait_ms;
+	d->read_write = c->read_write;
+	/* where to read the PIN again; a literal PIN goes to its locked page */
+	d->pin_from = c->pin_from;
+	d->pin_path = c->pin_path != NULL ? fc_xstrdup(c->pin_path) : NULL;
+	return d; /* without pin and pin_source */
+}
+
+/* A fresh configuration with the defaults both parsers start from. */
+static struct hsm_p11_config *config_new(void)
+{
+	struct hsm_p11_config *c = fc_xcalloc(1, sizeof(*c));
+
+	c->user_type = CKU_USER;
+	return c;
+}
+
+/* Hand a parsed configuration over to *out: a PIN it holds is a literal. */
+static void config_hand_over(struct hsm_p11_config *c, struct hsm_p11_config **out)
+{
+	if (c->pin != NULL)
+		c->pin_from = HSM_P11_PIN_VALUE;
+	*out = c;
+}
+
 static int hexval(char ch)
 {
 	if (ch >= '0' && ch <= '9')
@@ -138,142 +198,170 @@ static const struct attr_def *find_attr(const char *name, size_t len)
 	return NULL;
 }
 
-/* One "name=value" of the path (query). Messages never show a pin-value. */
-static enum fc_status parse_attr(struct hsm_p11_config *c, const char *a, size_t len, bool query,
-				 bool *seen_slot, struct fc_err *err)
+/*
+ * The definition of attribute name a[0..nlen) found in the path (query).
+ * FC_OK with *d, or with *d NULL for an unknown query attribute (ignored,
+ * RFC 7512 2.3); FC_ECONFIG for an unknown path attribute (vendor "x-"
+ * ones too: it would narrow the match in a way we cannot honour) or one in
+ * the wrong part.
+ */
+static enum fc_status attr_lookup(const char *a, size_t nlen, bool query,
+				  const struct attr_def **d, struct fc_err *err)
 {
-	const char *eq = memchr(a, '=', len);
 	const char *where = query ? "query" : "path";
-	const struct attr_def *d;
-	size_t nlen, vlen, dlen = 0;
-	const char *v;
-	uint8_t *dec = NULL;
-	enum fc_status st = FC_ECONFIG;
 
-	if (eq == NULL || eq == a)
+	*d = find_attr(a, nlen);
+	if (*d != NULL && (*d)->query == query)
+		return FC_OK;
+	if (*d != NULL)
 		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: %s attribute \"%.*s\" is not name=value (RFC 7512 2.3)",
-				  where, (int)(len > 64 ? 64 : len), a);
-	nlen = (size_t)(eq - a);
-	v = eq + 1;
-	vlen = len - nlen - 1;
-	d = find_attr(a, nlen);
-	if (d == NULL || d->query != query) {
-		if (d != NULL)
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 URI: \"%.*s\" belongs in the %s, not the %s (RFC "
-					  "7512 2.3)",
-					  (int)nlen, a, query ? "path" : "query", where);
-		if (query) {
-			/* RFC 7512 2.3: unknown query attributes may be ignored. */
-			fc_log(LOG_WARNING, "pkcs11 URI: ignoring unknown query attribute \"%.*s\"",
-			       (int)(nlen > 64 ? 64 : nlen), a);
-			return FC_OK;
-		}
-		/* An unknown path attribute narrows the match in a way we cannot
-		 * honour: refuse it rather than match more than was meant. */
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: unknown path attribute \"%.*s\" (RFC 7512 2.3 "
-				  "names: token, manufacturer, serial, model, library-*, object, "
-				  "type, id, slot-*)",
-				  (int)(nlen > 64 ? 64 : nlen), a);
+				  "pkcs11 URI: \"%.*s\" belongs in the %s, not the %s (RFC 7512 2.3)",
+				  (int)nlen, a, query ? "path" : "query", where);
+	if (query) {
+		/* RFC 7512 2.3: unknown query attributes may be ignored. */
+		fc_log(LOG_WARNING, "pkcs11 URI: ignoring unknown query attribute \"%.*s\"",
+		       (int)(nlen > 64 ? 64 : nlen), a);
+		return FC_OK;
 	}
+	return fc_err_set(err, FC_ECONFIG,
+			  "pkcs11 URI: unknown path attribute \"%.*s\" (RFC 7512 2.3 names: token, "
+			  "manufacturer, serial, model, library-*, object, type, id, slot-*)",
+			  (int)(nlen > 64 ? 64 : nlen), a);
+}
+
+/*
+ * Check the characters of value v[0..vlen) of attribute d and decode it
+ * (RFC 7512 2.3): *dec malloc'd and NUL-terminated, *dlen bytes, within
+ * the limits, without a NUL unless d is id. FC_ECONFIG otherwise; a
+ * pin-value never appears in a message.
+ */
+static enum fc_status attr_decode(const struct attr_def *d, const char *v, size_t vlen,
+				  uint8_t **dec, size_t *dlen, struct fc_err *err)
+{
+	bool secret = d->kind == ATTR_SECRET;
+	size_t max = secret ? HSM_P11_MAX_PIN_LEN : HSM_P11_MAX_ATTR_LEN;
+
 	for (size_t i = 0; i < vlen; i++) {
-		if (v[i] != '%' && !value_char_ok(v[i], query)) {
-			if (d->kind == ATTR_SECRET)
-				return fc_err_set(err, FC_ECONFIG,
-						  "pkcs11 URI: pin-value holds a character that must "
-						  "be percent-encoded (RFC 7512 2.3)");
+		if (v[i] == '%' || value_char_ok(v[i], d->query))
+			continue;
+		if (secret)
 			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 URI: %s: character '%c' must be percent-encoded "
-					  "(RFC 7512 2.3)",
-					  d->name, v[i]);
-		}
+					  "pkcs11 URI: pin-value holds a character that must be "
+					  "percent-encoded (RFC 7512 2.3)");
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: %s: character '%c' must be percent-encoded (RFC 7512 "
+				  "2.3)",
+				  d->name, v[i]);
 	}
-	if (!p11_pct_decode(v, vlen, &dec, &dlen)) {
-		if (d->kind == ATTR_SECRET)
+	if (!p11_pct_decode(v, vlen, dec, dlen)) {
+		if (secret)
 			return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: pin-value: bad %%-escape");
 		return fc_err_set(err, FC_ECONFIG,
 				  "pkcs11 URI: %s: bad %%-escape (two hex digits must follow %%)",
 				  d->name);
 	}
-	if (d->kind == ATTR_SECRET ? dlen > HSM_P11_MAX_PIN_LEN : dlen > HSM_P11_MAX_ATTR_LEN) {
-		fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s: longer than %d bytes", d->name,
-			   d->kind == ATTR_SECRET ? HSM_P11_MAX_PIN_LEN : HSM_P11_MAX_ATTR_LEN);
-		goto out;
-	}
-	if (d->kind != ATTR_BYTES && memchr(dec, '\0', dlen) != NULL) {
+	if (*dlen > max)
+		fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s: longer than %zu bytes", d->name, max);
+	else if (d->kind != ATTR_BYTES && memchr(*dec, '\0', *dlen) != NULL)
 		fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s: holds a NUL byte", d->name);
-		goto out;
-	}
-	if (d->kind == ATTR_SLOT) {
-		char *end;
-		if (*seen_slot) {
-			fc_err_set(err, FC_ECONFIG, "pkcs11 URI: slot-id appears twice");
-			goto out;
-		}
-		errno = 0;
-		end = NULL;
-		if (dlen > 0 && isdigit(dec[0]))
-			c->slot = strtoul((char *)dec, &end, 10);
-		if (end == NULL || *end != '\0' || errno != 0) {
-			fc_err_set(err, FC_ECONFIG,
-				   "pkcs11 URI: slot-id \"%s\" is not a decimal number (RFC 7512 2.3)",
-				   (char *)dec);
-			goto out;
-		}
-		c->has_slot = true;
-		*seen_slot = true;
-		st = FC_OK;
-		goto out;
-	}
-	{
-		char **slotp = (char **)((char *)c + d->off);
-		if (*slotp != NULL) {
-			fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s appears twice", d->name);
-			goto out;
-		}
-		if (d->kind == ATTR_TYPE && strcmp((char *)dec, "public") != 0 &&
-		    strcmp((char *)dec, "private") != 0 && strcmp((char *)dec, "cert") != 0 &&
-		    strcmp((char *)dec, "secret-key") != 0 && strcmp((char *)dec, "data") != 0) {
-			fc_err_set(err, FC_ECONFIG,
-				   "pkcs11 URI: type \"%s\" is not one of public, private, cert, "
-				   "secret-key, data (RFC 7512 2.3)",
-				   (char *)dec);
-			goto out;
-		}
-		if (d->kind == ATTR_VERSION) {
-			size_t i = 0, digits = 0;
-			while (i < dlen && isdigit(dec[i]))
+	else
+		return FC_OK;
+	fc_memzero(*dec, *dlen);
+	free(*dec);
+	*dec = NULL;
+	return FC_ECONFIG;
+}
+
+/* slot-id: a decimal number, once. */
+static enum fc_status attr_slot(struct hsm_p11_config *c, const char *dec, struct fc_err *err)
+{
+	char *end = NULL;
+
+	if (c->has_slot)
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: slot-id appears twice");
+	errno = 0;
+	if (isdigit((unsigned char)dec[0]))
+		c->slot = strtoul(dec, &end, 10);
+	if (end == NULL || *end != '\0' || errno != 0)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: slot-id \"%s\" is not a decimal number (RFC 7512 2.3)",
+				  dec);
+	c->has_slot = true;
+	return FC_OK;
+}
+
+/* A decoded value fits its kind: type is one of RFC 7512's, library-version
+ * is "M" or "M.m", id is not empty. */
+static enum fc_status attr_check(const struct attr_def *d, const char *dec, size_t dlen,
+				 struct fc_err *err)
+{
+	size_t i = 0, digits;
+
+	switch (d->kind) {
+	case ATTR_TYPE:
+		if (strcmp(dec, "public") == 0 || strcmp(dec, "private") == 0 ||
+		    strcmp(dec, "cert") == 0 || strcmp(dec, "secret-key") == 0 ||
+		    strcmp(dec, "data") == 0)
+			return FC_OK;
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: type \"%s\" is not one of public, private, cert, "
+				  "secret-key, data (RFC 7512 2.3)",
+				  dec);
+	case ATTR_VERSION:
+		while (i < dlen && isdigit((unsigned char)dec[i]))
+			i++;
+		digits = i;
+		if (i < dlen && dec[i] == '.') {
+			size_t j = ++i;
+			while (i < dlen && isdigit((unsigned char)dec[i]))
 				i++;
-			digits = i;
-			if (i < dlen && dec[i] == '.') {
-				size_t j = ++i;
-				while (i < dlen && isdigit(dec[i]))
-					i++;
-				if (i == j)
-					digits = 0;
-			}
-			if (digits == 0 || i != dlen) {
-				fc_err_set(err, FC_ECONFIG,
-					   "pkcs11 URI: library-version \"%s\" is not M or M.m (RFC "
-					   "7512 2.3)",
-					   (char *)dec);
-				goto out;
-			}
+			if (i == j)
+				digits = 0;
 		}
-		if (d->kind == ATTR_BYTES) {
+		if (digits > 0 && i == dlen)
+			return FC_OK;
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: library-version \"%s\" is not M or M.m (RFC 7512 2.3)",
+				  dec);
+	case ATTR_BYTES:
+		if (dlen > 0)
+			return FC_OK;
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: id is empty");
+	default:
+		return FC_OK;
+	}
+}
+
+/* One "name=value" of the path (query). Messages never show a pin-value. */
+static enum fc_status parse_attr(struct hsm_p11_config *c, const char *a, size_t len, bool query,
+				 struct fc_err *err)
+{
+	const char *eq = memchr(a, '=', len);
+	const struct attr_def *d;
+	size_t nlen, dlen = 0;
+	uint8_t *dec = NULL;
+	char **member;
+	enum fc_status st;
+
+	if (eq == NULL || eq == a)
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 URI: %s attribute \"%.*s\" is not name=value (RFC 7512 2.3)",
+				  query ? "query" : "path", (int)(len > 64 ? 64 : len), a);
+	nlen = (size_t)(eq - a);
+	if ((st = attr_lookup(a, nlen, query, &d, err)) != FC_OK || d == NULL)
+		return st;
+	if ((st = attr_decode(d, eq + 1, len - nlen - 1, &dec, &dlen, err)) != FC_OK)
+		return st;
+	if (d->kind == ATTR_SLOT) {
+		st = attr_slot(c, (const char *)dec, err);
+	} else if (*(member = (char **)((char *)c + d->off)) != NULL) {
+		st = fc_err_set(err, FC_ECONFIG, "pkcs11 URI: %s appears twice", d->name);
+	} else if ((st = attr_check(d, (const char *)dec, dlen, err)) == FC_OK) {
+		if (d->kind == ATTR_BYTES)
 			c->object_id_len = dlen;
-			if (dlen == 0) {
-				fc_err_set(err, FC_ECONFIG, "pkcs11 URI: id is empty");
-				goto out;
-			}
-		}
-		*slotp = (char *)dec;
+		*member = (char *)dec;
 		dec = NULL;
 	}
-	st = FC_OK;
-out:
 	if (dec != NULL) {
 		fc_memzero(dec, dlen);
 		free(dec);
@@ -283,7 +371,7 @@ out:
 
 /* Parse the ';'- (path) or '&'- (query) separated attributes of s[0..len). */
 static enum fc_status parse_part(struct hsm_p11_config *c, const char *s, size_t len, bool query,
-				 bool *seen_slot, struct fc_err *err)
+				 struct fc_err *err)
 {
 	char sep = query ? '&' : ';';
 	size_t off = 0;
@@ -299,7 +387,7 @@ static enum fc_status parse_part(struct hsm_p11_config *c, const char *s, size_t
 		if (alen == 0)
 			return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: empty %s attribute",
 					  query ? "query" : "path");
-		if ((st = parse_attr(c, a, alen, query, seen_slot, err)) != FC_OK)
+		if ((st = parse_attr(c, a, alen, query, err)) != FC_OK)
 			return st;
 		if (e == NULL)
 			return FC_OK;
@@ -318,7 +406,6 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
 	struct hsm_p11_config *c = NULL;
 	const char *path, *q;
 	size_t len, plen;
-	bool seen_slot = false;
 	enum fc_status st = FC_ECONFIG;
 
 	if (uri == NULL || out == NULL)
@@ -337,14 +424,13 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
 					  "pkcs11 URI: byte %zu is a space, control, '#' or non-ASCII "
 					  "character (percent-encode it)",
 					  i);
-	c = fc_xcalloc(1, sizeof(*c));
-	c->user_type = CKU_USER;
+	c = config_new();
 	path = uri + sizeof(uri_scheme) - 1;
 	q = strchr(path, '?');
 	plen = q != NULL ? (size_t)(q - path) : strlen(path);
-	if ((st = parse_part(c, path, plen, false, &seen_slot, err)) != FC_OK)
+	if ((st = parse_part(c, path, plen, false, err)) != FC_OK)
 		goto out;
-	if (q != NULL && (st = parse_part(c, q + 1, strlen(q + 1), true, &seen_slot, err)) != FC_OK)
+	if (q != NULL && (st = parse_part(c, q + 1, strlen(q + 1), true, err)) != FC_OK)
 		goto out;
 	if (c->pin != NULL && c->pin_source != NULL) {
 		st = fc_err_set(err, FC_ECONFIG,
@@ -352,9 +438,7 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
 				"one)");
 		goto out;
 	}
-	if (c->pin != NULL)
-		c->pin_from = HSM_P11_PIN_VALUE;
-	*out = c;
+	config_hand_over(c, out);
 	c = NULL;
 	st = FC_OK;
 out:
@@ -374,7 +458,10 @@ static bool json_uint(json_t *v, json_int_t max, json_int_t *out)
 	return true;
 }
 
-/* A string field: copied when non-empty (crypto11 treats "" as unset). */
+/* A string field: copied when non-empty (crypto11 treats "" as unset).
+ * Field names match in any case, so a field may come twice ("Pin" and
+ * "pin"): as with Go's encoding/json the last one wins (a last "" unsets
+ * the field), and the value it replaces is freed (wiped if secret). */
 static enum fc_status json_str(json_t *v, const char *field, const char *name, bool secret,
 			       char **out, struct fc_err *err)
 {
@@ -390,18 +477,114 @@ static enum fc_status json_str(json_t *v, const char *field, const char *name, b
 	if (memchr(json_string_value(v), '\0', len) != NULL)
 		return fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: %s holds a NUL byte", name,
 				  field);
-	if (len > 0)
-		*out = fc_xstrndup(json_string_value(v), len);
+	if (secret)
+		fc_free_secret(*out);
+	else
+		free(*out);
+	*out = len > 0 ? fc_xstrndup(json_string_value(v), len) : NULL;
+	return FC_OK;
+}
+
+/*
+ * One of crypto11's string fields (Path, TokenLabel, TokenSerial, Pin),
+ * its name matched in any case. Returns FC_OK and sets *handled when key
+ * is one of them, else FC_ECONFIG with the reason.
+ */
+static enum fc_status crypto11_string(struct hsm_p11_config *c, const char *key, json_t *v,
+				      const char *name, bool *handled, struct fc_err *err)
+{
+	enum fc_status st;
+
+	*handled = true;
+	if (strcasecmp(key, "Path") == 0)
+		return json_str(v, "Path", name, false, &c->module_path, err);
+	if (strcasecmp(key, "TokenLabel") == 0)
+		return json_str(v, "TokenLabel", name, false, &c->token_label, err);
+	if (strcasecmp(key, "TokenSerial") == 0)
+		return json_str(v, "TokenSerial", name, false, &c->token_serial, err);
+	if (strcasecmp(key, "Pin") == 0) {
+		st = json_str(v, "Pin", name, true, &c->pin, err);
+		/* jansson frees its copy without wiping it: wipe it here (the
+		 * string is jansson's malloc'd buffer, ours to write) */
+		if (json_is_string(v))
+			fc_memzero((char *)json_string_value(v), json_string_length(v));
+		return st;
+	}
+	*handled = false;
+	return FC_OK;
+}
+
+/*
+ * One of crypto11's other fields (SlotNumber, MaxSessions, UserType,
+ * PoolWaitTimeout, LoginNotSupported, the AES-GCM ones, ignored), its
+ * name matched in any case. FC_ECONFIG with the reason for a bad value or
+ * an unknown field.
+ */
+static enum fc_status crypto11_other(struct hsm_p11_config *c, const char *key, json_t *v,
+				     const char *name, struct fc_err *err)
+{
+	json_int_t n = 0;
+
+	if (strcasecmp(key, "SlotNumber") == 0) {
+		if (json_is_null(v))
+			return FC_OK;
+		if (!json_uint(v, INT32_MAX, &n))
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 config %s: SlotNumber must be a non-negative integer",
+					  name);
+		c->has_slot = true;
+		c->slot = (unsigned long)n;
+	} else if (strcasecmp(key, "MaxSessions") == 0) {
+		if (!json_uint(v, INT32_MAX, &n))
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 config %s: MaxSessions must be a non-negative integer",
+					  name);
+		if (n > P11_MAX_SESSIONS)
+			fc_log(LOG_NOTICE,
+			       "pkcs11 config %s: MaxSessions %lld: opening %d sessions (fulcrum "
+			       "opens them all at start)",
+			       name, (long long)n, P11_MAX_SESSIONS);
+		c->max_sessions = (unsigned)(n > P11_MAX_SESSIONS ? P11_MAX_SESSIONS : n);
+	} else if (strcasecmp(key, "UserType") == 0) {
+		if (!json_uint(v, 2, &n))
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 config %s: UserType must be 0 (SO), 1 (user) or 2 "
+					  "(context specific)",
+					  name);
+		c->user_type = (unsigned long)n;
+	} else if (strcasecmp(key, "PoolWaitTimeout") == 0) {
+		/* Go's time.Duration marshals as integer nanoseconds */
+		if (!json_uint(v, INT64_MAX, &n))
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 config %s: PoolWaitTimeout must be a non-negative "
+					  "integer of nanoseconds (Go time.Duration)",
+					  name);
+		c->pool_wait_ms = (int64_t)(n / 1000000) + (n % 1000000 != 0);
+	} else if (strcasecmp(key, "LoginNotSupported") == 0) {
+		if (!json_is_boolean(v))
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11 config %s: LoginNotSupported must be true or false",
+					  name);
+		c->login_not_supported = json_is_true(v);
+	} else if (strcasecmp(key, "UseGCMIVFromHSM") != 0 && strcasecmp(key, "GCMIVLength") != 0 &&
+		   strcasecmp(key, "GCMIVFromHSMControl") != 0) {
+		/* (crypto11's AES-GCM settings: nothing to do for signing) */
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11 config %s: unknown field \"%.64s\" (crypto11 fields: Path, "
+				  "TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, UserType, "
+				  "PoolWaitTimeout, LoginNotSupported)",
+				  name, key);
+	}
 	return FC_OK;
 }
 
 /*
  * Parse crypto11's JSON configuration (hsm.h). Field names match
- * case-insensitively, as Go's encoding/json does. crypto11's AES-GCM fields
- * are accepted and ignored; any other field is refused (a typo would
- * otherwise go unnoticed). Returns FC_OK with *out (free with
- * hsm_p11_config_free), else FC_ECONFIG with the reason; the Pin never
- * appears in a message.
+ * case-insensitively, as Go's encoding/json does (a field given in two
+ * spellings takes the last value). crypto11's AES-GCM fields are accepted
+ * and ignored; any other field is refused (a typo would otherwise go
+ * unnoticed). Returns FC_OK with *out (free with hsm_p11_config_free),
+ * else FC_ECONFIG with the reason; the Pin never appears in a message.
  */
 enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const char *name,
 					     struct hsm_p11_config **out, struct fc_err *err)
@@ -410,9 +593,9 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 	json_t *root = NULL, *v;
 	json_error_t jerr;
 	const char *key;
-	json_int_t n = 0;
 	enum fc_status st = FC_ECONFIG;
-	int selectors = 0;
+	bool handled;
+	int selectors;
 
 	if (name == NULL)
 		name = "(memory)";
@@ -433,81 +616,10 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 		fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: not a JSON object", name);
 		goto out;
 	}
-	c = fc_xcalloc(1, sizeof(*c));
-	c->user_type = CKU_USER;
+	c = config_new();
 	json_object_foreach(root, key, v) {
-		st = FC_OK;
-		if (strcasecmp(key, "Path") == 0) {
-			free(c->module_path);
-			c->module_path = NULL;
-			st = json_str(v, "Path", name, false, &c->module_path, err);
-		} else if (strcasecmp(key, "TokenLabel") == 0) {
-			st = json_str(v, "TokenLabel", name, false, &c->token_label, err);
-		} else if (strcasecmp(key, "TokenSerial") == 0) {
-			st = json_str(v, "TokenSerial", name, false, &c->token_serial, err);
-		} else if (strcasecmp(key, "SlotNumber") == 0) {
-			if (json_is_null(v))
-				continue;
-			if (!json_uint(v, INT32_MAX, &n))
-				st = fc_err_set(err, FC_ECONFIG,
-						"pkcs11 config %s: SlotNumber must be a non-negative "
-						"integer",
-						name);
-			c->has_slot = true;
-			c->slot = (unsigned long)n;
-		} else if (strcasecmp(key, "Pin") == 0) {
-			st = json_str(v, "Pin", name, true, &c->pin, err);
-			/* jansson frees its copy without wiping it: wipe it here
-			 * (the string is jansson's malloc'd buffer, ours to write) */
-			if (json_is_string(v))
-				fc_memzero((char *)json_string_value(v), json_string_length(v));
-		} else if (strcasecmp(key, "MaxSessions") == 0) {
-			if (!json_uint(v, INT32_MAX, &n))
-				st = fc_err_set(err, FC_ECONFIG,
-						"pkcs11 config %s: MaxSessions must be a non-negative "
-						"integer",
-						name);
-			else if (n > P11_MAX_SESSIONS)
-				fc_log(LOG_NOTICE,
-				       "pkcs11 config %s: MaxSessions %lld: opening %d sessions "
-				       "(fulcrum opens them all at start)",
-				       name, (long long)n, P11_MAX_SESSIONS);
-			c->max_sessions = (unsigned)(n > P11_MAX_SESSIONS ? P11_MAX_SESSIONS : n);
-		} else if (strcasecmp(key, "UserType") == 0) {
-			if (!json_uint(v, 2, &n))
-				st = fc_err_set(err, FC_ECONFIG,
-						"pkcs11 config %s: UserType must be 0 (SO), 1 (user) "
-						"or 2 (context specific)",
-						name);
-			c->user_type = (unsigned long)n;
-		} else if (strcasecmp(key, "PoolWaitTimeout") == 0) {
-			/* Go's time.Duration marshals as integer nanoseconds */
-			if (!json_uint(v, INT64_MAX, &n))
-				st = fc_err_set(err, FC_ECONFIG,
-						"pkcs11 config %s: PoolWaitTimeout must be a "
-						"non-negative integer of nanoseconds (Go "
-						"time.Duration)",
-						name);
-			c->pool_wait_ms = (int64_t)(n / 1000000) + (n % 1000000 != 0);
-		} else if (strcasecmp(key, "LoginNotSupported") == 0) {
-			if (!json_is_boolean(v))
-				st = fc_err_set(err, FC_ECONFIG,
-						"pkcs11 config %s: LoginNotSupported must be true or "
-						"false",
-						name);
-			c->login_not_supported = json_is_true(v);
-		} else if (strcasecmp(key, "UseGCMIVFromHSM") == 0 ||
-			   strcasecmp(key, "GCMIVLength") == 0 ||
-			   strcasecmp(key, "GCMIVFromHSMControl") == 0) {
-			/* crypto11's AES-GCM settings: nothing to do for signing */
-		} else {
-			st = fc_err_set(err, FC_ECONFIG,
-					"pkcs11 config %s: unknown field \"%.64s\" (crypto11 fields: "
-					"Path, TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, "
-					"UserType, PoolWaitTimeout, LoginNotSupported)",
-					name, key);
-		}
-		if (st != FC_OK)
+		if ((st = crypto11_string(c, key, v, name, &handled, err)) != FC_OK ||
+		    (!handled && (st = crypto11_other(c, key, v, name, err)) != FC_OK))
 			goto out;
 	}
 	st = FC_ECONFIG;
@@ -524,9 +636,7 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 			   name, selectors);
 		goto out;
 	}
-	if (c->pin != NULL)
-		c->pin_from = HSM_P11_PIN_VALUE;
-	*out = c;
+	config_hand_over(c, out);
 	c = NULL;
 	st = FC_OK;
 out:

@@ -17,29 +17,20 @@
 /* A PEM key file is small: an RSA-8192 key in encrypted PKCS#8 is ~6.5 KiB. */
 #define SOFTKEY_MAX_PEM_BYTES (64 * 1024)
 
-/* Signed and verified once when a key is wrapped: catches a public-only or
- * inconsistent key at startup instead of at the first request. */
-static const char self_test_msg[] = "fulcrum softkey self-test";
-
 struct softkey {
 	EVP_PKEY *key;               /* the private key */
 	enum hsm_rsa_padding padding;
 	const EVP_MD *md;            /* from the signer; NULL = pure (Ed25519) */
 };
 
-/* Set up ctx for signing or verifying with key, md and padding. */
-static bool digest_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const EVP_MD *md,
-			enum hsm_rsa_padding padding, bool verify)
+/* Set up ctx for signing with key, md and padding. */
+static bool sign_init(EVP_MD_CTX *ctx, EVP_PKEY *key, const EVP_MD *md,
+		      enum hsm_rsa_padding padding)
 {
 	EVP_PKEY_CTX *pctx = NULL;
 
-	if (verify) {
-		if (EVP_DigestVerifyInit(ctx, &pctx, md, NULL, key) != 1)
-			return false;
-	} else {
-		if (EVP_DigestSignInit(ctx, &pctx, md, NULL, key) != 1)
-			return false;
-	}
+	if (EVP_DigestSignInit(ctx, &pctx, md, NULL, key) != 1)
+		return false;
 	if (padding == HSM_RSA_PSS) {
 		/* RFC 4055 3.1 as Go signs PSS: MGF1 with the message digest, salt
 		 * as long as the digest. */
@@ -60,7 +51,7 @@ static enum fc_status softkey_sign(void *impl, const uint8_t *msg, size_t len, u
 	size_t out_len = 0;
 	enum fc_status st = FC_EHSM;
 
-	if ((ctx = EVP_MD_CTX_new()) == NULL || !digest_init(ctx, k->key, k->md, k->padding, false) ||
+	if ((ctx = EVP_MD_CTX_new()) == NULL || !sign_init(ctx, k->key, k->md, k->padding) ||
 	    EVP_DigestSign(ctx, NULL, &out_len, msg, len) != 1) {
 		fc_err_set(err, FC_EHSM, "hsm: softkey: cannot start signing");
 		fc_err_append_ssl(err);
@@ -120,36 +111,6 @@ static EVP_PKEY *public_copy(EVP_PKEY *key)
 	return pub;
 }
 
-/* Sign and verify a fixed message with the new signer. */
-static enum fc_status self_test(struct hsm_signer *s, struct softkey *k, struct fc_err *err)
-{
-	EVP_MD_CTX *ctx = NULL;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	enum fc_status st;
-
-	st = hsm_sign(s, (const uint8_t *)self_test_msg, sizeof(self_test_msg) - 1, &sig,
-		      &sig_len, err);
-	if (st != FC_OK)
-		goto out;
-	st = FC_ECONFIG;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    !digest_init(ctx, hsm_signer_public_key(s), k->md, k->padding, true) ||
-	    EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)self_test_msg,
-			     sizeof(self_test_msg) - 1) != 1) {
-		fc_err_set(err, FC_ECONFIG,
-			   "hsm: %s: self-test signature does not verify (inconsistent key)",
-			   hsm_signer_description(s));
-		fc_err_append_ssl(err);
-		goto out;
-	}
-	st = FC_OK;
-out:
-	EVP_MD_CTX_free(ctx);
-	free(sig);
-	return st;
-}
-
 /*
  * Wrap an EVP_PKEY holding a private key (hsm.h). Takes ownership of key,
  * also on failure. The key is checked (type and size as hsm_signer_new,
@@ -186,7 +147,7 @@ enum fc_status hsm_softkey_from_pkey(EVP_PKEY *key, enum hsm_rsa_padding padding
 	}
 	/* The signer decided the digest; the backend signs with the same. */
 	k->md = hsm_signer_digest(s);
-	if ((st = self_test(s, k, err)) != FC_OK)
+	if ((st = hsm_signer_self_test(s, err)) != FC_OK)
 		goto out;
 	*out = s;
 	s = NULL;

@@ -1,7 +1,8 @@
 /*
- * Unit tests for hsm/: the signer and the softkey backend. Signatures are
- * checked independently with EVP_DigestVerify on the public key; PEM
- * fixtures are written at test time with OpenSSL's own writers.
+ * Unit tests for hsm/: the signer (its self-test included) and the softkey
+ * backend. Signatures are checked independently with EVP_DigestVerify on
+ * the public key; PEM fixtures are written at test time with OpenSSL's own
+ * writers.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -89,6 +90,7 @@ static void test_generate_and_sign(void)
 						   : md != NULL && EVP_MD_get_type(hsm_signer_digest(s)) ==
 								 EVP_MD_get_type(md));
 		CHECK(hsm_signer_ready(s));
+		CHECK(hsm_signer_self_test(s, &err) == FC_OK);
 		CHECK(EVP_PKEY_get_base_id(hsm_signer_public_key(s)) == kc->pkey_id);
 		CHECK(is_public_only(hsm_signer_public_key(s)));
 		CHECK_CONTAINS(hsm_signer_description(s), "ephemeral");
@@ -133,6 +135,7 @@ static void test_pss(void)
 	CHECK(hsm_signer_signature_nid(s) == NID_rsassaPss);
 	CHECK(EVP_MD_get_type(hsm_signer_digest(s)) == NID_sha256);
 	CHECK_STR(hsm_signer_description(s), "test pss");
+	CHECK(hsm_signer_self_test(s, &err) == FC_OK);
 	CHECK(hsm_sign(s, (const uint8_t *)msg, sizeof(msg) - 1, &sig, &sig_len, &err) == FC_OK);
 	CHECK(sig_len == 256);
 	CHECK(verify_sig(hsm_signer_public_key(s), EVP_sha256(), RSA_PKCS1_PSS_PADDING, sig,
@@ -275,6 +278,15 @@ static void test_signer_contract(void)
 	CHECK(hsm_sign(s, (const uint8_t *)msg, sizeof(msg) - 1, &sig, &sig_len, &err) == FC_OK);
 	CHECK(sig_len == 4);
 	free(sig);
+	/* the self-test: a signature that does not verify is a configuration
+	 * error naming the signer; the backend's own failure passes through */
+	memset(&err, 0, sizeof(err));
+	CHECK(hsm_signer_self_test(s, &err) == FC_ECONFIG);
+	CHECK_CONTAINS(err.msg, "mock p384: the self-test signature does not verify");
+	mk->result = FC_EUNAVAIL;
+	memset(&err, 0, sizeof(err));
+	CHECK(hsm_signer_self_test(s, &err) == FC_EUNAVAIL);
+	mk->result = FC_OK;
 	/* the signer holds its own reference to the public key */
 	EVP_PKEY_free(ec);
 	CHECK(EVP_PKEY_get_bits(hsm_signer_public_key(s)) == 384);

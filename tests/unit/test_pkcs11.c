@@ -3,8 +3,11 @@
  * own examples, percent-encoding, bad inputs), crypto11's JSON
  * configuration (every field, every error), PIN sources, and, on a private
  * SoftHSM2 token, signers for P-256, P-384, RSA PKCS#1 v1.5 and RSA-PSS
- * whose signatures are verified independently with OpenSSL.
+ * whose signatures are verified independently with OpenSSL; through the
+ * fault-injecting shim, logging in again, the retry budget of a signature
+ * and the generations p11_recover is told about (pkcs11_int.h).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +17,7 @@
 
 #include "check.h"
 #include "hsm.h"
+#include "pkcs11_int.h"
 
 #define SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
 
@@ -220,6 +224,20 @@ static void test_crypto11(void)
 		CHECK(c->pool_wait_ms == 1); /* rounded up, never 0 = forever */
 	}
 	hsm_p11_config_free(c);
+
+	/* a field in two spellings: the last wins, the value it replaces is
+	 * freed (LeakSanitizer would see it otherwise) */
+	c = NULL;
+	const char *twice = "{\"Path\":\"/a.so\",\"TokenLabel\":\"x\",\"Pin\":\"first-pin\","
+			    "\"pin\":\"second-pin\",\"tokenlabel\":\"y\",\"path\":\"/b.so\"}";
+	CHECK(hsm_p11_config_parse_crypto11(twice, strlen(twice), "t", &c, &err) == FC_OK);
+	if (c) {
+		CHECK_STR(c->module_path, "/b.so");
+		CHECK_STR(c->token_label, "y");
+		CHECK_STR(c->pin, "second-pin");
+	}
+	hsm_p11_config_free(c);
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"tokenlabel\":\"\"}", "exactly one of");
 
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"", "not valid JSON");
 	json_bad("[1]", "not a JSON object");
@@ -641,6 +659,129 @@ static void test_relogin(void)
 	hsm_signer_free(s);
 }
 
+/* How many failures the shim has injected so far (lines of ctl.count). */
+static int shim_count(const char *ctl)
+{
+	char path[320];
+	int n = 0, ch;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s.count", ctl);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+static int64_t fake_ms;
+static int64_t fake_mono(void)
+{
+	return fake_ms;
+}
+
+/*
+ * Through the shim over SoftHSM2: a signature is tried P11_SIGN_ATTEMPTS
+ * times (one fault is retried invisibly, a second in the same call is
+ * not), and p11_recover honours the generation it is given: a caller
+ * whose failed sessions were replaced already cannot force an attempt
+ * past the rate limit, one that saw the current sessions fail can.
+ */
+static void test_recover(void)
+{
+	const char *shim = getenv("FULCRUM_PKCS11_SHIM");
+	char ctl[300], uri[1024], cmd[512];
+	struct hsm_p11_config *c = NULL;
+	struct hsm_p11 *p = NULL;
+	struct hsm_signer *s = NULL;
+	struct fc_err err = {0};
+	unsigned gen0, gen1;
+	int before;
+
+	if (shim == NULL || access(shim, R_OK) != 0 || access(SOFTHSM, R_OK) != 0) {
+		printf("SKIP recover: FULCRUM_PKCS11_SHIM or SoftHSM2 missing\n");
+		return;
+	}
+	snprintf(cmd, sizeof(cmd),
+		 "softhsm2-util --init-token --free --label recover --so-pin 0000 --pin 2222 "
+		 ">/dev/null");
+	CHECK(system(cmd) == 0);
+	snprintf(ctl, sizeof(ctl), "%s/fault-recover", tmpdir);
+	setenv("FULCRUM_SHIM_MODULE", SOFTHSM, 1);
+	setenv("FULCRUM_SHIM_CONTROL", ctl, 1);
+	write_file(ctl, "");
+	snprintf(uri, sizeof(uri), "pkcs11:token=recover?module-path=%s&pin-value=2222", shim);
+	CHECK(hsm_p11_config_parse_uri(uri, &c, &err) == FC_OK);
+	if (c == NULL)
+		return;
+	c->read_write = true;
+	c->max_sessions = 2;
+	CHECK(hsm_p11_open(c, &p, &err) == FC_OK);
+	hsm_p11_config_free(c);
+	if (p == NULL) {
+		fprintf(stderr, "recover: open: %s\n", err.msg);
+		return;
+	}
+	CHECK(hsm_p11_generate_key(p, "rc", (const uint8_t *)"rc", 2, HSM_KEY_EC_P256, &err) ==
+	      FC_OK);
+	CHECK(hsm_p11_signer_new(p, "rc", NULL, 0, HSM_RSA_PKCS1, NULL, &s, &err) == FC_OK);
+	if (s == NULL) {
+		fprintf(stderr, "recover: signer: %s\n", err.msg);
+		hsm_p11_free(p);
+		return;
+	}
+
+	/* the retry budget: one fault is retried, two in one call are not */
+	before = shim_count(ctl);
+	shim_fault(ctl, "session-invalid once");
+	CHECK(sign_once(s, &err) == FC_OK);
+	CHECK(shim_count(ctl) == before + 1);
+	before = shim_count(ctl);
+	shim_fault(ctl, "session-closed 2");
+	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
+	CHECK_CONTAINS(err.msg, "CKR_SESSION_CLOSED");
+	CHECK(shim_count(ctl) == before + P11_SIGN_ATTEMPTS);
+	CHECK(sign_once(s, &err) == FC_OK); /* reconnects at once: a new fault */
+
+	/* generations, on a clock of our own */
+	fake_ms = 1000000;
+	fc_set_mono_fn(fake_mono);
+	gen0 = atomic_load(&p->generation);
+	p11_mark_broken(p, gen0, CKR_DEVICE_ERROR, "test");
+	CHECK(p11_recover(p, gen0, true, &err) == FC_OK);
+	gen1 = atomic_load(&p->generation);
+	CHECK(gen1 == gen0 + 1);
+	/* broken again in gen1, and the attempt to reach the token fails */
+	shim_fault(ctl, "device-error until cleared");
+	p11_mark_broken(p, gen0, CKR_DEVICE_ERROR, "stale"); /* ignored: gen0 is gone */
+	CHECK(!atomic_load(&p->broken));
+	p11_mark_broken(p, gen1, CKR_DEVICE_ERROR, "test");
+	CHECK(atomic_load(&p->broken));
+	CHECK(p11_recover(p, gen1, true, &err) == FC_EUNAVAIL);
+	CHECK(atomic_load(&p->last_attempt_ms) == 1000000);
+	fake_ms += P11_RECOVER_INTERVAL_MS / 5;
+	/* a fault seen on gen0's sessions does not force another attempt */
+	CHECK(p11_recover(p, gen0, true, &err) == FC_EUNAVAIL);
+	CHECK(atomic_load(&p->last_attempt_ms) == 1000000);
+	CHECK(p11_recover(p, UINT_MAX, false, &err) == FC_EUNAVAIL);
+	CHECK(atomic_load(&p->last_attempt_ms) == 1000000);
+	/* one seen on the current sessions does */
+	CHECK(p11_recover(p, gen1, true, &err) == FC_EUNAVAIL);
+	CHECK(atomic_load(&p->last_attempt_ms) == fake_ms);
+	CHECK(atomic_load(&p->generation) == gen1);
+	/* the token back: the next attempt after the interval reconnects */
+	shim_fault(ctl, "");
+	fake_ms += P11_RECOVER_INTERVAL_MS;
+	CHECK(p11_recover(p, gen0, true, &err) == FC_OK);
+	CHECK(atomic_load(&p->generation) == gen1 + 1);
+	CHECK(!atomic_load(&p->broken));
+	fc_set_mono_fn(NULL);
+	CHECK(sign_once(s, &err) == FC_OK);
+	hsm_signer_free(s);
+	hsm_p11_free(p);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -652,6 +793,7 @@ int main(void)
 	test_pin_sources();
 	test_softhsm();
 	test_relogin();
+	test_recover();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
