@@ -104,7 +104,8 @@ enum fc_status hsm_signer_new(const struct hsm_ops *ops, void *impl, EVP_PKEY *p
 	enum hsm_key_kind kind;
 	enum fc_status st;
 
-	if (ops == NULL || ops->sign == NULL || pub == NULL || out == NULL) {
+	if (ops == NULL || (ops->sign == NULL && ops->sign_ctx == NULL) || pub == NULL ||
+	    out == NULL) {
 		st = fc_err_set(err, FC_EINTERNAL, "hsm: %s: incomplete backend", desc);
 		goto out;
 	}
@@ -187,13 +188,29 @@ void hsm_signer_free(struct hsm_signer *s)
 enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
 			size_t *sig_len, struct fc_err *err)
 {
+	return hsm_sign_ctx(s, msg, len, NULL, sig, sig_len, err);
+}
+
+/*
+ * Sign msg saying what it is for (hsm.h): the context goes to backends
+ * that use it (a remote signer checks the message against it), the others
+ * sign as hsm_sign does. Returns FC_OK with *sig (malloc'd, caller frees)
+ * and *sig_len, else the backend's status with the reason in err.
+ */
+enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len,
+			    const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+			    struct fc_err *err)
+{
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	enum fc_status st;
 
 	if (s == NULL || sig == NULL || sig_len == NULL || (msg == NULL && len > 0))
 		return fc_err_set(err, FC_EINTERNAL, "hsm: sign: missing argument");
-	st = s->ops->sign(s->impl, msg, len, &out, &out_len, err);
+	if (s->ops->sign_ctx != NULL)
+		st = s->ops->sign_ctx(s->impl, msg, len, ctx, &out, &out_len, err);
+	else
+		st = s->ops->sign(s->impl, msg, len, &out, &out_len, err);
 	if (st != FC_OK) {
 		free(out);
 		return fc_err_set(err, st, "hsm: %s: signing failed", s->description);
@@ -215,6 +232,14 @@ enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, ui
 EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s)
 {
 	return s->pub;
+}
+
+/*
+ * The RSA padding the signer signs with (HSM_RSA_PKCS1 for other keys).
+ */
+enum hsm_rsa_padding hsm_signer_padding(const struct hsm_signer *s)
+{
+	return s->padding;
 }
 
 /*
