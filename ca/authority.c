@@ -175,11 +175,16 @@ static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
 }
 
 /* Build the leaf (or the precertificate) for identity and key, valid
- * from now, and sign it with the CA key. *out on success. */
+ * from now, and sign it with the CA key, saying what it is and for which
+ * token (the signer process journals it). *out on success. */
 static enum fc_status build_signed(struct ca_authority *a, const struct oidc_identity *identity,
 				   EVP_PKEY *key, int validity_s, bool precert, X509 **out,
 				   struct fc_err *err)
 {
+	struct hsm_sign_ctx ctx = {
+		.kind = precert ? HSM_SIGN_PRECERT : HSM_SIGN_CERT,
+		.token_id = identity->token_id,
+	};
 	struct ca_leaf_params p = {
 		.identity = identity,
 		.subject_key = key,
@@ -193,7 +198,7 @@ static enum fc_status build_signed(struct ca_authority *a, const struct oidc_ide
 
 	if ((st = ca_leaf_build(&p, &x, err)) != FC_OK)
 		return st;
-	if ((st = ca_cert_sign(x, a->signer, err)) != FC_OK) {
+	if ((st = ca_cert_sign(x, a->signer, &ctx, err)) != FC_OK) {
 		X509_free(x);
 		return st;
 	}
@@ -233,6 +238,7 @@ struct ct_issue {
 	X509 *precert;            /* signed, with the poison last */
 	uint8_t *tbs;             /* precert TBS without the poison (OPENSSL_malloc) */
 	size_t tbs_len;
+	char *token_id;           /* the identity token's id, for the final signature */
 	ca_issue_done_fn done;
 	void *arg;
 };
@@ -244,6 +250,7 @@ static void ct_issue_free(struct ct_issue *ci)
 	ca_authority_unref(ci->a);
 	X509_free(ci->precert);
 	OPENSSL_free(ci->tbs);
+	free(ci->token_id);
 	free(ci);
 }
 
@@ -256,6 +263,7 @@ static void ct_issue_free(struct ct_issue *ci)
 static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sct, X509 **out,
 				 struct fc_err *err)
 {
+	struct hsm_sign_ctx ctx = {.kind = HSM_SIGN_CERT, .token_id = ci->token_id};
 	X509 *final = NULL;
 	X509_EXTENSION *poison = NULL, *ext = NULL;
 	ASN1_OCTET_STRING *os = NULL;
@@ -303,7 +311,7 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sc
 						   "list differs from the logged precert TBS");
 		goto out;
 	}
-	if ((st = ca_cert_sign(final, ci->a->signer, err)) != FC_OK)
+	if ((st = ca_cert_sign(final, ci->a->signer, &ctx, err)) != FC_OK)
 		goto out;
 	*out = final;
 	final = NULL;
@@ -367,6 +375,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client
 	ci->a = ca_authority_ref(a);
 	ci->done = done;
 	ci->arg = arg;
+	ci->token_id = identity->token_id ? fc_xstrdup(identity->token_id) : NULL;
 	if ((st = build_signed(a, identity, key, validity_s, true, &ci->precert, err)) != FC_OK)
 		goto fail;
 	if ((st = ca_cert_tbs_without(ci->precert, NID_ct_precert_poison, &ci->tbs, &ci->tbs_len,

@@ -110,6 +110,10 @@ struct ca_server_options {
 	const char *port_file;      /* if set, the bound port is written here once listening */
 	struct ctlog_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
+	/* Appends more Prometheus text to /metrics (the signer process's
+	 * counters); NULL = none. Called on the metrics thread. */
+	void (*metrics_extra)(void *arg, struct fc_buf *out);
+	void *metrics_extra_arg;
 };
 
 void ca_server_options_default(struct ca_server_options *o);

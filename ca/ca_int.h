@@ -47,11 +47,14 @@ char *ca_cert_pem(X509 *cert, bool trimmed);
 
 /*
  * Sign cert with signer: set both signature AlgorithmIdentifiers to the
- * signer's algorithm, encode the TBSCertificate, sign it through hsm_sign,
- * and install the signature. Used for leaves, precertificates and CA
- * certificates alike. FC_EHSM / FC_EUNAVAIL from the signer.
+ * signer's algorithm, encode the TBSCertificate, sign it through
+ * hsm_sign_ctx with ctx (what the signature is for: a leaf, a
+ * precertificate, and the token id for the journal; NULL for CA
+ * certificates, which are made where the key is), and install the
+ * signature. FC_EHSM / FC_EUNAVAIL from the signer.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err);
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
+			    const struct hsm_sign_ctx *ctx, struct fc_err *err);
 
 /* Pieces of the profile shared by leaves and CA certificates: a random
  * positive, non-zero serial of at most 159 bits (fc_rand_bytes), and the

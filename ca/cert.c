@@ -611,7 +611,7 @@ static enum fc_status set_algor(X509_ALGOR *alg, struct hsm_signer *signer, stru
 /*
  * Sign cert through signer (ca_int.h): both AlgorithmIdentifiers are set
  * from the signer, the DER TBSCertificate (RFC 5280 4.1.1.1) is signed by
- * hsm_sign and the signature installed. Like Go's CreateCertificate, the
+ * hsm_sign_ctx with ctx (may be NULL) and the signature installed. Like Go's CreateCertificate, the
  * result is then verified with the signer's public key, so that a faulty
  * signer (or HSM) never yields a bad certificate. Returns FC_OK, or the
  * signer's FC_EHSM / FC_EUNAVAIL, or FC_EINTERNAL, with the reason in err.
@@ -621,7 +621,8 @@ static enum fc_status set_algor(X509_ALGOR *alg, struct hsm_signer *signer, stru
  * ours to modify, so their const is cast away here (as X509_sign does
  * internally).
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err)
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
+			    const struct hsm_sign_ctx *ctx, struct fc_err *err)
 {
 	X509_ALGOR *tbs_alg, *outer_alg;
 	const X509_ALGOR *c_alg = NULL;
@@ -652,7 +653,7 @@ enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err
 		st = ssl_fail(err, "encode TBSCertificate");
 		goto out;
 	}
-	if ((st = hsm_sign(signer, tbs, (size_t)tbs_len, &sig, &sig_len, err)) != FC_OK)
+	if ((st = hsm_sign_ctx(signer, tbs, (size_t)tbs_len, ctx, &sig, &sig_len, err)) != FC_OK)
 		goto out;
 	if (sig_len > INT_MAX || ASN1_BIT_STRING_set(sig_bits, sig, (int)sig_len) != 1) {
 		st = ssl_fail(err, "install signature");

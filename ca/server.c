@@ -85,6 +85,8 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	     "fulcrum_refusals_total{reason=\"other\"} %lu\n",
 	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
 	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
+	if (s->opts.metrics_extra != NULL)
+		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
 #undef EMIT
 }
 

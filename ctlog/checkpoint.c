@@ -81,8 +81,14 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 	enum fc_status st;
 
 	tree_head_input(ts_ms, size, root, thi);
-	if ((st = hsm_sign(signer, thi, sizeof(thi), &sig, &sig_len, err)) != FC_OK)
+	body = note_body(origin, size, root);
+	/* A signer process checks the tree head against the note's body. */
+	if ((st = hsm_sign_ctx(signer, thi, sizeof(thi),
+			       &(struct hsm_sign_ctx){.kind = HSM_SIGN_CHECKPOINT, .note = body},
+			       &sig, &sig_len, err)) != FC_OK) {
+		free(body);
 		return st;
+	}
 	fc_buf_init(&b, 0);
 	fc_buf_append(&b, kidb, 4);
 	for (int i = 0; i < 8; i++) {
@@ -92,11 +98,11 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 	if ((st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
 						&b)) != FC_OK) {
 		free(sig);
+		free(body);
 		fc_buf_free(&b);
 		return fc_err_set(err, st, "ctlog: checkpoint signature too long");
 	}
 	b64 = fc_b64_encode(b.data, b.len);
-	body = note_body(origin, size, root);
 	fc_buf_init(&out, 0);
 	fc_buf_append_str(&out, body);
 	fc_buf_append_str(&out, "\n" NOTE_DASH);

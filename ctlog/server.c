@@ -326,7 +326,8 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 			break;
 		}
 		ctlog_sct_input(p->te.data, p->te.len, &in);
-		st = hsm_sign(s->signer, in.data, in.len, &sig, &sig_len, &err);
+		st = hsm_sign_ctx(s->signer, in.data, in.len,
+				  &(struct hsm_sign_ctx){.kind = HSM_SIGN_SCT}, &sig, &sig_len, &err);
 		fc_buf_free(&in);
 		if (st != FC_OK)
 			break;
