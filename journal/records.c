@@ -1,0 +1,240 @@
+/*
+ * What the journal's writer and checker share: file names, the line hash
+ * that chains records, hex, and the JSON of intent and outcome records.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/sha.h>
+
+#include "journal_int.h"
+
+/*
+ * Parse "<16 digits>-<digits>.jsonl" into the first sequence number and the
+ * creation time. Returns false for any other name.
+ */
+bool journal_file_name_parse(const char *name, uint64_t *first_seq, int64_t *created_ms)
+{
+	size_t len = strlen(name), slen = strlen(JOURNAL_SUFFIX), i;
+	uint64_t seq = 0;
+	int64_t ms = 0;
+
+	if (len < 16 + 1 + 1 + slen || len > 16 + 1 + 19 + slen || name[16] != '-' ||
+	    strcmp(name + len - slen, JOURNAL_SUFFIX) != 0)
+		return false;
+	for (i = 0; i < 16; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		seq = seq * 10 + (uint64_t)(name[i] - '0');
+	}
+	for (i = 17; i < len - slen; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		ms = ms * 10 + (name[i] - '0');
+	}
+	*first_seq = seq;
+	*created_ms = ms;
+	return true;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	const struct journal_file *x = a, *y = b;
+
+	if (x->first_seq != y->first_seq)
+		return x->first_seq < y->first_seq ? -1 : 1;
+	if (x->created_ms != y->created_ms)
+		return x->created_ms < y->created_ms ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * The journal files of dir sorted by first sequence number, then creation
+ * time (journal_int.h). Returns FC_OK with *out and *n (free with
+ * journal_files_free), FC_ENOTFOUND when dir does not exist, else FC_EIO;
+ * the reason in err.
+ */
+enum fc_status journal_files_list(const char *dir, struct journal_file **out, size_t *n,
+				  struct fc_err *err)
+{
+	struct journal_file *files = NULL;
+	size_t count = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_EIO,
+				  "journal: %s: %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		uint64_t seq;
+		int64_t ms;
+
+		if (!journal_file_name_parse(de->d_name, &seq, &ms))
+			continue;
+		if (count == cap) {
+			cap = cap ? cap * 2 : 16;
+			files = fc_xrealloc(files, cap * sizeof(*files));
+		}
+		files[count].name = fc_xstrdup(de->d_name);
+		files[count].first_seq = seq;
+		files[count].created_ms = ms;
+		count++;
+	}
+	closedir(d);
+	if (count > 0)
+		qsort(files, count, sizeof(*files), file_cmp);
+	*out = files;
+	*n = count;
+	return FC_OK;
+}
+
+/* Free what journal_files_list returned. */
+void journal_files_free(struct journal_file *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(f[i].name);
+	free(f);
+}
+
+/* SHA-256 of one record line, without its newline: what the next record's
+ * "prev" holds. */
+void journal_line_hash(const char *line, size_t len, uint8_t out[JOURNAL_HASH_LEN])
+{
+	SHA256((const unsigned char *)line, len, out);
+}
+
+/* Lower-case hex of in[0..n) into out, NUL-terminated. */
+void journal_hex(const uint8_t *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* Decode exactly 2 * n lower-case hex digits of s into out; false for
+ * anything else (upper case, odd length, other characters). */
+bool journal_unhex(const char *s, uint8_t *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return false;
+		out[i] = (uint8_t)(hi << 4 | lo);
+	}
+	return true;
+}
+
+/* Milliseconds since the epoch, from the wall clock. */
+int64_t journal_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* "precert" or "cert". */
+const char *journal_kind_name(enum journal_kind k)
+{
+	return k == JOURNAL_PRECERT ? "precert" : "cert";
+}
+
+/* A string field, cut to JOURNAL_MAX_TEXT; invalid UTF-8 (which JSON
+ * cannot carry) is replaced by its hex with a "hex:" prefix. */
+static json_t *text(const char *s)
+{
+	size_t len = s ? strnlen(s, JOURNAL_MAX_TEXT) : 0;
+	json_t *v = json_stringn(s ? s : "", len);
+	char *hex;
+
+	if (v != NULL)
+		return v;
+	hex = fc_xmalloc(4 + 2 * len + 1);
+	memcpy(hex, "hex:", 4);
+	journal_hex((const uint8_t *)s, len, hex + 4);
+	v = json_string(hex);
+	free(hex);
+	return v;
+}
+
+/* The hex of a byte string as a JSON string. */
+static json_t *hexj(const uint8_t *p, size_t n)
+{
+	char buf[2 * JOURNAL_MAX_TEXT + 1];
+	size_t m = n < JOURNAL_MAX_TEXT ? n : JOURNAL_MAX_TEXT;
+
+	journal_hex(p, m, buf);
+	return json_string(buf);
+}
+
+/*
+ * The body of an intent record (journal_int.h): type, time, kind, serial,
+ * identity, issuer, token id, hashes and key. Caller owns the result.
+ */
+json_t *journal_intent_json(const struct journal_intent *r)
+{
+	size_t slen = r->serial_len < JOURNAL_MAX_SERIAL ? r->serial_len : JOURNAL_MAX_SERIAL;
+
+	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "type",
+			 "intent", "t", (json_int_t)journal_now_ms(), "kind",
+			 journal_kind_name(r->kind), "serial", hexj(r->serial, slen), "san",
+			 text(r->san), "san_type", text(r->san_type), "issuer", text(r->issuer),
+			 "token", text(r->token_id), "spki_sha256", hexj(r->spki_sha256, 32),
+			 "tbs_sha256", hexj(r->tbs_sha256, 32), "key", (json_int_t)r->key_id);
+}
+
+/* The SCTs of an outcome: [{"log_id": hex, "timestamp": ms}, ...]. */
+static json_t *scts_json(const struct journal_outcome *r)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < r->n_scts && i < JOURNAL_MAX_SCTS; i++)
+		json_array_append_new(arr, json_pack("{s:o, s:I}", "log_id",
+						     hexj(r->scts[i].log_id, 32), "timestamp",
+						     (json_int_t)r->scts[i].timestamp));
+	return arr;
+}
+
+/*
+ * The body of an outcome record (journal_int.h): the intent it answers,
+ * kind, serial, and the certificate's hash and SCTs, or the error. Caller
+ * owns the result.
+ */
+json_t *journal_outcome_json(const struct journal_outcome *r)
+{
+	size_t slen = r->serial_len < JOURNAL_MAX_SERIAL ? r->serial_len : JOURNAL_MAX_SERIAL;
+	json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:b}", "type", "outcome", "t",
+			      (json_int_t)journal_now_ms(), "intent", (json_int_t)r->intent_seq,
+			      "kind", journal_kind_name(r->kind), "serial",
+			      hexj(r->serial, slen), "ok", r->ok);
+
+	if (o == NULL)
+		return NULL;
+	if (r->ok) {
+		json_object_set_new(o, "cert_sha256", hexj(r->cert_sha256, 32));
+		if (r->kind == JOURNAL_CERT && r->n_scts > 0)
+			json_object_set_new(o, "scts", scts_json(r));
+	} else {
+		json_object_set_new(o, "error", text(r->error ? r->error : "failed"));
+	}
+	return o;
+}

@@ -1,0 +1,713 @@
+/*
+ * The network process's side of the signer: a link over the socket to the
+ * current signer process, on which many requests are in flight at once
+ * (each with its request id; a caller blocks only for its own answer), and
+ * the transport of the remote hsm_signers (hsm/remote.c) made from the keys
+ * it loads. A reader thread hands each answer to its caller; a control
+ * thread takes the socket of each signer process the supervisor starts
+ * after one died, and loads again the keys in use, which stay usable if
+ * they are the same keys.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "signer_int.h"
+
+/* Loading a key may log in to an HSM or generate a key and a root. */
+#define LOAD_TIMEOUT_MS 60000
+/* A new signer process says HELLO within this time. */
+#define HELLO_TIMEOUT_MS 10000
+
+/* A request waiting for its answer. */
+struct call {
+	struct call *next;
+	uint32_t id;
+	unsigned epoch;
+	bool done;
+	uint16_t type;         /* of the answer */
+	uint8_t *payload;      /* of the answer (owned) */
+	uint32_t len;
+	pthread_cond_t cond;
+};
+
+/* A key this link loaded and has not released. */
+struct tkey {
+	struct tkey *next;
+	uint32_t id;
+	uint8_t *spki;
+	size_t spki_len;
+	bool live;             /* loaded in the current signer process */
+};
+
+struct signer_link {
+	pthread_mutex_t lock;  /* guards everything below but the atomics */
+	pthread_mutex_t wlock; /* one request written at a time; fd swaps */
+	int fd;                /* the current signer's socket, -1 before the first */
+	unsigned epoch;        /* bumped when a signer takes over */
+	bool up;               /* the current signer said HELLO and has not gone */
+	pid_t pid;             /* of the current signer */
+	pthread_cond_t hello;  /* signalled when up changes */
+	struct call *calls;
+	uint32_t next_req, next_key;
+	struct tkey *keys;
+	pthread_t reader;
+	bool reader_started;
+	int control_fd;
+	pthread_t control;
+	bool control_started;
+	signer_attached_fn attached;
+	void *arg;
+	atomic_ulong refusals[SIGNER_REFUSE_COUNT];
+	atomic_ulong restarts;
+	atomic_bool closing;   /* signer_link_free: the end is expected */
+};
+
+static const struct hsm_remote_transport link_transport;
+
+static void deadline_after(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static void cond_init_mono(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+/* --- the reader ---------------------------------------------------------------------- */
+
+struct reader_arg {
+	struct signer_link *l;
+	int fd;
+	unsigned epoch;
+	uint8_t buf[64 * 1024];
+	size_t start, end;
+};
+
+static bool rd_exact(struct reader_arg *ra, uint8_t *dst, size_t n)
+{
+	while (n > 0) {
+		size_t have = ra->end - ra->start;
+		if (have == 0) {
+			ssize_t got = read(ra->fd, ra->buf, sizeof(ra->buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				return false;
+			ra->start = 0;
+			ra->end = (size_t)got;
+			continue;
+		}
+		if (have > n)
+			have = n;
+		memcpy(dst, ra->buf + ra->start, have);
+		ra->start += have;
+		dst += have;
+		n -= have;
+	}
+	return true;
+}
+
+/* Hand an answer to its caller (lock held); an answer nobody waits for
+ * (the caller gave up) is dropped. */
+static void deliver_locked(struct signer_link *l, const struct sg_msg *m, uint8_t **payload)
+{
+	for (struct call *c = l->calls; c != NULL; c = c->next) {
+		if (c->id != m->req_id || c->done)
+			continue;
+		c->done = true;
+		c->type = m->type;
+		c->payload = *payload;
+		c->len = m->len;
+		*payload = NULL;
+		pthread_cond_signal(&c->cond);
+		return;
+	}
+}
+
+/* The signer of epoch is gone: fail its calls, its keys are not loaded. */
+static void went_down(struct signer_link *l, unsigned epoch)
+{
+	pthread_mutex_lock(&l->lock);
+	if (l->epoch == epoch && l->up) {
+		l->up = false;
+		if (!atomic_load(&l->closing))
+			fc_log(LOG_ERR, "signer: the signer process (pid %d) is gone: signing requests fail "
+				"until the supervisor has started another",
+			       (int)l->pid);
+	}
+	for (struct tkey *k = l->keys; k != NULL; k = k->next)
+		k->live = false;
+	for (struct call *c = l->calls; c != NULL; c = c->next)
+		if (c->epoch == epoch)
+			pthread_cond_signal(&c->cond);
+	pthread_cond_broadcast(&l->hello);
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader_arg *ra = arg;
+	struct signer_link *l = ra->l;
+
+	for (;;) {
+		uint8_t hdr[SIGNER_HDR_LEN], *payload = NULL;
+		struct sg_msg m;
+
+		if (!rd_exact(ra, hdr, sizeof(hdr)))
+			break;
+		if (!sg_hdr_decode(hdr, &m)) {
+			fc_log(LOG_ERR, "signer: a malformed message from the signer process");
+			break;
+		}
+		if (m.len > 0) {
+			payload = fc_xmalloc(m.len);
+			if (!rd_exact(ra, payload, m.len)) {
+				free(payload);
+				break;
+			}
+		}
+		pthread_mutex_lock(&l->lock);
+		if (m.type == SIGNER_MSG_HELLO && m.len == 8 && l->epoch == ra->epoch) {
+			l->pid = (pid_t)((uint32_t)payload[4] << 24 | (uint32_t)payload[5] << 16 |
+					 (uint32_t)payload[6] << 8 | payload[7]);
+			l->up = true;
+			pthread_cond_broadcast(&l->hello);
+		} else if (m.type != SIGNER_MSG_HELLO) {
+			deliver_locked(l, &m, &payload);
+		}
+		pthread_mutex_unlock(&l->lock);
+		free(payload);
+	}
+	went_down(l, ra->epoch);
+	free(ra);
+	return NULL;
+}
+
+/* --- requests ------------------------------------------------------------------------- */
+
+/* Write one whole message to the current signer. */
+static bool write_msg(struct signer_link *l, const struct fc_buf *b)
+{
+	size_t off = 0;
+	bool ok = true;
+
+	pthread_mutex_lock(&l->wlock);
+	while (ok && off < b->len) {
+		ssize_t n = l->fd < 0 ? -1 : send(l->fd, b->data + off, b->len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		ok = n > 0;
+		if (ok)
+			off += (size_t)n;
+	}
+	pthread_mutex_unlock(&l->wlock);
+	return ok;
+}
+
+/*
+ * Send a request and wait (up to timeout_ms) for its answer: FC_OK with
+ * *type and *payload (caller frees), else FC_EUNAVAIL with the reason.
+ */
+static enum fc_status call(struct signer_link *l, uint16_t type, uint32_t key_id,
+			   const struct fc_buf *payload, int timeout_ms, uint16_t *rtype,
+			   uint8_t **rpayload, uint32_t *rlen, struct fc_err *err)
+{
+	struct call c = {.done = false};
+	struct fc_buf b;
+	struct timespec dl;
+	enum fc_status st = FC_OK;
+
+	cond_init_mono(&c.cond);
+	fc_buf_init(&b, 0);
+	pthread_mutex_lock(&l->lock);
+	if (!l->up) {
+		pthread_mutex_unlock(&l->lock);
+		st = fc_err_set(err, FC_EUNAVAIL, "signer: the signer process is not running");
+		goto out;
+	}
+	if (++l->next_req == 0)
+		l->next_req = 1;
+	c.id = l->next_req;
+	c.epoch = l->epoch;
+	c.next = l->calls;
+	l->calls = &c;
+	pthread_mutex_unlock(&l->lock);
+	sg_msg_encode(&b, type, c.id, key_id, payload ? payload->data : NULL,
+		      payload ? payload->len : 0);
+	bool sent = write_msg(l, &b);
+	deadline_after(&dl, timeout_ms);
+	pthread_mutex_lock(&l->lock);
+	while (sent && !c.done && l->up && l->epoch == c.epoch &&
+	       pthread_cond_timedwait(&c.cond, &l->lock, &dl) != ETIMEDOUT)
+		;
+	for (struct call **pp = &l->calls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &c) {
+			*pp = c.next;
+			break;
+		}
+	pthread_mutex_unlock(&l->lock);
+	if (!c.done)
+		st = fc_err_set(err, FC_EUNAVAIL, "signer: %s",
+				sent ? "no answer from the signer process"
+				     : "the signer process cannot be reached");
+	*rtype = c.type;
+	*rpayload = c.payload;
+	*rlen = c.len;
+out:
+	fc_buf_free(&b);
+	pthread_cond_destroy(&c.cond);
+	return st;
+}
+
+/* The status and text of a FAILED answer as an error. */
+static enum fc_status failed(const uint8_t *p, uint32_t len, struct fc_err *err)
+{
+	char text[SIGNER_MAX_TEXT + 1];
+	uint16_t code;
+
+	if (!sg_code_text_decode(p, len, &code, text, sizeof(text)))
+		return fc_err_set(err, FC_EHSM, "signer: a malformed answer");
+	if (code == FC_OK || code > FC_ENOTFOUND)
+		code = FC_EHSM;
+	return fc_err_set(err, (enum fc_status)code, "%s", text);
+}
+
+static struct tkey *tkey_find_locked(struct signer_link *l, uint32_t id)
+{
+	for (struct tkey *k = l->keys; k != NULL; k = k->next)
+		if (k->id == id)
+			return k;
+	return NULL;
+}
+
+/*
+ * True while key_id is loaded in the current signer process (signer.h).
+ */
+bool signer_link_key_live(struct signer_link *l, uint32_t key_id)
+{
+	struct tkey *k;
+	bool live;
+
+	pthread_mutex_lock(&l->lock);
+	k = tkey_find_locked(l, key_id);
+	live = l->up && k != NULL && k->live;
+	pthread_mutex_unlock(&l->lock);
+	return live;
+}
+
+/* --- the remote transport ----------------------------------------------------------- */
+
+/* A refusal: counted for /metrics, reported as an HSM failure. */
+static enum fc_status refused(struct signer_link *l, const uint8_t *p, uint32_t len,
+			      struct fc_err *err)
+{
+	char text[SIGNER_MAX_TEXT + 1];
+	uint16_t code;
+
+	if (!sg_code_text_decode(p, len, &code, text, sizeof(text)))
+		return fc_err_set(err, FC_EHSM, "signer: a malformed answer");
+	atomic_fetch_add(&l->refusals[code < SIGNER_REFUSE_COUNT ? code : 0], 1);
+	fc_log(LOG_ERR, "signer: the signer process refused to sign: %s: %s",
+	       signer_refusal_name((enum signer_refusal)code), text);
+	return fc_err_set(err, FC_EHSM, "signer: refused (%s): %s",
+			  signer_refusal_name((enum signer_refusal)code), text);
+}
+
+static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
+				const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+				struct fc_err *err)
+{
+	struct signer_link *l = link;
+	uint8_t *ans = NULL;
+	uint32_t alen = 0;
+	uint16_t type = 0;
+	struct fc_buf p;
+	struct sg_rd r;
+	const uint8_t *s;
+	size_t slen;
+	enum fc_status st;
+
+	if (ctx == NULL || len == 0 || len > SIGNER_MAX_MSG ||
+	    (ctx->token_id && strlen(ctx->token_id) > HSM_SIGN_MAX_TOKEN_ID) ||
+	    (ctx->note && strlen(ctx->note) > HSM_SIGN_MAX_NOTE))
+		return fc_err_set(err, FC_EINTERNAL, "signer: a request the signer would not take");
+	if (!signer_link_key_live(l, key_id))
+		return fc_err_set(err, FC_EUNAVAIL, "signer: key %u is not loaded in the signer "
+						    "process (it restarted)", key_id);
+	fc_buf_init(&p, 0);
+	sg_sign_req_encode(&p, ctx, msg, len);
+	st = call(l, SIGNER_MSG_SIGN, key_id, &p, SIGNER_CALL_TIMEOUT_MS, &type, &ans, &alen, err);
+	fc_buf_free(&p);
+	if (st != FC_OK)
+		goto out;
+	sg_rd_init(&r, ans, alen);
+	if (type == SIGNER_MSG_SIGNED && sg_rd_vec(&r, 2, 1, 4096, &s, &slen) && sg_rd_done(&r)) {
+		*sig = fc_xmalloc(slen);
+		memcpy(*sig, s, slen);
+		*sig_len = slen;
+	} else if (type == SIGNER_MSG_REFUSED) {
+		st = refused(l, ans, alen, err);
+	} else if (type == SIGNER_MSG_FAILED) {
+		st = failed(ans, alen, err);
+	} else {
+		st = fc_err_set(err, FC_EHSM, "signer: an unexpected answer (type %u)", type);
+	}
+out:
+	free(ans);
+	return st;
+}
+
+static bool link_ready(void *link, uint32_t key_id)
+{
+	struct signer_link *l = link;
+	uint8_t *ans = NULL;
+	uint32_t alen = 0;
+	uint16_t type = 0;
+	bool ready;
+
+	if (!signer_link_key_live(l, key_id) ||
+	    call(l, SIGNER_MSG_READY, key_id, NULL, SIGNER_CALL_TIMEOUT_MS, &type, &ans, &alen,
+		 NULL) != FC_OK)
+		return false;
+	ready = type == SIGNER_MSG_READY_STATE && alen == 1 && ans[0] == 1;
+	free(ans);
+	return ready;
+}
+
+/* Send KEY_RELEASE (no answer) to the current signer. */
+static void send_release(struct signer_link *l, uint32_t key_id)
+{
+	struct fc_buf b;
+
+	fc_buf_init(&b, 0);
+	sg_msg_encode(&b, SIGNER_MSG_KEY_RELEASE, 0, key_id, NULL, 0);
+	write_msg(l, &b);
+	fc_buf_free(&b);
+}
+
+static void link_release(void *link, uint32_t key_id)
+{
+	struct signer_link *l = link;
+	struct tkey *k = NULL;
+	bool live = false;
+
+	pthread_mutex_lock(&l->lock);
+	for (struct tkey **pp = &l->keys; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->id == key_id) {
+			k = *pp;
+			*pp = k->next;
+			live = k->live && l->up;
+			break;
+		}
+	pthread_mutex_unlock(&l->lock);
+	if (live)
+		send_release(l, key_id);
+	if (k != NULL)
+		free(k->spki);
+	free(k);
+}
+
+static const struct hsm_remote_transport link_transport = {
+	.sign = link_sign,
+	.ready = link_ready,
+	.release = link_release,
+};
+
+/* --- keys ------------------------------------------------------------------------------- */
+
+/* KEY_LOAD key_id: FC_OK with the decoded KEY_INFO in *ki (pointing into
+ * *ans, which the caller frees). */
+static enum fc_status key_load(struct signer_link *l, uint32_t key_id, struct sg_key_info *ki,
+			       uint8_t **ans, struct fc_err *err)
+{
+	uint32_t alen = 0;
+	uint16_t type = 0;
+	enum fc_status st;
+
+	*ans = NULL;
+	st = call(l, SIGNER_MSG_KEY_LOAD, key_id, NULL, LOAD_TIMEOUT_MS, &type, ans, &alen, err);
+	if (st != FC_OK)
+		return st;
+	if (type == SIGNER_MSG_FAILED)
+		return failed(*ans, alen, err);
+	if (type != SIGNER_MSG_KEY_INFO || !sg_key_info_decode(*ans, alen, ki))
+		return fc_err_set(err, FC_EHSM, "signer: a malformed answer to KEY_LOAD");
+	return FC_OK;
+}
+
+/*
+ * Load the configured key as a new key id (signer.h). FC_OK with *out
+ * (out->signer: free with hsm_signer_free; out->chain_pem: free), else
+ * the reason in err.
+ */
+enum fc_status signer_link_load(struct signer_link *l, struct signer_loaded *out,
+				struct fc_err *err)
+{
+	struct sg_key_info ki;
+	uint8_t *ans = NULL;
+	const unsigned char *p;
+	EVP_PKEY *pub = NULL;
+	struct tkey *k;
+	char desc[64];
+	uint32_t id;
+	enum fc_status st;
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&l->lock);
+	id = ++l->next_key;
+	pthread_mutex_unlock(&l->lock);
+	if ((st = key_load(l, id, &ki, &ans, err)) != FC_OK)
+		goto out;
+	p = ki.spki;
+	if ((pub = d2i_PUBKEY(NULL, &p, (long)ki.spki_len)) == NULL || p != ki.spki + ki.spki_len) {
+		ERR_clear_error();
+		st = fc_err_set(err, FC_EHSM, "signer: the key's public half cannot be read");
+		goto out;
+	}
+	k = fc_xcalloc(1, sizeof(*k));
+	k->id = id;
+	k->spki = fc_xmalloc(ki.spki_len);
+	memcpy(k->spki, ki.spki, ki.spki_len);
+	k->spki_len = ki.spki_len;
+	k->live = true;
+	pthread_mutex_lock(&l->lock);
+	k->next = l->keys;
+	l->keys = k;
+	pthread_mutex_unlock(&l->lock);
+	snprintf(desc, sizeof(desc), "signer process key %u", id);
+	/* On failure this releases the key (link_release). */
+	if ((st = hsm_remote_signer_new(&link_transport, l, id, pub,
+					(enum hsm_rsa_padding)ki.padding, desc, &out->signer,
+					err)) != FC_OK)
+		goto out;
+	out->key_id = id;
+	if (ki.chain_len > 0)
+		out->chain_pem = fc_xstrndup((const char *)ki.chain, ki.chain_len);
+out:
+	EVP_PKEY_free(pub);
+	free(ans);
+	return st;
+}
+
+/* --- taking over a new signer process -------------------------------------------------- */
+
+/* Make fd the current signer socket: the old reader stops, a new one
+ * starts, and the signer's HELLO is awaited. */
+static enum fc_status attach(struct signer_link *l, int fd, struct fc_err *err)
+{
+	struct reader_arg *ra = fc_xcalloc(1, sizeof(*ra));
+	struct timespec dl;
+	bool up;
+
+	pthread_mutex_lock(&l->wlock);
+	if (l->fd >= 0)
+		shutdown(l->fd, SHUT_RDWR);
+	pthread_mutex_unlock(&l->wlock);
+	if (l->reader_started)
+		pthread_join(l->reader, NULL);
+	pthread_mutex_lock(&l->wlock);
+	pthread_mutex_lock(&l->lock);
+	if (l->fd >= 0)
+		close(l->fd);
+	l->fd = fd;
+	l->epoch++;
+	l->up = false;
+	ra->l = l;
+	ra->fd = fd;
+	ra->epoch = l->epoch;
+	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->wlock);
+	l->reader_started = pthread_create(&l->reader, NULL, reader_main, ra) == 0;
+	if (!l->reader_started) {
+		free(ra);
+		return fc_err_set(err, FC_EINTERNAL, "signer: cannot start the reader thread");
+	}
+	deadline_after(&dl, HELLO_TIMEOUT_MS);
+	pthread_mutex_lock(&l->lock);
+	while (!l->up && pthread_cond_timedwait(&l->hello, &l->lock, &dl) != ETIMEDOUT)
+		;
+	up = l->up;
+	pthread_mutex_unlock(&l->lock);
+	return up ? FC_OK
+		  : fc_err_set(err, FC_EUNAVAIL, "signer: the signer process did not say hello");
+}
+
+/* Load again, in the new signer, every key still in use; those that are
+ * the same keys are usable again. */
+static void revalidate(struct signer_link *l)
+{
+	uint32_t ids[64];
+	size_t n = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (struct tkey *k = l->keys; k != NULL && n < 64; k = k->next)
+		ids[n++] = k->id;
+	pthread_mutex_unlock(&l->lock);
+	for (size_t i = 0; i < n; i++) {
+		struct sg_key_info ki;
+		struct fc_err err = {0};
+		uint8_t *ans = NULL;
+		struct tkey *k;
+		bool same = false;
+
+		if (key_load(l, ids[i], &ki, &ans, &err) != FC_OK) {
+			fc_log(LOG_ERR, "signer: key %u cannot be loaded again: %s", ids[i], err.msg);
+			free(ans);
+			continue;
+		}
+		pthread_mutex_lock(&l->lock);
+		k = tkey_find_locked(l, ids[i]);
+		same = k != NULL && k->spki_len == ki.spki_len &&
+		       memcmp(k->spki, ki.spki, ki.spki_len) == 0;
+		if (same)
+			k->live = true;
+		pthread_mutex_unlock(&l->lock);
+		free(ans);
+		if (!same) {
+			fc_log(LOG_WARNING, "signer: key %u is not the same key in the new signer "
+					    "process: requests that used it fail",
+			       ids[i]);
+			send_release(l, ids[i]);
+		}
+	}
+}
+
+static void *control_main(void *arg)
+{
+	struct signer_link *l = arg;
+	int fd;
+
+	int what;
+
+	while ((what = signer_control_recv(l->control_fd, -1, &fd)) != 0) {
+		struct fc_err err = {0};
+
+		if (what == SIGNER_CTL_RELOAD) {
+			if (l->attached != NULL)
+				l->attached(l->arg, l, SIGNER_EVENT_RELOAD);
+			continue;
+		}
+
+		atomic_fetch_add(&l->restarts, 1);
+		if (attach(l, fd, &err) != FC_OK) {
+			/* A signer that does not answer is of no use: close its socket
+			 * so that it exits and the supervisor starts another. */
+			fc_log(LOG_ERR, "%s", err.msg);
+			pthread_mutex_lock(&l->wlock);
+			shutdown(l->fd, SHUT_RDWR);
+			pthread_mutex_unlock(&l->wlock);
+			continue;
+		}
+		fc_log(LOG_NOTICE, "signer: a new signer process (pid %d) took over", (int)l->pid);
+		revalidate(l);
+		if (l->attached != NULL)
+			l->attached(l->arg, l, SIGNER_EVENT_ATTACHED);
+	}
+	return NULL;
+}
+
+/*
+ * Take a supervisor's control socket (signer.h): the first signer socket
+ * and its HELLO within timeout_ms, then a thread that takes the next ones.
+ * FC_OK with *out (free with signer_link_free), else the reason in err
+ * (control_fd is then still the caller's).
+ */
+enum fc_status signer_link_start(int control_fd, int timeout_ms, signer_attached_fn attached,
+				 void *arg, struct signer_link **out, struct fc_err *err)
+{
+	struct signer_link *l = fc_xcalloc(1, sizeof(*l));
+	enum fc_status st;
+	int fd;
+
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_mutex_init(&l->wlock, NULL);
+	cond_init_mono(&l->hello);
+	l->fd = -1;
+	l->control_fd = -1;
+	l->attached = attached;
+	l->arg = arg;
+	if (signer_control_recv(control_fd, timeout_ms, &fd) != SIGNER_CTL_SOCKET) {
+		st = fc_err_set(err, FC_EUNAVAIL, "signer: no signer process was started");
+		goto fail;
+	}
+	if ((st = attach(l, fd, err)) != FC_OK)
+		goto fail;
+	l->control_fd = control_fd;
+	if (pthread_create(&l->control, NULL, control_main, l) != 0) {
+		l->control_fd = -1;
+		st = fc_err_set(err, FC_EINTERNAL, "signer: cannot start the control thread");
+		goto fail;
+	}
+	l->control_started = true;
+	*out = l;
+	return FC_OK;
+fail:
+	signer_link_free(l);
+	return st;
+}
+
+/*
+ * Stop watching the supervisor, close the signer socket (the signer
+ * process finishes what it has and exits), join the threads and free l.
+ * Every remote signer made from l must have been freed. NULL is fine.
+ */
+void signer_link_free(struct signer_link *l)
+{
+	if (l == NULL)
+		return;
+	atomic_store(&l->closing, true);
+	if (l->control_started) {
+		shutdown(l->control_fd, SHUT_RDWR);
+		pthread_join(l->control, NULL);
+	}
+	if (l->fd >= 0)
+		shutdown(l->fd, SHUT_RDWR);
+	if (l->reader_started)
+		pthread_join(l->reader, NULL);
+	if (l->fd >= 0)
+		close(l->fd);
+	while (l->keys != NULL) {
+		struct tkey *k = l->keys;
+		l->keys = k->next;
+		free(k->spki);
+		free(k);
+	}
+	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->wlock);
+	pthread_cond_destroy(&l->hello);
+	free(l);
+}
+
+/* Refusals the signer reported, by reason (signer.h). */
+unsigned long signer_link_refusals(struct signer_link *l, enum signer_refusal r)
+{
+	if (l == NULL || (unsigned)r >= SIGNER_REFUSE_COUNT)
+		return 0;
+	return atomic_load(&l->refusals[r]);
+}
+
+/* Signer processes started after the first (signer.h). */
+unsigned long signer_link_restarts(struct signer_link *l)
+{
+	return l == NULL ? 0 : atomic_load(&l->restarts);
+}
