@@ -2,6 +2,7 @@
  * fulcrum ctlog: a Certificate Transparency log (RFC 6962 submission API,
  * Static CT API read path). Flag names follow TesseraCT's, with dashes.
  */
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include "common.h"
 #include "ctlog.h"
 #include "hsm.h"
+#include "signer.h"
 
 struct ctlog_flags {
 	const char *listen;
@@ -22,6 +24,11 @@ struct ctlog_flags {
 	const char *pin_file;
 	unsigned threads;
 	struct ctlog_server_config cfg;
+	const char *user;             /* --user */
+	bool no_signer;               /* --no-signer-process */
+	struct signer_user user_ids;
+	char *pin;                    /* supervisor and signer: FULCRUM_PKCS11_PIN */
+	char *key_uri;                /* supervisor and signer: a pkcs11: URI with its pin-value */
 };
 
 static void ctlog_usage(FILE *f)
@@ -51,6 +58,9 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		"  --user NAME               started as root, the network process becomes NAME\n"
+		"                            (default " SIGNER_DEFAULT_USER "), which then owns DIR\n"
+		"  --no-signer-process       keep the log key in the network process (no checks)\n"
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -153,6 +163,118 @@ static bool split_listen(const char *s, char **host, uint16_t *port)
 	return true;
 }
 
+/* --- the log key in a signer process ------------------------------------------------ */
+
+/* signer_config.load: in the signer process, the log key. */
+static enum fc_status signer_load(void *arg, struct signer_key *out, struct fc_err *err)
+{
+	struct ctlog_flags f = *(const struct ctlog_flags *)arg;
+
+	if (f.key_uri != NULL)
+		f.private_key = f.key_uri; /* the copy that still holds its pin-value */
+	if (f.pin != NULL)
+		setenv(HSM_P11_PIN_ENV, f.pin, 1); /* taken, wiped and unset by hsm/ */
+	out->chain_pem = NULL;
+	return open_signer(&f, &out->signer, err);
+}
+
+/* The signer process's main (signer_child.run). */
+static int signer_run(void *arg, int fd)
+{
+	const struct ctlog_flags *f = arg;
+	struct signer_config cfg = {
+		.role = SIGNER_ROLE_LOG,
+		.load = signer_load,
+		.load_arg = arg,
+		.origin = f->cfg.origin,
+	};
+
+	return signer_serve(fd, &cfg);
+}
+
+/* Wipe the secrets of argv and the environment where they lie. */
+static void wipe_secrets(const struct ctlog_flags *f)
+{
+	cmd_wipe_env(HSM_P11_PIN_ENV);
+	cmd_wipe_uri_pin((char *)f->private_key);
+}
+
+/* signer_child.prepare: the supervisor keeps what a new signer needs. */
+static void signer_prepare(void *arg)
+{
+	struct ctlog_flags *f = arg;
+
+	f->pin = cmd_secret_keep(getenv(HSM_P11_PIN_ENV));
+	if (strstr(f->private_key, "pin-value=") != NULL)
+		f->key_uri = cmd_secret_keep(f->private_key);
+	wipe_secrets(f);
+}
+
+/* A new signer process with another key cannot serve this log. */
+static void on_event(void *arg, struct signer_link *l, enum signer_event ev)
+{
+	const uint32_t *key_id = arg;
+
+	if (ev == SIGNER_EVENT_ATTACHED && !signer_link_key_live(l, *key_id))
+		fc_log(LOG_CRIT, "ctlog: the new signer process does not hold the log key it had: "
+				 "nothing is signed until fulcrum ctlog restarts");
+}
+
+/* Who owns the storage once the network process drops to --user. */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) == 0 ? 0 : -1;
+}
+
+/* Started as root, the log's storage becomes the unprivileged user's (it
+ * writes tiles and checkpoints there after the drop). */
+static enum fc_status own_storage(const struct ctlog_flags *f, struct fc_err *err)
+{
+	if (geteuid() != 0 || f->no_signer)
+		return FC_OK;
+	chown_uid = f->user_ids.uid;
+	chown_gid = f->user_ids.gid;
+	if (nftw(f->cfg.storage_dir, chown_one, 32, FTW_PHYS) != 0)
+		return fc_err_set(err, FC_EIO, "cannot give %s to %s", f->cfg.storage_dir,
+				  f->user_ids.name);
+	return FC_OK;
+}
+
+/* The log key: in a signer process (the supervisor is forked here, before
+ * anything secret is read), or in this one with --no-signer-process. */
+static enum fc_status take_key(struct ctlog_flags *f, struct cmd_privsep *ps, uint32_t *key_id,
+			       struct hsm_signer **out, struct fc_err *err)
+{
+	struct signer_child child = {.prepare = signer_prepare, .run = signer_run, .arg = f};
+	struct signer_loaded ld;
+	enum fc_status st;
+
+	if (f->no_signer) {
+		fc_log(LOG_WARNING, "ctlog: --no-signer-process: the log key is in the network "
+				    "process and nothing checks what it signs");
+		return open_signer(f, out, err);
+	}
+	if (geteuid() == 0 &&
+	    (st = signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids,
+				     err)) != FC_OK)
+		return st;
+	st = cmd_privsep_start(&child, on_event, key_id, ps, err);
+	wipe_secrets(f);
+	if (st != FC_OK)
+		return st;
+	if ((st = signer_link_load(ps->link, &ld, err)) != FC_OK)
+		return st;
+	*key_id = ld.key_id;
+	*out = ld.signer;
+	return FC_OK;
+}
+
 enum {
 	OPT_LISTEN = 256,
 	OPT_PORT_FILE,
@@ -167,9 +289,12 @@ enum {
 	OPT_NA_START,
 	OPT_NA_LIMIT,
 	OPT_THREADS,
+	OPT_USER,
+	OPT_NO_SIGNER,
 };
 
-int cmd_ctlog_main(int argc, char **argv)
+/* Read the flags into *f: -1 to go on, else the exit status. */
+static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 {
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
@@ -185,84 +310,93 @@ int cmd_ctlog_main(int argc, char **argv)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		{"user", required_argument, NULL, OPT_USER},
+		{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct ctlog_flags f = {.listen = "127.0.0.1:6962"};
-	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
-	struct hsm_signer *signer = NULL;
-	struct ctlog_server *server = NULL;
-	struct fc_httpd *httpd = NULL;
 	struct fc_err err = {0};
-	char *host = NULL;
 	unsigned long v;
-	sigset_t sigs;
-	int c, idx = 0, rc = CMD_EXIT_USAGE;
+	int c, idx = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (c) {
-		case OPT_LISTEN: f.listen = optarg; break;
-		case OPT_PORT_FILE: f.port_file = optarg; break;
-		case OPT_STORAGE: f.cfg.storage_dir = optarg; break;
-		case OPT_ROOTS: f.cfg.roots_path = optarg; break;
-		case OPT_KEY: f.private_key = optarg; break;
-		case OPT_PIN_FILE: f.pin_file = optarg; break;
-		case OPT_ORIGIN: f.cfg.origin = optarg; break;
+		case OPT_LISTEN: f->listen = optarg; break;
+		case OPT_PORT_FILE: f->port_file = optarg; break;
+		case OPT_STORAGE: f->cfg.storage_dir = optarg; break;
+		case OPT_ROOTS: f->cfg.roots_path = optarg; break;
+		case OPT_KEY: f->private_key = optarg; break;
+		case OPT_PIN_FILE: f->pin_file = optarg; break;
+		case OPT_ORIGIN: f->cfg.origin = optarg; break;
 		case OPT_AGE:
-			if (!parse_duration_ms(optarg, &f.cfg.batch_max_age_ms))
+			if (!parse_duration_ms(optarg, &f->cfg.batch_max_age_ms))
 				goto bad_value;
 			break;
 		case OPT_SIZE:
 			if (!cmd_parse_uint(optarg, CTLOG_SRV_MAX_BATCH, &v) || v == 0)
 				goto bad_value;
-			f.cfg.batch_max_size = (unsigned)v;
+			f->cfg.batch_max_size = (unsigned)v;
 			break;
 		case OPT_EKU:
-			if (ctlog_eku_parse(optarg, &f.cfg.eku_mask, &err) != FC_OK) {
+			if (ctlog_eku_parse(optarg, &f->cfg.eku_mask, &err) != FC_OK) {
 				fprintf(stderr, "fulcrum ctlog: --ext-key-usages: %s\n", err.msg);
 				return CMD_EXIT_USAGE;
 			}
 			break;
 		case OPT_NA_START:
-			if (!parse_rfc3339(optarg, &f.cfg.not_after_start))
+			if (!parse_rfc3339(optarg, &f->cfg.not_after_start))
 				goto bad_value;
-			f.cfg.has_not_after_start = true;
+			f->cfg.has_not_after_start = true;
 			break;
 		case OPT_NA_LIMIT:
-			if (!parse_rfc3339(optarg, &f.cfg.not_after_limit))
+			if (!parse_rfc3339(optarg, &f->cfg.not_after_limit))
 				goto bad_value;
-			f.cfg.has_not_after_limit = true;
+			f->cfg.has_not_after_limit = true;
 			break;
 		case OPT_THREADS:
 			if (!cmd_parse_uint(optarg, 1024, &v))
 				goto bad_value;
-			f.threads = (unsigned)v;
+			f->threads = (unsigned)v;
 			break;
+		case OPT_USER: f->user = optarg; break;
+		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
 		default: ctlog_usage(stderr); return CMD_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || f.cfg.storage_dir == NULL || f.cfg.roots_path == NULL ||
-	    f.private_key == NULL || f.cfg.origin == NULL) {
+	if (optind != argc || f->cfg.storage_dir == NULL || f->cfg.roots_path == NULL ||
+	    f->private_key == NULL || f->cfg.origin == NULL) {
 		fprintf(stderr, "fulcrum ctlog: --storage-dir, --roots, --private-key and --origin "
 				"are required\n\n");
 		ctlog_usage(stderr);
 		return CMD_EXIT_USAGE;
 	}
-	if (!split_listen(f.listen, &host, &ho.port)) {
-		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
-		return CMD_EXIT_USAGE;
-	}
-	ho.host = host;
-	ho.threads = f.threads;
-	if (open_signer(&f, &signer, &err) != FC_OK) {
+	return -1;
+bad_value:
+	fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	return CMD_EXIT_USAGE;
+}
+
+/* Open the log and serve until SIGTERM or SIGINT: the exit status. */
+static int ctlog_run(struct ctlog_flags *f, struct fc_httpd_options *ho, const char *host)
+{
+	struct hsm_signer *signer = NULL;
+	struct ctlog_server *server = NULL;
+	struct fc_httpd *httpd = NULL;
+	struct cmd_privsep ps = {.sup = {.pid = -1, .control_fd = -1}};
+	struct fc_err err = {0};
+	uint32_t key_id = 0;
+	sigset_t sigs;
+	int rc = CMD_EXIT_USAGE;
+
+	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;
 	}
-	f.cfg.signer = signer;
+	f->cfg.signer = signer;
 
 	/* Signals are taken by sigwait below; block them before any thread
 	 * starts so that every thread inherits the mask. */
@@ -272,18 +406,25 @@ int cmd_ctlog_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (ctlog_server_open(&f.cfg, &server, &err) != FC_OK) {
+	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
-	if (fc_httpd_start(&ho, ctlog_server_handle, server, &httpd, &err) != FC_OK) {
+	if (fc_httpd_start(ho, ctlog_server_handle, server, &httpd, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		goto out;
 	}
-	if (f.port_file)
-		fc_write_port_file(f.port_file, fc_httpd_port(httpd));
-	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f.cfg.origin, host, fc_httpd_port(httpd));
+	if (f->port_file)
+		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
+	/* Everything is read and the listener is bound: drop privileges. */
+	if (!f->no_signer && (own_storage(f, &err) != FC_OK ||
+			      cmd_privsep_drop(&f->user_ids, "ctlog", &err) != FC_OK)) {
+		fprintf(stderr, "fulcrum ctlog: cannot drop privileges: %s\n", err.msg);
+		rc = CMD_EXIT_REFUSED;
+		goto out;
+	}
+	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 
@@ -296,9 +437,28 @@ out:
 	fc_httpd_stop(httpd); /* waits for the answers the sequencer still owes */
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
+	if (ps.sup.pid > 0)
+		cmd_privsep_stop(&ps);
+	return rc;
+}
+
+/* fulcrum ctlog (see ctlog_usage): CMD_EXIT_OK after a clean stop. */
+int cmd_ctlog_main(int argc, char **argv)
+{
+	struct ctlog_flags f = {.listen = "127.0.0.1:6962"};
+	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
+	char *host = NULL;
+	int rc;
+
+	if ((rc = ctlog_parse(argc, argv, &f)) >= 0)
+		return rc;
+	if (!split_listen(f.listen, &host, &ho.port)) {
+		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
+		return CMD_EXIT_USAGE;
+	}
+	ho.host = host;
+	ho.threads = f.threads;
+	rc = ctlog_run(&f, &ho, host);
 	free(host);
 	return rc;
-bad_value:
-	fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
-	return CMD_EXIT_USAGE;
 }

@@ -32,6 +32,9 @@ static const struct command commands[] = {
 	{"ctlog", cmd_ctlog_main,
 	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
 	 "path)"},
+	{"journal", cmd_journal_main,
+	 "check the issuance journal: its hash chain, its records, intents without an "
+	 "outcome"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},
