@@ -110,9 +110,20 @@ struct cmd_privsep {
 	struct signer_link *link;
 };
 
-/* Fork the supervisor and take its first signer (signer.h). */
-enum fc_status cmd_privsep_start(const struct signer_child *child, signer_attached_fn attached,
-				 void *arg, struct cmd_privsep *ps, struct fc_err *err);
+/* main's argv, whole (fulcrum.c). */
+extern char **cmd_argv;
+
+/*
+ * Fork the supervisor and take its first signer (signer.h). In between,
+ * wipe(child->arg) wipes the secrets of argv and the environment, and this
+ * process starts itself again (execve of /proc/self/exe with the same,
+ * wiped, command line), so that the network process's image never held a
+ * secret; the new image finds its supervisor through the environment and
+ * goes on from here.
+ */
+enum fc_status cmd_privsep_start(const struct signer_child *child, void (*wipe)(void *arg),
+				 signer_attached_fn attached, void *arg, struct cmd_privsep *ps,
+				 struct fc_err *err);
 /* Close the link and wait for the supervisor (and so the signer) to exit. */
 void cmd_privsep_stop(struct cmd_privsep *ps);
 /* Become user if running as root; who names the command in the log. */

@@ -2,6 +2,7 @@
  * fulcrum ctlog: a Certificate Transparency log (RFC 6962 submission API,
  * Static CT API read path). Flag names follow TesseraCT's, with dashes.
  */
+#include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "common.h"
@@ -192,9 +194,12 @@ static int signer_run(void *arg, int fd)
 	return signer_serve(fd, &cfg);
 }
 
-/* Wipe the secrets of argv and the environment where they lie. */
-static void wipe_secrets(const struct ctlog_flags *f)
+/* Wipe the secrets of argv and the environment where they lie (arg: the
+ * flags). */
+static void wipe_secrets(void *arg)
 {
+	const struct ctlog_flags *f = arg;
+
 	cmd_wipe_env(HSM_P11_PIN_ENV);
 	cmd_wipe_uri_pin((char *)f->private_key);
 }
@@ -264,8 +269,7 @@ static enum fc_status take_key(struct ctlog_flags *f, struct cmd_privsep *ps, ui
 	    (st = signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids,
 				     err)) != FC_OK)
 		return st;
-	st = cmd_privsep_start(&child, on_event, key_id, ps, err);
-	wipe_secrets(f);
+	st = cmd_privsep_start(&child, wipe_secrets, on_event, key_id, ps, err);
 	if (st != FC_OK)
 		return st;
 	if ((st = signer_link_load(ps->link, &ld, err)) != FC_OK)
@@ -421,6 +425,14 @@ static int ctlog_run(struct ctlog_flags *f, struct fc_httpd_options *ho, const c
 	if (!f->no_signer && (own_storage(f, &err) != FC_OK ||
 			      cmd_privsep_drop(&f->user_ids, "ctlog", &err) != FC_OK)) {
 		fprintf(stderr, "fulcrum ctlog: cannot drop privileges: %s\n", err.msg);
+		rc = CMD_EXIT_REFUSED;
+		goto out;
+	}
+	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0) {
+		fprintf(stderr, "fulcrum ctlog: --storage-dir %s cannot be used by the network "
+				"process (%s) after it dropped privileges: make its parent "
+				"directories searchable by --user\n",
+			f->cfg.storage_dir, strerror(errno));
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}

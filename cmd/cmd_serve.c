@@ -101,13 +101,11 @@ static void serve_usage(FILE *f)
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs; with the\n"
 		"                                 signer process, 8 per CPU, at least 16)\n"
-		"signer process and journal (see docs/signer.md):\n"
-		"  --journal-dir DIR              the issuance journal (default %s,\n"
-		"                                 created with mode 0700)\n"
-		"  --user NAME                    started as root, the network process becomes NAME\n"
+		"signer process (docs/signer.md):\n"
+		"  --journal-dir DIR              issuance journal (default %s)\n"
+		"  --user NAME                    run as root: the network process becomes NAME\n"
 		"                                 (default " SIGNER_DEFAULT_USER ")\n"
-		"  --no-signer-process            keep the key in the network process, with no\n"
-		"                                 checks and no journal (measurement and debugging)\n"
+		"  --no-signer-process            key in the network process, no checks, no journal\n"
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
 		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
@@ -245,6 +243,9 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
+			/* The help is longer than a pipe's buffer: a reader that stops
+			 * early (grep -q) must not turn it into a SIGPIPE death. */
+			signal(SIGPIPE, SIG_IGN);
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:

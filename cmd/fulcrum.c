@@ -16,6 +16,10 @@
 #define FULCRUM_VERSION "0.1.0"
 #endif
 
+/* The whole command line, for a network process that starts itself again
+ * (cmd/privsep.c). */
+char **cmd_argv;
+
 struct command {
 	const char *name;
 	int (*main)(int argc, char **argv);
@@ -88,6 +92,7 @@ int main(int argc, char **argv)
 				fc_log(LOG_ERR, "fulcrum: libcurl initialisation failed");
 				return CMD_EXIT_USAGE;
 			}
+			cmd_argv = argv;
 			rc = commands[i].main(argc - 1, argv + 1);
 			curl_global_cleanup();
 			return rc;

@@ -5,10 +5,13 @@
  * pages), wiping them from the command line and the environment of every
  * process, and dropping privileges.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cmd.h"
@@ -83,21 +86,87 @@ void cmd_wipe_uri_pin(char *uri)
 	}
 }
 
+/* Where a network process started again finds its supervisor: "PID:FD". */
+#define CMD_SUPERVISOR_ENV "FULCRUM_SIGNER_SUPERVISOR"
+
+/* True in the image started again by reexec: *sup is the supervisor that
+ * the image before made (its child, and a socketpair it made). */
+static bool inherited(struct signer_supervisor *sup)
+{
+	char *v = getenv(CMD_SUPERVISOR_ENV), path[64], line[256];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int pid = 0, fd = -1, ppid = 0;
+	FILE *f;
+
+	if (v == NULL)
+		return false;
+	if (sscanf(v, "%d:%d", &pid, &fd) != 2 || pid <= 0 || fd < 0)
+		goto bad;
+	unsetenv(CMD_SUPERVISOR_ENV);
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if ((f = fopen(path, "r")) != NULL) {
+		if (fgets(line, sizeof(line), f) != NULL && strrchr(line, ')') != NULL)
+			sscanf(strrchr(line, ')') + 2, "%*c %d", &ppid);
+		fclose(f);
+	}
+	if (ppid != (int)getpid() || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0 ||
+	    cred.pid != getpid())
+		goto bad;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	sup->pid = pid;
+	sup->control_fd = fd;
+	return true;
+bad:
+	fc_log(LOG_CRIT, "signer: %s does not name this process's supervisor: ignored",
+	       CMD_SUPERVISOR_ENV);
+	return false;
+}
+
+/* Start this program again in this process, its command line and
+ * environment wiped of secrets, keeping the supervisor's control socket
+ * (its number in the environment). Returns only if execve failed. */
+static void reexec(const struct signer_supervisor *sup)
+{
+	char v[64], exe[4096];
+	ssize_t n;
+
+	snprintf(v, sizeof(v), "%d:%d", (int)sup->pid, sup->control_fd);
+	/* The program's own path (not /proc/self/exe) keeps its name in ps. */
+	if (cmd_argv == NULL || (n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0 ||
+	    setenv(CMD_SUPERVISOR_ENV, v, 1) != 0)
+		return;
+	exe[n] = '\0';
+	fcntl(sup->control_fd, F_SETFD, 0);
+	execv(exe, cmd_argv);
+	fc_log(LOG_WARNING, "signer: cannot start the network process again (%s): it goes on in "
+			    "the image that read its command line", strerror(errno));
+	fcntl(sup->control_fd, F_SETFD, FD_CLOEXEC);
+	unsetenv(CMD_SUPERVISOR_ENV);
+}
+
 /*
- * Fork the supervisor (child says what runs in it and in each signer) and
- * take the first signer process: FC_OK with ps filled, else the reason in
- * err and nothing left running.
+ * Fork the supervisor (child says what runs in it and in each signer),
+ * wipe, start this program again (cmd.h), and take the first signer
+ * process: FC_OK with ps filled, else the reason in err and nothing left
+ * running.
  */
-enum fc_status cmd_privsep_start(const struct signer_child *child, signer_attached_fn attached,
-				 void *arg, struct cmd_privsep *ps, struct fc_err *err)
+enum fc_status cmd_privsep_start(const struct signer_child *child, void (*wipe)(void *arg),
+				 signer_attached_fn attached, void *arg, struct cmd_privsep *ps,
+				 struct fc_err *err)
 {
 	enum fc_status st;
 
 	memset(ps, 0, sizeof(*ps));
 	ps->sup.pid = -1;
 	ps->sup.control_fd = -1;
-	if ((st = signer_supervisor_start(child, &ps->sup, err)) != FC_OK)
-		return st;
+	if (!inherited(&ps->sup)) {
+		if ((st = signer_supervisor_start(child, &ps->sup, err)) != FC_OK)
+			return st;
+		wipe(child->arg);
+		reexec(&ps->sup);
+	}
+	wipe(child->arg);
 	if ((st = signer_link_start(ps->sup.control_fd, CMD_SIGNER_START_MS, attached, arg,
 				    &ps->link, err)) != FC_OK) {
 		signer_supervisor_stop(&ps->sup, 5000);
@@ -139,6 +208,7 @@ void cmd_privsep_metrics(void *arg, struct fc_buf *b)
 	struct cmd_privsep *ps = arg;
 	char line[160];
 
+	signer_link_stats(ps->link);
 	fc_buf_append_str(b, "# HELP fulcrum_signer_refusals_total Messages the signer process "
 			     "refused to sign, by reason\n"
 			     "# TYPE fulcrum_signer_refusals_total counter\n");

@@ -134,6 +134,11 @@ static void wipe_secrets(const struct cmd_ca_opts *o)
 	cmd_wipe_uri_pin((char *)o->pkcs11.uri);
 }
 
+static void wipe_child(void *arg)
+{
+	wipe_secrets(&((struct cmd_ca *)arg)->o);
+}
+
 /* The passphrase: --fileca-key-passwd, else FULCRUM_FILECA_KEY_PASSWD. */
 static const char *passwd_source(const struct cmd_ca_opts *o)
 {
@@ -316,9 +321,8 @@ enum fc_status cmd_ca_open(const struct cmd_ca_opts *o, struct cmd_ca **out, str
 		return FC_OK;
 	}
 	c->mtime = files_mtime(c);
-	st = cmd_privsep_start(&child, on_event, c, &c->ps, err);
-	/* The supervisor has its copies; this process never reads them. */
-	wipe_secrets(o);
+	/* The supervisor takes its copies; this process never reads them. */
+	st = cmd_privsep_start(&child, wipe_child, on_event, c, &c->ps, err);
 	if (st != FC_OK) {
 		cmd_ca_free(c);
 		return st;

@@ -65,7 +65,9 @@ struct signer_link {
 	bool control_started;
 	signer_attached_fn attached;
 	void *arg;
-	atomic_ulong refusals[SIGNER_REFUSE_COUNT];
+	/* refusals by reason: reported by earlier signers, and by this one */
+	unsigned long refusals_base[SIGNER_REFUSE_COUNT];
+	unsigned long refusals_last[SIGNER_REFUSE_COUNT];
 	atomic_ulong restarts;
 	atomic_bool closing;   /* signer_link_free: the end is expected */
 };
@@ -317,16 +319,14 @@ bool signer_link_key_live(struct signer_link *l, uint32_t key_id)
 
 /* --- the remote transport ----------------------------------------------------------- */
 
-/* A refusal: counted for /metrics, reported as an HSM failure. */
-static enum fc_status refused(struct signer_link *l, const uint8_t *p, uint32_t len,
-			      struct fc_err *err)
+/* A refusal (the signer counts it, for /metrics): an HSM failure here. */
+static enum fc_status refused(const uint8_t *p, uint32_t len, struct fc_err *err)
 {
 	char text[SIGNER_MAX_TEXT + 1];
 	uint16_t code;
 
 	if (!sg_code_text_decode(p, len, &code, text, sizeof(text)))
 		return fc_err_set(err, FC_EHSM, "signer: a malformed answer");
-	atomic_fetch_add(&l->refusals[code < SIGNER_REFUSE_COUNT ? code : 0], 1);
 	fc_log(LOG_ERR, "signer: the signer process refused to sign: %s: %s",
 	       signer_refusal_name((enum signer_refusal)code), text);
 	return fc_err_set(err, FC_EHSM, "signer: refused (%s): %s",
@@ -366,7 +366,7 @@ static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg,
 		memcpy(*sig, s, slen);
 		*sig_len = slen;
 	} else if (type == SIGNER_MSG_REFUSED) {
-		st = refused(l, ans, alen, err);
+		st = refused(ans, alen, err);
 	} else if (type == SIGNER_MSG_FAILED) {
 		st = failed(ans, alen, err);
 	} else {
@@ -532,6 +532,11 @@ static enum fc_status attach(struct signer_link *l, int fd, struct fc_err *err)
 	l->fd = fd;
 	l->epoch++;
 	l->up = false;
+	/* what the previous signer last reported stays counted */
+	for (int r = 0; r < SIGNER_REFUSE_COUNT; r++) {
+		l->refusals_base[r] += l->refusals_last[r];
+		l->refusals_last[r] = 0;
+	}
 	ra->l = l;
 	ra->fd = fd;
 	ra->epoch = l->epoch;
@@ -698,12 +703,54 @@ void signer_link_free(struct signer_link *l)
 	free(l);
 }
 
-/* Refusals the signer reported, by reason (signer.h). */
+/*
+ * Ask the current signer for its refusal counts (signer.h); on failure the
+ * last known counts stay.
+ */
+void signer_link_stats(struct signer_link *l)
+{
+	uint8_t *ans = NULL;
+	uint32_t alen = 0;
+	uint16_t type = 0, n;
+	unsigned epoch;
+	struct sg_rd r;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->lock);
+	epoch = l->epoch;
+	pthread_mutex_unlock(&l->lock);
+	if (call(l, SIGNER_MSG_STATS, 0, NULL, SIGNER_CALL_TIMEOUT_MS, &type, &ans, &alen, NULL) !=
+		    FC_OK ||
+	    type != SIGNER_MSG_STATS_STATE) {
+		free(ans);
+		return;
+	}
+	sg_rd_init(&r, ans, alen);
+	pthread_mutex_lock(&l->lock);
+	if (sg_rd_u16(&r, &n) && l->epoch == epoch) {
+		for (uint16_t i = 0; i < n && i < SIGNER_REFUSE_COUNT; i++) {
+			uint64_t v;
+			if (!sg_rd_u64(&r, &v))
+				break;
+			l->refusals_last[i] = (unsigned long)v;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	free(ans);
+}
+
+/* Refusals the signer processes reported, by reason (signer.h). */
 unsigned long signer_link_refusals(struct signer_link *l, enum signer_refusal r)
 {
+	unsigned long v;
+
 	if (l == NULL || (unsigned)r >= SIGNER_REFUSE_COUNT)
 		return 0;
-	return atomic_load(&l->refusals[r]);
+	pthread_mutex_lock(&l->lock);
+	v = l->refusals_base[r] + l->refusals_last[r];
+	pthread_mutex_unlock(&l->lock);
+	return v;
 }
 
 /* Signer processes started after the first (signer.h). */

@@ -56,6 +56,7 @@ struct sg_server {
 	pthread_mutex_t dlock;       /* guards inflight, for the wait at the end */
 	pthread_cond_t dcond;
 	unsigned inflight;           /* jobs not yet answered */
+	atomic_ulong refusals[SIGNER_REFUSE_COUNT];
 	/* the read buffer */
 	uint8_t in[64 * 1024];
 	size_t in_start, in_end;
@@ -421,6 +422,7 @@ static void handle_sign(struct sg_server *s, const struct sg_msg *m, uint8_t *pa
 	if ((rf = check_job(s, j, why, sizeof(why))) != SIGNER_OK) {
 		fc_log(LOG_CRIT, "signer: REFUSED to sign a %s with key %u: %s: %s",
 		       kind_name(j->req.kind), key->id, signer_refusal_name(rf), why);
+		atomic_fetch_add(&s->refusals[rf], 1);
 		send_code(s, SIGNER_MSG_REFUSED, m->req_id, key->id, (uint16_t)rf, why);
 		job_free(j);
 		return;
@@ -585,6 +587,22 @@ static void protocol_violation(const char *what, const struct sg_msg *m)
 	_exit(SIGNER_EXIT_PROTOCOL);
 }
 
+/* STATS: the refusals so far, by reason. */
+static void send_stats(struct sg_server *s, uint32_t req_id)
+{
+	uint8_t p[2 + 8 * SIGNER_REFUSE_COUNT];
+	size_t n = 0;
+
+	p[n++] = 0;
+	p[n++] = SIGNER_REFUSE_COUNT;
+	for (int r = 0; r < SIGNER_REFUSE_COUNT; r++) {
+		uint64_t v = atomic_load(&s->refusals[r]);
+		for (int i = 7; i >= 0; i--)
+			p[n++] = (uint8_t)(v >> (8 * i));
+	}
+	send_msg(s, SIGNER_MSG_STATS_STATE, req_id, 0, &(struct fc_buf){.data = p, .len = n});
+}
+
 /* One request; false at the end of the input. */
 static bool handle_one(struct sg_server *s)
 {
@@ -597,7 +615,7 @@ static bool handle_one(struct sg_server *s)
 	if (!sg_hdr_decode(hdr, &m))
 		protocol_violation("a malformed header or an oversized message", &m);
 	if ((m.type == SIGNER_MSG_KEY_LOAD || m.type == SIGNER_MSG_SIGN ||
-	     m.type == SIGNER_MSG_READY) && m.req_id == 0)
+	     m.type == SIGNER_MSG_READY || m.type == SIGNER_MSG_STATS) && m.req_id == 0)
 		protocol_violation("no request id", &m);
 	if (m.type != SIGNER_MSG_SIGN && m.len != 0)
 		protocol_violation("a payload where none belongs", &m);
@@ -617,6 +635,7 @@ static bool handle_one(struct sg_server *s)
 			 &(struct fc_buf){.data = (uint8_t[]){k && hsm_signer_ready(k->signer)},
 					  .len = 1});
 		break;
+	case SIGNER_MSG_STATS: send_stats(s, m.req_id); break;
 	case SIGNER_MSG_SIGN:
 		if ((k = key_find(s, m.key_id)) == NULL) {
 			send_code(s, SIGNER_MSG_FAILED, m.req_id, m.key_id, FC_EUNAVAIL,

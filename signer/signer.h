@@ -67,6 +67,8 @@ enum signer_msg_type {
 	SIGNER_MSG_FAILED = 8,       /* signer -> net: u16 fc_status, u16+text */
 	SIGNER_MSG_READY = 9,        /* net -> signer: can key_id sign now? */
 	SIGNER_MSG_READY_STATE = 10, /* signer -> net: u8 0 or 1 */
+	SIGNER_MSG_STATS = 11,       /* net -> signer: what have you refused? */
+	SIGNER_MSG_STATS_STATE = 12, /* signer -> net: u16 n, n x u64 refusals by reason */
 };
 
 /* Why the signer refused to sign (the reason= label of
@@ -234,7 +236,11 @@ enum fc_status signer_link_load(struct signer_link *l, struct signer_loaded *out
 				struct fc_err *err);
 /* True while key_id can be used (loaded in the current signer process). */
 bool signer_link_key_live(struct signer_link *l, uint32_t key_id);
-/* Refusals the signer reported, by reason (for /metrics). */
+/* Ask the signer process how many messages it refused, by reason (it
+ * counts them, whoever sent them); signer_link_refusals then adds them to
+ * what earlier signer processes reported. */
+void signer_link_stats(struct signer_link *l);
+/* Refusals the signer processes reported, by reason (for /metrics). */
 unsigned long signer_link_refusals(struct signer_link *l, enum signer_refusal r);
 /* Signers started since the first one. */
 unsigned long signer_link_restarts(struct signer_link *l);

@@ -7,6 +7,9 @@ set -uo pipefail
 : "${FULCRUM_TEST_ISSUER:?FULCRUM_TEST_ISSUER must name the test-issuer binary}"
 
 T_TMP=$(mktemp -d /tmp/fulcrum-it.XXXXXX)
+# Started as root, fulcrum ctlog's network process becomes nobody, which
+# must reach the storage directories made in here (its files stay 0600).
+chmod 755 "$T_TMP"
 T_PIDS=()
 T_PASS=0
 T_FAIL=0
