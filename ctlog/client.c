@@ -41,8 +41,8 @@ struct sub {
 	uint8_t ikh[CTLOG_LOG_ID_LEN];
 	uint8_t *tbs;
 	size_t tbs_len;
-	int64_t deadline;          /* fc_mono_ms() */
-	int64_t due;               /* next attempt (waiting list) */
+	int64_t deadline;          /* fc_deadline_ms(): of the whole submission */
+	int64_t due;               /* fc_deadline_ms(): next attempt (waiting list) */
 	unsigned attempt;
 	char last[FC_ERR_MSG_MAX]; /* why the last attempt failed (retryable) */
 	ctlog_done_fn done;
@@ -198,7 +198,7 @@ static bool easy_setup(struct ctlog_client *c, CURL *e, const char *url, long ti
 /* Start (or restart) the HTTP attempt of s. */
 static void start_attempt(struct ctlog_client *c, struct sub *s)
 {
-	int64_t left = s->deadline - fc_mono_ms();
+	int64_t left = fc_deadline_left_ms(s->deadline);
 
 	if (left <= 0) {
 		sub_fail(s, FC_EUNAVAIL, "no answer within the deadline of %u ms (%s)", c->timeout_ms,
@@ -236,7 +236,6 @@ static void start_attempt(struct ctlog_client *c, struct sub *s)
  * fail it when the deadline does not leave room. retry_after_s < 0: none. */
 static void retry_later(struct ctlog_client *c, struct sub *s, long retry_after_s)
 {
-	int64_t now = fc_mono_ms();
 	uint64_t backoff = BACKOFF_FIRST_MS;
 	uint8_t rnd[2] = {0, 0};
 	int64_t wait;
@@ -253,14 +252,14 @@ static void retry_later(struct ctlog_client *c, struct sub *s, long retry_after_
 		 * the submissions it pushed back do not return all at once. */
 		wait = retry_after_s * 1000 + (int64_t)(rnd[1] % 100);
 	}
-	if (now + wait >= s->deadline) {
+	if (wait >= fc_deadline_left_ms(s->deadline)) {
 		sub_fail(s, FC_EUNAVAIL, "%s; no retry fits in the deadline of %u ms (attempt %u)",
 			 s->last, c->timeout_ms, s->attempt);
 		return;
 	}
 	fc_log(LOG_DEBUG, "ctlog: %s: attempt %u: %s; retrying in %lld ms", c->url, s->attempt,
 	       s->last, (long long)wait);
-	s->due = now + wait;
+	s->due = fc_deadline_ms(wait);
 	list_add(&c->waiting, s);
 }
 
@@ -283,8 +282,8 @@ static void handle_sct(struct ctlog_client *c, struct sub *s)
 		sub_fail(s, FC_EINTERNAL, "cannot build the SCT's signed data");
 		return;
 	}
-	if (ctlog_sct_verify_id(&sct, c->key, c->log_id, sd.data, sd.len, fc_now() * 1000 + 999,
-				&err) != FC_OK) {
+	if (ctlog_sct_verify_id(&sct, c->key, c->log_id, sd.data, sd.len, fc_now_ms(), &err) !=
+	    FC_OK) {
 		fc_buf_free(&sd);
 		ctlog_sct_clear(&sct);
 		sub_fail(s, err.status == FC_EINTERNAL ? FC_EINTERNAL : FC_EUPSTREAM,
@@ -316,7 +315,7 @@ static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
 			 result == CURLE_OPERATION_TIMEDOUT ? "no answer from the log"
 							    : "cannot reach the log",
 			 s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
-		if (result == CURLE_OPERATION_TIMEDOUT && fc_mono_ms() >= s->deadline - 5) {
+		if (result == CURLE_OPERATION_TIMEDOUT && fc_deadline_left_ms(s->deadline) <= 5) {
 			sub_fail(s, FC_EUNAVAIL, "no answer within the deadline of %u ms (attempt %u: "
 						 "%s)",
 				 c->timeout_ms, s->attempt, s->last);
@@ -353,16 +352,16 @@ static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
 /* Start the waiting submissions that are due; return the ms until the next. */
 static int64_t run_due(struct ctlog_client *c)
 {
-	int64_t now = fc_mono_ms(), next = INT64_MAX;
+	int64_t next = INT64_MAX, left;
 	struct sub *s = c->waiting.head, *nx;
 
 	for (; s != NULL; s = nx) {
 		nx = s->next;
-		if (s->due <= now) {
+		if ((left = fc_deadline_left_ms(s->due)) == 0) {
 			list_del(&c->waiting, s);
 			start_attempt(c, s);
-		} else if (s->due - now < next) {
-			next = s->due - now;
+		} else if (left < next) {
+			next = left;
 		}
 	}
 	return next;
@@ -615,7 +614,7 @@ enum fc_status ctlog_client_submit_precert(struct ctlog_client *c, const struct 
 	s->c = c;
 	s->done = done;
 	s->arg = arg;
-	s->deadline = fc_mono_ms() + c->timeout_ms;
+	s->deadline = fc_deadline_ms(c->timeout_ms);
 	memcpy(s->ikh, p->issuer_key_hash, CTLOG_LOG_ID_LEN);
 	s->tbs = fc_xmalloc(p->tbs_len);
 	memcpy(s->tbs, p->tbs, p->tbs_len);

@@ -168,8 +168,9 @@ void ctlog_entry_free(struct ctlog_entry *e);
  * with sct.c's ctlog_signed_data_*. */
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te);
-/* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints. */
-void ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
+/* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints;
+ * false if a length is over its TLS bound. */
+bool ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
 		     struct fc_buf *leaf);
 /* The RFC 6962 3.2 SCT signature input for te: 0x00 0x00 || te. It is
  * also the MerkleTreeLeaf, so the leaf hash is ctlog_leaf_hash of it. */
@@ -235,6 +236,8 @@ void ctlog_map_free(struct ctlog_map *m);
 struct ctlog_record {
 	uint64_t index;
 	uint64_t offset; /* of the record in the file */
+	uint64_t timestamp;  /* of the TimestampedEntry (ms): the SCT's */
+	uint64_t leaf_index; /* from its extension */
 	const uint8_t *key;
 	const uint8_t *leaf;
 	size_t leaf_len, te_len;
@@ -258,8 +261,9 @@ typedef enum fc_status (*ctlog_record_fn)(void *ctx, const struct ctlog_record *
  */
 enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn,
 			       void *ctx, struct ctlog_elog *out, struct fc_err *err);
-/* Append one batch (payload built with ctlog_elog_add_record) and fdatasync. */
-void ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
+/* Append one batch (payload built with ctlog_elog_add_record, which is
+ * false if a length does not fit its field) and fdatasync. */
+bool ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
 			   const uint8_t *leaf, size_t leaf_len, size_t te_len, const uint8_t *sig,
 			   size_t sig_len);
 enum fc_status ctlog_elog_append(struct ctlog_elog *l, uint64_t first_index, uint32_t count,

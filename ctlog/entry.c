@@ -158,20 +158,6 @@ void ctlog_entry_free(struct ctlog_entry *e)
 	free(e);
 }
 
-static void put_u16(struct fc_buf *b, uint64_t v)
-{
-	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 2);
-}
-
-static void put_u24(struct fc_buf *b, uint64_t v)
-{
-	uint8_t x[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 3);
-}
-
 static void add_issuer(struct ctlog_entry *e, const uint8_t *der, size_t len,
 		       const uint8_t fp[CTLOG_HASH_LEN])
 {
@@ -465,25 +451,19 @@ out:
  */
 static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	struct fc_buf b;
 	bool ok = true;
 
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		abort(); /* SHA-256 cannot fail short of memory */
+	fc_buf_init(&b, 0);
 	for (size_t i = 1; i < json_array_size(chain) && ok; i++) {
 		json_t *v = json_array_get(chain, i);
-		uint64_t len = json_string_length(v);
-		uint8_t be[8];
 
-		ok = json_is_string(v);
-		for (int b = 0; b < 8; b++)
-			be[b] = (uint8_t)(len >> (56 - 8 * b));
-		EVP_DigestUpdate(c, be, sizeof(be));
-		EVP_DigestUpdate(c, json_string_value(v), len);
+		ok = json_is_string(v) && fc_buf_put_u64(&b, json_string_length(v)) &&
+		     fc_buf_append(&b, json_string_value(v), json_string_length(v));
 	}
-	if (EVP_DigestFinal_ex(c, key, NULL) != 1)
-		abort();
-	EVP_MD_CTX_free(c);
+	if (ok)
+		SHA256(b.data, b.len, key);
+	fc_buf_free(&b);
 	return ok;
 }
 
@@ -721,16 +701,19 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 		memcpy(e->issuer_key_hash, issuers->first_key_hash, CTLOG_HASH_LEN);
 		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err))
 			goto out;
-		fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN);
-		put_u24(&e->signed_entry, tbs.len);
-		fc_buf_append(&e->signed_entry, tbs.data, tbs.len);
+		/* PreCert: issuer_key_hash[32] TBSCertificate<1..2^24-1> */
+		if (!fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN) ||
+		    !fc_buf_put_vec(&e->signed_entry, 3, tbs.data, tbs.len)) {
+			fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate is over 2^24-1 bytes");
+			goto out;
+		}
 		e->tbs = tbs.data;
 		e->tbs_len = tbs.len;
 		tbs.data = NULL; /* the entry owns it now */
 		fc_buf_init(&tbs, 0);
-	} else {
-		put_u24(&e->signed_entry, e->cert_len);
-		fc_buf_append(&e->signed_entry, e->cert, e->cert_len);
+	} else if (!fc_buf_put_vec(&e->signed_entry, 3, e->cert, e->cert_len)) {
+		fc_err_set(err, FC_EINPUT, "certificate is over 2^24-1 bytes"); /* ASN.1Cert */
+		goto out;
 	}
 	{
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
@@ -764,35 +747,39 @@ out:
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te)
 {
-	uint8_t ext[CTLOG_EXT_LEN] = {0x00, 0x00, 0x05, (uint8_t)(index >> 32),
-				      (uint8_t)(index >> 24), (uint8_t)(index >> 16),
-				      (uint8_t)(index >> 8), (uint8_t)index};
-	struct fc_buf sd;
-	enum fc_status st;
+	struct fc_buf ext, sd;
+	enum fc_status st = FC_EINPUT;
 
+	fc_buf_init(&ext, CTLOG_EXT_LEN);
 	fc_buf_init(&sd, 0);
+	/* Extension { leaf_index(0), extension_data<0..2^16-1> = uint40 } */
+	if (!fc_buf_put_u8(&ext, 0) || !fc_buf_put_u16(&ext, 5) || !fc_buf_put_uint(&ext, 5, index))
+		goto out;
 	if (e->precert)
-		st = ctlog_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext,
-					       sizeof(ext), &sd);
+		st = ctlog_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext.data,
+					       ext.len, &sd);
 	else
-		st = ctlog_signed_data_x509(ts_ms, e->cert, e->cert_len, ext, sizeof(ext), &sd);
-	if (st == FC_OK)
-		fc_buf_append(te, sd.data + 2, sd.len - 2);
+		st = ctlog_signed_data_x509(ts_ms, e->cert, e->cert_len, ext.data, ext.len, &sd);
+	if (st == FC_OK && !fc_buf_append(te, sd.data + 2, sd.len - 2))
+		st = FC_ETOOBIG;
+out:
+	fc_buf_free(&ext);
 	fc_buf_free(&sd);
 	return st;
 }
 
-/* TileLeaf (c2sp.org/static-ct-api "Log entries"). */
-void ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
+/*
+ * TileLeaf (c2sp.org/static-ct-api "Log entries"): te, the precertificate
+ * (ASN.1Cert<1..2^24-1>) for a precert entry, and the issuers'
+ * fingerprints (Fingerprint<0..2^16-1>). False if a length is over its
+ * bound or leaf's cap is reached.
+ */
+bool ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
 		     struct fc_buf *leaf)
 {
-	fc_buf_append(leaf, te, te_len);
-	if (e->precert) {
-		put_u24(leaf, e->cert_len);
-		fc_buf_append(leaf, e->cert, e->cert_len);
-	}
-	put_u16(leaf, e->n_issuers * CTLOG_HASH_LEN);
-	fc_buf_append(leaf, e->fps, e->n_issuers * CTLOG_HASH_LEN);
+	return fc_buf_append(leaf, te, te_len) &&
+	       (!e->precert || fc_buf_put_vec(leaf, 3, e->cert, e->cert_len)) &&
+	       fc_buf_put_vec(leaf, 2, e->fps, e->n_issuers * CTLOG_HASH_LEN);
 }
 
 /* 0x00 (v1) 0x00 (certificate_timestamp / timestamped_entry) || te. */

@@ -15,64 +15,7 @@
 
 #include "ctlog.h"
 
-/* --- bounded reader / writer ------------------------------------------------ */
-
-struct rd {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-static bool rd_bytes(struct rd *r, size_t n, const uint8_t **out)
-{
-	if (r->off > r->len || n > r->len - r->off)
-		return false;
-	*out = r->p + r->off;
-	r->off += n;
-	return true;
-}
-
-static bool rd_uint(struct rd *r, size_t width, uint64_t *v)
-{
-	const uint8_t *b;
-	uint64_t x = 0;
-
-	if (!rd_bytes(r, width, &b))
-		return false;
-	for (size_t i = 0; i < width; i++)
-		x = x << 8 | b[i];
-	*v = x;
-	return true;
-}
-
-/* opaque x<lo..hi> with a width-byte length prefix. */
-static bool rd_vec(struct rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out,
-		   size_t *n)
-{
-	struct rd save = *r;
-	uint64_t len;
-
-	if (!rd_uint(r, width, &len) || len < lo || len > hi || !rd_bytes(r, (size_t)len, out)) {
-		*r = save;
-		return false;
-	}
-	*n = (size_t)len;
-	return true;
-}
-
-static bool put_uint(struct fc_buf *b, size_t width, uint64_t v)
-{
-	uint8_t tmp[8];
-
-	for (size_t i = 0; i < width; i++)
-		tmp[i] = (uint8_t)(v >> (8 * (width - 1 - i)));
-	return fc_buf_append(b, tmp, width);
-}
-
-static bool put_vec(struct fc_buf *b, size_t width, const uint8_t *p, size_t n)
-{
-	return put_uint(b, width, n) && (n == 0 || fc_buf_append(b, p, n));
-}
+/* --- helpers ------------------------------------------------------------------ */
 
 static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 {
@@ -114,20 +57,23 @@ enum fc_status ctlog_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg,
 {
 	if (sig_len > CTLOG_MAX_SCT_SIGNATURE)
 		return FC_EINPUT;
-	if (!put_uint(out, 1, hash_alg) || !put_uint(out, 1, sig_alg) ||
-	    !put_vec(out, 2, sig, sig_len))
+	if (!fc_buf_put_u8(out, hash_alg) || !fc_buf_put_u8(out, sig_alg) ||
+	    !fc_buf_put_vec(out, 2, sig, sig_len))
 		return FC_ETOOBIG;
 	return FC_OK;
 }
 
-static bool rd_digitally_signed(struct rd *r, uint8_t *hash_alg, uint8_t *sig_alg,
+/* Read a DigitallySigned from r; r moves only on success. */
+static bool rd_digitally_signed(struct fc_rd *r, uint8_t *hash_alg, uint8_t *sig_alg,
 				const uint8_t **sig, size_t *sig_len)
 {
-	uint64_t h, s;
+	struct fc_rd t = *r;
 
-	return rd_uint(r, 1, &h) && rd_uint(r, 1, &s) &&
-	       rd_vec(r, 2, 0, CTLOG_MAX_SCT_SIGNATURE, sig, sig_len) &&
-	       (*hash_alg = (uint8_t)h, *sig_alg = (uint8_t)s, true);
+	if (!fc_rd_u8(&t, hash_alg) || !fc_rd_u8(&t, sig_alg) ||
+	    !fc_rd_vec(&t, 2, 0, CTLOG_MAX_SCT_SIGNATURE, sig, sig_len))
+		return false;
+	*r = t;
+	return true;
 }
 
 /*
@@ -138,16 +84,20 @@ enum fc_status ctlog_digitally_signed_parse(const uint8_t *p, size_t len, uint8_
 					    uint8_t *sig_alg, uint8_t **sig, size_t *sig_len,
 					    struct fc_err *err)
 {
-	struct rd r = {p, len, 0};
+	struct fc_rd r;
 	const uint8_t *s;
+	uint8_t h, a;
 	size_t n;
 
-	if (!rd_digitally_signed(&r, hash_alg, sig_alg, &s, &n))
+	fc_rd_init(&r, p, len);
+	if (!rd_digitally_signed(&r, &h, &a, &s, &n))
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 5246 4.7: DigitallySigned is "
 						  "truncated");
-	if (r.off != len)
+	if (!fc_rd_done(&r))
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 5246 4.7: %zu trailing bytes after "
-						  "DigitallySigned", len - r.off);
+						  "DigitallySigned", fc_rd_left(&r));
+	*hash_alg = h;
+	*sig_alg = a;
 	*sig = dup_bytes(s, n);
 	*sig_len = n;
 	return FC_OK;
@@ -162,28 +112,29 @@ enum fc_status ctlog_sct_encode(const struct ctlog_sct *sct, struct fc_buf *out)
 {
 	if (sct->ext_len > CTLOG_MAX_SCT_EXTENSIONS || sct->sig_len > CTLOG_MAX_SCT_SIGNATURE)
 		return FC_EINPUT;
-	if (!put_uint(out, 1, sct->version) || !fc_buf_append(out, sct->log_id, CTLOG_LOG_ID_LEN) ||
-	    !put_uint(out, 8, sct->timestamp) || !put_vec(out, 2, sct->extensions, sct->ext_len))
+	if (!fc_buf_put_u8(out, sct->version) || !fc_buf_append(out, sct->log_id, CTLOG_LOG_ID_LEN) ||
+	    !fc_buf_put_u64(out, sct->timestamp) ||
+	    !fc_buf_put_vec(out, 2, sct->extensions, sct->ext_len))
 		return FC_ETOOBIG;
 	return ctlog_digitally_signed_encode(sct->hash_alg, sct->sig_alg, sct->sig, sct->sig_len,
 					     out);
 }
 
 /* Read one SCT from r (not necessarily to its end). */
-static enum fc_status rd_sct(struct rd *r, struct ctlog_sct *out, struct fc_err *err)
+static enum fc_status rd_sct(struct fc_rd *r, struct ctlog_sct *out, struct fc_err *err)
 {
 	const uint8_t *id, *ext, *sig;
 	size_t ext_len, sig_len;
-	uint64_t version, ts;
-	uint8_t h, s;
+	uint64_t ts;
+	uint8_t version, h, s;
 
-	if (!rd_uint(r, 1, &version))
+	if (!fc_rd_u8(r, &version))
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: empty SCT");
 	if (version != 0)
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: SCT version %u is not v1 (0)",
 				  (unsigned)version);
-	if (!rd_bytes(r, CTLOG_LOG_ID_LEN, &id) || !rd_uint(r, 8, &ts) ||
-	    !rd_vec(r, 2, 0, CTLOG_MAX_SCT_EXTENSIONS, &ext, &ext_len) ||
+	if (!fc_rd_bytes(r, CTLOG_LOG_ID_LEN, &id) || !fc_rd_u64(r, &ts) ||
+	    !fc_rd_vec(r, 2, 0, CTLOG_MAX_SCT_EXTENSIONS, &ext, &ext_len) ||
 	    !rd_digitally_signed(r, &h, &s, &sig, &sig_len))
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: SCT is truncated");
 	memset(out, 0, sizeof(*out));
@@ -207,16 +158,17 @@ static enum fc_status rd_sct(struct rd *r, struct ctlog_sct *out, struct fc_err 
 enum fc_status ctlog_sct_parse(const uint8_t *p, size_t len, struct ctlog_sct *out,
 			       struct fc_err *err)
 {
-	struct rd r = {p, len, 0};
+	struct fc_rd r;
 	struct ctlog_sct sct;
 	enum fc_status st;
 
+	fc_rd_init(&r, p, len);
 	if ((st = rd_sct(&r, &sct, err)) != FC_OK)
 		return st;
-	if (r.off != len) {
+	if (!fc_rd_done(&r)) {
 		ctlog_sct_clear(&sct);
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: %zu trailing bytes after "
-						  "the SCT", len - r.off);
+						  "the SCT", fc_rd_left(&r));
 	}
 	*out = sct;
 	return FC_OK;
@@ -231,11 +183,11 @@ static enum fc_status signed_data(uint64_t timestamp, enum ctlog_entry_type type
 	if (body == NULL || body_len < 1 || body_len > CTLOG_MAX_TBS ||
 	    ext_len > CTLOG_MAX_SCT_EXTENSIONS || (ext_len > 0 && ext == NULL))
 		return FC_EINPUT;
-	if (!put_uint(out, 1, 0) ||     /* sct_version v1 */
-	    !put_uint(out, 1, 0) ||     /* signature_type certificate_timestamp */
-	    !put_uint(out, 8, timestamp) || !put_uint(out, 2, (uint64_t)type) ||
+	if (!fc_buf_put_u8(out, 0) ||     /* sct_version v1 */
+	    !fc_buf_put_u8(out, 0) ||     /* signature_type certificate_timestamp */
+	    !fc_buf_put_u64(out, timestamp) || !fc_buf_put_u16(out, (uint64_t)type) ||
 	    (ikh != NULL && !fc_buf_append(out, ikh, CTLOG_LOG_ID_LEN)) ||
-	    !put_vec(out, 3, body, body_len) || !put_vec(out, 2, ext, ext_len))
+	    !fc_buf_put_vec(out, 3, body, body_len) || !fc_buf_put_vec(out, 2, ext, ext_len))
 		return FC_ETOOBIG;
 	return FC_OK;
 }
@@ -281,11 +233,11 @@ enum fc_status ctlog_sct_list_encode(const struct ctlog_sct *scts, size_t n, str
 
 		fc_buf_init(&one, 0xffff);
 		if ((st = ctlog_sct_encode(&scts[i], &one)) == FC_OK &&
-		    !put_vec(&list, 2, one.data, one.len))
+		    !fc_buf_put_vec(&list, 2, one.data, one.len))
 			st = FC_EINPUT; /* SerializedSCT<1..2^16-1> overflows */
 		fc_buf_free(&one);
 	}
-	if (st == FC_OK && !put_vec(out, 2, list.data, list.len))
+	if (st == FC_OK && !fc_buf_put_vec(out, 2, list.data, list.len))
 		st = FC_ETOOBIG;
 	fc_buf_free(&list);
 	return st;
@@ -340,30 +292,31 @@ out:
 enum fc_status ctlog_sct_list_parse(const uint8_t *p, size_t len, struct ctlog_sct **out,
 				    size_t *n, struct fc_err *err)
 {
-	struct rd r = {p, len, 0}, lr;
+	struct fc_rd r, lr;
 	struct ctlog_sct *scts = NULL;
 	const uint8_t *list, *one;
 	size_t list_len, one_len, count = 0;
 	enum fc_status st = FC_EINPUT;
 
-	if (!rd_vec(&r, 2, 1, 0xffff, &list, &list_len)) {
+	fc_rd_init(&r, p, len);
+	if (!fc_rd_vec(&r, 2, 1, 0xffff, &list, &list_len)) {
 		fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: SCT list length is wrong");
 		goto out;
 	}
-	if (r.off != len) {
+	if (!fc_rd_done(&r)) {
 		fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: %zu trailing bytes after the SCT "
-					   "list", len - r.off);
+					   "list", fc_rd_left(&r));
 		goto out;
 	}
-	lr = (struct rd){list, list_len, 0};
+	fc_rd_init(&lr, list, list_len);
 	scts = fc_xcalloc(CTLOG_MAX_SCT_LIST, sizeof(*scts));
-	while (lr.off < list_len) {
+	while (!fc_rd_done(&lr)) {
 		if (count == CTLOG_MAX_SCT_LIST) {
 			fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: more than %d SCTs",
 				   CTLOG_MAX_SCT_LIST);
 			goto out;
 		}
-		if (!rd_vec(&lr, 2, 1, 0xffff, &one, &one_len)) {
+		if (!fc_rd_vec(&lr, 2, 1, 0xffff, &one, &one_len)) {
 			fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: SCT %zu length is wrong",
 				   count);
 			goto out;

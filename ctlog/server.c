@@ -33,7 +33,7 @@ struct pending {
 	struct ctlog_entry *e;
 	struct fc_http_exchange **xs; /* the submitter, then identical submissions */
 	size_t n_xs;
-	int64_t arrived_ms;
+	int64_t batch_due; /* deadline (fc_deadline_ms): its batch is cut by then */
 	struct pending *next;
 	/* set by the sequencer */
 	uint64_t index, ts, offset;
@@ -81,10 +81,9 @@ struct ctlog_server {
 /* Wall-clock milliseconds for SCT and checkpoint timestamps. */
 static uint64_t wall_ms(void)
 {
-	struct timespec ts;
+	int64_t now = fc_now_ms();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now < 0 ? 0 : (uint64_t)now;
 }
 
 static void pending_free(struct pending *p)
@@ -337,10 +336,13 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 			fc_err_set(&err, st, "ctlog: SCT signature too long");
 			break;
 		}
-		ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf);
 		p->offset = s->elog.end + CTLOG_ELOG_HDR + payload.len;
-		ctlog_elog_add_record(&payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
-				      p->sig.data, p->sig.len);
+		if (!ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf) ||
+		    !ctlog_elog_add_record(&payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
+					   p->sig.data, p->sig.len)) {
+			st = fc_err_set(&err, FC_EINTERNAL, "ctlog: entry over a length bound");
+			break;
+		}
 	}
 	t_signed = fc_mono_ms();
 	if (st == FC_OK)
@@ -386,22 +388,6 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 		       (long long)(t_stored - t_signed), (long long)(fc_mono_ms() - t_stored));
 }
 
-static void deadline_ts(int64_t mono_ms, struct timespec *ts)
-{
-	struct timespec now;
-	int64_t wait = mono_ms - fc_mono_ms();
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (wait < 0)
-		wait = 0;
-	ts->tv_sec = now.tv_sec + wait / 1000;
-	ts->tv_nsec = now.tv_nsec + (wait % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
-}
-
 /* Cut a batch when the oldest pending entry is max_age old or max_size
  * entries are waiting; on stop, drain without waiting. */
 static void *sequencer_main(void *arg)
@@ -418,10 +404,10 @@ static void *sequencer_main(void *arg)
 		if (s->head == NULL)
 			break;
 		while (!s->stop && s->n_pending < s->max_size &&
-		       fc_mono_ms() < s->head->arrived_ms + (int64_t)s->max_age_ms) {
+		       !fc_deadline_expired(s->head->batch_due)) {
 			struct timespec dl;
 
-			deadline_ts(s->head->arrived_ms + (int64_t)s->max_age_ms, &dl);
+			fc_deadline_timespec(s->head->batch_due, &dl);
 			pthread_cond_timedwait(&s->cond, &s->lock, &dl);
 		}
 		batch = last = s->head;
@@ -480,11 +466,8 @@ static void handle_add(struct ctlog_server *s, struct fc_http_exchange *x, bool 
 			fc_log(LOG_ERR, "%s", err.msg);
 			respond_text(x, 500, "internal error");
 		} else {
-			uint64_t ts = 0;
-
-			for (int i = 0; i < 8; i++)
-				ts = ts << 8 | r.leaf[i];
-			respond_sct(s, x, ts, r.leaf + r.te_len - CTLOG_EXT_LEN, r.sig, r.sig_len);
+			respond_sct(s, x, r.timestamp, r.leaf + r.te_len - CTLOG_EXT_LEN, r.sig,
+				    r.sig_len);
 		}
 		free(buf);
 		goto out;
@@ -507,7 +490,7 @@ static void handle_add(struct ctlog_server *s, struct fc_http_exchange *x, bool 
 	p->xs = fc_xmalloc(sizeof(*p->xs));
 	p->xs[0] = x;
 	p->n_xs = 1;
-	p->arrived_ms = fc_mono_ms();
+	p->batch_due = fc_deadline_ms(s->max_age_ms);
 	ctlog_map_put(&s->inflight, p->e->key, (uint64_t)(uintptr_t)p);
 	if (s->tail)
 		s->tail->next = p;
@@ -615,13 +598,10 @@ struct scan {
 static enum fc_status scan_record(void *ctx, const struct ctlog_record *r, struct fc_err *err)
 {
 	struct scan *sc = ctx;
-	uint64_t ts = 0;
 
 	ctlog_map_put(&sc->s->committed, r->key, r->offset);
-	for (int i = 0; i < 8; i++)
-		ts = ts << 8 | r->leaf[i];
-	if (ts > sc->max_ts)
-		sc->max_ts = ts;
+	if (r->timestamp > sc->max_ts)
+		sc->max_ts = r->timestamp;
 	if (r->index >= sc->keep_from) {
 		sc->offsets = fc_xrealloc(sc->offsets, (sc->n_offsets + 1) * sizeof(uint64_t));
 		sc->offsets[sc->n_offsets++] = r->offset;
