@@ -80,7 +80,7 @@ enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err
 enum fc_status ca_cert_set_serial(X509 *cert, struct fc_err *err);
 enum fc_status ca_cert_add_skid(X509 *cert, struct fc_err *err);
 
-struct ctlog_client; /* ctlog.h */
+struct ct_client; /* ct.h */
 
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
@@ -91,7 +91,7 @@ struct ca_server_options {
 	const char *client_algs;    /* --client-signing-algorithms, NULL = Fulcio's defaults */
 	unsigned threads;           /* worker threads (default: number of CPUs) */
 	const char *port_file;      /* if set, the bound port is written here once listening */
-	struct ctlog_client *ct;    /* CT log to submit precerts to (borrowed: free it after
+	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
 };
 

@@ -14,12 +14,12 @@
 #include "cmd.h"
 #include "common.h"
 #include "config.h"
-#include "ctlog.h"
+#include "ct.h"
 #include "hsm.h"
 #include "oidc.h"
 
-/* Fulcio's default CT log URL (ctlog.h); "" turns CT off, explicitly. */
-#define FULCIO_DEFAULT_CT_URL CTLOG_DEFAULT_URL
+/* Fulcio's default CT log URL (ct.h); "" turns CT off, explicitly. */
+#define FULCIO_DEFAULT_CT_URL CT_DEFAULT_URL
 
 struct serve_flags {
 	const char *ca;
@@ -79,7 +79,7 @@ static void serve_usage(FILE *f)
 		"                                 (default: Fulcio's seven)\n"
 		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
 		"CT log (every certificate is logged and carries its SCT; no SCT, no certificate):\n"
-		"  --ct-log-url URL               log prefix (default " CTLOG_DEFAULT_URL ");\n"
+		"  --ct-log-url URL               log prefix (default " CT_DEFAULT_URL ");\n"
 		"                                 \"\" turns CT off (certificates without SCTs)\n"
 		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL):\n"
 		"                                 every SCT is verified with it before issuing\n"
@@ -232,7 +232,7 @@ int cmd_serve_main(int argc, char **argv)
 	struct oidc_verifier *verifier = NULL;
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
-	struct ctlog_client *ct = NULL;
+	struct ct_client *ct = NULL;
 	struct fc_err err = {0};
 	unsigned long v;
 	sigset_t sigs;
@@ -273,7 +273,7 @@ int cmd_serve_main(int argc, char **argv)
 		case OPT_CT_ORIGIN: f.ct_log_origin = optarg; break;
 		case OPT_CT_TLS_CA: f.ct_log_tls_ca = optarg; break;
 		case OPT_CT_TIMEOUT:
-			if (ctlog_parse_duration_ms(optarg, &f.ct_log_timeout_ms, NULL) != FC_OK)
+			if (ct_parse_duration_ms(optarg, &f.ct_log_timeout_ms, NULL) != FC_OK)
 				goto bad_value;
 			break;
 		case OPT_HOST: f.server.host = optarg; break;
@@ -370,14 +370,14 @@ int cmd_serve_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (*f.ct_log_url != '\0') {
-		struct ctlog_client_options co = {
+		struct ct_client_options co = {
 			.url = f.ct_log_url,
 			.public_key_path = f.ct_log_public_key_path,
 			.origin = f.ct_log_origin,
 			.tls_ca_cert = f.ct_log_tls_ca,
 			.timeout_ms = f.ct_log_timeout_ms,
 		};
-		if ((st = ctlog_client_new(&co, &ct, &err)) != FC_OK) {
+		if ((st = ct_client_new(&co, &ct, &err)) != FC_OK) {
 			fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
 			goto out;
 		}
@@ -416,7 +416,7 @@ int cmd_serve_main(int argc, char **argv)
 	rc = CMD_EXIT_OK;
 out:
 	ca_server_stop(server); /* answers every request, CT submissions included */
-	ctlog_client_free(ct);
+	ct_client_free(ct);
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);

@@ -89,8 +89,8 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 	/* the signature: key ID, timestamp, TreeHeadSignature */
 	fc_buf_put_u32(&b, ctlog_note_key_id(origin, log_id));
 	fc_buf_put_u64(&b, ts_ms);
-	if ((st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
-						&b)) != FC_OK) {
+	if ((st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len,
+					     &b)) != FC_OK) {
 		free(sig);
 		fc_buf_free(&b);
 		return fc_err_set(err, st, "ctlog: checkpoint signature too long");
@@ -164,9 +164,9 @@ static enum fc_status check_note_sig(const uint8_t *sb, size_t sb_len, uint32_t 
 	fc_rd_init(&r, sb, sb_len);
 	if (sb_len < 4 + 8 + 4 || !fc_rd_u32(&r, &got) || got != kid || !fc_rd_u64(&r, &t))
 		return FC_ENOTFOUND;
-	if (ctlog_digitally_signed_parse(sb + r.off, fc_rd_left(&r), &h, &a, &sig, &sig_len,
-					 NULL) != FC_OK ||
-	    h != CTLOG_HASH_SHA256 || a != CTLOG_SIG_ECDSA) {
+	if (ct_digitally_signed_parse(sb + r.off, fc_rd_left(&r), &h, &a, &sig, &sig_len,
+				      NULL) != FC_OK ||
+	    h != CT_HASH_SHA256 || a != CT_SIG_ECDSA) {
 		free(sig);
 		return fc_err_set(err, FC_EINPUT, "checkpoint: malformed TreeHeadSignature");
 	}

@@ -1,7 +1,8 @@
 /*
  * ctlog (log server): helpers shared by the files of the log server and its
- * unit tests only. The CT client has its own internal header; neither
- * includes the other's.
+ * unit tests only; no other folder includes this header. The RFC 6962 wire
+ * format (SCTs, signed data, DigitallySigned) comes from ct/'s public
+ * header ct.h, which is also what the CA's CT client is built on.
  */
 #ifndef FULCRUM_CTLOG_SRV_INT_H
 #define FULCRUM_CTLOG_SRV_INT_H
@@ -9,6 +10,7 @@
 #include <openssl/x509.h>
 #include <stdatomic.h>
 
+#include "ct.h"
 #include "ctlog.h"
 
 #define CTLOG_HASH_LEN 32
@@ -165,7 +167,7 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 void ctlog_entry_free(struct ctlog_entry *e);
 
 /* TimestampedEntry (RFC 6962 3.4) with the leaf_index extension, built
- * with sct.c's ctlog_signed_data_*. */
+ * with ct/sct.c's ct_signed_data_*. */
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te);
 /* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints;

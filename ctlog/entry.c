@@ -473,7 +473,7 @@ static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 	c->first = first;
 	X509_up_ref(first);
 	c->first_signs_precerts = is_precert_signing_cert(first);
-	return ctlog_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
+	return ct_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
 }
 
 static void issuers_add_cert(struct ctlog_issuers *c, X509 *x)
@@ -741,8 +741,8 @@ out:
 /*
  * TimestampedEntry (RFC 6962 3.4) with the CtExtensions holding the
  * leaf_index (c2sp.org/static-ct-api): the SCT signature input built by
- * sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a length
- * is outside its TLS bound.
+ * ct/sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a
+ * length is outside its TLS bound.
  */
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te)
@@ -756,10 +756,10 @@ enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_
 	if (!fc_buf_put_u8(&ext, 0) || !fc_buf_put_u16(&ext, 5) || !fc_buf_put_uint(&ext, 5, index))
 		goto out;
 	if (e->precert)
-		st = ctlog_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext.data,
-					       ext.len, &sd);
+		st = ct_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext.data,
+					    ext.len, &sd);
 	else
-		st = ctlog_signed_data_x509(ts_ms, e->cert, e->cert_len, ext.data, ext.len, &sd);
+		st = ct_signed_data_x509(ts_ms, e->cert, e->cert_len, ext.data, ext.len, &sd);
 	if (st == FC_OK && !fc_buf_append(te, sd.data + 2, sd.len - 2))
 		st = FC_ETOOBIG;
 out:

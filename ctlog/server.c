@@ -119,17 +119,17 @@ static void respond_busy(struct fc_http_exchange *x, const char *msg)
 	respond_text(x, 503, msg);
 }
 
-/* The add-(pre-)chain answer (RFC 6962 4.1), encoded by sct.c; ds is the
+/* The add-(pre-)chain answer (RFC 6962 4.1), encoded by ct/sct.c; ds is the
  * SCT's DigitallySigned as stored. */
 static void respond_sct(const struct ctlog_server *s, struct fc_http_exchange *x, uint64_t ts,
 			const uint8_t ext[CTLOG_EXT_LEN], const uint8_t *ds, size_t ds_len)
 {
-	struct ctlog_sct sct = {.version = 0, .timestamp = ts, .ext_len = CTLOG_EXT_LEN};
+	struct ct_sct sct = {.version = 0, .timestamp = ts, .ext_len = CTLOG_EXT_LEN};
 	struct fc_err err = {0};
 	char *body;
 
-	if (ctlog_digitally_signed_parse(ds, ds_len, &sct.hash_alg, &sct.sig_alg, &sct.sig,
-					 &sct.sig_len, &err) != FC_OK) {
+	if (ct_digitally_signed_parse(ds, ds_len, &sct.hash_alg, &sct.sig_alg, &sct.sig,
+				      &sct.sig_len, &err) != FC_OK) {
 		fc_log(LOG_ERR, "ctlog: stored SCT signature: %s", err.msg);
 		respond_text(x, 500, "internal error");
 		return;
@@ -137,10 +137,10 @@ static void respond_sct(const struct ctlog_server *s, struct fc_http_exchange *x
 	memcpy(sct.log_id, s->log_id, CTLOG_HASH_LEN);
 	sct.extensions = fc_xmalloc(CTLOG_EXT_LEN);
 	memcpy(sct.extensions, ext, CTLOG_EXT_LEN);
-	body = ctlog_sct_to_json(&sct);
+	body = ct_sct_to_json(&sct);
 	fc_http_respond(x, 200, "application/json", body, strlen(body));
 	free(body);
-	ctlog_sct_clear(&sct);
+	ct_sct_clear(&sct);
 }
 
 /* --- publishing ----------------------------------------------------------- */
@@ -329,8 +329,8 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 		fc_buf_free(&in);
 		if (st != FC_OK)
 			break;
-		st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
-						   &p->sig);
+		st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len,
+						&p->sig);
 		free(sig);
 		if (st != FC_OK) {
 			fc_err_set(&err, st, "ctlog: SCT signature too long");
@@ -852,7 +852,7 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	s->pol.not_after_start = cfg->not_after_start;
 	s->pol.has_not_after_limit = cfg->has_not_after_limit;
 	s->pol.not_after_limit = cfg->not_after_limit;
-	if (ctlog_key_hash(s->pub, s->log_id) != FC_OK) {
+	if (ct_key_hash(s->pub, s->log_id) != FC_OK) {
 		fc_err_set(err, FC_ECONFIG, "ctlog: cannot encode the log's public key");
 		goto out;
 	}
