@@ -101,7 +101,9 @@ enum fc_status ct_signed_data_x509(uint64_t timestamp, const uint8_t *cert, size
  * OCTET STRING that is the extnValue content of extension
  * 1.3.6.1.4.1.11129.2.4.2. ct_sct_list_parse takes the TLS list (not the
  * OCTET STRING); *out is an array of *n SCTs (free each with
- * ct_sct_clear, then the array with free()). At most CT_MAX_SCT_LIST.
+ * ct_sct_clear, then the array with free()). At most CT_MAX_SCT_LIST; any
+ * malformed SCT fails the whole list with FC_EINPUT and the reason, *out
+ * and *n untouched.
  */
 enum fc_status ct_sct_list_encode(const struct ct_sct *scts, size_t n, struct fc_buf *out);
 enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n,

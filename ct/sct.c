@@ -284,18 +284,45 @@ out:
 }
 
 /*
+ * The SerializedSCTs of a list's content lr, each length-prefixed and
+ * parsed to its exact end, into scts[*count..] (room for CT_MAX_SCT_LIST).
+ * FC_EINPUT with the reason at the first bad one or past the limit; the
+ * SCTs parsed so far stay in scts[0..*count) for the caller to clear.
+ */
+static enum fc_status rd_sct_list(struct fc_rd *lr, struct ct_sct *scts, size_t *count,
+				  struct fc_err *err)
+{
+	const uint8_t *one;
+	size_t one_len;
+
+	while (!fc_rd_done(lr)) {
+		if (*count == CT_MAX_SCT_LIST)
+			return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: more than %d SCTs",
+					  CT_MAX_SCT_LIST);
+		if (!fc_rd_vec(lr, 2, 1, 0xffff, &one, &one_len))
+			return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: SCT %zu length is wrong",
+					  *count);
+		if (ct_sct_parse(one, one_len, &scts[*count], err) != FC_OK)
+			return FC_EINPUT; /* the reason is ct_sct_parse's */
+		(*count)++;
+	}
+	return FC_OK;
+}
+
+/*
  * Parse a TLS SignedCertificateTimestampList (RFC 6962 3.3) covering
  * exactly p[0..len): at least one and at most CT_MAX_SCT_LIST SCTs, each
  * length-prefixed and parsed to its exact end. *out (array of *n; clear
- * each, free the array) on success; FC_EINPUT with the reason otherwise.
+ * each, free the array) on success; FC_EINPUT with the reason otherwise,
+ * and then *out and *n are untouched.
  */
 enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **out,
 				 size_t *n, struct fc_err *err)
 {
 	struct fc_rd r, lr;
 	struct ct_sct *scts = NULL;
-	const uint8_t *list, *one;
-	size_t list_len, one_len, count = 0;
+	const uint8_t *list;
+	size_t list_len, count = 0;
 	enum fc_status st = FC_EINPUT;
 
 	fc_rd_init(&r, p, len);
@@ -310,31 +337,17 @@ enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **o
 	}
 	fc_rd_init(&lr, list, list_len);
 	scts = fc_xcalloc(CT_MAX_SCT_LIST, sizeof(*scts));
-	while (!fc_rd_done(&lr)) {
-		if (count == CT_MAX_SCT_LIST) {
-			fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: more than %d SCTs",
-				   CT_MAX_SCT_LIST);
-			goto out;
-		}
-		if (!fc_rd_vec(&lr, 2, 1, 0xffff, &one, &one_len)) {
-			fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: SCT %zu length is wrong",
-				   count);
-			goto out;
-		}
-		if ((st = ct_sct_parse(one, one_len, &scts[count], err)) != FC_OK)
-			goto out;
-		count++;
-	}
+	if ((st = rd_sct_list(&lr, scts, &count, err)) != FC_OK)
+		goto out;
 	*out = scts;
 	*n = count;
 	scts = NULL;
 	count = 0;
-	st = FC_OK;
 out:
 	for (size_t i = 0; scts != NULL && i < count; i++)
 		ct_sct_clear(&scts[i]);
 	free(scts);
-	return st == FC_OK ? FC_OK : FC_EINPUT;
+	return st;
 }
 
 /* --- keys ---------------------------------------------------------------------------- */

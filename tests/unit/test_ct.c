@@ -273,6 +273,83 @@ static void test_sct_list(void)
 	fc_buf_free(&one);
 }
 
+/* A TLS SCT list of the given SerializedSCTs, each with its length. */
+static void list_of(struct fc_buf *out, const struct fc_buf *scts, size_t n)
+{
+	struct fc_buf inner;
+
+	fc_buf_init(&inner, 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK(fc_buf_put_vec(&inner, 2, scts[i].data, scts[i].len));
+	fc_buf_reset(out);
+	CHECK(fc_buf_put_vec(out, 2, inner.data, inner.len));
+	fc_buf_free(&inner);
+}
+
+/* A refused list leaves the outputs as they were and says why. */
+static void check_list_refused(const struct fc_buf *list, const char *why)
+{
+	struct ct_sct *got = (struct ct_sct *)(uintptr_t)0x1;
+	size_t n = 77;
+	struct fc_err err = {0};
+
+	CHECK(ct_sct_list_parse(list->data, list->len, &got, &n, &err) == FC_EINPUT);
+	CHECK(got == (struct ct_sct *)(uintptr_t)0x1 && n == 77);
+	CHECK(err.status == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, why);
+}
+
+/* Regressions: the list parser returned FC_OK without setting its outputs
+ * when a valid SCT was followed by a bad one, or past 16 SCTs. */
+static void test_sct_list_refusals(void)
+{
+	struct ct_sct s = make_sct(8, false), *got = NULL;
+	struct fc_buf list, items[CT_MAX_SCT_LIST + 1];
+	static const uint8_t one_byte[] = {0x00};
+	size_t n = 0;
+
+	fc_buf_init(&list, 0);
+	for (size_t i = 0; i < CT_MAX_SCT_LIST + 1; i++) {
+		fc_buf_init(&items[i], 0);
+		CHECK(ct_sct_encode(&s, &items[i]) == FC_OK);
+	}
+	/* 16 SCTs are fine */
+	list_of(&list, items, CT_MAX_SCT_LIST);
+	CHECK(ct_sct_list_parse(list.data, list.len, &got, &n, NULL) == FC_OK);
+	CHECK(n == CT_MAX_SCT_LIST && got != NULL && sct_equal(&s, &got[15]));
+	for (size_t i = 0; got != NULL && i < n; i++)
+		ct_sct_clear(&got[i]);
+	free(got);
+	/* 17 are not */
+	list_of(&list, items, CT_MAX_SCT_LIST + 1);
+	check_list_refused(&list, "more than 16 SCTs");
+	/* a valid SCT, then one whose length runs past the list */
+	list_of(&list, items, 1);
+	{
+		struct fc_buf bad;
+		fc_buf_init(&bad, 0);
+		CHECK(fc_buf_append(&bad, list.data + 2, list.len - 2)); /* the first SCT */
+		CHECK(fc_buf_put_u16(&bad, 0x0100) && fc_buf_append(&bad, "\x00", 1));
+		fc_buf_reset(&list);
+		CHECK(fc_buf_put_vec(&list, 2, bad.data, bad.len));
+		fc_buf_free(&bad);
+	}
+	check_list_refused(&list, "SCT 1 length is wrong");
+	/* a valid SCT, then an empty SerializedSCT (<1..2^16-1>) */
+	fc_buf_free(&items[1]);
+	fc_buf_init(&items[1], 0);
+	list_of(&list, items, 2);
+	check_list_refused(&list, "SCT 1 length is wrong");
+	/* a valid SCT, then a one-byte one that is not an SCT */
+	CHECK(fc_buf_append(&items[1], one_byte, 1));
+	list_of(&list, items, 2);
+	check_list_refused(&list, "SCT is truncated");
+	for (size_t i = 0; i < CT_MAX_SCT_LIST + 1; i++)
+		fc_buf_free(&items[i]);
+	fc_buf_free(&list);
+	ct_sct_clear(&s);
+}
+
 /* --- JSON (RFC 6962 4.1) ------------------------------------------------------ */
 
 static void test_json(void)
@@ -732,6 +809,7 @@ int main(void)
 	test_digitally_signed();
 	test_signed_data();
 	test_sct_list();
+	test_sct_list_refusals();
 	test_json();
 	test_verify();
 	test_duration();
