@@ -122,7 +122,12 @@ void ctlog_chain_cache_put(struct ctlog_chain_cache *k, const uint8_t key[CTLOG_
 
 struct ctlog_roots;
 
+/* The accepted roots: every certificate of a PEM file (ctlog_roots_load)
+ * or text (ctlog_roots_parse; name is for messages), at least one and at
+ * most CTLOG_SRV_MAX_ROOTS. FC_ECONFIG with the reason in err. */
 enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err);
+enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *name,
+				 struct ctlog_roots **out, struct fc_err *err);
 void ctlog_roots_free(struct ctlog_roots *r);
 size_t ctlog_roots_count(const struct ctlog_roots *r);
 /* The get-roots JSON (RFC 6962 4.7), built once. */

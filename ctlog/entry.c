@@ -72,26 +72,21 @@ static bool cert_der(X509 *x, uint8_t **der, size_t *len)
 }
 
 /*
- * Load the accepted roots: every certificate of a PEM file (at least one,
- * at most CTLOG_SRV_MAX_ROOTS), and build the get-roots answer (RFC 6962
- * 4.7). FC_ECONFIG with the reason in err; free with ctlog_roots_free.
+ * The accepted roots from PEM text (name: where it came from, for
+ * messages): every certificate in it (at least one, at most
+ * CTLOG_SRV_MAX_ROOTS), and the get-roots answer (RFC 6962 4.7) built once.
+ * FC_ECONFIG with the reason in err; free *out with ctlog_roots_free.
  */
-enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err)
+enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *name,
+				 struct ctlog_roots **out, struct fc_err *err)
 {
 	struct ctlog_roots *r = fc_xcalloc(1, sizeof(*r));
-	char *pem = NULL;
-	size_t pem_len = 0;
 	BIO *bio = NULL;
 	X509 *x = NULL;
 	json_t *arr = json_array(), *root = NULL;
-	enum fc_status st;
+	enum fc_status st = FC_ECONFIG;
 
-	if ((st = fc_read_file(path, CTLOG_SRV_MAX_ROOTS_FILE, &pem, &pem_len, err)) != FC_OK) {
-		st = FC_ECONFIG;
-		goto out;
-	}
-	st = FC_ECONFIG;
-	if ((bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
+	if (pem_len > CTLOG_SRV_MAX_ROOTS_FILE || (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
 		goto out;
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		uint8_t *der = NULL;
@@ -99,13 +94,13 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 		char *b64;
 
 		if (r->n == CTLOG_SRV_MAX_ROOTS) {
-			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", path,
+			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", name,
 				   CTLOG_SRV_MAX_ROOTS);
 			goto out;
 		}
 		if (!cert_der(x, &der, &der_len)) {
 			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: certificate %zu: cannot encode",
-				   path, r->n + 1);
+				   name, r->n + 1);
 			goto out;
 		}
 		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
@@ -118,9 +113,9 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 		OPENSSL_free(der);
 		r->n++;
 	}
-	ERR_clear_error(); /* the end of the file reads as "no start line" */
+	ERR_clear_error(); /* the end of the text reads as "no start line" */
 	if (r->n == 0) {
-		fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: no PEM certificate", path);
+		fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: no PEM certificate", name);
 		goto out;
 	}
 	root = json_pack("{s:O}", "certificates", arr);
@@ -136,8 +131,22 @@ out:
 	json_decref(arr);
 	X509_free(x);
 	BIO_free(bio);
-	free(pem);
 	ctlog_roots_free(r);
+	return st;
+}
+
+/* ctlog_roots_parse of the PEM file at path. FC_ECONFIG with the reason. */
+enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err)
+{
+	char *pem = NULL;
+	size_t pem_len = 0;
+	enum fc_status st;
+
+	if (fc_read_file(path, CTLOG_SRV_MAX_ROOTS_FILE, &pem, &pem_len, err) != FC_OK)
+		st = FC_ECONFIG;
+	else
+		st = ctlog_roots_parse(pem, pem_len, path, out, err);
+	free(pem);
 	return st;
 }
 
@@ -284,9 +293,12 @@ static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct f
 	idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
 	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
 	n_re = i2d_re_X509_tbs(leaf, &re);
-	if (n_re <= 0)
+	if (n_re <= 0 || !fc_buf_append(tbs, re, (size_t)n_re)) {
+		ERR_clear_error();
+		fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate cannot be re-encoded "
+					   "without the poison");
 		goto out;
-	fc_buf_append(tbs, re, (size_t)n_re);
+	}
 	ok = true;
 out:
 	OPENSSL_free(re);
