@@ -238,6 +238,8 @@ static void retry_later(struct ct_client *c, struct sub *s, long retry_after_s)
 {
 	uint64_t backoff = BACKOFF_FIRST_MS;
 	uint8_t rnd[2] = {0, 0};
+	uint16_t jitter = 0;
+	struct fc_rd r;
 	int64_t wait;
 
 	for (unsigned i = 1; i < s->attempt && backoff < BACKOFF_MAX_MS; i++)
@@ -246,11 +248,13 @@ static void retry_later(struct ct_client *c, struct sub *s, long retry_after_s)
 		backoff = BACKOFF_MAX_MS;
 	/* Full jitter between half and all of the backoff. */
 	(void)fc_rand_bytes(rnd, sizeof(rnd));
-	wait = (int64_t)(backoff / 2 + (backoff / 2) * (uint64_t)(rnd[0] << 8 | rnd[1]) / 65535);
+	fc_rd_init(&r, rnd, sizeof(rnd));
+	fc_rd_u16(&r, &jitter);
+	wait = (int64_t)(backoff / 2 + (backoff / 2) * (uint64_t)jitter / 65535);
 	if (retry_after_s >= 0) {
 		/* The log said when: not sooner, plus a little jitter so that
 		 * the submissions it pushed back do not return all at once. */
-		wait = retry_after_s * 1000 + (int64_t)(rnd[1] % 100);
+		wait = retry_after_s * 1000 + (int64_t)(jitter % 100);
 	}
 	if (wait >= fc_deadline_left_ms(s->deadline)) {
 		sub_fail(s, FC_EUNAVAIL, "%s; no retry fits in the deadline of %u ms (attempt %u)",

@@ -252,31 +252,24 @@ enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n,
 {
 	struct fc_buf list;
 	enum fc_status st;
-	uint8_t hdr[4];
-	size_t hl;
+	bool ok;
 
 	fc_buf_init(&list, 0x10001);
 	if ((st = ct_sct_list_encode(scts, n, &list)) != FC_OK)
 		goto out;
 	/* DER definite length (X.690 8.1.3): the list is at most 2 + 65535. */
-	hdr[0] = 0x04;
-	if (list.len < 0x80) {
-		hdr[1] = (uint8_t)list.len;
-		hl = 2;
-	} else if (list.len < 0x100) {
-		hdr[1] = 0x81;
-		hdr[2] = (uint8_t)list.len;
-		hl = 3;
-	} else if (list.len < 0x10000) {
-		hdr[1] = 0x82;
-		hdr[2] = (uint8_t)(list.len >> 8);
-		hdr[3] = (uint8_t)list.len;
-		hl = 4;
-	} else {
+	if (list.len > 0xffff) {
 		st = FC_EINPUT;
 		goto out;
 	}
-	if (!fc_buf_append(out, hdr, hl) || !fc_buf_append(out, list.data, list.len))
+	ok = fc_buf_put_u8(out, 0x04);
+	if (list.len >= 0x100)
+		ok = ok && fc_buf_put_u8(out, 0x82) && fc_buf_put_u16(out, list.len);
+	else if (list.len >= 0x80)
+		ok = ok && fc_buf_put_u8(out, 0x81) && fc_buf_put_u8(out, list.len);
+	else
+		ok = ok && fc_buf_put_u8(out, list.len);
+	if (!ok || !fc_buf_append(out, list.data, list.len))
 		st = FC_ETOOBIG;
 out:
 	fc_buf_free(&list);

@@ -151,10 +151,12 @@ struct ctlog_entry {
 	size_t tbs_len;
 	uint8_t *cert;               /* the submitted certificate or precertificate */
 	size_t cert_len;
-	size_t n_issuers;            /* chain[1..] plus the root if it was not sent */
-	ctlog_hash *fps;             /* SHA-256 of each issuer */
-	uint8_t **issuers;
-	size_t *issuer_lens;
+	struct ctlog_issuers *chain; /* its verified issuers (a reference; read-only) */
+	/* chain[1..] plus the root if it was not sent: views of chain's arrays */
+	size_t n_issuers;
+	uint8_t *const *issuers;     /* DER of each */
+	const size_t *issuer_lens;
+	const ctlog_hash *fps;       /* SHA-256 of each */
 };
 
 /*

@@ -72,11 +72,14 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
-static bool sync_fs(const char *dir)
+/* syncfs of the file system holding dir; false with the reason in err. */
+static bool sync_fs(const char *dir, struct fc_err *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok = fd >= 0 && syncfs(fd) == 0;
 
+	if (!ok)
+		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -110,10 +113,8 @@ enum fc_status ctlog_fileset_commit(const char *dir, struct ctlog_fileset *fs, s
 		}
 		close(fd);
 	}
-	if (!sync_fs(dir)) {
-		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
+	if (!sync_fs(dir, err))
 		goto out;
-	}
 	for (i = 0; i < fs->n; i++) {
 		char *final = fc_xasprintf("%s/%s", dir, fs->paths[i]);
 
@@ -124,10 +125,8 @@ enum fc_status ctlog_fileset_commit(const char *dir, struct ctlog_fileset *fs, s
 		}
 		free(final);
 	}
-	if (!sync_fs(dir)) {
-		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
+	if (!sync_fs(dir, err))
 		goto out;
-	}
 	st = FC_OK;
 out:
 	for (i = 0; i < fs->n; i++)
