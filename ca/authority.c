@@ -18,7 +18,7 @@ struct ca_authority {
 	 * issuer_key_hash of RFC 6962 3.2 (SHA-256 of the issuing CA's SPKI). */
 	uint8_t **chain_der;
 	size_t *chain_der_len;
-	uint8_t issuer_key_hash[CTLOG_LOG_ID_LEN];
+	uint8_t issuer_key_hash[CT_LOG_ID_LEN];
 };
 
 /*
@@ -54,7 +54,7 @@ enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chai
 		a->chain_der[i] = der;
 		a->chain_der_len[i] = (size_t)n;
 	}
-	if (ctlog_key_hash(X509_get0_pubkey(chain->certs[0]), a->issuer_key_hash) != FC_OK) {
+	if (ct_key_hash(X509_get0_pubkey(chain->certs[0]), a->issuer_key_hash) != FC_OK) {
 		ca_authority_unref(a);
 		return fc_err_set(err, FC_ECONFIG, "ca: the issuing certificate's key cannot be "
 						   "hashed");
@@ -260,7 +260,7 @@ static void ct_issue_free(struct ct_issue *ci)
  * was, then checked (its TBS minus the SCT list is the precert's TBS minus
  * the poison, byte for byte) and signed by the same key. *out on success.
  */
-static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sct, X509 **out,
+static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *sct, X509 **out,
 				 struct fc_err *err)
 {
 	struct hsm_sign_ctx ctx = {.kind = HSM_SIGN_CERT, .token_id = ci->token_id};
@@ -285,7 +285,7 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ctlog_sct *sc
 		goto out;
 	}
 	poison = X509_delete_ext(final, idx);
-	if (ctlog_sct_list_ext_value(sct, 1, &value) != FC_OK ||
+	if (ct_sct_list_ext_value(sct, 1, &value) != FC_OK ||
 	    (os = ASN1_OCTET_STRING_new()) == NULL ||
 	    ASN1_OCTET_STRING_set(os, value.data, (int)value.len) != 1 ||
 	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_ct_precert_scts, 0, os)) == NULL ||
@@ -327,7 +327,7 @@ out:
 }
 
 /* The CT client's completion (on its I/O thread). */
-static void ct_done(void *arg, enum fc_status st, const struct ctlog_sct *sct,
+static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 		    const struct fc_err *cterr)
 {
 	struct ct_issue *ci = arg;
@@ -356,20 +356,20 @@ static void ct_done(void *arg, enum fc_status st, const struct ctlog_sct *sct,
  * Issue through ct (ca_int.h): precert built and signed here, on the
  * caller's thread; the rest happens in ct_done.
  */
-enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client *ct,
+enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
 				     int validity_s, ca_issue_done_fn done, void *arg,
 				     struct fc_err *err)
 {
-	const uint8_t *chain[CTLOG_MAX_CHAIN];
-	size_t chain_len[CTLOG_MAX_CHAIN];
+	const uint8_t *chain[CT_MAX_CHAIN];
+	size_t chain_len[CT_MAX_CHAIN];
 	struct ct_issue *ci = NULL;
 	unsigned char *der = NULL;
 	int der_len;
-	struct ctlog_precert pc = {0};
+	struct ct_precert pc = {0};
 	enum fc_status st;
 
-	if (1 + a->chain->n > CTLOG_MAX_CHAIN)
+	if (1 + a->chain->n > CT_MAX_CHAIN)
 		return fc_err_set(err, FC_EINTERNAL, "ca: the chain is too long for a CT log");
 	ci = fc_xcalloc(1, sizeof(*ci));
 	ci->a = ca_authority_ref(a);
@@ -399,7 +399,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client
 	pc.issuer_key_hash = a->issuer_key_hash;
 	pc.tbs = ci->tbs;
 	pc.tbs_len = ci->tbs_len;
-	st = ctlog_client_submit_precert(ct, &pc, ct_done, ci, err);
+	st = ct_client_submit_precert(ct, &pc, ct_done, ci, err);
 	OPENSSL_free(der);
 	if (st != FC_OK)
 		goto fail;

@@ -97,7 +97,7 @@ int64_t ca_add_years(int64_t t, int years);
  * possible, else UTF8String); NULL or "" is left out. False on failure. */
 bool ca_name_add(X509_NAME *n, int nid, const char *v);
 
-struct ctlog_client; /* ctlog.h */
+struct ct_client; /* ct.h */
 
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
@@ -108,7 +108,7 @@ struct ca_server_options {
 	const char *client_algs;    /* --client-signing-algorithms, NULL = Fulcio's defaults */
 	unsigned threads;           /* worker threads (default: number of CPUs) */
 	const char *port_file;      /* if set, the bound port is written here once listening */
-	struct ctlog_client *ct;    /* CT log to submit precerts to (borrowed: free it after
+	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
 	/* Appends more Prometheus text to /metrics (the signer process's
 	 * counters); NULL = none. Called on the metrics thread. */

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 
 #include "ca.h"
-#include "ctlog.h"
+#include "ct.h"
 #include "hsm.h"
 #include "oidc.h"
 
@@ -270,7 +270,7 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
  */
 typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
 				 const struct fc_err *err);
-enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ctlog_client *ct,
+enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
 				     int validity_s, ca_issue_done_fn done, void *arg,
 				     struct fc_err *err);

@@ -108,7 +108,7 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
  * among them: every submission would then fail. Only a warning, since the
  * log may be down now or may accept our chain through another root.
  */
-static void check_ct_roots(struct ctlog_client *ct, struct ca_authority *a)
+static void check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 {
 	const struct ca_chain *chain = ca_authority_chain(a);
 	X509 *root = chain->certs[chain->n - 1];
@@ -121,15 +121,15 @@ static void check_ct_roots(struct ctlog_client *ct, struct ca_authority *a)
 		fc_log_ssl("ca: encode root");
 		return;
 	}
-	if (ctlog_client_has_root(ct, der, (size_t)len, &found, &err) != FC_OK)
+	if (ct_client_has_root(ct, der, (size_t)len, &found, &err) != FC_OK)
 		fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
-		       ctlog_client_url(ct), err.msg);
+		       ct_client_url(ct), err.msg);
 	else if (!found)
 		fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
 				    "(get-roots): it will refuse our precertificates",
-		       ctlog_client_url(ct));
+		       ct_client_url(ct));
 	else
-		fc_log(LOG_INFO, "ca: CT log %s accepts our root", ctlog_client_url(ct));
+		fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct));
 	OPENSSL_free(der);
 }
 

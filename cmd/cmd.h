@@ -24,6 +24,63 @@ enum {
 /* args.c: a decimal unsigned integer of at most max. */
 bool cmd_parse_uint(const char *s, unsigned long max, unsigned long *out);
 
+/* --- flags.c: flags read the way Fulcio's (pflag under viper) are -------------- */
+
+enum cmd_flag_type {
+	CMD_FLAG_STRING,   /* target: const char ** (points into argv, environ or the spec) */
+	CMD_FLAG_SECRET,   /* target: char ** (an owned copy; fc_free_secret); argv wiped */
+	CMD_FLAG_BOOL,     /* target: bool *; --name alone means true */
+	CMD_FLAG_UINT,     /* target: unsigned long *, within [min, max] */
+	CMD_FLAG_DURATION, /* target: unsigned long * milliseconds, within [min, max] ms */
+	CMD_FLAG_LIST,     /* target: struct cmd_list *; each --name adds one */
+	CMD_FLAG_CUSTOM,   /* parse(value, target, why, n) */
+	CMD_FLAG_IGNORED,  /* accepted, value unused (note says why, for a start-up line) */
+	CMD_FLAG_REFUSED,  /* an error: note says what fulcrum offers instead */
+};
+
+/* Where a flag's value came from, weakest first. */
+enum cmd_flag_source { CMD_SRC_DEFAULT = 0, CMD_SRC_FILE, CMD_SRC_ENV, CMD_SRC_ARG };
+
+#define CMD_LIST_MAX 16
+struct cmd_list {
+	const char *items[CMD_LIST_MAX];
+	size_t n;
+};
+
+struct cmd_flag {
+	const char *name;      /* the long name, without dashes */
+	const char *alias;     /* another long name, or NULL */
+	char shorthand;        /* -x, or 0 */
+	enum cmd_flag_type type;
+	void *target;
+	unsigned long min, max;   /* UINT, DURATION (ms) */
+	unsigned long plain_ms;   /* DURATION: a bare number counts this many ms (0: refused) */
+	bool (*parse)(const char *value, void *target, char *why, size_t n); /* CUSTOM */
+	const char *note;         /* IGNORED, REFUSED */
+	enum cmd_flag_source source; /* out: where the value came from */
+};
+
+struct cmd_flags_spec {
+	const char *command;    /* "serve", for messages */
+	const char *env_prefix; /* "FULCIO_SERVE_", or NULL for no environment */
+	const char *file_flag;  /* the STRING flag naming a flag file ("config"), or NULL */
+	char **owned;           /* values read from the flag file (cmd_flags_release) */
+	size_t n_owned;
+};
+
+/*
+ * Parse argv into flags: the command line, then PREFIX_NAME environment
+ * variables, then the flag file, each only for flags a stronger source
+ * left alone. -1 when all is read (positional arguments from *first_arg),
+ * else CMD_EXIT_USAGE with the reason printed to stderr.
+ */
+int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n, int argc,
+		    char **argv, int *first_arg);
+void cmd_flags_release(struct cmd_flags_spec *spec);
+/* A Go duration ("10s", "1m30s", "500ms"); a bare number counts plain_ms
+ * milliseconds per unit, or is refused when plain_ms is 0. */
+bool cmd_parse_duration(const char *s, unsigned long plain_ms, double *ms);
+
 int cmd_token_main(int argc, char **argv);
 int cmd_journal_main(int argc, char **argv);
 int cmd_serve_main(int argc, char **argv);

@@ -126,19 +126,14 @@ static enum fc_status open_signer(const struct ctlog_flags *f, struct hsm_signer
 
 	if (strncmp(f->private_key, "pkcs11:", 7) != 0)
 		return hsm_softkey_load_pem(f->private_key, NULL, HSM_RSA_PKCS1, out, err);
-	if ((st = hsm_p11_config_parse_uri(f->private_key, &pc, err)) != FC_OK)
-		goto out;
-	if (pc->object_label == NULL && pc->object_id == NULL) {
+	if ((st = cmd_p11_open(NULL, f->private_key, f->pin_file, false, &pc, &p11, err)) != FC_OK)
+		return st;
+	if (pc->object_label == NULL && pc->object_id == NULL)
 		st = fc_err_set(err, FC_ECONFIG, "--private-key: the pkcs11: URI must name the key "
 						 "(object= or id=)");
-		goto out;
-	}
-	if ((st = hsm_p11_config_resolve_pin(pc, f->pin_file, err)) != FC_OK ||
-	    (st = hsm_p11_open(pc, &p11, err)) != FC_OK)
-		goto out;
-	st = hsm_p11_signer_new(p11, pc->object_label, pc->object_id, pc->object_id_len,
-				HSM_RSA_PKCS1, NULL, out, err);
-out:
+	else
+		st = hsm_p11_signer_new(p11, pc->object_label, pc->object_id, pc->object_id_len,
+					HSM_RSA_PKCS1, NULL, out, err);
 	hsm_p11_free(p11); /* the signer keeps its own reference */
 	hsm_p11_config_free(pc);
 	return st;
@@ -297,7 +292,7 @@ enum {
 	OPT_NO_SIGNER,
 };
 
-/* Read the flags into *f: -1 to go on, else the exit status. */
+/* Read the flags into *f; -1 to go on, else the exit status. */
 static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 {
 	static const struct option longopts[] = {
@@ -384,9 +379,29 @@ bad_value:
 	return CMD_EXIT_USAGE;
 }
 
-/* Open the log and serve until SIGTERM or SIGINT: the exit status. */
-static int ctlog_run(struct ctlog_flags *f, struct fc_httpd_options *ho, const char *host)
+/* With a signer process: give the storage to --user, become it, and check
+ * that it can still use the storage. */
+static enum fc_status drop(const struct ctlog_flags *f, struct fc_err *err)
 {
+	enum fc_status st;
+
+	if (f->no_signer)
+		return FC_OK;
+	if ((st = own_storage(f, err)) != FC_OK || (st = cmd_privsep_drop(&f->user_ids, "ctlog", err)) != FC_OK)
+		return fc_err_set(err, st, "cannot drop privileges");
+	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0)
+		return fc_err_set(err, FC_ECONFIG,
+				  "--storage-dir %s cannot be used by the network process (%s) after "
+				  "it dropped privileges: make its parent directories searchable by "
+				  "--user",
+				  f->cfg.storage_dir, strerror(errno));
+	return FC_OK;
+}
+
+/* Open the key and the log, serve until SIGTERM or SIGINT; the exit status. */
+static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
+{
+	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
 	struct hsm_signer *signer = NULL;
 	struct ctlog_server *server = NULL;
 	struct fc_httpd *httpd = NULL;
@@ -396,12 +411,14 @@ static int ctlog_run(struct ctlog_flags *f, struct fc_httpd_options *ho, const c
 	sigset_t sigs;
 	int rc = CMD_EXIT_USAGE;
 
+	ho.host = host;
+	ho.port = port;
+	ho.threads = f->threads;
 	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;
 	}
 	f->cfg.signer = signer;
-
 	/* Signals are taken by sigwait below; block them before any thread
 	 * starts so that every thread inherits the mask. */
 	sigemptyset(&sigs);
@@ -409,40 +426,26 @@ static int ctlog_run(struct ctlog_flags *f, struct fc_httpd_options *ho, const c
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-
 	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
-	if (fc_httpd_start(ho, ctlog_server_handle, server, &httpd, &err) != FC_OK) {
+	if (fc_httpd_start(&ho, ctlog_server_handle, server, &httpd, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		goto out;
 	}
 	if (f->port_file)
 		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
 	/* Everything is read and the listener is bound: drop privileges. */
-	if (!f->no_signer && (own_storage(f, &err) != FC_OK ||
-			      cmd_privsep_drop(&f->user_ids, "ctlog", &err) != FC_OK)) {
-		fprintf(stderr, "fulcrum ctlog: cannot drop privileges: %s\n", err.msg);
-		rc = CMD_EXIT_REFUSED;
-		goto out;
-	}
-	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0) {
-		fprintf(stderr, "fulcrum ctlog: --storage-dir %s cannot be used by the network "
-				"process (%s) after it dropped privileges: make its parent "
-				"directories searchable by --user\n",
-			f->cfg.storage_dir, strerror(errno));
+	if (drop(f, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
-	for (;;) {
-		int sig = sigwaitinfo(&sigs, NULL);
-
-		if (sig == SIGINT || sig == SIGTERM)
-			break;
-	}
+	while (sigwaitinfo(&sigs, NULL) < 0)
+		;
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
@@ -454,23 +457,21 @@ out:
 	return rc;
 }
 
-/* fulcrum ctlog (see ctlog_usage): CMD_EXIT_OK after a clean stop. */
+/* fulcrum ctlog (see ctlog_usage). */
 int cmd_ctlog_main(int argc, char **argv)
 {
 	struct ctlog_flags f = {.listen = "127.0.0.1:6962"};
-	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
 	char *host = NULL;
+	uint16_t port;
 	int rc;
 
 	if ((rc = ctlog_parse(argc, argv, &f)) >= 0)
 		return rc;
-	if (!split_listen(f.listen, &host, &ho.port)) {
+	if (!split_listen(f.listen, &host, &port)) {
 		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		return CMD_EXIT_USAGE;
 	}
-	ho.host = host;
-	ho.threads = f.threads;
-	rc = ctlog_run(&f, &ho, host);
+	rc = ctlog_run(&f, host, port);
 	free(host);
 	return rc;
 }

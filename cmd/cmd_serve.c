@@ -15,14 +15,14 @@
 #include "cmd.h"
 #include "common.h"
 #include "config.h"
-#include "ctlog.h"
+#include "ct.h"
 #include "hsm.h"
 #include "journal.h"
 #include "oidc.h"
 #include "signer.h"
 
-/* Fulcio's default CT log URL (ctlog.h); "" turns CT off, explicitly. */
-#define FULCIO_DEFAULT_CT_URL CTLOG_DEFAULT_URL
+/* Fulcio's default CT log URL (ct.h); "" turns CT off, explicitly. */
+#define FULCIO_DEFAULT_CT_URL CT_DEFAULT_URL
 
 struct serve_flags {
 	const char *ca;
@@ -86,7 +86,7 @@ static void serve_usage(FILE *f)
 		"                                 (default: Fulcio's seven)\n"
 		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
 		"CT log (every certificate is logged and carries its SCT; no SCT, no certificate):\n"
-		"  --ct-log-url URL               log prefix (default " CTLOG_DEFAULT_URL ");\n"
+		"  --ct-log-url URL               log prefix (default " CT_DEFAULT_URL ");\n"
 		"                                 \"\" turns CT off (certificates without SCTs)\n"
 		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL):\n"
 		"                                 every SCT is verified with it before issuing\n"
@@ -199,7 +199,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_CT_ORIGIN: f->ct_log_origin = optarg; break;
 		case OPT_CT_TLS_CA: f->ct_log_tls_ca = optarg; break;
 		case OPT_CT_TIMEOUT:
-			if (ctlog_parse_duration_ms(optarg, &f->ct_log_timeout_ms, NULL) != FC_OK)
+			if (ct_parse_duration_ms(optarg, &f->ct_log_timeout_ms, NULL) != FC_OK)
 				goto bad_value;
 			break;
 		case OPT_HOST: f->server.host = optarg; break;
@@ -299,10 +299,10 @@ static enum fc_status load_identity(const struct serve_flags *f, struct cfg_iden
 }
 
 /* The CT client of --ct-log-url, or none with --ct-log-url "". */
-static enum fc_status make_ct_client(const struct serve_flags *f, struct ctlog_client **out,
+static enum fc_status make_ct_client(const struct serve_flags *f, struct ct_client **out,
 				     struct fc_err *err)
 {
-	struct ctlog_client_options co = {
+	struct ct_client_options co = {
 		.url = f->ct_log_url,
 		.public_key_path = f->ct_log_public_key_path,
 		.origin = f->ct_log_origin,
@@ -316,7 +316,7 @@ static enum fc_status make_ct_client(const struct serve_flags *f, struct ctlog_c
 				    "not publicly auditable (--ct-log-url=\"\")");
 		return FC_OK;
 	}
-	return ctlog_client_new(&co, out, err);
+	return ct_client_new(&co, out, err);
 }
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
@@ -383,7 +383,7 @@ static int serve_run(struct serve_flags *f)
 	struct oidc_verifier *verifier = NULL;
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
-	struct ctlog_client *ct = NULL;
+	struct ct_client *ct = NULL;
 	struct cmd_ca *ca = NULL;
 	struct cmd_ca_opts co;
 	struct fc_err err = {0};
@@ -448,7 +448,7 @@ out:
 	if (ca != NULL)
 		cmd_ca_set_server(ca, NULL);
 	ca_server_stop(server); /* answers every request, CT submissions included */
-	ctlog_client_free(ct);
+	ct_client_free(ct);
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);

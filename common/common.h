@@ -7,7 +7,8 @@
  * - logging, allocation that aborts on OOM, wiping of secrets
  * - struct fc_buf, a growable byte buffer with a hard size cap
  * - base64 / base64url codecs (strict and Fulcio-lenient)
- * - clock and randomness seams that tests replace
+ * - clock and randomness seams that tests replace, and deadlines
+ * - a bounded big-endian reader and writer for binary structures
  */
 #ifndef FULCRUM_COMMON_H
 #define FULCRUM_COMMON_H
@@ -168,15 +169,34 @@ char *fc_hex_encode(const uint8_t *in, size_t inlen);
 
 /* Seconds since the Unix epoch (wall clock). */
 int64_t fc_now(void);
+/* Milliseconds since the Unix epoch (the same wall clock: SCT and
+ * checkpoint timestamps). */
+int64_t fc_now_ms(void);
 /* Milliseconds from a monotonic clock (for timeouts and caches). */
 int64_t fc_mono_ms(void);
 /* Cryptographically secure random bytes (OpenSSL's DRBG). */
 enum fc_status fc_rand_bytes(uint8_t *buf, size_t n);
 
-/* Test seams: replace the clock / randomness; NULL restores the default. */
+/* Test seams: replace the clock / randomness; NULL restores the default.
+ * The wall clock is replaced in seconds (fc_set_now_fn: fc_now_ms() is
+ * then fn() * 1000) or in milliseconds (fc_set_now_ms_fn: fc_now() is
+ * then fn() / 1000); setting one drops the other. */
 void fc_set_now_fn(int64_t (*fn)(void));
+void fc_set_now_ms_fn(int64_t (*fn)(void));
 void fc_set_mono_fn(int64_t (*fn)(void));
 void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *buf, size_t n));
+
+/* Deadlines: instants on the fc_mono_ms() clock. */
+struct timespec;
+/* The instant timeout_ms from now (saturating at INT64_MAX). */
+int64_t fc_deadline_ms(int64_t timeout_ms);
+/* Milliseconds left until deadline; 0 once it has passed. */
+int64_t fc_deadline_left_ms(int64_t deadline);
+bool fc_deadline_expired(int64_t deadline);
+/* The deadline as an absolute CLOCK_MONOTONIC time, for
+ * pthread_cond_timedwait on a condition variable whose clock was set to
+ * CLOCK_MONOTONIC (pthread_condattr_setclock). */
+void fc_deadline_timespec(int64_t deadline, struct timespec *ts);
 
 /* --- files ------------------------------------------------------------- */
 
@@ -248,5 +268,51 @@ void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char
 /* Send the response (copies body). Exactly once per exchange; thread-safe. */
 void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *content_type,
 		     const void *body, size_t len);
+
+/* --- bounded big-endian reader and writer (bytes.c) ------------------------ */
+
+/*
+ * A reader over untrusted bytes p[0..len): TLS-style structures (RFC 5246
+ * 4: big-endian integers, length-prefixed vectors) and fixed-layout
+ * records. Every read is bounds-checked without overflow and moves off
+ * only when it succeeds, so a failed read leaves the reader where it was.
+ * Pointers handed out point into p (no copy).
+ */
+struct fc_rd {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+};
+
+void fc_rd_init(struct fc_rd *r, const void *p, size_t len);
+size_t fc_rd_left(const struct fc_rd *r);
+/* True when all len bytes have been read (no trailing bytes). */
+bool fc_rd_done(const struct fc_rd *r);
+/* The next n bytes, in place. */
+bool fc_rd_bytes(struct fc_rd *r, size_t n, const uint8_t **out);
+/* The next n bytes, copied to out. */
+bool fc_rd_copy(struct fc_rd *r, void *out, size_t n);
+/* A big-endian unsigned integer of width 1 to 8 bytes. */
+bool fc_rd_uint(struct fc_rd *r, size_t width, uint64_t *v);
+bool fc_rd_u8(struct fc_rd *r, uint8_t *v);
+bool fc_rd_u16(struct fc_rd *r, uint16_t *v);
+bool fc_rd_u24(struct fc_rd *r, uint32_t *v);
+bool fc_rd_u32(struct fc_rd *r, uint32_t *v);
+bool fc_rd_u64(struct fc_rd *r, uint64_t *v);
+/* opaque x<lo..hi> (RFC 5246 4.3): a width-byte length in lo..hi, then the
+ * bytes; *out points to them, *n is their number. */
+bool fc_rd_vec(struct fc_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out,
+	       size_t *n);
+
+/* Writers appending to an fc_buf: false, and the buffer unchanged, when
+ * its max would be passed or a value (a length) does not fit its width. */
+bool fc_buf_put_uint(struct fc_buf *b, size_t width, uint64_t v);
+bool fc_buf_put_u8(struct fc_buf *b, uint64_t v);
+bool fc_buf_put_u16(struct fc_buf *b, uint64_t v);
+bool fc_buf_put_u24(struct fc_buf *b, uint64_t v);
+bool fc_buf_put_u32(struct fc_buf *b, uint64_t v);
+bool fc_buf_put_u64(struct fc_buf *b, uint64_t v);
+/* A width-byte length, then p[0..n) (opaque x<0..2^(8*width)-1>). */
+bool fc_buf_put_vec(struct fc_buf *b, size_t width, const void *p, size_t n);
 
 #endif /* FULCRUM_COMMON_H */

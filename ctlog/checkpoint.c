@@ -26,30 +26,33 @@
 /* First four bytes of SHA-256(origin || 0x0A || 0x05 || LogID). */
 uint32_t ctlog_note_key_id(const char *origin, const uint8_t log_id[CTLOG_HASH_LEN])
 {
-	size_t olen = strlen(origin);
-	uint8_t *buf = fc_xmalloc(olen + 2 + CTLOG_HASH_LEN);
 	uint8_t h[CTLOG_HASH_LEN];
+	struct fc_buf b;
+	struct fc_rd r;
+	uint32_t kid = 0;
 
-	memcpy(buf, origin, olen);
-	buf[olen] = 0x0a;
-	buf[olen + 1] = SIG_TYPE_RFC6962;
-	memcpy(buf + olen + 2, log_id, CTLOG_HASH_LEN);
-	SHA256(buf, olen + 2 + CTLOG_HASH_LEN, h);
-	free(buf);
-	return (uint32_t)h[0] << 24 | (uint32_t)h[1] << 16 | (uint32_t)h[2] << 8 | h[3];
+	fc_buf_init(&b, 0);
+	fc_buf_append_str(&b, origin);
+	fc_buf_put_u8(&b, 0x0a);
+	fc_buf_put_u8(&b, SIG_TYPE_RFC6962);
+	fc_buf_append(&b, log_id, CTLOG_HASH_LEN);
+	SHA256(b.data, b.len, h);
+	fc_buf_free(&b);
+	fc_rd_init(&r, h, sizeof(h));
+	fc_rd_u32(&r, &kid);
+	return kid;
 }
 
-/* RFC 6962 3.5 TreeHeadSignature input (50 bytes). */
+/* RFC 6962 3.5 TreeHeadSignature input (50 bytes) into out: version v1,
+ * signature_type tree_hash, timestamp, tree_size, sha256_root_hash. */
 static void tree_head_input(uint64_t ts, uint64_t size, const uint8_t root[CTLOG_HASH_LEN],
-			    uint8_t out[50])
+			    struct fc_buf *out)
 {
-	out[0] = 0; /* v1 */
-	out[1] = 1; /* tree_hash */
-	for (int i = 0; i < 8; i++) {
-		out[2 + i] = (uint8_t)(ts >> (56 - 8 * i));
-		out[10 + i] = (uint8_t)(size >> (56 - 8 * i));
-	}
-	memcpy(out + 18, root, CTLOG_HASH_LEN);
+	fc_buf_put_u8(out, 0); /* v1 */
+	fc_buf_put_u8(out, 1); /* tree_hash */
+	fc_buf_put_u64(out, ts);
+	fc_buf_put_u64(out, size);
+	fc_buf_append(out, root, CTLOG_HASH_LEN);
 }
 
 static char *note_body(const char *origin, uint64_t size, const uint8_t root[CTLOG_HASH_LEN])
@@ -70,33 +73,30 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 				     const uint8_t root[CTLOG_HASH_LEN], uint64_t ts_ms, char **note,
 				     size_t *note_len, struct fc_err *err)
 {
-	uint8_t thi[50];
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
-	struct fc_buf b, out;
-	uint32_t kid = ctlog_note_key_id(origin, log_id);
-	uint8_t kidb[4] = {(uint8_t)(kid >> 24), (uint8_t)(kid >> 16), (uint8_t)(kid >> 8),
-			   (uint8_t)kid};
+	struct fc_buf thi, b, out;
 	char *body = NULL, *b64 = NULL;
 	enum fc_status st;
 
-	tree_head_input(ts_ms, size, root, thi);
+	fc_buf_init(&thi, 0);
+	tree_head_input(ts_ms, size, root, &thi);
 	body = note_body(origin, size, root);
 	/* A signer process checks the tree head against the note's body. */
-	if ((st = hsm_sign_ctx(signer, thi, sizeof(thi),
-			       &(struct hsm_sign_ctx){.kind = HSM_SIGN_CHECKPOINT, .note = body},
-			       &sig, &sig_len, err)) != FC_OK) {
+	st = hsm_sign_ctx(signer, thi.data, thi.len,
+			  &(struct hsm_sign_ctx){.kind = HSM_SIGN_CHECKPOINT, .note = body}, &sig,
+			  &sig_len, err);
+	fc_buf_free(&thi);
+	if (st != FC_OK) {
 		free(body);
 		return st;
 	}
 	fc_buf_init(&b, 0);
-	fc_buf_append(&b, kidb, 4);
-	for (int i = 0; i < 8; i++) {
-		uint8_t c = (uint8_t)(ts_ms >> (56 - 8 * i));
-		fc_buf_append(&b, &c, 1);
-	}
-	if ((st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
-						&b)) != FC_OK) {
+	/* the signature: key ID, timestamp, TreeHeadSignature */
+	fc_buf_put_u32(&b, ctlog_note_key_id(origin, log_id));
+	fc_buf_put_u64(&b, ts_ms);
+	if ((st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len,
+					     &b)) != FC_OK) {
 		free(sig);
 		free(body);
 		fc_buf_free(&b);
@@ -147,6 +147,53 @@ static bool parse_u64(const char *s, size_t len, uint64_t *v)
 }
 
 /*
+ * The bytes of one signature line: the key ID, the timestamp and the
+ * TreeHeadSignature, a DigitallySigned (ECDSA, SHA-256) over the RFC 6962
+ * 3.5 input for (timestamp, size, root) that must verify with pub.
+ * FC_ENOTFOUND when the line is not this log's (too short, another key
+ * ID); FC_EINPUT with the reason when it is but does not verify.
+ */
+static enum fc_status check_note_sig(const uint8_t *sb, size_t sb_len, uint32_t kid,
+				     EVP_PKEY *pub, uint64_t size,
+				     const uint8_t root[CTLOG_HASH_LEN], uint64_t *ts,
+				     struct fc_err *err)
+{
+	struct fc_rd r;
+	uint32_t got = 0;
+	uint64_t t = 0;
+	uint8_t h = 0, a = 0, *sig = NULL;
+	size_t sig_len = 0;
+	struct fc_buf thi;
+	EVP_MD_CTX *c = NULL;
+	enum fc_status st = FC_EINPUT;
+
+	fc_rd_init(&r, sb, sb_len);
+	if (sb_len < 4 + 8 + 4 || !fc_rd_u32(&r, &got) || got != kid || !fc_rd_u64(&r, &t))
+		return FC_ENOTFOUND;
+	if (ct_digitally_signed_parse(sb + r.off, fc_rd_left(&r), &h, &a, &sig, &sig_len,
+				      NULL) != FC_OK ||
+	    h != CT_HASH_SHA256 || a != CT_SIG_ECDSA) {
+		free(sig);
+		return fc_err_set(err, FC_EINPUT, "checkpoint: malformed TreeHeadSignature");
+	}
+	fc_buf_init(&thi, 0);
+	tree_head_input(t, size, root, &thi);
+	if ((c = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub) != 1 ||
+	    EVP_DigestVerify(c, sig, sig_len, thi.data, thi.len) != 1)
+		fc_err_set(err, FC_EINPUT, "checkpoint: the log's signature does not verify");
+	else
+		st = FC_OK;
+	ERR_clear_error();
+	EVP_MD_CTX_free(c);
+	fc_buf_free(&thi);
+	free(sig);
+	if (st == FC_OK)
+		*ts = t;
+	return st;
+}
+
+/*
  * Parse a checkpoint and check the log's RFC 6962 note signature with pub
  * (other signature lines are ignored, as c2sp.org/signed-note asks).
  * FC_EINPUT with the reason in err.
@@ -183,46 +230,22 @@ enum fc_status ctlog_checkpoint_verify(const char *note, size_t len, const char 
 		goto out;
 	}
 	while (!found && next_line(&p, end, &line, &llen)) {
-		uint8_t thi[50];
-		const uint8_t *sig;
-		size_t sig_len;
-		EVP_MD_CTX *c;
-		int ok;
-
 		if (llen <= prefix_len || memcmp(line, NOTE_DASH, strlen(NOTE_DASH)) != 0 ||
 		    memcmp(line + strlen(NOTE_DASH), origin, strlen(origin)) != 0 ||
 		    line[prefix_len - 1] != ' ')
 			continue;
 		free(sb);
 		sb = NULL;
-		if (!fc_b64_decode_any(line + prefix_len, llen - prefix_len, &sb, &sb_len) ||
-		    sb_len < 4 + 8 + 4)
+		if (!fc_b64_decode_any(line + prefix_len, llen - prefix_len, &sb, &sb_len))
 			continue;
-		if (((uint32_t)sb[0] << 24 | (uint32_t)sb[1] << 16 | (uint32_t)sb[2] << 8 | sb[3]) !=
-		    kid)
+		st = check_note_sig(sb, sb_len, kid, pub, sz, rh, &ts, err);
+		if (st == FC_ENOTFOUND)
 			continue;
-		for (int i = 0; i < 8; i++)
-			ts = ts << 8 | sb[4 + i];
-		if (sb[12] != CTLOG_HASH_SHA256 || sb[13] != CTLOG_SIG_ECDSA ||
-		    (size_t)(sb[14] << 8 | sb[15]) != sb_len - 16) {
-			fc_err_set(err, FC_EINPUT, "checkpoint: malformed TreeHeadSignature");
+		if (st != FC_OK)
 			goto out;
-		}
-		sig = sb + 16;
-		sig_len = sb_len - 16;
-		tree_head_input(ts, sz, rh, thi);
-		if ((c = EVP_MD_CTX_new()) == NULL)
-			goto out;
-		ok = EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, pub) == 1 &&
-		     EVP_DigestVerify(c, sig, sig_len, thi, sizeof(thi)) == 1;
-		EVP_MD_CTX_free(c);
-		ERR_clear_error();
-		if (!ok) {
-			fc_err_set(err, FC_EINPUT, "checkpoint: the log's signature does not verify");
-			goto out;
-		}
 		found = true;
 	}
+	st = FC_EINPUT;
 	if (!found) {
 		fc_err_set(err, FC_EINPUT, "checkpoint: no signature by this log's key");
 		goto out;

@@ -1,7 +1,8 @@
 /*
  * ctlog (log server): helpers shared by the files of the log server and its
- * unit tests only. The CT client has its own internal header; neither
- * includes the other's.
+ * unit tests only; no other folder includes this header. The RFC 6962 wire
+ * format (SCTs, signed data, DigitallySigned) comes from ct/'s public
+ * header ct.h, which is also what the CA's CT client is built on.
  */
 #ifndef FULCRUM_CTLOG_SRV_INT_H
 #define FULCRUM_CTLOG_SRV_INT_H
@@ -9,6 +10,7 @@
 #include <openssl/x509.h>
 #include <stdatomic.h>
 
+#include "ct.h"
 #include "ctlog.h"
 
 #define CTLOG_HASH_LEN 32
@@ -120,7 +122,12 @@ void ctlog_chain_cache_put(struct ctlog_chain_cache *k, const uint8_t key[CTLOG_
 
 struct ctlog_roots;
 
+/* The accepted roots: every certificate of a PEM file (ctlog_roots_load)
+ * or text (ctlog_roots_parse; name is for messages), at least one and at
+ * most CTLOG_SRV_MAX_ROOTS. FC_ECONFIG with the reason in err. */
 enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err);
+enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *name,
+				 struct ctlog_roots **out, struct fc_err *err);
 void ctlog_roots_free(struct ctlog_roots *r);
 size_t ctlog_roots_count(const struct ctlog_roots *r);
 /* The get-roots JSON (RFC 6962 4.7), built once. */
@@ -144,10 +151,12 @@ struct ctlog_entry {
 	size_t tbs_len;
 	uint8_t *cert;               /* the submitted certificate or precertificate */
 	size_t cert_len;
-	size_t n_issuers;            /* chain[1..] plus the root if it was not sent */
-	ctlog_hash *fps;             /* SHA-256 of each issuer */
-	uint8_t **issuers;
-	size_t *issuer_lens;
+	struct ctlog_issuers *chain; /* its verified issuers (a reference; read-only) */
+	/* chain[1..] plus the root if it was not sent: views of chain's arrays */
+	size_t n_issuers;
+	uint8_t *const *issuers;     /* DER of each */
+	const size_t *issuer_lens;
+	const ctlog_hash *fps;       /* SHA-256 of each */
 };
 
 /*
@@ -165,11 +174,12 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 void ctlog_entry_free(struct ctlog_entry *e);
 
 /* TimestampedEntry (RFC 6962 3.4) with the leaf_index extension, built
- * with sct.c's ctlog_signed_data_*. */
+ * with ct/sct.c's ct_signed_data_*. */
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te);
-/* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints. */
-void ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
+/* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints;
+ * false if a length is over its TLS bound. */
+bool ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
 		     struct fc_buf *leaf);
 /* The RFC 6962 3.2 SCT signature input for te: 0x00 0x00 || te. It is
  * also the MerkleTreeLeaf, so the leaf hash is ctlog_leaf_hash of it. */
@@ -235,6 +245,8 @@ void ctlog_map_free(struct ctlog_map *m);
 struct ctlog_record {
 	uint64_t index;
 	uint64_t offset; /* of the record in the file */
+	uint64_t timestamp;  /* of the TimestampedEntry (ms): the SCT's */
+	uint64_t leaf_index; /* from its extension */
 	const uint8_t *key;
 	const uint8_t *leaf;
 	size_t leaf_len, te_len;
@@ -258,8 +270,9 @@ typedef enum fc_status (*ctlog_record_fn)(void *ctx, const struct ctlog_record *
  */
 enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn,
 			       void *ctx, struct ctlog_elog *out, struct fc_err *err);
-/* Append one batch (payload built with ctlog_elog_add_record) and fdatasync. */
-void ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
+/* Append one batch (payload built with ctlog_elog_add_record, which is
+ * false if a length does not fit its field) and fdatasync. */
+bool ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
 			   const uint8_t *leaf, size_t leaf_len, size_t te_len, const uint8_t *sig,
 			   size_t sig_len);
 enum fc_status ctlog_elog_append(struct ctlog_elog *l, uint64_t first_index, uint32_t count,

@@ -72,26 +72,21 @@ static bool cert_der(X509 *x, uint8_t **der, size_t *len)
 }
 
 /*
- * Load the accepted roots: every certificate of a PEM file (at least one,
- * at most CTLOG_SRV_MAX_ROOTS), and build the get-roots answer (RFC 6962
- * 4.7). FC_ECONFIG with the reason in err; free with ctlog_roots_free.
+ * The accepted roots from PEM text (name: where it came from, for
+ * messages): every certificate in it (at least one, at most
+ * CTLOG_SRV_MAX_ROOTS), and the get-roots answer (RFC 6962 4.7) built once.
+ * FC_ECONFIG with the reason in err; free *out with ctlog_roots_free.
  */
-enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err)
+enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *name,
+				 struct ctlog_roots **out, struct fc_err *err)
 {
 	struct ctlog_roots *r = fc_xcalloc(1, sizeof(*r));
-	char *pem = NULL;
-	size_t pem_len = 0;
 	BIO *bio = NULL;
 	X509 *x = NULL;
 	json_t *arr = json_array(), *root = NULL;
-	enum fc_status st;
+	enum fc_status st = FC_ECONFIG;
 
-	if ((st = fc_read_file(path, CTLOG_SRV_MAX_ROOTS_FILE, &pem, &pem_len, err)) != FC_OK) {
-		st = FC_ECONFIG;
-		goto out;
-	}
-	st = FC_ECONFIG;
-	if ((bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
+	if (pem_len > CTLOG_SRV_MAX_ROOTS_FILE || (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
 		goto out;
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		uint8_t *der = NULL;
@@ -99,13 +94,13 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 		char *b64;
 
 		if (r->n == CTLOG_SRV_MAX_ROOTS) {
-			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", path,
+			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", name,
 				   CTLOG_SRV_MAX_ROOTS);
 			goto out;
 		}
 		if (!cert_der(x, &der, &der_len)) {
 			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: certificate %zu: cannot encode",
-				   path, r->n + 1);
+				   name, r->n + 1);
 			goto out;
 		}
 		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
@@ -118,9 +113,9 @@ enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, stru
 		OPENSSL_free(der);
 		r->n++;
 	}
-	ERR_clear_error(); /* the end of the file reads as "no start line" */
+	ERR_clear_error(); /* the end of the text reads as "no start line" */
 	if (r->n == 0) {
-		fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: no PEM certificate", path);
+		fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: no PEM certificate", name);
 		goto out;
 	}
 	root = json_pack("{s:O}", "certificates", arr);
@@ -136,8 +131,22 @@ out:
 	json_decref(arr);
 	X509_free(x);
 	BIO_free(bio);
-	free(pem);
 	ctlog_roots_free(r);
+	return st;
+}
+
+/* ctlog_roots_parse of the PEM file at path. FC_ECONFIG with the reason. */
+enum fc_status ctlog_roots_load(const char *path, struct ctlog_roots **out, struct fc_err *err)
+{
+	char *pem = NULL;
+	size_t pem_len = 0;
+	enum fc_status st;
+
+	if (fc_read_file(path, CTLOG_SRV_MAX_ROOTS_FILE, &pem, &pem_len, err) != FC_OK)
+		st = FC_ECONFIG;
+	else
+		st = ctlog_roots_parse(pem, pem_len, path, out, err);
+	free(pem);
 	return st;
 }
 
@@ -150,39 +159,8 @@ void ctlog_entry_free(struct ctlog_entry *e)
 	fc_buf_free(&e->signed_entry);
 	free(e->tbs);
 	free(e->cert);
-	for (size_t i = 0; i < e->n_issuers; i++)
-		free(e->issuers[i]);
-	free(e->issuers);
-	free(e->issuer_lens);
-	free(e->fps);
+	ctlog_issuers_unref(e->chain);
 	free(e);
-}
-
-static void put_u16(struct fc_buf *b, uint64_t v)
-{
-	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 2);
-}
-
-static void put_u24(struct fc_buf *b, uint64_t v)
-{
-	uint8_t x[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 3);
-}
-
-static void add_issuer(struct ctlog_entry *e, const uint8_t *der, size_t len,
-		       const uint8_t fp[CTLOG_HASH_LEN])
-{
-	e->issuers = fc_xrealloc(e->issuers, (e->n_issuers + 1) * sizeof(*e->issuers));
-	e->issuer_lens = fc_xrealloc(e->issuer_lens, (e->n_issuers + 1) * sizeof(size_t));
-	e->fps = fc_xrealloc(e->fps, (e->n_issuers + 1) * sizeof(*e->fps));
-	e->issuers[e->n_issuers] = fc_xmalloc(len);
-	memcpy(e->issuers[e->n_issuers], der, len);
-	e->issuer_lens[e->n_issuers] = len;
-	memcpy(e->fps[e->n_issuers], fp, CTLOG_HASH_LEN);
-	e->n_issuers++;
 }
 
 /* True when the certificate carries the precertificate signing EKU. */
@@ -237,39 +215,62 @@ static bool asn1_time_epoch(const ASN1_TIME *t, int64_t *out)
 	return true;
 }
 
-/* Length of the DER element at p (header and content); 0 if malformed. */
-static size_t der_element_len(const uint8_t *p, size_t len)
+/* One DER element: where it starts, its header length, its whole length. */
+struct der_el {
+	const uint8_t *p;
+	size_t hdr, len;
+};
+
+/* Read one DER element from r (X.690 8.1: a one-byte tag, a short or long
+ * definite length of at most 3 bytes, the content); false, r unmoved, if
+ * it is malformed or runs past the end. */
+static bool rd_der(struct fc_rd *r, struct der_el *el)
 {
-	size_t hdr = 2, n;
+	struct fc_rd t = *r;
+	const uint8_t *content;
+	uint8_t tag, l0;
+	uint64_t n;
 
-	if (len < 2)
-		return 0;
-	if (p[1] < 0x80) {
-		n = p[1];
-	} else {
-		size_t k = p[1] & 0x7f;
+	if (!fc_rd_u8(&t, &tag) || !fc_rd_u8(&t, &l0))
+		return false;
+	if (l0 < 0x80)
+		n = l0;
+	else if ((l0 & 0x7f) == 0 || (l0 & 0x7f) > 3 || !fc_rd_uint(&t, l0 & 0x7f, &n))
+		return false;
+	el->p = r->p + r->off;
+	el->hdr = t.off - r->off;
+	if (!fc_rd_bytes(&t, (size_t)n, &content))
+		return false;
+	el->len = t.off - r->off;
+	*r = t;
+	return true;
+}
 
-		if (k == 0 || k > 3 || len < 2 + k)
-			return 0;
-		n = 0;
-		for (size_t i = 0; i < k; i++)
-			n = n << 8 | p[2 + i];
-		hdr += k;
-	}
-	return len - hdr < n ? 0 : hdr + n;
+/* The tbsCertificate and signatureValue elements of a certificate's DER
+ * (RFC 5280 4.1: SEQUENCE { tbsCertificate, signatureAlgorithm,
+ * signatureValue }); false if that is not its shape. */
+static bool cert_parts(const uint8_t *der, size_t len, struct der_el *tbs, struct der_el *sig)
+{
+	struct fc_rd r, in;
+	struct der_el cert, alg;
+
+	fc_rd_init(&r, der, len);
+	if (!rd_der(&r, &cert))
+		return false;
+	fc_rd_init(&in, cert.p + cert.hdr, cert.len - cert.hdr);
+	return rd_der(&in, tbs) && rd_der(&in, &alg) && rd_der(&in, sig);
 }
 
 /* The TBSCertificate bytes inside a certificate's DER (RFC 5280 4.1). */
 static bool tbs_of(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *tbs_len)
 {
-	size_t outer = der_element_len(der, len), hdr;
+	struct der_el t, sig;
 
-	if (outer == 0 || len < 2)
+	if (!cert_parts(der, len, &t, &sig))
 		return false;
-	hdr = der[1] < 0x80 ? 2 : 2 + (size_t)(der[1] & 0x7f);
-	*tbs = der + hdr;
-	*tbs_len = der_element_len(der + hdr, len - hdr);
-	return *tbs_len != 0;
+	*tbs = t.p;
+	*tbs_len = t.len;
+	return true;
 }
 
 /*
@@ -298,9 +299,12 @@ static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct f
 	idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
 	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
 	n_re = i2d_re_X509_tbs(leaf, &re);
-	if (n_re <= 0)
+	if (n_re <= 0 || !fc_buf_append(tbs, re, (size_t)n_re)) {
+		ERR_clear_error();
+		fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate cannot be re-encoded "
+					   "without the poison");
 		goto out;
-	fc_buf_append(tbs, re, (size_t)n_re);
+	}
 	ok = true;
 out:
 	OPENSSL_free(re);
@@ -392,21 +396,10 @@ static bool certifies(X509 *issuer, X509 *subject)
  * certificate's DER, with no unused bits (as X509_verify insists). */
 static bool signature_whole_bytes(const uint8_t *der, size_t len)
 {
-	size_t outer = der_element_len(der, len), hdr, tbs, alg, sig, content;
-	const uint8_t *p;
+	struct der_el tbs, sig;
 
-	if (outer == 0 || len < 2)
-		return false;
-	hdr = der[1] < 0x80 ? 2 : 2 + (size_t)(der[1] & 0x7f);
-	if ((tbs = der_element_len(der + hdr, outer - hdr)) == 0 ||
-	    (alg = der_element_len(der + hdr + tbs, outer - hdr - tbs)) == 0)
-		return false;
-	p = der + hdr + tbs + alg;
-	sig = der_element_len(p, outer - hdr - tbs - alg);
-	if (sig < 3 || p[0] != 0x03)
-		return false;
-	content = p[1] < 0x80 ? 2 : 2 + (size_t)(p[1] & 0x7f);
-	return content < sig && p[content] == 0; /* the unused-bits octet */
+	return cert_parts(der, len, &tbs, &sig) && sig.p[0] == 0x03 && sig.hdr < sig.len &&
+	       sig.p[sig.hdr] == 0; /* the unused-bits octet */
 }
 
 /*
@@ -465,25 +458,19 @@ out:
  */
 static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
 {
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	struct fc_buf b;
 	bool ok = true;
 
-	if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
-		abort(); /* SHA-256 cannot fail short of memory */
+	fc_buf_init(&b, 0);
 	for (size_t i = 1; i < json_array_size(chain) && ok; i++) {
 		json_t *v = json_array_get(chain, i);
-		uint64_t len = json_string_length(v);
-		uint8_t be[8];
 
-		ok = json_is_string(v);
-		for (int b = 0; b < 8; b++)
-			be[b] = (uint8_t)(len >> (56 - 8 * b));
-		EVP_DigestUpdate(c, be, sizeof(be));
-		EVP_DigestUpdate(c, json_string_value(v), len);
+		ok = json_is_string(v) && fc_buf_put_u64(&b, json_string_length(v)) &&
+		     fc_buf_append(&b, json_string_value(v), json_string_length(v));
 	}
-	if (EVP_DigestFinal_ex(c, key, NULL) != 1)
-		abort();
-	EVP_MD_CTX_free(c);
+	if (ok)
+		SHA256(b.data, b.len, key);
+	fc_buf_free(&b);
 	return ok;
 }
 
@@ -493,7 +480,7 @@ static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 	c->first = first;
 	X509_up_ref(first);
 	c->first_signs_precerts = is_precert_signing_cert(first);
-	return ctlog_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
+	return ct_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
 }
 
 static void issuers_add_cert(struct ctlog_issuers *c, X509 *x)
@@ -609,6 +596,157 @@ static struct ctlog_issuers *root_of_lone_leaf(const struct ctlog_roots *roots, 
 }
 
 /*
+ * The "chain" array of an add-(pre-)chain body (RFC 6962 4.1): a JSON
+ * object (duplicate keys refused) whose "chain" holds 1 to
+ * CTLOG_SRV_MAX_CHAIN elements. *doc owns what the result points into;
+ * NULL with the reason in err.
+ */
+static json_t *chain_of_body(const uint8_t *body, size_t len, json_t **doc, struct fc_err *err)
+{
+	json_error_t jerr;
+	json_t *chain;
+	size_t n;
+
+	*doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (*doc == NULL || !json_is_object(*doc)) {
+		fc_err_set(err, FC_EINPUT, "body is not a JSON object");
+		return NULL;
+	}
+	chain = json_object_get(*doc, "chain");
+	if (!json_is_array(chain)) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
+		return NULL;
+	}
+	if ((n = json_array_size(chain)) == 0) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
+		return NULL;
+	}
+	if (n > CTLOG_SRV_MAX_CHAIN) {
+		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
+			   n, CTLOG_SRV_MAX_CHAIN);
+		return NULL;
+	}
+	return chain;
+}
+
+/*
+ * The verified issuers of chain (leaf first, the leaf x with DER der):
+ * for a lone leaf the accepted root that certifies it; otherwise chain[1..]
+ * verified up to an accepted root once, then taken from roots' cache. A
+ * new reference, or NULL with the reason in err.
+ */
+static struct ctlog_issuers *issuers_of(const struct ctlog_roots *roots, json_t *chain, X509 *x,
+					const uint8_t *der, size_t der_len, struct fc_err *err)
+{
+	size_t n = json_array_size(chain);
+	struct ctlog_issuers *issuers = NULL;
+	uint8_t key[CTLOG_HASH_LEN];
+	bool cacheable;
+
+	if (n == 1)
+		return root_of_lone_leaf(roots, x, der, der_len, err);
+	cacheable = issuers_key(chain, key);
+	if (cacheable && (issuers = ctlog_chain_cache_get(roots->verified, key)) != NULL)
+		return issuers;
+	issuers = verify_issuers(roots, chain, n, err);
+	if (issuers != NULL && cacheable)
+		ctlog_chain_cache_put(roots->verified, key, issuers);
+	return issuers;
+}
+
+/* The log's filters on the leaf (--ext-key-usages, --not-after-start,
+ * --not-after-limit). FC_EINPUT with the reason. */
+static enum fc_status check_policy(X509 *leaf, const struct ctlog_policy *pol, struct fc_err *err)
+{
+	int64_t na;
+
+	if (!eku_allowed(leaf, pol->eku_mask))
+		return fc_err_set(err, FC_EINPUT, "leaf extended key usage is not accepted by this "
+						  "log");
+	if (!pol->has_not_after_start && !pol->has_not_after_limit)
+		return FC_OK;
+	if (!asn1_time_epoch(X509_get0_notAfter(leaf), &na))
+		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is unreadable");
+	if (pol->has_not_after_start && na < pol->not_after_start)
+		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is before this log's "
+						  "not-after-start");
+	if (pol->has_not_after_limit && na >= pol->not_after_limit)
+		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is not before this log's "
+						  "not-after-limit");
+	return FC_OK;
+}
+
+/*
+ * The leaf's own checks, once its issuers are known: the poison exactly
+ * when precert (RFC 6962 3.1), no precertificate signing certificate, the
+ * policy, and (when an issuer was sent) its signature by chain[1].
+ * FC_EINPUT with the reason.
+ */
+static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
+				 const struct ctlog_policy *pol, bool precert, bool lone,
+				 struct fc_err *err)
+{
+	enum fc_status st;
+
+	if ((st = check_poison(leaf, precert, err)) != FC_OK)
+		return st;
+	if (precert && e->chain->first_signs_precerts) {
+		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
+		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
+		 * precertificates with the issuing key itself. */
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: precertificate signing certificates "
+						  "are not supported");
+	}
+	if ((st = check_policy(leaf, pol, err)) != FC_OK)
+		return st;
+	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len))
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by "
+						  "chain[1] (bad signature, or wrong order)");
+	return FC_OK;
+}
+
+/*
+ * The entry's signed_entry (RFC 6962 3.4: the ASN.1Cert, or the PreCert
+ * of issuer_key_hash and the TBSCertificate without the poison, which
+ * edits leaf) and its dedupe key SHA-256(entry_type || signed_entry).
+ * FC_EINPUT with the reason.
+ */
+static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool precert,
+					 struct fc_err *err)
+{
+	uint8_t et[2] = {0, precert ? 1 : 0};
+	struct fc_buf tbs;
+	EVP_MD_CTX *c;
+	bool ok;
+
+	if (precert) {
+		memcpy(e->issuer_key_hash, e->chain->first_key_hash, CTLOG_HASH_LEN);
+		fc_buf_init(&tbs, 0);
+		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err)) {
+			fc_buf_free(&tbs);
+			return FC_EINPUT;
+		}
+		e->tbs = tbs.data; /* the entry owns it now */
+		e->tbs_len = tbs.len;
+		ok = fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN) &&
+		     fc_buf_put_vec(&e->signed_entry, 3, e->tbs, e->tbs_len);
+	} else {
+		ok = fc_buf_put_vec(&e->signed_entry, 3, e->cert, e->cert_len);
+	}
+	if (!ok)
+		return fc_err_set(err, FC_EINPUT, "%s is over 2^24-1 bytes",
+				  precert ? "precertificate TBSCertificate" : "certificate");
+	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(c, et, 2) != 1 ||
+	    EVP_DigestUpdate(c, e->signed_entry.data, e->signed_entry.len) != 1 ||
+	    EVP_DigestFinal_ex(c, e->key, NULL) != 1)
+		abort(); /* SHA-256 cannot fail short of memory */
+	EVP_MD_CTX_free(c);
+	e->precert = precert;
+	return FC_OK;
+}
+
+/*
  * Check a submitted chain and build the entry (see ctlog_srv_int.h). The
  * chain after the leaf is verified once and then found in roots' cache;
  * the leaf is parsed and its signature checked every time.
@@ -619,138 +757,34 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      struct fc_err *err)
 {
 	struct ctlog_entry *e = fc_xcalloc(1, sizeof(*e));
-	struct ctlog_issuers *issuers = NULL;
 	X509 *leaf = NULL;
-	size_t n = 0;
-	json_t *root = NULL, *chain;
-	json_error_t jerr;
-	struct fc_buf tbs;
+	json_t *doc = NULL, *chain;
 	enum fc_status st = FC_EINPUT;
-	uint8_t et[2] = {0, precert ? 1 : 0};
-	int64_t na;
 
 	fc_buf_init(&e->signed_entry, 0);
-	fc_buf_init(&tbs, 0);
-	root = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
-		fc_err_set(err, FC_EINPUT, "body is not a JSON object");
+	if ((chain = chain_of_body(body, len, &doc, err)) == NULL)
 		goto out;
-	}
-	chain = json_object_get(root, "chain");
-	if (!json_is_array(chain)) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
-		goto out;
-	}
-	n = json_array_size(chain);
-	if (n == 0) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
-		goto out;
-	}
-	if (n > CTLOG_SRV_MAX_CHAIN) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
-			   n, CTLOG_SRV_MAX_CHAIN);
-		goto out;
-	}
 	/* the leaf's own key is never used: parse it without decoding it */
 	leaf = decode_cert(json_array_get(chain, 0), 0, fc_keyless_libctx(), &e->cert,
 			   &e->cert_len, err);
-	if (leaf == NULL) {
+	if (leaf == NULL ||
+	    (e->chain = issuers_of(roots, chain, leaf, e->cert, e->cert_len, err)) == NULL) {
 		st = err ? err->status : FC_EINPUT;
 		goto out;
 	}
-	/* the issuers: verified once, then remembered */
-	if (n == 1) {
-		issuers = root_of_lone_leaf(roots, leaf, e->cert, e->cert_len, err);
-	} else {
-		uint8_t key[CTLOG_HASH_LEN];
-		bool cacheable = issuers_key(chain, key);
-
-		if (cacheable)
-			issuers = ctlog_chain_cache_get(roots->verified, key);
-		if (issuers == NULL) {
-			issuers = verify_issuers(roots, chain, n, err);
-			if (issuers != NULL && cacheable)
-				ctlog_chain_cache_put(roots->verified, key, issuers);
-		}
-	}
-	if (issuers == NULL) {
-		st = err ? err->status : FC_EINPUT;
+	/* the issuers' arrays, as the entry shows them */
+	e->n_issuers = e->chain->n;
+	e->issuers = e->chain->ders;
+	e->issuer_lens = e->chain->lens;
+	e->fps = e->chain->fps;
+	if ((st = check_leaf(e, leaf, pol, precert, json_array_size(chain) == 1, err)) != FC_OK ||
+	    (st = build_signed_entry(e, leaf, precert, err)) != FC_OK)
 		goto out;
-	}
-	/* the leaf */
-	if ((st = check_poison(leaf, precert, err)) != FC_OK)
-		goto out;
-	st = FC_EINPUT;
-	if (precert && issuers->first_signs_precerts) {
-		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
-		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
-		 * precertificates with the issuing key itself. */
-		fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: precertificate signing certificates are "
-					   "not supported");
-		goto out;
-	}
-	if (!eku_allowed(leaf, pol->eku_mask)) {
-		fc_err_set(err, FC_EINPUT, "leaf extended key usage is not accepted by this log");
-		goto out;
-	}
-	if (pol->has_not_after_start || pol->has_not_after_limit) {
-		if (!asn1_time_epoch(X509_get0_notAfter(leaf), &na)) {
-			fc_err_set(err, FC_EINPUT, "leaf NotAfter is unreadable");
-			goto out;
-		}
-		if (pol->has_not_after_start && na < pol->not_after_start) {
-			fc_err_set(err, FC_EINPUT, "leaf NotAfter is before this log's "
-						   "not-after-start");
-			goto out;
-		}
-		if (pol->has_not_after_limit && na >= pol->not_after_limit) {
-			fc_err_set(err, FC_EINPUT, "leaf NotAfter is not before this log's "
-						   "not-after-limit");
-			goto out;
-		}
-	}
-	if (n > 1 && !certified_by(issuers->first, leaf, e->cert, e->cert_len)) {
-		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by chain[1] "
-					   "(bad signature, or wrong order)");
-		goto out;
-	}
-	for (size_t i = 0; i < issuers->n; i++)
-		add_issuer(e, issuers->ders[i], issuers->lens[i], issuers->fps[i]);
-	/* signed_entry (RFC 6962 3.4) */
-	if (precert) {
-		memcpy(e->issuer_key_hash, issuers->first_key_hash, CTLOG_HASH_LEN);
-		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err))
-			goto out;
-		fc_buf_append(&e->signed_entry, e->issuer_key_hash, CTLOG_HASH_LEN);
-		put_u24(&e->signed_entry, tbs.len);
-		fc_buf_append(&e->signed_entry, tbs.data, tbs.len);
-		e->tbs = tbs.data;
-		e->tbs_len = tbs.len;
-		tbs.data = NULL; /* the entry owns it now */
-		fc_buf_init(&tbs, 0);
-	} else {
-		put_u24(&e->signed_entry, e->cert_len);
-		fc_buf_append(&e->signed_entry, e->cert, e->cert_len);
-	}
-	{
-		EVP_MD_CTX *c = EVP_MD_CTX_new();
-
-		if (c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
-		    EVP_DigestUpdate(c, et, 2) != 1 ||
-		    EVP_DigestUpdate(c, e->signed_entry.data, e->signed_entry.len) != 1 ||
-		    EVP_DigestFinal_ex(c, e->key, NULL) != 1)
-			abort(); /* SHA-256 cannot fail short of memory */
-		EVP_MD_CTX_free(c);
-	}
-	e->precert = precert;
 	*out = e;
 	e = NULL;
-	st = FC_OK;
 out:
 	X509_free(leaf);
-	ctlog_issuers_unref(issuers);
-	json_decref(root);
-	fc_buf_free(&tbs);
+	json_decref(doc);
 	ctlog_entry_free(e);
 	return st;
 }
@@ -758,41 +792,45 @@ out:
 /*
  * TimestampedEntry (RFC 6962 3.4) with the CtExtensions holding the
  * leaf_index (c2sp.org/static-ct-api): the SCT signature input built by
- * sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a length
- * is outside its TLS bound.
+ * ct/sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a
+ * length is outside its TLS bound.
  */
 enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
 				       uint64_t index, struct fc_buf *te)
 {
-	uint8_t ext[CTLOG_EXT_LEN] = {0x00, 0x00, 0x05, (uint8_t)(index >> 32),
-				      (uint8_t)(index >> 24), (uint8_t)(index >> 16),
-				      (uint8_t)(index >> 8), (uint8_t)index};
-	struct fc_buf sd;
-	enum fc_status st;
+	struct fc_buf ext, sd;
+	enum fc_status st = FC_EINPUT;
 
+	fc_buf_init(&ext, CTLOG_EXT_LEN);
 	fc_buf_init(&sd, 0);
+	/* Extension { leaf_index(0), extension_data<0..2^16-1> = uint40 } */
+	if (!fc_buf_put_u8(&ext, 0) || !fc_buf_put_u16(&ext, 5) || !fc_buf_put_uint(&ext, 5, index))
+		goto out;
 	if (e->precert)
-		st = ctlog_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext,
-					       sizeof(ext), &sd);
+		st = ct_signed_data_precert(ts_ms, e->issuer_key_hash, e->tbs, e->tbs_len, ext.data,
+					    ext.len, &sd);
 	else
-		st = ctlog_signed_data_x509(ts_ms, e->cert, e->cert_len, ext, sizeof(ext), &sd);
-	if (st == FC_OK)
-		fc_buf_append(te, sd.data + 2, sd.len - 2);
+		st = ct_signed_data_x509(ts_ms, e->cert, e->cert_len, ext.data, ext.len, &sd);
+	if (st == FC_OK && !fc_buf_append(te, sd.data + 2, sd.len - 2))
+		st = FC_ETOOBIG;
+out:
+	fc_buf_free(&ext);
 	fc_buf_free(&sd);
 	return st;
 }
 
-/* TileLeaf (c2sp.org/static-ct-api "Log entries"). */
-void ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
+/*
+ * TileLeaf (c2sp.org/static-ct-api "Log entries"): te, the precertificate
+ * (ASN.1Cert<1..2^24-1>) for a precert entry, and the issuers'
+ * fingerprints (Fingerprint<0..2^16-1>). False if a length is over its
+ * bound or leaf's cap is reached.
+ */
+bool ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
 		     struct fc_buf *leaf)
 {
-	fc_buf_append(leaf, te, te_len);
-	if (e->precert) {
-		put_u24(leaf, e->cert_len);
-		fc_buf_append(leaf, e->cert, e->cert_len);
-	}
-	put_u16(leaf, e->n_issuers * CTLOG_HASH_LEN);
-	fc_buf_append(leaf, e->fps, e->n_issuers * CTLOG_HASH_LEN);
+	return fc_buf_append(leaf, te, te_len) &&
+	       (!e->precert || fc_buf_put_vec(leaf, 3, e->cert, e->cert_len)) &&
+	       fc_buf_put_vec(leaf, 2, e->fps, e->n_issuers * CTLOG_HASH_LEN);
 }
 
 /* 0x00 (v1) 0x00 (certificate_timestamp / timestamped_entry) || te. */

@@ -116,6 +116,34 @@ size_t ctlog_consistency_proof(const ctlog_hash *h, uint64_t n, uint64_t m, ctlo
 	return subproof(h, n, m, true, proof);
 }
 
+/*
+ * One proof hash p on the way up to the root (RFC 9162 2.1.3.2 step 6,
+ * 2.1.4.2 step 8): when fn is odd or fn == sn, p is a left sibling: fr
+ * (if given) and sr become HASH(p || .), and fn and sn skip the levels
+ * where fn is a left child; otherwise p is a right sibling of sr only.
+ * Then both move up a level. False if sn is already 0 (proof too long).
+ */
+static bool climb(const uint8_t p[CTLOG_HASH_LEN], uint8_t *fr, uint8_t sr[CTLOG_HASH_LEN],
+		  uint64_t *fn, uint64_t *sn)
+{
+	if (*sn == 0)
+		return false;
+	if ((*fn & 1) || *fn == *sn) {
+		if (fr != NULL)
+			ctlog_node_hash(p, fr, fr);
+		ctlog_node_hash(p, sr, sr);
+		while (!(*fn & 1) && *fn != 0) {
+			*fn >>= 1;
+			*sn >>= 1;
+		}
+	} else {
+		ctlog_node_hash(sr, p, sr);
+	}
+	*fn >>= 1;
+	*sn >>= 1;
+	return true;
+}
+
 /* RFC 9162 2.1.3.2: verify an inclusion proof. */
 bool ctlog_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[CTLOG_HASH_LEN],
 			    const ctlog_hash *proof, size_t n, const uint8_t root[CTLOG_HASH_LEN])
@@ -126,23 +154,9 @@ bool ctlog_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[CT
 	if (index >= size)
 		return false;
 	memcpy(r, leaf, CTLOG_HASH_LEN);
-	for (size_t i = 0; i < n; i++) {
-		if (sn == 0)
+	for (size_t i = 0; i < n; i++)
+		if (!climb(proof[i], NULL, r, &fn, &sn))
 			return false;
-		if ((fn & 1) || fn == sn) {
-			ctlog_node_hash(proof[i], r, r);
-			if (!(fn & 1)) {
-				while (fn != 0 && !(fn & 1)) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-			}
-		} else {
-			ctlog_node_hash(r, proof[i], r);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
 	return sn == 0 && memcmp(r, root, CTLOG_HASH_LEN) == 0;
 }
 
@@ -178,24 +192,9 @@ bool ctlog_verify_consistency(uint64_t m, uint64_t n, const uint8_t root1[CTLOG_
 		fn >>= 1;
 		sn >>= 1;
 	}
-	for (; i < len; i++) {
-		if (sn == 0)
+	for (; i < len; i++)
+		if (!climb(proof[i], fr, sr, &fn, &sn))
 			return false;
-		if ((fn & 1) || fn == sn) {
-			ctlog_node_hash(proof[i], fr, fr);
-			ctlog_node_hash(proof[i], sr, sr);
-			if (!(fn & 1)) {
-				while (fn != 0 && !(fn & 1)) {
-					fn >>= 1;
-					sn >>= 1;
-				}
-			}
-		} else {
-			ctlog_node_hash(sr, proof[i], sr);
-		}
-		fn >>= 1;
-		sn >>= 1;
-	}
 	return sn == 0 && memcmp(fr, root1, CTLOG_HASH_LEN) == 0 &&
 	       memcmp(sr, root2, CTLOG_HASH_LEN) == 0;
 }

@@ -33,7 +33,7 @@ struct pending {
 	struct ctlog_entry *e;
 	struct fc_http_exchange **xs; /* the submitter, then identical submissions */
 	size_t n_xs;
-	int64_t arrived_ms;
+	int64_t batch_due; /* deadline (fc_deadline_ms): its batch is cut by then */
 	struct pending *next;
 	/* set by the sequencer */
 	uint64_t index, ts, offset;
@@ -81,10 +81,9 @@ struct ctlog_server {
 /* Wall-clock milliseconds for SCT and checkpoint timestamps. */
 static uint64_t wall_ms(void)
 {
-	struct timespec ts;
+	int64_t now = fc_now_ms();
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now < 0 ? 0 : (uint64_t)now;
 }
 
 static void pending_free(struct pending *p)
@@ -120,17 +119,17 @@ static void respond_busy(struct fc_http_exchange *x, const char *msg)
 	respond_text(x, 503, msg);
 }
 
-/* The add-(pre-)chain answer (RFC 6962 4.1), encoded by sct.c; ds is the
+/* The add-(pre-)chain answer (RFC 6962 4.1), encoded by ct/sct.c; ds is the
  * SCT's DigitallySigned as stored. */
 static void respond_sct(const struct ctlog_server *s, struct fc_http_exchange *x, uint64_t ts,
 			const uint8_t ext[CTLOG_EXT_LEN], const uint8_t *ds, size_t ds_len)
 {
-	struct ctlog_sct sct = {.version = 0, .timestamp = ts, .ext_len = CTLOG_EXT_LEN};
+	struct ct_sct sct = {.version = 0, .timestamp = ts, .ext_len = CTLOG_EXT_LEN};
 	struct fc_err err = {0};
 	char *body;
 
-	if (ctlog_digitally_signed_parse(ds, ds_len, &sct.hash_alg, &sct.sig_alg, &sct.sig,
-					 &sct.sig_len, &err) != FC_OK) {
+	if (ct_digitally_signed_parse(ds, ds_len, &sct.hash_alg, &sct.sig_alg, &sct.sig,
+				      &sct.sig_len, &err) != FC_OK) {
 		fc_log(LOG_ERR, "ctlog: stored SCT signature: %s", err.msg);
 		respond_text(x, 500, "internal error");
 		return;
@@ -138,10 +137,10 @@ static void respond_sct(const struct ctlog_server *s, struct fc_http_exchange *x
 	memcpy(sct.log_id, s->log_id, CTLOG_HASH_LEN);
 	sct.extensions = fc_xmalloc(CTLOG_EXT_LEN);
 	memcpy(sct.extensions, ext, CTLOG_EXT_LEN);
-	body = ctlog_sct_to_json(&sct);
+	body = ct_sct_to_json(&sct);
 	fc_http_respond(x, 200, "application/json", body, strlen(body));
 	free(body);
-	ctlog_sct_clear(&sct);
+	ct_sct_clear(&sct);
 }
 
 /* --- publishing ----------------------------------------------------------- */
@@ -164,18 +163,26 @@ static enum fc_status on_full_tile(void *ctx, int level, uint64_t n, const ctlog
 	return FC_OK;
 }
 
+/* The Merkle leaf hash of a stored entry: its MerkleTreeLeaf (RFC 6962
+ * 3.4) is 0x00 0x00 || the TimestampedEntry at the start of the TileLeaf. */
+static void leaf_hash(const uint8_t *tile_leaf, size_t te_len, uint8_t out[CTLOG_HASH_LEN])
+{
+	struct fc_buf mtl;
+
+	fc_buf_init(&mtl, 0);
+	ctlog_sct_input(tile_leaf, te_len, &mtl);
+	ctlog_leaf_hash(mtl.data, mtl.len, out);
+	fc_buf_free(&mtl);
+}
+
 /* Add one stored entry to the tree (and the files of this batch). */
 static enum fc_status tree_add(struct ctlog_server *s, const uint8_t *leaf, size_t leaf_len,
 			       size_t te_len, struct fc_err *err)
 {
-	struct fc_buf mtl;
 	uint8_t h[CTLOG_HASH_LEN];
 	enum fc_status st;
 
-	fc_buf_init(&mtl, 0);
-	ctlog_sct_input(leaf, te_len, &mtl); /* the MerkleTreeLeaf */
-	ctlog_leaf_hash(mtl.data, mtl.len, h);
-	fc_buf_free(&mtl);
+	leaf_hash(leaf, te_len, h);
 	fc_buf_append(&s->data_tile, leaf, leaf_len);
 	if ((st = ctlog_tree_append(&s->tree, h, on_full_tile, s)) != FC_OK)
 		return fc_err_set(err, st, "ctlog: the log is full (2^40 entries)");
@@ -287,6 +294,78 @@ static enum fc_status write_issuers(struct ctlog_server *s, struct pending *batc
 }
 
 /*
+ * Give p its index and timestamp, build its TimestampedEntry, sign its SCT
+ * (RFC 6962 3.2) and add its record to the batch's entry log payload.
+ * Fails with the reason in err.
+ */
+static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, uint64_t index,
+				 uint64_t ts, struct fc_buf *payload, struct fc_err *err)
+{
+	struct fc_buf in;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	enum fc_status st;
+
+	p->index = index;
+	p->ts = ts;
+	if (index > CTLOG_MAX_LEAF_INDEX)
+		return fc_err_set(err, FC_ETOOBIG, "ctlog: the log is full");
+	fc_buf_init(&p->te, 0);
+	fc_buf_init(&p->leaf, 0);
+	fc_buf_init(&p->sig, 0);
+	if ((st = ctlog_timestamped_entry(p->e, ts, index, &p->te)) != FC_OK)
+		return fc_err_set(err, st, "ctlog: entry over a TLS length bound");
+	fc_buf_init(&in, 0);
+	ctlog_sct_input(p->te.data, p->te.len, &in);
+	st = hsm_sign_ctx(s->signer, in.data, in.len, &(struct hsm_sign_ctx){.kind = HSM_SIGN_SCT},
+			  &sig, &sig_len, err);
+	fc_buf_free(&in);
+	if (st != FC_OK)
+		return st;
+	st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len, &p->sig);
+	free(sig);
+	if (st != FC_OK)
+		return fc_err_set(err, st, "ctlog: SCT signature too long");
+	p->offset = s->elog.end + CTLOG_ELOG_HDR + payload->len;
+	if (!ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf) ||
+	    !ctlog_elog_add_record(payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
+				   p->sig.data, p->sig.len))
+		return fc_err_set(err, FC_EINTERNAL, "ctlog: entry over a length bound");
+	return FC_OK;
+}
+
+/*
+ * The batch is published (st == FC_OK: remember where each entry is, for
+ * resubmissions) or failed (the log stops taking submissions); either way
+ * answer every submitter and free the batch.
+ */
+static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_status st)
+{
+	struct pending *p, *next;
+
+	pthread_mutex_lock(&s->lock);
+	if (st != FC_OK)
+		s->broken = true;
+	for (p = batch; p != NULL; p = p->next) {
+		if (st == FC_OK)
+			ctlog_map_put(&s->committed, p->e->key, p->offset);
+		ctlog_map_del(&s->inflight, p->e->key);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (p = batch; p != NULL; p = next) {
+		next = p->next;
+		for (size_t i = 0; i < p->n_xs; i++) {
+			if (st == FC_OK)
+				respond_sct(s, p->xs[i], p->ts, p->te.data + p->te.len - CTLOG_EXT_LEN,
+					    p->sig.data, p->sig.len);
+			else
+				respond_busy(p->xs[i], "the log cannot store entries now");
+		}
+		pending_free(p);
+	}
+}
+
+/*
  * Sequence one batch: timestamps and indices, SCT signatures, the entry
  * log (one write, one fdatasync), tiles and checkpoint; then answer. On a
  * failure after the entry log was touched the log stops taking
@@ -300,49 +379,15 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 	int64_t t0 = fc_mono_ms(), t_signed = 0, t_stored = 0;
 	uint32_t count = 0;
 	enum fc_status st = FC_OK;
-	struct pending *p, *next;
+	struct pending *p;
 
 	fc_buf_init(&payload, 0);
 	if (ts < s->last_ts)
 		ts = s->last_ts;
 	s->last_ts = ts;
-	for (p = batch; p != NULL && st == FC_OK; p = p->next, count++) {
-		struct fc_buf in;
-		uint8_t *sig = NULL;
-		size_t sig_len = 0;
-
-		p->index = first + count;
-		p->ts = ts;
-		if (p->index > CTLOG_MAX_LEAF_INDEX) {
-			st = fc_err_set(&err, FC_ETOOBIG, "ctlog: the log is full");
-			break;
-		}
-		fc_buf_init(&p->te, 0);
-		fc_buf_init(&p->leaf, 0);
-		fc_buf_init(&p->sig, 0);
-		fc_buf_init(&in, 0);
-		if ((st = ctlog_timestamped_entry(p->e, ts, p->index, &p->te)) != FC_OK) {
-			fc_err_set(&err, st, "ctlog: entry over a TLS length bound");
-			break;
-		}
-		ctlog_sct_input(p->te.data, p->te.len, &in);
-		st = hsm_sign_ctx(s->signer, in.data, in.len,
-				  &(struct hsm_sign_ctx){.kind = HSM_SIGN_SCT}, &sig, &sig_len, &err);
-		fc_buf_free(&in);
-		if (st != FC_OK)
-			break;
-		st = ctlog_digitally_signed_encode(CTLOG_HASH_SHA256, CTLOG_SIG_ECDSA, sig, sig_len,
-						   &p->sig);
-		free(sig);
-		if (st != FC_OK) {
-			fc_err_set(&err, st, "ctlog: SCT signature too long");
-			break;
-		}
-		ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf);
-		p->offset = s->elog.end + CTLOG_ELOG_HDR + payload.len;
-		ctlog_elog_add_record(&payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
-				      p->sig.data, p->sig.len);
-	}
+	for (p = batch; p != NULL && st == FC_OK; p = p->next)
+		if ((st = sign_entry(s, p, first + count, ts, &payload, &err)) == FC_OK)
+			count++;
 	t_signed = fc_mono_ms();
 	if (st == FC_OK)
 		st = write_issuers(s, batch, &err);
@@ -354,53 +399,16 @@ static void sequence(struct ctlog_server *s, struct pending *batch)
 		st = tree_add(s, p->leaf.data, p->leaf.len, p->te.len, &err);
 	if (st == FC_OK)
 		st = publish(s, first, &err);
-
-	pthread_mutex_lock(&s->lock);
-	if (st != FC_OK) {
-		s->broken = true;
+	if (st != FC_OK)
 		fc_log(LOG_CRIT, "ctlog: sequencing %u entries failed, no longer accepting "
 				 "submissions (restart to recover): %s",
 		       count, err.msg);
-	}
-	for (p = batch; p != NULL; p = p->next) {
-		if (st == FC_OK)
-			ctlog_map_put(&s->committed, p->e->key, p->offset);
-		ctlog_map_del(&s->inflight, p->e->key);
-	}
-	pthread_mutex_unlock(&s->lock);
-
-	for (p = batch; p != NULL; p = next) {
-		next = p->next;
-		for (size_t i = 0; i < p->n_xs; i++) {
-			if (st == FC_OK)
-				respond_sct(s, p->xs[i], p->ts, p->te.data + p->te.len - CTLOG_EXT_LEN,
-					    p->sig.data, p->sig.len);
-			else
-				respond_busy(p->xs[i], "the log cannot store entries now");
-		}
-		pending_free(p);
-	}
+	finish_batch(s, batch, st);
 	if (st == FC_OK)
 		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (sign %lld ms, store %lld "
 				  "ms, publish %lld ms)",
 		       count, (unsigned long long)s->tree.size, (long long)(t_signed - t0),
 		       (long long)(t_stored - t_signed), (long long)(fc_mono_ms() - t_stored));
-}
-
-static void deadline_ts(int64_t mono_ms, struct timespec *ts)
-{
-	struct timespec now;
-	int64_t wait = mono_ms - fc_mono_ms();
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	if (wait < 0)
-		wait = 0;
-	ts->tv_sec = now.tv_sec + wait / 1000;
-	ts->tv_nsec = now.tv_nsec + (wait % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
 }
 
 /* Cut a batch when the oldest pending entry is max_age old or max_size
@@ -419,10 +427,10 @@ static void *sequencer_main(void *arg)
 		if (s->head == NULL)
 			break;
 		while (!s->stop && s->n_pending < s->max_size &&
-		       fc_mono_ms() < s->head->arrived_ms + (int64_t)s->max_age_ms) {
+		       !fc_deadline_expired(s->head->batch_due)) {
 			struct timespec dl;
 
-			deadline_ts(s->head->arrived_ms + (int64_t)s->max_age_ms, &dl);
+			fc_deadline_timespec(s->head->batch_due, &dl);
 			pthread_cond_timedwait(&s->cond, &s->lock, &dl);
 		}
 		batch = last = s->head;
@@ -481,11 +489,8 @@ static void handle_add(struct ctlog_server *s, struct fc_http_exchange *x, bool 
 			fc_log(LOG_ERR, "%s", err.msg);
 			respond_text(x, 500, "internal error");
 		} else {
-			uint64_t ts = 0;
-
-			for (int i = 0; i < 8; i++)
-				ts = ts << 8 | r.leaf[i];
-			respond_sct(s, x, ts, r.leaf + r.te_len - CTLOG_EXT_LEN, r.sig, r.sig_len);
+			respond_sct(s, x, r.timestamp, r.leaf + r.te_len - CTLOG_EXT_LEN, r.sig,
+				    r.sig_len);
 		}
 		free(buf);
 		goto out;
@@ -508,7 +513,7 @@ static void handle_add(struct ctlog_server *s, struct fc_http_exchange *x, bool 
 	p->xs = fc_xmalloc(sizeof(*p->xs));
 	p->xs[0] = x;
 	p->n_xs = 1;
-	p->arrived_ms = fc_mono_ms();
+	p->batch_due = fc_deadline_ms(s->max_age_ms);
 	ctlog_map_put(&s->inflight, p->e->key, (uint64_t)(uintptr_t)p);
 	if (s->tail)
 		s->tail->next = p;
@@ -616,13 +621,10 @@ struct scan {
 static enum fc_status scan_record(void *ctx, const struct ctlog_record *r, struct fc_err *err)
 {
 	struct scan *sc = ctx;
-	uint64_t ts = 0;
 
 	ctlog_map_put(&sc->s->committed, r->key, r->offset);
-	for (int i = 0; i < 8; i++)
-		ts = ts << 8 | r->leaf[i];
-	if (ts > sc->max_ts)
-		sc->max_ts = ts;
+	if (r->timestamp > sc->max_ts)
+		sc->max_ts = r->timestamp;
 	if (r->index >= sc->keep_from) {
 		sc->offsets = fc_xrealloc(sc->offsets, (sc->n_offsets + 1) * sizeof(uint64_t));
 		sc->offsets[sc->n_offsets++] = r->offset;
@@ -692,56 +694,137 @@ static enum fc_status load_partial(struct ctlog_server *s, int level, uint64_t s
 }
 
 /*
+ * The stored checkpoint, verified with the log key: its size, root and
+ * timestamp. A fresh directory (no checkpoint, an empty entry log) gives
+ * *fresh; entries without a checkpoint are FC_EIO, as is a checkpoint that
+ * does not verify, with the reason.
+ */
+static enum fc_status read_checkpoint(struct ctlog_server *s, const char *elog_path,
+				      uint64_t *size, uint8_t root[CTLOG_HASH_LEN], uint64_t *ts,
+				      bool *fresh, struct fc_err *err)
+{
+	char *path = fc_xasprintf("%s/checkpoint", s->dir), *note = NULL;
+	size_t note_len = 0;
+	struct fc_err why = {0};
+	struct stat sb;
+	enum fc_status st = fc_read_file(path, 64 * 1024, &note, &note_len, &why);
+
+	*fresh = false;
+	if (st == FC_ENOTFOUND && stat(elog_path, &sb) == 0 && sb.st_size > 0) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log has entries but there "
+					     "is no checkpoint",
+				s->dir);
+	} else if (st == FC_ENOTFOUND) {
+		*fresh = true;
+		*size = *ts = 0;
+		memset(root, 0, CTLOG_HASH_LEN);
+		st = FC_OK;
+	} else if (st != FC_OK) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, why.msg);
+	} else if (ctlog_checkpoint_verify(note, note_len, s->origin, s->pub, s->log_id, size, root,
+					   ts, &why) != FC_OK) {
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s (another --origin or "
+					     "--private-key than the log was created with?)",
+				s->dir, why.msg);
+	}
+	free(note);
+	free(path);
+	return st;
+}
+
+/*
+ * The entries of the last data tile at size, from the entry log (offsets
+ * from check_from on in sc): their hashes and TileLeafs must be what the
+ * stored level-0 and data tiles hold; a partial tile becomes the tree's
+ * right edge at level 0 and the current data tile. FC_EIO with the reason.
+ */
+static enum fc_status load_last_tile(struct ctlog_server *s, const struct scan *sc,
+				     uint64_t check_from, uint64_t size, struct fc_err *err)
+{
+	ctlog_hash *hashes = fc_xcalloc(CTLOG_TILE_WIDTH, sizeof(*hashes));
+	unsigned w = (unsigned)(size - check_from) % CTLOG_TILE_WIDTH;
+	uint64_t n = check_from / CTLOG_TILE_WIDTH;
+	struct fc_buf data;
+	enum fc_status st = FC_OK;
+
+	fc_buf_init(&data, 0);
+	for (uint64_t i = check_from; i < size && st == FC_OK; i++) {
+		struct ctlog_record r;
+		uint8_t *buf = NULL;
+
+		st = ctlog_elog_read(&s->elog, sc->offsets[i - check_from], &buf, &r, err);
+		if (st == FC_OK) {
+			leaf_hash(r.leaf, r.te_len, hashes[i - check_from]);
+			fc_buf_append(&data, r.leaf, r.leaf_len);
+		}
+		free(buf);
+	}
+	if (st == FC_OK && size > check_from &&
+	    (st = check_tile(s, 0, n, w, hashes, (size - check_from) * CTLOG_HASH_LEN, err)) ==
+		    FC_OK &&
+	    (st = check_tile(s, -1, n, w, data.data, data.len, err)) == FC_OK && w != 0) {
+		memcpy(s->tree.lvl[0], hashes, (size_t)w * CTLOG_HASH_LEN);
+		fc_buf_append(&s->data_tile, data.data, data.len);
+	}
+	fc_buf_free(&data);
+	free(hashes);
+	return st;
+}
+
+/*
+ * Entries stored after the last checkpoint (their batch was durable, the
+ * process died before publishing it): add them to the tree and publish,
+ * as a fresh log publishes its empty tree.
+ */
+static enum fc_status publish_stored(struct ctlog_server *s, const struct scan *sc,
+				     uint64_t check_from, uint64_t size, bool fresh,
+				     struct fc_err *err)
+{
+	enum fc_status st = FC_OK;
+
+	for (uint64_t i = size; i < s->elog.count && st == FC_OK; i++) {
+		struct ctlog_record r;
+		uint8_t *buf = NULL;
+
+		st = ctlog_elog_read(&s->elog, sc->offsets[i - check_from], &buf, &r, err);
+		if (st == FC_OK)
+			st = tree_add(s, r.leaf, r.leaf_len, r.te_len, err);
+		free(buf);
+	}
+	if (st != FC_OK || (!fresh && s->elog.count == size))
+		return st;
+	if (s->elog.count > size)
+		fc_log(LOG_NOTICE, "ctlog: publishing %llu entries stored after the last checkpoint",
+		       (unsigned long long)(s->elog.count - size));
+	if (s->last_ts < wall_ms())
+		s->last_ts = wall_ms();
+	return publish(s, size, err);
+}
+
+/*
  * Bring the in-memory state back from storage and check it (see ctlog.h):
  * the checkpoint, the entry log, the tiles at the checkpoint's size; then
  * publish entries stored after that checkpoint.
  */
 static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 {
-	char *cp_path = fc_xasprintf("%s/checkpoint", s->dir);
 	char *elog_path = fc_xasprintf("%s/entries.log", s->dir);
-	char *note = NULL;
-	size_t note_len = 0;
 	uint64_t size = 0, cp_ts = 0, check_from;
 	uint8_t root[CTLOG_HASH_LEN], got[CTLOG_HASH_LEN];
 	struct scan sc = {.s = s};
-	ctlog_hash *hashes = NULL;
-	struct fc_buf data;
-	struct stat sb;
-	struct fc_err why = {0};
 	enum fc_status st;
 	bool fresh = false;
 
-	fc_buf_init(&data, 0);
-	st = fc_read_file(cp_path, 64 * 1024, &note, &note_len, &why);
-	if (st == FC_ENOTFOUND) {
-		if (stat(elog_path, &sb) == 0 && sb.st_size > 0) {
-			st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log has entries but "
-						     "there is no checkpoint",
-					s->dir);
-			goto out;
-		}
-		fresh = true;
-		memset(root, 0, sizeof(root));
-	} else if (st != FC_OK) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, why.msg);
+	if ((st = read_checkpoint(s, elog_path, &size, root, &cp_ts, &fresh, err)) != FC_OK)
 		goto out;
-	} else if (ctlog_checkpoint_verify(note, note_len, s->origin, s->pub, s->log_id, &size, root,
-					   &cp_ts, &why) != FC_OK) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s (another --origin or "
-					     "--private-key than the log was created with?)",
-				s->dir, why.msg);
-		goto out;
-	}
 	check_from = size == 0 ? 0 : (size - 1) / CTLOG_TILE_WIDTH * CTLOG_TILE_WIDTH;
 	sc.keep_from = check_from;
 	if ((st = ctlog_elog_open(elog_path, size, scan_record, &sc, &s->elog, err)) != FC_OK)
 		goto out;
-	st = FC_EIO;
 	if (s->elog.count < size) {
-		fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log is truncated: it holds %llu "
-					"entries, the checkpoint says %llu",
-			   s->dir, (unsigned long long)s->elog.count, (unsigned long long)size);
+		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log is truncated: it "
+					     "holds %llu entries, the checkpoint says %llu",
+				s->dir, (unsigned long long)s->elog.count, (unsigned long long)size);
 		goto out;
 	}
 	s->last_ts = cp_ts > sc.max_ts ? cp_ts : sc.max_ts;
@@ -749,36 +832,8 @@ static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 	for (int l = 1; l < CTLOG_TILE_LEVELS; l++)
 		if ((st = load_partial(s, l, size, err)) != FC_OK)
 			goto out;
-	st = FC_EIO;
-	hashes = fc_xcalloc(CTLOG_TILE_WIDTH, sizeof(*hashes));
-	for (uint64_t i = check_from; i < size; i++) {
-		struct ctlog_record r;
-		uint8_t *buf = NULL;
-		struct fc_buf mtl;
-
-		if ((st = ctlog_elog_read(&s->elog, sc.offsets[i - check_from], &buf, &r, err)) !=
-		    FC_OK)
-			goto out;
-		fc_buf_init(&mtl, 0);
-		ctlog_sct_input(r.leaf, r.te_len, &mtl);
-		ctlog_leaf_hash(mtl.data, mtl.len, hashes[i - check_from]);
-		fc_buf_free(&mtl);
-		fc_buf_append(&data, r.leaf, r.leaf_len);
-		free(buf);
-	}
-	if (size > check_from) {
-		unsigned w = (unsigned)(size - check_from) % CTLOG_TILE_WIDTH;
-		uint64_t n = check_from / CTLOG_TILE_WIDTH;
-
-		if ((st = check_tile(s, 0, n, w, hashes, (size - check_from) * CTLOG_HASH_LEN, err)) !=
-			    FC_OK ||
-		    (st = check_tile(s, -1, n, w, data.data, data.len, err)) != FC_OK)
-			goto out;
-		if (w != 0) {
-			memcpy(s->tree.lvl[0], hashes, (size_t)w * CTLOG_HASH_LEN);
-			fc_buf_append(&s->data_tile, data.data, data.len);
-		}
-	}
+	if ((st = load_last_tile(s, &sc, check_from, size, err)) != FC_OK)
+		goto out;
 	s->tree.size = size;
 	ctlog_tree_root(&s->tree, got);
 	if (!fresh && memcmp(got, root, CTLOG_HASH_LEN) != 0) {
@@ -787,39 +842,13 @@ static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 				s->dir, (unsigned long long)size);
 		goto out;
 	}
-	/* entries stored after the last checkpoint: publish them now */
-	for (uint64_t i = size; i < s->elog.count; i++) {
-		struct ctlog_record r;
-		uint8_t *buf = NULL;
-
-		if ((st = ctlog_elog_read(&s->elog, sc.offsets[i - check_from], &buf, &r, err)) !=
-		    FC_OK)
-			goto out;
-		st = tree_add(s, r.leaf, r.leaf_len, r.te_len, err);
-		free(buf);
-		if (st != FC_OK)
-			goto out;
-	}
-	if (fresh || s->elog.count > size) {
-		if (s->elog.count > size)
-			fc_log(LOG_NOTICE, "ctlog: publishing %llu entries stored after the last "
-					   "checkpoint",
-			       (unsigned long long)(s->elog.count - size));
-		if (s->last_ts < wall_ms())
-			s->last_ts = wall_ms();
-		if ((st = publish(s, size, err)) != FC_OK)
-			goto out;
-	}
+	if ((st = publish_stored(s, &sc, check_from, size, fresh, err)) != FC_OK)
+		goto out;
 	fc_log(LOG_NOTICE, "ctlog: %s: tree size %llu, %zu accepted root%s", s->dir,
 	       (unsigned long long)s->tree.size, ctlog_roots_count(s->roots),
 	       ctlog_roots_count(s->roots) == 1 ? "" : "s");
-	st = FC_OK;
 out:
-	fc_buf_free(&data);
-	free(hashes);
 	free(sc.offsets);
-	free(note);
-	free(cp_path);
 	free(elog_path);
 	return st;
 }
@@ -873,7 +902,7 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	s->pol.not_after_start = cfg->not_after_start;
 	s->pol.has_not_after_limit = cfg->has_not_after_limit;
 	s->pol.not_after_limit = cfg->not_after_limit;
-	if (ctlog_key_hash(s->pub, s->log_id) != FC_OK) {
+	if (ct_key_hash(s->pub, s->log_id) != FC_OK) {
 		fc_err_set(err, FC_ECONFIG, "ctlog: cannot encode the log's public key");
 		goto out;
 	}

@@ -72,11 +72,14 @@ static bool write_all(int fd, const uint8_t *p, size_t n)
 	return true;
 }
 
-static bool sync_fs(const char *dir)
+/* syncfs of the file system holding dir; false with the reason in err. */
+static bool sync_fs(const char *dir, struct fc_err *err)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bool ok = fd >= 0 && syncfs(fd) == 0;
 
+	if (!ok)
+		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
 	if (fd >= 0)
 		close(fd);
 	return ok;
@@ -110,10 +113,8 @@ enum fc_status ctlog_fileset_commit(const char *dir, struct ctlog_fileset *fs, s
 		}
 		close(fd);
 	}
-	if (!sync_fs(dir)) {
-		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
+	if (!sync_fs(dir, err))
 		goto out;
-	}
 	for (i = 0; i < fs->n; i++) {
 		char *final = fc_xasprintf("%s/%s", dir, fs->paths[i]);
 
@@ -124,10 +125,8 @@ enum fc_status ctlog_fileset_commit(const char *dir, struct ctlog_fileset *fs, s
 		}
 		free(final);
 	}
-	if (!sync_fs(dir)) {
-		fc_err_set(err, FC_EIO, "ctlog: syncfs %s: %s", dir, strerror(errno));
+	if (!sync_fs(dir, err))
 		goto out;
-	}
 	st = FC_OK;
 out:
 	for (i = 0; i < fs->n; i++)
@@ -140,12 +139,14 @@ out:
 
 #define MAP_EMPTY UINT64_MAX
 
+/* The key's first 8 bytes (a SHA-256 output: uniform) pick the slot. */
 static size_t map_slot(const uint8_t key[CTLOG_HASH_LEN], size_t cap)
 {
+	struct fc_rd r;
 	uint64_t h = 0;
 
-	for (int i = 0; i < 8; i++)
-		h = h << 8 | key[i];
+	fc_rd_init(&r, key, CTLOG_HASH_LEN);
+	fc_rd_u64(&r, &h);
 	return (size_t)(h & (cap - 1));
 }
 
@@ -234,48 +235,160 @@ void ctlog_map_free(struct ctlog_map *m)
 
 /* --- entry log ----------------------------------------------------------- */
 
-static uint64_t get_be(const uint8_t *p, int n)
+/*
+ * Read one record (key[32] te_len u32 leaf_len u32 sig_len u16 leaf sig)
+ * from rd, with the timestamp (first 8 bytes of the TimestampedEntry) and
+ * the leaf_index (its last 5) in r; false, rd unmoved, if it does not fit.
+ */
+static bool rd_record(struct fc_rd *rd, struct ctlog_record *r)
 {
-	uint64_t v = 0;
+	struct fc_rd t = *rd, te;
+	uint32_t te_len, leaf_len;
+	uint16_t sig_len;
+	const uint8_t *idx;
 
-	for (int i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-}
-
-/* Parse one record at p (len bytes left); false if it does not fit. */
-static bool parse_record(const uint8_t *p, size_t len, struct ctlog_record *r, size_t *used)
-{
-	size_t te_len, leaf_len, sig_len;
-
-	if (len < CTLOG_ELOG_REC_HDR)
+	if (!fc_rd_bytes(&t, CTLOG_HASH_LEN, &r->key) || !fc_rd_u32(&t, &te_len) ||
+	    !fc_rd_u32(&t, &leaf_len) || !fc_rd_u16(&t, &sig_len))
 		return false;
-	te_len = (size_t)get_be(p + 32, 4);
-	leaf_len = (size_t)get_be(p + 36, 4);
-	sig_len = (size_t)get_be(p + 40, 2);
 	if (leaf_len > CTLOG_MAX_TILE_LEAF || te_len > leaf_len || te_len < 8 + 2 + CTLOG_EXT_LEN + 2 ||
-	    len - CTLOG_ELOG_REC_HDR < leaf_len + sig_len)
+	    !fc_rd_bytes(&t, leaf_len, &r->leaf) || !fc_rd_bytes(&t, sig_len, &r->sig))
 		return false;
-	r->key = p;
 	r->te_len = te_len;
 	r->leaf_len = leaf_len;
-	r->leaf = p + CTLOG_ELOG_REC_HDR;
 	r->sig_len = sig_len;
-	r->sig = p + CTLOG_ELOG_REC_HDR + leaf_len;
-	*used = CTLOG_ELOG_REC_HDR + leaf_len + sig_len;
+	fc_rd_init(&te, r->leaf, te_len);
+	fc_rd_u64(&te, &r->timestamp);
+	fc_rd_bytes(&te, te_len - 5 - 8, &idx); /* te_len >= 20 (checked above) */
+	fc_rd_uint(&te, 5, &r->leaf_index);
+	*rd = t;
 	return true;
 }
 
-/* The leaf_index in the last 5 bytes of a TimestampedEntry. */
-static uint64_t te_index(const struct ctlog_record *r)
+/* What ctlog_elog_open knows while it reads the entry log through. */
+struct elog_scan {
+	const char *path;
+	int fd;
+	uint64_t size;      /* of the file */
+	uint64_t published; /* entries a checkpoint covers */
+	ctlog_record_fn fn;
+	void *ctx;
+	uint64_t count;     /* entries read so far */
+	uint8_t *payload;   /* of the batch just read */
+	uint32_t n, plen;   /* its record count and payload length */
+};
+
+/* Decode a batch header into sc->n, sc->plen, *first and *sum; false if
+ * it is not one (wrong magic). */
+static bool read_batch_hdr(struct elog_scan *sc, const uint8_t hdr[CTLOG_ELOG_HDR],
+			   uint64_t *first, const uint8_t **sum)
 {
-	return get_be(r->leaf + r->te_len - 5, 5);
+	struct fc_rd r;
+	const uint8_t *magic;
+
+	fc_rd_init(&r, hdr, CTLOG_ELOG_HDR);
+	return fc_rd_bytes(&r, 8, &magic) && memcmp(magic, CTLOG_ELOG_MAGIC, 8) == 0 &&
+	       fc_rd_u64(&r, first) && fc_rd_u32(&r, &sc->n) && fc_rd_u32(&r, &sc->plen) &&
+	       fc_rd_bytes(&r, CTLOG_HASH_LEN, sum) && fc_rd_done(&r);
+}
+
+/*
+ * Read the batch at off into sc: header, payload, payload hash. *torn
+ * when it is incomplete, as a crash while appending leaves it (the file
+ * ends inside it, or it is the last one and its hash fails). FC_EIO with
+ * the reason for any other damage.
+ */
+static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn,
+				 struct fc_err *err)
+{
+	uint64_t left = sc->size - off, first = 0;
+	uint8_t hdr[CTLOG_ELOG_HDR], h[CTLOG_HASH_LEN];
+	const uint8_t *sum = NULL;
+
+	*torn = left < CTLOG_ELOG_HDR;
+	if (*torn)
+		return FC_OK;
+	if (pread(sc->fd, hdr, sizeof(hdr), (off_t)off) != (ssize_t)sizeof(hdr))
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", sc->path,
+				  strerror(errno));
+	if (!read_batch_hdr(sc, hdr, &first, &sum))
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad batch header at offset %llu",
+				  sc->path, (unsigned long long)off);
+	if (first != sc->count)
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at offset %llu starts at "
+					       "index %llu, want %llu",
+				  sc->path, (unsigned long long)off, (unsigned long long)first,
+				  (unsigned long long)sc->count);
+	*torn = left - CTLOG_ELOG_HDR < sc->plen;
+	if (*torn)
+		return FC_OK;
+	sc->payload = fc_xrealloc(sc->payload, sc->plen ? sc->plen : 1);
+	if (pread(sc->fd, sc->payload, sc->plen, (off_t)(off + CTLOG_ELOG_HDR)) != (ssize_t)sc->plen)
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", sc->path,
+				  strerror(errno));
+	SHA256(sc->payload, sc->plen, h);
+	if (memcmp(h, sum, CTLOG_HASH_LEN) == 0)
+		return FC_OK;
+	if (off + CTLOG_ELOG_HDR + sc->plen != sc->size)
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at offset %llu is damaged",
+				  sc->path, (unsigned long long)off);
+	*torn = true;
+	return FC_OK;
+}
+
+/*
+ * The incomplete last batch at off: it was being appended when the
+ * process died, never fsynced as a whole, so never acknowledged; cut it
+ * off. Unless a checkpoint covers entries that are not all here: then the
+ * file lost data, and it is left untouched for inspection (FC_EIO).
+ */
+static enum fc_status cut_torn(struct elog_scan *sc, uint64_t off, struct fc_err *err)
+{
+	if (sc->count < sc->published)
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s is truncated or damaged at offset "
+					       "%llu (entry %llu) but the checkpoint covers %llu entries",
+				  sc->path, (unsigned long long)off, (unsigned long long)sc->count,
+				  (unsigned long long)sc->published);
+	fc_log(LOG_NOTICE, "ctlog: entry log %s: cutting off an incomplete last batch "
+			   "(%llu bytes at offset %llu, never acknowledged)",
+	       sc->path, (unsigned long long)(sc->size - off), (unsigned long long)off);
+	if (ftruncate(sc->fd, (off_t)off) != 0 || fdatasync(sc->fd) != 0)
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: truncate: %s", sc->path,
+				  strerror(errno));
+	return FC_OK;
+}
+
+/* Hand each record of the batch read at off to sc->fn: each must carry
+ * the next leaf_index, and together they must fill the payload. */
+static enum fc_status scan_batch(struct elog_scan *sc, uint64_t off, struct fc_err *err)
+{
+	struct fc_rd rd;
+	enum fc_status st;
+
+	fc_rd_init(&rd, sc->payload, sc->plen);
+	for (uint32_t i = 0; i < sc->n; i++) {
+		struct ctlog_record r;
+		uint64_t at = rd.off;
+
+		if (!rd_record(&rd, &r))
+			return fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad record %u in batch at "
+						       "offset %llu",
+					  sc->path, i, (unsigned long long)off);
+		r.index = sc->count;
+		r.offset = off + CTLOG_ELOG_HDR + at;
+		if (r.leaf_index != sc->count)
+			return fc_err_set(err, FC_EIO, "ctlog: entry log %s: entry %llu carries "
+						       "leaf_index %llu",
+					  sc->path, (unsigned long long)sc->count,
+					  (unsigned long long)r.leaf_index);
+		if (sc->fn != NULL && (st = sc->fn(sc->ctx, &r, err)) != FC_OK)
+			return st;
+		sc->count++;
+	}
+	if (!fc_rd_done(&rd))
+		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: trailing bytes in batch at "
+					       "offset %llu",
+				  sc->path, (unsigned long long)off);
+	return FC_OK;
 }
 
 /*
@@ -285,146 +398,53 @@ static uint64_t te_index(const struct ctlog_record *r)
 enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn,
 			       void *ctx, struct ctlog_elog *out, struct fc_err *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	struct elog_scan sc = {.path = path, .published = published, .fn = fn, .ctx = ctx};
 	struct stat sb;
-	uint64_t off = 0, count = 0;
-	uint8_t hdr[CTLOG_ELOG_HDR];
-	uint8_t *payload = NULL;
+	uint64_t off = 0;
+	bool torn = false;
 	enum fc_status st = FC_EIO;
 
-	if (fd < 0 || fstat(fd, &sb) != 0) {
+	sc.fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (sc.fd < 0 || fstat(sc.fd, &sb) != 0) {
 		fc_err_set(err, FC_EIO, "ctlog: entry log %s: %s", path, strerror(errno));
 		goto out;
 	}
-	while (off < (uint64_t)sb.st_size) {
-		uint64_t left = (uint64_t)sb.st_size - off, first;
-		uint32_t n, plen;
-		uint8_t h[CTLOG_HASH_LEN];
-		size_t p = 0;
-		bool torn = false;
-
-		if (left < CTLOG_ELOG_HDR) {
-			torn = true;
-		} else if (pread(fd, hdr, sizeof(hdr), (off_t)off) != (ssize_t)sizeof(hdr)) {
-			fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", path, strerror(errno));
+	sc.size = (uint64_t)sb.st_size;
+	while (off < sc.size) {
+		if ((st = read_batch(&sc, off, &torn, err)) != FC_OK)
 			goto out;
-		} else if (memcmp(hdr, CTLOG_ELOG_MAGIC, 8) != 0) {
-			fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad batch header at offset %llu",
-				   path, (unsigned long long)off);
-			goto out;
-		}
-		if (!torn) {
-			first = get_be(hdr + 8, 8);
-			n = (uint32_t)get_be(hdr + 16, 4);
-			plen = (uint32_t)get_be(hdr + 20, 4);
-			if (first != count) {
-				fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at offset %llu starts "
-							"at index %llu, want %llu",
-					   path, (unsigned long long)off, (unsigned long long)first,
-					   (unsigned long long)count);
-				goto out;
-			}
-			if (left - CTLOG_ELOG_HDR < plen) {
-				torn = true;
-			} else {
-				payload = fc_xrealloc(payload, plen ? plen : 1);
-				if (pread(fd, payload, plen, (off_t)(off + CTLOG_ELOG_HDR)) != (ssize_t)plen) {
-					fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", path,
-						   strerror(errno));
-					goto out;
-				}
-				SHA256(payload, plen, h);
-				if (memcmp(h, hdr + 24, CTLOG_HASH_LEN) != 0) {
-					if (off + CTLOG_ELOG_HDR + plen != (uint64_t)sb.st_size) {
-						fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at "
-									"offset %llu is damaged",
-							   path, (unsigned long long)off);
-						goto out;
-					}
-					torn = true;
-				}
-			}
-		}
-		if (torn && count < published) {
-			/* A checkpoint covers entries that are not all here: the
-			 * file lost data. Leave it untouched for inspection. */
-			fc_err_set(err, FC_EIO, "ctlog: entry log %s is truncated or damaged at offset "
-						"%llu (entry %llu) but the checkpoint covers %llu entries",
-				   path, (unsigned long long)off, (unsigned long long)count,
-				   (unsigned long long)published);
-			goto out;
-		}
 		if (torn) {
-			/* The last batch was being appended when the process died:
-			 * it was never fsynced as a whole, so never acknowledged. */
-			fc_log(LOG_NOTICE, "ctlog: entry log %s: cutting off an incomplete last batch "
-					   "(%llu bytes at offset %llu, never acknowledged)",
-			       path, (unsigned long long)left, (unsigned long long)off);
-			if (ftruncate(fd, (off_t)off) != 0 || fdatasync(fd) != 0) {
-				fc_err_set(err, FC_EIO, "ctlog: entry log %s: truncate: %s", path,
-					   strerror(errno));
+			if ((st = cut_torn(&sc, off, err)) != FC_OK)
 				goto out;
-			}
 			break;
 		}
-		for (uint32_t i = 0; i < n; i++) {
-			struct ctlog_record r;
-			size_t used;
-
-			if (!parse_record(payload + p, plen - p, &r, &used)) {
-				fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad record %u in batch at "
-							"offset %llu",
-					   path, i, (unsigned long long)off);
-				goto out;
-			}
-			r.index = count;
-			r.offset = off + CTLOG_ELOG_HDR + p;
-			if (te_index(&r) != count) {
-				fc_err_set(err, FC_EIO, "ctlog: entry log %s: entry %llu carries "
-							"leaf_index %llu",
-					   path, (unsigned long long)count,
-					   (unsigned long long)te_index(&r));
-				goto out;
-			}
-			if (fn != NULL && (st = fn(ctx, &r, err)) != FC_OK)
-				goto out;
-			st = FC_EIO;
-			p += used;
-			count++;
-		}
-		if (p != plen) {
-			fc_err_set(err, FC_EIO, "ctlog: entry log %s: trailing bytes in batch at "
-						"offset %llu",
-				   path, (unsigned long long)off);
+		if ((st = scan_batch(&sc, off, err)) != FC_OK)
 			goto out;
-		}
-		off += CTLOG_ELOG_HDR + plen;
+		off += CTLOG_ELOG_HDR + sc.plen;
 	}
-	out->fd = fd;
+	out->fd = sc.fd;
 	out->end = off;
-	out->count = count;
-	fd = -1;
+	out->count = sc.count;
+	sc.fd = -1;
 	st = FC_OK;
 out:
-	if (fd >= 0)
-		close(fd);
-	free(payload);
+	if (sc.fd >= 0)
+		close(sc.fd);
+	free(sc.payload);
 	return st;
 }
 
-void ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
+/*
+ * Append one record (key, lengths, TileLeaf, SCT signature) to a batch
+ * payload. False if a length does not fit its field.
+ */
+bool ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],
 			   const uint8_t *leaf, size_t leaf_len, size_t te_len, const uint8_t *sig,
 			   size_t sig_len)
 {
-	uint8_t h[CTLOG_ELOG_REC_HDR];
-
-	memcpy(h, key, CTLOG_HASH_LEN);
-	put_be(h + 32, te_len, 4);
-	put_be(h + 36, leaf_len, 4);
-	put_be(h + 40, sig_len, 2);
-	fc_buf_append(payload, h, sizeof(h));
-	fc_buf_append(payload, leaf, leaf_len);
-	fc_buf_append(payload, sig, sig_len);
+	return fc_buf_append(payload, key, CTLOG_HASH_LEN) && fc_buf_put_u32(payload, te_len) &&
+	       fc_buf_put_u32(payload, leaf_len) && fc_buf_put_u16(payload, sig_len) &&
+	       fc_buf_append(payload, leaf, leaf_len) && fc_buf_append(payload, sig, sig_len);
 }
 
 /*
@@ -435,28 +455,31 @@ void ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_
 enum fc_status ctlog_elog_append(struct ctlog_elog *l, uint64_t first_index, uint32_t count,
 				 const struct fc_buf *payload, struct fc_err *err)
 {
-	uint8_t *buf = fc_xmalloc(CTLOG_ELOG_HDR + payload->len);
-	size_t n = CTLOG_ELOG_HDR + payload->len;
+	uint8_t sum[CTLOG_HASH_LEN];
+	struct fc_buf b;
+	int e;
 
-	memcpy(buf, CTLOG_ELOG_MAGIC, 8);
-	put_be(buf + 8, first_index, 8);
-	put_be(buf + 16, count, 4);
-	put_be(buf + 20, payload->len, 4);
-	SHA256(payload->data, payload->len, buf + 24);
-	memcpy(buf + CTLOG_ELOG_HDR, payload->data, payload->len);
-	if (!write_all(l->fd, buf, n) || fdatasync(l->fd) != 0) {
-		int e = errno;
-
-		if (ftruncate(l->fd, (off_t)l->end) != 0)
-			fc_log(LOG_CRIT, "ctlog: entry log: cannot cut back a failed append: %s",
-			       strerror(errno));
-		free(buf);
-		return fc_err_set(err, FC_EIO, "ctlog: entry log: append: %s", strerror(e));
+	SHA256(payload->data, payload->len, sum);
+	fc_buf_init(&b, 0);
+	if (!fc_buf_append(&b, CTLOG_ELOG_MAGIC, 8) || !fc_buf_put_u64(&b, first_index) ||
+	    !fc_buf_put_u32(&b, count) || !fc_buf_put_u32(&b, payload->len) ||
+	    !fc_buf_append(&b, sum, sizeof(sum)) || !fc_buf_append(&b, payload->data, payload->len)) {
+		fc_buf_free(&b);
+		return fc_err_set(err, FC_EIO, "ctlog: entry log: a batch of %zu bytes is over 4 GiB",
+				  payload->len);
 	}
-	free(buf);
-	l->end += n;
-	l->count += count;
-	return FC_OK;
+	if (write_all(l->fd, b.data, b.len) && fdatasync(l->fd) == 0) {
+		l->end += b.len;
+		l->count += count;
+		fc_buf_free(&b);
+		return FC_OK;
+	}
+	e = errno;
+	fc_buf_free(&b);
+	if (ftruncate(l->fd, (off_t)l->end) != 0)
+		fc_log(LOG_CRIT, "ctlog: entry log: cannot cut back a failed append: %s",
+		       strerror(errno));
+	return fc_err_set(err, FC_EIO, "ctlog: entry log: append: %s", strerror(e));
 }
 
 /* Read the record at offset into *buf (caller frees) and fill *r. */
@@ -464,24 +487,34 @@ enum fc_status ctlog_elog_read(const struct ctlog_elog *l, uint64_t offset, uint
 			       struct ctlog_record *r, struct fc_err *err)
 {
 	uint8_t hdr[CTLOG_ELOG_REC_HDR];
+	const uint8_t *skip;
+	uint32_t leaf_len = 0;
+	uint16_t sig_len = 0;
 	uint8_t *b = NULL;
-	size_t len, used;
+	struct fc_rd rd;
+	size_t len;
 
 	if (pread(l->fd, hdr, sizeof(hdr), (off_t)offset) != (ssize_t)sizeof(hdr))
 		return fc_err_set(err, FC_EIO, "ctlog: entry log: read at %llu failed",
 				  (unsigned long long)offset);
-	len = CTLOG_ELOG_REC_HDR + (size_t)get_be(hdr + 36, 4) + (size_t)get_be(hdr + 40, 2);
-	if (len > CTLOG_ELOG_REC_HDR + CTLOG_MAX_TILE_LEAF + 65535)
+	/* key[32] te_len u32 | leaf_len u32 sig_len u16: cannot run short */
+	fc_rd_init(&rd, hdr, sizeof(hdr));
+	if (!fc_rd_bytes(&rd, CTLOG_HASH_LEN + 4, &skip) || !fc_rd_u32(&rd, &leaf_len) ||
+	    !fc_rd_u16(&rd, &sig_len))
+		return fc_err_set(err, FC_EINTERNAL, "ctlog: entry log: record header");
+	len = CTLOG_ELOG_REC_HDR + (size_t)leaf_len + sig_len;
+	if (leaf_len > CTLOG_MAX_TILE_LEAF)
 		return fc_err_set(err, FC_EIO, "ctlog: entry log: bad record at %llu",
 				  (unsigned long long)offset);
 	b = fc_xmalloc(len);
-	if (pread(l->fd, b, len, (off_t)offset) != (ssize_t)len || !parse_record(b, len, r, &used)) {
+	fc_rd_init(&rd, b, len);
+	if (pread(l->fd, b, len, (off_t)offset) != (ssize_t)len || !rd_record(&rd, r)) {
 		free(b);
 		return fc_err_set(err, FC_EIO, "ctlog: entry log: bad record at %llu",
 				  (unsigned long long)offset);
 	}
 	r->offset = offset;
-	r->index = te_index(r);
+	r->index = r->leaf_index;
 	*buf = b;
 	return FC_OK;
 }

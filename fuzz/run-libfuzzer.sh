@@ -1,35 +1,35 @@
 #!/bin/sh
-# Coverage-guided fuzzing of the fuzz/*_fuzz.c targets with clang's libFuzzer,
-# AddressSanitizer and UndefinedBehaviorSanitizer.
+# Coverage-guided fuzzing of every fuzz/*_fuzz.c target with clang's
+# libFuzzer, AddressSanitizer and UndefinedBehaviorSanitizer.
 #
 #   fuzz/run-libfuzzer.sh [-t SECONDS] [-o DIR] [-b] [TARGET...]
 #
 #   -t SECONDS  fuzzing time per target (default 60; FUZZ_SECONDS also works)
 #   -o DIR      build and work directory (default /tmp/fulcrum-libfuzzer)
 #   -b          build only, do not fuzz
-#   TARGET      jws, jwks, config, template, principal, b64, pkcs11_uri
-#               (default: all)
+#   TARGET      a name of fuzz/<name>_fuzz.c (default: every target)
 #
-# The sources of common/, config/, oidc/ and hsm/ are compiled directly (no
-# meson option): once with -fsanitize=fuzzer-no-link, then linked with each
-# target.
-# clang is installed with apt-get if it is missing (needs root).
+# The project is built with meson into DIR/build with clang and
+# -Dfuzzing=true: every library instrumented for libFuzzer, each target
+# linked with libFuzzer's main instead of the replay driver that the test
+# suite uses. clang and its runtime (Debian: clang, libclang-rt-14-dev) are
+# installed with apt-get when missing and the script runs as root; otherwise
+# it stops and says what to install.
 #
 # Each target fuzzes DIR/corpus/<target> (new inputs land there, never in the
 # repository), seeded read-only with fuzz/corpus/<target> and the unit-test
 # fixtures, with fuzz/dict/*.dict where one fits. A crash, leak or timeout
 # stops that target and leaves the input in DIR/artifacts/<target>/; replay
-# it with `DIR/bin/<target>_fuzz FILE`, minimise it with
-# `DIR/bin/<target>_fuzz -minimize_crash=1 -runs=10000 FILE`. The log of
-# each run is DIR/logs/<target>.log. Exit status: 0 if no target crashed,
-# 1 if one did, 2 on a usage or build error.
+# it with `DIR/build/fuzz/<target>_fuzz FILE`, and keep it as a regression
+# input by copying it into fuzz/corpus/<target>/ (the suite replays every
+# file there). The log of each run is DIR/logs/<target>.log. Exit status: 0
+# if no target crashed, 1 if one did, 2 on a usage or build error.
 set -eu
 
 src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-60}
 out=/tmp/fulcrum-libfuzzer
 build_only=false
-all_targets="jws jwks config template principal b64 pkcs11_uri"
 
 usage() {
 	echo "usage: $0 [-t SECONDS] [-o DIR] [-b] [TARGET...]" >&2
@@ -45,9 +45,10 @@ while getopts t:o:b opt; do
 	esac
 done
 shift $((OPTIND - 1))
+all_targets=$(cd "$src/fuzz" && ls ./*_fuzz.c | sed 's|^\./||; s|_fuzz\.c$||' | tr '\n' ' ')
 targets=${*:-$all_targets}
 for t in $targets; do
-	[ -f "$src/fuzz/${t}_fuzz.c" ] || { echo "$0: no target $t" >&2; usage; }
+	[ -f "$src/fuzz/${t}_fuzz.c" ] || { echo "$0: no target $t (have: $all_targets)" >&2; usage; }
 done
 
 # Seeds besides fuzz/corpus/<target>: the unit-test fixtures.
@@ -61,44 +62,47 @@ fixtures() {
 dict() {
 	case $1 in
 	template) echo "$src/fuzz/dict/template.dict" ;;
-	pkcs11_uri) echo "$src/fuzz/dict/pkcs11_uri.dict" ;;
 	jwks | config | principal) echo "$src/fuzz/dict/json.dict" ;;
+	*) if [ -f "$src/fuzz/dict/$1.dict" ]; then echo "$src/fuzz/dict/$1.dict"; fi ;;
 	esac
 }
 
-if ! command -v clang >/dev/null 2>&1; then
+# clang and libFuzzer's runtime (libclang_rt.fuzzer-x86_64.a).
+have_libfuzzer() {
+	command -v clang >/dev/null 2>&1 &&
+		[ -n "$(find /usr/lib/llvm-*/lib/clang -name 'libclang_rt.fuzzer*.a' 2>/dev/null | head -1)" ]
+}
+if ! have_libfuzzer; then
 	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-		echo "== installing clang"
-		apt-get install -y clang >"${TMPDIR:-/tmp}/fulcrum-apt-clang.log" 2>&1 || {
-			echo "$0: apt-get install clang failed, see ${TMPDIR:-/tmp}/fulcrum-apt-clang.log" >&2
+		echo "== installing clang and libclang-rt-14-dev"
+		log="${TMPDIR:-/tmp}/fulcrum-apt-clang.log"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y clang libclang-rt-14-dev >"$log" 2>&1 || {
+			echo "$0: apt-get install clang libclang-rt-14-dev failed, see $log" >&2
 			exit 2
 		}
 	else
-		echo "$0: clang is not installed (apt-get install clang)" >&2
+		echo "$0: libFuzzer is missing: apt-get install clang libclang-rt-14-dev" >&2
 		exit 2
 	fi
 fi
 
-cflags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer \
- -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc -I$src/hsm \
- $(pkg-config --cflags p11-kit-1)"
-libs="-lcrypto -lssl -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -ldl"
-
-mkdir -p "$out/obj" "$out/bin" "$out/logs"
-echo "== building into $out"
-objs=""
-for f in "$src"/common/*.c "$src"/config/*.c "$src"/oidc/*.c "$src"/hsm/*.c; do
-	mod=$(basename "$(dirname "$f")")
-	o="$out/obj/${mod}_$(basename "$f" .c).o"
-	# shellcheck disable=SC2086
-	clang $cflags -fsanitize=fuzzer-no-link,address,undefined -c "$f" -o "$o" || exit 2
-	objs="$objs $o"
-done
-for t in $targets; do
-	# shellcheck disable=SC2086
-	clang $cflags -fsanitize=fuzzer,address,undefined "$src/fuzz/${t}_fuzz.c" $objs $libs \
-		-o "$out/bin/${t}_fuzz" || exit 2
-done
+echo "== building into $out/build"
+mkdir -p "$out/logs"
+if [ ! -f "$out/build/build.ninja" ]; then
+	CC=clang meson setup "$out/build" "$src" -Dfuzzing=true -Dtestable=true \
+		-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized \
+		>"$out/logs/meson-setup.log" 2>&1 || {
+		echo "$0: meson setup failed, see $out/logs/meson-setup.log" >&2
+		exit 2
+	}
+fi
+exes=""
+for t in $targets; do exes="$exes fuzz/${t}_fuzz"; done
+# shellcheck disable=SC2086
+ninja -C "$out/build" $exes >"$out/logs/build.log" 2>&1 || {
+	echo "$0: build failed, see $out/logs/build.log" >&2
+	exit 2
+}
 $build_only && exit 0
 
 crashed=""
@@ -113,7 +117,7 @@ for t in $targets; do
 	echo "== $t: fuzzing for $secs s (log: $out/logs/$t.log)"
 	# shellcheck disable=SC2046
 	if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		"$out/bin/${t}_fuzz" "$@" "$work" "$src/fuzz/corpus/$t" $(fixtures "$t") \
+		"$out/build/fuzz/${t}_fuzz" "$@" "$work" "$src/fuzz/corpus/$t" $(fixtures "$t") \
 		>"$out/logs/$t.log" 2>&1; then
 		grep -E '^stat::(number_of_executed_units|peak_rss_mb)|cov: ' "$out/logs/$t.log" |
 			tail -3 | sed 's/^/   /'

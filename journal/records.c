@@ -143,13 +143,10 @@ bool journal_unhex(const char *s, uint8_t *out, size_t n)
 	return true;
 }
 
-/* Milliseconds since the epoch, from the wall clock. */
+/* Milliseconds since the epoch, from the wall clock (fc_now_ms). */
 int64_t journal_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return fc_now_ms();
 }
 
 /* "precert" or "cert". */

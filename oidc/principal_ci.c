@@ -255,7 +255,8 @@ enum fc_status oidc_principal_buildkite(const struct oidc_build_ctx *c, struct o
  * The deprecated codefresh-workflow type (Fulcio pkg/identity/codefresh):
  * SAN {platform_url}/{account_name}/{pipeline_name}:{account_id}/{pipeline_id}
  * (platform_url defaulting to https://g.codefresh.io), build URLs under
- * {platform_url}/build/{workflow_id}. FC_OK, else FC_EAUTH (a required id
+ * {platform_url}/build/{workflow_id}, the build config URI
+ * {platform_url}/api/pipelines/{pipeline_id} (Fulcio v1.8.8). FC_OK, else FC_EAUTH (a required id
  * missing) or FC_EINPUT (platform_url does not parse, SAN not IA5) with the
  * reason in err. The strings put in p are freed by the caller (with p).
  */
@@ -288,6 +289,7 @@ enum fc_status oidc_principal_codefresh(const struct oidc_build_ctx *c, struct o
 	seg = fc_xasprintf("%s:%s/%s", v[PIPELINE_NAME], v[ACCOUNT_ID], v[PIPELINE_ID]);
 	const char *san_elems[] = {v[ACCOUNT_NAME], seg};
 	const char *build_elems[] = {"build", v[WORKFLOW_ID]};
+	const char *config_elems[] = {"api", "pipelines", v[PIPELINE_ID]};
 	p->san = oidc_url_join(v[PLATFORM_URL], san_elems, 2, &why);
 	free(seg);
 	if (p->san == NULL)
@@ -301,7 +303,8 @@ enum fc_status oidc_principal_codefresh(const struct oidc_build_ctx *c, struct o
 	oidc_ext_set(p, EXT_RUNNER_ENVIRONMENT, v[RUNNER_ENV]);
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_URI, v[SCM_REPO_URL]);
 	oidc_ext_set(p, EXT_SOURCE_REPOSITORY_REF, v[SCM_REF]);
-	oidc_ext_set(p, EXT_BUILD_CONFIG_URI, build);
+	oidc_ext_set_owned(p, EXT_BUILD_CONFIG_URI,
+			   oidc_url_join(v[PLATFORM_URL], config_elems, 3, &why));
 	oidc_ext_set_owned(p, EXT_RUN_INVOCATION_URI, build);
 	return oidc_check_ia5("SAN URI", p->san, err);
 }

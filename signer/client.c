@@ -74,15 +74,10 @@ struct signer_link {
 
 static const struct hsm_remote_transport link_transport;
 
+/* The absolute CLOCK_MONOTONIC time ms from now. */
 static void deadline_after(struct timespec *ts, int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts->tv_nsec >= 1000000000) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000;
-	}
+	fc_deadline_timespec(fc_deadline_ms(ms), ts);
 }
 
 static void cond_init_mono(pthread_cond_t *c)
@@ -342,7 +337,7 @@ static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg,
 	uint32_t alen = 0;
 	uint16_t type = 0;
 	struct fc_buf p;
-	struct sg_rd r;
+	struct fc_rd r;
 	const uint8_t *s;
 	size_t slen;
 	enum fc_status st;
@@ -360,8 +355,8 @@ static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg,
 	fc_buf_free(&p);
 	if (st != FC_OK)
 		goto out;
-	sg_rd_init(&r, ans, alen);
-	if (type == SIGNER_MSG_SIGNED && sg_rd_vec(&r, 2, 1, 4096, &s, &slen) && sg_rd_done(&r)) {
+	fc_rd_init(&r, ans, alen);
+	if (type == SIGNER_MSG_SIGNED && fc_rd_vec(&r, 2, 1, 4096, &s, &slen) && fc_rd_done(&r)) {
 		*sig = fc_xmalloc(slen);
 		memcpy(*sig, s, slen);
 		*sig_len = slen;
@@ -713,7 +708,7 @@ void signer_link_stats(struct signer_link *l)
 	uint32_t alen = 0;
 	uint16_t type = 0, n;
 	unsigned epoch;
-	struct sg_rd r;
+	struct fc_rd r;
 
 	if (l == NULL)
 		return;
@@ -726,12 +721,12 @@ void signer_link_stats(struct signer_link *l)
 		free(ans);
 		return;
 	}
-	sg_rd_init(&r, ans, alen);
+	fc_rd_init(&r, ans, alen);
 	pthread_mutex_lock(&l->lock);
-	if (sg_rd_u16(&r, &n) && l->epoch == epoch) {
+	if (fc_rd_u16(&r, &n) && l->epoch == epoch) {
 		for (uint16_t i = 0; i < n && i < SIGNER_REFUSE_COUNT; i++) {
 			uint64_t v;
-			if (!sg_rd_u64(&r, &v))
+			if (!fc_rd_u64(&r, &v))
 				break;
 			l->refusals_last[i] = (unsigned long)v;
 		}

@@ -102,7 +102,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
 
 /* A Time: UTCTime YYMMDDHHMMSSZ for 1950-2049, GeneralizedTime
  * YYYYMMDDHHMMSSZ from 2050 (RFC 5280 4.1.2.5.1-2), as seconds. */
-static bool read_time(struct sg_rd *r, int64_t *out)
+static bool read_time(struct fc_rd *r, int64_t *out)
 {
 	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	struct der t;
@@ -153,17 +153,17 @@ static bool positive_int(const struct der *i)
  * (the sizes and exponent of sigstore's goodkey). */
 static bool rsa_key_ok(const uint8_t *p, size_t len)
 {
-	struct sg_rd r, k;
+	struct fc_rd r, k;
 	struct der seq, n, e;
 	size_t bytes, bits;
 	uint8_t top;
 
-	sg_rd_init(&r, p, len);
-	if (!der_expect(&r, DER_SEQUENCE, &seq) || !sg_rd_done(&r))
+	fc_rd_init(&r, p, len);
+	if (!der_expect(&r, DER_SEQUENCE, &seq) || !fc_rd_done(&r))
 		return false;
 	der_enter(&seq, &k);
 	if (!der_expect(&k, DER_INTEGER, &n) || !der_expect(&k, DER_INTEGER, &e) ||
-	    !sg_rd_done(&k) || !positive_int(&n) || !positive_int(&e))
+	    !fc_rd_done(&k) || !positive_int(&n) || !positive_int(&e))
 		return false;
 	bytes = n.len - (n.p[0] == 0);
 	top = n.p[n.len - bytes];
@@ -182,19 +182,19 @@ static bool rsa_key_ok(const uint8_t *p, size_t len)
 static enum signer_refusal check_spki(const struct der *spki, struct der *bits, char *why,
 				      size_t n)
 {
-	struct sg_rd r, a;
+	struct fc_rd r, a;
 	struct der alg, oid, param;
 	size_t point = 0;
 
 	der_enter(spki, &r);
 	if (!der_expect(&r, DER_SEQUENCE, &alg) || !der_expect(&r, DER_BIT_STRING, bits) ||
-	    !sg_rd_done(&r) || bits->len < 1 || bits->p[0] != 0)
+	    !fc_rd_done(&r) || bits->len < 1 || bits->p[0] != 0)
 		return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "malformed public key");
 	der_enter(&alg, &a);
 	if (!der_expect(&a, DER_OID, &oid))
 		return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "malformed key algorithm");
 	if (oid_is(&oid, oid_ec, sizeof(oid_ec))) {
-		if (!der_expect(&a, DER_OID, &param) || !sg_rd_done(&a))
+		if (!der_expect(&a, DER_OID, &param) || !fc_rd_done(&a))
 			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "EC key without a named curve");
 		if (oid_is(&param, oid_p256, sizeof(oid_p256)))
 			point = 65;
@@ -208,14 +208,14 @@ static enum signer_refusal check_spki(const struct der *spki, struct der *bits, 
 		return SIGNER_OK;
 	}
 	if (oid_is(&oid, oid_rsa, sizeof(oid_rsa))) {
-		if (!der_expect(&a, DER_NULL, &param) || param.len != 0 || !sg_rd_done(&a) ||
+		if (!der_expect(&a, DER_NULL, &param) || param.len != 0 || !fc_rd_done(&a) ||
 		    !rsa_key_ok(bits->p + 1, bits->len - 1))
 			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n,
 					 "RSA key not of 2048, 3072 or 4096 bits with e=65537");
 		return SIGNER_OK;
 	}
 	if (oid_is(&oid, oid_ed25519, sizeof(oid_ed25519))) {
-		if (!sg_rd_done(&a) || bits->len != 33)
+		if (!fc_rd_done(&a) || bits->len != 33)
 			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "malformed Ed25519 key");
 		return SIGNER_OK;
 	}
@@ -231,11 +231,11 @@ static enum signer_refusal check_validity(const struct sg_ca_policy *p, enum hsm
 					  const struct der *v, int64_t now,
 					  struct sg_cert_info *info, char *why, size_t n)
 {
-	struct sg_rd r;
+	struct fc_rd r;
 	int64_t nb, na;
 
 	der_enter(v, &r);
-	if (!read_time(&r, &nb) || !read_time(&r, &na) || !sg_rd_done(&r))
+	if (!read_time(&r, &nb) || !read_time(&r, &na) || !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_VALIDITY, why, n, "malformed validity");
 	if (na <= nb || na - nb > p->lifetime_s)
 		return sg_refuse(SIGNER_REFUSE_VALIDITY, why, n,
@@ -259,7 +259,7 @@ static void core_add(struct fc_buf *core, const struct der *e)
 /* The fields before the extensions: version, serial, signature algorithm,
  * issuer, validity, subject, subject public key. */
 static enum signer_refusal check_fields(const struct sg_ca_policy *p, enum hsm_sign_kind kind,
-					struct sg_rd *r, int64_t now, struct sg_cert_info *info,
+					struct fc_rd *r, int64_t now, struct sg_cert_info *info,
 					struct der *bits, struct fc_buf *core, char *why, size_t n)
 {
 	static const uint8_t v3[] = {0x02, 0x01, 0x02};
@@ -312,7 +312,7 @@ enum signer_refusal sg_check_cert(const struct sg_ca_policy *p, enum hsm_sign_ki
 				  const uint8_t *tbs, size_t len, int64_t now,
 				  struct sg_cert_info *info, char *why, size_t why_len)
 {
-	struct sg_rd top, r, x;
+	struct fc_rd top, r, x;
 	struct der seq, exts_w, exts, bits;
 	struct fc_buf core;
 	enum signer_refusal rf;
@@ -320,18 +320,18 @@ enum signer_refusal sg_check_cert(const struct sg_ca_policy *p, enum hsm_sign_ki
 	memset(info, 0, sizeof(*info));
 	if (kind != HSM_SIGN_PRECERT && kind != HSM_SIGN_CERT)
 		return sg_refuse(SIGNER_REFUSE_KIND, why, why_len, "not a certificate");
-	sg_rd_init(&top, tbs, len);
-	if (!der_expect(&top, DER_SEQUENCE, &seq) || !sg_rd_done(&top))
+	fc_rd_init(&top, tbs, len);
+	if (!der_expect(&top, DER_SEQUENCE, &seq) || !fc_rd_done(&top))
 		return sg_refuse(SIGNER_REFUSE_DER, why, why_len, "not one DER SEQUENCE");
 	der_enter(&seq, &r);
 	fc_buf_init(&core, 0);
 	rf = check_fields(p, kind, &r, now, info, &bits, &core, why, why_len);
-	if (rf == SIGNER_OK && (!der_expect(&r, DER_CTX3, &exts_w) || !sg_rd_done(&r)))
+	if (rf == SIGNER_OK && (!der_expect(&r, DER_CTX3, &exts_w) || !fc_rd_done(&r)))
 		rf = sg_refuse(SIGNER_REFUSE_DER, why, why_len,
 			       "unique identifiers, no extensions, or bytes after them");
 	if (rf == SIGNER_OK) {
 		der_enter(&exts_w, &x);
-		if (!der_expect(&x, DER_SEQUENCE, &exts) || !sg_rd_done(&x) || exts.len == 0)
+		if (!der_expect(&x, DER_SEQUENCE, &exts) || !fc_rd_done(&x) || exts.len == 0)
 			rf = sg_refuse(SIGNER_REFUSE_DER, why, why_len, "malformed extensions");
 	}
 	if (rf == SIGNER_OK) {

@@ -125,14 +125,14 @@ static bool ia5_ok(const struct der *v)
 static enum signer_refusal check_san(const struct der *val, struct sg_cert_info *info, char *why,
 				     size_t n)
 {
-	struct sg_rd r, g, o;
+	struct fc_rd r, g, o;
 	struct der names, gn, type, wrap, u;
 
-	sg_rd_init(&r, val->p, val->len);
-	if (!der_expect(&r, DER_SEQUENCE, &names) || !sg_rd_done(&r))
+	fc_rd_init(&r, val->p, val->len);
+	if (!der_expect(&r, DER_SEQUENCE, &names) || !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_SAN, why, n, "malformed SubjectAltName");
 	der_enter(&names, &g);
-	if (!der_next(&g, &gn) || !sg_rd_done(&g))
+	if (!der_next(&g, &gn) || !fc_rd_done(&g))
 		return sg_refuse(SIGNER_REFUSE_SAN, why, n, "not exactly one name");
 	if (gn.tag == 0x81 || gn.tag == 0x86) {
 		if (!ia5_ok(&gn))
@@ -147,10 +147,10 @@ static enum signer_refusal check_san(const struct der *val, struct sg_cert_info 
 	der_enter(&gn, &o);
 	if (!der_expect(&o, DER_OID, &type) || type.len != sizeof(oid_username) ||
 	    memcmp(type.p, oid_username, sizeof(oid_username)) != 0 ||
-	    !der_expect(&o, DER_CTX0, &wrap) || !sg_rd_done(&o))
+	    !der_expect(&o, DER_CTX0, &wrap) || !fc_rd_done(&o))
 		return sg_refuse(SIGNER_REFUSE_SAN, why, n, "an otherName that is not a username");
 	der_enter(&wrap, &o);
-	if (!der_expect(&o, DER_UTF8STRING, &u) || !sg_rd_done(&o) || u.len == 0 ||
+	if (!der_expect(&o, DER_UTF8STRING, &u) || !fc_rd_done(&o) || u.len == 0 ||
 	    !sg_utf8_ok(u.p, u.len))
 		return sg_refuse(SIGNER_REFUSE_SAN, why, n, "a username that is not UTF-8");
 	info->san = u.p;
@@ -165,28 +165,28 @@ static enum signer_refusal check_san(const struct der *val, struct sg_cert_info 
 static enum signer_refusal check_sct_list(const struct der *val, struct sg_cert_info *info,
 					  char *why, size_t n)
 {
-	struct sg_rd r, l, s;
+	struct fc_rd r, l, s;
 	struct der os;
 	const uint8_t *list, *sct, *id, *b;
 	size_t list_len, sct_len, bl;
 	uint8_t version, hash, sig;
 
-	sg_rd_init(&r, val->p, val->len);
-	if (!der_expect(&r, DER_OCTET_STRING, &os) || !sg_rd_done(&r))
+	fc_rd_init(&r, val->p, val->len);
+	if (!der_expect(&r, DER_OCTET_STRING, &os) || !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n, "not an OCTET STRING");
-	sg_rd_init(&r, os.p, os.len);
-	if (!sg_rd_vec(&r, 2, 1, 65535, &list, &list_len) || !sg_rd_done(&r))
+	fc_rd_init(&r, os.p, os.len);
+	if (!fc_rd_vec(&r, 2, 1, 65535, &list, &list_len) || !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n, "malformed list");
-	sg_rd_init(&l, list, list_len);
-	while (!sg_rd_done(&l)) {
+	fc_rd_init(&l, list, list_len);
+	while (!fc_rd_done(&l)) {
 		struct journal_sct *out = &info->scts[info->n_scts];
-		if (info->n_scts == JOURNAL_MAX_SCTS || !sg_rd_vec(&l, 2, 1, 65535, &sct, &sct_len))
+		if (info->n_scts == JOURNAL_MAX_SCTS || !fc_rd_vec(&l, 2, 1, 65535, &sct, &sct_len))
 			return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n, "malformed or too many SCTs");
-		sg_rd_init(&s, sct, sct_len);
-		if (!sg_rd_u8(&s, &version) || version != 0 || !sg_rd_bytes(&s, 32, &id) ||
-		    !sg_rd_u64(&s, &out->timestamp) || !sg_rd_vec(&s, 2, 0, 65535, &b, &bl) ||
-		    !sg_rd_u8(&s, &hash) || !sg_rd_u8(&s, &sig) ||
-		    !sg_rd_vec(&s, 2, 1, 65535, &b, &bl) || !sg_rd_done(&s))
+		fc_rd_init(&s, sct, sct_len);
+		if (!fc_rd_u8(&s, &version) || version != 0 || !fc_rd_bytes(&s, 32, &id) ||
+		    !fc_rd_u64(&s, &out->timestamp) || !fc_rd_vec(&s, 2, 0, 65535, &b, &bl) ||
+		    !fc_rd_u8(&s, &hash) || !fc_rd_u8(&s, &sig) ||
+		    !fc_rd_vec(&s, 2, 1, 65535, &b, &bl) || !fc_rd_done(&s))
 			return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n, "a malformed v1 SCT");
 		memcpy(out->log_id, id, 32);
 		info->n_scts++;
@@ -204,7 +204,7 @@ static enum signer_refusal check_sigstore(const struct der *oid, const struct de
 {
 	size_t i = sizeof(oid_sigstore);
 	unsigned arc = 0;
-	struct sg_rd r;
+	struct fc_rd r;
 	struct der u;
 
 	if (oid->len == i || oid->p[i] == 0x80)
@@ -222,8 +222,8 @@ static enum signer_refusal check_sigstore(const struct der *oid, const struct de
 	if (val->len == 0)
 		return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n, "empty extension 1.%u", arc);
 	if (arc >= 8) {
-		sg_rd_init(&r, val->p, val->len);
-		if (!der_expect(&r, DER_UTF8STRING, &u) || !sg_rd_done(&r) || u.len == 0 ||
+		fc_rd_init(&r, val->p, val->len);
+		if (!der_expect(&r, DER_UTF8STRING, &u) || !fc_rd_done(&r) || u.len == 0 ||
 		    !sg_utf8_ok(u.p, u.len))
 			return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n,
 					 "extension 1.%u is not a UTF8String", arc);
@@ -346,7 +346,7 @@ static enum signer_refusal check_present(const struct sg_ca_policy *p, enum hsm_
  * core. SIGNER_OK or the refusal and why.
  */
 enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_sign_kind kind,
-					struct sg_rd *exts, const struct der *spki_bits,
+					struct fc_rd *exts, const struct der *spki_bits,
 					struct sg_cert_info *info, struct fc_buf *core, char *why,
 					size_t why_len)
 {
@@ -354,9 +354,9 @@ enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_s
 	enum signer_refusal rf;
 
 	memset(&seen, 0, sizeof(seen));
-	while (!sg_rd_done(exts)) {
+	while (!fc_rd_done(exts)) {
 		struct der ext, oid, crit, val;
-		struct sg_rd e;
+		struct fc_rd e;
 		bool critical = false, skip = false;
 		uint8_t tag;
 
@@ -371,7 +371,7 @@ enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_s
 				return sg_refuse(SIGNER_REFUSE_DER, why, why_len, "malformed critical flag");
 			critical = true;
 		}
-		if (!der_expect(&e, DER_OCTET_STRING, &val) || !sg_rd_done(&e))
+		if (!der_expect(&e, DER_OCTET_STRING, &val) || !fc_rd_done(&e))
 			return sg_refuse(SIGNER_REFUSE_DER, why, why_len, "malformed extension value");
 		rf = check_one(p, kind, &oid, critical, &val, spki_bits, &seen, info, &skip, why,
 			       why_len);

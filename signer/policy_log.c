@@ -21,11 +21,11 @@ static bool ts_near(uint64_t ts, int64_t now_ms)
 /* One DER SEQUENCE exactly: a certificate or a TBSCertificate. */
 static bool one_sequence(const uint8_t *p, size_t n)
 {
-	struct sg_rd r;
+	struct fc_rd r;
 	struct der d;
 
-	sg_rd_init(&r, p, n);
-	return der_expect(&r, DER_SEQUENCE, &d) && sg_rd_done(&r);
+	fc_rd_init(&r, p, n);
+	return der_expect(&r, DER_SEQUENCE, &d) && fc_rd_done(&r);
 }
 
 /*
@@ -38,29 +38,29 @@ static bool one_sequence(const uint8_t *p, size_t n)
 enum signer_refusal sg_check_sct(const uint8_t *msg, size_t len, int64_t now_ms, char *why,
 				 size_t why_len)
 {
-	struct sg_rd r, e;
+	struct fc_rd r, e;
 	uint8_t version, type, etype;
 	uint16_t entry_type;
 	uint64_t ts;
 	const uint8_t *b, *exts;
 	size_t bl, exts_len;
 
-	sg_rd_init(&r, msg, len);
-	if (!sg_rd_u8(&r, &version) || version != 0 || !sg_rd_u8(&r, &type) || type != 0 ||
-	    !sg_rd_u64(&r, &ts) || !sg_rd_u16(&r, &entry_type))
+	fc_rd_init(&r, msg, len);
+	if (!fc_rd_u8(&r, &version) || version != 0 || !fc_rd_u8(&r, &type) || type != 0 ||
+	    !fc_rd_u64(&r, &ts) || !fc_rd_u16(&r, &entry_type))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
 				 "not v1 certificate_timestamp signed data");
-	if (entry_type == 1 && !sg_rd_bytes(&r, 32, &b))
+	if (entry_type == 1 && !fc_rd_bytes(&r, 32, &b))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "no issuer key hash");
-	if (entry_type > 1 || !sg_rd_vec(&r, 3, 1, (1u << 24) - 1, &b, &bl) ||
+	if (entry_type > 1 || !fc_rd_vec(&r, 3, 1, (1u << 24) - 1, &b, &bl) ||
 	    !one_sequence(b, bl))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
 				 "an entry that is not one DER certificate or TBSCertificate");
-	if (!sg_rd_vec(&r, 2, 0, 65535, &exts, &exts_len) || !sg_rd_done(&r))
+	if (!fc_rd_vec(&r, 2, 0, 65535, &exts, &exts_len) || !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "malformed extensions or trailing bytes");
-	sg_rd_init(&e, exts, exts_len);
-	while (!sg_rd_done(&e))
-		if (!sg_rd_u8(&e, &etype) || !sg_rd_vec(&e, 2, 0, 65535, &b, &bl))
+	fc_rd_init(&e, exts, exts_len);
+	while (!fc_rd_done(&e))
+		if (!fc_rd_u8(&e, &etype) || !fc_rd_vec(&e, 2, 0, 65535, &b, &bl))
 			return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "a malformed CT extension");
 	if (!ts_near(ts, now_ms))
 		return sg_refuse(SIGNER_REFUSE_TIMESTAMP, why, why_len,
@@ -99,14 +99,14 @@ enum signer_refusal sg_check_checkpoint(const char *origin, const uint8_t *msg, 
 	const uint8_t *root;
 	uint8_t version, type;
 	uint64_t ts, size;
-	struct sg_rd r;
+	struct fc_rd r;
 	char *root_b64;
 	bool same;
 
-	sg_rd_init(&r, msg, len);
-	if (!sg_rd_u8(&r, &version) || version != 0 || !sg_rd_u8(&r, &type) || type != 1 ||
-	    !sg_rd_u64(&r, &ts) || !sg_rd_u64(&r, &size) || !sg_rd_bytes(&r, 32, &root) ||
-	    !sg_rd_done(&r))
+	fc_rd_init(&r, msg, len);
+	if (!fc_rd_u8(&r, &version) || version != 0 || !fc_rd_u8(&r, &type) || type != 1 ||
+	    !fc_rd_u64(&r, &ts) || !fc_rd_u64(&r, &size) || !fc_rd_bytes(&r, 32, &root) ||
+	    !fc_rd_done(&r))
 		return sg_refuse(SIGNER_REFUSE_CHECKPOINT, why, why_len, "not a v1 tree head");
 	if (!note_line(&p, line1, sizeof(line1)) || !note_line(&p, line2, sizeof(line2)) ||
 	    !note_line(&p, line3, sizeof(line3)) || *p != '\0')

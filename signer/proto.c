@@ -49,20 +49,6 @@ const char *signer_refusal_name(enum signer_refusal r)
 	return refusal_names[r];
 }
 
-static void put_u16(struct fc_buf *b, uint16_t v)
-{
-	uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 2);
-}
-
-static void put_u32(struct fc_buf *b, uint32_t v)
-{
-	uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-
-	fc_buf_append(b, x, 4);
-}
-
 /*
  * Decode a message header (signer.h): type, request id, key id, payload
  * length. False when the reserved field is not zero or the length is over
@@ -70,12 +56,12 @@ static void put_u32(struct fc_buf *b, uint32_t v)
  */
 bool sg_hdr_decode(const uint8_t hdr[SIGNER_HDR_LEN], struct sg_msg *m)
 {
-	struct sg_rd r;
+	struct fc_rd r;
 	uint16_t zero;
 
-	sg_rd_init(&r, hdr, SIGNER_HDR_LEN);
-	if (!sg_rd_u16(&r, &m->type) || !sg_rd_u16(&r, &zero) || !sg_rd_u32(&r, &m->req_id) ||
-	    !sg_rd_u32(&r, &m->key_id) || !sg_rd_u32(&r, &m->len))
+	fc_rd_init(&r, hdr, SIGNER_HDR_LEN);
+	if (!fc_rd_u16(&r, &m->type) || !fc_rd_u16(&r, &zero) || !fc_rd_u32(&r, &m->req_id) ||
+	    !fc_rd_u32(&r, &m->key_id) || !fc_rd_u32(&r, &m->len))
 		return false;
 	m->payload = NULL;
 	return zero == 0 && m->len <= SIGNER_MAX_PAYLOAD;
@@ -85,11 +71,11 @@ bool sg_hdr_decode(const uint8_t hdr[SIGNER_HDR_LEN], struct sg_msg *m)
 void sg_msg_encode(struct fc_buf *b, uint16_t type, uint32_t req_id, uint32_t key_id,
 		   const void *payload, size_t len)
 {
-	put_u16(b, type);
-	put_u16(b, 0);
-	put_u32(b, req_id);
-	put_u32(b, key_id);
-	put_u32(b, (uint32_t)len);
+	fc_buf_put_u16(b, type);
+	fc_buf_put_u16(b, 0);
+	fc_buf_put_u32(b, req_id);
+	fc_buf_put_u32(b, key_id);
+	fc_buf_put_u32(b, len);
 	if (len > 0)
 		fc_buf_append(b, payload, len);
 }
@@ -108,9 +94,9 @@ void sg_sign_req_encode(struct fc_buf *b, const struct hsm_sign_ctx *ctx, const 
 	/* Over-long fields are sent as they are: the signer refuses them. */
 	fc_buf_append(b, x, 2);
 	fc_buf_append(b, tok, tlen);
-	put_u16(b, (uint16_t)nlen);
+	fc_buf_put_u16(b, nlen);
 	fc_buf_append(b, note, nlen);
-	put_u32(b, (uint32_t)len);
+	fc_buf_put_u32(b, len);
 	fc_buf_append(b, msg, len);
 }
 
@@ -135,13 +121,13 @@ bool sg_sign_req_decode(const uint8_t *p, size_t len, struct sg_sign_req *out)
 	const uint8_t *tok, *note;
 	size_t tlen, nlen;
 	uint8_t kind;
-	struct sg_rd r;
+	struct fc_rd r;
 
-	sg_rd_init(&r, p, len);
-	if (!sg_rd_u8(&r, &kind) || kind > HSM_SIGN_CHECKPOINT ||
-	    !sg_rd_vec(&r, 1, 0, HSM_SIGN_MAX_TOKEN_ID, &tok, &tlen) ||
-	    !sg_rd_vec(&r, 2, 0, HSM_SIGN_MAX_NOTE, &note, &nlen) ||
-	    !sg_rd_vec(&r, 4, 1, SIGNER_MAX_MSG, &out->msg, &out->msg_len) || !sg_rd_done(&r))
+	fc_rd_init(&r, p, len);
+	if (!fc_rd_u8(&r, &kind) || kind > HSM_SIGN_CHECKPOINT ||
+	    !fc_rd_vec(&r, 1, 0, HSM_SIGN_MAX_TOKEN_ID, &tok, &tlen) ||
+	    !fc_rd_vec(&r, 2, 0, HSM_SIGN_MAX_NOTE, &note, &nlen) ||
+	    !fc_rd_vec(&r, 4, 1, SIGNER_MAX_MSG, &out->msg, &out->msg_len) || !fc_rd_done(&r))
 		return false;
 	out->kind = (enum hsm_sign_kind)kind;
 	return copy_text(tok, tlen, HSM_SIGN_MAX_TOKEN_ID, out->token_id) &&
@@ -153,24 +139,21 @@ bool sg_sign_req_decode(const uint8_t *p, size_t len, struct sg_sign_req *out)
 void sg_key_info_encode(struct fc_buf *b, uint8_t padding, const uint8_t *spki, size_t spki_len,
 			const char *chain, size_t chain_len)
 {
-	fc_buf_append(b, &padding, 1);
-	put_u32(b, (uint32_t)spki_len);
-	fc_buf_append(b, spki, spki_len);
-	put_u32(b, (uint32_t)chain_len);
-	if (chain_len > 0)
-		fc_buf_append(b, chain, chain_len);
+	fc_buf_put_u8(b, padding);
+	fc_buf_put_vec(b, 4, spki, spki_len);
+	fc_buf_put_vec(b, 4, chain, chain_len);
 }
 
 /* Decode KEY_INFO's payload (pointers into p); false unless well-formed. */
 bool sg_key_info_decode(const uint8_t *p, size_t len, struct sg_key_info *out)
 {
-	struct sg_rd r;
+	struct fc_rd r;
 
-	sg_rd_init(&r, p, len);
-	return sg_rd_u8(&r, &out->padding) && out->padding <= HSM_RSA_PSS &&
-	       sg_rd_vec(&r, 4, 1, 4096, &out->spki, &out->spki_len) &&
-	       sg_rd_vec(&r, 4, 0, SIGNER_MAX_CHAIN, &out->chain, &out->chain_len) &&
-	       sg_rd_done(&r);
+	fc_rd_init(&r, p, len);
+	return fc_rd_u8(&r, &out->padding) && out->padding <= HSM_RSA_PSS &&
+	       fc_rd_vec(&r, 4, 1, 4096, &out->spki, &out->spki_len) &&
+	       fc_rd_vec(&r, 4, 0, SIGNER_MAX_CHAIN, &out->chain, &out->chain_len) &&
+	       fc_rd_done(&r);
 }
 
 /* REFUSED and FAILED: u16 code, u16 text length + text (cut to
@@ -179,9 +162,8 @@ void sg_code_text_encode(struct fc_buf *b, uint16_t code, const char *text)
 {
 	size_t n = strnlen(text ? text : "", SIGNER_MAX_TEXT);
 
-	put_u16(b, code);
-	put_u16(b, (uint16_t)n);
-	fc_buf_append(b, text ? text : "", n);
+	fc_buf_put_u16(b, code);
+	fc_buf_put_vec(b, 2, text ? text : "", n);
 }
 
 /* Decode a code and its text into text (n bytes, NUL-terminated). */
@@ -189,11 +171,11 @@ bool sg_code_text_decode(const uint8_t *p, size_t len, uint16_t *code, char *tex
 {
 	const uint8_t *t;
 	size_t tlen;
-	struct sg_rd r;
+	struct fc_rd r;
 
-	sg_rd_init(&r, p, len);
-	if (!sg_rd_u16(&r, code) || !sg_rd_vec(&r, 2, 0, SIGNER_MAX_TEXT, &t, &tlen) ||
-	    !sg_rd_done(&r) || n == 0)
+	fc_rd_init(&r, p, len);
+	if (!fc_rd_u16(&r, code) || !fc_rd_vec(&r, 2, 0, SIGNER_MAX_TEXT, &t, &tlen) ||
+	    !fc_rd_done(&r) || n == 0)
 		return false;
 	if (tlen >= n)
 		tlen = n - 1;

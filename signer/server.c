@@ -147,11 +147,9 @@ static void send_code(struct sg_server *s, uint16_t type, uint32_t req_id, uint3
 static void send_signed(struct job *j)
 {
 	struct fc_buf p;
-	uint8_t len[2] = {(uint8_t)(j->sig_len >> 8), (uint8_t)j->sig_len};
 
 	fc_buf_init(&p, 0);
-	fc_buf_append(&p, len, 2);
-	fc_buf_append(&p, j->sig, j->sig_len);
+	fc_buf_put_vec(&p, 2, j->sig, j->sig_len);
 	send_msg(j->srv, SIGNER_MSG_SIGNED, j->req_id, j->key->id, &p);
 	fc_buf_free(&p);
 }
@@ -368,15 +366,11 @@ static enum signer_refusal check_job(struct sg_server *s, struct job *j, char *w
 	enum signer_refusal rf;
 
 	if (s->cfg->role == SIGNER_ROLE_LOG) {
-		struct timespec ts;
-		int64_t now_ms;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 		if (j->req.kind == HSM_SIGN_SCT)
-			return sg_check_sct(j->req.msg, j->req.msg_len, now_ms, why, n);
+			return sg_check_sct(j->req.msg, j->req.msg_len, fc_now_ms(), why, n);
 		if (j->req.kind == HSM_SIGN_CHECKPOINT)
 			return sg_check_checkpoint(s->cfg->origin, j->req.msg, j->req.msg_len,
-						   j->req.note, now_ms, why, n);
+						   j->req.note, fc_now_ms(), why, n);
 		return sg_refuse(SIGNER_REFUSE_KIND, why, n, "a log signs SCTs and checkpoints only");
 	}
 	if ((rf = sg_check_cert(&j->key->pol, j->req.kind, j->req.msg, j->req.msg_len, now,
@@ -590,17 +584,14 @@ static void protocol_violation(const char *what, const struct sg_msg *m)
 /* STATS: the refusals so far, by reason. */
 static void send_stats(struct sg_server *s, uint32_t req_id)
 {
-	uint8_t p[2 + 8 * SIGNER_REFUSE_COUNT];
-	size_t n = 0;
+	struct fc_buf p;
 
-	p[n++] = 0;
-	p[n++] = SIGNER_REFUSE_COUNT;
-	for (int r = 0; r < SIGNER_REFUSE_COUNT; r++) {
-		uint64_t v = atomic_load(&s->refusals[r]);
-		for (int i = 7; i >= 0; i--)
-			p[n++] = (uint8_t)(v >> (8 * i));
-	}
-	send_msg(s, SIGNER_MSG_STATS_STATE, req_id, 0, &(struct fc_buf){.data = p, .len = n});
+	fc_buf_init(&p, 0);
+	fc_buf_put_u16(&p, SIGNER_REFUSE_COUNT);
+	for (int r = 0; r < SIGNER_REFUSE_COUNT; r++)
+		fc_buf_put_u64(&p, atomic_load(&s->refusals[r]));
+	send_msg(s, SIGNER_MSG_STATS_STATE, req_id, 0, &p);
+	fc_buf_free(&p);
 }
 
 /* One request; false at the end of the input. */
@@ -664,11 +655,13 @@ static void stop_workers(struct sg_server *s)
 
 static void say_hello(struct sg_server *s)
 {
-	uint32_t pid = (uint32_t)getpid();
-	uint8_t p[8] = {0, 0, 0, SIGNER_PROTO_VERSION, (uint8_t)(pid >> 24), (uint8_t)(pid >> 16),
-			(uint8_t)(pid >> 8), (uint8_t)pid};
+	struct fc_buf p;
 
-	send_msg(s, SIGNER_MSG_HELLO, 0, 0, &(struct fc_buf){.data = p, .len = sizeof(p)});
+	fc_buf_init(&p, 0);
+	fc_buf_put_u32(&p, SIGNER_PROTO_VERSION);
+	fc_buf_put_u32(&p, (uint32_t)getpid());
+	send_msg(s, SIGNER_MSG_HELLO, 0, 0, &p);
+	fc_buf_free(&p);
 }
 
 /*

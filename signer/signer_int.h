@@ -3,7 +3,7 @@
  * No other module includes this header.
  *
  * The files, from the bottom up:
- *   rd.c           a bounded big-endian reader and the DER reader
+ *   der.c          the DER reader (over common/'s struct fc_rd)
  *   proto.c        messages: header, payload encoders and decoders
  *   policy_cert.c  the TBSCertificate checks (fields and public key)
  *   policy_ext.c   ... its extensions
@@ -25,25 +25,7 @@
 #include "journal.h"
 #include "signer.h"
 
-/* --- rd.c: bounded readers ------------------------------------------------------- */
-
-/* A reader over untrusted bytes p[0..len); off moves only on success. */
-struct sg_rd {
-	const uint8_t *p;
-	size_t len;
-	size_t off;
-};
-
-void sg_rd_init(struct sg_rd *r, const void *p, size_t len);
-bool sg_rd_done(const struct sg_rd *r);
-bool sg_rd_u8(struct sg_rd *r, uint8_t *v);
-bool sg_rd_u16(struct sg_rd *r, uint16_t *v);
-bool sg_rd_u32(struct sg_rd *r, uint32_t *v);
-bool sg_rd_u64(struct sg_rd *r, uint64_t *v);
-bool sg_rd_bytes(struct sg_rd *r, size_t n, const uint8_t **out);
-/* A vector with a width-byte big-endian length (1, 2, 3 or 4) of lo..hi bytes. */
-bool sg_rd_vec(struct sg_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out,
-	       size_t *n);
+/* --- der.c: DER over common/'s bounded reader (struct fc_rd) ----------------- */
 
 /* One DER element (X.690 10: definite, minimal lengths; one-byte tags). */
 struct der {
@@ -55,13 +37,13 @@ struct der {
 };
 
 /* The next element of r (r->off moves past it). */
-bool der_next(struct sg_rd *r, struct der *out);
+bool der_next(struct fc_rd *r, struct der *out);
 /* The next element, which must have tag. */
-bool der_expect(struct sg_rd *r, uint8_t tag, struct der *out);
+bool der_expect(struct fc_rd *r, uint8_t tag, struct der *out);
 /* The tag of the next element without reading it; false at the end. */
-bool der_peek(const struct sg_rd *r, uint8_t *tag);
+bool der_peek(const struct fc_rd *r, uint8_t *tag);
 /* A reader over e's contents. */
-void der_enter(const struct der *e, struct sg_rd *r);
+void der_enter(const struct der *e, struct fc_rd *r);
 
 #define DER_INTEGER 0x02
 #define DER_BIT_STRING 0x03
@@ -171,7 +153,7 @@ enum signer_refusal sg_check_cert(const struct sg_ca_policy *p, enum hsm_sign_ki
 				  struct sg_cert_info *info, char *why, size_t why_len);
 /* policy_ext.c: the extensions ([3] contents) of a TBS. */
 enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_sign_kind kind,
-					struct sg_rd *exts, const struct der *spki_bits,
+					struct fc_rd *exts, const struct der *spki_bits,
 					struct sg_cert_info *info, struct fc_buf *core, char *why,
 					size_t why_len);
 /* Strict UTF-8 (RFC 3629). */

@@ -127,6 +127,9 @@ static pid_t spawn(const struct signer_child *child, int control, const sigset_t
 	}
 	if (pid == 0) {
 		die_with_parent(self);
+		/* Not dumpable: no process of the same user (the network process,
+		 * when not started as root) may ptrace it or read its memory. */
+		prctl(PR_SET_DUMPABLE, 0);
 		sigprocmask(SIG_SETMASK, old_mask, NULL);
 		close(control);
 		close(sv[0]);
@@ -263,6 +266,7 @@ enum fc_status signer_supervisor_start(const struct signer_child *child,
 	}
 	if (pid == 0) {
 		die_with_parent(parent);
+		prctl(PR_SET_DUMPABLE, 0); /* it keeps the secrets a signer needs */
 		close(sv[0]);
 		signal(SIGINT, SIG_IGN);
 		signal(SIGTERM, SIG_IGN);

@@ -2,7 +2,7 @@
  * Test-only: independent checks of a certificate with an embedded SCT,
  * through OpenSSL's own CT code (SCT_LIST_validate) rather than ours, and
  * the RFC 6962 3.1 byte-identity of final and precertificate TBS.
- * Included by tests/unit/test_ctlog.c and tests/tools/fake_ctlog.c.
+ * Included by tests/unit/test_ct.c and tests/tools/fake_ctlog.c.
  */
 #ifndef FULCRUM_TEST_CT_ORACLE_H
 #define FULCRUM_TEST_CT_ORACLE_H

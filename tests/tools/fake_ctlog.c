@@ -11,7 +11,7 @@
  * serve answers POST /ct/v1/add-pre-chain according to the mode; by default
  * ("ok") with an SCT correctly signed by its own P-256 key (made at start,
  * public half written to --key-out), over signed data computed with
- * fulcrum's ctlog/sct.c, with an 8-byte leaf_index extension as static-CT
+ * fulcrum's ct/sct.c, with an 8-byte leaf_index extension as static-CT
  * logs send. Modes:
  *   ok          correct SCT (after --delay-ms, if set: "slow")
  *   400         400 with a reason
@@ -45,7 +45,7 @@
 #include <unistd.h>
 
 #include "ct_oracle.h"
-#include "ctlog.h"
+#include "ct.h"
 
 #define MAX_BODY (1024 * 1024)
 #define SEEN_MAX 8192
@@ -124,7 +124,7 @@ static enum MHD_Result add_pre_chain(struct MHD_Connection *conn, const struct f
 	X509 *pre = NULL, *iss = NULL;
 	const unsigned char *p;
 	uint8_t ikh[32], ext[8];
-	struct ctlog_sct sct = {0};
+	struct ct_sct sct = {0};
 	struct fc_buf sd;
 	char *text = NULL;
 	int tbs_len = 0;
@@ -153,7 +153,7 @@ static enum MHD_Result add_pre_chain(struct MHD_Connection *conn, const struct f
 	}
 	if (record_dir)
 		record(pre, pre_der, pre_len);
-	if (ctlog_key_hash(X509_get0_pubkey(iss), ikh) != FC_OK)
+	if (ct_key_hash(X509_get0_pubkey(iss), ikh) != FC_OK)
 		abort();
 	idx = atomic_fetch_add(&leaf_index, 1);
 	/* leaf_index extension (c2sp.org/static-ct-api): type 0, length 5. */
@@ -169,18 +169,18 @@ static enum MHD_Result add_pre_chain(struct MHD_Connection *conn, const struct f
 		sct.timestamp += 3600 * 1000;
 	sct.extensions = ext;
 	sct.ext_len = sizeof(ext);
-	sct.hash_alg = CTLOG_HASH_SHA256;
-	sct.sig_alg = CTLOG_SIG_ECDSA;
+	sct.hash_alg = CT_HASH_SHA256;
+	sct.sig_alg = CT_SIG_ECDSA;
 	if (strcmp(m, "wrong-cert") == 0)
 		tbs[tbs_len - 1] ^= 0x01; /* another certificate's TBS */
-	if (ctlog_signed_data_precert(sct.timestamp, ikh, tbs, (size_t)tbs_len, ext, sizeof(ext),
-				      &sd) != FC_OK ||
+	if (ct_signed_data_precert(sct.timestamp, ikh, tbs, (size_t)tbs_len, ext, sizeof(ext),
+				   &sd) != FC_OK ||
 	    !sign(strcmp(m, "wrong-key") == 0 ? other_key : log_key, sd.data, sd.len, &sig,
 		  &sig_len))
 		abort();
 	sct.sig = sig;
 	sct.sig_len = sig_len;
-	text = ctlog_sct_to_json(&sct);
+	text = ct_sct_to_json(&sct);
 	atomic_fetch_add(&n_ok, 1);
 	ret = reply(conn, 200, "application/json", text, NULL);
 out:
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((log_key = p256()) == NULL || (other_key = p256()) == NULL ||
-	    ctlog_key_hash(log_key, log_id) != FC_OK)
+	    ct_key_hash(log_key, log_id) != FC_OK)
 		return 1;
 	if ((f = fopen(key_out, "w")) == NULL || PEM_write_PUBKEY(f, log_key) != 1 || fclose(f) != 0)
 		return 1;

@@ -175,7 +175,7 @@ static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t 
 	struct sg_msg ans;
 	uint8_t *ap = NULL;
 	uint16_t type = 0;
-	struct sg_rd r;
+	struct fc_rd r;
 	const uint8_t *s;
 
 	fc_buf_init(&p, 0);
@@ -184,8 +184,8 @@ static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t 
 		type = ans.type;
 		if (type == SIGNER_MSG_REFUSED || type == SIGNER_MSG_FAILED)
 			sg_code_text_decode(ap, ans.len, code, text, n);
-		sg_rd_init(&r, ap, ans.len);
-		if (type == SIGNER_MSG_SIGNED && sig != NULL && sg_rd_vec(&r, 2, 1, 4096, &s, sig_len)) {
+		fc_rd_init(&r, ap, ans.len);
+		if (type == SIGNER_MSG_SIGNED && sig != NULL && fc_rd_vec(&r, 2, 1, 4096, &s, sig_len)) {
 			*sig = malloc(*sig_len);
 			memcpy(*sig, s, *sig_len);
 		}

@@ -169,7 +169,7 @@ static size_t tbs_sct_list(uint8_t *out)
 {
 	uint8_t sct[64 + 2 + 47];
 	size_t n = 0, o = 0;
-	uint64_t ts = (uint64_t)fc_now() * 1000;
+	uint64_t ts = (uint64_t)fc_now_ms();
 
 	sct[n++] = 0;                           /* v1 */
 	memset(sct + n, 0xab, 32), n += 32;     /* log id */

@@ -160,22 +160,22 @@ static void test_readers(void)
 	static const uint8_t vec[] = {0x00, 0x02, 0xaa, 0xbb, 0x01};
 	const uint8_t *p;
 	size_t n;
-	struct sg_rd r;
+	struct fc_rd r;
 	struct der d;
 
-	sg_rd_init(&r, long_form_short, sizeof(long_form_short));
+	fc_rd_init(&r, long_form_short, sizeof(long_form_short));
 	CHECK(!der_next(&r, &d) && r.off == 0);
-	sg_rd_init(&r, high_tag, sizeof(high_tag));
+	fc_rd_init(&r, high_tag, sizeof(high_tag));
 	CHECK(!der_next(&r, &d));
-	sg_rd_init(&r, leading_zero, sizeof(leading_zero));
+	fc_rd_init(&r, leading_zero, sizeof(leading_zero));
 	CHECK(!der_next(&r, &d));
-	sg_rd_init(&r, over, sizeof(over));
+	fc_rd_init(&r, over, sizeof(over));
 	CHECK(!der_next(&r, &d));
-	sg_rd_init(&r, good, sizeof(good));
-	CHECK(der_expect(&r, DER_SEQUENCE, &d) && d.len == 3 && d.tlv_len == 5 && sg_rd_done(&r));
-	sg_rd_init(&r, vec, sizeof(vec));
-	CHECK(sg_rd_vec(&r, 2, 1, 2, &p, &n) && n == 2 && p[0] == 0xaa && r.off == 4);
-	CHECK(!sg_rd_vec(&r, 2, 0, 10, &p, &n) && r.off == 4);
+	fc_rd_init(&r, good, sizeof(good));
+	CHECK(der_expect(&r, DER_SEQUENCE, &d) && d.len == 3 && d.tlv_len == 5 && fc_rd_done(&r));
+	fc_rd_init(&r, vec, sizeof(vec));
+	CHECK(fc_rd_vec(&r, 2, 1, 2, &p, &n) && n == 2 && p[0] == 0xaa && r.off == 4);
+	CHECK(!fc_rd_vec(&r, 2, 0, 10, &p, &n) && r.off == 4);
 	CHECK(sg_utf8_ok((const uint8_t *)"caf\xc3\xa9", 5));
 	CHECK(!sg_utf8_ok((const uint8_t *)"\xc0\xaf", 2));
 	CHECK(!sg_utf8_ok((const uint8_t *)"a\0b", 3));
@@ -253,7 +253,7 @@ static size_t sct_input(uint8_t *out, uint64_t ts, bool trailing)
 
 static void test_log_checks(void)
 {
-	int64_t now = fc_now() * 1000;
+	int64_t now = fc_now_ms();
 	uint8_t buf[128], th[50] = {0, 1};
 	char why[128], note[256], *root_b64;
 	size_t n;

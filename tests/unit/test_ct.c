@@ -1,7 +1,7 @@
 /*
- * Unit tests of the CT client side of ctlog/: SCT serialisation and its
- * refusals, the RFC 6962 3.2 signed data against hand-built bytes, the SCT
- * list (3.3), the add-chain JSON, SCT verification with keys made here,
+ * Unit tests of ct/ (the RFC 6962 wire format and the CA's CT client): SCT
+ * serialisation and its refusals, the RFC 6962 3.2 signed data against
+ * hand-built bytes, the SCT list (3.3), the add-chain JSON, SCT verification with keys made here,
  * durations, and the whole precert -> add-pre-chain -> final certificate
  * path of ca/authority.c against an in-process log, checked independently
  * with OpenSSL's own CT code (tests/tools/ct_oracle.h).
@@ -17,7 +17,7 @@
 #include "../tools/ct_oracle.h"
 #include "ca_int.h"
 #include "check.h"
-#include "ctlog.h"
+#include "ct.h"
 
 static const uint8_t ext8[8] = {0x00, 0x00, 0x05, 0x00, 0x00, 0x00, 0x10, 0x92};
 
@@ -27,9 +27,9 @@ static void fill(uint8_t *p, size_t n, uint8_t v)
 		p[i] = (uint8_t)(v + i);
 }
 
-static struct ctlog_sct make_sct(size_t sig_len, bool with_ext)
+static struct ct_sct make_sct(size_t sig_len, bool with_ext)
 {
-	struct ctlog_sct s = {0};
+	struct ct_sct s = {0};
 
 	fill(s.log_id, 32, 0x10);
 	s.timestamp = 0x0000019a077c225cULL;
@@ -38,15 +38,15 @@ static struct ctlog_sct make_sct(size_t sig_len, bool with_ext)
 		memcpy(s.extensions, ext8, 8);
 		s.ext_len = 8;
 	}
-	s.hash_alg = CTLOG_HASH_SHA256;
-	s.sig_alg = CTLOG_SIG_ECDSA;
+	s.hash_alg = CT_HASH_SHA256;
+	s.sig_alg = CT_SIG_ECDSA;
 	s.sig = malloc(sig_len);
 	fill(s.sig, sig_len, 0x30);
 	s.sig_len = sig_len;
 	return s;
 }
 
-static bool sct_equal(const struct ctlog_sct *a, const struct ctlog_sct *b)
+static bool sct_equal(const struct ct_sct *a, const struct ct_sct *b)
 {
 	return a->version == b->version && memcmp(a->log_id, b->log_id, 32) == 0 &&
 	       a->timestamp == b->timestamp && a->ext_len == b->ext_len &&
@@ -59,72 +59,72 @@ static bool sct_equal(const struct ctlog_sct *a, const struct ctlog_sct *b)
 
 static void test_sct_roundtrip(void)
 {
-	struct ctlog_sct s = make_sct(71, true), got = {0};
+	struct ct_sct s = make_sct(71, true), got = {0};
 	struct fc_buf b;
 	struct fc_err err = {0};
 	static const uint8_t head[] = {0x00, 0x10, 0x11}; /* version, log id... */
 
 	fc_buf_init(&b, 0);
-	CHECK(ctlog_sct_encode(&s, &b) == FC_OK);
+	CHECK(ct_sct_encode(&s, &b) == FC_OK);
 	CHECK(b.len == 1 + 32 + 8 + 2 + 8 + 1 + 1 + 2 + 71);
 	CHECK(memcmp(b.data, head, sizeof(head)) == 0);
 	/* timestamp big-endian at offset 33, extensions length at 41 */
 	CHECK(b.data[33] == 0x00 && b.data[35] == 0x01 && b.data[36] == 0x9a && b.data[40] == 0x5c);
 	CHECK(b.data[41] == 0x00 && b.data[42] == 0x08 && memcmp(b.data + 43, ext8, 8) == 0);
 	CHECK(b.data[51] == 4 && b.data[52] == 3 && b.data[53] == 0 && b.data[54] == 71);
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, &err) == FC_OK);
+	CHECK(ct_sct_parse(b.data, b.len, &got, &err) == FC_OK);
 	CHECK(sct_equal(&s, &got));
-	ctlog_sct_clear(&got);
+	ct_sct_clear(&got);
 
 	/* every truncation is refused */
 	for (size_t n = 0; n < b.len; n++) {
 		struct fc_err e = {0};
-		CHECK(ctlog_sct_parse(b.data, n, &got, &e) == FC_EINPUT);
+		CHECK(ct_sct_parse(b.data, n, &got, &e) == FC_EINPUT);
 	}
 	/* trailing bytes */
 	fc_buf_append(&b, "\x00", 1);
 	fc_err_clear(&err);
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, &err) == FC_EINPUT);
+	CHECK(ct_sct_parse(b.data, b.len, &got, &err) == FC_EINPUT);
 	CHECK_CONTAINS(err.msg, "trailing");
 	b.len--;
 	/* version 1 */
 	b.data[0] = 1;
 	fc_err_clear(&err);
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, &err) == FC_EINPUT);
+	CHECK(ct_sct_parse(b.data, b.len, &got, &err) == FC_EINPUT);
 	CHECK_CONTAINS(err.msg, "version");
 	b.data[0] = 0;
 	/* an extensions length past the end */
 	b.data[41] = 0xff;
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
+	CHECK(ct_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
 	b.data[41] = 0x00;
 	/* a signature length one too long, one too short */
 	b.data[54] = 72;
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
+	CHECK(ct_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
 	b.data[54] = 70;
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
+	CHECK(ct_sct_parse(b.data, b.len, &got, NULL) == FC_EINPUT);
 	b.data[54] = 71;
-	CHECK(ctlog_sct_parse(b.data, b.len, &got, NULL) == FC_OK);
-	ctlog_sct_clear(&got);
+	CHECK(ct_sct_parse(b.data, b.len, &got, NULL) == FC_OK);
+	ct_sct_clear(&got);
 
 	/* empty extensions round trip too */
 	{
-		struct ctlog_sct e = make_sct(8, false), g2 = {0};
+		struct ct_sct e = make_sct(8, false), g2 = {0};
 		fc_buf_reset(&b);
-		CHECK(ctlog_sct_encode(&e, &b) == FC_OK && b.len == 1 + 32 + 8 + 2 + 4 + 8);
-		CHECK(ctlog_sct_parse(b.data, b.len, &g2, NULL) == FC_OK && sct_equal(&e, &g2));
+		CHECK(ct_sct_encode(&e, &b) == FC_OK && b.len == 1 + 32 + 8 + 2 + 4 + 8);
+		CHECK(ct_sct_parse(b.data, b.len, &g2, NULL) == FC_OK && sct_equal(&e, &g2));
 		CHECK(g2.extensions == NULL && g2.ext_len == 0);
-		ctlog_sct_clear(&g2);
-		ctlog_sct_clear(&e);
+		ct_sct_clear(&g2);
+		ct_sct_clear(&e);
 	}
 	/* over-long fields are refused at encoding */
 	{
-		struct ctlog_sct big = make_sct(8, false);
+		struct ct_sct big = make_sct(8, false);
 		big.ext_len = 70000;
-		CHECK(ctlog_sct_encode(&big, &b) == FC_EINPUT);
+		CHECK(ct_sct_encode(&big, &b) == FC_EINPUT);
 		big.ext_len = 0;
-		ctlog_sct_clear(&big);
+		ct_sct_clear(&big);
 	}
-	ctlog_sct_clear(&s);
+	ct_sct_clear(&s);
 	fc_buf_free(&b);
 }
 
@@ -134,18 +134,18 @@ static void test_digitally_signed(void)
 	uint8_t h = 0, a = 0, *sig = NULL;
 	size_t len = 0;
 
-	CHECK(ctlog_digitally_signed_parse(ds, sizeof(ds), &h, &a, &sig, &len, NULL) == FC_OK);
+	CHECK(ct_digitally_signed_parse(ds, sizeof(ds), &h, &a, &sig, &len, NULL) == FC_OK);
 	CHECK(h == 4 && a == 3 && len == 3 && sig && sig[2] == 0xcc);
 	free(sig);
-	CHECK(ctlog_digitally_signed_parse(ds, sizeof(ds) - 1, &h, &a, &sig, &len, NULL) ==
+	CHECK(ct_digitally_signed_parse(ds, sizeof(ds) - 1, &h, &a, &sig, &len, NULL) ==
 	      FC_EINPUT);
-	CHECK(ctlog_digitally_signed_parse(ds, 3, &h, &a, &sig, &len, NULL) == FC_EINPUT);
+	CHECK(ct_digitally_signed_parse(ds, 3, &h, &a, &sig, &len, NULL) == FC_EINPUT);
 	{
 		uint8_t longer[sizeof(ds) + 1];
 		memcpy(longer, ds, sizeof(ds));
 		longer[sizeof(ds)] = 0;
-		CHECK(ctlog_digitally_signed_parse(longer, sizeof(longer), &h, &a, &sig, &len,
-						   NULL) == FC_EINPUT);
+		CHECK(ct_digitally_signed_parse(longer, sizeof(longer), &h, &a, &sig, &len,
+						NULL) == FC_EINPUT);
 	}
 }
 
@@ -180,13 +180,13 @@ static void test_signed_data(void)
 	CHECK(o == sizeof(want));
 
 	fc_buf_init(&b, 0);
-	CHECK(ctlog_signed_data_precert(0x0102030405060708ULL, ikh, tbs, sizeof(tbs), ext8, 8, &b) ==
+	CHECK(ct_signed_data_precert(0x0102030405060708ULL, ikh, tbs, sizeof(tbs), ext8, 8, &b) ==
 	      FC_OK);
 	CHECK(b.len == sizeof(want) && memcmp(b.data, want, sizeof(want)) == 0);
 
 	/* x509 entry: entry_type 0, no issuer key hash, empty extensions */
 	fc_buf_reset(&b);
-	CHECK(ctlog_signed_data_x509(0x0102030405060708ULL, tbs, sizeof(tbs), NULL, 0, &b) == FC_OK);
+	CHECK(ct_signed_data_x509(0x0102030405060708ULL, tbs, sizeof(tbs), NULL, 0, &b) == FC_OK);
 	{
 		static const uint8_t want_x[] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0,
 						 0, 0, 5, 0x30, 3, 2, 1, 5, 0, 0};
@@ -194,9 +194,9 @@ static void test_signed_data(void)
 	}
 	/* bounds */
 	fc_buf_reset(&b);
-	CHECK(ctlog_signed_data_precert(1, ikh, tbs, 0, NULL, 0, &b) == FC_EINPUT);
-	CHECK(ctlog_signed_data_precert(1, ikh, tbs, sizeof(tbs), ext8, 0x10000, &b) == FC_EINPUT);
-	CHECK(ctlog_signed_data_precert(1, NULL, tbs, sizeof(tbs), NULL, 0, &b) == FC_EINPUT);
+	CHECK(ct_signed_data_precert(1, ikh, tbs, 0, NULL, 0, &b) == FC_EINPUT);
+	CHECK(ct_signed_data_precert(1, ikh, tbs, sizeof(tbs), ext8, 0x10000, &b) == FC_EINPUT);
+	CHECK(ct_signed_data_precert(1, NULL, tbs, sizeof(tbs), NULL, 0, &b) == FC_EINPUT);
 	fc_buf_free(&b);
 }
 
@@ -206,7 +206,7 @@ static void test_sct_list(void)
 {
 	/* 126-byte SCT: 47 fixed bytes + 79 signature bytes, no extensions,
 	 * as in certificate-transparency.md A.1.6: 04 81 82 | 00 80 | 00 7e | 00 */
-	struct ctlog_sct s = make_sct(79, false), *got = NULL;
+	struct ct_sct s = make_sct(79, false), *got = NULL;
 	static const uint8_t want_head[] = {0x04, 0x81, 0x82, 0x00, 0x80, 0x00, 0x7e, 0x00};
 	struct fc_buf b, one;
 	size_t n = 0;
@@ -214,8 +214,8 @@ static void test_sct_list(void)
 
 	fc_buf_init(&b, 0);
 	fc_buf_init(&one, 0);
-	CHECK(ctlog_sct_encode(&s, &one) == FC_OK && one.len == 126);
-	CHECK(ctlog_sct_list_ext_value(&s, 1, &b) == FC_OK);
+	CHECK(ct_sct_encode(&s, &one) == FC_OK && one.len == 126);
+	CHECK(ct_sct_list_ext_value(&s, 1, &b) == FC_OK);
 	CHECK(b.len == 3 + 2 + 2 + 126 && memcmp(b.data, want_head, sizeof(want_head)) == 0);
 	CHECK(memcmp(b.data + 7, one.data, one.len) == 0);
 	/* the TLS list alone, and OpenSSL reads our extension value the same */
@@ -233,58 +233,135 @@ static void test_sct_list(void)
 		}
 		ASN1_OCTET_STRING_free(os);
 	}
-	CHECK(ctlog_sct_list_parse(b.data + 3, b.len - 3, &got, &n, &err) == FC_OK);
+	CHECK(ct_sct_list_parse(b.data + 3, b.len - 3, &got, &n, &err) == FC_OK);
 	CHECK(n == 1 && got && sct_equal(&s, &got[0]));
 	for (size_t i = 0; i < n; i++)
-		ctlog_sct_clear(&got[i]);
+		ct_sct_clear(&got[i]);
 	free(got);
 	got = NULL;
 	/* refusals: truncated, trailing, a wrong inner length, empty list */
-	CHECK(ctlog_sct_list_parse(b.data + 3, b.len - 4, &got, &n, NULL) == FC_EINPUT);
+	CHECK(ct_sct_list_parse(b.data + 3, b.len - 4, &got, &n, NULL) == FC_EINPUT);
 	{
 		uint8_t *t = malloc(b.len - 3 + 1);
 		memcpy(t, b.data + 3, b.len - 3);
 		t[b.len - 3] = 0;
-		CHECK(ctlog_sct_list_parse(t, b.len - 2, &got, &n, NULL) == FC_EINPUT);
+		CHECK(ct_sct_list_parse(t, b.len - 2, &got, &n, NULL) == FC_EINPUT);
 		t[3] = 0x7d; /* inner length one short: the SCT has a trailing byte */
-		CHECK(ctlog_sct_list_parse(t, b.len - 3, &got, &n, NULL) == FC_EINPUT);
+		CHECK(ct_sct_list_parse(t, b.len - 3, &got, &n, NULL) == FC_EINPUT);
 		free(t);
 	}
 	{
 		static const uint8_t empty[] = {0x00, 0x00};
-		CHECK(ctlog_sct_list_parse(empty, 2, &got, &n, NULL) == FC_EINPUT);
+		CHECK(ct_sct_list_parse(empty, 2, &got, &n, NULL) == FC_EINPUT);
 	}
 	/* two SCTs */
 	{
-		struct ctlog_sct two[2] = {make_sct(70, true), make_sct(72, false)};
+		struct ct_sct two[2] = {make_sct(70, true), make_sct(72, false)};
 		fc_buf_reset(&b);
-		CHECK(ctlog_sct_list_encode(two, 2, &b) == FC_OK);
-		CHECK(ctlog_sct_list_parse(b.data, b.len, &got, &n, NULL) == FC_OK && n == 2);
+		CHECK(ct_sct_list_encode(two, 2, &b) == FC_OK);
+		CHECK(ct_sct_list_parse(b.data, b.len, &got, &n, NULL) == FC_OK && n == 2);
 		CHECK(got && sct_equal(&two[0], &got[0]) && sct_equal(&two[1], &got[1]));
 		for (size_t i = 0; i < n; i++)
-			ctlog_sct_clear(&got[i]);
+			ct_sct_clear(&got[i]);
 		free(got);
-		ctlog_sct_clear(&two[0]);
-		ctlog_sct_clear(&two[1]);
+		ct_sct_clear(&two[0]);
+		ct_sct_clear(&two[1]);
 	}
-	CHECK(ctlog_sct_list_encode(&s, 0, &b) == FC_EINPUT);
-	ctlog_sct_clear(&s);
+	CHECK(ct_sct_list_encode(&s, 0, &b) == FC_EINPUT);
+	ct_sct_clear(&s);
 	fc_buf_free(&b);
 	fc_buf_free(&one);
+}
+
+/* A TLS SCT list of the given SerializedSCTs, each with its length. */
+static void list_of(struct fc_buf *out, const struct fc_buf *scts, size_t n)
+{
+	struct fc_buf inner;
+
+	fc_buf_init(&inner, 0);
+	for (size_t i = 0; i < n; i++)
+		CHECK(fc_buf_put_vec(&inner, 2, scts[i].data, scts[i].len));
+	fc_buf_reset(out);
+	CHECK(fc_buf_put_vec(out, 2, inner.data, inner.len));
+	fc_buf_free(&inner);
+}
+
+/* A refused list leaves the outputs as they were and says why. */
+static void check_list_refused(const struct fc_buf *list, const char *why)
+{
+	struct ct_sct *got = (struct ct_sct *)(uintptr_t)0x1;
+	size_t n = 77;
+	struct fc_err err = {0};
+
+	CHECK(ct_sct_list_parse(list->data, list->len, &got, &n, &err) == FC_EINPUT);
+	CHECK(got == (struct ct_sct *)(uintptr_t)0x1 && n == 77);
+	CHECK(err.status == FC_EINPUT);
+	CHECK_CONTAINS(err.msg, why);
+}
+
+/* Regressions: the list parser returned FC_OK without setting its outputs
+ * when a valid SCT was followed by a bad one, or past 16 SCTs. */
+static void test_sct_list_refusals(void)
+{
+	struct ct_sct s = make_sct(8, false), *got = NULL;
+	struct fc_buf list, items[CT_MAX_SCT_LIST + 1];
+	static const uint8_t one_byte[] = {0x00};
+	size_t n = 0;
+
+	fc_buf_init(&list, 0);
+	for (size_t i = 0; i < CT_MAX_SCT_LIST + 1; i++) {
+		fc_buf_init(&items[i], 0);
+		CHECK(ct_sct_encode(&s, &items[i]) == FC_OK);
+	}
+	/* 16 SCTs are fine */
+	list_of(&list, items, CT_MAX_SCT_LIST);
+	CHECK(ct_sct_list_parse(list.data, list.len, &got, &n, NULL) == FC_OK);
+	CHECK(n == CT_MAX_SCT_LIST && got != NULL && sct_equal(&s, &got[15]));
+	for (size_t i = 0; got != NULL && i < n; i++)
+		ct_sct_clear(&got[i]);
+	free(got);
+	/* 17 are not */
+	list_of(&list, items, CT_MAX_SCT_LIST + 1);
+	check_list_refused(&list, "more than 16 SCTs");
+	/* a valid SCT, then one whose length runs past the list */
+	list_of(&list, items, 1);
+	{
+		struct fc_buf bad;
+		fc_buf_init(&bad, 0);
+		CHECK(fc_buf_append(&bad, list.data + 2, list.len - 2)); /* the first SCT */
+		CHECK(fc_buf_put_u16(&bad, 0x0100) && fc_buf_append(&bad, "\x00", 1));
+		fc_buf_reset(&list);
+		CHECK(fc_buf_put_vec(&list, 2, bad.data, bad.len));
+		fc_buf_free(&bad);
+	}
+	check_list_refused(&list, "SCT 1 length is wrong");
+	/* a valid SCT, then an empty SerializedSCT (<1..2^16-1>) */
+	fc_buf_free(&items[1]);
+	fc_buf_init(&items[1], 0);
+	list_of(&list, items, 2);
+	check_list_refused(&list, "SCT 1 length is wrong");
+	/* a valid SCT, then a one-byte one that is not an SCT */
+	CHECK(fc_buf_append(&items[1], one_byte, 1));
+	list_of(&list, items, 2);
+	check_list_refused(&list, "SCT is truncated");
+	for (size_t i = 0; i < CT_MAX_SCT_LIST + 1; i++)
+		fc_buf_free(&items[i]);
+	fc_buf_free(&list);
+	ct_sct_clear(&s);
 }
 
 /* --- JSON (RFC 6962 4.1) ------------------------------------------------------ */
 
 static void test_json(void)
 {
-	struct ctlog_sct s = make_sct(70, true), got = {0};
-	char *text = ctlog_sct_to_json(&s);
+	struct ct_sct s = make_sct(70, true), got = {0};
+	char *text = ct_sct_to_json(&s);
 	struct fc_err err = {0};
 
-	CHECK(ctlog_sct_from_json((const uint8_t *)text, strlen(text), &got, &err) == FC_OK);
+	CHECK(ct_sct_from_json((const uint8_t *)text, strlen(text), &got, &err) == FC_OK);
 	CHECK(sct_equal(&s, &got));
 	CHECK_CONTAINS(text, "\"extensions\":\"AAAFAAAAEJI=\"");
-	ctlog_sct_clear(&got);
+	ct_sct_clear(&got);
 	free(text);
 	{
 		static const char *bad[] = {
@@ -306,18 +383,18 @@ static void test_json(void)
 		};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 			struct fc_err e = {0};
-			CHECK(ctlog_sct_from_json((const uint8_t *)bad[i], strlen(bad[i]), &got, &e) ==
+			CHECK(ct_sct_from_json((const uint8_t *)bad[i], strlen(bad[i]), &got, &e) ==
 			      FC_EUPSTREAM);
 		}
 		/* the minimal valid one (empty signature parses; it will not verify) */
 		const char *ok = "{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkq"
 				 "KywtLi8=\",\"timestamp\":1,\"extensions\":\"\",\"signature\":"
 				 "\"BAMAAA==\"}";
-		CHECK(ctlog_sct_from_json((const uint8_t *)ok, strlen(ok), &got, NULL) == FC_OK);
+		CHECK(ct_sct_from_json((const uint8_t *)ok, strlen(ok), &got, NULL) == FC_OK);
 		CHECK(got.ext_len == 0 && got.sig_len == 0 && got.log_id[0] == 0x10);
-		ctlog_sct_clear(&got);
+		ct_sct_clear(&got);
 	}
-	ctlog_sct_clear(&s);
+	ct_sct_clear(&s);
 }
 
 /* --- verification ---------------------------------------------------------------- */
@@ -328,7 +405,7 @@ static EVP_PKEY *p256(void)
 }
 
 /* Sign msg with key (SHA-256), independently of the code under test. */
-static void sign_into(EVP_PKEY *key, const uint8_t *msg, size_t len, struct ctlog_sct *s)
+static void sign_into(EVP_PKEY *key, const uint8_t *msg, size_t len, struct ct_sct *s)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	size_t n = 0;
@@ -348,56 +425,56 @@ static void test_verify(void)
 	EVP_PKEY *key = p256(), *other = p256();
 	uint8_t ikh[32];
 	static const uint8_t tbs[] = {0x30, 0x03, 0x02, 0x01, 0x07};
-	struct ctlog_sct s = make_sct(4, true);
+	struct ct_sct s = make_sct(4, true);
 	int64_t now = (int64_t)time(NULL) * 1000;
 	struct fc_buf sd;
 	struct fc_err err = {0};
 
 	memset(ikh, 0x5a, sizeof(ikh));
 	CHECK(key && other);
-	CHECK(ctlog_key_hash(key, s.log_id) == FC_OK);
+	CHECK(ct_key_hash(key, s.log_id) == FC_OK);
 	s.timestamp = (uint64_t)now;
 	fc_buf_init(&sd, 0);
-	CHECK(ctlog_signed_data_precert(s.timestamp, ikh, tbs, sizeof(tbs), s.extensions, s.ext_len,
-					&sd) == FC_OK);
+	CHECK(ct_signed_data_precert(s.timestamp, ikh, tbs, sizeof(tbs), s.extensions, s.ext_len,
+				     &sd) == FC_OK);
 	sign_into(key, sd.data, sd.len, &s);
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, &err) == FC_OK);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, &err) == FC_OK);
 
 	/* another key: log id differs */
 	fc_err_clear(&err);
-	CHECK(ctlog_sct_verify(&s, other, sd.data, sd.len, now, &err) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, other, sd.data, sd.len, now, &err) == FC_EUPSTREAM);
 	CHECK_CONTAINS(err.msg, "log id");
 	/* signed by another key under our id */
 	sign_into(other, sd.data, sd.len, &s);
 	fc_err_clear(&err);
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, &err) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, &err) == FC_EUPSTREAM);
 	CHECK_CONTAINS(err.msg, "does not verify");
 	sign_into(key, sd.data, sd.len, &s);
 	/* other data (another TBS) */
 	sd.data[sd.len - 11] ^= 1;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
 	sd.data[sd.len - 11] ^= 1;
 	/* the extensions are covered by the signature */
 	sd.data[sd.len - 1] ^= 1;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
 	sd.data[sd.len - 1] ^= 1;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_OK);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_OK);
 	/* clock: the SCT 61 s ahead of us fails, 59 s passes; a day old fails */
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now - 61000, NULL) == FC_EUPSTREAM);
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now - 59000, NULL) == FC_OK);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now - 61000, NULL) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now - 59000, NULL) == FC_OK);
 	fc_err_clear(&err);
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now + CTLOG_SCT_MAX_AGE_MS + 1, &err) ==
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now + CT_SCT_MAX_AGE_MS + 1, &err) ==
 	      FC_EUPSTREAM);
 	CHECK_CONTAINS(err.msg, "old");
 	/* algorithm fields */
-	s.sig_alg = CTLOG_SIG_RSA;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
-	s.sig_alg = CTLOG_SIG_ECDSA;
+	s.sig_alg = CT_SIG_RSA;
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
+	s.sig_alg = CT_SIG_ECDSA;
 	s.hash_alg = 5;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
-	s.hash_alg = CTLOG_HASH_SHA256;
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
+	s.hash_alg = CT_HASH_SHA256;
 	s.version = 1;
-	CHECK(ctlog_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
+	CHECK(ct_sct_verify(&s, key, sd.data, sd.len, now, NULL) == FC_EUPSTREAM);
 	s.version = 0;
 
 	/* OpenSSL's own SCT code computes the same LogID */
@@ -409,7 +486,7 @@ static void test_verify(void)
 		CHECK(memcmp(md, s.log_id, 32) == 0);
 		OPENSSL_free(der);
 	}
-	ctlog_sct_clear(&s);
+	ct_sct_clear(&s);
 	fc_buf_free(&sd);
 	EVP_PKEY_free(key);
 	EVP_PKEY_free(other);
@@ -419,17 +496,17 @@ static void test_duration(void)
 {
 	unsigned ms = 0;
 
-	CHECK(ctlog_parse_duration_ms("10s", &ms, NULL) == FC_OK && ms == 10000);
-	CHECK(ctlog_parse_duration_ms("500ms", &ms, NULL) == FC_OK && ms == 500);
-	CHECK(ctlog_parse_duration_ms("10", &ms, NULL) == FC_OK && ms == 10000);
-	CHECK(ctlog_parse_duration_ms("2.5", &ms, NULL) == FC_OK && ms == 2500);
-	CHECK(ctlog_parse_duration_ms("1m", &ms, NULL) == FC_OK && ms == 60000);
-	CHECK(ctlog_parse_duration_ms("0", &ms, NULL) == FC_ECONFIG);
-	CHECK(ctlog_parse_duration_ms("-1s", &ms, NULL) == FC_ECONFIG);
-	CHECK(ctlog_parse_duration_ms("10h", &ms, NULL) == FC_ECONFIG);
-	CHECK(ctlog_parse_duration_ms("", &ms, NULL) == FC_ECONFIG);
-	CHECK(ctlog_parse_duration_ms("11m", &ms, NULL) == FC_ECONFIG);
-	CHECK(ctlog_parse_duration_ms("5 s", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("10s", &ms, NULL) == FC_OK && ms == 10000);
+	CHECK(ct_parse_duration_ms("500ms", &ms, NULL) == FC_OK && ms == 500);
+	CHECK(ct_parse_duration_ms("10", &ms, NULL) == FC_OK && ms == 10000);
+	CHECK(ct_parse_duration_ms("2.5", &ms, NULL) == FC_OK && ms == 2500);
+	CHECK(ct_parse_duration_ms("1m", &ms, NULL) == FC_OK && ms == 60000);
+	CHECK(ct_parse_duration_ms("0", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("-1s", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("10h", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("11m", &ms, NULL) == FC_ECONFIG);
+	CHECK(ct_parse_duration_ms("5 s", &ms, NULL) == FC_ECONFIG);
 }
 
 /* --- the whole path against an in-process log ---------------------------------- */
@@ -467,7 +544,7 @@ static void log_handle(void *ctx, struct fc_http_exchange *x)
 	uint8_t ikh[32];
 	unsigned char *tbs = NULL;
 	int tbs_len = 0;
-	struct ctlog_sct s = {0};
+	struct ct_sct s = {0};
 	struct fc_buf sd;
 	char *text;
 	enum log_mode mode;
@@ -514,25 +591,25 @@ static void log_handle(void *ctx, struct fc_http_exchange *x)
 	}
 	tbs = oracle_tbs_without(pc, NID_ct_precert_poison, &tbs_len);
 	CHECK(tbs != NULL);
-	CHECK(ctlog_key_hash(X509_get0_pubkey(ic), ikh) == FC_OK);
+	CHECK(ct_key_hash(X509_get0_pubkey(ic), ikh) == FC_OK);
 	s.log_id[0] = 0;
 	memcpy(s.log_id, lg.log_id, 32);
 	s.timestamp = (uint64_t)time(NULL) * 1000;
 	s.extensions = malloc(8);
 	memcpy(s.extensions, ext8, 8);
 	s.ext_len = 8;
-	s.hash_alg = CTLOG_HASH_SHA256;
-	s.sig_alg = CTLOG_SIG_ECDSA;
+	s.hash_alg = CT_HASH_SHA256;
+	s.sig_alg = CT_SIG_ECDSA;
 	if (mode == LOG_WRONG_CERT)
 		tbs[10] ^= 1;
-	CHECK(ctlog_signed_data_precert(s.timestamp, ikh, tbs, (size_t)tbs_len, ext8, 8, &sd) ==
+	CHECK(ct_signed_data_precert(s.timestamp, ikh, tbs, (size_t)tbs_len, ext8, 8, &sd) ==
 	      FC_OK);
 	sign_into(lg.key, sd.data, sd.len, &s);
-	text = ctlog_sct_to_json(&s);
+	text = ct_sct_to_json(&s);
 	fc_http_respond(x, 200, "application/json", text, strlen(text));
 	free(text);
 out:
-	ctlog_sct_clear(&s);
+	ct_sct_clear(&s);
 	fc_buf_free(&sd);
 	OPENSSL_free(tbs);
 	X509_free(pc);
@@ -574,7 +651,7 @@ static X509 *pem_x509(const char *pem)
 	return x;
 }
 
-static enum fc_status issue_once(struct ca_authority *a, struct ctlog_client *ct,
+static enum fc_status issue_once(struct ca_authority *a, struct ct_client *ct,
 				 const struct oidc_identity *id, EVP_PKEY *subject,
 				 enum log_mode mode)
 {
@@ -603,7 +680,7 @@ static void test_issue_path(void)
 	struct hsm_signer *signer = NULL;
 	struct ca_chain *chain = NULL;
 	struct ca_authority *a = NULL;
-	struct ctlog_client *ct = NULL;
+	struct ct_client *ct = NULL;
 	struct fc_err err = {0};
 	EVP_PKEY *subject = p256();
 	char keypath[] = "/tmp/fulcrum-test-ctlog-key-XXXXXX";
@@ -618,7 +695,7 @@ static void test_issue_path(void)
 	FILE *f;
 
 	lg.key = p256();
-	CHECK(ctlog_key_hash(lg.key, lg.log_id) == FC_OK);
+	CHECK(ct_key_hash(lg.key, lg.log_id) == FC_OK);
 	fd = mkstemp(keypath);
 	CHECK(fd >= 0 && (f = fdopen(fd, "w")) != NULL);
 	CHECK(PEM_write_PUBKEY(f, lg.key) == 1);
@@ -627,14 +704,14 @@ static void test_issue_path(void)
 	CHECK(fc_httpd_start(&ho, log_handle, NULL, &d, &err) == FC_OK);
 	url = fc_xasprintf("http://127.0.0.1:%u/log/", fc_httpd_port(d));
 	{
-		struct ctlog_client_options co = {.url = url, .public_key_path = keypath,
+		struct ct_client_options co = {.url = url, .public_key_path = keypath,
 						  .timeout_ms = 2500};
-		CHECK(ctlog_client_new(&co, &ct, &err) == FC_OK);
-		CHECK(ct && memcmp(ctlog_client_log_id(ct), lg.log_id, 32) == 0);
+		CHECK(ct_client_new(&co, &ct, &err) == FC_OK);
+		CHECK(ct && memcmp(ct_client_log_id(ct), lg.log_id, 32) == 0);
 		/* a URL without a key is refused */
-		struct ctlog_client *none = NULL;
+		struct ct_client *none = NULL;
 		co.public_key_path = NULL;
-		CHECK(ctlog_client_new(&co, &none, NULL) == FC_ECONFIG && none == NULL);
+		CHECK(ct_client_new(&co, &none, NULL) == FC_ECONFIG && none == NULL);
 	}
 	CHECK(hsm_softkey_generate(HSM_KEY_EC_P256, &signer, &err) == FC_OK);
 	CHECK(ca_chain_make_ephemeral(signer, &chain, &err) == FC_OK);
@@ -709,15 +786,15 @@ static void test_issue_path(void)
 		while (lg.held == NULL)
 			pthread_cond_wait(&lg.cond, &lg.lock);
 		pthread_mutex_unlock(&lg.lock);
-		CHECK(ctlog_client_in_flight(ct) == 1);
-		ctlog_client_free(ct);
+		CHECK(ct_client_in_flight(ct) == 1);
+		ct_client_free(ct);
 		ct = NULL;
 		CHECK(lg.done && lg.st == FC_EUNAVAIL && lg.issued == NULL);
 		CHECK_CONTAINS(lg.msg, "shutting down");
 		fc_http_respond(lg.held, 503, "text/plain", "", 0);
 	}
 out:
-	ctlog_client_free(ct);
+	ct_client_free(ct);
 	ca_authority_free(a);
 	fc_httpd_stop(d);
 	unlink(keypath);
@@ -734,6 +811,7 @@ int main(void)
 	test_digitally_signed();
 	test_signed_data();
 	test_sct_list();
+	test_sct_list_refusals();
 	test_json();
 	test_verify();
 	test_duration();

@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctlog.h"
+#include "ct.h"
 
 #define KEY_FILE_MAX (64 * 1024)
 #define BACKOFF_FIRST_MS 100
@@ -31,21 +31,21 @@
 #define REASON_MAX 200       /* bytes of a log's error body we quote */
 
 struct sub {
-	struct ctlog_client *c;
+	struct ct_client *c;
 	struct sub *next;          /* queue, active or waiting list */
 	struct sub *prev;
 	CURL *easy;
 	char *body;                /* the add-pre-chain JSON */
 	struct fc_buf resp;
 	bool resp_too_big;
-	uint8_t ikh[CTLOG_LOG_ID_LEN];
+	uint8_t ikh[CT_LOG_ID_LEN];
 	uint8_t *tbs;
 	size_t tbs_len;
-	int64_t deadline;          /* fc_mono_ms() */
-	int64_t due;               /* next attempt (waiting list) */
+	int64_t deadline;          /* fc_deadline_ms(): of the whole submission */
+	int64_t due;               /* fc_deadline_ms(): next attempt (waiting list) */
 	unsigned attempt;
 	char last[FC_ERR_MSG_MAX]; /* why the last attempt failed (retryable) */
-	ctlog_done_fn done;
+	ct_done_fn done;
 	void *arg;
 	char curl_err[CURL_ERROR_SIZE];
 };
@@ -75,14 +75,14 @@ static void list_del(struct list *l, struct sub *s)
 	s->next = s->prev = NULL;
 }
 
-struct ctlog_client {
+struct ct_client {
 	char *url;
 	char *add_pre_chain_url;
 	char *get_roots_url;
 	char *tls_ca;
 	unsigned timeout_ms;
 	EVP_PKEY *key;
-	uint8_t log_id[CTLOG_LOG_ID_LEN];
+	uint8_t log_id[CT_LOG_ID_LEN];
 	struct curl_slist *headers; /* shared by every transfer, read-only */
 	struct curl_slist *get_headers;
 
@@ -114,10 +114,10 @@ static void sub_free(struct sub *s)
 }
 
 /* Complete s exactly once, then free it. */
-static void sub_finish(struct sub *s, enum fc_status st, const struct ctlog_sct *sct,
+static void sub_finish(struct sub *s, enum fc_status st, const struct ct_sct *sct,
 		       const struct fc_err *err)
 {
-	struct ctlog_client *c = s->c;
+	struct ct_client *c = s->c;
 
 	s->done(s->arg, st, sct, err);
 	sub_free(s);
@@ -178,7 +178,7 @@ static bool set_protocols(CURL *e)
 }
 
 /* Common options of a transfer to the log. */
-static bool easy_setup(struct ctlog_client *c, CURL *e, const char *url, long timeout_ms,
+static bool easy_setup(struct ct_client *c, CURL *e, const char *url, long timeout_ms,
 		       char *errbuf)
 {
 	return curl_easy_setopt(e, CURLOPT_URL, url) == CURLE_OK &&
@@ -196,9 +196,9 @@ static bool easy_setup(struct ctlog_client *c, CURL *e, const char *url, long ti
 /* --- the I/O thread ------------------------------------------------------------ */
 
 /* Start (or restart) the HTTP attempt of s. */
-static void start_attempt(struct ctlog_client *c, struct sub *s)
+static void start_attempt(struct ct_client *c, struct sub *s)
 {
-	int64_t left = s->deadline - fc_mono_ms();
+	int64_t left = fc_deadline_left_ms(s->deadline);
 
 	if (left <= 0) {
 		sub_fail(s, FC_EUNAVAIL, "no answer within the deadline of %u ms (%s)", c->timeout_ms,
@@ -234,11 +234,12 @@ static void start_attempt(struct ctlog_client *c, struct sub *s)
 
 /* Schedule a retry of s after a failed attempt (reason in s->last), or
  * fail it when the deadline does not leave room. retry_after_s < 0: none. */
-static void retry_later(struct ctlog_client *c, struct sub *s, long retry_after_s)
+static void retry_later(struct ct_client *c, struct sub *s, long retry_after_s)
 {
-	int64_t now = fc_mono_ms();
 	uint64_t backoff = BACKOFF_FIRST_MS;
 	uint8_t rnd[2] = {0, 0};
+	uint16_t jitter = 0;
+	struct fc_rd r;
 	int64_t wait;
 
 	for (unsigned i = 1; i < s->attempt && backoff < BACKOFF_MAX_MS; i++)
@@ -247,46 +248,48 @@ static void retry_later(struct ctlog_client *c, struct sub *s, long retry_after_
 		backoff = BACKOFF_MAX_MS;
 	/* Full jitter between half and all of the backoff. */
 	(void)fc_rand_bytes(rnd, sizeof(rnd));
-	wait = (int64_t)(backoff / 2 + (backoff / 2) * (uint64_t)(rnd[0] << 8 | rnd[1]) / 65535);
+	fc_rd_init(&r, rnd, sizeof(rnd));
+	fc_rd_u16(&r, &jitter);
+	wait = (int64_t)(backoff / 2 + (backoff / 2) * (uint64_t)jitter / 65535);
 	if (retry_after_s >= 0) {
 		/* The log said when: not sooner, plus a little jitter so that
 		 * the submissions it pushed back do not return all at once. */
-		wait = retry_after_s * 1000 + (int64_t)(rnd[1] % 100);
+		wait = retry_after_s * 1000 + (int64_t)(jitter % 100);
 	}
-	if (now + wait >= s->deadline) {
+	if (wait >= fc_deadline_left_ms(s->deadline)) {
 		sub_fail(s, FC_EUNAVAIL, "%s; no retry fits in the deadline of %u ms (attempt %u)",
 			 s->last, c->timeout_ms, s->attempt);
 		return;
 	}
 	fc_log(LOG_DEBUG, "ctlog: %s: attempt %u: %s; retrying in %lld ms", c->url, s->attempt,
 	       s->last, (long long)wait);
-	s->due = now + wait;
+	s->due = fc_deadline_ms(wait);
 	list_add(&c->waiting, s);
 }
 
 /* The log answered 200: parse, verify, complete. */
-static void handle_sct(struct ctlog_client *c, struct sub *s)
+static void handle_sct(struct ct_client *c, struct sub *s)
 {
-	struct ctlog_sct sct = {0};
+	struct ct_sct sct = {0};
 	struct fc_err err = {0};
 	struct fc_buf sd;
 
-	if (ctlog_sct_from_json(s->resp.data, s->resp.len, &sct, &err) != FC_OK) {
+	if (ct_sct_from_json(s->resp.data, s->resp.len, &sct, &err) != FC_OK) {
 		sub_fail(s, FC_EUPSTREAM, "the log's answer is not an SCT: %s", err.msg);
 		return;
 	}
 	fc_buf_init(&sd, 0);
-	if (ctlog_signed_data_precert(sct.timestamp, s->ikh, s->tbs, s->tbs_len, sct.extensions,
-				      sct.ext_len, &sd) != FC_OK) {
+	if (ct_signed_data_precert(sct.timestamp, s->ikh, s->tbs, s->tbs_len, sct.extensions,
+				   sct.ext_len, &sd) != FC_OK) {
 		fc_buf_free(&sd);
-		ctlog_sct_clear(&sct);
+		ct_sct_clear(&sct);
 		sub_fail(s, FC_EINTERNAL, "cannot build the SCT's signed data");
 		return;
 	}
-	if (ctlog_sct_verify_id(&sct, c->key, c->log_id, sd.data, sd.len, fc_now() * 1000 + 999,
-				&err) != FC_OK) {
+	if (ct_sct_verify_id(&sct, c->key, c->log_id, sd.data, sd.len, fc_now_ms(), &err) !=
+	    FC_OK) {
 		fc_buf_free(&sd);
-		ctlog_sct_clear(&sct);
+		ct_sct_clear(&sct);
 		sub_fail(s, err.status == FC_EINTERNAL ? FC_EINTERNAL : FC_EUPSTREAM,
 			 "the log's SCT is refused: %s", err.msg);
 		return;
@@ -295,11 +298,11 @@ static void handle_sct(struct ctlog_client *c, struct sub *s)
 	fc_log(LOG_DEBUG, "ctlog: %s: SCT verified (timestamp %llu, attempt %u)", c->url,
 	       (unsigned long long)sct.timestamp, s->attempt);
 	sub_finish(s, FC_OK, &sct, NULL);
-	ctlog_sct_clear(&sct);
+	ct_sct_clear(&sct);
 }
 
 /* One transfer of s ended with result. */
-static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
+static void attempt_done(struct ct_client *c, struct sub *s, CURLcode result)
 {
 	long status = 0;
 	curl_off_t retry_after = -1;
@@ -308,7 +311,7 @@ static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
 	list_del(&c->active, s);
 	curl_multi_remove_handle(c->multi, s->easy);
 	if (s->resp_too_big) {
-		sub_fail(s, FC_EUPSTREAM, "the log's answer is over %d bytes", CTLOG_MAX_RESPONSE);
+		sub_fail(s, FC_EUPSTREAM, "the log's answer is over %d bytes", CT_MAX_RESPONSE);
 		return;
 	}
 	if (result != CURLE_OK) {
@@ -316,7 +319,7 @@ static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
 			 result == CURLE_OPERATION_TIMEDOUT ? "no answer from the log"
 							    : "cannot reach the log",
 			 s->curl_err[0] ? s->curl_err : curl_easy_strerror(result));
-		if (result == CURLE_OPERATION_TIMEDOUT && fc_mono_ms() >= s->deadline - 5) {
+		if (result == CURLE_OPERATION_TIMEDOUT && fc_deadline_left_ms(s->deadline) <= 5) {
 			sub_fail(s, FC_EUNAVAIL, "no answer within the deadline of %u ms (attempt %u: "
 						 "%s)",
 				 c->timeout_ms, s->attempt, s->last);
@@ -351,18 +354,18 @@ static void attempt_done(struct ctlog_client *c, struct sub *s, CURLcode result)
 }
 
 /* Start the waiting submissions that are due; return the ms until the next. */
-static int64_t run_due(struct ctlog_client *c)
+static int64_t run_due(struct ct_client *c)
 {
-	int64_t now = fc_mono_ms(), next = INT64_MAX;
+	int64_t next = INT64_MAX, left;
 	struct sub *s = c->waiting.head, *nx;
 
 	for (; s != NULL; s = nx) {
 		nx = s->next;
-		if (s->due <= now) {
+		if ((left = fc_deadline_left_ms(s->due)) == 0) {
 			list_del(&c->waiting, s);
 			start_attempt(c, s);
-		} else if (s->due - now < next) {
-			next = s->due - now;
+		} else if (left < next) {
+			next = left;
 		}
 	}
 	return next;
@@ -370,7 +373,7 @@ static int64_t run_due(struct ctlog_client *c)
 
 static void *io_thread(void *arg)
 {
-	struct ctlog_client *c = arg;
+	struct ct_client *c = arg;
 	struct list fresh;
 	struct sub *s, *nx;
 	CURLMsg *msg;
@@ -424,10 +427,10 @@ static void *io_thread(void *arg)
 /* --- public API -------------------------------------------------------------------- */
 
 /*
- * Parse "10s", "500ms", "1m", "2.5" (seconds) into milliseconds (ctlog.h).
+ * Parse "10s", "500ms", "1m", "2.5" (seconds) into milliseconds (ct.h).
  * FC_ECONFIG with the reason unless 1 ms <= value <= 10 min.
  */
-enum fc_status ctlog_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *err)
+enum fc_status ct_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *err)
 {
 	char *end;
 	double v, scale = 1000.0;
@@ -503,14 +506,14 @@ out:
 }
 
 /*
- * Create the client (ctlog.h): load and check the log key, compute the
+ * Create the client (ct.h): load and check the log key, compute the
  * LogID, prepare the shared headers and start the I/O thread. FC_ECONFIG
- * with the reason; *out (ctlog_client_free) on success.
+ * with the reason; *out (ct_client_free) on success.
  */
-enum fc_status ctlog_client_new(const struct ctlog_client_options *o, struct ctlog_client **out,
-				struct fc_err *err)
+enum fc_status ct_client_new(const struct ct_client_options *o, struct ct_client **out,
+			     struct fc_err *err)
 {
-	struct ctlog_client *c = NULL;
+	struct ct_client *c = NULL;
 	size_t ul;
 	enum fc_status st = FC_ECONFIG;
 
@@ -534,10 +537,10 @@ enum fc_status ctlog_client_new(const struct ctlog_client_options *o, struct ctl
 	c->add_pre_chain_url = fc_xasprintf("%s/ct/v1/add-pre-chain", c->url);
 	c->get_roots_url = fc_xasprintf("%s/ct/v1/get-roots", c->url);
 	c->tls_ca = o->tls_ca_cert && *o->tls_ca_cert ? fc_xstrdup(o->tls_ca_cert) : NULL;
-	c->timeout_ms = o->timeout_ms ? o->timeout_ms : CTLOG_DEFAULT_TIMEOUT_MS;
+	c->timeout_ms = o->timeout_ms ? o->timeout_ms : CT_DEFAULT_TIMEOUT_MS;
 	if ((st = load_key(o->public_key_path, &c->key, err)) != FC_OK)
 		goto fail;
-	if (ctlog_key_hash(c->key, c->log_id) != FC_OK) {
+	if (ct_key_hash(c->key, c->log_id) != FC_OK) {
 		st = fc_err_set(err, FC_ECONFIG, "ctlog: cannot hash the log key");
 		goto fail;
 	}
@@ -570,57 +573,57 @@ enum fc_status ctlog_client_new(const struct ctlog_client_options *o, struct ctl
 	*out = c;
 	return FC_OK;
 fail:
-	ctlog_client_free(c);
+	ct_client_free(c);
 	return st;
 }
 
-const uint8_t *ctlog_client_log_id(const struct ctlog_client *c)
+const uint8_t *ct_client_log_id(const struct ct_client *c)
 {
 	return c->log_id;
 }
 
-const char *ctlog_client_url(const struct ctlog_client *c)
+const char *ct_client_url(const struct ct_client *c)
 {
 	return c->url;
 }
 
-unsigned ctlog_client_in_flight(const struct ctlog_client *c)
+unsigned ct_client_in_flight(const struct ct_client *c)
 {
-	return atomic_load(&((struct ctlog_client *)c)->in_flight);
+	return atomic_load(&((struct ct_client *)c)->in_flight);
 }
 
 /*
- * Start one add-pre-chain (ctlog.h). Copies what it needs; FC_OK means
+ * Start one add-pre-chain (ct.h). Copies what it needs; FC_OK means
  * done will be called exactly once from the I/O thread. Otherwise
  * FC_EINTERNAL (bad arguments) or FC_EUNAVAIL (too many in flight,
  * shutting down) with the reason, and done is never called.
  */
-enum fc_status ctlog_client_submit_precert(struct ctlog_client *c, const struct ctlog_precert *p,
-					   ctlog_done_fn done, void *arg, struct fc_err *err)
+enum fc_status ct_client_submit_precert(struct ct_client *c, const struct ct_precert *p,
+					ct_done_fn done, void *arg, struct fc_err *err)
 {
 	struct sub *s;
 	json_t *chain, *doc;
 	bool stopping;
 
-	if (c == NULL || p == NULL || done == NULL || p->n < 2 || p->n > CTLOG_MAX_CHAIN ||
+	if (c == NULL || p == NULL || done == NULL || p->n < 2 || p->n > CT_MAX_CHAIN ||
 	    p->issuer_key_hash == NULL || p->tbs == NULL || p->tbs_len == 0 ||
-	    p->tbs_len > CTLOG_MAX_TBS)
+	    p->tbs_len > CT_MAX_TBS)
 		return fc_err_set(err, FC_EINTERNAL, "ctlog: submit: bad arguments");
-	if (atomic_fetch_add(&c->in_flight, 1) >= CTLOG_MAX_IN_FLIGHT) {
+	if (atomic_fetch_add(&c->in_flight, 1) >= CT_MAX_IN_FLIGHT) {
 		atomic_fetch_sub(&c->in_flight, 1);
 		return fc_err_set(err, FC_EUNAVAIL, "%d submissions to the CT log are in flight",
-				  CTLOG_MAX_IN_FLIGHT);
+				  CT_MAX_IN_FLIGHT);
 	}
 	s = fc_xcalloc(1, sizeof(*s));
 	s->c = c;
 	s->done = done;
 	s->arg = arg;
-	s->deadline = fc_mono_ms() + c->timeout_ms;
-	memcpy(s->ikh, p->issuer_key_hash, CTLOG_LOG_ID_LEN);
+	s->deadline = fc_deadline_ms(c->timeout_ms);
+	memcpy(s->ikh, p->issuer_key_hash, CT_LOG_ID_LEN);
 	s->tbs = fc_xmalloc(p->tbs_len);
 	memcpy(s->tbs, p->tbs, p->tbs_len);
 	s->tbs_len = p->tbs_len;
-	fc_buf_init(&s->resp, CTLOG_MAX_RESPONSE);
+	fc_buf_init(&s->resp, CT_MAX_RESPONSE);
 	/* RFC 6962 4.1: {"chain": [base64 DER, ...]}, precert first. */
 	chain = json_array();
 	for (size_t i = 0; i < p->n; i++) {
@@ -652,8 +655,8 @@ enum fc_status ctlog_client_submit_precert(struct ctlog_client *c, const struct 
  * GET get-roots once (blocking) and look for root_der among the answer's
  * certificates (RFC 6962 4.7). FC_EUPSTREAM / FC_EUNAVAIL with the reason.
  */
-enum fc_status ctlog_client_has_root(struct ctlog_client *c, const uint8_t *root_der,
-				     size_t root_len, bool *found, struct fc_err *err)
+enum fc_status ct_client_has_root(struct ct_client *c, const uint8_t *root_der,
+				  size_t root_len, bool *found, struct fc_err *err)
 {
 	struct sub tmp = {0}; /* for write_cb's buffer only */
 	CURL *e = NULL;
@@ -665,7 +668,7 @@ enum fc_status ctlog_client_has_root(struct ctlog_client *c, const uint8_t *root
 	size_t i;
 
 	*found = false;
-	fc_buf_init(&tmp.resp, CTLOG_MAX_ROOTS_RESPONSE);
+	fc_buf_init(&tmp.resp, CT_MAX_ROOTS_RESPONSE);
 	if ((e = curl_easy_init()) == NULL ||
 	    !easy_setup(c, e, c->get_roots_url, (long)c->timeout_ms, tmp.curl_err) ||
 	    (c->get_headers && curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->get_headers) != CURLE_OK) ||
@@ -714,11 +717,11 @@ out:
 }
 
 /*
- * Stop the client (ctlog.h): submissions still in flight complete with
+ * Stop the client (ct.h): submissions still in flight complete with
  * FC_EUNAVAIL on the I/O thread, which is then joined; everything is freed.
  * NULL is fine.
  */
-void ctlog_client_free(struct ctlog_client *c)
+void ct_client_free(struct ct_client *c)
 {
 	if (c == NULL)
 		return;
