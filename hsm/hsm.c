@@ -270,6 +270,14 @@ bool hsm_signer_ready(struct hsm_signer *s)
 }
 
 /*
+ * True when the signer's key lives in this process's memory (hsm.h).
+ */
+bool hsm_signer_in_process(const struct hsm_signer *s)
+{
+	return s != NULL && s->ops->in_process;
+}
+
+/*
  * The X.509 signature algorithm NID of what hsm_sign produces (hsm.h).
  */
 int hsm_signer_signature_nid(const struct hsm_signer *s)

@@ -70,6 +70,9 @@ struct hsm_ops {
 	enum fc_status (*sign_ctx)(void *impl, const uint8_t *msg, size_t len,
 				   const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
 				   struct fc_err *err);
+	/* The key is in this process's memory: a signature costs some
+	 * microseconds of CPU and never waits (a caller may sign inline). */
+	bool in_process;
 };
 
 struct hsm_signer;
@@ -104,6 +107,8 @@ EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s); /* borrowed */
 enum hsm_key_kind hsm_signer_kind(const struct hsm_signer *s);
 const char *hsm_signer_description(const struct hsm_signer *s);
 bool hsm_signer_ready(struct hsm_signer *s);
+/* True when the key is in this process's memory (hsm_ops.in_process). */
+bool hsm_signer_in_process(const struct hsm_signer *s);
 /* The X.509 signature algorithm NID hsm_sign produces:
  * NID_ecdsa_with_SHA256/384/512, NID_sha256WithRSAEncryption,
  * NID_rsassaPss (with SHA-256, MGF1-SHA-256, salt 32) or NID_ED25519. */

@@ -47,6 +47,8 @@ struct journal {
 	struct jentry *head, **tail;
 	bool stop;
 	bool failed;                /* a write or sync failed: nothing more is written */
+	void (*on_batch)(void *arg);
+	void *on_batch_arg;
 };
 
 /* mkdir -p with mode 0700 for what it creates. */
@@ -280,6 +282,17 @@ static void write_batch(struct journal *j, struct jentry *batch)
 		pthread_mutex_unlock(&j->lock);
 	}
 	complete(&batch, JOURNAL_DURABLE, ok ? FC_OK : FC_EIO);
+	if (j->on_batch != NULL)
+		j->on_batch(j->on_batch_arg);
+}
+
+/*
+ * Have fn(arg) called after the completions of each batch (journal.h).
+ */
+void journal_on_batch(struct journal *j, void (*fn)(void *arg), void *arg)
+{
+	j->on_batch = fn;
+	j->on_batch_arg = arg;
 }
 
 static void *journal_thread(void *arg)

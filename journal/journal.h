@@ -97,6 +97,11 @@ enum fc_status journal_open(const char *dir, struct journal **out, struct fc_err
 /* Write everything queued, stop the thread, close. NULL is fine. */
 void journal_close(struct journal *j);
 
+/* Call fn(arg) on the journal's thread after the completions of each
+ * batch (e.g. to send the answers they queued at once). Set it before the
+ * first append. */
+void journal_on_batch(struct journal *j, void (*fn)(void *arg), void *arg);
+
 /* Queue an intent (made durable before done is called) or an outcome
  * (written or durable, as w says). done is called exactly once. */
 void journal_append_intent(struct journal *j, const struct journal_intent *r,

@@ -43,6 +43,7 @@ struct sg_server {
 	const struct signer_config *cfg;
 	int fd;
 	pthread_mutex_t wlock;       /* one answer at a time on fd */
+	struct fc_buf jout;          /* answers of the journal's batch, sent at its end */
 	struct sg_key *keys;         /* main thread only */
 	struct journal *journal;     /* CA: opened at the first KEY_LOAD */
 	struct sg_serials *serials;
@@ -109,20 +110,15 @@ static void job_free(struct job *j)
 
 /* --- answers --------------------------------------------------------------------- */
 
-/* Send one message; a failure (the network process is gone) is left to
- * the main thread, which sees the socket close. */
-static void send_msg(struct sg_server *s, uint16_t type, uint32_t req_id, uint32_t key_id,
-		     const struct fc_buf *payload)
+/* Send the messages in b; a failure (the network process is gone) is left
+ * to the main thread, which sees the socket close. */
+static void send_buf(struct sg_server *s, const struct fc_buf *b)
 {
-	struct fc_buf b;
 	size_t off = 0;
 
-	fc_buf_init(&b, 0);
-	sg_msg_encode(&b, type, req_id, key_id, payload ? payload->data : NULL,
-		      payload ? payload->len : 0);
 	pthread_mutex_lock(&s->wlock);
-	while (off < b.len) {
-		ssize_t n = send(s->fd, b.data + off, b.len - off, MSG_NOSIGNAL);
+	while (off < b->len) {
+		ssize_t n = send(s->fd, b->data + off, b->len - off, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -130,28 +126,67 @@ static void send_msg(struct sg_server *s, uint16_t type, uint32_t req_id, uint32
 		off += (size_t)n;
 	}
 	pthread_mutex_unlock(&s->wlock);
+}
+
+/* One message, sent now (out NULL) or queued in out. */
+static void send_msg_to(struct sg_server *s, struct fc_buf *out, uint16_t type, uint32_t req_id,
+			uint32_t key_id, const struct fc_buf *payload)
+{
+	struct fc_buf b;
+
+	if (out != NULL) {
+		sg_msg_encode(out, type, req_id, key_id, payload ? payload->data : NULL,
+			      payload ? payload->len : 0);
+		return;
+	}
+	fc_buf_init(&b, 0);
+	sg_msg_encode(&b, type, req_id, key_id, payload ? payload->data : NULL,
+		      payload ? payload->len : 0);
+	send_buf(s, &b);
 	fc_buf_free(&b);
 }
 
-static void send_code(struct sg_server *s, uint16_t type, uint32_t req_id, uint32_t key_id,
-		      uint16_t code, const char *text)
+static void send_msg(struct sg_server *s, uint16_t type, uint32_t req_id, uint32_t key_id,
+		     const struct fc_buf *payload)
+{
+	send_msg_to(s, NULL, type, req_id, key_id, payload);
+}
+
+static void send_code_to(struct sg_server *s, struct fc_buf *out, uint16_t type, uint32_t req_id,
+			 uint32_t key_id, uint16_t code, const char *text)
 {
 	struct fc_buf p;
 
 	fc_buf_init(&p, 0);
 	sg_code_text_encode(&p, code, text);
-	send_msg(s, type, req_id, key_id, &p);
+	send_msg_to(s, out, type, req_id, key_id, &p);
 	fc_buf_free(&p);
 }
 
-static void send_signed(struct job *j)
+static void send_code(struct sg_server *s, uint16_t type, uint32_t req_id, uint32_t key_id,
+		      uint16_t code, const char *text)
+{
+	send_code_to(s, NULL, type, req_id, key_id, code, text);
+}
+
+static void send_signed_to(struct job *j, struct fc_buf *out)
 {
 	struct fc_buf p;
 
 	fc_buf_init(&p, 0);
 	fc_buf_put_vec(&p, 2, j->sig, j->sig_len);
-	send_msg(j->srv, SIGNER_MSG_SIGNED, j->req_id, j->key->id, &p);
+	send_msg_to(j->srv, out, SIGNER_MSG_SIGNED, j->req_id, j->key->id, &p);
 	fc_buf_free(&p);
+}
+
+/* The journal's batch is complete: send the answers it queued at once. */
+static void batch_done(void *arg)
+{
+	struct sg_server *s = arg;
+
+	if (s->jout.len > 0)
+		send_buf(s, &s->jout);
+	fc_buf_reset(&s->jout);
 }
 
 /* A fatal failure off the main thread: stop reading (the main thread then
@@ -219,21 +254,23 @@ static void cert_hash(const struct job *j, uint8_t out[32])
 	free(der);
 }
 
-/* The journal's completion of an outcome: answer. */
+/* The journal's completion of an outcome (on its thread): queue the
+ * answer, sent with the others of the batch (batch_done). */
 static void outcome_done(void *arg, enum fc_status st, uint64_t seq)
 {
 	struct job *j = arg;
+	struct fc_buf *out = &j->srv->jout;
 
 	(void)seq;
 	if (st != FC_OK) {
-		send_code(j->srv, SIGNER_MSG_FAILED, j->req_id, j->key->id, FC_EUNAVAIL,
-			  "signer: the issuance journal failed");
+		send_code_to(j->srv, out, SIGNER_MSG_FAILED, j->req_id, j->key->id, FC_EUNAVAIL,
+			     "signer: the issuance journal failed");
 		fatal(j->srv, SIGNER_EXIT_JOURNAL);
 	} else if (j->st == FC_OK) {
-		send_signed(j);
+		send_signed_to(j, out);
 	} else {
-		send_code(j->srv, SIGNER_MSG_FAILED, j->req_id, j->key->id, (uint16_t)j->st,
-			  j->err.msg);
+		send_code_to(j->srv, out, SIGNER_MSG_FAILED, j->req_id, j->key->id,
+			     (uint16_t)j->st, j->err.msg);
 	}
 	job_free(j);
 }
@@ -271,7 +308,7 @@ static void sign_job(struct job *j)
 		return;
 	}
 	if (j->st == FC_OK)
-		send_signed(j);
+		send_signed_to(j, NULL);
 	else
 		send_code(j->srv, SIGNER_MSG_FAILED, j->req_id, j->key->id, (uint16_t)j->st,
 			  j->err.msg);
@@ -307,14 +344,20 @@ static void intent_done(void *arg, enum fc_status st, uint64_t seq)
 	struct job *j = arg;
 
 	if (st != FC_OK) {
-		send_code(j->srv, SIGNER_MSG_FAILED, j->req_id, j->key->id, FC_EUNAVAIL,
-			  "signer: the issuance journal failed");
+		send_code_to(j->srv, &j->srv->jout, SIGNER_MSG_FAILED, j->req_id, j->key->id,
+			     FC_EUNAVAIL, "signer: the issuance journal failed");
 		fatal(j->srv, SIGNER_EXIT_JOURNAL);
 		job_free(j);
 		return;
 	}
 	j->intent_seq = seq;
-	queue_push(j->srv, j);
+	/* A key in memory signs in microseconds: here, on the journal's
+	 * thread, sparing two thread switches; an HSM's signature waits on a
+	 * signing thread. */
+	if (hsm_signer_in_process(j->key->signer))
+		sign_job(j);
+	else
+		queue_push(j->srv, j);
 }
 
 /* --- checks ------------------------------------------------------------------------------ */
@@ -494,6 +537,19 @@ static void send_key_info(struct sg_server *s, uint32_t req_id, struct sg_key *k
 	OPENSSL_free(spki);
 }
 
+/* The journal, opened with the first key (a key that does not load opens
+ * nothing). */
+static enum fc_status open_journal(struct sg_server *s, struct fc_err *err)
+{
+	enum fc_status st;
+
+	if (s->journal != NULL)
+		return FC_OK;
+	if ((st = journal_open(s->cfg->journal_dir, &s->journal, err)) == FC_OK)
+		journal_on_batch(s->journal, batch_done, s);
+	return st;
+}
+
 /* KEY_LOAD: load the configured key (cmd/), open the journal if it is not
  * yet, and answer with the public key and the chain. */
 static void handle_key_load(struct sg_server *s, const struct sg_msg *m)
@@ -516,8 +572,7 @@ static void handle_key_load(struct sg_server *s, const struct sg_msg *m)
 	atomic_init(&k->refs, 1);
 	if (s->cfg->role == SIGNER_ROLE_CA &&
 	    ((st = ca_policy(s, k, loaded.chain_pem ? loaded.chain_pem : "", &err)) != FC_OK ||
-	     (s->journal == NULL &&
-	      (st = journal_open(s->cfg->journal_dir, &s->journal, &err)) != FC_OK)))
+	     (st = open_journal(s, &err)) != FC_OK))
 		goto out;
 	k->next = s->keys;
 	s->keys = k;
@@ -677,6 +732,7 @@ int signer_serve(int fd, const struct signer_config *cfg)
 
 	s->cfg = cfg;
 	s->fd = fd;
+	fc_buf_init(&s->jout, 0);
 	pthread_mutex_init(&s->wlock, NULL);
 	pthread_mutex_init(&s->qlock, NULL);
 	pthread_cond_init(&s->qcond, NULL);
@@ -717,6 +773,7 @@ int signer_serve(int fd, const struct signer_config *cfg)
 	pthread_mutex_destroy(&s->dlock);
 	pthread_cond_destroy(&s->dcond);
 	free(s->workers);
+	fc_buf_free(&s->jout);
 	free(s);
 	return status;
 }

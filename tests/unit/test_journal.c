@@ -99,12 +99,10 @@ static const char *file_n(size_t n)
 	return path;
 }
 
-static char *slurp(const char *path, size_t *len)
+static void slurp(const char *path, char **text, size_t *len)
 {
-	char *text = NULL;
-
-	CHECK(fc_read_file(path, 1 << 20, &text, len, NULL) == FC_OK);
-	return text;
+	*text = NULL;
+	CHECK(fc_read_file(path, 1 << 20, text, len, NULL) == FC_OK);
 }
 
 static void spit(const char *path, const char *text, size_t len)
@@ -149,7 +147,7 @@ static void test_damage(void)
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s", file_n(0));
-	orig = slurp(path, &len);
+	slurp(path, &orig, &len);
 	t = malloc(len + 1);
 
 	/* a changed byte in the middle of the chain */
