@@ -99,8 +99,7 @@ static void serve_usage(FILE *f)
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
-		"  --threads N                    worker threads (default: number of CPUs; with the\n"
-		"                                 signer process, 8 per CPU, at least 16)\n"
+		"  --threads N                    worker threads (default: number of CPUs)\n"
 		"signer process (docs/signer.md):\n"
 		"  --journal-dir DIR              issuance journal (default %s)\n"
 		"  --user NAME                    run as root: the network process becomes NAME\n"
@@ -124,6 +123,77 @@ static bool parse_bool(const char *s, bool *out)
 	return true;
 }
 
+/* The flags of fulcrum serve (serve_usage). */
+enum {
+	OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
+	OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
+	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
+	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
+	OPT_JOURNAL_DIR, OPT_USER, OPT_NO_SIGNER,
+};
+static const struct option serve_longopts[] = {
+	{"ca", required_argument, NULL, OPT_CA},
+	{"config-path", required_argument, NULL, OPT_CONFIG},
+	{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
+	{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
+	{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
+	{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
+	{"ct-log-url", required_argument, NULL, OPT_CT_URL},
+	{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
+	{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
+	{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
+	{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"http-host", required_argument, NULL, OPT_HOST},
+	{"port", required_argument, NULL, OPT_PORT},
+	{"http-port", required_argument, NULL, OPT_PORT},
+	{"port-file", required_argument, NULL, OPT_PORT_FILE},
+	{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
+	{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
+	{"leeway", required_argument, NULL, OPT_LEEWAY},
+	{"log_type", required_argument, NULL, OPT_IGNORED},
+	{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
+	{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
+	{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
+	{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
+	{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
+	{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
+	{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
+	{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+	{"user", required_argument, NULL, OPT_USER},
+	{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/* The flags that go together: -1 to go on, else the exit status. */
+static int serve_check(const struct serve_flags *f)
+{
+	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
+			     strcmp(f->ca, "pkcs11ca") != 0)) {
+		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
+		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (*f->ct_log_url != '\0' &&
+	    (f->ct_log_public_key_path == NULL || *f->ct_log_public_key_path == '\0')) {
+		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
+				"log's PEM public key, to verify every SCT before issuing); to issue "
+				"without CT, say so with --ct-log-url=\"\"\n",
+			f->ct_log_url);
+		return CMD_EXIT_USAGE;
+	}
+	return -1;
+}
+
 /*
  * Read the flags into *f. Secrets are not copied: the passphrase (flag or
  * FULCRUM_FILECA_KEY_PASSWD) is taken by the supervisor, or by serve_ca.c
@@ -133,57 +203,11 @@ static bool parse_bool(const char *s, bool *out)
  */
 static int serve_parse(int argc, char **argv, struct serve_flags *f)
 {
-	enum {
-		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
-		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
-		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
-		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
-		OPT_JOURNAL_DIR, OPT_USER, OPT_NO_SIGNER,
-	};
-	static const struct option longopts[] = {
-		{"ca", required_argument, NULL, OPT_CA},
-		{"config-path", required_argument, NULL, OPT_CONFIG},
-		{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
-		{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
-		{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
-		{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
-		{"ct-log-url", required_argument, NULL, OPT_CT_URL},
-		{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
-		{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
-		{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
-		{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"http-host", required_argument, NULL, OPT_HOST},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"http-port", required_argument, NULL, OPT_PORT},
-		{"port-file", required_argument, NULL, OPT_PORT_FILE},
-		{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
-		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
-		{"leeway", required_argument, NULL, OPT_LEEWAY},
-		{"log_type", required_argument, NULL, OPT_IGNORED},
-		{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
-		{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
-		{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
-		{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
-		{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
-		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
-		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
-		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
-		{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
-		{"user", required_argument, NULL, OPT_USER},
-		{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	unsigned long v;
 	int c, idx = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", serve_longopts, &idx)) != -1) {
 		switch (c) {
 		case OPT_CA: f->ca = optarg; break;
 		case OPT_CONFIG: f->config_path = optarg; break;
@@ -257,27 +281,9 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
 		return CMD_EXIT_USAGE;
 	}
-	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
-			     strcmp(f->ca, "pkcs11ca") != 0)) {
-		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
-		return CMD_EXIT_USAGE;
-	}
-	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
-		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
-		return CMD_EXIT_USAGE;
-	}
-	if (*f->ct_log_url != '\0' &&
-	    (f->ct_log_public_key_path == NULL || *f->ct_log_public_key_path == '\0')) {
-		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
-				"log's PEM public key, to verify every SCT before issuing); to issue "
-				"without CT, say so with --ct-log-url=\"\"\n",
-			f->ct_log_url);
-		return CMD_EXIT_USAGE;
-	}
-
-	return -1;
+	return serve_check(f);
 bad_value:
-	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, serve_longopts[idx].name);
 	return CMD_EXIT_USAGE;
 }
 
@@ -354,19 +360,14 @@ static void ca_opts(const struct serve_flags *f, struct cmd_ca_opts *o)
 	o->no_signer = f->no_signer;
 }
 
-/* Before the fork: who the network process becomes, and how many workers
- * it needs (each waits for the signer's answer, journal sync included). */
+/* Before the fork: who the network process becomes. */
 static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err *err)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
 	if (f->no_signer) {
 		fc_log(LOG_WARNING, "serve: --no-signer-process: the CA key is in the network "
 				    "process, nothing checks what it signs and nothing is journaled");
 		return FC_OK;
 	}
-	if (f->server.threads == 0)
-		f->server.threads = ncpu > 2 ? (unsigned)ncpu * 8 : 16;
 	if (geteuid() != 0) {
 		if (f->user != NULL)
 			fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",

@@ -225,6 +225,61 @@ enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len
 	return FC_OK;
 }
 
+/* An asynchronous signature on its way: the caller's completion. */
+struct async_sign {
+	struct hsm_signer *s;
+	hsm_sign_done_fn done;
+	void *arg;
+};
+
+/* The backend's completion: the same checks and message as hsm_sign_ctx. */
+static void async_done(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+		       const struct fc_err *berr)
+{
+	struct async_sign *as = arg;
+	struct fc_err err = {0};
+
+	if (st == FC_OK && (sig == NULL || sig_len == 0 || sig_len > HSM_MAX_SIG_LEN)) {
+		st = fc_err_set(&err, FC_EHSM, "hsm: %s: backend returned a %zu-byte signature",
+				as->s->description, sig_len);
+		free(sig);
+		sig = NULL;
+	} else if (st != FC_OK) {
+		if (berr != NULL)
+			err = *berr;
+		fc_err_set(&err, st, "hsm: %s: signing failed", as->s->description);
+		free(sig);
+		sig = NULL;
+	}
+	as->done(as->arg, st, sig, st == FC_OK ? sig_len : 0, &err);
+	free(as);
+}
+
+/*
+ * Sign msg without waiting (hsm.h): through the backend's sign_async, or
+ * signed here and done called before the return.
+ */
+void hsm_sign_async(struct hsm_signer *s, const uint8_t *msg, size_t len,
+		    const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg)
+{
+	struct async_sign *as;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if (s == NULL || s->ops->sign_async == NULL) {
+		st = hsm_sign_ctx(s, msg, len, ctx, &sig, &sig_len, &err);
+		done(arg, st, sig, sig_len, &err);
+		return;
+	}
+	as = fc_xcalloc(1, sizeof(*as));
+	as->s = s;
+	as->done = done;
+	as->arg = arg;
+	s->ops->sign_async(s->impl, msg, len, ctx, async_done, as);
+}
+
 /*
  * The signer's public key. Borrowed: valid while the signer lives; take a
  * reference (EVP_PKEY_up_ref) to keep it longer.

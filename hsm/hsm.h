@@ -56,6 +56,12 @@ struct hsm_sign_ctx {
 			       * whose tree head msg is */
 };
 
+/* The end of an asynchronous signature (hsm_sign_async): st FC_OK with
+ * sig (malloc'd; the callee takes it) and sig_len, else the failure in err
+ * and sig NULL. */
+typedef void (*hsm_sign_done_fn)(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+				 const struct fc_err *err);
+
 struct hsm_ops {
 	/* Sign msg (the whole message, not a digest) with the key's algorithm
 	 * (see hsm_sign). *sig is malloc'd by the backend. */
@@ -73,6 +79,10 @@ struct hsm_ops {
 	/* The key is in this process's memory: a signature costs some
 	 * microseconds of CPU and never waits (a caller may sign inline). */
 	bool in_process;
+	/* Start signing and return; done is called once, from any thread
+	 * (perhaps before this returns). NULL = sign_ctx, then done. */
+	void (*sign_async)(void *impl, const uint8_t *msg, size_t len,
+			   const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
 };
 
 struct hsm_signer;
@@ -102,6 +112,15 @@ enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, ui
 enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len,
 			    const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
 			    struct fc_err *err);
+/*
+ * The same without waiting: done(arg, ...) is called exactly once, with
+ * the signature or the failure, on this thread before the return (a key in
+ * this process) or later on another (a remote signer, whose thread must
+ * not be held long). msg and ctx are not used after the return. The
+ * caller must keep s alive until done.
+ */
+void hsm_sign_async(struct hsm_signer *s, const uint8_t *msg, size_t len,
+		    const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
 
 EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s); /* borrowed */
 enum hsm_key_kind hsm_signer_kind(const struct hsm_signer *s);
@@ -156,6 +175,9 @@ struct hsm_remote_transport {
 	enum fc_status (*sign)(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
 			       const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
 			       struct fc_err *err);
+	/* As hsm_ops.sign_async; NULL = sign, then done. */
+	void (*sign_async)(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
+			   const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
 	bool (*ready)(void *link, uint32_t key_id);
 	void (*release)(void *link, uint32_t key_id);
 };

@@ -29,6 +29,23 @@ static enum fc_status remote_sign(void *impl, const uint8_t *msg, size_t len, ui
 	return remote_sign_ctx(impl, msg, len, NULL, sig, sig_len, err);
 }
 
+static void remote_sign_async(void *impl, const uint8_t *msg, size_t len,
+			      const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg)
+{
+	struct remote_key *k = impl;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if (k->t->sign_async != NULL) {
+		k->t->sign_async(k->link, k->key_id, msg, len, ctx, done, arg);
+		return;
+	}
+	st = k->t->sign(k->link, k->key_id, msg, len, ctx, &sig, &sig_len, &err);
+	done(arg, st, sig, sig_len, &err);
+}
+
 static bool remote_ready(void *impl)
 {
 	struct remote_key *k = impl;
@@ -52,6 +69,7 @@ static const struct hsm_ops remote_ops = {
 	.ready = remote_ready,
 	.close = remote_close,
 	.sign_ctx = remote_sign_ctx,
+	.sign_async = remote_sign_async,
 };
 
 /*

@@ -9,7 +9,9 @@
  * they are the same keys.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -26,16 +28,20 @@
 /* A new signer process says HELLO within this time. */
 #define HELLO_TIMEOUT_MS 10000
 
+/* Where a request's answer goes, called once without the lock: st FC_OK
+ * with the answer's type and payload (the callee takes payload), else
+ * FC_EUNAVAIL and why. */
+typedef void (*answer_fn)(void *arg, enum fc_status st, uint16_t type, uint8_t *payload,
+			  uint32_t len, const char *why);
+
 /* A request waiting for its answer. */
 struct call {
 	struct call *next;
 	uint32_t id;
 	unsigned epoch;
-	bool done;
-	uint16_t type;         /* of the answer */
-	uint8_t *payload;      /* of the answer (owned) */
-	uint32_t len;
-	pthread_cond_t cond;
+	int64_t deadline;      /* fc_mono_ms(): given up on after this */
+	answer_fn fn;
+	void *arg;
 };
 
 /* A key this link loaded and has not released. */
@@ -90,6 +96,33 @@ static void cond_init_mono(pthread_cond_t *c)
 	pthread_condattr_destroy(&a);
 }
 
+/* Unlink, under the lock, the calls of epoch that match (all, or those
+ * past their deadline), and answer them with why. */
+static void fail_calls(struct signer_link *l, unsigned epoch, bool expired_only, const char *why)
+{
+	struct call *failed = NULL, **pp;
+	int64_t now = fc_mono_ms();
+
+	pthread_mutex_lock(&l->lock);
+	for (pp = &l->calls; *pp != NULL;) {
+		struct call *c = *pp;
+		if (c->epoch != epoch || (expired_only && c->deadline > now)) {
+			pp = &c->next;
+			continue;
+		}
+		*pp = c->next;
+		c->next = failed;
+		failed = c;
+	}
+	pthread_mutex_unlock(&l->lock);
+	while (failed != NULL) {
+		struct call *c = failed;
+		failed = c->next;
+		c->fn(c->arg, FC_EUNAVAIL, 0, NULL, 0, why);
+		free(c);
+	}
+}
+
 /* --- the reader ---------------------------------------------------------------------- */
 
 struct reader_arg {
@@ -124,21 +157,54 @@ static bool rd_exact(struct reader_arg *ra, uint8_t *dst, size_t n)
 	return true;
 }
 
-/* Hand an answer to its caller (lock held); an answer nobody waits for
- * (the caller gave up) is dropped. */
-static void deliver_locked(struct signer_link *l, const struct sg_msg *m, uint8_t **payload)
+/* Until the next message may be read: wait for data, giving up on the
+ * calls of this epoch whose deadline passes meanwhile. False on an error. */
+static bool wait_readable(struct reader_arg *ra)
 {
-	for (struct call *c = l->calls; c != NULL; c = c->next) {
-		if (c->id != m->req_id || c->done)
-			continue;
-		c->done = true;
-		c->type = m->type;
-		c->payload = *payload;
-		c->len = m->len;
-		*payload = NULL;
-		pthread_cond_signal(&c->cond);
+	struct signer_link *l = ra->l;
+
+	while (ra->start == ra->end) {
+		struct pollfd pfd = {.fd = ra->fd, .events = POLLIN};
+		int64_t next = INT64_MAX, now;
+		int timeout, r;
+
+		pthread_mutex_lock(&l->lock);
+		for (struct call *c = l->calls; c != NULL; c = c->next)
+			if (c->epoch == ra->epoch && c->deadline < next)
+				next = c->deadline;
+		pthread_mutex_unlock(&l->lock);
+		now = fc_mono_ms();
+		timeout = next == INT64_MAX ? -1 : next <= now ? 0 : (int)(next - now);
+		if ((r = poll(&pfd, 1, timeout)) < 0 && errno != EINTR)
+			return false;
+		if (r > 0)
+			return true;
+		fail_calls(l, ra->epoch, true, "signer: no answer from the signer process in time");
+	}
+	return true;
+}
+
+/* Hand an answer to its call; an answer nobody waits for (the call gave
+ * up) is dropped. */
+static void deliver(struct signer_link *l, const struct sg_msg *m, uint8_t *payload)
+{
+	struct call *c = NULL;
+
+	pthread_mutex_lock(&l->lock);
+	for (struct call **pp = &l->calls; *pp != NULL; pp = &(*pp)->next) {
+		if ((*pp)->id == m->req_id) {
+			c = *pp;
+			*pp = c->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (c == NULL) {
+		free(payload);
 		return;
 	}
+	c->fn(c->arg, FC_OK, m->type, payload, m->len, NULL);
+	free(c);
 }
 
 /* The signer of epoch is gone: fail its calls, its keys are not loaded. */
@@ -148,29 +214,45 @@ static void went_down(struct signer_link *l, unsigned epoch)
 	if (l->epoch == epoch && l->up) {
 		l->up = false;
 		if (!atomic_load(&l->closing))
-			fc_log(LOG_ERR, "signer: the signer process (pid %d) is gone: signing requests fail "
-				"until the supervisor has started another",
+			fc_log(LOG_ERR, "signer: the signer process (pid %d) is gone: signing requests "
+					"fail until the supervisor has started another",
 			       (int)l->pid);
 	}
 	for (struct tkey *k = l->keys; k != NULL; k = k->next)
 		k->live = false;
-	for (struct call *c = l->calls; c != NULL; c = c->next)
-		if (c->epoch == epoch)
-			pthread_cond_signal(&c->cond);
 	pthread_cond_broadcast(&l->hello);
+	pthread_mutex_unlock(&l->lock);
+	fail_calls(l, epoch, false, "signer: the signer process is gone");
+}
+
+/* HELLO: the signer of this epoch is up. */
+static void hello(struct reader_arg *ra, const uint8_t *p, uint32_t len)
+{
+	struct signer_link *l = ra->l;
+	struct fc_rd r;
+	uint32_t version, pid;
+
+	fc_rd_init(&r, p, len);
+	if (!fc_rd_u32(&r, &version) || !fc_rd_u32(&r, &pid) || !fc_rd_done(&r))
+		return;
+	pthread_mutex_lock(&l->lock);
+	if (l->epoch == ra->epoch) {
+		l->pid = (pid_t)pid;
+		l->up = true;
+		pthread_cond_broadcast(&l->hello);
+	}
 	pthread_mutex_unlock(&l->lock);
 }
 
 static void *reader_main(void *arg)
 {
 	struct reader_arg *ra = arg;
-	struct signer_link *l = ra->l;
 
 	for (;;) {
 		uint8_t hdr[SIGNER_HDR_LEN], *payload = NULL;
 		struct sg_msg m;
 
-		if (!rd_exact(ra, hdr, sizeof(hdr)))
+		if (!wait_readable(ra) || !rd_exact(ra, hdr, sizeof(hdr)))
 			break;
 		if (!sg_hdr_decode(hdr, &m)) {
 			fc_log(LOG_ERR, "signer: a malformed message from the signer process");
@@ -183,19 +265,14 @@ static void *reader_main(void *arg)
 				break;
 			}
 		}
-		pthread_mutex_lock(&l->lock);
-		if (m.type == SIGNER_MSG_HELLO && m.len == 8 && l->epoch == ra->epoch) {
-			l->pid = (pid_t)((uint32_t)payload[4] << 24 | (uint32_t)payload[5] << 16 |
-					 (uint32_t)payload[6] << 8 | payload[7]);
-			l->up = true;
-			pthread_cond_broadcast(&l->hello);
-		} else if (m.type != SIGNER_MSG_HELLO) {
-			deliver_locked(l, &m, &payload);
+		if (m.type == SIGNER_MSG_HELLO) {
+			hello(ra, payload, m.len);
+			free(payload);
+		} else {
+			deliver(ra->l, &m, payload);
 		}
-		pthread_mutex_unlock(&l->lock);
-		free(payload);
 	}
-	went_down(l, ra->epoch);
+	went_down(ra->l, ra->epoch);
 	free(ra);
 	return NULL;
 }
@@ -221,59 +298,109 @@ static bool write_msg(struct signer_link *l, const struct fc_buf *b)
 	return ok;
 }
 
+/* Send a request whose answer goes to fn(arg, ...) (answer_fn), within
+ * timeout_ms; fn is called on this thread at once when the signer is not
+ * there. */
+static void send_request(struct signer_link *l, uint16_t type, uint32_t key_id,
+			 const struct fc_buf *payload, int timeout_ms, answer_fn fn, void *arg)
+{
+	struct call *c = fc_xcalloc(1, sizeof(*c));
+	struct fc_buf b;
+	bool mine = false;
+
+	pthread_mutex_lock(&l->lock);
+	if (!l->up) {
+		pthread_mutex_unlock(&l->lock);
+		free(c);
+		fn(arg, FC_EUNAVAIL, 0, NULL, 0, "signer: the signer process is not running");
+		return;
+	}
+	if (++l->next_req == 0)
+		l->next_req = 1;
+	c->id = l->next_req;
+	c->epoch = l->epoch;
+	c->deadline = fc_mono_ms() + timeout_ms;
+	c->fn = fn;
+	c->arg = arg;
+	c->next = l->calls;
+	l->calls = c;
+	pthread_mutex_unlock(&l->lock);
+	fc_buf_init(&b, 0);
+	sg_msg_encode(&b, type, c->id, key_id, payload ? payload->data : NULL,
+		      payload ? payload->len : 0);
+	if (write_msg(l, &b)) {
+		fc_buf_free(&b);
+		return; /* c belongs to the reader now */
+	}
+	fc_buf_free(&b);
+	pthread_mutex_lock(&l->lock);
+	for (struct call **pp = &l->calls; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			mine = true;
+			break;
+		}
+	pthread_mutex_unlock(&l->lock);
+	if (mine) {
+		fn(arg, FC_EUNAVAIL, 0, NULL, 0, "signer: the signer process cannot be reached");
+		free(c);
+	}
+}
+
+/* A caller waiting for its answer (call). */
+struct waiter {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool done;
+	enum fc_status st;
+	uint16_t type;
+	uint8_t *payload;
+	uint32_t len;
+	char why[128];
+};
+
+static void waiter_answer(void *arg, enum fc_status st, uint16_t type, uint8_t *payload,
+			  uint32_t len, const char *why)
+{
+	struct waiter *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	w->st = st;
+	w->type = type;
+	w->payload = payload;
+	w->len = len;
+	snprintf(w->why, sizeof(w->why), "%s", why ? why : "");
+	w->done = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
 /*
- * Send a request and wait (up to timeout_ms) for its answer: FC_OK with
- * *type and *payload (caller frees), else FC_EUNAVAIL with the reason.
+ * Send a request and wait for its answer (the reader gives up after
+ * timeout_ms): FC_OK with *type and *payload (caller frees), else
+ * FC_EUNAVAIL with the reason.
  */
 static enum fc_status call(struct signer_link *l, uint16_t type, uint32_t key_id,
 			   const struct fc_buf *payload, int timeout_ms, uint16_t *rtype,
 			   uint8_t **rpayload, uint32_t *rlen, struct fc_err *err)
 {
-	struct call c = {.done = false};
-	struct fc_buf b;
-	struct timespec dl;
-	enum fc_status st = FC_OK;
+	struct waiter w = {.done = false};
 
-	cond_init_mono(&c.cond);
-	fc_buf_init(&b, 0);
-	pthread_mutex_lock(&l->lock);
-	if (!l->up) {
-		pthread_mutex_unlock(&l->lock);
-		st = fc_err_set(err, FC_EUNAVAIL, "signer: the signer process is not running");
-		goto out;
-	}
-	if (++l->next_req == 0)
-		l->next_req = 1;
-	c.id = l->next_req;
-	c.epoch = l->epoch;
-	c.next = l->calls;
-	l->calls = &c;
-	pthread_mutex_unlock(&l->lock);
-	sg_msg_encode(&b, type, c.id, key_id, payload ? payload->data : NULL,
-		      payload ? payload->len : 0);
-	bool sent = write_msg(l, &b);
-	deadline_after(&dl, timeout_ms);
-	pthread_mutex_lock(&l->lock);
-	while (sent && !c.done && l->up && l->epoch == c.epoch &&
-	       pthread_cond_timedwait(&c.cond, &l->lock, &dl) != ETIMEDOUT)
-		;
-	for (struct call **pp = &l->calls; *pp != NULL; pp = &(*pp)->next)
-		if (*pp == &c) {
-			*pp = c.next;
-			break;
-		}
-	pthread_mutex_unlock(&l->lock);
-	if (!c.done)
-		st = fc_err_set(err, FC_EUNAVAIL, "signer: %s",
-				sent ? "no answer from the signer process"
-				     : "the signer process cannot be reached");
-	*rtype = c.type;
-	*rpayload = c.payload;
-	*rlen = c.len;
-out:
-	fc_buf_free(&b);
-	pthread_cond_destroy(&c.cond);
-	return st;
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	send_request(l, type, key_id, payload, timeout_ms, waiter_answer, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.done)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	*rtype = w.type;
+	*rpayload = w.payload;
+	*rlen = w.len;
+	if (w.st != FC_OK)
+		return fc_err_set(err, w.st, "%s", w.why);
+	return FC_OK;
 }
 
 /* The status and text of a FAILED answer as an error. */
@@ -328,6 +455,47 @@ static enum fc_status refused(const uint8_t *p, uint32_t len, struct fc_err *err
 			  signer_refusal_name((enum signer_refusal)code), text);
 }
 
+/* The signature in a SIGN's answer: FC_OK with *sig (malloc'd), else the
+ * refusal or failure. */
+static enum fc_status sign_answer(uint16_t type, const uint8_t *ans, uint32_t alen,
+				  uint8_t **sig, size_t *sig_len, struct fc_err *err)
+{
+	const uint8_t *s;
+	size_t slen;
+	struct fc_rd r;
+
+	fc_rd_init(&r, ans, alen);
+	if (type == SIGNER_MSG_SIGNED && fc_rd_vec(&r, 2, 1, 4096, &s, &slen) && fc_rd_done(&r)) {
+		*sig = fc_xmalloc(slen);
+		memcpy(*sig, s, slen);
+		*sig_len = slen;
+		return FC_OK;
+	}
+	if (type == SIGNER_MSG_REFUSED)
+		return refused(ans, alen, err);
+	if (type == SIGNER_MSG_FAILED)
+		return failed(ans, alen, err);
+	return fc_err_set(err, FC_EHSM, "signer: an unexpected answer (type %u)", type);
+}
+
+/* The SIGN payload for ctx and msg, or FC_EINTERNAL / FC_EUNAVAIL when it
+ * cannot be sent (a field the signer would refuse as malformed, a key not
+ * loaded). */
+static enum fc_status sign_request(struct signer_link *l, uint32_t key_id, const uint8_t *msg,
+				   size_t len, const struct hsm_sign_ctx *ctx, struct fc_buf *p,
+				   struct fc_err *err)
+{
+	if (ctx == NULL || len == 0 || len > SIGNER_MAX_MSG ||
+	    (ctx->token_id && strlen(ctx->token_id) > HSM_SIGN_MAX_TOKEN_ID) ||
+	    (ctx->note && strlen(ctx->note) > HSM_SIGN_MAX_NOTE))
+		return fc_err_set(err, FC_EINTERNAL, "signer: a request the signer would not take");
+	if (!signer_link_key_live(l, key_id))
+		return fc_err_set(err, FC_EUNAVAIL, "signer: key %u is not loaded in the signer "
+						    "process (it restarted)", key_id);
+	sg_sign_req_encode(p, ctx, msg, len);
+	return FC_OK;
+}
+
 static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
 				const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
 				struct fc_err *err)
@@ -337,39 +505,61 @@ static enum fc_status link_sign(void *link, uint32_t key_id, const uint8_t *msg,
 	uint32_t alen = 0;
 	uint16_t type = 0;
 	struct fc_buf p;
-	struct fc_rd r;
-	const uint8_t *s;
-	size_t slen;
 	enum fc_status st;
 
-	if (ctx == NULL || len == 0 || len > SIGNER_MAX_MSG ||
-	    (ctx->token_id && strlen(ctx->token_id) > HSM_SIGN_MAX_TOKEN_ID) ||
-	    (ctx->note && strlen(ctx->note) > HSM_SIGN_MAX_NOTE))
-		return fc_err_set(err, FC_EINTERNAL, "signer: a request the signer would not take");
-	if (!signer_link_key_live(l, key_id))
-		return fc_err_set(err, FC_EUNAVAIL, "signer: key %u is not loaded in the signer "
-						    "process (it restarted)", key_id);
 	fc_buf_init(&p, 0);
-	sg_sign_req_encode(&p, ctx, msg, len);
-	st = call(l, SIGNER_MSG_SIGN, key_id, &p, SIGNER_CALL_TIMEOUT_MS, &type, &ans, &alen, err);
+	if ((st = sign_request(l, key_id, msg, len, ctx, &p, err)) == FC_OK &&
+	    (st = call(l, SIGNER_MSG_SIGN, key_id, &p, SIGNER_CALL_TIMEOUT_MS, &type, &ans, &alen,
+		       err)) == FC_OK)
+		st = sign_answer(type, ans, alen, sig, sig_len, err);
 	fc_buf_free(&p);
-	if (st != FC_OK)
-		goto out;
-	fc_rd_init(&r, ans, alen);
-	if (type == SIGNER_MSG_SIGNED && fc_rd_vec(&r, 2, 1, 4096, &s, &slen) && fc_rd_done(&r)) {
-		*sig = fc_xmalloc(slen);
-		memcpy(*sig, s, slen);
-		*sig_len = slen;
-	} else if (type == SIGNER_MSG_REFUSED) {
-		st = refused(ans, alen, err);
-	} else if (type == SIGNER_MSG_FAILED) {
-		st = failed(ans, alen, err);
-	} else {
-		st = fc_err_set(err, FC_EHSM, "signer: an unexpected answer (type %u)", type);
-	}
-out:
 	free(ans);
 	return st;
+}
+
+/* An asynchronous signature's answer (answer_fn). */
+struct async_call {
+	hsm_sign_done_fn done;
+	void *arg;
+};
+
+static void async_answer(void *arg, enum fc_status st, uint16_t type, uint8_t *payload,
+			 uint32_t len, const char *why)
+{
+	struct async_call *ac = arg;
+	struct fc_err err = {0};
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+
+	if (st == FC_OK)
+		st = sign_answer(type, payload, len, &sig, &sig_len, &err);
+	else
+		fc_err_set(&err, st, "%s", why);
+	free(payload);
+	ac->done(ac->arg, st, sig, sig_len, &err);
+	free(ac);
+}
+
+static void link_sign_async(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
+			    const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg)
+{
+	struct signer_link *l = link;
+	struct async_call *ac;
+	struct fc_err err = {0};
+	struct fc_buf p;
+	enum fc_status st;
+
+	fc_buf_init(&p, 0);
+	if ((st = sign_request(l, key_id, msg, len, ctx, &p, &err)) != FC_OK) {
+		fc_buf_free(&p);
+		done(arg, st, NULL, 0, &err);
+		return;
+	}
+	ac = fc_xcalloc(1, sizeof(*ac));
+	ac->done = done;
+	ac->arg = arg;
+	send_request(l, SIGNER_MSG_SIGN, key_id, &p, SIGNER_CALL_TIMEOUT_MS, async_answer, ac);
+	fc_buf_free(&p);
 }
 
 static bool link_ready(void *link, uint32_t key_id)
@@ -424,6 +614,7 @@ static void link_release(void *link, uint32_t key_id)
 
 static const struct hsm_remote_transport link_transport = {
 	.sign = link_sign,
+	.sign_async = link_sign_async,
 	.ready = link_ready,
 	.release = link_release,
 };
