@@ -34,11 +34,13 @@ struct journal {
 	int dir_fd;
 	int lock_fd;
 	int fd;                     /* the current file */
-	uint64_t file_bytes;
+	uint64_t file_bytes;        /* where the next record goes */
+	uint64_t prealloc_end;      /* zeros written up to here */
 	int64_t file_day;           /* UTC day of the current file */
 	uint64_t next_seq;
 	uint8_t prev[JOURNAL_HASH_LEN];
 	struct fc_buf wbuf;         /* the batch being written */
+	char line[JOURNAL_MAX_LINE]; /* one record being encoded */
 
 	pthread_t thread;
 	bool thread_started;
@@ -75,8 +77,9 @@ static enum fc_status make_dirs(const char *dir, struct fc_err *err)
 	return st;
 }
 
-/* The last complete line of the file at fd (at most JOURNAL_TAIL_BYTES from
- * its end): *line (caller frees) or NULL when it has none. */
+/* The last complete line of the file at fd (before the zeros ahead of the
+ * records, within JOURNAL_TAIL_BYTES of their end): *line (caller frees)
+ * or NULL when it has none. */
 static enum fc_status last_line(int fd, const char *name, char **line, size_t *len,
 				struct fc_err *err)
 {
@@ -88,13 +91,17 @@ static enum fc_status last_line(int fd, const char *name, char **line, size_t *l
 	*line = NULL;
 	if (fstat(fd, &sb) != 0)
 		return fc_err_set(err, FC_EIO, "journal: %s: %s", name, strerror(errno));
-	from = sb.st_size > JOURNAL_TAIL_BYTES ? sb.st_size - JOURNAL_TAIL_BYTES : 0;
+	from = sb.st_size > JOURNAL_TAIL_BYTES + JOURNAL_PREALLOC
+		       ? sb.st_size - JOURNAL_TAIL_BYTES - JOURNAL_PREALLOC
+		       : 0;
 	buf = fc_xmalloc((size_t)(sb.st_size - from) + 1);
 	got = pread(fd, buf, (size_t)(sb.st_size - from), from);
 	if (got < 0) {
 		free(buf);
 		return fc_err_set(err, FC_EIO, "journal: %s: %s", name, strerror(errno));
 	}
+	while (got > 0 && buf[got - 1] == '\0')
+		got--; /* the zeros ahead of the records */
 	buf[got] = '\0';
 	end = memrchr(buf, '\n', (size_t)got);
 	if (end != NULL) {
@@ -165,7 +172,7 @@ static enum fc_status new_file(struct journal *j, struct fc_err *err)
 
 	snprintf(name, sizeof(name), "%016" PRIu64 "-%" PRId64 "%s", j->next_seq,
 		 journal_now_ms(), JOURNAL_SUFFIX);
-	fd = openat(j->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+	fd = openat(j->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fc_err_set(err, FC_EIO, "journal: cannot create %s/%s: %s", j->dir, name,
 				  strerror(errno));
@@ -177,55 +184,75 @@ static enum fc_status new_file(struct journal *j, struct fc_err *err)
 		close(j->fd);
 	j->fd = fd;
 	j->file_bytes = 0;
+	j->prealloc_end = 0;
 	j->file_day = journal_now_ms() / 86400000;
 	return FC_OK;
 }
 
-/* Serialize e after the chain so far into j->wbuf: seq and prev first,
- * then the body. False when the record cannot be encoded. */
+/* Serialize e after the chain so far into j->wbuf: its seq and prev
+ * (the record's first keys) set, then the line. False when the record
+ * cannot be encoded. */
 static bool encode(struct journal *j, struct jentry *e)
 {
 	char prev_hex[2 * JOURNAL_HASH_LEN + 1];
-	json_t *rec;
-	char *line;
 	size_t len;
-	bool ok;
 
 	journal_hex(j->prev, sizeof(j->prev), prev_hex);
-	rec = json_pack("{s:I, s:s}", "seq", (json_int_t)j->next_seq, "prev", prev_hex);
-	if (rec == NULL || e->body == NULL || json_object_update(rec, e->body) != 0 ||
-	    (line = json_dumps(rec, JSON_COMPACT)) == NULL) {
-		json_decref(rec);
+	if (e->body == NULL ||
+	    json_object_set_new_nocheck(e->body, "seq", json_integer((json_int_t)j->next_seq)) !=
+		    0 ||
+	    json_object_set_new_nocheck(e->body, "prev",
+					json_stringn_nocheck(prev_hex, 2 * JOURNAL_HASH_LEN)) != 0)
 		return false;
-	}
-	len = strlen(line);
-	ok = len < JOURNAL_MAX_LINE && fc_buf_append(&j->wbuf, line, len) &&
-	     fc_buf_append(&j->wbuf, "\n", 1);
-	if (ok) {
-		journal_line_hash(line, len, j->prev);
-		e->seq = j->next_seq++;
-	}
-	free(line);
-	json_decref(rec);
-	return ok;
+	len = json_dumpb(e->body, j->line, sizeof(j->line), JSON_COMPACT);
+	if (len == 0 || len >= sizeof(j->line) || !fc_buf_append(&j->wbuf, j->line, len) ||
+	    !fc_buf_append(&j->wbuf, "\n", 1))
+		return false;
+	journal_line_hash(j->line, len, j->prev);
+	e->seq = j->next_seq++;
+	return true;
 }
 
-/* Write the whole of j->wbuf (retrying short writes). */
-static bool write_all(struct journal *j)
+/* pwrite all of p[0..n) at off (retrying short writes). */
+static bool pwrite_all(struct journal *j, const void *p, size_t n, uint64_t off)
 {
-	size_t off = 0;
+	size_t done = 0;
 
-	while (off < j->wbuf.len) {
-		ssize_t n = write(j->fd, j->wbuf.data + off, j->wbuf.len - off);
-		if (n < 0 && errno == EINTR)
+	while (done < n) {
+		ssize_t w = pwrite(j->fd, (const uint8_t *)p + done, n - done, (off_t)(off + done));
+		if (w < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
+		if (w <= 0) {
 			fc_log(LOG_CRIT, "journal: %s: write failed: %s", j->dir,
-			       n < 0 ? strerror(errno) : "no progress");
+			       w < 0 ? strerror(errno) : "no progress");
 			return false;
 		}
-		off += (size_t)n;
+		done += (size_t)w;
 	}
+	return true;
+}
+
+/* Zeros ahead of the records up to past need (the next sync writes them
+ * and the new size, once per JOURNAL_PREALLOC). */
+static bool prealloc(struct journal *j, uint64_t need)
+{
+	static const uint8_t zeros[64 * 1024];
+
+	while (j->prealloc_end < need) {
+		for (size_t done = 0; done < JOURNAL_PREALLOC; done += sizeof(zeros))
+			if (!pwrite_all(j, zeros, sizeof(zeros), j->prealloc_end + done))
+				return false;
+		j->prealloc_end += JOURNAL_PREALLOC;
+	}
+	return true;
+}
+
+/* Write the whole of j->wbuf after the records so far. */
+static bool write_all(struct journal *j)
+{
+	if (!prealloc(j, j->file_bytes + j->wbuf.len) ||
+	    !pwrite_all(j, j->wbuf.data, j->wbuf.len, j->file_bytes))
+		return false;
 	j->file_bytes += j->wbuf.len;
 	return true;
 }
@@ -370,7 +397,8 @@ static enum fc_status lock_and_start(struct journal *j, struct fc_err *err)
 				  strerror(errno));
 	if ((st = find_chain_end(j, err)) != FC_OK || (st = new_file(j, err)) != FC_OK)
 		return st;
-	e.body = json_pack("{s:s, s:I, s:i, s:s}", "type", "open", "t",
+	e.body = json_pack("{s:I, s:s, s:s, s:I, s:i, s:s}", "seq", (json_int_t)0, "prev", "",
+			   "type", "open", "t",
 			   (json_int_t)journal_now_ms(), "pid", (int)getpid(), "version",
 			   FULCRUM_JOURNAL_VERSION);
 	fc_buf_reset(&j->wbuf);

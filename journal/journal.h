@@ -4,8 +4,9 @@
  * id, key); after signing an outcome record says what came of it (the
  * signed certificate's hash and SCTs, or the failure). Records are JSON
  * lines, each carrying the SHA-256 of the line before it, in files named
- * by the sequence number of their first record; a crash leaves at worst a
- * torn last line, never a gap.
+ * by the sequence number of their first record and grown ahead with zeros
+ * (the records end at the first NUL); a crash leaves at worst a torn last
+ * line, never a gap.
  *
  * Appending is asynchronous: one thread writes every record queued since
  * its last write with one write() and one fdatasync() (group commit), then

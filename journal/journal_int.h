@@ -20,6 +20,10 @@
 /* A file's last complete line is searched for in its last bytes: at most
  * two lines' worth. */
 #define JOURNAL_TAIL_BYTES (2 * JOURNAL_MAX_LINE)
+/* Files grow by this much of zeros ahead of the records, so that a sync
+ * need not write the file's size too (half the cost of an append). The
+ * records end at the first NUL. */
+#define JOURNAL_PREALLOC (1024 * 1024)
 
 /* One file of the journal directory. */
 struct journal_file {
@@ -45,8 +49,8 @@ bool journal_unhex(const char *s, uint8_t *out, size_t n);
 /* Milliseconds since the epoch (wall clock). */
 int64_t journal_now_ms(void);
 
-/* The record bodies (everything but "seq" and "prev", which the writer
- * puts first). */
+/* The records, "seq" and "prev" first with placeholder values, which the
+ * writer sets. */
 json_t *journal_intent_json(const struct journal_intent *r);
 json_t *journal_outcome_json(const struct journal_outcome *r);
 const char *journal_kind_name(enum journal_kind k);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include <openssl/sha.h>
+#include <pthread.h>
+
+#include <openssl/evp.h>
 
 #include "journal_int.h"
 
@@ -100,11 +102,21 @@ void journal_files_free(struct journal_file *f, size_t n)
 	free(f);
 }
 
+static EVP_MD *md_sha256;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 /* SHA-256 of one record line, without its newline: what the next record's
- * "prev" holds. */
+ * "prev" holds (the digest fetched once). */
 void journal_line_hash(const char *line, size_t len, uint8_t out[JOURNAL_HASH_LEN])
 {
-	SHA256((const unsigned char *)line, len, out);
+	pthread_once(&md_once, md_fetch);
+	if (EVP_Digest(line, len, out, NULL, md_sha256 ? md_sha256 : EVP_sha256(), NULL) != 1)
+		abort(); /* a digest of memory cannot fail but for lack of memory */
 }
 
 /* Lower-case hex of in[0..n) into out, NUL-terminated. */
@@ -173,14 +185,34 @@ static json_t *text(const char *s)
 	return v;
 }
 
-/* The hex of a byte string as a JSON string. */
+/* The hex of a byte string as a JSON string (ASCII: no UTF-8 check). */
 static json_t *hexj(const uint8_t *p, size_t n)
 {
 	char buf[2 * JOURNAL_MAX_TEXT + 1];
 	size_t m = n < JOURNAL_MAX_TEXT ? n : JOURNAL_MAX_TEXT;
 
 	journal_hex(p, m, buf);
-	return json_string(buf);
+	return json_stringn_nocheck(buf, 2 * m);
+}
+
+/* Set key (a literal of this file: valid UTF-8) to v in o. */
+static void put(json_t *o, const char *key, json_t *v)
+{
+	json_object_set_new_nocheck(o, key, v);
+}
+
+/* A new record with its placeholder "seq" and "prev", type and time, in
+ * that order. Built key by key rather than with json_pack: a record is
+ * made twice per certificate, and the format parsing showed. */
+static json_t *record(const char *type)
+{
+	json_t *o = json_object();
+
+	put(o, "seq", json_integer(0));
+	put(o, "prev", json_stringn_nocheck("", 0));
+	put(o, "type", json_string_nocheck(type));
+	put(o, "t", json_integer((json_int_t)journal_now_ms()));
+	return o;
 }
 
 /*
@@ -190,13 +222,18 @@ static json_t *hexj(const uint8_t *p, size_t n)
 json_t *journal_intent_json(const struct journal_intent *r)
 {
 	size_t slen = r->serial_len < JOURNAL_MAX_SERIAL ? r->serial_len : JOURNAL_MAX_SERIAL;
+	json_t *o = record("intent");
 
-	return json_pack("{s:s, s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "type",
-			 "intent", "t", (json_int_t)journal_now_ms(), "kind",
-			 journal_kind_name(r->kind), "serial", hexj(r->serial, slen), "san",
-			 text(r->san), "san_type", text(r->san_type), "issuer", text(r->issuer),
-			 "token", text(r->token_id), "spki_sha256", hexj(r->spki_sha256, 32),
-			 "tbs_sha256", hexj(r->tbs_sha256, 32), "key", (json_int_t)r->key_id);
+	put(o, "kind", json_string_nocheck(journal_kind_name(r->kind)));
+	put(o, "serial", hexj(r->serial, slen));
+	put(o, "san", text(r->san));
+	put(o, "san_type", text(r->san_type));
+	put(o, "issuer", text(r->issuer));
+	put(o, "token", text(r->token_id));
+	put(o, "spki_sha256", hexj(r->spki_sha256, 32));
+	put(o, "tbs_sha256", hexj(r->tbs_sha256, 32));
+	put(o, "key", json_integer((json_int_t)r->key_id));
+	return o;
 }
 
 /* The SCTs of an outcome: [{"log_id": hex, "timestamp": ms}, ...]. */
@@ -204,10 +241,12 @@ static json_t *scts_json(const struct journal_outcome *r)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; i < r->n_scts && i < JOURNAL_MAX_SCTS; i++)
-		json_array_append_new(arr, json_pack("{s:o, s:I}", "log_id",
-						     hexj(r->scts[i].log_id, 32), "timestamp",
-						     (json_int_t)r->scts[i].timestamp));
+	for (size_t i = 0; i < r->n_scts && i < JOURNAL_MAX_SCTS; i++) {
+		json_t *sct = json_object();
+		put(sct, "log_id", hexj(r->scts[i].log_id, 32));
+		put(sct, "timestamp", json_integer((json_int_t)r->scts[i].timestamp));
+		json_array_append_new(arr, sct);
+	}
 	return arr;
 }
 
@@ -219,19 +258,18 @@ static json_t *scts_json(const struct journal_outcome *r)
 json_t *journal_outcome_json(const struct journal_outcome *r)
 {
 	size_t slen = r->serial_len < JOURNAL_MAX_SERIAL ? r->serial_len : JOURNAL_MAX_SERIAL;
-	json_t *o = json_pack("{s:s, s:I, s:I, s:s, s:o, s:b}", "type", "outcome", "t",
-			      (json_int_t)journal_now_ms(), "intent", (json_int_t)r->intent_seq,
-			      "kind", journal_kind_name(r->kind), "serial",
-			      hexj(r->serial, slen), "ok", r->ok);
+	json_t *o = record("outcome");
 
-	if (o == NULL)
-		return NULL;
+	put(o, "intent", json_integer((json_int_t)r->intent_seq));
+	put(o, "kind", json_string_nocheck(journal_kind_name(r->kind)));
+	put(o, "serial", hexj(r->serial, slen));
+	put(o, "ok", json_boolean(r->ok));
 	if (r->ok) {
-		json_object_set_new(o, "cert_sha256", hexj(r->cert_sha256, 32));
+		put(o, "cert_sha256", hexj(r->cert_sha256, 32));
 		if (r->kind == JOURNAL_CERT && r->n_scts > 0)
-			json_object_set_new(o, "scts", scts_json(r));
+			put(o, "scts", scts_json(r));
 	} else {
-		json_object_set_new(o, "error", text(r->error ? r->error : "failed"));
+		put(o, "error", text(r->error ? r->error : "failed"));
 	}
 	return o;
 }

@@ -350,11 +350,14 @@ static enum fc_status check_file(struct vstate *v, const char *dir, const char *
 	size_t len = 0, off = 0;
 	enum fc_status st;
 
-	st = fc_read_file(path, (size_t)JOURNAL_MAX_FILE_BYTES + 4 * JOURNAL_MAX_LINE, &text,
-			  &len, err);
+	st = fc_read_file(path, (size_t)JOURNAL_MAX_FILE_BYTES + 4 * JOURNAL_MAX_LINE +
+					JOURNAL_PREALLOC,
+			  &text, &len, err);
 	free(path);
 	if (st != FC_OK)
 		return st;
+	while (len > 0 && text[len - 1] == '\0')
+		len--; /* the zeros ahead of the records */
 	v->file = name;
 	v->line_no = 0;
 	v->rep->files++;

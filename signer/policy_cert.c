@@ -10,10 +10,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
-#include <openssl/sha.h>
 
 #include "signer_int.h"
 
@@ -31,6 +34,35 @@ enum signer_refusal sg_refuse(enum signer_refusal r, char *why, size_t n, const 
 		va_end(ap);
 	}
 	return r;
+}
+
+static EVP_MD *md_sha256, *md_sha1;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_fetch(void)
+{
+	md_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	md_sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+}
+
+static void digest(EVP_MD *md, const EVP_MD *fallback, const void *p, size_t n, uint8_t *out)
+{
+	if (EVP_Digest(p, n, out, NULL, md != NULL ? md : fallback, NULL) != 1)
+		abort(); /* a digest of memory cannot fail but for lack of memory */
+}
+
+/* SHA-256 of p[0..n) into out (signer_int.h). */
+void sg_sha256(const void *p, size_t n, uint8_t out[32])
+{
+	pthread_once(&md_once, md_fetch);
+	digest(md_sha256, EVP_sha256(), p, n, out);
+}
+
+/* SHA-1 of p[0..n) into out (signer_int.h): SubjectKeyId method 1. */
+void sg_sha1(const void *p, size_t n, uint8_t out[20])
+{
+	pthread_once(&md_once, md_fetch);
+	digest(md_sha1, EVP_sha1(), p, n, out);
 }
 
 /* The AlgorithmIdentifiers a CA key signs with, as Go and ca/cert.c write
@@ -195,7 +227,8 @@ static enum signer_refusal check_spki(const struct der *spki, struct der *bits, 
 		return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "malformed key algorithm");
 	if (oid_is(&oid, oid_ec, sizeof(oid_ec))) {
 		if (!der_expect(&a, DER_OID, &param) || !fc_rd_done(&a))
-			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n, "EC key without a named curve");
+			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n,
+					 "EC key without a named curve");
 		if (oid_is(&param, oid_p256, sizeof(oid_p256)))
 			point = 65;
 		else if (oid_is(&param, oid_p384, sizeof(oid_p384)))
@@ -339,7 +372,7 @@ enum signer_refusal sg_check_cert(const struct sg_ca_policy *p, enum hsm_sign_ki
 		rf = sg_check_extensions(p, kind, &x, &bits, info, &core, why, why_len);
 	}
 	if (rf == SIGNER_OK)
-		SHA256(core.data, core.len, info->core_hash);
+		sg_sha256(core.data, core.len, info->core_hash);
 	fc_buf_free(&core);
 	return rf;
 }

@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "signer_int.h"
 
 static const uint8_t oid_ku[] = {0x55, 0x1d, 0x0f};
@@ -252,9 +250,9 @@ static bool value_is(const struct der *val, const uint8_t *want, size_t n)
 /* SubjectKeyId: the SHA-1 of the subjectPublicKey bits (method 1). */
 static bool skid_ok(const struct der *val, const struct der *bits)
 {
-	uint8_t md[SHA_DIGEST_LENGTH];
+	uint8_t md[20];
 
-	SHA1(bits->p + 1, bits->len - 1, md);
+	sg_sha1(bits->p + 1, bits->len - 1, md);
 	return val->len == 2 + sizeof(md) && val->p[0] == DER_OCTET_STRING &&
 	       val->p[1] == sizeof(md) && memcmp(val->p + 2, md, sizeof(md)) == 0;
 }
@@ -368,7 +366,8 @@ enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_s
 		if (der_peek(&e, &tag) && tag == DER_BOOLEAN) {
 			/* DER: TRUE is 0xff, and FALSE (the default) is left out. */
 			if (!der_next(&e, &crit) || crit.len != 1 || crit.p[0] != 0xff)
-				return sg_refuse(SIGNER_REFUSE_DER, why, why_len, "malformed critical flag");
+				return sg_refuse(SIGNER_REFUSE_DER, why, why_len,
+						 "malformed critical flag");
 			critical = true;
 		}
 		if (!der_expect(&e, DER_OCTET_STRING, &val) || !fc_rd_done(&e))

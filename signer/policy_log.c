@@ -57,7 +57,8 @@ enum signer_refusal sg_check_sct(const uint8_t *msg, size_t len, int64_t now_ms,
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
 				 "an entry that is not one DER certificate or TBSCertificate");
 	if (!fc_rd_vec(&r, 2, 0, 65535, &exts, &exts_len) || !fc_rd_done(&r))
-		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "malformed extensions or trailing bytes");
+		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
+				 "malformed extensions or trailing bytes");
 	fc_rd_init(&e, exts, exts_len);
 	while (!fc_rd_done(&e))
 		if (!fc_rd_u8(&e, &etype) || !fc_rd_vec(&e, 2, 0, 65535, &b, &bl))

@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "signer_int.h"
 
 /* Precertificates waiting for their final certificate, at most. */
@@ -43,14 +41,15 @@ struct sg_serials {
 	size_t n_wait;
 };
 
+/* FNV-1a over the serial: serials are random, and a collision can only
+ * refuse a fresh serial, never accept a used one. */
 static uint64_t fingerprint(const uint8_t *serial, size_t len)
 {
-	uint8_t md[SHA256_DIGEST_LENGTH];
-	uint64_t fp = 0;
+	uint64_t fp = 0xcbf29ce484222325ULL;
 
-	SHA256(serial, len, md);
-	for (int i = 0; i < 8; i++)
-		fp = fp << 8 | md[i];
+	for (size_t i = 0; i < len; i++)
+		fp = (fp ^ serial[i]) * 0x100000001b3ULL;
+	fp ^= fp >> 29; /* spread the last bytes into the table index */
 	return fp ? fp : 1;
 }
 
@@ -66,7 +65,8 @@ static size_t pow2_at_least(size_t n)
 /*
  * A serial set remembering at least the latest per_gen serials (see the
  * file comment). Never NULL (allocation aborts); free with
- * sg_serials_free. Table memory is only touched as it fills.
+ * sg_serials_free. The serial tables are touched at once (no page fault
+ * per new serial later); the precertificate table as it fills.
  */
 struct sg_serials *sg_serials_new(size_t per_gen)
 {
@@ -77,6 +77,9 @@ struct sg_serials *sg_serials_new(size_t per_gen)
 	s->cur.cap = s->old.cap = pow2_at_least(2 * s->per_gen);
 	s->cur.slots = fc_xcalloc(s->cur.cap, sizeof(uint64_t));
 	s->old.slots = fc_xcalloc(s->old.cap, sizeof(uint64_t));
+	/* Touch the tables now rather than one page per new serial later. */
+	memset(s->cur.slots, 0, s->cur.cap * sizeof(uint64_t));
+	memset(s->old.slots, 0, s->old.cap * sizeof(uint64_t));
 	s->wait = fc_xcalloc(2 * PENDING_MAX, sizeof(*s->wait));
 	return s;
 }

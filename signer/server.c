@@ -23,7 +23,6 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
 #include "signer_int.h"
@@ -250,7 +249,7 @@ static void cert_hash(const struct job *j, uint8_t out[32])
 	der[off++] = (uint8_t)bits;
 	der[off++] = 0; /* no unused bits */
 	memcpy(der + off, j->sig, j->sig_len), off += j->sig_len;
-	SHA256(der, off, out);
+	sg_sha256(der, off, out);
 	free(der);
 }
 
@@ -383,8 +382,8 @@ static void journal_intent(struct job *j)
 
 	in.san = san;
 	in.issuer = issuer;
-	SHA256(j->info.spki, j->info.spki_len, in.spki_sha256);
-	SHA256(j->req.msg, j->req.msg_len, in.tbs_sha256);
+	sg_sha256(j->info.spki, j->info.spki_len, in.spki_sha256);
+	sg_sha256(j->req.msg, j->req.msg_len, in.tbs_sha256);
 	journal_append_intent(j->srv->journal, &in, intent_done, j);
 	free(san);
 	free(issuer);

@@ -139,6 +139,11 @@ struct sg_cert_info {
 	uint8_t core_hash[32];     /* the TBS without poison or SCT list (RFC 6962 3.1) */
 };
 
+/* SHA-256 and SHA-1 with digests fetched once (OpenSSL 3's one-shot
+ * SHA256() fetches the algorithm at every call). */
+void sg_sha256(const void *p, size_t n, uint8_t out[32]);
+void sg_sha1(const void *p, size_t n, uint8_t out[20]);
+
 /* The AlgorithmIdentifier DER of a signature NID (hsm_signer_signature_nid);
  * NULL for an unknown one. */
 const uint8_t *sg_sig_alg_der(int nid, size_t *len);

@@ -167,7 +167,12 @@ static void test_damage(void)
 	/* a torn last line is a note, not a break, and the next file still links */
 	spit(path, orig, len);
 	{
-		FILE *f = fopen(path, "a");
+		/* where the records end (the zeros ahead of them follow) */
+		size_t end = len;
+		FILE *f = fopen(path, "r+");
+		while (end > 0 && orig[end - 1] == '\0')
+			end--;
+		fseek(f, (long)end, SEEK_SET);
 		fputs("{\"seq\":7,\"pr", f);
 		fclose(f);
 	}
