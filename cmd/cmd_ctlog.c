@@ -387,7 +387,8 @@ static enum fc_status drop(const struct ctlog_flags *f, struct fc_err *err)
 
 	if (f->no_signer)
 		return FC_OK;
-	if ((st = own_storage(f, err)) != FC_OK || (st = cmd_privsep_drop(&f->user_ids, "ctlog", err)) != FC_OK)
+	if ((st = own_storage(f, err)) != FC_OK ||
+	    (st = cmd_privsep_drop(&f->user_ids, "ctlog", err)) != FC_OK)
 		return fc_err_set(err, st, "cannot drop privileges");
 	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0)
 		return fc_err_set(err, FC_ECONFIG,
