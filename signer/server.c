@@ -479,6 +479,15 @@ static struct sg_key *key_find(struct sg_server *s, uint32_t id)
 	return NULL;
 }
 
+static int key_count(const struct sg_server *s)
+{
+	int n = 0;
+
+	for (const struct sg_key *k = s->keys; k != NULL; k = k->next)
+		n++;
+	return n;
+}
+
 /* The CA policy of a key from the first certificate of its chain, which
  * must hold the key's public half. */
 static enum fc_status ca_policy(struct sg_server *s, struct sg_key *k, const char *chain,
@@ -558,8 +567,9 @@ static void handle_key_load(struct sg_server *s, const struct sg_msg *m)
 	struct sg_key *k = NULL;
 	enum fc_status st;
 
-	if (key_find(s, m->key_id) != NULL) {
-		st = fc_err_set(&err, FC_EINTERNAL, "signer: key id %u is in use", m->key_id);
+	if (key_find(s, m->key_id) != NULL || key_count(s) >= SIGNER_MAX_KEYS) {
+		st = fc_err_set(&err, FC_EINTERNAL, "signer: key id %u is in use, or %d keys are",
+				m->key_id, SIGNER_MAX_KEYS);
 		goto out;
 	}
 	if ((st = s->cfg->load(s->cfg->load_arg, &loaded, &err)) != FC_OK)

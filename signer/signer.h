@@ -42,6 +42,9 @@
  * this close to the signer's clock (seconds behind, ahead). */
 #define SIGNER_SKEW_PAST_S 10
 #define SIGNER_SKEW_FUTURE_S 2
+/* Keys loaded at once (the current one, and those requests in flight
+ * still use after reloads). */
+#define SIGNER_MAX_KEYS 16
 /* A final certificate must follow its precertificate within this time. */
 #define SIGNER_PRECERT_TTL_S 600
 /* Serial numbers remembered per generation (two generations are kept: at
