@@ -1,34 +1,27 @@
 /*
- * Unit tests for oidc/fetch.c and oidc/provider.c against a real issuer:
- * tests/tools/test_issuer.c ($FULCRUM_TEST_ISSUER), started here on a free
- * loopback port and always stopped (TERM, then KILL) at exit. The monotonic
+ * Unit tests for oidc/fetch.c, oidc/fetcher.c and oidc/provider.c against a
+ * real issuer: tests/tools/test_issuer.c ($FULCRUM_TEST_ISSUER), started
+ * here on a free loopback port and always stopped (TERM, then KILL) at exit
+ * (tests/tools/test_issuer_client.h). The monotonic
  * clock is replaced so that TTLs, cooldowns and staleness can be crossed
  * without waiting.
  */
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "../tools/test_issuer_client.h"
 #include "check.h"
 #include "oidc_int.h"
 
-static pid_t issuer_pid = -1;
-static char issuer_url[64];
-static char tmpdir[64] = "";
-static char port_file[128];
+static struct test_issuer issuer;
+#define issuer_url (issuer.url)
 
 static atomic_llong fake_ms = 1000000000LL;
 
@@ -50,151 +43,26 @@ static int64_t real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* --- the issuer process ------------------------------------------------------ */
+/* --- talking to the issuer ------------------------------------------------------ */
 
-/* Stop the issuer: TERM, then KILL after 5 s. Returns its exit status
- * (0 for a clean exit; an ASan/LSan report makes it non-zero), or -1. */
 static int stop_issuer_status(void)
 {
-	int status = 0, rc = -1;
-
-	if (issuer_pid > 0) {
-		kill(issuer_pid, SIGTERM);
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(issuer_pid, &status, WNOHANG) == issuer_pid) {
-				issuer_pid = -1;
-				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-				break;
-			}
-			usleep(50 * 1000);
-		}
-		if (issuer_pid > 0) {
-			kill(issuer_pid, SIGKILL);
-			waitpid(issuer_pid, &status, 0);
-			issuer_pid = -1;
-		}
-	}
-	if (tmpdir[0]) {
-		unlink(port_file);
-		rmdir(tmpdir);
-		tmpdir[0] = '\0';
-	}
-	return rc;
-}
-
-static void stop_issuer(void)
-{
-	stop_issuer_status();
-}
-
-static void on_fatal_signal(int sig)
-{
-	/* Stop the child even when a check crashes us. */
-	if (issuer_pid > 0)
-		kill(issuer_pid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	return test_issuer_stop(&issuer);
 }
 
 static bool start_issuer(void)
 {
-	const char *bin = getenv("FULCRUM_TEST_ISSUER");
-	pid_t parent = getpid();
-	FILE *f;
-	unsigned port = 0;
-
-	if (bin == NULL) {
-		fprintf(stderr, "FULCRUM_TEST_ISSUER is not set\n");
-		return false;
-	}
-	strcpy(tmpdir, "/tmp/fc-prov-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		tmpdir[0] = '\0';
-		return false;
-	}
-	snprintf(port_file, sizeof(port_file), "%s/port", tmpdir);
-	atexit(stop_issuer);
-	signal(SIGABRT, on_fatal_signal);
-	signal(SIGSEGV, on_fatal_signal);
-	issuer_pid = fork();
-	if (issuer_pid < 0)
-		return false;
-	if (issuer_pid == 0) {
-		/* If the test dies without cleaning up, the issuer goes too. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		execl(bin, "test-issuer", "--port-file", port_file, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300 && port == 0; i++) {
-		int status;
-
-		if (waitpid(issuer_pid, &status, WNOHANG) == issuer_pid) {
-			issuer_pid = -1;
-			fprintf(stderr, "test-issuer exited early\n");
-			return false;
-		}
-		if ((f = fopen(port_file, "r")) != NULL) {
-			if (fscanf(f, "%u", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (port == 0)
-			usleep(50 * 1000);
-	}
-	if (port == 0)
-		return false;
-	snprintf(issuer_url, sizeof(issuer_url), "http://127.0.0.1:%u", port);
-	return true;
+	return test_issuer_start(&issuer);
 }
 
-/* --- talking to the issuer ------------------------------------------------------ */
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-	return fc_buf_append(ud, p, size * n) ? size * n : 0;
-}
-
-/* POST body (or GET if body is NULL) to the issuer; returns the body on 200. */
 static char *issuer_call(const char *path, const char *body)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	struct fc_buf b;
-	char *url = fc_xasprintf("%s%s", issuer_url, path);
-	long status = 0;
-	char *out = NULL;
-
-	fc_buf_init(&b, 1 << 20);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(c) == CURLE_OK &&
-	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
-		out = fc_buf_steal(&b, NULL);
-	else
-		fprintf(stderr, "issuer call %s failed (HTTP %ld): %s\n", path, status,
-			b.data ? (char *)b.data : "");
-	fc_buf_free(&b);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	free(url);
-	return out;
+	return test_issuer_call(&issuer, path, body);
 }
 
 static bool control(const char *json)
 {
-	char *r = issuer_call("/control", json);
-	bool ok = r != NULL && strstr(r, "\"ok\":true") != NULL;
-
-	free(r);
-	return ok;
+	return test_issuer_control(&issuer, json);
 }
 
 static void control_reset(void)
@@ -224,13 +92,7 @@ static struct oidc_jws *mint(const char *req)
 
 static unsigned issuer_stat(const char *name)
 {
-	char *r = issuer_call("/stats", NULL);
-	json_t *j = r ? json_loads(r, 0, NULL) : NULL;
-	unsigned n = (unsigned)json_integer_value(json_object_get(j, name));
-
-	json_decref(j);
-	free(r);
-	return n;
+	return test_issuer_stat(&issuer, name);
 }
 
 /* --- fixtures ------------------------------------------------------------------------- */
@@ -834,7 +696,7 @@ int main(void)
 	set_opts();
 	if (!start_issuer()) {
 		fprintf(stderr, "cannot start the test issuer\n");
-		stop_issuer();
+		stop_issuer_status();
 		curl_global_cleanup();
 		return 1;
 	}
