@@ -302,7 +302,9 @@ static bool easy_setup(struct oidc_get *g, void *priv)
 	CURL *c = g->x.curl;
 	const struct curl_blob *cablob = ca_blob(g);
 
-	if (g->hdrs == NULL && (g->hdrs = curl_slist_append(NULL, "Accept: application/json")) == NULL)
+	if (g->hdrs == NULL)
+		g->hdrs = curl_slist_append(NULL, "Accept: application/json");
+	if (g->hdrs == NULL)
 		return false;
 	return
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -313,7 +315,8 @@ static bool easy_setup(struct oidc_get *g, void *priv)
 #endif
 		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
-		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)g->max_bytes) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)g->max_bytes) ==
+			CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, g->hdrs) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_USERAGENT, "fulcrum") == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, g->errbuf) == CURLE_OK &&
@@ -359,8 +362,8 @@ bool oidc_get_start(struct oidc_get *g, CURLM *multi, void *priv)
 	if (curl_easy_setopt(g->x.curl, CURLOPT_URL, g->cur) != CURLE_OK ||
 	    curl_easy_setopt(g->x.curl, CURLOPT_TIMEOUT_MS, (long)left) != CURLE_OK ||
 	    curl_easy_setopt(g->x.curl, CURLOPT_CONNECTTIMEOUT_MS,
-			     left < MAX_CONNECT_TIMEOUT_MS ? (long)left
-							   : (long)MAX_CONNECT_TIMEOUT_MS) != CURLE_OK) {
+			     (long)(left < MAX_CONNECT_TIMEOUT_MS ? left : MAX_CONNECT_TIMEOUT_MS)) !=
+		    CURLE_OK) {
 		get_end(g, FC_EINTERNAL, "GET %s: cannot set up libcurl", mu);
 		return false;
 	}
@@ -386,7 +389,8 @@ static void hop_failed(struct oidc_get *g, CURLcode rc, const char *mu)
 		get_end(g, FC_EUPSTREAM, "GET %s: %s", mu,
 			oserr == ECONNREFUSED ? "connection refused"
 			: oserr != 0	      ? strerror((int)oserr)
-					      : (g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc)));
+			: g->errbuf[0]	      ? g->errbuf
+					      : curl_easy_strerror(rc));
 	} else {
 		get_end(g, FC_EUPSTREAM, "GET %s: %s", mu,
 			g->errbuf[0] ? g->errbuf : curl_easy_strerror(rc));

@@ -110,6 +110,7 @@ static void start_queued(struct oidc_fetcher *f, struct job *fresh, bool stop)
 static void reap_done(struct oidc_fetcher *f)
 {
 	CURLMsg *msg;
+	CURLcode rc;
 	int left;
 
 	while ((msg = curl_multi_info_read(f->multi, &left)) != NULL) {
@@ -117,11 +118,11 @@ static void reap_done(struct oidc_fetcher *f)
 
 		if (msg->msg != CURLMSG_DONE)
 			continue;
-		if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j) != CURLE_OK ||
+		rc = msg->data.result; /* msg is gone once the handle leaves multi */
+		if (curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&j) !=
+			    CURLE_OK ||
 		    j == NULL)
 			continue;
-		/* Read everything from msg before the handle leaves multi. */
-		CURLcode rc = msg->data.result;
 		if (oidc_get_hop_done(j->get, f->multi, rc, j)) {
 			list_del(&f->active, j);
 			job_finish(j);
@@ -251,7 +252,8 @@ enum fc_status oidc_fetcher_get(struct oidc_fetcher *f, const char *url, const c
 	if (stopping) {
 		oidc_get_free(j->get);
 		free(j);
-		return fc_err_set(err, FC_EUNAVAIL, "oidc: GET refused: the verifier is shutting down");
+		return fc_err_set(err, FC_EUNAVAIL,
+				  "oidc: GET refused: the verifier is shutting down");
 	}
 	atomic_fetch_add(&f->n_gets, 1);
 	curl_multi_wakeup(f->multi);

@@ -691,7 +691,8 @@ static enum fc_status refuse(const struct oidc_jws *jws, enum try_result tr, con
 				  first->msg[0] ? first->msg : "signature verification failed");
 	if (jws->kid == NULL)
 		return fc_err_set(err, FC_EAUTH,
-				  "token has no kid and no key in the issuer's JWKS fits alg %s", alg);
+				  "token has no kid and no key in the issuer's JWKS fits alg %s",
+				  alg);
 	sanitize(jws->kid, kid, sizeof(kid));
 	return fc_err_set(err, FC_EAUTH, "no key with kid \"%s\" in the issuer's JWKS", kid);
 }
@@ -768,8 +769,8 @@ enum fc_status oidc_provider_verify(struct oidc_provider *p, const struct oidc_j
 		if ((st = oidc_provider_verify_nb(p, jws, oidc_sync_wake, &s, err)) != FC_EPENDING)
 			break;
 		if (oidc_sync_wait(&s) == FC_EUNAVAIL) {
-			st = fc_err_set(err, FC_EUNAVAIL, "issuer %s: the verifier is shutting down",
-					p->issuer);
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"issuer %s: the verifier is shutting down", p->issuer);
 			break;
 		}
 		if (round == SYNC_ROUNDS_MAX) {

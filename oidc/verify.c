@@ -486,13 +486,15 @@ enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t le
 		if (st != FC_EPENDING)
 			break;
 		if (oidc_sync_wait(&s) == FC_EUNAVAIL) {
-			st = fc_err_set(err, FC_EUNAVAIL, "the token's issuer could not be looked up: "
-							  "the verifier is shutting down");
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"the token's issuer could not be looked up: the verifier "
+					"is shutting down");
 			break;
 		}
 		if (round == VERIFY_ROUNDS_MAX) {
 			/* Not reached: a call right after a fetch's end decides. */
-			st = fc_err_set(err, FC_EUNAVAIL, "the token's issuer is still being looked up");
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"the token's issuer is still being looked up");
 			break;
 		}
 	}
