@@ -568,6 +568,18 @@ static enum fc_status keys_pick_locked(struct oidc_provider *p, int64_t now, str
 	return FC_OK;
 }
 
+/* Queue the caller to be woken when the fetch in flight ends. */
+static enum fc_status wait_locked(struct oidc_provider *p, oidc_wake_fn wake, void *arg)
+{
+	struct waiter *w = fc_xmalloc(sizeof(*w));
+
+	w->wake = wake;
+	w->arg = arg;
+	w->next = p->waiters;
+	p->waiters = w;
+	return FC_EPENDING;
+}
+
 /*
  * Take a reference to the keys to verify with (release with
  * keyset_release). force: the caller saw an unknown kid and wants fresh
@@ -578,7 +590,6 @@ static enum fc_status keys_pick_locked(struct oidc_provider *p, int64_t now, str
 static enum fc_status keys_acquire(struct oidc_provider *p, bool force, oidc_wake_fn wake,
 				   void *arg, struct keyset **out, struct fc_err *err)
 {
-	struct waiter *w;
 	enum fc_status st;
 	int64_t now;
 	bool fresh, budgeted = false;
@@ -586,26 +597,23 @@ static enum fc_status keys_acquire(struct oidc_provider *p, bool force, oidc_wak
 	pthread_mutex_lock(&p->mu);
 	now = fc_mono_ms();
 	fresh = p->keys != NULL && now < p->keys->expires_ms;
-	if (p->fetching && (!fresh || force))
-		goto wait; /* coalesce: use the result of the fetch in flight */
+	if (p->fetching && (!fresh || force)) {
+		/* Coalesce: wait for the fetch in flight and use its result. */
+		st = wait_locked(p, wake, arg);
+		goto out;
+	}
 	if (!p->fetching && fetch_wanted_locked(p, force, now)) {
 		if (p->budget != NULL && p->keys == NULL) {
 			if ((st = oidc_budget_take(p->budget, p->issuer, err)) != FC_OK)
 				goto out;
 			budgeted = true;
 		}
-		if (fetch_start_locked(p, budgeted, now) == FC_OK)
-			goto wait;
+		if (fetch_start_locked(p, budgeted, now) == FC_OK) {
+			st = wait_locked(p, wake, arg);
+			goto out;
+		}
 	}
 	st = keys_pick_locked(p, now, out, err);
-	goto out;
-wait:
-	w = fc_xmalloc(sizeof(*w));
-	w->wake = wake;
-	w->arg = arg;
-	w->next = p->waiters;
-	p->waiters = w;
-	st = FC_EPENDING;
 out:
 	pthread_mutex_unlock(&p->mu);
 	return st;
