@@ -171,7 +171,8 @@ typedef void (*oidc_wake_fn)(void *arg, enum fc_status st);
  * which decides: within OIDC_FETCH_MIN_GAP_MS of a fetch's end no new
  * fetch starts for that issuer, so a prompt second call verifies the token
  * or refuses it (FC_EUPSTREAM with the fetch's failure for an unreachable
- * issuer).
+ * issuer). A caller that comes back later than that may find a new fetch
+ * warranted (its issuer's keys expired again) and get FC_EPENDING once more.
  */
 enum fc_status oidc_verify_nb(struct oidc_verifier *v, const char *token, size_t len,
 			      oidc_wake_fn wake, void *arg, struct oidc_identity **out,
