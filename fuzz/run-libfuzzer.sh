@@ -29,7 +29,7 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 secs=${FUZZ_SECONDS:-60}
 out=/tmp/fulcrum-libfuzzer
 build_only=false
-all_targets="jws jwks config template principal b64 pkcs11_uri"
+all_targets="jws jwks config template principal b64 pkcs11_uri tsq"
 
 usage() {
 	echo "usage: $0 [-t SECONDS] [-o DIR] [-b] [TARGET...]" >&2
@@ -80,14 +80,14 @@ if ! command -v clang >/dev/null 2>&1; then
 fi
 
 cflags="-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer \
- -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc -I$src/hsm \
+ -fno-sanitize-recover=undefined -I$src/common -I$src/config -I$src/oidc -I$src/hsm -I$src/tsa \
  $(pkg-config --cflags p11-kit-1)"
 libs="-lcrypto -lssl -ljansson -lcurl -lyaml -lmicrohttpd -lpthread -ldl"
 
 mkdir -p "$out/obj" "$out/bin" "$out/logs"
 echo "== building into $out"
 objs=""
-for f in "$src"/common/*.c "$src"/config/*.c "$src"/oidc/*.c "$src"/hsm/*.c; do
+for f in "$src"/common/*.c "$src"/config/*.c "$src"/oidc/*.c "$src"/hsm/*.c "$src"/tsa/*.c; do
 	mod=$(basename "$(dirname "$f")")
 	o="$out/obj/${mod}_$(basename "$f" .c).o"
 	# shellcheck disable=SC2086
