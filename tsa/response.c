@@ -63,61 +63,56 @@ static ASN1_INTEGER *random_serial(void)
 	return ai;
 }
 
-/* The TSTInfo (RFC 3161 2.4.2) for r, with sigstore's TSA's fields:
- * version 1, policy, messageImprint (algorithm with NULL parameters, as
- * sigstore writes it), serialNumber, genTime, accuracy, nonce, tsa. */
-static TS_TST_INFO *build_tst_info(struct tsa *t, const struct tsa_request *r,
-				   const ASN1_OBJECT *policy, int64_t now_ms)
+/* Fill the template's TSTInfo (RFC 3161 2.4.2) for r, with sigstore's
+ * TSA's fields: policy, messageImprint (algorithm with NULL parameters, as
+ * sigstore writes it), serialNumber, genTime, nonce; version, accuracy and
+ * tsa are the template's. */
+static bool fill_tst_info(struct tsa *t, TS_TST_INFO *tst, const struct tsa_request *r,
+			  const ASN1_OBJECT *policy, int64_t now_ms)
 {
-	TS_TST_INFO *tst = TS_TST_INFO_new();
-	TS_MSG_IMPRINT *mi = tst ? TS_TST_INFO_get_msg_imprint(tst) : NULL;
+	TS_MSG_IMPRINT *mi = TS_TST_INFO_get_msg_imprint(tst);
 	ASN1_INTEGER *serial = random_serial();
 	ASN1_GENERALIZEDTIME *gt = tsa_gen_time(now_ms, t->precision);
-	bool ok = tst != NULL && mi != NULL && serial != NULL && gt != NULL;
+	bool ok = mi != NULL && serial != NULL && gt != NULL &&
+		  TS_TST_INFO_set_policy_id(tst, (ASN1_OBJECT *)policy) == 1 &&
+		  X509_ALGOR_set0(TS_MSG_IMPRINT_get_algo(mi), OBJ_nid2obj(r->hash_nid), V_ASN1_NULL,
+				  NULL) == 1 &&
+		  ASN1_OCTET_STRING_set(TS_MSG_IMPRINT_get_msg(mi), r->digest, (int)r->digest_len) == 1 &&
+		  TS_TST_INFO_set_serial(tst, serial) == 1 && TS_TST_INFO_set_time(tst, gt) == 1 &&
+		  (r->nonce == NULL || TS_TST_INFO_set_nonce(tst, r->nonce) == 1);
 
-	ok = ok && TS_TST_INFO_set_version(tst, 1) == 1 &&
-	     TS_TST_INFO_set_policy_id(tst, (ASN1_OBJECT *)policy) == 1 &&
-	     X509_ALGOR_set0(TS_MSG_IMPRINT_get_algo(mi), OBJ_nid2obj(r->hash_nid), V_ASN1_NULL,
-			     NULL) == 1 &&
-	     ASN1_OCTET_STRING_set(TS_MSG_IMPRINT_get_msg(mi), r->digest, (int)r->digest_len) == 1 &&
-	     TS_TST_INFO_set_serial(tst, serial) == 1 && TS_TST_INFO_set_time(tst, gt) == 1 &&
-	     TS_TST_INFO_set_accuracy(tst, t->accuracy) == 1 &&
-	     (r->nonce == NULL || TS_TST_INFO_set_nonce(tst, r->nonce) == 1) &&
-	     TS_TST_INFO_set_tsa(tst, t->tsa_name) == 1;
 	ASN1_INTEGER_free(serial);
 	ASN1_GENERALIZEDTIME_free(gt);
-	if (!ok) {
-		TS_TST_INFO_free(tst);
-		return NULL;
-	}
-	return tst;
+	return ok;
 }
 
-/* encapContentInfo: eContentType id-ct-TSTInfo, eContent the TSTInfo DER
- * (OpenSSL's ts_TST_INFO_content_new, with the bytes in place). */
+/* eContent: the TSTInfo DER, in the template's OCTET STRING. */
 static bool set_content(PKCS7 *p7, const uint8_t *tst, size_t len)
 {
-	PKCS7 *inner = PKCS7_new();
-	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+	PKCS7 *inner = p7->d.sign->contents;
 
-	if (inner == NULL || os == NULL || (inner->d.other = ASN1_TYPE_new()) == NULL ||
-	    ASN1_OCTET_STRING_set(os, tst, (int)len) != 1)
-		goto fail;
-	inner->type = OBJ_nid2obj(NID_id_smime_ct_TSTInfo);
-	ASN1_TYPE_set(inner->d.other, V_ASN1_OCTET_STRING, os);
-	os = NULL;
-	if (PKCS7_set_content(p7, inner) != 1)
-		goto fail;
-	return true;
-fail:
-	ASN1_OCTET_STRING_free(os);
-	PKCS7_free(inner);
-	return false;
+	return inner != NULL && inner->d.other != NULL &&
+	       inner->d.other->type == V_ASN1_OCTET_STRING &&
+	       ASN1_OCTET_STRING_set(inner->d.other->value.octet_string, tst, (int)len) == 1;
 }
 
-/* The signed attributes (RFC 5652 5.3, RFC 3161 2.4.2): contentType
- * id-ct-TSTInfo, signingTime, messageDigest of the TSTInfo, and
- * SigningCertificateV2. */
+/* certificates: none, the leaf, or with include_chain the whole chain,
+ * root included (sigstore's --include-chain-in-response). */
+static bool set_certificates(struct tsa *t, PKCS7 *p7, bool cert_req)
+{
+	size_t n = !cert_req ? 0 : t->include_chain ? t->n_chain : 1;
+	bool ok = true;
+
+	sk_X509_pop_free(p7->d.sign->cert, X509_free);
+	p7->d.sign->cert = NULL;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = PKCS7_add_certificate(p7, t->chain[i]) == 1;
+	return ok;
+}
+
+/* The signed attributes (RFC 5652 5.3, RFC 3161 2.4.2), replacing the
+ * previous request's: contentType id-ct-TSTInfo, signingTime,
+ * messageDigest of the TSTInfo, and SigningCertificateV2. */
 static bool add_attributes(struct tsa *t, PKCS7_SIGNER_INFO *si, const uint8_t *tst, size_t len,
 			   int64_t now_ms)
 {
@@ -127,13 +122,15 @@ static bool add_attributes(struct tsa *t, PKCS7_SIGNER_INFO *si, const uint8_t *
 	ASN1_STRING *ess = ASN1_STRING_dup(t->ess_cert_v2);
 	bool ok;
 
+	sk_X509_ATTRIBUTE_pop_free(si->auth_attr, X509_ATTRIBUTE_free);
+	si->auth_attr = NULL;
 	ok = when != NULL && ess != NULL &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_contentType, V_ASN1_OBJECT,
 					OBJ_nid2obj(NID_id_smime_ct_TSTInfo)) == 1 &&
 	     PKCS7_add_signed_attribute(si, NID_pkcs9_signingTime, V_ASN1_UTCTIME, when) == 1;
 	if (ok)
 		when = NULL; /* the attribute owns it */
-	ok = ok && EVP_Digest(tst, len, md, &md_len, t->md, NULL) == 1 &&
+	ok = ok && EVP_Digest(tst, len, md, &md_len, t->md_fetched, NULL) == 1 &&
 	     PKCS7_add1_attrib_digest(si, md, (int)md_len) == 1 &&
 	     PKCS7_add_signed_attribute(si, NID_id_smime_aa_signingCertificateV2, V_ASN1_SEQUENCE,
 					ess) == 1;
@@ -171,39 +168,20 @@ static enum fc_status sign_attributes(struct tsa *t, PKCS7_SIGNER_INFO *si, stru
 	return st;
 }
 
-/* The SignedData around the TSTInfo DER (RFC 3161 2.4.2, RFC 5652 5):
- * version 3, the certificates if asked, one SignerInfo. */
-static enum fc_status build_token(struct tsa *t, const struct tsa_request *r,
-				  const uint8_t *tst, size_t len, int64_t now_ms, PKCS7 **out,
-				  struct fc_err *err)
+/* The token around the TSTInfo DER (RFC 3161 2.4.2, RFC 5652 5): the
+ * content, the certificates if asked, the signed attributes, the
+ * signature. */
+static enum fc_status fill_token(struct tsa *t, PKCS7 *p7, bool cert_req, const uint8_t *tst,
+				 size_t len, int64_t now_ms, struct fc_err *err)
 {
-	PKCS7 *p7 = PKCS7_new();
-	PKCS7_SIGNER_INFO *si = NULL;
-	size_t n_certs = !r->cert_req ? 0 : t->include_chain ? t->n_chain : 1;
-	bool ok;
-	enum fc_status st;
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7), 0);
 
-	ok = p7 != NULL && PKCS7_set_type(p7, NID_pkcs7_signed) == 1 &&
-	     ASN1_INTEGER_set(p7->d.sign->version, 3) == 1;
-	/* The leaf, or with include_chain the whole chain, root included, as
-	 * sigstore's --include-chain-in-response. */
-	for (size_t i = 0; ok && i < n_certs; i++)
-		ok = PKCS7_add_certificate(p7, t->chain[i]) == 1;
-	ok = ok && (si = PKCS7_add_signature(p7, t->chain[0], hsm_signer_public_key(t->signer),
-					      t->md)) != NULL &&
-	     add_attributes(t, si, tst, len, now_ms) && set_content(p7, tst, len);
-	if (!ok) {
+	if (si == NULL || !set_content(p7, tst, len) || !set_certificates(t, p7, cert_req) ||
+	    !add_attributes(t, si, tst, len, now_ms)) {
 		fc_log_ssl("tsa: SignedData");
-		st = fc_err_set(err, FC_EINTERNAL, "tsa: cannot build the SignedData");
-		goto fail;
+		return fc_err_set(err, FC_EINTERNAL, "tsa: cannot build the SignedData");
 	}
-	if ((st = sign_attributes(t, si, err)) != FC_OK)
-		goto fail;
-	*out = p7;
-	return FC_OK;
-fail:
-	PKCS7_free(p7);
-	return st;
+	return sign_attributes(t, si, err);
 }
 
 /* The policy of the token: the request's if accepted, else the default. */
@@ -233,70 +211,51 @@ static enum fc_status pick_policy(struct tsa *t, const struct tsa_request *r,
 	return FC_OK;
 }
 
-/* Encode the granted TimeStampResp (status granted, the token). */
-static enum fc_status encode_response(TS_TST_INFO *tst, PKCS7 *p7, uint8_t **der, size_t *len,
-				      struct fc_err *err)
-{
-	TS_RESP *resp = TS_RESP_new();
-	TS_STATUS_INFO *status = TS_STATUS_INFO_new();
-	unsigned char *p;
-	int n = -1;
-
-	if (resp != NULL && status != NULL && TS_STATUS_INFO_set_status(status, TS_STATUS_GRANTED) == 1 &&
-	    TS_RESP_set_status_info(resp, status) == 1) {
-		TS_RESP_set_tst_info(resp, p7, tst); /* takes both */
-		p7 = NULL;
-		tst = NULL;
-		n = i2d_TS_RESP(resp, NULL);
-	}
-	if (n > 0) {
-		*der = p = fc_xmalloc((size_t)n);
-		n = i2d_TS_RESP(resp, &p);
-		*len = (size_t)n;
-	}
-	TS_STATUS_INFO_free(status);
-	TS_RESP_free(resp);
-	TS_TST_INFO_free(tst);
-	PKCS7_free(p7);
-	if (n <= 0) {
-		fc_log_ssl("tsa: TimeStampResp");
-		return fc_err_set(err, FC_EINTERNAL, "tsa: cannot encode the TimeStampResp");
-	}
-	return FC_OK;
-}
-
 /*
- * Stamp a request (tsa.h). FC_OK with *der (caller frees), FC_EINPUT for
- * an unaccepted policy or extensions (*why), the signer's failure, or
- * FC_EINTERNAL; the reason in err.
+ * Stamp a request (tsa.h): fill a response template and encode it. FC_OK
+ * with *der (caller frees), FC_EINPUT for an unaccepted policy or
+ * extensions (*why), the signer's failure, or FC_EINTERNAL; the reason in
+ * err.
  */
 enum fc_status tsa_stamp(struct tsa *t, const struct tsa_request *r, int64_t now_ms,
 			 uint8_t **der, size_t *len, enum tsa_refusal *why, struct fc_err *err)
 {
 	const ASN1_OBJECT *policy;
-	TS_TST_INFO *tst = NULL;
-	PKCS7 *p7 = NULL;
-	unsigned char *tst_der = NULL;
-	int tst_len;
+	struct tsa_slot *slot = NULL;
+	TS_RESP *resp;
+	unsigned char *tst_der = NULL, *p;
+	int tst_len, n;
 	enum fc_status st;
 
 	*why = TSA_REFUSE_NONE;
 	if ((st = pick_policy(t, r, &policy, why, err)) != FC_OK)
 		return st;
-	if ((tst = build_tst_info(t, r, policy, now_ms)) == NULL ||
-	    (tst_len = i2d_TS_TST_INFO(tst, &tst_der)) <= 0) {
+	if ((slot = tsa_slot_get(t, r->nonce != NULL)) == NULL) {
+		st = fc_err_set(err, FC_EINTERNAL, "tsa: cannot make a response template");
+		goto out;
+	}
+	resp = tsa_slot_resp(slot);
+	if (!fill_tst_info(t, TS_RESP_get_tst_info(resp), r, policy, now_ms) ||
+	    (tst_len = i2d_TS_TST_INFO(TS_RESP_get_tst_info(resp), &tst_der)) <= 0) {
 		fc_log_ssl("tsa: TSTInfo");
 		st = fc_err_set(err, FC_EINTERNAL, "tsa: cannot build the TSTInfo");
 		goto out;
 	}
-	if ((st = build_token(t, r, tst_der, (size_t)tst_len, now_ms, &p7, err)) != FC_OK)
+	st = fill_token(t, TS_RESP_get_token(resp), r->cert_req, tst_der, (size_t)tst_len, now_ms,
+			err);
+	if (st != FC_OK)
 		goto out;
-	st = encode_response(tst, p7, der, len, err);
-	tst = NULL;
-	p7 = NULL;
+	if ((n = i2d_TS_RESP(resp, NULL)) <= 0) {
+		fc_log_ssl("tsa: TimeStampResp");
+		st = fc_err_set(err, FC_EINTERNAL, "tsa: cannot encode the TimeStampResp");
+		goto out;
+	}
+	*der = p = fc_xmalloc((size_t)n);
+	*len = (size_t)i2d_TS_RESP(resp, &p);
+	tsa_slot_put(t, slot);
+	slot = NULL;
 out:
 	OPENSSL_free(tst_der);
-	TS_TST_INFO_free(tst);
-	PKCS7_free(p7);
+	tsa_slot_free(slot); /* only after a failure: it may be half filled */
 	return st;
 }

@@ -93,6 +93,7 @@ enum fc_status tsa_new(const struct tsa_options *o, struct tsa **out, struct fc_
 	struct tsa *t = fc_xcalloc(1, sizeof(*t));
 	enum fc_status st;
 
+	pthread_mutex_init(&t->pool_lock, NULL);
 	t->signer = o->signer;
 	t->include_chain = o->include_chain;
 	t->precision = o->precision;
@@ -107,6 +108,11 @@ enum fc_status tsa_new(const struct tsa_options *o, struct tsa **out, struct fc_
 				 err)) != FC_OK ||
 	    (st = load_policies(t, o, err)) != FC_OK || (st = precompute(t, err)) != FC_OK)
 		goto fail;
+	if ((t->md_fetched = EVP_MD_fetch(NULL, EVP_MD_get0_name(t->md), NULL)) == NULL) {
+		fc_log_ssl("tsa: digest");
+		st = fc_err_set(err, FC_EINTERNAL, "tsa: cannot fetch the signer's digest");
+		goto fail;
+	}
 	*out = t;
 	return FC_OK;
 fail:
@@ -121,6 +127,9 @@ void tsa_free(struct tsa *t)
 {
 	if (t == NULL)
 		return;
+	tsa_slot_pool_free(t);
+	pthread_mutex_destroy(&t->pool_lock);
+	EVP_MD_free(t->md_fetched);
 	for (size_t i = 0; i < t->n_chain; i++)
 		X509_free(t->chain[i]);
 	free(t->chain);

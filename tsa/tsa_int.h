@@ -6,6 +6,7 @@
 #define FULCRUM_TSA_INT_H
 
 #include <openssl/asn1.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
@@ -22,6 +23,7 @@
 struct tsa {
 	struct hsm_signer *signer;  /* borrowed */
 	const EVP_MD *md;           /* the signer's digest: SignerInfo digestAlgorithm */
+	EVP_MD *md_fetched;         /* the same, fetched once (messageDigest) */
 	X509 **chain;               /* leaf first, root last */
 	size_t n_chain;
 	char *chain_pem;
@@ -36,11 +38,22 @@ struct tsa {
 	bool http_201;
 	bool clock_check;
 	int64_t clock_max_error_us;
+	pthread_mutex_t pool_lock;
+	struct tsa_slot *pool[2];   /* response templates, without and with a nonce */
 };
 
 /* chain.c: load and check the chain (see tsa_new). */
 enum fc_status tsa_chain_load(struct tsa *t, const char *pem, size_t len, bool intermediate_eku,
 			      struct fc_err *err);
+
+/* slot.c: response templates (see there), one per request in flight. */
+struct tsa_slot;
+struct tsa_slot *tsa_slot_get(struct tsa *t, bool nonce);
+void tsa_slot_put(struct tsa *t, struct tsa_slot *s);
+void tsa_slot_free(struct tsa_slot *s);
+void tsa_slot_pool_free(struct tsa *t);
+/* The template's TimeStampResp (which owns the token and the TSTInfo). */
+TS_RESP *tsa_slot_resp(struct tsa_slot *s);
 
 /*
  * genTime for now_ms (RFC 3161 2.4.2, DER GeneralizedTime): whole seconds
