@@ -16,6 +16,10 @@
 
 #include "tsa_int.h"
 
+/*
+ * The client-facing message of a refusal, as sigstore timestamp-authority
+ * words it (pkg/api/error.go); a static string.
+ */
 const char *tsa_refusal_message(enum tsa_refusal why)
 {
 	switch (why) {
