@@ -67,7 +67,7 @@ static void tsa_usage(FILE *f)
 		"  --use-http-201            answer 201 Created instead of 200 OK\n"
 		"  --max-request-body-size N  bytes (default %d, at most %d)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
-		"  -v, --verbose             log every refusal\n"
+		"  -v, --verbose             log every refused request and its reason\n"
 		"  -h, --help                show this help\n\n"
 		"sigstore's flag names are accepted too: --certificate-chain-path,\n"
 		"--file-signer-key-path, --default-policy-oid, --disable-ntp-monitoring.\n"

@@ -15,6 +15,7 @@
  * 503 while the clock is unsynchronised.
  */
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -93,7 +94,7 @@ static void media_type(struct fc_http_exchange *x, char *out, size_t n)
 /* A request refused: log the reason, answer sigstore's message. */
 static void refused(struct fc_http_exchange *x, enum tsa_refusal why, const struct fc_err *err)
 {
-	fc_log(LOG_INFO, "tsa: refused: %s", err->msg[0] ? err->msg : tsa_refusal_message(why));
+	fc_log(LOG_DEBUG, "tsa: refused: %s", err->msg[0] ? err->msg : tsa_refusal_message(why));
 	respond_error(x, 400, CT_REPLY, 400, tsa_refusal_message(why));
 }
 
@@ -110,7 +111,7 @@ static struct tsa_request *parse_body(struct fc_http_exchange *x, bool json)
 	if (fc_http_body_too_large(x)) {
 		/* sigstore's TSA answers a body over --max-request-body-size
 		 * with its generic 400 (io.ReadAll fails in the handler). */
-		fc_log(LOG_INFO, "tsa: refused: request body over the limit");
+		fc_log(LOG_DEBUG, "tsa: refused: request body over the limit");
 		respond_error(x, 400, CT_REPLY, 400, tsa_refusal_message(TSA_REFUSE_MALFORMED));
 		return NULL;
 	}
@@ -151,11 +152,14 @@ static void timestamp(struct tsa *t, struct fc_http_exchange *x)
 	/* The clock only: a signer that cannot sign says so from hsm_sign
 	 * (503), without the probe signature tsa_ready may make. */
 	if (t->clock_check && !tsa_clock_ok(t->clock_max_error_us, why_clock, sizeof(why_clock))) {
-		fc_log(LOG_WARNING, "tsa: not stamping: %s", why_clock);
+		if (!atomic_exchange(&t->clock_refused, true))
+			fc_log(LOG_WARNING, "tsa: not stamping until the clock is fit: %s", why_clock);
 		snprintf(msg, sizeof(msg), "timestamping unavailable: %s", why_clock);
 		respond_error(x, 503, CT_REPLY, 503, msg);
 		goto out;
 	}
+	if (t->clock_check && atomic_exchange(&t->clock_refused, false))
+		fc_log(LOG_NOTICE, "tsa: the clock is fit again: stamping");
 	st = tsa_stamp(t, r, wall_ms(), &der, &len, &why, &err);
 	if (st == FC_EINPUT) {
 		refused(x, why, &err);

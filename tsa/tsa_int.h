@@ -7,6 +7,7 @@
 
 #include <openssl/asn1.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <openssl/evp.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
@@ -38,6 +39,7 @@ struct tsa {
 	bool http_201;
 	bool clock_check;
 	int64_t clock_max_error_us;
+	atomic_bool clock_refused;  /* the last request was refused for the clock (logged once) */
 	pthread_mutex_t pool_lock;
 	struct tsa_slot *pool[2];   /* response templates, without and with a nonce */
 };

@@ -182,10 +182,17 @@ else
 fi
 tsa_post "$clk_URL" "$R/ok.tsq"
 if [ "$H_STATUS" = 503 ] && [ "$H_TYPE" = application/timestamp-reply ] && grep -q '"code":503' <<<"$H_BODY" \
-   && grep -q 'not stamping' "$T_TMP/clk.tsa.log"; then
+   && grep -q 'not stamping until the clock is fit' "$T_TMP/clk.tsa.log"; then
   t_ok "unsynchronised clock: POST /api/v1/timestamp 503 ($H_BODY)"
 else
   t_bad "POST with the clock refused: $H_STATUS $H_BODY"
+fi
+tsa_post "$clk_URL" "$R/ok.tsq"
+tsa_post "$clk_URL" "$R/ok.json" application/json
+if [ "$H_STATUS" = 503 ] && [ "$(grep -c 'not stamping' "$T_TMP/clk.tsa.log")" = 1 ]; then
+  t_ok "unsynchronised clock: every request 503, the reason logged once"
+else
+  t_bad "clock refusals: $H_STATUS, $(grep -c 'not stamping' "$T_TMP/clk.tsa.log") log lines"
 fi
 st=$(curl -sS -o /dev/null -w '%{http_code}' "$clk_URL/ping")
 [ "$st" = 200 ] && t_ok "unsynchronised clock: /ping still 200 (liveness)" || t_bad "/ping: $st"
