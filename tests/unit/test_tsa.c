@@ -85,10 +85,17 @@ static char *pem_of(X509 *const *certs, size_t n)
 
 /* Root and leaf with the given leaf extensions; the signer holds the leaf
  * key (or another key when wrong_key). */
-static void fixture_make(struct fixture *fx, const int *nids, const char *const *vals,
-			 bool wrong_key)
+static EVP_PKEY *leaf_keygen(const char *kind)
 {
-	EVP_PKEY *leaf_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (strcmp(kind, "RSA") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", kind);
+}
+
+static void fixture_make_kind(struct fixture *fx, const int *nids, const char *const *vals,
+			      bool wrong_key, const char *kind)
+{
+	EVP_PKEY *leaf_key = leaf_keygen(kind);
 	EVP_PKEY *other = wrong_key ? EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256") : NULL;
 	struct fc_err err = {0};
 	X509 *both[2];
@@ -104,6 +111,12 @@ static void fixture_make(struct fixture *fx, const int *nids, const char *const 
 				    &fx->signer, &err) == FC_OK);
 	if (other)
 		EVP_PKEY_free(leaf_key);
+}
+
+static void fixture_make(struct fixture *fx, const int *nids, const char *const *vals,
+			 bool wrong_key)
+{
+	fixture_make_kind(fx, nids, vals, wrong_key, "P-256");
 }
 
 static void fixture_free(struct fixture *fx)
@@ -413,6 +426,37 @@ out:
 	fixture_free(&fx);
 }
 
+/* P-384 (SHA-384 throughout) and RSA (rsaEncryption, PKCS#1 v1.5). */
+static void test_key_kinds(void)
+{
+	static const char *const kinds[] = {"P-384", "P-521", "RSA"};
+	uint8_t d[32], tsq[512], *der = NULL;
+	struct tsa_request *r = NULL;
+	enum tsa_refusal why;
+	struct fc_err err = {0};
+	size_t n, len = 0;
+
+	SHA256((const unsigned char *)"kinds", 5, d);
+	n = make_tsq(tsq, NID_sha256, d, 32, 99, true, NULL, false);
+	CHECK(tsa_request_parse_der(tsq, n, &r, &why, &err) == FC_OK);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		struct fixture fx;
+		struct tsa_options o = {0};
+		struct tsa *t;
+
+		fixture_make_kind(&fx, leaf_nids, leaf_vals, false, kinds[i]);
+		t = tsa_make(&fx, &o);
+		CHECK(t != NULL);
+		CHECK(t && tsa_stamp(t, r, 1795000000000LL, &der, &len, &why, &err) == FC_OK);
+		CHECK(t && ts_verify(&fx, der, len, d, 99, NULL));
+		free(der);
+		der = NULL;
+		tsa_free(t);
+		fixture_free(&fx);
+	}
+	tsa_request_free(r);
+}
+
 static void test_gen_time(void)
 {
 	ASN1_GENERALIZEDTIME *g;
@@ -540,6 +584,7 @@ int main(void)
 	test_parse_json();
 	test_gen_time();
 	test_stamp();
+	test_key_kinds();
 	test_chain();
 	test_clock();
 	return check_exit();
