@@ -8,7 +8,9 @@
  * signed attributes are DER-encoded by OpenSSL as a SET OF (PKCS7_ATTR_SIGN,
  * the exact bytes RFC 5652 5.4 has signed), signed through hsm_sign, and
  * the signature is put in the SignerInfo. The bytes are OpenSSL's
- * throughout; only the private-key operation moves.
+ * throughout; only the private-key operation moves. The parts every
+ * response shares come from a template (slot.c); this file fills in what
+ * each request changes.
  */
 #include <string.h>
 #include <time.h>
