@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	{"ctlog", cmd_ctlog_main,
 	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
 	 "path)"},
+	{"tsa", cmd_tsa_main,
+	 "run an RFC 3161 time-stamp authority (sigstore timestamp-authority's HTTP API)"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},
