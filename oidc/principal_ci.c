@@ -197,7 +197,7 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 					      err)) != FC_OK)
 			return st;
 	}
-	if (runner == NULL || json_integer_value(runner) == 0)
+	if (runner == NULL || json_number_value(runner) == 0)
 		return fc_err_set(err, FC_EAUTH, "claim \"runner_id\" is %s",
 				  runner == NULL ? "missing" : "0");
 	if ((st = gitlab_ref(v[REF_TYPE], v[REF], &ref, err)) != FC_OK)
