@@ -127,8 +127,8 @@ bool cfg_tmpl_is_space(int32_t r);
 
 /* --- template_float.c --------------------------------------------------- */
 
-/* strconv.AppendFloat(v, fmt, prec, 64) for fmt one of b e E f g G x X;
- * false if memory for the digits could not be had (prec is at most 1e6). */
+/* strconv.AppendFloat(v, fmt, prec, 64) for fmt one of b e E f g G x X,
+ * appended to w. */
 void cfg_tmpl_format_float(struct tmpl_w *w, double v, char fmt, int prec);
 
 /* --- values -------------------------------------------------------------- */
