@@ -140,7 +140,7 @@ struct cfg_template;
 #define CFG_TEMPLATE_MAX_OUT (256 * 1024)       /* rendered output, bytes */
 #define CFG_TEMPLATE_MAX_MEM (16 * 1024 * 1024) /* values made while rendering */
 #define CFG_TEMPLATE_MAX_EXEC_DEPTH 400         /* nested evaluation and calls */
-#define CFG_TEMPLATE_MAX_WORK (4 * 1000 * 1000) /* steps and bytes/64 handled */
+#define CFG_TEMPLATE_MAX_WORK (1000 * 1000)     /* steps and bytes/64 handled */
 
 /* Parse a template; on a syntax error FC_ECONFIG with the position in err. */
 enum fc_status cfg_template_parse(const char *text, struct cfg_template **out, struct fc_err *err);

@@ -10,6 +10,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "template_int.h"
@@ -111,8 +112,9 @@ bool cfg_tmpl_map_get(struct tmpl_exec *x, const struct tmpl_map *m, const char 
 		}
 		return false;
 	} else {
-		char *key = cfg_tmpl_strdup(&x->arena, k, kn);
-		const char *v = key != NULL ? m->lookup(m->ctx, key) : NULL;
+		char *key = fc_xstrndup(k, kn);
+		const char *v = m->lookup(m->ctx, key);
+		free(key);
 		if (v == NULL)
 			return false;
 		out->p = v;
@@ -437,8 +439,8 @@ static bool eval_call(struct tmpl_exec *x, const struct tmpl_val *dot, const str
 {
 	const struct tmpl_fninfo *info = &cfg_tmpl_fns[fn->fn];
 	size_t num_in = nargs + (final != NULL), i;
-	struct tmpl_val *argv;
-	bool ok;
+	struct tmpl_val local[8], *argv = local;
+	bool ok = false;
 
 	x->pos = fn->pos;
 	if (info->variadic ? num_in < info->fixed : num_in != info->fixed)
@@ -447,27 +449,29 @@ static bool eval_call(struct tmpl_exec *x, const struct tmpl_val *dot, const str
 				       num_in);
 	if (fn->fn == FN_AND || fn->fn == FN_OR)
 		return eval_and_or(x, dot, fn->fn, args, nargs, final, out);
-	if ((argv = cfg_tmpl_alloc(&x->arena, (num_in + 1) * sizeof(*argv))) == NULL)
-		return cfg_tmpl_errorf(x, "values larger than fulcrum allows");
+	if (num_in > sizeof(local) / sizeof(local[0]))
+		argv = fc_xcalloc(num_in, sizeof(*argv));
 	for (i = 0; i < nargs; i++) {
 		if (!eval_arg(x, dot, param_of(info, i), args[i], &argv[i]))
-			return false;
-	}
-	if (final != NULL) {
-		x->pos = fn->pos;
-		if (!validate_type(x, final, param_of(info, i), &argv[i]))
-			return false;
+			goto out;
 	}
 	x->pos = fn->pos;
+	if (final != NULL && !validate_type(x, final, param_of(info, i), &argv[i]))
+		goto out;
 	if (fn->fn == FN_CALL) {
 		/* No value of this data is a function. */
 		if (argv[0].k == TV_INVALID)
-			return cfg_tmpl_errorf(x, "error calling call: call of nil");
-		return cfg_tmpl_errorf(x, "error calling call: non-function of type %s",
-				       cfg_tmpl_type_name(&argv[0]));
+			cfg_tmpl_errorf(x, "error calling call: call of nil");
+		else
+			cfg_tmpl_errorf(x, "error calling call: non-function of type %s",
+					cfg_tmpl_type_name(&argv[0]));
+		goto out;
 	}
 	ok = cfg_tmpl_builtin(x, fn->fn, argv, num_in, out);
 	x->pos = fn->pos;
+out:
+	if (argv != local)
+		free(argv);
 	return ok;
 }
 
@@ -550,15 +554,13 @@ static enum wres walk_list(struct tmpl_exec *x, const struct tmpl_val *dot,
 /* printValue: fmt.Fprint of the value; no value prints "<no value>". */
 static bool print_value(struct tmpl_exec *x, const struct tmpl_val *v)
 {
-	size_t before = x->out.b.len;
-
 	if (v->k == TV_INVALID)
 		cfg_tmpl_puts(&x->out, "<no value>");
 	else if (!cfg_tmpl_sprint(x, &x->out, v, 1, false))
 		return false;
 	if (x->out.full)
 		return cfg_tmpl_errorf(x, "output larger than %d bytes", CFG_TEMPLATE_MAX_OUT);
-	return cfg_tmpl_charge(x, (x->out.b.len - before) / 64);
+	return true;
 }
 
 static enum wres walk_if_with(struct tmpl_exec *x, const struct tmpl_val *dot,

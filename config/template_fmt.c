@@ -791,11 +791,12 @@ bool cfg_tmpl_sprintf(struct tmpl_exec *x, struct tmpl_w *w, struct tmpl_str for
 		      const struct tmpl_val *argv, size_t argc)
 {
 	struct pp p = { .x = x, .w = w };
+	size_t before = w->b.len;
 
 	if (!cfg_tmpl_charge(x, format.n / 16 + argc))
 		return false;
 	do_printf(&p, format.p, format.n, argv, argc);
-	return !p.failed && cfg_tmpl_charge(x, w->b.len / 64);
+	return !p.failed && cfg_tmpl_charge(x, (w->b.len - before) / 64);
 }
 
 /*
@@ -807,6 +808,7 @@ bool cfg_tmpl_sprint(struct tmpl_exec *x, struct tmpl_w *w, const struct tmpl_va
 		     size_t argc, bool ln)
 {
 	struct pp p = { .x = x, .w = w };
+	size_t before = w->b.len;
 	bool prev_string = false;
 
 	if (!cfg_tmpl_charge(x, argc))
@@ -820,5 +822,5 @@ bool cfg_tmpl_sprint(struct tmpl_exec *x, struct tmpl_w *w, const struct tmpl_va
 	}
 	if (ln)
 		cfg_tmpl_putc(w, '\n');
-	return !p.failed && cfg_tmpl_charge(x, w->b.len / 64);
+	return !p.failed && cfg_tmpl_charge(x, (w->b.len - before) / 64);
 }

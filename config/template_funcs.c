@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "template_int.h"
@@ -75,6 +76,8 @@ static bool fn_index(struct tmpl_exec *x, const struct tmpl_val *argv, size_t ar
 				return call_err(x, FN_INDEX, "value has type %s; should be string",
 						cfg_tmpl_type_name(k));
 			item.k = TV_STRING;
+			if (!cfg_tmpl_charge(x, k->s.n / 64))
+				return false;
 			if (!cfg_tmpl_map_get(x, m, k->s.p, k->s.n, &item.s)) {
 				item.s.p = "";
 				item.s.n = 0;
@@ -170,6 +173,8 @@ static bool eq1(struct tmpl_exec *x, const struct tmpl_val *a, const struct tmpl
 	enum bkind k1 = basic_kind(a), k2 = basic_kind(b);
 
 	*truth = false;
+	if (k1 == K_STRING && k2 == K_STRING && !cfg_tmpl_charge(x, a->s.n / 64))
+		return false;
 	if (k1 != k2) {
 		if (k1 == K_INT && k2 == K_UINT)
 			*truth = a->i >= 0 && (uint64_t)a->i == b->u8;
@@ -219,6 +224,8 @@ static bool lt(struct tmpl_exec *x, const struct tmpl_val *a, const struct tmpl_
 	*truth = false;
 	if (k1 == K_INVALID || k2 == K_INVALID)
 		return call_err(x, fn, "invalid type for comparison");
+	if (k1 == K_STRING && k2 == K_STRING && !cfg_tmpl_charge(x, a->s.n / 64))
+		return false;
 	if (k1 != k2) {
 		if (k1 == K_INT && k2 == K_UINT)
 			*truth = a->i < 0 || (uint64_t)a->i < b->u8;
@@ -279,8 +286,7 @@ static bool eval_args(struct tmpl_exec *x, const struct tmpl_val *argv, size_t a
 		*out = argv[0];
 		return true;
 	}
-	if ((a = cfg_tmpl_alloc(&x->arena, (argc + 1) * sizeof(*a))) == NULL)
-		return cfg_tmpl_errorf(x, "values larger than fulcrum allows");
+	a = fc_xcalloc(argc + 1, sizeof(*a));
 	for (size_t i = 0; i < argc; i++) {
 		a[i] = argv[i];
 		if (a[i].k == TV_NIL || a[i].k == TV_INVALID) {
@@ -292,8 +298,10 @@ static bool eval_args(struct tmpl_exec *x, const struct tmpl_val *argv, size_t a
 	cfg_tmpl_w_init(&w, CFG_TEMPLATE_MAX_MEM);
 	if (!cfg_tmpl_sprint(x, &w, a, argc, false)) {
 		fc_buf_free(&w.b);
+		free(a);
 		return false;
 	}
+	free(a);
 	return cfg_tmpl_w_to_val(x, &w, out);
 }
 
