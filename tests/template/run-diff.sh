@@ -14,7 +14,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 : "${FULCRUM_TEMPLATE_DIFF:?FULCRUM_TEMPLATE_DIFF must name the template_diff binary}"
 : "${FULCRUM_BUILD_DIR:?FULCRUM_BUILD_DIR must name the build directory}"
-GEN_N=${GEN_N:-600}
+GEN_N=${GEN_N:-1000}
 GEN_SEED=${GEN_SEED:-1}
 
 skip() {
