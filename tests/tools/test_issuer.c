@@ -14,6 +14,10 @@
  *
  * Routes (discovery and JWKS also answer under the path of --issuer):
  *   GET  /.well-known/openid-configuration
+ *   GET  /tenants/NAME/.well-known/openid-configuration, /tenants/NAME/jwks
+ *        another issuer per NAME ([-_a-zA-Z0-9]+, as a meta-issuer's "*"
+ *        matches): "<issuer>/tenants/NAME", the same keys; tokens for it
+ *        are minted with "iss" set in /mint's claims
  *   GET  /jwks          (302 to /jwks-real when a redirect is configured)
  *   GET  /jwks-real
  *   GET  /stats         {"discovery": n, "jwks": n, "jwks_real": n, "mint": n}
@@ -475,10 +479,14 @@ static void sleep_interruptible(int s)
 
 /* --- routes --------------------------------------------------------------------- */
 
-static enum MHD_Result handle_discovery(struct MHD_Connection *c)
+/*
+ * The discovery document of the issuer, or of its tenant (a path such as
+ * "/tenants/acme" under it; NULL for the issuer itself).
+ */
+static enum MHD_Result handle_discovery(struct MHD_Connection *c, const char *tenant)
 {
 	json_t *doc, *a;
-	char *jwks_uri, *token, *auth;
+	char *jwks_uri, *token, *auth, *tenant_iss = NULL;
 	bool down;
 
 	pthread_mutex_lock(&state_mu);
@@ -488,11 +496,14 @@ static enum MHD_Result handle_discovery(struct MHD_Connection *c)
 	if (algs == NULL)
 		for (size_t i = 0; i < sizeof(default_algs) / sizeof(default_algs[0]); i++)
 			json_array_append_new(a, json_string(default_algs[i]));
-	jwks_uri = fc_xasprintf("%s/jwks", issuer_base);
+	if (tenant)
+		tenant_iss = fc_xasprintf("%s%s", issuer_base, tenant);
+	jwks_uri = fc_xasprintf("%s%s/jwks", issuer_base, tenant ? tenant : "");
 	token = fc_xasprintf("%s/token", issuer_base);
 	auth = fc_xasprintf("%s/auth", issuer_base);
 	doc = json_pack("{s:s, s:s, s:o, s:[s], s:[s], s:s, s:s}", "issuer",
-			discovery_issuer ? discovery_issuer : issuer, "jwks_uri", jwks_uri,
+			tenant_iss ? tenant_iss : discovery_issuer ? discovery_issuer : issuer,
+			"jwks_uri", jwks_uri,
 			"id_token_signing_alg_values_supported", a, "response_types_supported",
 			"id_token", "subject_types_supported", "public", "token_endpoint", token,
 			"authorization_endpoint", auth);
@@ -500,6 +511,7 @@ static enum MHD_Result handle_discovery(struct MHD_Connection *c)
 	free(jwks_uri);
 	free(token);
 	free(auth);
+	free(tenant_iss);
 	if (down) {
 		json_decref(doc);
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "discovery down\n", 15,
@@ -896,13 +908,31 @@ bad:
 	return reply_error(c, MHD_HTTP_BAD_REQUEST, why);
 }
 
+/*
+ * Length of a "/tenants/NAME" prefix of url followed by '/' (NAME of
+ * [-_a-zA-Z0-9]+), or 0.
+ */
+static size_t tenant_prefix_len(const char *url)
+{
+	static const char pfx[] = "/tenants/";
+	size_t n = sizeof(pfx) - 1;
+
+	if (strncmp(url, pfx, n) != 0)
+		return 0;
+	while (url[n] == '-' || url[n] == '_' || (url[n] >= 'a' && url[n] <= 'z') ||
+	       (url[n] >= 'A' && url[n] <= 'Z') || (url[n] >= '0' && url[n] <= '9'))
+		n++;
+	return n > sizeof(pfx) - 1 && url[n] == '/' ? n : 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct req *r = *con_cls;
-	size_t plen = strlen(issuer_path);
+	size_t plen = strlen(issuer_path), tlen;
 	bool get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
+	char tenant[256];
 
 	if (r == NULL) {
 		r = fc_xcalloc(1, sizeof(*r));
@@ -922,8 +952,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	/* Discovery and JWKS also answer under the issuer's own path. */
 	if (plen > 0 && strncmp(url, issuer_path, plen) == 0 && url[plen] == '/')
 		url += plen;
+	/* A tenant: its own discovery document, the issuer's keys. */
+	if ((tlen = tenant_prefix_len(url)) > 0 && tlen < sizeof(tenant)) {
+		memcpy(tenant, url, tlen);
+		tenant[tlen] = '\0';
+		if (get && strcmp(url + tlen, "/.well-known/openid-configuration") == 0)
+			return handle_discovery(c, tenant);
+		if (get && strcmp(url + tlen, "/jwks") == 0)
+			return handle_jwks(c, false);
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such route");
+	}
 	if (get && strcmp(url, "/.well-known/openid-configuration") == 0)
-		return handle_discovery(c);
+		return handle_discovery(c, NULL);
 	if (get && strcmp(url, "/jwks") == 0)
 		return handle_jwks(c, false);
 	if (get && strcmp(url, "/jwks-real") == 0)
