@@ -24,21 +24,20 @@ NotAfter and the signature differ by design. The CA certificates after the
 leaf must be the same, the leaf must certify the request's key and verify
 under the issuing CA.
 
-Refusals: the HTTP status and the error body's gRPC "code" must be equal,
-unless the case is on KNOWN_DIFFERENCES (deliberate, documented in
-docs/fulcio-compat.md). Message texts may differ.
+Refusals: the HTTP status, Content-Type and the error body's gRPC "code"
+must be equal, unless the case is on KNOWN_DIFFERENCES (deliberate,
+documented in docs/fulcio-compat.md). Message texts may differ. Read-only
+endpoints: same status, Content-Type, certificates and framing.
 """
 import base64
-import datetime
-import hashlib
 import http.client
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
-import re
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
