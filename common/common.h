@@ -12,6 +12,7 @@
 #ifndef FULCRUM_COMMON_H
 #define FULCRUM_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,6 +93,32 @@ void fc_vlog(int prio, const char *fmt, va_list ap);
 /* Messages less important than `prio` (a LOG_* value) are dropped. */
 void fc_log_set_level(int prio);
 int fc_log_get_level(void);
+/*
+ * Rate-limited logging, for lines a client can cause at will (refusals): one
+ * limiter per call site or key (a static struct fc_log_limit initialised
+ * with FC_LOG_LIMIT_INIT), at most per_sec lines a second through it; the
+ * rest are counted and reported as one line "<what>: N more suppressed"
+ * when the second is over (at the limiter's next line or the next
+ * fc_log_limit_flush(), whichever comes first).
+ */
+struct fc_log_limit {
+	const char *what;          /* names the suppressed lines, e.g. "api: refusals" */
+	unsigned per_sec;          /* 0 = 10 */
+	pthread_mutex_t lock;
+	int64_t window_ms;         /* start of the current second (fc_mono_ms) */
+	unsigned in_window;        /* lines written in it */
+	unsigned long suppressed;  /* lines dropped since the last report */
+	int64_t suppressed_since;  /* fc_mono_ms of the first of them */
+	struct fc_log_limit *next; /* in the list of limiters with a report due */
+	bool listed;
+};
+#define FC_LOG_LIMIT_INIT(what_, per_sec_) \
+	{.what = (what_), .per_sec = (per_sec_), .lock = PTHREAD_MUTEX_INITIALIZER}
+void fc_log_limited(struct fc_log_limit *l, int prio, const char *fmt, ...) FC_PRINTF(3, 4);
+/* Write the "N more suppressed" lines whose second is over, or all of
+ * them (cheap; the HTTP front calls it a few times a second, and with all
+ * when it stops). */
+void fc_log_limit_flush(bool all);
 /* Log `what` and drain OpenSSL's error queue into the log at LOG_ERR. */
 void fc_log_ssl(const char *what);
 /* Drain OpenSSL's error queue into err's message (appended after the
