@@ -51,6 +51,7 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -185,6 +186,7 @@ int cmd_ctlog_main(int argc, char **argv)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		FC_HTTPD_LONGOPTS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -242,7 +244,14 @@ int cmd_ctlog_main(int argc, char **argv)
 			break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
-		default: ctlog_usage(stderr); return CMD_EXIT_USAGE;
+		default:
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
+				if (fc_httpd_flag(&ho.limits, c, optarg) != FC_OK)
+					goto bad_value;
+				break;
+			}
+			ctlog_usage(stderr);
+			return CMD_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || f.cfg.storage_dir == NULL || f.cfg.roots_path == NULL ||
