@@ -37,9 +37,9 @@ enum conn_phase {
 };
 
 /*
- * One connection, as the I/O thread tracks it: created when libmicrohttpd
+ * One connection, as the I/O side tracks it: created when libmicrohttpd
  * reports the connection started (MHD_CONNECTION_NOTIFY_STARTED), freed when
- * it reports it closed. Only the I/O thread touches it.
+ * it reports it closed. Only the I/O side (d->io_lock) touches it.
  */
 struct conn_ctx {
 	struct fc_httpd *d;
@@ -87,7 +87,7 @@ struct http_field {
  * One request and its answer.
  *
  * Ownership and lifetime. Two parties may hold an exchange: the connection
- * (the I/O thread, through libmicrohttpd's per-request pointer) from the URI
+ * (the I/O side, through libmicrohttpd's per-request pointer) from the URI
  * callback until libmicrohttpd reports the request completed; and the
  * handler, from the moment the exchange is queued for a worker until
  * fc_http_respond() returns. conn_ref and handler_ref say who still holds
@@ -95,14 +95,15 @@ struct http_field {
  * exchange. So neither party can free it under the other.
  *
  * The answer travels one way: fc_http_respond() stores it and, under lock,
- * puts the exchange on the server's answered list; only the I/O thread
- * takes it from there, resumes the connection and queues the answer. No
- * thread but the I/O thread ever calls into libmicrohttpd for a connection,
- * so a connection that turns out to be dead on resume is closed (and the
- * completion callback run) on the same thread that owns it, never while
- * another thread is inside the exchange.
+ * puts the exchange on the server's answered list; only the I/O side takes
+ * it from there, resumes the connection and queues the answer. The I/O
+ * side is whoever holds d->io_lock: the I/O thread, or a worker with
+ * nothing to do lending a hand (httpd_io_help); no one else ever calls into
+ * libmicrohttpd or touches the connections, so a connection that turns out
+ * to be dead on resume is closed (and the completion callback run) by the
+ * side that owns it, never while another thread is inside the exchange.
  *
- * When the stop's bound passes, the I/O thread may answer an exchange the
+ * When the stop's bound passes, the I/O side may answer an exchange the
  * handler still holds (503); it is then marked abandoned: the handler's
  * later fc_http_respond() only drops its reference. An abandoned exchange
  * never touches its server (which may be gone) or its connection.
@@ -113,9 +114,9 @@ struct fc_http_exchange {
 	struct conn_ctx *cc;
 	pthread_mutex_t lock;
 	bool conn_ref, handler_ref, abandoned;
-	enum exchange_state state; /* I/O thread only */
+	enum exchange_state state; /* I/O side only */
 	bool counted;              /* counted in d->in_flight */
-	bool on_held;              /* on d's held list (I/O thread only) */
+	bool on_held;              /* on d's held list (I/O side only) */
 	int fd;
 	char addr[INET6_ADDRSTRLEN + 8]; /* the client's, for the fair queue and logs */
 	/* the request (immutable once handed to the handler) */
@@ -140,7 +141,7 @@ struct fc_http_exchange {
 	/* lists */
 	struct fc_http_exchange *next_work;  /* its client's queue (d->lock) */
 	struct fc_http_exchange *next_done;  /* d->done_head (d->lock) */
-	struct fc_http_exchange *held_prev, *held_next; /* d->held (I/O thread) */
+	struct fc_http_exchange *held_prev, *held_next; /* d->held (I/O side) */
 };
 
 struct fc_httpd {
@@ -153,7 +154,10 @@ struct fc_httpd {
 	uint16_t port;
 	struct fc_httpd_limits lim;
 
-	/* the I/O thread */
+	/* the I/O side: the I/O thread, or a worker lending a hand, under
+	 * io_lock; everything from here to the shared part is theirs */
+	pthread_mutex_t io_lock;
+	bool io_closed;           /* the I/O thread has finished: no more turns */
 	pthread_t io_thread;
 	bool io_started;
 	int epfd, listen_fd, wake_fd;
@@ -163,7 +167,6 @@ struct fc_httpd {
 	unsigned n_conns;
 	struct fc_http_exchange *held; /* exchanges with the handler */
 	atomic_bool stop_requested;
-	atomic_bool stopped;      /* the I/O thread has finished */
 	bool draining;            /* I/O thread: the stop has begun */
 	int64_t drain_deadline_ms;
 	bool abandoned_all;
@@ -232,5 +235,8 @@ void httpd_conn_close(struct conn_ctx *c, const char *why);
 void httpd_conn_phase(struct conn_ctx *c, enum conn_phase ph);
 /* Wake the I/O thread (answers are waiting, or a stop). */
 void httpd_wake(struct fc_httpd *d);
+/* One non-blocking turn of the I/O side by a worker with nothing to do,
+ * if the I/O lock is free (httpd_io.c). */
+void httpd_io_help(struct fc_httpd *d);
 
 #endif /* FULCRUM_COMMON_INT_H */

@@ -1,7 +1,7 @@
 /*
  * The HTTP front shared by `fulcrum serve` and `fulcrum ctlog` (docs/http.md):
  * exchanges, their answers, and the pool of worker threads that runs the
- * handlers. The I/O thread (httpd_io.c) reads, parses and writes; it hands
+ * handlers. The I/O side (httpd_io.c) reads, parses and writes; it hands
  * each complete request to the pool through one queue, so that any idle
  * worker takes the next request whatever connection it came on, and gets
  * the answers back through the answered list. Ownership and lifetime of an
@@ -336,11 +336,23 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		struct fc_http_exchange *x;
+		bool helped = false;
 
 		pthread_mutex_lock(&d->lock);
-		while (d->ring_head == NULL && !d->workers_stop)
-			pthread_cond_wait(&d->work_cond, &d->lock);
-		x = work_pop_locked(d);
+		while ((x = work_pop_locked(d)) == NULL && !d->workers_stop) {
+			if (helped) {
+				pthread_cond_wait(&d->work_cond, &d->lock);
+				helped = false;
+				continue;
+			}
+			/* Nothing queued: send the answers that are ready and
+			 * take in what arrived, if the I/O thread is not at it
+			 * (it may be waiting for a CPU), then wait. */
+			pthread_mutex_unlock(&d->lock);
+			httpd_io_help(d);
+			helped = true;
+			pthread_mutex_lock(&d->lock);
+		}
 		pthread_mutex_unlock(&d->lock);
 		if (x == NULL)
 			break;

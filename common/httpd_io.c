@@ -247,12 +247,13 @@ static int loop_timeout(struct fc_httpd *d, int64_t next_tick)
 	return t;
 }
 
-/* One wait and what follows it. */
+/* One wait, then what follows it under the I/O lock. */
 static void io_turn(struct fc_httpd *d, int timeout)
 {
 	struct epoll_event evs[4];
 	int n = epoll_wait(d->epfd, evs, 4, timeout);
 
+	pthread_mutex_lock(&d->io_lock);
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.fd == d->wake_fd) {
 			uint64_t v;
@@ -266,15 +267,39 @@ static void io_turn(struct fc_httpd *d, int timeout)
 	MHD_run(d->mhd);
 }
 
+/*
+ * A worker with nothing to do lends a hand (common_int.h): if no one holds
+ * the I/O lock, it resumes the answered connections and runs libmicrohttpd
+ * once, so that answers go out and waiting requests come in even while the
+ * I/O thread waits for a CPU. Never blocks.
+ */
+void httpd_io_help(struct fc_httpd *d)
+{
+	if (pthread_mutex_trylock(&d->io_lock) != 0)
+		return;
+	if (!d->io_closed) {
+		resume_answered(d);
+		MHD_run(d->mhd);
+	}
+	pthread_mutex_unlock(&d->io_lock);
+}
+
+/* The I/O thread: waits, then runs a turn, the ticks and the stop, all but
+ * the wait under the I/O lock. */
 static void *io_main(void *arg)
 {
 	struct fc_httpd *d = arg;
 	int64_t next_tick = fc_mono_ms() + HTTPD_TICK_MS;
+	int timeout;
 
 	for (;;) {
 		int64_t now;
+		bool done = false;
 
-		io_turn(d, loop_timeout(d, next_tick));
+		pthread_mutex_lock(&d->io_lock);
+		timeout = loop_timeout(d, next_tick);
+		pthread_mutex_unlock(&d->io_lock);
+		io_turn(d, timeout); /* returns holding the I/O lock */
 		now = fc_mono_ms();
 		if (atomic_load(&d->stop_requested) && !d->draining) {
 			begin_drain(d, now);
@@ -288,12 +313,19 @@ static void *io_main(void *arg)
 			next_tick = now + HTTPD_TICK_MS;
 		}
 		if (d->draining && drain_done(d, now))
+			done = true;
+		if (done) {
+			/* Every suspended connection must be resumed before
+			 * libmicrohttpd stops (daemon.c close_all_connections
+			 * panics otherwise); after httpd_abandon_all no handler
+			 * can add to the answered list. No worker helps after. */
+			resume_answered(d);
+			d->io_closed = true;
+		}
+		pthread_mutex_unlock(&d->io_lock);
+		if (done)
 			break;
 	}
-	/* Every suspended connection must be resumed before libmicrohttpd
-	 * stops (daemon.c close_all_connections panics otherwise); after
-	 * httpd_abandon_all no handler can add to the answered list. */
-	resume_answered(d);
 	return NULL;
 }
 
@@ -443,6 +475,7 @@ enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_
 		d->drain_max = 1024 * 1024;
 	d->epfd = d->listen_fd = d->wake_fd = -1;
 	pthread_mutex_init(&d->lock, NULL);
+	pthread_mutex_init(&d->io_lock, NULL);
 	pthread_cond_init(&d->work_cond, NULL);
 	atomic_init(&d->in_flight, 0);
 	limits_resolve(d, &o->limits);
@@ -482,8 +515,11 @@ void fc_httpd_stop(struct fc_httpd *d)
 		httpd_wake(d);
 		pthread_join(d->io_thread, NULL);
 	}
+	pthread_mutex_lock(&d->io_lock); /* no worker inside libmicrohttpd */
+	d->io_closed = true;
 	if (d->mhd)
 		MHD_stop_daemon(d->mhd);
+	pthread_mutex_unlock(&d->io_lock);
 	if (d->workers)
 		httpd_workers_stop(d);
 	fc_log_limit_flush(true);
@@ -498,6 +534,7 @@ void fc_httpd_stop(struct fc_httpd *d)
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	pthread_cond_destroy(&d->work_cond);
+	pthread_mutex_destroy(&d->io_lock);
 	pthread_mutex_destroy(&d->lock);
 	free(d->name);
 	free(d);

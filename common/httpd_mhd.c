@@ -1,6 +1,7 @@
 /*
- * libmicrohttpd's callbacks, all run on the front's I/O thread (httpd_io.c
- * calls MHD_run and MHD_add_connection, nothing else does): connections
+ * libmicrohttpd's callbacks, all run by the front's I/O side, under its
+ * lock (httpd_io.c calls MHD_run and MHD_add_connection, and a worker with
+ * nothing to do may call MHD_run, httpd_io_help): connections
  * start and end (NOTIFY_CONNECTION), a request target arrives (URI log
  * callback, which creates the exchange), the header is complete and the
  * body arrives (access handler), the request ends (NOTIFY_COMPLETED).
