@@ -11,7 +11,8 @@
 #                (POST /api/v2/signingCert, ephemeralca, no CT); default sign
 #   CONNECTIONS  default "32 1000"
 # Environment: SWEEP_THREADS (default "1 default"), SWEEP_EXTRA (more flags
-# for fulcrum serve, e.g. "--max-connections-per-ip 0").
+# for fulcrum serve: "--max-connections-per-ip 0" lets all of wrk's
+# connections in past the default per-address cap of 512).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$root/tests/bench/bench-lib.sh"

@@ -19,6 +19,7 @@ LUA="$(cd "$(dirname "$0")" && pwd)/http-sweep.lua"
 for mode in 1 default; do
   targs=()
   [ "$mode" = default ] || targs=(--threads "$mode")
+  # No per-address cap: wrk's 1000 connections all come from 127.0.0.1.
   serve_start "s$mode" --ca ephemeralca --max-connections-per-ip 0 "${targs[@]}" || exit 1
   url_var="s${mode}_URL"
   url=${!url_var}
