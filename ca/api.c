@@ -15,6 +15,7 @@
 
 /* gRPC status codes used in error bodies (google.rpc.Code). */
 enum grpc_code {
+	GRPC_CANCELLED = 1,
 	GRPC_INVALID_ARGUMENT = 3,
 	GRPC_NOT_FOUND = 5,
 	GRPC_RESOURCE_EXHAUSTED = 8,
@@ -31,6 +32,10 @@ enum grpc_code {
 #define MSG_SIGNATURE "The signature supplied in the request could not be verified"
 #define MSG_CA "error communicating with CA backend"
 #define MSG_CTL "Error entering certificate in CTL"
+
+/* At most this many refusal lines a second (fail()); then one line says
+ * how many were left out. */
+static struct fc_log_limit refusal_log = FC_LOG_LIMIT_INIT("api: refusals", 10);
 
 /* Which metrics refusal counter a failure belongs to. */
 enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER, REFUSAL_NONE };
@@ -94,8 +99,14 @@ static void fail(struct api_call *c, unsigned status, enum grpc_code code, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fc_log(status >= 500 ? LOG_ERR : LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
-	       fc_http_method(c->x), fc_http_path(c->x), status, msg);
+	/* A client can cause refusals at will: those lines are rate-limited;
+	 * a 5xx is ours and always logged. */
+	if (status >= 500)
+		fc_log(LOG_ERR, "api: req=%s %s %s: %u %s", c->request_id, fc_http_method(c->x),
+		       fc_http_path(c->x), status, msg);
+	else
+		fc_log_limited(&refusal_log, LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
+			       fc_http_method(c->x), fc_http_path(c->x), status, msg);
 	finish_json(c, status, json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg,
 					  "details"));
 }
@@ -393,6 +404,14 @@ static void answer_issued(struct api_call *c, bool v1, const struct oidc_identit
 	}
 }
 
+/* The client closed its connection before its certificate was signed, so
+ * none was: 499 (nginx's "client closed request"), which nobody reads but
+ * the metrics and the (rate-limited) log. */
+static void answer_gone(struct api_call *c)
+{
+	fail(c, 499, GRPC_CANCELLED, "the client went away before issuance: nothing was signed");
+}
+
 /* A signingCert request waiting for the CT log (suspended connection). */
 struct ct_call {
 	struct api_call call; /* a copy: the handler's frame is gone by then */
@@ -418,10 +437,20 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 	free(cc);
 	if (st == FC_OK)
 		answer_issued(&c, v1, id, issued);
+	else if (st == FC_EUNAVAIL && fc_http_client_gone(c.x))
+		answer_gone(&c);
 	else
 		fail_err(&c, st, err);
 	ca_issued_free(issued);
 	oidc_identity_free(id);
+}
+
+/* Asked after the SCT, before the final certificate is signed. */
+static bool ct_client_gone(void *arg)
+{
+	struct ct_call *cc = arg;
+
+	return fc_http_client_gone(cc->call.x);
 }
 
 /*
@@ -471,13 +500,19 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	struct fc_err err = {0};
 	enum fc_status st;
 
+	if (fc_http_client_gone(c->x)) {
+		/* Nobody would receive the certificate: do not sign it. */
+		answer_gone(c);
+		ca_authority_unref(authority);
+		return;
+	}
 	if (c->s->opts.ct != NULL) {
 		struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
 		cc->call = *c;
 		cc->v1 = v1;
 		cc->id = *id;
 		st = ca_authority_issue_ct(authority, c->s->opts.ct, *id, key, c->s->opts.validity_s,
-					   ct_issued, cc, &err);
+					   ct_issued, ct_client_gone, cc, &err);
 		if (st == FC_OK)
 			*id = NULL; /* cc owns it until ct_issued */
 		else

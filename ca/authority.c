@@ -234,6 +234,7 @@ struct ct_issue {
 	uint8_t *tbs;             /* precert TBS without the poison (OPENSSL_malloc) */
 	size_t tbs_len;
 	ca_issue_done_fn done;
+	ca_issue_gone_fn gone;
 	void *arg;
 };
 
@@ -336,7 +337,10 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 		done(done_arg, st, NULL, &err);
 		return;
 	}
-	st = make_final(ci, sct, &final, &err);
+	if (ci->gone != NULL && ci->gone(done_arg))
+		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
+	else
+		st = make_final(ci, sct, &final, &err);
 	if (st == FC_OK)
 		issued = make_issued(ci->a, final);
 	X509_free(final);
@@ -350,8 +354,8 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
  */
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
-				     int validity_s, ca_issue_done_fn done, void *arg,
-				     struct fc_err *err)
+				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
+				     void *arg, struct fc_err *err)
 {
 	const uint8_t *chain[CT_MAX_CHAIN];
 	size_t chain_len[CT_MAX_CHAIN];
@@ -366,6 +370,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *c
 	ci = fc_xcalloc(1, sizeof(*ci));
 	ci->a = ca_authority_ref(a);
 	ci->done = done;
+	ci->gone = gone;
 	ci->arg = arg;
 	if ((st = build_signed(a, identity, key, validity_s, true, &ci->precert, err)) != FC_OK)
 		goto fail;

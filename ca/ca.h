@@ -132,6 +132,7 @@ struct ca_server_options {
 	const char *port_file;      /* if set, the bound port is written here once listening */
 	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
+	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
 };
 
 void ca_server_options_default(struct ca_server_options *o);

@@ -263,14 +263,17 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
  * Returns FC_OK when done will be called; otherwise (the precert cannot be
  * built or signed, the client refuses the submission) the failure, with
  * the reason in err, and done is never called. identity and key are only
- * used during the call; a keeps a reference until done returns.
+ * used during the call; a keeps a reference until done returns. gone
+ * (NULL: never) is asked after the SCT: when it says the client is gone,
+ * the final certificate is not signed and done gets FC_EUNAVAIL.
  */
 typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
 				 const struct fc_err *err);
+typedef bool (*ca_issue_gone_fn)(void *arg);
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
-				     int validity_s, ca_issue_done_fn done, void *arg,
-				     struct fc_err *err);
+				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
+				     void *arg, struct fc_err *err);
 
 /*
  * The DER TBSCertificate of cert without the extension nid (which must be

@@ -22,6 +22,7 @@ struct ctlog_flags {
 	const char *pin_file;
 	unsigned threads;
 	struct ctlog_server_config cfg;
+	struct fc_httpd_limits limits; /* the HTTP front's time limits and caps */
 };
 
 static void ctlog_usage(FILE *f)
@@ -51,6 +52,7 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -181,6 +183,7 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		FC_HTTPD_LONGOPTS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -231,7 +234,14 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 			break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
-		default: ctlog_usage(stderr); return CMD_EXIT_USAGE;
+		default:
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
+				if (fc_httpd_flag(&f->limits, c, optarg) != FC_OK)
+					goto bad_value;
+				break;
+			}
+			ctlog_usage(stderr);
+			return CMD_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || f->cfg.storage_dir == NULL || f->cfg.roots_path == NULL ||
@@ -261,6 +271,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	ho.host = host;
 	ho.port = port;
 	ho.threads = f->threads;
+	ho.limits = f->limits;
 	if (open_signer(f, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;

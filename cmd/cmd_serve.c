@@ -94,6 +94,7 @@ static void serve_usage(FILE *f)
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
 		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
@@ -229,6 +230,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
 		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
 		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+		FC_HTTPD_LONGOPTS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -307,6 +309,11 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
+				if (fc_httpd_flag(&f->server.http, c, optarg) != FC_OK)
+					goto bad_value;
+				break;
+			}
 			serve_usage(stderr);
 			return CMD_EXIT_USAGE;
 		}
@@ -465,6 +472,9 @@ int cmd_serve_main(int argc, char **argv)
 	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
 	int rc;
 
+	/* The help takes more than one write: a reader that stops early
+	 * (grep -q) must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	ca_server_options_default(&f.server);
 	oidc_options_default(&f.oidc);
 	if ((rc = serve_parse(argc, argv, &f)) < 0)
