@@ -15,6 +15,7 @@
 
 /* gRPC status codes used in error bodies (google.rpc.Code). */
 enum grpc_code {
+	GRPC_CANCELLED = 1,
 	GRPC_INVALID_ARGUMENT = 3,
 	GRPC_NOT_FOUND = 5,
 	GRPC_RESOURCE_EXHAUSTED = 8,
@@ -31,6 +32,10 @@ enum grpc_code {
 #define MSG_SIGNATURE "The signature supplied in the request could not be verified"
 #define MSG_CA "error communicating with CA backend"
 #define MSG_CTL "Error entering certificate in CTL"
+
+/* At most this many refusal lines a second (fail()); then one line says
+ * how many were left out. */
+static struct fc_log_limit refusal_log = FC_LOG_LIMIT_INIT("api: refusals", 10);
 
 /* Which metrics refusal counter a failure belongs to. */
 enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER, REFUSAL_NONE };
@@ -94,8 +99,14 @@ static void fail(struct api_call *c, unsigned status, enum grpc_code code, const
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fc_log(status >= 500 ? LOG_ERR : LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
-	       fc_http_method(c->x), fc_http_path(c->x), status, msg);
+	/* A client can cause refusals at will: those lines are rate-limited;
+	 * a 5xx is ours and always logged. */
+	if (status >= 500)
+		fc_log(LOG_ERR, "api: req=%s %s %s: %u %s", c->request_id, fc_http_method(c->x),
+		       fc_http_path(c->x), status, msg);
+	else
+		fc_log_limited(&refusal_log, LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
+			       fc_http_method(c->x), fc_http_path(c->x), status, msg);
 	finish_json(c, status, json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg,
 					  "details"));
 }
@@ -276,6 +287,9 @@ static const struct failure_answer {
 	/* An unreachable issuer: a retry may cure it (Fulcio says 400). */
 	{FC_CLASS_TOKEN, FC_EUPSTREAM, 503, GRPC_UNAVAILABLE,
 	 MSG_TOKEN ": the issuer could not be reached", NULL, REFUSAL_NONE},
+	/* Too many new identity providers being looked up, or the verifier is
+	 * stopping: retry later. */
+	{FC_CLASS_TOKEN, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_TOKEN, NULL, REFUSAL_NONE},
 	/* A verified token whose principal cannot make a certificate. */
 	{FC_CLASS_TOKEN, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_IDENTITY},
 	{FC_CLASS_TOKEN, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_TOKEN, NULL, REFUSAL_IDENTITY},
@@ -390,6 +404,14 @@ static void answer_issued(struct api_call *c, bool v1, const struct oidc_identit
 	}
 }
 
+/* The client closed its connection before its certificate was signed, so
+ * none was: 499 (nginx's "client closed request"), which nobody reads but
+ * the metrics and the (rate-limited) log. */
+static void answer_gone(struct api_call *c)
+{
+	fail(c, 499, GRPC_CANCELLED, "the client went away before issuance: nothing was signed");
+}
+
 /* A signingCert request waiting for its certificate: its signature from
  * the signer process, or the CT log (a suspended connection). */
 struct ct_call {
@@ -401,8 +423,9 @@ struct ct_call {
 /*
  * Completion of ca_authority_issue_ct or _async, on the thread of the
  * last step (the CT client's, the signer link's, or this handler's with a
- * key in this process). Answers the exchange exactly once (a CT failure never yields a certificate; its
- * status is failure_answers' FC_CLASS_CT_LOG rows), frees everything the
+ * key in this process). Answers the exchange exactly once (a CT failure
+ * never yields a certificate; its status is failure_answers'
+ * FC_CLASS_CT_LOG rows), frees everything the
  * request held. Nothing of the request is touched after the answer is
  * sent: the server may stop as soon as its last exchange is answered.
  */
@@ -412,15 +435,27 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 	struct ct_call *cc = arg;
 	struct api_call c = cc->call;
 	struct oidc_identity *id = cc->id;
+	struct ca_server *s = c.s;
 	bool v1 = cc->v1;
 
 	free(cc);
 	if (st == FC_OK)
 		answer_issued(&c, v1, id, issued);
+	else if (st == FC_EUNAVAIL && fc_http_client_gone(c.x))
+		answer_gone(&c);
 	else
 		fail_err(&c, st, err);
 	ca_issued_free(issued);
 	oidc_identity_free(id);
+	atomic_fetch_sub(&s->issuing, 1); /* the last use of s: a stop may free it now */
+}
+
+/* Asked after the SCT, before the final certificate is signed. */
+static bool ct_client_gone(void *arg)
+{
+	struct ct_call *cc = arg;
+
+	return fc_http_client_gone(cc->call.x);
 }
 
 /*
@@ -467,16 +502,24 @@ static enum fc_status verify_key(struct api_call *c, const struct sign_request *
 static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PKEY *key)
 {
 	struct ca_authority *authority = ca_authority_slot_get(&c->s->authority);
-	struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
+	struct ct_call *cc;
 	struct fc_err err = {0};
 	enum fc_status st;
 
+	if (fc_http_client_gone(c->x)) {
+		/* Nobody would receive the certificate: do not sign it. */
+		answer_gone(c);
+		ca_authority_unref(authority);
+		return;
+	}
+	atomic_fetch_add(&c->s->issuing, 1);
+	cc = fc_xcalloc(1, sizeof(*cc));
 	cc->call = *c;
 	cc->v1 = v1;
 	cc->id = *id;
 	if (c->s->opts.ct != NULL)
 		st = ca_authority_issue_ct(authority, c->s->opts.ct, *id, key, c->s->opts.validity_s,
-					   ct_issued, cc, &err);
+					   ct_issued, ct_client_gone, cc, &err);
 	else
 		st = ca_authority_issue_async(authority, *id, key, c->s->opts.validity_s, ct_issued,
 					      cc, &err);
@@ -485,6 +528,7 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	} else {
 		free(cc);
 		fail_err(c, st, &err);
+		atomic_fetch_sub(&c->s->issuing, 1);
 	}
 	ca_authority_unref(authority);
 }
@@ -555,21 +599,21 @@ static void trust_bundle(struct api_call *c)
 	finish_json(c, 200, json_pack("{s:[{s:o}]}", "chains", "certificates", certs));
 }
 
+/* GET /api/v1/rootCert: the trust bundle's PEM blocks (each with its
+ * newline) joined by newlines, trailing whitespace trimmed: Fulcio's
+ * legacy server, byte for byte (so a blank line between blocks). */
 static void root_cert(struct api_call *c)
 {
 	struct ca_authority *a = ca_authority_slot_get(&c->s->authority);
 	const struct ca_chain *chain = ca_authority_chain(a);
-	char **trimmed = fc_xcalloc(chain->n, sizeof(char *));
-	char *text;
+	char *text = pem_chain_text(chain->pem, chain->n);
+	size_t len = strlen(text);
 
-	for (size_t i = 0; i < chain->n; i++)
-		trimmed[i] = ca_cert_pem(chain->certs[i], true);
-	text = pem_chain_text(trimmed, chain->n);
-	for (size_t i = 0; i < chain->n; i++)
-		free(trimmed[i]);
-	free(trimmed);
 	ca_authority_unref(a);
-	finish(c, 200, "application/pem-certificate-chain", text, strlen(text));
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r' ||
+			   text[len - 1] == '\t'))
+		len--;
+	finish(c, 200, "application/pem-certificate-chain", text, len);
 	free(text);
 }
 

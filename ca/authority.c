@@ -191,6 +191,7 @@ struct issue {
 	size_t ct_tbs_len;
 	char *token_id;           /* the identity token's id, for every signature */
 	ca_issue_done_fn done;
+	ca_issue_gone_fn gone;    /* NULL: never; asked before the final signature */
 	void *arg;
 };
 
@@ -383,7 +384,11 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 		issue_end(is, st, &err);
 		return;
 	}
-	if ((st = make_final(is, sct, &err)) != FC_OK) {
+	if (is->gone != NULL && is->gone(is->arg))
+		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
+	else
+		st = make_final(is, sct, &err);
+	if (st != FC_OK) {
 		issue_end(is, st, &err);
 		return;
 	}
@@ -440,8 +445,8 @@ static void precert_signed(void *arg, enum fc_status st, uint8_t *sig, size_t si
  */
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
-				     int validity_s, ca_issue_done_fn done, void *arg,
-				     struct fc_err *err)
+				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
+				     void *arg, struct fc_err *err)
 {
 	struct issue *is;
 	enum fc_status st;
@@ -450,6 +455,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *c
 		return fc_err_set(err, FC_EINTERNAL, "ca: the chain is too long for a CT log");
 	is = issue_new(a, identity, done, arg);
 	is->ct = ct;
+	is->gone = gone;
 	if ((st = build_leaf(is, identity, key, validity_s, true, err)) != FC_OK) {
 		issue_free(is);
 		return st;

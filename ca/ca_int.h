@@ -265,10 +265,13 @@ void ca_issued_free(struct ca_issued *c);
  * (FC_CLASS_NONE when the CA did). Returns FC_OK when done will be
  * called; otherwise (the precert cannot be built) the failure, with the
  * reason in err, and done is never called. identity and key are only
- * used during the call; a keeps a reference until done returns.
+ * used during the call; a keeps a reference until done returns. gone
+ * (NULL: never) is asked after the SCT: when it says the client is gone,
+ * the final certificate is not signed and done gets FC_EUNAVAIL.
  */
 typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
 				 const struct fc_err *err);
+typedef bool (*ca_issue_gone_fn)(void *arg);
 /* The same without a CT log: the leaf (valid validity_s seconds from now)
  * built here; done called once it is signed, or signing failed (FC_EHSM,
  * FC_EUNAVAIL). Returns FC_OK when done will be called, else FC_EINPUT
@@ -279,8 +282,8 @@ enum fc_status ca_authority_issue_async(struct ca_authority *a,
 					struct fc_err *err);
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
-				     int validity_s, ca_issue_done_fn done, void *arg,
-				     struct fc_err *err);
+				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
+				     void *arg, struct fc_err *err);
 
 /*
  * The DER TBSCertificate of cert without the extension nid (which must be
@@ -315,6 +318,10 @@ struct ca_server {
 	struct fc_httpd *metrics_httpd;
 	struct ca_metrics metrics;
 	char *configuration_json;      /* GET /api/v2/configuration, built once */
+	/* Certificates being issued (issue() to the end of ct_issued): their
+	 * completions, on the signer link's or the CT client's thread, use the
+	 * server even after the front gave up on them, so a stop waits. */
+	atomic_uint issuing;
 };
 
 /* The API handler: routes one exchange (fc_http_handler_fn). */

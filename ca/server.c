@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ca_int.h"
 
@@ -166,6 +167,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	ho.threads = opts->threads;
 	ho.max_body = CA_MAX_BODY_BYTES;
 	ho.name = "api";
+	ho.limits = opts->http;
 	if ((st = fc_httpd_start(&ho, ca_api_handle, s, &s->api, err)) != FC_OK)
 		goto fail;
 	if (opts->metrics_port != 0) {
@@ -195,6 +197,13 @@ void ca_server_stop(struct ca_server *s)
 		return;
 	fc_httpd_stop(s->api);
 	fc_httpd_stop(s->metrics_httpd);
+	/* Past the stop's bound the front answers requests still waiting for
+	 * the signer or the CT log itself; their completions (ct_issued, within
+	 * the signer link's or the CT client's deadline) still use s, and the
+	 * CT client's own callback must have returned before it is freed. */
+	while (atomic_load(&s->issuing) > 0 ||
+	       (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0))
+		usleep(10000);
 	ca_authority_slot_destroy(&s->authority);
 	free(s->configuration_json);
 	free(s);

@@ -86,6 +86,7 @@ int cmd_journal_main(int argc, char **argv);
 int cmd_serve_main(int argc, char **argv);
 int cmd_createca_main(int argc, char **argv);
 int cmd_ctlog_main(int argc, char **argv);
+int cmd_tsa_main(int argc, char **argv);
 
 /* --- pkcs11ca.c: the pkcs11ca CA of fulcrum serve, and tokens ------------------ */
 

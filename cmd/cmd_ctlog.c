@@ -31,6 +31,7 @@ struct ctlog_flags {
 	struct signer_user user_ids;
 	char *pin;                    /* supervisor and signer: FULCRUM_PKCS11_PIN */
 	char *key_uri;                /* supervisor and signer: a pkcs11: URI with its pin-value */
+	struct fc_httpd_limits limits; /* the HTTP front's time limits and caps */
 };
 
 static void ctlog_usage(FILE *f)
@@ -63,6 +64,7 @@ static void ctlog_usage(FILE *f)
 		"  --user NAME               started as root, the network process becomes NAME\n"
 		"                            (default " SIGNER_DEFAULT_USER "), which then owns DIR\n"
 		"  --no-signer-process       keep the log key in the network process (no checks)\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -311,6 +313,7 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		{"threads", required_argument, NULL, OPT_THREADS},
 		{"user", required_argument, NULL, OPT_USER},
 		{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
+		FC_HTTPD_LONGOPTS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -363,7 +366,14 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
-		default: ctlog_usage(stderr); return CMD_EXIT_USAGE;
+		default:
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
+				if (fc_httpd_flag(&f->limits, c, optarg) != FC_OK)
+					goto bad_value;
+				break;
+			}
+			ctlog_usage(stderr);
+			return CMD_EXIT_USAGE;
 		}
 	}
 	if (optind != argc || f->cfg.storage_dir == NULL || f->cfg.roots_path == NULL ||
@@ -415,6 +425,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	ho.host = host;
 	ho.port = port;
 	ho.threads = f->threads;
+	ho.limits = f->limits;
 	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;

@@ -105,6 +105,7 @@ static void serve_usage(FILE *f)
 		"  --user NAME                    run as root: the network process becomes NAME\n"
 		"                                 (default " SIGNER_DEFAULT_USER ")\n"
 		"  --no-signer-process            key in the network process, no checks, no journal\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
 		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
@@ -166,6 +167,7 @@ static const struct option serve_longopts[] = {
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
 	{"user", required_argument, NULL, OPT_USER},
 	{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
+	FC_HTTPD_LONGOPTS,
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -267,12 +269,14 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
-			/* The help is longer than a pipe's buffer: a reader that stops
-			 * early (grep -q) must not turn it into a SIGPIPE death. */
-			signal(SIGPIPE, SIG_IGN);
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
+				if (fc_httpd_flag(&f->server.http, c, optarg) != FC_OK)
+					goto bad_value;
+				break;
+			}
 			serve_usage(stderr);
 			return CMD_EXIT_USAGE;
 		}
@@ -464,6 +468,9 @@ int cmd_serve_main(int argc, char **argv)
 	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
 	int rc;
 
+	/* The help takes more than one write: a reader that stops early
+	 * (grep -q) must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
 	ca_server_options_default(&f.server);
 	oidc_options_default(&f.oidc);
 	if ((rc = serve_parse(argc, argv, &f)) < 0)

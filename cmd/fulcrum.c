@@ -39,6 +39,8 @@ static const struct command commands[] = {
 	{"journal", cmd_journal_main,
 	 "check the issuance journal: its hash chain, its records, intents without an "
 	 "outcome"},
+	{"tsa", cmd_tsa_main,
+	 "run an RFC 3161 time-stamp authority (sigstore timestamp-authority's HTTP API)"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},

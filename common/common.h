@@ -13,6 +13,7 @@
 #ifndef FULCRUM_COMMON_H
 #define FULCRUM_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -37,6 +38,8 @@ enum fc_status {
 	FC_EIO = 9,        /* file or socket I/O failed */
 	FC_EUNAVAIL = 10,  /* temporarily unavailable; a retry may succeed */
 	FC_ENOTFOUND = 11, /* the named thing does not exist */
+	FC_EPENDING = 12,  /* not decided yet: a fetch is under way and the caller
+			      will be told when it ends (oidc_verify_nb) */
 };
 
 const char *fc_strerror(enum fc_status st);
@@ -93,6 +96,32 @@ void fc_vlog(int prio, const char *fmt, va_list ap);
 /* Messages less important than `prio` (a LOG_* value) are dropped. */
 void fc_log_set_level(int prio);
 int fc_log_get_level(void);
+/*
+ * Rate-limited logging, for lines a client can cause at will (refusals): one
+ * limiter per call site or key (a static struct fc_log_limit initialised
+ * with FC_LOG_LIMIT_INIT), at most per_sec lines a second through it; the
+ * rest are counted and reported as one line "<what>: N more suppressed"
+ * when the second is over (at the limiter's next line or the next
+ * fc_log_limit_flush(), whichever comes first).
+ */
+struct fc_log_limit {
+	const char *what;          /* names the suppressed lines, e.g. "api: refusals" */
+	unsigned per_sec;          /* 0 = 10 */
+	pthread_mutex_t lock;
+	int64_t window_ms;         /* start of the current second (fc_mono_ms) */
+	unsigned in_window;        /* lines written in it */
+	unsigned long suppressed;  /* lines dropped since the last report */
+	int64_t suppressed_since;  /* fc_mono_ms of the first of them */
+	struct fc_log_limit *next; /* in the list of limiters with a report due */
+	bool listed;
+};
+#define FC_LOG_LIMIT_INIT(what_, per_sec_) \
+	{.what = (what_), .per_sec = (per_sec_), .lock = PTHREAD_MUTEX_INITIALIZER}
+void fc_log_limited(struct fc_log_limit *l, int prio, const char *fmt, ...) FC_PRINTF(3, 4);
+/* Write the "N more suppressed" lines whose second is over, or all of
+ * them (cheap; the HTTP front calls it a few times a second, and with all
+ * when it stops). */
+void fc_log_limit_flush(bool all);
 /* Log `what` and drain OpenSSL's error queue into the log at LOG_ERR. */
 void fc_log_ssl(const char *what);
 /* Drain OpenSSL's error queue into err's message (appended after the
@@ -218,38 +247,135 @@ enum fc_status fc_read_secret_file(const char *path, size_t max, const char *wha
  * warning naming the path when it cannot. */
 void fc_write_port_file(const char *path, uint16_t port);
 
-/* --- HTTP server plumbing (httpd.c, over libmicrohttpd) ---------------------- */
+/* --- HTTP server plumbing (httpd*.c, over libmicrohttpd; docs/http.md) ------- */
 
 /*
- * One exchange = one HTTP request and its response. The handler is called
- * once the whole body has arrived (or as soon as it passes max_body, with
- * fc_http_body_too_large() true). It must call fc_http_respond() exactly
- * once: before returning, or later from any thread (the connection is then
- * suspended, holding no worker thread, until the response arrives). This is
- * what lets a request wait for a CT log without tying up a thread.
+ * One exchange = one HTTP request and its response. The handler runs on a
+ * shared pool of worker threads once the whole body has arrived (or, for a
+ * body over max_body, with fc_http_body_too_large() true). It must call
+ * fc_http_respond() exactly once: before returning, or later from any
+ * thread (the connection then waits suspended, holding no thread, until the
+ * answer arrives). This is what lets a request wait for a CT log without
+ * tying up a thread. Until it answers, the handler owns its reference to the
+ * exchange; fc_http_respond() gives it back, after which the handler must not
+ * touch the exchange again.
  */
 struct fc_httpd;
 struct fc_http_exchange;
 
 typedef void (*fc_http_handler_fn)(void *ctx, struct fc_http_exchange *x);
 
+/* Hard limits of the front, checked before anything is handed on. */
+#define FC_HTTPD_MAX_URI 8192          /* request target, bytes (414 above) */
+#define FC_HTTPD_MAX_HEADERS 100       /* request header fields (400 above) */
+#define FC_HTTPD_MAX_QUERY_PARAMS 100  /* query parameters (400 above) */
+#define FC_HTTPD_DRAIN_FACTOR 4        /* a body over max_body is read and dropped up
+					* to this many times max_body before the 413 */
+
+/* Defaults of the limits (0 in struct fc_httpd_limits selects them). */
+#define FC_HTTPD_DEFAULT_READ_HEADER_MS 10000 /* --read-header-timeout */
+#define FC_HTTPD_DEFAULT_READ_MS 60000        /* --read-timeout (header and body) */
+#define FC_HTTPD_DEFAULT_WRITE_MS 60000       /* --write-timeout (sending an answer) */
+#define FC_HTTPD_DEFAULT_IDLE_MS 30000        /* --idle-connection-timeout */
+#define FC_HTTPD_DEFAULT_SHUTDOWN_MS 30000    /* --shutdown-timeout */
+#define FC_HTTPD_DEFAULT_MAX_CONNECTIONS 4096 /* --max-connections */
+#define FC_HTTPD_DEFAULT_MAX_PER_IP 512       /* --max-connections-per-ip */
+#define FC_HTTPD_DEFAULT_MAX_IN_FLIGHT 2048   /* --max-requests-in-flight */
+#define FC_HTTPD_NO_LIMIT UINT32_MAX          /* max_per_ip: no per-address cap */
+
+/*
+ * Time limits (milliseconds) and caps of one server; 0 selects the default.
+ * Deadlines run from a fixed start and are not reset by each byte:
+ * read_header from the first byte of a request (from the connection's
+ * start for its first request) to the end of its header; read from the
+ * same start to the end of its body; write from the answer being ready to
+ * its last byte; idle from the end of an answer to the first byte of the
+ * next request. A request that waits for its answer (handler, CT log) has
+ * no deadline of its own but shutdown.
+ */
+struct fc_httpd_limits {
+	uint32_t read_header_ms;
+	uint32_t read_ms;
+	uint32_t write_ms;
+	uint32_t idle_ms;
+	uint32_t shutdown_ms;  /* how long a stop waits for requests in flight */
+	uint32_t max_connections;
+	uint32_t max_per_ip;   /* FC_HTTPD_NO_LIMIT: none */
+	uint32_t max_in_flight; /* queued for or running on a worker, or suspended */
+};
+
 struct fc_httpd_options {
 	const char *host;      /* address to bind ("0.0.0.0", "127.0.0.1", "::") */
 	uint16_t port;         /* 0 = any free port (see fc_httpd_port) */
-	unsigned threads;      /* worker threads (0 = number of CPUs) */
-	size_t max_body;       /* bodies over this are not read (413 case) */
-	unsigned timeout_s;    /* idle connection timeout (0 = 60) */
+	unsigned threads;      /* handler worker threads (0 = number of CPUs) */
+	size_t max_body;       /* bodies over this are not kept (413 case) */
 	const char *name;      /* for logs, e.g. "api" */
+	struct fc_httpd_limits limits;
 };
 
+/*
+ * The command-line flags of the front, shared by fulcrum serve and fulcrum
+ * ctlog: put FC_HTTPD_LONGOPTS in the command's getopt_long table, hand
+ * every option value from FC_HTTPD_OPT_FIRST to FC_HTTPD_OPT_LAST to
+ * fc_httpd_flag(), and print FC_HTTPD_USAGE in the help.
+ */
+enum {
+	FC_HTTPD_OPT_FIRST = 0x4800,
+	FC_HTTPD_OPT_READ_HEADER = FC_HTTPD_OPT_FIRST,
+	FC_HTTPD_OPT_READ,
+	FC_HTTPD_OPT_WRITE,
+	FC_HTTPD_OPT_IDLE,
+	FC_HTTPD_OPT_SHUTDOWN,
+	FC_HTTPD_OPT_MAX_CONNS,
+	FC_HTTPD_OPT_MAX_PER_IP,
+	FC_HTTPD_OPT_MAX_IN_FLIGHT,
+	FC_HTTPD_OPT_LAST = FC_HTTPD_OPT_MAX_IN_FLIGHT,
+};
+#define FC_HTTPD_LONGOPTS                                                                   \
+	{"read-header-timeout", required_argument, NULL, FC_HTTPD_OPT_READ_HEADER},         \
+	{"read-timeout", required_argument, NULL, FC_HTTPD_OPT_READ},                        \
+	{"write-timeout", required_argument, NULL, FC_HTTPD_OPT_WRITE},                      \
+	{"idle-connection-timeout", required_argument, NULL, FC_HTTPD_OPT_IDLE},             \
+	{"shutdown-timeout", required_argument, NULL, FC_HTTPD_OPT_SHUTDOWN},                \
+	{"max-connections", required_argument, NULL, FC_HTTPD_OPT_MAX_CONNS},                \
+	{"max-connections-per-ip", required_argument, NULL, FC_HTTPD_OPT_MAX_PER_IP},        \
+	{"max-requests-in-flight", required_argument, NULL, FC_HTTPD_OPT_MAX_IN_FLIGHT}
+#define FC_HTTPD_USAGE                                                                      \
+	"HTTP front (durations in Go syntax: 10s, 1m30s, 500ms):\n"                         \
+	"  --read-header-timeout D        whole request header, from its first byte\n"        \
+	"                                 (default 10s; not reset by each byte)\n"           \
+	"  --read-timeout D               whole request, header and body (default 60s)\n"     \
+	"  --write-timeout D              sending an answer once it is ready (default 60s)\n" \
+	"  --idle-connection-timeout D    idle keep-alive connections (default 30s)\n"        \
+	"  --shutdown-timeout D           on SIGTERM, how long requests in flight may take\n" \
+	"                                 to finish; then they are answered 503 (default\n"  \
+	"                                 30s)\n"                                             \
+	"  --max-connections N            open connections (default 4096); more are refused\n"\
+	"  --max-connections-per-ip N     open connections from one client address (default\n"\
+	"                                 512; 0 = no per-address cap)\n"                    \
+	"  --max-requests-in-flight N     requests queued, running or waiting for an answer\n"\
+	"                                 (default 2048); more are answered 503 at once\n"
+/* Apply one front flag (opt is its FC_HTTPD_OPT_* value) to *l. FC_OK, or
+ * FC_ECONFIG for a bad value (the caller names the flag). */
+enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *value);
+
+/* A duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h"; units ns,
+ * us, ms, s, m, h) in milliseconds, from 1 ms to 24 h. FC_OK or FC_ECONFIG. */
+enum fc_status fc_parse_duration_ms(const char *s, uint32_t *ms);
+
+/* Start a server: it listens when this returns FC_OK and *out; FC_EIO
+ * (address in use, bad host) or FC_ECONFIG with the reason in err. */
 enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_fn fn, void *ctx,
 			      struct fc_httpd **out, struct fc_err *err);
 uint16_t fc_httpd_port(const struct fc_httpd *d);
-/* Stop listening, wait for exchanges still waiting for their response,
- * then free. There is no time limit: a suspended exchange must be answered
- * before libmicrohttpd can stop, so whoever holds one must answer it in
- * bounded time (the CA's CT client answers within --ct-log-timeout, the
- * log's sequencer drains its queue on stop). NULL is fine. */
+/*
+ * Stop (docs/http.md, "Stopping"): close the listener at once, answer
+ * every later request with Connection: close, close idle connections, and
+ * wait for requests in flight (suspended ones included) to be answered and
+ * their answers sent, at most limits.shutdown_ms; whatever is still waiting
+ * then is answered 503 by the front (a handler answering later is ignored).
+ * Then close everything and free. NULL is fine.
+ */
 void fc_httpd_stop(struct fc_httpd *d);
 
 const char *fc_http_method(const struct fc_http_exchange *x);
@@ -262,10 +388,16 @@ const uint8_t *fc_http_body(const struct fc_http_exchange *x, size_t *len);
 bool fc_http_body_too_large(const struct fc_http_exchange *x);
 /* Milliseconds since the request arrived. */
 int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x);
+/* Is the client of x known to be gone (its connection closed or reset)?
+ * A non-blocking peek at the socket: cheap, callable from any thread until
+ * x is answered. A client that went away must not get work done for it
+ * that cannot be undone (a certificate signed). */
+bool fc_http_client_gone(struct fc_http_exchange *x);
 
 /* Add a response header (before fc_http_respond). Copies both strings. */
 void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char *value);
-/* Send the response (copies body). Exactly once per exchange; thread-safe. */
+/* Send the response (copies body). Exactly once per exchange; thread-safe.
+ * x must not be used after this call. */
 void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *content_type,
 		     const void *body, size_t len);
 

@@ -1,65 +1,33 @@
 /*
- * The HTTP server plumbing shared by `fulcrum serve` and `fulcrum ctlog`,
- * over libmicrohttpd. It reads each request body up to a hard cap, hands the
- * whole exchange to one handler, and sends whatever the handler answers, at
- * once or later from another thread: until then the connection is suspended
- * and holds no worker thread (MHD_ALLOW_SUSPEND_RESUME).
+ * The HTTP front shared by `fulcrum serve` and `fulcrum ctlog` (docs/http.md):
+ * exchanges, their answers, and the pool of worker threads that runs the
+ * handlers. The I/O side (httpd_io.c) reads, parses and writes; it hands
+ * each complete request to the pool through one queue, so that any idle
+ * worker takes the next request whatever connection it came on, and gets
+ * the answers back through the answered list. Ownership and lifetime of an
+ * exchange are written down in common_int.h.
  */
-#include <microhttpd.h>
-#include <netdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
+#include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "common.h"
+#include "common_int.h"
 
-/* Headers plus a 16 KiB token must fit in one connection's memory pool. */
-#define HTTPD_CONNECTION_MEMORY (128 * 1024)
+/* --- exchanges ------------------------------------------------------------ */
 
-struct fc_httpd {
-	struct MHD_Daemon *mhd;
-	fc_http_handler_fn handler;
-	void *ctx;
-	size_t max_body;
-	uint16_t port;
-	char *name;
-	atomic_uint waiting; /* exchanges handed to the handler, not yet answered */
-};
-
-enum exchange_state {
-	X_READING = 0, /* body still arriving */
-	X_RUNNING,     /* handler called, has not returned or answered */
-	X_SUSPENDED,   /* handler returned without answering; connection suspended */
-	X_ANSWERED,    /* response stored, not yet queued */
-	X_QUEUED,      /* response handed to MHD */
-};
-
-struct http_header {
-	char *name;
-	char *value;
-};
-
-struct fc_http_exchange {
-	struct fc_httpd *d;
-	struct MHD_Connection *conn;
-	pthread_mutex_t lock;
-	enum exchange_state state;
-	char *method;
-	char *path;
-	struct fc_buf body;
-	bool too_large;
-	size_t discarded; /* body bytes dropped after passing the cap */
-	int64_t started_ms;
-	/* the response */
-	unsigned status;
-	struct MHD_Response *resp;
-	struct http_header *headers;
-	size_t n_headers;
-};
+static void fields_free(struct http_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(f[i].name);
+		free(f[i].value);
+	}
+	free(f);
+}
 
 static void exchange_free(struct fc_http_exchange *x)
 {
@@ -67,31 +35,78 @@ static void exchange_free(struct fc_http_exchange *x)
 		return;
 	if (x->resp)
 		MHD_destroy_response(x->resp);
-	for (size_t i = 0; i < x->n_headers; i++) {
-		free(x->headers[i].name);
-		free(x->headers[i].value);
-	}
-	free(x->headers);
+	fields_free(x->resp_headers, x->n_resp_headers);
+	fields_free(x->headers, x->n_headers);
+	fields_free(x->query, x->n_query);
 	fc_buf_free(&x->body);
 	free(x->method);
 	free(x->path);
+	free(x->raw_uri);
 	pthread_mutex_destroy(&x->lock);
 	free(x);
 }
+
+/*
+ * A new exchange for a request on conn (I/O thread), held by the connection
+ * only; freed by httpd_exchange_conn_release() and, if the handler got it,
+ * fc_http_respond(), whichever comes last.
+ */
+struct fc_http_exchange *httpd_exchange_new(struct fc_httpd *d, struct conn_ctx *cc,
+					    struct MHD_Connection *conn)
+{
+	struct fc_http_exchange *x = fc_xcalloc(1, sizeof(*x));
+
+	x->d = d;
+	x->conn = conn;
+	x->cc = cc;
+	x->fd = cc ? cc->fd : -1;
+	snprintf(x->addr, sizeof(x->addr), "%s", cc ? cc->addr : "-");
+	x->conn_ref = true;
+	pthread_mutex_init(&x->lock, NULL);
+	x->started_ms = fc_mono_ms();
+	fc_buf_init(&x->body, d->max_body);
+	return x;
+}
+
+/* The connection lets go of x; the last holder frees it. */
+void httpd_exchange_conn_release(struct fc_http_exchange *x)
+{
+	bool last;
+
+	pthread_mutex_lock(&x->lock);
+	x->conn_ref = false;
+	x->conn = NULL;
+	last = !x->handler_ref;
+	pthread_mutex_unlock(&x->lock);
+	if (last)
+		exchange_free(x);
+}
+
+/* --- what a handler sees ---------------------------------------------------- */
 
 const char *fc_http_method(const struct fc_http_exchange *x) { return x->method; }
 const char *fc_http_path(const struct fc_http_exchange *x) { return x->path; }
 bool fc_http_body_too_large(const struct fc_http_exchange *x) { return x->too_large; }
 int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x) { return fc_mono_ms() - x->started_ms; }
 
+static const char *field_get(const struct http_field *f, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(f[i].name, name) == 0)
+			return f[i].value;
+	return NULL;
+}
+
+/* The request's headers and query were copied when it was checked
+ * (httpd_check.c): they outlive the connection. */
 const char *fc_http_header(const struct fc_http_exchange *x, const char *name)
 {
-	return MHD_lookup_connection_value(x->conn, MHD_HEADER_KIND, name);
+	return field_get(x->headers, x->n_headers, name);
 }
 
 const char *fc_http_query(const struct fc_http_exchange *x, const char *name)
 {
-	return MHD_lookup_connection_value(x->conn, MHD_GET_ARGUMENT_KIND, name);
+	return field_get(x->query, x->n_query, name);
 }
 
 const uint8_t *fc_http_body(const struct fc_http_exchange *x, size_t *len)
@@ -102,244 +117,345 @@ const uint8_t *fc_http_body(const struct fc_http_exchange *x, size_t *len)
 
 void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char *value)
 {
-	x->headers = fc_xrealloc(x->headers, (x->n_headers + 1) * sizeof(*x->headers));
-	x->headers[x->n_headers].name = fc_xstrdup(name);
-	x->headers[x->n_headers].value = fc_xstrdup(value);
-	x->n_headers++;
+	x->resp_headers =
+		fc_xrealloc(x->resp_headers, (x->n_resp_headers + 1) * sizeof(*x->resp_headers));
+	x->resp_headers[x->n_resp_headers].name = fc_xstrdup(name);
+	x->resp_headers[x->n_resp_headers].value = fc_xstrdup(value);
+	x->n_resp_headers++;
 }
 
 /*
- * Store the response and, if the connection was suspended waiting for it,
- * resume it: MHD then calls access_cb again, which queues the response.
+ * Peek (MSG_PEEK, non-blocking) at the client's socket: end of stream or an
+ * error means it is gone; no data or more data (a pipelined request) means
+ * it is there. The socket stays open while the handler holds x (the
+ * connection is suspended) unless the stop abandoned x, which counts as
+ * gone; x->lock keeps the two apart.
+ */
+bool fc_http_client_gone(struct fc_http_exchange *x)
+{
+	bool gone;
+	char c;
+
+	pthread_mutex_lock(&x->lock);
+	if (x->abandoned || x->fd < 0 || !x->conn_ref) {
+		gone = true;
+	} else {
+		ssize_t n = recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+		gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+	}
+	pthread_mutex_unlock(&x->lock);
+	return gone;
+}
+
+/*
+ * Store the answer and hand x back to the I/O thread, which resumes the
+ * connection and queues it (common_int.h). Builds the libmicrohttpd
+ * response here, on the caller's thread. If the stop already answered x
+ * (abandoned), only drops the handler's reference.
  */
 void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *content_type,
 		     const void *body, size_t len)
 {
-	struct fc_httpd *d = x->d; /* x may be gone once the lock is released */
 	struct MHD_Response *resp;
+	struct fc_httpd *d;
+	bool last;
 
 	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		abort(); /* only fails on out of memory: daemon policy */
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-	for (size_t i = 0; i < x->n_headers; i++)
-		MHD_add_response_header(resp, x->headers[i].name, x->headers[i].value);
+	for (size_t i = 0; i < x->n_resp_headers; i++)
+		MHD_add_response_header(resp, x->resp_headers[i].name, x->resp_headers[i].value);
 
 	pthread_mutex_lock(&x->lock);
-	if (x->resp != NULL || x->state >= X_ANSWERED) {
+	if (!x->handler_ref) {
 		pthread_mutex_unlock(&x->lock);
 		MHD_destroy_response(resp);
 		fc_log(LOG_ERR, "httpd: %s %s: answered twice (bug)", x->method, x->path);
 		return;
 	}
+	x->handler_ref = false;
+	if (x->abandoned) {
+		last = !x->conn_ref;
+		pthread_mutex_unlock(&x->lock);
+		MHD_destroy_response(resp);
+		if (last)
+			exchange_free(x);
+		return;
+	}
 	x->resp = resp;
 	x->status = status;
-	if (x->state == X_SUSPENDED) {
-		x->state = X_ANSWERED;
-		MHD_resume_connection(x->conn);
-	} else {
-		x->state = X_ANSWERED;
+	d = x->d;
+	pthread_mutex_lock(&d->lock);
+	x->next_done = d->done_head;
+	d->done_head = x;
+	/* The wake-up is written under d->lock: the stop takes the lock
+	 * before it frees d, so d outlives this call. */
+	if (!d->wake_pending) {
+		d->wake_pending = true;
+		httpd_wake(d);
 	}
+	pthread_mutex_unlock(&d->lock);
 	pthread_mutex_unlock(&x->lock);
-	atomic_fetch_sub(&d->waiting, 1);
 }
 
-/* Queue the stored response; called on an MHD thread with x answered. */
-static enum MHD_Result queue_locked(struct fc_http_exchange *x)
+/* Take the answered exchanges, oldest first (I/O thread). */
+struct fc_http_exchange *httpd_done_take(struct fc_httpd *d)
 {
-	enum MHD_Result r = MHD_queue_response(x->conn, x->status, x->resp);
+	struct fc_http_exchange *x, *rev = NULL;
 
-	x->state = X_QUEUED;
-	return r;
-}
-
-/* Run the handler and either queue its answer or suspend the connection. */
-static enum MHD_Result dispatch(struct fc_http_exchange *x)
-{
-	enum MHD_Result r = MHD_YES;
-
-	x->state = X_RUNNING;
-	atomic_fetch_add(&x->d->waiting, 1);
-	x->d->handler(x->d->ctx, x);
-	pthread_mutex_lock(&x->lock);
-	if (x->state == X_ANSWERED) {
-		r = queue_locked(x);
-	} else {
-		x->state = X_SUSPENDED;
-		MHD_suspend_connection(x->conn);
+	pthread_mutex_lock(&d->lock);
+	x = d->done_head;
+	d->done_head = NULL;
+	d->wake_pending = false;
+	pthread_mutex_unlock(&d->lock);
+	while (x != NULL) {
+		struct fc_http_exchange *next = x->next_done;
+		x->next_done = rev;
+		rev = x;
+		x = next;
 	}
-	pthread_mutex_unlock(&x->lock);
-	return r;
+	return rev;
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version, const char *upload_data,
-				 size_t *upload_data_size, void **con_cls)
-{
-	struct fc_httpd *d = cls;
-	struct fc_http_exchange *x = *con_cls;
-	enum MHD_Result r;
+/* --- in flight ----------------------------------------------------------------- */
 
-	if (x == NULL) {
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		x = fc_xcalloc(1, sizeof(*x));
-		x->d = d;
-		x->conn = conn;
-		pthread_mutex_init(&x->lock, NULL);
-		x->method = fc_xstrdup(method);
-		x->path = fc_xstrdup(url);
-		x->started_ms = fc_mono_ms();
-		fc_buf_init(&x->body, d->max_body);
-		*con_cls = x;
-		/* A declared length over the cap is answered before the body is
-		 * read (and before any 100 Continue): the only point at which
-		 * libmicrohttpd lets us answer a request with a body early. */
-		if (cl != NULL && strtoull(cl, NULL, 10) > d->max_body) {
-			x->too_large = true;
-			return dispatch(x);
-		}
-		return MHD_YES;
-	}
-	switch (x->state) {
-	case X_READING:
-		if (*upload_data_size > 0) {
-			if (!x->too_large && !fc_buf_append(&x->body, upload_data, *upload_data_size)) {
-				/* A chunked body passed the cap: stop keeping it, and
-				 * answer once it ends (or close the connection if it
-				 * goes on far beyond the cap). */
-				x->too_large = true;
-				fc_buf_free(&x->body);
-			}
-			if (x->too_large) {
-				x->discarded += *upload_data_size;
-				if (x->discarded > 4 * d->max_body)
-					return MHD_NO;
-			}
-			*upload_data_size = 0;
-			return MHD_YES;
-		}
-		return dispatch(x);
-	case X_ANSWERED: /* resumed after an asynchronous answer */
-		pthread_mutex_lock(&x->lock);
-		r = queue_locked(x);
-		pthread_mutex_unlock(&x->lock);
-		return r;
-	default:
-		/* Upload data arriving after an early answer: discard it. */
-		*upload_data_size = 0;
-		return MHD_YES;
-	}
+void httpd_held_add(struct fc_httpd *d, struct fc_http_exchange *x)
+{
+	x->held_prev = NULL;
+	x->held_next = d->held;
+	if (d->held)
+		d->held->held_prev = x;
+	d->held = x;
+	x->on_held = true;
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+void httpd_held_del(struct fc_httpd *d, struct fc_http_exchange *x)
 {
-	struct fc_http_exchange *x = *con_cls;
-
-	if (x == NULL)
+	if (!x->on_held)
 		return;
-	/* A handler still owes an answer only if the connection died while
-	 * it was running synchronously, which MHD does not do; suspended
-	 * connections are never completed before they are resumed. */
-	exchange_free(x);
-	*con_cls = NULL;
+	if (x->held_prev)
+		x->held_prev->held_next = x->held_next;
+	else
+		d->held = x->held_next;
+	if (x->held_next)
+		x->held_next->held_prev = x->held_prev;
+	x->on_held = false;
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+void httpd_uncount(struct fc_httpd *d, struct fc_http_exchange *x)
 {
-	char line[512];
+	if (x->counted) {
+		x->counted = false;
+		atomic_fetch_sub(&d->in_flight, 1);
+	}
+}
 
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = '\0';
-	fc_log(LOG_WARNING, "httpd: %s: %s", (const char *)cls, line);
+/* --- the worker pool ------------------------------------------------------------ */
+
+static unsigned addr_hash(const char *s)
+{
+	unsigned h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h % HTTPD_CQ_BUCKETS;
+}
+
+static void ring_append_locked(struct fc_httpd *d, struct client_queue *q)
+{
+	q->ring_next = NULL;
+	if (d->ring_tail)
+		d->ring_tail->ring_next = q;
+	else
+		d->ring_head = q;
+	d->ring_tail = q;
+}
+
+/* Queue x for the next idle worker, behind its own client's earlier
+ * requests only (I/O thread; x is counted and held). */
+void httpd_work_push(struct fc_httpd *d, struct fc_http_exchange *x)
+{
+	struct client_queue *q;
+	unsigned h = addr_hash(x->addr);
+
+	pthread_mutex_lock(&x->lock);
+	x->handler_ref = true;
+	pthread_mutex_unlock(&x->lock);
+	pthread_mutex_lock(&d->lock);
+	for (q = d->cq[h]; q != NULL && strcmp(q->addr, x->addr) != 0; q = q->hash_next)
+		;
+	if (q == NULL) {
+		q = fc_xcalloc(1, sizeof(*q));
+		snprintf(q->addr, sizeof(q->addr), "%s", x->addr);
+		q->hash_next = d->cq[h];
+		d->cq[h] = q;
+		ring_append_locked(d, q);
+	}
+	x->next_work = NULL;
+	if (q->tail)
+		q->tail->next_work = x;
+	else
+		q->head = x;
+	q->tail = x;
+	pthread_cond_signal(&d->work_cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The next request: the first of the client whose turn it is; that client
+ * goes to the back of the ring (or away, if it has nothing left). */
+static struct fc_http_exchange *work_pop_locked(struct fc_httpd *d)
+{
+	struct client_queue *q = d->ring_head, **pp;
+	struct fc_http_exchange *x;
+
+	if (q == NULL)
+		return NULL;
+	x = q->head;
+	q->head = x->next_work;
+	if (q->head == NULL)
+		q->tail = NULL;
+	d->ring_head = q->ring_next;
+	if (d->ring_head == NULL)
+		d->ring_tail = NULL;
+	if (q->head != NULL) {
+		ring_append_locked(d, q);
+	} else {
+		for (pp = &d->cq[addr_hash(q->addr)]; *pp != q; pp = &(*pp)->hash_next)
+			;
+		*pp = q->hash_next;
+		free(q);
+	}
+	return x;
+}
+
+static void *worker_main(void *arg)
+{
+	struct fc_httpd *d = arg;
+
+	for (;;) {
+		struct fc_http_exchange *x;
+		bool helped = false;
+
+		pthread_mutex_lock(&d->lock);
+		while ((x = work_pop_locked(d)) == NULL && !d->workers_stop) {
+			if (helped) {
+				pthread_cond_wait(&d->work_cond, &d->lock);
+				helped = false;
+				continue;
+			}
+			/* Nothing queued: send the answers that are ready and
+			 * take in what arrived, if the I/O thread is not at it
+			 * (it may be waiting for a CPU), then wait. */
+			pthread_mutex_unlock(&d->lock);
+			httpd_io_help(d);
+			helped = true;
+			pthread_mutex_lock(&d->lock);
+		}
+		pthread_mutex_unlock(&d->lock);
+		if (x == NULL)
+			break;
+		d->handler(d->ctx, x); /* x may be gone once it has answered */
+	}
+	return NULL;
+}
+
+/* Start n workers. FC_EINTERNAL with the reason if a thread cannot start. */
+enum fc_status httpd_workers_start(struct fc_httpd *d, unsigned n, struct fc_err *err)
+{
+	d->workers = fc_xcalloc(n, sizeof(*d->workers));
+	for (unsigned i = 0; i < n; i++) {
+		if (pthread_create(&d->workers[i], NULL, worker_main, d) != 0)
+			return fc_err_set(err, FC_EINTERNAL, "%s: cannot start worker threads",
+					  d->name);
+		d->n_workers++;
+	}
+	return FC_OK;
+}
+
+/* Let the workers finish what they run and join them. */
+void httpd_workers_stop(struct fc_httpd *d)
+{
+	pthread_mutex_lock(&d->lock);
+	d->workers_stop = true;
+	pthread_cond_broadcast(&d->work_cond);
+	pthread_mutex_unlock(&d->lock);
+	for (unsigned i = 0; i < d->n_workers; i++)
+		pthread_join(d->workers[i], NULL);
+	free(d->workers);
+	d->workers = NULL;
+	d->n_workers = 0;
 }
 
 /*
- * Start a server. Returns FC_OK and *out once it listens, FC_EIO (address
- * in use, bad host) with the reason in err.
+ * The stop's bound has passed: every exchange still with the handler (or
+ * queued for it) gets the front's 503 and is marked abandoned; its handler,
+ * if it answers later, is ignored. Exchanges already answered are left to
+ * the answered list. I/O thread.
  */
-enum fc_status fc_httpd_start(const struct fc_httpd_options *o, fc_http_handler_fn fn, void *ctx,
-			      struct fc_httpd **out, struct fc_err *err)
+void httpd_abandon_all(struct fc_httpd *d)
 {
-	struct fc_httpd *d = fc_xcalloc(1, sizeof(*d));
-	struct addrinfo hints = {0}, *ai = NULL;
-	char portstr[8];
-	const union MHD_DaemonInfo *info;
-	unsigned threads = o->threads;
-	unsigned flags;
-	int rc;
+	struct fc_http_exchange *q, *queued = NULL, *x, *next;
 
-	d->handler = fn;
-	d->ctx = ctx;
-	d->max_body = o->max_body;
-	d->name = fc_xstrdup(o->name ? o->name : "http");
-	if (threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = n > 0 ? (unsigned)n : 1;
+	pthread_mutex_lock(&d->lock);
+	while ((q = work_pop_locked(d)) != NULL) {
+		q->next_work = queued;
+		queued = q;
 	}
-	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(portstr, sizeof(portstr), "%u", o->port);
-	rc = getaddrinfo(o->host ? o->host : "0.0.0.0", portstr, &hints, &ai);
-	if (rc != 0) {
-		fc_err_set(err, FC_ECONFIG, "%s: listen address \"%s\": %s", d->name,
-			   o->host ? o->host : "", gai_strerror(rc));
-		goto fail;
+	pthread_mutex_unlock(&d->lock);
+	for (q = queued; q != NULL; q = q->next_work) { /* never reached a worker */
+		pthread_mutex_lock(&q->lock);
+		q->handler_ref = false;
+		pthread_mutex_unlock(&q->lock);
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-		MHD_USE_ERROR_LOG;
-	if (ai->ai_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	/* The logger first: libmicrohttpd uses its own for whatever options
-	 * before it report (and warns that it does). */
-	d->mhd = MHD_start_daemon(
-		flags, o->port, NULL, NULL, access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
-		d->name, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(o->timeout_s ? o->timeout_s : 60),
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, d, MHD_OPTION_END);
-	freeaddrinfo(ai);
-	if (d->mhd == NULL) {
-		fc_err_set(err, FC_EIO, "%s: cannot listen on %s:%u (address in use or not local?)",
-			   d->name, o->host ? o->host : "0.0.0.0", o->port);
-		goto fail;
-	}
-	info = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
-	d->port = info ? info->port : o->port;
-	*out = d;
-	return FC_OK;
-fail:
-	free(d->name);
-	free(d);
-	return err ? err->status : FC_EIO;
-}
+	for (x = d->held; x != NULL; x = next) {
+		bool answer;
 
-uint16_t fc_httpd_port(const struct fc_httpd *d)
-{
-	return d->port;
-}
-
-void fc_httpd_stop(struct fc_httpd *d)
-{
-	int64_t next_note;
-
-	if (d == NULL)
-		return;
-	/* Stop accepting; suspended connections must be answered (and so
-	 * resumed) before the daemon can stop. */
-	MHD_quiesce_daemon(d->mhd);
-	next_note = fc_mono_ms() + 5000;
-	while (atomic_load(&d->waiting) > 0) {
-		if (fc_mono_ms() > next_note) {
-			fc_log(LOG_NOTICE, "httpd: %s: waiting for %u requests to finish", d->name,
-			       atomic_load(&d->waiting));
-			next_note = fc_mono_ms() + 5000;
+		next = x->held_next;
+		pthread_mutex_lock(&x->lock);
+		answer = x->resp == NULL && x->state == X_WORK;
+		if (answer) {
+			x->abandoned = true;
+			x->resp = httpd_error_response(503, "the server is stopping", true);
+			x->status = 503;
 		}
-		usleep(10000);
+		pthread_mutex_unlock(&x->lock);
+		if (answer) {
+			httpd_refusal(d, x->cc ? x->cc->addr : "-",
+				      "%s %s: not answered within the shutdown timeout: 503", x->method,
+				      x->path);
+			x->state = X_ANSWERED;
+			MHD_resume_connection(x->conn);
+		}
 	}
-	MHD_stop_daemon(d->mhd);
-	free(d->name);
-	free(d);
+}
+
+/* --- the front's own answers ------------------------------------------------------- */
+
+/*
+ * An error answer in Fulcio's shape (grpc-gateway): {"code":N,"message":
+ * "...","details":[]}, code 14 (UNAVAILABLE) for 503 with Retry-After: 1,
+ * else 3 (INVALID_ARGUMENT). Connection: close when close.
+ */
+struct MHD_Response *httpd_error_response(unsigned status, const char *msg, bool close)
+{
+	json_t *doc = json_pack("{s:i, s:s, s:[]}", "code", status == 503 ? 14 : 3, "message", msg,
+				"details");
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	struct MHD_Response *resp;
+
+	json_decref(doc);
+	if (text == NULL)
+		abort(); /* jansson fails here only on out of memory */
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+	free(text);
+	if (resp == NULL)
+		abort();
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	if (status == 503)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	if (close)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	return resp;
 }

@@ -59,6 +59,103 @@ void fc_log(int prio, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* --- rate-limited logging ------------------------------------------------ */
+
+#define LOG_LIMIT_DEFAULT_PER_SEC 10
+
+/* Limiters with suppressed lines not yet reported. */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fc_log_limit *pending_head;
+
+/* The report of l's suppressed lines, if its second is over; l->lock held. */
+static void report_locked(struct fc_log_limit *l, int64_t now, bool force)
+{
+	if (l->suppressed == 0 || (!force && now - l->window_ms < 1000))
+		return;
+	fc_log(LOG_NOTICE, "%s: %lu more suppressed in the last %.1f s", l->what, l->suppressed,
+	       (double)(now - l->suppressed_since) / 1000.0);
+	l->suppressed = 0;
+}
+
+/* Put l on the list of limiters with a report due (once). */
+static void list_pending(struct fc_log_limit *l)
+{
+	pthread_mutex_lock(&pending_lock);
+	if (!l->listed) {
+		l->listed = true;
+		l->next = pending_head;
+		pending_head = l;
+	}
+	pthread_mutex_unlock(&pending_lock);
+}
+
+/*
+ * Log through the limiter l (common.h): at most l->per_sec lines a second;
+ * past that count them, to be reported in one line.
+ */
+void fc_log_limited(struct fc_log_limit *l, int prio, const char *fmt, ...)
+{
+	unsigned per_sec = l->per_sec ? l->per_sec : LOG_LIMIT_DEFAULT_PER_SEC;
+	int64_t now;
+	bool write_it, first_drop = false;
+	va_list ap;
+
+	if (prio > log_level)
+		return;
+	now = fc_mono_ms();
+	pthread_mutex_lock(&l->lock);
+	if (now - l->window_ms >= 1000) {
+		report_locked(l, now, true);
+		l->window_ms = now;
+		l->in_window = 0;
+	}
+	write_it = l->in_window < per_sec;
+	if (write_it) {
+		l->in_window++;
+	} else {
+		if (l->suppressed++ == 0) {
+			l->suppressed_since = now;
+			first_drop = true;
+		}
+	}
+	pthread_mutex_unlock(&l->lock);
+	if (first_drop)
+		list_pending(l);
+	if (write_it) {
+		va_start(ap, fmt);
+		fc_vlog(prio, fmt, ap);
+		va_end(ap);
+	}
+}
+
+/*
+ * Report what the listed limiters suppressed in a second that is over (or
+ * everything, with all), and unlist those with nothing left to report.
+ */
+void fc_log_limit_flush(bool all)
+{
+	struct fc_log_limit **pp, *l;
+	int64_t now = fc_mono_ms();
+
+	pthread_mutex_lock(&pending_lock);
+	pp = &pending_head;
+	while ((l = *pp) != NULL) {
+		bool done;
+
+		pthread_mutex_lock(&l->lock);
+		report_locked(l, now, all);
+		done = l->suppressed == 0;
+		if (done)
+			l->listed = false;
+		pthread_mutex_unlock(&l->lock);
+		if (done)
+			*pp = l->next;
+		else
+			pp = &l->next;
+	}
+	pthread_mutex_unlock(&pending_lock);
+}
+
 /*
  * Log `what`, then every entry of OpenSSL's thread-local error queue.
  */

@@ -7,7 +7,8 @@
 #   - `fulcrum ctlog`, a Certificate Transparency log (its key and its
 #     entries are kept too, so the tree grows from run to run)
 #   - `fulcrum serve --ca pkcs11ca`, which logs every certificate and embeds
-#     the log's verified SCT
+#     the log's verified SCT (its key behind a signer process that journals
+#     every certificate, docs/signer.md)
 # then requests a real certificate through sigstore-js's own Fulcio client,
 # prints it decoded, checks it with `openssl verify`, shows where it sits in
 # the log, shows what fulcrum says about a refused token, and keeps the
@@ -15,8 +16,8 @@
 #
 # Usage: bash examples/quickstart.sh [--state DIR]
 #   --state DIR (or FULCRUM_QUICKSTART_STATE=DIR): where the token, the PIN,
-#       the CA chain and the log are kept (default .deps/quickstart); remove
-#       the directory to start from scratch.
+#       the CA chain, the log and the issuance journal are kept (default
+#       .deps/quickstart); remove the directory to start from scratch.
 #   FULCRUM_QUICKSTART_ONESHOT=1: stop everything and exit 0 after the demo.
 #   FULCRUM_QUICKSTART_NO_INSTALL=1: no apt/npm installs and no build; the
 #       binaries are taken from FULCRUM_BUILD_DIR (default build).
@@ -232,7 +233,8 @@ start serve /readyz "$fulcrum" serve --ca pkcs11ca \
   --pkcs11-uri "pkcs11:token=$token;object=PKCS11CA-intermediate?module-path=$module" \
   --pkcs11-pin-file "$state/hsm/user-pin" --hsm-caroot-id 99-intermediate \
   --config-path "$run/config.yaml" --host 127.0.0.1 --port 0 --metrics-port 0 \
-  --ct-log-url "$log" --ct-log-public-key-path "$state/ctlog/log.pub"
+  --ct-log-url "$log" --ct-log-public-key-path "$state/ctlog/log.pub" \
+  --journal-dir "$state/journal"
 ca=$url
 
 # --- 5. A token for alice@example.com, and a certificate through sigstore-js
@@ -307,6 +309,10 @@ else
   echo "quickstart: leaf index $leaf_index is not below the tree size $tree_size" >&2
   exit 1
 fi
+
+# The signer process recorded the certificate before and after signing it.
+echo "== the issuance journal (fulcrum journal verify $state/journal):"
+"$fulcrum" journal verify "$state/journal" | sed 's/^/    /'
 
 # --- 7. A refused token --------------------------------------------------------
 echo "== a token minted for another audience is refused, and the client is told why:"

@@ -664,7 +664,7 @@ static enum fc_status issue_once(struct ca_authority *a, struct ct_client *ct,
 	lg.done = false;
 	lg.issued = NULL;
 	pthread_mutex_unlock(&lg.lock);
-	st = ca_authority_issue_ct(a, ct, id, subject, 600, issued_cb, NULL, &err);
+	st = ca_authority_issue_ct(a, ct, id, subject, 600, issued_cb, NULL, NULL, &err);
 	CHECK(st == FC_OK);
 	if (st != FC_OK)
 		return st;
@@ -781,7 +781,8 @@ static void test_issue_path(void)
 		lg.done = false;
 		lg.held = NULL;
 		pthread_mutex_unlock(&lg.lock);
-		CHECK(ca_authority_issue_ct(a, ct, &id, subject, 600, issued_cb, NULL, &e) == FC_OK);
+		CHECK(ca_authority_issue_ct(a, ct, &id, subject, 600, issued_cb, NULL, NULL, &e) ==
+		      FC_OK);
 		pthread_mutex_lock(&lg.lock);
 		while (lg.held == NULL)
 			pthread_cond_wait(&lg.cond, &lg.lock);
