@@ -528,56 +528,130 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	ca_authority_unref(authority);
 }
 
-/* POST /api/v2/signingCert and /api/v1/signingCert. */
-static void signing_cert(struct api_call *c, bool v1)
+/*
+ * One signingCert request from its parsed body on. It lives on the heap
+ * because the token's check may have to wait for the identity provider's
+ * keys: the request then holds no thread (oidc_verify_nb's FC_EPENDING),
+ * and the verifier's wake hands it back to the worker pool.
+ */
+struct sign_call {
+	struct api_call c;      /* a copy: the handler's frame is gone by then */
+	bool v1;
+	json_t *root;           /* the body; r points into it */
+	struct sign_request r;
+	enum fc_status wake_st; /* how the verifier's fetch ended */
+	unsigned waits;         /* times the token's check had to wait */
+};
+
+static void sign_call_free(struct sign_call *sc)
 {
-	struct sign_request r = {0};
+	json_decref(sc->root);
+	sign_request_clear(&sc->r);
+	free(sc);
+}
+
+static void sign_step(struct sign_call *sc);
+
+/* On a worker again, after the verifier's wake (x NULL: the server answered
+ * the request itself while it waited, when stopping). */
+static void sign_resume(void *arg, struct fc_http_exchange *x)
+{
+	struct sign_call *sc = arg;
+
+	if (x == NULL) {
+		sign_call_free(sc);
+		return;
+	}
+	sign_step(sc);
+}
+
+/* The verifier's wake, on its fetch thread: back to the worker pool. */
+static void sign_woken(void *arg, enum fc_status st)
+{
+	struct sign_call *sc = arg;
+
+	sc->wake_st = st;
+	fc_http_resume(sc->c.x, sign_resume, sc);
+}
+
+/* The token (waiting for its provider if need be), the key, then issue.
+ * Answers, and frees sc, unless it waits. */
+static void sign_step(struct sign_call *sc)
+{
+	struct api_call *c = &sc->c;
 	struct oidc_identity *id = NULL;
 	EVP_PKEY *key = NULL;
 	struct fc_err err = {0};
+	enum fc_status st;
+
+	/* The token first: a bad token wins over a bad key, as in Fulcio. */
+	if (sc->r.token == NULL || *sc->r.token == '\0')
+		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EAUTH,
+				      "no identity token (send it as %sAuthorization: Bearer)",
+				      sc->v1 ? "" : "credentials.oidcIdentityToken or ");
+	else if (sc->waits > 0 && sc->wake_st == FC_EUNAVAIL)
+		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EUNAVAIL,
+				      "the identity provider's keys could not be fetched now (the "
+				      "server is stopping)");
+	else {
+		/* Counted before the call: the wake may run sign_step on another
+		 * worker before oidc_verify_nb has even returned here. */
+		unsigned waited = sc->waits++;
+
+		st = oidc_verify_nb(c->s->verifier, sc->r.token, strlen(sc->r.token), sign_woken,
+				    sc, &id, &err);
+		if (st == FC_EPENDING && waited == 0)
+			return; /* sign_woken brings it back; sc is not ours any more */
+		if (st == FC_EPENDING) /* the verifier decides after one wait */
+			st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EUNAVAIL,
+					      "the identity provider's keys are still being "
+					      "fetched");
+	}
+	if (st != FC_OK)
+		fc_err_classify(&err, FC_CLASS_TOKEN);
+	if (st == FC_OK)
+		st = verify_key(c, &sc->r, sc->v1, id, &key, &err);
+	if (st != FC_OK)
+		fail_err(c, st, &err);
+	else
+		issue(c, sc->v1, &id, key);
+	EVP_PKEY_free(key);
+	oidc_identity_free(id);
+	sign_call_free(sc);
+}
+
+/* POST /api/v2/signingCert and /api/v1/signingCert: read the body, then
+ * sign_step. */
+static void signing_cert(struct api_call *c, bool v1)
+{
+	struct sign_call *sc;
 	json_error_t jerr;
-	json_t *root = NULL;
 	const uint8_t *body;
 	size_t body_len;
 	char why[256] = "";
-	enum fc_status st;
 
 	if (fc_http_body_too_large(c->x)) {
 		fail(c, 413, GRPC_INVALID_ARGUMENT, "request body is larger than %d bytes",
 		     CA_MAX_BODY_BYTES);
-		goto out;
+		return;
 	}
+	sc = fc_xcalloc(1, sizeof(*sc));
+	sc->c = *c;
+	sc->v1 = v1;
 	body = fc_http_body(c->x, &body_len);
 	/* Any Content-Type is read as JSON, as grpc-gateway does. */
-	root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
+	sc->root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (sc->root == NULL || !json_is_object(sc->root))
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "request body is not a JSON object: %s",
-		     root ? "wrong type" : jerr.text);
-		goto out;
-	}
-	if (!(v1 ? parse_v1(root, c->x, &r, why, sizeof(why))
-		 : parse_v2(root, c->x, &r, why, sizeof(why)))) {
+		     sc->root ? "wrong type" : jerr.text);
+	else if (!(v1 ? parse_v1(sc->root, c->x, &sc->r, why, sizeof(why))
+		      : parse_v2(sc->root, c->x, &sc->r, why, sizeof(why))))
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "invalid request: %s", why);
-		goto out;
+	else {
+		sign_step(sc);
+		return;
 	}
-	/* The token first: a bad token wins over a bad key, as in Fulcio. */
-	if (r.token == NULL || *r.token == '\0')
-		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EAUTH,
-				      "no identity token (send it as %sAuthorization: Bearer)",
-				      v1 ? "" : "credentials.oidcIdentityToken or ");
-	else if ((st = oidc_verify(c->s->verifier, r.token, strlen(r.token), &id, &err)) != FC_OK)
-		fc_err_classify(&err, FC_CLASS_TOKEN);
-	if (st == FC_OK)
-		st = verify_key(c, &r, v1, id, &key, &err);
-	if (st != FC_OK)
-		fail_err(c, st, &err);
-	else
-		issue(c, v1, &id, key);
-out:
-	EVP_PKEY_free(key);
-	oidc_identity_free(id);
-	json_decref(root);
-	sign_request_clear(&r);
+	sign_call_free(sc);
 }
 
 /* --- read-only endpoints ------------------------------------------------------ */
