@@ -96,6 +96,11 @@ struct ctlog_issuers {
 	X509 *first;               /* the leaf's issuer: chain[1] (or the root) */
 	bool first_signs_precerts; /* it carries the RFC 6962 3.1 precert signing EKU */
 	uint8_t first_key_hash[CTLOG_HASH_LEN]; /* SHA-256 of its SubjectPublicKeyInfo */
+	/* When first is a Precertificate Signing Certificate (RFC 6962 3.1):
+	 * whether the CA that issued it (the final issuer, ders[1]) is known,
+	 * and the SHA-256 of that CA's SubjectPublicKeyInfo (3.2). */
+	bool has_final_issuer;
+	uint8_t final_key_hash[CTLOG_HASH_LEN];
 	size_t n;                  /* chain[1..], then the root if it was not sent */
 	uint8_t **ders;
 	size_t *lens;
@@ -164,8 +169,13 @@ struct ctlog_entry {
  * 4.2): JSON {"chain": [base64 DER...]}, each certificate signed by the
  * next, the last one a root or signed by one, the leaf a precertificate
  * (critical poison with a NULL value) exactly when precert is true, and
- * the policy filters. FC_EINPUT / FC_ETOOBIG with the reason in err.
- * Free *out with ctlog_entry_free.
+ * the policy filters. A precertificate may be signed by a Precertificate
+ * Signing Certificate (RFC 6962 3.1: chain[1] with EKU
+ * 1.3.6.1.4.1.11129.2.4.4, issued by the final issuer that follows it):
+ * the entry then names the final issuer's key hash, and its TBS the final
+ * issuer's name and the signing certificate's AuthorityKeyIdentifier
+ * (3.2). FC_EINPUT / FC_ETOOBIG with the reason in err. Free *out with
+ * ctlog_entry_free.
  */
 enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      const struct ctlog_policy *pol, bool precert,

@@ -274,13 +274,48 @@ static bool tbs_of(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *
 }
 
 /*
- * The precertificate's TBSCertificate without the poison (RFC 6962 3.2).
- * The TBS is re-encoded by OpenSSL as its own CT code does; it must first
- * re-encode to exactly the submitted bytes, so that the only change is the
- * removed extension. This edits leaf: call it last.
+ * RFC 6962 3.2, for a precertificate issued by the Precertificate Signing
+ * Certificate psc: the issuer becomes psc's issuer (the final issuer) and
+ * the AuthorityKeyIdentifier psc's own (which names the final issuer's
+ * key): the leaf's AKI value is replaced, removed if psc has none, added
+ * last if only psc has one (as certificate-transparency-go's
+ * BuildPrecertTBS does). False if OpenSSL fails.
  */
-static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct fc_buf *tbs,
-			struct fc_err *err)
+static bool rewrite_for_psc(X509 *leaf, X509 *psc)
+{
+	int li = X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1);
+	int pi = X509_get_ext_by_NID(psc, NID_authority_key_identifier, -1);
+	ASN1_OCTET_STRING *v = pi >= 0 ? X509_EXTENSION_get_data(X509_get_ext(psc, pi)) : NULL;
+	X509_EXTENSION *ext = NULL;
+	bool ok;
+
+	if (X509_set_issuer_name(leaf, X509_get_issuer_name(psc)) != 1)
+		return false;
+	if (li >= 0 && v != NULL)
+		return X509_EXTENSION_set_data(X509_get_ext(leaf, li), v) == 1;
+	if (li >= 0) {
+		X509_EXTENSION_free(X509_delete_ext(leaf, li));
+		return true;
+	}
+	if (v == NULL)
+		return true;
+	ok = (ext = X509_EXTENSION_create_by_NID(NULL, NID_authority_key_identifier, 0, v)) !=
+		     NULL &&
+	     X509_add_ext(leaf, ext, -1) == 1;
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/*
+ * The precertificate's TBSCertificate without the poison (RFC 6962 3.2),
+ * and with psc (a Precertificate Signing Certificate, or NULL) the issuer
+ * and AKI of the final issuer. The TBS is re-encoded by OpenSSL as its own
+ * CT code does; it must first re-encode to exactly the submitted bytes, so
+ * that the only changes are the ones 3.2 asks for. This edits leaf: call
+ * it last.
+ */
+static bool precert_tbs(X509 *leaf, X509 *psc, const uint8_t *der, size_t der_len,
+			struct fc_buf *tbs, struct fc_err *err)
 {
 	unsigned char *re = NULL;
 	const uint8_t *orig = NULL;
@@ -298,6 +333,12 @@ static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct f
 	re = NULL;
 	idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
 	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
+	if (psc != NULL && !rewrite_for_psc(leaf, psc)) {
+		ERR_clear_error();
+		fc_err_set(err, FC_EINPUT, "RFC 6962 3.2: cannot give the precertificate the final "
+					   "issuer's name and key identifier");
+		goto out;
+	}
 	n_re = i2d_re_X509_tbs(leaf, &re);
 	if (n_re <= 0 || !fc_buf_append(tbs, re, (size_t)n_re)) {
 		ERR_clear_error();
@@ -474,12 +515,23 @@ static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
 	return ok;
 }
 
-/* Fill in what the entry needs to know about the leaf's issuer. */
+/* Fill in what the entry needs to know about the leaf's issuer: its key
+ * hash and, for a Precertificate Signing Certificate, the key hash of the
+ * CA that issued it (the next element, RFC 6962 3.2). */
 static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 {
 	c->first = first;
 	X509_up_ref(first);
 	c->first_signs_precerts = is_precert_signing_cert(first);
+	if (c->first_signs_precerts && c->n >= 2) {
+		const unsigned char *p = c->ders[1];
+		X509 *final = d2i_X509(NULL, &p, (long)c->lens[1]);
+
+		c->has_final_issuer = final != NULL &&
+				      ct_key_hash(X509_get0_pubkey(final), c->final_key_hash) == FC_OK;
+		X509_free(final);
+		ERR_clear_error();
+	}
 	return ct_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
 }
 
@@ -678,8 +730,9 @@ static enum fc_status check_policy(X509 *leaf, const struct ctlog_policy *pol, s
 
 /*
  * The leaf's own checks, once its issuers are known: the poison exactly
- * when precert (RFC 6962 3.1), no precertificate signing certificate, the
- * policy, and (when an issuer was sent) its signature by chain[1].
+ * when precert (RFC 6962 3.1), a precertificate signing certificate only
+ * above a precertificate and followed by its issuer, the policy, and
+ * (when an issuer was sent) its signature by chain[1].
  * FC_EINPUT with the reason.
  */
 static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
@@ -690,13 +743,13 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 
 	if ((st = check_poison(leaf, precert, err)) != FC_OK)
 		return st;
-	if (precert && e->chain->first_signs_precerts) {
-		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
-		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
-		 * precertificates with the issuing key itself. */
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: precertificate signing certificates "
-						  "are not supported");
-	}
+	if (!precert && e->chain->first_signs_precerts)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: chain[1] is a precertificate signing "
+						  "certificate: it signs precertificates only");
+	if (precert && e->chain->first_signs_precerts && !e->chain->has_final_issuer)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: the precertificate signing "
+						  "certificate must be followed by the CA that issued "
+						  "it");
 	if ((st = check_policy(leaf, pol, err)) != FC_OK)
 		return st;
 	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len))
@@ -707,8 +760,9 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 
 /*
  * The entry's signed_entry (RFC 6962 3.4: the ASN.1Cert, or the PreCert
- * of issuer_key_hash and the TBSCertificate without the poison, which
- * edits leaf) and its dedupe key SHA-256(entry_type || signed_entry).
+ * of issuer_key_hash and the TBSCertificate without the poison, rewritten
+ * for a precertificate signing certificate, which edits leaf) and its
+ * dedupe key SHA-256(entry_type || signed_entry).
  * FC_EINPUT with the reason.
  */
 static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool precert,
@@ -720,9 +774,15 @@ static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool
 	bool ok;
 
 	if (precert) {
-		memcpy(e->issuer_key_hash, e->chain->first_key_hash, CTLOG_HASH_LEN);
+		bool psc = e->chain->first_signs_precerts;
+
+		/* RFC 6962 3.2: the key hash of the CA that signs the final
+		 * certificate: chain[1], or with a precertificate signing
+		 * certificate the CA that issued it */
+		memcpy(e->issuer_key_hash, psc ? e->chain->final_key_hash : e->chain->first_key_hash,
+		       CTLOG_HASH_LEN);
 		fc_buf_init(&tbs, 0);
-		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err)) {
+		if (!precert_tbs(leaf, psc ? e->chain->first : NULL, e->cert, e->cert_len, &tbs, err)) {
 			fc_buf_free(&tbs);
 			return FC_EINPUT;
 		}
