@@ -51,6 +51,8 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		"  --sign-threads N          threads signing SCTs beside the sequencer (default:\n"
+		"                            number of CPUs, at most 16)\n"
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -167,9 +169,11 @@ enum {
 	OPT_NA_START,
 	OPT_NA_LIMIT,
 	OPT_THREADS,
+	OPT_SIGN_THREADS,
 };
 
-int cmd_ctlog_main(int argc, char **argv)
+/* Read the flags into *f. -1 to go on, else the exit status. */
+static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 {
 	static const struct option longopts[] = {
 		{"listen", required_argument, NULL, OPT_LISTEN},
@@ -185,84 +189,97 @@ int cmd_ctlog_main(int argc, char **argv)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		{"sign-threads", required_argument, NULL, OPT_SIGN_THREADS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct ctlog_flags f = {.listen = "127.0.0.1:6962"};
-	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
-	struct hsm_signer *signer = NULL;
-	struct ctlog_server *server = NULL;
-	struct fc_httpd *httpd = NULL;
 	struct fc_err err = {0};
-	char *host = NULL;
 	unsigned long v;
-	sigset_t sigs;
-	int c, idx = 0, rc = CMD_EXIT_USAGE;
+	int c, idx = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (c) {
-		case OPT_LISTEN: f.listen = optarg; break;
-		case OPT_PORT_FILE: f.port_file = optarg; break;
-		case OPT_STORAGE: f.cfg.storage_dir = optarg; break;
-		case OPT_ROOTS: f.cfg.roots_path = optarg; break;
-		case OPT_KEY: f.private_key = optarg; break;
-		case OPT_PIN_FILE: f.pin_file = optarg; break;
-		case OPT_ORIGIN: f.cfg.origin = optarg; break;
+		case OPT_LISTEN: f->listen = optarg; break;
+		case OPT_PORT_FILE: f->port_file = optarg; break;
+		case OPT_STORAGE: f->cfg.storage_dir = optarg; break;
+		case OPT_ROOTS: f->cfg.roots_path = optarg; break;
+		case OPT_KEY: f->private_key = optarg; break;
+		case OPT_PIN_FILE: f->pin_file = optarg; break;
+		case OPT_ORIGIN: f->cfg.origin = optarg; break;
 		case OPT_AGE:
-			if (!parse_duration_ms(optarg, &f.cfg.batch_max_age_ms))
+			if (!parse_duration_ms(optarg, &f->cfg.batch_max_age_ms))
 				goto bad_value;
 			break;
 		case OPT_SIZE:
 			if (!cmd_parse_uint(optarg, CTLOG_SRV_MAX_BATCH, &v) || v == 0)
 				goto bad_value;
-			f.cfg.batch_max_size = (unsigned)v;
+			f->cfg.batch_max_size = (unsigned)v;
 			break;
 		case OPT_EKU:
-			if (ctlog_eku_parse(optarg, &f.cfg.eku_mask, &err) != FC_OK) {
+			if (ctlog_eku_parse(optarg, &f->cfg.eku_mask, &err) != FC_OK) {
 				fprintf(stderr, "fulcrum ctlog: --ext-key-usages: %s\n", err.msg);
 				return CMD_EXIT_USAGE;
 			}
 			break;
 		case OPT_NA_START:
-			if (!parse_rfc3339(optarg, &f.cfg.not_after_start))
+			if (!parse_rfc3339(optarg, &f->cfg.not_after_start))
 				goto bad_value;
-			f.cfg.has_not_after_start = true;
+			f->cfg.has_not_after_start = true;
 			break;
 		case OPT_NA_LIMIT:
-			if (!parse_rfc3339(optarg, &f.cfg.not_after_limit))
+			if (!parse_rfc3339(optarg, &f->cfg.not_after_limit))
 				goto bad_value;
-			f.cfg.has_not_after_limit = true;
+			f->cfg.has_not_after_limit = true;
 			break;
 		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v))
+		case OPT_SIGN_THREADS:
+			if (!cmd_parse_uint(optarg, c == OPT_THREADS ? 1024 : 16, &v))
 				goto bad_value;
-			f.threads = (unsigned)v;
+			*(c == OPT_THREADS ? &f->threads : &f->cfg.sign_threads) = (unsigned)v;
 			break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
 		default: ctlog_usage(stderr); return CMD_EXIT_USAGE;
 		}
 	}
-	if (optind != argc || f.cfg.storage_dir == NULL || f.cfg.roots_path == NULL ||
-	    f.private_key == NULL || f.cfg.origin == NULL) {
+	if (optind != argc || f->cfg.storage_dir == NULL || f->cfg.roots_path == NULL ||
+	    f->private_key == NULL || f->cfg.origin == NULL) {
 		fprintf(stderr, "fulcrum ctlog: --storage-dir, --roots, --private-key and --origin "
 				"are required\n\n");
 		ctlog_usage(stderr);
 		return CMD_EXIT_USAGE;
 	}
-	if (!split_listen(f.listen, &host, &ho.port)) {
-		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
+	return -1;
+bad_value:
+	fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	return CMD_EXIT_USAGE;
+}
+
+/* Open the key and the log, serve until SIGTERM or SIGINT; the exit status. */
+static int ctlog_run(struct ctlog_flags *f)
+{
+	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
+	struct hsm_signer *signer = NULL;
+	struct ctlog_server *server = NULL;
+	struct fc_httpd *httpd = NULL;
+	struct fc_err err = {0};
+	char *host = NULL;
+	sigset_t sigs;
+	int rc = CMD_EXIT_USAGE;
+
+	if (!split_listen(f->listen, &host, &ho.port)) {
+		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f->listen);
 		return CMD_EXIT_USAGE;
 	}
 	ho.host = host;
-	ho.threads = f.threads;
-	if (open_signer(&f, &signer, &err) != FC_OK) {
+	ho.threads = f->threads;
+	if (open_signer(f, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;
 	}
-	f.cfg.signer = signer;
+	f->cfg.signer = signer;
 
 	/* Signals are taken by sigwait below; block them before any thread
 	 * starts so that every thread inherits the mask. */
@@ -272,7 +289,7 @@ int cmd_ctlog_main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (ctlog_server_open(&f.cfg, &server, &err) != FC_OK) {
+	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;
 		goto out;
@@ -281,9 +298,9 @@ int cmd_ctlog_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		goto out;
 	}
-	if (f.port_file)
-		fc_write_port_file(f.port_file, fc_httpd_port(httpd));
-	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f.cfg.origin, host, fc_httpd_port(httpd));
+	if (f->port_file)
+		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
+	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 
@@ -293,12 +310,20 @@ int cmd_ctlog_main(int argc, char **argv)
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
-	fc_httpd_stop(httpd); /* waits for the answers the sequencer still owes */
+	fc_httpd_stop(httpd); /* waits for the answers the log still owes */
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
 	free(host);
 	return rc;
-bad_value:
-	fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
-	return CMD_EXIT_USAGE;
+}
+
+/* fulcrum ctlog (see ctlog_usage): CMD_EXIT_OK after a clean stop,
+ * CMD_EXIT_USAGE for bad flags, CMD_EXIT_REFUSED when the storage fails
+ * its check. */
+int cmd_ctlog_main(int argc, char **argv)
+{
+	struct ctlog_flags f = {.listen = "127.0.0.1:6962"};
+	int rc = ctlog_parse(argc, argv, &f);
+
+	return rc < 0 ? ctlog_run(&f) : rc;
 }
