@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +105,7 @@ enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *na
 		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
 		r->r[r->n].x = x;
 		x = NULL;
-		SHA256(der, der_len, r->r[r->n].fp);
+		ctlog_sha256(der, der_len, r->r[r->n].fp);
 		b64 = fc_b64_encode(der, der_len);
 		json_array_append_new(arr, json_string(b64));
 		free(b64);
@@ -381,22 +380,20 @@ static enum fc_status check_poison(X509 *leaf, bool precert, struct fc_err *err)
 	return FC_OK;
 }
 
-/* Decode chain[i]: base64 DER of one certificate, nothing after it. With
- * libctx keyless, the certificate's public key is left undecoded. */
-static X509 *decode_cert(json_t *v, size_t i, OSSL_LIB_CTX *libctx, uint8_t **der,
-			 size_t *der_len, struct fc_err *err)
+/* Decode chain[i] of b: base64 DER of one certificate, nothing after it.
+ * With libctx keyless, the certificate's public key is left undecoded. */
+static X509 *decode_cert(const struct ctlog_chain_body *b, size_t i, OSSL_LIB_CTX *libctx,
+			 uint8_t **der, size_t *der_len, struct fc_err *err)
 {
-	const char *s;
-	size_t slen;
+	const char *s = b->s[i];
+	size_t slen = b->len[i];
 	const unsigned char *p;
 	X509 *x = NULL;
 
-	if (!json_is_string(v)) {
+	if (s == NULL) {
 		fc_err_set(err, FC_EINPUT, "chain[%zu]: not a string", i);
 		return NULL;
 	}
-	s = json_string_value(v);
-	slen = json_string_length(v);
 	if (slen > (CTLOG_SRV_MAX_CERT / 3 + 1) * 4) {
 		fc_err_set(err, FC_ETOOBIG, "chain[%zu]: over %d bytes", i, CTLOG_SRV_MAX_CERT);
 		return NULL;
@@ -443,6 +440,55 @@ static bool signature_whole_bytes(const uint8_t *der, size_t len)
 	       sig.p[sig.hdr] == 0; /* the unused-bits octet */
 }
 
+/* The slot of a SHA-2 digest in ctlog_issuers' prepared contexts. */
+static size_t md_slot(int md)
+{
+	return md == NID_sha256 ? 0 : md == NID_sha384 ? 1 : 2;
+}
+
+/* Verify sig over tbs with the issuer's context prepared for digest slot
+ * i: the digest with the algorithm fetched once, the signature on a copy
+ * of the context (OpenSSL 3.0 fetches both algorithms again at every
+ * EVP_DigestVerifyInit). */
+static bool verify_prepared(const struct ctlog_issuers *c, size_t i, const ASN1_BIT_STRING *sig,
+			    const uint8_t *tbs, size_t tbs_len)
+{
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+	EVP_PKEY_CTX *p = EVP_PKEY_CTX_dup(c->vctx[i]);
+	bool ok = p != NULL && EVP_Digest(tbs, tbs_len, dg, &dl, c->vmd[i], NULL) == 1 &&
+		  EVP_PKEY_verify(p, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig),
+				  dg, dl) == 1;
+
+	EVP_PKEY_CTX_free(p);
+	return ok;
+}
+
+/* Prepare c's verification contexts of the leaf's issuer (first) for
+ * SHA-256, -384 and -512 (ECDSA, or RSA PKCS#1 v1.5). A slot that cannot
+ * be prepared stays NULL and takes the general path. */
+static void prepare_verify(struct ctlog_issuers *c)
+{
+	static const char *const names[3] = {"SHA2-256", "SHA2-384", "SHA2-512"};
+	EVP_PKEY *key = X509_get0_pubkey(c->first);
+
+	for (size_t i = 0; key != NULL && i < 3; i++) {
+		EVP_MD *md = EVP_MD_fetch(NULL, names[i], NULL);
+		EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+		if (md != NULL && p != NULL && EVP_PKEY_verify_init(p) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(p, md) == 1) {
+			c->vctx[i] = p;
+			c->vmd[i] = md;
+			p = NULL;
+			md = NULL;
+		}
+		EVP_PKEY_CTX_free(p);
+		EVP_MD_free(md);
+	}
+	ERR_clear_error();
+}
+
 /*
  * Does issuer certify x, whose DER is der (names, key identifiers,
  * signature)? A leaf is parsed without its own public key (decode_cert
@@ -450,10 +496,12 @@ static bool signature_whole_bytes(const uint8_t *der, size_t len)
  * the rest of the certificate together), so X509_verify cannot run on it.
  * ECDSA and RSA PKCS#1 v1.5 signatures with SHA-2 are verified here, over
  * the submitted TBSCertificate, with the checks X509_verify makes (inner
- * and outer algorithm equal, key type, whole-byte signature); anything
- * else is parsed again in full and left to X509_verify.
+ * and outer algorithm equal, key type, whole-byte signature), through the
+ * contexts prep (the leaf's issuers, or NULL) holds ready; anything else
+ * is parsed again in full and left to X509_verify.
  */
-static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_len)
+static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_len,
+			 const struct ctlog_issuers *prep)
 {
 	EVP_PKEY *key = X509_get0_pubkey(issuer);
 	const ASN1_BIT_STRING *sig;
@@ -483,6 +531,10 @@ static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_l
 	    !EVP_PKEY_is_a(key, pk == NID_rsaEncryption ? "RSA" : "EC") ||
 	    !signature_whole_bytes(der, der_len) || !tbs_of(der, der_len, &tbs, &tbs_len))
 		goto out;
+	if (prep != NULL && prep->vctx[md_slot(md)] != NULL) {
+		ok = verify_prepared(prep, md_slot(md), sig, tbs, tbs_len);
+		goto out;
+	}
 	ok = (c = EVP_MD_CTX_new()) != NULL &&
 	     EVP_DigestVerifyInit_ex(c, NULL, OBJ_nid2sn(md), NULL, NULL, key, NULL) == 1 &&
 	     EVP_DigestVerify(c, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig), tbs,
@@ -497,20 +549,17 @@ out:
  * The cache key of chain[1..]: SHA-256 over each element's length and
  * base64 text. False when an element is not a string (nothing to cache).
  */
-static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
+static bool issuers_key(const struct ctlog_chain_body *chain, uint8_t key[CTLOG_HASH_LEN])
 {
 	struct fc_buf b;
 	bool ok = true;
 
 	fc_buf_init(&b, 0);
-	for (size_t i = 1; i < json_array_size(chain) && ok; i++) {
-		json_t *v = json_array_get(chain, i);
-
-		ok = json_is_string(v) && fc_buf_put_u64(&b, json_string_length(v)) &&
-		     fc_buf_append(&b, json_string_value(v), json_string_length(v));
-	}
+	for (size_t i = 1; i < chain->n && ok; i++)
+		ok = chain->s[i] != NULL && fc_buf_put_u64(&b, chain->len[i]) &&
+		     fc_buf_append(&b, chain->s[i], chain->len[i]);
 	if (ok)
-		SHA256(b.data, b.len, key);
+		ctlog_sha256(b.data, b.len, key);
 	fc_buf_free(&b);
 	return ok;
 }
@@ -522,6 +571,7 @@ static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 {
 	c->first = first;
 	X509_up_ref(first);
+	prepare_verify(c);
 	c->first_signs_precerts = is_precert_signing_cert(first);
 	if (c->first_signs_precerts && c->n >= 2) {
 		const unsigned char *p = c->ders[1];
@@ -554,7 +604,7 @@ static const struct root *certifying_root(const struct ctlog_roots *roots, X509 
 	const struct root *anchor = NULL;
 
 	for (size_t i = 0; i < roots->n && anchor == NULL; i++)
-		if (certified_by(roots->r[i].x, x, der, der_len))
+		if (certified_by(roots->r[i].x, x, der, der_len, NULL))
 			anchor = &roots->r[i];
 	if (anchor == NULL) {
 		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
@@ -574,8 +624,9 @@ static const struct root *certifying_root(const struct ctlog_roots *roots, X509 
  * it"), each a CA, and the last one an accepted root or certified by one
  * (the root is then appended). NULL with the reason in err.
  */
-static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, json_t *chain,
-					    size_t n, struct fc_err *err)
+static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots,
+					    const struct ctlog_chain_body *chain, size_t n,
+					    struct fc_err *err)
 {
 	X509 *certs[CTLOG_SRV_MAX_CHAIN] = {NULL};
 	struct ctlog_issuers *c = ctlog_issuers_new();
@@ -587,7 +638,7 @@ static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, jso
 		uint8_t *der = NULL;
 		size_t der_len = 0;
 
-		certs[i] = decode_cert(json_array_get(chain, i), i, NULL, &der, &der_len, err);
+		certs[i] = decode_cert(chain, i, NULL, &der, &der_len, err);
 		if (certs[i] != NULL)
 			ctlog_issuers_add(c, der, der_len);
 		free(der);
@@ -648,49 +699,16 @@ static struct ctlog_issuers *root_of_lone_leaf(const struct ctlog_roots *roots, 
 }
 
 /*
- * The "chain" array of an add-(pre-)chain body (RFC 6962 4.1): a JSON
- * object (duplicate keys refused) whose "chain" holds 1 to
- * CTLOG_SRV_MAX_CHAIN elements. *doc owns what the result points into;
- * NULL with the reason in err.
- */
-static json_t *chain_of_body(const uint8_t *body, size_t len, json_t **doc, struct fc_err *err)
-{
-	json_error_t jerr;
-	json_t *chain;
-	size_t n;
-
-	*doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (*doc == NULL || !json_is_object(*doc)) {
-		fc_err_set(err, FC_EINPUT, "body is not a JSON object");
-		return NULL;
-	}
-	chain = json_object_get(*doc, "chain");
-	if (!json_is_array(chain)) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
-		return NULL;
-	}
-	if ((n = json_array_size(chain)) == 0) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
-		return NULL;
-	}
-	if (n > CTLOG_SRV_MAX_CHAIN) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
-			   n, CTLOG_SRV_MAX_CHAIN);
-		return NULL;
-	}
-	return chain;
-}
-
-/*
  * The verified issuers of chain (leaf first, the leaf x with DER der):
  * for a lone leaf the accepted root that certifies it; otherwise chain[1..]
  * verified up to an accepted root once, then taken from roots' cache. A
  * new reference, or NULL with the reason in err.
  */
-static struct ctlog_issuers *issuers_of(const struct ctlog_roots *roots, json_t *chain, X509 *x,
+static struct ctlog_issuers *issuers_of(const struct ctlog_roots *roots,
+					const struct ctlog_chain_body *chain, X509 *x,
 					const uint8_t *der, size_t der_len, struct fc_err *err)
 {
-	size_t n = json_array_size(chain);
+	size_t n = chain->n;
 	struct ctlog_issuers *issuers = NULL;
 	uint8_t key[CTLOG_HASH_LEN];
 	bool cacheable;
@@ -752,7 +770,7 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 						  "it");
 	if ((st = check_policy(leaf, pol, err)) != FC_OK)
 		return st;
-	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len))
+	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len, e->chain))
 		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by "
 						  "chain[1] (bad signature, or wrong order)");
 	return FC_OK;
@@ -796,7 +814,7 @@ static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool
 	if (!ok)
 		return fc_err_set(err, FC_EINPUT, "%s is over 2^24-1 bytes",
 				  precert ? "precertificate TBSCertificate" : "certificate");
-	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, ctlog_sha256_md(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, et, 2) != 1 ||
 	    EVP_DigestUpdate(c, e->signed_entry.data, e->signed_entry.len) != 1 ||
 	    EVP_DigestFinal_ex(c, e->key, NULL) != 1)
@@ -817,18 +835,17 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      struct fc_err *err)
 {
 	struct ctlog_entry *e = fc_xcalloc(1, sizeof(*e));
+	struct ctlog_chain_body chain;
 	X509 *leaf = NULL;
-	json_t *doc = NULL, *chain;
 	enum fc_status st = FC_EINPUT;
 
 	fc_buf_init(&e->signed_entry, 0);
-	if ((chain = chain_of_body(body, len, &doc, err)) == NULL)
+	if (ctlog_body_parse(body, len, &chain, err) != FC_OK)
 		goto out;
 	/* the leaf's own key is never used: parse it without decoding it */
-	leaf = decode_cert(json_array_get(chain, 0), 0, fc_keyless_libctx(), &e->cert,
-			   &e->cert_len, err);
+	leaf = decode_cert(&chain, 0, fc_keyless_libctx(), &e->cert, &e->cert_len, err);
 	if (leaf == NULL ||
-	    (e->chain = issuers_of(roots, chain, leaf, e->cert, e->cert_len, err)) == NULL) {
+	    (e->chain = issuers_of(roots, &chain, leaf, e->cert, e->cert_len, err)) == NULL) {
 		st = err ? err->status : FC_EINPUT;
 		goto out;
 	}
@@ -837,14 +854,14 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 	e->issuers = e->chain->ders;
 	e->issuer_lens = e->chain->lens;
 	e->fps = e->chain->fps;
-	if ((st = check_leaf(e, leaf, pol, precert, json_array_size(chain) == 1, err)) != FC_OK ||
+	if ((st = check_leaf(e, leaf, pol, precert, chain.n == 1, err)) != FC_OK ||
 	    (st = build_signed_entry(e, leaf, precert, err)) != FC_OK)
 		goto out;
 	*out = e;
 	e = NULL;
 out:
 	X509_free(leaf);
-	json_decref(doc);
+	ctlog_body_clear(&chain);
 	ctlog_entry_free(e);
 	return st;
 }

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/err.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>

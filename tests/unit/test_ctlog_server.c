@@ -7,8 +7,9 @@
  * with OpenSSL directly, the entry bytes, the chain checks (the leaf
  * signature verified without a parsed leaf key, every other algorithm on
  * the fallback, the cache of verified issuer chains), the entry log's
- * crash handling, the start-up consistency check, and the pipeline: every
- * SCT signed by a signer thread, never by the sequencer.
+ * crash handling, the start-up consistency check, the request body's
+ * scanner against jansson, and the pipeline: every SCT signed by a signer
+ * thread, never by the sequencer.
  */
 #include <curl/curl.h>
 #include <fcntl.h>
@@ -903,6 +904,52 @@ out:
 	free(cp);
 }
 
+/* --- the request body: the plain scanner and jansson agree ---------------- */
+
+static void body_case(const char *text, enum fc_status want, size_t n, bool scanned,
+		      const char *first, const char *why)
+{
+	struct ctlog_chain_body b;
+	struct fc_err err = {0};
+	enum fc_status st = ctlog_body_parse((const uint8_t *)text, strlen(text), &b, &err);
+
+	CHECK(st == want);
+	if (st != want)
+		fprintf(stderr, "body %s: %d (%s)\n", text, st, err.msg);
+	if (want == FC_OK) {
+		CHECK(b.n == n);
+		CHECK((b.doc == NULL) == scanned); /* read without a JSON tree */
+		if (first == NULL)
+			CHECK(b.s[0] == NULL);
+		else
+			CHECK(b.s[0] != NULL && b.len[0] == strlen(first) &&
+			      memcmp(b.s[0], first, b.len[0]) == 0);
+	} else {
+		CHECK_CONTAINS(err.msg, why);
+	}
+	ctlog_body_clear(&b);
+}
+
+static void test_body(void)
+{
+	body_case("{\"chain\":[\"QUJD\",\"REVG\"]}", FC_OK, 2, true, "QUJD", NULL);
+	body_case(" {\n\t\"chain\" : [ \"QU+/\" ,\r\n\"RA==\" ] }\n", FC_OK, 2, true, "QU+/", NULL);
+	body_case("{\"chain\":[\"QU\\/D\"]}", FC_OK, 1, false, "QU/D", NULL); /* an escape */
+	body_case("{\"chain\":[1,\"QUJD\"]}", FC_OK, 2, false, NULL, NULL);
+	body_case("{\"chain\":[\"QUJD\"],\"x\":1}", FC_OK, 1, false, "QUJD", NULL);
+	body_case("{\"chain\":[]}", FC_EINPUT, 0, true, NULL, "\"chain\" is empty");
+	body_case("{\"chain\":[\"a\"],\"chain\":[\"b\"]}", FC_EINPUT, 0, false, NULL,
+		  "not a JSON object");
+	body_case("{\"chain\":[\"a\"]} x", FC_EINPUT, 0, false, NULL, "not a JSON object");
+	body_case("{\"chain\":[\"a\"", FC_EINPUT, 0, false, NULL, "not a JSON object");
+	body_case("{\"chains\":[\"a\"]}", FC_EINPUT, 0, false, NULL, "missing or not an array");
+	body_case("{\"chain\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+		  "\"a\",\"a\"]}",
+		  FC_EINPUT, 0, false, NULL, "11 certificates, over the limit of 10");
+	body_case("[]", FC_EINPUT, 0, false, NULL, "not a JSON object");
+	body_case("", FC_EINPUT, 0, false, NULL, "not a JSON object");
+}
+
 /* --- the pipeline: who signs what ----------------------------------------- */
 
 /* A signer around a real one that notes which thread asked for each
@@ -1045,6 +1092,7 @@ int main(void)
 	test_elog();
 	test_map();
 	test_open();
+	test_body();
 	test_pipeline();
 	cmd = fc_xasprintf("rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
