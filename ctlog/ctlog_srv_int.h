@@ -61,7 +61,7 @@ const EVP_MD *ctlog_sha256_md(void);
 /* --- body.c: the add-(pre-)chain body ------------------------------------- */
 
 /* The chain of a body, as views of its base64 strings (s[i] NULL for an
- * element that is not a string); doc owns them when jansson read it. */
+ * element that is not a string); doc owns them. */
 struct ctlog_chain_body {
 	const char *s[CTLOG_SRV_MAX_CHAIN];
 	size_t len[CTLOG_SRV_MAX_CHAIN];
