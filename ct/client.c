@@ -865,6 +865,8 @@ static enum fc_status set_policy(struct ct_client *c, const struct ct_client_opt
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : CT_DEFAULT_TIMEOUT_MS;
 	c->stagger_ms = o->stagger_ms;
 	c->slow_ms = o->slow_ms ? o->slow_ms : CT_DEFAULT_SLOW_MS;
+	if (o->slow_ms == 0 && c->slow_ms > c->timeout_ms / 2)
+		c->slow_ms = c->timeout_ms / 2 ? c->timeout_ms / 2 : 1;
 	c->bcfg.failures = o->breaker_failures < 0 ? 0
 			   : o->breaker_failures > 0 ? (unsigned)o->breaker_failures
 			   : c->n_logs > 1 ? CT_DEFAULT_BREAKER_FAILURES : 0;

@@ -161,7 +161,8 @@ enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
 #define CT_DEFAULT_BREAKER_FAILURES 3      /* failures in a row that open it */
 #define CT_DEFAULT_BREAKER_BACKOFF_MS 1000 /* first open period, doubled ... */
 #define CT_DEFAULT_BREAKER_MAX_BACKOFF_MS 60000 /* ... up to this */
-#define CT_DEFAULT_SLOW_MS 3000 /* an answer later than this counts as a failure */
+#define CT_DEFAULT_SLOW_MS 3000 /* no answer after this (or half the deadline, if
+				 * shorter) counts as a failure */
 
 /* One log of the CA's policy. */
 struct ct_log_options {
