@@ -945,21 +945,25 @@ fail:
 	return st;
 }
 
+/* The number of logs (ct.h). */
 size_t ct_client_log_count(const struct ct_client *c)
 {
 	return c->n_logs;
 }
 
+/* The LogID of log i, or NULL past the last log (ct.h). */
 const uint8_t *ct_client_log_id(const struct ct_client *c, size_t i)
 {
 	return i < c->n_logs ? c->logs[i].log_id : NULL;
 }
 
+/* The URL of log i, or NULL past the last log (ct.h). */
 const char *ct_client_url(const struct ct_client *c, size_t i)
 {
 	return i < c->n_logs ? c->logs[i].url : NULL;
 }
 
+/* Certificates whose submissions are not completed yet (ct.h). */
 unsigned ct_client_in_flight(const struct ct_client *c)
 {
 	return atomic_load(&((struct ct_client *)c)->in_flight);
@@ -1087,12 +1091,13 @@ void ct_client_free(struct ct_client *c)
 	free(c);
 }
 
-/* Access for metrics.c. */
+/* Log i, for metrics.c (ct_int.h); i < ct_client_log_count(c). */
 const struct ct_log *ct_client_log(const struct ct_client *c, size_t i)
 {
 	return &c->logs[i];
 }
 
+/* Certificates whose policy was met, and failed (ct_int.h). */
 void ct_client_policy_counts(const struct ct_client *c, unsigned long *met,
 			     unsigned long *failed)
 {

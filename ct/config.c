@@ -432,6 +432,7 @@ struct ct_client_options *ct_config_options(struct ct_config *cfg)
 	return &cfg->o;
 }
 
+/* Free a configuration and what its options point to (NULL is fine). */
 void ct_config_free(struct ct_config *cfg)
 {
 	if (cfg == NULL)

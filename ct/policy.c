@@ -112,6 +112,7 @@ enum ct_plan_result ct_plan(const struct ct_policy *p, const struct ct_slot_view
 
 /* --- the circuit breaker ---------------------------------------------------------- */
 
+/* A closed breaker, its first backoff cfg's (ct_int.h). */
 void ct_breaker_init(struct ct_breaker *b, const struct ct_breaker_cfg *cfg)
 {
 	memset(b, 0, sizeof(*b));

@@ -45,6 +45,7 @@ enum fc_status ctlog_body_parse(const uint8_t *body, size_t len, struct ctlog_ch
 	return FC_OK;
 }
 
+/* Release what ctlog_body_parse kept and empty b. */
 void ctlog_body_clear(struct ctlog_chain_body *b)
 {
 	json_decref(b->doc);

@@ -128,7 +128,8 @@ for age in "${AGES[@]}"; do
   for c in "${CONNS[@]}"; do
     med() { # KIND COLUMN
       awk -v k="$1" -v a="$age" -v c="$c" -v col="$2" '$1 == k && $2 == a && $3 == c {print $col}' \
-        "$T_TMP/results" | sort -n | awk '{v[NR] = $1} END {if (NR) print v[int((NR + 1) / 2)]; else print 0}'
+        "$T_TMP/results" | sort -n |
+        awk '{v[NR] = $1} END {if (!NR) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'
     }
     fe=$(med fulcrum 5) fp50=$(med fulcrum 6) fp99=$(med fulcrum 7) fc=$(med fulcrum 8) fm=$(med fulcrum 9)
     te=$(med tesseract 5) tp50=$(med tesseract 6) tp99=$(med tesseract 7) tc=$(med tesseract 8) tm=$(med tesseract 9)
@@ -137,7 +138,7 @@ for age in "${AGES[@]}"; do
     aims="cpu<=1/3:$(awk -v x="$cx" 'BEGIN { print (x >= 3 ? "yes" : "NO") }')"
     aims+=" p99<=age+100:$(awk -v p="$fp99" -v a="$(ms_of "$age")" 'BEGIN { print (p <= a + 100 ? "yes" : "NO") }')"
     [ "$c" = 1000 ] && aims+=" e/s>=3x:$(awk -v x="$ex" 'BEGIN { print (x >= 3 ? "yes" : "NO") }')"
-    printf '%-6s %5s | %10s %8.0f %8.0f %8s %6s | %10s %8.0f %8.0f %8s %6s | %7s %7s %s\n' "$age" "$c" \
+    printf '%-6s %5s | %10.0f %8.0f %8.0f %8.0f %6.0f | %10.0f %8.0f %8.0f %8.0f %6.0f | %7s %7s %s\n' "$age" "$c" \
       "$fe" "$fp50" "$fp99" "$fc" "$fm" "$te" "$tp50" "$tp99" "$tc" "$tm" "$ex" "$cx" "$aims"
   done
 done
