@@ -151,7 +151,7 @@ done
 mode A hang
 issue cfg
 logs=$(oracle 1)
-if [ "$H_STATUS" = 200 ] && [ "$logs" = 1 ] && [ "$MS" -ge 2000 ] && [ "$MS" -lt 3500 ]; then
+if [ "$H_STATUS" = 200 ] && [ "$logs" = 1 ] && [ "$MS" -ge 2000 ] && [ "$MS" -lt 4500 ]; then
   t_ok "A hangs: B asked after the 2 s stagger; the one SCT is B's (${MS} ms)"
 else
   t_bad "A hangs: status $H_STATUS, SCT logs '$logs', ${MS} ms"
@@ -185,8 +185,8 @@ grep -q "ctlog: $A_URL: not asked for" "$T_TMP/brk.serve.log" && t_ok "the break
 a0=$(subs A)
 for i in 1 2 3; do
   issue brk
-  [ "$H_STATUS" = 200 ] && [ "$(oracle 1)" = 1 ] && [ "$MS" -lt 400 ] \
-    && t_ok "breaker open: A not asked, B at once (${MS} ms)" || t_bad "breaker open ($i): $H_STATUS, ${MS} ms"
+  [ "$H_STATUS" = 200 ] && [ "$(oracle 1)" = 1 ] && [ "$MS" -lt 500 ] \
+    && t_ok "breaker open: A not asked, B at once, within the stagger delay (${MS} ms)" || t_bad "breaker open ($i): $H_STATUS, ${MS} ms"
 done
 [ "$(subs A)" = "$a0" ] && t_ok "A was not asked while its breaker was open" || t_bad "A asked $(( $(subs A) - a0 )) times"
 mode A ok
