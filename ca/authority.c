@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ca_int.h"
 
@@ -250,12 +251,12 @@ static void ct_issue_free(struct ct_issue *ci)
 
 /*
  * The final certificate: the precert with the SCT list extension
- * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) where the poison
- * was, then checked (its TBS minus the SCT list is the precert's TBS minus
+ * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) holding scts[0..n)
+ * where the poison was, then checked (its TBS minus the SCT list is the precert's TBS minus
  * the poison, byte for byte) and signed by the same key. *out on success.
  */
-static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *sct, X509 **out,
-				 struct fc_err *err)
+static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *scts, size_t n,
+				 X509 **out, struct fc_err *err)
 {
 	X509 *final = NULL;
 	X509_EXTENSION *poison = NULL, *ext = NULL;
@@ -278,7 +279,7 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *sct, 
 		goto out;
 	}
 	poison = X509_delete_ext(final, idx);
-	if (ct_sct_list_ext_value(sct, 1, &value) != FC_OK ||
+	if (ct_sct_list_ext_value(scts, n, &value) != FC_OK ||
 	    (os = ASN1_OCTET_STRING_new()) == NULL ||
 	    ASN1_OCTET_STRING_set(os, value.data, (int)value.len) != 1 ||
 	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_ct_precert_scts, 0, os)) == NULL ||
@@ -319,8 +320,9 @@ out:
 	return st;
 }
 
-/* The CT client's completion (on its I/O thread). */
-static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
+/* The CT client's completion (on its I/O thread): the SCTs that met the
+ * policy, or why there are not enough. */
+static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, size_t n,
 		    const struct fc_err *cterr)
 {
 	struct ct_issue *ci = arg;
@@ -340,7 +342,7 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 	if (ci->gone != NULL && ci->gone(done_arg))
 		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
 	else
-		st = make_final(ci, sct, &final, &err);
+		st = make_final(ci, scts, n, &final, &err);
 	if (st == FC_OK)
 		issued = make_issued(ci->a, final);
 	X509_free(final);
@@ -348,9 +350,21 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 	done(done_arg, st, issued, &err);
 }
 
+/* cert's NotAfter in seconds since the epoch (0 if unreadable): the CT
+ * client submits it only to the logs whose shard takes it. */
+static int64_t not_after_of(X509 *cert)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
+}
+
 /*
  * Issue through ct (ca_int.h): precert built and signed here, on the
- * caller's thread; the rest happens in ct_done.
+ * caller's thread; the rest happens in ct_done, with the SCTs of every
+ * log that answered until the policy was met.
  */
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
@@ -395,6 +409,7 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *c
 	pc.issuer_key_hash = a->issuer_key_hash;
 	pc.tbs = ci->tbs;
 	pc.tbs_len = ci->tbs_len;
+	pc.not_after = not_after_of(ci->precert);
 	st = ct_client_submit_precert(ct, &pc, ct_done, ci, err);
 	OPENSSL_free(der);
 	if (st != FC_OK)

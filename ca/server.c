@@ -87,6 +87,8 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
 	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
 #undef EMIT
+	if (s->opts.ct != NULL)
+		ct_client_metrics_text(s->opts.ct, b);
 }
 
 static void metrics_handle(void *ctx, struct fc_http_exchange *x)
@@ -103,32 +105,36 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
 /* --- lifecycle -------------------------------------------------------------------- */
 
 /*
- * Ask the CT log for its roots (RFC 6962 4.7) and warn when our root is not
- * among them: every submission would then fail. Only a warning, since the
- * log may be down now or may accept our chain through another root.
+ * Ask each CT log for its roots (RFC 6962 4.7) and warn when our root is
+ * not among them: every submission to it would then fail. Only a warning,
+ * since the log may be down now or may accept our chain through another
+ * root.
  */
 static void check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 {
 	const struct ca_chain *chain = ca_authority_chain(a);
 	X509 *root = chain->certs[chain->n - 1];
 	unsigned char *der = NULL;
-	struct fc_err err = {0};
-	bool found = false;
 	int len;
 
 	if ((len = i2d_X509(root, &der)) <= 0) {
 		fc_log_ssl("ca: encode root");
 		return;
 	}
-	if (ct_client_has_root(ct, der, (size_t)len, &found, &err) != FC_OK)
-		fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
-		       ct_client_url(ct), err.msg);
-	else if (!found)
-		fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
-				    "(get-roots): it will refuse our precertificates",
-		       ct_client_url(ct));
-	else
-		fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct));
+	for (size_t i = 0; i < ct_client_log_count(ct); i++) {
+		struct fc_err err = {0};
+		bool found = false;
+
+		if (ct_client_has_root(ct, i, der, (size_t)len, &found, &err) != FC_OK)
+			fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
+			       ct_client_url(ct, i), err.msg);
+		else if (!found)
+			fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
+					    "(get-roots): it will refuse our precertificates",
+			       ct_client_url(ct, i));
+		else
+			fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct, i));
+	}
 	OPENSSL_free(der);
 }
 

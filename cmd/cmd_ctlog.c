@@ -52,6 +52,8 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		"  --sign-threads N          threads signing SCTs beside the sequencer (default:\n"
+		"                            number of CPUs, at most 16)\n"
 		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
@@ -164,6 +166,7 @@ enum {
 	OPT_NA_START,
 	OPT_NA_LIMIT,
 	OPT_THREADS,
+	OPT_SIGN_THREADS,
 };
 
 /* Read the flags into *f; -1 to go on, else the exit status. */
@@ -184,6 +187,7 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
 		FC_HTTPD_LONGOPTS,
+		{"sign-threads", required_argument, NULL, OPT_SIGN_THREADS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -228,9 +232,10 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 			f->cfg.has_not_after_limit = true;
 			break;
 		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v))
+		case OPT_SIGN_THREADS:
+			if (!cmd_parse_uint(optarg, c == OPT_THREADS ? 1024 : 16, &v))
 				goto bad_value;
-			f->threads = (unsigned)v;
+			*(c == OPT_THREADS ? &f->threads : &f->cfg.sign_threads) = (unsigned)v;
 			break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
@@ -301,7 +306,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
-	fc_httpd_stop(httpd); /* waits for the answers the sequencer still owes */
+	fc_httpd_stop(httpd); /* waits for the answers the log still owes */
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
 	return rc;
