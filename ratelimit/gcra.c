@@ -6,6 +6,7 @@
  * max(TAT, now) + T. B requests pass at once after a lull, then one per T;
  * a TAT in the past is a full bucket, the same as no state at all.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,16 @@ int64_t rl_retry_after_s(int64_t wait_us)
 	return s < 1 ? 1 : s;
 }
 
+/* SHA-256 fetched once: an implicit fetch per digest costs as much as
+ * the digest itself, under a lock every thread shares. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 /*
  * The key of a bucket (ratelimit_int.h struct rl_key): the same bytes in
  * every replica, so that Redis keys are shared, and no identity in clear
@@ -55,9 +66,11 @@ void rl_key_make(enum rl_bucket kind, const char *issuer, const char *value, str
 	uint8_t md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	uint8_t k = (uint8_t)kind;
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx;
 
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	pthread_once(&sha256_once, fetch_sha256);
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || sha256 == NULL || EVP_DigestInit_ex(ctx, sha256, NULL) != 1 ||
 	    EVP_DigestUpdate(ctx, tag, sizeof(tag)) != 1 || EVP_DigestUpdate(ctx, &k, 1) != 1 ||
 	    EVP_DigestUpdate(ctx, issuer, strlen(issuer) + 1) != 1 ||
 	    EVP_DigestUpdate(ctx, value, strlen(value) + 1) != 1 ||
