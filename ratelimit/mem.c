@@ -33,7 +33,6 @@ struct shard {
 struct rl_mem {
 	struct shard *shards;
 	size_t nshards;
-	atomic_size_t count;
 	atomic_uint_least64_t evictions;
 };
 
@@ -80,7 +79,6 @@ struct rl_mem *rl_mem_new(size_t max_keys)
 		s->nchains = MEM_MIN_BUCKETS;
 		s->chains = fc_xcalloc(s->nchains, sizeof(*s->chains));
 	}
-	atomic_init(&m->count, 0);
 	atomic_init(&m->evictions, 0);
 	return m;
 }
@@ -107,20 +105,18 @@ void rl_mem_free(struct rl_mem *m)
 	free(m);
 }
 
-static void unlink_locked(struct rl_mem *m, struct shard *s, struct entry **link)
+static void unlink_locked(struct shard *s, struct entry **link)
 {
 	struct entry *e = *link;
 
 	*link = e->next;
 	free(e);
 	s->count--;
-	atomic_fetch_sub(&m->count, 1);
 }
 
 /* The live entry of key, dropping the passed entries of its chain on the
  * way (the key's own included: absent and full are the same). */
-static struct entry *find_locked(struct rl_mem *m, struct shard *s, const struct rl_key *key,
-				 int64_t now)
+static struct entry *find_locked(struct shard *s, const struct rl_key *key, int64_t now)
 {
 	struct entry **link = chain_of(s, key->b);
 	struct entry *found = NULL;
@@ -128,7 +124,7 @@ static struct entry *find_locked(struct rl_mem *m, struct shard *s, const struct
 	while (*link != NULL) {
 		struct entry *e = *link;
 		if (e->tat <= now) {
-			unlink_locked(m, s, link);
+			unlink_locked(s, link);
 			continue;
 		}
 		if (memcmp(e->key, key->b, RL_KEY_BYTES) == 0)
@@ -175,7 +171,7 @@ static void make_room_locked(struct rl_mem *m, struct shard *s, int64_t now)
 		struct entry **link = &s->chains[c];
 		while (*link != NULL) {
 			if ((*link)->tat <= now) {
-				unlink_locked(m, s, link);
+				unlink_locked(s, link);
 				continue;
 			}
 			if (oldest == NULL || (*link)->tat < (*oldest)->tat)
@@ -184,7 +180,7 @@ static void make_room_locked(struct rl_mem *m, struct shard *s, int64_t now)
 		}
 	}
 	if (s->count >= s->cap && oldest != NULL) {
-		unlink_locked(m, s, oldest);
+		unlink_locked(s, oldest);
 		atomic_fetch_add(&m->evictions, 1);
 	}
 }
@@ -202,7 +198,6 @@ static void insert_locked(struct rl_mem *m, struct shard *s, const struct rl_key
 	e->next = *chain;
 	*chain = e;
 	s->count++;
-	atomic_fetch_add(&m->count, 1);
 	grow_locked(s);
 }
 
@@ -252,7 +247,7 @@ void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_li
 		return;
 	lock_shards(m, keys, n, sh);
 	for (size_t i = 0; i < n; i++) {
-		e[i] = find_locked(m, sh[i], &keys[i], now_us);
+		e[i] = find_locked(sh[i], &keys[i], now_us);
 		if (!rl_gcra(e[i] ? e[i]->tat : 0, now_us, &lims[i], &next[i], &wait) &&
 		    (out->admitted || wait > out->wait_us)) {
 			out->admitted = false;
@@ -271,10 +266,18 @@ void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_li
 	unlock_shards(sh, n);
 }
 
-/* Keys held now (passed ones not yet dropped included). */
+/* Keys held now (passed ones not yet dropped included); takes each shard's
+ * lock in turn, for metrics and tests, not for the hot path. */
 size_t rl_mem_count(struct rl_mem *m)
 {
-	return atomic_load(&m->count);
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nshards; i++) {
+		pthread_mutex_lock(&m->shards[i].mu);
+		n += m->shards[i].count;
+		pthread_mutex_unlock(&m->shards[i].mu);
+	}
+	return n;
 }
 
 /* Keys dropped before their bucket was full, to stay within max_keys. */

@@ -69,9 +69,10 @@ struct rl_redis {
 	struct conn *conns;
 	unsigned n;
 	atomic_uint next;
-	/* The outage state. */
+	/* The outage state: changed under mu; down is read without it on
+	 * the path of every check. */
 	pthread_mutex_t mu;
-	bool down;
+	atomic_bool down;
 	int64_t down_since_ms, retry_at_ms, backoff_ms;
 	atomic_bool probing;
 	atomic_uint_least64_t outages, fallbacks;
@@ -176,6 +177,8 @@ static bool may_try(struct rl_redis *r, bool *probe)
 	bool ok = true, expected = false;
 
 	*probe = false;
+	if (!atomic_load(&r->down))
+		return true;
 	pthread_mutex_lock(&r->mu);
 	if (r->down) {
 		ok = fc_mono_ms() >= r->retry_at_ms &&
@@ -462,6 +465,7 @@ struct rl_redis *rl_redis_new(const struct rl_redis_addr *addr, unsigned conns, 
 	pthread_mutex_init(&r->mu, NULL);
 	atomic_init(&r->next, 0);
 	atomic_init(&r->probing, false);
+	atomic_init(&r->down, false);
 	atomic_init(&r->outages, 0);
 	atomic_init(&r->fallbacks, 0);
 	first_ping(r);
