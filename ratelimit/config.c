@@ -510,11 +510,13 @@ void rl_config_lookup(const struct rl_config *cfg, const struct rl_request *rq,
 	lookup_bucket(cfg, iss, RL_BUCKET_REPOSITORY, rq->issuer, rq->repository, repository);
 }
 
+/* max-keys, or RL_DEFAULT_MAX_KEYS. */
 size_t rl_config_max_keys(const struct rl_config *cfg)
 {
 	return cfg->max_keys;
 }
 
+/* redis-timeout-ms, or RL_DEFAULT_REDIS_TIMEOUT_MS. */
 int rl_config_redis_timeout_ms(const struct rl_config *cfg)
 {
 	return cfg->redis_timeout_ms;

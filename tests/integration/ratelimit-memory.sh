@@ -149,4 +149,13 @@ start_refused "redis without a configuration" "rate-limit-redis needs --rate-lim
 start_refused "a redis URL that does not parse" "rate-limit redis http://x: write redis://" \
   --rate-limit-config "$rl" --rate-limit-redis http://x
 
+# --- the example in docs/ratelimit.md loads
+doc="$(dirname "$0")/../../docs/ratelimit.md"
+awk '/^```yaml$/ {on = 1; next} /^```$/ {on = 0} on' "$doc" >"$T_TMP/doc.yaml"
+if [ -s "$T_TMP/doc.yaml" ] && serve_start doc --ca ephemeralca --config-path "$cfg" --rate-limit-config "$T_TMP/doc.yaml"; then
+  t_ok "the configuration example of docs/ratelimit.md loads"
+else
+  t_bad "the example of docs/ratelimit.md: $(cat "$T_TMP/doc.serve.log" 2>/dev/null)"
+fi
+
 t_done
