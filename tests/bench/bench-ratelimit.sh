@@ -24,6 +24,9 @@ for _ in $(seq 100); do redis-cli -p "$port" ping 2>/dev/null | grep -q PONG && 
 
 echo "load: $(uptime | sed 's/.*load average/load average/'), $(nproc) cores"
 "$bench" "$secs"
+# A bare round trip for comparison: PING on one connection.
+command -v redis-benchmark >/dev/null &&
+  echo "redis PING, 1 connection: $(redis-benchmark -p "$port" -c 1 -n 20000 -q -t ping_mbulk | tr '\r' '\n' | grep -o '[0-9.]* requests per second' | tail -1)"
 "$bench" "$secs" "redis://127.0.0.1:$port"
 "$bench" "$secs" "$tmp/redis.sock"
 
