@@ -8,7 +8,9 @@ source "$here/lib.sh"
 source "$here/ctlog-lib.sh"
 
 command -v jq >/dev/null || t_skip "jq not installed"
-"$FULCRUM_BIN" serve --help 2>&1 | grep -q -- --ct-log-public-key-path || t_skip "fulcrum serve has no CT log support"
+# (the whole help read first: grep -q would stop reading it, and under
+# pipefail the SIGPIPE of a long help text would read as absence)
+grep -q -- --ct-log-public-key-path <<<"$("$FULCRUM_BIN" serve --help 2>&1)" || t_skip "fulcrum serve has no CT log support"
 PY=python3
 $PY -c 'import cryptography' 2>/dev/null || PY="$here/../../.deps/venv/bin/python"
 $PY -c 'import cryptography' 2>/dev/null || t_skip "pyca/cryptography is needed"
