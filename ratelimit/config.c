@@ -5,6 +5,7 @@
  * check finds its limits by binary search.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,7 +269,7 @@ static enum fc_status parse_issuers(struct rl_config *cfg, const json_t *arr, co
 	cfg->issuers = fc_xcalloc(json_array_size(arr) + 1, sizeof(*cfg->issuers));
 	json_array_foreach(arr, i, v) {
 		struct issuer_entry *e = &cfg->issuers[i];
-		const char *iss;
+		const char *iss = NULL;
 
 		snprintf(where, sizeof(where), "issuers[%zu]", i);
 		if (!json_is_object(v))
@@ -296,7 +297,7 @@ static enum fc_status parse_override(struct override *o, const json_t *v, const 
 	static const char *const keys[] = {"issuer", "subject", "repository", "rate", "burst",
 					   NULL};
 	const json_t *subj = json_object_get(v, "subject"), *repo = json_object_get(v, "repository");
-	const char *iss, *value;
+	const char *iss = NULL, *value = NULL;
 	char at[PATH_MAX_LEN + 64];
 
 	if (!json_is_object(v))
@@ -508,6 +509,32 @@ void rl_config_lookup(const struct rl_config *cfg, const struct rl_request *rq,
 		iss = bsearch(&key, cfg->issuers, cfg->n_issuers, sizeof(key), issuer_cmp);
 	lookup_bucket(cfg, iss, RL_BUCKET_IDENTITY, rq->issuer, rq->subject, identity);
 	lookup_bucket(cfg, iss, RL_BUCKET_REPOSITORY, rq->issuer, rq->repository, repository);
+}
+
+static void limit_text(const struct rl_limit *l, char *buf, size_t cap)
+{
+	if (l->kind == RL_UNLIMITED)
+		snprintf(buf, cap, "unlimited");
+	else if (l->kind == RL_REFUSE)
+		snprintf(buf, cap, "0 (refused)");
+	else
+		snprintf(buf, cap, "%" PRIu32 "/%s burst %" PRIu32, l->count, l->unit, l->burst);
+}
+
+/*
+ * One line for the log at start: the defaults, how many issuers and
+ * overrides, max-keys.
+ */
+void rl_config_describe(const struct rl_config *cfg, char *buf, size_t cap)
+{
+	char id[64], repo[64];
+
+	limit_text(&cfg->defaults[RL_BUCKET_IDENTITY], id, sizeof(id));
+	limit_text(&cfg->defaults[RL_BUCKET_REPOSITORY], repo, sizeof(repo));
+	snprintf(buf, cap, "default per identity %s, per repository %s; %zu issuer entr%s, %zu "
+		 "override%s; max-keys %zu", id, repo, cfg->n_issuers,
+		 cfg->n_issuers == 1 ? "y" : "ies", cfg->n_overrides,
+		 cfg->n_overrides == 1 ? "" : "s", cfg->max_keys);
 }
 
 /* max-keys, or RL_DEFAULT_MAX_KEYS. */

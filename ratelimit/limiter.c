@@ -41,6 +41,7 @@ enum fc_status rl_limiter_new(struct rl_config *cfg, const struct rl_options *o,
 {
 	struct rl_limiter *l;
 	struct rl_redis_addr addr;
+	char desc[256];
 
 	if (o != NULL && o->redis != NULL && rl_redis_parse_addr(o->redis, &addr, err) != FC_OK) {
 		rl_config_free(cfg);
@@ -50,6 +51,9 @@ enum fc_status rl_limiter_new(struct rl_config *cfg, const struct rl_options *o,
 	l->cfg = cfg;
 	l->mem = rl_mem_new(rl_config_max_keys(cfg));
 	pthread_mutex_init(&l->counts_mu, NULL);
+	rl_config_describe(cfg, desc, sizeof(desc));
+	fc_log(LOG_NOTICE, "ratelimit: on: %s; %s", desc,
+	       o != NULL && o->redis != NULL ? "shared through redis" : "in this process's memory");
 	if (o != NULL && o->redis != NULL)
 		l->redis = rl_redis_new(&addr, o->redis_conns, rl_config_redis_timeout_ms(cfg));
 	*out = l;

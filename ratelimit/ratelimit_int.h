@@ -113,6 +113,8 @@ enum fc_status rl_limit_parse(const json_t *rate, const json_t *burst, const cha
 void rl_config_lookup(const struct rl_config *cfg, const struct rl_request *rq,
 		      struct rl_limit *identity, struct rl_limit *repository);
 size_t rl_config_max_keys(const struct rl_config *cfg);
+/* The defaults, the number of issuers and overrides, max-keys: one line. */
+void rl_config_describe(const struct rl_config *cfg, char *buf, size_t cap);
 int rl_config_redis_timeout_ms(const struct rl_config *cfg);
 
 /* --- redis.c: buckets in Redis ------------------------------------------------------ */
