@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ca_int.h"
+#include "ratelimit.h"
 
 /* gRPC status codes used in error bodies (google.rpc.Code). */
 enum grpc_code {
@@ -310,6 +311,8 @@ static const struct failure_answer {
 	/* Any other log failure: a bad status, garbage, an SCT that does not
 	 * verify. */
 	{FC_CLASS_CT_LOG, FC_OK, 502, GRPC_INTERNAL, MSG_CTL, NULL, REFUSAL_NONE},
+	/* Over a rate limit (ratelimit/; Retry-After set by check_rate). */
+	{FC_CLASS_RATE_LIMIT, FC_OK, 429, GRPC_RESOURCE_EXHAUSTED, NULL, NULL, REFUSAL_NONE},
 	/* Unclassified: a client error, the signer away for now, or ours. */
 	{FC_CLASS_NONE, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_OTHER},
 	{FC_CLASS_NONE, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_CA, NULL, REFUSAL_NONE},
@@ -489,6 +492,37 @@ static enum fc_status verify_key(struct api_call *c, const struct sign_request *
 	return st;
 }
 
+/* The identity's source repository (Sigstore extension 1.12), or NULL. */
+static const char *identity_repository(const struct oidc_identity *id)
+{
+	for (size_t i = 0; i < id->n_extensions; i++)
+		if (strcmp(id->extensions[i].oid, "1.3.6.1.4.1.57264.1.12") == 0)
+			return id->extensions[i].value;
+	return NULL;
+}
+
+/*
+ * The rate limits of a verified identity (token and proof of possession
+ * checked, nothing signed yet): FC_OK, or the refusal in err with its
+ * Retry-After header set on the exchange.
+ */
+static enum fc_status check_rate(struct api_call *c, const struct oidc_identity *id,
+				 struct fc_err *err)
+{
+	struct rl_request rq = {id->issuer, id->san, identity_repository(id)};
+	int64_t retry_s = 0;
+	char value[24];
+	enum fc_status st;
+
+	if (c->s->opts.ratelimit == NULL)
+		return FC_OK;
+	if ((st = rl_check(c->s->opts.ratelimit, &rq, &retry_s, err)) != FC_OK) {
+		snprintf(value, sizeof(value), "%lld", (long long)retry_s);
+		fc_http_add_header(c->x, "Retry-After", value);
+	}
+	return st;
+}
+
 /*
  * Issue for a verified identity and key and answer: at once without a CT
  * log, else later from the CT client's thread (ct_issued). Takes *id.
@@ -611,6 +645,8 @@ static void sign_step(struct sign_call *sc)
 		fc_err_classify(&err, FC_CLASS_TOKEN);
 	if (st == FC_OK)
 		st = verify_key(c, &sc->r, sc->v1, id, &key, &err);
+	if (st == FC_OK)
+		st = check_rate(c, id, &err);
 	if (st != FC_OK)
 		fail_err(c, st, &err);
 	else

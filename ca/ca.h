@@ -120,6 +120,7 @@ int64_t ca_add_years(int64_t t, int years);
 bool ca_name_add(X509_NAME *n, int nid, const char *v);
 
 struct ct_client; /* ct.h */
+struct rl_limiter; /* ratelimit.h */
 
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
@@ -133,6 +134,8 @@ struct ca_server_options {
 	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
 	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
+	struct rl_limiter *ratelimit; /* per-identity rate limits, checked before issuing
+				       * (borrowed: free it after ca_server_stop); NULL = none */
 };
 
 void ca_server_options_default(struct ca_server_options *o);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ca_int.h"
+#include "ratelimit.h"
 
 void ca_server_options_default(struct ca_server_options *o)
 {
@@ -86,6 +87,8 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	     "fulcrum_refusals_total{reason=\"other\"} %lu\n",
 	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
 	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
+	if (s->opts.ratelimit != NULL)
+		rl_metrics_text(s->opts.ratelimit, b);
 #undef EMIT
 	if (s->opts.ct != NULL)
 		ct_client_metrics_text(s->opts.ct, b);

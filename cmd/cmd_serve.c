@@ -18,6 +18,7 @@
 #include "ct.h"
 #include "hsm.h"
 #include "oidc.h"
+#include "ratelimit.h"
 
 /* Fulcio's default CT log URL (ct.h); "" turns CT off, explicitly. */
 #define FULCIO_DEFAULT_CT_URL CT_DEFAULT_URL
@@ -43,6 +44,8 @@ struct serve_flags {
 	bool fileca_watch;
 	struct serve_ct_flags ct;
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
+	const char *rate_limit_config;    /* --rate-limit-config */
+	const char *rate_limit_redis;     /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
 };
@@ -108,6 +111,12 @@ static void serve_usage(FILE *f)
 		"  --ct-log.tls-ca-cert FILE      extra PEM CA bundle for HTTPS to the logs\n"
 		"  --ct-log-timeout DURATION      deadline of one certificate's submissions, retries\n"
 		"                                 included (default 10s; e.g. 10s, 500ms, 30)\n"
+		"rate limits (off unless a configuration is given; docs/ratelimit.md):\n"
+		"  --rate-limit-config FILE       per-identity limits, JSON or YAML; over a limit\n"
+		"                                 the answer is 429 with Retry-After\n"
+		"  --rate-limit-redis URL         share the limits between replicas through Redis:\n"
+		"                                 redis://HOST[:PORT][/DB] or a unix socket path;\n"
+		"                                 while it is down, each replica limits on its own\n"
 		"listeners:\n"
 		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
@@ -302,6 +311,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
 		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
 		OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
+		OPT_RL_CONFIG, OPT_RL_REDIS,
 	};
 	static const struct option longopts[] = {
 		{"ca", required_argument, NULL, OPT_CA},
@@ -340,6 +350,8 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
 		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
 		FC_HTTPD_LONGOPTS,
+		{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
+		{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -411,6 +423,8 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
 		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
 		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
+		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
+		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
 			serve_usage(stdout);
@@ -505,6 +519,24 @@ static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_c
 	return st;
 }
 
+/* The rate limiter of --rate-limit-config (shared through
+ * --rate-limit-redis), or none without a configuration. */
+static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_limiter **out,
+					struct fc_err *err)
+{
+	struct rl_options o = {.redis = f->rate_limit_redis, .redis_conns = f->server.threads};
+	struct rl_config *cfg = NULL;
+	enum fc_status st;
+
+	*out = NULL;
+	if (f->rate_limit_config == NULL)
+		return f->rate_limit_redis == NULL ? FC_OK
+			: fc_err_set(err, FC_ECONFIG, "--rate-limit-redis needs --rate-limit-config");
+	if ((st = rl_config_load_file(f->rate_limit_config, &cfg, err)) != FC_OK)
+		return st;
+	return rl_limiter_new(cfg, &o, out, err);
+}
+
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
  * of the fileca files) reloads the CA. */
 static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
@@ -540,6 +572,7 @@ static int serve_run(struct serve_flags *f)
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
 	struct ct_client *ct = NULL;
+	struct rl_limiter *limiter = NULL;
 	struct fc_err err = {0};
 	sigset_t sigs;
 	enum fc_status st;
@@ -570,6 +603,11 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	f->server.ct = ct;
+	if (make_rate_limiter(f, &limiter, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: rate limits: %s\n", err.msg);
+		goto out;
+	}
+	f->server.ratelimit = limiter;
 	if (ca_server_start(&f->server, verifier, cfg, authority, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
 		goto out;
@@ -580,6 +618,7 @@ static int serve_run(struct serve_flags *f)
 out:
 	ca_server_stop(server); /* answers every request, CT submissions included */
 	ct_client_free(ct);
+	rl_limiter_free(limiter);
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);

@@ -61,6 +61,7 @@ enum fc_class {
 	FC_CLASS_ALG_UNKNOWN = 6,     /* a signature algorithm fulcrum does not know */
 	FC_CLASS_ALG_REFUSED = 7,     /* an algorithm not in --client-signing-algorithms */
 	FC_CLASS_CT_LOG = 8,          /* the CT log failed or gave no valid SCT */
+	FC_CLASS_RATE_LIMIT = 9,      /* the identity is over its rate limit (ratelimit/) */
 };
 
 /*
