@@ -37,6 +37,7 @@ struct serve_flags {
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
 	struct ca_server_options server;
 	struct oidc_options oidc;
+	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
 };
 
 static void serve_usage(FILE *f)
@@ -94,9 +95,14 @@ static void serve_usage(FILE *f)
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
+		"trust files (written by fulcrum trust; reloaded on SIGHUP):\n"
+		"  --trusted-root FILE            serve it at GET /api/v2/trustedRoot\n"
+		"  --signing-config FILE          serve it at GET /api/v2/signingConfig (with both:\n"
+		"                                 the two in one at GET /api/v2/trustConfig)\n"
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
+		"SIGHUP reloads the fileca key and chain (and the trust files) without dropping\n"
+		"requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH);
 }
@@ -197,6 +203,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
 		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
 		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
+		OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
 	};
 	static const struct option longopts[] = {
 		{"ca", required_argument, NULL, OPT_CA},
@@ -229,6 +236,8 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
 		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
 		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+		{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
+		{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -302,6 +311,8 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
 		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
 		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
+		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
+		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
 			serve_usage(stdout);
@@ -379,7 +390,7 @@ static enum fc_status make_ct_client(const struct serve_flags *f, struct ct_clie
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
  * of the fileca files) reloads the CA. */
-static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
+static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
 {
 	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
 
@@ -390,6 +401,7 @@ static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP) {
+			cmd_trust_files_reload(&f->trust, server);
 			reload(f, server);
 			if (mtime >= 0)
 				mtime = files_mtime(f);
@@ -419,6 +431,10 @@ static int serve_run(struct serve_flags *f)
 
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
+		goto out;
+	}
+	if (cmd_trust_files_load(&f->trust, &f->server.trust, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
 		goto out;
 	}
 	if (make_authority(f, &authority, &err) != FC_OK) {
@@ -470,5 +486,6 @@ int cmd_serve_main(int argc, char **argv)
 	if ((rc = serve_parse(argc, argv, &f)) < 0)
 		rc = serve_run(&f);
 	fc_free_secret(f.fileca_key_passwd);
+	cmd_trust_files_clear(&f.trust);
 	return rc;
 }

@@ -32,6 +32,9 @@ static const struct command commands[] = {
 	{"ctlog", cmd_ctlog_main,
 	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
 	 "path)"},
+	{"trust", cmd_trust_main,
+	 "write the Sigstore trust files (trusted_root.json, signing_config.json) of the "
+	 "deployment, from files or from the running services"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},
