@@ -276,6 +276,9 @@ static const struct failure_answer {
 	/* An unreachable issuer: a retry may cure it (Fulcio says 400). */
 	{FC_CLASS_TOKEN, FC_EUPSTREAM, 503, GRPC_UNAVAILABLE,
 	 MSG_TOKEN ": the issuer could not be reached", NULL, REFUSAL_NONE},
+	/* Too many new identity providers being looked up, or the verifier is
+	 * stopping: retry later. */
+	{FC_CLASS_TOKEN, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_TOKEN, NULL, REFUSAL_NONE},
 	/* A verified token whose principal cannot make a certificate. */
 	{FC_CLASS_TOKEN, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_IDENTITY},
 	{FC_CLASS_TOKEN, FC_OK, 400, GRPC_INVALID_ARGUMENT, MSG_TOKEN, NULL, REFUSAL_IDENTITY},

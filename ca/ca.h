@@ -91,6 +91,28 @@ struct ca_cacert_params {
  */
 enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_signer *signer,
 			       X509 **out, struct fc_err *err);
+/* --- tsacert.c: the time-stamping certificate profile ---------------------------- */
+
+/* The signing certificate of a time-stamp authority (fulcrum createca --tsa). */
+struct ca_tsacert_params {
+	const X509_NAME *subject; /* never empty */
+	EVP_PKEY *subject_key;    /* the TSA's public key */
+	X509 *issuer;             /* the signing CA's certificate (required) */
+	int64_t not_before;       /* seconds since the epoch */
+	int64_t not_after;
+};
+
+/*
+ * Build the time-stamping certificate p describes and sign it with signer
+ * (the issuer's key): v3, random serial, KeyUsage digitalSignature
+ * (critical), ExtKeyUsage timeStamping only (critical, RFC 3161 2.3),
+ * BasicConstraints CA:FALSE (critical), SubjectKeyId, AuthorityKeyId.
+ * FC_OK with *out (X509_free), FC_ECONFIG for an empty subject or no
+ * issuer, else the signer's failure or FC_EINTERNAL, reason in err.
+ */
+enum fc_status ca_tsacert_build(const struct ca_tsacert_params *p, struct hsm_signer *signer,
+				X509 **out, struct fc_err *err);
+
 /* t plus whole calendar years (Go's time.AddDate). */
 int64_t ca_add_years(int64_t t, int years);
 /* Append an attribute as Go's pkix.Name encodes it (PrintableString when

@@ -105,6 +105,7 @@ enum fc_status cmd_trust_files_load(struct cmd_trust_files *t, struct ca_trust_d
  * server keeps the previous ones. */
 void cmd_trust_files_reload(struct cmd_trust_files *t, struct ca_server *s);
 void cmd_trust_files_clear(struct cmd_trust_files *t);
+int cmd_tsa_main(int argc, char **argv);
 
 /* --- pkcs11ca.c: the pkcs11ca CA of fulcrum serve, and tokens ------------------ */
 

@@ -4,7 +4,9 @@
  * self-signed root with the CA profile, optionally an intermediate with its
  * own token key (leaf <- intermediate <- root, as Sigstore's public
  * instance), stored on the token under the given ids and written as a PEM
- * chain. --file does the same with PEM files, for development.
+ * chain. --file does the same with PEM files, for development. --tsa makes
+ * the chain of `fulcrum tsa` instead: the root and a time-stamping
+ * certificate (ca.h's ca_tsacert_build) with a token key of its own.
  *
  * The certificates are ca.h's CA profile (ca_cacert_build); the token is
  * opened as `fulcrum serve --ca pkcs11ca` opens it (pkcs11ca.c).
@@ -36,8 +38,9 @@ struct createca_flags {
 	const char *config_path, *uri, *pin_file;
 	const char *caroot_id, *key_label, *key_type;
 	const char *org, *country, *province, *locality, *street, *postal, *cn;
-	bool intermediate;
+	bool intermediate, tsa;
 	const char *int_label, *int_id, *int_cn;
+	const char *tsa_label, *tsa_id, *tsa_cn;
 	const char *out;
 	bool force, file_mode, aws;
 	const char *key_out, *root_key_out;
@@ -82,14 +85,23 @@ static void createca_usage(FILE *f)
 		"  --intermediate-id ID         its certificate's CKA_ID (default\n"
 		"                               <caroot id>-intermediate)\n"
 		"  --intermediate-common-name CN  its CN (default \"<CN or org> intermediate\")\n"
+		"time-stamp authority (the chain of fulcrum tsa; not with --intermediate):\n"
+		"  --tsa                        make the root and, signed by it, a time-stamping\n"
+		"                               certificate (critical ExtKeyUsage timeStamping\n"
+		"                               only, critical KeyUsage digitalSignature, CA:FALSE,\n"
+		"                               10 years) with a key of its own; --out is required\n"
+		"  --tsa-key-label L            its key label (default <key label>-tsa)\n"
+		"  --tsa-id ID                  its certificate's CKA_ID (default <caroot id>-tsa)\n"
+		"  --tsa-common-name CN         its CN (default \"<CN or org> Timestamping\")\n"
 		"output:\n"
 		"  --out FILE                   write the chain as PEM: issuing CA first, root\n"
 		"                               last (for --hsm-chain, clients and CT logs)\n"
 		"  --force                      replace existing certificates (and files)\n"
 		"development (no token):\n"
 		"  --file                       keys in PEM files instead of a token\n"
-		"  --key-out FILE               the issuing CA's key (for --fileca-key)\n"
-		"  --root-key-out FILE          the root key, with --intermediate\n"
+		"  --key-out FILE               the issuing CA's key (for --fileca-key), or with\n"
+		"                               --tsa the time-stamping key (for fulcrum tsa)\n"
+		"  --root-key-out FILE          the root key, with --intermediate or --tsa\n"
 		"                               keys are encrypted (PKCS#8, AES-256) with the\n"
 		"                               passphrase in %s, else written unencrypted\n"
 		"                               with mode 0600\n"
@@ -250,7 +262,15 @@ static enum fc_status clear_id(struct hsm_p11 *p, const char *id, bool force, st
 }
 
 
-/* What createca makes: the root and, with --intermediate, an intermediate. */
+/* Whether a second certificate is made under the root: an intermediate
+ * or, with --tsa, the time-stamping certificate. */
+static bool second_cert(const struct createca_flags *f)
+{
+	return f->intermediate || f->tsa;
+}
+
+/* What createca makes: the root and, with --intermediate, an intermediate
+ * (with --tsa, the time-stamping certificate in its place). */
 struct createca_state {
 	enum hsm_key_kind kind;
 	char *int_label, *int_id, *int_cn;
@@ -292,22 +312,23 @@ static enum fc_status file_signers(const struct createca_flags *f, struct create
 		       CMD_FILECA_PASSWD_ENV);
 	}
 	if ((root_key = file_keygen(s->kind)) == NULL ||
-	    (f->intermediate && (int_key = file_keygen(s->kind)) == NULL)) {
+	    (second_cert(f) && (int_key = file_keygen(s->kind)) == NULL)) {
 		fc_log_ssl("createca: key generation");
 		st = fc_err_set(err, FC_EINTERNAL, "createca: key generation failed");
 		goto out;
 	}
-	st = write_key(f->intermediate ? f->root_key_out : f->key_out, root_key, s->pass, f->force,
+	st = write_key(second_cert(f) ? f->root_key_out : f->key_out, root_key, s->pass, f->force,
 		       err);
-	if (st == FC_OK && f->intermediate)
+	if (st == FC_OK && second_cert(f))
 		st = write_key(f->key_out, int_key, s->pass, f->force, err);
 	if (st != FC_OK)
 		goto out;
 	st = hsm_softkey_from_pkey(root_key, HSM_RSA_PKCS1, "root key", &s->root_signer, err);
 	root_key = NULL;
-	if (st == FC_OK && f->intermediate)
-		st = hsm_softkey_from_pkey(int_key, HSM_RSA_PKCS1, "intermediate key", &s->int_signer,
-					   err);
+	if (st == FC_OK && second_cert(f))
+		st = hsm_softkey_from_pkey(int_key, HSM_RSA_PKCS1,
+					   f->tsa ? "time-stamping key" : "intermediate key",
+					   &s->int_signer, err);
 	int_key = NULL;
 out:
 	EVP_PKEY_free(root_key);
@@ -322,18 +343,22 @@ static enum fc_status token_signers(const struct createca_flags *f, struct creat
 {
 	enum fc_status st;
 
-	s->int_id = f->int_id != NULL ? fc_xstrdup(f->int_id)
-				      : fc_xasprintf("%s-intermediate", f->caroot_id);
+	if (f->tsa)
+		s->int_id = f->tsa_id != NULL ? fc_xstrdup(f->tsa_id)
+					      : fc_xasprintf("%s-tsa", f->caroot_id);
+	else
+		s->int_id = f->int_id != NULL ? fc_xstrdup(f->int_id)
+					      : fc_xasprintf("%s-intermediate", f->caroot_id);
 	if ((st = cmd_p11_open(f->config_path, f->uri, f->pin_file, true, &s->cfg, &s->p, err)) !=
 	    FC_OK)
 		return st;
 	if (!f->aws && ((st = clear_id(s->p, f->caroot_id, f->force, err)) != FC_OK ||
-			(f->intermediate && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
+			(second_cert(f) && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
 		return st;
 	if ((st = token_key(s->p, f->key_label, f->caroot_id, s->kind, &s->root_signer, err)) !=
 	    FC_OK)
 		return st;
-	if (f->intermediate)
+	if (second_cert(f))
 		st = token_key(s->p, s->int_label, s->int_id, s->kind, &s->int_signer, err);
 	return st;
 }
@@ -357,8 +382,20 @@ static enum fc_status make_certs(const struct createca_flags *f, struct createca
 		goto out;
 	}
 	p.subject = root_name;
-	if ((st = ca_cacert_build(&p, s->root_signer, &s->root, err)) != FC_OK || !f->intermediate)
+	if ((st = ca_cacert_build(&p, s->root_signer, &s->root, err)) != FC_OK || !second_cert(f))
 		goto out;
+	if (f->tsa) {
+		struct ca_tsacert_params tp = {
+			.subject = int_name,
+			.subject_key = hsm_signer_public_key(s->int_signer),
+			.issuer = s->root,
+			.not_before = now,
+			.not_after = p.not_after,
+		};
+
+		st = ca_tsacert_build(&tp, s->root_signer, &s->inter, err);
+		goto out;
+	}
 	p.subject = int_name;
 	p.subject_key = hsm_signer_public_key(s->int_signer);
 	p.issuer = s->root;
@@ -390,12 +427,33 @@ static enum fc_status keep_certs(const struct createca_flags *f, struct createca
 	return st;
 }
 
+/* With --tsa: what was made, and the fulcrum tsa flags that use it. */
+static void print_tsa_steps(const struct createca_flags *f, const struct createca_state *s)
+{
+	const struct hsm_p11_config *c = s->cfg;
+
+	printf("time-stamping certificate created: %s\n", s->int_cn);
+	printf("chain (time-stamping certificate first, root last) written to %s\n", f->out);
+	if (f->file_mode)
+		printf("serve with: fulcrum tsa --certificate-chain %s --private-key %s%s\n", f->out,
+		       f->key_out, s->pass ? " (passphrase in FULCRUM_TSA_KEY_PASSWD)" : "");
+	else
+		printf("serve with: fulcrum tsa --certificate-chain %s --private-key "
+		       "'pkcs11:token=%s;object=%s?module-path=%s' --pkcs11-pin-file FILE\n",
+		       f->out, c && c->token_label ? c->token_label : "TOKEN", s->int_label,
+		       c && c->module_path ? c->module_path : "MODULE");
+}
+
 /* What was made, and the fulcrum serve flags that use it. */
 static void print_next_steps(const struct createca_flags *f, const struct createca_state *s)
 {
 	bool inter = s->inter != NULL;
 
 	printf("root CA created: %s\n", f->cn ? f->cn : f->org);
+	if (f->tsa) {
+		print_tsa_steps(f, s);
+		return;
+	}
 	if (inter)
 		printf("intermediate CA created: %s\n", s->int_cn);
 	if (f->out != NULL)
@@ -423,11 +481,19 @@ static int createca_run(const struct createca_flags *f, enum hsm_key_kind kind)
 	struct fc_err err = {0};
 	enum fc_status st;
 
-	s.int_label = f->int_label != NULL ? fc_xstrdup(f->int_label)
-					   : fc_xasprintf("%s-intermediate", f->key_label);
-	s.int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn)
-		   : *cn_base != '\0' ? fc_xasprintf("%s intermediate", cn_base)
-				       : fc_xstrdup("intermediate");
+	if (f->tsa) {
+		s.int_label = f->tsa_label != NULL ? fc_xstrdup(f->tsa_label)
+						   : fc_xasprintf("%s-tsa", f->key_label);
+		s.int_cn = f->tsa_cn != NULL ? fc_xstrdup(f->tsa_cn)
+			   : *cn_base != '\0' ? fc_xasprintf("%s Timestamping", cn_base)
+					       : fc_xstrdup("Timestamping");
+	} else {
+		s.int_label = f->int_label != NULL ? fc_xstrdup(f->int_label)
+						   : fc_xasprintf("%s-intermediate", f->key_label);
+		s.int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn)
+			   : *cn_base != '\0' ? fc_xasprintf("%s intermediate", cn_base)
+					       : fc_xstrdup("intermediate");
+	}
 	st = f->file_mode ? file_signers(f, &s, &err) : token_signers(f, &s, &err);
 	if (st == FC_OK)
 		st = make_certs(f, &s, &err);
@@ -451,7 +517,7 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		OPT_CONFIG = 256, OPT_URI, OPT_PIN_FILE, OPT_ID, OPT_LABEL, OPT_KEY_TYPE, OPT_ORG,
 		OPT_COUNTRY, OPT_PROVINCE, OPT_LOCALITY, OPT_STREET, OPT_POSTAL, OPT_CN, OPT_INTER,
 		OPT_INT_LABEL, OPT_INT_ID, OPT_INT_CN, OPT_OUT, OPT_FORCE, OPT_FILE, OPT_KEY_OUT,
-		OPT_ROOT_KEY_OUT, OPT_HSM,
+		OPT_ROOT_KEY_OUT, OPT_HSM, OPT_TSA, OPT_TSA_LABEL, OPT_TSA_ID, OPT_TSA_CN,
 	};
 	static const struct option longopts[] = {
 		{"pkcs11-config-path", required_argument, NULL, OPT_CONFIG},
@@ -477,6 +543,10 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		{"key-out", required_argument, NULL, OPT_KEY_OUT},
 		{"root-key-out", required_argument, NULL, OPT_ROOT_KEY_OUT},
 		{"hsm", required_argument, NULL, OPT_HSM},
+		{"tsa", no_argument, NULL, OPT_TSA},
+		{"tsa-key-label", required_argument, NULL, OPT_TSA_LABEL},
+		{"tsa-id", required_argument, NULL, OPT_TSA_ID},
+		{"tsa-common-name", required_argument, NULL, OPT_TSA_CN},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -507,6 +577,10 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		case OPT_FILE: f->file_mode = true; break;
 		case OPT_KEY_OUT: f->key_out = optarg; break;
 		case OPT_ROOT_KEY_OUT: f->root_key_out = optarg; break;
+		case OPT_TSA: f->tsa = true; break;
+		case OPT_TSA_LABEL: f->tsa_label = optarg; break;
+		case OPT_TSA_ID: f->tsa_id = optarg; break;
+		case OPT_TSA_CN: f->tsa_cn = optarg; break;
 		case OPT_HSM:
 			if (strcmp(optarg, "aws") == 0)
 				f->aws = true;
@@ -551,10 +625,19 @@ static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kin
 				"give --org or --common-name\n");
 		return CMD_EXIT_USAGE;
 	}
+	if (f->tsa && (f->intermediate || f->out == NULL)) {
+		fprintf(stderr, "fulcrum createca: --tsa needs --out and makes no intermediate\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (!f->tsa && (f->tsa_label || f->tsa_id || f->tsa_cn)) {
+		fprintf(stderr, "fulcrum createca: --tsa-key-label, --tsa-id and --tsa-common-name "
+				"go with --tsa\n");
+		return CMD_EXIT_USAGE;
+	}
 	if (f->file_mode) {
-		if (f->out == NULL || f->key_out == NULL || (f->intermediate && f->root_key_out == NULL)) {
+		if (f->out == NULL || f->key_out == NULL || (second_cert(f) && f->root_key_out == NULL)) {
 			fprintf(stderr, "fulcrum createca: --file needs --out and --key-out (and "
-					"--root-key-out with --intermediate)\n");
+					"--root-key-out with --intermediate or --tsa)\n");
 			return CMD_EXIT_USAGE;
 		}
 		if (f->config_path || f->uri || f->caroot_id) {

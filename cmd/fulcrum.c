@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{"trust", cmd_trust_main,
 	 "write the Sigstore trust files (trusted_root.json, signing_config.json) of the "
 	 "deployment, from files or from the running services"},
+	{"tsa", cmd_tsa_main,
+	 "run an RFC 3161 time-stamp authority (sigstore timestamp-authority's HTTP API)"},
 	{"token", cmd_token_main,
 	 "verify an OIDC identity token against the identity configuration and show the "
 	 "certificate identity it would yield, or exactly why it is refused"},

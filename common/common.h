@@ -37,6 +37,8 @@ enum fc_status {
 	FC_EIO = 9,        /* file or socket I/O failed */
 	FC_EUNAVAIL = 10,  /* temporarily unavailable; a retry may succeed */
 	FC_ENOTFOUND = 11, /* the named thing does not exist */
+	FC_EPENDING = 12,  /* not decided yet: a fetch is under way and the caller
+			      will be told when it ends (oidc_verify_nb) */
 };
 
 const char *fc_strerror(enum fc_status st);

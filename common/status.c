@@ -16,6 +16,7 @@ static const char *const status_names[] = {
 	[FC_EIO] = "I/O error",
 	[FC_EUNAVAIL] = "temporarily unavailable",
 	[FC_ENOTFOUND] = "not found",
+	[FC_EPENDING] = "pending",
 };
 
 /*

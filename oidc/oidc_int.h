@@ -5,6 +5,7 @@
 #ifndef FULCRUM_OIDC_INT_H
 #define FULCRUM_OIDC_INT_H
 
+#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -89,7 +90,7 @@ void oidc_jwk_set_free(struct oidc_jwk_set *set);
 enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk *key,
 			       struct fc_err *err);
 
-/* --- fetch.c: bounded HTTP GET with libcurl ------------------------------------- */
+/* --- fetch.c: one bounded HTTP GET, driven by the fetch thread ---------------------- */
 
 struct oidc_http_response {
 	long status;
@@ -99,40 +100,131 @@ struct oidc_http_response {
 	                        provider clamps it up to jwks_min_ttl_s); -1 if absent */
 };
 
-/*
- * GET url with a whole-transfer timeout and a body cap (the transfer is
- * aborted as soon as the cap is passed: FC_ETOOBIG). Redirects are followed
- * only to the same origin (scheme, host, port), at most OIDC_MAX_REDIRECTS.
- * ca_pem, if non-NULL, is trusted for TLS in addition to the system roots.
- * Only http and https. FC_EUPSTREAM with the reason on any failure;
- * a non-2xx status is returned as FC_OK with resp->status set.
- */
-enum fc_status oidc_http_get(const char *url, const char *ca_pem, size_t max_bytes, int timeout_ms,
-			     struct oidc_http_response *resp, struct fc_err *err);
 void oidc_http_response_free(struct oidc_http_response *resp);
+
+/*
+ * A GET with a whole-GET timeout and a body cap (the transfer is aborted as
+ * soon as the cap is passed: FC_ETOOBIG). Redirects are followed only to
+ * the same origin (scheme, host, port), at most OIDC_MAX_REDIRECTS. ca_pem,
+ * if non-NULL, is trusted for TLS in addition to the system roots. Only
+ * http and https. A state machine over a libcurl multi handle: only the
+ * fetch thread (fetcher.c) drives it.
+ */
+struct oidc_get;
+
+struct oidc_get *oidc_get_new(const char *url, const char *ca_pem, size_t max_bytes,
+			      int timeout_ms);
+void oidc_get_free(struct oidc_get *g);
+/* Start the next transfer on multi (priv: CURLOPT_PRIVATE); false if g is
+ * over instead (read oidc_get_outcome). */
+bool oidc_get_start(struct oidc_get *g, CURLM *multi, void *priv);
+/* Its transfer ended with rc: true if g is over, false if a redirect hop
+ * is running. */
+bool oidc_get_hop_done(struct oidc_get *g, CURLM *multi, CURLcode rc, void *priv);
+/* End g now with st and why (stopping). */
+void oidc_get_abort(struct oidc_get *g, CURLM *multi, enum fc_status st, const char *why);
+/* Once over: FC_OK with *resp for any final HTTP status (non-2xx
+ * included), else FC_ETOOBIG, FC_EUPSTREAM, FC_EUNAVAIL or FC_EINTERNAL
+ * with the URL (without its query) and the reason in err. */
+enum fc_status oidc_get_outcome(struct oidc_get *g, struct oidc_http_response *resp,
+				struct fc_err *err);
+
+/* --- fetcher.c: the fetch thread ---------------------------------------------------- */
+
+struct oidc_fetcher;
+
+/* The outcome of a GET (oidc_get_outcome's), on the fetch thread; resp is
+ * freed after the callback returns unless it takes resp->body. */
+typedef void (*oidc_get_done_fn)(void *arg, enum fc_status st, struct oidc_http_response *resp,
+				 const struct fc_err *err);
+
+/* Start the fetch thread (signals blocked in it). FC_EINTERNAL if it
+ * cannot start. */
+enum fc_status oidc_fetcher_new(struct oidc_fetcher **out, struct fc_err *err);
+/* Stop it: queued and running GETs end with FC_EUNAVAIL (their callbacks
+ * run on the fetch thread before it is joined). Not from a callback. */
+void oidc_fetcher_free(struct oidc_fetcher *f);
+/* Submit a GET; FC_OK: done is called exactly once on the fetch thread.
+ * FC_EUNAVAIL if stopping (done never called). Any thread. */
+enum fc_status oidc_fetcher_get(struct oidc_fetcher *f, const char *url, const char *ca_pem,
+				size_t max_bytes, int timeout_ms, oidc_get_done_fn done, void *arg,
+				struct fc_err *err);
+/* GETs submitted so far (tests). */
+unsigned oidc_fetcher_gets(struct oidc_fetcher *f);
+/* A GET on f's thread, waited for (tests and tools; never on the fetch
+ * thread): FC_OK with *resp (oidc_http_response_free) for any final HTTP
+ * status, non-2xx included; else the status with the reason in err. */
+enum fc_status oidc_http_get(struct oidc_fetcher *f, const char *url, const char *ca_pem,
+			     size_t max_bytes, int timeout_ms, struct oidc_http_response *resp,
+			     struct fc_err *err);
+
+/* Waiting on one thread for a wake from another: a blocking caller of a
+ * non-blocking verb passes oidc_sync_wake and the struct as its wake. */
+struct oidc_sync {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool woken;
+	enum fc_status st;
+};
+
+void oidc_sync_init(struct oidc_sync *s);
+void oidc_sync_wake(void *arg, enum fc_status st);  /* an oidc_wake_fn */
+enum fc_status oidc_sync_wait(struct oidc_sync *s); /* the status the wake passed */
+void oidc_sync_destroy(struct oidc_sync *s);
+
+/* --- budget.c: fetches for issuers that never had keys ---------------------------- */
+
+struct oidc_budget;
+
+/* new_issuer_rate per second, bursts of new_issuer_burst, max_new_fetches
+ * at once (each at least 1). */
+struct oidc_budget *oidc_budget_new(const struct oidc_options *o);
+void oidc_budget_free(struct oidc_budget *b);
+/* Take a token and a running slot, or FC_EUNAVAIL ("too many new identity
+ * providers being looked up; retry later"). */
+enum fc_status oidc_budget_take(struct oidc_budget *b, const char *issuer, struct fc_err *err);
+/* Would a take succeed now? Takes nothing; a refusal is counted. */
+enum fc_status oidc_budget_check(struct oidc_budget *b, const char *issuer, struct fc_err *err);
+/* Give back the running slot of a fetch that ended. */
+void oidc_budget_release(struct oidc_budget *b);
+/* Takes granted and lookups refused so far (tests). */
+void oidc_budget_stats(struct oidc_budget *b, unsigned *granted, unsigned *refused);
 
 /* --- provider.c: one issuer's discovery document and key cache -------------------- */
 
 struct oidc_provider;
 
-/* No I/O here. ca_pem may be NULL. opts must outlive the provider. */
+/* No I/O here. ca_pem may be NULL. opts, fetcher (which runs the
+ * provider's fetches) and budget (NULL: none) must outlive the provider. */
 struct oidc_provider *oidc_provider_new(const char *issuer_url, const char *ca_pem,
-					const struct oidc_options *opts);
+					const struct oidc_options *opts,
+					struct oidc_fetcher *fetcher, struct oidc_budget *budget);
+/* Drop the owner's reference (a fetch in flight keeps it until it ends). */
 void oidc_provider_free(struct oidc_provider *p);
 
 /*
- * Verify jws's signature with this issuer's keys. Runs discovery on first
- * use (the document's "issuer" must equal issuer_url exactly), fetches the
- * JWKS, and keeps keys for their TTL (Cache-Control max-age clamped to
- * [jwks_min_ttl_s, jwks_max_ttl_s], else jwks_default_ttl_s). An unknown kid
- * triggers a refetch at most once per refetch_cooldown_s; while the issuer
- * is unreachable, expired keys keep serving for stale_max_s. The alg must be
- * in discovery's id_token_signing_alg_values_supported (RS256 if absent)
- * and in our allow-list. FC_EAUTH (signature / kid / alg refused) or
- * FC_EUPSTREAM (issuer unreachable and no usable keys), reason in err.
+ * Verify jws's signature with this issuer's keys, never fetching on the
+ * calling thread. Runs discovery on first use (the document's "issuer" must
+ * equal issuer_url exactly), fetches the JWKS, and keeps keys for their TTL
+ * (Cache-Control max-age clamped to [jwks_min_ttl_s, jwks_max_ttl_s], else
+ * jwks_default_ttl_s). An unknown kid triggers a refetch at most once per
+ * refetch_cooldown_s; while the issuer is unreachable, expired keys keep
+ * serving for stale_max_s. The alg must be in discovery's
+ * id_token_signing_alg_values_supported (RS256 if absent) and in our
+ * allow-list. FC_EAUTH (signature / kid / alg refused), FC_EUPSTREAM
+ * (issuer unreachable and no usable keys), FC_EUNAVAIL (first fetch over
+ * the budget), reason in err; or FC_EPENDING as oidc_verify_nb.
  */
+enum fc_status oidc_provider_verify_nb(struct oidc_provider *p, const struct oidc_jws *jws,
+				       oidc_wake_fn wake, void *arg, struct fc_err *err);
+/* The same, waiting for the fetches it needs (never FC_EPENDING). */
 enum fc_status oidc_provider_verify(struct oidc_provider *p, const struct oidc_jws *jws,
 				    struct fc_err *err);
+
+/* For a cache of providers: a fetch in flight, one ended less than
+ * OIDC_FETCH_MIN_GAP_MS ago, ever had keys (any pointer may be NULL). */
+void oidc_provider_usage(struct oidc_provider *p, bool *fetching, bool *just_ended,
+			 bool *has_keys);
 
 /* Install a JWKS without fetching (tests, benchmarks): the provider then
  * behaves as after a successful discovery advertising `algs` (NULL = all
@@ -155,6 +247,11 @@ bool oidc_meta_match(const char *pattern, const char *url);
 /* The provider of a fixed (OIDCIssuers) issuer, for tests and benchmarks
  * that preload keys with oidc_provider_preload(); NULL if not configured. */
 struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char *issuer_url);
+/* The verifier's fetcher and new-issuer budget (tests). */
+struct oidc_fetcher *oidc_verifier_fetcher(struct oidc_verifier *v);
+struct oidc_budget *oidc_verifier_budget(struct oidc_verifier *v);
+/* Meta-issuer tenants in the cache now (tests). */
+size_t oidc_verifier_meta_count(struct oidc_verifier *v);
 
 /* --- gourl.c: Go's net/url, as Fulcio's URI SANs go through it ------------------------ */
 

@@ -5,7 +5,13 @@
  *
  * Check order follows go-oidc, which Fulcio uses: issuer, audience, expiry
  * and not-before first (cheap, and an expired token never costs a signature
- * verification or a JWKS fetch), then the signature, then the principal.
+ * verification, a JWKS fetch or a meta-issuer cache entry), then the
+ * signature, then the principal.
+ *
+ * The verifier owns the fetch thread (fetcher.c) every provider fetches on,
+ * the budget for new issuers (budget.c), which only meta-issuer tenants
+ * draw on, and the cache of tenants (at most meta_cache_size; see
+ * meta_victim_locked for what is evicted).
  */
 #include <math.h>
 #include <openssl/err.h>
@@ -15,6 +21,8 @@
 #include <string.h>
 
 #include "oidc_int.h"
+
+#define VERIFY_ROUNDS_MAX 8 /* oidc_verify: waits before it gives up */
 
 /* A concrete issuer made from a MetaIssuers pattern for one `iss` value. */
 struct meta_entry {
@@ -28,6 +36,8 @@ struct meta_entry {
 struct oidc_verifier {
 	const struct cfg_identity *cfg;
 	struct oidc_options opts;
+	struct oidc_fetcher *fetcher; /* runs every provider's fetches */
+	struct oidc_budget *budget;   /* first fetches of meta-issuer tenants */
 	struct oidc_provider **fixed; /* one per cfg->issuers[i] */
 	pthread_mutex_t meta_lock;
 	struct meta_entry **meta;     /* at most opts.meta_cache_size */
@@ -50,17 +60,22 @@ void oidc_options_default(struct oidc_options *o)
 	o->refetch_cooldown_s = 30;
 	o->stale_max_s = 86400;
 	o->meta_cache_size = 100;
+	o->new_issuer_rate = OIDC_NEW_ISSUER_RATE;
+	o->new_issuer_burst = OIDC_NEW_ISSUER_BURST;
+	o->max_new_fetches = OIDC_MAX_NEW_FETCHES;
 }
 
 /*
- * Make a verifier over cfg. Providers for the fixed issuers are created here
- * (no I/O); meta-issuer providers are created on first use. Free with
- * oidc_verifier_free().
+ * Make a verifier over cfg and start its fetch thread. Providers for the
+ * fixed issuers are created here (no I/O); meta-issuer providers are
+ * created on first use. FC_OK (free with oidc_verifier_free()), or
+ * FC_EINTERNAL if the fetch thread cannot start.
  */
 enum fc_status oidc_verifier_new(const struct cfg_identity *cfg, const struct oidc_options *opts,
 				 struct oidc_verifier **out)
 {
 	struct oidc_verifier *v = fc_xcalloc(1, sizeof(*v));
+	struct fc_err err = { 0 };
 
 	v->cfg = cfg;
 	if (opts)
@@ -69,11 +84,17 @@ enum fc_status oidc_verifier_new(const struct cfg_identity *cfg, const struct oi
 		oidc_options_default(&v->opts);
 	if (v->opts.meta_cache_size < 1)
 		v->opts.meta_cache_size = 1;
+	if (oidc_fetcher_new(&v->fetcher, &err) != FC_OK) {
+		fc_log(LOG_ERR, "%s", err.msg);
+		free(v);
+		return FC_EINTERNAL;
+	}
+	v->budget = oidc_budget_new(&v->opts);
 	v->fixed = fc_xcalloc(cfg->n_issuers ? cfg->n_issuers : 1, sizeof(*v->fixed));
 	for (size_t i = 0; i < cfg->n_issuers; i++) {
 		const struct cfg_issuer *iss = &cfg->issuers[i];
 		const char *url = iss->issuer_url ? iss->issuer_url : iss->key;
-		v->fixed[i] = oidc_provider_new(url, iss->ca_cert_pem, &v->opts);
+		v->fixed[i] = oidc_provider_new(url, iss->ca_cert_pem, &v->opts, v->fetcher, NULL);
 	}
 	v->meta = fc_xcalloc((size_t)v->opts.meta_cache_size, sizeof(*v->meta));
 	pthread_mutex_init(&v->meta_lock, NULL);
@@ -94,13 +115,16 @@ static void meta_entry_unref_locked(struct meta_entry *e)
 }
 
 /*
- * Free a verifier, its providers and its meta-issuer cache (not the
- * configuration it reads). No request may still be using it. NULL is fine.
+ * Stop the fetch thread (fetches in flight end, their waiters woken with
+ * FC_EUNAVAIL), then free the providers, the meta-issuer cache and the
+ * verifier (not the configuration it reads). No call may still be running
+ * on it. NULL is fine.
  */
 void oidc_verifier_free(struct oidc_verifier *v)
 {
 	if (v == NULL)
 		return;
+	oidc_fetcher_free(v->fetcher);
 	for (size_t i = 0; i < v->cfg->n_issuers; i++)
 		oidc_provider_free(v->fixed[i]);
 	free(v->fixed);
@@ -108,49 +132,105 @@ void oidc_verifier_free(struct oidc_verifier *v)
 		meta_entry_unref_locked(v->meta[i]);
 	free(v->meta);
 	pthread_mutex_destroy(&v->meta_lock);
+	oidc_budget_free(v->budget);
 	EVP_MD_free(v->sha256);
 	free(v);
 }
 
 /*
- * The provider for a meta-issuer match, from the cache or made now. The
- * returned entry holds a reference: release with meta_release().
+ * The cache slot to reuse for a new tenant, or -1 if every entry is in
+ * use (a request in it, or a fetch in flight). Among the others: tenants
+ * that never had keys before those that did (a flood of invented tenants
+ * then recycles its own entries, not those of real ones), entries whose
+ * fetch ended more than OIDC_FETCH_MIN_GAP_MS ago before those whose
+ * waiters may be about to call again; least recently used first.
  */
-static struct meta_entry *meta_acquire(struct oidc_verifier *v, const struct cfg_issuer *pattern,
-				       const char *url)
+static long meta_victim_locked(struct oidc_verifier *v)
 {
-	struct meta_entry *e = NULL;
-	size_t victim = 0;
+	long victim = -1;
+	int best = 0;
 
-	pthread_mutex_lock(&v->meta_lock);
 	for (size_t i = 0; i < v->n_meta; i++) {
-		if (strcmp(v->meta[i]->url, url) == 0 && v->meta[i]->issuer.key == pattern->key) {
-			e = v->meta[i];
-			goto found;
+		struct meta_entry *e = v->meta[i];
+		bool fetching, just_ended, has_keys;
+		int rank;
+
+		if (e->refs > 1)
+			continue;
+		oidc_provider_usage(e->provider, &fetching, &just_ended, &has_keys);
+		if (fetching)
+			continue;
+		rank = (has_keys ? 2 : 0) + (just_ended ? 1 : 0);
+		if (victim < 0 || rank < best ||
+		    (rank == best && e->last_use < v->meta[victim]->last_use)) {
+			victim = (long)i;
+			best = rank;
 		}
-		if (v->meta[i]->last_use < v->meta[victim]->last_use)
-			victim = i;
 	}
-	e = fc_xcalloc(1, sizeof(*e));
+	return victim;
+}
+
+/* A new cache entry for url from pattern, in slot (or appended). */
+static struct meta_entry *meta_insert_locked(struct oidc_verifier *v,
+					     const struct cfg_issuer *pattern, const char *url,
+					     long slot)
+{
+	struct meta_entry *e = fc_xcalloc(1, sizeof(*e));
+
 	e->url = fc_xstrdup(url);
 	/* Fulcio copies these fields from the pattern, not SPIFFETrustDomain
 	 * or ChallengeClaim (spiffe is refused as a meta issuer at load). */
 	e->issuer = *pattern;
 	e->issuer.issuer_url = e->url;
 	e->issuer.spiffe_trust_domain = NULL;
-	e->provider = oidc_provider_new(e->url, pattern->ca_cert_pem, &v->opts);
+	e->provider = oidc_provider_new(e->url, pattern->ca_cert_pem, &v->opts, v->fetcher,
+					v->budget);
 	e->refs = 1;
-	if (v->n_meta < (size_t)v->opts.meta_cache_size) {
+	if (slot < 0) {
 		v->meta[v->n_meta++] = e;
 	} else {
-		meta_entry_unref_locked(v->meta[victim]);
-		v->meta[victim] = e;
+		meta_entry_unref_locked(v->meta[slot]);
+		v->meta[slot] = e;
 	}
-found:
+	return e;
+}
+
+/*
+ * The provider for a meta-issuer match, from the cache or made now (for a
+ * new tenant only if the new-issuer budget has room, and a slot is free or
+ * can be freed). FC_OK with *out holding a reference (release with
+ * meta_release()), or FC_EUNAVAIL with the reason.
+ */
+static enum fc_status meta_acquire(struct oidc_verifier *v, const struct cfg_issuer *pattern,
+				   const char *url, struct meta_entry **out, struct fc_err *err)
+{
+	struct meta_entry *e = NULL;
+	enum fc_status st = FC_OK;
+	long slot = -1;
+
+	pthread_mutex_lock(&v->meta_lock);
+	for (size_t i = 0; i < v->n_meta && e == NULL; i++)
+		if (strcmp(v->meta[i]->url, url) == 0 && v->meta[i]->issuer.key == pattern->key)
+			e = v->meta[i];
+	if (e == NULL) {
+		if ((st = oidc_budget_check(v->budget, url, err)) != FC_OK)
+			goto out;
+		if (v->n_meta == (size_t)v->opts.meta_cache_size &&
+		    (slot = meta_victim_locked(v)) < 0) {
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"issuer %s: too many new identity providers being looked "
+					"up; retry later (all %d cached ones are in use)",
+					url, v->opts.meta_cache_size);
+			goto out;
+		}
+		e = meta_insert_locked(v, pattern, url, slot);
+	}
 	e->refs++;
 	e->last_use = ++v->use_clock;
+	*out = e;
+out:
 	pthread_mutex_unlock(&v->meta_lock);
-	return e;
+	return st;
 }
 
 static void meta_release(struct oidc_verifier *v, struct meta_entry *e)
@@ -173,6 +253,29 @@ struct oidc_provider *oidc_verifier_provider(struct oidc_verifier *v, const char
 			return v->fixed[i];
 	}
 	return NULL;
+}
+
+/* The verifier's fetcher (tests); owned by the verifier. */
+struct oidc_fetcher *oidc_verifier_fetcher(struct oidc_verifier *v)
+{
+	return v->fetcher;
+}
+
+/* The verifier's new-issuer budget (tests); owned by the verifier. */
+struct oidc_budget *oidc_verifier_budget(struct oidc_verifier *v)
+{
+	return v->budget;
+}
+
+/* How many meta-issuer tenants are cached now (tests). */
+size_t oidc_verifier_meta_count(struct oidc_verifier *v)
+{
+	size_t n;
+
+	pthread_mutex_lock(&v->meta_lock);
+	n = v->n_meta;
+	pthread_mutex_unlock(&v->meta_lock);
+	return n;
 }
 
 /* Read a NumericDate claim (RFC 7519 2): a JSON number, possibly non-integer. */
@@ -278,18 +381,61 @@ static char *token_id(const struct oidc_verifier *v, const json_t *claims, const
 	return fc_xasprintf("sha256:%s", hex);
 }
 
+/* The configured issuer for iss: a fixed one (*provider set), or a
+ * MetaIssuers pattern (*provider NULL); NULL if none. */
+static const struct cfg_issuer *issuer_lookup(const struct oidc_verifier *v, const char *iss,
+					      struct oidc_provider **provider)
+{
+	*provider = NULL;
+	for (size_t i = 0; i < v->cfg->n_issuers; i++) {
+		const struct cfg_issuer *c = &v->cfg->issuers[i];
+		if (strcmp(c->issuer_url ? c->issuer_url : c->key, iss) == 0) {
+			*provider = v->fixed[i];
+			return c;
+		}
+	}
+	for (size_t i = 0; i < v->cfg->n_meta; i++)
+		if (oidc_meta_match(v->cfg->meta[i].key, iss))
+			return &v->cfg->meta[i];
+	return NULL;
+}
+
+/* The verified token's identity: its principal for issuer (iss: the
+ * token's). */
+static enum fc_status identity_build(const struct oidc_verifier *v, const struct cfg_issuer *issuer,
+				     const char *iss, const struct oidc_jws *jws, const char *token,
+				     size_t len, struct oidc_identity **out, struct fc_err *err)
+{
+	struct oidc_identity *id = fc_xcalloc(1, sizeof(*id));
+	const char *sub = json_string_value(json_object_get(jws->claims, "sub"));
+	enum fc_status st;
+
+	id->issuer = fc_xstrdup(iss);
+	if (sub != NULL)
+		id->subject = fc_xstrdup(sub);
+	id->expires_at = (int64_t)json_number_value(json_object_get(jws->claims, "exp"));
+	id->token_id = token_id(v, jws->claims, token, len);
+	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK) {
+		oidc_identity_free(id);
+		return st;
+	}
+	*out = id;
+	return FC_OK;
+}
+
 /*
- * Verify a token and build its principal (see oidc.h for the contract).
+ * Verify a token and build its principal without blocking on the network
+ * (see oidc.h for the contract).
  */
-enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t len,
-			   struct oidc_identity **out, struct fc_err *err)
+enum fc_status oidc_verify_nb(struct oidc_verifier *v, const char *token, size_t len,
+			      oidc_wake_fn wake, void *arg, struct oidc_identity **out,
+			      struct fc_err *err)
 {
 	struct oidc_jws *jws = NULL;
-	struct oidc_identity *id = NULL;
 	struct meta_entry *meta = NULL;
-	const struct cfg_issuer *issuer = NULL;
-	struct oidc_provider *provider = NULL;
-	const char *iss, *sub;
+	const struct cfg_issuer *issuer;
+	struct oidc_provider *provider;
+	const char *iss;
 	enum fc_status st;
 
 	if ((st = oidc_jws_parse(token, len, &jws, err)) != FC_OK)
@@ -299,48 +445,60 @@ enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t le
 		st = fc_err_set(err, FC_EAUTH, "token has no iss claim, or it is not a string");
 		goto out;
 	}
-	for (size_t i = 0; i < v->cfg->n_issuers && issuer == NULL; i++) {
-		const struct cfg_issuer *c = &v->cfg->issuers[i];
-		if (strcmp(c->issuer_url ? c->issuer_url : c->key, iss) == 0) {
-			issuer = c;
-			provider = v->fixed[i];
-		}
-	}
-	for (size_t i = 0; i < v->cfg->n_meta && issuer == NULL; i++) {
-		if (oidc_meta_match(v->cfg->meta[i].key, iss)) {
-			meta = meta_acquire(v, &v->cfg->meta[i], iss);
-			issuer = &meta->issuer;
-			provider = meta->provider;
-		}
-	}
-	if (issuer == NULL) {
+	if ((issuer = issuer_lookup(v, iss, &provider)) == NULL) {
 		st = fc_err_set(err, FC_EAUTH,
 				"issuer \"%s\" is not configured (no OIDCIssuers entry and no "
 				"MetaIssuers pattern matches)", iss);
 		goto out;
 	}
+	/* A meta pattern's ClientID is its tenants': check before any cost. */
 	if ((st = check_claims(v, issuer, jws->claims, err)) != FC_OK)
 		goto out;
-	if ((st = oidc_provider_verify(provider, jws, err)) != FC_OK)
+	if (provider == NULL) {
+		if ((st = meta_acquire(v, issuer, iss, &meta, err)) != FC_OK)
+			goto out;
+		issuer = &meta->issuer;
+		provider = meta->provider;
+	}
+	if ((st = oidc_provider_verify_nb(provider, jws, wake, arg, err)) != FC_OK)
 		goto out;
-
-	id = fc_xcalloc(1, sizeof(*id));
-	id->issuer = fc_xstrdup(iss);
-	sub = json_string_value(json_object_get(jws->claims, "sub"));
-	if (sub != NULL)
-		id->subject = fc_xstrdup(sub);
-	id->expires_at = (int64_t)json_number_value(json_object_get(jws->claims, "exp"));
-	id->token_id = token_id(v, jws->claims, token, len);
-	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK)
-		goto out;
-	*out = id;
-	id = NULL;
-	st = FC_OK;
+	st = identity_build(v, issuer, iss, jws, token, len, out, err);
 out:
 	if (meta)
 		meta_release(v, meta);
-	oidc_identity_free(id);
 	oidc_jws_free(jws);
+	return st;
+}
+
+/*
+ * Verify a token and build its principal, waiting on this thread for the
+ * fetches it needs (see oidc.h for the contract).
+ */
+enum fc_status oidc_verify(struct oidc_verifier *v, const char *token, size_t len,
+			   struct oidc_identity **out, struct fc_err *err)
+{
+	struct oidc_sync s;
+	enum fc_status st;
+
+	oidc_sync_init(&s);
+	for (int round = 1;; round++) {
+		st = oidc_verify_nb(v, token, len, oidc_sync_wake, &s, out, err);
+		if (st != FC_EPENDING)
+			break;
+		if (oidc_sync_wait(&s) == FC_EUNAVAIL) {
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"the token's issuer could not be looked up: the verifier "
+					"is shutting down");
+			break;
+		}
+		if (round == VERIFY_ROUNDS_MAX) {
+			/* Not reached: a call right after a fetch's end decides. */
+			st = fc_err_set(err, FC_EUNAVAIL,
+					"the token's issuer is still being looked up");
+			break;
+		}
+	}
+	oidc_sync_destroy(&s);
 	return st;
 }
 

@@ -16,8 +16,16 @@
  *   GET  /.well-known/openid-configuration
  *   GET  /jwks          (302 to /jwks-real when a redirect is configured)
  *   GET  /jwks-real
- *   GET  /stats         {"discovery": n, "jwks": n, "jwks_real": n, "mint": n}
+ *   GET  /tenant/NAME/.well-known/openid-configuration
+ *   GET  /tenant/NAME/jwks
+ *                       any number of tenants (NAME: [-_a-zA-Z0-9]+), each an
+ *                       issuer of its own, http://127.0.0.1:PORT/tenant/NAME,
+ *                       with the same keys: what a MetaIssuers pattern such as
+ *                       http://127.0.0.1:PORT/tenant/ * matches
+ *   GET  /stats         {"discovery": n, "jwks": n, "jwks_real": n, "mint": n,
+ *                        "tenant_discovery": n, "tenant_jwks": n}
  *   POST /mint          JSON request, answers the compact JWS as text/plain
+ *                       (a tenant's token: "claims": {"iss": its URL})
  *   POST /control       JSON request, answers {"ok":true}
  * See the brief in tests/README or the comments on handle_mint and
  * handle_control for the request fields.
@@ -51,6 +59,10 @@
 #define MAX_BODY (64 * 1024)            /* request body cap */
 #define HUGE_BYTES (50u * 1024 * 1024)  /* "huge" JWKS size */
 #define SLOW_DELAY_S 15                 /* "slow" JWKS delay */
+#define HANG_S 600                      /* "hang": until stopped, in practice */
+#define MAX_DELAY_MS 600000             /* cap on the *_delay_ms controls */
+#define TENANT_PREFIX "/tenant/"
+#define TENANT_NAME_MAX 128
 #define DEFAULT_EXP_S 600
 
 enum key_type { KT_RSA, KT_EC256, KT_EC384, KT_EC521, KT_ED25519 };
@@ -80,7 +92,8 @@ struct key {
 	EVP_PKEY *pkey;
 };
 
-enum jwks_mode { JWKS_OK, JWKS_DOWN, JWKS_HUGE, JWKS_HUGE_CL, JWKS_SLOW, JWKS_GARBAGE };
+enum jwks_mode { JWKS_OK, JWKS_DOWN, JWKS_HUGE, JWKS_HUGE_CL, JWKS_SLOW, JWKS_GARBAGE, JWKS_HANG };
+enum disc_mode { DISC_OK, DISC_DOWN, DISC_HANG };
 enum redirect_mode { REDIR_NONE, REDIR_SAME, REDIR_CROSS };
 
 /* Everything below is guarded by state_mu. */
@@ -90,13 +103,15 @@ static bool stopping;
 static struct key keys[N_KEYS];
 static int generation;
 static enum jwks_mode jwks_mode = JWKS_OK;
-static bool discovery_down;
+static enum disc_mode discovery_mode = DISC_OK;
+static enum disc_mode tenant_mode = DISC_OK; /* every tenant's discovery */
+static unsigned discovery_delay_ms, tenant_delay_ms;
 static char *discovery_issuer; /* NULL: the real issuer */
 static char *cache_control;    /* NULL: no header */
 static json_t *algs;           /* NULL: default list */
 static enum redirect_mode jwks_redirect = REDIR_NONE;
 static bool jwk_alg = true;    /* publish "alg" in each JWK */
-static unsigned n_discovery, n_jwks, n_jwks_real, n_mint;
+static unsigned n_discovery, n_jwks, n_jwks_real, n_mint, n_tenant_discovery, n_tenant_jwks;
 
 /* Set once at start. */
 static char *issuer;        /* as advertised and used as default iss */
@@ -458,13 +473,18 @@ static ssize_t huge_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-/* Sleep up to s seconds; returns early when the issuer is stopping. */
-static void sleep_interruptible(int s)
+/* Sleep up to ms milliseconds; returns early when the issuer is stopping. */
+static void sleep_interruptible_ms(long ms)
 {
 	struct timespec until;
 
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += s;
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
 	pthread_mutex_lock(&state_mu);
 	while (!stopping) {
 		if (pthread_cond_timedwait(&stop_cv, &state_mu, &until) == ETIMEDOUT)
@@ -473,39 +493,105 @@ static void sleep_interruptible(int s)
 	pthread_mutex_unlock(&state_mu);
 }
 
+static void sleep_interruptible(int s)
+{
+	sleep_interruptible_ms((long)s * 1000);
+}
+
 /* --- routes --------------------------------------------------------------------- */
 
-static enum MHD_Result handle_discovery(struct MHD_Connection *c)
+/*
+ * The discovery document of the issuer (tenant NULL) or of a tenant, after
+ * the configured delay; 503 when down, no answer until stopped when
+ * hanging.
+ */
+static enum MHD_Result handle_discovery(struct MHD_Connection *c, const char *tenant)
 {
 	json_t *doc, *a;
-	char *jwks_uri, *token, *auth;
-	bool down;
+	char *iss, *base, *jwks_uri, *token, *auth;
+	enum disc_mode mode;
+	unsigned delay_ms;
 
 	pthread_mutex_lock(&state_mu);
-	n_discovery++;
-	down = discovery_down;
+	if (tenant) {
+		n_tenant_discovery++;
+		mode = tenant_mode;
+		delay_ms = tenant_delay_ms;
+		iss = fc_xasprintf("http://127.0.0.1:%u" TENANT_PREFIX "%s", listen_port, tenant);
+		base = fc_xstrdup(iss);
+	} else {
+		n_discovery++;
+		mode = discovery_mode;
+		delay_ms = discovery_delay_ms;
+		iss = fc_xstrdup(discovery_issuer ? discovery_issuer : issuer);
+		base = fc_xstrdup(issuer_base);
+	}
 	a = algs ? json_deep_copy(algs) : json_array();
 	if (algs == NULL)
 		for (size_t i = 0; i < sizeof(default_algs) / sizeof(default_algs[0]); i++)
 			json_array_append_new(a, json_string(default_algs[i]));
-	jwks_uri = fc_xasprintf("%s/jwks", issuer_base);
-	token = fc_xasprintf("%s/token", issuer_base);
-	auth = fc_xasprintf("%s/auth", issuer_base);
-	doc = json_pack("{s:s, s:s, s:o, s:[s], s:[s], s:s, s:s}", "issuer",
-			discovery_issuer ? discovery_issuer : issuer, "jwks_uri", jwks_uri,
-			"id_token_signing_alg_values_supported", a, "response_types_supported",
-			"id_token", "subject_types_supported", "public", "token_endpoint", token,
-			"authorization_endpoint", auth);
+	jwks_uri = fc_xasprintf("%s/jwks", base);
+	token = fc_xasprintf("%s/token", base);
+	auth = fc_xasprintf("%s/auth", base);
+	doc = json_pack("{s:s, s:s, s:o, s:[s], s:[s], s:s, s:s}", "issuer", iss, "jwks_uri",
+			jwks_uri, "id_token_signing_alg_values_supported", a,
+			"response_types_supported", "id_token", "subject_types_supported", "public",
+			"token_endpoint", token, "authorization_endpoint", auth);
 	pthread_mutex_unlock(&state_mu);
+	free(iss);
+	free(base);
 	free(jwks_uri);
 	free(token);
 	free(auth);
-	if (down) {
+	if (delay_ms > 0)
+		sleep_interruptible_ms(delay_ms);
+	if (mode == DISC_HANG)
+		sleep_interruptible(HANG_S);
+	if (mode != DISC_OK) {
 		json_decref(doc);
 		return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "discovery down\n", 15,
 			     NULL);
 	}
 	return reply_json(c, MHD_HTTP_OK, doc);
+}
+
+/* A tenant's JWKS: the issuer's keys. */
+static enum MHD_Result handle_tenant_jwks(struct MHD_Connection *c)
+{
+	char *text;
+	enum MHD_Result ret;
+
+	pthread_mutex_lock(&state_mu);
+	n_tenant_jwks++;
+	text = jwks_text_locked();
+	pthread_mutex_unlock(&state_mu);
+	if (text == NULL)
+		return reply(c, 500, "text/plain", "internal error\n", 15, NULL);
+	ret = reply(c, MHD_HTTP_OK, "application/json", text, strlen(text), NULL);
+	free(text);
+	return ret;
+}
+
+/* GET /tenant/NAME/...: the tenant's discovery or JWKS, else 404. */
+static enum MHD_Result handle_tenant(struct MHD_Connection *c, const char *url)
+{
+	const char *name = url + strlen(TENANT_PREFIX), *rest;
+	char tenant[TENANT_NAME_MAX + 1];
+	size_t n = 0;
+
+	while ((name[n] >= 'a' && name[n] <= 'z') || (name[n] >= 'A' && name[n] <= 'Z') ||
+	       (name[n] >= '0' && name[n] <= '9') || name[n] == '-' || name[n] == '_')
+		n++;
+	rest = name + n;
+	if (n == 0 || n > TENANT_NAME_MAX)
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "no such tenant");
+	memcpy(tenant, name, n);
+	tenant[n] = '\0';
+	if (strcmp(rest, "/.well-known/openid-configuration") == 0)
+		return handle_discovery(c, tenant);
+	if (strcmp(rest, "/jwks") == 0)
+		return handle_tenant_jwks(c);
+	return reply_error(c, MHD_HTTP_NOT_FOUND, "no such route");
 }
 
 static enum MHD_Result handle_jwks(struct MHD_Connection *c, bool real)
@@ -558,6 +644,10 @@ static enum MHD_Result handle_jwks(struct MHD_Connection *c, bool real)
 		MHD_destroy_response(r);
 		break;
 	}
+	case JWKS_HANG:
+		sleep_interruptible(HANG_S);
+		ret = reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", "jwks down\n", 10, NULL);
+		break;
 	case JWKS_SLOW:
 		sleep_interruptible(SLOW_DELAY_S);
 		/* fall through */
@@ -582,9 +672,10 @@ static enum MHD_Result handle_stats(struct MHD_Connection *c)
 	json_t *j;
 
 	pthread_mutex_lock(&state_mu);
-	j = json_pack("{s:i, s:i, s:i, s:i}", "discovery", (json_int_t)n_discovery, "jwks",
-		      (json_int_t)n_jwks, "jwks_real", (json_int_t)n_jwks_real, "mint",
-		      (json_int_t)n_mint);
+	j = json_pack("{s:i, s:i, s:i, s:i, s:i, s:i}", "discovery", (json_int_t)n_discovery,
+		      "jwks", (json_int_t)n_jwks, "jwks_real", (json_int_t)n_jwks_real, "mint",
+		      (json_int_t)n_mint, "tenant_discovery", (json_int_t)n_tenant_discovery,
+		      "tenant_jwks", (json_int_t)n_tenant_jwks);
 	pthread_mutex_unlock(&state_mu);
 	return reply_json(c, MHD_HTTP_OK, j);
 }
@@ -761,21 +852,68 @@ out:
 	return ret;
 }
 
+/* "ok", "down" or "hang" into *mode; false if v is none of them. */
+static bool parse_disc_mode(const json_t *v, int *mode)
+{
+	static const char *const names[] = { "ok", "down", "hang" };
+
+	for (size_t i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names); i++)
+		if (strcmp(json_string_value(v), names[i]) == 0) {
+			*mode = (int)i;
+			return true;
+		}
+	return false;
+}
+
+/* A delay in ms (0 .. MAX_DELAY_MS) into *ms; false if v is not one. */
+static bool parse_delay(const json_t *v, long *ms)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+	    json_integer_value(v) > MAX_DELAY_MS)
+		return false;
+	*ms = (long)json_integer_value(v);
+	return true;
+}
+
+/* The controls of the issuer's and its tenants' discovery: "discovery",
+ * "tenant_discovery" (ok, down, hang), "discovery_delay_ms",
+ * "tenant_delay_ms"; -1 where absent. NULL, or why the request is bad. */
+static const char *parse_discovery_controls(const json_t *req, int *disc, int *tdisc,
+					    long *delay, long *tdelay)
+{
+	const json_t *v;
+
+	*disc = *tdisc = -1;
+	*delay = *tdelay = -1;
+	if ((v = json_object_get(req, "discovery")) != NULL && !parse_disc_mode(v, disc))
+		return "discovery must be ok, down or hang";
+	if ((v = json_object_get(req, "tenant_discovery")) != NULL && !parse_disc_mode(v, tdisc))
+		return "tenant_discovery must be ok, down or hang";
+	if ((v = json_object_get(req, "discovery_delay_ms")) != NULL && !parse_delay(v, delay))
+		return "discovery_delay_ms must be an integer from 0 to 600000";
+	if ((v = json_object_get(req, "tenant_delay_ms")) != NULL && !parse_delay(v, tdelay))
+		return "tenant_delay_ms must be an integer from 0 to 600000";
+	return NULL;
+}
+
 /*
  * POST /control {"jwks", "discovery", "discovery_issuer", "cache_control",
- * "algs", "rotate", "jwks_redirect", "jwk_alg", "reset_stats"}: change
- * behaviour; state persists until changed. The whole request is validated
+ * "algs", "rotate", "jwks_redirect", "jwk_alg", "reset_stats",
+ * "discovery_delay_ms", "tenant_discovery", "tenant_delay_ms"}: change
+ * behaviour; state persists until changed. "jwks" and "discovery" may be
+ * "hang" (no answer until the issuer stops). The whole request is validated
  * before anything changes.
  */
 static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body, size_t len)
 {
 	static const char *const jwks_names[] = { "ok", "down", "huge", "huge-cl", "slow",
-						  "garbage" };
+						  "garbage", "hang" };
 	static const char *const redir_names[] = { "none", "same-origin", "cross-origin" };
 	json_error_t jerr;
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *v, *di, *cc, *al;
-	int jm = -1, rm = -1, disc = -1;
+	int jm = -1, rm = -1, disc = -1, tdisc = -1;
+	long delay = -1, tdelay = -1;
 	const char *why = NULL;
 	struct key fresh[N_KEYS];
 	bool rotate = false;
@@ -790,7 +928,7 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 			if (strcmp(json_string_value(v), jwks_names[i]) == 0)
 				jm = (int)i;
 		if (jm < 0) {
-			why = "jwks must be ok, down, huge, huge-cl, slow or garbage";
+			why = "jwks must be ok, down, huge, huge-cl, slow, garbage or hang";
 			goto bad;
 		}
 	}
@@ -803,16 +941,8 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 			goto bad;
 		}
 	}
-	if ((v = json_object_get(req, "discovery")) != NULL) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "ok") == 0)
-			disc = 0;
-		else if (json_is_string(v) && strcmp(json_string_value(v), "down") == 0)
-			disc = 1;
-		else {
-			why = "discovery must be ok or down";
-			goto bad;
-		}
-	}
+	if ((why = parse_discovery_controls(req, &disc, &tdisc, &delay, &tdelay)) != NULL)
+		goto bad;
 	di = json_object_get(req, "discovery_issuer");
 	cc = json_object_get(req, "cache_control");
 	al = json_object_get(req, "algs");
@@ -866,7 +996,13 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 	if (rm >= 0)
 		jwks_redirect = (enum redirect_mode)rm;
 	if (disc >= 0)
-		discovery_down = disc == 1;
+		discovery_mode = (enum disc_mode)disc;
+	if (tdisc >= 0)
+		tenant_mode = (enum disc_mode)tdisc;
+	if (delay >= 0)
+		discovery_delay_ms = (unsigned)delay;
+	if (tdelay >= 0)
+		tenant_delay_ms = (unsigned)tdelay;
 	if (di) {
 		free(discovery_issuer);
 		discovery_issuer = json_is_string(di) ? fc_xstrdup(json_string_value(di)) : NULL;
@@ -882,7 +1018,7 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 	if ((v = json_object_get(req, "jwk_alg")) != NULL)
 		jwk_alg = json_is_true(v);
 	if (json_is_true(json_object_get(req, "reset_stats")))
-		n_discovery = n_jwks = n_jwks_real = n_mint = 0;
+		n_discovery = n_jwks = n_jwks_real = n_mint = n_tenant_discovery = n_tenant_jwks = 0;
 	if (rotate) {
 		keys_free(keys);
 		memcpy(keys, fresh, sizeof(keys));
@@ -919,11 +1055,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (r->too_big)
 		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
 
+	if (get && strncmp(url, TENANT_PREFIX, strlen(TENANT_PREFIX)) == 0)
+		return handle_tenant(c, url);
 	/* Discovery and JWKS also answer under the issuer's own path. */
 	if (plen > 0 && strncmp(url, issuer_path, plen) == 0 && url[plen] == '/')
 		url += plen;
 	if (get && strcmp(url, "/.well-known/openid-configuration") == 0)
-		return handle_discovery(c);
+		return handle_discovery(c, NULL);
 	if (get && strcmp(url, "/jwks") == 0)
 		return handle_jwks(c, false);
 	if (get && strcmp(url, "/jwks-real") == 0)

@@ -1,34 +1,27 @@
 /*
- * Unit tests for oidc/fetch.c and oidc/provider.c against a real issuer:
- * tests/tools/test_issuer.c ($FULCRUM_TEST_ISSUER), started here on a free
- * loopback port and always stopped (TERM, then KILL) at exit. The monotonic
+ * Unit tests for oidc/fetch.c, oidc/fetcher.c and oidc/provider.c against a
+ * real issuer: tests/tools/test_issuer.c ($FULCRUM_TEST_ISSUER), started
+ * here on a free loopback port and always stopped (TERM, then KILL) at exit
+ * (tests/tools/test_issuer_client.h). The monotonic
  * clock is replaced so that TTLs, cooldowns and staleness can be crossed
  * without waiting.
  */
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "../tools/test_issuer_client.h"
 #include "check.h"
 #include "oidc_int.h"
 
-static pid_t issuer_pid = -1;
-static char issuer_url[64];
-static char tmpdir[64] = "";
-static char port_file[128];
+static struct test_issuer issuer;
+#define issuer_url (issuer.url)
 
 static atomic_llong fake_ms = 1000000000LL;
 
@@ -50,151 +43,26 @@ static int64_t real_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* --- the issuer process ------------------------------------------------------ */
+/* --- talking to the issuer ------------------------------------------------------ */
 
-/* Stop the issuer: TERM, then KILL after 5 s. Returns its exit status
- * (0 for a clean exit; an ASan/LSan report makes it non-zero), or -1. */
 static int stop_issuer_status(void)
 {
-	int status = 0, rc = -1;
-
-	if (issuer_pid > 0) {
-		kill(issuer_pid, SIGTERM);
-		for (int i = 0; i < 100; i++) {
-			if (waitpid(issuer_pid, &status, WNOHANG) == issuer_pid) {
-				issuer_pid = -1;
-				rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-				break;
-			}
-			usleep(50 * 1000);
-		}
-		if (issuer_pid > 0) {
-			kill(issuer_pid, SIGKILL);
-			waitpid(issuer_pid, &status, 0);
-			issuer_pid = -1;
-		}
-	}
-	if (tmpdir[0]) {
-		unlink(port_file);
-		rmdir(tmpdir);
-		tmpdir[0] = '\0';
-	}
-	return rc;
-}
-
-static void stop_issuer(void)
-{
-	stop_issuer_status();
-}
-
-static void on_fatal_signal(int sig)
-{
-	/* Stop the child even when a check crashes us. */
-	if (issuer_pid > 0)
-		kill(issuer_pid, SIGKILL);
-	signal(sig, SIG_DFL);
-	raise(sig);
+	return test_issuer_stop(&issuer);
 }
 
 static bool start_issuer(void)
 {
-	const char *bin = getenv("FULCRUM_TEST_ISSUER");
-	pid_t parent = getpid();
-	FILE *f;
-	unsigned port = 0;
-
-	if (bin == NULL) {
-		fprintf(stderr, "FULCRUM_TEST_ISSUER is not set\n");
-		return false;
-	}
-	strcpy(tmpdir, "/tmp/fc-prov-XXXXXX");
-	if (mkdtemp(tmpdir) == NULL) {
-		tmpdir[0] = '\0';
-		return false;
-	}
-	snprintf(port_file, sizeof(port_file), "%s/port", tmpdir);
-	atexit(stop_issuer);
-	signal(SIGABRT, on_fatal_signal);
-	signal(SIGSEGV, on_fatal_signal);
-	issuer_pid = fork();
-	if (issuer_pid < 0)
-		return false;
-	if (issuer_pid == 0) {
-		/* If the test dies without cleaning up, the issuer goes too. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		execl(bin, "test-issuer", "--port-file", port_file, (char *)NULL);
-		_exit(127);
-	}
-	for (int i = 0; i < 300 && port == 0; i++) {
-		int status;
-
-		if (waitpid(issuer_pid, &status, WNOHANG) == issuer_pid) {
-			issuer_pid = -1;
-			fprintf(stderr, "test-issuer exited early\n");
-			return false;
-		}
-		if ((f = fopen(port_file, "r")) != NULL) {
-			if (fscanf(f, "%u", &port) != 1)
-				port = 0;
-			fclose(f);
-		}
-		if (port == 0)
-			usleep(50 * 1000);
-	}
-	if (port == 0)
-		return false;
-	snprintf(issuer_url, sizeof(issuer_url), "http://127.0.0.1:%u", port);
-	return true;
+	return test_issuer_start(&issuer);
 }
 
-/* --- talking to the issuer ------------------------------------------------------ */
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-	return fc_buf_append(ud, p, size * n) ? size * n : 0;
-}
-
-/* POST body (or GET if body is NULL) to the issuer; returns the body on 200. */
 static char *issuer_call(const char *path, const char *body)
 {
-	CURL *c = curl_easy_init();
-	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-	struct fc_buf b;
-	char *url = fc_xasprintf("%s%s", issuer_url, path);
-	long status = 0;
-	char *out = NULL;
-
-	fc_buf_init(&b, 1 << 20);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	if (curl_easy_perform(c) == CURLE_OK &&
-	    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK && status == 200)
-		out = fc_buf_steal(&b, NULL);
-	else
-		fprintf(stderr, "issuer call %s failed (HTTP %ld): %s\n", path, status,
-			b.data ? (char *)b.data : "");
-	fc_buf_free(&b);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	free(url);
-	return out;
+	return test_issuer_call(&issuer, path, body);
 }
 
 static bool control(const char *json)
 {
-	char *r = issuer_call("/control", json);
-	bool ok = r != NULL && strstr(r, "\"ok\":true") != NULL;
-
-	free(r);
-	return ok;
+	return test_issuer_control(&issuer, json);
 }
 
 static void control_reset(void)
@@ -224,18 +92,13 @@ static struct oidc_jws *mint(const char *req)
 
 static unsigned issuer_stat(const char *name)
 {
-	char *r = issuer_call("/stats", NULL);
-	json_t *j = r ? json_loads(r, 0, NULL) : NULL;
-	unsigned n = (unsigned)json_integer_value(json_object_get(j, name));
-
-	json_decref(j);
-	free(r);
-	return n;
+	return test_issuer_stat(&issuer, name);
 }
 
 /* --- fixtures ------------------------------------------------------------------------- */
 
 static struct oidc_options opts;
+static struct oidc_fetcher *fetcher; /* every provider's fetches run on its thread */
 
 static void set_opts(void)
 {
@@ -296,43 +159,43 @@ static void test_fetch(void)
 
 	control_reset();
 	url = fc_xasprintf("%s/jwks", issuer_url);
-	CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+	CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 	CHECK(r.status == 200 && r.body != NULL && strstr(r.body, "\"keys\"") != NULL);
 	CHECK(r.max_age_s == -1);
 	oidc_http_response_free(&r);
 
 	CHECK(control("{\"cache_control\":\"public, max-age=77, must-revalidate\"}"));
-	CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+	CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 	CHECK(r.max_age_s == 77);
 	oidc_http_response_free(&r);
 	CHECK(control("{\"cache_control\":\"max-age=300, no-store\"}"));
-	CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+	CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 	CHECK(r.max_age_s == 0);
 	oidc_http_response_free(&r);
 	CHECK(control("{\"cache_control\":\"max-age=abc\"}"));
-	CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+	CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 	CHECK(r.max_age_s == -1);
 	oidc_http_response_free(&r);
 
 	/* Body cap: a JWKS of ~1.2 KB with a 100-byte cap. */
 	fc_err_clear(&err);
-	CHECK(oidc_http_get(url, NULL, 100, 3000, &r, &err) == FC_ETOOBIG);
+	CHECK(oidc_http_get(fetcher, url, NULL, 100, 3000, &r, &err) == FC_ETOOBIG);
 	CHECK_CONTAINS(err.msg, "response larger than 100 bytes");
 	free(url);
 
 	/* Non-2xx is a response, not an error. */
 	url = fc_xasprintf("%s/nothing-here", issuer_url);
-	CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+	CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 	CHECK(r.status == 404);
 	oidc_http_response_free(&r);
 	free(url);
 
 	/* Only http and https. */
 	fc_err_clear(&err);
-	CHECK(oidc_http_get("file:///etc/passwd", NULL, 1 << 20, 3000, &r, &err) == FC_EUPSTREAM);
+	CHECK(oidc_http_get(fetcher, "file:///etc/passwd", NULL, 1 << 20, 3000, &r, &err) == FC_EUPSTREAM);
 	CHECK(r.body == NULL);
 	fc_err_clear(&err);
-	CHECK(oidc_http_get("http://127.0.0.1:1/x?secret=1", NULL, 1 << 20, 3000, &r, &err) ==
+	CHECK(oidc_http_get(fetcher, "http://127.0.0.1:1/x?secret=1", NULL, 1 << 20, 3000, &r, &err) ==
 	      FC_EUPSTREAM);
 	CHECK_CONTAINS(err.msg, "connection refused");
 	CHECK(strstr(err.msg, "secret") == NULL);
@@ -340,7 +203,7 @@ static void test_fetch(void)
 	/* A CA PEM in addition to the system roots (plain http: just accepted). */
 	url = fc_xasprintf("%s/jwks", issuer_url);
 	fc_err_clear(&err);
-	CHECK(oidc_http_get(url, "-----BEGIN CERTIFICATE-----\n", 1 << 20, 3000, &r, &err) ==
+	CHECK(oidc_http_get(fetcher, url, "-----BEGIN CERTIFICATE-----\n", 1 << 20, 3000, &r, &err) ==
 	      FC_OK);
 	oidc_http_response_free(&r);
 	free(url);
@@ -355,7 +218,7 @@ static void test_happy(void)
 	unsigned d, j;
 
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{\"key\":\"rsa\"}");
 	EXPECT_OK(p, "{\"key\":\"ec256\"}");
 	EXPECT_OK(p, "{\"key\":\"ec384\"}");
@@ -370,7 +233,7 @@ static void test_happy(void)
 
 	/* PSS with the RSA key, once the JWK no longer pins alg RS256. */
 	CHECK(control("{\"jwk_alg\":false}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{\"key\":\"rsa\",\"alg\":\"PS256\"}");
 	EXPECT_OK(p, "{\"key\":\"rsa\",\"alg\":\"PS512\"}");
 	EXPECT_OK(p, "{\"key\":\"rsa\",\"alg\":\"PS384\"}");
@@ -378,7 +241,7 @@ static void test_happy(void)
 	control_reset();
 
 	/* With alg pinned, PS256 on the RS256 key is refused by the key. */
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{\"key\":\"rsa\",\"alg\":\"PS256\"}", FC_EAUTH, "declared for alg RS256");
 	oidc_provider_free(p);
 
@@ -387,7 +250,7 @@ static void test_happy(void)
 	{
 		char *with_slash = fc_xasprintf("%s/", issuer_url);
 
-		p = oidc_provider_new(with_slash, NULL, &opts);
+		p = oidc_provider_new(with_slash, NULL, &opts, fetcher, NULL);
 		EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "expected \"");
 		stats(p, &d, &j);
 		CHECK(d == 1 && j == 0);
@@ -402,7 +265,7 @@ static void test_discovery_issuer_mismatch(void)
 
 	control_reset();
 	CHECK(control("{\"discovery_issuer\":\"https://evil.example\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "names issuer \"https://evil.example\", expected");
 	oidc_provider_free(p);
 	control_reset();
@@ -415,7 +278,7 @@ static void test_discovery_down(void)
 
 	control_reset();
 	CHECK(control("{\"discovery\":\"down\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "discovery failed");
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "HTTP 503");
 	stats(p, &d, &j);
@@ -430,7 +293,7 @@ static void test_discovery_down(void)
 	oidc_provider_free(p);
 
 	/* Nobody listening. */
-	p = oidc_provider_new("http://127.0.0.1:1", NULL, &opts);
+	p = oidc_provider_new("http://127.0.0.1:1", NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM,
 		    "issuer http://127.0.0.1:1: discovery failed: GET "
 		    "http://127.0.0.1:1/.well-known/openid-configuration: connection refused");
@@ -446,14 +309,14 @@ static void test_jwks_down(void)
 	/* Down at first use: a clear error. */
 	control_reset();
 	CHECK(control("{\"jwks\":\"down\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "JWKS fetch failed");
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "/jwks answered HTTP 503");
 	oidc_provider_free(p);
 
 	/* Down later: the cached keys keep serving past their TTL ... */
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	CHECK(control("{\"jwks\":\"down\"}"));
 	advance_s(3601);
@@ -487,7 +350,7 @@ static void test_huge(void)
 
 		control_reset();
 		CHECK(control(modes[i]));
-		p = oidc_provider_new(issuer_url, NULL, &opts);
+		p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 		t0 = real_ms();
 		EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "response larger than 262144 bytes");
 		fprintf(stderr, "  %s refused after %lld ms\n", modes[i],
@@ -506,7 +369,7 @@ static void test_slow(void)
 	control_reset();
 	CHECK(control("{\"jwks\":\"slow\"}"));
 	o.http_timeout_ms = 1000;
-	p = oidc_provider_new(issuer_url, NULL, &o);
+	p = oidc_provider_new(issuer_url, NULL, &o, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "timed out after");
 	oidc_provider_free(p);
 	control_reset();
@@ -520,7 +383,7 @@ static void test_flood(void)
 	int refused = 0, reason_ok = 0;
 
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(31); /* past the cooldown: one refetch is allowed */
 	for (int i = 0; i < 200; i++) {
@@ -556,7 +419,7 @@ static void test_rotation(void)
 	unsigned d, j;
 
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	EXPECT_OK(p, "{\"key\":\"ec256\"}");
 	CHECK(control("{\"rotate\":true}"));
@@ -595,7 +458,7 @@ static void test_cache_control(void)
 	/* max-age honoured */
 	control_reset();
 	CHECK(control("{\"cache_control\":\"max-age=120\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(100);
 	EXPECT_OK(p, "{}");
@@ -609,7 +472,7 @@ static void test_cache_control(void)
 
 	/* clamped up to jwks_min_ttl_s (60) */
 	CHECK(control("{\"cache_control\":\"max-age=5\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(10);
 	EXPECT_OK(p, "{}");
@@ -623,7 +486,7 @@ static void test_cache_control(void)
 
 	/* no-store: kept for the minimum TTL only */
 	CHECK(control("{\"cache_control\":\"no-store\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(59);
 	EXPECT_OK(p, "{}");
@@ -637,7 +500,7 @@ static void test_cache_control(void)
 
 	/* clamped down to jwks_max_ttl_s (86400) */
 	CHECK(control("{\"cache_control\":\"max-age=999999\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(86000);
 	EXPECT_OK(p, "{}");
@@ -651,7 +514,7 @@ static void test_cache_control(void)
 
 	/* none: jwks_default_ttl_s (3600) */
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	advance_s(3599);
 	EXPECT_OK(p, "{}");
@@ -671,7 +534,7 @@ static void test_alg_list(void)
 
 	control_reset();
 	CHECK(control("{\"algs\":[\"RS256\",\"HS256\",\"none\"]}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	EXPECT_FAIL(p, "{\"key\":\"ec256\"}", FC_EAUTH,
 		    "alg \"ES256\" is not in issuer");
@@ -681,7 +544,7 @@ static void test_alg_list(void)
 
 	/* An empty list allows nothing. */
 	CHECK(control("{\"algs\":[]}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EAUTH, "id_token_signing_alg_values_supported []");
 	oidc_provider_free(p);
 	control_reset();
@@ -694,7 +557,7 @@ static void test_redirects(void)
 
 	control_reset();
 	CHECK(control("{\"jwks_redirect\":\"cross-origin\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	before = issuer_stat("jwks_real");
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "to another origin http://localhost:");
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "redirect from http://127.0.0.1:");
@@ -702,7 +565,7 @@ static void test_redirects(void)
 	oidc_provider_free(p);
 
 	CHECK(control("{\"jwks_redirect\":\"same-origin\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
 	CHECK(issuer_stat("jwks_real") == before + 1);
 	oidc_provider_free(p);
@@ -715,7 +578,7 @@ static void test_garbage(void)
 
 	control_reset();
 	CHECK(control("{\"jwks\":\"garbage\"}"));
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "JWKS from ");
 	EXPECT_FAIL(p, "{}", FC_EUPSTREAM, "not valid JSON");
 	oidc_provider_free(p);
@@ -728,7 +591,7 @@ static void test_rogue(void)
 	unsigned j;
 
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_FAIL(p, "{\"key\":\"rogue-rsa\"}", FC_EAUTH,
 		    "RS256 signature does not verify with key kid=rsa-");
 	EXPECT_FAIL(p, "{\"key\":\"rogue-ec256\"}", FC_EAUTH,
@@ -768,7 +631,7 @@ static void test_concurrency(void)
 	unsigned d, j, d0, j0;
 
 	control_reset();
-	p = oidc_provider_new(issuer_url, NULL, &opts);
+	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	pthread_barrier_init(&bar, NULL, 8);
 	d0 = issuer_stat("discovery");
 	j0 = issuer_stat("jwks");
@@ -807,14 +670,14 @@ static void test_preload(void)
 		struct oidc_http_response r = { 0 };
 		char *url = fc_xasprintf("%s/jwks", issuer_url);
 
-		CHECK(oidc_http_get(url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
+		CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);
 		jwks = r.body;
 		r.body = NULL;
 		oidc_http_response_free(&r);
 		free(url);
 	}
 	/* An issuer nobody answers for: only the preloaded keys exist. */
-	p = oidc_provider_new("http://127.0.0.1:1", NULL, &opts);
+	p = oidc_provider_new("http://127.0.0.1:1", NULL, &opts, fetcher, NULL);
 	CHECK(jwks != NULL && oidc_provider_preload(p, jwks, strlen(jwks), &err) == FC_OK);
 	EXPECT_OK(p, "{}");
 	EXPECT_OK(p, "{\"key\":\"ed25519\"}");
@@ -833,10 +696,11 @@ int main(void)
 	set_opts();
 	if (!start_issuer()) {
 		fprintf(stderr, "cannot start the test issuer\n");
-		stop_issuer();
+		stop_issuer_status();
 		curl_global_cleanup();
 		return 1;
 	}
+	CHECK(oidc_fetcher_new(&fetcher, NULL) == FC_OK);
 	test_fetch();
 	test_happy();
 	test_discovery_issuer_mismatch();
@@ -853,6 +717,7 @@ int main(void)
 	test_rogue();
 	test_concurrency();
 	test_preload();
+	oidc_fetcher_free(fetcher);
 	CHECK(stop_issuer_status() == 0);
 	fc_set_mono_fn(NULL);
 	curl_global_cleanup();
