@@ -75,27 +75,31 @@ rekor_start() {
 # e2e_have_fulcrum_tsa: true when this fulcrum has the tsa command.
 e2e_have_fulcrum_tsa() { "$FULCRUM_BIN" tsa --help >/dev/null 2>&1; }
 
-# tsa_start NAME DIR: an RFC 3161 TSA on a free loopback port. `fulcrum
-# tsa` when this fulcrum has it (a root and time-stamping certificate made
-# by `fulcrum createca --file --tsa` in DIR, kept for the next start), else
-# (or with E2E_TSA=timestamp-server) sigstore's timestamp-server
+# tsa_start NAME DIR [CHAIN KEY PIN_FILE]: an RFC 3161 TSA on a free
+# loopback port. `fulcrum tsa` when this fulcrum has it: with CHAIN and KEY
+# (a pkcs11: URI, PIN_FILE its PIN) as given, else with a root and
+# time-stamping certificate made by `fulcrum createca --file --tsa` in DIR;
+# --no-clock-check, since test machines run without NTP (fulcrum tsa refuses
+# to stamp while the kernel says the clock is unsynchronised). Without it
+# (or with E2E_TSA=timestamp-server): sigstore's timestamp-server
 # (tests/tools/install-timestamp-server.sh) with its in-memory signer (a
 # fresh chain per start; its metrics always on :2112). Waits until it
 # answers. Sets ${NAME}_URL (the time-stamp URL, .../api/v1/timestamp),
 # ${NAME}_KIND (fulcrum or timestamp-server) and ${NAME}_PID.
 tsa_start() {
-  local name=$1 d=$2 port pid pf
+  local name=$1 d=$2 chain=${3:-} key=${4:-} pin=${5:-} port pid pf
   mkdir -p "$d"
   if [ "${E2E_TSA:-}" != timestamp-server ] && e2e_have_fulcrum_tsa; then
-    if [ ! -s "$d/tsa-chain.pem" ]; then
-      "$FULCRUM_BIN" createca --file --tsa --out "$d/tsa-chain.pem" --key-out "$d/tsa.key" \
+    if [ -z "$chain" ]; then
+      chain="$d/tsa-chain.pem" key="$d/tsa.key"
+      [ -s "$chain" ] || "$FULCRUM_BIN" createca --file --tsa --out "$chain" --key-out "$key" \
         --root-key-out "$d/tsa-root.key" --org "fulcrum e2e" --common-name "fulcrum e2e TSA root" \
         >"$d/createca.log" 2>&1 || { cat "$d/createca.log" >&2; return 1; }
     fi
     pf="$d/tsa.port"
     rm -f "$pf"
-    "$FULCRUM_BIN" tsa --listen 127.0.0.1:0 --port-file "$pf" \
-      --certificate-chain "$d/tsa-chain.pem" --private-key "$d/tsa.key" >"$d/tsa.log" 2>&1 &
+    "$FULCRUM_BIN" tsa --listen 127.0.0.1:0 --port-file "$pf" --certificate-chain "$chain" \
+      --private-key "$key" ${pin:+--pkcs11-pin-file "$pin"} --no-clock-check >"$d/tsa.log" 2>&1 &
     pid=$!
     T_PIDS+=("$pid")
     for _ in $(seq 100); do [ -s "$pf" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
@@ -153,4 +157,17 @@ hsm_ca_create() {
     --out "$d/chain.pem" >"$d/createca.log" 2>&1 || { cat "$d/createca.log" >&2; return 1; }
   awk '/BEGIN/{n++} n==2' "$d/chain.pem" >"$d/root.pem"
   HSM_CA_URI="pkcs11:token=$label;object=PKCS11CA-intermediate?module-path=$module"
+}
+
+# hsm_tsa_create DIR LABEL: in the token of hsm_ca_create, a TSA root and
+# time-stamping certificate with keys of their own (`fulcrum createca
+# --tsa`); DIR/tsa-chain.pem. Sets HSM_TSA_URI (fulcrum tsa --private-key).
+hsm_tsa_create() {
+  local d=$1 label=$2 module
+  module=$(softhsm_module) || return 1
+  "$FULCRUM_BIN" createca --pkcs11-uri "pkcs11:token=$label?module-path=$module" \
+    --pkcs11-pin-file "$d/user-pin" --hsm-caroot-id 98 --hsm-key-label TSA \
+    --tsa --org "fulcrum e2e" --common-name "fulcrum e2e TSA root" \
+    --out "$d/tsa-chain.pem" >"$d/createca-tsa.log" 2>&1 || { cat "$d/createca-tsa.log" >&2; return 1; }
+  HSM_TSA_URI="pkcs11:token=$label;object=TSA-tsa?module-path=$module"
 }

@@ -3,8 +3,8 @@
 # clients and no --insecure-* flag anywhere:
 #   * the stack: a CA made by `fulcrum createca` in a SoftHSM2 token served
 #     by `fulcrum serve --ca pkcs11ca` (certificates valid 60 s, the
-#     shortest it issues), `fulcrum ctlog`, a TSA (`fulcrum tsa`, or sigstore's
-#     timestamp-server until fulcrum has one), Rekor v2 (rekor-tiles
+#     shortest it issues), `fulcrum ctlog`, `fulcrum tsa` (its key in the
+#     same token; --no-clock-check: test machines run without NTP), Rekor v2 (rekor-tiles
 #     v2.3.0, tests/tools/install-rekor-tiles.sh), a test OIDC issuer;
 #   * the trust files from `fulcrum trust` (the CA chain from createca's
 #     file, the TSA chain from the running TSA, the Rekor key checked against
@@ -44,7 +44,7 @@ softhsm_module >/dev/null || t_skip "SoftHSM2 is not installed (apt-get install 
 [ -f "$JS/node_modules/@sigstore/sign/package.json" ] \
   || t_skip "sigstore-js not installed (tests/tools/install-interop.sh)"
 [ -x "$REKOR_TILES_BIN" ] || t_skip "rekor-tiles not installed at $REKOR_TILES_BIN (tests/tools/install-rekor-tiles.sh)"
-e2e_have_tsa || t_skip "no TSA: fulcrum has no tsa command and $TIMESTAMP_SERVER_BIN is missing (tests/tools/install-timestamp-server.sh)"
+e2e_have_tsa || t_skip "no TSA: fulcrum has no tsa command and $TIMESTAMP_SERVER_BIN is missing"
 
 # The clients see nothing of the machine's Sigstore setup.
 export HOME="$T_TMP/home" TUF_ROOT="$T_TMP/home/.sigstore/root"
@@ -67,12 +67,19 @@ issuer_start idp
 jq -n --arg u "$idp_URL" '{OIDCIssuers: {($u): {IssuerURL: $u, ClientID: "sigstore", Type: "email"}}}' >"$T_TMP/config.json"
 hsm_ca_create "$T_TMP/ca" e2e || { t_bad "fulcrum createca in SoftHSM2"; t_done; exit 1; }
 t_ok "CA: root and intermediate made by fulcrum createca inside a SoftHSM2 token"
+if e2e_have_fulcrum_tsa && [ "${E2E_TSA:-}" != timestamp-server ]; then
+  hsm_tsa_create "$T_TMP/ca" e2e || { t_bad "fulcrum createca --tsa in SoftHSM2"; t_done; exit 1; }
+  tsa_args=("$T_TMP/ca/tsa-chain.pem" "$HSM_TSA_URI" "$T_TMP/ca/user-pin")
+  t_ok "TSA: root and time-stamping certificate made by fulcrum createca --tsa in the same token"
+else
+  tsa_args=()
+fi
 mkdir -p "$T_TMP/log/storage"
 openssl ecparam -name prime256v1 -genkey -noout -out "$T_TMP/log/log.key" 2>/dev/null
 openssl ec -in "$T_TMP/log/log.key" -pubout -out "$T_TMP/log/log.pub" 2>/dev/null
 ct_start ct "$T_TMP/log/storage" "$T_TMP/ca/root.pem" "$T_TMP/log/log.key" \
   --ext-key-usages CodeSigning --batch-max-age 200ms || { t_bad "fulcrum ctlog did not start"; t_done; exit 1; }
-tsa_start tsa "$T_TMP/tsa" || { t_bad "the TSA did not start"; t_done; exit 1; }
+tsa_start tsa "$T_TMP/tsa" "${tsa_args[@]}" || { t_bad "the TSA did not start"; t_done; exit 1; }
 rekor_start rekor "$T_TMP/rekor" || { t_bad "rekor-tiles did not start"; t_done; exit 1; }
 t_ok "fulcrum ctlog at $ct_URL, TSA ($tsa_KIND) at $tsa_URL, Rekor v2 at $rekor_URL (origin 127.0.0.1)"
 ca_port=$(t_free_port)
