@@ -164,8 +164,8 @@ static enum fc_status check_roles(X509 **certs, size_t n, enum trust_kind kind, 
 					: "is a CA: a TSA chain starts with the time-stamping "
 					  "certificate, then its CAs");
 		if (kind == TRUST_TSA && i == 0 &&
-		    (X509_get_extension_flags(certs[0]) & EXFLAG_XKUSAGE) != 0 &&
-		    (X509_get_extended_key_usage(certs[0]) & XKU_TIMESTAMP) == 0)
+		    ((X509_get_extension_flags(certs[0]) & EXFLAG_XKUSAGE) == 0 ||
+		     (X509_get_extended_key_usage(certs[0]) & XKU_TIMESTAMP) == 0))
 			return fc_err_set(err, FC_ECONFIG,
 					  "%s: certificate 1 (%s) has no timeStamping EKU", name,
 					  subj);

@@ -212,6 +212,8 @@ static void test_chain_refusals(void)
 	CHECK(add(b, TRUST_TSA, &e, "ca-chain.pem", &err) == FC_ECONFIG);
 	CHECK_CONTAINS(err.msg, "is a CA: a TSA chain starts with the time-stamping certificate");
 	CHECK(add(b, TRUST_TSA, &e, "tsa-ca-only.pem", &err) == FC_ECONFIG);
+	CHECK(add(b, TRUST_TSA, &e, "leaf-chain.pem", &err) == FC_ECONFIG);
+	CHECK_CONTAINS(err.msg, "has no timeStamping EKU");
 	e.start = 1790000000;
 	e.end = 1780000000;
 	CHECK(add(b, TRUST_CA, &e, "ca-chain.pem", &err) == FC_ECONFIG);
