@@ -559,21 +559,21 @@ static void trust_bundle(struct api_call *c)
 	finish_json(c, 200, json_pack("{s:[{s:o}]}", "chains", "certificates", certs));
 }
 
+/* GET /api/v1/rootCert: the trust bundle's PEM blocks (each with its
+ * newline) joined by newlines, trailing whitespace trimmed: Fulcio's
+ * legacy server, byte for byte (so a blank line between blocks). */
 static void root_cert(struct api_call *c)
 {
 	struct ca_authority *a = ca_authority_slot_get(&c->s->authority);
 	const struct ca_chain *chain = ca_authority_chain(a);
-	char **trimmed = fc_xcalloc(chain->n, sizeof(char *));
-	char *text;
+	char *text = pem_chain_text(chain->pem, chain->n);
+	size_t len = strlen(text);
 
-	for (size_t i = 0; i < chain->n; i++)
-		trimmed[i] = ca_cert_pem(chain->certs[i], true);
-	text = pem_chain_text(trimmed, chain->n);
-	for (size_t i = 0; i < chain->n; i++)
-		free(trimmed[i]);
-	free(trimmed);
 	ca_authority_unref(a);
-	finish(c, 200, "application/pem-certificate-chain", text, strlen(text));
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' ' || text[len - 1] == '\r' ||
+			   text[len - 1] == '\t'))
+		len--;
+	finish(c, 200, "application/pem-certificate-chain", text, len);
 	free(text);
 }
 

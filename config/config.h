@@ -124,21 +124,39 @@ bool cfg_spiffe_id_parse(const char *s, char **td);
 bool cfg_spiffe_trust_domain_parse(const char *s, char **td);
 
 /*
- * The subset of Go's text/template that Fulcio's CI-provider templates use:
- * literal text, {{ .name }}, {{ index . "name" }}, and
- * {{ if eq <arg> <arg> }} ... {{ else }} ... {{ end }} (also `if .name`,
- * `else if`, `ne`), with Go's trimming markers {{- and -}}. A missing name is
- * an error, as with Go's missingkey=error.
+ * Claim templates: Go's text/template as Fulcio runs the CIIssuerMetadata
+ * values that contain "{{" (template.New("").Option("missingkey=error"),
+ * executed over a map[string]string of the token's claims merged over
+ * DefaultTemplateValues). Everything text/template accepts is accepted,
+ * with Go's output and Go's errors (a parse error at load time, an
+ * execution error when rendering), except complex constants, which are
+ * refused at parse time. docs/identity-and-api.md lists the differences.
  */
 struct cfg_template;
+
+/* Hard limits (Go has none of these but the depth of {{template}} calls). */
+#define CFG_TEMPLATE_MAX_LEN (64 * 1024)        /* template text, bytes */
+#define CFG_TEMPLATE_MAX_DEPTH 100              /* nesting of controls and ( ) */
+#define CFG_TEMPLATE_MAX_OUT (256 * 1024)       /* rendered output, bytes */
+#define CFG_TEMPLATE_MAX_MEM (16 * 1024 * 1024) /* values made while rendering */
+#define CFG_TEMPLATE_MAX_EXEC_DEPTH 400         /* nested evaluation and calls */
+#define CFG_TEMPLATE_MAX_WORK (1000 * 1000)     /* steps and bytes/64 handled */
 
 /* Parse a template; on a syntax error FC_ECONFIG with the position in err. */
 enum fc_status cfg_template_parse(const char *text, struct cfg_template **out, struct fc_err *err);
 void cfg_template_free(struct cfg_template *t);
 
-/* Render with a lookup function that returns the value of a name, or NULL
- * if the name is not set. *out is NUL-terminated, caller frees. FC_EINPUT
- * (with the missing name in err) if the template needs an unset name. */
+/* Render over the data given as key/value pairs (a key given twice: the
+ * first wins, so claims listed before defaults take precedence). *out is
+ * NUL-terminated, caller frees. FC_EINPUT with the reason in err when Go
+ * would fail to execute the template (e.g. a missing key with .name), when
+ * a limit is passed, or when the output would contain a NUL byte. */
+enum fc_status cfg_template_render_kv(const struct cfg_template *t, const struct cfg_kv *kv,
+				      size_t n, char **out, struct fc_err *err);
+
+/* The same with a lookup function that returns the value of a name, or
+ * NULL if the name is not set. Templates that need every key (range over
+ * the map, len of it, printing it, its truth value) fail with FC_EINPUT. */
 enum fc_status cfg_template_render(const struct cfg_template *t,
 				   const char *(*lookup)(void *ctx, const char *name), void *ctx,
 				   char **out, struct fc_err *err);

@@ -10,6 +10,7 @@
  * builders), which call this file; this file calls only gourl.c.
  */
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "principal_int.h"
@@ -190,6 +191,13 @@ enum fc_status oidc_claim_get(const json_t *obj, const char *name, json_type typ
 	*out = NULL;
 	if (v == NULL || json_is_null(v))
 		return FC_OK;
+	/* A number read as a double (a document holding an integer beyond
+	 * int64, see jws.c) still counts as an integer when it is one. */
+	if (type == JSON_INTEGER && json_is_real(v) && json_real_value(v) == trunc(json_real_value(v)) &&
+	    fabs(json_real_value(v)) < 9.2e18) {
+		*out = v;
+		return FC_OK;
+	}
 	if (json_typeof(v) != type)
 		return fc_err_set(err, FC_EAUTH, "claim \"%s\" is %s, not %s", name,
 				  oidc_json_type_name(v), wanted_name(type));

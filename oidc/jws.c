@@ -75,6 +75,12 @@ static enum fc_status decode_object(const char *part, size_t len, const char *wh
 		return fc_err_set(err, FC_EAUTH,
 				  "token: %s is not strict unpadded base64url (RFC 7515 2)", what);
 	obj = json_loadb((const char *)work, raw_len, JSON_REJECT_DUPLICATES, &jerr);
+	/* Go's decoder reads every number as a float64; jansson refuses an
+	 * integer beyond int64. Read such a document as Go does (numbers as
+	 * doubles) rather than refusing a token Fulcio accepts. */
+	if (obj == NULL && strstr(jerr.text, "too big") != NULL)
+		obj = json_loadb((const char *)work, raw_len,
+				 JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &jerr);
 	if (obj == NULL)
 		return fc_err_set(err, FC_EAUTH, "token: %s is not valid JSON: %s (line %d col %d)",
 				  what, jerr.text, jerr.line, jerr.column);

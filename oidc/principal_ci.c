@@ -197,7 +197,7 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 					      err)) != FC_OK)
 			return st;
 	}
-	if (runner == NULL || json_integer_value(runner) == 0)
+	if (runner == NULL || json_number_value(runner) == 0)
 		return fc_err_set(err, FC_EAUTH, "claim \"runner_id\" is %s",
 				  runner == NULL ? "missing" : "0");
 	if ((st = gitlab_ref(v[REF_TYPE], v[REF], &ref, err)) != FC_OK)
@@ -454,49 +454,53 @@ static char *flatten_claim(const json_t *v)
 
 /* --- ci-provider: templates from CIIssuerMetadata ------------------------------------- */
 
+/* The data every template of one token sees: Fulcio's map[string]string
+ * of the flattened claims merged over DefaultTemplateValues (claims win),
+ * as key/value pairs with the claims first (cfg_template_render_kv takes
+ * the first of a repeated key). */
 struct tmpl_ctx {
-	const json_t *claims;
 	const struct cfg_ci_provider *prov;
-	char **names, **values; /* flattened claims handed out so far */
-	size_t n, cap;
+	struct cfg_kv *kv;
+	size_t n;        /* pairs in kv */
+	size_t n_claims; /* the first n_claims pairs are claims (values owned) */
 };
 
-/* Lookup for cfg_template_render and plain names: the claims (flattened),
- * then DefaultTemplateValues. NULL if neither has the name. */
-static const char *tmpl_lookup(void *vctx, const char *name)
+static void tmpl_ctx_init(struct tmpl_ctx *t, const json_t *claims,
+			  const struct cfg_ci_provider *prov)
 {
-	struct tmpl_ctx *t = vctx;
-	const json_t *v = json_object_get(t->claims, name);
+	size_t n = json_object_size(claims), i = 0;
+	const char *key;
+	json_t *v;
 
-	if (v != NULL) {
-		for (size_t i = 0; i < t->n; i++) {
-			if (strcmp(t->names[i], name) == 0)
-				return t->values[i];
-		}
-		if (t->n == t->cap) {
-			t->cap = t->cap ? t->cap * 2 : 16;
-			t->names = fc_xrealloc(t->names, t->cap * sizeof(*t->names));
-			t->values = fc_xrealloc(t->values, t->cap * sizeof(*t->values));
-		}
-		t->names[t->n] = fc_xstrdup(name);
-		t->values[t->n] = flatten_claim(v);
-		return t->values[t->n++];
+	t->prov = prov;
+	t->kv = fc_xcalloc(n + prov->n_defaults, sizeof(*t->kv));
+	json_object_foreach((json_t *)claims, key, v) {
+		t->kv[i].key = (char *)key; /* borrowed from the claims */
+		t->kv[i++].value = flatten_claim(v);
 	}
-	for (size_t i = 0; i < t->prov->n_defaults; i++) {
-		if (t->prov->defaults[i].key && strcmp(t->prov->defaults[i].key, name) == 0)
-			return t->prov->defaults[i].value ? t->prov->defaults[i].value : "";
+	t->n_claims = i;
+	for (size_t d = 0; d < prov->n_defaults; d++, i++) {
+		t->kv[i].key = prov->defaults[d].key;
+		t->kv[i].value = prov->defaults[d].value ? prov->defaults[d].value : "";
+	}
+	t->n = i;
+}
+
+/* A plain (non-template) name: the claim, else the default; NULL if none. */
+static const char *tmpl_lookup(const struct tmpl_ctx *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->kv[i].key != NULL && strcmp(t->kv[i].key, name) == 0)
+			return t->kv[i].value;
 	}
 	return NULL;
 }
 
 static void tmpl_ctx_free(struct tmpl_ctx *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		free(t->names[i]);
-		free(t->values[i]);
-	}
-	free(t->names);
-	free(t->values);
+	for (size_t i = 0; i < t->n_claims; i++)
+		free(t->kv[i].value);
+	free(t->kv);
 }
 
 static bool blank(const char *s)
@@ -532,7 +536,7 @@ static enum fc_status apply_template(struct tmpl_ctx *t, const char *field, cons
 	if ((st = cfg_template_parse(text, &tmpl, &terr)) != FC_OK)
 		return fc_err_set(err, FC_EINPUT, "ci-provider %s: %s: template does not parse: %s",
 				  t->prov->name, field, terr.msg);
-	st = cfg_template_render(tmpl, tmpl_lookup, t, out, &terr);
+	st = cfg_template_render_kv(tmpl, t->kv, t->n, out, &terr);
 	cfg_template_free(tmpl);
 	if (st != FC_OK)
 		return fc_err_set(err, FC_EINPUT, "ci-provider %s: %s: %s", t->prov->name, field,
@@ -572,8 +576,7 @@ enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c,
 	if (prov == NULL)
 		return fc_err_set(err, FC_EINPUT, "metadata not found for ci provider %s, issuer: %s",
 				  c->iss->ci_provider ? c->iss->ci_provider : "(none)", c->issuer);
-	t.claims = c->claims;
-	t.prov = prov;
+	tmpl_ctx_init(&t, c->claims, prov);
 	if (blank(prov->san_template)) {
 		st = fc_err_set(err, FC_EINPUT,
 				"ci-provider %s: SubjectAlternativeNameTemplate should not be empty",

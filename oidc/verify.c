@@ -292,6 +292,17 @@ static bool numeric_date(const json_t *claims, const char *name, bool *present, 
 	return isfinite(*out);
 }
 
+/* A NumericDate as whole seconds, clamped to int64 (a double beyond it
+ * cannot be converted: C leaves that undefined). */
+static int64_t numeric_date_clamped(double d)
+{
+	if (d >= 9.2e18)
+		return INT64_MAX;
+	if (d <= -9.2e18)
+		return INT64_MIN;
+	return (int64_t)d;
+}
+
 static bool audience_contains(const json_t *aud, const char *want)
 {
 	size_t i;
@@ -413,7 +424,7 @@ static enum fc_status identity_build(const struct oidc_verifier *v, const struct
 	id->issuer = fc_xstrdup(iss);
 	if (sub != NULL)
 		id->subject = fc_xstrdup(sub);
-	id->expires_at = (int64_t)json_number_value(json_object_get(jws->claims, "exp"));
+	id->expires_at = numeric_date_clamped(json_number_value(json_object_get(jws->claims, "exp")));
 	id->token_id = token_id(v, jws->claims, token, len);
 	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK) {
 		oidc_identity_free(id);

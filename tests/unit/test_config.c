@@ -1,7 +1,8 @@
 /*
  * Unit tests for config/: loading Fulcio's shipped configuration from YAML
- * and JSON, refusal of broken files with precise messages, the template
- * subset, and the built-in default.
+ * and JSON, refusal of broken files with precise messages (templates that
+ * do not parse among them), and the built-in default. The templates
+ * themselves: test_template.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -508,134 +509,6 @@ static void test_default(void)
 	cfg_identity_free(NULL);
 }
 
-/* --- templates ----------------------------------------------------------- */
-
-static const char *const vars[][2] = {
-	{ "url", "https://github.com" },
-	{ "job_workflow_ref", "octo/repo/.github/workflows/ci.yml@refs/heads/main" },
-	{ "ref_type", "branch" },
-	{ "ref", "main" },
-	{ "empty", "" },
-	{ "oidc.circleci.com/ssh-rerun", "true" },
-	{ "oidc.circleci.com/project-id", "p-123" },
-	{ "yes", "true" },
-};
-
-static const char *lookup(void *ctx, const char *name)
-{
-	(void)ctx;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
-		if (strcmp(vars[i][0], name) == 0)
-			return vars[i][1];
-	return NULL;
-}
-
-/* Parse and render; returns the output (caller frees) or NULL with err set. */
-static char *render(const char *text, struct fc_err *err)
-{
-	struct cfg_template *t = NULL;
-	char *out = NULL;
-
-	fc_err_clear(err);
-	if (cfg_template_parse(text, &t, err) != FC_OK)
-		return NULL;
-	if (cfg_template_render(t, lookup, NULL, &out, err) != FC_OK)
-		out = NULL;
-	cfg_template_free(t);
-	return out;
-}
-
-static void check_render(const char *text, const char *want)
-{
-	struct fc_err err = { 0 };
-	char *got = render(text, &err);
-
-	if (got == NULL)
-		fprintf(stderr, "template %s: %s\n", text, err.msg);
-	CHECK_STR(got, want);
-	free(got);
-}
-
-static void check_render_fails(const char *text, enum fc_status st, const char *want)
-{
-	struct fc_err err = { 0 };
-	char *got = render(text, &err);
-
-	CHECK(got == NULL);
-	CHECK(err.status == st);
-	CHECK_CONTAINS(err.msg, want);
-	free(got);
-}
-
-static void test_templates(void)
-{
-	/* Plain text and fields. */
-	check_render("", "");
-	check_render("no actions here", "no actions here");
-	check_render("job_workflow_sha", "job_workflow_sha");
-	check_render("{{ .url }}/{{ .job_workflow_ref }}",
-		     "https://github.com/octo/repo/.github/workflows/ci.yml@refs/heads/main");
-	check_render("{{.url}}", "https://github.com");
-	check_render("a }} b", "a }} b");
-	/* index, with and without parentheses; a missing key is "" there. */
-	check_render("{{ index . \"oidc.circleci.com/project-id\" }}", "p-123");
-	check_render("{{(index . \"oidc.circleci.com/project-id\")}}/x", "p-123/x");
-	check_render("[{{ index . \"oidc.circleci.com/absent\" }}]", "[]");
-	check_render("{{ index . `url` }}", "https://github.com");
-	/* if / else / else if / end, eq and ne. */
-	check_render("refs/{{if eq .ref_type \"branch\"}}heads/{{ else }}tags/{{end}}{{ .ref }}",
-		     "refs/heads/main");
-	check_render("{{if eq .ref_type \"tag\"}}T{{else if eq .ref_type \"branch\"}}B{{else}}O{{end}}",
-		     "B");
-	check_render("{{if eq .ref_type \"tag\"}}T{{else if eq .ref \"x\"}}X{{else}}O{{end}}", "O");
-	check_render("{{if eq .ref \"x\" \"main\"}}any{{end}}", "any");
-	check_render("{{if ne .ref \"main\"}}n{{else}}e{{end}}", "e");
-	check_render("{{if eq (index . \"oidc.circleci.com/ssh-rerun\") \"true\"}}ssh-rerun{{ else }}\"\"{{end}}",
-		     "ssh-rerun");
-	check_render("{{if eq (index . \"oidc.circleci.com/absent\") \"true\"}}ssh-rerun{{ else }}\"\"{{end}}",
-		     "\"\"");
-	check_render("{{if .empty}}full{{else}}empty{{end}}", "empty");
-	check_render("{{if .ref}}{{if .empty}}1{{else}}2{{end}}{{end}}", "2");
-	check_render("{{ eq .ref \"main\" }}", "true");
-	check_render("{{ not .empty }}", "true");
-	check_render("{{ and .ref .empty }}|{{ or .empty .ref }}", "|main");
-	check_render("{{ \"lit\\t\\u00e9\" }}", "lit\t\xc3\xa9");
-	/* Trim markers and comments. */
-	check_render("a  \n {{- .ref -}} \n  b", "amainb");
-	check_render("a {{- .ref }} b", "amain b");
-	check_render("a {{ .ref -}} b", "a mainb");
-	check_render("x{{/* a comment */}}y", "xy");
-	check_render("x  {{- /* c */ -}}  y", "xy");
-	check_render("{{ if .ref -}}\n  yes\n{{- end }}", "yes");
-
-	/* Missing keys (missingkey=error), type errors. */
-	check_render_fails("{{ .nope }}", FC_EINPUT, "map has no entry for key \"nope\"");
-	check_render_fails("{{if eq .nope \"x\"}}{{end}}", FC_EINPUT, "key \"nope\"");
-	check_render_fails("{{ eq .ref true }}", FC_EINPUT, "incompatible types");
-
-	/* Syntax errors. */
-	check_render_fails("{{ .url ", FC_ECONFIG, "unclosed action");
-	check_render_fails("{{ .url }", FC_ECONFIG, "line 1 col 1: unexpected \"}\" in action");
-	check_render_fails("{{if .url}}x", FC_ECONFIG, "unexpected EOF");
-	check_render_fails("x{{end}}", FC_ECONFIG, "unexpected {{end}}");
-	check_render_fails("x{{else}}", FC_ECONFIG, "unexpected {{else}}");
-	check_render_fails("{{if .a}}1{{else}}2{{else}}3{{end}}", FC_ECONFIG, "{{else}} after {{else}}");
-	check_render_fails("{{}}", FC_ECONFIG, "missing value for command");
-	check_render_fails("{{ printf \"%s\" .url }}", FC_ECONFIG, "function \"printf\" not defined");
-	check_render_fails("{{ .url | html }}", FC_ECONFIG, "pipelines with |");
-	check_render_fails("{{ $x := .url }}", FC_ECONFIG, "variables are not supported");
-	check_render_fails("{{ range .x }}{{ end }}", FC_ECONFIG, "{{range}} is not supported");
-	check_render_fails("{{ .a.b }}", FC_ECONFIG, "nested fields");
-	check_render_fails("{{ . }}", FC_ECONFIG, "index's first argument");
-	check_render_fails("{{ index .url \"x\" }}", FC_ECONFIG, "index is only supported on `.`");
-	check_render_fails("{{ eq .a }}", FC_ECONFIG, "wrong number of arguments for eq");
-	check_render_fails("{{ \"unterminated }}", FC_ECONFIG, "unterminated string");
-	check_render_fails("{{ (index . \"x\" }}", FC_ECONFIG, "unclosed left paren");
-	check_render_fails("{{/* open }}", FC_ECONFIG, "unclosed comment");
-	check_render_fails("{{ .url \"x\" }}", FC_ECONFIG, "only allowed after a function");
-	check_render_fails("\n\n  {{ .url", FC_ECONFIG, "line 3 col 3");
-}
-
 int main(void)
 {
 	fc_log_set_level(LOG_ERR); /* keep the expected warnings quiet */
@@ -645,6 +518,5 @@ int main(void)
 	test_load_edges();
 	test_types();
 	test_default();
-	test_templates();
 	return check_exit();
 }

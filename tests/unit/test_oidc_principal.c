@@ -538,7 +538,9 @@ static void test_ci_flatten(void)
 		{(char *)"SourceRepositoryIdentifier", (char *)"over"},
 		{(char *)"Issuer", (char *)"not-a-claim"},
 		{(char *)"Subject", (char *)"not-a-claim"},
-		{(char *)"BuildTrigger", (char *)"   "},
+		/* the whole merged map, as Go ranges over it (sorted keys) */
+		{(char *)"BuildTrigger", (char *)"{{ range $k, $v := . }}{{ if or (eq $k \"dflt\") "
+						 "(eq $k \"over\") }}{{ $k }}={{ $v }};{{ end }}{{ end }}"},
 	};
 	struct cfg_kv defaults[] = {{(char *)"dflt", (char *)"from-default"},
 				    {(char *)"over", (char *)"default-loses"}};
@@ -570,6 +572,7 @@ static void test_ci_flatten(void)
 		{"1.3.6.1.4.1.57264.1.13", "map[a:x m:map[t:false] z:2]"},
 		{"1.3.6.1.4.1.57264.1.14", "from-default"},
 		{"1.3.6.1.4.1.57264.1.15", "claim-wins"},
+		{"1.3.6.1.4.1.57264.1.20", "dflt=from-default;over=claim-wins;"},
 		{"1.3.6.1.4.1.57264.1.24", "job/7"},
 	};
 

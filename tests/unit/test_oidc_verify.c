@@ -190,6 +190,22 @@ static void test_claims(void)
 	       "nbf claim is not a number");
 	/* fractional NumericDate (RFC 7519 2) */
 	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":%lld.5", NOW), FC_OK, NULL);
+	/* numbers beyond int64, which Go reads as float64 and Fulcio accepts:
+	 * in a claim, and as exp (clamped, not converted with undefined
+	 * behaviour) */
+	expect(&f, ",\"aud\":\"sigstore\",\"exp\":99999999999,\"big\":18446744073709551616",
+	       FC_OK, NULL);
+	{
+		struct oidc_identity *id = NULL;
+		struct fc_err err;
+		char *claims = fc_xasprintf("{" EMAIL_CLAIMS ",\"aud\":\"sigstore\","
+					    "\"exp\":99999999999999999999}");
+
+		CHECK(verify(&f, claims, &id, &err) == FC_OK);
+		CHECK(id != NULL && id->expires_at == INT64_MAX);
+		oidc_identity_free(id);
+		free(claims);
+	}
 #undef AT
 	fixture_free(&f);
 }

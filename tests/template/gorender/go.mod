@@ -1,0 +1,3 @@
+module fulcrum/tests/template/gorender
+
+go 1.21
