@@ -95,13 +95,11 @@ static void serve_usage(FILE *f)
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
-		"trust files (written by fulcrum trust; reloaded on SIGHUP):\n"
-		"  --trusted-root FILE            serve it at GET /api/v2/trustedRoot\n"
-		"  --signing-config FILE          serve it at GET /api/v2/signingConfig (with both:\n"
-		"                                 the two in one at GET /api/v2/trustConfig)\n"
+		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
+		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain (and the trust files) without dropping\n"
+		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
 		"requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH);
@@ -315,6 +313,9 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
+			/* The help is longer than a pipe's buffer: a reader that stops
+			 * early (grep -q) must not turn it into a SIGPIPE death. */
+			signal(SIGPIPE, SIG_IGN);
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,7 +280,10 @@ static int trust_parse(int argc, char **argv, struct trust_flags *f)
 			break;
 		}
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
-		case 'h': trust_usage(stdout); return CMD_EXIT_OK;
+		case 'h':
+			signal(SIGPIPE, SIG_IGN); /* a reader may stop early (grep -q) */
+			trust_usage(stdout);
+			return CMD_EXIT_OK;
 		default: trust_usage(stderr); return CMD_EXIT_USAGE;
 		}
 	}
