@@ -799,10 +799,40 @@ static void readyz(struct api_call *c)
 					      "the CA backend cannot sign now"));
 }
 
+/*
+ * GET /api/v2/trustedRoot, /api/v2/signingConfig, /api/v2/trustConfig: the
+ * trust files given to fulcrum serve, as they are (fulcrum's own paths:
+ * Sigstore clients read these files from disk or from a TUF repository,
+ * none from a CA). 404 when the server was started without them.
+ */
+static void trust_doc(struct api_call *c)
+{
+	static const char *const paths[3] = {"/api/v2/trustedRoot", "/api/v2/signingConfig",
+					     "/api/v2/trustConfig"};
+	static const char *const flags[3] = {"--trusted-root", "--signing-config",
+					     "--trusted-root and --signing-config"};
+	int i = 0;
+	char *doc;
+
+	while (i < 2 && strcmp(fc_http_path(c->x), paths[i]) != 0)
+		i++;
+	if ((doc = ca_server_trust_doc(c->s, i)) == NULL) {
+		fail(c, 404, GRPC_NOT_FOUND, "this CA serves no %s file (fulcrum serve %s)",
+		     paths[i] + 8, flags[i]);
+		return;
+	}
+	fc_http_add_header(c->x, "Cache-Control", "no-cache");
+	finish(c, 200, "application/json", doc, strlen(doc));
+	free(doc);
+}
+
 static const struct route routes[] = {
 	{"/api/v2/signingCert", ROUTE_POST, v2_signing_cert},
 	{"/api/v2/trustBundle", ROUTE_GET, trust_bundle},
 	{"/api/v2/configuration", ROUTE_GET, configuration},
+	{"/api/v2/trustedRoot", ROUTE_GET, trust_doc},
+	{"/api/v2/signingConfig", ROUTE_GET, trust_doc},
+	{"/api/v2/trustConfig", ROUTE_GET, trust_doc},
 	{"/api/v1/signingCert", ROUTE_POST, v1_signing_cert},
 	{"/api/v1/rootCert", ROUTE_GET, root_cert},
 	{"/healthz", ROUTE_GET, healthz},

@@ -122,6 +122,16 @@ bool ca_name_add(X509_NAME *n, int nid, const char *v);
 struct ct_client; /* ct.h */
 struct rl_limiter; /* ratelimit.h */
 
+/* The Sigstore trust files the CA hands to clients (fulcrum trust writes
+ * them): GET /api/v2/trustedRoot, /api/v2/signingConfig and
+ * /api/v2/trustConfig (the two in one ClientTrustConfig). NULL: not
+ * served (404). The caller checks them; the server serves them as they are. */
+struct ca_trust_docs {
+	const char *trusted_root;
+	const char *signing_config;
+	const char *trust_config;
+};
+
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
 	uint16_t port;              /* HTTP API port (default 8080; 0 = any free port) */
@@ -136,6 +146,7 @@ struct ca_server_options {
 	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
 	struct rl_limiter *ratelimit; /* per-identity rate limits, checked before issuing
 				       * (borrowed: free it after ca_server_stop); NULL = none */
+	struct ca_trust_docs trust; /* copied at start; see ca_server_set_trust */
 };
 
 void ca_server_options_default(struct ca_server_options *o);
@@ -161,6 +172,10 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 /* Swap in a new authority (SIGHUP reload); requests in flight finish with
  * the old one, which is freed when the last of them is done. */
 void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority);
+
+/* Serve these trust files from now on (copied; a request in flight keeps
+ * the copy it took). */
+void ca_server_set_trust(struct ca_server *s, const struct ca_trust_docs *docs);
 
 /* Stop accepting, finish requests in flight, free everything. */
 void ca_server_stop(struct ca_server *s);

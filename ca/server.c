@@ -30,6 +30,33 @@ void ca_server_replace_authority(struct ca_server *s, struct ca_authority *autho
 	ca_authority_slot_replace(&s->authority, authority);
 }
 
+/* Serve these trust files from now on (see ca.h). */
+void ca_server_set_trust(struct ca_server *s, const struct ca_trust_docs *docs)
+{
+	const char *in[3] = {docs->trusted_root, docs->signing_config, docs->trust_config};
+	char *old[3];
+
+	pthread_mutex_lock(&s->trust_lock);
+	for (int i = 0; i < 3; i++) {
+		old[i] = s->trust_docs[i];
+		s->trust_docs[i] = in[i] ? fc_xstrdup(in[i]) : NULL;
+	}
+	pthread_mutex_unlock(&s->trust_lock);
+	for (int i = 0; i < 3; i++)
+		free(old[i]);
+}
+
+/* A copy of trust document i, or NULL (see ca_int.h). */
+char *ca_server_trust_doc(struct ca_server *s, int i)
+{
+	char *doc;
+
+	pthread_mutex_lock(&s->trust_lock);
+	doc = s->trust_docs[i] ? fc_xstrdup(s->trust_docs[i]) : NULL;
+	pthread_mutex_unlock(&s->trust_lock);
+	return doc;
+}
+
 /* --- metrics (Prometheus text format 0.0.4) ------------------------------------- */
 
 static const char *const method_names[3] = {"get", "post", "other"};
@@ -154,6 +181,8 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	enum fc_status st;
 
 	s->opts = *opts;
+	pthread_mutex_init(&s->trust_lock, NULL);
+	ca_server_set_trust(s, &opts->trust);
 	s->verifier = verifier;
 	s->cfg = cfg;
 	ca_authority_slot_init(&s->authority, authority);
@@ -211,5 +240,8 @@ void ca_server_stop(struct ca_server *s)
 		usleep(10000);
 	ca_authority_slot_destroy(&s->authority);
 	free(s->configuration_json);
+	for (int i = 0; i < 3; i++)
+		free(s->trust_docs[i]);
+	pthread_mutex_destroy(&s->trust_lock);
 	free(s);
 }

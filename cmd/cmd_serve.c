@@ -48,6 +48,7 @@ struct serve_flags {
 	const char *rate_limit_redis;     /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
+	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
 };
 
 static void serve_usage(FILE *f)
@@ -123,10 +124,13 @@ static void serve_usage(FILE *f)
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
+		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
+		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
 		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
+		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
+		"requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH);
 }
@@ -312,6 +316,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
 		OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
 		OPT_RL_CONFIG, OPT_RL_REDIS,
+		OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
 	};
 	static const struct option longopts[] = {
 		{"ca", required_argument, NULL, OPT_CA},
@@ -352,6 +357,8 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		FC_HTTPD_LONGOPTS,
 		{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
 		{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
+		{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
+		{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -425,8 +432,13 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
 		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
 		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
+		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
+		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
+			/* The help is longer than a pipe's buffer: a reader that stops
+			 * early (grep -q) must not turn it into a SIGPIPE death. */
+			signal(SIGPIPE, SIG_IGN);
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:
@@ -539,7 +551,7 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
  * of the fileca files) reloads the CA. */
-static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
+static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
 {
 	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
 
@@ -550,6 +562,7 @@ static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP) {
+			cmd_trust_files_reload(&f->trust, server);
 			reload(f, server);
 			if (mtime >= 0)
 				mtime = files_mtime(f);
@@ -580,6 +593,10 @@ static int serve_run(struct serve_flags *f)
 
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
+		goto out;
+	}
+	if (cmd_trust_files_load(&f->trust, &f->server.trust, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
 		goto out;
 	}
 	if (make_authority(f, &authority, &err) != FC_OK) {
@@ -640,5 +657,6 @@ int cmd_serve_main(int argc, char **argv)
 	if ((rc = serve_parse(argc, argv, &f)) < 0)
 		rc = serve_run(&f);
 	fc_free_secret(f.fileca_key_passwd);
+	cmd_trust_files_clear(&f.trust);
 	return rc;
 }

@@ -32,6 +32,9 @@ static const struct command commands[] = {
 	{"ctlog", cmd_ctlog_main,
 	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
 	 "path)"},
+	{"trust", cmd_trust_main,
+	 "write the Sigstore trust files (trusted_root.json, signing_config.json) of the "
+	 "deployment, from files or from the running services"},
 	{"tsa", cmd_tsa_main,
 	 "run an RFC 3161 time-stamp authority (sigstore timestamp-authority's HTTP API)"},
 	{"token", cmd_token_main,
