@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ca_int.h"
+#include "ratelimit.h"
 
 /* gRPC status codes used in error bodies (google.rpc.Code). */
 enum grpc_code {
@@ -310,6 +311,8 @@ static const struct failure_answer {
 	/* Any other log failure: a bad status, garbage, an SCT that does not
 	 * verify. */
 	{FC_CLASS_CT_LOG, FC_OK, 502, GRPC_INTERNAL, MSG_CTL, NULL, REFUSAL_NONE},
+	/* Over a rate limit (ratelimit/; Retry-After set by check_rate). */
+	{FC_CLASS_RATE_LIMIT, FC_OK, 429, GRPC_RESOURCE_EXHAUSTED, NULL, NULL, REFUSAL_NONE},
 	/* Unclassified: a client error, the signer away for now, or ours. */
 	{FC_CLASS_NONE, FC_EINPUT, 400, GRPC_INVALID_ARGUMENT, NULL, NULL, REFUSAL_OTHER},
 	{FC_CLASS_NONE, FC_EUNAVAIL, 503, GRPC_UNAVAILABLE, MSG_CA, NULL, REFUSAL_NONE},
@@ -494,6 +497,37 @@ static enum fc_status verify_key(struct api_call *c, const struct sign_request *
 	return st;
 }
 
+/* The identity's source repository (Sigstore extension 1.12), or NULL. */
+static const char *identity_repository(const struct oidc_identity *id)
+{
+	for (size_t i = 0; i < id->n_extensions; i++)
+		if (strcmp(id->extensions[i].oid, "1.3.6.1.4.1.57264.1.12") == 0)
+			return id->extensions[i].value;
+	return NULL;
+}
+
+/*
+ * The rate limits of a verified identity (token and proof of possession
+ * checked, nothing signed yet): FC_OK, or the refusal in err with its
+ * Retry-After header set on the exchange.
+ */
+static enum fc_status check_rate(struct api_call *c, const struct oidc_identity *id,
+				 struct fc_err *err)
+{
+	struct rl_request rq = {id->issuer, id->san, identity_repository(id)};
+	int64_t retry_s = 0;
+	char value[24];
+	enum fc_status st;
+
+	if (c->s->opts.ratelimit == NULL)
+		return FC_OK;
+	if ((st = rl_check(c->s->opts.ratelimit, &rq, &retry_s, err)) != FC_OK) {
+		snprintf(value, sizeof(value), "%lld", (long long)retry_s);
+		fc_http_add_header(c->x, "Retry-After", value);
+	}
+	return st;
+}
+
 /*
  * Issue for a verified identity and key and answer when the certificate is
  * signed (ct_issued): no worker waits for the signer process or the CT
@@ -533,56 +567,132 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	ca_authority_unref(authority);
 }
 
-/* POST /api/v2/signingCert and /api/v1/signingCert. */
-static void signing_cert(struct api_call *c, bool v1)
+/*
+ * One signingCert request from its parsed body on. It lives on the heap
+ * because the token's check may have to wait for the identity provider's
+ * keys: the request then holds no thread (oidc_verify_nb's FC_EPENDING),
+ * and the verifier's wake hands it back to the worker pool.
+ */
+struct sign_call {
+	struct api_call c;      /* a copy: the handler's frame is gone by then */
+	bool v1;
+	json_t *root;           /* the body; r points into it */
+	struct sign_request r;
+	enum fc_status wake_st; /* how the verifier's fetch ended */
+	unsigned waits;         /* times the token's check had to wait */
+};
+
+static void sign_call_free(struct sign_call *sc)
 {
-	struct sign_request r = {0};
+	json_decref(sc->root);
+	sign_request_clear(&sc->r);
+	free(sc);
+}
+
+static void sign_step(struct sign_call *sc);
+
+/* On a worker again, after the verifier's wake (x NULL: the server answered
+ * the request itself while it waited, when stopping). */
+static void sign_resume(void *arg, struct fc_http_exchange *x)
+{
+	struct sign_call *sc = arg;
+
+	if (x == NULL) {
+		sign_call_free(sc);
+		return;
+	}
+	sign_step(sc);
+}
+
+/* The verifier's wake, on its fetch thread: back to the worker pool. */
+static void sign_woken(void *arg, enum fc_status st)
+{
+	struct sign_call *sc = arg;
+
+	sc->wake_st = st;
+	fc_http_resume(sc->c.x, sign_resume, sc);
+}
+
+/* The token (waiting for its provider if need be), the key, then issue.
+ * Answers, and frees sc, unless it waits. */
+static void sign_step(struct sign_call *sc)
+{
+	struct api_call *c = &sc->c;
 	struct oidc_identity *id = NULL;
 	EVP_PKEY *key = NULL;
 	struct fc_err err = {0};
+	enum fc_status st;
+
+	/* The token first: a bad token wins over a bad key, as in Fulcio. */
+	if (sc->r.token == NULL || *sc->r.token == '\0')
+		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EAUTH,
+				      "no identity token (send it as %sAuthorization: Bearer)",
+				      sc->v1 ? "" : "credentials.oidcIdentityToken or ");
+	else if (sc->waits > 0 && sc->wake_st == FC_EUNAVAIL)
+		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EUNAVAIL,
+				      "the identity provider's keys could not be fetched now (the "
+				      "server is stopping)");
+	else {
+		/* Counted before the call: the wake may run sign_step on another
+		 * worker before oidc_verify_nb has even returned here. */
+		unsigned waited = sc->waits++;
+
+		st = oidc_verify_nb(c->s->verifier, sc->r.token, strlen(sc->r.token), sign_woken,
+				    sc, &id, &err);
+		if (st == FC_EPENDING && waited == 0)
+			return; /* sign_woken brings it back; sc is not ours any more */
+		if (st == FC_EPENDING) /* the verifier decides after one wait */
+			st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EUNAVAIL,
+					      "the identity provider's keys are still being "
+					      "fetched");
+	}
+	if (st != FC_OK)
+		fc_err_classify(&err, FC_CLASS_TOKEN);
+	if (st == FC_OK)
+		st = verify_key(c, &sc->r, sc->v1, id, &key, &err);
+	if (st == FC_OK)
+		st = check_rate(c, id, &err);
+	if (st != FC_OK)
+		fail_err(c, st, &err);
+	else
+		issue(c, sc->v1, &id, key);
+	EVP_PKEY_free(key);
+	oidc_identity_free(id);
+	sign_call_free(sc);
+}
+
+/* POST /api/v2/signingCert and /api/v1/signingCert: read the body, then
+ * sign_step. */
+static void signing_cert(struct api_call *c, bool v1)
+{
+	struct sign_call *sc;
 	json_error_t jerr;
-	json_t *root = NULL;
 	const uint8_t *body;
 	size_t body_len;
 	char why[256] = "";
-	enum fc_status st;
 
 	if (fc_http_body_too_large(c->x)) {
 		fail(c, 413, GRPC_INVALID_ARGUMENT, "request body is larger than %d bytes",
 		     CA_MAX_BODY_BYTES);
-		goto out;
+		return;
 	}
+	sc = fc_xcalloc(1, sizeof(*sc));
+	sc->c = *c;
+	sc->v1 = v1;
 	body = fc_http_body(c->x, &body_len);
 	/* Any Content-Type is read as JSON, as grpc-gateway does. */
-	root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
-	if (root == NULL || !json_is_object(root)) {
+	sc->root = json_loadb((const char *)body, body_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (sc->root == NULL || !json_is_object(sc->root))
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "request body is not a JSON object: %s",
-		     root ? "wrong type" : jerr.text);
-		goto out;
-	}
-	if (!(v1 ? parse_v1(root, c->x, &r, why, sizeof(why))
-		 : parse_v2(root, c->x, &r, why, sizeof(why)))) {
+		     sc->root ? "wrong type" : jerr.text);
+	else if (!(v1 ? parse_v1(sc->root, c->x, &sc->r, why, sizeof(why))
+		      : parse_v2(sc->root, c->x, &sc->r, why, sizeof(why))))
 		fail(c, 400, GRPC_INVALID_ARGUMENT, "invalid request: %s", why);
-		goto out;
+	else {
+		sign_step(sc);
+		return;
 	}
-	/* The token first: a bad token wins over a bad key, as in Fulcio. */
-	if (r.token == NULL || *r.token == '\0')
-		st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EAUTH,
-				      "no identity token (send it as %sAuthorization: Bearer)",
-				      v1 ? "" : "credentials.oidcIdentityToken or ");
-	else if ((st = oidc_verify(c->s->verifier, r.token, strlen(r.token), &id, &err)) != FC_OK)
-		fc_err_classify(&err, FC_CLASS_TOKEN);
-	if (st == FC_OK)
-		st = verify_key(c, &r, v1, id, &key, &err);
-	if (st != FC_OK)
-		fail_err(c, st, &err);
-	else
-		issue(c, v1, &id, key);
-out:
-	EVP_PKEY_free(key);
-	oidc_identity_free(id);
-	json_decref(root);
-	sign_request_clear(&r);
+	sign_call_free(sc);
 }
 
 /* --- read-only endpoints ------------------------------------------------------ */
@@ -694,10 +804,40 @@ static void readyz(struct api_call *c)
 					      "the CA backend cannot sign now"));
 }
 
+/*
+ * GET /api/v2/trustedRoot, /api/v2/signingConfig, /api/v2/trustConfig: the
+ * trust files given to fulcrum serve, as they are (fulcrum's own paths:
+ * Sigstore clients read these files from disk or from a TUF repository,
+ * none from a CA). 404 when the server was started without them.
+ */
+static void trust_doc(struct api_call *c)
+{
+	static const char *const paths[3] = {"/api/v2/trustedRoot", "/api/v2/signingConfig",
+					     "/api/v2/trustConfig"};
+	static const char *const flags[3] = {"--trusted-root", "--signing-config",
+					     "--trusted-root and --signing-config"};
+	int i = 0;
+	char *doc;
+
+	while (i < 2 && strcmp(fc_http_path(c->x), paths[i]) != 0)
+		i++;
+	if ((doc = ca_server_trust_doc(c->s, i)) == NULL) {
+		fail(c, 404, GRPC_NOT_FOUND, "this CA serves no %s file (fulcrum serve %s)",
+		     paths[i] + 8, flags[i]);
+		return;
+	}
+	fc_http_add_header(c->x, "Cache-Control", "no-cache");
+	finish(c, 200, "application/json", doc, strlen(doc));
+	free(doc);
+}
+
 static const struct route routes[] = {
 	{"/api/v2/signingCert", ROUTE_POST, v2_signing_cert},
 	{"/api/v2/trustBundle", ROUTE_GET, trust_bundle},
 	{"/api/v2/configuration", ROUTE_GET, configuration},
+	{"/api/v2/trustedRoot", ROUTE_GET, trust_doc},
+	{"/api/v2/signingConfig", ROUTE_GET, trust_doc},
+	{"/api/v2/trustConfig", ROUTE_GET, trust_doc},
 	{"/api/v1/signingCert", ROUTE_POST, v1_signing_cert},
 	{"/api/v1/rootCert", ROUTE_GET, root_cert},
 	{"/healthz", ROUTE_GET, healthz},

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ca_int.h"
 
@@ -313,12 +314,13 @@ enum fc_status ca_authority_issue_async(struct ca_authority *a,
 
 /*
  * The final certificate: the precert with the SCT list extension
- * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) where the poison
- * was, checked: its TBS minus the SCT list is the precert's TBS minus the
+ * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) holding scts[0..n)
+ * where the poison was, checked: its TBS minus the SCT list is the precert's TBS minus the
  * poison, byte for byte. The precertificate becomes the final certificate
  * in place (no copy, which OpenSSL 3.0 makes by re-parsing it).
  */
-static enum fc_status make_final(struct issue *is, const struct ct_sct *sct, struct fc_err *err)
+static enum fc_status make_final(struct issue *is, const struct ct_sct *scts, size_t n,
+				 struct fc_err *err)
 {
 	X509 *final = is->cert;
 	X509_EXTENSION *poison = NULL, *ext = NULL;
@@ -337,7 +339,7 @@ static enum fc_status make_final(struct issue *is, const struct ct_sct *sct, str
 		goto out;
 	}
 	poison = X509_delete_ext(final, idx);
-	if (ct_sct_list_ext_value(sct, 1, &value) != FC_OK ||
+	if (ct_sct_list_ext_value(scts, n, &value) != FC_OK ||
 	    (os = ASN1_OCTET_STRING_new()) == NULL ||
 	    ASN1_OCTET_STRING_set(os, value.data, (int)value.len) != 1 ||
 	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_ct_precert_scts, 0, os)) == NULL ||
@@ -370,9 +372,10 @@ out:
 	return st;
 }
 
-/* The CT client's completion (on its I/O thread): sign the final
- * certificate, without waiting. */
-static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
+/* The CT client's completion (on its I/O thread): the SCTs that met the
+ * policy, or why there are not enough; then the final certificate is
+ * signed, without waiting. */
+static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, size_t n,
 		    const struct fc_err *cterr)
 {
 	struct issue *is = arg;
@@ -387,12 +390,23 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *sct,
 	if (is->gone != NULL && is->gone(is->arg))
 		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
 	else
-		st = make_final(is, sct, &err);
+		st = make_final(is, scts, n, &err);
 	if (st != FC_OK) {
 		issue_end(is, st, &err);
 		return;
 	}
 	sign_then(is, HSM_SIGN_CERT, cert_signed);
+}
+
+/* cert's NotAfter in seconds since the epoch (0 if unreadable): the CT
+ * client submits it only to the logs whose shard takes it. */
+static int64_t not_after_of(X509 *cert)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return 0;
+	return (int64_t)timegm(&tm);
 }
 
 /* The precertificate is signed: submit it with the chain to the log
@@ -432,6 +446,7 @@ static void precert_signed(void *arg, enum fc_status st, uint8_t *sig, size_t si
 	pc.issuer_key_hash = a->issuer_key_hash;
 	pc.tbs = is->ct_tbs;
 	pc.tbs_len = is->ct_tbs_len;
+	pc.not_after = not_after_of(is->cert);
 	st = ct_client_submit_precert(is->ct, &pc, ct_done, is, &err);
 	OPENSSL_free(der);
 	if (st != FC_OK)

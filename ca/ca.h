@@ -120,6 +120,17 @@ int64_t ca_add_years(int64_t t, int years);
 bool ca_name_add(X509_NAME *n, int nid, const char *v);
 
 struct ct_client; /* ct.h */
+struct rl_limiter; /* ratelimit.h */
+
+/* The Sigstore trust files the CA hands to clients (fulcrum trust writes
+ * them): GET /api/v2/trustedRoot, /api/v2/signingConfig and
+ * /api/v2/trustConfig (the two in one ClientTrustConfig). NULL: not
+ * served (404). The caller checks them; the server serves them as they are. */
+struct ca_trust_docs {
+	const char *trusted_root;
+	const char *signing_config;
+	const char *trust_config;
+};
 
 struct ca_server_options {
 	const char *host;           /* listen address (default 0.0.0.0) */
@@ -137,6 +148,9 @@ struct ca_server_options {
 	 * counters); NULL = none. Called on the metrics thread. */
 	void (*metrics_extra)(void *arg, struct fc_buf *out);
 	void *metrics_extra_arg;
+	struct rl_limiter *ratelimit; /* per-identity rate limits, checked before issuing
+				       * (borrowed: free it after ca_server_stop); NULL = none */
+	struct ca_trust_docs trust; /* copied at start; see ca_server_set_trust */
 };
 
 void ca_server_options_default(struct ca_server_options *o);
@@ -162,6 +176,10 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 /* Swap in a new authority (SIGHUP reload); requests in flight finish with
  * the old one, which is freed when the last of them is done. */
 void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority);
+
+/* Serve these trust files from now on (copied; a request in flight keeps
+ * the copy it took). */
+void ca_server_set_trust(struct ca_server *s, const struct ca_trust_docs *docs);
 
 /* Stop accepting, finish requests in flight, free everything. */
 void ca_server_stop(struct ca_server *s);

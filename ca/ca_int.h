@@ -322,10 +322,16 @@ struct ca_server {
 	 * completions, on the signer link's or the CT client's thread, use the
 	 * server even after the front gave up on them, so a stop waits. */
 	atomic_uint issuing;
+	pthread_mutex_t trust_lock;    /* guards trust_docs (swapped by a reload) */
+	char *trust_docs[3];           /* trusted root, signing config, trust config */
 };
 
 /* The API handler: routes one exchange (fc_http_handler_fn). */
 void ca_api_handle(void *ctx, struct fc_http_exchange *x);
+
+/* A copy of trust document i (0 trusted root, 1 signing config, 2 trust
+ * config), or NULL when none is served (caller frees). */
+char *ca_server_trust_doc(struct ca_server *s, int i);
 
 /* The /api/v2/configuration document for cfg (compact JSON; caller frees). */
 char *ca_api_configuration_json(const struct cfg_identity *cfg);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ca_int.h"
+#include "ratelimit.h"
 
 void ca_server_options_default(struct ca_server_options *o)
 {
@@ -27,6 +28,33 @@ void ca_server_options_default(struct ca_server_options *o)
 void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority)
 {
 	ca_authority_slot_replace(&s->authority, authority);
+}
+
+/* Serve these trust files from now on (see ca.h). */
+void ca_server_set_trust(struct ca_server *s, const struct ca_trust_docs *docs)
+{
+	const char *in[3] = {docs->trusted_root, docs->signing_config, docs->trust_config};
+	char *old[3];
+
+	pthread_mutex_lock(&s->trust_lock);
+	for (int i = 0; i < 3; i++) {
+		old[i] = s->trust_docs[i];
+		s->trust_docs[i] = in[i] ? fc_xstrdup(in[i]) : NULL;
+	}
+	pthread_mutex_unlock(&s->trust_lock);
+	for (int i = 0; i < 3; i++)
+		free(old[i]);
+}
+
+/* A copy of trust document i, or NULL (see ca_int.h). */
+char *ca_server_trust_doc(struct ca_server *s, int i)
+{
+	char *doc;
+
+	pthread_mutex_lock(&s->trust_lock);
+	doc = s->trust_docs[i] ? fc_xstrdup(s->trust_docs[i]) : NULL;
+	pthread_mutex_unlock(&s->trust_lock);
+	return doc;
 }
 
 /* --- metrics (Prometheus text format 0.0.4) ------------------------------------- */
@@ -86,9 +114,13 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	     "fulcrum_refusals_total{reason=\"other\"} %lu\n",
 	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
 	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
+	if (s->opts.ratelimit != NULL)
+		rl_metrics_text(s->opts.ratelimit, b);
 	if (s->opts.metrics_extra != NULL)
 		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
 #undef EMIT
+	if (s->opts.ct != NULL)
+		ct_client_metrics_text(s->opts.ct, b);
 }
 
 static void metrics_handle(void *ctx, struct fc_http_exchange *x)
@@ -105,32 +137,36 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
 /* --- lifecycle -------------------------------------------------------------------- */
 
 /*
- * Ask the CT log for its roots (RFC 6962 4.7) and warn when our root is not
- * among them: every submission would then fail. Only a warning, since the
- * log may be down now or may accept our chain through another root.
+ * Ask each CT log for its roots (RFC 6962 4.7) and warn when our root is
+ * not among them: every submission to it would then fail. Only a warning,
+ * since the log may be down now or may accept our chain through another
+ * root.
  */
 static void check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 {
 	const struct ca_chain *chain = ca_authority_chain(a);
 	X509 *root = chain->certs[chain->n - 1];
 	unsigned char *der = NULL;
-	struct fc_err err = {0};
-	bool found = false;
 	int len;
 
 	if ((len = i2d_X509(root, &der)) <= 0) {
 		fc_log_ssl("ca: encode root");
 		return;
 	}
-	if (ct_client_has_root(ct, der, (size_t)len, &found, &err) != FC_OK)
-		fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
-		       ct_client_url(ct), err.msg);
-	else if (!found)
-		fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
-				    "(get-roots): it will refuse our precertificates",
-		       ct_client_url(ct));
-	else
-		fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct));
+	for (size_t i = 0; i < ct_client_log_count(ct); i++) {
+		struct fc_err err = {0};
+		bool found = false;
+
+		if (ct_client_has_root(ct, i, der, (size_t)len, &found, &err) != FC_OK)
+			fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
+			       ct_client_url(ct, i), err.msg);
+		else if (!found)
+			fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
+					    "(get-roots): it will refuse our precertificates",
+			       ct_client_url(ct, i));
+		else
+			fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct, i));
+	}
 	OPENSSL_free(der);
 }
 
@@ -147,6 +183,8 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	enum fc_status st;
 
 	s->opts = *opts;
+	pthread_mutex_init(&s->trust_lock, NULL);
+	ca_server_set_trust(s, &opts->trust);
 	s->verifier = verifier;
 	s->cfg = cfg;
 	ca_authority_slot_init(&s->authority, authority);
@@ -206,5 +244,8 @@ void ca_server_stop(struct ca_server *s)
 		usleep(10000);
 	ca_authority_slot_destroy(&s->authority);
 	free(s->configuration_json);
+	for (int i = 0; i < 3; i++)
+		free(s->trust_docs[i]);
+	pthread_mutex_destroy(&s->trust_lock);
 	free(s);
 }

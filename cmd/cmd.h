@@ -86,6 +86,27 @@ int cmd_journal_main(int argc, char **argv);
 int cmd_serve_main(int argc, char **argv);
 int cmd_createca_main(int argc, char **argv);
 int cmd_ctlog_main(int argc, char **argv);
+int cmd_trust_main(int argc, char **argv);
+
+/* --- cmd_trust.c: the trust files fulcrum serve hands out ------------------------ */
+
+struct ca_server;
+struct ca_trust_docs;
+
+struct cmd_trust_files {
+	const char *trusted_root_path;   /* --trusted-root, or NULL */
+	const char *signing_config_path; /* --signing-config, or NULL */
+	char *doc[3];                    /* as loaded: trusted root, signing config, both */
+};
+
+/* Read and check the files; docs points into t. FC_ECONFIG/FC_EIO naming
+ * the file and the fault; t unchanged then. */
+enum fc_status cmd_trust_files_load(struct cmd_trust_files *t, struct ca_trust_docs *docs,
+				    struct fc_err *err);
+/* Reload them into a running server (SIGHUP); failures are logged and the
+ * server keeps the previous ones. */
+void cmd_trust_files_reload(struct cmd_trust_files *t, struct ca_server *s);
+void cmd_trust_files_clear(struct cmd_trust_files *t);
 int cmd_tsa_main(int argc, char **argv);
 
 /* --- pkcs11ca.c: the pkcs11ca CA of fulcrum serve, and tokens ------------------ */

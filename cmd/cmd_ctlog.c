@@ -61,6 +61,8 @@ static void ctlog_usage(FILE *f)
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		"  --sign-threads N          threads signing SCTs beside the sequencer (default:\n"
+		"                            number of CPUs, at most 16)\n"
 		"  --user NAME               started as root, the network process becomes NAME\n"
 		"                            (default " SIGNER_DEFAULT_USER "), which then owns DIR\n"
 		"  --no-signer-process       keep the log key in the network process (no checks)\n"
@@ -292,6 +294,7 @@ enum {
 	OPT_THREADS,
 	OPT_USER,
 	OPT_NO_SIGNER,
+	OPT_SIGN_THREADS,
 };
 
 /* Read the flags into *f; -1 to go on, else the exit status. */
@@ -311,6 +314,7 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
+		{"sign-threads", required_argument, NULL, OPT_SIGN_THREADS},
 		{"user", required_argument, NULL, OPT_USER},
 		{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
 		FC_HTTPD_LONGOPTS,
@@ -358,9 +362,10 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 			f->cfg.has_not_after_limit = true;
 			break;
 		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v))
+		case OPT_SIGN_THREADS:
+			if (!cmd_parse_uint(optarg, c == OPT_THREADS ? 1024 : 16, &v))
 				goto bad_value;
-			f->threads = (unsigned)v;
+			*(c == OPT_THREADS ? &f->threads : &f->cfg.sign_threads) = (unsigned)v;
 			break;
 		case OPT_USER: f->user = optarg; break;
 		case OPT_NO_SIGNER: f->no_signer = true; break;
@@ -461,7 +466,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
-	fc_httpd_stop(httpd); /* waits for the answers the sequencer still owes */
+	fc_httpd_stop(httpd); /* waits for the answers the log still owes */
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
 	if (ps.sup.pid > 0)

@@ -19,10 +19,23 @@
 #include "hsm.h"
 #include "journal.h"
 #include "oidc.h"
+#include "ratelimit.h"
 #include "signer.h"
 
 /* Fulcio's default CT log URL (ct.h); "" turns CT off, explicitly. */
 #define FULCIO_DEFAULT_CT_URL CT_DEFAULT_URL
+
+/* The CT flags: several logs by repeating --ct-log-url with its
+ * per-log flags in the same order, or a --ct-log-config file. */
+struct serve_ct_flags {
+	const char *url[CT_MAX_LOGS], *key[CT_MAX_LOGS], *origin[CT_MAX_LOGS], *op[CT_MAX_LOGS];
+	size_t n_url, n_key, n_origin, n_op;
+	const char *config;
+	const char *tls_ca;
+	unsigned timeout_ms, min_scts, min_ops, stagger_ms;
+	bool has_stagger;
+	bool off; /* the last --ct-log-url was "" */
+};
 
 struct serve_flags {
 	const char *ca;
@@ -31,18 +44,17 @@ struct serve_flags {
 	const char *fileca_key;
 	const char *fileca_key_passwd; /* where it lies in argv: wiped, never copied here */
 	bool fileca_watch;
-	const char *ct_log_url;
-	const char *ct_log_public_key_path;
-	const char *ct_log_origin;
-	const char *ct_log_tls_ca;
-	unsigned ct_log_timeout_ms;
+	struct serve_ct_flags ct;
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
+	const char *rate_limit_config;    /* --rate-limit-config */
+	const char *rate_limit_redis;     /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
 	const char *journal_dir;  /* --journal-dir */
 	const char *user;         /* --user */
 	bool no_signer;           /* --no-signer-process */
 	struct signer_user user_ids;
+	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
 };
 
 static void serve_usage(FILE *f)
@@ -85,21 +97,41 @@ static void serve_usage(FILE *f)
 		"  --client-signing-algorithms L  comma-separated allow-list of client key algorithms\n"
 		"                                 (default: Fulcio's seven)\n"
 		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
-		"CT log (every certificate is logged and carries its SCT; no SCT, no certificate):\n"
+		"CT logs (every certificate is logged and carries its SCTs; too few, no certificate):\n"
 		"  --ct-log-url URL               log prefix (default " CT_DEFAULT_URL ");\n"
-		"                                 \"\" turns CT off (certificates without SCTs)\n"
-		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL):\n"
-		"                                 every SCT is verified with it before issuing\n"
-		"  --ct-log-origin HOST           Host header to send to the log (static-CT/TesseraCT)\n"
-		"  --ct-log.tls-ca-cert FILE      extra PEM CA bundle for HTTPS to the log\n"
-		"  --ct-log-timeout DURATION      deadline of one submission, retries included\n"
-		"                                 (default 10s; e.g. 10s, 500ms, 30)\n"
+		"                                 \"\" turns CT off (certificates without SCTs);\n"
+		"                                 repeat it for several logs (at most 8)\n"
+		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL;\n"
+		"                                 one per --ct-log-url, same order): every SCT is\n"
+		"                                 verified with its log's key before issuing\n"
+		"  --ct-log-origin HOST           Host header to send to the log (static-CT/TesseraCT;\n"
+		"                                 none, or one per --ct-log-url)\n"
+		"  --ct-log-operator NAME         who runs the log (none, or one per --ct-log-url;\n"
+		"                                 default: each log is its own operator)\n"
+		"  --ct-log-config FILE           the logs and the policy in a YAML or JSON file\n"
+		"                                 instead of the flags above (docs/ct-client.md)\n"
+		"  --ct-log-min-scts K            issue only with at least K verified SCTs (default 1)\n"
+		"  --ct-log-min-operators M       ... from logs of at least M operators (default 1)\n"
+		"  --ct-log-stagger DURATION      ask the next log after this long without enough\n"
+		"                                 SCTs, or at once when one fails (default 500ms;\n"
+		"                                 0 = every log at once)\n"
+		"  --ct-log.tls-ca-cert FILE      extra PEM CA bundle for HTTPS to the logs\n"
+		"  --ct-log-timeout DURATION      deadline of one certificate's submissions, retries\n"
+		"                                 included (default 10s; e.g. 10s, 500ms, 30)\n"
+		"rate limits (off unless a configuration is given; docs/ratelimit.md):\n"
+		"  --rate-limit-config FILE       per-identity limits, JSON or YAML; over a limit\n"
+		"                                 the answer is 429 with Retry-After\n"
+		"  --rate-limit-redis URL         share the limits between replicas through Redis:\n"
+		"                                 redis://HOST[:PORT][/DB] or a unix socket path;\n"
+		"                                 while it is down, each replica limits on its own\n"
 		"listeners:\n"
 		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
 		"  --port-file FILE               write the bound API port here once listening\n"
 		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
+		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
+		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
 		"signer process (docs/signer.md):\n"
 		"  --journal-dir DIR              issuance journal (default %s)\n"
 		"  --user NAME                    run as root: the network process becomes NAME\n"
@@ -108,7 +140,8 @@ static void serve_usage(FILE *f)
 		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain without dropping requests in flight;\n"
+		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
+		"requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH, JOURNAL_DEFAULT_DIR);
 }
@@ -131,6 +164,8 @@ enum {
 	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
 	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
 	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
+	OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
+	OPT_RL_CONFIG, OPT_RL_REDIS, OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
 	OPT_JOURNAL_DIR, OPT_USER, OPT_NO_SIGNER,
 };
 static const struct option serve_longopts[] = {
@@ -145,6 +180,11 @@ static const struct option serve_longopts[] = {
 	{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
 	{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
 	{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
+	{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
+	{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
+	{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
+	{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
+	{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
 	{"host", required_argument, NULL, OPT_HOST},
 	{"http-host", required_argument, NULL, OPT_HOST},
 	{"port", required_argument, NULL, OPT_PORT},
@@ -164,14 +204,101 @@ static const struct option serve_longopts[] = {
 	{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
 	{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
 	{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+	FC_HTTPD_LONGOPTS,
+	{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
+	{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
+	{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
+	{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
 	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
 	{"user", required_argument, NULL, OPT_USER},
 	{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
-	FC_HTTPD_LONGOPTS,
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
+
+/* One CT flag (by its long name) into f; false for a bad value or one
+ * repetition too many (said on stderr). */
+static bool ct_flag(struct serve_ct_flags *f, const char *name, const char *arg)
+{
+	static const char *const rep[] = {"ct-log-url", "ct-log-public-key-path", "ct-log-origin",
+					  "ct-log-operator"};
+	const char **lists[] = {f->url, f->key, f->origin, f->op};
+	size_t *counts[] = {&f->n_url, &f->n_key, &f->n_origin, &f->n_op};
+	unsigned long v;
+
+	if (strcmp(name, "ct-log-url") == 0 && *arg == '\0') {
+		f->n_url = 0; /* "" turns CT off, and forgets the URLs given before */
+		f->off = true;
+		return true;
+	}
+	if (strcmp(name, "ct-log-url") == 0)
+		f->off = false;
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(name, rep[i]) != 0)
+			continue;
+		if (*counts[i] == CT_MAX_LOGS) {
+			fprintf(stderr, "fulcrum serve: at most %d CT logs\n", CT_MAX_LOGS);
+			return false;
+		}
+		lists[i][(*counts[i])++] = arg;
+		return true;
+	}
+	if (strcmp(name, "ct-log-config") == 0)
+		f->config = arg;
+	else if (strcmp(name, "ct-log.tls-ca-cert") == 0)
+		f->tls_ca = arg;
+	else if (strcmp(name, "ct-log-timeout") == 0)
+		return ct_parse_duration_ms(arg, &f->timeout_ms, NULL) == FC_OK;
+	else if (strcmp(name, "ct-log-stagger") == 0 && strcmp(arg, "0") == 0)
+		f->has_stagger = true, f->stagger_ms = 0;
+	else if (strcmp(name, "ct-log-stagger") == 0)
+		return (f->has_stagger = true) &&
+		       ct_parse_duration_ms(arg, &f->stagger_ms, NULL) == FC_OK;
+	else if (!cmd_parse_uint(arg, CT_MAX_LOGS, &v) || v == 0)
+		return false;
+	else if (strcmp(name, "ct-log-min-scts") == 0)
+		f->min_scts = (unsigned)v;
+	else
+		f->min_ops = (unsigned)v;
+	return true;
+}
+
+/* The CT flags together: each log has its key (and, when given at all,
+ * its origin and operator), and a configuration file is not mixed with
+ * logs named by flags. False (said on stderr) otherwise. */
+static bool ct_flags_check(const struct serve_ct_flags *f)
+{
+	const char *url = f->n_url ? f->url[0] : FULCIO_DEFAULT_CT_URL;
+
+	if (f->config != NULL) {
+		if (f->n_url + f->n_key + f->n_origin + f->n_op == 0)
+			return true;
+		fprintf(stderr, "fulcrum serve: --ct-log-config names the logs: it cannot be combined "
+				"with --ct-log-url, --ct-log-public-key-path, --ct-log-origin or "
+				"--ct-log-operator\n");
+		return false;
+	}
+	if (f->off)
+		return true; /* CT off, explicitly */
+	if (f->n_url <= 1 && f->n_key == 0) {
+		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
+				"log's PEM public key, to verify every SCT before issuing); to issue "
+				"without CT, say so with --ct-log-url=\"\"\n",
+			url);
+		return false;
+	}
+	if (f->n_key != (f->n_url ? f->n_url : 1) || (f->n_origin && f->n_origin != f->n_key) ||
+	    (f->n_op && f->n_op != f->n_key)) {
+		fprintf(stderr, "fulcrum serve: give --ct-log-public-key-path once per --ct-log-url, "
+				"and --ct-log-origin and --ct-log-operator not at all or once per "
+				"--ct-log-url, in the same order (%zu URLs, %zu keys, %zu origins, "
+				"%zu operators)\n",
+			f->n_url, f->n_key, f->n_origin, f->n_op);
+		return false;
+	}
+	return true;
+}
 
 /* The flags that go together: -1 to go on, else the exit status. */
 static int serve_check(const struct serve_flags *f)
@@ -185,14 +312,8 @@ static int serve_check(const struct serve_flags *f)
 		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
 		return CMD_EXIT_USAGE;
 	}
-	if (*f->ct_log_url != '\0' &&
-	    (f->ct_log_public_key_path == NULL || *f->ct_log_public_key_path == '\0')) {
-		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
-				"log's PEM public key, to verify every SCT before issuing); to issue "
-				"without CT, say so with --ct-log-url=\"\"\n",
-			f->ct_log_url);
+	if (!ct_flags_check(&f->ct))
 		return CMD_EXIT_USAGE;
-	}
 	return -1;
 }
 
@@ -220,12 +341,10 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 			if (!parse_bool(optarg, &f->fileca_watch))
 				goto bad_value;
 			break;
-		case OPT_CT_URL: f->ct_log_url = optarg; break;
-		case OPT_CT_KEY: f->ct_log_public_key_path = optarg; break;
-		case OPT_CT_ORIGIN: f->ct_log_origin = optarg; break;
-		case OPT_CT_TLS_CA: f->ct_log_tls_ca = optarg; break;
-		case OPT_CT_TIMEOUT:
-			if (ct_parse_duration_ms(optarg, &f->ct_log_timeout_ms, NULL) != FC_OK)
+		case OPT_CT_URL: case OPT_CT_KEY: case OPT_CT_ORIGIN: case OPT_CT_TLS_CA:
+		case OPT_CT_TIMEOUT: case OPT_CT_OPERATOR: case OPT_CT_CONFIG: case OPT_CT_MIN_SCTS:
+		case OPT_CT_MIN_OPS: case OPT_CT_STAGGER:
+			if (!ct_flag(&f->ct, serve_longopts[idx].name, optarg))
 				goto bad_value;
 			break;
 		case OPT_HOST: f->server.host = optarg; break;
@@ -267,8 +386,15 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_JOURNAL_DIR: f->journal_dir = optarg; break;
 		case OPT_USER: f->user = optarg; break;
 		case OPT_NO_SIGNER: f->no_signer = true; break;
+		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
+		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
+		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
+		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h':
+			/* The help is longer than a pipe's buffer: a reader that stops
+			 * early (grep -q) must not turn it into a SIGPIPE death. */
+			signal(SIGPIPE, SIG_IGN);
 			serve_usage(stdout);
 			return CMD_EXIT_OK;
 		default:
@@ -308,31 +434,71 @@ static enum fc_status load_identity(const struct serve_flags *f, struct cfg_iden
 	return st;
 }
 
-/* The CT client of --ct-log-url, or none with --ct-log-url "". */
-static enum fc_status make_ct_client(const struct serve_flags *f, struct ct_client **out,
+/* The CT client of --ct-log-config or --ct-log-url, or none with
+ * --ct-log-url "". The flags given beside a configuration file (timeout,
+ * TLS CA bundle, policy, stagger) win over its values. */
+static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_client **out,
 				     struct fc_err *err)
 {
-	struct ct_client_options co = {
-		.url = f->ct_log_url,
-		.public_key_path = f->ct_log_public_key_path,
-		.origin = f->ct_log_origin,
-		.tls_ca_cert = f->ct_log_tls_ca,
-		.timeout_ms = f->ct_log_timeout_ms,
-	};
+	struct ct_log_options logs[CT_MAX_LOGS];
+	struct ct_client_options co = {.logs = logs, .stagger_ms = CT_DEFAULT_STAGGER_MS},
+				 *o = &co;
+	struct ct_config *cfg = NULL;
+	enum fc_status st;
 
 	*out = NULL;
-	if (*f->ct_log_url == '\0') {
+	if (f->config == NULL && f->off) {
 		fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are "
 				    "not publicly auditable (--ct-log-url=\"\")");
 		return FC_OK;
 	}
-	return ct_client_new(&co, out, err);
+	if (f->config != NULL) {
+		if ((st = ct_config_load(f->config, &cfg, err)) != FC_OK)
+			return st;
+		o = ct_config_options(cfg);
+	}
+	/* without --ct-log-url, Fulcio's default log */
+	for (size_t i = 0; f->config == NULL && i < f->n_key; i++) {
+		logs[i] = (struct ct_log_options){.public_key_path = f->key[i]};
+		logs[i].url = f->n_url ? f->url[i] : FULCIO_DEFAULT_CT_URL;
+		logs[i].origin = f->n_origin ? f->origin[i] : NULL;
+		logs[i].operator_name = f->n_op ? f->op[i] : NULL;
+		co.n_logs = i + 1;
+	}
+	o->tls_ca_cert = f->tls_ca ? f->tls_ca : o->tls_ca_cert;
+	o->timeout_ms = f->timeout_ms ? f->timeout_ms : o->timeout_ms;
+	o->min_scts = f->min_scts ? f->min_scts : o->min_scts;
+	o->min_operators = f->min_ops ? f->min_ops : o->min_operators;
+	o->stagger_ms = f->has_stagger ? f->stagger_ms : o->stagger_ms;
+	st = ct_client_new(o, out, err);
+	ct_config_free(cfg);
+	return st;
+}
+
+/* The rate limiter of --rate-limit-config (shared through
+ * --rate-limit-redis), or none without a configuration. */
+static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_limiter **out,
+					struct fc_err *err)
+{
+	struct rl_options o = {.redis = f->rate_limit_redis, .redis_conns = f->server.threads};
+	struct rl_config *cfg = NULL;
+	enum fc_status st;
+
+	*out = NULL;
+	if (f->rate_limit_config == NULL)
+		return f->rate_limit_redis == NULL ? FC_OK
+			: fc_err_set(err, FC_ECONFIG, "--rate-limit-redis needs --rate-limit-config");
+	if ((st = rl_config_load_file(f->rate_limit_config, &cfg, err)) != FC_OK)
+		return st;
+	return rl_limiter_new(cfg, &o, out, err);
 }
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
  * of the fileca files: seen by the supervisor, or here with
- * --no-signer-process) reloads the CA. */
-static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca)
+ * --no-signer-process) reloads the CA; SIGHUP also reloads the trust
+ * files. */
+static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
+		       struct ca_server *server)
 {
 	for (;;) {
 		struct timespec poll = {.tv_sec = 2};
@@ -340,10 +506,12 @@ static void serve_wait(const struct serve_flags *f, const sigset_t *sigs, struct
 
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			cmd_trust_files_reload(&f->trust, server);
 			cmd_ca_reload(ca, "SIGHUP");
-		else if (f->no_signer && cmd_ca_files_changed(ca))
+		} else if (f->no_signer && cmd_ca_files_changed(ca)) {
 			cmd_ca_reload(ca, "fileca files changed");
+		}
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
 }
@@ -359,7 +527,7 @@ static void ca_opts(const struct serve_flags *f, struct cmd_ca_opts *o)
 	o->fileca_watch = f->fileca_watch;
 	o->pkcs11 = f->pkcs11;
 	o->validity_s = f->server.validity_s > 0 ? f->server.validity_s : CA_DEFAULT_VALIDITY_S;
-	o->ct = *f->ct_log_url != '\0';
+	o->ct = f->ct.config != NULL || !f->ct.off; /* precertificates to sign */
 	o->journal_dir = f->journal_dir ? f->journal_dir : JOURNAL_DEFAULT_DIR;
 	o->no_signer = f->no_signer;
 }
@@ -391,6 +559,7 @@ static int serve_run(struct serve_flags *f)
 	struct ct_client *ct = NULL;
 	struct cmd_ca *ca = NULL;
 	struct cmd_ca_opts co;
+	struct rl_limiter *limiter = NULL;
 	struct fc_err err = {0};
 	sigset_t sigs;
 	enum fc_status st;
@@ -410,6 +579,10 @@ static int serve_run(struct serve_flags *f)
 		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
 		goto out;
 	}
+	if (cmd_trust_files_load(&f->trust, &f->server.trust, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
+		goto out;
+	}
 	if (cmd_ca_authority(ca, &authority, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
 		goto out;
@@ -426,7 +599,7 @@ static int serve_run(struct serve_flags *f)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (make_ct_client(f, &ct, &err) != FC_OK) {
+	if (make_ct_client(&f->ct, &ct, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
 		goto out;
 	}
@@ -435,6 +608,11 @@ static int serve_run(struct serve_flags *f)
 		f->server.metrics_extra = cmd_privsep_metrics;
 		f->server.metrics_extra_arg = cmd_ca_privsep(ca);
 	}
+	if (make_rate_limiter(f, &limiter, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: rate limits: %s\n", err.msg);
+		goto out;
+	}
+	f->server.ratelimit = limiter;
 	if (ca_server_start(&f->server, verifier, cfg, authority, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
 		goto out;
@@ -447,13 +625,14 @@ static int serve_run(struct serve_flags *f)
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
-	serve_wait(f, &sigs, ca);
+	serve_wait(f, &sigs, ca, server);
 	rc = CMD_EXIT_OK;
 out:
 	if (ca != NULL)
 		cmd_ca_set_server(ca, NULL);
 	ca_server_stop(server); /* answers every request, CT submissions included */
 	ct_client_free(ct);
+	rl_limiter_free(limiter);
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);
@@ -465,7 +644,7 @@ out:
  * CMD_EXIT_USAGE for bad flags or what they name. */
 int cmd_serve_main(int argc, char **argv)
 {
-	struct serve_flags f = {.fileca_watch = true, .ct_log_url = FULCIO_DEFAULT_CT_URL};
+	struct serve_flags f = {.fileca_watch = true};
 	int rc;
 
 	/* The help takes more than one write: a reader that stops early
@@ -475,5 +654,6 @@ int cmd_serve_main(int argc, char **argv)
 	oidc_options_default(&f.oidc);
 	if ((rc = serve_parse(argc, argv, &f)) < 0)
 		rc = serve_run(&f);
+	cmd_trust_files_clear(&f.trust);
 	return rc;
 }

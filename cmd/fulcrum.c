@@ -39,6 +39,9 @@ static const struct command commands[] = {
 	{"journal", cmd_journal_main,
 	 "check the issuance journal: its hash chain, its records, intents without an "
 	 "outcome"},
+	{"trust", cmd_trust_main,
+	 "write the Sigstore trust files (trusted_root.json, signing_config.json) of the "
+	 "deployment, from files or from the running services"},
 	{"tsa", cmd_tsa_main,
 	 "run an RFC 3161 time-stamp authority (sigstore timestamp-authority's HTTP API)"},
 	{"token", cmd_token_main,

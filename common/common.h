@@ -61,6 +61,7 @@ enum fc_class {
 	FC_CLASS_ALG_UNKNOWN = 6,     /* a signature algorithm fulcrum does not know */
 	FC_CLASS_ALG_REFUSED = 7,     /* an algorithm not in --client-signing-algorithms */
 	FC_CLASS_CT_LOG = 8,          /* the CT log failed or gave no valid SCT */
+	FC_CLASS_RATE_LIMIT = 9,      /* the identity is over its rate limit (ratelimit/) */
 };
 
 /*
@@ -393,6 +394,19 @@ int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x);
  * x is answered. A client that went away must not get work done for it
  * that cannot be undone (a certificate signed). */
 bool fc_http_client_gone(struct fc_http_exchange *x);
+
+/*
+ * Give x back to the worker pool: fn(arg, x) then runs on a worker, as the
+ * handler did. For a handler that returned without answering to wait for
+ * something (an identity provider's keys) and is woken on another thread:
+ * the work goes back to the shared pool instead of running on the waker's
+ * thread. x stays the handler's until it answers. When the server has
+ * already answered x for it (503: stopping, past the shutdown bound),
+ * fn(arg, NULL) runs instead, on the calling thread or the stop's: the
+ * handler frees what it holds and must not touch x again.
+ */
+typedef void (*fc_http_resume_fn)(void *arg, struct fc_http_exchange *x);
+void fc_http_resume(struct fc_http_exchange *x, fc_http_resume_fn fn, void *arg);
 
 /* Add a response header (before fc_http_respond). Copies both strings. */
 void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char *value);

@@ -140,6 +140,8 @@ struct fc_http_exchange {
 	size_t n_resp_headers;
 	/* lists */
 	struct fc_http_exchange *next_work;  /* its client's queue (d->lock) */
+	fc_http_resume_fn resume_fn;         /* fc_http_resume: run this, not the handler */
+	void *resume_arg;
 	struct fc_http_exchange *next_done;  /* d->done_head (d->lock) */
 	struct fc_http_exchange *held_prev, *held_next; /* d->held (I/O side) */
 };
@@ -192,6 +194,8 @@ struct fc_http_exchange *httpd_exchange_new(struct fc_httpd *d, struct conn_ctx 
 void httpd_exchange_conn_release(struct fc_http_exchange *x);
 /* Hand x to the worker pool (the connection is suspended). */
 void httpd_work_push(struct fc_httpd *d, struct fc_http_exchange *x);
+/* The same under x->lock, for an exchange the handler already holds. */
+void httpd_work_push_locked(struct fc_httpd *d, struct fc_http_exchange *x);
 /* Take the answered list (LIFO order reversed to arrival order). */
 struct fc_http_exchange *httpd_done_take(struct fc_httpd *d);
 enum fc_status httpd_workers_start(struct fc_httpd *d, unsigned n, struct fc_err *err);

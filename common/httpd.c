@@ -115,6 +115,30 @@ const uint8_t *fc_http_body(const struct fc_http_exchange *x, size_t *len)
 	return x->body.data ? x->body.data : (const uint8_t *)"";
 }
 
+/*
+ * Run fn(arg, x) on a worker for the handler that holds x (common.h), or
+ * fn(arg, NULL) at once when x was answered for it by the stop.
+ */
+void fc_http_resume(struct fc_http_exchange *x, fc_http_resume_fn fn, void *arg)
+{
+	bool last;
+
+	pthread_mutex_lock(&x->lock);
+	if (x->abandoned) {
+		x->handler_ref = false;
+		last = !x->conn_ref;
+		pthread_mutex_unlock(&x->lock);
+		if (last)
+			exchange_free(x);
+		fn(arg, NULL);
+		return;
+	}
+	x->resume_fn = fn;
+	x->resume_arg = arg;
+	httpd_work_push_locked(x->d, x);
+	pthread_mutex_unlock(&x->lock);
+}
+
 void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char *value)
 {
 	x->resp_headers =
@@ -277,12 +301,19 @@ static void ring_append_locked(struct fc_httpd *d, struct client_queue *q)
  * requests only (I/O thread; x is counted and held). */
 void httpd_work_push(struct fc_httpd *d, struct fc_http_exchange *x)
 {
+	pthread_mutex_lock(&x->lock);
+	x->handler_ref = true;
+	httpd_work_push_locked(d, x);
+	pthread_mutex_unlock(&x->lock);
+}
+
+/* Queue x, whose lock the caller holds (x->lock, then d->lock, as in
+ * fc_http_respond). */
+void httpd_work_push_locked(struct fc_httpd *d, struct fc_http_exchange *x)
+{
 	struct client_queue *q;
 	unsigned h = addr_hash(x->addr);
 
-	pthread_mutex_lock(&x->lock);
-	x->handler_ref = true;
-	pthread_mutex_unlock(&x->lock);
 	pthread_mutex_lock(&d->lock);
 	for (q = d->cq[h]; q != NULL && strcmp(q->addr, x->addr) != 0; q = q->hash_next)
 		;
@@ -356,6 +387,13 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&d->lock);
 		if (x == NULL)
 			break;
+		if (x->resume_fn != NULL) { /* fc_http_resume */
+			fc_http_resume_fn fn = x->resume_fn;
+			void *resume_arg = x->resume_arg;
+			x->resume_fn = NULL;
+			fn(resume_arg, x); /* x may be gone once it has answered */
+			continue;
+		}
 		d->handler(d->ctx, x); /* x may be gone once it has answered */
 	}
 	return NULL;
@@ -404,10 +442,20 @@ void httpd_abandon_all(struct fc_httpd *d)
 		queued = q;
 	}
 	pthread_mutex_unlock(&d->lock);
-	for (q = queued; q != NULL; q = q->next_work) { /* never reached a worker */
+	for (q = queued; q != NULL; q = next) {
+		fc_http_resume_fn fn = q->resume_fn;
+		void *arg = q->resume_arg;
+
+		/* A request that never reached a worker, or a handler's
+		 * resumed work: the handler lets go (and frees what it held);
+		 * the held list below answers it. */
+		next = q->next_work;
+		q->resume_fn = NULL;
 		pthread_mutex_lock(&q->lock);
 		q->handler_ref = false;
 		pthread_mutex_unlock(&q->lock);
+		if (fn != NULL)
+			fn(arg, NULL);
 	}
 	for (x = d->held; x != NULL; x = next) {
 		bool answer;

@@ -143,49 +143,116 @@ enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
 				struct fc_err *err);
 
 /*
- * client.c: the CT client of the CA. One log, reached over HTTP(S) with
- * libcurl's multi interface on one I/O thread: a submission costs no
- * thread while the log sequences its batch.
+ * The CT client of the CA (client.c, logs.c, policy.c, config.c,
+ * metrics.c): several logs, reached over HTTP(S) with libcurl's multi
+ * interface on one I/O thread (a submission costs no thread while a log
+ * sequences its batch), and a policy: at least k verified SCTs from logs
+ * of at least m distinct operators, or no certificate.
  */
 
 #define CT_DEFAULT_URL "http://localhost:6962/test" /* Fulcio's default */
 #define CT_DEFAULT_TIMEOUT_MS 10000
+#define CT_DEFAULT_STAGGER_MS 500
 #define CT_MAX_IN_FLIGHT 16384 /* submissions at once; more: FC_EUNAVAIL */
 #define CT_MAX_CHAIN 10        /* certificates in one add-pre-chain */
+#define CT_MAX_LOGS 8          /* logs of one CA */
+#define CT_MAX_CONFIG (256 * 1024) /* a --ct-log-config file */
+/* The circuit breaker of each log (when there are several). */
+#define CT_DEFAULT_BREAKER_FAILURES 3      /* failures in a row that open it */
+#define CT_DEFAULT_BREAKER_BACKOFF_MS 1000 /* first open period, doubled ... */
+#define CT_DEFAULT_BREAKER_MAX_BACKOFF_MS 60000 /* ... up to this */
+#define CT_DEFAULT_SLOW_MS 3000 /* no answer after this (or half the deadline, if
+				 * shorter) counts as a failure */
 
-struct ct_client_options {
+/* One log of the CA's policy. */
+struct ct_log_options {
 	const char *url;             /* the log prefix, e.g. http://localhost:6962/test */
-	const char *public_key_path; /* PEM public key of the log (required) */
+	const char *public_key_path; /* PEM public key of the log, or ... */
+	const char *public_key_pem;  /* ... the PEM text itself (one of the two) */
+	const char *operator_name;   /* who runs it; NULL: the URL (a log of its own) */
 	const char *origin;          /* Host header override (--ct-log-origin), or NULL */
 	const char *tls_ca_cert;     /* extra CA bundle (PEM) for HTTPS, or NULL */
-	unsigned timeout_ms;         /* deadline of one submission, retries included
-				      * (0 = CT_DEFAULT_TIMEOUT_MS) */
+	/* A temporal shard takes only certificates whose NotAfter is in
+	 * [not_after_start, not_after_limit) (seconds since the epoch). */
+	bool has_not_after_start;
+	int64_t not_after_start;
+	bool has_not_after_limit;
+	int64_t not_after_limit;
+};
+
+struct ct_client_options {
+	/* The logs: logs[0..n_logs), or, when n_logs is 0, the one log of
+	 * the fields below (today's single-log form). */
+	const struct ct_log_options *logs;
+	size_t n_logs;
+	const char *url;
+	const char *public_key_path;
+	const char *origin;
+	const char *tls_ca_cert;
+	unsigned timeout_ms;    /* deadline of one certificate's submissions, retries
+				 * included (0 = CT_DEFAULT_TIMEOUT_MS) */
+	unsigned min_scts;      /* k: verified SCTs needed (0 = 1) */
+	unsigned min_operators; /* m: distinct operators among them (0 = 1) */
+	unsigned stagger_ms;    /* delay before asking one more log (0 = all at once) */
+	/* Circuit breaker: failures in a row that open a log's breaker (0 =
+	 * CT_DEFAULT_BREAKER_FAILURES when there are several logs, none with
+	 * one log; < 0 = never), its first and longest open period and the
+	 * latency that counts as a failure (0 = the defaults above). */
+	int breaker_failures;
+	unsigned breaker_backoff_ms;
+	unsigned breaker_max_backoff_ms;
+	unsigned slow_ms;
 };
 
 /* Parse a duration flag: "10s", "500ms", "1m", or plain seconds ("10",
  * "2.5"). FC_ECONFIG unless 1 ms <= value <= 10 min. */
 enum fc_status ct_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *err);
 
+/*
+ * A CT configuration file (--ct-log-config), YAML or JSON:
+ *   timeout: 10s            stagger: 500ms
+ *   policy: {min_scts: 2, min_operators: 2}
+ *   breaker: {failures: 3, backoff: 1s, max_backoff: 1m, slow: 3s}
+ *   logs:
+ *     - url: https://ct.example.com/2026h1
+ *       public_key_path: /etc/fulcrum/ct1.pub   (or public_key: <PEM text>)
+ *       operator: Example
+ *       origin: ct.example.com/2026h1            (optional)
+ *       tls_ca_cert: /etc/fulcrum/ct-ca.pem      (optional)
+ *       not_after_start: 2026-01-01T00:00:00Z    (optional, RFC 3339)
+ *       not_after_limit: 2026-07-01T00:00:00Z    (optional)
+ * Unknown keys, duplicate keys and values of the wrong type are refused
+ * (FC_ECONFIG naming the key). The options point into *out: keep it until
+ * ct_client_new has returned, then ct_config_free.
+ */
+struct ct_config;
+enum fc_status ct_config_load(const char *path, struct ct_config **out, struct fc_err *err);
+enum fc_status ct_config_parse(const char *text, size_t len, const char *name,
+			       struct ct_config **out, struct fc_err *err);
+struct ct_client_options *ct_config_options(struct ct_config *cfg);
+void ct_config_free(struct ct_config *cfg);
+
 struct ct_client;
 
-/* Load the log key, compute its LogID, start the I/O thread. FC_ECONFIG
- * with the reason; free *out with ct_client_free. */
+/* Load every log key, compute the LogIDs, check the policy can be met by
+ * the logs at all, start the I/O thread. FC_ECONFIG with the reason; free
+ * *out with ct_client_free. */
 enum fc_status ct_client_new(const struct ct_client_options *o, struct ct_client **out,
 			     struct fc_err *err);
-/* The configured log's LogID. */
-const uint8_t *ct_client_log_id(const struct ct_client *c);
-/* The URL given at creation (for logs). */
-const char *ct_client_url(const struct ct_client *c);
+/* The number of logs, and the LogID and URL (given at creation) of log i. */
+size_t ct_client_log_count(const struct ct_client *c);
+const uint8_t *ct_client_log_id(const struct ct_client *c, size_t i);
+const char *ct_client_url(const struct ct_client *c, size_t i);
 
 /*
- * GET <url>/ct/v1/get-roots (blocking, one attempt within the deadline)
- * and say whether root (DER) is among them in *found. FC_EUPSTREAM /
- * FC_EUNAVAIL with the reason when the log cannot be asked.
+ * GET <url of log i>/ct/v1/get-roots (blocking, one attempt within the
+ * deadline) and say whether root (DER) is among them in *found.
+ * FC_EUPSTREAM / FC_EUNAVAIL with the reason when the log cannot be asked.
  */
-enum fc_status ct_client_has_root(struct ct_client *c, const uint8_t *root_der,
+enum fc_status ct_client_has_root(struct ct_client *c, size_t i, const uint8_t *root_der,
 				  size_t root_len, bool *found, struct fc_err *err);
 
-/* A precertificate to log and what its SCT must sign (all borrowed during
+/* A precertificate to log and what its SCTs must sign (all borrowed during
  * the call only: the client copies them). */
 struct ct_precert {
 	const uint8_t *const *chain; /* DER: precert, issuing CA, ..., root */
@@ -194,34 +261,47 @@ struct ct_precert {
 	const uint8_t *issuer_key_hash; /* CT_LOG_ID_LEN bytes */
 	const uint8_t *tbs;          /* precert TBS without the poison */
 	size_t tbs_len;
+	int64_t not_after;           /* its NotAfter (seconds): picks the shards */
 };
 
 /*
  * Called exactly once per accepted submission, on the client's I/O thread
- * (also when ct_client_free fails what is still in flight). st == FC_OK: sct
- * (borrowed for the call) is verified against the log key, the LogID and
- * the precert's signed data. Otherwise err says why:
- *   FC_EUNAVAIL  the log kept answering 408/429/503 or could not be reached
- *                within the deadline, or the client is shutting down
- *   FC_EINTERNAL the log answered 400: what we sent is wrong (its reason)
+ * (also when ct_client_free fails what is still in flight). st == FC_OK:
+ * the policy is met; scts[0..n) (borrowed for the call) are every SCT
+ * obtained until then, each verified against its own log's key and LogID
+ * and the precert's signed data, in the order they arrived. Otherwise err
+ * says why (with one log, that log's own reason):
+ *   FC_EUNAVAIL  a log kept answering 408/429/503, could not be reached or
+ *                did not answer within the deadline, its breaker is open,
+ *                or the client is shutting down
+ *   FC_EINTERNAL a log answered 400: what we sent is wrong (its reason)
  *   FC_EUPSTREAM any other status, or an answer that is not a valid,
  *                verifiable SCT for this precert
- * The callback may do heavy work (sign the final certificate), but should
- * not block for long: it delays every other submission.
+ * With several logs and failures of several kinds, FC_EUNAVAIL wins, then
+ * FC_EUPSTREAM. The callback may do heavy work (sign the final
+ * certificate), but should not block for long: it delays every other
+ * submission.
  */
-typedef void (*ct_done_fn)(void *arg, enum fc_status st, const struct ct_sct *sct,
+typedef void (*ct_done_fn)(void *arg, enum fc_status st, const struct ct_sct *scts, size_t n,
 			   const struct fc_err *err);
 
 /*
- * Start add-pre-chain for p; returns at once. FC_OK: done(arg, ...) will be
- * called exactly once. Otherwise (bad input, too many in flight, shutting
- * down) done is never called and err says why.
+ * Start the submissions for p; returns at once. FC_OK: done(arg, ...)
+ * will be called exactly once. Otherwise (bad input, too many in flight,
+ * shutting down) done is never called and err says why.
  */
 enum fc_status ct_client_submit_precert(struct ct_client *c, const struct ct_precert *p,
 					ct_done_fn done, void *arg, struct fc_err *err);
 
 /* Submissions started and not yet completed (metrics, tests). */
 unsigned ct_client_in_flight(const struct ct_client *c);
+
+/*
+ * Append the client's metrics (Prometheus text format 0.0.4) to out: per
+ * log, submissions, verified SCTs, the SCT latency histogram, failures by
+ * kind and the breaker's state; per certificate, the policy met or not.
+ */
+void ct_client_metrics_text(const struct ct_client *c, struct fc_buf *out);
 
 /*
  * Stop: every submission still in flight completes with FC_EUNAVAIL

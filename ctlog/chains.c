@@ -10,7 +10,6 @@
  * without certificates signed by an accepted root; when it is full the
  * oldest chain makes room.
  */
-#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,7 +45,7 @@ void ctlog_issuers_add(struct ctlog_issuers *c, const uint8_t *der, size_t len)
 	c->ders[c->n] = fc_xmalloc(len);
 	memcpy(c->ders[c->n], der, len);
 	c->lens[c->n] = len;
-	SHA256(der, len, c->fps[c->n]);
+	ctlog_sha256(der, len, c->fps[c->n]);
 	c->n++;
 }
 
@@ -61,6 +60,10 @@ void ctlog_issuers_unref(struct ctlog_issuers *c)
 	if (c == NULL || atomic_fetch_sub(&c->refs, 1) != 1)
 		return;
 	X509_free(c->first);
+	for (size_t i = 0; i < 3; i++) {
+		EVP_PKEY_CTX_free(c->vctx[i]);
+		EVP_MD_free(c->vmd[i]);
+	}
 	for (size_t i = 0; i < c->n; i++)
 		free(c->ders[i]);
 	free(c->ders);

@@ -12,7 +12,6 @@
  */
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +35,7 @@ uint32_t ctlog_note_key_id(const char *origin, const uint8_t log_id[CTLOG_HASH_L
 	fc_buf_put_u8(&b, 0x0a);
 	fc_buf_put_u8(&b, SIG_TYPE_RFC6962);
 	fc_buf_append(&b, log_id, CTLOG_HASH_LEN);
-	SHA256(b.data, b.len, h);
+	ctlog_sha256(b.data, b.len, h);
 	fc_buf_free(&b);
 	fc_rd_init(&r, h, sizeof(h));
 	fc_rd_u32(&r, &kid);

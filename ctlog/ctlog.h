@@ -57,6 +57,7 @@ struct ctlog_server_config {
 	struct hsm_signer *signer; /* the log key (ECDSA P-256); borrowed, outlives the server */
 	unsigned batch_max_age_ms; /* 0 = CTLOG_SRV_DEFAULT_BATCH_AGE_MS */
 	unsigned batch_max_size;   /* 0 = CTLOG_SRV_DEFAULT_BATCH_SIZE */
+	unsigned sign_threads;     /* threads signing SCTs (0 = one per CPU, at most 16) */
 	unsigned eku_mask;         /* CTLOG_EKU_*; 0 or CTLOG_EKU_ANY = no filter */
 	bool has_not_after_start;  /* accept only leaves with NotAfter >= this */
 	int64_t not_after_start;   /* seconds since the epoch */

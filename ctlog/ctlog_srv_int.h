@@ -7,6 +7,8 @@
 #ifndef FULCRUM_CTLOG_SRV_INT_H
 #define FULCRUM_CTLOG_SRV_INT_H
 
+#include <jansson.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <stdatomic.h>
 
@@ -48,6 +50,30 @@ bool ctlog_verify_inclusion(uint64_t index, uint64_t size, const uint8_t leaf[CT
 bool ctlog_verify_consistency(uint64_t m, uint64_t n, const uint8_t root1[CTLOG_HASH_LEN],
 			      const uint8_t root2[CTLOG_HASH_LEN], const ctlog_hash *proof,
 			      size_t len);
+
+/* SHA-256 of p[0..len) with a digest fetched once (OpenSSL 3.0's SHA256()
+ * and EVP_sha256() look the algorithm up again at every call, which cost
+ * the log more than the hashing itself), and that digest for multi-part
+ * hashing. */
+void ctlog_sha256(const void *p, size_t len, uint8_t out[CTLOG_HASH_LEN]);
+const EVP_MD *ctlog_sha256_md(void);
+
+/* --- body.c: the add-(pre-)chain body ------------------------------------- */
+
+/* The chain of a body, as views of its base64 strings (s[i] NULL for an
+ * element that is not a string); doc owns them. */
+struct ctlog_chain_body {
+	const char *s[CTLOG_SRV_MAX_CHAIN];
+	size_t len[CTLOG_SRV_MAX_CHAIN];
+	size_t n;
+	json_t *doc;
+};
+
+/* Read {"chain": [...]} (RFC 6962 4.1): 1 to CTLOG_SRV_MAX_CHAIN elements.
+ * FC_EINPUT with the reason; clear *out with ctlog_body_clear either way. */
+enum fc_status ctlog_body_parse(const uint8_t *body, size_t len, struct ctlog_chain_body *out,
+				struct fc_err *err);
+void ctlog_body_clear(struct ctlog_chain_body *b);
 
 /* --- tiles.c: the tree as tiles (c2sp.org/tlog-tiles, static-ct-api) ------ */
 
@@ -96,6 +122,15 @@ struct ctlog_issuers {
 	X509 *first;               /* the leaf's issuer: chain[1] (or the root) */
 	bool first_signs_precerts; /* it carries the RFC 6962 3.1 precert signing EKU */
 	uint8_t first_key_hash[CTLOG_HASH_LEN]; /* SHA-256 of its SubjectPublicKeyInfo */
+	/* When first is a Precertificate Signing Certificate (RFC 6962 3.1):
+	 * whether the CA that issued it (the final issuer, ders[1]) is known,
+	 * and the SHA-256 of that CA's SubjectPublicKeyInfo (3.2). */
+	bool has_final_issuer;
+	uint8_t final_key_hash[CTLOG_HASH_LEN];
+	/* first's key ready to verify leaves signed with SHA-256, -384, -512
+	 * (copied for each use; NULL: the general path) and those digests */
+	EVP_PKEY_CTX *vctx[3];
+	EVP_MD *vmd[3];
 	size_t n;                  /* chain[1..], then the root if it was not sent */
 	uint8_t **ders;
 	size_t *lens;
@@ -164,8 +199,13 @@ struct ctlog_entry {
  * 4.2): JSON {"chain": [base64 DER...]}, each certificate signed by the
  * next, the last one a root or signed by one, the leaf a precertificate
  * (critical poison with a NULL value) exactly when precert is true, and
- * the policy filters. FC_EINPUT / FC_ETOOBIG with the reason in err.
- * Free *out with ctlog_entry_free.
+ * the policy filters. A precertificate may be signed by a Precertificate
+ * Signing Certificate (RFC 6962 3.1: chain[1] with EKU
+ * 1.3.6.1.4.1.11129.2.4.4, issued by the final issuer that follows it):
+ * the entry then names the final issuer's key hash, and its TBS the final
+ * issuer's name and the signing certificate's AuthorityKeyIdentifier
+ * (3.2). FC_EINPUT / FC_ETOOBIG with the reason in err. Free *out with
+ * ctlog_entry_free.
  */
 enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      const struct ctlog_policy *pol, bool precert,

@@ -9,7 +9,6 @@
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
-#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +105,7 @@ enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *na
 		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
 		r->r[r->n].x = x;
 		x = NULL;
-		SHA256(der, der_len, r->r[r->n].fp);
+		ctlog_sha256(der, der_len, r->r[r->n].fp);
 		b64 = fc_b64_encode(der, der_len);
 		json_array_append_new(arr, json_string(b64));
 		free(b64);
@@ -274,13 +273,48 @@ static bool tbs_of(const uint8_t *der, size_t len, const uint8_t **tbs, size_t *
 }
 
 /*
- * The precertificate's TBSCertificate without the poison (RFC 6962 3.2).
- * The TBS is re-encoded by OpenSSL as its own CT code does; it must first
- * re-encode to exactly the submitted bytes, so that the only change is the
- * removed extension. This edits leaf: call it last.
+ * RFC 6962 3.2, for a precertificate issued by the Precertificate Signing
+ * Certificate psc: the issuer becomes psc's issuer (the final issuer) and
+ * the AuthorityKeyIdentifier psc's own (which names the final issuer's
+ * key): the leaf's AKI value is replaced, removed if psc has none, added
+ * last if only psc has one (as certificate-transparency-go's
+ * BuildPrecertTBS does). False if OpenSSL fails.
  */
-static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct fc_buf *tbs,
-			struct fc_err *err)
+static bool rewrite_for_psc(X509 *leaf, X509 *psc)
+{
+	int li = X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1);
+	int pi = X509_get_ext_by_NID(psc, NID_authority_key_identifier, -1);
+	ASN1_OCTET_STRING *v = pi >= 0 ? X509_EXTENSION_get_data(X509_get_ext(psc, pi)) : NULL;
+	X509_EXTENSION *ext = NULL;
+	bool ok;
+
+	if (X509_set_issuer_name(leaf, X509_get_issuer_name(psc)) != 1)
+		return false;
+	if (li >= 0 && v != NULL)
+		return X509_EXTENSION_set_data(X509_get_ext(leaf, li), v) == 1;
+	if (li >= 0) {
+		X509_EXTENSION_free(X509_delete_ext(leaf, li));
+		return true;
+	}
+	if (v == NULL)
+		return true;
+	ok = (ext = X509_EXTENSION_create_by_NID(NULL, NID_authority_key_identifier, 0, v)) !=
+		     NULL &&
+	     X509_add_ext(leaf, ext, -1) == 1;
+	X509_EXTENSION_free(ext);
+	return ok;
+}
+
+/*
+ * The precertificate's TBSCertificate without the poison (RFC 6962 3.2),
+ * and with psc (a Precertificate Signing Certificate, or NULL) the issuer
+ * and AKI of the final issuer. The TBS is re-encoded by OpenSSL as its own
+ * CT code does; it must first re-encode to exactly the submitted bytes, so
+ * that the only changes are the ones 3.2 asks for. This edits leaf: call
+ * it last.
+ */
+static bool precert_tbs(X509 *leaf, X509 *psc, const uint8_t *der, size_t der_len,
+			struct fc_buf *tbs, struct fc_err *err)
 {
 	unsigned char *re = NULL;
 	const uint8_t *orig = NULL;
@@ -298,6 +332,12 @@ static bool precert_tbs(X509 *leaf, const uint8_t *der, size_t der_len, struct f
 	re = NULL;
 	idx = X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1);
 	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
+	if (psc != NULL && !rewrite_for_psc(leaf, psc)) {
+		ERR_clear_error();
+		fc_err_set(err, FC_EINPUT, "RFC 6962 3.2: cannot give the precertificate the final "
+					   "issuer's name and key identifier");
+		goto out;
+	}
 	n_re = i2d_re_X509_tbs(leaf, &re);
 	if (n_re <= 0 || !fc_buf_append(tbs, re, (size_t)n_re)) {
 		ERR_clear_error();
@@ -340,22 +380,20 @@ static enum fc_status check_poison(X509 *leaf, bool precert, struct fc_err *err)
 	return FC_OK;
 }
 
-/* Decode chain[i]: base64 DER of one certificate, nothing after it. With
- * libctx keyless, the certificate's public key is left undecoded. */
-static X509 *decode_cert(json_t *v, size_t i, OSSL_LIB_CTX *libctx, uint8_t **der,
-			 size_t *der_len, struct fc_err *err)
+/* Decode chain[i] of b: base64 DER of one certificate, nothing after it.
+ * With libctx keyless, the certificate's public key is left undecoded. */
+static X509 *decode_cert(const struct ctlog_chain_body *b, size_t i, OSSL_LIB_CTX *libctx,
+			 uint8_t **der, size_t *der_len, struct fc_err *err)
 {
-	const char *s;
-	size_t slen;
+	const char *s = b->s[i];
+	size_t slen = b->len[i];
 	const unsigned char *p;
 	X509 *x = NULL;
 
-	if (!json_is_string(v)) {
+	if (s == NULL) {
 		fc_err_set(err, FC_EINPUT, "chain[%zu]: not a string", i);
 		return NULL;
 	}
-	s = json_string_value(v);
-	slen = json_string_length(v);
 	if (slen > (CTLOG_SRV_MAX_CERT / 3 + 1) * 4) {
 		fc_err_set(err, FC_ETOOBIG, "chain[%zu]: over %d bytes", i, CTLOG_SRV_MAX_CERT);
 		return NULL;
@@ -402,6 +440,55 @@ static bool signature_whole_bytes(const uint8_t *der, size_t len)
 	       sig.p[sig.hdr] == 0; /* the unused-bits octet */
 }
 
+/* The slot of a SHA-2 digest in ctlog_issuers' prepared contexts. */
+static size_t md_slot(int md)
+{
+	return md == NID_sha256 ? 0 : md == NID_sha384 ? 1 : 2;
+}
+
+/* Verify sig over tbs with the issuer's context prepared for digest slot
+ * i: the digest with the algorithm fetched once, the signature on a copy
+ * of the context (OpenSSL 3.0 fetches both algorithms again at every
+ * EVP_DigestVerifyInit). */
+static bool verify_prepared(const struct ctlog_issuers *c, size_t i, const ASN1_BIT_STRING *sig,
+			    const uint8_t *tbs, size_t tbs_len)
+{
+	uint8_t dg[EVP_MAX_MD_SIZE];
+	unsigned int dl = 0;
+	EVP_PKEY_CTX *p = EVP_PKEY_CTX_dup(c->vctx[i]);
+	bool ok = p != NULL && EVP_Digest(tbs, tbs_len, dg, &dl, c->vmd[i], NULL) == 1 &&
+		  EVP_PKEY_verify(p, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig),
+				  dg, dl) == 1;
+
+	EVP_PKEY_CTX_free(p);
+	return ok;
+}
+
+/* Prepare c's verification contexts of the leaf's issuer (first) for
+ * SHA-256, -384 and -512 (ECDSA, or RSA PKCS#1 v1.5). A slot that cannot
+ * be prepared stays NULL and takes the general path. */
+static void prepare_verify(struct ctlog_issuers *c)
+{
+	static const char *const names[3] = {"SHA2-256", "SHA2-384", "SHA2-512"};
+	EVP_PKEY *key = X509_get0_pubkey(c->first);
+
+	for (size_t i = 0; key != NULL && i < 3; i++) {
+		EVP_MD *md = EVP_MD_fetch(NULL, names[i], NULL);
+		EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+
+		if (md != NULL && p != NULL && EVP_PKEY_verify_init(p) == 1 &&
+		    EVP_PKEY_CTX_set_signature_md(p, md) == 1) {
+			c->vctx[i] = p;
+			c->vmd[i] = md;
+			p = NULL;
+			md = NULL;
+		}
+		EVP_PKEY_CTX_free(p);
+		EVP_MD_free(md);
+	}
+	ERR_clear_error();
+}
+
 /*
  * Does issuer certify x, whose DER is der (names, key identifiers,
  * signature)? A leaf is parsed without its own public key (decode_cert
@@ -409,10 +496,12 @@ static bool signature_whole_bytes(const uint8_t *der, size_t len)
  * the rest of the certificate together), so X509_verify cannot run on it.
  * ECDSA and RSA PKCS#1 v1.5 signatures with SHA-2 are verified here, over
  * the submitted TBSCertificate, with the checks X509_verify makes (inner
- * and outer algorithm equal, key type, whole-byte signature); anything
- * else is parsed again in full and left to X509_verify.
+ * and outer algorithm equal, key type, whole-byte signature), through the
+ * contexts prep (the leaf's issuers, or NULL) holds ready; anything else
+ * is parsed again in full and left to X509_verify.
  */
-static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_len)
+static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_len,
+			 const struct ctlog_issuers *prep)
 {
 	EVP_PKEY *key = X509_get0_pubkey(issuer);
 	const ASN1_BIT_STRING *sig;
@@ -442,6 +531,10 @@ static bool certified_by(X509 *issuer, X509 *x, const uint8_t *der, size_t der_l
 	    !EVP_PKEY_is_a(key, pk == NID_rsaEncryption ? "RSA" : "EC") ||
 	    !signature_whole_bytes(der, der_len) || !tbs_of(der, der_len, &tbs, &tbs_len))
 		goto out;
+	if (prep != NULL && prep->vctx[md_slot(md)] != NULL) {
+		ok = verify_prepared(prep, md_slot(md), sig, tbs, tbs_len);
+		goto out;
+	}
 	ok = (c = EVP_MD_CTX_new()) != NULL &&
 	     EVP_DigestVerifyInit_ex(c, NULL, OBJ_nid2sn(md), NULL, NULL, key, NULL) == 1 &&
 	     EVP_DigestVerify(c, ASN1_STRING_get0_data(sig), (size_t)ASN1_STRING_length(sig), tbs,
@@ -456,30 +549,39 @@ out:
  * The cache key of chain[1..]: SHA-256 over each element's length and
  * base64 text. False when an element is not a string (nothing to cache).
  */
-static bool issuers_key(json_t *chain, uint8_t key[CTLOG_HASH_LEN])
+static bool issuers_key(const struct ctlog_chain_body *chain, uint8_t key[CTLOG_HASH_LEN])
 {
 	struct fc_buf b;
 	bool ok = true;
 
 	fc_buf_init(&b, 0);
-	for (size_t i = 1; i < json_array_size(chain) && ok; i++) {
-		json_t *v = json_array_get(chain, i);
-
-		ok = json_is_string(v) && fc_buf_put_u64(&b, json_string_length(v)) &&
-		     fc_buf_append(&b, json_string_value(v), json_string_length(v));
-	}
+	for (size_t i = 1; i < chain->n && ok; i++)
+		ok = chain->s[i] != NULL && fc_buf_put_u64(&b, chain->len[i]) &&
+		     fc_buf_append(&b, chain->s[i], chain->len[i]);
 	if (ok)
-		SHA256(b.data, b.len, key);
+		ctlog_sha256(b.data, b.len, key);
 	fc_buf_free(&b);
 	return ok;
 }
 
-/* Fill in what the entry needs to know about the leaf's issuer. */
+/* Fill in what the entry needs to know about the leaf's issuer: its key
+ * hash and, for a Precertificate Signing Certificate, the key hash of the
+ * CA that issued it (the next element, RFC 6962 3.2). */
 static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 {
 	c->first = first;
 	X509_up_ref(first);
+	prepare_verify(c);
 	c->first_signs_precerts = is_precert_signing_cert(first);
+	if (c->first_signs_precerts && c->n >= 2) {
+		const unsigned char *p = c->ders[1];
+		X509 *final = d2i_X509(NULL, &p, (long)c->lens[1]);
+
+		c->has_final_issuer = final != NULL &&
+				      ct_key_hash(X509_get0_pubkey(final), c->final_key_hash) == FC_OK;
+		X509_free(final);
+		ERR_clear_error();
+	}
 	return ct_key_hash(X509_get0_pubkey(first), c->first_key_hash) == FC_OK;
 }
 
@@ -502,7 +604,7 @@ static const struct root *certifying_root(const struct ctlog_roots *roots, X509 
 	const struct root *anchor = NULL;
 
 	for (size_t i = 0; i < roots->n && anchor == NULL; i++)
-		if (certified_by(roots->r[i].x, x, der, der_len))
+		if (certified_by(roots->r[i].x, x, der, der_len, NULL))
 			anchor = &roots->r[i];
 	if (anchor == NULL) {
 		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
@@ -522,8 +624,9 @@ static const struct root *certifying_root(const struct ctlog_roots *roots, X509 
  * it"), each a CA, and the last one an accepted root or certified by one
  * (the root is then appended). NULL with the reason in err.
  */
-static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, json_t *chain,
-					    size_t n, struct fc_err *err)
+static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots,
+					    const struct ctlog_chain_body *chain, size_t n,
+					    struct fc_err *err)
 {
 	X509 *certs[CTLOG_SRV_MAX_CHAIN] = {NULL};
 	struct ctlog_issuers *c = ctlog_issuers_new();
@@ -535,7 +638,7 @@ static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots, jso
 		uint8_t *der = NULL;
 		size_t der_len = 0;
 
-		certs[i] = decode_cert(json_array_get(chain, i), i, NULL, &der, &der_len, err);
+		certs[i] = decode_cert(chain, i, NULL, &der, &der_len, err);
 		if (certs[i] != NULL)
 			ctlog_issuers_add(c, der, der_len);
 		free(der);
@@ -596,49 +699,16 @@ static struct ctlog_issuers *root_of_lone_leaf(const struct ctlog_roots *roots, 
 }
 
 /*
- * The "chain" array of an add-(pre-)chain body (RFC 6962 4.1): a JSON
- * object (duplicate keys refused) whose "chain" holds 1 to
- * CTLOG_SRV_MAX_CHAIN elements. *doc owns what the result points into;
- * NULL with the reason in err.
- */
-static json_t *chain_of_body(const uint8_t *body, size_t len, json_t **doc, struct fc_err *err)
-{
-	json_error_t jerr;
-	json_t *chain;
-	size_t n;
-
-	*doc = json_loadb((const char *)body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (*doc == NULL || !json_is_object(*doc)) {
-		fc_err_set(err, FC_EINPUT, "body is not a JSON object");
-		return NULL;
-	}
-	chain = json_object_get(*doc, "chain");
-	if (!json_is_array(chain)) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is missing or not an array");
-		return NULL;
-	}
-	if ((n = json_array_size(chain)) == 0) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
-		return NULL;
-	}
-	if (n > CTLOG_SRV_MAX_CHAIN) {
-		fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit of %d",
-			   n, CTLOG_SRV_MAX_CHAIN);
-		return NULL;
-	}
-	return chain;
-}
-
-/*
  * The verified issuers of chain (leaf first, the leaf x with DER der):
  * for a lone leaf the accepted root that certifies it; otherwise chain[1..]
  * verified up to an accepted root once, then taken from roots' cache. A
  * new reference, or NULL with the reason in err.
  */
-static struct ctlog_issuers *issuers_of(const struct ctlog_roots *roots, json_t *chain, X509 *x,
+static struct ctlog_issuers *issuers_of(const struct ctlog_roots *roots,
+					const struct ctlog_chain_body *chain, X509 *x,
 					const uint8_t *der, size_t der_len, struct fc_err *err)
 {
-	size_t n = json_array_size(chain);
+	size_t n = chain->n;
 	struct ctlog_issuers *issuers = NULL;
 	uint8_t key[CTLOG_HASH_LEN];
 	bool cacheable;
@@ -678,8 +748,9 @@ static enum fc_status check_policy(X509 *leaf, const struct ctlog_policy *pol, s
 
 /*
  * The leaf's own checks, once its issuers are known: the poison exactly
- * when precert (RFC 6962 3.1), no precertificate signing certificate, the
- * policy, and (when an issuer was sent) its signature by chain[1].
+ * when precert (RFC 6962 3.1), a precertificate signing certificate only
+ * above a precertificate and followed by its issuer, the policy, and
+ * (when an issuer was sent) its signature by chain[1].
  * FC_EINPUT with the reason.
  */
 static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
@@ -690,16 +761,16 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 
 	if ((st = check_poison(leaf, precert, err)) != FC_OK)
 		return st;
-	if (precert && e->chain->first_signs_precerts) {
-		/* XXX: RFC 6962 3.1 Precertificate Signing Certificates (issuer
-		 * and AKI rewriting) are not supported; Fulcio-style CAs sign
-		 * precertificates with the issuing key itself. */
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: precertificate signing certificates "
-						  "are not supported");
-	}
+	if (!precert && e->chain->first_signs_precerts)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: chain[1] is a precertificate signing "
+						  "certificate: it signs precertificates only");
+	if (precert && e->chain->first_signs_precerts && !e->chain->has_final_issuer)
+		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: the precertificate signing "
+						  "certificate must be followed by the CA that issued "
+						  "it");
 	if ((st = check_policy(leaf, pol, err)) != FC_OK)
 		return st;
-	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len))
+	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len, e->chain))
 		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by "
 						  "chain[1] (bad signature, or wrong order)");
 	return FC_OK;
@@ -707,8 +778,9 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 
 /*
  * The entry's signed_entry (RFC 6962 3.4: the ASN.1Cert, or the PreCert
- * of issuer_key_hash and the TBSCertificate without the poison, which
- * edits leaf) and its dedupe key SHA-256(entry_type || signed_entry).
+ * of issuer_key_hash and the TBSCertificate without the poison, rewritten
+ * for a precertificate signing certificate, which edits leaf) and its
+ * dedupe key SHA-256(entry_type || signed_entry).
  * FC_EINPUT with the reason.
  */
 static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool precert,
@@ -720,9 +792,15 @@ static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool
 	bool ok;
 
 	if (precert) {
-		memcpy(e->issuer_key_hash, e->chain->first_key_hash, CTLOG_HASH_LEN);
+		bool psc = e->chain->first_signs_precerts;
+
+		/* RFC 6962 3.2: the key hash of the CA that signs the final
+		 * certificate: chain[1], or with a precertificate signing
+		 * certificate the CA that issued it */
+		memcpy(e->issuer_key_hash, psc ? e->chain->final_key_hash : e->chain->first_key_hash,
+		       CTLOG_HASH_LEN);
 		fc_buf_init(&tbs, 0);
-		if (!precert_tbs(leaf, e->cert, e->cert_len, &tbs, err)) {
+		if (!precert_tbs(leaf, psc ? e->chain->first : NULL, e->cert, e->cert_len, &tbs, err)) {
 			fc_buf_free(&tbs);
 			return FC_EINPUT;
 		}
@@ -736,7 +814,7 @@ static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool
 	if (!ok)
 		return fc_err_set(err, FC_EINPUT, "%s is over 2^24-1 bytes",
 				  precert ? "precertificate TBSCertificate" : "certificate");
-	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+	if ((c = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(c, ctlog_sha256_md(), NULL) != 1 ||
 	    EVP_DigestUpdate(c, et, 2) != 1 ||
 	    EVP_DigestUpdate(c, e->signed_entry.data, e->signed_entry.len) != 1 ||
 	    EVP_DigestFinal_ex(c, e->key, NULL) != 1)
@@ -757,18 +835,17 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 				      struct fc_err *err)
 {
 	struct ctlog_entry *e = fc_xcalloc(1, sizeof(*e));
+	struct ctlog_chain_body chain;
 	X509 *leaf = NULL;
-	json_t *doc = NULL, *chain;
 	enum fc_status st = FC_EINPUT;
 
 	fc_buf_init(&e->signed_entry, 0);
-	if ((chain = chain_of_body(body, len, &doc, err)) == NULL)
+	if (ctlog_body_parse(body, len, &chain, err) != FC_OK)
 		goto out;
 	/* the leaf's own key is never used: parse it without decoding it */
-	leaf = decode_cert(json_array_get(chain, 0), 0, fc_keyless_libctx(), &e->cert,
-			   &e->cert_len, err);
+	leaf = decode_cert(&chain, 0, fc_keyless_libctx(), &e->cert, &e->cert_len, err);
 	if (leaf == NULL ||
-	    (e->chain = issuers_of(roots, chain, leaf, e->cert, e->cert_len, err)) == NULL) {
+	    (e->chain = issuers_of(roots, &chain, leaf, e->cert, e->cert_len, err)) == NULL) {
 		st = err ? err->status : FC_EINPUT;
 		goto out;
 	}
@@ -777,14 +854,14 @@ enum fc_status ctlog_entry_from_chain(const struct ctlog_roots *roots,
 	e->issuers = e->chain->ders;
 	e->issuer_lens = e->chain->lens;
 	e->fps = e->chain->fps;
-	if ((st = check_leaf(e, leaf, pol, precert, json_array_size(chain) == 1, err)) != FC_OK ||
+	if ((st = check_leaf(e, leaf, pol, precert, chain.n == 1, err)) != FC_OK ||
 	    (st = build_signed_entry(e, leaf, precert, err)) != FC_OK)
 		goto out;
 	*out = e;
 	e = NULL;
 out:
 	X509_free(leaf);
-	json_decref(doc);
+	ctlog_body_clear(&chain);
 	ctlog_entry_free(e);
 	return st;
 }

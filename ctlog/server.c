@@ -1,20 +1,23 @@
 /*
- * The log server behind `fulcrum ctlog`: the RFC 6962 4 submission API,
- * one sequencer thread that makes batches durable and publishes them as
- * Static CT API tiles and a checkpoint, and the read path served from the
- * same files (c2sp.org/static-ct-api). See docs/ctlog.md for the storage
- * layout and the crash-safety argument.
+ * The log server behind `fulcrum ctlog`: the RFC 6962 4 submission API, a
+ * pipeline that makes batches durable and publishes them as Static CT API
+ * tiles and a checkpoint, and the read path served from the same files
+ * (c2sp.org/static-ct-api). See docs/ctlog.md for the storage layout and
+ * the crash-safety argument.
  *
  * A submission is checked on the HTTP worker thread, queued, and its
- * connection suspended; the sequencer answers it once its entry is in the
- * entry log (written and fdatasynced) and in a published checkpoint.
+ * connection suspended. One sequencer thread cuts batches and gives their
+ * entries indices and a timestamp; signer threads sign the SCTs in
+ * parallel; one integrator thread stores each signed batch in order (entry
+ * log written and fdatasynced), publishes it (tiles, checkpoint) and
+ * answers its submitters. While the integrator stores one batch, the next
+ * is being signed.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <openssl/err.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,8 @@
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CACHE_CHECKPOINT "public, max-age=1"
 
+struct batch;
+
 struct pending {
 	struct ctlog_entry *e;
 	struct fc_http_exchange **xs; /* the submitter, then identical submissions */
@@ -36,8 +41,31 @@ struct pending {
 	int64_t batch_due; /* deadline (fc_deadline_ms): its batch is cut by then */
 	struct pending *next;
 	/* set by the sequencer */
-	uint64_t index, ts, offset;
-	struct fc_buf te, leaf, sig; /* sig: the SCT's DigitallySigned */
+	struct batch *batch;
+	struct pending *sign_next; /* the signers' queue */
+	uint64_t index, ts;
+	struct fc_buf te, leaf;
+	/* set by a signer: the SCT's DigitallySigned */
+	struct fc_buf sig;
+	/* set by the integrator */
+	uint64_t offset;
+};
+
+/*
+ * One batch on its way through the pipeline: the sequencer gives its
+ * entries indices and a timestamp, the signers sign their SCTs in
+ * parallel, the integrator stores and publishes the batches in order and
+ * answers. Fields after `next` are under pipe_lock.
+ */
+struct batch {
+	struct pending *head;
+	uint32_t count;
+	uint64_t first, ts;
+	int64_t t_cut, t_signed; /* fc_mono_ms(), for the -v timings */
+	struct batch *next;
+	unsigned unsigned_left; /* SCTs not signed yet */
+	bool failed;            /* an entry could not be built or signed */
+	struct fc_err err;
 };
 
 struct done_tile {
@@ -76,7 +104,29 @@ struct ctlog_server {
 	bool stop, broken;
 	pthread_t thread;
 	bool thread_started;
+
+	/* the sequencer thread only */
+	uint64_t next_index;
+
+	/* the pipeline, under pipe_lock: sequencer -> signers -> integrator */
+	pthread_mutex_t pipe_lock;
+	pthread_cond_t pipe_cond; /* a batch is signed; room for one more; the end */
+	pthread_cond_t sign_cond; /* entries to sign; the end */
+	struct pending *sign_head, *sign_tail;
+	struct batch *int_head, *int_tail;
+	unsigned batches_ahead;   /* cut and not yet answered */
+	bool pipe_stop;           /* the sequencer has ended */
+	pthread_t *signers;
+	unsigned n_signers;
+	pthread_t integrator;
+	bool integrator_started;
 };
+
+/* Batches cut and not yet answered: one being stored and published while
+ * the next is signed. The sequencer waits for room, so that a busy log
+ * cuts larger batches rather than more of them. */
+#define BATCHES_AHEAD 2
+#define MAX_SIGNERS 16
 
 /* Wall-clock milliseconds for SCT and checkpoint timestamps. */
 static uint64_t wall_ms(void)
@@ -211,10 +261,12 @@ static void remove_partials(const struct ctlog_server *s, int level, uint64_t n)
 
 /*
  * Publish the tree at its current size: the full tiles collected in s->fs,
- * the partial tiles that changed since old_size, then the checkpoint. The
- * tiles are durable before the checkpoint that needs them is renamed in.
+ * the partial tiles that changed since old_size, then the checkpoint with
+ * timestamp ts. The tiles are durable before the checkpoint that needs
+ * them is renamed in.
  */
-static enum fc_status publish(struct ctlog_server *s, uint64_t old_size, struct fc_err *err)
+static enum fc_status publish(struct ctlog_server *s, uint64_t old_size, uint64_t ts,
+			      struct fc_err *err)
 {
 	uint64_t size = s->tree.size;
 	uint8_t root[CTLOG_HASH_LEN];
@@ -239,7 +291,7 @@ static enum fc_status publish(struct ctlog_server *s, uint64_t old_size, struct 
 		goto out;
 	ctlog_fileset_clear(&s->fs);
 	ctlog_tree_root(&s->tree, root);
-	if ((st = ctlog_checkpoint_sign(s->signer, s->origin, s->log_id, size, root, s->last_ts,
+	if ((st = ctlog_checkpoint_sign(s->signer, s->origin, s->log_id, size, root, ts,
 					&note, &note_len, err)) != FC_OK)
 		goto out;
 	ctlog_fileset_add(&s->fs, fc_xstrdup("checkpoint"), note, note_len);
@@ -294,27 +346,36 @@ static enum fc_status write_issuers(struct ctlog_server *s, struct pending *batc
 }
 
 /*
- * Give p its index and timestamp, build its TimestampedEntry, sign its SCT
- * (RFC 6962 3.2) and add its record to the batch's entry log payload.
- * Fails with the reason in err.
+ * Give p its index and timestamp and build its TimestampedEntry and
+ * TileLeaf (the sequencer). Fails with the reason in err.
  */
-static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, uint64_t index,
-				 uint64_t ts, struct fc_buf *payload, struct fc_err *err)
+static enum fc_status assign_entry(struct pending *p, uint64_t index, uint64_t ts,
+				   struct fc_err *err)
+{
+	enum fc_status st;
+
+	p->index = index;
+	p->ts = ts;
+	fc_buf_init(&p->te, 0);
+	fc_buf_init(&p->leaf, 0);
+	fc_buf_init(&p->sig, 0);
+	if (index > CTLOG_MAX_LEAF_INDEX)
+		return fc_err_set(err, FC_ETOOBIG, "ctlog: the log is full");
+	if ((st = ctlog_timestamped_entry(p->e, ts, index, &p->te)) != FC_OK)
+		return fc_err_set(err, st, "ctlog: entry over a TLS length bound");
+	if (!ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf))
+		return fc_err_set(err, FC_EINTERNAL, "ctlog: entry over a length bound");
+	return FC_OK;
+}
+
+/* Sign p's SCT (RFC 6962 3.2) into p->sig (a signer). */
+static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, struct fc_err *err)
 {
 	struct fc_buf in;
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
 	enum fc_status st;
 
-	p->index = index;
-	p->ts = ts;
-	if (index > CTLOG_MAX_LEAF_INDEX)
-		return fc_err_set(err, FC_ETOOBIG, "ctlog: the log is full");
-	fc_buf_init(&p->te, 0);
-	fc_buf_init(&p->leaf, 0);
-	fc_buf_init(&p->sig, 0);
-	if ((st = ctlog_timestamped_entry(p->e, ts, index, &p->te)) != FC_OK)
-		return fc_err_set(err, st, "ctlog: entry over a TLS length bound");
 	fc_buf_init(&in, 0);
 	ctlog_sct_input(p->te.data, p->te.len, &in);
 	st = hsm_sign_ctx(s->signer, in.data, in.len, &(struct hsm_sign_ctx){.kind = HSM_SIGN_SCT},
@@ -326,18 +387,13 @@ static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, uint
 	free(sig);
 	if (st != FC_OK)
 		return fc_err_set(err, st, "ctlog: SCT signature too long");
-	p->offset = s->elog.end + CTLOG_ELOG_HDR + payload->len;
-	if (!ctlog_tile_leaf(p->e, p->te.data, p->te.len, &p->leaf) ||
-	    !ctlog_elog_add_record(payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
-				   p->sig.data, p->sig.len))
-		return fc_err_set(err, FC_EINTERNAL, "ctlog: entry over a length bound");
 	return FC_OK;
 }
 
 /*
  * The batch is published (st == FC_OK: remember where each entry is, for
  * resubmissions) or failed (the log stops taking submissions); either way
- * answer every submitter and free the batch.
+ * answer every submitter and free the batch's entries.
  */
 static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_status st)
 {
@@ -365,67 +421,225 @@ static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_
 	}
 }
 
-/*
- * Sequence one batch: timestamps and indices, SCT signatures, the entry
- * log (one write, one fdatasync), tiles and checkpoint; then answer. On a
- * failure after the entry log was touched the log stops taking
- * submissions (a restart resumes from what is on disk).
- */
-static void sequence(struct ctlog_server *s, struct pending *batch)
+/* The entry log records of a signed batch, with each entry's offset. */
+static enum fc_status batch_payload(struct ctlog_server *s, struct batch *b,
+				    struct fc_buf *payload, struct fc_err *err)
 {
-	struct fc_err err = {0};
-	struct fc_buf payload;
-	uint64_t first = s->tree.size, ts = wall_ms();
-	int64_t t0 = fc_mono_ms(), t_signed = 0, t_stored = 0;
-	uint32_t count = 0;
-	enum fc_status st = FC_OK;
-	struct pending *p;
+	for (struct pending *p = b->head; p != NULL; p = p->next) {
+		p->offset = s->elog.end + CTLOG_ELOG_HDR + payload->len;
+		if (!ctlog_elog_add_record(payload, p->e->key, p->leaf.data, p->leaf.len, p->te.len,
+					   p->sig.data, p->sig.len))
+			return fc_err_set(err, FC_EINTERNAL, "ctlog: entry over a length bound");
+	}
+	return FC_OK;
+}
 
+/*
+ * Store and publish one signed batch, in order (the integrator): the
+ * entry log (one write, one fdatasync), tiles and checkpoint; then answer.
+ * A batch that could not be built or signed, or any failure here, stops
+ * the log from taking submissions (a restart resumes from what is on
+ * disk); batches behind a failed one are answered 503 and never stored.
+ */
+static void integrate(struct ctlog_server *s, struct batch *b)
+{
+	struct fc_err err = b->err;
+	struct fc_buf payload;
+	int64_t t0 = fc_mono_ms(), t_stored;
+	enum fc_status st = b->failed ? (err.status ? err.status : FC_EINTERNAL) : FC_OK;
+	bool broken;
+
+	pthread_mutex_lock(&s->lock);
+	broken = s->broken;
+	pthread_mutex_unlock(&s->lock);
+	if (broken && st == FC_OK) {
+		finish_batch(s, b->head, FC_EIO);
+		return;
+	}
 	fc_buf_init(&payload, 0);
-	if (ts < s->last_ts)
-		ts = s->last_ts;
-	s->last_ts = ts;
-	for (p = batch; p != NULL && st == FC_OK; p = p->next)
-		if ((st = sign_entry(s, p, first + count, ts, &payload, &err)) == FC_OK)
-			count++;
-	t_signed = fc_mono_ms();
 	if (st == FC_OK)
-		st = write_issuers(s, batch, &err);
+		st = batch_payload(s, b, &payload, &err);
 	if (st == FC_OK)
-		st = ctlog_elog_append(&s->elog, first, count, &payload, &err);
+		st = write_issuers(s, b->head, &err);
+	if (st == FC_OK)
+		st = ctlog_elog_append(&s->elog, b->first, b->count, &payload, &err);
 	t_stored = fc_mono_ms();
 	fc_buf_free(&payload);
-	for (p = batch; p != NULL && st == FC_OK; p = p->next)
+	for (struct pending *p = b->head; p != NULL && st == FC_OK; p = p->next)
 		st = tree_add(s, p->leaf.data, p->leaf.len, p->te.len, &err);
 	if (st == FC_OK)
-		st = publish(s, first, &err);
+		st = publish(s, b->first, b->ts, &err);
 	if (st != FC_OK)
 		fc_log(LOG_CRIT, "ctlog: sequencing %u entries failed, no longer accepting "
 				 "submissions (restart to recover): %s",
-		       count, err.msg);
-	finish_batch(s, batch, st);
+		       b->count, err.msg);
+	finish_batch(s, b->head, st);
 	if (st == FC_OK)
-		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (sign %lld ms, store %lld "
-				  "ms, publish %lld ms)",
-		       count, (unsigned long long)s->tree.size, (long long)(t_signed - t0),
-		       (long long)(t_stored - t_signed), (long long)(fc_mono_ms() - t_stored));
+		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (signed after %lld ms, "
+				  "waited %lld ms, store %lld ms, publish %lld ms)",
+		       b->count, (unsigned long long)s->tree.size, (long long)(b->t_signed - b->t_cut),
+		       (long long)(t0 - b->t_signed), (long long)(t_stored - t0),
+		       (long long)(fc_mono_ms() - t_stored));
 }
 
-/* Cut a batch when the oldest pending entry is max_age old or max_size
- * entries are waiting; on stop, drain without waiting. */
+/*
+ * Hand a cut batch on (the sequencer): indices and one timestamp (never
+ * decreasing), TimestampedEntry and TileLeaf of each entry; then its
+ * entries go to the signers and the batch to the integrator's queue.
+ */
+static void dispatch(struct ctlog_server *s, struct pending *list)
+{
+	struct batch *b = fc_xcalloc(1, sizeof(*b));
+	uint64_t ts = wall_ms();
+	struct pending *p;
+
+	if (ts < s->last_ts)
+		ts = s->last_ts;
+	s->last_ts = ts;
+	b->head = list;
+	b->first = s->next_index;
+	b->ts = ts;
+	b->t_cut = fc_mono_ms();
+	for (p = list; p != NULL; p = p->next) {
+		p->batch = b;
+		if (!b->failed && assign_entry(p, b->first + b->count, ts, &b->err) != FC_OK)
+			b->failed = true;
+		b->count++;
+	}
+	s->next_index += b->count;
+	pthread_mutex_lock(&s->pipe_lock);
+	if (s->int_tail)
+		s->int_tail->next = b;
+	else
+		s->int_head = b;
+	s->int_tail = b;
+	if (b->failed) {
+		b->t_signed = b->t_cut;
+	} else {
+		b->unsigned_left = b->count;
+		for (p = list; p != NULL; p = p->next) {
+			p->sign_next = NULL;
+			if (s->sign_tail)
+				s->sign_tail->sign_next = p;
+			else
+				s->sign_head = p;
+			s->sign_tail = p;
+		}
+	}
+	pthread_cond_broadcast(b->failed ? &s->pipe_cond : &s->sign_cond);
+	pthread_mutex_unlock(&s->pipe_lock);
+}
+
+/* A signer: signs SCTs from the queue until the pipeline ends. */
+static void *signer_main(void *arg)
+{
+	struct ctlog_server *s = arg;
+
+	pthread_mutex_lock(&s->pipe_lock);
+	for (;;) {
+		struct pending *p;
+		struct fc_err err = {0};
+		enum fc_status st;
+
+		while (s->sign_head == NULL && !s->pipe_stop)
+			pthread_cond_wait(&s->sign_cond, &s->pipe_lock);
+		if ((p = s->sign_head) == NULL)
+			break;
+		if ((s->sign_head = p->sign_next) == NULL)
+			s->sign_tail = NULL;
+		pthread_mutex_unlock(&s->pipe_lock);
+		st = sign_entry(s, p, &err);
+		pthread_mutex_lock(&s->pipe_lock);
+		if (st != FC_OK && !p->batch->failed) {
+			p->batch->failed = true;
+			p->batch->err = err;
+		}
+		if (--p->batch->unsigned_left == 0) {
+			p->batch->t_signed = fc_mono_ms();
+			pthread_cond_broadcast(&s->pipe_cond);
+		}
+	}
+	pthread_mutex_unlock(&s->pipe_lock);
+	return NULL;
+}
+
+/* The integrator: stores, publishes and answers the batches in order, each
+ * once its SCTs are signed, until the pipeline ends. */
+static void *integrator_main(void *arg)
+{
+	struct ctlog_server *s = arg;
+
+	pthread_mutex_lock(&s->pipe_lock);
+	for (;;) {
+		struct batch *b;
+
+		while (!(s->int_head != NULL && s->int_head->unsigned_left == 0) &&
+		       !(s->pipe_stop && s->int_head == NULL))
+			pthread_cond_wait(&s->pipe_cond, &s->pipe_lock);
+		if ((b = s->int_head) == NULL)
+			break;
+		if ((s->int_head = b->next) == NULL)
+			s->int_tail = NULL;
+		pthread_mutex_unlock(&s->pipe_lock);
+		integrate(s, b);
+		free(b);
+		pthread_mutex_lock(&s->pipe_lock);
+		s->batches_ahead--;
+		pthread_cond_broadcast(&s->pipe_cond);
+	}
+	pthread_mutex_unlock(&s->pipe_lock);
+	return NULL;
+}
+
+/* The sequencer waits until fewer than BATCHES_AHEAD batches are out. */
+static void wait_for_room(struct ctlog_server *s)
+{
+	pthread_mutex_lock(&s->pipe_lock);
+	while (s->batches_ahead >= BATCHES_AHEAD)
+		pthread_cond_wait(&s->pipe_cond, &s->pipe_lock);
+	s->batches_ahead++;
+	pthread_mutex_unlock(&s->pipe_lock);
+}
+
+/* Take up to max_size entries off the pending queue (under s->lock). */
+static struct pending *cut_batch_locked(struct ctlog_server *s)
+{
+	struct pending *batch = s->head, *last = s->head;
+	size_t n = 1;
+
+	while (n < s->max_size && last->next != NULL) {
+		last = last->next;
+		n++;
+	}
+	s->head = last->next;
+	if (s->head == NULL)
+		s->tail = NULL;
+	last->next = NULL;
+	s->n_pending -= n;
+	return batch;
+}
+
+/*
+ * The sequencer: cut a batch when the oldest pending entry is max_age old
+ * or max_size entries are waiting (on stop, drain without waiting), once
+ * there is room in the pipeline, and dispatch it. It signs nothing itself.
+ * At the end it tells the signers and the integrator to finish.
+ */
 static void *sequencer_main(void *arg)
 {
 	struct ctlog_server *s = arg;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		struct pending *batch, *last;
-		size_t n = 1;
+		struct pending *batch;
 
 		while (s->head == NULL && !s->stop)
 			pthread_cond_wait(&s->cond, &s->lock);
 		if (s->head == NULL)
 			break;
+		pthread_mutex_unlock(&s->lock);
+		wait_for_room(s);
+		pthread_mutex_lock(&s->lock);
 		while (!s->stop && s->n_pending < s->max_size &&
 		       !fc_deadline_expired(s->head->batch_due)) {
 			struct timespec dl;
@@ -433,21 +647,17 @@ static void *sequencer_main(void *arg)
 			fc_deadline_timespec(s->head->batch_due, &dl);
 			pthread_cond_timedwait(&s->cond, &s->lock, &dl);
 		}
-		batch = last = s->head;
-		while (n < s->max_size && last->next != NULL) {
-			last = last->next;
-			n++;
-		}
-		s->head = last->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		last->next = NULL;
-		s->n_pending -= n;
+		batch = cut_batch_locked(s);
 		pthread_mutex_unlock(&s->lock);
-		sequence(s, batch);
+		dispatch(s, batch);
 		pthread_mutex_lock(&s->lock);
 	}
 	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->pipe_lock);
+	s->pipe_stop = true;
+	pthread_cond_broadcast(&s->sign_cond);
+	pthread_cond_broadcast(&s->pipe_cond);
+	pthread_mutex_unlock(&s->pipe_lock);
 	return NULL;
 }
 
@@ -798,7 +1008,7 @@ static enum fc_status publish_stored(struct ctlog_server *s, const struct scan *
 		       (unsigned long long)(s->elog.count - size));
 	if (s->last_ts < wall_ms())
 		s->last_ts = wall_ms();
-	return publish(s, size, err);
+	return publish(s, size, s->last_ts, err);
 }
 
 /*
@@ -853,6 +1063,57 @@ out:
 	return st;
 }
 
+/* The integrator, the signers (n, 0 = one per CPU) and the sequencer. */
+static enum fc_status start_threads(struct ctlog_server *s, unsigned n, struct fc_err *err)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n == 0)
+		n = cpus > 0 ? (unsigned)cpus : 1;
+	if (n > MAX_SIGNERS)
+		n = MAX_SIGNERS;
+	/* named, so that each one's CPU time can be read per thread (/proc) */
+	if (pthread_create(&s->integrator, NULL, integrator_main, s) != 0)
+		return fc_err_set(err, FC_EINTERNAL, "ctlog: cannot start the integrator thread");
+	s->integrator_started = true;
+	pthread_setname_np(s->integrator, "ctlog-store");
+	s->signers = fc_xcalloc(n, sizeof(*s->signers));
+	for (; s->n_signers < n; s->n_signers++) {
+		if (pthread_create(&s->signers[s->n_signers], NULL, signer_main, s) != 0)
+			return fc_err_set(err, FC_EINTERNAL, "ctlog: cannot start a signer thread");
+		pthread_setname_np(s->signers[s->n_signers], "ctlog-sign");
+	}
+	if (pthread_create(&s->thread, NULL, sequencer_main, s) != 0)
+		return fc_err_set(err, FC_EINTERNAL, "ctlog: cannot start the sequencer thread");
+	s->thread_started = true;
+	pthread_setname_np(s->thread, "ctlog-seq");
+	return FC_OK;
+}
+
+/* Stop the pipeline: the sequencer drains the pending queue and then ends
+ * the signers and the integrator, which finish what they hold. */
+static void stop_threads(struct ctlog_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stop = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	if (s->thread_started)
+		pthread_join(s->thread, NULL);
+	pthread_mutex_lock(&s->pipe_lock);
+	s->pipe_stop = true; /* already, unless the sequencer never started */
+	pthread_cond_broadcast(&s->sign_cond);
+	pthread_cond_broadcast(&s->pipe_cond);
+	pthread_mutex_unlock(&s->pipe_lock);
+	for (unsigned i = 0; i < s->n_signers; i++)
+		pthread_join(s->signers[i], NULL);
+	if (s->integrator_started)
+		pthread_join(s->integrator, NULL);
+	free(s->signers);
+	s->signers = NULL;
+	s->n_signers = 0;
+}
+
 /* See ctlog.h. */
 enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct ctlog_server **out,
 				 struct fc_err *err)
@@ -865,6 +1126,9 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	s->lock_fd = -1;
 	s->elog.fd = -1;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->pipe_lock, NULL);
+	pthread_cond_init(&s->pipe_cond, NULL);
+	pthread_cond_init(&s->sign_cond, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cond, &ca);
@@ -926,11 +1190,9 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	}
 	if ((st = restore(s, err)) != FC_OK)
 		goto out;
-	if (pthread_create(&s->thread, NULL, sequencer_main, s) != 0) {
-		st = fc_err_set(err, FC_EINTERNAL, "ctlog: cannot start the sequencer thread");
+	s->next_index = s->tree.size;
+	if ((st = start_threads(s, cfg->sign_threads, err)) != FC_OK)
 		goto out;
-	}
-	s->thread_started = true;
 	*out = s;
 	s = NULL;
 	st = FC_OK;
@@ -945,13 +1207,7 @@ void ctlog_server_free(struct ctlog_server *s)
 {
 	if (s == NULL)
 		return;
-	if (s->thread_started) {
-		pthread_mutex_lock(&s->lock);
-		s->stop = true;
-		pthread_cond_signal(&s->cond);
-		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->thread, NULL);
-	}
+	stop_threads(s);
 	while (s->head != NULL) { /* only if the sequencer never ran */
 		struct pending *p = s->head;
 
@@ -975,5 +1231,8 @@ void ctlog_server_free(struct ctlog_server *s)
 	free(s->origin);
 	pthread_cond_destroy(&s->cond);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->pipe_cond);
+	pthread_cond_destroy(&s->sign_cond);
+	pthread_mutex_destroy(&s->pipe_lock);
 	free(s);
 }

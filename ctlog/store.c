@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,7 +324,7 @@ static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn,
 	if (pread(sc->fd, sc->payload, sc->plen, (off_t)(off + CTLOG_ELOG_HDR)) != (ssize_t)sc->plen)
 		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", sc->path,
 				  strerror(errno));
-	SHA256(sc->payload, sc->plen, h);
+	ctlog_sha256(sc->payload, sc->plen, h);
 	if (memcmp(h, sum, CTLOG_HASH_LEN) == 0)
 		return FC_OK;
 	if (off + CTLOG_ELOG_HDR + sc->plen != sc->size)
@@ -459,7 +458,7 @@ enum fc_status ctlog_elog_append(struct ctlog_elog *l, uint64_t first_index, uin
 	struct fc_buf b;
 	int e;
 
-	SHA256(payload->data, payload->len, sum);
+	ctlog_sha256(payload->data, payload->len, sum);
 	fc_buf_init(&b, 0);
 	if (!fc_buf_append(&b, CTLOG_ELOG_MAGIC, 8) || !fc_buf_put_u64(&b, first_index) ||
 	    !fc_buf_put_u32(&b, count) || !fc_buf_put_u32(&b, payload->len) ||

@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # The README's run command. Installs what fulcrum needs, builds it, and runs
-# the whole stack on loopback:
+# an organisation's whole private Sigstore on loopback:
 #   - a local OIDC issuer (tests/tools/test_issuer.c: discovery, JWKS, tokens)
-#   - a SoftHSM2 token holding the CA (root and intermediate, made by
-#     `fulcrum createca` on the first run, reused on the next ones)
+#   - a SoftHSM2 token holding the CA (root and intermediate) and the TSA's
+#     keys, made by `fulcrum createca` on the first run, reused on the next
 #   - `fulcrum ctlog`, a Certificate Transparency log (its key and its
 #     entries are kept too, so the tree grows from run to run)
+#   - `fulcrum tsa`, an RFC 3161 timestamp authority (key in the token)
+#   - Rekor v2 (rekor-tiles v2.3.0, built from source by Go module name on
+#     the first run: tests/tools/install-rekor-tiles.sh), its log kept too
+#   - the trust files written by `fulcrum trust` (trusted_root.json,
+#     signing_config.json, trust_config.json)
 #   - `fulcrum serve --ca pkcs11ca`, which logs every certificate and embeds
-#     the log's verified SCT (its key behind a signer process that journals
-#     every certificate, docs/signer.md)
-# then requests a real certificate through sigstore-js's own Fulcio client,
-# prints it decoded, checks it with `openssl verify`, shows where it sits in
-# the log, shows what fulcrum says about a refused token, and keeps the
-# services running until Ctrl-C.
+#     the log's verified SCT, and hands the trust files to clients (its key
+#     behind a signer process that journals every certificate,
+#     docs/signer.md)
+# then signs an artifact with sigstore-python, configured from the CA alone
+# (GET /api/v2/trustConfig), verifies the bundle with only the trusted root
+# (sigstore-js's verifier; sigstore-python; cosign too when installed),
+# prints the certificate decoded, checks it with `openssl verify`, shows
+# where it sits in the CT log, shows what fulcrum says about a refused
+# token, and keeps the services running until Ctrl-C.
 #
 # Usage: bash examples/quickstart.sh [--state DIR]
 #   --state DIR (or FULCRUM_QUICKSTART_STATE=DIR): where the token, the PIN,
@@ -50,7 +58,8 @@ export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 
 if [ "${FULCRUM_QUICKSTART_NO_INSTALL:-}" != 1 ]; then
   bash .ci/install-deps
-  bash tests/tools/install-interop.sh >/dev/null   # sigstore-js, pinned
+  bash tests/tools/install-interop.sh >/dev/null   # sigstore-js and sigstore-python, pinned
+  bash tests/tools/install-rekor-tiles.sh          # Rekor v2: first run only (minutes)
   mkdir -p "$FULCRUM_DEPS"
   blog=$FULCRUM_DEPS/build.log
   if [ ! -f "$build/build.ninja" ] \
@@ -67,9 +76,13 @@ if [ "${FULCRUM_QUICKSTART_NO_INSTALL:-}" != 1 ]; then
 fi
 fulcrum=$build/cmd/fulcrum
 test_issuer=$build/tests/test-issuer
+rekor_tiles=$FULCRUM_DEPS/bin/rekor-tiles
+sigstore_py=$FULCRUM_DEPS/venv/bin/sigstore
 for exe in "$fulcrum" "$test_issuer"; do
   [ -x "$exe" ] || { echo "quickstart: $exe is missing (build first, or set FULCRUM_BUILD_DIR)" >&2; exit 1; }
 done
+[ -x "$rekor_tiles" ] || { echo "quickstart: $rekor_tiles is missing (bash tests/tools/install-rekor-tiles.sh)" >&2; exit 1; }
+[ -x "$sigstore_py" ] || { echo "quickstart: $sigstore_py is missing (bash tests/tools/install-interop.sh)" >&2; exit 1; }
 
 # SoftHSM2's module: where Debian puts it, or FULCRUM_SOFTHSM_MODULE.
 module=${FULCRUM_SOFTHSM_MODULE:-}
@@ -87,10 +100,13 @@ $py -c 'import cryptography' 2>/dev/null || py=$FULCRUM_DEPS/venv/bin/python
 
 # --- the state directory --------------------------------------------------
 #   hsm/    softhsm2.conf, tokens/ (the token), user-pin and so-pin (mode 0600)
-#   ca/     chain.pem (intermediate, root) and root.pem, as createca wrote them
+#   ca/     chain.pem (intermediate, root), root.pem and tsa-chain.pem (the
+#           TSA's time-stamping certificate and root), as createca wrote them
 #   ctlog/  log.key (0600), log.pub, roots.pem, storage/ (the log itself)
-#   run/    this run's logs, ports and certificate (emptied at every start)
-mkdir -p "$state"/{hsm/tokens,ca,ctlog/storage}
+#   rekor/  rekor.key (0600), rekor.pub, storage/ (the Rekor v2 log)
+#   run/    this run's logs, ports, trust files, artifact, bundle and
+#           certificate (emptied at every start)
+mkdir -p "$state"/{hsm/tokens,ca,ctlog/storage,rekor/storage}
 exec 9>"$state/.lock"
 flock -n 9 || { echo "quickstart: another quickstart is running with $state" >&2; exit 1; }
 rm -rf "$state/run"
@@ -135,6 +151,7 @@ trap 'echo; echo "== stopping"; exit 0' INT TERM
 start() {
   local name=$1 ready=$2 pid
   shift 2
+  rm -f "$run/$name.port"
   "$@" --port-file "$run/$name.port" >"$run/$name.log" 2>&1 &
   pid=$!
   pids+=("$pid")
@@ -194,6 +211,17 @@ else
   echo "== CA created: fulcrum createca made a root and an intermediate inside the SoftHSM2 token"
   echo "   \"$token\" in $state/hsm (keys generated in the token, never extractable)"
 fi
+# The TSA's root and time-stamping certificate, keys in the same token
+# (created once; an older quickstart state gets them on its next run).
+if [ ! -s "$state/ca/tsa-chain.pem" ]; then
+  "$fulcrum" createca --pkcs11-uri "pkcs11:token=$token?module-path=$module" \
+    --pkcs11-pin-file "$state/hsm/user-pin" --hsm-caroot-id 98 --hsm-key-label TSA --tsa \
+    --org "fulcrum quickstart" --common-name "fulcrum quickstart TSA root" \
+    --out "$run/tsa-chain.pem" >"$run/createca-tsa.log" 2>&1 \
+    || { cat "$run/createca-tsa.log" >&2; exit 1; }
+  mv "$run/tsa-chain.pem" "$state/ca/tsa-chain.pem"
+  echo "== TSA created: fulcrum createca --tsa made a TSA root and time-stamping certificate in the token"
+fi
 echo "   root: $(openssl x509 -in "$state/ca/root.pem" -noout -subject)"
 echo "   root SHA-256 fingerprint: $(fingerprint "$state/ca/root.pem")"
 echo "   PIN: in $state/hsm/user-pin (mode $(stat -c %a "$state/hsm/user-pin")), read by fulcrum from the file"
@@ -228,24 +256,131 @@ oidc-issuers:
     type: email
 YAML
 
-# --- 4. fulcrum serve: the CA key in the token, every certificate logged ----
+# --- 4. The timestamp authority: fulcrum tsa, its key in the token ----------
+# fulcrum tsa refuses to stamp while the kernel says the clock is not
+# synchronised (no NTP): then it is restarted with --no-clock-check, and
+# says so. On a real server, run NTP instead.
+tsa_flags=(--certificate-chain "$state/ca/tsa-chain.pem"
+  --private-key "pkcs11:token=$token;object=TSA-tsa?module-path=$module"
+  --pkcs11-pin-file "$state/hsm/user-pin")
+start tsa /ping "$fulcrum" tsa --listen 127.0.0.1:0 "${tsa_flags[@]}"
+tsa=$url
+if ! curl -fs -o /dev/null --max-time 2 "$tsa/readyz"; then
+  why=$(curl -sS --max-time 2 "$tsa/readyz" | $py -c 'import json,sys; print(json.load(sys.stdin).get("message",""))' 2>/dev/null || true)
+  echo "   fulcrum tsa is not ready: $why"
+  echo "   restarting it with --no-clock-check (this machine's clock is not NTP-synchronised)"
+  kill -TERM "${pids[-1]}"
+  wait "${pids[-1]}" 2>/dev/null || true
+  unset 'pids[-1]' 'names[-1]'
+  start tsa /readyz "$fulcrum" tsa --listen 127.0.0.1:0 "${tsa_flags[@]}" --no-clock-check
+  tsa=$url
+fi
+
+# --- 5. Rekor v2 (rekor-tiles), its key and log kept -------------------------
+# Its checkpoint origin is the host of its URL, 127.0.0.1: that is what
+# sigstore-go checks checkpoints against. rekor-tiles takes fixed ports.
+if [ ! -s "$state/rekor/rekor.key" ]; then
+  rm -rf "$state/rekor/storage"   # a new key is a new log
+  mkdir -p "$state/rekor/storage"
+  (umask 077; openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$state/rekor/rekor.key" 2>/dev/null)
+  openssl pkey -in "$state/rekor/rekor.key" -pubout -out "$state/rekor/rekor.pub"
+  echo "== Rekor v2: new log key in $state/rekor"
+fi
+free_port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+rekor_port=$(free_port)
+"$rekor_tiles" serve --hostname 127.0.0.1 --http-address 127.0.0.1 --http-port "$rekor_port" \
+  --grpc-address 127.0.0.1 --grpc-port "$(free_port)" --http-metrics-port "$(free_port)" \
+  --storage-dir "$state/rekor/storage" --signer-filepath "$state/rekor/rekor.key" \
+  --checkpoint-interval 500ms --batch-max-age 100ms --log-level warn >"$run/rekor.log" 2>&1 &
+pids+=("$!")
+names+=(rekor)
+rekor=http://127.0.0.1:$rekor_port
+for _ in $(seq 600); do
+  [ -s "$state/rekor/storage/checkpoint" ] && curl -s -o /dev/null --max-time 2 "$rekor/" && break
+  kill -0 "${pids[-1]}" 2>/dev/null || break
+  sleep 0.1
+done
+if ! curl -s -o /dev/null --max-time 2 "$rekor/" || [ ! -s "$state/rekor/storage/checkpoint" ]; then
+  echo "quickstart: rekor-tiles did not start:" >&2
+  tail -20 "$run/rekor.log" >&2
+  exit 1
+fi
+echo "== rekor: $rekor   (pid ${pids[-1]}, log: $run/rekor.log)"
+
+# --- 6. The trust files: fulcrum trust --------------------------------------
+# The CA's port is chosen now: its URL goes into the files it serves.
+ca_port=$(free_port)
+ca=http://127.0.0.1:$ca_port
+created() { date -u -r "$1" +%Y-%m-%dT%H:%M:%SZ; }   # a log's key is as old as its log
+"$fulcrum" trust --ca "url=$ca,certificate-chain=$state/ca/chain.pem" \
+  --ct-log "url=$log,public-key=$state/ctlog/log.pub,start-time=$(created "$state/ctlog/log.key")" \
+  --tsa "url=$tsa/api/v1/timestamp,certificate-chain=$state/ca/tsa-chain.pem" \
+  --rekor "url=$rekor,api-version=2,public-key=$state/rekor/rekor.pub,checkpoint=$state/rekor/storage/checkpoint,start-time=$(created "$state/rekor/rekor.key")" \
+  --oidc "url=$issuer" --out-dir "$run/trust" >"$run/trust.log" 2>&1 \
+  || { cat "$run/trust.log" >&2; exit 1; }
+echo "== fulcrum trust wrote $run/trust/{trusted_root,signing_config,trust_config}.json:"
+$py - "$run/trust/trusted_root.json" "$run/trust/signing_config.json" <<'PY'
+import json, sys
+root, sc = (json.load(open(p)) for p in sys.argv[1:3])
+print(f"   trusted root: {len(root['certificateAuthorities'])} CA chain, {len(root['ctlogs'])} CT log, "
+      f"{len(root['timestampAuthorities'])} TSA, {len(root['tlogs'])} Rekor log")
+for kind in ("caUrls", "rekorTlogUrls", "tsaUrls", "oidcUrls"):
+    for s in sc[kind]:
+        print(f"   signing config {kind}: {s['url']} (API v{s['majorApiVersion']})")
+PY
+
+# --- 7. fulcrum serve: the CA key in the token, every certificate logged ----
 start serve /readyz "$fulcrum" serve --ca pkcs11ca \
   --pkcs11-uri "pkcs11:token=$token;object=PKCS11CA-intermediate?module-path=$module" \
   --pkcs11-pin-file "$state/hsm/user-pin" --hsm-caroot-id 99-intermediate \
-  --config-path "$run/config.yaml" --host 127.0.0.1 --port 0 --metrics-port 0 \
+  --config-path "$run/config.yaml" --host 127.0.0.1 --port "$ca_port" --metrics-port 0 \
   --ct-log-url "$log" --ct-log-public-key-path "$state/ctlog/log.pub" \
+  --trusted-root "$run/trust/trusted_root.json" --signing-config "$run/trust/signing_config.json" \
   --journal-dir "$state/journal"
-ca=$url
 
-# --- 5. A token for alice@example.com, and a certificate through sigstore-js
+# --- 8. Sign with sigstore-python, configured from the CA alone ---------------
 id_token=$(curl -fsS -H 'Content-Type: application/json' \
   --data '{"key":"ec256","claims":{"sub":"alice","email":"alice@example.com","email_verified":true}}' \
   "$issuer/mint")
 echo "== fulcrum token (what the CA decides from this token):"
 "$fulcrum" token --config-path "$run/config.yaml" "$id_token"
-echo "== requesting a certificate with sigstore-js (@sigstore/sign's FulcioSigner)"
-node tests/interop/js/request-cert.mjs "$ca" "$id_token" >"$run/chain.json"
-$py -c 'import json,sys; print(json.load(open(sys.argv[1]))["chain"][0])' "$run/chain.json" >"$run/leaf.pem"
+curl -fsS "$ca/api/v2/trustConfig" -o "$run/client-trust-config.json"
+curl -fsS "$ca/api/v2/trustedRoot" -o "$run/client-trusted-root.json"
+printf 'an artifact signed on %s through fulcrum\n' "$(date -u +%FT%TZ)" >"$run/artifact.txt"
+echo "== sigstore --trust-config <$ca/api/v2/trustConfig> sign $run/artifact.txt"
+export HOME="$run/home"   # no Sigstore state of the user's is read or written
+mkdir -p "$HOME"
+"$sigstore_py" --trust-config "$run/client-trust-config.json" sign --identity-token "$id_token" \
+  --bundle "$run/artifact.sigstore.json" "$run/artifact.txt" >"$run/sign.log" 2>&1 \
+  || { cat "$run/sign.log" >&2; exit 1; }
+$py - "$run/artifact.sigstore.json" "$run/leaf.pem" <<'PY'
+import base64, json, sys
+b = json.load(open(sys.argv[1]))
+vm = b["verificationMaterial"]
+e = vm["tlogEntries"][0]
+print(f"   bundle {sys.argv[1]}: a certificate, a Rekor v2 {e['kindVersion']['kind']} entry "
+      f"(log index {e.get('logIndex', '0')}), {len(vm['timestampVerificationData']['rfc3161Timestamps'])} RFC 3161 timestamp")
+der = base64.b64decode(vm["certificate"]["rawBytes"])
+pem = base64.encodebytes(der).decode().replace("\n", "")
+open(sys.argv[2], "w").write("-----BEGIN CERTIFICATE-----\n"
+    + "\n".join(pem[i:i + 64] for i in range(0, len(pem), 64)) + "\n-----END CERTIFICATE-----\n")
+PY
+
+# --- 9. Verify it with only the trusted root ----------------------------------
+echo "== verifying with only the trusted root the CA serves (GET /api/v2/trustedRoot):"
+echo -n "   sigstore-js (@sigstore/verify): "
+node tests/interop/js/e2e-verify.mjs "$run/artifact.sigstore.json" "$run/artifact.txt" \
+  "$run/client-trusted-root.json" alice@example.com "$issuer"
+echo -n "   sigstore-python: "
+"$sigstore_py" --trust-config "$run/client-trust-config.json" verify identity \
+  --cert-identity alice@example.com --cert-oidc-issuer "$issuer" \
+  --bundle "$run/artifact.sigstore.json" "$run/artifact.txt" 2>&1 | tail -1
+if [ -x "$FULCRUM_DEPS/bin/cosign" ]; then
+  echo -n "   cosign: "
+  "$FULCRUM_DEPS/bin/cosign" verify-blob "$run/artifact.txt" --bundle "$run/artifact.sigstore.json" \
+    --trusted-root "$run/client-trusted-root.json" \
+    --certificate-identity alice@example.com --certificate-oidc-issuer "$issuer" 2>&1 | tail -1
+fi
 curl -fsS "$ca/api/v2/trustBundle" \
   | $py -c 'import json,sys; print("".join(json.load(sys.stdin)["chains"][0]["certificates"]), end="")' >"$run/bundle.pem"
 echo "== the certificate ($run/leaf.pem):"
@@ -276,7 +411,7 @@ echo "== trust bundle: $(openssl x509 -in "$run/bundle.pem" -noout -subject), th
 echo -n "== openssl verify (root from the token, intermediate from the trust bundle): "
 openssl verify -CAfile "$state/ca/root.pem" -untrusted "$run/bundle.pem" "$run/leaf.pem"
 
-# --- 6. The certificate in the CT log ----------------------------------------
+# --- 10. The certificate in the CT log ----------------------------------------
 # The SCT embedded in the certificate carries the static-ct-api leaf_index
 # extension: type 0, length 5, the entry's 40-bit index in the log.
 echo "== the embedded SCT:"
@@ -314,7 +449,7 @@ fi
 echo "== the issuance journal (fulcrum journal verify $state/journal):"
 "$fulcrum" journal verify "$state/journal" | sed 's/^/    /'
 
-# --- 7. A refused token --------------------------------------------------------
+# --- 11. A refused token -------------------------------------------------------
 echo "== a token minted for another audience is refused, and the client is told why:"
 bad=$(curl -fsS -H 'Content-Type: application/json' \
   --data '{"claims":{"sub":"mallory","email":"mallory@example.com","email_verified":true,"aud":"another-app"}}' \
@@ -325,8 +460,12 @@ if [ "${FULCRUM_QUICKSTART_ONESHOT:-}" = 1 ]; then
   echo "== done (FULCRUM_QUICKSTART_ONESHOT=1); stopping"
   exit 0
 fi
-echo "== running; try: curl $ca/api/v2/configuration   or   curl $log/checkpoint   (Ctrl-C to stop)"
-while kill -0 "${pids[0]}" 2>/dev/null && kill -0 "${pids[2]}" 2>/dev/null; do sleep 1; done
+echo "== running; try: curl $ca/api/v2/trustedRoot   or   curl $log/checkpoint"
+echo "   sign: TOKEN=\$(curl -s -H 'Content-Type: application/json' -d '{\"claims\":{\"sub\":\"alice\",\"email\":\"alice@example.com\",\"email_verified\":true}}' $issuer/mint)"
+echo "         $sigstore_py --trust-config $run/client-trust-config.json sign --identity-token \"\$TOKEN\" FILE"
+echo "   (Ctrl-C to stop)"
+alive() { local p; for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || return 1; done; }
+while alive; do sleep 1; done
 echo "quickstart: a service exited:" >&2
-tail -5 "$run/ctlog.log" "$run/serve.log" >&2
+for n in "${names[@]}"; do tail -3 "$run/$n.log" >&2; done
 exit 1

@@ -16,6 +16,7 @@ bash tests/tools/install-ctlog-reader.sh || { echo "0 passed, 1 failed"; exit 1;
 bash tests/tools/install-cosign.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash tests/tools/install-timestamp-server.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash tests/tools/install-fulcio.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash tests/tools/install-rekor-tiles.sh || { echo "0 passed, 1 failed"; exit 1; }
 export PATH="$FULCRUM_DEPS/bin:$PATH"
 
 build=build-test

@@ -99,7 +99,9 @@ fi
   || t_skip "sigstore-js not installed in $JS/node_modules (run tests/tools/install-interop.sh)"
 [ -x "$PY" ] && "$PY" -c 'import sigstore, cryptography' 2>/dev/null \
   || t_skip "sigstore-python not installed in $CT_DEPS/venv (run tests/tools/install-interop.sh)"
-"$FULCRUM_BIN" serve --help 2>&1 | grep -q -- '--ct-log-public-key-path' \
+# (the help is read whole first: grep -q would close the pipe under a longer text)
+serve_help=$("$FULCRUM_BIN" serve --help 2>&1)
+grep -q -- '--ct-log-public-key-path' <<<"$serve_help" \
   || t_skip "this fulcrum serve has no CT submission (--ct-log-public-key-path not in --help)"
 export NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost
 

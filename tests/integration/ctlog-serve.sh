@@ -8,7 +8,8 @@ source "$here/lib.sh"
 source "$here/ctlog-lib.sh"
 
 command -v jq >/dev/null || t_skip "jq not installed"
-"$FULCRUM_BIN" serve --help 2>&1 | grep -q -- --ct-log-public-key-path || t_skip "fulcrum serve has no CT log support"
+serve_help=$("$FULCRUM_BIN" serve --help 2>&1) # read whole: grep -q would close the pipe early
+grep -q -- --ct-log-public-key-path <<<"$serve_help" || t_skip "fulcrum serve has no CT log support"
 PY=python3
 $PY -c 'import cryptography' 2>/dev/null || PY="$here/../../.deps/venv/bin/python"
 $PY -c 'import cryptography' 2>/dev/null || t_skip "pyca/cryptography is needed"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # examples/quickstart.sh (the README's run command), run twice in oneshot
 # mode with the test build's binaries and a fresh state directory: the first
-# run creates the CA in a SoftHSM2 token and a CT log, the second reuses
-# both (same root, the log keeps growing); each run's certificate chains to
-# that root under `openssl verify` and carries a verified SCT from the log;
-# the quickstart exits 0 and leaves no process or listening port behind.
+# run creates the CA and the TSA's keys in a SoftHSM2 token, a CT log and a
+# Rekor v2 log, the second reuses them all (same root, the logs keep
+# growing); each run signs with sigstore-python configured from the CA
+# alone and verifies with only the trusted root; each run's certificate
+# chains to that root under `openssl verify` and carries a verified SCT
+# from the log; the first run's bundle still verifies with the second run's
+# trusted root; the quickstart exits 0 and leaves no process or listening
+# port behind.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 root=$(cd "$here/../.." && pwd)
@@ -15,6 +19,9 @@ command -v node >/dev/null || t_skip "node not installed (sigstore-js)"
 [ -f "$root/tests/interop/js/node_modules/@sigstore/sign/package.json" ] \
   || t_skip "sigstore-js not installed (run tests/tools/install-interop.sh)"
 command -v softhsm2-util >/dev/null || t_skip "softhsm2-util not installed"
+deps=${FULCRUM_DEPS:-$root/.deps}
+[ -x "$deps/bin/rekor-tiles" ] || t_skip "rekor-tiles not installed (run tests/tools/install-rekor-tiles.sh)"
+[ -x "$deps/venv/bin/sigstore" ] || t_skip "sigstore-python not installed (run tests/tools/install-interop.sh)"
 PY=python3
 $PY -c 'import cryptography' 2>/dev/null || PY="${FULCRUM_DEPS:-$root/.deps}/venv/bin/python"
 $PY -c 'import cryptography' 2>/dev/null || t_skip "pyca/cryptography is needed"
@@ -35,21 +42,42 @@ run_quickstart() {
   T_PIDS=()   # reaped: nothing for t_cleanup to signal
   sed "s/^/  [run $n] /" "$T_TMP/out.$n"
   cp "$state/run/leaf.pem" "$T_TMP/leaf.$n.pem" 2>/dev/null || true
+  cp "$state/run/artifact.sigstore.json" "$T_TMP/bundle.$n.json" 2>/dev/null || true
+  cp "$state/run/artifact.txt" "$T_TMP/artifact.$n.txt" 2>/dev/null || true
+  cp "$state/run/client-trusted-root.json" "$T_TMP/trusted_root.$n.json" 2>/dev/null || true
   cat "$state"/run/*.log >"$T_TMP/logs.$n" 2>/dev/null
 }
 
-# no_leftovers N: every process the run started is gone and its port closed.
+# no_leftovers N: every process the run started (ctlog, issuer, tsa -- twice
+# when the clock check made the quickstart restart it --, rekor, serve) is
+# gone and its port closed.
 no_leftovers() {
-  local n=$1 pids urls alive="" open="" p u
+  local n=$1 pids urls names alive="" open="" p u
   pids=$(sed -n 's/^== [a-z]*: http[^(]*(pid \([0-9]*\),.*/\1/p' "$T_TMP/out.$n")
   urls=$(sed -n 's/^== [a-z]*: \(http:[0-9./:]*\) .*/\1/p' "$T_TMP/out.$n")
+  names=$(sed -n 's/^== \([a-z]*\): http[^(]*(pid .*/\1/p' "$T_TMP/out.$n" | sort -u | tr '\n' ' ')
   for p in $pids; do kill -0 "$p" 2>/dev/null && alive="$alive $p"; done
   for u in $urls; do curl -s -o /dev/null --max-time 2 "$u/" && open="$open $u"; done
   alive="$alive $(pgrep -f -- "$state" | tr '\n' ' ')"
-  if [ "$(wc -w <<<"$pids")" = 3 ] && [ "$(wc -w <<<"$urls")" = 3 ] && [ -z "${alive// /}" ] && [ -z "$open" ]; then
-    t_ok "run $n: its 3 processes ($(echo $pids)) are gone and their ports closed"
+  if [ "$names" = "ctlog issuer rekor serve tsa " ] && [ -z "${alive// /}" ] && [ -z "$open" ]; then
+    t_ok "run $n: its 5 services ($names; pids $(echo $pids)) are gone and their ports closed"
   else
-    t_bad "run $n: pids '$(echo $pids)' urls '$(echo $urls)'; still alive:$alive; still answering:$open"
+    t_bad "run $n: services '$names' pids '$(echo $pids)' urls '$(echo $urls)'; still alive:$alive; still answering:$open"
+  fi
+}
+
+# signed_and_verified N: run N signed with sigstore-python (a Rekor v2
+# entry, an RFC 3161 timestamp) and verified with only the trusted root.
+signed_and_verified() {
+  local n=$1
+  if grep -q '^   bundle .*: a certificate, a Rekor v2 hashedrekord entry (log index [0-9]*), 1 RFC 3161 timestamp' "$T_TMP/out.$n" \
+     && grep -q '^   sigstore-js (@sigstore/verify): verified: SAN alice@example.com' "$T_TMP/out.$n" \
+     && grep -q '^   sigstore-python: OK: ' "$T_TMP/out.$n" \
+     && jq -e '(.verificationMaterial.tlogEntries | length == 1) and (.verificationMaterial.timestampVerificationData.rfc3161Timestamps | length == 1)' \
+          "$T_TMP/bundle.$n.json" >/dev/null 2>&1; then
+    t_ok "run $n: sigstore-python signed (Rekor v2 entry, timestamp); verified with only the trusted root by sigstore-js and sigstore-python"
+  else
+    t_bad "run $n: signing or verification not shown: $(grep -E '^   (bundle|sigstore)' "$T_TMP/out.$n")"
   fi
 }
 
@@ -99,6 +127,14 @@ root_fp=$(fp "$T_TMP/root.pem")
   && t_ok "run 1: prints the root's fingerprint ($root_fp)" \
   || t_bad "run 1: printed fingerprint '$(printed_fp 1)', root in $state/ca/chain.pem '$root_fp'"
 no_leftovers 1
+signed_and_verified 1
+if jq -e '.mediaType == "application/vnd.dev.sigstore.trustedroot+json;version=0.1"
+    and (.certificateAuthorities | length == 1) and (.ctlogs | length == 1)
+    and (.timestampAuthorities | length == 1) and (.tlogs | length == 1)' "$T_TMP/trusted_root.1.json" >/dev/null 2>&1; then
+  t_ok "run 1: the CA serves the trusted root fulcrum trust wrote (CA, CT log, TSA, Rekor v2)"
+else
+  t_bad "run 1: trusted root: $(head -c 300 "$T_TMP/trusted_root.1.json" 2>&1)"
+fi
 
 # --- second run: everything is reused ---
 run_quickstart 2
@@ -109,6 +145,16 @@ grep -q '^== CA reused' "$T_TMP/out.2" && ! grep -q '^== CA created' "$T_TMP/out
   && t_ok "run 2: the same root certificate" \
   || t_bad "run 2: root fingerprint '$(printed_fp 2)', want '$root_fp'"
 no_leftovers 2
+signed_and_verified 2
+# the first run's bundle, with the second run's trusted root (new ports, the
+# same keys: the logs' windows start when their keys were made)
+iss1=$(sed -n 's/^ *1\.3\.6\.1\.4\.1\.57264\.1\.8: //p' "$T_TMP/out.1" | head -1)
+if out=$(node "$root/tests/interop/js/e2e-verify.mjs" "$T_TMP/bundle.1.json" "$T_TMP/artifact.1.txt" \
+    "$T_TMP/trusted_root.2.json" alice@example.com "$iss1" 2>&1); then
+  t_ok "run 1's bundle verifies with run 2's trusted root: $out"
+else
+  t_bad "run 1's bundle with run 2's trusted root (issuer '$iss1'): $out"
+fi
 
 # --- both certificates: chain to the first run's root, SCT from the log ---
 for n in 1 2; do

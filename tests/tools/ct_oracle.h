@@ -80,39 +80,19 @@ out:
 	return ok;
 }
 
-/*
- * OpenSSL's CT validation of leaf's embedded SCTs (issuer = leaf's issuing
- * CA, log_key = the only trusted log): exactly one SCT, and it is
- * SCT_VALIDATION_STATUS_VALID. OpenSSL 3.0 has no public call to add a log
- * to a CTLOG_STORE, so the store is loaded from a small config file.
- */
-static bool oracle_openssl_validate(X509 *leaf, X509 *issuer, EVP_PKEY *log_key, char *why,
-				    size_t cap)
+/* "key = <base64 SPKI>" line of an OpenSSL CT log file for key, into f. */
+static bool oracle_log_line(FILE *f, size_t i, EVP_PKEY *key)
 {
-	STACK_OF(SCT) *scts = NULL;
-	CTLOG_STORE *store = NULL;
-	CT_POLICY_EVAL_CTX *ctx = NULL;
-	unsigned char *spki = NULL;
-	char path[] = "/tmp/fulcrum-ct-oracle-XXXXXX";
-	int fd = -1, len;
-	FILE *f = NULL;
+	unsigned char *spki = NULL, b64[4096];
+	int len, outl = 0, total = 0;
+	EVP_ENCODE_CTX *enc = EVP_ENCODE_CTX_new();
 	bool ok = false;
-	EVP_ENCODE_CTX *enc = NULL;
-	unsigned char b64[4096];
-	int outl = 0, total = 0;
 
-	scts = X509_get_ext_d2i(leaf, NID_ct_precert_scts, NULL, NULL);
-	if (scts == NULL || sk_SCT_num(scts) != 1) {
-		snprintf(why, cap, "d2i_SCT_LIST: want exactly one SCT, got %d",
-			 scts ? sk_SCT_num(scts) : -1);
+	if (enc == NULL || (len = i2d_PUBKEY(key, &spki)) <= 0 || len > 2000)
 		goto out;
-	}
-	if ((len = i2d_PUBKEY(log_key, &spki)) <= 0 || len > 2000)
-		goto fail_ssl;
-	enc = EVP_ENCODE_CTX_new();
 	EVP_EncodeInit(enc);
 	if (EVP_EncodeUpdate(enc, b64, &outl, spki, len) != 1)
-		goto fail_ssl;
+		goto out;
 	total = outl;
 	EVP_EncodeFinal(enc, b64 + total, &outl);
 	total += outl;
@@ -120,44 +100,106 @@ static bool oracle_openssl_validate(X509 *leaf, X509 *issuer, EVP_PKEY *log_key,
 	for (char *p = (char *)b64, *q = (char *)b64;; p++) /* drop the line breaks */
 		if (*p != '\n' && (*q++ = *p) == '\0')
 			break;
-	if ((fd = mkstemp(path)) < 0 || (f = fdopen(fd, "w")) == NULL)
-		goto fail_ssl;
-	fd = -1;
-	fprintf(f, "enabled_logs = testlog\n[testlog]\ndescription = test log\nkey = %s\n", b64);
-	if (fclose(f) != 0) {
-		f = NULL;
-		goto fail_ssl;
+	ok = fprintf(f, "[log%zu]\ndescription = test log %zu\nkey = %s\n", i, i, b64) > 0;
+out:
+	EVP_ENCODE_CTX_free(enc);
+	OPENSSL_free(spki);
+	return ok;
+}
+
+/* An OpenSSL CTLOG_STORE of the n keys (loaded from a temporary file:
+ * OpenSSL 3.0 has no public call to add a log to a store). NULL on error. */
+static CTLOG_STORE *oracle_store(EVP_PKEY *const *keys, size_t n)
+{
+	char path[] = "/tmp/fulcrum-ct-oracle-XXXXXX";
+	CTLOG_STORE *store = NULL;
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	bool ok = f != NULL && fprintf(f, "enabled_logs = ") > 0;
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = fprintf(f, "%slog%zu", i ? "," : "", i) > 0;
+	ok = ok && fprintf(f, "\n") > 0;
+	for (size_t i = 0; ok && i < n; i++)
+		ok = oracle_log_line(f, i, keys[i]);
+	if (f != NULL && fclose(f) != 0)
+		ok = false;
+	else if (f == NULL && fd >= 0)
+		close(fd);
+	if (ok && ((store = CTLOG_STORE_new()) == NULL || CTLOG_STORE_load_file(store, path) != 1)) {
+		CTLOG_STORE_free(store);
+		store = NULL;
 	}
-	f = NULL;
-	if ((store = CTLOG_STORE_new()) == NULL || CTLOG_STORE_load_file(store, path) != 1 ||
-	    (ctx = CT_POLICY_EVAL_CTX_new()) == NULL || CT_POLICY_EVAL_CTX_set1_cert(ctx, leaf) != 1 ||
-	    CT_POLICY_EVAL_CTX_set1_issuer(ctx, issuer) != 1)
-		goto fail_ssl;
-	CT_POLICY_EVAL_CTX_set_shared_CTLOG_STORE(ctx, store);
-	CT_POLICY_EVAL_CTX_set_time(ctx, (uint64_t)time(NULL) * 1000 + 1000);
-	if (SCT_LIST_validate(scts, ctx) != 1 ||
-	    SCT_get_validation_status(sk_SCT_value(scts, 0)) != SCT_VALIDATION_STATUS_VALID) {
-		snprintf(why, cap, "SCT_LIST_validate: status %d (2 = valid)",
-			 (int)SCT_get_validation_status(sk_SCT_value(scts, 0)));
+	if (fd >= 0)
+		unlink(path);
+	return store;
+}
+
+/*
+ * OpenSSL's CT validation of leaf's embedded SCTs (issuer = leaf's issuing
+ * CA, keys[0..n) = the trusted logs): exactly want SCTs, each
+ * SCT_VALIDATION_STATUS_VALID; which[i] (may be NULL) receives the index
+ * in keys of the log of SCT i. Returns true, or false with why.
+ */
+static bool oracle_openssl_validate_logs(X509 *leaf, X509 *issuer, EVP_PKEY *const *keys,
+					 size_t n, int want, int *which, char *why, size_t cap)
+{
+	STACK_OF(SCT) *scts = X509_get_ext_d2i(leaf, NID_ct_precert_scts, NULL, NULL);
+	CTLOG_STORE *store = NULL;
+	CT_POLICY_EVAL_CTX *ctx = NULL;
+	bool ok = false;
+
+	if (scts == NULL || sk_SCT_num(scts) != want) {
+		snprintf(why, cap, "d2i_SCT_LIST: want %d SCT(s), got %d", want,
+			 scts ? sk_SCT_num(scts) : -1);
 		goto out;
 	}
+	if ((store = oracle_store(keys, n)) == NULL || (ctx = CT_POLICY_EVAL_CTX_new()) == NULL ||
+	    CT_POLICY_EVAL_CTX_set1_cert(ctx, leaf) != 1 ||
+	    CT_POLICY_EVAL_CTX_set1_issuer(ctx, issuer) != 1) {
+		snprintf(why, cap, "OpenSSL CT setup failed: %s",
+			 ERR_reason_error_string(ERR_peek_error()));
+		goto out;
+	}
+	CT_POLICY_EVAL_CTX_set_shared_CTLOG_STORE(ctx, store);
+	CT_POLICY_EVAL_CTX_set_time(ctx, (uint64_t)time(NULL) * 1000 + 1000);
+	if (SCT_LIST_validate(scts, ctx) != 1) {
+		snprintf(why, cap, "SCT_LIST_validate refuses the list");
+		goto out;
+	}
+	for (int i = 0; i < want; i++) {
+		SCT *sct = sk_SCT_value(scts, i);
+		unsigned char *id = NULL;
+		size_t id_len = SCT_get0_log_id(sct, &id);
+
+		if (SCT_get_validation_status(sct) != SCT_VALIDATION_STATUS_VALID) {
+			snprintf(why, cap, "SCT %d: validation status %d (2 = valid)", i,
+				 (int)SCT_get_validation_status(sct));
+			goto out;
+		}
+		for (size_t k = 0; which != NULL && k < n; k++) {
+			unsigned char *spki = NULL, h[32];
+			int len = i2d_PUBKEY(keys[k], &spki);
+			if (len > 0 && EVP_Digest(spki, (size_t)len, h, NULL, EVP_sha256(), NULL) == 1 &&
+			    id_len == 32 && memcmp(h, id, 32) == 0)
+				which[i] = (int)k;
+			OPENSSL_free(spki);
+		}
+	}
 	ok = true;
-	goto out;
-fail_ssl:
-	snprintf(why, cap, "OpenSSL CT setup failed: %s", ERR_reason_error_string(ERR_peek_error()));
 out:
 	ERR_clear_error();
-	if (f != NULL)
-		fclose(f);
-	if (fd >= 0)
-		close(fd);
-	unlink(path);
-	EVP_ENCODE_CTX_free(enc);
 	CT_POLICY_EVAL_CTX_free(ctx);
 	CTLOG_STORE_free(store);
-	OPENSSL_free(spki);
 	SCT_LIST_free(scts);
 	return ok;
+}
+
+/* The same with one trusted log and exactly one SCT. */
+static inline bool oracle_openssl_validate(X509 *leaf, X509 *issuer, EVP_PKEY *log_key, char *why,
+				    size_t cap)
+{
+	return oracle_openssl_validate_logs(leaf, issuer, &log_key, 1, 1, NULL, why, cap);
 }
 
 #endif /* FULCRUM_TEST_CT_ORACLE_H */

@@ -6,7 +6,8 @@
  *
  *   fake_ctlog serve --port-file F --key-out PUB.pem [--mode M] [--delay-ms N]
  *                    [--roots PEM] [--record-dir DIR]
- *   fake_ctlog check --cert LEAF.pem --issuer CA.pem --precert P.der --log-key PUB.pem
+ *   fake_ctlog check --cert LEAF.pem --issuer CA.pem [--precert P.der] --log-key PUB.pem
+ *                    [--log-key PUB2.pem ...] [--scts N]
  *
  * serve answers POST /ct/v1/add-pre-chain according to the mode; by default
  * ("ok") with an SCT correctly signed by its own P-256 key (made at start,
@@ -20,13 +21,18 @@
  *   500         500 (an unexpected status)
  *   garbage     200 with a body that is not JSON
  *   wrong-key   SCT signed by another key (log id still ours)
+ *   wrong-id    SCT signed by our key, but carrying another log's id
  *   wrong-cert  SCT signed over a different TBS
  *   future      SCT with a timestamp one hour ahead
+ *   hang        accept the request and never answer (until the mode changes
+ *               or the tool stops)
  * GET /fake/mode?set=M[&delay_ms=N] switches at run time; GET /fake/stats
  * answers {"submissions":N,"ok":N}. GET /ct/v1/get-roots lists --roots.
  * --record-dir: each precert received is written as DIR/<SERIAL-HEX>.der.
  *
- * check runs the independent oracles of ct_oracle.h on an issued leaf.
+ * check runs the independent oracles of ct_oracle.h on an issued leaf: it
+ * must carry N SCTs (default 1), each valid for one of the log keys given;
+ * it prints which (by the order of --log-key).
  */
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -38,6 +44,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +69,8 @@ static unsigned delay_ms;
 static uint8_t seen[SEEN_MAX][32]; /* 429-once: chains already pushed back */
 static size_t n_seen;
 static atomic_ulong n_submissions, n_ok, leaf_index;
+static atomic_bool stopping;
+static uint8_t other_id[32]; /* for wrong-id */
 
 struct req {
 	struct fc_buf body;
@@ -163,7 +172,7 @@ static enum MHD_Result add_pre_chain(struct MHD_Connection *conn, const struct f
 	for (int i = 0; i < 5; i++)
 		ext[3 + i] = (uint8_t)(idx >> (8 * (4 - i)));
 	sct.version = 0;
-	memcpy(sct.log_id, log_id, 32);
+	memcpy(sct.log_id, strcmp(m, "wrong-id") == 0 ? other_id : log_id, 32);
 	sct.timestamp = (uint64_t)time(NULL) * 1000;
 	if (strcmp(m, "future") == 0)
 		sct.timestamp += 3600 * 1000;
@@ -270,6 +279,14 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	pthread_mutex_unlock(&lock);
 	if (d > 0)
 		usleep(d * 1000u); /* thread per connection: only this one waits */
+	for (bool hang = strcmp(m, "hang") == 0; hang && !atomic_load(&stopping);) {
+		usleep(50 * 1000);
+		pthread_mutex_lock(&lock);
+		hang = strcmp(mode, "hang") == 0;
+		pthread_mutex_unlock(&lock);
+	}
+	if (strcmp(m, "hang") == 0)
+		return reply(conn, 503, "text/plain", "fake_ctlog: no longer hanging", "0");
 	if (strcmp(m, "400") == 0)
 		return reply(conn, 400, "text/plain",
 			     "fake_ctlog: chain does not chain to a known root (test mode 400)", NULL);
@@ -325,14 +342,27 @@ static void load_roots(const char *path)
 	fclose(f);
 }
 
+static X509 *read_pem_cert(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	X509 *x = f ? PEM_read_X509(f, NULL, NULL, NULL) : NULL;
+
+	if (f)
+		fclose(f);
+	return x;
+}
+
+/* check: the independent oracles on an issued leaf; --log-key repeated for
+ * several logs, --scts N the number of SCTs the leaf must carry. */
 static int check_main(int argc, char **argv)
 {
-	const char *cert = NULL, *issuer = NULL, *precert = NULL, *key = NULL;
+	const char *cert = NULL, *issuer = NULL, *precert = NULL, *keys[8];
+	EVP_PKEY *pub[8] = {NULL};
 	X509 *leaf = NULL, *iss = NULL, *pre = NULL;
-	EVP_PKEY *pub = NULL;
+	size_t n_keys = 0;
+	int want = 1, which[8] = {-1, -1, -1, -1, -1, -1, -1, -1}, rc = 1;
+	char why[512] = "", logs[64] = "";
 	FILE *f;
-	char why[512] = "";
-	int rc = 1;
 
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--cert") == 0)
@@ -341,30 +371,31 @@ static int check_main(int argc, char **argv)
 			issuer = argv[i + 1];
 		else if (strcmp(argv[i], "--precert") == 0)
 			precert = argv[i + 1];
-		else if (strcmp(argv[i], "--log-key") == 0)
-			key = argv[i + 1];
+		else if (strcmp(argv[i], "--log-key") == 0 && n_keys < 8)
+			keys[n_keys++] = argv[i + 1];
+		else if (strcmp(argv[i], "--scts") == 0)
+			want = atoi(argv[i + 1]);
 	}
-	if (!cert || !issuer || !key) {
-		fprintf(stderr, "usage: fake_ctlog check --cert L --issuer I --log-key K [--precert P]\n");
+	if (!cert || !issuer || n_keys == 0 || want < 1 || want > 8) {
+		fprintf(stderr, "usage: fake_ctlog check --cert L --issuer I --log-key K [--log-key K2 "
+				"...] [--scts N] [--precert P]\n");
 		return 2;
 	}
-	if ((f = fopen(cert, "r")) != NULL) {
-		leaf = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if ((f = fopen(issuer, "r")) != NULL) {
-		iss = PEM_read_X509(f, NULL, NULL, NULL);
-		fclose(f);
-	}
-	if ((f = fopen(key, "r")) != NULL) {
-		pub = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-		fclose(f);
-	}
+	leaf = read_pem_cert(cert);
+	iss = read_pem_cert(issuer);
+	for (size_t i = 0; i < n_keys; i++)
+		if ((f = fopen(keys[i], "r")) != NULL) {
+			pub[i] = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+			fclose(f);
+		}
 	if (precert && (f = fopen(precert, "rb")) != NULL) {
 		pre = d2i_X509_fp(f, NULL);
 		fclose(f);
 	}
-	if (!leaf || !iss || !pub || (precert && !pre)) {
+	for (size_t i = 0; i < n_keys; i++)
+		if (pub[i] == NULL)
+			leaf = NULL;
+	if (!leaf || !iss || (precert && !pre)) {
 		fprintf(stderr, "fake_ctlog check: cannot read the inputs\n");
 		goto out;
 	}
@@ -372,18 +403,23 @@ static int check_main(int argc, char **argv)
 		printf("TBS check failed: %s\n", why);
 		goto out;
 	}
-	if (!oracle_openssl_validate(leaf, iss, pub, why, sizeof(why))) {
+	if (!oracle_openssl_validate_logs(leaf, iss, pub, n_keys, want, which, why, sizeof(why))) {
 		printf("OpenSSL SCT validation failed: %s\n", why);
 		goto out;
 	}
-	printf("ok: %sOpenSSL SCT_LIST_validate accepts the one embedded SCT\n",
-	       pre ? "TBS(final)-SCT == TBS(precert)-poison; " : "");
+	for (int i = 0; i < want; i++)
+		snprintf(logs + strlen(logs), sizeof(logs) - strlen(logs), "%s%d", i ? "," : "",
+			 which[i]);
+	printf("ok: %sOpenSSL SCT_LIST_validate accepts the %d embedded SCT%s (logs %s)\n",
+	       pre ? "TBS(final)-SCT == TBS(precert)-poison; " : "", want, want == 1 ? "" : "s",
+	       logs);
 	rc = 0;
 out:
 	X509_free(leaf);
 	X509_free(iss);
 	X509_free(pre);
-	EVP_PKEY_free(pub);
+	for (size_t i = 0; i < n_keys; i++)
+		EVP_PKEY_free(pub[i]);
 	return rc;
 }
 
@@ -421,7 +457,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if ((log_key = p256()) == NULL || (other_key = p256()) == NULL ||
-	    ct_key_hash(log_key, log_id) != FC_OK)
+	    ct_key_hash(log_key, log_id) != FC_OK || ct_key_hash(other_key, other_id) != FC_OK)
 		return 1;
 	if ((f = fopen(key_out, "w")) == NULL || PEM_write_PUBKEY(f, log_key) != 1 || fclose(f) != 0)
 		return 1;
@@ -457,6 +493,7 @@ int main(int argc, char **argv)
 			info->port, mode);
 	}
 	sigwait(&sigs, &sig);
+	atomic_store(&stopping, true); /* hanging requests end */
 	MHD_stop_daemon(d);
 	json_decref(roots_json);
 	EVP_PKEY_free(log_key);

@@ -707,7 +707,7 @@ static void test_issue_path(void)
 		struct ct_client_options co = {.url = url, .public_key_path = keypath,
 						  .timeout_ms = 2500};
 		CHECK(ct_client_new(&co, &ct, &err) == FC_OK);
-		CHECK(ct && memcmp(ct_client_log_id(ct), lg.log_id, 32) == 0);
+		CHECK(ct && memcmp(ct_client_log_id(ct, 0), lg.log_id, 32) == 0);
 		/* a URL without a key is refused */
 		struct ct_client *none = NULL;
 		co.public_key_path = NULL;

@@ -7,9 +7,13 @@
  * with OpenSSL directly, the entry bytes, the chain checks (the leaf
  * signature verified without a parsed leaf key, every other algorithm on
  * the fallback, the cache of verified issuer chains), the entry log's
- * crash handling and the start-up consistency check.
+ * crash handling, the start-up consistency check, the request body, and
+ * the pipeline: every SCT signed by a signer thread, never by the
+ * sequencer.
  */
+#include <curl/curl.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
@@ -900,6 +904,175 @@ out:
 	free(cp);
 }
 
+/* --- the request body ------------------------------------------------------ */
+
+static void body_case(const char *text, enum fc_status want, size_t n, const char *first,
+		      const char *why)
+{
+	struct ctlog_chain_body b;
+	struct fc_err err = {0};
+	enum fc_status st = ctlog_body_parse((const uint8_t *)text, strlen(text), &b, &err);
+
+	CHECK(st == want);
+	if (st != want)
+		fprintf(stderr, "body %s: %d (%s)\n", text, st, err.msg);
+	if (want == FC_OK) {
+		CHECK(b.n == n);
+		if (first == NULL)
+			CHECK(b.s[0] == NULL);
+		else
+			CHECK(b.s[0] != NULL && b.len[0] == strlen(first) &&
+			      memcmp(b.s[0], first, b.len[0]) == 0);
+	} else {
+		CHECK_CONTAINS(err.msg, why);
+	}
+	ctlog_body_clear(&b);
+}
+
+static void test_body(void)
+{
+	body_case("{\"chain\":[\"QUJD\",\"REVG\"]}", FC_OK, 2, "QUJD", NULL);
+	body_case(" {\n\t\"chain\" : [ \"QU+/\" ,\r\n\"RA==\" ] }\n", FC_OK, 2, "QU+/", NULL);
+	body_case("{\"chain\":[\"QU\\/D\"]}", FC_OK, 1, "QU/D", NULL); /* an escape */
+	body_case("{\"chain\":[1,\"QUJD\"]}", FC_OK, 2, NULL, NULL);
+	body_case("{\"chain\":[\"QUJD\"],\"x\":1}", FC_OK, 1, "QUJD", NULL);
+	body_case("{\"chain\":[]}", FC_EINPUT, 0, NULL, "\"chain\" is empty");
+	body_case("{\"chain\":[\"a\"],\"chain\":[\"b\"]}", FC_EINPUT, 0, NULL,
+		  "not a JSON object");
+	body_case("{\"chain\":[\"a\"]} x", FC_EINPUT, 0, NULL, "not a JSON object");
+	body_case("{\"chain\":[\"a\"", FC_EINPUT, 0, NULL, "not a JSON object");
+	body_case("{\"chains\":[\"a\"]}", FC_EINPUT, 0, NULL, "missing or not an array");
+	body_case("{\"chain\":[\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\",\"a\","
+		  "\"a\",\"a\"]}",
+		  FC_EINPUT, 0, NULL, "11 certificates, over the limit of 10");
+	body_case("[]", FC_EINPUT, 0, NULL, "not a JSON object");
+	body_case("", FC_EINPUT, 0, NULL, "not a JSON object");
+}
+
+/* --- the pipeline: who signs what ----------------------------------------- */
+
+/* A signer around a real one that notes which thread asked for each
+ * signature: SCTs (RFC 6962 3.2 input: version 0, signature type 0) and
+ * checkpoints (tree_hash, type 1). */
+static struct {
+	pthread_mutex_t lock;
+	struct hsm_signer *real;
+	unsigned sct_by_signers, sct_elsewhere, cp_by_store, cp_elsewhere;
+} who = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static enum fc_status who_sign(void *impl, const uint8_t *msg, size_t len, uint8_t **sig,
+			       size_t *sig_len, struct fc_err *err)
+{
+	char name[16] = "";
+	bool sct = len > 2 && msg[0] == 0 && msg[1] == 0;
+
+	pthread_getname_np(pthread_self(), name, sizeof(name));
+	pthread_mutex_lock(&who.lock);
+	if (sct && strcmp(name, "ctlog-sign") == 0)
+		who.sct_by_signers++;
+	else if (sct)
+		who.sct_elsewhere++;
+	else if (strcmp(name, "ctlog-store") == 0)
+		who.cp_by_store++;
+	else
+		who.cp_elsewhere++;
+	pthread_mutex_unlock(&who.lock);
+	return hsm_sign(who.real, msg, len, sig, sig_len, err);
+}
+
+static void who_close(void *impl)
+{
+}
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	return size * n;
+}
+
+/* POST body to url; the HTTP status (0 if the transfer failed). */
+static long post(const char *url, const char *body)
+{
+	CURL *e = curl_easy_init();
+	long status = 0;
+
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT, 20L);
+	if (curl_easy_perform(e) == CURLE_OK)
+		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	return status;
+}
+
+/* Every SCT is signed by a signer thread, never by the sequencer or an
+ * HTTP worker; checkpoints by the integrator (the empty tree's at open
+ * by the opening thread). */
+static void test_pipeline(void)
+{
+	static const struct hsm_ops ops = {.sign = who_sign, .close = who_close};
+	EVP_PKEY *rk = p256(), *lk = p256();
+	X509 *root = make_cert("root", rk, NULL, NULL, true, 0);
+	char *store = fc_xasprintf("%s/pipe", tmpdir), *roots = fc_xasprintf("%s/pipe-roots.pem", tmpdir);
+	struct ctlog_server_config cfg = {.storage_dir = store, .roots_path = roots,
+					  .origin = "localhost/pipe", .batch_max_age_ms = 5,
+					  .sign_threads = 2};
+	struct fc_httpd_options ho = {.host = "127.0.0.1", .threads = 2, .max_body = 1 << 20,
+				      .name = "pipe"};
+	struct hsm_signer *signer = NULL;
+	struct ctlog_server *s = NULL;
+	struct fc_httpd *d = NULL;
+	struct fc_err err = {0};
+	char *url = NULL;
+	FILE *f = fopen(roots, "w");
+	unsigned ok = 0;
+
+	PEM_write_X509(f, root);
+	fclose(f);
+	CHECK(hsm_softkey_generate(HSM_KEY_EC_P256, &who.real, &err) == FC_OK);
+	CHECK(hsm_signer_new(&ops, NULL, hsm_signer_public_key(who.real), HSM_RSA_PKCS1, "recorder",
+			     &signer, &err) == FC_OK);
+	cfg.signer = signer;
+	CHECK(ctlog_server_open(&cfg, &s, &err) == FC_OK);
+	CHECK(s && fc_httpd_start(&ho, ctlog_server_handle, s, &d, &err) == FC_OK);
+	if (d == NULL)
+		goto out;
+	url = fc_xasprintf("http://127.0.0.1:%u/ct/v1/add-pre-chain", fc_httpd_port(d));
+	for (int i = 0; i < 12; i++) {
+		X509 *pre = make_cert("leaf", lk, root, rk, false, 1);
+		char *a = b64_cert(pre), *b = b64_cert(root);
+		char *body = fc_xasprintf("{\"chain\":[\"%s\",\"%s\"]}", a, b);
+
+		ok += post(url, body) == 200;
+		free(body);
+		free(a);
+		free(b);
+		X509_free(pre);
+	}
+	CHECK(ok == 12);
+	fc_httpd_stop(d);
+	d = NULL;
+	ctlog_server_free(s);
+	s = NULL;
+	CHECK(who.sct_by_signers == 12 && who.sct_elsewhere == 0);
+	CHECK(who.cp_by_store >= 1 && who.cp_elsewhere == 1);
+	if (who.sct_elsewhere || who.cp_elsewhere != 1)
+		fprintf(stderr, "pipeline: SCTs %u by signers, %u elsewhere; checkpoints %u by the "
+				"integrator, %u elsewhere\n",
+			who.sct_by_signers, who.sct_elsewhere, who.cp_by_store, who.cp_elsewhere);
+out:
+	fc_httpd_stop(d);
+	ctlog_server_free(s);
+	hsm_signer_free(signer);
+	hsm_signer_free(who.real);
+	X509_free(root);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(lk);
+	free(url);
+	free(store);
+	free(roots);
+}
+
 int main(void)
 {
 	char *cmd;
@@ -918,6 +1091,8 @@ int main(void)
 	test_elog();
 	test_map();
 	test_open();
+	test_body();
+	test_pipeline();
 	cmd = fc_xasprintf("rm -rf %s", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", tmpdir);
