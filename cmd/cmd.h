@@ -23,6 +23,8 @@ enum {
 
 /* args.c: a decimal unsigned integer of at most max. */
 bool cmd_parse_uint(const char *s, unsigned long max, unsigned long *out);
+/* args.c: HOST:PORT of a --listen flag; *host allocated (caller frees). */
+bool cmd_parse_listen(const char *s, char **host, uint16_t *port);
 
 /* --- flags.c: flags read the way Fulcio's (pflag under viper) are -------------- */
 
@@ -77,9 +79,6 @@ struct cmd_flags_spec {
 int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n, int argc,
 		    char **argv, int *first_arg);
 void cmd_flags_release(struct cmd_flags_spec *spec);
-/* A Go duration ("10s", "1m30s", "500ms"); a bare number counts plain_ms
- * milliseconds per unit, or is refused when plain_ms is 0. */
-bool cmd_parse_duration(const char *s, unsigned long plain_ms, double *ms);
 
 int cmd_token_main(int argc, char **argv);
 int cmd_journal_main(int argc, char **argv);

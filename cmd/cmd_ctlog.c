@@ -73,19 +73,12 @@ static void ctlog_usage(FILE *f)
 		HSM_P11_PIN_ENV, CTLOG_SRV_DEFAULT_BATCH_AGE_MS, CTLOG_SRV_DEFAULT_BATCH_SIZE);
 }
 
-/* "250ms", "1s", "1.5s", or a number of milliseconds. */
+/* "250ms", "1s", "1.5s", or a number of milliseconds, up to a minute. */
 static bool parse_duration_ms(const char *s, unsigned *out)
 {
-	char *end;
-	double v = strtod(s, &end);
+	double v;
 
-	if (end == s || v < 0)
-		return false;
-	if (strcmp(end, "s") == 0)
-		v *= 1000;
-	else if (strcmp(end, "ms") != 0 && *end != '\0')
-		return false;
-	if (v < 1 || v > 60000)
+	if (!fc_parse_duration(s, 1, &v) || v < 1 || v > 60000)
 		return false;
 	*out = (unsigned)v;
 	return true;
@@ -141,27 +134,6 @@ static enum fc_status open_signer(const struct ctlog_flags *f, struct hsm_signer
 	hsm_p11_free(p11); /* the signer keeps its own reference */
 	hsm_p11_config_free(pc);
 	return st;
-}
-
-static bool split_listen(const char *s, char **host, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	unsigned long p;
-	size_t hl;
-
-	if (colon == NULL || !cmd_parse_uint(colon + 1, 65535, &p))
-		return false;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']')
-		*host = fc_xstrndup(s + 1, hl - 2);
-	else
-		*host = fc_xstrndup(s, hl);
-	if ((*host)[0] == '\0') {
-		free(*host);
-		*host = fc_xstrdup("0.0.0.0");
-	}
-	*port = (uint16_t)p;
-	return true;
 }
 
 /* --- the log key in a signer process ------------------------------------------------ */
@@ -484,7 +456,7 @@ int cmd_ctlog_main(int argc, char **argv)
 
 	if ((rc = ctlog_parse(argc, argv, &f)) >= 0)
 		return rc;
-	if (!split_listen(f.listen, &host, &port)) {
+	if (!cmd_parse_listen(f.listen, &host, &port)) {
 		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		return CMD_EXIT_USAGE;
 	}
