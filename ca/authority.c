@@ -257,7 +257,7 @@ static enum fc_status signed_in(struct issue *is, enum fc_status st, uint8_t *si
 			*err = *serr;
 		return st;
 	}
-	st = ca_cert_sign_finish(is->cert, is->a->signer, sig, sig_len, err);
+	st = ca_cert_sign_finish(is->cert, sig, sig_len, err);
 	free(sig);
 	return st;
 }

@@ -57,11 +57,11 @@ enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
 			    const struct hsm_sign_ctx *ctx, struct fc_err *err);
 /* ca_cert_sign in two halves, for a signature made without waiting
  * (hsm_sign_async): the algorithms set and the TBS to sign (*tbs:
- * OPENSSL_free), then the signature installed and verified. */
+ * OPENSSL_free), then the signature installed. */
 enum fc_status ca_cert_sign_begin(X509 *cert, struct hsm_signer *signer, unsigned char **tbs,
 				  size_t *tbs_len, struct fc_err *err);
-enum fc_status ca_cert_sign_finish(X509 *cert, struct hsm_signer *signer, const uint8_t *sig,
-				   size_t sig_len, struct fc_err *err);
+enum fc_status ca_cert_sign_finish(X509 *cert, const uint8_t *sig, size_t sig_len,
+				   struct fc_err *err);
 
 /* Pieces of the profile shared by leaves and CA certificates: a random
  * positive, non-zero serial of at most 159 bits (fc_rand_bytes), and the
