@@ -147,6 +147,7 @@ void ca_issued_free(struct ca_issued *c)
 		free(c->pem[i]);
 	free(c->pem);
 	free(c->serial_hex);
+	free(c->scts);
 	free(c);
 }
 
@@ -320,6 +321,39 @@ out:
 	return st;
 }
 
+/* The leaf_index extension of sct (c2sp.org/static-ct-api: CtExtensions
+ * holding Extension { uint8 type 0; opaque data<0..2^16-1> = uint40 }),
+ * or -1 when it has none. */
+static int64_t sct_leaf_index(const struct ct_sct *sct)
+{
+	struct fc_rd r;
+	uint8_t type;
+	const uint8_t *data;
+	size_t n;
+
+	fc_rd_init(&r, sct->extensions, sct->ext_len);
+	while (fc_rd_u8(&r, &type) && fc_rd_vec(&r, 2, 0, 0xffff, &data, &n)) {
+		if (type == 0 && n == 5) {
+			struct fc_rd d;
+			uint64_t index;
+			fc_rd_init(&d, data, n);
+			return fc_rd_uint(&d, 5, &index) ? (int64_t)index : -1;
+		}
+	}
+	return -1;
+}
+
+/* Note which logs signed the SCTs in issued (for the audit line). */
+static void note_scts(struct ca_issued *issued, const struct ct_sct *scts, size_t n)
+{
+	issued->scts = fc_xcalloc(n ? n : 1, sizeof(*issued->scts));
+	issued->n_scts = n;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(issued->scts[i].log_id, scts[i].log_id, CT_LOG_ID_LEN);
+		issued->scts[i].leaf_index = sct_leaf_index(&scts[i]);
+	}
+}
+
 /* The CT client's completion (on its I/O thread): the SCTs that met the
  * policy, or why there are not enough. */
 static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, size_t n,
@@ -343,8 +377,10 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, siz
 		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
 	else
 		st = make_final(ci, scts, n, &final, &err);
-	if (st == FC_OK)
+	if (st == FC_OK) {
 		issued = make_issued(ci->a, final);
+		note_scts(issued, scts, n);
+	}
 	X509_free(final);
 	ct_issue_free(ci);
 	done(done_arg, st, issued, &err);

@@ -127,10 +127,15 @@ static void serve_usage(FILE *f)
 		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
 		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
 		FC_HTTPD_USAGE
+		"logs:\n"
+		"  --log_type dev|prod            dev (default): one human line per event; prod:\n"
+		"                                 one JSON object per line with Fulcio's keys\n"
+		"                                 (severity, ts, caller, message)\n"
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
-		"requests in flight;\n"
+		"SIGHUP reloads the identity configuration (--config-path), the fileca key and\n"
+		"chain and the trust files, without dropping requests in flight; a file that\n"
+		"does not load is logged and the one in use kept;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH);
 }
@@ -206,7 +211,7 @@ static void reload(const struct serve_flags *f, struct ca_server *server)
 	struct fc_err err = {0};
 
 	if (strcmp(f->ca, "fileca") != 0) {
-		fc_log(LOG_NOTICE, "serve: reload: nothing to reload for %s", f->ca);
+		fc_log(LOG_DEBUG, "serve: reload: no CA files to reload for %s", f->ca);
 		return;
 	}
 	if (load_fileca(f, &fresh, &err) != FC_OK) {
@@ -311,7 +316,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 	enum {
 		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
 		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_LOG_TYPE,
 		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
 		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
 		OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
@@ -345,7 +350,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
 		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
 		{"leeway", required_argument, NULL, OPT_LEEWAY},
-		{"log_type", required_argument, NULL, OPT_IGNORED},
+		{"log_type", required_argument, NULL, OPT_LOG_TYPE},
 		{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
 		{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
 		{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
@@ -422,7 +427,13 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 				goto bad_value;
 			f->oidc.leeway_s = (int)v;
 			break;
-		case OPT_IGNORED: break;
+		case OPT_LOG_TYPE: {
+			enum fc_log_format lf;
+			if (!fc_log_format_parse(optarg, &lf))
+				goto bad_value;
+			fc_log_set_format(lf);
+			break;
+		}
 		case OPT_P11_CONFIG: f->pkcs11.config_path = optarg; break;
 		case OPT_P11_URI: f->pkcs11.uri = optarg; break;
 		case OPT_P11_PIN_FILE: f->pkcs11.pin_file = optarg; break;
@@ -549,8 +560,35 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 	return rl_limiter_new(cfg, &o, out, err);
 }
 
-/* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
- * of the fileca files) reloads the CA. */
+/* Reload the identity configuration (SIGHUP); a file that does not load
+ * is refused in one line naming it and why, and the current one kept. */
+static void reload_identity(const struct serve_flags *f, struct ca_server *server)
+{
+	const char *path = f->config_path ? f->config_path : CFG_DEFAULT_PATH;
+	struct cfg_identity *cfg = NULL;
+	struct oidc_verifier *verifier = NULL;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if ((st = load_identity(f, &cfg, &err)) == FC_OK &&
+	    (st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK)
+		fc_err_set(&err, st, "%s: %s", path, fc_strerror(st));
+	if (st != FC_OK) {
+		fc_log(LOG_ERR, "serve: reload of the identity configuration refused, keeping the one "
+				"in use: %s", err.msg);
+		ca_server_identity_reload_failed(server);
+		cfg_identity_free(cfg);
+		return;
+	}
+	fc_log(LOG_NOTICE, "serve: reloaded the identity configuration from %s: %zu issuers, %zu "
+			   "meta-issuers",
+	       path, cfg->n_issuers, cfg->n_meta);
+	ca_server_replace_identity(server, cfg, verifier);
+}
+
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the identity configuration,
+ * the trust files and the CA (a change of the fileca files too, with
+ * --fileca-watch). */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
 {
 	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
@@ -562,6 +600,7 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_se
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP) {
+			reload_identity(f, server);
 			cmd_trust_files_reload(&f->trust, server);
 			reload(f, server);
 			if (mtime >= 0)
@@ -575,6 +614,16 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_se
 		}
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
+}
+
+/* Why the server cannot start: "fulcrum serve: WHAT: MSG" on stderr, or a
+ * log line with --log_type prod (every line is JSON then). */
+static void start_failed(const char *what, const char *msg)
+{
+	if (fc_log_get_format() == FC_LOG_PROD)
+		fc_log(LOG_ERR, "serve: %s%s%s", what ? what : "", what ? ": " : "", msg);
+	else
+		fprintf(stderr, "fulcrum serve: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
 }
 
 /* Load what the flags name, start the listeners and serve; the exit status. */
@@ -592,19 +641,19 @@ static int serve_run(struct serve_flags *f)
 	int rc = CMD_EXIT_USAGE;
 
 	if (load_identity(f, &cfg, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
+		start_failed("configuration", err.msg);
 		goto out;
 	}
 	if (cmd_trust_files_load(&f->trust, &f->server.trust, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
+		start_failed("trust files", err.msg);
 		goto out;
 	}
 	if (make_authority(f, &authority, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
+		start_failed("CA", err.msg);
 		goto out;
 	}
 	if ((st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: identity: %s\n", fc_strerror(st));
+		start_failed("identity", fc_strerror(st));
 		goto out;
 	}
 	/* Signals are taken by sigwait; block them before any thread starts
@@ -616,20 +665,22 @@ static int serve_run(struct serve_flags *f)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (make_ct_client(&f->ct, &ct, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
+		start_failed("CT log", err.msg);
 		goto out;
 	}
 	f->server.ct = ct;
 	if (make_rate_limiter(f, &limiter, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: rate limits: %s\n", err.msg);
+		start_failed("rate limits", err.msg);
 		goto out;
 	}
 	f->server.ratelimit = limiter;
 	if (ca_server_start(&f->server, verifier, cfg, authority, &server, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
+		start_failed(NULL, err.msg);
 		goto out;
 	}
-	authority = NULL; /* the server owns it now */
+	authority = NULL; /* the server owns them now */
+	verifier = NULL;
+	cfg = NULL;
 	serve_wait(f, &sigs, server);
 	rc = CMD_EXIT_OK;
 out:
