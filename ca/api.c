@@ -122,7 +122,9 @@ static void finish_json(struct api_call *c, unsigned status, json_t *obj)
 
 /*
  * Answer an error in grpc-gateway's shape: {"code":N,"message":"...",
- * "details":[]} with Content-Type application/json.
+ * "details":[]} with Content-Type application/json, and log it with
+ * Fulcio's fields (requestID, code as gRPC names it, clientMessage: what
+ * the client is told) and the status, method and path.
  */
 static void fail(struct api_call *c, unsigned status, enum grpc_code code, const char *fmt, ...)
 	FC_PRINTF(4, 5);
@@ -140,8 +142,9 @@ static void fail(struct api_call *c, unsigned status, enum grpc_code code, const
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (fc_log_enabled(prio))
-		fields = json_pack("{s:s, s:s, s:i, s:o, s:o}", "requestID", c->request_id, "code",
-				   grpc_code_name(code), "status", (int)status, "method",
+		fields = json_pack("{s:s, s:s, s:o, s:i, s:o, s:o}", "requestID", c->request_id,
+				   "code", grpc_code_name(code), "clientMessage",
+				   fc_log_json_string(msg), "status", (int)status, "method",
 				   fc_log_json_string(fc_http_method(c->x)), "path",
 				   fc_log_json_string(fc_http_path(c->x)));
 	/* Bounded: a client can cause these lines at will. */
