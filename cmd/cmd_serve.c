@@ -306,162 +306,145 @@ static bool ct_flags_check(const struct serve_ct_flags *f)
 	return true;
 }
 
-/*
- * Read the flags into *f (FULCRUM_FILECA_KEY_PASSWD first: the passphrase
- * is copied and the original wiped, so that it is neither inherited by
- * child processes nor visible in ps). -1 to go on, else the exit status.
- */
-static int serve_parse(int argc, char **argv, struct serve_flags *f)
-{
-	enum {
-		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
-		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_LOG_TYPE,
-		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
-		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
-		OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
-		OPT_RL_CONFIG, OPT_RL_REDIS,
-		OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
-	};
-	static const struct option longopts[] = {
-		{"ca", required_argument, NULL, OPT_CA},
-		{"config-path", required_argument, NULL, OPT_CONFIG},
-		{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
-		{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
-		{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
-		{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
-		{"ct-log-url", required_argument, NULL, OPT_CT_URL},
-		{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
-		{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
-		{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
-		{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
-		{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
-		{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
-		{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
-		{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
-		{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"http-host", required_argument, NULL, OPT_HOST},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"http-port", required_argument, NULL, OPT_PORT},
-		{"port-file", required_argument, NULL, OPT_PORT_FILE},
-		{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
-		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
-		{"leeway", required_argument, NULL, OPT_LEEWAY},
-		{"log_type", required_argument, NULL, OPT_LOG_TYPE},
-		{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
-		{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
-		{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
-		{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
-		{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
-		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
-		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
-		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
-		FC_HTTPD_LONGOPTS,
-		{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
-		{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
-		{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
-		{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	char *env = getenv(CMD_FILECA_PASSWD_ENV);
-	unsigned long v;
-	int c, idx = 0;
+enum serve_opt {
+	OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
+	OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
+	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_LOG_TYPE,
+	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
+	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
+	OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
+	OPT_RL_CONFIG, OPT_RL_REDIS,
+	OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
+};
 
-	if (env != NULL) {
-		f->fileca_key_passwd = fc_xstrdup(env);
-		fc_memzero(env, strlen(env));
-		unsetenv(CMD_FILECA_PASSWD_ENV);
+static const struct option serve_longopts[] = {
+	{"ca", required_argument, NULL, OPT_CA},
+	{"config-path", required_argument, NULL, OPT_CONFIG},
+	{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
+	{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
+	{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
+	{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
+	{"ct-log-url", required_argument, NULL, OPT_CT_URL},
+	{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
+	{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
+	{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
+	{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
+	{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
+	{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
+	{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
+	{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
+	{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"http-host", required_argument, NULL, OPT_HOST},
+	{"port", required_argument, NULL, OPT_PORT},
+	{"http-port", required_argument, NULL, OPT_PORT},
+	{"port-file", required_argument, NULL, OPT_PORT_FILE},
+	{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
+	{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
+	{"leeway", required_argument, NULL, OPT_LEEWAY},
+	{"log_type", required_argument, NULL, OPT_LOG_TYPE},
+	{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
+	{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
+	{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
+	{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
+	{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
+	{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
+	{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
+	{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+	FC_HTTPD_LONGOPTS,
+	{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
+	{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
+	{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
+	{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
+/*
+ * Apply option c (not -v, -h or an HTTP front option) with its argument
+ * arg, named name, to *f. False if the value is bad.
+ */
+static bool serve_option(struct serve_flags *f, int c, const char *name, char *arg)
+{
+	unsigned long v;
+
+	switch (c) {
+	case OPT_CA: f->ca = arg; break;
+	case OPT_CONFIG: f->config_path = arg; break;
+	case OPT_FILECA_CERT: f->fileca_cert = arg; break;
+	case OPT_FILECA_KEY: f->fileca_key = arg; break;
+	case OPT_FILECA_PASSWD:
+		fc_free_secret(f->fileca_key_passwd);
+		f->fileca_key_passwd = fc_xstrdup(arg);
+		fc_memzero(arg, strlen(arg));
+		break;
+	case OPT_FILECA_WATCH:
+		if (!parse_bool(arg, &f->fileca_watch))
+			return false;
+		break;
+	case OPT_CT_URL: case OPT_CT_KEY: case OPT_CT_ORIGIN: case OPT_CT_TLS_CA:
+	case OPT_CT_TIMEOUT: case OPT_CT_OPERATOR: case OPT_CT_CONFIG: case OPT_CT_MIN_SCTS:
+	case OPT_CT_MIN_OPS: case OPT_CT_STAGGER:
+		if (!ct_flag(&f->ct, name, arg))
+			return false;
+		break;
+	case OPT_HOST: f->server.host = arg; break;
+	case OPT_PORT:
+		if (!cmd_parse_uint(arg, 65535, &v))
+			return false;
+		f->server.port = (uint16_t)v;
+		break;
+	case OPT_PORT_FILE: f->server.port_file = arg; break;
+	case OPT_METRICS_PORT:
+		if (!cmd_parse_uint(arg, 65535, &v))
+			return false;
+		f->server.metrics_port = (uint16_t)v;
+		break;
+	case OPT_THREADS:
+		if (!cmd_parse_uint(arg, 1024, &v) || v == 0)
+			return false;
+		f->server.threads = (unsigned)v;
+		break;
+	case OPT_ALGS: f->server.client_algs = arg; break;
+	case OPT_LIFETIME:
+		if (!cmd_parse_uint(arg, 7 * 24 * 3600, &v) || v < 60)
+			return false;
+		f->server.validity_s = (int)v;
+		break;
+	case OPT_LEEWAY:
+		if (!cmd_parse_uint(arg, 3600, &v))
+			return false;
+		f->oidc.leeway_s = (int)v;
+		break;
+	case OPT_LOG_TYPE: {
+		enum fc_log_format lf;
+		if (!fc_log_format_parse(arg, &lf))
+			return false;
+		fc_log_set_format(lf);
+		break;
 	}
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
-		switch (c) {
-		case OPT_CA: f->ca = optarg; break;
-		case OPT_CONFIG: f->config_path = optarg; break;
-		case OPT_FILECA_CERT: f->fileca_cert = optarg; break;
-		case OPT_FILECA_KEY: f->fileca_key = optarg; break;
-		case OPT_FILECA_PASSWD:
-			fc_free_secret(f->fileca_key_passwd);
-			f->fileca_key_passwd = fc_xstrdup(optarg);
-			fc_memzero(optarg, strlen(optarg));
-			break;
-		case OPT_FILECA_WATCH:
-			if (!parse_bool(optarg, &f->fileca_watch))
-				goto bad_value;
-			break;
-		case OPT_CT_URL: case OPT_CT_KEY: case OPT_CT_ORIGIN: case OPT_CT_TLS_CA:
-		case OPT_CT_TIMEOUT: case OPT_CT_OPERATOR: case OPT_CT_CONFIG: case OPT_CT_MIN_SCTS:
-		case OPT_CT_MIN_OPS: case OPT_CT_STAGGER:
-			if (!ct_flag(&f->ct, longopts[idx].name, optarg))
-				goto bad_value;
-			break;
-		case OPT_HOST: f->server.host = optarg; break;
-		case OPT_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f->server.port = (uint16_t)v;
-			break;
-		case OPT_PORT_FILE: f->server.port_file = optarg; break;
-		case OPT_METRICS_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f->server.metrics_port = (uint16_t)v;
-			break;
-		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v) || v == 0)
-				goto bad_value;
-			f->server.threads = (unsigned)v;
-			break;
-		case OPT_ALGS: f->server.client_algs = optarg; break;
-		case OPT_LIFETIME:
-			if (!cmd_parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
-				goto bad_value;
-			f->server.validity_s = (int)v;
-			break;
-		case OPT_LEEWAY:
-			if (!cmd_parse_uint(optarg, 3600, &v))
-				goto bad_value;
-			f->oidc.leeway_s = (int)v;
-			break;
-		case OPT_LOG_TYPE: {
-			enum fc_log_format lf;
-			if (!fc_log_format_parse(optarg, &lf))
-				goto bad_value;
-			fc_log_set_format(lf);
-			break;
-		}
-		case OPT_P11_CONFIG: f->pkcs11.config_path = optarg; break;
-		case OPT_P11_URI: f->pkcs11.uri = optarg; break;
-		case OPT_P11_PIN_FILE: f->pkcs11.pin_file = optarg; break;
-		case OPT_HSM_ID: f->pkcs11.caroot_id = optarg; break;
-		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
-		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
-		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
-		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
-		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
-		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
-		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
-		case 'v': fc_log_set_level(LOG_DEBUG); break;
-		case 'h':
-			/* The help is longer than a pipe's buffer: a reader that stops
-			 * early (grep -q) must not turn it into a SIGPIPE death. */
-			signal(SIGPIPE, SIG_IGN);
-			serve_usage(stdout);
-			return CMD_EXIT_OK;
-		default:
-			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
-				if (fc_httpd_flag(&f->server.http, c, optarg) != FC_OK)
-					goto bad_value;
-				break;
-			}
-			serve_usage(stderr);
-			return CMD_EXIT_USAGE;
-		}
+	case OPT_P11_CONFIG: f->pkcs11.config_path = arg; break;
+	case OPT_P11_URI: f->pkcs11.uri = arg; break;
+	case OPT_P11_PIN_FILE: f->pkcs11.pin_file = arg; break;
+	case OPT_HSM_ID: f->pkcs11.caroot_id = arg; break;
+	case OPT_HSM_LABEL: f->pkcs11.key_label = arg; break;
+	case OPT_HSM_CHAIN: f->pkcs11.chain_path = arg; break;
+	case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
+	case OPT_RL_CONFIG: f->rate_limit_config = arg; break;
+	case OPT_RL_REDIS: f->rate_limit_redis = arg; break;
+	case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = arg; break;
+	case OPT_SIGNING_CONFIG: f->trust.signing_config_path = arg; break;
 	}
+	return true;
+}
+
+/* The flags taken together, once all are read: -1 if they make sense, else
+ * CMD_EXIT_USAGE (said on stderr). */
+static int serve_check(const struct serve_flags *f, int argc, char **argv)
+{
 	if (optind < argc) {
 		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
 		return CMD_EXIT_USAGE;
@@ -477,11 +460,52 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 	}
 	if (!ct_flags_check(&f->ct))
 		return CMD_EXIT_USAGE;
-
 	return -1;
-bad_value:
-	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
-	return CMD_EXIT_USAGE;
+}
+
+/*
+ * Read the flags into *f (FULCRUM_FILECA_KEY_PASSWD first: the passphrase
+ * is copied and the original wiped, so that it is neither inherited by
+ * child processes nor visible in ps). -1 to go on, else the exit status.
+ */
+static int serve_parse(int argc, char **argv, struct serve_flags *f)
+{
+	char *env = getenv(CMD_FILECA_PASSWD_ENV);
+	int c, idx = 0;
+	bool ok;
+
+	if (env != NULL) {
+		f->fileca_key_passwd = fc_xstrdup(env);
+		fc_memzero(env, strlen(env));
+		unsetenv(CMD_FILECA_PASSWD_ENV);
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "vh", serve_longopts, &idx)) != -1) {
+		switch (c) {
+		case 'v':
+			fc_log_set_level(LOG_DEBUG);
+			continue;
+		case 'h':
+			/* The help is longer than a pipe's buffer: a reader that stops
+			 * early (grep -q) must not turn it into a SIGPIPE death. */
+			signal(SIGPIPE, SIG_IGN);
+			serve_usage(stdout);
+			return CMD_EXIT_OK;
+		case '?':
+			serve_usage(stderr);
+			return CMD_EXIT_USAGE;
+		}
+		if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST)
+			ok = fc_httpd_flag(&f->server.http, c, optarg) == FC_OK;
+		else
+			ok = serve_option(f, c, serve_longopts[idx].name, optarg);
+		if (!ok) {
+			fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg,
+				serve_longopts[idx].name);
+			return CMD_EXIT_USAGE;
+		}
+	}
+	return serve_check(f, argc, argv);
 }
 
 /* The identity configuration: --config-path, else Fulcio's default path,
