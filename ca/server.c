@@ -258,6 +258,8 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	fc_process_metrics_text(b);
 	if (s->opts.ratelimit != NULL)
 		rl_metrics_text(s->opts.ratelimit, b);
+	if (s->opts.metrics_extra != NULL)
+		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
 	if (s->opts.ct != NULL)
 		ct_client_metrics_text(s->opts.ct, b);
 }
@@ -408,9 +410,11 @@ void ca_server_stop(struct ca_server *s)
 	fc_httpd_stop(s->api);
 	fc_httpd_stop(s->metrics_httpd);
 	/* Past the stop's bound the front answers requests still waiting for
-	 * the CT log itself; their completions (ct_issued, within the CT
-	 * client's deadline) still use s. */
-	while (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0)
+	 * the signer or the CT log itself; their completions (ct_issued, within
+	 * the signer link's or the CT client's deadline) still use s, and the
+	 * CT client's own callback must have returned before it is freed. */
+	while (atomic_load(&s->issuing) > 0 ||
+	       (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0))
 		usleep(10000);
 	identities_free_all(s);
 	ca_authority_slot_destroy(&s->authority);

@@ -274,6 +274,8 @@ char *fc_b64url_encode(const uint8_t *in, size_t inlen);
 
 /* Lower-case hex of in; caller frees. */
 char *fc_hex_encode(const uint8_t *in, size_t inlen);
+/* The value of a hexadecimal digit (either case), or -1. */
+int fc_hex_digit(int c);
 
 /* --- clock and randomness seams ------------------------------------------ */
 
@@ -440,8 +442,13 @@ enum {
  * FC_ECONFIG for a bad value (the caller names the flag). */
 enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *value);
 
-/* A duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h"; units ns,
- * us, ms, s, m, h) in milliseconds, from 1 ms to 24 h. FC_OK or FC_ECONFIG. */
+/* duration.c: a duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h";
+ * units ns, us, µs, ms, s, m, h) in milliseconds; a bare number counts
+ * plain_ms milliseconds per unit (fulcrum's older flags took seconds or
+ * milliseconds), or is refused when plain_ms is 0, as Go refuses it. */
+bool fc_parse_duration(const char *s, uint64_t plain_ms, double *ms);
+/* The same, Go syntax only, from 1 ms to 24 h (the front's flags). FC_OK
+ * or FC_ECONFIG. */
 enum fc_status fc_parse_duration_ms(const char *s, uint32_t *ms);
 
 /* Start a server: it listens when this returns FC_OK and *out; FC_EIO
