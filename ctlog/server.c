@@ -75,6 +75,7 @@ struct done_tile {
 
 struct ctlog_server {
 	char *dir, *origin;
+	const char *origin_path; /* the origin's path ("/2026"), in origin; NULL if none */
 	struct hsm_signer *signer; /* borrowed */
 	EVP_PKEY *pub;             /* borrowed from the signer */
 	uint8_t log_id[CTLOG_HASH_LEN];
@@ -875,6 +876,14 @@ void ctlog_server_handle(void *ctx, struct fc_http_exchange *x)
 	struct ctlog_server *s = ctx;
 	const char *m = fc_http_method(x), *path = fc_http_path(x);
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+	size_t n = s->origin_path ? strlen(s->origin_path) : 0;
+
+	/* The submission API is also where the origin says it is (the
+	 * origin is the submission prefix without its scheme): a log with
+	 * origin "localhost:6962/test" answers at /test/ct/v1/..., which is
+	 * fulcrum serve's default --ct-log-url. */
+	if (n > 0 && strncmp(path, s->origin_path, n) == 0 && strncmp(path + n, "/ct/v1/", 7) == 0)
+		path += n;
 
 	if (strcmp(path, "/ct/v1/add-chain") == 0 || strcmp(path, "/ct/v1/add-pre-chain") == 0) {
 		if (!post)
@@ -1239,6 +1248,7 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	}
 	s->dir = fc_xstrdup(cfg->storage_dir);
 	s->origin = fc_xstrdup(cfg->origin);
+	s->origin_path = strchr(s->origin, '/');
 	s->signer = cfg->signer;
 	s->pub = hsm_signer_public_key(cfg->signer);
 	s->max_age_ms = cfg->batch_max_age_ms ? cfg->batch_max_age_ms : CTLOG_SRV_DEFAULT_BATCH_AGE_MS;
