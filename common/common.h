@@ -504,6 +504,10 @@ void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *co
 
 /* --- bounded big-endian reader and writer (bytes.c) ------------------------ */
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF. */
+bool fc_utf8_valid(const uint8_t *s, size_t n);
+
 /*
  * A reader over untrusted bytes p[0..len): TLS-style structures (RFC 5246
  * 4: big-endian integers, length-prefixed vectors) and fixed-layout

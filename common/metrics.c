@@ -81,13 +81,9 @@ static void format_double(double v, char *out, size_t cap)
 		snprintf(out, cap, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
 }
 
-/* Append "name{labels} value\n"; labels is NULL or 'k="v",...' already
- * escaped (fc_metric_label_value). */
-void fc_metric_sample(struct fc_buf *b, const char *name, const char *labels, double v)
+/* Append "name{labels} num\n". */
+static void put_sample(struct fc_buf *b, const char *name, const char *labels, const char *num)
 {
-	char num[40];
-
-	format_double(v, num, sizeof(num));
 	fc_buf_append_str(b, name);
 	if (labels != NULL && *labels != '\0') {
 		fc_buf_append_str(b, "{");
@@ -99,21 +95,23 @@ void fc_metric_sample(struct fc_buf *b, const char *name, const char *labels, do
 	fc_buf_append_str(b, "\n");
 }
 
+/* Append "name{labels} value\n"; labels is NULL or 'k="v",...' already
+ * escaped (fc_metric_label_value). */
+void fc_metric_sample(struct fc_buf *b, const char *name, const char *labels, double v)
+{
+	char num[40];
+
+	format_double(v, num, sizeof(num));
+	put_sample(b, name, labels, num);
+}
+
 /* The same for a count (exact beyond 2^53). */
 void fc_metric_sample_u64(struct fc_buf *b, const char *name, const char *labels, uint64_t v)
 {
 	char num[24];
 
 	snprintf(num, sizeof(num), "%" PRIu64, v);
-	fc_buf_append_str(b, name);
-	if (labels != NULL && *labels != '\0') {
-		fc_buf_append_str(b, "{");
-		fc_buf_append_str(b, labels);
-		fc_buf_append_str(b, "}");
-	}
-	fc_buf_append_str(b, " ");
-	fc_buf_append_str(b, num);
-	fc_buf_append_str(b, "\n");
+	put_sample(b, name, labels, num);
 }
 
 /* --- HTTP requests by code and method ------------------------------------------ */
