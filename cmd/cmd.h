@@ -177,7 +177,8 @@ struct cmd_ca_opts {
 	const char *ca;                   /* ephemeralca, fileca or pkcs11ca */
 	const char *fileca_cert;
 	const char *fileca_key;
-	const char *passwd_arg;           /* --fileca-key-passwd where it lies in argv */
+	char *passwd;                     /* --fileca-key-passwd: the caller's copy, wiped
+					   * by cmd_ca_open (NULL: the environment's) */
 	bool fileca_watch;
 	struct cmd_pkcs11ca_flags pkcs11;
 	int validity_s;                   /* the certificate lifetime */
