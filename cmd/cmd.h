@@ -5,6 +5,7 @@
 #ifndef FULCRUM_CMD_H
 #define FULCRUM_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -101,6 +102,12 @@ bool cmd_flag_given(const struct cmd_flag *flags, size_t n, const char *name);
  * help, under its group's heading. */
 void cmd_flags_usage(FILE *out, const struct cmd_flag *flags, size_t n);
 void cmd_flags_release(struct cmd_flags_spec *spec);
+
+/* flags_file.c: a flag file's text (name: its path, whose extension picks
+ * YAML or JSON) as one flat JSON object of flag names, as viper would read
+ * it (cmd_int.h tells the rules). NULL with the reason in why, else the
+ * object (json_decref). */
+json_t *cmd_flag_file_parse(const char *name, const char *text, size_t len, char *why, size_t n);
 
 int cmd_token_main(int argc, char **argv);
 int cmd_journal_main(int argc, char **argv);

@@ -289,7 +289,27 @@ static int file_format(const char *path, const char *text, size_t len, char *why
 		return 1;
 	if (strcasecmp(ext, "yaml") == 0 || strcasecmp(ext, "yml") == 0)
 		return 0;
-	return len > 0 && text[strspn(text, " \t\r\n")] == '{' ? 1 : 0;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r' && text[i] != '\n')
+			return text[i] == '{' ? 1 : 0;
+	}
+	return 0;
+}
+
+/*
+ * A flag file's text as one flat JSON object (cmd.h); name is its path,
+ * for the format. NULL with the reason in why, else the object
+ * (json_decref).
+ */
+json_t *cmd_flag_file_parse(const char *name, const char *text, size_t len, char *why, size_t n)
+{
+	int fmt = file_format(name, text, len, why, n);
+
+	if (fmt == 1)
+		return json_flags(text, len, why, n);
+	if (fmt == 0)
+		return yaml_flags(text, len, why, n);
+	return NULL;
 }
 
 /* Read path as a flag file (cmd_int.h). */
@@ -298,19 +318,14 @@ json_t *cmd_flag_file_read(const char *path, char *why, size_t n)
 	struct fc_err err = {0};
 	char *text = NULL;
 	size_t len = 0;
-	json_t *root = NULL;
-	int fmt;
+	json_t *root;
 
 	if (fc_read_secret_file(path, CMD_FLAG_FILE_MAX, "flag file", &text, &len, NULL, &err) !=
 	    FC_OK) {
 		snprintf(why, n, "%s", err.msg);
 		return NULL;
 	}
-	fmt = file_format(path, text, len, why, n);
-	if (fmt == 1)
-		root = json_flags(text, len, why, n);
-	else if (fmt == 0)
-		root = yaml_flags(text, len, why, n);
+	root = cmd_flag_file_parse(path, text, len, why, n);
 	fc_memzero(text, len);
 	free(text);
 	return root;
