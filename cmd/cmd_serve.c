@@ -170,8 +170,8 @@ static bool parse_front_per_ip(const char *v, void *target, char *why, size_t n)
 static struct cmd_flag serve_table[] = {
 	{.name = "config", .shorthand = 'c', .type = CMD_FLAG_STRING, .target = &F.flag_file,
 	 .group = "flag file", .metavar = "FILE",
-	 .help = "Fulcio's flag file: YAML or JSON, flag names (without dashes) "
-		 "to values, a list for a repeated flag. The command line wins "
+	 .help = "Fulcio's flag file: YAML or JSON, flag names (no leading "
+		 "dashes) to values, a list for a repeated flag. The command line wins "
 		 "over the environment, which wins over this file. Not the "
 		 "identity configuration: that is --config-path"},
 	{.name = "ca", .type = CMD_FLAG_CUSTOM, .target = &F.ca, .parse = parse_ca, .group = "CA",
@@ -336,6 +336,12 @@ static struct cmd_flag serve_table[] = {
 	REFUSED("tink-cert-chain-path", TINK_NOTE),
 	REFUSED("gcp_private_ca_parent", GOOGLE_NOTE),
 };
+#undef STR
+#undef CUSTOM
+#undef LIST
+#undef BOOL
+#undef IGNORED
+#undef REFUSED
 #define N_SERVE_FLAGS (sizeof(serve_table) / sizeof(serve_table[0]))
 
 static struct cmd_flags_spec serve_spec = {
