@@ -59,6 +59,7 @@ struct serve_flags {
 	const char *journal_dir;       /* --journal-dir */
 	const char *user;              /* --user */
 	bool no_signer;                /* --no-signer-process */
+	bool user_ignored; /* --user given without root: said once serving */
 	bool verbose, help;
 	struct signer_user user_ids;
 	struct cmd_trust_files trust;  /* --trusted-root, --signing-config (cmd_trust.c) */
@@ -657,9 +658,7 @@ static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err 
 		return FC_OK;
 	}
 	if (geteuid() != 0) {
-		if (f->user != NULL)
-			fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
-			       f->user);
+		f->user_ignored = f->user != NULL; /* said once, in the image that serves */
 		return FC_OK;
 	}
 	return signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids, err);
@@ -702,6 +701,9 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	cmd_flags_log_notes(&serve_spec); /* here: once, in the image that serves */
+	if (f->user_ignored)
+		fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
+		       f->user);
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		start_failed("configuration", err.msg);
 		goto out;
