@@ -11,6 +11,9 @@ it (ca/ca.h) and, at most, private headers ending in _int.h. The rules:
   3. No module includes another module's private (_int.h) header.
   4. The folders' include graph has no cycle (arrows point one way).
   5. Nothing but cmd/ includes ca.h: the CA is the top of the library stack.
+  6. No function of product code is longer than 100 lines (from the line
+     with its opening brace to its closing one; the code is formatted by
+     .clang-format, so a function body opens with "{" alone in column 0).
 
 Usage: check_layout.py SOURCE_ROOT         check the tree, exit 1 on a breach
        check_layout.py --self-test ROOT    also prove, on a scratch copy of the
@@ -27,6 +30,7 @@ NOT_MODULES = {"fuzz", "tests", "examples", "docs"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', re.M)
 CK_NAME = re.compile(r'(?<![A-Za-z0-9_])CK[RAOMU]?_[A-Z0-9_]+')
 PKCS11_HEADER = re.compile(r'(^|/)(pkcs11[^/]*\.h|cryptoki\.h)$')
+MAX_FUNCTION_LINES = 100
 
 
 def modules(root):
@@ -89,8 +93,27 @@ def check(root):
                 breaches.append(f"{rel}:{line}: names the PKCS#11 identifier {m.group(0)} "
                                 f"(only hsm/ may)")
                 break
+        if path.endswith(".c"):
+            breaches.extend(long_functions(rel, raw))
     breaches.extend(cycles(graph))
     return breaches
+
+
+def long_functions(rel, text):
+    """Functions over MAX_FUNCTION_LINES: a body opens with '{' alone in
+    column 0 and ends at the next '}' alone in column 0."""
+    found, start = [], None
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line == "{":
+            start = i
+        elif line == "}" and start is not None:
+            n = i - start + 1
+            if n > MAX_FUNCTION_LINES:
+                found.append(f"{rel}:{start}: a function of {n} lines (at most "
+                             f"{MAX_FUNCTION_LINES})")
+            start = None
+    return found
 
 
 def cycles(graph):
@@ -124,6 +147,8 @@ def self_test(root):
         ("common/buf.c", '#include "ca.h"\n', "only cmd/"),
         ("hsm/hsm.c", '#include "oidc.h"\n', None),  # hsm -> oidc: no cycle alone
         ("common/buf.c", '#include "config.h"\n', "folder cycle"),
+        ("common/buf.c", "static void long_(void)\n{\n" + "\t;\n" * 100 + "}\n",
+         "a function of"),
     ]
     failures = 0
     for path, line, expect in mutations:
@@ -138,7 +163,7 @@ def self_test(root):
             caught = any(expect in b for b in got) if expect else not any(
                 "folder cycle" in b for b in got)
             verdict = "caught" if expect and caught else "ok" if caught else "MISSED"
-            print(f"self-test: {line.strip()} in {path}: {verdict}")
+            print(f"self-test: {line.strip().splitlines()[0]} in {path}: {verdict}")
             failures += not caught
     return failures
 
