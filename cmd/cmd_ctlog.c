@@ -57,6 +57,7 @@ static void ctlog_usage(FILE *f)
 		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
+		"SIGHUP reloads the TLS certificate and key.\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
 		HSM_P11_PIN_ENV, CTLOG_SRV_DEFAULT_BATCH_AGE_MS, CTLOG_SRV_DEFAULT_BATCH_SIZE);
 }
@@ -262,7 +263,8 @@ bad_value:
 	return CMD_EXIT_USAGE;
 }
 
-/* Open the key and the log, serve until SIGTERM or SIGINT; the exit status. */
+/* Open the key and the log, serve until SIGTERM or SIGINT (SIGHUP reloads
+ * the TLS certificate); the exit status. */
 static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 {
 	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
@@ -273,6 +275,10 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	sigset_t sigs;
 	int rc = CMD_EXIT_USAGE;
 
+	if (fc_httpd_tls_load(&f->limits, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum ctlog: TLS: %s\n", err.msg);
+		return CMD_EXIT_USAGE;
+	}
 	ho.host = host;
 	ho.port = port;
 	ho.threads = f->threads;
@@ -287,6 +293,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
@@ -301,12 +308,14 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	if (f->port_file)
 		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
-	while (sigwaitinfo(&sigs, NULL) < 0)
-		;
+	for (int sig = 0; sig != SIGINT && sig != SIGTERM;)
+		if ((sig = sigwaitinfo(&sigs, NULL)) == SIGHUP)
+			fc_httpd_tls_reload(f->limits.tls);
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
 	fc_httpd_stop(httpd); /* waits for the answers the log still owes */
+	fc_httpd_tls_free(f->limits.tls);
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
 	return rc;

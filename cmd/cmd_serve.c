@@ -122,15 +122,16 @@ static void serve_usage(FILE *f)
 		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
 		"  --port-file FILE               write the bound API port here once listening\n"
-		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
+		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off);\n"
+		"                                 HTTPS with the API's --tls-cert when given\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
 		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
 		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
 		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
-		"requests in flight;\n"
+		"SIGHUP reloads the fileca key and chain, the trust files and the TLS certificate\n"
+		"and key, without dropping requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
 		CFG_DEFAULT_PATH);
 }
@@ -550,7 +551,7 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 }
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
- * of the fileca files) reloads the CA. */
+ * of the fileca files) reloads the CA; SIGHUP also the TLS certificate. */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
 {
 	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
@@ -562,6 +563,7 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_se
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP) {
+			fc_httpd_tls_reload(f->server.http.tls);
 			cmd_trust_files_reload(&f->trust, server);
 			reload(f, server);
 			if (mtime >= 0)
@@ -591,6 +593,10 @@ static int serve_run(struct serve_flags *f)
 	enum fc_status st;
 	int rc = CMD_EXIT_USAGE;
 
+	if (fc_httpd_tls_load(&f->server.http, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: TLS: %s\n", err.msg);
+		goto out;
+	}
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
 		goto out;
@@ -634,6 +640,7 @@ static int serve_run(struct serve_flags *f)
 	rc = CMD_EXIT_OK;
 out:
 	ca_server_stop(server); /* answers every request, CT submissions included */
+	fc_httpd_tls_free(f->server.http.tls);
 	ct_client_free(ct);
 	rl_limiter_free(limiter);
 	ca_authority_free(authority);

@@ -8,6 +8,8 @@
 #ifndef FULCRUM_COMMON_INT_H
 #define FULCRUM_COMMON_INT_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -52,6 +54,7 @@ struct conn_ctx {
 	uint64_t rx_mark;         /* bytes received when it went idle (TCP_INFO) */
 	bool closing;             /* shut down by the front; libmicrohttpd closes it */
 	struct fc_http_exchange *x; /* the current request, if any (the I/O reference) */
+	struct tls_keys *tls_keys;  /* TLS: the chain and key its handshake used */
 	struct conn_ctx *prev, *next;
 	char addr[INET6_ADDRSTRLEN + 8];
 };
@@ -118,6 +121,7 @@ struct fc_http_exchange {
 	bool counted;              /* counted in d->in_flight */
 	bool on_held;              /* on d's held list (I/O side only) */
 	int fd;
+	bool tls;               /* over TLS (fc_http_client_gone) */
 	char addr[INET6_ADDRSTRLEN + 8]; /* the client's, for the fair queue and logs */
 	/* the request (immutable once handed to the handler) */
 	char *method;
@@ -242,5 +246,15 @@ void httpd_wake(struct fc_httpd *d);
 /* One non-blocking turn of the I/O side by a worker with nothing to do,
  * if the I/O lock is free (httpd_io.c). */
 void httpd_io_help(struct fc_httpd *d);
+
+/* httpd_tls.c: TLS */
+/* GnuTLS's priority string of t (MHD_OPTION_HTTPS_PRIORITIES). */
+const char *httpd_tls_priorities(const struct fc_httpd_tls *t);
+/* The certificate callback (MHD_OPTION_HTTPS_CERT_CALLBACK). */
+int httpd_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+		       gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey);
+/* c's connection is closed: drop the key set its handshake pinned. */
+void httpd_tls_conn_end(struct conn_ctx *c);
 
 #endif /* FULCRUM_COMMON_INT_H */

@@ -410,28 +410,44 @@ static enum fc_status open_listener(struct fc_httpd *d, const char *host, uint16
 	return FC_OK;
 }
 
-/* libmicrohttpd without a listening socket or thread of its own. */
+/*
+ * libmicrohttpd without a listening socket or thread of its own. With TLS
+ * (httpd_tls.c) it gets MHD_USE_TLS, GnuTLS's priorities and the
+ * certificate callback, which serves the current chain of l->tls to each
+ * handshake; without, the array of TLS options is empty.
+ */
 static enum fc_status start_mhd(struct fc_httpd *d, struct fc_err *err)
 {
 	const struct fc_httpd_limits *l = &d->lim;
 	unsigned backstop_s = (l->read_ms > l->write_ms ? l->read_ms : l->write_ms) / 1000 + 5;
+	struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}};
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			 MHD_USE_NO_LISTEN_SOCKET;
 
 	if (l->idle_ms / 1000 + 5 > backstop_s)
 		backstop_s = l->idle_ms / 1000 + 5;
+	if (l->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+						      (void *)httpd_tls_retrieve};
+		tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						      (void *)httpd_tls_priorities(l->tls)};
+		tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	}
 	/* The logger first: libmicrohttpd uses its own for whatever options
 	 * before it report (and warns that it does). */
 	d->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			MHD_USE_NO_LISTEN_SOCKET,
-		0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name,
+		flags, 0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name,
 		MHD_OPTION_CONNECTION_TIMEOUT, backstop_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)HTTPD_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)l->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(l->max_per_ip == FC_HTTPD_NO_LIMIT ? 0 : l->max_per_ip),
 		MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, d, MHD_OPTION_NOTIFY_CONNECTION,
-		httpd_notify_cb, d, MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, d, MHD_OPTION_END);
+		httpd_notify_cb, d, MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, d, MHD_OPTION_ARRAY,
+		tls_opts, MHD_OPTION_END);
 	if (d->mhd == NULL)
-		return fc_err_set(err, FC_EINTERNAL, "%s: libmicrohttpd does not start", d->name);
+		return fc_err_set(err, FC_EINTERNAL, "%s: libmicrohttpd does not start%s", d->name,
+				  l->tls ? " with TLS" : "");
 	return FC_OK;
 }
 

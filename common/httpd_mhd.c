@@ -81,6 +81,7 @@ void httpd_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
 	d->n_conns--;
 	if (c->x != NULL)
 		c->x->cc = NULL;
+	httpd_tls_conn_end(c); /* 0.9.75: after gnutls_deinit, or before any handshake */
 	free(c);
 	*socket_context = NULL;
 }
