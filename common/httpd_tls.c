@@ -372,6 +372,7 @@ int httpd_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rd
 
 	if (c == NULL || c->d->lim.tls == NULL)
 		return -1;
+	c->d->activity++; /* a ClientHello was read: the turn did something */
 	if (c->tls_keys == NULL)
 		c->tls_keys = keys_get(c->d->lim.tls);
 	*pcert = c->tls_keys->pcerts;
@@ -380,10 +381,31 @@ int httpd_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rd
 	return 0;
 }
 
+/* A connection of a TLS server starts: until its first request it counts
+ * as a handshake that may be waiting for its client (httpd_io.c
+ * loop_timeout). Nothing for plain HTTP. */
+void httpd_tls_conn_start(struct conn_ctx *c)
+{
+	if (c->d->lim.tls == NULL)
+		return;
+	c->tls_handshaking = true;
+	c->d->tls_handshakes++;
+}
+
+/* The first request of c has arrived: its handshake is over. */
+void httpd_tls_conn_request(struct conn_ctx *c)
+{
+	if (!c->tls_handshaking)
+		return;
+	c->tls_handshaking = false;
+	c->d->tls_handshakes--;
+}
+
 /* The connection of c is closed (and its GnuTLS session gone): drop its
- * key set. */
+ * key set; it no longer counts as a handshake. */
 void httpd_tls_conn_end(struct conn_ctx *c)
 {
+	httpd_tls_conn_request(c);
 	keys_release(c->tls_keys);
 	c->tls_keys = NULL;
 }
