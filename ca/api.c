@@ -415,7 +415,8 @@ static void answer_gone(struct api_call *c)
 	fail(c, 499, GRPC_CANCELLED, "the client went away before issuance: nothing was signed");
 }
 
-/* A signingCert request waiting for the CT log (suspended connection). */
+/* A signingCert request waiting for its certificate: its signature from
+ * the signer process, or the CT log (a suspended connection). */
 struct ct_call {
 	struct api_call call; /* a copy: the handler's frame is gone by then */
 	bool v1;
@@ -423,9 +424,11 @@ struct ct_call {
 };
 
 /*
- * Completion of ca_authority_issue_ct, on the CT client's thread. Answers
- * the exchange exactly once (a CT failure never yields a certificate; its
- * status is failure_answers' FC_CLASS_CT_LOG rows), frees everything the
+ * Completion of ca_authority_issue_ct or _async, on the thread of the
+ * last step (the CT client's, the signer link's, or this handler's with a
+ * key in this process). Answers the exchange exactly once (a CT failure
+ * never yields a certificate; its status is failure_answers'
+ * FC_CLASS_CT_LOG rows), frees everything the
  * request held. Nothing of the request is touched after the answer is
  * sent: the server may stop as soon as its last exchange is answered.
  */
@@ -435,6 +438,7 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 	struct ct_call *cc = arg;
 	struct api_call c = cc->call;
 	struct oidc_identity *id = cc->id;
+	struct ca_server *s = c.s;
 	bool v1 = cc->v1;
 
 	free(cc);
@@ -446,6 +450,7 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 		fail_err(&c, st, err);
 	ca_issued_free(issued);
 	oidc_identity_free(id);
+	atomic_fetch_sub(&s->issuing, 1); /* the last use of s: a stop may free it now */
 }
 
 /* Asked after the SCT, before the final certificate is signed. */
@@ -524,13 +529,14 @@ static enum fc_status check_rate(struct api_call *c, const struct oidc_identity 
 }
 
 /*
- * Issue for a verified identity and key and answer: at once without a CT
- * log, else later from the CT client's thread (ct_issued). Takes *id.
+ * Issue for a verified identity and key and answer when the certificate is
+ * signed (ct_issued): no worker waits for the signer process or the CT
+ * log meanwhile. Takes *id.
  */
 static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PKEY *key)
 {
 	struct ca_authority *authority = ca_authority_slot_get(&c->s->authority);
-	struct ca_issued *issued = NULL;
+	struct ct_call *cc;
 	struct fc_err err = {0};
 	enum fc_status st;
 
@@ -540,25 +546,24 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 		ca_authority_unref(authority);
 		return;
 	}
-	if (c->s->opts.ct != NULL) {
-		struct ct_call *cc = fc_xcalloc(1, sizeof(*cc));
-		cc->call = *c;
-		cc->v1 = v1;
-		cc->id = *id;
+	atomic_fetch_add(&c->s->issuing, 1);
+	cc = fc_xcalloc(1, sizeof(*cc));
+	cc->call = *c;
+	cc->v1 = v1;
+	cc->id = *id;
+	if (c->s->opts.ct != NULL)
 		st = ca_authority_issue_ct(authority, c->s->opts.ct, *id, key, c->s->opts.validity_s,
 					   ct_issued, ct_client_gone, cc, &err);
-		if (st == FC_OK)
-			*id = NULL; /* cc owns it until ct_issued */
-		else
-			free(cc);
+	else
+		st = ca_authority_issue_async(authority, *id, key, c->s->opts.validity_s, ct_issued,
+					      cc, &err);
+	if (st == FC_OK) {
+		*id = NULL; /* cc owns it until ct_issued, which may have run already */
 	} else {
-		st = ca_authority_issue(authority, *id, key, c->s->opts.validity_s, &issued, &err);
-		if (st == FC_OK)
-			answer_issued(c, v1, *id, issued);
-	}
-	if (st != FC_OK)
+		free(cc);
 		fail_err(c, st, &err);
-	ca_issued_free(issued);
+		atomic_fetch_sub(&c->s->issuing, 1);
+	}
 	ca_authority_unref(authority);
 }
 

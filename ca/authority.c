@@ -175,90 +175,154 @@ static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
 	return issued;
 }
 
-/* Build the leaf (or the precertificate) for identity and key, valid
- * from now, and sign it with the CA key. *out on success. */
-static enum fc_status build_signed(struct ca_authority *a, const struct oidc_identity *identity,
-				   EVP_PKEY *key, int validity_s, bool precert, X509 **out,
-				   struct fc_err *err)
+/* --- without waiting for the signer ---------------------------------------------- */
+
+/*
+ * One certificate on its way: its signature is asked for without waiting
+ * (hsm_sign_async: a signer process answers on its link's thread), and
+ * with a CT log the precertificate is logged before the final certificate
+ * is signed. Each step runs where the previous one completed.
+ */
+struct issue {
+	struct ca_authority *a;   /* a reference, released with the issue */
+	X509 *cert;               /* the leaf, precertificate, then final certificate */
+	unsigned char *tbs;       /* the TBS being signed (OPENSSL_free) */
+	struct ct_client *ct;     /* NULL: no CT log */
+	uint8_t *ct_tbs;          /* precert TBS without the poison (OPENSSL_malloc) */
+	size_t ct_tbs_len;
+	char *token_id;           /* the identity token's id, for every signature */
+	ca_issue_done_fn done;
+	ca_issue_gone_fn gone;    /* NULL: never; asked before the final signature */
+	void *arg;
+};
+
+static struct issue *issue_new(struct ca_authority *a, const struct oidc_identity *identity,
+			       ca_issue_done_fn done, void *arg)
+{
+	struct issue *is = fc_xcalloc(1, sizeof(*is));
+
+	is->a = ca_authority_ref(a);
+	is->token_id = identity->token_id ? fc_xstrdup(identity->token_id) : NULL;
+	is->done = done;
+	is->arg = arg;
+	return is;
+}
+
+static void issue_free(struct issue *is)
+{
+	if (is == NULL)
+		return;
+	ca_authority_unref(is->a);
+	X509_free(is->cert);
+	OPENSSL_free(is->tbs);
+	OPENSSL_free(is->ct_tbs);
+	free(is->token_id);
+	free(is);
+}
+
+/* The end: the answer (is->cert signed) or the failure, to done; is freed. */
+static void issue_end(struct issue *is, enum fc_status st, const struct fc_err *err)
+{
+	ca_issue_done_fn done = is->done;
+	void *arg = is->arg;
+	struct ca_issued *issued = st == FC_OK ? make_issued(is->a, is->cert) : NULL;
+
+	issue_free(is);
+	done(arg, st, issued, err);
+}
+
+/* Ask for is->cert's signature as kind; next(is, ...) receives it. */
+static void sign_then(struct issue *is, enum hsm_sign_kind kind, hsm_sign_done_fn next)
+{
+	struct hsm_sign_ctx ctx = {.kind = kind, .token_id = is->token_id};
+	struct fc_err err = {0};
+	size_t tbs_len = 0;
+	enum fc_status st;
+
+	OPENSSL_free(is->tbs);
+	is->tbs = NULL;
+	if ((st = ca_cert_sign_begin(is->cert, is->a->signer, &is->tbs, &tbs_len, &err)) != FC_OK) {
+		issue_end(is, st, &err);
+		return;
+	}
+	hsm_sign_async(is->a->signer, is->tbs, tbs_len, &ctx, next, is);
+}
+
+/* Install the signature the signer made: FC_OK, or the failure in err. */
+static enum fc_status signed_in(struct issue *is, enum fc_status st, uint8_t *sig,
+				size_t sig_len, const struct fc_err *serr, struct fc_err *err)
+{
+	if (st != FC_OK) {
+		if (serr != NULL)
+			*err = *serr;
+		return st;
+	}
+	st = ca_cert_sign_finish(is->cert, is->a->signer, sig, sig_len, err);
+	free(sig);
+	return st;
+}
+
+/* A certificate (no CT log, or the final one) is signed: the end. */
+static void cert_signed(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+			const struct fc_err *serr)
+{
+	struct issue *is = arg;
+	struct fc_err err = {0};
+
+	st = signed_in(is, st, sig, sig_len, serr, &err);
+	issue_end(is, st, &err);
+}
+
+/* Build the leaf (or the precertificate) for identity and key, valid from
+ * now, into is->cert. */
+static enum fc_status build_leaf(struct issue *is, const struct oidc_identity *identity,
+				 EVP_PKEY *key, int validity_s, bool precert, struct fc_err *err)
 {
 	struct ca_leaf_params p = {
 		.identity = identity,
 		.subject_key = key,
-		.issuer = a->chain->certs[0],
+		.issuer = is->a->chain->certs[0],
 		.not_before = fc_now(),
 		.validity_s = validity_s,
 		.precert = precert,
 	};
-	X509 *x = NULL;
-	enum fc_status st;
 
-	if ((st = ca_leaf_build(&p, &x, err)) != FC_OK)
-		return st;
-	if ((st = ca_cert_sign(x, a->signer, err)) != FC_OK) {
-		X509_free(x);
-		return st;
-	}
-	*out = x;
-	return FC_OK;
+	return ca_leaf_build(&p, &is->cert, err);
 }
 
 /*
- * Issue one certificate (see ca_int.h). Without a CT log the leaf is built
- * once and signed once.
+ * Issue without a CT log, without waiting for the signature (ca_int.h):
+ * the leaf is built here, done gets the answer once it is signed.
  */
-enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_identity *identity,
-				  EVP_PKEY *key, int validity_s, struct ca_issued **out,
-				  struct fc_err *err)
+enum fc_status ca_authority_issue_async(struct ca_authority *a,
+					const struct oidc_identity *identity, EVP_PKEY *key,
+					int validity_s, ca_issue_done_fn done, void *arg,
+					struct fc_err *err)
 {
-	struct ca_issued *issued = NULL;
-	X509 *leaf = NULL;
+	struct issue *is = issue_new(a, identity, done, arg);
 	enum fc_status st;
 
-	if ((st = build_signed(a, identity, key, validity_s, false, &leaf, err)) != FC_OK)
-		goto out;
-	issued = make_issued(a, leaf);
-	*out = issued;
-	issued = NULL;
-	st = FC_OK;
-out:
-	ca_issued_free(issued);
-	X509_free(leaf);
-	return st;
+	if ((st = build_leaf(is, identity, key, validity_s, false, err)) != FC_OK) {
+		issue_free(is);
+		return st;
+	}
+	sign_then(is, HSM_SIGN_CERT, cert_signed);
+	return FC_OK;
 }
 
 /* --- with a CT log (RFC 6962 3.1, certificate-transparency.md A.1) -------------- */
 
-/* One precertificate waiting for its SCT. */
-struct ct_issue {
-	struct ca_authority *a;   /* a reference, released in ct_done */
-	X509 *precert;            /* signed, with the poison last */
-	uint8_t *tbs;             /* precert TBS without the poison (OPENSSL_malloc) */
-	size_t tbs_len;
-	ca_issue_done_fn done;
-	ca_issue_gone_fn gone;
-	void *arg;
-};
-
-static void ct_issue_free(struct ct_issue *ci)
-{
-	if (ci == NULL)
-		return;
-	ca_authority_unref(ci->a);
-	X509_free(ci->precert);
-	OPENSSL_free(ci->tbs);
-	free(ci);
-}
-
 /*
  * The final certificate: the precert with the SCT list extension
  * (1.3.6.1.4.1.11129.2.4.2, non-critical, RFC 6962 3.3) holding scts[0..n)
- * where the poison was, then checked (its TBS minus the SCT list is the precert's TBS minus
- * the poison, byte for byte) and signed by the same key. *out on success.
+ * where the poison was, checked: its TBS minus the SCT list is the precert's TBS minus the
+ * poison, byte for byte. The precertificate becomes the final certificate
+ * in place (no copy, which OpenSSL 3.0 makes by re-parsing it).
  */
-static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *scts, size_t n,
-				 X509 **out, struct fc_err *err)
+static enum fc_status make_final(struct issue *is, const struct ct_sct *scts, size_t n,
+				 struct fc_err *err)
 {
-	X509 *final = NULL;
+	X509 *final = is->cert;
 	X509_EXTENSION *poison = NULL, *ext = NULL;
 	ASN1_OCTET_STRING *os = NULL;
 	struct fc_buf value;
@@ -268,10 +332,6 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *scts,
 	int idx;
 
 	fc_buf_init(&value, 0);
-	/* The precertificate has been logged: it becomes the final certificate
-	 * (no copy, which OpenSSL 3.0 makes by re-parsing it). */
-	final = ci->precert;
-	ci->precert = NULL;
 	idx = X509_get_ext_by_NID(final, NID_ct_precert_poison, -1);
 	if (idx < 0 || idx != X509_get_ext_count(final) - 1) {
 		st = fc_err_set(err, FC_EINTERNAL, "ca: the precertificate's poison is not its last "
@@ -300,54 +360,42 @@ static enum fc_status make_final(struct ct_issue *ci, const struct ct_sct *scts,
 	 * but for the poison / SCT list. */
 	if ((st = ca_cert_tbs_without(final, NID_ct_precert_scts, &tbs, &tbs_len, err)) != FC_OK)
 		goto out;
-	if (tbs_len != ci->tbs_len || memcmp(tbs, ci->tbs, tbs_len) != 0) {
+	if (tbs_len != is->ct_tbs_len || memcmp(tbs, is->ct_tbs, tbs_len) != 0)
 		st = fc_err_set(err, FC_EINTERNAL, "ca: RFC 6962 3.1: the final TBS without the SCT "
 						   "list differs from the logged precert TBS");
-		goto out;
-	}
-	if ((st = ca_cert_sign(final, ci->a->signer, err)) != FC_OK)
-		goto out;
-	*out = final;
-	final = NULL;
-	st = FC_OK;
 out:
 	OPENSSL_free(tbs);
 	ASN1_OCTET_STRING_free(os);
 	X509_EXTENSION_free(ext);
 	X509_EXTENSION_free(poison);
 	fc_buf_free(&value);
-	X509_free(final);
 	return st;
 }
 
 /* The CT client's completion (on its I/O thread): the SCTs that met the
- * policy, or why there are not enough. */
+ * policy, or why there are not enough; then the final certificate is
+ * signed, without waiting. */
 static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, size_t n,
 		    const struct fc_err *cterr)
 {
-	struct ct_issue *ci = arg;
-	ca_issue_done_fn done = ci->done;
-	void *done_arg = ci->arg;
-	struct ca_issued *issued = NULL;
+	struct issue *is = arg;
 	struct fc_err err = {0};
-	X509 *final = NULL;
 
 	if (st != FC_OK) {
 		err = *cterr;
 		err.cls = FC_CLASS_CT_LOG;
-		ct_issue_free(ci);
-		done(done_arg, st, NULL, &err);
+		issue_end(is, st, &err);
 		return;
 	}
-	if (ci->gone != NULL && ci->gone(done_arg))
+	if (is->gone != NULL && is->gone(is->arg))
 		st = fc_err_set(&err, FC_EUNAVAIL, "the client went away before issuance");
 	else
-		st = make_final(ci, scts, n, &final, &err);
-	if (st == FC_OK)
-		issued = make_issued(ci->a, final);
-	X509_free(final);
-	ct_issue_free(ci);
-	done(done_arg, st, issued, &err);
+		st = make_final(is, scts, n, &err);
+	if (st != FC_OK) {
+		issue_end(is, st, &err);
+		return;
+	}
+	sign_then(is, HSM_SIGN_CERT, cert_signed);
 }
 
 /* cert's NotAfter in seconds since the epoch (0 if unreadable): the CT
@@ -361,42 +409,31 @@ static int64_t not_after_of(X509 *cert)
 	return (int64_t)timegm(&tm);
 }
 
-/*
- * Issue through ct (ca_int.h): precert built and signed here, on the
- * caller's thread; the rest happens in ct_done, with the SCTs of every
- * log that answered until the policy was met.
- */
-enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
-				     const struct oidc_identity *identity, EVP_PKEY *key,
-				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
-				     void *arg, struct fc_err *err)
+/* The precertificate is signed: submit it with the chain to the log
+ * (RFC 6962 4.1: precert, issuing CA, ..., root). */
+static void precert_signed(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+			   const struct fc_err *serr)
 {
+	struct issue *is = arg;
+	struct ca_authority *a = is->a;
 	const uint8_t *chain[CT_MAX_CHAIN];
 	size_t chain_len[CT_MAX_CHAIN];
-	struct ct_issue *ci = NULL;
-	unsigned char *der = NULL;
-	int der_len;
 	struct ct_precert pc = {0};
-	enum fc_status st;
+	struct fc_err err = {0};
+	unsigned char *der = NULL;
+	int der_len = 0;
 
-	if (1 + a->chain->n > CT_MAX_CHAIN)
-		return fc_err_set(err, FC_EINTERNAL, "ca: the chain is too long for a CT log");
-	ci = fc_xcalloc(1, sizeof(*ci));
-	ci->a = ca_authority_ref(a);
-	ci->done = done;
-	ci->gone = gone;
-	ci->arg = arg;
-	if ((st = build_signed(a, identity, key, validity_s, true, &ci->precert, err)) != FC_OK)
-		goto fail;
-	if ((st = ca_cert_tbs_without(ci->precert, NID_ct_precert_poison, &ci->tbs, &ci->tbs_len,
-				      err)) != FC_OK)
-		goto fail;
-	if ((der_len = i2d_X509(ci->precert, &der)) <= 0) {
+	if ((st = signed_in(is, st, sig, sig_len, serr, &err)) == FC_OK &&
+	    (st = ca_cert_tbs_without(is->cert, NID_ct_precert_poison, &is->ct_tbs,
+				      &is->ct_tbs_len, &err)) == FC_OK &&
+	    (der_len = i2d_X509(is->cert, &der)) <= 0) {
 		fc_log_ssl("ca: encode precertificate");
-		st = fc_err_set(err, FC_EINTERNAL, "ca: cannot encode the precertificate");
-		goto fail;
+		st = fc_err_set(&err, FC_EINTERNAL, "ca: cannot encode the precertificate");
 	}
-	/* RFC 6962 4.1: precert, issuing CA, ..., root. */
+	if (st != FC_OK) {
+		issue_end(is, st, &err);
+		return;
+	}
 	chain[0] = der;
 	chain_len[0] = (size_t)der_len;
 	for (size_t i = 0; i < a->chain->n; i++) {
@@ -407,15 +444,37 @@ enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *c
 	pc.chain_len = chain_len;
 	pc.n = 1 + a->chain->n;
 	pc.issuer_key_hash = a->issuer_key_hash;
-	pc.tbs = ci->tbs;
-	pc.tbs_len = ci->tbs_len;
-	pc.not_after = not_after_of(ci->precert);
-	st = ct_client_submit_precert(ct, &pc, ct_done, ci, err);
+	pc.tbs = is->ct_tbs;
+	pc.tbs_len = is->ct_tbs_len;
+	pc.not_after = not_after_of(is->cert);
+	st = ct_client_submit_precert(is->ct, &pc, ct_done, is, &err);
 	OPENSSL_free(der);
 	if (st != FC_OK)
-		goto fail;
-	return FC_OK; /* ci now belongs to ct_done */
-fail:
-	ct_issue_free(ci);
-	return st;
+		issue_end(is, st, &err); /* the log's client refused it at once */
+}
+
+/*
+ * Issue through ct (ca_int.h): the precert built here, its signature, the
+ * submission and the final certificate each where the step before
+ * completed.
+ */
+enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
+				     const struct oidc_identity *identity, EVP_PKEY *key,
+				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
+				     void *arg, struct fc_err *err)
+{
+	struct issue *is;
+	enum fc_status st;
+
+	if (1 + a->chain->n > CT_MAX_CHAIN)
+		return fc_err_set(err, FC_EINTERNAL, "ca: the chain is too long for a CT log");
+	is = issue_new(a, identity, done, arg);
+	is->ct = ct;
+	is->gone = gone;
+	if ((st = build_leaf(is, identity, key, validity_s, true, err)) != FC_OK) {
+		issue_free(is);
+		return st;
+	}
+	sign_then(is, HSM_SIGN_PRECERT, precert_signed);
+	return FC_OK;
 }

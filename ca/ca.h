@@ -144,6 +144,10 @@ struct ca_server_options {
 	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop); NULL = no CT, detached empty SCT */
 	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
+	/* Appends more Prometheus text to /metrics (the signer process's
+	 * counters); NULL = none. Called on the metrics thread. */
+	void (*metrics_extra)(void *arg, struct fc_buf *out);
+	void *metrics_extra_arg;
 	struct rl_limiter *ratelimit; /* per-identity rate limits, checked before issuing
 				       * (borrowed: free it after ca_server_stop); NULL = none */
 	struct ca_trust_docs trust; /* copied at start; see ca_server_set_trust */

@@ -47,11 +47,21 @@ char *ca_cert_pem(X509 *cert, bool trimmed);
 
 /*
  * Sign cert with signer: set both signature AlgorithmIdentifiers to the
- * signer's algorithm, encode the TBSCertificate, sign it through hsm_sign,
- * and install the signature. Used for leaves, precertificates and CA
- * certificates alike. FC_EHSM / FC_EUNAVAIL from the signer.
+ * signer's algorithm, encode the TBSCertificate, sign it through
+ * hsm_sign_ctx with ctx (what the signature is for: a leaf, a
+ * precertificate, and the token id for the journal; NULL for CA
+ * certificates, which are made where the key is), and install the
+ * signature. FC_EHSM / FC_EUNAVAIL from the signer.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err);
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
+			    const struct hsm_sign_ctx *ctx, struct fc_err *err);
+/* ca_cert_sign in two halves, for a signature made without waiting
+ * (hsm_sign_async): the algorithms set and the TBS to sign (*tbs:
+ * OPENSSL_free), then the signature installed and verified. */
+enum fc_status ca_cert_sign_begin(X509 *cert, struct hsm_signer *signer, unsigned char **tbs,
+				  size_t *tbs_len, struct fc_err *err);
+enum fc_status ca_cert_sign_finish(X509 *cert, struct hsm_signer *signer, const uint8_t *sig,
+				   size_t sig_len, struct fc_err *err);
 
 /* Pieces of the profile shared by leaves and CA certificates: a random
  * positive, non-zero serial of at most 159 bits (fc_rand_bytes), and the
@@ -241,28 +251,20 @@ struct ca_issued {
 void ca_issued_free(struct ca_issued *c);
 
 /*
- * Issue a certificate for identity and key, valid validity_s seconds from
- * now, signed by a. FC_OK and *out (free with ca_issued_free), FC_EINPUT if
- * the identity cannot be encoded, FC_EHSM / FC_EUNAVAIL if signing fails;
- * the reason in err. Nothing is returned on failure.
- */
-enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_identity *identity,
-				  EVP_PKEY *key, int validity_s, struct ca_issued **out,
-				  struct fc_err *err);
-
-/*
  * Issue through a CT log (certificate-transparency.md A.1, RFC 6962 3.1):
- * build the TBS once, sign it as a precertificate (critical poison) with
- * a's key, submit it with the whole chain to ct, and return at once. On
+ * build the TBS once and return at once; its signature as a
+ * precertificate (critical poison) is asked for without waiting
+ * (hsm_sign_async), then it is submitted with the whole chain to ct. On
  * completion (on the CT client's I/O thread) the SCT has been verified;
  * the final certificate is the same TBS with the SCT list in place of the
- * poison (checked byte for byte before signing), signed by the same key.
- * done(arg, ...) is then called exactly once: st FC_OK with issued (the
- * callee takes ownership), or the failure in err, whose class is
- * FC_CLASS_CT_LOG when the log failed (FC_CLASS_NONE when the CA did).
- * Returns FC_OK when done will be called; otherwise (the precert cannot be
- * built or signed, the client refuses the submission) the failure, with
- * the reason in err, and done is never called. identity and key are only
+ * poison (checked byte for byte), signed by the same key, again without
+ * waiting. done(arg, ...) is then called exactly once, on the thread of
+ * the last step (perhaps before this returns, with a key in this
+ * process): st FC_OK with issued (the callee takes ownership), or the
+ * failure in err, whose class is FC_CLASS_CT_LOG when the log failed
+ * (FC_CLASS_NONE when the CA did). Returns FC_OK when done will be
+ * called; otherwise (the precert cannot be built) the failure, with the
+ * reason in err, and done is never called. identity and key are only
  * used during the call; a keeps a reference until done returns. gone
  * (NULL: never) is asked after the SCT: when it says the client is gone,
  * the final certificate is not signed and done gets FC_EUNAVAIL.
@@ -270,6 +272,14 @@ enum fc_status ca_authority_issue(struct ca_authority *a, const struct oidc_iden
 typedef void (*ca_issue_done_fn)(void *arg, enum fc_status st, struct ca_issued *issued,
 				 const struct fc_err *err);
 typedef bool (*ca_issue_gone_fn)(void *arg);
+/* The same without a CT log: the leaf (valid validity_s seconds from now)
+ * built here; done called once it is signed, or signing failed (FC_EHSM,
+ * FC_EUNAVAIL). Returns FC_OK when done will be called, else FC_EINPUT
+ * (the identity cannot be encoded) or FC_EINTERNAL, and done is not. */
+enum fc_status ca_authority_issue_async(struct ca_authority *a,
+					const struct oidc_identity *identity, EVP_PKEY *key,
+					int validity_s, ca_issue_done_fn done, void *arg,
+					struct fc_err *err);
 enum fc_status ca_authority_issue_ct(struct ca_authority *a, struct ct_client *ct,
 				     const struct oidc_identity *identity, EVP_PKEY *key,
 				     int validity_s, ca_issue_done_fn done, ca_issue_gone_fn gone,
@@ -308,6 +318,10 @@ struct ca_server {
 	struct fc_httpd *metrics_httpd;
 	struct ca_metrics metrics;
 	char *configuration_json;      /* GET /api/v2/configuration, built once */
+	/* Certificates being issued (issue() to the end of ct_issued): their
+	 * completions, on the signer link's or the CT client's thread, use the
+	 * server even after the front gave up on them, so a stop waits. */
+	atomic_uint issuing;
 	pthread_mutex_t trust_lock;    /* guards trust_docs (swapped by a reload) */
 	char *trust_docs[3];           /* trusted root, signing config, trust config */
 };

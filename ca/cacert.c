@@ -139,7 +139,7 @@ enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_sign
 	}
 	if ((st = add_ca_usages(x, p, err)) != FC_OK || (st = ca_cert_add_skid(x, err)) != FC_OK ||
 	    (st = add_ca_akid(x, p->issuer, err)) != FC_OK ||
-	    (st = ca_cert_sign(x, signer, err)) != FC_OK)
+	    (st = ca_cert_sign(x, signer, NULL, err)) != FC_OK)
 		goto out;
 	*out = x;
 	x = NULL;

@@ -609,68 +609,92 @@ static enum fc_status set_algor(X509_ALGOR *alg, struct hsm_signer *signer, stru
 }
 
 /*
- * Sign cert through signer (ca_int.h): both AlgorithmIdentifiers are set
- * from the signer, the DER TBSCertificate (RFC 5280 4.1.1.1) is signed by
- * hsm_sign and the signature installed. Like Go's CreateCertificate, the
- * result is then verified with the signer's public key, so that a faulty
- * signer (or HSM) never yields a bad certificate. Returns FC_OK, or the
- * signer's FC_EHSM / FC_EUNAVAIL, or FC_EINTERNAL, with the reason in err.
- *
- * OpenSSL has no setter for the two AlgorithmIdentifiers or the signature
- * outside X509_sign*; the getters hand out pointers into cert, which is
- * ours to modify, so their const is cast away here (as X509_sign does
- * internally).
+ * The first half of signing cert with signer (ca_int.h): both signature
+ * AlgorithmIdentifiers set from the signer (RFC 5280 4.1.1.2 and
+ * 4.1.2.3), and the DER TBSCertificate to sign. OpenSSL has no setter for
+ * the two AlgorithmIdentifiers outside X509_sign*; the getters hand out
+ * pointers into cert, which is ours to modify, so their const is cast away
+ * here (as X509_sign does internally). Returns FC_OK with *tbs
+ * (OPENSSL_free) and *tbs_len, else FC_EINTERNAL with the reason in err.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, struct fc_err *err)
+enum fc_status ca_cert_sign_begin(X509 *cert, struct hsm_signer *signer, unsigned char **tbs,
+				  size_t *tbs_len, struct fc_err *err)
 {
 	X509_ALGOR *tbs_alg, *outer_alg;
 	const X509_ALGOR *c_alg = NULL;
 	const ASN1_BIT_STRING *c_sig = NULL;
-	ASN1_BIT_STRING *sig_bits;
-	unsigned char *tbs = NULL;
-	int tbs_len;
-	uint8_t *sig = NULL;
-	size_t sig_len = 0;
-	enum fc_status st = FC_EINTERNAL;
+	enum fc_status st;
+	int n;
 
 	if (cert == NULL || signer == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "ca: sign: missing argument");
 	tbs_alg = (X509_ALGOR *)X509_get0_tbs_sigalg(cert);
 	X509_get0_signature(&c_sig, &c_alg, cert);
 	outer_alg = (X509_ALGOR *)c_alg;
-	sig_bits = (ASN1_BIT_STRING *)c_sig;
-	if (tbs_alg == NULL || outer_alg == NULL || sig_bits == NULL) {
-		st = fc_err_set(err, FC_EINTERNAL, "ca: sign: certificate without algorithm fields");
-		goto out;
-	}
+	if (tbs_alg == NULL || outer_alg == NULL || c_sig == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "ca: sign: certificate without algorithm fields");
 	if ((st = set_algor(tbs_alg, signer, err)) != FC_OK ||
 	    (st = set_algor(outer_alg, signer, err)) != FC_OK)
-		goto out;
+		return st;
 	/* i2d_re_X509_tbs re-encodes the TBS and caches that encoding: i2d_X509
 	 * afterwards emits exactly these bytes. */
-	if ((tbs_len = i2d_re_X509_tbs(cert, &tbs)) <= 0) {
-		st = ssl_fail(err, "encode TBSCertificate");
-		goto out;
-	}
-	if ((st = hsm_sign(signer, tbs, (size_t)tbs_len, &sig, &sig_len, err)) != FC_OK)
-		goto out;
-	if (sig_len > INT_MAX || ASN1_BIT_STRING_set(sig_bits, sig, (int)sig_len) != 1) {
-		st = ssl_fail(err, "install signature");
-		goto out;
-	}
+	*tbs = NULL;
+	if ((n = i2d_re_X509_tbs(cert, tbs)) <= 0)
+		return ssl_fail(err, "encode TBSCertificate");
+	*tbs_len = (size_t)n;
+	return FC_OK;
+}
+
+/*
+ * The second half (ca_int.h): install sig as cert's signature and, like
+ * Go's CreateCertificate, verify the result with the signer's public key,
+ * so that a faulty signer (or HSM) never yields a bad certificate.
+ * Returns FC_OK, FC_EHSM (the signature does not verify) or FC_EINTERNAL,
+ * with the reason in err.
+ */
+enum fc_status ca_cert_sign_finish(X509 *cert, struct hsm_signer *signer, const uint8_t *sig,
+				   size_t sig_len, struct fc_err *err)
+{
+	const X509_ALGOR *c_alg = NULL;
+	const ASN1_BIT_STRING *c_sig = NULL;
+	ASN1_BIT_STRING *sig_bits;
+
+	X509_get0_signature(&c_sig, &c_alg, cert);
+	sig_bits = (ASN1_BIT_STRING *)c_sig;
+	/* ASN1_BIT_STRING_set copies sig (its prototype lacks the const). */
+	if (sig_len > INT_MAX || ASN1_BIT_STRING_set(sig_bits, (unsigned char *)sig, (int)sig_len) != 1)
+		return ssl_fail(err, "install signature");
 	/* A signature is whole octets: no unused bits (X.690 8.6.2.2). */
 	sig_bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
 	sig_bits->flags |= ASN1_STRING_FLAG_BITS_LEFT;
 	if (X509_verify(cert, hsm_signer_public_key(signer)) != 1) {
 		fc_log_ssl("ca: the signer's signature does not verify");
-		st = fc_err_set(err, FC_EHSM,
-				"ca: signer %s: the signature it returned does not verify with its "
-				"public key",
-				hsm_signer_description(signer));
-		goto out;
+		return fc_err_set(err, FC_EHSM,
+				  "ca: signer %s: the signature it returned does not verify with "
+				  "its public key",
+				  hsm_signer_description(signer));
 	}
-	st = FC_OK;
-out:
+	return FC_OK;
+}
+
+/*
+ * Sign cert through signer (ca_int.h): ca_cert_sign_begin, the DER
+ * TBSCertificate (RFC 5280 4.1.1.1) signed by hsm_sign_ctx with ctx (may
+ * be NULL), ca_cert_sign_finish. Returns FC_OK, or the signer's FC_EHSM /
+ * FC_EUNAVAIL, or FC_EINTERNAL, with the reason in err.
+ */
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
+			    const struct hsm_sign_ctx *ctx, struct fc_err *err)
+{
+	unsigned char *tbs = NULL;
+	size_t tbs_len = 0;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	enum fc_status st;
+
+	if ((st = ca_cert_sign_begin(cert, signer, &tbs, &tbs_len, err)) == FC_OK &&
+	    (st = hsm_sign_ctx(signer, tbs, tbs_len, ctx, &sig, &sig_len, err)) == FC_OK)
+		st = ca_cert_sign_finish(cert, signer, sig, sig_len, err);
 	OPENSSL_free(tbs);
 	free(sig);
 	return st;

@@ -116,6 +116,8 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
 	if (s->opts.ratelimit != NULL)
 		rl_metrics_text(s->opts.ratelimit, b);
+	if (s->opts.metrics_extra != NULL)
+		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
 #undef EMIT
 	if (s->opts.ct != NULL)
 		ct_client_metrics_text(s->opts.ct, b);
@@ -234,9 +236,11 @@ void ca_server_stop(struct ca_server *s)
 	fc_httpd_stop(s->api);
 	fc_httpd_stop(s->metrics_httpd);
 	/* Past the stop's bound the front answers requests still waiting for
-	 * the CT log itself; their completions (ct_issued, within the CT
-	 * client's deadline) still use s. */
-	while (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0)
+	 * the signer or the CT log itself; their completions (ct_issued, within
+	 * the signer link's or the CT client's deadline) still use s, and the
+	 * CT client's own callback must have returned before it is freed. */
+	while (atomic_load(&s->issuing) > 0 ||
+	       (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0))
 		usleep(10000);
 	ca_authority_slot_destroy(&s->authority);
 	free(s->configuration_json);

@@ -90,7 +90,7 @@ enum fc_status ca_tsacert_build(const struct ca_tsacert_params *p, struct hsm_si
 	}
 	if ((st = add_tsa_usages(x, err)) != FC_OK || (st = ca_cert_add_skid(x, err)) != FC_OK ||
 	    (st = add_tsa_akid(x, p->issuer, err)) != FC_OK ||
-	    (st = ca_cert_sign(x, signer, err)) != FC_OK)
+	    (st = ca_cert_sign(x, signer, NULL, err)) != FC_OK)
 		goto out;
 	*out = x;
 	x = NULL;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "common.h"
+#include "signer.h"
 
 /* Exit statuses shared by the subcommands. */
 enum {
@@ -22,6 +23,8 @@ enum {
 
 /* args.c: a decimal unsigned integer of at most max. */
 bool cmd_parse_uint(const char *s, unsigned long max, unsigned long *out);
+/* args.c: HOST:PORT of a --listen flag; *host allocated (caller frees). */
+bool cmd_parse_listen(const char *s, char **host, uint16_t *port);
 
 /* --- flags.c: flags read the way Fulcio's (pflag under viper) are -------------- */
 
@@ -76,11 +79,9 @@ struct cmd_flags_spec {
 int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n, int argc,
 		    char **argv, int *first_arg);
 void cmd_flags_release(struct cmd_flags_spec *spec);
-/* A Go duration ("10s", "1m30s", "500ms"); a bare number counts plain_ms
- * milliseconds per unit, or is refused when plain_ms is 0. */
-bool cmd_parse_duration(const char *s, unsigned long plain_ms, double *ms);
 
 int cmd_token_main(int argc, char **argv);
+int cmd_journal_main(int argc, char **argv);
 int cmd_serve_main(int argc, char **argv);
 int cmd_createca_main(int argc, char **argv);
 int cmd_ctlog_main(int argc, char **argv);
@@ -138,8 +139,85 @@ struct cmd_pkcs11ca_flags {
 };
 
 /* Open the token, find key, certificate and chain, check them; FC_OK with
- * *out, else a message naming what is wrong (module, token, PIN, label, id). */
-enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct ca_authority **out,
+ * the key's signer and the chain, else a message naming what is wrong
+ * (module, token, PIN, label, id). */
+struct ca_chain;
+struct hsm_signer;
+enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
+				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
 				 struct fc_err *err);
+
+/* --- serve_ca.c: the CA key of fulcrum serve ----------------------------------------- */
+
+struct ca_server;
+
+struct cmd_ca_opts {
+	const char *ca;                   /* ephemeralca, fileca or pkcs11ca */
+	const char *fileca_cert;
+	const char *fileca_key;
+	const char *passwd_arg;           /* --fileca-key-passwd where it lies in argv */
+	bool fileca_watch;
+	struct cmd_pkcs11ca_flags pkcs11;
+	int validity_s;                   /* the certificate lifetime */
+	bool ct;                          /* certificates go through a CT log */
+	const char *journal_dir;
+	bool no_signer;                   /* --no-signer-process */
+};
+
+struct cmd_ca;
+/* Start the key side (the supervisor and its signer process, unless
+ * no_signer) and wipe the secrets of argv and the environment here. */
+enum fc_status cmd_ca_open(const struct cmd_ca_opts *o, struct cmd_ca **out, struct fc_err *err);
+/* A new authority over the configured key. */
+enum fc_status cmd_ca_authority(struct cmd_ca *c, struct ca_authority **out, struct fc_err *err);
+/* Where reloads go once serving. */
+void cmd_ca_set_server(struct cmd_ca *c, struct ca_server *server);
+/* Reload (fileca): a new authority, or the current one kept on failure. */
+void cmd_ca_reload(struct cmd_ca *c, const char *why);
+/* --no-signer-process: true when --fileca-watch sees the files changed. */
+bool cmd_ca_files_changed(struct cmd_ca *c);
+/* The signer side for /metrics, NULL with --no-signer-process. */
+struct cmd_privsep *cmd_ca_privsep(struct cmd_ca *c);
+void cmd_ca_free(struct cmd_ca *c);
+
+/* --- privsep.c: the network process and its signer process ------------------------ */
+
+/* The supervisor and the link to the current signer process. */
+struct cmd_privsep {
+	struct signer_supervisor sup;
+	struct signer_link *link;
+};
+
+/* main's argv, whole (fulcrum.c). */
+extern char **cmd_argv;
+
+/*
+ * Fork the supervisor and take its first signer (signer.h). In between,
+ * wipe(child->arg) wipes the secrets of argv and the environment, and this
+ * process starts itself again (execve of /proc/self/exe with the same,
+ * wiped, command line), so that the network process's image never held a
+ * secret; the new image finds its supervisor through the environment and
+ * goes on from here.
+ */
+enum fc_status cmd_privsep_start(const struct signer_child *child, void (*wipe)(void *arg),
+				 signer_attached_fn attached, void *arg, struct cmd_privsep *ps,
+				 struct fc_err *err);
+/* Close the link and wait for the supervisor (and so the signer) to exit. */
+void cmd_privsep_stop(struct cmd_privsep *ps);
+/* Become user if running as root; who names the command in the log. */
+enum fc_status cmd_privsep_drop(const struct signer_user *user, const char *who,
+				struct fc_err *err);
+/* ca_server_options.metrics_extra: the signer's refusals and restarts (arg:
+ * the struct cmd_privsep). */
+void cmd_privsep_metrics(void *arg, struct fc_buf *b);
+
+/* A copy of a secret on locked pages left out of core dumps (free with
+ * cmd_secret_free, which wipes it); NULL for NULL. */
+char *cmd_secret_keep(const char *s);
+void cmd_secret_free(char *s);
+/* Wipe an environment variable's value where it lies, and unset it. */
+void cmd_wipe_env(const char *name);
+/* Overwrite the values of pin-value= in a PKCS#11 URI held in argv. */
+void cmd_wipe_uri_pin(char *uri);
 
 #endif

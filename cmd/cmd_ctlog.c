@@ -2,6 +2,8 @@
  * fulcrum ctlog: a Certificate Transparency log (RFC 6962 submission API,
  * Static CT API read path). Flag names follow TesseraCT's, with dashes.
  */
+#include <errno.h>
+#include <ftw.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "common.h"
 #include "ctlog.h"
 #include "hsm.h"
+#include "signer.h"
 
 struct ctlog_flags {
 	const char *listen;
@@ -22,6 +26,11 @@ struct ctlog_flags {
 	const char *pin_file;
 	unsigned threads;
 	struct ctlog_server_config cfg;
+	const char *user;             /* --user */
+	bool no_signer;               /* --no-signer-process */
+	struct signer_user user_ids;
+	char *pin;                    /* supervisor and signer: FULCRUM_PKCS11_PIN */
+	char *key_uri;                /* supervisor and signer: a pkcs11: URI with its pin-value */
 	struct fc_httpd_limits limits; /* the HTTP front's time limits and caps */
 };
 
@@ -54,6 +63,9 @@ static void ctlog_usage(FILE *f)
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
 		"  --sign-threads N          threads signing SCTs beside the sequencer (default:\n"
 		"                            number of CPUs, at most 16)\n"
+		"  --user NAME               started as root, the network process becomes NAME\n"
+		"                            (default " SIGNER_DEFAULT_USER "), which then owns DIR\n"
+		"  --no-signer-process       keep the log key in the network process (no checks)\n"
 		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
@@ -62,19 +74,12 @@ static void ctlog_usage(FILE *f)
 		HSM_P11_PIN_ENV, CTLOG_SRV_DEFAULT_BATCH_AGE_MS, CTLOG_SRV_DEFAULT_BATCH_SIZE);
 }
 
-/* "250ms", "1s", "1.5s", or a number of milliseconds. */
+/* "250ms", "1s", "1.5s", or a number of milliseconds, up to a minute. */
 static bool parse_duration_ms(const char *s, unsigned *out)
 {
-	char *end;
-	double v = strtod(s, &end);
+	double v;
 
-	if (end == s || v < 0)
-		return false;
-	if (strcmp(end, "s") == 0)
-		v *= 1000;
-	else if (strcmp(end, "ms") != 0 && *end != '\0')
-		return false;
-	if (v < 1 || v > 60000)
+	if (!fc_parse_duration(s, 1, &v) || v < 1 || v > 60000)
 		return false;
 	*out = (unsigned)v;
 	return true;
@@ -132,25 +137,121 @@ static enum fc_status open_signer(const struct ctlog_flags *f, struct hsm_signer
 	return st;
 }
 
-static bool split_listen(const char *s, char **host, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	unsigned long p;
-	size_t hl;
+/* --- the log key in a signer process ------------------------------------------------ */
 
-	if (colon == NULL || !cmd_parse_uint(colon + 1, 65535, &p))
-		return false;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']')
-		*host = fc_xstrndup(s + 1, hl - 2);
-	else
-		*host = fc_xstrndup(s, hl);
-	if ((*host)[0] == '\0') {
-		free(*host);
-		*host = fc_xstrdup("0.0.0.0");
+/* signer_config.load: in the signer process, the log key. */
+static enum fc_status signer_load(void *arg, struct signer_key *out, struct fc_err *err)
+{
+	struct ctlog_flags f = *(const struct ctlog_flags *)arg;
+
+	if (f.key_uri != NULL)
+		f.private_key = f.key_uri; /* the copy that still holds its pin-value */
+	if (f.pin != NULL)
+		setenv(HSM_P11_PIN_ENV, f.pin, 1); /* taken, wiped and unset by hsm/ */
+	out->chain_pem = NULL;
+	return open_signer(&f, &out->signer, err);
+}
+
+/* The signer process's main (signer_child.run). */
+static int signer_run(void *arg, int fd)
+{
+	const struct ctlog_flags *f = arg;
+	struct signer_config cfg = {
+		.role = SIGNER_ROLE_LOG,
+		.load = signer_load,
+		.load_arg = arg,
+		.origin = f->cfg.origin,
+	};
+
+	return signer_serve(fd, &cfg);
+}
+
+/* Wipe the secrets of argv and the environment where they lie (arg: the
+ * flags). */
+static void wipe_secrets(void *arg)
+{
+	const struct ctlog_flags *f = arg;
+
+	cmd_wipe_env(HSM_P11_PIN_ENV);
+	cmd_wipe_uri_pin((char *)f->private_key);
+}
+
+/* signer_child.prepare: the supervisor keeps what a new signer needs. */
+static void signer_prepare(void *arg)
+{
+	struct ctlog_flags *f = arg;
+
+	f->pin = cmd_secret_keep(getenv(HSM_P11_PIN_ENV));
+	if (strstr(f->private_key, "pin-value=") != NULL)
+		f->key_uri = cmd_secret_keep(f->private_key);
+	wipe_secrets(f);
+	/* The listener's TLS key is the network process's: it keeps the
+	 * passphrase through its new start (fc_httpd_tls_load). */
+	cmd_wipe_env(FC_HTTPD_TLS_KEY_PASSWD_ENV);
+}
+
+/* A new signer process with another key cannot serve this log. */
+static void on_event(void *arg, struct signer_link *l, enum signer_event ev)
+{
+	const uint32_t *key_id = arg;
+
+	if (ev == SIGNER_EVENT_ATTACHED && !signer_link_key_live(l, *key_id))
+		fc_log(LOG_CRIT, "ctlog: the new signer process does not hold the log key it had: "
+				 "nothing is signed until fulcrum ctlog restarts");
+}
+
+/* Who owns the storage once the network process drops to --user. */
+static uid_t chown_uid;
+static gid_t chown_gid;
+
+static int chown_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)type;
+	(void)ftw;
+	return lchown(path, chown_uid, chown_gid) == 0 ? 0 : -1;
+}
+
+/* Started as root, the log's storage becomes the unprivileged user's (it
+ * writes tiles and checkpoints there after the drop). */
+static enum fc_status own_storage(const struct ctlog_flags *f, struct fc_err *err)
+{
+	if (geteuid() != 0 || f->no_signer)
+		return FC_OK;
+	chown_uid = f->user_ids.uid;
+	chown_gid = f->user_ids.gid;
+	if (nftw(f->cfg.storage_dir, chown_one, 32, FTW_PHYS) != 0)
+		return fc_err_set(err, FC_EIO, "cannot give %s to %s", f->cfg.storage_dir,
+				  f->user_ids.name);
+	return FC_OK;
+}
+
+/* The log key: in a signer process (the supervisor is forked here, before
+ * anything secret is read), or in this one with --no-signer-process. */
+static enum fc_status take_key(struct ctlog_flags *f, struct cmd_privsep *ps, uint32_t *key_id,
+			       struct hsm_signer **out, struct fc_err *err)
+{
+	struct signer_child child = {.prepare = signer_prepare, .run = signer_run, .arg = f};
+	struct signer_loaded ld;
+	enum fc_status st;
+
+	if (f->no_signer) {
+		fc_log(LOG_WARNING, "ctlog: --no-signer-process: the log key is in the network "
+				    "process and nothing checks what it signs");
+		return open_signer(f, out, err);
 	}
-	*port = (uint16_t)p;
-	return true;
+	if (geteuid() == 0 &&
+	    (st = signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids,
+				     err)) != FC_OK)
+		return st;
+	st = cmd_privsep_start(&child, wipe_secrets, on_event, key_id, ps, err);
+	if (st != FC_OK)
+		return st;
+	if ((st = signer_link_load(ps->link, &ld, err)) != FC_OK)
+		return st;
+	*key_id = ld.key_id;
+	*out = ld.signer;
+	return FC_OK;
 }
 
 enum {
@@ -167,6 +268,8 @@ enum {
 	OPT_NA_START,
 	OPT_NA_LIMIT,
 	OPT_THREADS,
+	OPT_USER,
+	OPT_NO_SIGNER,
 	OPT_SIGN_THREADS,
 };
 
@@ -187,8 +290,10 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 		{"not-after-start", required_argument, NULL, OPT_NA_START},
 		{"not-after-limit", required_argument, NULL, OPT_NA_LIMIT},
 		{"threads", required_argument, NULL, OPT_THREADS},
-		FC_HTTPD_LONGOPTS,
 		{"sign-threads", required_argument, NULL, OPT_SIGN_THREADS},
+		{"user", required_argument, NULL, OPT_USER},
+		{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
+		FC_HTTPD_LONGOPTS,
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -238,6 +343,8 @@ static int ctlog_parse(int argc, char **argv, struct ctlog_flags *f)
 				goto bad_value;
 			*(c == OPT_THREADS ? &f->threads : &f->cfg.sign_threads) = (unsigned)v;
 			break;
+		case OPT_USER: f->user = optarg; break;
+		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case 'v': fc_log_set_level(LOG_DEBUG); break;
 		case 'h': ctlog_usage(stdout); return CMD_EXIT_OK;
 		default:
@@ -263,6 +370,26 @@ bad_value:
 	return CMD_EXIT_USAGE;
 }
 
+/* With a signer process: give the storage to --user, become it, and check
+ * that it can still use the storage. */
+static enum fc_status drop(const struct ctlog_flags *f, struct fc_err *err)
+{
+	enum fc_status st;
+
+	if (f->no_signer)
+		return FC_OK;
+	if ((st = own_storage(f, err)) != FC_OK ||
+	    (st = cmd_privsep_drop(&f->user_ids, "ctlog", err)) != FC_OK)
+		return fc_err_set(err, st, "cannot drop privileges");
+	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0)
+		return fc_err_set(err, FC_ECONFIG,
+				  "--storage-dir %s cannot be used by the network process (%s) after "
+				  "it dropped privileges: make its parent directories searchable by "
+				  "--user",
+				  f->cfg.storage_dir, strerror(errno));
+	return FC_OK;
+}
+
 /* Open the key and the log, serve until SIGTERM or SIGINT (SIGHUP reloads
  * the TLS certificate); the exit status. */
 static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
@@ -271,22 +398,25 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	struct hsm_signer *signer = NULL;
 	struct ctlog_server *server = NULL;
 	struct fc_httpd *httpd = NULL;
+	struct cmd_privsep ps = {.sup = {.pid = -1, .control_fd = -1}};
 	struct fc_err err = {0};
+	uint32_t key_id = 0;
 	sigset_t sigs;
 	int rc = CMD_EXIT_USAGE;
 
+	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
+		goto out;
+	}
+	/* After the signer process is forked: the listener's key stays here. */
 	if (fc_httpd_tls_load(&f->limits, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: TLS: %s\n", err.msg);
-		return CMD_EXIT_USAGE;
+		goto out;
 	}
 	ho.host = host;
 	ho.port = port;
 	ho.threads = f->threads;
 	ho.limits = f->limits;
-	if (open_signer(f, &signer, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
-		goto out;
-	}
 	f->cfg.signer = signer;
 	/* Signals are taken by sigwait below; block them before any thread
 	 * starts so that every thread inherits the mask. */
@@ -307,6 +437,12 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	}
 	if (f->port_file)
 		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
+	/* Everything is read and the listener is bound: drop privileges. */
+	if (drop(f, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
+		rc = CMD_EXIT_REFUSED;
+		goto out;
+	}
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
 	for (int sig = 0; sig != SIGINT && sig != SIGTERM;)
 		if ((sig = sigwaitinfo(&sigs, NULL)) == SIGHUP)
@@ -318,6 +454,8 @@ out:
 	fc_httpd_tls_free(f->limits.tls);
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
+	if (ps.sup.pid > 0)
+		cmd_privsep_stop(&ps);
 	return rc;
 }
 
@@ -331,7 +469,7 @@ int cmd_ctlog_main(int argc, char **argv)
 
 	if ((rc = ctlog_parse(argc, argv, &f)) >= 0)
 		return rc;
-	if (!split_listen(f.listen, &host, &port)) {
+	if (!cmd_parse_listen(f.listen, &host, &port)) {
 		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		return CMD_EXIT_USAGE;
 	}

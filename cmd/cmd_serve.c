@@ -17,8 +17,10 @@
 #include "config.h"
 #include "ct.h"
 #include "hsm.h"
+#include "journal.h"
 #include "oidc.h"
 #include "ratelimit.h"
+#include "signer.h"
 
 /* Fulcio's default CT log URL (ct.h); "" turns CT off, explicitly. */
 #define FULCIO_DEFAULT_CT_URL CT_DEFAULT_URL
@@ -40,7 +42,7 @@ struct serve_flags {
 	const char *config_path;
 	const char *fileca_cert;
 	const char *fileca_key;
-	char *fileca_key_passwd; /* our copy; wiped and freed at exit */
+	const char *fileca_key_passwd; /* where it lies in argv: wiped, never copied here */
 	bool fileca_watch;
 	struct serve_ct_flags ct;
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
@@ -48,6 +50,10 @@ struct serve_flags {
 	const char *rate_limit_redis;     /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
+	const char *journal_dir;  /* --journal-dir */
+	const char *user;         /* --user */
+	bool no_signer;           /* --no-signer-process */
+	struct signer_user user_ids;
 	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
 };
 
@@ -127,13 +133,18 @@ static void serve_usage(FILE *f)
 		"  --threads N                    worker threads (default: number of CPUs)\n"
 		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
 		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
+		"signer process (docs/signer.md):\n"
+		"  --journal-dir DIR              issuance journal (default %s)\n"
+		"  --user NAME                    run as root: the network process becomes NAME\n"
+		"                                 (default " SIGNER_DEFAULT_USER ")\n"
+		"  --no-signer-process            key in the network process, no checks, no journal\n"
 		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
 		"SIGHUP reloads the fileca key and chain, the trust files and the TLS certificate\n"
 		"and key, without dropping requests in flight;\n"
 		"SIGTERM or SIGINT stops after finishing them.\n",
-		CFG_DEFAULT_PATH);
+		CFG_DEFAULT_PATH, JOURNAL_DEFAULT_DIR);
 }
 
 static bool parse_bool(const char *s, bool *out)
@@ -147,77 +158,65 @@ static bool parse_bool(const char *s, bool *out)
 	return true;
 }
 
-/* Load the fileca key and chain and check that they belong together. */
-static enum fc_status load_fileca(const struct serve_flags *f, struct ca_authority **out,
-				  struct fc_err *err)
-{
-	struct hsm_signer *signer = NULL;
-	struct ca_chain *chain = NULL;
-	enum fc_status st;
-
-	st = hsm_softkey_load_pem(f->fileca_key, f->fileca_key_passwd, HSM_RSA_PKCS1, &signer, err);
-	if (st != FC_OK)
-		goto fail;
-	if ((st = ca_chain_load_file(f->fileca_cert, &chain, err)) != FC_OK)
-		goto fail;
-	if ((st = ca_chain_check(chain, hsm_signer_public_key(signer), err)) != FC_OK)
-		goto fail;
-	return ca_authority_new(signer, chain, out, err);
-fail:
-	hsm_signer_free(signer);
-	ca_chain_free(chain);
-	return st;
-}
-
-static enum fc_status make_authority(const struct serve_flags *f, struct ca_authority **out,
-				     struct fc_err *err)
-{
-	struct hsm_signer *signer = NULL;
-	struct ca_chain *chain = NULL;
-	enum fc_status st;
-
-	if (strcmp(f->ca, "fileca") == 0)
-		return load_fileca(f, out, err);
-	if (strcmp(f->ca, "pkcs11ca") == 0)
-		return cmd_pkcs11ca_load(&f->pkcs11, out, err);
-	/* ephemeralca */
-	if ((st = hsm_softkey_generate(HSM_KEY_EC_P256, &signer, err)) != FC_OK)
-		return st;
-	if ((st = ca_chain_make_ephemeral(signer, &chain, err)) != FC_OK) {
-		hsm_signer_free(signer);
-		return st;
-	}
-	return ca_authority_new(signer, chain, out, err);
-}
-
-static int64_t files_mtime(const struct serve_flags *f)
-{
-	struct stat a, b;
-
-	if (stat(f->fileca_cert, &a) != 0 || stat(f->fileca_key, &b) != 0)
-		return -1;
-	return (int64_t)a.st_mtim.tv_sec * 1000000000 + a.st_mtim.tv_nsec +
-	       (int64_t)b.st_mtim.tv_sec * 1000000000 + b.st_mtim.tv_nsec;
-}
-
-/* Reload fileca; on any failure keep serving with the old pair. */
-static void reload(const struct serve_flags *f, struct ca_server *server)
-{
-	struct ca_authority *fresh = NULL;
-	struct fc_err err = {0};
-
-	if (strcmp(f->ca, "fileca") != 0) {
-		fc_log(LOG_NOTICE, "serve: reload: nothing to reload for %s", f->ca);
-		return;
-	}
-	if (load_fileca(f, &fresh, &err) != FC_OK) {
-		fc_log(LOG_ERR, "serve: reload refused, keeping the current CA: %s", err.msg);
-		return;
-	}
-	ca_server_replace_authority(server, fresh);
-	fc_log(LOG_NOTICE, "serve: reloaded the CA key and chain from %s and %s", f->fileca_key,
-	       f->fileca_cert);
-}
+/* The flags of fulcrum serve (serve_usage). */
+enum {
+	OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
+	OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
+	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
+	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
+	OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
+	OPT_RL_CONFIG, OPT_RL_REDIS, OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
+	OPT_JOURNAL_DIR, OPT_USER, OPT_NO_SIGNER,
+};
+static const struct option serve_longopts[] = {
+	{"ca", required_argument, NULL, OPT_CA},
+	{"config-path", required_argument, NULL, OPT_CONFIG},
+	{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
+	{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
+	{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
+	{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
+	{"ct-log-url", required_argument, NULL, OPT_CT_URL},
+	{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
+	{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
+	{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
+	{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
+	{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
+	{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
+	{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
+	{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
+	{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
+	{"host", required_argument, NULL, OPT_HOST},
+	{"http-host", required_argument, NULL, OPT_HOST},
+	{"port", required_argument, NULL, OPT_PORT},
+	{"http-port", required_argument, NULL, OPT_PORT},
+	{"port-file", required_argument, NULL, OPT_PORT_FILE},
+	{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
+	{"threads", required_argument, NULL, OPT_THREADS},
+	{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
+	{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
+	{"leeway", required_argument, NULL, OPT_LEEWAY},
+	{"log_type", required_argument, NULL, OPT_IGNORED},
+	{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
+	{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
+	{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
+	{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
+	{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
+	{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
+	{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
+	{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
+	FC_HTTPD_LONGOPTS,
+	{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
+	{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
+	{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
+	{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
+	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
+	{"user", required_argument, NULL, OPT_USER},
+	{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
 
 /* One CT flag (by its long name) into f; false for a bad value or one
  * repetition too many (said on stderr). */
@@ -302,89 +301,43 @@ static bool ct_flags_check(const struct serve_ct_flags *f)
 	return true;
 }
 
+/* The flags that go together: -1 to go on, else the exit status. */
+static int serve_check(const struct serve_flags *f)
+{
+	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
+			     strcmp(f->ca, "pkcs11ca") != 0)) {
+		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
+		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (!ct_flags_check(&f->ct))
+		return CMD_EXIT_USAGE;
+	return -1;
+}
+
 /*
- * Read the flags into *f (FULCRUM_FILECA_KEY_PASSWD first: the passphrase
- * is copied and the original wiped, so that it is neither inherited by
- * child processes nor visible in ps). -1 to go on, else the exit status.
+ * Read the flags into *f. Secrets are not copied: the passphrase (flag or
+ * FULCRUM_FILECA_KEY_PASSWD) is taken by the supervisor, or by serve_ca.c
+ * with --no-signer-process, and wiped where it lies (serve_ca.c), so that
+ * no process shows it in ps or /proc/PID/environ. -1 to go on, else the
+ * exit status.
  */
 static int serve_parse(int argc, char **argv, struct serve_flags *f)
 {
-	enum {
-		OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
-		OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-		OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
-		OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
-		OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
-		OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
-		OPT_RL_CONFIG, OPT_RL_REDIS,
-		OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
-	};
-	static const struct option longopts[] = {
-		{"ca", required_argument, NULL, OPT_CA},
-		{"config-path", required_argument, NULL, OPT_CONFIG},
-		{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
-		{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
-		{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
-		{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
-		{"ct-log-url", required_argument, NULL, OPT_CT_URL},
-		{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
-		{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
-		{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
-		{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
-		{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
-		{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
-		{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
-		{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
-		{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
-		{"host", required_argument, NULL, OPT_HOST},
-		{"http-host", required_argument, NULL, OPT_HOST},
-		{"port", required_argument, NULL, OPT_PORT},
-		{"http-port", required_argument, NULL, OPT_PORT},
-		{"port-file", required_argument, NULL, OPT_PORT_FILE},
-		{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
-		{"threads", required_argument, NULL, OPT_THREADS},
-		{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
-		{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
-		{"leeway", required_argument, NULL, OPT_LEEWAY},
-		{"log_type", required_argument, NULL, OPT_IGNORED},
-		{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
-		{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
-		{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
-		{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
-		{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
-		{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
-		{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
-		{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
-		FC_HTTPD_LONGOPTS,
-		{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
-		{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
-		{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
-		{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	char *env = getenv(CMD_FILECA_PASSWD_ENV);
 	unsigned long v;
 	int c, idx = 0;
 
-	if (env != NULL) {
-		f->fileca_key_passwd = fc_xstrdup(env);
-		fc_memzero(env, strlen(env));
-		unsetenv(CMD_FILECA_PASSWD_ENV);
-	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
+	while ((c = getopt_long(argc, argv, "vh", serve_longopts, &idx)) != -1) {
 		switch (c) {
 		case OPT_CA: f->ca = optarg; break;
 		case OPT_CONFIG: f->config_path = optarg; break;
 		case OPT_FILECA_CERT: f->fileca_cert = optarg; break;
 		case OPT_FILECA_KEY: f->fileca_key = optarg; break;
-		case OPT_FILECA_PASSWD:
-			fc_free_secret(f->fileca_key_passwd);
-			f->fileca_key_passwd = fc_xstrdup(optarg);
-			fc_memzero(optarg, strlen(optarg));
-			break;
+		case OPT_FILECA_PASSWD: f->fileca_key_passwd = optarg; break;
 		case OPT_FILECA_WATCH:
 			if (!parse_bool(optarg, &f->fileca_watch))
 				goto bad_value;
@@ -392,7 +345,7 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_CT_URL: case OPT_CT_KEY: case OPT_CT_ORIGIN: case OPT_CT_TLS_CA:
 		case OPT_CT_TIMEOUT: case OPT_CT_OPERATOR: case OPT_CT_CONFIG: case OPT_CT_MIN_SCTS:
 		case OPT_CT_MIN_OPS: case OPT_CT_STAGGER:
-			if (!ct_flag(&f->ct, longopts[idx].name, optarg))
+			if (!ct_flag(&f->ct, serve_longopts[idx].name, optarg))
 				goto bad_value;
 			break;
 		case OPT_HOST: f->server.host = optarg; break;
@@ -431,6 +384,9 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
 		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
 		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
+		case OPT_JOURNAL_DIR: f->journal_dir = optarg; break;
+		case OPT_USER: f->user = optarg; break;
+		case OPT_NO_SIGNER: f->no_signer = true; break;
 		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
 		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
 		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
@@ -456,21 +412,9 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
 		return CMD_EXIT_USAGE;
 	}
-	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
-			     strcmp(f->ca, "pkcs11ca") != 0)) {
-		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
-		return CMD_EXIT_USAGE;
-	}
-	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
-		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
-		return CMD_EXIT_USAGE;
-	}
-	if (!ct_flags_check(&f->ct))
-		return CMD_EXIT_USAGE;
-
-	return -1;
+	return serve_check(f);
 bad_value:
-	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, longopts[idx].name);
+	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, serve_longopts[idx].name);
 	return CMD_EXIT_USAGE;
 }
 
@@ -551,11 +495,12 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 }
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
- * of the fileca files) reloads the CA; SIGHUP also the TLS certificate. */
-static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_server *server)
+ * of the fileca files: seen by the supervisor, or here with
+ * --no-signer-process) reloads the CA; SIGHUP also reloads the trust
+ * files and the TLS certificate. */
+static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
+		       struct ca_server *server)
 {
-	int64_t mtime = strcmp(f->ca, "fileca") == 0 && f->fileca_watch ? files_mtime(f) : -1;
-
 	for (;;) {
 		struct timespec poll = {.tv_sec = 2};
 		int sig = sigtimedwait(sigs, NULL, &poll);
@@ -565,18 +510,45 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct ca_se
 		if (sig == SIGHUP) {
 			fc_httpd_tls_reload(f->server.http.tls);
 			cmd_trust_files_reload(&f->trust, server);
-			reload(f, server);
-			if (mtime >= 0)
-				mtime = files_mtime(f);
-		} else if (mtime >= 0) {
-			int64_t now = files_mtime(f);
-			if (now >= 0 && now != mtime) {
-				mtime = now;
-				reload(f, server);
-			}
+			cmd_ca_reload(ca, "SIGHUP");
+		} else if (f->no_signer && cmd_ca_files_changed(ca)) {
+			cmd_ca_reload(ca, "fileca files changed");
 		}
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
+}
+
+/* The key side's options from the flags. */
+static void ca_opts(const struct serve_flags *f, struct cmd_ca_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ca = f->ca;
+	o->fileca_cert = f->fileca_cert;
+	o->fileca_key = f->fileca_key;
+	o->passwd_arg = f->fileca_key_passwd;
+	o->fileca_watch = f->fileca_watch;
+	o->pkcs11 = f->pkcs11;
+	o->validity_s = f->server.validity_s > 0 ? f->server.validity_s : CA_DEFAULT_VALIDITY_S;
+	o->ct = f->ct.config != NULL || !f->ct.off; /* precertificates to sign */
+	o->journal_dir = f->journal_dir ? f->journal_dir : JOURNAL_DEFAULT_DIR;
+	o->no_signer = f->no_signer;
+}
+
+/* Before the fork: who the network process becomes. */
+static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err *err)
+{
+	if (f->no_signer) {
+		fc_log(LOG_WARNING, "serve: --no-signer-process: the CA key is in the network "
+				    "process, nothing checks what it signs and nothing is journaled");
+		return FC_OK;
+	}
+	if (geteuid() != 0) {
+		if (f->user != NULL)
+			fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
+			       f->user);
+		return FC_OK;
+	}
+	return signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids, err);
 }
 
 /* Load what the flags name, start the listeners and serve; the exit status. */
@@ -587,12 +559,25 @@ static int serve_run(struct serve_flags *f)
 	struct ca_authority *authority = NULL;
 	struct ca_server *server = NULL;
 	struct ct_client *ct = NULL;
+	struct cmd_ca *ca = NULL;
+	struct cmd_ca_opts co;
 	struct rl_limiter *limiter = NULL;
 	struct fc_err err = {0};
 	sigset_t sigs;
 	enum fc_status st;
 	int rc = CMD_EXIT_USAGE;
 
+	if (signer_prepare_flags(f, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
+		goto out;
+	}
+	/* First of all, before any secret is read or any thread started. */
+	ca_opts(f, &co);
+	if (cmd_ca_open(&co, &ca, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: signer process: %s\n", err.msg);
+		goto out;
+	}
+	/* The listeners' key stays in this process (docs/http.md, "TLS"). */
 	if (fc_httpd_tls_load(&f->server.http, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: TLS: %s\n", err.msg);
 		goto out;
@@ -605,7 +590,7 @@ static int serve_run(struct serve_flags *f)
 		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
 		goto out;
 	}
-	if (make_authority(f, &authority, &err) != FC_OK) {
+	if (cmd_ca_authority(ca, &authority, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
 		goto out;
 	}
@@ -626,6 +611,10 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	f->server.ct = ct;
+	if (cmd_ca_privsep(ca) != NULL) {
+		f->server.metrics_extra = cmd_privsep_metrics;
+		f->server.metrics_extra_arg = cmd_ca_privsep(ca);
+	}
 	if (make_rate_limiter(f, &limiter, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum serve: rate limits: %s\n", err.msg);
 		goto out;
@@ -636,9 +625,18 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	authority = NULL; /* the server owns it now */
-	serve_wait(f, &sigs, server);
+	cmd_ca_set_server(ca, server);
+	/* Everything is read and the listeners are bound: drop privileges. */
+	if (!f->no_signer && cmd_privsep_drop(&f->user_ids, "serve", &err) != FC_OK) {
+		fprintf(stderr, "fulcrum serve: cannot drop privileges: %s\n", err.msg);
+		rc = CMD_EXIT_REFUSED;
+		goto out;
+	}
+	serve_wait(f, &sigs, ca, server);
 	rc = CMD_EXIT_OK;
 out:
+	if (ca != NULL)
+		cmd_ca_set_server(ca, NULL);
 	ca_server_stop(server); /* answers every request, CT submissions included */
 	fc_httpd_tls_free(f->server.http.tls);
 	ct_client_free(ct);
@@ -646,6 +644,7 @@ out:
 	ca_authority_free(authority);
 	oidc_verifier_free(verifier);
 	cfg_identity_free(cfg);
+	cmd_ca_free(ca); /* the signer process and the supervisor, last */
 	return rc;
 }
 
@@ -663,7 +662,6 @@ int cmd_serve_main(int argc, char **argv)
 	oidc_options_default(&f.oidc);
 	if ((rc = serve_parse(argc, argv, &f)) < 0)
 		rc = serve_run(&f);
-	fc_free_secret(f.fileca_key_passwd);
 	cmd_trust_files_clear(&f.trust);
 	return rc;
 }

@@ -271,7 +271,7 @@ static int trust_parse(int argc, char **argv, struct trust_flags *f)
 		case OPT_TSA_SEL: f->selector[TRUST_TSA] = optarg; break;
 		case OPT_TIMEOUT: {
 			double ms;
-			if (!cmd_parse_duration(optarg, 1000, &ms) || ms < 1 || ms > 600000) {
+			if (!fc_parse_duration(optarg, 1000, &ms) || ms < 1 || ms > 600000) {
 				fprintf(stderr, "fulcrum trust: bad value \"%s\" for --fetch-timeout\n",
 					optarg);
 				return CMD_EXIT_USAGE;

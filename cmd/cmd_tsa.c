@@ -99,27 +99,6 @@ static bool parse_duration_us(const char *s, int64_t *out)
 	return true;
 }
 
-static bool split_listen(const char *s, char **host, uint16_t *port)
-{
-	const char *colon = strrchr(s, ':');
-	unsigned long p;
-	size_t hl;
-
-	if (colon == NULL || !cmd_parse_uint(colon + 1, 65535, &p))
-		return false;
-	hl = (size_t)(colon - s);
-	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']')
-		*host = fc_xstrndup(s + 1, hl - 2);
-	else
-		*host = fc_xstrndup(s, hl);
-	if ((*host)[0] == '\0') {
-		free(*host);
-		*host = fc_xstrdup("0.0.0.0");
-	}
-	*port = (uint16_t)p;
-	return true;
-}
-
 /* The passphrase of an encrypted key file: copied, wiped from the
  * environment (NULL when unset). */
 static char *take_passphrase(void)
@@ -366,7 +345,7 @@ int cmd_tsa_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum tsa: TLS: %s\n", err.msg);
 		goto out;
 	}
-	if (!split_listen(f.listen, &host, &ho.port)) {
+	if (!cmd_parse_listen(f.listen, &host, &ho.port)) {
 		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		goto out;
 	}

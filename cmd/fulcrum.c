@@ -16,6 +16,10 @@
 #define FULCRUM_VERSION "0.1.0"
 #endif
 
+/* The whole command line, for a network process that starts itself again
+ * (cmd/privsep.c). */
+char **cmd_argv;
+
 struct command {
 	const char *name;
 	int (*main)(int argc, char **argv);
@@ -32,6 +36,9 @@ static const struct command commands[] = {
 	{"ctlog", cmd_ctlog_main,
 	 "run a Certificate Transparency log (RFC 6962 submission API, Static CT API read "
 	 "path)"},
+	{"journal", cmd_journal_main,
+	 "check the issuance journal: its hash chain, its records, intents without an "
+	 "outcome"},
 	{"trust", cmd_trust_main,
 	 "write the Sigstore trust files (trusted_root.json, signing_config.json) of the "
 	 "deployment, from files or from the running services"},
@@ -90,6 +97,7 @@ int main(int argc, char **argv)
 				fc_log(LOG_ERR, "fulcrum: libcurl initialisation failed");
 				return CMD_EXIT_USAGE;
 			}
+			cmd_argv = argv;
 			rc = commands[i].main(argc - 1, argv + 1);
 			curl_global_cleanup();
 			return rc;

@@ -204,15 +204,18 @@ static enum fc_status ca_key_signer(struct hsm_p11 *p, const struct cmd_pkcs11ca
 }
 
 /*
- * Load the pkcs11ca CA of fulcrum serve (cmd.h): open the token, find the
+ * Load the pkcs11ca key of fulcrum serve (cmd.h): open the token, find the
  * key, the issuing certificate (by --hsm-caroot-id, else the URI's id,
  * else the key label) and the chain (--hsm-chain, else the certificates on
  * the token that issued it, up to the root), check that the key is the
- * certificate's and the chain (ca_chain_check). Returns FC_OK with *out,
- * else the status with a message saying which of module, token, PIN,
- * label or id is wrong (never the PIN).
+ * certificate's and the chain (ca_chain_check). Runs where the key is
+ * held: the signer process. Returns FC_OK with *signer_out and *chain_out
+ * (free with hsm_signer_free and ca_chain_free), else the status with a
+ * message saying which of module, token, PIN, label or id is wrong (never
+ * the PIN).
  */
-enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct ca_authority **out,
+enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
+				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
 				 struct fc_err *err)
 {
 	struct hsm_p11_config *cfg = NULL;
@@ -242,7 +245,8 @@ enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct ca_a
 		goto out;
 	fc_log(LOG_INFO, "pkcs11ca: %s; chain of %zu certificate(s)", hsm_signer_description(signer),
 	       chain->n);
-	st = ca_authority_new(signer, chain, out, err);
+	*signer_out = signer;
+	*chain_out = chain;
 	signer = NULL;
 	chain = NULL;
 out:

@@ -204,3 +204,18 @@ char *fc_hex_encode(const uint8_t *in, size_t inlen)
 	res[inlen * 2] = '\0';
 	return res;
 }
+
+/*
+ * The value of one hexadecimal digit (either case), or -1 for any other
+ * character.
+ */
+int fc_hex_digit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

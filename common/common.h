@@ -194,6 +194,8 @@ char *fc_b64url_encode(const uint8_t *in, size_t inlen);
 
 /* Lower-case hex of in; caller frees. */
 char *fc_hex_encode(const uint8_t *in, size_t inlen);
+/* The value of a hexadecimal digit (either case), or -1. */
+int fc_hex_digit(int c);
 
 /* --- clock and randomness seams ------------------------------------------ */
 
@@ -397,7 +399,9 @@ enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *val
  * and key l's TLS flags name: FC_OK and l->tls set, FC_OK and l->tls NULL
  * when no TLS flag was given (plain HTTP), or FC_ECONFIG with the reason in
  * err. Takes the key's passphrase from FC_HTTPD_TLS_KEY_PASSWD_ENV and
- * removes it from the environment: call it before other threads start.
+ * removes it from the environment: call it before a thread that reads the
+ * environment starts (fulcrum serve and ctlog: after the signer process is
+ * forked, whose supervisor wipes it; the link's thread does not read it).
  * Free with fc_httpd_tls_free() after every server using it has stopped.
  */
 enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err);
@@ -407,8 +411,13 @@ enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err);
 enum fc_status fc_httpd_tls_reload(struct fc_httpd_tls *t);
 void fc_httpd_tls_free(struct fc_httpd_tls *t);
 
-/* A duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h"; units ns,
- * us, ms, s, m, h) in milliseconds, from 1 ms to 24 h. FC_OK or FC_ECONFIG. */
+/* duration.c: a duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h";
+ * units ns, us, µs, ms, s, m, h) in milliseconds; a bare number counts
+ * plain_ms milliseconds per unit (fulcrum's older flags took seconds or
+ * milliseconds), or is refused when plain_ms is 0, as Go refuses it. */
+bool fc_parse_duration(const char *s, uint64_t plain_ms, double *ms);
+/* The same, Go syntax only, from 1 ms to 24 h (the front's flags). FC_OK
+ * or FC_ECONFIG. */
 enum fc_status fc_parse_duration_ms(const char *s, uint32_t *ms);
 
 /* Start a server: it listens when this returns FC_OK and *out; FC_EIO

@@ -269,48 +269,14 @@ void httpd_check_header(struct fc_http_exchange *x, struct MHD_Connection *conn,
 
 /* --- flags ------------------------------------------------------------------------ */
 
-/*
- * Go's time.ParseDuration, for positive values: a sequence of decimal
- * numbers, each with an optional fraction and a unit (ns, us, µs, ms, s, m,
- * h). The total in milliseconds, 1 ms to 24 h.
- */
+/* A Go duration from 1 ms to 24 h (common.h). */
 enum fc_status fc_parse_duration_ms(const char *s, uint32_t *ms)
 {
-	static const struct {
-		const char *unit;
-		double ms;
-	} units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"ms", 1}, {"s", 1e3},
-		     {"m", 6e4},  {"h", 3.6e6}};
-	double total = 0;
+	double v;
 
-	if (s == NULL || *s == '\0')
+	if (s == NULL || !fc_parse_duration(s, 0, &v) || v < 1 || v > 24.0 * 3600 * 1000)
 		return FC_ECONFIG;
-	while (*s) {
-		char *end;
-		double v;
-		size_t best = 0, k = sizeof(units) / sizeof(units[0]);
-
-		if (!((*s >= '0' && *s <= '9') || *s == '.'))
-			return FC_ECONFIG;
-		errno = 0;
-		v = strtod(s, &end);
-		if (errno != 0 || end == s)
-			return FC_ECONFIG;
-		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-			size_t ul = strlen(units[i].unit);
-			if (strncmp(end, units[i].unit, ul) == 0 && ul > best) {
-				best = ul;
-				k = i;
-			}
-		}
-		if (best == 0)
-			return FC_ECONFIG; /* Go wants a unit on every number */
-		total += v * units[k].ms;
-		s = end + best;
-	}
-	if (!isfinite(total) || total < 1 || total > 24.0 * 3.6e6)
-		return FC_ECONFIG;
-	*ms = (uint32_t)(total + 0.5);
+	*ms = (uint32_t)v;
 	return FC_OK;
 }
 

@@ -272,7 +272,7 @@ static void log_serving(const struct fc_httpd_tls *t, const struct tls_keys *k, 
  * using it has stopped), FC_OK and l->tls NULL when no TLS flag was given
  * (plain HTTP), or FC_ECONFIG with the reason in err. Takes the key's
  * passphrase from FC_HTTPD_TLS_KEY_PASSWD_ENV and removes it from the
- * environment: call it before other threads start.
+ * environment: call it before a thread that reads the environment starts.
  */
 enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err)
 {

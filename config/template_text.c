@@ -307,17 +307,6 @@ bool cfg_tmpl_valid_utf8(const char *s, size_t n)
 
 /* --- strconv: unquoting ------------------------------------------------------ */
 
-static int unhex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static bool valid_rune(int64_t r)
 {
 	return (r >= 0 && r < 0xd800) || (r > 0xdfff && r <= TMPL_MAX_RUNE);
@@ -357,7 +346,7 @@ static bool unquote_escape(const char *s, size_t n, char quote, int32_t *value, 
 		if (n - 1 < k)
 			return false;
 		for (size_t j = 0; j < k; j++) {
-			int x = unhex(s[1 + j]);
+			int x = fc_hex_digit(s[1 + j]);
 			if (x < 0)
 				return false;
 			v = v << 4 | x;

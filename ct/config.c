@@ -28,32 +28,14 @@ struct ct_config {
  */
 enum fc_status ct_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *err)
 {
-	char *end;
-	double v, scale = 1000.0;
+	double v;
 
-	if (s == NULL || *s < '0' || *s > '9')
-		goto bad;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno != 0 || end == s)
-		goto bad;
-	if (strcmp(end, "ms") == 0)
-		scale = 1.0;
-	else if (strcmp(end, "s") == 0 || *end == '\0')
-		scale = 1000.0;
-	else if (strcmp(end, "m") == 0)
-		scale = 60000.0;
-	else
-		goto bad;
-	v *= scale;
-	if (!(v >= 1.0 && v <= 600000.0))
-		goto bad;
+	if (s == NULL || !fc_parse_duration(s, 1000, &v) || !(v >= 1.0 && v <= 600000.0))
+		return fc_err_set(err, FC_ECONFIG, "bad duration \"%s\" (use e.g. 10s, 500ms or 10; "
+						   "1 ms to 10 min)",
+				  s ? s : "");
 	*ms = (unsigned)(v + 0.5);
 	return FC_OK;
-bad:
-	return fc_err_set(err, FC_ECONFIG, "bad duration \"%s\" (use e.g. 10s, 500ms or 10; "
-					   "1 ms to 10 min)",
-			  s ? s : "");
 }
 
 /* --- YAML to a JSON tree ------------------------------------------------------------ */

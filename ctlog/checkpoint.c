@@ -80,10 +80,16 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 
 	fc_buf_init(&thi, 0);
 	tree_head_input(ts_ms, size, root, &thi);
-	st = hsm_sign(signer, thi.data, thi.len, &sig, &sig_len, err);
+	body = note_body(origin, size, root);
+	/* A signer process checks the tree head against the note's body. */
+	st = hsm_sign_ctx(signer, thi.data, thi.len,
+			  &(struct hsm_sign_ctx){.kind = HSM_SIGN_CHECKPOINT, .note = body}, &sig,
+			  &sig_len, err);
 	fc_buf_free(&thi);
-	if (st != FC_OK)
+	if (st != FC_OK) {
+		free(body);
 		return st;
+	}
 	fc_buf_init(&b, 0);
 	/* the signature: key ID, timestamp, TreeHeadSignature */
 	fc_buf_put_u32(&b, ctlog_note_key_id(origin, log_id));
@@ -91,11 +97,11 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 	if ((st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len,
 					     &b)) != FC_OK) {
 		free(sig);
+		free(body);
 		fc_buf_free(&b);
 		return fc_err_set(err, st, "ctlog: checkpoint signature too long");
 	}
 	b64 = fc_b64_encode(b.data, b.len);
-	body = note_body(origin, size, root);
 	fc_buf_init(&out, 0);
 	fc_buf_append_str(&out, body);
 	fc_buf_append_str(&out, "\n" NOTE_DASH);

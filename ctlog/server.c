@@ -378,7 +378,8 @@ static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, stru
 
 	fc_buf_init(&in, 0);
 	ctlog_sct_input(p->te.data, p->te.len, &in);
-	st = hsm_sign(s->signer, in.data, in.len, &sig, &sig_len, err);
+	st = hsm_sign_ctx(s->signer, in.data, in.len, &(struct hsm_sign_ctx){.kind = HSM_SIGN_SCT},
+			  &sig, &sig_len, err);
 	fc_buf_free(&in);
 	if (st != FC_OK)
 		return st;

@@ -12,7 +12,9 @@
 #   - the trust files written by `fulcrum trust` (trusted_root.json,
 #     signing_config.json, trust_config.json)
 #   - `fulcrum serve --ca pkcs11ca`, which logs every certificate and embeds
-#     the log's verified SCT, and hands the trust files to clients
+#     the log's verified SCT, and hands the trust files to clients (its key
+#     behind a signer process that journals every certificate,
+#     docs/signer.md)
 # then signs an artifact with sigstore-python, configured from the CA alone
 # (GET /api/v2/trustConfig), verifies the bundle with only the trusted root
 # (sigstore-js's verifier; sigstore-python; cosign too when installed),
@@ -22,8 +24,8 @@
 #
 # Usage: bash examples/quickstart.sh [--state DIR]
 #   --state DIR (or FULCRUM_QUICKSTART_STATE=DIR): where the token, the PIN,
-#       the CA chain and the log are kept (default .deps/quickstart); remove
-#       the directory to start from scratch.
+#       the CA chain, the log and the issuance journal are kept (default
+#       .deps/quickstart); remove the directory to start from scratch.
 #   FULCRUM_QUICKSTART_ONESHOT=1: stop everything and exit 0 after the demo.
 #   FULCRUM_QUICKSTART_NO_INSTALL=1: no apt/npm installs and no build; the
 #       binaries are taken from FULCRUM_BUILD_DIR (default build).
@@ -333,7 +335,8 @@ start serve /readyz "$fulcrum" serve --ca pkcs11ca \
   --pkcs11-pin-file "$state/hsm/user-pin" --hsm-caroot-id 99-intermediate \
   --config-path "$run/config.yaml" --host 127.0.0.1 --port "$ca_port" --metrics-port 0 \
   --ct-log-url "$log" --ct-log-public-key-path "$state/ctlog/log.pub" \
-  --trusted-root "$run/trust/trusted_root.json" --signing-config "$run/trust/signing_config.json"
+  --trusted-root "$run/trust/trusted_root.json" --signing-config "$run/trust/signing_config.json" \
+  --journal-dir "$state/journal"
 
 # --- 8. Sign with sigstore-python, configured from the CA alone ---------------
 id_token=$(curl -fsS -H 'Content-Type: application/json' \
@@ -441,6 +444,10 @@ else
   echo "quickstart: leaf index $leaf_index is not below the tree size $tree_size" >&2
   exit 1
 fi
+
+# The signer process recorded the certificate before and after signing it.
+echo "== the issuance journal (fulcrum journal verify $state/journal):"
+"$fulcrum" journal verify "$state/journal" | sed 's/^/    /'
 
 # --- 11. A refused token -------------------------------------------------------
 echo "== a token minted for another audience is refused, and the client is told why:"

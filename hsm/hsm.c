@@ -104,7 +104,8 @@ enum fc_status hsm_signer_new(const struct hsm_ops *ops, void *impl, EVP_PKEY *p
 	enum hsm_key_kind kind;
 	enum fc_status st;
 
-	if (ops == NULL || ops->sign == NULL || pub == NULL || out == NULL) {
+	if (ops == NULL || (ops->sign == NULL && ops->sign_ctx == NULL) || pub == NULL ||
+	    out == NULL) {
 		st = fc_err_set(err, FC_EINTERNAL, "hsm: %s: incomplete backend", desc);
 		goto out;
 	}
@@ -187,13 +188,29 @@ void hsm_signer_free(struct hsm_signer *s)
 enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
 			size_t *sig_len, struct fc_err *err)
 {
+	return hsm_sign_ctx(s, msg, len, NULL, sig, sig_len, err);
+}
+
+/*
+ * Sign msg saying what it is for (hsm.h): the context goes to backends
+ * that use it (a remote signer checks the message against it), the others
+ * sign as hsm_sign does. Returns FC_OK with *sig (malloc'd, caller frees)
+ * and *sig_len, else the backend's status with the reason in err.
+ */
+enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len,
+			    const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+			    struct fc_err *err)
+{
 	uint8_t *out = NULL;
 	size_t out_len = 0;
 	enum fc_status st;
 
 	if (s == NULL || sig == NULL || sig_len == NULL || (msg == NULL && len > 0))
 		return fc_err_set(err, FC_EINTERNAL, "hsm: sign: missing argument");
-	st = s->ops->sign(s->impl, msg, len, &out, &out_len, err);
+	if (s->ops->sign_ctx != NULL)
+		st = s->ops->sign_ctx(s->impl, msg, len, ctx, &out, &out_len, err);
+	else
+		st = s->ops->sign(s->impl, msg, len, &out, &out_len, err);
 	if (st != FC_OK) {
 		free(out);
 		return fc_err_set(err, st, "hsm: %s: signing failed", s->description);
@@ -208,6 +225,61 @@ enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, ui
 	return FC_OK;
 }
 
+/* An asynchronous signature on its way: the caller's completion. */
+struct async_sign {
+	struct hsm_signer *s;
+	hsm_sign_done_fn done;
+	void *arg;
+};
+
+/* The backend's completion: the same checks and message as hsm_sign_ctx. */
+static void async_done(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+		       const struct fc_err *berr)
+{
+	struct async_sign *as = arg;
+	struct fc_err err = {0};
+
+	if (st == FC_OK && (sig == NULL || sig_len == 0 || sig_len > HSM_MAX_SIG_LEN)) {
+		st = fc_err_set(&err, FC_EHSM, "hsm: %s: backend returned a %zu-byte signature",
+				as->s->description, sig_len);
+		free(sig);
+		sig = NULL;
+	} else if (st != FC_OK) {
+		if (berr != NULL)
+			err = *berr;
+		fc_err_set(&err, st, "hsm: %s: signing failed", as->s->description);
+		free(sig);
+		sig = NULL;
+	}
+	as->done(as->arg, st, sig, st == FC_OK ? sig_len : 0, &err);
+	free(as);
+}
+
+/*
+ * Sign msg without waiting (hsm.h): through the backend's sign_async, or
+ * signed here and done called before the return.
+ */
+void hsm_sign_async(struct hsm_signer *s, const uint8_t *msg, size_t len,
+		    const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg)
+{
+	struct async_sign *as;
+	uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if (s == NULL || s->ops->sign_async == NULL) {
+		st = hsm_sign_ctx(s, msg, len, ctx, &sig, &sig_len, &err);
+		done(arg, st, sig, sig_len, &err);
+		return;
+	}
+	as = fc_xcalloc(1, sizeof(*as));
+	as->s = s;
+	as->done = done;
+	as->arg = arg;
+	s->ops->sign_async(s->impl, msg, len, ctx, async_done, as);
+}
+
 /*
  * The signer's public key. Borrowed: valid while the signer lives; take a
  * reference (EVP_PKEY_up_ref) to keep it longer.
@@ -215,6 +287,14 @@ enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, ui
 EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s)
 {
 	return s->pub;
+}
+
+/*
+ * The RSA padding the signer signs with (HSM_RSA_PKCS1 for other keys).
+ */
+enum hsm_rsa_padding hsm_signer_padding(const struct hsm_signer *s)
+{
+	return s->padding;
 }
 
 /*
@@ -242,6 +322,14 @@ bool hsm_signer_ready(struct hsm_signer *s)
 	if (s == NULL)
 		return false;
 	return s->ops->ready == NULL || s->ops->ready(s->impl);
+}
+
+/*
+ * True when the signer's key lives in this process's memory (hsm.h).
+ */
+bool hsm_signer_in_process(const struct hsm_signer *s)
+{
+	return s != NULL && s->ops->in_process;
 }
 
 /*

@@ -31,6 +31,37 @@ enum hsm_rsa_padding {
 	HSM_RSA_PSS = 1,
 };
 
+/*
+ * What a signature is for. A signer process (signer/) checks the message
+ * against its kind before it signs, and journals certificates; in-process
+ * backends ignore the context.
+ */
+enum hsm_sign_kind {
+	HSM_SIGN_ANY = 0,        /* no context: what hsm_sign passes */
+	HSM_SIGN_PRECERT = 1,    /* a TBSCertificate with the CT poison (RFC 6962 3.1) */
+	HSM_SIGN_CERT = 2,       /* a final TBSCertificate (SCT list, or no CT log) */
+	HSM_SIGN_SCT = 3,        /* an SCT's signed data (RFC 6962 3.2) */
+	HSM_SIGN_CHECKPOINT = 4, /* a checkpoint's tree head (RFC 6962 3.5) */
+};
+
+/* The longest token id and checkpoint note body a context may carry. */
+#define HSM_SIGN_MAX_TOKEN_ID 64
+#define HSM_SIGN_MAX_NOTE 1024
+
+struct hsm_sign_ctx {
+	enum hsm_sign_kind kind;
+	const char *token_id; /* certificates: the identity token's id (oidc's token_id:
+			       * its jti or a hash prefix, never the token), journaled */
+	const char *note;     /* checkpoints: the note body "<origin>\n<size>\n<root>\n"
+			       * whose tree head msg is */
+};
+
+/* The end of an asynchronous signature (hsm_sign_async): st FC_OK with
+ * sig (malloc'd; the callee takes it) and sig_len, else the failure in err
+ * and sig NULL. */
+typedef void (*hsm_sign_done_fn)(void *arg, enum fc_status st, uint8_t *sig, size_t sig_len,
+				 const struct fc_err *err);
+
 struct hsm_ops {
 	/* Sign msg (the whole message, not a digest) with the key's algorithm
 	 * (see hsm_sign). *sig is malloc'd by the backend. */
@@ -40,6 +71,18 @@ struct hsm_ops {
 	bool (*ready)(void *impl);
 	/* Release impl; wipe whatever secret it holds. */
 	void (*close)(void *impl);
+	/* The same as sign with what the signature is for (ctx may be NULL);
+	 * NULL = the backend has no use for it and sign is called. */
+	enum fc_status (*sign_ctx)(void *impl, const uint8_t *msg, size_t len,
+				   const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+				   struct fc_err *err);
+	/* The key is in this process's memory: a signature costs some
+	 * microseconds of CPU and never waits (a caller may sign inline). */
+	bool in_process;
+	/* Start signing and return; done is called once, from any thread
+	 * (perhaps before this returns). NULL = sign_ctx, then done. */
+	void (*sign_async)(void *impl, const uint8_t *msg, size_t len,
+			   const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
 };
 
 struct hsm_signer;
@@ -64,11 +107,27 @@ void hsm_signer_free(struct hsm_signer *s);
  */
 enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, uint8_t **sig,
 			size_t *sig_len, struct fc_err *err);
+/* The same, saying what the signature is for (ctx may be NULL: as
+ * hsm_sign). A remote signer refuses what does not match ctx: FC_EHSM. */
+enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len,
+			    const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+			    struct fc_err *err);
+/*
+ * The same without waiting: done(arg, ...) is called exactly once, with
+ * the signature or the failure, on this thread before the return (a key in
+ * this process) or later on another (a remote signer, whose thread must
+ * not be held long). msg and ctx are not used after the return. The
+ * caller must keep s alive until done.
+ */
+void hsm_sign_async(struct hsm_signer *s, const uint8_t *msg, size_t len,
+		    const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
 
 EVP_PKEY *hsm_signer_public_key(const struct hsm_signer *s); /* borrowed */
 enum hsm_key_kind hsm_signer_kind(const struct hsm_signer *s);
 const char *hsm_signer_description(const struct hsm_signer *s);
 bool hsm_signer_ready(struct hsm_signer *s);
+/* True when the key is in this process's memory (hsm_ops.in_process). */
+bool hsm_signer_in_process(const struct hsm_signer *s);
 /* The X.509 signature algorithm NID hsm_sign produces:
  * NID_ecdsa_with_SHA256/384/512, NID_sha256WithRSAEncryption,
  * NID_rsassaPss (with SHA-256, MGF1-SHA-256, salt 32) or NID_ED25519. */
@@ -103,6 +162,39 @@ enum fc_status hsm_softkey_load_pem(const char *path, const char *passphrase,
 enum fc_status hsm_softkey_from_pkey(EVP_PKEY *key, enum hsm_rsa_padding padding,
 				     const char *description, struct hsm_signer **out,
 				     struct fc_err *err);
+
+/* --- remote.c: a key held by another process ----------------------------- */
+
+/*
+ * How a remote signer reaches the process that holds its key (signer/'s
+ * link implements it): link and key_id are passed back unchanged. sign
+ * follows hsm_ops.sign_ctx; ready may block for a round trip; release
+ * says the signer is gone (the key may be dropped); both may be NULL.
+ */
+struct hsm_remote_transport {
+	enum fc_status (*sign)(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
+			       const struct hsm_sign_ctx *ctx, uint8_t **sig, size_t *sig_len,
+			       struct fc_err *err);
+	/* As hsm_ops.sign_async; NULL = sign, then done. */
+	void (*sign_async)(void *link, uint32_t key_id, const uint8_t *msg, size_t len,
+			   const struct hsm_sign_ctx *ctx, hsm_sign_done_fn done, void *arg);
+	bool (*ready)(void *link, uint32_t key_id);
+	void (*release)(void *link, uint32_t key_id);
+};
+
+/*
+ * A signer whose key lives in another process: pub is its public half (the
+ * signer takes a reference), padding its RSA padding; every signature is
+ * forwarded through t with key_id and the context. No self-test is made
+ * here (the process holding the key made one). FC_OK with *out (free with
+ * hsm_signer_free, which calls t->release), else as hsm_signer_new.
+ */
+enum fc_status hsm_remote_signer_new(const struct hsm_remote_transport *t, void *link,
+				     uint32_t key_id, EVP_PKEY *pub, enum hsm_rsa_padding padding,
+				     const char *description, struct hsm_signer **out,
+				     struct fc_err *err);
+/* The RSA padding a signer signs with. */
+enum hsm_rsa_padding hsm_signer_padding(const struct hsm_signer *s);
 
 /* --- pkcs11*.c: keys inside a PKCS#11 token ----------------------------- */
 

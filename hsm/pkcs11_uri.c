@@ -107,17 +107,6 @@ static void config_hand_over(struct hsm_p11_config *c, struct hsm_p11_config **o
 	*out = c;
 }
 
-static int hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Decode RFC 3986 2.1 percent-encoding (RFC 7512 2.3: every value of a
  * PKCS#11 URI is percent-decoded, and id is a byte string). Returns false
@@ -133,11 +122,11 @@ bool p11_pct_decode(const char *in, size_t len, uint8_t **out, size_t *out_len)
 			buf[n++] = (uint8_t)in[i];
 			continue;
 		}
-		if (len - i < 3 || hexval(in[i + 1]) < 0 || hexval(in[i + 2]) < 0) {
+		if (len - i < 3 || fc_hex_digit(in[i + 1]) < 0 || fc_hex_digit(in[i + 2]) < 0) {
 			free(buf);
 			return false;
 		}
-		buf[n++] = (uint8_t)(hexval(in[i + 1]) << 4 | hexval(in[i + 2]));
+		buf[n++] = (uint8_t)(fc_hex_digit(in[i + 1]) << 4 | fc_hex_digit(in[i + 2]));
 		i += 2;
 	}
 	buf[n] = '\0';

@@ -88,6 +88,7 @@ static const struct hsm_ops softkey_ops = {
 	.sign = softkey_sign,
 	.ready = NULL,
 	.close = softkey_close,
+	.in_process = true,
 };
 
 /* A public-only copy of key, so that the signer's public key (handed to

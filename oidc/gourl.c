@@ -173,17 +173,6 @@ static bool url_escape_equals(const char *dec, const char *enc, enum url_mode m)
 	return *enc == '\0';
 }
 
-static int unhex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* net/url unescape of s[0..n); false on a malformed escape or, for hosts,
  * a character a host may not hold. */
 static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
@@ -193,10 +182,10 @@ static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
 
 	for (size_t i = 0; i < n;) {
 		if (s[i] == '%') {
-			if (i + 2 >= n || unhex((unsigned char)s[i + 1]) < 0 ||
-			    unhex((unsigned char)s[i + 2]) < 0)
+			if (i + 2 >= n || fc_hex_digit((unsigned char)s[i + 1]) < 0 ||
+			    fc_hex_digit((unsigned char)s[i + 2]) < 0)
 				return false;
-			if (m == URL_HOST && unhex((unsigned char)s[i + 1]) < 8 &&
+			if (m == URL_HOST && fc_hex_digit((unsigned char)s[i + 1]) < 8 &&
 			    strncmp(s + i, "%25", 3) != 0)
 				return false;
 			i += 3;
@@ -212,8 +201,8 @@ static bool url_unescape(const char *s, size_t n, enum url_mode m, char **out)
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '%') {
-			c = (unsigned char)(unhex((unsigned char)s[i + 1]) << 4 |
-					    unhex((unsigned char)s[i + 2]));
+			c = (unsigned char)(fc_hex_digit((unsigned char)s[i + 1]) << 4 |
+					    fc_hex_digit((unsigned char)s[i + 2]));
 			i += 3;
 		} else {
 			i++;

@@ -39,7 +39,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/${pid[$1]}/stat"; }
 start() { # NAME ARGS...
   local n=$1; shift
   "$build/cmd/fulcrum" serve --config-path "$tmp/config.json" --host 127.0.0.1 --port 0 \
-    --port-file "$tmp/$n.port" --metrics-port 0 --ct-log-url "" "$@" >"$tmp/$n.log" 2>&1 &
+    --port-file "$tmp/$n.port" --metrics-port 0 --ct-log-url "" --journal-dir "$tmp/$n.journal" \
+    "$@" >"$tmp/$n.log" 2>&1 &
   pids+=($!)
   pid[$n]=$!
   for _ in $(seq 100); do [ -s "$tmp/$n.port" ] && break; sleep 0.05; done

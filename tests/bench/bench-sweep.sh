@@ -52,7 +52,8 @@ for tm in "${thread_modes[@]}"; do
   [ "$tm" = default ] || targs=(--threads "$tm")
   rm -f "$tmp/ca.port"
   "$build/cmd/fulcrum" serve --ca ephemeralca --config-path "$tmp/config.json" --host 127.0.0.1 --port 0 \
-    --port-file "$tmp/ca.port" --metrics-port 0 --ct-log-url "" "${targs[@]}" "${extra[@]}" >"$tmp/serve.log" 2>&1 &
+    --port-file "$tmp/ca.port" --metrics-port 0 --ct-log-url "" --journal-dir "$tmp/journal" \
+    "${targs[@]}" "${extra[@]}" >"$tmp/serve.log" 2>&1 &
   spid=$!
   pids+=("$spid")
   for _ in $(seq 100); do [ -s "$tmp/ca.port" ] && break; sleep 0.05; done

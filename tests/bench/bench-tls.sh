@@ -2,7 +2,10 @@
 # The cost of TLS on fulcrum serve's listener: the same load over plain HTTP
 # and over HTTPS (--tls-cert, a P-256 leaf and its intermediate; wrk
 # negotiates TLS 1.3), runs interleaved, driven by wrk on the same machine;
-# the server's CPU time read from /proc/PID/stat around each run. Prints,
+# the CPU time of the service's processes (the network process, the
+# supervisor and the signer process) read from /proc/PID/stat around each
+# run. SERVE_ARGS adds serve flags (e.g. SERVE_ARGS=--no-signer-process);
+# the issuance journal is kept in a temporary directory. Prints,
 # per line, the median of RUNS runs and the load average (/proc/loadavg:
 # 1, 5 and 15 minutes) as the line's last run ended.
 #   sign:     POST /api/v2/signingCert (ephemeralca P-256, no CT), 32
@@ -42,8 +45,19 @@ printf '{"OIDCIssuers":{"%s":{"IssuerURL":"%s","ClientID":"sigstore","Type":"ema
 bench_signing_request "$idp" "$tmp" || { echo "bench-tls: cannot prepare the request"; exit 1; }
 tls_make_pki "$tmp/pki" || { echo "bench-tls: cannot make the test PKI"; exit 1; }
 
-# cpu_ticks PID: user + system time of PID, in clock ticks.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# cpu_ticks PID: user + system time of PID and its descendants (the
+# supervisor and the signer process), in clock ticks.
+cpu_ticks() {
+  local p todo=("$1") sum=0
+  while [ ${#todo[@]} -gt 0 ]; do
+    p=${todo[0]}
+    todo=("${todo[@]:1}")
+    sum=$((sum + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    # shellcheck disable=SC2207
+    todo+=($(cat /proc/"$p"/task/*/children 2>/dev/null))
+  done
+  echo "$sum"
+}
 hz=$(getconf CLK_TCK)
 
 # one MODE WORKLOAD: start the server, run wrk once, print "rate p99 cpu_us
@@ -52,8 +66,10 @@ one() {
   local mode=$1 what=$2 spid scheme=http tls=() wargs=() out c0 c1 n rate p99
   [ "$mode" = https ] && scheme=https && tls=(--tls-cert "$tmp/pki/a.chain.pem" --tls-key "$tmp/pki/a.key")
   rm -f "$tmp/ca.port"
+  # shellcheck disable=SC2086
   "$build/cmd/fulcrum" serve --ca ephemeralca --config-path "$tmp/config.json" --host 127.0.0.1 --port 0 \
-    --port-file "$tmp/ca.port" --metrics-port 0 --ct-log-url "" "${tls[@]}" >"$tmp/serve.log" 2>&1 &
+    --port-file "$tmp/ca.port" --metrics-port 0 --ct-log-url "" --journal-dir "$tmp/journal" \
+    ${SERVE_ARGS:-} "${tls[@]}" >"$tmp/serve.log" 2>&1 &
   spid=$!
   for _ in $(seq 100); do [ -s "$tmp/ca.port" ] && break; sleep 0.05; done
   [ -s "$tmp/ca.port" ] || { echo "bench-tls: fulcrum serve did not start:" >&2; tail -5 "$tmp/serve.log" >&2; exit 1; }
@@ -79,7 +95,7 @@ one() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-echo "fulcrum serve ($build), ephemeralca P-256, no CT, default threads; wrk -t2 -c32 on the same $(nproc)-core machine; ${secs}s x $runs runs per line, interleaved; medians; p99 of each run"
+echo "fulcrum serve ($build) ${SERVE_ARGS:-(signer process, journal)}, ephemeralca P-256, no CT, default threads; wrk -t2 -c32 on the same $(nproc)-core machine; ${secs}s x $runs runs per line, interleaved; medians; p99 of each run"
 echo "load before: $(cat /proc/loadavg)"
 for what in sign healthz connect; do
   unit=requests

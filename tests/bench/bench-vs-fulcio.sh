@@ -132,7 +132,7 @@ LUA
 fport=$(free_port)
 FULCRUM_FILECA_KEY_PASSWD=$pass "$build/cmd/fulcrum" serve --ca fileca --fileca-cert "$tmp/chain.pem" \
   --fileca-key "$tmp/int.key" --config-path "$tmp/config.json" --ct-log-url "" \
-  --host 127.0.0.1 --port "$fport" --metrics-port 0 >"$tmp/fulcrum.log" 2>&1 &
+  --host 127.0.0.1 --port "$fport" --metrics-port 0 --journal-dir "$tmp/journal" >"$tmp/fulcrum.log" 2>&1 &
 fulcrum_pid=$!
 pids+=($!)
 gport=$(free_port)

@@ -150,7 +150,8 @@ out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metr
 rc=$?
 [ "$rc" != 0 ] && grep -q 'needs --ct-log-public-key-path' <<<"$out" && grep -q 'localhost:6962/test' <<<"$out" \
   && t_ok "default URL (Fulcio's) without a key is refused too" || t_bad "default: rc=$rc $out"
-out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metrics-port 0 --ct-log-url "$fake_URL" --ct-log-public-key-path "$cfg" 2>&1)
+out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metrics-port 0 --ct-log-url "$fake_URL" --ct-log-public-key-path "$cfg" \
+  --journal-dir "$T_TMP/badkey.journal" 2>&1)
 rc=$?
 [ "$rc" != 0 ] && grep -q 'not a PEM public key' <<<"$out" && t_ok "a log key that is not a key is refused" || t_bad "bad key: rc=$rc $out"
 out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metrics-port 0 --ct-log-url "$fake_URL" --ct-log-public-key-path "$fake_PUB" --ct-log-timeout 10x 2>&1)

@@ -254,7 +254,8 @@ fi
 refuse() { # DESC REGEX ARGS...
   local desc=$1 re=$2 out rc
   shift 2
-  out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metrics-port 0 "$@" 2>&1)
+  out=$("$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --port 0 --metrics-port 0 \
+    --journal-dir "$T_TMP/refused.journal" "$@" 2>&1)
   rc=$?
   [ "$rc" != 0 ] && grep -Eq -- "$re" <<<"$out" && t_ok "$desc" || t_bad "$desc: rc=$rc $out"
 }

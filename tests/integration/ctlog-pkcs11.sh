@@ -234,12 +234,16 @@ ct_submit_one "$ca/cert2.pem" "$ca/inter.pem"
 memcheck "fulcrum ctlog (PIN from pin-source=file:)" "$log2_PID"
 memcheck "fulcrum serve --ca pkcs11ca (Pin in the crypto11 JSON file)" "$ca_PID"
 # control: a PIN given as a literal cannot be read again, so it stays
-# (on a locked page): the same scan must find it
+# (on a locked page) in the process that holds the key, the signer process
+# (the network process's supervisor's child): the same scan must find it
 ct_stop "$log2_PID"
 FULCRUM_PKCS11_PIN=$USER_PIN ct_start lit "$store" "$T_TMP/roots.pem" "$uri" --batch-max-age 50ms \
   || t_bad "ctlog with FULCRUM_PKCS11_PIN did not start"
 if [ -n "${lit_PID:-}" ]; then
-  out=$(python3 "$T_TMP/memscan.py" "$lit_PID" "$USER_PIN")
+  memcheck "fulcrum ctlog's network process (PIN from FULCRUM_PKCS11_PIN)" "$lit_PID"
+  lit_sup=$(awk '{print $1}' "/proc/$lit_PID/task/$lit_PID/children")
+  lit_signer=$(awk '{print $1}' "/proc/$lit_sup/task/$lit_sup/children")
+  out=$(python3 "$T_TMP/memscan.py" "$lit_signer" "$USER_PIN")
   case $? in
     1) t_ok "control: a literal PIN (FULCRUM_PKCS11_PIN) is found by the same scan (${out%%;*})" ;;
     2) echo "# note: control not run: $out" ;;

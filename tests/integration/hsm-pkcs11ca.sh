@@ -61,7 +61,7 @@ refuse() { # DESC REGEX ARGS...
   local desc=$1 re=$2 out rc
   shift 2
   out=$(timeout 20 "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --metrics-port 0 --ct-log-url "" \
-    --config-path "$T_TMP/config.json" --ca pkcs11ca "$@" 2>&1)
+    --journal-dir "$T_TMP/refused.journal" --config-path "$T_TMP/config.json" --ca pkcs11ca "$@" 2>&1)
   rc=$?
   echo "$out" >>"$all_out"
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -Eq -- "$re" <<<"$out"; then

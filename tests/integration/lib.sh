@@ -7,6 +7,9 @@ set -uo pipefail
 : "${FULCRUM_TEST_ISSUER:?FULCRUM_TEST_ISSUER must name the test-issuer binary}"
 
 T_TMP=$(mktemp -d /tmp/fulcrum-it.XXXXXX)
+# Started as root, fulcrum ctlog's network process becomes nobody, which
+# must reach the storage directories made in here (its files stay 0600).
+chmod 755 "$T_TMP"
 T_PIDS=()
 T_PASS=0
 T_FAIL=0
@@ -107,12 +110,13 @@ expect_identity() {
 }
 
 # serve_start NAME ARGS...: starts `fulcrum serve` on a free loopback port
-# with the metrics listener off; sets ${NAME}_URL; waits for /healthz.
+# with the metrics listener off and its issuance journal in
+# $T_TMP/NAME.journal; sets ${NAME}_URL; waits for /healthz.
 serve_start() {
   local name=$1 pf="$T_TMP/$1.serve.port" i
   shift
   "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --port-file "$pf" --metrics-port 0 \
-    --ct-log-url "" "$@" >"$T_TMP/$name.serve.log" 2>&1 &
+    --ct-log-url "" --journal-dir "$T_TMP/$name.journal" "$@" >"$T_TMP/$name.serve.log" 2>&1 &
   T_PIDS+=($!)
   printf -v "${name}_PID" '%s' "$!"
   for i in $(seq 200); do [ -s "$pf" ] && break; sleep 0.05; done

@@ -135,7 +135,7 @@ start_refused() { # DESC REGEX ARGS...
   local desc=$1 re=$2 out rc
   shift 2
   out=$(timeout 20 "$FULCRUM_BIN" serve --ca ephemeralca --config-path "$cfg" --host 127.0.0.1 --port 0 \
-    --metrics-port 0 --ct-log-url "" "$@" 2>&1)
+    --metrics-port 0 --ct-log-url "" --journal-dir "$T_TMP/refused.journal" "$@" 2>&1)
   rc=$?
   [ "$rc" = 2 ] && grep -Eq -- "$re" <<<"$out" && t_ok "$desc: $(grep -E -- "$re" <<<"$out" | head -c 200)" \
     || t_bad "$desc: rc=$rc $out (want 2, /$re/)"

@@ -16,8 +16,10 @@ DB=3
 mkdir -p "$T_TMP/redis"
 rcli() { redis-cli -p "$RPORT" -n "$DB" "$@"; }
 redis_start() {
-  redis-server --port "$RPORT" --bind 127.0.0.1 --unixsocket "$RSOCK" --dir "$T_TMP/redis" \
-    --save "" --appendonly no --daemonize no --logfile "$T_TMP/redis.log" &
+  # The socket is writable by all: started as root, fulcrum serve's network
+  # process runs as nobody (docs/signer.md) and connects as nobody.
+  redis-server --port "$RPORT" --bind 127.0.0.1 --unixsocket "$RSOCK" --unixsocketperm 777 \
+    --dir "$T_TMP/redis" --save "" --appendonly no --daemonize no --logfile "$T_TMP/redis.log" &
   REDIS_PID=$!
   T_PIDS+=("$REDIS_PID")
   for _ in $(seq 100); do rcli ping 2>/dev/null | grep -q PONG && return 0; sleep 0.05; done

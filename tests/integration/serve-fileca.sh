@@ -42,7 +42,7 @@ refuse_start() { # DESC REGEX ARGS...
   local desc=$1 re=$2
   shift 2
   out=$(FULCRUM_FILECA_KEY_PASSWD="$PASS" timeout 20 "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --metrics-port 0 \
-    --ct-log-url "" --config-path "$cfg" --ca fileca "$@" 2>&1)
+    --ct-log-url "" --journal-dir "$T_TMP/refused.journal" --config-path "$cfg" --ca fileca "$@" 2>&1)
   rc=$?
   if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -Eq -- "$re" <<<"$out" && ! grep -qF "$PASS" <<<"$out"; then
     t_ok "$desc: $(grep -E -- "$re" <<<"$out" | head -1 | head -c 200)"

@@ -35,6 +35,15 @@ tls_make_pki() {
     -out "$d/a.enc.key" 2>/dev/null || return 1
 }
 
+# tls_service_files FILE...: run as root, fulcrum serve and fulcrum ctlog
+# drop their network process to nobody (--user's default) once listening:
+# give it the files it reads again on SIGHUP, as an operator gives them to
+# the service's user. Nothing when not root (nothing is dropped).
+tls_service_files() {
+  [ "$(id -u)" = 0 ] || return 0
+  chown nobody "$@"
+}
+
 # tls_serial_of PEM: the serial of a certificate, lower-case hex.
 tls_serial_of() {
   openssl x509 -in "$1" -noout -serial | sed 's/^serial=//' | tr 'A-F' 'a-f'
@@ -75,14 +84,17 @@ tls_wait() {
 
 # tls_start NAME WAITPATH CAFILE CMD ARGS...: starts `fulcrum CMD ARGS
 # --port-file ...` (ARGS give the listen address as port 0 on 127.0.0.1 and
-# the TLS flags); sets ${NAME}_URL (https://localhost:PORT), ${NAME}_PORT
-# and ${NAME}_PID; waits for WAITPATH over HTTPS trusting CAFILE. The log
-# is $T_TMP/NAME.log. Returns 1 (log shown) if it does not start.
+# the TLS flags; fulcrum serve keeps its issuance journal in
+# $T_TMP/NAME.journal); sets ${NAME}_URL (https://localhost:PORT),
+# ${NAME}_PORT and ${NAME}_PID; waits for WAITPATH over HTTPS trusting
+# CAFILE. The log is $T_TMP/NAME.log. Returns 1 (log shown) if it does not
+# start.
 tls_start() {
-  local name=$1 path=$2 ca=$3 cmd=$4 pf="$T_TMP/$1.port" i pid
+  local name=$1 path=$2 ca=$3 cmd=$4 pf="$T_TMP/$1.port" i pid extra=()
   shift 4
   rm -f "$pf"
-  "$FULCRUM_BIN" "$cmd" --port-file "$pf" "$@" >>"$T_TMP/$name.log" 2>&1 &
+  [ "$cmd" = serve ] && extra=(--journal-dir "$T_TMP/$name.journal")
+  "$FULCRUM_BIN" "$cmd" --port-file "$pf" "${extra[@]}" "$@" >>"$T_TMP/$name.log" 2>&1 &
   pid=$!
   T_PIDS+=("$pid")
   printf -v "${name}_PID" '%s' "$pid"

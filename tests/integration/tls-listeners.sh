@@ -193,7 +193,7 @@ refused() {
   while [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
   env "${envs[@]}" timeout 20 "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --metrics-port 0 --ct-log-url "" \
-    --ca ephemeralca --config-path "$CFG" "$@" >"$T_TMP/refused.out" 2>&1
+    --journal-dir "$T_TMP/refused.journal" --ca ephemeralca --config-path "$CFG" "$@" >"$T_TMP/refused.out" 2>&1
   rc=$?
   if [ "$rc" = 2 ] && grep -Eq -- "$re" "$T_TMP/refused.out"; then
     t_ok "$desc: exit 2: $(grep -E -m1 -- "$re" "$T_TMP/refused.out")"
@@ -218,11 +218,29 @@ FULCRUM_TLS_KEY_PASSWD="tls test passphrase" tls_start enc /healthz "$ROOT" serv
   --metrics-port 0 --ct-log-url "" --ca ephemeralca --config-path "$CFG" \
   --tls-cert "$P/a.chain.pem" --tls-key "$P/a.enc.key" \
   || t_bad "fulcrum serve with an encrypted key did not start"
-if [ -n "${enc_PID:-}" ] && [ "$(tls_served_serial "127.0.0.1:$enc_PORT")" = "$serial_a" ] \
-   && ! tr '\0' '\n' <"/proc/$enc_PID/environ" | grep -q 'tls test passphrase'; then
-  t_ok "encrypted key with FULCRUM_TLS_KEY_PASSWD: serves leaf a; the passphrase is wiped from /proc/PID/environ"
+# every process of the service: the network process, the supervisor and
+# the signer process (they may be unreadable for a moment while starting)
+tree() {
+  local todo=("$1") p
+  while [ ${#todo[@]} -gt 0 ]; do
+    p=${todo[0]}
+    todo=("${todo[@]:1}")
+    echo "$p"
+    # shellcheck disable=SC2207
+    todo+=($(cat /proc/"$p"/task/*/children 2>/dev/null))
+  done
+}
+leaks=""
+if [ -n "${enc_PID:-}" ]; then
+  procs=$(tree "$enc_PID" | tr '\n' ' ')
+  for p in $procs; do
+    tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q 'tls test passphrase' && leaks="$leaks $p"
+  done
+fi
+if [ -n "${enc_PID:-}" ] && [ "$(tls_served_serial "127.0.0.1:$enc_PORT")" = "$serial_a" ] && [ -z "$leaks" ]; then
+  t_ok "encrypted key with FULCRUM_TLS_KEY_PASSWD: serves leaf a; the passphrase is in the /proc/PID/environ of none of the service's processes ($procs)"
 else
-  t_bad "encrypted key: served '$(tls_served_serial "127.0.0.1:${enc_PORT:-0}")', environ: $(tr '\0' ' ' <"/proc/${enc_PID:-0}/environ" 2>/dev/null | grep -o 'FULCRUM_TLS[^ ]*')"
+  t_bad "encrypted key: served '$(tls_served_serial "127.0.0.1:${enc_PORT:-0}")', the passphrase in the environment of:${leaks:- -}"
 fi
 
 # ===== 6. clean stops =====

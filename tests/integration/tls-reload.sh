@@ -32,10 +32,12 @@ tls_make_pki "$P" || { t_bad "cannot make the test PKI"; t_done; exit 1; }
 ROOT="$P/root.pem"
 declare -A serial
 for n in a b c; do serial[$n]=$(tls_serial_of "$P/$n.pem"); done
-# use NAME CHAIN KEY: the files the server reads now hold CHAIN and KEY.
+# use NAME CHAIN KEY: the files the server reads now hold CHAIN and KEY
+# (readable by the user its network process becomes).
 use() {
   cp "$2" "$T_TMP/$1.cert.pem"
   cp "$3" "$T_TMP/$1.key.pem"
+  tls_service_files "$T_TMP/$1.cert.pem" "$T_TMP/$1.key.pem"
 }
 use srv "$P/a.chain.pem" "$P/a.key"
 issuer_start idp

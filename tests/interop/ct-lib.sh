@@ -105,14 +105,16 @@ ct_log_id_b64() {
 # fulcrum_ct_start NAME CT_URL CT_PUB ARGS...: `fulcrum serve` on a free
 # loopback port, metrics off, submitting to the CT log at CT_URL whose public
 # key is CT_PUB; ARGS are more serve flags (--ca, --config-path, ...). Sets
-# ${NAME}_URL and ${NAME}_PID; waits for /healthz.
+# ${NAME}_URL and ${NAME}_PID; waits for /healthz. Its issuance journal is
+# $T_TMP/NAME.journal.
 fulcrum_ct_start() {
   local name=$1 ct_url=$2 ct_pub=$3 pf i
   shift 3
   pf="$T_TMP/$name.serve.port"
   rm -f "$pf"
   "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --port-file "$pf" --metrics-port 0 \
-    --ct-log-url "$ct_url" --ct-log-public-key-path "$ct_pub" "$@" >"$T_TMP/$name.serve.log" 2>&1 &
+    --journal-dir "$T_TMP/$name.journal" --ct-log-url "$ct_url" --ct-log-public-key-path "$ct_pub" "$@" \
+    >"$T_TMP/$name.serve.log" 2>&1 &
   T_PIDS+=($!)
   printf -v "${name}_PID" '%s' "$!"
   for i in $(seq 200); do [ -s "$pf" ] && break; kill -0 "$!" 2>/dev/null || break; sleep 0.05; done

@@ -130,7 +130,7 @@ fi
   --config-path "$T_TMP/config.json" --ct-log-url "$ct_URL" --ct-log-public-key-path "$T_TMP/log/log.pub" \
   --certificate-lifetime "$LIFETIME" \
   --trusted-root "$TR/trusted_root.json" --signing-config "$TR/signing_config.json" \
-  >"$T_TMP/ca.serve.log" 2>&1 &
+  --journal-dir "$T_TMP/ca.journal" >"$T_TMP/ca.serve.log" 2>&1 &
 ca_PID=$!
 T_PIDS+=("$ca_PID")
 e2e_wait_url "$ca_PID" "$CA/readyz" 20 "$T_TMP/ca.serve.log" || { t_bad "fulcrum serve did not start"; t_done; exit 1; }
@@ -309,7 +309,7 @@ CA2="http://127.0.0.1:$ca2_port"
 "$FULCRUM_BIN" serve --host 127.0.0.1 --port "$ca2_port" --metrics-port 0 --ca fileca \
   --fileca-cert "$T_TMP/ca2/chain.pem" --fileca-key "$T_TMP/ca2/inter.key" --fileca-watch false \
   --config-path "$T_TMP/config.json" --ct-log-url "$ct2_URL" --ct-log-public-key-path "$T_TMP/ca2/log.pub" \
-  >"$T_TMP/ca2.serve.log" 2>&1 &
+  --journal-dir "$T_TMP/ca2.journal" >"$T_TMP/ca2.serve.log" 2>&1 &
 T_PIDS+=($!)
 e2e_wait_url "$!" "$CA2/healthz" 20 "$T_TMP/ca2.serve.log" || t_bad "second fulcrum serve did not start"
 FB="$T_TMP/foreign.bundle.json"

@@ -175,7 +175,7 @@ start_refused() { # DESC REGEX ARGS...
   local desc=$1 re=$2
   shift 2
   timeout 20 "$FULCRUM_BIN" serve --host 127.0.0.1 --port 0 --metrics-port 0 --ca ephemeralca \
-    --ct-log-url "" --config-path "$T_TMP/config.json" "$@" >"$T_TMP/sr.out" 2>&1
+    --ct-log-url "" --journal-dir "$T_TMP/sr.journal" --config-path "$T_TMP/config.json" "$@" >"$T_TMP/sr.out" 2>&1
   local rc=$?
   if [ "$rc" = 2 ] && grep -Eq -- "$re" "$T_TMP/sr.out"; then
     t_ok "serve refuses $desc: $(grep -E -m1 -- "$re" "$T_TMP/sr.out" | head -c 200)"

@@ -529,7 +529,7 @@ static void test_leaf_profile(void)
 						err.msg);
 					continue;
 				}
-				CHECK(ca_cert_sign(leaf, signer, &err) == FC_OK);
+				CHECK(ca_cert_sign(leaf, signer, NULL, &err) == FC_OK);
 				CHECK(X509_verify(leaf, hsm_signer_public_key(signer)) == 1);
 				/* the encoding that goes out is the TBS that was signed */
 				parsed = reparse(leaf);
@@ -813,7 +813,7 @@ static void bad_close(void *impl)
 	free(b);
 }
 
-static const struct hsm_ops bad_ops = {bad_sign, NULL, bad_close};
+static const struct hsm_ops bad_ops = {.sign = bad_sign, .close = bad_close};
 
 static void test_sign_failures(X509 *issuer)
 {
@@ -830,13 +830,13 @@ static void test_sign_failures(X509 *issuer)
 	CHECK(hsm_signer_new(&bad_ops, b, pub, HSM_RSA_PKCS1, "wrong-key HSM", &s, &err) == FC_OK);
 	CHECK(ca_leaf_build(&p, &leaf, &err) == FC_OK);
 	/* a signature that does not verify never makes a certificate */
-	CHECK(ca_cert_sign(leaf, s, &err) == FC_EHSM);
+	CHECK(ca_cert_sign(leaf, s, NULL, &err) == FC_EHSM);
 	CHECK_CONTAINS(err.msg, "does not verify");
 	CHECK_CONTAINS(err.msg, "wrong-key HSM");
 	/* the backend's status passes through */
 	b->fail = FC_EUNAVAIL;
 	memset(&err, 0, sizeof(err));
-	CHECK(ca_cert_sign(leaf, s, &err) == FC_EUNAVAIL);
+	CHECK(ca_cert_sign(leaf, s, NULL, &err) == FC_EUNAVAIL);
 	CHECK_CONTAINS(err.msg, "token removed");
 	X509_free(leaf);
 	hsm_signer_free(s);
@@ -1232,7 +1232,7 @@ static void test_openssl_cli(void)
 		X509 *leaf = NULL;
 
 		CHECK(ca_leaf_build(&p, &leaf, &err) == FC_OK);
-		CHECK(ca_cert_sign(leaf, s, &err) == FC_OK);
+		CHECK(ca_cert_sign(leaf, s, NULL, &err) == FC_OK);
 		pem = ca_cert_pem(leaf, true);
 		write_pem(leaf_path, pem);
 		free(pem);
@@ -1268,7 +1268,7 @@ static void test_openssl_cli(void)
 		p.issuer = c->certs[0];
 		write_pem(root_path, c->pem[0]);
 		CHECK(ca_leaf_build(&p, &leaf, &err) == FC_OK);
-		CHECK(ca_cert_sign(leaf, cs, &err) == FC_OK);
+		CHECK(ca_cert_sign(leaf, cs, NULL, &err) == FC_OK);
 		pem = ca_cert_pem(leaf, false);
 		write_pem(leaf_path, pem);
 		free(pem);

@@ -73,22 +73,22 @@ static void test_duration(void)
 {
 	double ms;
 
-	CHECK(cmd_parse_duration("10s", 0, &ms) && ms == 10000);
-	CHECK(cmd_parse_duration("1m30s", 0, &ms) && ms == 90000);
-	CHECK(cmd_parse_duration("1.5h", 0, &ms) && ms == 5400000);
-	CHECK(cmd_parse_duration("500ms", 0, &ms) && ms == 500);
-	CHECK(cmd_parse_duration("2us", 0, &ms) && ms == 0.002);
-	CHECK(cmd_parse_duration("0", 0, &ms) && ms == 0);
-	CHECK(cmd_parse_duration("10", 1000, &ms) && ms == 10000);
-	CHECK(cmd_parse_duration("2.5", 1000, &ms) && ms == 2500);
-	CHECK(!cmd_parse_duration("10", 0, &ms)); /* Go: missing unit */
-	CHECK(!cmd_parse_duration("", 1000, &ms));
-	CHECK(!cmd_parse_duration("1e3s", 0, &ms));
-	CHECK(!cmd_parse_duration("0x10s", 0, &ms));
-	CHECK(!cmd_parse_duration("-1s", 0, &ms));
-	CHECK(!cmd_parse_duration("10x", 0, &ms));
-	CHECK(!cmd_parse_duration("s", 0, &ms));
-	CHECK(!cmd_parse_duration(".s", 0, &ms));
+	CHECK(fc_parse_duration("10s", 0, &ms) && ms == 10000);
+	CHECK(fc_parse_duration("1m30s", 0, &ms) && ms == 90000);
+	CHECK(fc_parse_duration("1.5h", 0, &ms) && ms == 5400000);
+	CHECK(fc_parse_duration("500ms", 0, &ms) && ms == 500);
+	CHECK(fc_parse_duration("2us", 0, &ms) && ms == 0.002);
+	CHECK(fc_parse_duration("0", 0, &ms) && ms == 0);
+	CHECK(fc_parse_duration("10", 1000, &ms) && ms == 10000);
+	CHECK(fc_parse_duration("2.5", 1000, &ms) && ms == 2500);
+	CHECK(!fc_parse_duration("10", 0, &ms)); /* Go: missing unit */
+	CHECK(!fc_parse_duration("", 1000, &ms));
+	CHECK(!fc_parse_duration("1e3s", 0, &ms));
+	CHECK(!fc_parse_duration("0x10s", 0, &ms));
+	CHECK(!fc_parse_duration("-1s", 0, &ms));
+	CHECK(!fc_parse_duration("10x", 0, &ms));
+	CHECK(!fc_parse_duration("s", 0, &ms));
+	CHECK(!fc_parse_duration(".s", 0, &ms));
 }
 
 static void test_command_line(void)

@@ -235,7 +235,7 @@ static void mock_close(void *impl)
 	free(impl);
 }
 
-static const struct hsm_ops mock_ops = {mock_sign, mock_ready, mock_close};
+static const struct hsm_ops mock_ops = {.sign = mock_sign, .ready = mock_ready, .close = mock_close};
 
 static void test_signer_contract(void)
 {
