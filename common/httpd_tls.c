@@ -94,19 +94,24 @@ static void crts_free(gnutls_x509_crt_t *crts, unsigned n)
 	gnutls_free(crts);
 }
 
-/* What the log says of the leaf: serial, subject, end of validity; a
- * warning when the leaf is not valid now (it is served anyway). */
+/* What the log says of the leaf: serial (its value in hex, as openssl
+ * prints it: without the DER encoding's leading zero byte), subject, end
+ * of validity; a warning when the leaf is not valid now (it is served
+ * anyway). */
 static void describe_leaf(struct tls_keys *k, gnutls_x509_crt_t leaf, const char *path)
 {
-	unsigned char serial[FC_HTTPD_TLS_MAX_SERIAL];
-	size_t len = sizeof(serial);
+	unsigned char serial[FC_HTTPD_TLS_MAX_SERIAL + 1];
+	size_t len = sizeof(serial), skip = 0;
 	gnutls_datum_t dn = {NULL, 0};
 	time_t now = time(NULL), nb = gnutls_x509_crt_get_activation_time(leaf);
 
 	k->serial[0] = '\0';
-	if (gnutls_x509_crt_get_serial(leaf, serial, &len) == GNUTLS_E_SUCCESS)
-		for (size_t i = 0; i < len; i++)
-			snprintf(k->serial + 2 * i, 3, "%02x", serial[i]);
+	if (gnutls_x509_crt_get_serial(leaf, serial, &len) == GNUTLS_E_SUCCESS) {
+		while (skip + 1 < len && serial[skip] == 0)
+			skip++;
+		for (size_t i = skip; i < len && i - skip < FC_HTTPD_TLS_MAX_SERIAL; i++)
+			snprintf(k->serial + 2 * (i - skip), 3, "%02x", serial[i]);
+	}
 	k->subject = gnutls_x509_crt_get_dn3(leaf, &dn, 0) == GNUTLS_E_SUCCESS
 			     ? fc_xstrndup((const char *)dn.data, dn.size)
 			     : fc_xstrdup("?");
