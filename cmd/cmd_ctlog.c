@@ -443,6 +443,7 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
+	fc_httpd_tls_check_access(f->limits.tls);
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
 	for (int sig = 0; sig != SIGINT && sig != SIGTERM;)
 		if ((sig = sigwaitinfo(&sigs, NULL)) == SIGHUP)

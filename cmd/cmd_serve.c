@@ -632,6 +632,7 @@ static int serve_run(struct serve_flags *f)
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
+	fc_httpd_tls_check_access(f->server.http.tls);
 	serve_wait(f, &sigs, ca, server);
 	rc = CMD_EXIT_OK;
 out:

@@ -409,6 +409,9 @@ enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err);
  * connections keep theirs; a pair that does not load or match is refused
  * with a LOG_ERR line and the current one stays. NULL is fine (FC_OK). */
 enum fc_status fc_httpd_tls_reload(struct fc_httpd_tls *t);
+/* After dropping privileges: a warning for each file of t this process can
+ * no longer read (SIGHUP could not reload it). NULL is fine. */
+void fc_httpd_tls_check_access(const struct fc_httpd_tls *t);
 void fc_httpd_tls_free(struct fc_httpd_tls *t);
 
 /* duration.c: a duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h";

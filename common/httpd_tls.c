@@ -21,6 +21,7 @@
  * The key of this listener is not a signing key of the CA: it lives in the
  * network process, as any web server's does.
  */
+#include <errno.h>
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -28,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common_int.h"
 
@@ -336,6 +338,25 @@ enum fc_status fc_httpd_tls_reload(struct fc_httpd_tls *t)
 	log_serving(t, k, "reloaded: now serving");
 	keys_release(old); /* freed when the last connection using it closes */
 	return FC_OK;
+}
+
+/*
+ * After a privilege drop: can this process still read t's files? A
+ * warning for each it cannot (a SIGHUP would then keep the current pair).
+ * NULL is fine.
+ */
+void fc_httpd_tls_check_access(const struct fc_httpd_tls *t)
+{
+	if (t == NULL)
+		return;
+	if (access(t->cert_path, R_OK) != 0)
+		fc_log(LOG_WARNING, "httpd: tls: --tls-cert %s: %s for this user: SIGHUP cannot "
+				    "reload it",
+		       t->cert_path, strerror(errno));
+	if (access(t->key_path, R_OK) != 0)
+		fc_log(LOG_WARNING, "httpd: tls: --tls-key %s: %s for this user: SIGHUP cannot "
+				    "reload it",
+		       t->key_path, strerror(errno));
 }
 
 /* Free t (NULL is fine): after every server that used it has stopped. */

@@ -15,7 +15,9 @@
 # began 0.5 s after the last); the long-lived connections
 # kept leaf a to the end and were answered after the last reload; the log
 # says each reload and each refusal; the server stops with exit 0 and no
-# sanitizer report. Then fulcrum ctlog and fulcrum tsa: a SIGHUP after the
+# sanitizer report. Run as root (the network process then becomes nobody),
+# a key only root reads is served and the log warns that SIGHUP cannot
+# reload it. Then fulcrum ctlog and fulcrum tsa: a SIGHUP after the
 # files changed serves the new leaf.
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -149,6 +151,27 @@ if tls_stop "$ca_PID" && tls_sanitizer_clean "$T_TMP/ca.log"; then
   t_ok "fulcrum serve stopped: exit 0, no sanitizer report"
 else
   t_bad "fulcrum serve: exit status or sanitizer report: $(grep -E -m3 'ERROR|runtime error' "$T_TMP/ca.log")"
+fi
+
+# --- started as root, a key its network process cannot read again ---
+if [ "$(id -u)" = 0 ]; then
+  cp "$P/a.chain.pem" "$T_TMP/root.cert.pem"
+  install -m 0600 "$P/a.key" "$T_TMP/root.key.pem"
+  tls_start rootkey /healthz "$ROOT" serve --host 127.0.0.1 --port 0 --metrics-port 0 --ct-log-url "" \
+    --ca ephemeralca --config-path "$CFG" --tls-cert "$T_TMP/root.cert.pem" --tls-key "$T_TMP/root.key.pem" \
+    || t_bad "fulcrum serve with a root-only key did not start"
+  for _ in $(seq 50); do grep -q 'SIGHUP cannot reload it' "$T_TMP/rootkey.log" && break; sleep 0.1; done
+  if grep -q "runs as nobody" "$T_TMP/rootkey.log" \
+     && grep -q -- "--tls-key $T_TMP/root.key.pem: Permission denied for this user: SIGHUP cannot reload it" "$T_TMP/rootkey.log" \
+     && ! grep -q -- "--tls-cert .*SIGHUP cannot" "$T_TMP/rootkey.log"; then
+    t_ok "started as root with a key only root reads: served, and the log warns: $(grep -m1 'SIGHUP cannot' "$T_TMP/rootkey.log" | sed 's/.*httpd: tls: //')"
+  else
+    t_bad "root-only key: no warning: $(grep -E 'runs as|httpd: tls' "$T_TMP/rootkey.log")"
+  fi
+  tls_stop "$rootkey_PID" || t_bad "fulcrum serve (root-only key): exit status $?"
+  grep -q 'SIGHUP cannot reload it' "$T_TMP/ca.log" && t_bad "a warning for files its user can read: $(grep -m1 'SIGHUP cannot' "$T_TMP/ca.log")"
+else
+  t_ok "not root: no privilege drop, nothing to check for a root-only key"
 fi
 
 # --- fulcrum ctlog and fulcrum tsa reload too ---
