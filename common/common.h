@@ -389,7 +389,8 @@ enum {
 	"                                 connections keep theirs\n"                          \
 	"  --tls-key FILE                 its PEM private key; the passphrase of an\n"       \
 	"                                 encrypted key in " FC_HTTPD_TLS_KEY_PASSWD_ENV "\n"   \
-	"  --tls-min-version V            1.2 (default) or 1.3 (AEAD ciphers, ECDHE only)\n"
+	"  --tls-min-version V            oldest TLS version accepted: 1.2 (default) or\n"   \
+	"                                 1.3; either way AEAD ciphers with ECDHE only\n"
 /* Apply one front flag (opt is its FC_HTTPD_OPT_* value) to *l. FC_OK, or
  * FC_ECONFIG for a bad value (the caller names the flag). */
 enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *value);
