@@ -22,7 +22,10 @@ import time
 
 
 def serial_of(sock):
-    return format(int(sock.getpeercert()["serialNumber"], 16), "x")
+    """The leaf's serial as openssl prints it (tls_serial_of): lower-case
+    hex, an even number of digits."""
+    h = format(int(sock.getpeercert()["serialNumber"], 16), "x")
+    return "0" + h if len(h) % 2 else h
 
 
 def main():
