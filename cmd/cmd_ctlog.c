@@ -407,6 +407,15 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	sigset_t sigs;
 	int rc = CMD_EXIT_USAGE;
 
+	/* Signals are taken by sigwait below; block them before any thread
+	 * starts (the signer link's, in take_key) so that every thread
+	 * inherits the mask: a thread that did not block SIGHUP would die of it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;
@@ -421,14 +430,6 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	ho.threads = f->threads;
 	ho.limits = f->limits;
 	f->cfg.signer = signer;
-	/* Signals are taken by sigwait below; block them before any thread
-	 * starts so that every thread inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;

@@ -710,7 +710,8 @@ static void start_failed(const char *what, const char *msg)
 }
 
 /* Signals are taken by sigwait (serve_wait); block them before any thread
- * starts so that every thread inherits the mask. */
+ * starts so that every thread inherits the mask (the supervisor, forked
+ * later, ignores them; exec keeps the mask for the image started again). */
 static void block_signals(sigset_t *sigs)
 {
 	sigemptyset(sigs);
@@ -737,6 +738,9 @@ static int serve_run(struct serve_flags *f)
 	enum fc_status st;
 	int rc = CMD_EXIT_USAGE;
 
+	/* Before the signer link's threads start (cmd_ca_open): a signal they
+	 * did not block would take its default action (SIGHUP: the end). */
+	block_signals(&sigs);
 	if (signer_prepare_flags(f, &err) != FC_OK) {
 		start_failed(NULL, err.msg);
 		goto out;
@@ -772,7 +776,6 @@ static int serve_run(struct serve_flags *f)
 		start_failed("identity", fc_strerror(st));
 		goto out;
 	}
-	block_signals(&sigs);
 	if (make_ct_client(&f->ct, &ct, &err) != FC_OK) {
 		start_failed("CT log", err.msg);
 		goto out;

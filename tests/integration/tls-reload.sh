@@ -15,7 +15,9 @@
 # began 0.5 s after the last); the long-lived connections
 # kept leaf a to the end and were answered after the last reload; the log
 # says each reload and each refusal; the server stops with exit 0 and no
-# sanitizer report. Run as root (the network process then becomes nobody),
+# sanitizer report; a burst of 100 SIGHUPs leaves it serving (a thread
+# that did not block the signal would die of it, and the process with it).
+# Run as root (the network process then becomes nobody),
 # a key only root reads is served and the log warns that SIGHUP cannot
 # reload it. Then fulcrum ctlog and fulcrum tsa: a SIGHUP after the
 # files changed serves the new leaf.
@@ -147,6 +149,18 @@ if grep -q "reloaded: now serving certificate serial=${serial[b]}" "$T_TMP/ca.lo
 else
   t_bad "the log: $(grep 'httpd: tls' "$T_TMP/ca.log")"
 fi
+# burst PID PORT: 100 SIGHUPs at once; true if the process still serves.
+burst() {
+  local i
+  for i in $(seq 100); do kill -HUP "$1" 2>/dev/null; done
+  sleep 1
+  kill -0 "$1" 2>/dev/null && [ -n "$(tls_served_serial "127.0.0.1:$2")" ]
+}
+if burst "$ca_PID" "$ca_PORT"; then
+  t_ok "100 SIGHUPs at once: fulcrum serve still serves ($(grep -c 'reloaded: now serving' "$T_TMP/ca.log") reloads in all)"
+else
+  t_bad "a burst of SIGHUPs ended fulcrum serve: $(tail -3 "$T_TMP/ca.log")"
+fi
 if tls_stop "$ca_PID" && tls_sanitizer_clean "$T_TMP/ca.log"; then
   t_ok "fulcrum serve stopped: exit 0, no sanitizer report"
 else
@@ -202,6 +216,8 @@ for n in log tsa; do
   else
     t_bad "fulcrum $n: before '$before' after '$after'"
   fi
+  burst "${!pid_var}" "${!port_var}" && t_ok "$n: 100 SIGHUPs at once, still serving" \
+    || t_bad "$n: a burst of SIGHUPs ended it: $(tail -3 "$T_TMP/$n.log")"
   if tls_stop "${!pid_var}" && tls_sanitizer_clean "$T_TMP/$n.log"; then
     t_ok "$n stopped: exit 0, no sanitizer report"
   else
