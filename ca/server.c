@@ -312,23 +312,24 @@ static void check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 }
 
 /* The start-up line: what serves where, in Fulcio's words ("listening on
- * http at ADDR"), with fulcrum's version. */
+ * http at ADDR"; https with --tls-cert), with fulcrum's version. */
 static void log_listening(const struct ca_server *s)
 {
 	const struct ca_server_options *o = &s->opts;
+	const char *scheme = o->http.tls != NULL ? "https" : "http";
 	uint16_t port = fc_httpd_port(s->api);
 	char metrics[300] = "metrics off";
 	json_t *fields = NULL;
 
 	if (s->metrics_httpd != NULL)
-		snprintf(metrics, sizeof(metrics), "metrics on http at %s:%u",
+		snprintf(metrics, sizeof(metrics), "metrics on %s at %s:%u", scheme,
 			 o->metrics_host ? o->metrics_host : o->host, fc_httpd_port(s->metrics_httpd));
 	if (fc_log_enabled(LOG_NOTICE))
 		fields = json_pack("{s:s, s:o, s:i, s:i}", "version", FULCRUM_VERSION_STRING, "host",
 				   fc_log_json_string(o->host), "port", (int)port, "metricsPort",
 				   s->metrics_httpd ? (int)fc_httpd_port(s->metrics_httpd) : 0);
-	fc_log_event(LOG_NOTICE, fields, "ca: fulcrum %s listening on http at %s:%u (%s)",
-		     FULCRUM_VERSION_STRING, o->host, port, metrics);
+	fc_log_event(LOG_NOTICE, fields, "ca: fulcrum %s listening on %s at %s:%u (%s)",
+		     FULCRUM_VERSION_STRING, scheme, o->host, port, metrics);
 }
 
 /* The listeners: the API, and the metrics unless their port is 0. */

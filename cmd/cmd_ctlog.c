@@ -72,6 +72,7 @@ static void ctlog_usage(FILE *f)
 		FC_HTTPD_USAGE
 		"  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
+		"SIGHUP reloads the TLS certificate and key.\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
 		HSM_P11_PIN_ENV, CTLOG_SRV_DEFAULT_BATCH_AGE_MS, CTLOG_SRV_DEFAULT_BATCH_SIZE);
 }
@@ -187,6 +188,9 @@ static void signer_prepare(void *arg)
 	if (strstr(f->private_key, "pin-value=") != NULL)
 		f->key_uri = cmd_secret_keep(f->private_key);
 	wipe_secrets(f);
+	/* The listener's TLS key is the network process's: it keeps the
+	 * passphrase through its new start (fc_httpd_tls_load). */
+	cmd_wipe_env(FC_HTTPD_TLS_KEY_PASSWD_ENV);
 }
 
 /* A new signer process with another key cannot serve this log. */
@@ -389,7 +393,8 @@ static enum fc_status drop(const struct ctlog_flags *f, struct fc_err *err)
 	return FC_OK;
 }
 
-/* Open the key and the log, serve until SIGTERM or SIGINT; the exit status. */
+/* Open the key and the log, serve until SIGTERM or SIGINT (SIGHUP reloads
+ * the TLS certificate); the exit status. */
 static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 {
 	struct fc_httpd_options ho = {.max_body = CTLOG_SRV_MAX_BODY, .name = "ctlog"};
@@ -402,22 +407,29 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 	sigset_t sigs;
 	int rc = CMD_EXIT_USAGE;
 
-	ho.host = host;
-	ho.port = port;
-	ho.threads = f->threads;
-	ho.limits = f->limits;
+	/* Signals are taken by sigwait below; block them before any thread
+	 * starts (the signer link's, in take_key) so that every thread
+	 * inherits the mask: a thread that did not block SIGHUP would die of it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	if (take_key(f, &ps, &key_id, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: --private-key: %s\n", err.msg);
 		goto out;
 	}
+	/* After the signer process is forked: the listener's key stays here. */
+	if (fc_httpd_tls_load(&f->limits, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum ctlog: TLS: %s\n", err.msg);
+		goto out;
+	}
+	ho.host = host;
+	ho.port = port;
+	ho.threads = f->threads;
+	ho.limits = f->limits;
 	f->cfg.signer = signer;
-	/* Signals are taken by sigwait below; block them before any thread
-	 * starts so that every thread inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (ctlog_server_open(&f->cfg, &server, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum ctlog: %s\n", err.msg);
 		rc = CMD_EXIT_REFUSED;
@@ -435,13 +447,16 @@ static int ctlog_run(struct ctlog_flags *f, const char *host, uint16_t port)
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
+	fc_httpd_tls_check_access(f->limits.tls);
 	fc_log(LOG_NOTICE, "ctlog: serving %s on %s:%u", f->cfg.origin, host, fc_httpd_port(httpd));
-	while (sigwaitinfo(&sigs, NULL) < 0)
-		;
+	for (int sig = 0; sig != SIGINT && sig != SIGTERM;)
+		if ((sig = sigwaitinfo(&sigs, NULL)) == SIGHUP)
+			fc_httpd_tls_reload(f->limits.tls);
 	fc_log(LOG_NOTICE, "ctlog: stopping");
 	rc = CMD_EXIT_OK;
 out:
 	fc_httpd_stop(httpd); /* waits for the answers the log still owes */
+	fc_httpd_tls_free(f->limits.tls);
 	ctlog_server_free(server);
 	hsm_signer_free(signer);
 	if (ps.sup.pid > 0)

@@ -167,6 +167,27 @@ static bool parse_front_per_ip(const char *v, void *target, char *why, size_t n)
 	return true;
 }
 
+/* The front's TLS files (fc_httpd_tls_load reads them). */
+static bool parse_front_file(const char *v, void *target, char *why, size_t n)
+{
+	if (*v == '\0') {
+		snprintf(why, n, "an empty file name");
+		return false;
+	}
+	*(const char **)target = v;
+	return true;
+}
+
+static bool parse_front_tls_min(const char *v, void *target, char *why, size_t n)
+{
+	if (strcmp(v, "1.2") != 0 && strcmp(v, "1.3") != 0) {
+		snprintf(why, n, "1.2 or 1.3");
+		return false;
+	}
+	*(unsigned *)target = strcmp(v, "1.3") == 0 ? 13 : 12;
+	return true;
+}
+
 /* --- the flags: Fulcio's first in each group, then fulcrum's ---------------------- */
 
 #define GRPC_NOTE "gRPC is not served: fulcrum serves Fulcio's HTTP API (v2 and v1) on --port"
@@ -289,7 +310,8 @@ static struct cmd_flag serve_table[] = {
 	 .parse = parse_port, .metavar = "PORT",
 	 .help = "API port (default 8080; 0 = any free port)"},
 	CUSTOM("metrics-port", &F.server.metrics_port, parse_port, "PORT",
-	       "Prometheus metrics port (default 2112; 0 = off)"),
+	       "Prometheus metrics port (default 2112; 0 = off); HTTPS with "
+	       "the API's --tls-cert when given"),
 	STR("port-file", &F.server.port_file, "FILE", "write the bound API port here once listening"),
 	CUSTOM("threads", &F.server.threads, parse_threads, "N",
 	       "worker threads (default: number of CPUs)"),
@@ -319,6 +341,17 @@ static struct cmd_flag serve_table[] = {
 	CUSTOM("max-requests-in-flight", &F.server.http.max_in_flight, parse_front_count, "N",
 	       "requests queued, running or waiting for an answer (default "
 	       "2048); more are answered 503 at once"),
+	CUSTOM("tls-cert", &F.server.http.tls_cert_path, parse_front_file, "FILE",
+	       "serve HTTPS (the API and the metrics port) with this PEM "
+	       "certificate chain, the leaf first (default: plain HTTP); "
+	       "SIGHUP reloads it and the key: new handshakes get them, open "
+	       "connections keep theirs"),
+	CUSTOM("tls-key", &F.server.http.tls_key_path, parse_front_file, "FILE",
+	       "its PEM private key; the passphrase of an encrypted key in "
+	       FC_HTTPD_TLS_KEY_PASSWD_ENV),
+	CUSTOM("tls-min-version", &F.server.http.tls_min_version, parse_front_tls_min, "V",
+	       "oldest TLS version accepted: 1.2 (default) or 1.3; either way "
+	       "AEAD ciphers with ECDHE only"),
 	{.name = "journal-dir", .type = CMD_FLAG_STRING, .target = &F.journal_dir,
 	 .group = "signer process (docs/signer.md)", .metavar = "DIR",
 	 .help = "issuance journal (default " JOURNAL_DEFAULT_DIR ")"},
@@ -379,8 +412,9 @@ static void serve_usage(FILE *f)
 		"file.\n\n");
 	cmd_flags_usage(f, serve_table, N_SERVE_FLAGS);
 	fprintf(f, "\nSIGHUP reloads the identity configuration (--config-path), the fileca key and\n"
-		   "chain and the trust files, without dropping requests in flight; a file that\n"
-		   "does not load is logged and the one in use kept;\n"
+		   "chain, the trust files and the TLS certificate and key, without dropping\n"
+		   "requests in flight; a file that does not load is logged and the one in use\n"
+		   "kept;\n"
 		   "SIGTERM or SIGINT stops after finishing them.\n");
 }
 
@@ -609,10 +643,10 @@ static void reload_identity(const struct serve_flags *f, struct ca_server *serve
 	ca_server_replace_identity(server, cfg, verifier);
 }
 
-/* Serve until SIGTERM or SIGINT; SIGHUP reloads the identity configuration,
- * the trust files and the CA (a change of the fileca files too, with
- * --fileca-watch: seen by the supervisor, or here with
- * --no-signer-process). */
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate, the
+ * identity configuration, the trust files and the CA (a change of the
+ * fileca files too, with --fileca-watch: seen by the supervisor, or here
+ * with --no-signer-process). */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
 		       struct ca_server *server)
 {
@@ -623,6 +657,7 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_c
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		if (sig == SIGHUP) {
+			fc_httpd_tls_reload(f->server.http.tls);
 			reload_identity(f, server);
 			cmd_trust_files_reload(&f->trust, server);
 			cmd_ca_reload(ca, "SIGHUP");
@@ -674,6 +709,19 @@ static void start_failed(const char *what, const char *msg)
 		fprintf(stderr, "fulcrum serve: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
 }
 
+/* Signals are taken by sigwait (serve_wait); block them before any thread
+ * starts so that every thread inherits the mask (the supervisor, forked
+ * later, ignores them; exec keeps the mask for the image started again). */
+static void block_signals(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
 /* Load what the flags name, start the listeners and serve; the exit status. */
 static int serve_run(struct serve_flags *f)
 {
@@ -690,6 +738,9 @@ static int serve_run(struct serve_flags *f)
 	enum fc_status st;
 	int rc = CMD_EXIT_USAGE;
 
+	/* Before the signer link's threads start (cmd_ca_open): a signal they
+	 * did not block would take its default action (SIGHUP: the end). */
+	block_signals(&sigs);
 	if (signer_prepare_flags(f, &err) != FC_OK) {
 		start_failed(NULL, err.msg);
 		goto out;
@@ -704,6 +755,11 @@ static int serve_run(struct serve_flags *f)
 	if (f->user_ignored)
 		fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
 		       f->user);
+	/* The listeners' key stays in this process (docs/http.md, "TLS"). */
+	if (fc_httpd_tls_load(&f->server.http, &err) != FC_OK) {
+		start_failed("TLS", err.msg);
+		goto out;
+	}
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		start_failed("configuration", err.msg);
 		goto out;
@@ -720,14 +776,6 @@ static int serve_run(struct serve_flags *f)
 		start_failed("identity", fc_strerror(st));
 		goto out;
 	}
-	/* Signals are taken by sigwait; block them before any thread starts
-	 * so that every thread inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	if (make_ct_client(&f->ct, &ct, &err) != FC_OK) {
 		start_failed("CT log", err.msg);
 		goto out;
@@ -756,12 +804,14 @@ static int serve_run(struct serve_flags *f)
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}
+	fc_httpd_tls_check_access(f->server.http.tls);
 	serve_wait(f, &sigs, ca, server);
 	rc = CMD_EXIT_OK;
 out:
 	if (ca != NULL)
 		cmd_ca_set_server(ca, NULL);
 	ca_server_stop(server); /* answers every request, CT submissions included */
+	fc_httpd_tls_free(f->server.http.tls);
 	ct_client_free(ct);
 	rl_limiter_free(limiter);
 	ca_authority_free(authority);

@@ -30,6 +30,7 @@ struct tsa_flags {
 	unsigned threads;
 	unsigned long max_body;
 	struct tsa_options o;
+	struct fc_httpd_limits limits; /* the HTTP front's flags, TLS included */
 };
 
 static void tsa_usage(FILE *f)
@@ -67,10 +68,12 @@ static void tsa_usage(FILE *f)
 		"  --use-http-201            answer 201 Created instead of 200 OK\n"
 		"  --max-request-body-size N  bytes (default %d, at most %d)\n"
 		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
+		FC_HTTPD_USAGE
 		"  -v, --verbose             log every refused request and its reason\n"
 		"  -h, --help                show this help\n\n"
 		"sigstore's flag names are accepted too: --certificate-chain-path,\n"
 		"--file-signer-key-path, --default-policy-oid, --disable-ntp-monitoring.\n"
+		"SIGHUP reloads the TLS certificate and key.\n"
 		"SIGTERM or SIGINT stops after the requests in progress.\n",
 		TSA_KEY_PASSWD_ENV, HSM_P11_PIN_ENV, TSA_DEFAULT_POLICY_OID, TSA_MAX_BODY_DEFAULT,
 		TSA_MAX_BODY_LIMIT);
@@ -184,6 +187,7 @@ static const struct option tsa_longopts[] = {
 	{"use-http-201", no_argument, NULL, OPT_HTTP201},
 	{"max-request-body-size", required_argument, NULL, OPT_MAX_BODY},
 	{"threads", required_argument, NULL, OPT_THREADS},
+	FC_HTTPD_LONGOPTS,
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
@@ -240,7 +244,9 @@ static int tsa_parse(int argc, char **argv, struct tsa_flags *f)
 		case 'h': tsa_usage(stdout); return CMD_EXIT_OK;
 		case '?': tsa_usage(stderr); return CMD_EXIT_USAGE;
 		default:
-			if (!parse_value(c, optarg, f)) {
+			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST
+				    ? fc_httpd_flag(&f->limits, c, optarg) != FC_OK
+				    : !parse_value(c, optarg, f)) {
 				fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --%s\n", optarg,
 					tsa_longopts[idx].name);
 				return CMD_EXIT_USAGE;
@@ -274,7 +280,7 @@ static bool split_policies(char *buf, const char **out, size_t *n)
 	return true;
 }
 
-/* Serve until SIGTERM or SIGINT. */
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate. */
 static int tsa_serve(struct tsa *t, struct fc_httpd_options *ho, const char *port_file)
 {
 	struct fc_httpd *httpd = NULL;
@@ -287,6 +293,7 @@ static int tsa_serve(struct tsa *t, struct fc_httpd_options *ho, const char *por
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (fc_httpd_start(ho, tsa_handle, t, &httpd, &err) != FC_OK) {
@@ -303,6 +310,8 @@ static int tsa_serve(struct tsa *t, struct fc_httpd_options *ho, const char *por
 
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
+		if (sig == SIGHUP)
+			fc_httpd_tls_reload(ho->limits.tls);
 	}
 	fc_log(LOG_NOTICE, "tsa: stopping");
 	fc_httpd_stop(httpd);
@@ -332,6 +341,10 @@ int cmd_tsa_main(int argc, char **argv)
 	if ((rc = tsa_parse(argc, argv, &f)) >= 0)
 		return rc;
 	rc = CMD_EXIT_USAGE;
+	if (fc_httpd_tls_load(&f.limits, &err) != FC_OK) {
+		fprintf(stderr, "fulcrum tsa: TLS: %s\n", err.msg);
+		goto out;
+	}
 	if (!cmd_parse_listen(f.listen, &host, &ho.port)) {
 		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		goto out;
@@ -363,8 +376,10 @@ int cmd_tsa_main(int argc, char **argv)
 	ho.host = host;
 	ho.threads = f.threads;
 	ho.max_body = f.max_body;
+	ho.limits = f.limits;
 	rc = tsa_serve(t, &ho, f.port_file);
 out:
+	fc_httpd_tls_free(f.limits.tls); /* the server has stopped */
 	tsa_free(t);
 	hsm_signer_free(signer);
 	free(pem);

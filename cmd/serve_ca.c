@@ -157,6 +157,9 @@ static void signer_prepare(void *arg)
 	if (c->o.pkcs11.uri != NULL && strstr(c->o.pkcs11.uri, "pin-value=") != NULL)
 		c->uri = cmd_secret_keep(c->o.pkcs11.uri);
 	wipe_secrets(&c->o);
+	/* The listeners' TLS key is the network process's: it keeps the
+	 * passphrase through its new start (fc_httpd_tls_load). */
+	cmd_wipe_env(FC_HTTPD_TLS_KEY_PASSWD_ENV);
 }
 
 /* The fileca files' modification times, summed; -1 if one is missing. */

@@ -366,8 +366,18 @@ typedef void (*fc_http_handler_fn)(void *ctx, struct fc_http_exchange *x);
 #define FC_HTTPD_DEFAULT_MAX_IN_FLIGHT 2048   /* --max-requests-in-flight */
 #define FC_HTTPD_NO_LIMIT UINT32_MAX          /* max_per_ip: no per-address cap */
 
+/* TLS (docs/http.md, "TLS"): the passphrase of an encrypted --tls-key is
+ * read from this environment variable (never a flag); hard limits of the
+ * files. */
+#define FC_HTTPD_TLS_KEY_PASSWD_ENV "FULCRUM_TLS_KEY_PASSWD"
+#define FC_HTTPD_TLS_MAX_FILE (256 * 1024) /* --tls-cert, --tls-key, bytes */
+#define FC_HTTPD_TLS_MAX_CHAIN 16          /* certificates in --tls-cert */
+#define FC_HTTPD_TLS_MAX_SERIAL 20         /* bytes of a serial (RFC 5280 4.1.2.2) */
+struct fc_httpd_tls;
+
 /*
- * Time limits (milliseconds) and caps of one server; 0 selects the default.
+ * Time limits (milliseconds), caps and TLS of one server; 0 selects the
+ * default.
  * Deadlines run from a fixed start and are not reset by each byte:
  * read_header from the first byte of a request (from the connection's
  * start for its first request) to the end of its header; read from the
@@ -385,6 +395,13 @@ struct fc_httpd_limits {
 	uint32_t max_connections;
 	uint32_t max_per_ip;   /* FC_HTTPD_NO_LIMIT: none */
 	uint32_t max_in_flight; /* queued for or running on a worker, or suspended */
+	/* TLS: the flags' values (fc_httpd_flag), then what fc_httpd_tls_load
+	 * made of them. tls NULL: plain HTTP. Every server started with these
+	 * limits shares tls (fulcrum serve: the API and its metrics). */
+	const char *tls_cert_path;  /* --tls-cert: PEM chain, the leaf first */
+	const char *tls_key_path;   /* --tls-key: PEM key */
+	unsigned tls_min_version;   /* --tls-min-version: 12 (0 = default) or 13 */
+	struct fc_httpd_tls *tls;
 };
 
 struct fc_httpd_options {
@@ -397,10 +414,12 @@ struct fc_httpd_options {
 };
 
 /*
- * The command-line flags of the front, shared by fulcrum serve and fulcrum
- * ctlog: put FC_HTTPD_LONGOPTS in the command's getopt_long table, hand
- * every option value from FC_HTTPD_OPT_FIRST to FC_HTTPD_OPT_LAST to
- * fc_httpd_flag(), and print FC_HTTPD_USAGE in the help.
+ * The command-line flags of the front, shared by fulcrum serve, fulcrum
+ * ctlog and fulcrum tsa: put FC_HTTPD_LONGOPTS in the command's getopt_long
+ * table, hand every option value from FC_HTTPD_OPT_FIRST to
+ * FC_HTTPD_OPT_LAST to fc_httpd_flag(), print FC_HTTPD_USAGE in the help,
+ * call fc_httpd_tls_load() before starting the servers and
+ * fc_httpd_tls_reload() on SIGHUP.
  */
 enum {
 	FC_HTTPD_OPT_FIRST = 0x4800,
@@ -412,7 +431,10 @@ enum {
 	FC_HTTPD_OPT_MAX_CONNS,
 	FC_HTTPD_OPT_MAX_PER_IP,
 	FC_HTTPD_OPT_MAX_IN_FLIGHT,
-	FC_HTTPD_OPT_LAST = FC_HTTPD_OPT_MAX_IN_FLIGHT,
+	FC_HTTPD_OPT_TLS_CERT,
+	FC_HTTPD_OPT_TLS_KEY,
+	FC_HTTPD_OPT_TLS_MIN,
+	FC_HTTPD_OPT_LAST = FC_HTTPD_OPT_TLS_MIN,
 };
 #define FC_HTTPD_LONGOPTS                                                                   \
 	{"read-header-timeout", required_argument, NULL, FC_HTTPD_OPT_READ_HEADER},         \
@@ -422,7 +444,10 @@ enum {
 	{"shutdown-timeout", required_argument, NULL, FC_HTTPD_OPT_SHUTDOWN},                \
 	{"max-connections", required_argument, NULL, FC_HTTPD_OPT_MAX_CONNS},                \
 	{"max-connections-per-ip", required_argument, NULL, FC_HTTPD_OPT_MAX_PER_IP},        \
-	{"max-requests-in-flight", required_argument, NULL, FC_HTTPD_OPT_MAX_IN_FLIGHT}
+	{"max-requests-in-flight", required_argument, NULL, FC_HTTPD_OPT_MAX_IN_FLIGHT},      \
+	{"tls-cert", required_argument, NULL, FC_HTTPD_OPT_TLS_CERT},                        \
+	{"tls-key", required_argument, NULL, FC_HTTPD_OPT_TLS_KEY},                          \
+	{"tls-min-version", required_argument, NULL, FC_HTTPD_OPT_TLS_MIN}
 #define FC_HTTPD_USAGE                                                                      \
 	"HTTP front (durations in Go syntax: 10s, 1m30s, 500ms):\n"                         \
 	"  --read-header-timeout D        whole request header, from its first byte\n"        \
@@ -437,10 +462,38 @@ enum {
 	"  --max-connections-per-ip N     open connections from one client address (default\n"\
 	"                                 512; 0 = no per-address cap)\n"                    \
 	"  --max-requests-in-flight N     requests queued, running or waiting for an answer\n"\
-	"                                 (default 2048); more are answered 503 at once\n"
+	"                                 (default 2048); more are answered 503 at once\n"  \
+	"  --tls-cert FILE                serve HTTPS with this PEM certificate chain, the\n"  \
+	"                                 leaf first (default: plain HTTP); SIGHUP reloads\n"\
+	"                                 it and the key: new handshakes get them, open\n"   \
+	"                                 connections keep theirs\n"                          \
+	"  --tls-key FILE                 its PEM private key; the passphrase of an\n"       \
+	"                                 encrypted key in " FC_HTTPD_TLS_KEY_PASSWD_ENV "\n"   \
+	"  --tls-min-version V            oldest TLS version accepted: 1.2 (default) or\n"   \
+	"                                 1.3; either way AEAD ciphers with ECDHE only\n"
 /* Apply one front flag (opt is its FC_HTTPD_OPT_* value) to *l. FC_OK, or
  * FC_ECONFIG for a bad value (the caller names the flag). */
 enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *value);
+
+/*
+ * TLS for the servers started with l (docs/http.md, "TLS"). Load the chain
+ * and key l's TLS flags name: FC_OK and l->tls set, FC_OK and l->tls NULL
+ * when no TLS flag was given (plain HTTP), or FC_ECONFIG with the reason in
+ * err. Takes the key's passphrase from FC_HTTPD_TLS_KEY_PASSWD_ENV and
+ * removes it from the environment: call it before a thread that reads the
+ * environment starts (fulcrum serve and ctlog: after the signer process is
+ * forked, whose supervisor wipes it; the link's thread does not read it).
+ * Free with fc_httpd_tls_free() after every server using it has stopped.
+ */
+enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err);
+/* Read the files again (SIGHUP): new handshakes get the new chain, open
+ * connections keep theirs; a pair that does not load or match is refused
+ * with a LOG_ERR line and the current one stays. NULL is fine (FC_OK). */
+enum fc_status fc_httpd_tls_reload(struct fc_httpd_tls *t);
+/* After dropping privileges: a warning for each file of t this process can
+ * no longer read (SIGHUP could not reload it). NULL is fine. */
+void fc_httpd_tls_check_access(const struct fc_httpd_tls *t);
+void fc_httpd_tls_free(struct fc_httpd_tls *t);
 
 /* duration.c: a duration in Go's syntax ("10s", "1m30s", "500ms", "1.5h";
  * units ns, us, µs, ms, s, m, h) in milliseconds; a bare number counts

@@ -8,6 +8,8 @@
 #ifndef FULCRUM_COMMON_INT_H
 #define FULCRUM_COMMON_INT_H
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -26,6 +28,13 @@
 #define HTTPD_CQ_BUCKETS 64
 /* After the stop's bound, how long the front's own 503s may take to go. */
 #define HTTPD_FINAL_FLUSH_MS 1000
+/* TLS: while libmicrohttpd reports work that turns out to be only
+ * handshakes waiting for their clients (httpd_io.c loop_timeout), the I/O
+ * loop waits up to this long between turns, and at least
+ * HTTPD_TLS_QUIET_RATIO times as long as its last such turn took (at
+ * most a tenth of its time spent on them), never past the next tick. */
+#define HTTPD_TLS_QUIET_MAX_MS 50
+#define HTTPD_TLS_QUIET_RATIO 9
 
 /* What a connection is doing; each phase but HANDLER has a deadline. */
 enum conn_phase {
@@ -52,6 +61,8 @@ struct conn_ctx {
 	uint64_t rx_mark;         /* bytes received when it went idle (TCP_INFO) */
 	bool closing;             /* shut down by the front; libmicrohttpd closes it */
 	struct fc_http_exchange *x; /* the current request, if any (the I/O reference) */
+	struct tls_keys *tls_keys;  /* TLS: the chain and key its handshake used */
+	bool tls_handshaking;       /* TLS: no request yet (handshake maybe unfinished) */
 	struct conn_ctx *prev, *next;
 	char addr[INET6_ADDRSTRLEN + 8];
 };
@@ -118,6 +129,7 @@ struct fc_http_exchange {
 	bool counted;              /* counted in d->in_flight */
 	bool on_held;              /* on d's held list (I/O side only) */
 	int fd;
+	bool tls;               /* over TLS (fc_http_client_gone) */
 	char addr[INET6_ADDRSTRLEN + 8]; /* the client's, for the fair queue and logs */
 	/* the request (immutable once handed to the handler) */
 	char *method;
@@ -173,6 +185,11 @@ struct fc_httpd {
 	int64_t drain_deadline_ms;
 	bool abandoned_all;
 	int64_t final_deadline_ms;
+	uint64_t activity;        /* libmicrohttpd callbacks run (any kind) */
+	unsigned quiet_turns;     /* turns in a row with no event and no callback */
+	int64_t quiet_turn_us;    /* how long the last of them took (MHD_run) */
+	unsigned tls_handshakes;  /* connections with tls_handshaking set */
+	unsigned n_writing;       /* connections in PH_WRITE */
 
 	/* shared, under lock */
 	pthread_mutex_t lock;
@@ -242,5 +259,20 @@ void httpd_wake(struct fc_httpd *d);
 /* One non-blocking turn of the I/O side by a worker with nothing to do,
  * if the I/O lock is free (httpd_io.c). */
 void httpd_io_help(struct fc_httpd *d);
+
+/* httpd_tls.c: TLS */
+/* GnuTLS's priority string of t (MHD_OPTION_HTTPS_PRIORITIES). */
+const char *httpd_tls_priorities(const struct fc_httpd_tls *t);
+/* The certificate callback (MHD_OPTION_HTTPS_CERT_CALLBACK). */
+int httpd_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+		       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+		       gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey);
+/* c's connection started (NOTIFY_STARTED) / sent its first request /
+ * is closed (drops the key set its handshake pinned). tls_handshakes
+ * counts the connections between the first two (httpd_io.c
+ * loop_timeout). */
+void httpd_tls_conn_start(struct conn_ctx *c);
+void httpd_tls_conn_request(struct conn_ctx *c);
+void httpd_tls_conn_end(struct conn_ctx *c);
 
 #endif /* FULCRUM_COMMON_INT_H */

@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,7 @@ struct fc_http_exchange *httpd_exchange_new(struct fc_httpd *d, struct conn_ctx 
 	x->conn = conn;
 	x->cc = cc;
 	x->fd = cc ? cc->fd : -1;
+	x->tls = d->lim.tls != NULL;
 	snprintf(x->addr, sizeof(x->addr), "%s", cc ? cc->addr : "-");
 	x->conn_ref = true;
 	pthread_mutex_init(&x->lock, NULL);
@@ -148,12 +151,26 @@ void fc_http_add_header(struct fc_http_exchange *x, const char *name, const char
 	x->n_resp_headers++;
 }
 
+/* Has the peer of fd closed its side (FIN received, or reset)? */
+static bool peer_closed(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0)
+		return false;
+	return ti.tcpi_state == TCP_CLOSE_WAIT || ti.tcpi_state == TCP_CLOSE ||
+	       ti.tcpi_state == TCP_LAST_ACK;
+}
+
 /*
  * Peek (MSG_PEEK, non-blocking) at the client's socket: end of stream or an
  * error means it is gone; no data or more data (a pipelined request) means
- * it is there. The socket stays open while the handler holds x (the
- * connection is suspended) unless the stop abandoned x, which counts as
- * gone; x->lock keeps the two apart.
+ * it is there (over TLS, data followed by the peer's FIN means gone). The
+ * socket stays open while the handler holds x (the connection is
+ * suspended) unless the stop abandoned x, which counts as gone; x->lock
+ * keeps the two apart.
  */
 bool fc_http_client_gone(struct fc_http_exchange *x)
 {
@@ -166,6 +183,10 @@ bool fc_http_client_gone(struct fc_http_exchange *x)
 	} else {
 		ssize_t n = recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 		gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+		/* A TLS client that leaves sends close_notify before its FIN:
+		 * bytes to read, then the end. The kernel's state says it. */
+		if (!gone && n > 0 && x->tls)
+			gone = peer_closed(x->fd);
 	}
 	pthread_mutex_unlock(&x->lock);
 	return gone;

@@ -295,7 +295,8 @@ static enum fc_status parse_count(const char *s, uint32_t max, uint32_t *out)
 	return FC_OK;
 }
 
-/* Apply one of FC_HTTPD_LONGOPTS (common.h). */
+/* Apply one of FC_HTTPD_LONGOPTS (common.h); a file flag keeps value (an
+ * argv string). */
 enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *value)
 {
 	uint32_t v;
@@ -320,6 +321,17 @@ enum fc_status fc_httpd_flag(struct fc_httpd_limits *l, int opt, const char *val
 		if (parse_count(value, 1000000, &v) != FC_OK || v == 0)
 			return FC_ECONFIG;
 		l->max_in_flight = v;
+		return FC_OK;
+	case FC_HTTPD_OPT_TLS_CERT:
+	case FC_HTTPD_OPT_TLS_KEY:
+		if (value == NULL || *value == '\0')
+			return FC_ECONFIG;
+		*(opt == FC_HTTPD_OPT_TLS_CERT ? &l->tls_cert_path : &l->tls_key_path) = value;
+		return FC_OK;
+	case FC_HTTPD_OPT_TLS_MIN:
+		if (value == NULL || (strcmp(value, "1.2") != 0 && strcmp(value, "1.3") != 0))
+			return FC_ECONFIG;
+		l->tls_min_version = strcmp(value, "1.3") == 0 ? 13 : 12;
 		return FC_OK;
 	default: return FC_ECONFIG;
 	}

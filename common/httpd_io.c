@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <linux/tcp.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common_int.h"
@@ -51,6 +53,8 @@ void httpd_conn_phase(struct conn_ctx *c, enum conn_phase ph)
 	const struct fc_httpd_limits *l = &c->d->lim;
 	int64_t now = fc_mono_ms();
 
+	if ((c->phase == PH_WRITE) != (ph == PH_WRITE))
+		c->d->n_writing += ph == PH_WRITE ? 1 : -1;
 	c->phase = ph;
 	c->phase_ms = now;
 	switch (ph) {
@@ -235,25 +239,95 @@ static bool drain_done(struct fc_httpd *d, int64_t now)
 	return d->n_conns == 0 || now >= d->final_deadline_ms;
 }
 
-/* How long to wait: the next tick, or sooner if libmicrohttpd says so. */
+/*
+ * Is a connection sending an answer with room in its socket? libmicrohttpd
+ * then has work that no event announces: it writes a TLS record a turn for
+ * as long as the socket takes them. An answer whose client does not read
+ * waits for an event instead (0.9.75 drops the connection from its ready
+ * list on GNUTLS_E_AGAIN: mhd_send.c MHD_send_data_), which comes when the
+ * client reads. A socket in error counts as ready (libmicrohttpd acts).
+ */
+static bool answer_sendable(struct fc_httpd *d)
+{
+	struct pollfd pf[64];
+	nfds_t n = 0;
+	struct conn_ctx *c = d->conns;
+
+	if (d->n_writing == 0)
+		return false;
+	while (c != NULL || n > 0) {
+		for (; c != NULL && n < 64; c = c->next)
+			if (c->phase == PH_WRITE && !c->closing && c->fd >= 0)
+				pf[n++] = (struct pollfd){.fd = c->fd, .events = POLLOUT};
+		if (n > 0 && poll(pf, n, 0) != 0)
+			return true; /* ready, or poll failed: do not wait */
+		n = 0;
+	}
+	return false;
+}
+
+/* Microseconds of the monotonic clock: what a quiet turn cost. */
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * How long to wait: the next tick, or sooner if libmicrohttpd says so.
+ *
+ * With TLS, libmicrohttpd 0.9.75 says "now" (0) for as long as a handshake
+ * waits for its client: the connection stays on its ready list because
+ * only a record read that finds nothing clears its read-ready flag
+ * (connection_https.c recv_tls_adapter), never the handshake
+ * (MHD_run_tls_handshake_ on GNUTLS_E_AGAIN), and MHD_get_timeout answers
+ * 0 while that list is not empty. Each turn then tries every such
+ * handshake again; the loop would spin for a round trip of every
+ * handshake, and for the whole --read-header-timeout of a client that sends
+ * a ClientHello (or part of one) and nothing more. So while some TLS
+ * connection has had no request yet, no answer can be sent, and two turns
+ * in a row saw no event and ran no callback (a ClientHello read runs the
+ * certificate callback), the wait grows: 1, 2, 4 ... ms up to
+ * HTTPD_TLS_QUIET_MAX_MS, and at least HTTPD_TLS_QUIET_RATIO times the
+ * last quiet turn (with thousands of stalled handshakes a turn is long),
+ * never past the next tick. The client's next bytes are an event on
+ * libmicrohttpd's epoll descriptor and end the wait at once; a body being
+ * read shows as callbacks; an answer being written keeps the loop at full
+ * speed (answer_sendable).
+ */
 static int loop_timeout(struct fc_httpd *d, int64_t next_tick)
 {
-	int64_t now = fc_mono_ms();
-	int t = next_tick > now ? (int)(next_tick - now) : 0;
+	int64_t now = fc_mono_ms(), room = next_tick > now ? next_tick - now : 0, q;
+	int t = (int)room;
 	MHD_UNSIGNED_LONG_LONG mt;
 
 	if (MHD_get_timeout(d->mhd, &mt) == MHD_YES && mt < (MHD_UNSIGNED_LONG_LONG)t)
 		t = (int)mt;
+	if (t == 0 && d->tls_handshakes > 0 && d->quiet_turns >= 2 && !answer_sendable(d)) {
+		q = (int64_t)1 << (d->quiet_turns - 2 < 6 ? d->quiet_turns - 2 : 6);
+		q = q < HTTPD_TLS_QUIET_MAX_MS ? q : HTTPD_TLS_QUIET_MAX_MS;
+		if (d->quiet_turn_us * HTTPD_TLS_QUIET_RATIO / 1000 > q)
+			q = d->quiet_turn_us * HTTPD_TLS_QUIET_RATIO / 1000;
+		t = (int)(q < room ? q : room);
+	}
 	return t;
 }
 
-/* One wait, then what follows it under the I/O lock. */
+/* One wait, then what follows it under the I/O lock; counts the quiet
+ * turns (no event, no callback) and, with handshakes open, their cost. */
 static void io_turn(struct fc_httpd *d, int timeout)
 {
 	struct epoll_event evs[4];
 	int n = epoll_wait(d->epfd, evs, 4, timeout);
+	uint64_t seen;
+	int64_t t0 = 0;
+	bool timed, quiet;
 
 	pthread_mutex_lock(&d->io_lock);
+	seen = d->activity;
+	timed = d->tls_handshakes > 0;
 	for (int i = 0; i < n; i++) {
 		if (evs[i].data.fd == d->wake_fd) {
 			uint64_t v;
@@ -264,7 +338,16 @@ static void io_turn(struct fc_httpd *d, int timeout)
 		}
 	}
 	resume_answered(d);
+	if (timed)
+		t0 = mono_us();
 	MHD_run(d->mhd);
+	quiet = n <= 0 && d->activity == seen;
+	if (!quiet)
+		d->quiet_turns = 0;
+	else if (d->quiet_turns < 64)
+		d->quiet_turns++;
+	if (quiet && timed)
+		d->quiet_turn_us = mono_us() - t0;
 }
 
 /*
@@ -410,28 +493,44 @@ static enum fc_status open_listener(struct fc_httpd *d, const char *host, uint16
 	return FC_OK;
 }
 
-/* libmicrohttpd without a listening socket or thread of its own. */
+/*
+ * libmicrohttpd without a listening socket or thread of its own. With TLS
+ * (httpd_tls.c) it gets MHD_USE_TLS, GnuTLS's priorities and the
+ * certificate callback, which serves the current chain of l->tls to each
+ * handshake; without, the array of TLS options is empty.
+ */
 static enum fc_status start_mhd(struct fc_httpd *d, struct fc_err *err)
 {
 	const struct fc_httpd_limits *l = &d->lim;
 	unsigned backstop_s = (l->read_ms > l->write_ms ? l->read_ms : l->write_ms) / 1000 + 5;
+	struct MHD_OptionItem tls_opts[3] = {{MHD_OPTION_END, 0, NULL}};
+	unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+			 MHD_USE_NO_LISTEN_SOCKET;
 
 	if (l->idle_ms / 1000 + 5 > backstop_s)
 		backstop_s = l->idle_ms / 1000 + 5;
+	if (l->tls != NULL) {
+		flags |= MHD_USE_TLS;
+		tls_opts[0] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_CERT_CALLBACK, 0,
+						      (void *)httpd_tls_retrieve};
+		tls_opts[1] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_PRIORITIES, 0,
+						      (void *)httpd_tls_priorities(l->tls)};
+		tls_opts[2] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+	}
 	/* The logger first: libmicrohttpd uses its own for whatever options
 	 * before it report (and warns that it does). */
 	d->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-			MHD_USE_NO_LISTEN_SOCKET,
-		0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name,
+		flags, 0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name,
 		MHD_OPTION_CONNECTION_TIMEOUT, backstop_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)HTTPD_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)l->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(l->max_per_ip == FC_HTTPD_NO_LIMIT ? 0 : l->max_per_ip),
 		MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, d, MHD_OPTION_NOTIFY_CONNECTION,
-		httpd_notify_cb, d, MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, d, MHD_OPTION_END);
+		httpd_notify_cb, d, MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, d, MHD_OPTION_ARRAY,
+		tls_opts, MHD_OPTION_END);
 	if (d->mhd == NULL)
-		return fc_err_set(err, FC_EINTERNAL, "%s: libmicrohttpd does not start", d->name);
+		return fc_err_set(err, FC_EINTERNAL, "%s: libmicrohttpd does not start%s", d->name,
+				  l->tls ? " with TLS" : "");
 	return FC_OK;
 }
 

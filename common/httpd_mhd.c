@@ -50,6 +50,7 @@ void httpd_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
 	struct fc_httpd *d = cls;
 	struct conn_ctx *c = *socket_context;
 
+	d->activity++;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *fd =
 			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -67,6 +68,7 @@ void httpd_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
 		d->conns = c;
 		d->n_conns++;
 		httpd_conn_phase(c, PH_HEADER); /* the first request's header, from now */
+		httpd_tls_conn_start(c);
 		*socket_context = c;
 		return;
 	}
@@ -79,8 +81,11 @@ void httpd_notify_cb(void *cls, struct MHD_Connection *conn, void **socket_conte
 	if (c->next)
 		c->next->prev = c->prev;
 	d->n_conns--;
+	if (c->phase == PH_WRITE)
+		d->n_writing--;
 	if (c->x != NULL)
 		c->x->cc = NULL;
+	httpd_tls_conn_end(c); /* 0.9.75: after gnutls_deinit, or before any handshake */
 	free(c);
 	*socket_context = NULL;
 }
@@ -99,6 +104,9 @@ void *httpd_uri_cb(void *cls, const char *uri, struct MHD_Connection *conn)
 	struct conn_ctx *c = ci ? ci->socket_context : NULL;
 	struct fc_http_exchange *x;
 
+	d->activity++;
+	if (c != NULL)
+		httpd_tls_conn_request(c);
 	if (c != NULL && c->phase == PH_IDLE)
 		httpd_conn_phase(c, PH_HEADER);
 	x = httpd_exchange_new(d, c, conn);
@@ -233,6 +241,7 @@ enum MHD_Result httpd_access_cb(void *cls, struct MHD_Connection *conn, const ch
 	struct fc_http_exchange *x = *con_cls;
 	enum MHD_Result r;
 
+	d->activity++;
 	if (x == NULL) { /* no URI callback ran (not 0.9.75's order) */
 		x = httpd_exchange_new(d, NULL, conn);
 		*con_cls = x;
@@ -266,6 +275,7 @@ void httpd_completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct fc_httpd *d = cls;
 	struct fc_http_exchange *x = *con_cls;
 
+	d->activity++;
 	if (x == NULL)
 		return;
 	httpd_held_del(d, x);
