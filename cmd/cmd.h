@@ -147,6 +147,20 @@ enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
 				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
 				 struct fc_err *err);
 
+/* --- createca_root.c: createca --existing-root ---------------------------------- */
+
+/*
+ * The root a new intermediate or time-stamping certificate is made under:
+ * its certificate from cert_file (PEM), else the token p's certificate
+ * with CKA_ID caroot_id; its key from key_file (PEM; pass decrypts it),
+ * else p's key labelled key_label (never generated here). The root must be
+ * a CA with keyCertSign holding that key. FC_OK with *root (X509_free) and
+ * *signer (hsm_signer_free), else the reason in err. p may be NULL (files).
+ */
+enum fc_status cmd_existing_root(struct hsm_p11 *p, const char *cert_file, const char *caroot_id,
+				 const char *key_file, const char *key_label, const char *pass,
+				 X509 **root, struct hsm_signer **signer, struct fc_err *err);
+
 /* --- serve_ca.c: the CA key of fulcrum serve ----------------------------------------- */
 
 struct ca_server;
