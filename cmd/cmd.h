@@ -186,8 +186,20 @@ enum fc_status cmd_ca_open(const struct cmd_ca_opts *o, struct cmd_ca **out, str
 enum fc_status cmd_ca_authority(struct cmd_ca *c, struct ca_authority **out, struct fc_err *err);
 /* Where reloads go once serving. */
 void cmd_ca_set_server(struct cmd_ca *c, struct ca_server *server);
-/* Reload (fileca): a new authority, or the current one kept on failure. */
+/* Reload (fileca, pkcs11ca): a new authority, or the current one kept on
+ * failure. */
 void cmd_ca_reload(struct cmd_ca *c, const char *why);
+/* Makes a CT client from serve's CT flags or --ct-log-config, read again
+ * (FC_OK with *out; NULL when CT is off). */
+struct ct_client;
+typedef enum fc_status (*cmd_ct_build_fn)(void *arg, struct ct_client **out,
+					  struct fc_err *err);
+/* SIGHUP rebuilds the CT client with build(arg) and swaps it in. */
+void cmd_ca_set_ct_source(struct cmd_ca *c, cmd_ct_build_fn build, void *arg);
+/* The signal wait's hook, at every wake (hup: a SIGHUP arrived): reloads
+ * the CA and the CT logs on SIGHUP, the fileca files on change with
+ * --no-signer-process, and frees what reloads replaced once unused. */
+void cmd_ca_tick(struct cmd_ca *c, bool hup);
 /* --no-signer-process: true when --fileca-watch sees the files changed. */
 bool cmd_ca_files_changed(struct cmd_ca *c);
 /* The signer side for /metrics, NULL with --no-signer-process. */

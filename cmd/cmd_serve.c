@@ -475,6 +475,12 @@ static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_c
 	return st;
 }
 
+/* cmd_ct_build_fn: the CT client of the flags, read again on SIGHUP. */
+static enum fc_status rebuild_ct_client(void *arg, struct ct_client **out, struct fc_err *err)
+{
+	return make_ct_client(arg, out, err);
+}
+
 /* The rate limiter of --rate-limit-config (shared through
  * --rate-limit-redis), or none without a configuration. */
 static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_limiter **out,
@@ -495,8 +501,8 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 
 /* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
  * of the fileca files: seen by the supervisor, or here with
- * --no-signer-process) reloads the CA; SIGHUP also reloads the trust
- * files. */
+ * --no-signer-process) reloads the CA; SIGHUP also reloads the CT logs
+ * and the trust files (cmd_ca_tick, serve_ca.c). */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
 		       struct ca_server *server)
 {
@@ -506,12 +512,9 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_c
 
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
-		if (sig == SIGHUP) {
+		if (sig == SIGHUP)
 			cmd_trust_files_reload(&f->trust, server);
-			cmd_ca_reload(ca, "SIGHUP");
-		} else if (f->no_signer && cmd_ca_files_changed(ca)) {
-			cmd_ca_reload(ca, "fileca files changed");
-		}
+		cmd_ca_tick(ca, sig == SIGHUP);
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
 }
@@ -604,6 +607,8 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	f->server.ct = ct;
+	if (ct != NULL)
+		cmd_ca_set_ct_source(ca, rebuild_ct_client, &f->ct);
 	if (cmd_ca_privsep(ca) != NULL) {
 		f->server.metrics_extra = cmd_privsep_metrics;
 		f->server.metrics_extra_arg = cmd_ca_privsep(ca);
