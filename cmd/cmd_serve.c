@@ -83,8 +83,9 @@ static void serve_usage(FILE *f)
 		"  --hsm-caroot-id ID             CKA_ID (ASCII bytes, as Fulcio) of the issuing CA\n"
 		"                                 certificate on the token; the chain above it is\n"
 		"                                 read from the token's other certificates\n"
-		"  --hsm-key-label LABEL          CKA_LABEL of the CA key (default PKCS11CA, or the\n"
-		"                                 URI's object)\n"
+		"  --hsm-key-label LABEL          CKA_LABEL of the CA key (default: the URI's object,\n"
+		"                                 else the token's key of the issuing certificate,\n"
+		"                                 else PKCS11CA)\n"
 		"  --hsm-chain FILE               PEM chain (issuing CA first, root last) instead of\n"
 		"                                 the token's certificates (alias:\n"
 		"                                 --aws-hsm-root-ca-path)\n"
@@ -140,9 +141,11 @@ static void serve_usage(FILE *f)
 		FC_HTTPD_USAGE
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the fileca key and chain and the trust files, without dropping\n"
-		"requests in flight;\n"
-		"SIGTERM or SIGINT stops after finishing them.\n",
+		"SIGHUP reloads the CA (fileca: key and chain; pkcs11ca: the chain and its key),\n"
+		"the CT logs (--ct-log-config, or the key files) and the trust files; requests in\n"
+		"flight finish with what they started with, and what does not load is refused\n"
+		"with a log line while the current one keeps serving (docs/operations.md,\n"
+		"\"Rotating keys\"). SIGTERM or SIGINT stops after finishing the requests.\n",
 		CFG_DEFAULT_PATH, JOURNAL_DEFAULT_DIR);
 }
 
