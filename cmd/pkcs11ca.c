@@ -203,6 +203,17 @@ static enum fc_status ca_key_signer(struct hsm_p11 *p, const struct cmd_pkcs11ca
 		st = hsm_p11_signer_new(p, w->label, w->key_id, w->key_id_len, pad, cert_key, out,
 					err);
 	}
+	if (w->by_cert && (st == FC_ENOTFOUND ||
+			   (st == FC_OK && EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1))) {
+		ERR_clear_error();
+		hsm_signer_free(*out);
+		*out = NULL;
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11ca: the token holds no key of the issuing certificate (%s): "
+				  "no public-key object has its key, and no key labelled \"%s\" is it "
+				  "(give --hsm-key-label, or make the key in this token)",
+				  w->what ? w->what : f->chain_path, w->label);
+	}
 	if (st != FC_OK)
 		return st;
 	if (EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1) {
