@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/err.h>
+#include <openssl/sha.h>
+
 #include "ca_int.h"
 #include "ratelimit.h"
 
@@ -25,6 +28,22 @@ enum grpc_code {
 	GRPC_UNAVAILABLE = 14,
 };
 
+/* The code's name as gRPC's codes.Code.String() writes it (Fulcio's "code"
+ * log field). */
+static const char *grpc_code_name(enum grpc_code code)
+{
+	switch (code) {
+	case GRPC_CANCELLED: return "Canceled";
+	case GRPC_INVALID_ARGUMENT: return "InvalidArgument";
+	case GRPC_NOT_FOUND: return "NotFound";
+	case GRPC_RESOURCE_EXHAUSTED: return "ResourceExhausted";
+	case GRPC_UNIMPLEMENTED: return "Unimplemented";
+	case GRPC_INTERNAL: return "Internal";
+	case GRPC_UNAVAILABLE: return "Unavailable";
+	}
+	return "Unknown";
+}
+
 /* Fulcio's client messages (pkg/server/error.go). */
 #define MSG_TOKEN "There was an error processing the identity token"
 #define MSG_CSR "The certificate signing request could not be parsed"
@@ -35,8 +54,11 @@ enum grpc_code {
 #define MSG_CTL "Error entering certificate in CTL"
 
 /* At most this many refusal lines a second (fail()); then one line says
- * how many were left out. */
+ * how many were left out. Failures of ours (5xx) have their own, larger
+ * budget: a client can cause some of them too (a token naming an
+ * unreachable issuer). */
 static struct fc_log_limit refusal_log = FC_LOG_LIMIT_INIT("api: refusals", 10);
+static struct fc_log_limit error_log = FC_LOG_LIMIT_INIT("api: server errors", 50);
 
 /* Which metrics refusal counter a failure belongs to. */
 enum refusal { REFUSAL_IDENTITY, REFUSAL_KEY, REFUSAL_POP, REFUSAL_OTHER, REFUSAL_NONE };
@@ -46,29 +68,41 @@ struct api_call {
 	struct ca_server *s;
 	struct fc_http_exchange *x;
 	char request_id[40];
-	int method_index; /* 0 GET, 1 POST, 2 other */
+	char key_sha256[2 * 32 + 1]; /* the client's key (SPKI DER), once known */
 };
 
-static const double latency_bounds[CA_LATENCY_BUCKETS] = {
-	0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
+/* A CORS preflight (rs/cors answers it before Fulcio's metrics see it). */
+static bool is_preflight(struct fc_http_exchange *x)
+{
+	return strcmp(fc_http_method(x), "OPTIONS") == 0 &&
+	       fc_http_header(x, "Access-Control-Request-Method") != NULL;
+}
+
+/* With -v: one line per request answered (Fulcio logs one per call at
+ * debug level). */
+static void log_answer(const struct api_call *c, unsigned status, int64_t ms)
+{
+	json_t *fields;
+
+	if (!fc_log_enabled(LOG_DEBUG))
+		return;
+	fields = json_pack("{s:s, s:o, s:o, s:i, s:I}", "requestID", c->request_id, "method",
+			   fc_log_json_string(fc_http_method(c->x)), "path",
+			   fc_log_json_string(fc_http_path(c->x)), "status", (int)status,
+			   "durationMs", (json_int_t)ms);
+	fc_log_event(LOG_DEBUG, fields, "api: req=%s %s %s: %u in %lld ms", c->request_id,
+		     fc_http_method(c->x), fc_http_path(c->x), status, (long long)ms);
+}
 
 /* Count the request and its latency, then send the response. */
 static void finish(struct api_call *c, unsigned status, const char *content_type, const void *body,
 		   size_t len)
 {
-	struct ca_metrics *m = &c->s->metrics;
 	int64_t ms = fc_http_elapsed_ms(c->x);
-	unsigned cls = status / 100 <= 5 ? status / 100 : 0;
-	double secs = (double)ms / 1000.0;
-	size_t b = 0;
 
-	while (b < CA_LATENCY_BUCKETS && secs > latency_bounds[b])
-		b++;
-	atomic_fetch_add(&m->requests[cls][c->method_index], 1);
-	atomic_fetch_add(&m->latency_bucket[b][c->method_index], 1);
-	atomic_fetch_add(&m->latency_sum_us[c->method_index], (unsigned long)ms * 1000);
-	atomic_fetch_add(&m->latency_count[c->method_index], 1);
+	if (!is_preflight(c->x))
+		fc_http_metrics_observe(c->s->metrics.http, status, fc_http_method(c->x), ms * 1000);
+	log_answer(c, status, ms);
 	if (fc_http_header(c->x, "Origin") != NULL)
 		fc_http_add_header(c->x, "Access-Control-Allow-Origin", "*");
 	fc_http_add_header(c->x, "X-Request-Id", c->request_id);
@@ -88,26 +122,35 @@ static void finish_json(struct api_call *c, unsigned status, json_t *obj)
 
 /*
  * Answer an error in grpc-gateway's shape: {"code":N,"message":"...",
- * "details":[]} with Content-Type application/json.
+ * "details":[]} with Content-Type application/json, and log it with
+ * Fulcio's fields (requestID, code as gRPC names it, clientMessage: what
+ * the client is told) and the status, method and path.
  */
 static void fail(struct api_call *c, unsigned status, enum grpc_code code, const char *fmt, ...)
 	FC_PRINTF(4, 5);
 static void fail(struct api_call *c, unsigned status, enum grpc_code code, const char *fmt, ...)
 {
+	/* Fulcio: client errors at warn, its own at error. 501 answers a
+	 * method the path does not take: the client's. */
+	bool ours = status >= 500 && status != 501;
+	int prio = ours ? LOG_ERR : LOG_WARNING;
 	char msg[FC_ERR_MSG_MAX + 128];
+	json_t *fields = NULL;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* A client can cause refusals at will: those lines are rate-limited;
-	 * a 5xx is ours and always logged. */
-	if (status >= 500)
-		fc_log(LOG_ERR, "api: req=%s %s %s: %u %s", c->request_id, fc_http_method(c->x),
-		       fc_http_path(c->x), status, msg);
-	else
-		fc_log_limited(&refusal_log, LOG_NOTICE, "api: req=%s %s %s: %u %s", c->request_id,
-			       fc_http_method(c->x), fc_http_path(c->x), status, msg);
+	if (fc_log_enabled(prio))
+		fields = json_pack("{s:s, s:s, s:o, s:i, s:o, s:o}", "requestID", c->request_id,
+				   "code", grpc_code_name(code), "clientMessage",
+				   fc_log_json_string(msg), "status", (int)status, "method",
+				   fc_log_json_string(fc_http_method(c->x)), "path",
+				   fc_log_json_string(fc_http_path(c->x)));
+	/* Bounded: a client can cause these lines at will. */
+	fc_log_limited_event(ours ? &error_log : &refusal_log, prio, fields,
+			     "api: req=%s %s %s: %u %s", c->request_id, fc_http_method(c->x),
+			     fc_http_path(c->x), status, msg);
 	finish_json(c, status, json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg,
 					  "details"));
 }
@@ -378,6 +421,79 @@ static char *pem_chain_text(char *const *pem, size_t n)
 	return fc_buf_steal(&b, NULL);
 }
 
+/* The SCTs of an issued certificate: " ct=LOGID@INDEX,..." (log IDs in
+ * base64, as trusted_root.json writes them) and a JSON array for the
+ * fields. */
+static json_t *scts_describe(const struct ca_issued *issued, struct fc_buf *text)
+{
+	json_t *arr = json_array();
+	char idx[24];
+
+	for (size_t i = 0; i < issued->n_scts; i++) {
+		const struct ca_issued_sct *sct = &issued->scts[i];
+		char *id = fc_b64_encode(sct->log_id, sizeof(sct->log_id));
+
+		fc_buf_append_str(text, i == 0 ? " ct=" : ",");
+		fc_buf_append_str(text, id);
+		if (sct->leaf_index >= 0) {
+			snprintf(idx, sizeof(idx), "@%lld", (long long)sct->leaf_index);
+			fc_buf_append_str(text, idx);
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:o}", "logID", id, "index",
+						     sct->leaf_index >= 0
+							     ? json_integer(sct->leaf_index)
+							     : json_null()));
+		free(id);
+	}
+	return arr;
+}
+
+/*
+ * The audit line of an issued certificate (docs/operations.md, "Logs"), in
+ * both formats: the request, the serial, the identity (SAN and issuer), the
+ * token's id (jti or a hash prefix, never the token), the SHA-256 of the
+ * client's public key, the lifetime and the SCTs (log and index).
+ */
+static void log_issued(const struct api_call *c, const struct oidc_identity *id,
+		       const struct ca_issued *issued)
+{
+	struct fc_buf ct;
+	json_t *fields, *scts;
+
+	if (!fc_log_enabled(LOG_INFO))
+		return;
+	fc_buf_init(&ct, 4096);
+	scts = scts_describe(issued, &ct);
+	fields = json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:s, s:i, s:o}", "requestID",
+			   c->request_id, "serial", issued->serial_hex, "san",
+			   fc_log_json_string(id->san), "issuer", fc_log_json_string(id->issuer),
+			   "issuerType", fc_log_json_string(id->issuer_type), "tokenID",
+			   fc_log_json_string(id->token_id), "publicKeySHA256", c->key_sha256,
+			   "ttlSeconds", c->s->opts.validity_s, "scts", scts);
+	fc_log_event(LOG_INFO, fields,
+		     "api: req=%s issued serial=%s san=%s issuer=%s token=%s key=sha256:%s ttl=%ds%s%s",
+		     c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
+		     c->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
+		     ct.data ? (const char *)ct.data : "");
+	fc_buf_free(&ct);
+}
+
+/* The SHA-256 of key's SubjectPublicKeyInfo (DER), in hex, into out. */
+static void key_sha256_hex(EVP_PKEY *key, char out[2 * 32 + 1])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0 || SHA256(der, (size_t)len, md) == NULL) {
+		ERR_clear_error();
+		snprintf(out, 2 * 32 + 1, "unknown");
+	} else {
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+	}
+	OPENSSL_free(der);
+}
+
 /*
  * Send an issued certificate: v1 201 PEM chain (no SCT header: the SCT is
  * embedded, or there is none); v2 signedCertificateEmbeddedSct with a CT
@@ -387,9 +503,7 @@ static void answer_issued(struct api_call *c, bool v1, const struct oidc_identit
 			  const struct ca_issued *issued)
 {
 	atomic_fetch_add(&c->s->metrics.new_certs, 1);
-	fc_log(LOG_INFO, "api: req=%s issued serial=%s san=%s issuer=%s token=%s ttl=%ds%s",
-	       c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
-	       c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "");
+	log_issued(c, id, issued);
 	if (v1) {
 		char *text = pem_chain_text(issued->pem, issued->n);
 		finish(c, 201, "application/pem-certificate-chain", text, strlen(text));
@@ -543,6 +657,7 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	struct fc_err err = {0};
 	enum fc_status st;
 
+	key_sha256_hex(key, c->key_sha256);
 	if (fc_http_client_gone(c->x)) {
 		/* Nobody would receive the certificate: do not sign it. */
 		answer_gone(c);
@@ -583,12 +698,19 @@ struct sign_call {
 	bool v1;
 	json_t *root;           /* the body; r points into it */
 	struct sign_request r;
+	struct ca_identity *identity; /* the configuration checking the token (a
+				       * reference, taken at the first step) */
 	enum fc_status wake_st; /* how the verifier's fetch ended */
 	unsigned waits;         /* times the token's check had to wait */
 };
 
-static void sign_call_free(struct sign_call *sc)
+/* Free sc and release its identity, unless the server is stopping and
+ * abandoned the request (stopping: the stop frees every identity, and this
+ * may run on the verifier's own fetch thread). */
+static void sign_call_free(struct sign_call *sc, bool abandoned)
 {
+	if (!abandoned)
+		ca_server_identity_put(sc->c.s, sc->identity);
 	json_decref(sc->root);
 	sign_request_clear(&sc->r);
 	free(sc);
@@ -603,7 +725,7 @@ static void sign_resume(void *arg, struct fc_http_exchange *x)
 	struct sign_call *sc = arg;
 
 	if (x == NULL) {
-		sign_call_free(sc);
+		sign_call_free(sc, true);
 		return;
 	}
 	sign_step(sc);
@@ -642,7 +764,9 @@ static void sign_step(struct sign_call *sc)
 		 * worker before oidc_verify_nb has even returned here. */
 		unsigned waited = sc->waits++;
 
-		st = oidc_verify_nb(c->s->verifier, sc->r.token, strlen(sc->r.token), sign_woken,
+		if (sc->identity == NULL)
+			sc->identity = ca_server_identity_get(c->s);
+		st = oidc_verify_nb(sc->identity->verifier, sc->r.token, strlen(sc->r.token), sign_woken,
 				    sc, &id, &err);
 		if (st == FC_EPENDING && waited == 0)
 			return; /* sign_woken brings it back; sc is not ours any more */
@@ -663,7 +787,7 @@ static void sign_step(struct sign_call *sc)
 		issue(c, sc->v1, &id, key);
 	EVP_PKEY_free(key);
 	oidc_identity_free(id);
-	sign_call_free(sc);
+	sign_call_free(sc, false);
 }
 
 /* POST /api/v2/signingCert and /api/v1/signingCert: read the body, then
@@ -697,7 +821,7 @@ static void signing_cert(struct api_call *c, bool v1)
 		sign_step(sc);
 		return;
 	}
-	sign_call_free(sc);
+	sign_call_free(sc, false);
 }
 
 /* --- read-only endpoints ------------------------------------------------------ */
@@ -784,9 +908,11 @@ static void v1_signing_cert(struct api_call *c) { signing_cert(c, true); }
 
 static void configuration(struct api_call *c)
 {
-	const char *doc = c->s->configuration_json;
+	struct ca_identity *id = ca_server_identity_get(c->s);
+	const char *doc = id->configuration_json;
 
 	finish(c, 200, "application/json", doc, strlen(doc));
+	ca_server_identity_put(c->s, id);
 }
 
 static void healthz(struct api_call *c)
@@ -883,7 +1009,6 @@ void ca_api_handle(void *ctx, struct fc_http_exchange *x)
 	bool post = strcmp(method, "POST") == 0;
 	bool known_path = false;
 
-	call.method_index = get ? 0 : post ? 1 : 2;
 	request_id(x, call.request_id, sizeof(call.request_id));
 	if (strcmp(method, "OPTIONS") == 0) {
 		/* CORS preflight, as rs/cors' Default(): any origin, simple methods. */

@@ -147,6 +147,7 @@ void ca_issued_free(struct ca_issued *c)
 		free(c->pem[i]);
 	free(c->pem);
 	free(c->serial_hex);
+	free(c->scts);
 	free(c);
 }
 
@@ -191,6 +192,8 @@ struct issue {
 	uint8_t *ct_tbs;          /* precert TBS without the poison (OPENSSL_malloc) */
 	size_t ct_tbs_len;
 	char *token_id;           /* the identity token's id, for every signature */
+	struct ca_issued_sct *scts; /* the SCTs embedded in the final certificate */
+	size_t n_scts;
 	ca_issue_done_fn done;
 	ca_issue_gone_fn gone;    /* NULL: never; asked before the final signature */
 	void *arg;
@@ -217,6 +220,7 @@ static void issue_free(struct issue *is)
 	OPENSSL_free(is->tbs);
 	OPENSSL_free(is->ct_tbs);
 	free(is->token_id);
+	free(is->scts);
 	free(is);
 }
 
@@ -227,6 +231,11 @@ static void issue_end(struct issue *is, enum fc_status st, const struct fc_err *
 	void *arg = is->arg;
 	struct ca_issued *issued = st == FC_OK ? make_issued(is->a, is->cert) : NULL;
 
+	if (issued != NULL) {
+		issued->scts = is->scts;
+		issued->n_scts = is->n_scts;
+		is->scts = NULL;
+	}
 	issue_free(is);
 	done(arg, st, issued, err);
 }
@@ -257,7 +266,7 @@ static enum fc_status signed_in(struct issue *is, enum fc_status st, uint8_t *si
 			*err = *serr;
 		return st;
 	}
-	st = ca_cert_sign_finish(is->cert, is->a->signer, sig, sig_len, err);
+	st = ca_cert_sign_finish(is->cert, sig, sig_len, err);
 	free(sig);
 	return st;
 }
@@ -372,6 +381,40 @@ out:
 	return st;
 }
 
+/* The leaf_index extension of sct (c2sp.org/static-ct-api: CtExtensions
+ * holding Extension { uint8 type 0; opaque data<0..2^16-1> = uint40 }),
+ * or -1 when it has none. */
+static int64_t sct_leaf_index(const struct ct_sct *sct)
+{
+	struct fc_rd r;
+	uint8_t type;
+	const uint8_t *data;
+	size_t n;
+
+	fc_rd_init(&r, sct->extensions, sct->ext_len);
+	while (fc_rd_u8(&r, &type) && fc_rd_vec(&r, 2, 0, 0xffff, &data, &n)) {
+		if (type == 0 && n == 5) {
+			struct fc_rd d;
+			uint64_t index;
+			fc_rd_init(&d, data, n);
+			return fc_rd_uint(&d, 5, &index) ? (int64_t)index : -1;
+		}
+	}
+	return -1;
+}
+
+/* Note which logs signed the SCTs embedded in is->cert, and their leaf
+ * indexes (for the audit line; issue_end hands them to the answer). */
+static void note_scts(struct issue *is, const struct ct_sct *scts, size_t n)
+{
+	is->scts = fc_xcalloc(n ? n : 1, sizeof(*is->scts));
+	is->n_scts = n;
+	for (size_t i = 0; i < n; i++) {
+		memcpy(is->scts[i].log_id, scts[i].log_id, CT_LOG_ID_LEN);
+		is->scts[i].leaf_index = sct_leaf_index(&scts[i]);
+	}
+}
+
 /* The CT client's completion (on its I/O thread): the SCTs that met the
  * policy, or why there are not enough; then the final certificate is
  * signed, without waiting. */
@@ -395,6 +438,7 @@ static void ct_done(void *arg, enum fc_status st, const struct ct_sct *scts, siz
 		issue_end(is, st, &err);
 		return;
 	}
+	note_scts(is, scts, n);
 	sign_then(is, HSM_SIGN_CERT, cert_signed);
 }
 

@@ -169,10 +169,24 @@ enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chai
 void ca_authority_free(struct ca_authority *a);
 
 /* Start serving; returns once the listeners are up. Takes ownership of
- * authority on success only; verifier and cfg must outlive the server. */
+ * authority, verifier and cfg (the verifier made over cfg) on success only. */
 enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc_verifier *verifier,
-			       const struct cfg_identity *cfg, struct ca_authority *authority,
+			       struct cfg_identity *cfg, struct ca_authority *authority,
 			       struct ca_server **out, struct fc_err *err);
+
+/*
+ * Serve a new identity configuration and the verifier made over it (takes
+ * both; SIGHUP reload): new requests use them, and GET
+ * /api/v2/configuration lists its issuers; requests in flight, those
+ * waiting for an identity provider's keys included, finish with the
+ * previous pair, which is freed (its verifier's fetch thread ended) when
+ * the last of them is done.
+ */
+void ca_server_replace_identity(struct ca_server *s, struct cfg_identity *cfg,
+				struct oidc_verifier *verifier);
+/* Count a refused reload of the identity configuration (metrics); the
+ * caller logs why and the previous configuration stays. */
+void ca_server_identity_reload_failed(struct ca_server *s);
 
 /* Swap in a new authority (SIGHUP reload); requests in flight finish with
  * the old one, which is freed when the last of them is done. */

@@ -57,11 +57,11 @@ enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
 			    const struct hsm_sign_ctx *ctx, struct fc_err *err);
 /* ca_cert_sign in two halves, for a signature made without waiting
  * (hsm_sign_async): the algorithms set and the TBS to sign (*tbs:
- * OPENSSL_free), then the signature installed and verified. */
+ * OPENSSL_free), then the signature installed. */
 enum fc_status ca_cert_sign_begin(X509 *cert, struct hsm_signer *signer, unsigned char **tbs,
 				  size_t *tbs_len, struct fc_err *err);
-enum fc_status ca_cert_sign_finish(X509 *cert, struct hsm_signer *signer, const uint8_t *sig,
-				   size_t sig_len, struct fc_err *err);
+enum fc_status ca_cert_sign_finish(X509 *cert, const uint8_t *sig, size_t sig_len,
+				   struct fc_err *err);
 
 /* Pieces of the profile shared by leaves and CA certificates: a random
  * positive, non-zero serial of at most 159 bits (fc_rand_bytes), and the
@@ -243,10 +243,16 @@ struct hsm_signer *ca_authority_signer(const struct ca_authority *a);
 
 /* An issued certificate: the leaf and the chain above it, as PEM strings
  * without trailing newlines (Fulcio's signingCert form). */
+struct ca_issued_sct {
+	uint8_t log_id[CT_LOG_ID_LEN]; /* the log that signed it */
+	int64_t leaf_index;            /* its leaf_index extension (static CT API), or -1 */
+};
 struct ca_issued {
 	char **pem;      /* leaf first, then the CA chain */
 	size_t n;
 	char *serial_hex;
+	struct ca_issued_sct *scts; /* the SCTs embedded in the leaf (audit log) */
+	size_t n_scts;
 };
 void ca_issued_free(struct ca_issued *c);
 
@@ -296,16 +302,14 @@ enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *l
 
 /* --- server.c / api.c: the HTTP API --------------------------------------------- */
 
-/* Latency histogram buckets (seconds), as Prometheus' defaults. */
-#define CA_LATENCY_BUCKETS 11
-
+/* The CA's own counters (the HTTP families are in http, common.h). */
 struct ca_metrics {
 	atomic_ulong new_certs;
-	atomic_ulong requests[6][3];  /* [status class 1xx..5xx + other][GET, POST, other] */
-	atomic_ulong latency_bucket[CA_LATENCY_BUCKETS + 1][3]; /* +Inf last */
-	atomic_ulong latency_sum_us[3];
-	atomic_ulong latency_count[3];
+	struct fc_http_metrics *http; /* http_requests_total, fulcio_api_latency */
 	atomic_ulong refusals[4];     /* identity, key, pop/csr, other client errors */
+	atomic_ulong identity_reloads[2]; /* succeeded, failed */
+	atomic_llong identity_loaded_at;  /* wall clock (s) of the configuration served */
+	atomic_bool identity_last_ok;     /* the last reload succeeded (or none yet) */
 };
 
 /* A CT client and the requests that hold it (ctslot.c). */
@@ -316,16 +320,37 @@ struct ca_ct_ref {
 	struct ca_ct_ref *next; /* in the list of replaced clients */
 };
 
+/*
+ * One identity configuration and the verifier made over it, as served
+ * from a start or a reload until the next one: the server holds one
+ * reference while it is current, each request one while it uses it. The
+ * last reference frees it (the verifier's fetch thread ends then), except
+ * after the server's stop began: ca_server_stop frees what is left.
+ */
+struct ca_identity {
+	atomic_uint refs;
+	struct cfg_identity *cfg;
+	struct oidc_verifier *verifier;
+	char *configuration_json;       /* GET /api/v2/configuration */
+	struct ca_identity *prev, *next; /* the server's live list (identity_lock) */
+};
+
+/* The current identity with a reference for the caller. */
+struct ca_identity *ca_server_identity_get(struct ca_server *s);
+/* Release a reference (NULL is fine); the last one frees it. Never from a
+ * verifier's wake (its fetch thread): on a request's worker, or the stop's. */
+void ca_server_identity_put(struct ca_server *s, struct ca_identity *id);
+
 struct ca_server {
 	struct ca_server_options opts;
-	struct oidc_verifier *verifier;
-	const struct cfg_identity *cfg;
+	pthread_mutex_t identity_lock;  /* guards identity and the live list */
+	struct ca_identity *identity;   /* current (one reference, the server's) */
+	struct ca_identity *live;       /* every identity not freed yet */
 	struct ca_algs algs;
 	struct ca_authority_slot authority;
 	struct fc_httpd *api;
 	struct fc_httpd *metrics_httpd;
 	struct ca_metrics metrics;
-	char *configuration_json;      /* GET /api/v2/configuration, built once */
 	/* Certificates being issued (issue() to the end of ct_issued): their
 	 * completions, on the signer link's or the CT client's thread, use the
 	 * server even after the front gave up on them, so a stop waits. */

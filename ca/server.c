@@ -1,14 +1,16 @@
 /*
- * The CA's listeners: the API (ca_api_handle) and Prometheus metrics, and
- * the current authority, which a reload swaps under a lock while requests
- * keep the reference they started with.
+ * The CA's listeners: the API (ca_api_handle) and Prometheus metrics; the
+ * current authority and identity configuration, which a reload swaps under
+ * a lock while requests keep the reference they started with.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "ca_build_info.h"
 #include "ca_int.h"
 #include "ratelimit.h"
 
@@ -57,68 +59,207 @@ char *ca_server_trust_doc(struct ca_server *s, int i)
 	return doc;
 }
 
+/* --- the identity configuration ------------------------------------------------ */
+
+/* A new identity over cfg and verifier (taken), with one reference. */
+static struct ca_identity *identity_new(struct cfg_identity *cfg, struct oidc_verifier *verifier)
+{
+	struct ca_identity *id = fc_xcalloc(1, sizeof(*id));
+
+	atomic_init(&id->refs, 1);
+	id->cfg = cfg;
+	id->verifier = verifier;
+	id->configuration_json = ca_api_configuration_json(cfg);
+	return id;
+}
+
+/* Free id: its verifier first (which stops the fetch thread and wakes any
+ * request still waiting in it), then the configuration it was made over. */
+static void identity_free(struct ca_identity *id)
+{
+	oidc_verifier_free(id->verifier);
+	cfg_identity_free(id->cfg);
+	free(id->configuration_json);
+	free(id);
+}
+
+/* Put id on the server's live list; identity_lock held. */
+static void live_add_locked(struct ca_server *s, struct ca_identity *id)
+{
+	id->prev = NULL;
+	id->next = s->live;
+	if (s->live != NULL)
+		s->live->prev = id;
+	s->live = id;
+}
+
+static void live_del_locked(struct ca_server *s, struct ca_identity *id)
+{
+	if (id->prev != NULL)
+		id->prev->next = id->next;
+	else
+		s->live = id->next;
+	if (id->next != NULL)
+		id->next->prev = id->prev;
+	id->prev = id->next = NULL;
+}
+
+/* The current identity with a reference for the caller (ca_int.h). */
+struct ca_identity *ca_server_identity_get(struct ca_server *s)
+{
+	struct ca_identity *id;
+
+	pthread_mutex_lock(&s->identity_lock);
+	id = s->identity;
+	atomic_fetch_add(&id->refs, 1);
+	pthread_mutex_unlock(&s->identity_lock);
+	return id;
+}
+
+/*
+ * Release a reference to id (ca_int.h). The last one, which only a request
+ * can hold once a reload replaced id, frees it here: on the request's
+ * worker, never on the verifier's own fetch thread.
+ */
+void ca_server_identity_put(struct ca_server *s, struct ca_identity *id)
+{
+	size_t n_issuers;
+
+	if (id == NULL || atomic_fetch_sub(&id->refs, 1) != 1)
+		return;
+	pthread_mutex_lock(&s->identity_lock);
+	live_del_locked(s, id);
+	pthread_mutex_unlock(&s->identity_lock);
+	n_issuers = id->cfg->n_issuers + id->cfg->n_meta;
+	identity_free(id);
+	fc_log(LOG_INFO, "ca: the previous identity configuration (%zu issuers) is released: its "
+			 "last request is done",
+	       n_issuers);
+}
+
+/*
+ * Serve cfg and verifier (taken; verifier made over cfg) from now on
+ * (ca.h): new requests use them, requests in flight finish with the
+ * previous pair, freed when the last of them is done.
+ */
+void ca_server_replace_identity(struct ca_server *s, struct cfg_identity *cfg,
+				struct oidc_verifier *verifier)
+{
+	struct ca_identity *fresh = identity_new(cfg, verifier), *old;
+
+	pthread_mutex_lock(&s->identity_lock);
+	live_add_locked(s, fresh);
+	old = s->identity;
+	s->identity = fresh;
+	pthread_mutex_unlock(&s->identity_lock);
+	atomic_fetch_add(&s->metrics.identity_reloads[0], 1);
+	atomic_store(&s->metrics.identity_last_ok, true);
+	atomic_store(&s->metrics.identity_loaded_at, (long long)fc_now());
+	ca_server_identity_put(s, old);
+}
+
+/* Count a reload that was refused (the caller logged why). */
+void ca_server_identity_reload_failed(struct ca_server *s)
+{
+	atomic_fetch_add(&s->metrics.identity_reloads[1], 1);
+	atomic_store(&s->metrics.identity_last_ok, false);
+}
+
+/* Free every identity still live (the stop: no request runs any more, and
+ * those parked in a verifier are woken by its free and let go without
+ * touching their identity). */
+static void identities_free_all(struct ca_server *s)
+{
+	struct ca_identity *id, *next;
+
+	pthread_mutex_lock(&s->identity_lock);
+	id = s->live;
+	s->live = NULL;
+	s->identity = NULL;
+	pthread_mutex_unlock(&s->identity_lock);
+	for (; id != NULL; id = next) {
+		next = id->next;
+		identity_free(id);
+	}
+}
+
 /* --- metrics (Prometheus text format 0.0.4) ------------------------------------- */
 
-static const char *const method_names[3] = {"get", "post", "other"};
-static const char *const bucket_bounds[CA_LATENCY_BUCKETS] = {
-	"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
-};
+/* fulcio_build_info's labels: the version, and the commit built and its
+ * time (ca_build_info.h, from git when built; "unknown" otherwise), with
+ * the C compiler in goversion. */
+static void build_info_text(struct fc_buf *b)
+{
+	char rev[64] = "unknown", date[32] = "unknown";
+	long long t = 0;
+	time_t tt;
+	struct tm tm;
+
+	if (sscanf(CA_BUILD_VCS, "%63s %lld", rev, &t) != 2 || t <= 0)
+		t = 0;
+	tt = (time_t)t;
+	if (t > 0 && gmtime_r(&tt, &tm) != NULL)
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fc_metric_family(b, "fulcio_build_info", "gauge",
+			 "A metric with a constant '1' value labeled by version, revision, "
+			 "build_date, and goversion (the C compiler) from which fulcrum was built.");
+	fc_buf_append_str(b, "fulcio_build_info{build_date=\"");
+	fc_metric_label_value(b, date);
+	fc_buf_append_str(b, "\",goversion=\"");
+	fc_metric_label_value(b, FULCRUM_CC_VERSION);
+	fc_buf_append_str(b, "\",revision=\"");
+	fc_metric_label_value(b, rev);
+	fc_buf_append_str(b, "\",version=\"");
+	fc_metric_label_value(b, FULCRUM_VERSION_STRING);
+	fc_buf_append_str(b, "\"} 1\n");
+}
+
+/* fulcrum's own families: refusals and identity reloads. */
+static void fulcrum_text(struct ca_metrics *m, struct fc_buf *b)
+{
+	static const char *const reasons[4] = {"identity", "key", "proof", "other"};
+	char labels[32];
+
+	fc_metric_family(b, "fulcrum_refusals_total", "counter",
+			 "Signing requests refused, by what was refused");
+	for (int i = 0; i < 4; i++) {
+		snprintf(labels, sizeof(labels), "reason=\"%s\"", reasons[i]);
+		fc_metric_sample_u64(b, "fulcrum_refusals_total", labels,
+				     atomic_load(&m->refusals[i]));
+	}
+	fc_metric_family(b, "fulcrum_identity_config_reloads_total", "counter",
+			 "Reloads of the identity configuration (SIGHUP), by result");
+	fc_metric_sample_u64(b, "fulcrum_identity_config_reloads_total", "result=\"success\"",
+			     atomic_load(&m->identity_reloads[0]));
+	fc_metric_sample_u64(b, "fulcrum_identity_config_reloads_total", "result=\"failure\"",
+			     atomic_load(&m->identity_reloads[1]));
+	fc_metric_family(b, "fulcrum_identity_config_last_reload_successful", "gauge",
+			 "1 if the last reload of the identity configuration succeeded (or none "
+			 "was asked), 0 if it was refused and the previous one is still served");
+	fc_metric_sample(b, "fulcrum_identity_config_last_reload_successful", NULL,
+			 atomic_load(&m->identity_last_ok) ? 1 : 0);
+	fc_metric_family(b, "fulcrum_identity_config_loaded_timestamp_seconds", "gauge",
+			 "When the identity configuration served was loaded");
+	fc_metric_sample(b, "fulcrum_identity_config_loaded_timestamp_seconds", NULL,
+			 (double)atomic_load(&m->identity_loaded_at));
+}
 
 static void metrics_text(struct ca_server *s, struct fc_buf *b)
 {
 	struct ca_metrics *m = &s->metrics;
-	char line[1024];
 
-#define EMIT(...)                                        \
-	do {                                             \
-		snprintf(line, sizeof(line), __VA_ARGS__); \
-		fc_buf_append_str(b, line);              \
-	} while (0)
-
-	EMIT("# HELP fulcio_new_certs Total number of generated certificates\n"
-	     "# TYPE fulcio_new_certs counter\n"
-	     "fulcio_new_certs %lu\n", atomic_load(&m->new_certs));
-	EMIT("# HELP fulcio_build_info fulcrum build information\n"
-	     "# TYPE fulcio_build_info gauge\n"
-	     "fulcio_build_info{version=\"%s\",implementation=\"fulcrum\"} 1\n",
-	     FULCRUM_VERSION_STRING);
-	EMIT("# HELP http_requests_total Total number of HTTP requests by status class and "
-	     "method\n# TYPE http_requests_total counter\n");
-	for (unsigned cls = 1; cls <= 5; cls++)
-		for (int mi = 0; mi < 3; mi++) {
-			unsigned long n = atomic_load(&m->requests[cls][mi]);
-			if (n > 0)
-				EMIT("http_requests_total{code=\"%uxx\",method=\"%s\"} %lu\n", cls,
-				     method_names[mi], n);
-		}
-	EMIT("# HELP fulcio_api_latency API latency in seconds\n"
-	     "# TYPE fulcio_api_latency histogram\n");
-	for (int mi = 0; mi < 2; mi++) {
-		unsigned long cum = 0;
-		for (int bi = 0; bi <= CA_LATENCY_BUCKETS; bi++) {
-			cum += atomic_load(&m->latency_bucket[bi][mi]);
-			EMIT("fulcio_api_latency_bucket{method=\"%s\",le=\"%s\"} %lu\n",
-			     method_names[mi], bi < CA_LATENCY_BUCKETS ? bucket_bounds[bi] : "+Inf",
-			     cum);
-		}
-		EMIT("fulcio_api_latency_sum{method=\"%s\"} %.6f\n", method_names[mi],
-		     (double)atomic_load(&m->latency_sum_us[mi]) / 1e6);
-		EMIT("fulcio_api_latency_count{method=\"%s\"} %lu\n", method_names[mi],
-		     atomic_load(&m->latency_count[mi]));
-	}
-	EMIT("# HELP fulcrum_refusals_total Signing requests refused, by what was refused\n"
-	     "# TYPE fulcrum_refusals_total counter\n"
-	     "fulcrum_refusals_total{reason=\"identity\"} %lu\n"
-	     "fulcrum_refusals_total{reason=\"key\"} %lu\n"
-	     "fulcrum_refusals_total{reason=\"proof\"} %lu\n"
-	     "fulcrum_refusals_total{reason=\"other\"} %lu\n",
-	     atomic_load(&m->refusals[0]), atomic_load(&m->refusals[1]),
-	     atomic_load(&m->refusals[2]), atomic_load(&m->refusals[3]));
+	fc_http_metrics_text(m->http, b, "http_requests_total", "Count all HTTP requests",
+			     "fulcio_api_latency", "API Latency on calls");
+	build_info_text(b);
+	fc_metric_family(b, "fulcio_new_certs", "counter",
+			 "The total number of certificates generated");
+	fc_metric_sample_u64(b, "fulcio_new_certs", NULL, atomic_load(&m->new_certs));
+	fulcrum_text(m, b);
+	fc_process_metrics_text(b);
 	if (s->opts.ratelimit != NULL)
 		rl_metrics_text(s->opts.ratelimit, b);
 	if (s->opts.metrics_extra != NULL)
 		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
-#undef EMIT
 	ca_ct_metrics(s, b);
 }
 
@@ -129,7 +270,7 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
 
 	fc_buf_init(&b, 0);
 	metrics_text(s, &b);
-	fc_http_respond(x, 200, "text/plain; version=0.0.4", b.data, b.len);
+	fc_http_respond(x, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 	fc_buf_free(&b);
 }
 
@@ -169,23 +310,71 @@ void ca_check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 	OPENSSL_free(der);
 }
 
+/* The start-up line: what serves where, in Fulcio's words ("listening on
+ * http at ADDR"), with fulcrum's version. */
+static void log_listening(const struct ca_server *s)
+{
+	const struct ca_server_options *o = &s->opts;
+	uint16_t port = fc_httpd_port(s->api);
+	char metrics[300] = "metrics off";
+	json_t *fields = NULL;
+
+	if (s->metrics_httpd != NULL)
+		snprintf(metrics, sizeof(metrics), "metrics on http at %s:%u",
+			 o->metrics_host ? o->metrics_host : o->host, fc_httpd_port(s->metrics_httpd));
+	if (fc_log_enabled(LOG_NOTICE))
+		fields = json_pack("{s:s, s:o, s:i, s:i}", "version", FULCRUM_VERSION_STRING, "host",
+				   fc_log_json_string(o->host), "port", (int)port, "metricsPort",
+				   s->metrics_httpd ? (int)fc_httpd_port(s->metrics_httpd) : 0);
+	fc_log_event(LOG_NOTICE, fields, "ca: fulcrum %s listening on http at %s:%u (%s)",
+		     FULCRUM_VERSION_STRING, o->host, port, metrics);
+}
+
+/* The listeners: the API, and the metrics unless their port is 0. */
+static enum fc_status start_listeners(struct ca_server *s, struct fc_err *err)
+{
+	const struct ca_server_options *opts = &s->opts;
+	struct fc_httpd_options ho = {0};
+	enum fc_status st;
+
+	ho.host = opts->host;
+	ho.port = opts->port;
+	ho.threads = opts->threads;
+	ho.max_body = CA_MAX_BODY_BYTES;
+	ho.name = "api";
+	ho.limits = opts->http;
+	if ((st = fc_httpd_start(&ho, ca_api_handle, s, &s->api, err)) != FC_OK)
+		return st;
+	if (opts->metrics_port == 0)
+		return FC_OK;
+	ho.host = opts->metrics_host ? opts->metrics_host : opts->host;
+	ho.port = opts->metrics_port;
+	ho.threads = 1;
+	ho.max_body = 4096;
+	ho.name = "metrics";
+	return fc_httpd_start(&ho, metrics_handle, s, &s->metrics_httpd, err);
+}
+
 /*
- * Start the API (and metrics) listeners. Takes ownership of authority;
- * verifier and cfg are borrowed and must outlive the server.
+ * Start the API (and metrics) listeners. Takes ownership of authority,
+ * verifier and cfg (verifier made over cfg) on success only.
  */
 enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc_verifier *verifier,
-			       const struct cfg_identity *cfg, struct ca_authority *authority,
+			       struct cfg_identity *cfg, struct ca_authority *authority,
 			       struct ca_server **out, struct fc_err *err)
 {
 	struct ca_server *s = fc_xcalloc(1, sizeof(*s));
-	struct fc_httpd_options ho = {0};
 	enum fc_status st;
 
 	s->opts = *opts;
 	pthread_mutex_init(&s->trust_lock, NULL);
+	pthread_mutex_init(&s->identity_lock, NULL);
 	ca_server_set_trust(s, &opts->trust);
-	s->verifier = verifier;
-	s->cfg = cfg;
+	s->metrics.http = fc_http_metrics_new();
+	atomic_init(&s->metrics.identity_last_ok, true);
+	atomic_init(&s->metrics.identity_loaded_at, (long long)fc_now());
+	s->identity = identity_new(cfg, verifier);
+	live_add_locked(s, s->identity); /* no other thread yet */
 	ca_authority_slot_init(&s->authority, authority);
 	ca_ct_slot_init(s, opts->ct);
 	if (s->opts.validity_s <= 0)
@@ -196,35 +385,20 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 		ca_algs_default(&s->algs), st = FC_OK;
 	if (st != FC_OK)
 		goto fail;
-	s->configuration_json = ca_api_configuration_json(cfg);
 	if (opts->ct != NULL)
 		ca_check_ct_roots(opts->ct, authority);
-
-	ho.host = opts->host;
-	ho.port = opts->port;
-	ho.threads = opts->threads;
-	ho.max_body = CA_MAX_BODY_BYTES;
-	ho.name = "api";
-	ho.limits = opts->http;
-	if ((st = fc_httpd_start(&ho, ca_api_handle, s, &s->api, err)) != FC_OK)
+	if ((st = start_listeners(s, err)) != FC_OK)
 		goto fail;
-	if (opts->metrics_port != 0) {
-		ho.host = opts->metrics_host ? opts->metrics_host : opts->host;
-		ho.port = opts->metrics_port;
-		ho.threads = 1;
-		ho.max_body = 4096;
-		ho.name = "metrics";
-		if ((st = fc_httpd_start(&ho, metrics_handle, s, &s->metrics_httpd, err)) != FC_OK)
-			goto fail;
-	}
 	if (opts->port_file)
 		fc_write_port_file(opts->port_file, fc_httpd_port(s->api));
-	fc_log(LOG_NOTICE, "ca: serving the API on %s:%u%s", opts->host, fc_httpd_port(s->api),
-	       s->metrics_httpd ? "" : " (metrics off)");
+	log_listening(s);
 	*out = s;
 	return FC_OK;
 fail:
-	s->authority.a = NULL; /* the caller keeps it on failure */
+	/* The caller keeps authority, verifier and cfg on failure. */
+	s->authority.a = NULL;
+	s->identity->verifier = NULL;
+	s->identity->cfg = NULL;
 	ca_server_stop(s);
 	return st;
 }
@@ -242,10 +416,12 @@ void ca_server_stop(struct ca_server *s)
 	while (atomic_load(&s->issuing) > 0 || ca_ct_busy(s))
 		usleep(10000);
 	ca_ct_slot_destroy(s);
+	identities_free_all(s);
 	ca_authority_slot_destroy(&s->authority);
-	free(s->configuration_json);
+	fc_http_metrics_free(s->metrics.http);
 	for (int i = 0; i < 3; i++)
 		free(s->trust_docs[i]);
 	pthread_mutex_destroy(&s->trust_lock);
+	pthread_mutex_destroy(&s->identity_lock);
 	free(s);
 }

@@ -91,8 +91,9 @@ static void serve_usage(FILE *f)
 		"                                 --aws-hsm-root-ca-path)\n"
 		"  --hsm-rsa-pss                  sign with RSA-PSS (an RSA CA key)\n"
 		"identity:\n"
-		"  --config-path FILE             Fulcio identity configuration, JSON or YAML\n"
-		"                                 (default %s; if absent, Fulcio's built-in issuers)\n"
+		"  --config-path FILE             Fulcio identity configuration, JSON or YAML, read\n"
+		"                                 again on SIGHUP (default %s;\n"
+		"                                 if absent, Fulcio's built-in issuers)\n"
 		"  --leeway SECONDS               clock skew allowed on token exp/nbf/iat (default 60)\n"
 		"certificates:\n"
 		"  --client-signing-algorithms L  comma-separated allow-list of client key algorithms\n"
@@ -129,7 +130,9 @@ static void serve_usage(FILE *f)
 		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
 		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
 		"  --port-file FILE               write the bound API port here once listening\n"
-		"  --metrics-port PORT            Prometheus metrics port (default 2112; 0 = off)\n"
+		"  --metrics-port PORT            Prometheus metrics port, on the --host address\n"
+		"                                 (default 2112; 0 = off): Fulcio's families and\n"
+		"                                 labels, process_*, fulcrum_* (docs/operations.md)\n"
 		"  --threads N                    worker threads (default: number of CPUs)\n"
 		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
 		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
@@ -139,13 +142,19 @@ static void serve_usage(FILE *f)
 		"                                 (default " SIGNER_DEFAULT_USER ")\n"
 		"  --no-signer-process            key in the network process, no checks, no journal\n"
 		FC_HTTPD_USAGE
+		"logs:\n"
+		"  --log_type dev|prod            dev (default): one human line per event; prod:\n"
+		"                                 one JSON object per line with Fulcio's keys\n"
+		"                                 (severity, ts, caller, message), then fields;\n"
+		"                                 one audit line per certificate in both\n"
 		"  -v, --verbose                  log debug details\n"
 		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the CA (fileca: key and chain; pkcs11ca: the chain and its key),\n"
-		"the CT logs (--ct-log-config, or the key files) and the trust files; requests in\n"
-		"flight finish with what they started with, and what does not load is refused\n"
-		"with a log line while the current one keeps serving (docs/operations.md,\n"
-		"\"Rotating keys\"). SIGTERM or SIGINT stops after finishing the requests.\n",
+		"SIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
+		"and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
+		"the key files) and the trust files; requests in flight finish with what they\n"
+		"started with, and a file that does not load is logged and the one in use kept\n"
+		"(docs/operations.md, \"Rotating keys\");\n"
+		"SIGTERM or SIGINT stops after finishing the requests in flight.\n",
 		CFG_DEFAULT_PATH, JOURNAL_DEFAULT_DIR);
 }
 
@@ -164,7 +173,7 @@ static bool parse_bool(const char *s, bool *out)
 enum {
 	OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
 	OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_IGNORED,
+	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_LOG_TYPE,
 	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
 	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
 	OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
@@ -198,7 +207,7 @@ static const struct option serve_longopts[] = {
 	{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
 	{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
 	{"leeway", required_argument, NULL, OPT_LEEWAY},
-	{"log_type", required_argument, NULL, OPT_IGNORED},
+	{"log_type", required_argument, NULL, OPT_LOG_TYPE},
 	{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
 	{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
 	{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
@@ -303,6 +312,18 @@ static bool ct_flags_check(const struct serve_ct_flags *f)
 	return true;
 }
 
+/* --log_type: the log format, from now on (before the signer process is
+ * forked, so that every process writes it). False for a bad value. */
+static bool log_type_flag(const char *arg)
+{
+	enum fc_log_format lf;
+
+	if (!fc_log_format_parse(arg, &lf))
+		return false;
+	fc_log_set_format(lf);
+	return true;
+}
+
 /* The flags that go together: -1 to go on, else the exit status. */
 static int serve_check(const struct serve_flags *f)
 {
@@ -378,7 +399,10 @@ static int serve_parse(int argc, char **argv, struct serve_flags *f)
 				goto bad_value;
 			f->oidc.leeway_s = (int)v;
 			break;
-		case OPT_IGNORED: break;
+		case OPT_LOG_TYPE:
+			if (!log_type_flag(optarg))
+				goto bad_value;
+			break;
 		case OPT_P11_CONFIG: f->pkcs11.config_path = optarg; break;
 		case OPT_P11_URI: f->pkcs11.uri = optarg; break;
 		case OPT_P11_PIN_FILE: f->pkcs11.pin_file = optarg; break;
@@ -502,10 +526,36 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 	return rl_limiter_new(cfg, &o, out, err);
 }
 
-/* Serve until SIGTERM or SIGINT; SIGHUP (or, with --fileca-watch, a change
- * of the fileca files: seen by the supervisor, or here with
- * --no-signer-process) reloads the CA; SIGHUP also reloads the CT logs
- * and the trust files (cmd_ca_tick, serve_ca.c). */
+/* Reload the identity configuration (SIGHUP); a file that does not load
+ * is refused in one line naming it and why, and the current one kept. */
+static void reload_identity(const struct serve_flags *f, struct ca_server *server)
+{
+	const char *path = f->config_path ? f->config_path : CFG_DEFAULT_PATH;
+	struct cfg_identity *cfg = NULL;
+	struct oidc_verifier *verifier = NULL;
+	struct fc_err err = {0};
+	enum fc_status st;
+
+	if ((st = load_identity(f, &cfg, &err)) == FC_OK &&
+	    (st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK)
+		fc_err_set(&err, st, "%s: %s", path, fc_strerror(st));
+	if (st != FC_OK) {
+		fc_log(LOG_ERR, "serve: reload of the identity configuration refused, keeping the one "
+				"in use: %s", err.msg);
+		ca_server_identity_reload_failed(server);
+		cfg_identity_free(cfg);
+		return;
+	}
+	fc_log(LOG_NOTICE, "serve: reloaded the identity configuration from %s: %zu issuers, %zu "
+			   "meta-issuers",
+	       path, cfg->n_issuers, cfg->n_meta);
+	ca_server_replace_identity(server, cfg, verifier);
+}
+
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the identity configuration,
+ * the trust files, the CA and the CT logs (cmd_ca_tick, serve_ca.c: a change
+ * of the fileca files too, with --fileca-watch: seen by the supervisor, or
+ * there with --no-signer-process). */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
 		       struct ca_server *server)
 {
@@ -515,8 +565,10 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_c
 
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
+			reload_identity(f, server);
 			cmd_trust_files_reload(&f->trust, server);
+		}
 		cmd_ca_tick(ca, sig == SIGHUP);
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
@@ -555,6 +607,16 @@ static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err 
 	return signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids, err);
 }
 
+/* Why the server cannot start: "fulcrum serve: WHAT: MSG" on stderr, or a
+ * log line with --log_type prod (every line is JSON then). */
+static void start_failed(const char *what, const char *msg)
+{
+	if (fc_log_get_format() == FC_LOG_PROD)
+		fc_log(LOG_ERR, "serve: %s%s%s", what ? what : "", what ? ": " : "", msg);
+	else
+		fprintf(stderr, "fulcrum serve: %s%s%s\n", what ? what : "", what ? ": " : "", msg);
+}
+
 /* Load what the flags name, start the listeners and serve; the exit status. */
 static int serve_run(struct serve_flags *f)
 {
@@ -572,29 +634,29 @@ static int serve_run(struct serve_flags *f)
 	int rc = CMD_EXIT_USAGE;
 
 	if (signer_prepare_flags(f, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
+		start_failed(NULL, err.msg);
 		goto out;
 	}
 	/* First of all, before any secret is read or any thread started. */
 	ca_opts(f, &co);
 	if (cmd_ca_open(&co, &ca, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: signer process: %s\n", err.msg);
+		start_failed("signer process", err.msg);
 		goto out;
 	}
 	if (load_identity(f, &cfg, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: configuration: %s\n", err.msg);
+		start_failed("configuration", err.msg);
 		goto out;
 	}
 	if (cmd_trust_files_load(&f->trust, &f->server.trust, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: trust files: %s\n", err.msg);
+		start_failed("trust files", err.msg);
 		goto out;
 	}
 	if (cmd_ca_authority(ca, &authority, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: CA: %s\n", err.msg);
+		start_failed("CA", err.msg);
 		goto out;
 	}
 	if ((st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: identity: %s\n", fc_strerror(st));
+		start_failed("identity", fc_strerror(st));
 		goto out;
 	}
 	/* Signals are taken by sigwait; block them before any thread starts
@@ -606,7 +668,7 @@ static int serve_run(struct serve_flags *f)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	if (make_ct_client(&f->ct, &ct, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: CT log: %s\n", err.msg);
+		start_failed("CT log", err.msg);
 		goto out;
 	}
 	f->server.ct = ct;
@@ -617,19 +679,21 @@ static int serve_run(struct serve_flags *f)
 		f->server.metrics_extra_arg = cmd_ca_privsep(ca);
 	}
 	if (make_rate_limiter(f, &limiter, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: rate limits: %s\n", err.msg);
+		start_failed("rate limits", err.msg);
 		goto out;
 	}
 	f->server.ratelimit = limiter;
 	if (ca_server_start(&f->server, verifier, cfg, authority, &server, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: %s\n", err.msg);
+		start_failed(NULL, err.msg);
 		goto out;
 	}
-	authority = NULL; /* the server owns it now */
+	authority = NULL; /* the server owns them now */
+	verifier = NULL;
+	cfg = NULL;
 	cmd_ca_set_server(ca, server);
 	/* Everything is read and the listeners are bound: drop privileges. */
 	if (!f->no_signer && cmd_privsep_drop(&f->user_ids, "serve", &err) != FC_OK) {
-		fprintf(stderr, "fulcrum serve: cannot drop privileges: %s\n", err.msg);
+		start_failed("cannot drop privileges", err.msg);
 		rc = CMD_EXIT_REFUSED;
 		goto out;
 	}

@@ -90,13 +90,55 @@ void fc_err_clear(struct fc_err *err);
 
 /* --- logging ---------------------------------------------------------- */
 
-/* Logging goes to stderr with a syslog priority prefix. Messages read
- * "module: object: what". */
-void fc_log(int prio, const char *fmt, ...) FC_PRINTF(2, 3);
+/*
+ * Logging goes to stderr, one line per event, in one of two formats:
+ * FC_LOG_DEV (the default), "fulcrum[level]: module: object: what", control
+ * characters escaped; or FC_LOG_PROD, one JSON object per line with the
+ * keys of Fulcio's production logger (zap's production encoder with
+ * Fulcio's LevelKey and MessageKey): "severity" (debug, info, warn, error),
+ * "ts" (seconds since the epoch, a number), "caller" ("ca/api.c:123"),
+ * "message" (the same text as the dev line), then the event's fields.
+ * Messages read "module: object: what" and never hold a secret.
+ */
+enum fc_log_format {
+	FC_LOG_DEV = 0,
+	FC_LOG_PROD = 1,
+};
+void fc_log_set_format(enum fc_log_format f);
+enum fc_log_format fc_log_get_format(void);
+/* Fulcio's --log_type value: "dev" or "prod"; false for anything else. */
+bool fc_log_format_parse(const char *s, enum fc_log_format *out);
+
+/* Where a line comes from ("../ca/api.c:123"; the caller key keeps the last
+ * two path components). */
+#define FC_LOG_STR2(x) #x
+#define FC_LOG_STR(x) FC_LOG_STR2(x)
+#define FC_LOG_WHERE __FILE__ ":" FC_LOG_STR(__LINE__)
+
+struct json_t; /* jansson */
+
+void fc_log_at(const char *where, int prio, const char *fmt, ...) FC_PRINTF(3, 4);
+#define fc_log(prio, ...) fc_log_at(FC_LOG_WHERE, (prio), __VA_ARGS__)
 void fc_vlog(int prio, const char *fmt, va_list ap);
+/*
+ * An event with fields: in the prod format the members of the JSON object
+ * fields are added to the line after "message" (a member named like one of
+ * the four fixed keys is left out); the dev line is the message alone, so
+ * the message says what matters in words. fields is taken (decref'd), NULL
+ * is fine; build it only when the line will be written (fc_log_enabled).
+ */
+void fc_log_event_at(const char *where, int prio, struct json_t *fields, const char *fmt, ...)
+	FC_PRINTF(4, 5);
+#define fc_log_event(prio, fields, ...) fc_log_event_at(FC_LOG_WHERE, (prio), (fields), __VA_ARGS__)
 /* Messages less important than `prio` (a LOG_* value) are dropped. */
 void fc_log_set_level(int prio);
 int fc_log_get_level(void);
+/* Would a line at prio be written? */
+bool fc_log_enabled(int prio);
+/* A JSON string of s for a log field: bytes that are not UTF-8 become
+ * U+FFFD (as zap does), so that any input makes a valid line. NULL gives
+ * JSON null. A new reference. */
+struct json_t *fc_log_json_string(const char *s);
 /*
  * Rate-limited logging, for lines a client can cause at will (refusals): one
  * limiter per call site or key (a static struct fc_log_limit initialised
@@ -118,7 +160,13 @@ struct fc_log_limit {
 };
 #define FC_LOG_LIMIT_INIT(what_, per_sec_) \
 	{.what = (what_), .per_sec = (per_sec_), .lock = PTHREAD_MUTEX_INITIALIZER}
-void fc_log_limited(struct fc_log_limit *l, int prio, const char *fmt, ...) FC_PRINTF(3, 4);
+void fc_log_limited_at(const char *where, struct fc_log_limit *l, int prio, struct json_t *fields,
+		       const char *fmt, ...) FC_PRINTF(5, 6);
+#define fc_log_limited(l, prio, ...) fc_log_limited_at(FC_LOG_WHERE, (l), (prio), NULL, __VA_ARGS__)
+/* The same with fields (fc_log_event); fields is taken even when the line
+ * is suppressed. */
+#define fc_log_limited_event(l, prio, fields, ...) \
+	fc_log_limited_at(FC_LOG_WHERE, (l), (prio), (fields), __VA_ARGS__)
 /* Write the "N more suppressed" lines whose second is over, or all of
  * them (cheap; the HTTP front calls it a few times a second, and with all
  * when it stops). */
@@ -170,6 +218,38 @@ void fc_buf_wipe_free(struct fc_buf *b);
 /* Hand the contents over: returns data (NUL-terminated, caller frees) and
  * leaves b empty. Returns a fresh empty string when b is empty. */
 char *fc_buf_steal(struct fc_buf *b, size_t *len);
+
+/* --- metrics (metrics.c): Prometheus text format 0.0.4 -------------------- */
+
+/* "# HELP name help" and "# TYPE name type" (counter, gauge, histogram). */
+void fc_metric_family(struct fc_buf *b, const char *name, const char *type, const char *help);
+/* A label value with backslash, double quote and newline escaped. */
+void fc_metric_label_value(struct fc_buf *b, const char *s);
+/* "name{labels} value": labels is NULL or 'k="v",...' with escaped values;
+ * the value in Go's shortest form, as client_golang writes it. */
+void fc_metric_sample(struct fc_buf *b, const char *name, const char *labels, double v);
+void fc_metric_sample_u64(struct fc_buf *b, const char *name, const char *labels, uint64_t v);
+
+/*
+ * HTTP requests by status code and method, labelled exactly as client_golang's
+ * promhttp middleware labels them (Fulcio's http_requests_total and
+ * fulcio_api_latency): code is the status ("200", "404"), method one of
+ * connect, delete, get, head, notify, options, patch, post, put, trace, or
+ * "unknown". A series appears at its first request; at most 500 codes times
+ * 11 methods. Observing is lock-free (atomics).
+ */
+#define FC_HTTP_METRICS_BUCKETS 11 /* client_golang's DefBuckets, 5 ms to 10 s */
+struct fc_http_metrics;
+struct fc_http_metrics *fc_http_metrics_new(void);
+void fc_http_metrics_free(struct fc_http_metrics *m);
+void fc_http_metrics_observe(struct fc_http_metrics *m, unsigned status, const char *method,
+			     int64_t us);
+void fc_http_metrics_text(const struct fc_http_metrics *m, struct fc_buf *b, const char *counter,
+			  const char *counter_help, const char *histogram,
+			  const char *histogram_help);
+/* client_golang's process collector families (process_cpu_seconds_total,
+ * process_open_fds, process_resident_memory_bytes, ...), read from /proc/self. */
+void fc_process_metrics_text(struct fc_buf *b);
 
 /* --- base64 ------------------------------------------------------------ */
 
@@ -423,6 +503,10 @@ void fc_http_respond(struct fc_http_exchange *x, unsigned status, const char *co
 		     const void *body, size_t len);
 
 /* --- bounded big-endian reader and writer (bytes.c) ------------------------ */
+
+/* Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing past
+ * U+10FFFF. */
+bool fc_utf8_valid(const uint8_t *s, size_t n);
 
 /*
  * A reader over untrusted bytes p[0..len): TLS-style structures (RFC 5246

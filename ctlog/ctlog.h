@@ -81,7 +81,8 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 
 /*
  * The HTTP handler (an fc_http_handler_fn, ctx = the server): the
- * submission API under /ct/v1/, the read path (/checkpoint, /tile/...,
+ * submission API under /ct/v1/ and under the origin's path (origin
+ * "host/2026": /2026/ct/v1/ too), the read path (/checkpoint, /tile/...,
  * /issuer/...) and /healthz. Submissions are answered later, from the
  * sequencer thread, once their entry is durably stored and published.
  */

@@ -28,6 +28,9 @@
 #define CTLOG_MAX_FILE (CTLOG_TILE_WIDTH * (size_t)CTLOG_MAX_TILE_LEAF)
 /* LeafIndex extension: type 0, length 5, 40-bit index. */
 #define CTLOG_EXT_LEN 8
+/* How long the integrator waits for a signer process that is being
+ * restarted before a checkpoint's signature counts as failed. */
+#define CTLOG_SIGNER_WAIT_MS 10000
 
 typedef uint8_t ctlog_hash[CTLOG_HASH_LEN];
 

@@ -75,6 +75,7 @@ struct done_tile {
 
 struct ctlog_server {
 	char *dir, *origin;
+	const char *origin_path; /* the origin's path ("/2026"), in origin; NULL if none */
 	struct hsm_signer *signer; /* borrowed */
 	EVP_PKEY *pub;             /* borrowed from the signer */
 	uint8_t log_id[CTLOG_HASH_LEN];
@@ -116,6 +117,11 @@ struct ctlog_server {
 	struct batch *int_head, *int_tail;
 	unsigned batches_ahead;   /* cut and not yet answered */
 	bool pipe_stop;           /* the sequencer has ended */
+	/* A batch failed before anything of it was stored (a signature the
+	 * signer could not make): the indices from rewind_to on are given
+	 * again once the batches cut after it have been answered 503. */
+	bool rewinding;
+	uint64_t rewind_to;
 	pthread_t *signers;
 	unsigned n_signers;
 	pthread_t integrator;
@@ -260,6 +266,34 @@ static void remove_partials(const struct ctlog_server *s, int level, uint64_t n)
 }
 
 /*
+ * The checkpoint's signature. A signer process that is being restarted
+ * (FC_EUNAVAIL) is waited for, up to CTLOG_SIGNER_WAIT_MS, rather than
+ * stopping the log: the batch is stored already and only its checkpoint
+ * is missing. A retry signs with the time of the retry (a checkpoint's
+ * time only has to follow its entries').
+ */
+static enum fc_status sign_checkpoint(struct ctlog_server *s, uint64_t size,
+				      const uint8_t root[CTLOG_HASH_LEN], uint64_t ts, char **note,
+				      size_t *note_len, struct fc_err *err)
+{
+	int64_t until = fc_mono_ms() + CTLOG_SIGNER_WAIT_MS;
+	enum fc_status st;
+
+	for (;;) {
+		st = ctlog_checkpoint_sign(s->signer, s->origin, s->log_id, size, root, ts, note,
+					   note_len, err);
+		if (st != FC_EUNAVAIL || fc_mono_ms() >= until)
+			return st;
+		fc_log(LOG_WARNING, "ctlog: checkpoint of tree size %llu not signed yet: %s",
+		       (unsigned long long)size, err->msg);
+		fc_err_clear(err);
+		nanosleep(&(struct timespec){.tv_nsec = 100 * 1000 * 1000}, NULL);
+		if (wall_ms() > ts)
+			ts = wall_ms();
+	}
+}
+
+/*
  * Publish the tree at its current size: the full tiles collected in s->fs,
  * the partial tiles that changed since old_size, then the checkpoint with
  * timestamp ts. The tiles are durable before the checkpoint that needs
@@ -291,8 +325,7 @@ static enum fc_status publish(struct ctlog_server *s, uint64_t old_size, uint64_
 		goto out;
 	ctlog_fileset_clear(&s->fs);
 	ctlog_tree_root(&s->tree, root);
-	if ((st = ctlog_checkpoint_sign(s->signer, s->origin, s->log_id, size, root, ts,
-					&note, &note_len, err)) != FC_OK)
+	if ((st = sign_checkpoint(s, size, root, ts, &note, &note_len, err)) != FC_OK)
 		goto out;
 	ctlog_fileset_add(&s->fs, fc_xstrdup("checkpoint"), note, note_len);
 	if ((st = ctlog_fileset_commit(s->dir, &s->fs, err)) != FC_OK)
@@ -392,15 +425,16 @@ static enum fc_status sign_entry(struct ctlog_server *s, struct pending *p, stru
 
 /*
  * The batch is published (st == FC_OK: remember where each entry is, for
- * resubmissions) or failed (the log stops taking submissions); either way
- * answer every submitter and free the batch's entries.
+ * resubmissions) or failed (when fatal, the log stops taking submissions);
+ * either way answer every submitter and free the batch's entries.
  */
-static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_status st)
+static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_status st,
+			 bool fatal)
 {
 	struct pending *p, *next;
 
 	pthread_mutex_lock(&s->lock);
-	if (st != FC_OK)
+	if (st != FC_OK && fatal)
 		s->broken = true;
 	for (p = batch; p != NULL; p = p->next) {
 		if (st == FC_OK)
@@ -435,11 +469,40 @@ static enum fc_status batch_payload(struct ctlog_server *s, struct batch *b,
 }
 
 /*
+ * A batch that failed before anything of it was stored, or one cut after
+ * such a batch (its indices follow a gap): answer 503 and have the
+ * sequencer give the indices again (the log goes on). True when b is such
+ * a batch.
+ */
+static bool drop_unstored(struct ctlog_server *s, struct batch *b, enum fc_status st,
+			  const struct fc_err *err)
+{
+	bool stale;
+
+	pthread_mutex_lock(&s->pipe_lock);
+	stale = s->rewinding && b->first > s->rewind_to;
+	if (!stale && st != FC_OK) {
+		s->rewinding = true;
+		s->rewind_to = b->first;
+	}
+	pthread_mutex_unlock(&s->pipe_lock);
+	if (!stale && st == FC_OK)
+		return false;
+	if (!stale)
+		fc_log(LOG_ERR, "ctlog: %u entries from index %llu not sequenced, answered 503 "
+				"(the indices are given again): %s",
+		       b->count, (unsigned long long)b->first, err->msg);
+	finish_batch(s, b->head, st != FC_OK ? st : FC_EUNAVAIL, false);
+	return true;
+}
+
+/*
  * Store and publish one signed batch, in order (the integrator): the
  * entry log (one write, one fdatasync), tiles and checkpoint; then answer.
- * A batch that could not be built or signed, or any failure here, stops
- * the log from taking submissions (a restart resumes from what is on
- * disk); batches behind a failed one are answered 503 and never stored.
+ * A batch that could not be built or signed is answered 503 and its
+ * indices given again (drop_unstored). A failure once storing has begun
+ * stops the log from taking submissions (a restart resumes from what is
+ * on disk); batches behind it are answered 503 and never stored.
  */
 static void integrate(struct ctlog_server *s, struct batch *b)
 {
@@ -452,15 +515,18 @@ static void integrate(struct ctlog_server *s, struct batch *b)
 	pthread_mutex_lock(&s->lock);
 	broken = s->broken;
 	pthread_mutex_unlock(&s->lock);
-	if (broken && st == FC_OK) {
-		finish_batch(s, b->head, FC_EIO);
+	if (broken) {
+		finish_batch(s, b->head, FC_EIO, true);
 		return;
 	}
 	fc_buf_init(&payload, 0);
 	if (st == FC_OK)
 		st = batch_payload(s, b, &payload, &err);
-	if (st == FC_OK)
-		st = write_issuers(s, b->head, &err);
+	if (drop_unstored(s, b, st, &err)) {
+		fc_buf_free(&payload);
+		return;
+	}
+	st = write_issuers(s, b->head, &err);
 	if (st == FC_OK)
 		st = ctlog_elog_append(&s->elog, b->first, b->count, &payload, &err);
 	t_stored = fc_mono_ms();
@@ -473,13 +539,30 @@ static void integrate(struct ctlog_server *s, struct batch *b)
 		fc_log(LOG_CRIT, "ctlog: sequencing %u entries failed, no longer accepting "
 				 "submissions (restart to recover): %s",
 		       b->count, err.msg);
-	finish_batch(s, b->head, st);
+	finish_batch(s, b->head, st, true);
 	if (st == FC_OK)
 		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (signed after %lld ms, "
 				  "waited %lld ms, store %lld ms, publish %lld ms)",
 		       b->count, (unsigned long long)s->tree.size, (long long)(b->t_signed - b->t_cut),
 		       (long long)(t0 - b->t_signed), (long long)(t_stored - t0),
 		       (long long)(fc_mono_ms() - t_stored));
+}
+
+/*
+ * After a batch failed unstored (drop_unstored), wait until every batch
+ * cut after it is answered, then give its indices again. Only the
+ * sequencer calls this, with its new batch counted in batches_ahead.
+ */
+static void rewind_if_needed(struct ctlog_server *s)
+{
+	pthread_mutex_lock(&s->pipe_lock);
+	if (s->rewinding) {
+		while (s->batches_ahead > 1)
+			pthread_cond_wait(&s->pipe_cond, &s->pipe_lock);
+		s->next_index = s->rewind_to;
+		s->rewinding = false;
+	}
+	pthread_mutex_unlock(&s->pipe_lock);
 }
 
 /*
@@ -490,9 +573,11 @@ static void integrate(struct ctlog_server *s, struct batch *b)
 static void dispatch(struct ctlog_server *s, struct pending *list)
 {
 	struct batch *b = fc_xcalloc(1, sizeof(*b));
-	uint64_t ts = wall_ms();
 	struct pending *p;
+	uint64_t ts;
 
+	rewind_if_needed(s);
+	ts = wall_ms();
 	if (ts < s->last_ts)
 		ts = s->last_ts;
 	s->last_ts = ts;
@@ -791,6 +876,14 @@ void ctlog_server_handle(void *ctx, struct fc_http_exchange *x)
 	struct ctlog_server *s = ctx;
 	const char *m = fc_http_method(x), *path = fc_http_path(x);
 	bool get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
+	size_t n = s->origin_path ? strlen(s->origin_path) : 0;
+
+	/* The submission API is also where the origin says it is (the
+	 * origin is the submission prefix without its scheme): a log with
+	 * origin "localhost:6962/test" answers at /test/ct/v1/..., which is
+	 * fulcrum serve's default --ct-log-url. */
+	if (n > 0 && strncmp(path, s->origin_path, n) == 0 && strncmp(path + n, "/ct/v1/", 7) == 0)
+		path += n;
 
 	if (strcmp(path, "/ct/v1/add-chain") == 0 || strcmp(path, "/ct/v1/add-pre-chain") == 0) {
 		if (!post)
@@ -1155,6 +1248,7 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	}
 	s->dir = fc_xstrdup(cfg->storage_dir);
 	s->origin = fc_xstrdup(cfg->origin);
+	s->origin_path = strchr(s->origin, '/');
 	s->signer = cfg->signer;
 	s->pub = hsm_signer_public_key(cfg->signer);
 	s->max_age_ms = cfg->batch_max_age_ms ? cfg->batch_max_age_ms : CTLOG_SRV_DEFAULT_BATCH_AGE_MS;

@@ -191,6 +191,27 @@ enum fc_status hsm_sign(struct hsm_signer *s, const uint8_t *msg, size_t len, ui
 	return hsm_sign_ctx(s, msg, len, NULL, sig, sig_len, err);
 }
 
+/* True when sig is s's signature over msg (RFC 4055 3.1 as Go signs PSS:
+ * MGF1 with the message digest, salt as long as the digest). */
+static bool signature_verifies(const struct hsm_signer *s, const uint8_t *msg, size_t len,
+			       const uint8_t *sig, size_t sig_len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
+	bool ok;
+
+	ok = ctx != NULL && EVP_DigestVerifyInit(ctx, &pctx, s->md, NULL, s->pub) == 1 &&
+	     (s->padding != HSM_RSA_PSS ||
+	      (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1 &&
+	       EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, s->md) == 1)) &&
+	     EVP_DigestVerify(ctx, sig, sig_len, msg, len) == 1;
+	if (!ok)
+		ERR_clear_error();
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
 /*
  * Sign msg saying what it is for (hsm.h): the context goes to backends
  * that use it (a remote signer checks the message against it), the others
@@ -219,6 +240,15 @@ enum fc_status hsm_sign_ctx(struct hsm_signer *s, const uint8_t *msg, size_t len
 		free(out);
 		return fc_err_set(err, FC_EHSM, "hsm: %s: backend returned a %zu-byte signature",
 				  s->description, out_len);
+	}
+	if (s->ops->verify_output && !signature_verifies(s, msg, len, out, out_len)) {
+		free(out);
+		fc_log(LOG_ERR, "hsm: %s: a signature did not verify with the key's public half",
+		       s->description);
+		return fc_err_set(err, FC_EHSM,
+				  "hsm: %s: the signature it returned does not verify with its "
+				  "public key",
+				  s->description);
 	}
 	*sig = out;
 	*sig_len = out_len;
@@ -358,8 +388,6 @@ const EVP_MD *hsm_signer_digest(const struct hsm_signer *s)
  */
 enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err)
 {
-	EVP_MD_CTX *ctx = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
 	enum fc_status st;
@@ -369,17 +397,8 @@ enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err)
 	if (st != FC_OK)
 		goto out;
 	st = FC_ECONFIG;
-	/* RFC 4055 3.1 as Go signs PSS: MGF1 with the message digest, salt as
-	 * long as the digest. */
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestVerifyInit(ctx, &pctx, s->md, NULL, s->pub) != 1 ||
-	    (s->padding == HSM_RSA_PSS &&
-	     (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-	      EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, s->md) != 1)) ||
-	    EVP_DigestVerify(ctx, sig, sig_len, (const uint8_t *)self_test_msg,
-			     sizeof(self_test_msg) - 1) != 1) {
-		ERR_clear_error();
+	if (!signature_verifies(s, (const uint8_t *)self_test_msg, sizeof(self_test_msg) - 1, sig,
+				sig_len)) {
 		fc_err_set(err, FC_ECONFIG,
 			   "hsm: %s: the self-test signature does not verify with the key's public "
 			   "half (the private key and the public key or certificate do not match)",
@@ -388,7 +407,6 @@ enum fc_status hsm_signer_self_test(struct hsm_signer *s, struct fc_err *err)
 	}
 	st = FC_OK;
 out:
-	EVP_MD_CTX_free(ctx);
 	free(sig);
 	return st;
 }

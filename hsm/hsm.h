@@ -79,6 +79,11 @@ struct hsm_ops {
 	/* The key is in this process's memory: a signature costs some
 	 * microseconds of CPU and never waits (a caller may sign inline). */
 	bool in_process;
+	/* The signature comes from a device fulcrum does not control (a
+	 * PKCS#11 token): hsm_sign_ctx verifies each with the public half
+	 * before returning it, as Go's x509.CreateCertificate does, so that a
+	 * faulty token never yields a bad certificate, SCT or timestamp. */
+	bool verify_output;
 	/* Start signing and return; done is called once, from any thread
 	 * (perhaps before this returns). NULL = sign_ctx, then done. */
 	void (*sign_async)(void *impl, const uint8_t *msg, size_t len,

@@ -885,6 +885,7 @@ static void p11_key_close(void *impl)
 
 static const struct hsm_ops p11_ops = {
 	.sign = p11_key_sign,
+	.verify_output = true,
 	.ready = p11_key_ready,
 	.close = p11_key_close,
 };

@@ -48,10 +48,10 @@
 /* A final certificate must follow its precertificate within this time. */
 #define SIGNER_PRECERT_TTL_S 600
 /* Serial numbers remembered per generation (two generations are kept: at
- * least this many of the latest serials are refused again, a day of
+ * least this many of the latest serials are refused again, six hours of
  * issuance at about 6 certificates per second). 16 bytes each, touched
- * at start (16 MiB). */
-#define SIGNER_SERIALS_PER_GEN (1u << 19)
+ * at start (4 MiB: the signer's resident memory is mostly these). */
+#define SIGNER_SERIALS_PER_GEN (1u << 17)
 /* How long the network side waits for an answer before it gives up on the
  * signer (FC_EUNAVAIL). */
 #define SIGNER_CALL_TIMEOUT_MS 15000

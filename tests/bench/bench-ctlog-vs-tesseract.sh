@@ -12,8 +12,9 @@
 # measures for SECONDS:
 #   entries/s   tree growth over the run (the log's own checkpoint)
 #   p50, p99    SCT latency seen by wrk
-#   CPU/entry   utime+stime of the log process (/proc/PID/stat) / entries
-#   RSS         peak resident size of the log process (VmHWM)
+#   CPU/entry   utime+stime of the log's processes (/proc/PID/stat; fulcrum
+#               ctlog's network process, supervisor and signer) / entries
+#   RSS         peak resident size of the log's processes (the sum of VmHWM)
 # Then, per batch age and submitters, the median of the rounds and the
 # ratios TesseraCT/fulcrum (CPU per entry) and fulcrum/TesseraCT
 # (entries/s), against the aims: CPU per entry <= 1/3 of TesseraCT's,
@@ -26,7 +27,8 @@
 #   FULCRUM_BIN=build-rel/cmd/fulcrum FULCRUM_DEPS=... \
 #     tests/bench/bench-ctlog-vs-tesseract.sh [SECONDS]
 # BENCH_ROUNDS (default 2), BENCH_AGES ("1s 250ms"), BENCH_CONNS ("50 200
-# 1000"), BENCH_CA=0 skips part 2. Use a release build (meson setup
+# 1000"), BENCH_CA=0 skips part 2, BENCH_CTLOG_ARGS (more flags for fulcrum
+# ctlog, e.g. --no-signer-process). Use a release build (meson setup
 # build-rel --buildtype=release): sanitizers slow everything several times.
 here=$(cd "$(dirname "$0")" && pwd)
 : "${FULCRUM_BIN:?FULCRUM_BIN must name the (release) fulcrum binary}"
@@ -59,12 +61,27 @@ ms_of() { # "1s" / "250ms" -> ms
 # wrk's latency ("312.45ms", "1.02s", "850.00us") in ms
 wrk_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) print v / 1000; else if (v ~ /ms$/) print v + 0; else if (v ~ /s$/) print v * 1000; else print v }'; }
 
+# A log is a process and its descendants (fulcrum ctlog: the network
+# process, the signer's supervisor and the signer process).
+tree_pids() {
+  local p
+  echo "$1"
+  for p in $(ps -o pid= --ppid "$1"); do tree_pids "$p"; done
+}
+tree_sum() { # PID FILE AWK-PROGRAM
+  local p t=0
+  for p in $(tree_pids "$1"); do t=$((t + $(awk "$3" "/proc/$p/$2" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+cpu_ticks() { tree_sum "$1" stat '{print $14 + $15}'; }
+hwm_kb() { tree_sum "$1" status '/^VmHWM:/ {print $2}'; }
+
 # start_log KIND AGE NAME: sets LOG_URL, LOG_PID, LOG_SIZE_CMD.
 start_log() {
   local kind=$1 age=$2 name=$3
   if [ "$kind" = fulcrum ]; then
     ct_start "$name" "$T_TMP/$name.store" "$ca/root.pem" "$ca/log.key" --batch-max-age "$age" \
-      --batch-max-size 1024 >/dev/null || return 1
+      --batch-max-size 1024 ${BENCH_CTLOG_ARGS:-} >/dev/null || return 1
   else
     CT_ORIGIN='' tesseract_start "$name" "$ca/root.pem" "$age" --batch_max_age="$age" \
       --batch_max_size=1024 --ext_key_usages=Any >/dev/null || return 1
@@ -86,12 +103,12 @@ run() {
     "$T_TMP/bodies.jsonl" 2 0 >/dev/null 2>&1
   sleep "$(awk -v a="$(ms_of "$age")" 'BEGIN { print a * 2 / 1000 + 0.5 }')"
   warm=$(log_size "$kind" "$name")
-  cpu0=$(awk '{print $14 + $15}' "/proc/$LOG_PID/stat")
+  cpu0=$(cpu_ticks "$LOG_PID")
   out=$(wrk -t2 -c "$c" -d "${DUR}s" --timeout 15s --latency -s "$here/bench-ctlog.lua" "$LOG_URL" -- \
     "$T_TMP/bodies.jsonl" 2 "$((warm + 1000))" 2>&1)
   sleep "$(awk -v a="$(ms_of "$age")" 'BEGIN { print a * 2 / 1000 + 0.5 }')" # the last batch published
-  cpu1=$(awk '{print $14 + $15}' "/proc/$LOG_PID/stat")
-  hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$LOG_PID/status")
+  cpu1=$(cpu_ticks "$LOG_PID")
+  hwm=$(hwm_kb "$LOG_PID")
   size=$(($(log_size "$kind" "$name") - warm))
   ct_stop "$LOG_PID"
   rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")

@@ -14,17 +14,21 @@
 #
 # For each round: certificates/s (200 answers / seconds), p50/p99 latency,
 # server CPU per certificate (utime+stime from /proc/PID/stat before and
-# after, over the certificates), peak RSS during the round (VmHWM, reset
+# after, over the certificates; of every process of the service), peak RSS
+# during the round (the sum of its processes' VmHWM, reset
 # before the round through /proc/PID/clear_refs when the kernel allows) and
 # the machine's load average. Then, per connection count, the median of the
 # rounds for each server and the ratios fulcrum/Fulcio, and each server's
-# idle RSS (VmRSS) after start-up and after the load.
+# idle RSS (VmRSS) after start-up and after the load. fulcrum runs with
+# --max-connections-per-ip 0: all of wrk's connections come from one
+# address, and Fulcio has no such cap.
 #
 # Usage: tests/bench/bench-vs-fulcio.sh [BUILD_DIR] [SECONDS] [ROUNDS] [CONNECTIONS...]
 #   defaults: <repo>/build, 10 s, 3 rounds, 32 and 1000 connections.
 # Use a release build (meson setup build-rel --buildtype=release -Dtestable=true).
 # Environment: FULCRUM_DEPS (Fulcio's location, default <repo>/.deps),
-# BENCH_POOL (bodies in the pool, default 2000).
+# BENCH_POOL (bodies in the pool, default 2000), BENCH_SERVE_ARGS (more
+# flags for fulcrum serve, e.g. --no-signer-process).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
@@ -132,7 +136,7 @@ LUA
 fport=$(free_port)
 FULCRUM_FILECA_KEY_PASSWD=$pass "$build/cmd/fulcrum" serve --ca fileca --fileca-cert "$tmp/chain.pem" \
   --fileca-key "$tmp/int.key" --config-path "$tmp/config.json" --ct-log-url "" \
-  --host 127.0.0.1 --port "$fport" --metrics-port 0 --journal-dir "$tmp/journal" >"$tmp/fulcrum.log" 2>&1 &
+  --host 127.0.0.1 --port "$fport" --metrics-port 0 --journal-dir "$tmp/journal" --max-connections-per-ip 0 ${BENCH_SERVE_ARGS:-} >"$tmp/fulcrum.log" 2>&1 &
 fulcrum_pid=$!
 pids+=($!)
 gport=$(free_port)
@@ -146,9 +150,29 @@ pids+=($!)
 wait_http "http://127.0.0.1:$fport/healthz" || fail "fulcrum serve did not start: $(tail -5 "$tmp/fulcrum.log")"
 wait_http "http://127.0.0.1:$gport/healthz" || fail "fulcio serve did not start: $(tail -5 "$tmp/fulcio.log")"
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-reset_hwm() { echo 5 >"/proc/$1/clear_refs" 2>/dev/null; }
+# A service is a process and its descendants (fulcrum serve: the network
+# process, the signer's supervisor and the signer process), so CPU and
+# memory are summed over all of them.
+tree_pids() {
+  local p
+  echo "$1"
+  for p in $(ps -o pid= --ppid "$1"); do tree_pids "$p"; done
+}
+cpu_ticks() {
+  local p t=0
+  for p in $(tree_pids "$1"); do t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+status_kb() {
+  local p t=0
+  for p in $(tree_pids "$1"); do t=$((t + $(awk -v k="$2:" '$1 == k { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0))); done
+  echo "$t"
+}
+reset_hwm() {
+  local p ok=0
+  for p in $(tree_pids "$1"); do echo 5 >"/proc/$p/clear_refs" 2>/dev/null || ok=1; done
+  return $ok
+}
 url_of() { [ "$1" = fulcrum ] && echo "http://127.0.0.1:$fport" || echo "http://127.0.0.1:$gport"; }
 pid_of() { [ "$1" = fulcrum ] && echo "$fulcrum_pid" || echo "$fulcio_pid"; }
 
@@ -176,7 +200,7 @@ run_round() {
   hwm=$(status_kb "$pid" VmHWM)
   req=$(awk '/requests in/ { print $1 }' <<<"$out")
   non2xx=$(awk '/Non-2xx/ { print $NF }' <<<"$out")
-  sock=$(awk -F'[ ,]+' '/Socket errors/ { print "connect " $4 " read " $6 " write " $8 " timeout " $10 }' <<<"$out")
+  sock=$(awk -F'[ ,]+' '/Socket errors/ { print "connect " $5 " read " $7 " write " $9 " timeout " $11 }' <<<"$out")
   certs=$((req - ${non2xx:-0}))
   rps=$(awk -v n="$certs" -v t="$secs" 'BEGIN { printf "%.0f", n / t }')
   p50=$(awk '$1 == "50%" { print $2 }' <<<"$out")
@@ -197,6 +221,7 @@ to_ms() {
 
 echo "bench-vs-fulcio: fileca P-256, no CT, ES256 tokens, P-256 proofs; $pool distinct requests;"
 echo "  wrk (default threads) on the same $(nproc)-core machine, ${secs}s a round, $rounds rounds per server and connection count"
+echo "  fulcrum serve flags added: ${BENCH_SERVE_ARGS:-none} (signer process and journal on unless --no-signer-process)"
 echo "  fulcrum $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?') ($build), Fulcio $(cat "$FULCRUM_DEPS/bin/fulcio.version")"
 echo "  per-round peak RSS: VmHWM reset before each round: $hwm_reset"
 : >"$tmp/results"

@@ -38,8 +38,13 @@ CT_URL=$log_URL
 issuer_start idp
 cfg="$T_TMP/config.json"
 jq -n --arg u "$idp_URL" '{OIDCIssuers: {($u): {IssuerURL: $u, ClientID: "sigstore", Type: "email"}}}' >"$cfg"
+# serve submits under the origin's path (the submission prefix), as it
+# does by default to a log started with --origin localhost:6962/test
 serve_start ca --ca fileca --config-path "$cfg" --fileca-cert "$d/chain.pem" --fileca-key "$d/int.key" \
-  --fileca-watch false --ct-log-url "$CT_URL" --ct-log-public-key-path "$d/log.pub" || exit 1
+  --fileca-watch false --ct-log-url "$CT_URL/${CT_ORIGIN#*/}" --ct-log-public-key-path "$d/log.pub" || exit 1
+code=$(curl -s -o /dev/null -w '%{http_code}' "$CT_URL/elsewhere/ct/v1/get-roots")
+[ "$code" = 404 ] && t_ok "the submission API answers under the origin's path only (another prefix: 404)" \
+  || t_bad "GET /elsewhere/ct/v1/get-roots: $code"
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$T_TMP/client.pem" 2>/dev/null
 subs="$T_TMP/subs.jsonl"

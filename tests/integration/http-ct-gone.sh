@@ -28,7 +28,8 @@ LOG="$T_TMP/ca.serve.log"
 subs() { curl -fsS --max-time 5 "$fake_URL/fake/stats" | jq .submissions; }
 certs() { metric "$M" fulcio_new_certs; }
 post4xx() {
-  curl -fsS --max-time 5 "$M/metrics" | awk '/^http_requests_total\{code="4xx",method="post"\}/ {print $2}' | grep . || echo 0
+  curl -fsS --max-time 5 "$M/metrics" \
+    | awk '/^http_requests_total\{code="4[0-9][0-9]",method="post"\}/ {n += $2} END {print n + 0}'
 }
 
 # A: three clients that wait.

@@ -6,7 +6,8 @@
 #     tests/interop/js/package-lock.json into tests/interop/js/node_modules;
 #   * sigstore-python 4.5.1 and pyca/cryptography, pinned with all their
 #     dependencies in tests/interop/py/requirements.txt, into a venv at
-#     $FULCRUM_DEPS/venv (FULCRUM_DEPS defaults to <repo>/.deps).
+#     $FULCRUM_DEPS/venv (FULCRUM_DEPS defaults to <repo>/.deps), with
+#     prometheus-client, whose parser reads /metrics in the obs-* tests.
 # Idempotent: each step is skipped while its lock file is unchanged.
 # Prints one line per step; exits non-zero with the reason on failure.
 set -euo pipefail
@@ -65,6 +66,6 @@ else
   rm -f "$log"
   echo "$want" >"$stamp"
 fi
-"$venv/bin/python" -c 'import sigstore._internal.fulcio.client, sigstore.sign, cryptography' \
+"$venv/bin/python" -c 'import sigstore._internal.fulcio.client, sigstore.sign, cryptography, prometheus_client' \
   || fail "sigstore-python does not import from $venv"
 echo "install-interop: ready (node $(node --version), sigstore $("$venv/bin/python" -c 'from importlib.metadata import version as v; print(v("sigstore"), "/ cryptography", v("cryptography"))'))"
