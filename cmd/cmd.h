@@ -5,7 +5,9 @@
 #ifndef FULCRUM_CMD_H
 #define FULCRUM_CMD_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "common.h"
 #include "signer.h"
@@ -30,13 +32,13 @@ bool cmd_parse_listen(const char *s, char **host, uint16_t *port);
 
 enum cmd_flag_type {
 	CMD_FLAG_STRING,   /* target: const char ** (points into argv, environ or the spec) */
-	CMD_FLAG_SECRET,   /* target: char ** (an owned copy; fc_free_secret); argv wiped */
+	CMD_FLAG_SECRET,   /* target: char ** (an owned copy; fc_free_secret); the source wiped */
 	CMD_FLAG_BOOL,     /* target: bool *; --name alone means true */
 	CMD_FLAG_UINT,     /* target: unsigned long *, within [min, max] */
 	CMD_FLAG_DURATION, /* target: unsigned long * milliseconds, within [min, max] ms */
 	CMD_FLAG_LIST,     /* target: struct cmd_list *; each --name adds one */
 	CMD_FLAG_CUSTOM,   /* parse(value, target, why, n) */
-	CMD_FLAG_IGNORED,  /* accepted, value unused (note says why, for a start-up line) */
+	CMD_FLAG_IGNORED,  /* accepted, value unused; note says why (one start-up line) */
 	CMD_FLAG_REFUSED,  /* an error: note says what fulcrum offers instead */
 };
 
@@ -51,7 +53,9 @@ struct cmd_list {
 
 struct cmd_flag {
 	const char *name;      /* the long name, without dashes */
-	const char *alias;     /* another long name, or NULL */
+	const char *alias;     /* another long name, on the command line only (as pflag's
+				* normalised names: viper reads neither environment nor file
+				* under it), or NULL */
 	char shorthand;        /* -x, or 0 */
 	enum cmd_flag_type type;
 	void *target;
@@ -59,6 +63,10 @@ struct cmd_flag {
 	unsigned long plain_ms;   /* DURATION: a bare number counts this many ms (0: refused) */
 	bool (*parse)(const char *value, void *target, char *why, size_t n); /* CUSTOM */
 	const char *note;         /* IGNORED, REFUSED */
+	/* --help (cmd_flags_usage) */
+	const char *group;        /* a heading printed before this flag, or NULL */
+	const char *metavar;      /* the value's name ("FILE"), NULL for a BOOL */
+	const char *help;         /* lines separated by \n; NULL: listed by name only */
 	enum cmd_flag_source source; /* out: where the value came from */
 };
 
@@ -66,19 +74,40 @@ struct cmd_flags_spec {
 	const char *command;    /* "serve", for messages */
 	const char *env_prefix; /* "FULCIO_SERVE_", or NULL for no environment */
 	const char *file_flag;  /* the STRING flag naming a flag file ("config"), or NULL */
+	bool bool_value_arg;    /* "--bool false" also reads the next argument (a command
+				 * without positional arguments; pflag wants --bool=false) */
 	char **owned;           /* values read from the flag file (cmd_flags_release) */
 	size_t n_owned;
+	char **notes;           /* warnings for cmd_flags_log_notes */
+	size_t n_notes;
 };
 
 /*
  * Parse argv into flags: the command line, then PREFIX_NAME environment
  * variables, then the flag file, each only for flags a stronger source
  * left alone. -1 when all is read (positional arguments from *first_arg),
- * else CMD_EXIT_USAGE with the reason printed to stderr.
+ * else CMD_EXIT_USAGE with the reason printed to stderr. Warnings (flag
+ * file names that are no flag, ignored flags that were given) wait in
+ * spec for cmd_flags_log_notes.
  */
 int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n, int argc,
 		    char **argv, int *first_arg);
+/* Log the warnings of the parse (once, when the command has started) and
+ * forget them. */
+void cmd_flags_log_notes(struct cmd_flags_spec *spec);
+/* True when the flag named name was given (command line, environment or
+ * file). */
+bool cmd_flag_given(const struct cmd_flag *flags, size_t n, const char *name);
+/* The flags' part of --help: each flag once, with its shorthand, alias and
+ * help, under its group's heading. */
+void cmd_flags_usage(FILE *out, const struct cmd_flag *flags, size_t n);
 void cmd_flags_release(struct cmd_flags_spec *spec);
+
+/* flags_file.c: a flag file's text (name: its path, whose extension picks
+ * YAML or JSON) as one flat JSON object of flag names, as viper would read
+ * it (cmd_int.h tells the rules). NULL with the reason in why, else the
+ * object (json_decref). */
+json_t *cmd_flag_file_parse(const char *name, const char *text, size_t len, char *why, size_t n);
 
 int cmd_token_main(int argc, char **argv);
 int cmd_journal_main(int argc, char **argv);
@@ -169,7 +198,8 @@ struct cmd_ca_opts {
 	const char *ca;                   /* ephemeralca, fileca or pkcs11ca */
 	const char *fileca_cert;
 	const char *fileca_key;
-	const char *passwd_arg;           /* --fileca-key-passwd where it lies in argv */
+	char *passwd;                     /* --fileca-key-passwd: the caller's copy, wiped
+					   * by cmd_ca_open (NULL: the environment's) */
 	bool fileca_watch;
 	struct cmd_pkcs11ca_flags pkcs11;
 	int validity_s;                   /* the certificate lifetime */

@@ -1,8 +1,10 @@
 /*
- * fulcrum serve: the certificate authority. Flag names are Fulcio's where
- * Fulcio has them, so that a deployment can swap binaries.
+ * fulcrum serve: the certificate authority. Its flags are read as Fulcio's
+ * `fulcio serve` reads them (cmd/flags.c: the command line, FULCIO_SERVE_*
+ * environment variables, a --config flag file; no abbreviations), with
+ * Fulcio's names, types and defaults, so that a deployment can swap
+ * binaries; fulcrum's own flags come after them in each group.
  */
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,251 +30,389 @@
 /* The CT flags: several logs by repeating --ct-log-url with its
  * per-log flags in the same order, or a --ct-log-config file. */
 struct serve_ct_flags {
-	const char *url[CT_MAX_LOGS], *key[CT_MAX_LOGS], *origin[CT_MAX_LOGS], *op[CT_MAX_LOGS];
-	size_t n_url, n_key, n_origin, n_op;
+	struct cmd_list url, key, origin, op; /* as given; url settled by ct_settle */
 	const char *config;
 	const char *tls_ca;
-	unsigned timeout_ms, min_scts, min_ops, stagger_ms;
+	unsigned long timeout_ms, min_scts, min_ops, stagger_ms; /* 0: not given */
 	bool has_stagger;
 	bool off; /* the last --ct-log-url was "" */
 };
 
 struct serve_flags {
+	const char *flag_file;         /* -c, --config (read by cmd/flags.c) */
 	const char *ca;
-	const char *config_path;
+	const char *config_path;       /* NULL: Fulcio's default, else built-in issuers */
 	const char *fileca_cert;
 	const char *fileca_key;
-	const char *fileca_key_passwd; /* where it lies in argv: wiped, never copied here */
+	char *fileca_key_passwd;       /* a copy (its sources wiped); wiped by cmd_ca_open */
 	bool fileca_watch;
 	struct serve_ct_flags ct;
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
-	const char *rate_limit_config;    /* --rate-limit-config */
-	const char *rate_limit_redis;     /* --rate-limit-redis */
+	const char *hsm_chain;         /* --hsm-chain */
+	const char *aws_hsm_root;      /* --aws-hsm-root-ca-path (Fulcio's name for it) */
+	const char *rate_limit_config; /* --rate-limit-config */
+	const char *rate_limit_redis;  /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
-	const char *journal_dir;  /* --journal-dir */
-	const char *user;         /* --user */
-	bool no_signer;           /* --no-signer-process */
+	unsigned long lifetime_ms;     /* --certificate-lifetime */
+	unsigned long leeway_s;        /* --leeway */
+	const char *journal_dir;       /* --journal-dir */
+	const char *user;              /* --user */
+	bool no_signer;                /* --no-signer-process */
+	bool user_ignored; /* --user given without root: said once serving */
+	bool verbose, help;
 	struct signer_user user_ids;
-	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
+	struct cmd_trust_files trust;  /* --trusted-root, --signing-config (cmd_trust.c) */
+};
+
+/* One command, one set of flags: the table below points into it. */
+static struct serve_flags F;
+
+/* --- values that need more than a type ------------------------------------------- */
+
+#define CA_CHOICES                                                                          \
+	"use --ca pkcs11ca (the CA key in an HSM, through PKCS#11), fileca (key and chain "  \
+	"files) or ephemeralca (a throwaway key, for testing)"
+
+/* --log_type: the log format, from now on (before the signer process is
+ * forked, so that every process writes it). */
+static bool parse_log_type(const char *v, void *target, char *why, size_t n)
+{
+	enum fc_log_format lf;
+
+	(void)target;
+	if (!fc_log_format_parse(v, &lf)) {
+		snprintf(why, n, "dev or prod");
+		return false;
+	}
+	fc_log_set_format(lf);
+	return true;
+}
+
+static bool parse_ca(const char *v, void *target, char *why, size_t n)
+{
+	static const char *const theirs[][2] = {{"googleca", "Google Cloud CA Service"},
+						{"kmsca", "a key in a cloud KMS"},
+						{"tinkca", "a Tink keyset sealed by a cloud KMS"}};
+
+	if (strcmp(v, "ephemeralca") == 0 || strcmp(v, "fileca") == 0 ||
+	    strcmp(v, "pkcs11ca") == 0) {
+		*(const char **)target = v;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++) {
+		if (strcmp(v, theirs[i][0]) == 0) {
+			snprintf(why, n, "fulcrum has no %s CA (%s): " CA_CHOICES, v, theirs[i][1]);
+			return false;
+		}
+	}
+	snprintf(why, n, "no such CA: " CA_CHOICES);
+	return false;
+}
+
+static bool parse_port(const char *v, void *target, char *why, size_t n)
+{
+	unsigned long p;
+
+	if (!cmd_parse_uint(v, 65535, &p)) {
+		snprintf(why, n, "not a port number (0 to 65535)");
+		return false;
+	}
+	*(uint16_t *)target = (uint16_t)p;
+	return true;
+}
+
+static bool parse_threads(const char *v, void *target, char *why, size_t n)
+{
+	unsigned long t;
+
+	if (!cmd_parse_uint(v, 1024, &t) || t == 0) {
+		snprintf(why, n, "not a whole number from 1 to 1024");
+		return false;
+	}
+	*(unsigned *)target = (unsigned)t;
+	return true;
+}
+
+/* The HTTP front's deadlines and caps (struct fc_httpd_limits). */
+static bool parse_front_ms(const char *v, void *target, char *why, size_t n)
+{
+	if (fc_parse_duration_ms(v, target) == FC_OK)
+		return true;
+	snprintf(why, n, "not a duration from 1ms to 24h (Go syntax: 10s, 1m30s, 500ms)");
+	return false;
+}
+
+static bool parse_front_count(const char *v, void *target, char *why, size_t n)
+{
+	unsigned long c;
+
+	if (!cmd_parse_uint(v, 1000000, &c) || c == 0) {
+		snprintf(why, n, "not a whole number from 1 to 1000000");
+		return false;
+	}
+	*(uint32_t *)target = (uint32_t)c;
+	return true;
+}
+
+static bool parse_front_per_ip(const char *v, void *target, char *why, size_t n)
+{
+	unsigned long c;
+
+	if (!cmd_parse_uint(v, 1000000, &c)) {
+		snprintf(why, n, "not a whole number from 0 (no cap) to 1000000");
+		return false;
+	}
+	*(uint32_t *)target = c == 0 ? FC_HTTPD_NO_LIMIT : (uint32_t)c;
+	return true;
+}
+
+/* --- the flags: Fulcio's first in each group, then fulcrum's ---------------------- */
+
+#define GRPC_NOTE "gRPC is not served: fulcrum serves Fulcio's HTTP API (v2 and v1) on --port"
+#define KMS_NOTE "fulcrum has no KMS CA (Fulcio's kmsca): " CA_CHOICES
+#define TINK_NOTE "fulcrum has no Tink CA (Fulcio's tinkca): " CA_CHOICES
+#define GOOGLE_NOTE "fulcrum has no Google CA Service CA (Fulcio's googleca): " CA_CHOICES
+
+#define STR(n, t, m, h) {.name = n, .type = CMD_FLAG_STRING, .target = t, .metavar = m, .help = h}
+#define CUSTOM(n, t, fn, m, h) \
+	{.name = n, .type = CMD_FLAG_CUSTOM, .target = t, .parse = fn, .metavar = m, .help = h}
+#define LIST(n, t, m, h) {.name = n, .type = CMD_FLAG_LIST, .target = t, .metavar = m, .help = h}
+#define BOOL(n, t, h) {.name = n, .type = CMD_FLAG_BOOL, .target = t, .help = h}
+#define IGNORED(n) {.name = n, .type = CMD_FLAG_IGNORED, .note = GRPC_NOTE}
+#define REFUSED(n, why) {.name = n, .type = CMD_FLAG_REFUSED, .note = why}
+
+static struct cmd_flag serve_table[] = {
+	{.name = "config", .shorthand = 'c', .type = CMD_FLAG_STRING, .target = &F.flag_file,
+	 .group = "flag file", .metavar = "FILE",
+	 .help = "Fulcio's flag file: YAML or JSON, flag names (no leading "
+		 "dashes) to values, a list for a repeated flag. The command line wins "
+		 "over the environment, which wins over this file. Not the "
+		 "identity configuration: that is --config-path"},
+	{.name = "ca", .type = CMD_FLAG_CUSTOM, .target = &F.ca, .parse = parse_ca, .group = "CA",
+	 .metavar = "NAME",
+	 .help = "ephemeralca (an in-memory P-256 root made at start, for "
+		 "development), fileca or pkcs11ca; required"},
+	STR("fileca-cert", &F.fileca_cert, "FILE", "PEM chain: issuing CA first, root last"),
+	STR("fileca-key", &F.fileca_key, "FILE", "PEM private key of the issuing CA"),
+	{.name = "fileca-key-passwd", .type = CMD_FLAG_SECRET, .target = &F.fileca_key_passwd,
+	 .metavar = "PASS",
+	 .help = "its passphrase (else FULCRUM_FILECA_KEY_PASSWD; a flag shows "
+		 "in ps until fulcrum wipes it)"},
+	BOOL("fileca-watch", &F.fileca_watch,
+	     "reload key and chain when the files change (default true; "
+	     "--fileca-watch=false; SIGHUP always reloads)"),
+	STR("pkcs11-config-path", &F.pkcs11.config_path, "FILE",
+	    "pkcs11ca: crypto11 JSON (Path, TokenLabel|TokenSerial|"
+	    "SlotNumber, Pin, MaxSessions, ...; default " CMD_PKCS11_DEFAULT_CONFIG ")"),
+	STR("hsm-caroot-id", &F.pkcs11.caroot_id, "ID",
+	    "CKA_ID (ASCII bytes, as Fulcio) of the issuing CA certificate "
+	    "on the token; the chain above it is read from the token's "
+	    "other certificates"),
+	STR("hsm-key-label", &F.pkcs11.key_label, "LABEL",
+	    "CKA_LABEL of the CA key (default: the URI's object, else the token's key of "
+	    "the issuing certificate, else PKCS11CA)"),
+	STR("aws-hsm-root-ca-path", &F.aws_hsm_root, "FILE", "the same as --hsm-chain"),
+	STR("pkcs11-uri", &F.pkcs11.uri, "URI",
+	    "pkcs11ca: RFC 7512 URI instead of --pkcs11-config-path, e.g.\n"
+	    "'pkcs11:token=fulcio;object=PKCS11CA\n"
+	    "?module-path=/usr/lib/softhsm/libsofthsm2.so\n"
+	    "&pin-source=file:/p'"),
+	STR("pkcs11-pin-file", &F.pkcs11.pin_file, "FILE",
+	    "read the PIN from FILE at each login (it is not kept in "
+	    "memory); FULCRUM_PKCS11_PIN in the environment wins over "
+	    "every other source"),
+	STR("hsm-chain", &F.hsm_chain, "FILE",
+	    "PEM chain (issuing CA first, root last) instead of the token's "
+	    "certificates"),
+	BOOL("hsm-rsa-pss", &F.pkcs11.rsa_pss, "sign with RSA-PSS (an RSA CA key)"),
+	{.name = "config-path", .type = CMD_FLAG_STRING, .target = &F.config_path,
+	 .group = "identity", .metavar = "FILE",
+	 .help = "Fulcio identity configuration, JSON or YAML (default " CFG_DEFAULT_PATH
+		 ", else\n/etc/fulcio-config/config.json, else Fulcio's built-in "
+		 "issuers); a path given here must exist"},
+	{.name = "leeway", .type = CMD_FLAG_UINT, .target = &F.leeway_s, .max = 3600,
+	 .metavar = "SECONDS", .help = "clock skew allowed on token exp/nbf/iat (default 60)"},
+	{.name = "client-signing-algorithms", .type = CMD_FLAG_STRING,
+	 .target = &F.server.client_algs, .group = "certificates", .metavar = "L",
+	 .help = "comma-separated allow-list of client key algorithms "
+		 "(default: Fulcio's seven)"},
+	{.name = "certificate-lifetime", .type = CMD_FLAG_DURATION, .target = &F.lifetime_ms,
+	 .min = 60000, .max = 168 * 3600000UL, .plain_ms = 1000, .metavar = "D",
+	 .help = "validity of issued certificates, 1m to 168h (default 10m; "
+		 "Go syntax, e.g. 20m, 1h30m, or a number of seconds)"},
+	{.name = "ct-log-url", .type = CMD_FLAG_LIST, .target = &F.ct.url,
+	 .group = "CT logs (no certificate without the SCTs the policy asks for)",
+	 .metavar = "URL",
+	 .help = "log prefix (default " CT_DEFAULT_URL "); "
+		 "\"\" turns CT off (certificates without SCTs); "
+		 "repeat it for several logs (at most 8)"},
+	LIST("ct-log-public-key-path", &F.ct.key, "FILE",
+	     "PEM public key of the log (required with a URL; one per "
+	     "--ct-log-url, same order): every SCT is verified with its "
+	     "log's key before issuing"),
+	LIST("ct-log-origin", &F.ct.origin, "HOST",
+	     "Host header to send to the log (static-CT/TesseraCT; none, or "
+	     "one per --ct-log-url)"),
+	STR("ct-log.tls-ca-cert", &F.ct.tls_ca, "FILE", "extra PEM CA bundle for HTTPS to the logs"),
+	LIST("ct-log-operator", &F.ct.op, "NAME",
+	     "who runs the log (none, or one per --ct-log-url; default: each "
+	     "log is its own operator)"),
+	STR("ct-log-config", &F.ct.config, "FILE",
+	    "the logs and the policy in a YAML or JSON file instead of the "
+	    "flags above, read again on SIGHUP (docs/ct-client.md)"),
+	{.name = "ct-log-min-scts", .type = CMD_FLAG_UINT, .target = &F.ct.min_scts, .min = 1,
+	 .max = CT_MAX_LOGS, .metavar = "K",
+	 .help = "issue only with at least K verified SCTs (default 1)"},
+	{.name = "ct-log-min-operators", .type = CMD_FLAG_UINT, .target = &F.ct.min_ops, .min = 1,
+	 .max = CT_MAX_LOGS, .metavar = "M",
+	 .help = "... from logs of at least M operators (default 1)"},
+	{.name = "ct-log-stagger", .type = CMD_FLAG_DURATION, .target = &F.ct.stagger_ms,
+	 .max = 600000, .plain_ms = 1000, .metavar = "D",
+	 .help = "ask the next log after this long without enough SCTs, or at "
+		 "once when one fails (default 500ms; 0 = every log at once)"},
+	{.name = "ct-log-timeout", .type = CMD_FLAG_DURATION, .target = &F.ct.timeout_ms, .min = 1,
+	 .max = 600000, .plain_ms = 1000, .metavar = "D",
+	 .help = "deadline of one certificate's submissions, retries included "
+		 "(default 10s; e.g. 10s, 500ms, 30)"},
+	{.name = "rate-limit-config", .type = CMD_FLAG_STRING, .target = &F.rate_limit_config,
+	 .group = "rate limits (off unless a configuration is given; docs/ratelimit.md)",
+	 .metavar = "FILE",
+	 .help = "per-identity limits, JSON or YAML; over a limit the answer "
+		 "is 429 with Retry-After"},
+	STR("rate-limit-redis", &F.rate_limit_redis, "URL",
+	    "share the limits between replicas through Redis: "
+	    "redis://HOST[:PORT][/DB] or a unix socket path; while it is "
+	    "down, each replica limits on its own"),
+	{.name = "host", .alias = "http-host", .type = CMD_FLAG_STRING, .target = &F.server.host,
+	 .group = "listeners", .metavar = "ADDR", .help = "API listen address (default 0.0.0.0)"},
+	{.name = "port", .alias = "http-port", .type = CMD_FLAG_CUSTOM, .target = &F.server.port,
+	 .parse = parse_port, .metavar = "PORT",
+	 .help = "API port (default 8080; 0 = any free port)"},
+	CUSTOM("metrics-port", &F.server.metrics_port, parse_port, "PORT",
+	       "Prometheus metrics port (default 2112; 0 = off)"),
+	STR("port-file", &F.server.port_file, "FILE", "write the bound API port here once listening"),
+	CUSTOM("threads", &F.server.threads, parse_threads, "N",
+	       "worker threads (default: number of CPUs)"),
+	STR("trusted-root", &F.trust.trusted_root_path, "FILE",
+	    "GET /api/v2/trustedRoot (written by fulcrum trust)"),
+	STR("signing-config", &F.trust.signing_config_path, "FILE",
+	    "GET /api/v2/signingConfig; both: /api/v2/trustConfig"),
+	{.name = "read-header-timeout", .type = CMD_FLAG_CUSTOM,
+	 .target = &F.server.http.read_header_ms, .parse = parse_front_ms, .group = "HTTP front (durations in Go syntax: 10s, 1m30s, 500ms)",
+	 .metavar = "D",
+	 .help = "whole request header, from its first byte (default 10s; not "
+		 "reset by each byte)"},
+	CUSTOM("idle-connection-timeout", &F.server.http.idle_ms, parse_front_ms, "D",
+	       "idle keep-alive connections (default 30s)"),
+	CUSTOM("read-timeout", &F.server.http.read_ms, parse_front_ms, "D",
+	       "whole request, header and body (default 60s)"),
+	CUSTOM("write-timeout", &F.server.http.write_ms, parse_front_ms, "D",
+	       "sending an answer once it is ready (default 60s)"),
+	CUSTOM("shutdown-timeout", &F.server.http.shutdown_ms, parse_front_ms, "D",
+	       "on SIGTERM, how long requests in flight may take to finish; "
+	       "then they are answered 503 (default 30s)"),
+	CUSTOM("max-connections", &F.server.http.max_connections, parse_front_count, "N",
+	       "open connections (default 4096); more are refused"),
+	CUSTOM("max-connections-per-ip", &F.server.http.max_per_ip, parse_front_per_ip, "N",
+	       "open connections from one client address (default 512; 0 = "
+	       "no per-address cap)"),
+	CUSTOM("max-requests-in-flight", &F.server.http.max_in_flight, parse_front_count, "N",
+	       "requests queued, running or waiting for an answer (default "
+	       "2048); more are answered 503 at once"),
+	{.name = "journal-dir", .type = CMD_FLAG_STRING, .target = &F.journal_dir,
+	 .group = "signer process (docs/signer.md)", .metavar = "DIR",
+	 .help = "issuance journal (default " JOURNAL_DEFAULT_DIR ")"},
+	STR("user", &F.user, "NAME",
+	    "run as root: the network process becomes NAME (default " SIGNER_DEFAULT_USER ")"),
+	BOOL("no-signer-process", &F.no_signer,
+	     "key in the network process, no checks, no journal"),
+	{.name = "log_type", .type = CMD_FLAG_CUSTOM, .parse = parse_log_type, .group = "logging",
+	 .metavar = "dev|prod",
+	 .help = "dev (default): one human line per event; prod: one JSON object per line with "
+		 "Fulcio's keys (severity, ts, caller, message), then fields; one audit line per "
+		 "certificate in both"},
+	{.name = "verbose", .shorthand = 'v', .type = CMD_FLAG_BOOL, .target = &F.verbose,
+	 .help = "log debug details"},
+	{.name = "help", .shorthand = 'h', .type = CMD_FLAG_BOOL, .target = &F.help,
+	 .help = "show this help"},
+	{.name = "grpc-host", .type = CMD_FLAG_IGNORED, .note = GRPC_NOTE,
+	 .group = "Fulcio's gRPC flags (accepted; one start-up line says gRPC is not served)"},
+	IGNORED("grpc-port"),
+	IGNORED("grpc-tls-certificate"),
+	IGNORED("grpc-tls-key"),
+	IGNORED("legacy-unix-domain-socket"),
+	{.name = "kms-resource", .type = CMD_FLAG_REFUSED, .note = KMS_NOTE,
+	 .group = "Fulcio's KMS, Tink and Google CA flags: refused (fulcrum offers --ca pkcs11ca,\n"
+		  "fileca and ephemeralca)"},
+	REFUSED("kms-cert-chain-path", KMS_NOTE),
+	REFUSED("gcp-kms-retries", KMS_NOTE),
+	REFUSED("gcp-kms-timeout", KMS_NOTE),
+	REFUSED("tink-kms-resource", TINK_NOTE),
+	REFUSED("tink-keyset-path", TINK_NOTE),
+	REFUSED("tink-cert-chain-path", TINK_NOTE),
+	REFUSED("gcp_private_ca_parent", GOOGLE_NOTE),
+};
+#undef STR
+#undef CUSTOM
+#undef LIST
+#undef BOOL
+#undef IGNORED
+#undef REFUSED
+#define N_SERVE_FLAGS (sizeof(serve_table) / sizeof(serve_table[0]))
+
+static struct cmd_flags_spec serve_spec = {
+	.command = "serve",
+	.env_prefix = "FULCIO_SERVE_",
+	.file_flag = "config",
+	.bool_value_arg = true, /* --fileca-watch false, as fulcrum always read it */
 };
 
 static void serve_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fulcrum serve --ca ephemeralca|fileca|pkcs11ca [options]\n\n"
-		"Serves Fulcio's HTTP API (v2 and v1) for signing clients.\n\n"
-		"CA:\n"
-		"  --ca NAME                      ephemeralca (an in-memory P-256 root made at start,\n"
-		"                                 for development), fileca or pkcs11ca\n"
-		"  --fileca-cert FILE             PEM chain: issuing CA first, root last\n"
-		"  --fileca-key FILE              PEM private key of the issuing CA\n"
-		"  --fileca-key-passwd PASS       its passphrase (prefer the environment variable\n"
-		"                                 FULCRUM_FILECA_KEY_PASSWD: flags show in ps)\n"
-		"  --fileca-watch BOOL            reload key and chain when the files change\n"
-		"                                 (default true; SIGHUP always reloads)\n"
-		"  --pkcs11-config-path FILE      pkcs11ca: crypto11 JSON (Path, TokenLabel|\n"
-		"                                 TokenSerial|SlotNumber, Pin, MaxSessions, ...;\n"
-		"                                 default config/crypto11.conf)\n"
-		"  --pkcs11-uri URI               pkcs11ca: RFC 7512 URI instead, e.g.\n"
-		"                                 'pkcs11:token=fulcio;object=PKCS11CA?module-path=\n"
-		"                                 /usr/lib/softhsm/libsofthsm2.so&pin-source=file:/p'\n"
-		"  --pkcs11-pin-file FILE         read the PIN from FILE at each login (it is not\n"
-		"                                 kept in memory); FULCRUM_PKCS11_PIN in the\n"
-		"                                 environment wins over every other source\n"
-		"  --hsm-caroot-id ID             CKA_ID (ASCII bytes, as Fulcio) of the issuing CA\n"
-		"                                 certificate on the token; the chain above it is\n"
-		"                                 read from the token's other certificates\n"
-		"  --hsm-key-label LABEL          CKA_LABEL of the CA key (default: the URI's object,\n"
-		"                                 else the token's key of the issuing certificate,\n"
-		"                                 else PKCS11CA)\n"
-		"  --hsm-chain FILE               PEM chain (issuing CA first, root last) instead of\n"
-		"                                 the token's certificates (alias:\n"
-		"                                 --aws-hsm-root-ca-path)\n"
-		"  --hsm-rsa-pss                  sign with RSA-PSS (an RSA CA key)\n"
-		"identity:\n"
-		"  --config-path FILE             Fulcio identity configuration, JSON or YAML, read\n"
-		"                                 again on SIGHUP (default %s;\n"
-		"                                 if absent, Fulcio's built-in issuers)\n"
-		"  --leeway SECONDS               clock skew allowed on token exp/nbf/iat (default 60)\n"
-		"certificates:\n"
-		"  --client-signing-algorithms L  comma-separated allow-list of client key algorithms\n"
-		"                                 (default: Fulcio's seven)\n"
-		"  --certificate-lifetime SECONDS validity of issued certificates (default 600)\n"
-		"CT logs (every certificate is logged and carries its SCTs; too few, no certificate):\n"
-		"  --ct-log-url URL               log prefix (default " CT_DEFAULT_URL ");\n"
-		"                                 \"\" turns CT off (certificates without SCTs);\n"
-		"                                 repeat it for several logs (at most 8)\n"
-		"  --ct-log-public-key-path FILE  PEM public key of the log (required with a URL;\n"
-		"                                 one per --ct-log-url, same order): every SCT is\n"
-		"                                 verified with its log's key before issuing\n"
-		"  --ct-log-origin HOST           Host header to send to the log (static-CT/TesseraCT;\n"
-		"                                 none, or one per --ct-log-url)\n"
-		"  --ct-log-operator NAME         who runs the log (none, or one per --ct-log-url;\n"
-		"                                 default: each log is its own operator)\n"
-		"  --ct-log-config FILE           the logs and the policy in a YAML or JSON file\n"
-		"                                 instead of the flags above (docs/ct-client.md)\n"
-		"  --ct-log-min-scts K            issue only with at least K verified SCTs (default 1)\n"
-		"  --ct-log-min-operators M       ... from logs of at least M operators (default 1)\n"
-		"  --ct-log-stagger DURATION      ask the next log after this long without enough\n"
-		"                                 SCTs, or at once when one fails (default 500ms;\n"
-		"                                 0 = every log at once)\n"
-		"  --ct-log.tls-ca-cert FILE      extra PEM CA bundle for HTTPS to the logs\n"
-		"  --ct-log-timeout DURATION      deadline of one certificate's submissions, retries\n"
-		"                                 included (default 10s; e.g. 10s, 500ms, 30)\n"
-		"rate limits (off unless a configuration is given; docs/ratelimit.md):\n"
-		"  --rate-limit-config FILE       per-identity limits, JSON or YAML; over a limit\n"
-		"                                 the answer is 429 with Retry-After\n"
-		"  --rate-limit-redis URL         share the limits between replicas through Redis:\n"
-		"                                 redis://HOST[:PORT][/DB] or a unix socket path;\n"
-		"                                 while it is down, each replica limits on its own\n"
-		"listeners:\n"
-		"  --host, --http-host ADDR       API listen address (default 0.0.0.0)\n"
-		"  --port, --http-port PORT       API port (default 8080; 0 = any free port)\n"
-		"  --port-file FILE               write the bound API port here once listening\n"
-		"  --metrics-port PORT            Prometheus metrics port, on the --host address\n"
-		"                                 (default 2112; 0 = off): Fulcio's families and\n"
-		"                                 labels, process_*, fulcrum_* (docs/operations.md)\n"
-		"  --threads N                    worker threads (default: number of CPUs)\n"
-		"  --trusted-root FILE            GET /api/v2/trustedRoot (written by fulcrum trust)\n"
-		"  --signing-config FILE          GET /api/v2/signingConfig; both: /api/v2/trustConfig\n"
-		"signer process (docs/signer.md):\n"
-		"  --journal-dir DIR              issuance journal (default %s)\n"
-		"  --user NAME                    run as root: the network process becomes NAME\n"
-		"                                 (default " SIGNER_DEFAULT_USER ")\n"
-		"  --no-signer-process            key in the network process, no checks, no journal\n"
-		FC_HTTPD_USAGE
-		"logs:\n"
-		"  --log_type dev|prod            dev (default): one human line per event; prod:\n"
-		"                                 one JSON object per line with Fulcio's keys\n"
-		"                                 (severity, ts, caller, message), then fields;\n"
-		"                                 one audit line per certificate in both\n"
-		"  -v, --verbose                  log debug details\n"
-		"  -h, --help                     show this help\n\n"
-		"SIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
-		"and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
-		"the key files) and the trust files; requests in flight finish with what they\n"
-		"started with, and a file that does not load is logged and the one in use kept\n"
-		"(docs/operations.md, \"Rotating keys\");\n"
-		"SIGTERM or SIGINT stops after finishing the requests in flight.\n",
-		CFG_DEFAULT_PATH, JOURNAL_DEFAULT_DIR);
+		"usage: fulcrum serve --ca ephemeralca|fileca|pkcs11ca [flags]\n\n"
+		"Serves Fulcio's HTTP API (v2 and v1) for signing clients. The flags are read as\n"
+		"`fulcio serve` reads them: Fulcio's names, types and defaults; names are never\n"
+		"abbreviated. A flag not on the command line may come from the environment,\n"
+		"FULCIO_SERVE_ + its name in upper case with the dashes kept (FULCIO_SERVE_CA,\n"
+		"FULCIO_SERVE_CT-LOG-URL; an empty value is not read), else from the --config\n"
+		"file.\n\n");
+	cmd_flags_usage(f, serve_table, N_SERVE_FLAGS);
+	fprintf(f, "\nSIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
+		   "and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
+		   "the key files) and the trust files; requests in flight finish with what they\n"
+		   "started with, and a file that does not load is logged and the one in use kept\n"
+		   "(docs/operations.md, \"Rotating keys\");\n"
+		   "SIGTERM or SIGINT stops after finishing the requests in flight.\n");
 }
 
-static bool parse_bool(const char *s, bool *out)
+/* --- after the flags are read ------------------------------------------------------ */
+
+/* The CT logs as the flags gave them: --ct-log-url "" turns CT off and
+ * forgets the URLs before it; at most CT_MAX_LOGS of each list. False
+ * (said on stderr) otherwise. */
+static bool ct_settle(struct serve_ct_flags *f)
 {
-	if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0)
-		*out = true;
-	else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0)
-		*out = false;
-	else
-		return false;
-	return true;
-}
+	const struct cmd_list *lists[] = {&f->url, &f->key, &f->origin, &f->op};
+	size_t last = f->url.n;
 
-/* The flags of fulcrum serve (serve_usage). */
-enum {
-	OPT_CA = 256, OPT_CONFIG, OPT_FILECA_CERT, OPT_FILECA_KEY, OPT_FILECA_PASSWD,
-	OPT_FILECA_WATCH, OPT_CT_URL, OPT_CT_KEY, OPT_HOST, OPT_PORT, OPT_PORT_FILE,
-	OPT_METRICS_PORT, OPT_THREADS, OPT_ALGS, OPT_LIFETIME, OPT_LEEWAY, OPT_LOG_TYPE,
-	OPT_P11_CONFIG, OPT_P11_URI, OPT_P11_PIN_FILE, OPT_HSM_ID, OPT_HSM_LABEL,
-	OPT_HSM_CHAIN, OPT_HSM_PSS, OPT_CT_ORIGIN, OPT_CT_TLS_CA, OPT_CT_TIMEOUT,
-	OPT_CT_OPERATOR, OPT_CT_CONFIG, OPT_CT_MIN_SCTS, OPT_CT_MIN_OPS, OPT_CT_STAGGER,
-	OPT_RL_CONFIG, OPT_RL_REDIS, OPT_TRUSTED_ROOT, OPT_SIGNING_CONFIG,
-	OPT_JOURNAL_DIR, OPT_USER, OPT_NO_SIGNER,
-};
-static const struct option serve_longopts[] = {
-	{"ca", required_argument, NULL, OPT_CA},
-	{"config-path", required_argument, NULL, OPT_CONFIG},
-	{"fileca-cert", required_argument, NULL, OPT_FILECA_CERT},
-	{"fileca-key", required_argument, NULL, OPT_FILECA_KEY},
-	{"fileca-key-passwd", required_argument, NULL, OPT_FILECA_PASSWD},
-	{"fileca-watch", required_argument, NULL, OPT_FILECA_WATCH},
-	{"ct-log-url", required_argument, NULL, OPT_CT_URL},
-	{"ct-log-public-key-path", required_argument, NULL, OPT_CT_KEY},
-	{"ct-log-origin", required_argument, NULL, OPT_CT_ORIGIN},
-	{"ct-log.tls-ca-cert", required_argument, NULL, OPT_CT_TLS_CA},
-	{"ct-log-timeout", required_argument, NULL, OPT_CT_TIMEOUT},
-	{"ct-log-operator", required_argument, NULL, OPT_CT_OPERATOR},
-	{"ct-log-config", required_argument, NULL, OPT_CT_CONFIG},
-	{"ct-log-min-scts", required_argument, NULL, OPT_CT_MIN_SCTS},
-	{"ct-log-min-operators", required_argument, NULL, OPT_CT_MIN_OPS},
-	{"ct-log-stagger", required_argument, NULL, OPT_CT_STAGGER},
-	{"host", required_argument, NULL, OPT_HOST},
-	{"http-host", required_argument, NULL, OPT_HOST},
-	{"port", required_argument, NULL, OPT_PORT},
-	{"http-port", required_argument, NULL, OPT_PORT},
-	{"port-file", required_argument, NULL, OPT_PORT_FILE},
-	{"metrics-port", required_argument, NULL, OPT_METRICS_PORT},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"client-signing-algorithms", required_argument, NULL, OPT_ALGS},
-	{"certificate-lifetime", required_argument, NULL, OPT_LIFETIME},
-	{"leeway", required_argument, NULL, OPT_LEEWAY},
-	{"log_type", required_argument, NULL, OPT_LOG_TYPE},
-	{"pkcs11-config-path", required_argument, NULL, OPT_P11_CONFIG},
-	{"pkcs11-uri", required_argument, NULL, OPT_P11_URI},
-	{"pkcs11-pin-file", required_argument, NULL, OPT_P11_PIN_FILE},
-	{"hsm-caroot-id", required_argument, NULL, OPT_HSM_ID},
-	{"hsm-key-label", required_argument, NULL, OPT_HSM_LABEL},
-	{"hsm-chain", required_argument, NULL, OPT_HSM_CHAIN},
-	{"aws-hsm-root-ca-path", required_argument, NULL, OPT_HSM_CHAIN},
-	{"hsm-rsa-pss", no_argument, NULL, OPT_HSM_PSS},
-	FC_HTTPD_LONGOPTS,
-	{"rate-limit-config", required_argument, NULL, OPT_RL_CONFIG},
-	{"rate-limit-redis", required_argument, NULL, OPT_RL_REDIS},
-	{"trusted-root", required_argument, NULL, OPT_TRUSTED_ROOT},
-	{"signing-config", required_argument, NULL, OPT_SIGNING_CONFIG},
-	{"journal-dir", required_argument, NULL, OPT_JOURNAL_DIR},
-	{"user", required_argument, NULL, OPT_USER},
-	{"no-signer-process", no_argument, NULL, OPT_NO_SIGNER},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, 'h'},
-	{NULL, 0, NULL, 0},
-};
-
-/* One CT flag (by its long name) into f; false for a bad value or one
- * repetition too many (said on stderr). */
-static bool ct_flag(struct serve_ct_flags *f, const char *name, const char *arg)
-{
-	static const char *const rep[] = {"ct-log-url", "ct-log-public-key-path", "ct-log-origin",
-					  "ct-log-operator"};
-	const char **lists[] = {f->url, f->key, f->origin, f->op};
-	size_t *counts[] = {&f->n_url, &f->n_key, &f->n_origin, &f->n_op};
-	unsigned long v;
-
-	if (strcmp(name, "ct-log-url") == 0 && *arg == '\0') {
-		f->n_url = 0; /* "" turns CT off, and forgets the URLs given before */
-		f->off = true;
-		return true;
+	for (size_t i = 0; i < f->url.n; i++)
+		if (f->url.items[i][0] == '\0')
+			last = i;
+	if (last < f->url.n) {
+		memmove(f->url.items, f->url.items + last + 1,
+			(f->url.n - last - 1) * sizeof(f->url.items[0]));
+		f->url.n -= last + 1;
+		f->off = f->url.n == 0;
 	}
-	if (strcmp(name, "ct-log-url") == 0)
-		f->off = false;
 	for (size_t i = 0; i < 4; i++) {
-		if (strcmp(name, rep[i]) != 0)
-			continue;
-		if (*counts[i] == CT_MAX_LOGS) {
+		if (lists[i]->n > CT_MAX_LOGS) {
 			fprintf(stderr, "fulcrum serve: at most %d CT logs\n", CT_MAX_LOGS);
 			return false;
 		}
-		lists[i][(*counts[i])++] = arg;
-		return true;
 	}
-	if (strcmp(name, "ct-log-config") == 0)
-		f->config = arg;
-	else if (strcmp(name, "ct-log.tls-ca-cert") == 0)
-		f->tls_ca = arg;
-	else if (strcmp(name, "ct-log-timeout") == 0)
-		return ct_parse_duration_ms(arg, &f->timeout_ms, NULL) == FC_OK;
-	else if (strcmp(name, "ct-log-stagger") == 0 && strcmp(arg, "0") == 0)
-		f->has_stagger = true, f->stagger_ms = 0;
-	else if (strcmp(name, "ct-log-stagger") == 0)
-		return (f->has_stagger = true) &&
-		       ct_parse_duration_ms(arg, &f->stagger_ms, NULL) == FC_OK;
-	else if (!cmd_parse_uint(arg, CT_MAX_LOGS, &v) || v == 0)
-		return false;
-	else if (strcmp(name, "ct-log-min-scts") == 0)
-		f->min_scts = (unsigned)v;
-	else
-		f->min_ops = (unsigned)v;
+	f->has_stagger = cmd_flag_given(serve_table, N_SERVE_FLAGS, "ct-log-stagger");
 	return true;
 }
 
@@ -281,10 +421,11 @@ static bool ct_flag(struct serve_ct_flags *f, const char *name, const char *arg)
  * logs named by flags. False (said on stderr) otherwise. */
 static bool ct_flags_check(const struct serve_ct_flags *f)
 {
-	const char *url = f->n_url ? f->url[0] : FULCIO_DEFAULT_CT_URL;
+	const char *url = f->url.n ? f->url.items[0] : FULCIO_DEFAULT_CT_URL;
+	size_t n_url = f->url.n, n_key = f->key.n, n_origin = f->origin.n, n_op = f->op.n;
 
 	if (f->config != NULL) {
-		if (f->n_url + f->n_key + f->n_origin + f->n_op == 0)
+		if (n_url + n_key + n_origin + n_op == 0)
 			return true;
 		fprintf(stderr, "fulcrum serve: --ct-log-config names the logs: it cannot be combined "
 				"with --ct-log-url, --ct-log-public-key-path, --ct-log-origin or "
@@ -293,155 +434,80 @@ static bool ct_flags_check(const struct serve_ct_flags *f)
 	}
 	if (f->off)
 		return true; /* CT off, explicitly */
-	if (f->n_url <= 1 && f->n_key == 0) {
+	if (n_url <= 1 && n_key == 0) {
 		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
 				"log's PEM public key, to verify every SCT before issuing); to issue "
 				"without CT, say so with --ct-log-url=\"\"\n",
 			url);
 		return false;
 	}
-	if (f->n_key != (f->n_url ? f->n_url : 1) || (f->n_origin && f->n_origin != f->n_key) ||
-	    (f->n_op && f->n_op != f->n_key)) {
+	if (n_key != (n_url ? n_url : 1) || (n_origin && n_origin != n_key) ||
+	    (n_op && n_op != n_key)) {
 		fprintf(stderr, "fulcrum serve: give --ct-log-public-key-path once per --ct-log-url, "
 				"and --ct-log-origin and --ct-log-operator not at all or once per "
 				"--ct-log-url, in the same order (%zu URLs, %zu keys, %zu origins, "
 				"%zu operators)\n",
-			f->n_url, f->n_key, f->n_origin, f->n_op);
+			n_url, n_key, n_origin, n_op);
 		return false;
 	}
 	return true;
 }
 
-/* --log_type: the log format, from now on (before the signer process is
- * forked, so that every process writes it). False for a bad value. */
-static bool log_type_flag(const char *arg)
+/* What the flags' values become beyond their targets, and the flags that
+ * go together: -1 to go on, else the exit status. */
+static int serve_check(struct serve_flags *f)
 {
-	enum fc_log_format lf;
-
-	if (!fc_log_format_parse(arg, &lf))
-		return false;
-	fc_log_set_format(lf);
-	return true;
-}
-
-/* The flags that go together: -1 to go on, else the exit status. */
-static int serve_check(const struct serve_flags *f)
-{
-	if (f->ca == NULL || (strcmp(f->ca, "ephemeralca") != 0 && strcmp(f->ca, "fileca") != 0 &&
-			     strcmp(f->ca, "pkcs11ca") != 0)) {
-		fprintf(stderr, "fulcrum serve: --ca must be ephemeralca, fileca or pkcs11ca\n");
+	if (f->verbose)
+		fc_log_set_level(LOG_DEBUG);
+	f->server.validity_s = (int)(f->lifetime_ms / 1000);
+	f->oidc.leeway_s = (int)f->leeway_s;
+	if (f->hsm_chain != NULL && f->aws_hsm_root != NULL &&
+	    strcmp(f->hsm_chain, f->aws_hsm_root) != 0) {
+		fprintf(stderr, "fulcrum serve: --hsm-chain and --aws-hsm-root-ca-path name the same "
+				"file: give one of them\n");
+		return CMD_EXIT_USAGE;
+	}
+	f->pkcs11.chain_path = f->hsm_chain != NULL ? f->hsm_chain : f->aws_hsm_root;
+	if (f->ca == NULL) {
+		fprintf(stderr, "fulcrum serve: --ca is required: ephemeralca, fileca or pkcs11ca\n");
 		return CMD_EXIT_USAGE;
 	}
 	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
 		fprintf(stderr, "fulcrum serve: fileca needs --fileca-cert and --fileca-key\n");
 		return CMD_EXIT_USAGE;
 	}
-	if (!ct_flags_check(&f->ct))
+	if (!ct_settle(&f->ct) || !ct_flags_check(&f->ct))
 		return CMD_EXIT_USAGE;
 	return -1;
 }
 
 /*
- * Read the flags into *f. Secrets are not copied: the passphrase (flag or
- * FULCRUM_FILECA_KEY_PASSWD) is taken by the supervisor, or by serve_ca.c
- * with --no-signer-process, and wiped where it lies (serve_ca.c), so that
- * no process shows it in ps or /proc/PID/environ. -1 to go on, else the
- * exit status.
+ * Read the flags into F (the command line, FULCIO_SERVE_* variables, the
+ * --config file). The passphrase is copied once, wiped where it lay, and
+ * handed to the supervisor, or to serve_ca.c with --no-signer-process,
+ * which wipe the copy (cmd_ca_open). -1 to go on, else the exit status.
  */
-static int serve_parse(int argc, char **argv, struct serve_flags *f)
+static int serve_parse(int argc, char **argv)
 {
-	unsigned long v;
-	int c, idx = 0;
+	int first = argc, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "vh", serve_longopts, &idx)) != -1) {
-		switch (c) {
-		case OPT_CA: f->ca = optarg; break;
-		case OPT_CONFIG: f->config_path = optarg; break;
-		case OPT_FILECA_CERT: f->fileca_cert = optarg; break;
-		case OPT_FILECA_KEY: f->fileca_key = optarg; break;
-		case OPT_FILECA_PASSWD: f->fileca_key_passwd = optarg; break;
-		case OPT_FILECA_WATCH:
-			if (!parse_bool(optarg, &f->fileca_watch))
-				goto bad_value;
-			break;
-		case OPT_CT_URL: case OPT_CT_KEY: case OPT_CT_ORIGIN: case OPT_CT_TLS_CA:
-		case OPT_CT_TIMEOUT: case OPT_CT_OPERATOR: case OPT_CT_CONFIG: case OPT_CT_MIN_SCTS:
-		case OPT_CT_MIN_OPS: case OPT_CT_STAGGER:
-			if (!ct_flag(&f->ct, serve_longopts[idx].name, optarg))
-				goto bad_value;
-			break;
-		case OPT_HOST: f->server.host = optarg; break;
-		case OPT_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f->server.port = (uint16_t)v;
-			break;
-		case OPT_PORT_FILE: f->server.port_file = optarg; break;
-		case OPT_METRICS_PORT:
-			if (!cmd_parse_uint(optarg, 65535, &v))
-				goto bad_value;
-			f->server.metrics_port = (uint16_t)v;
-			break;
-		case OPT_THREADS:
-			if (!cmd_parse_uint(optarg, 1024, &v) || v == 0)
-				goto bad_value;
-			f->server.threads = (unsigned)v;
-			break;
-		case OPT_ALGS: f->server.client_algs = optarg; break;
-		case OPT_LIFETIME:
-			if (!cmd_parse_uint(optarg, 7 * 24 * 3600, &v) || v < 60)
-				goto bad_value;
-			f->server.validity_s = (int)v;
-			break;
-		case OPT_LEEWAY:
-			if (!cmd_parse_uint(optarg, 3600, &v))
-				goto bad_value;
-			f->oidc.leeway_s = (int)v;
-			break;
-		case OPT_LOG_TYPE:
-			if (!log_type_flag(optarg))
-				goto bad_value;
-			break;
-		case OPT_P11_CONFIG: f->pkcs11.config_path = optarg; break;
-		case OPT_P11_URI: f->pkcs11.uri = optarg; break;
-		case OPT_P11_PIN_FILE: f->pkcs11.pin_file = optarg; break;
-		case OPT_HSM_ID: f->pkcs11.caroot_id = optarg; break;
-		case OPT_HSM_LABEL: f->pkcs11.key_label = optarg; break;
-		case OPT_HSM_CHAIN: f->pkcs11.chain_path = optarg; break;
-		case OPT_HSM_PSS: f->pkcs11.rsa_pss = true; break;
-		case OPT_JOURNAL_DIR: f->journal_dir = optarg; break;
-		case OPT_USER: f->user = optarg; break;
-		case OPT_NO_SIGNER: f->no_signer = true; break;
-		case OPT_RL_CONFIG: f->rate_limit_config = optarg; break;
-		case OPT_RL_REDIS: f->rate_limit_redis = optarg; break;
-		case OPT_TRUSTED_ROOT: f->trust.trusted_root_path = optarg; break;
-		case OPT_SIGNING_CONFIG: f->trust.signing_config_path = optarg; break;
-		case 'v': fc_log_set_level(LOG_DEBUG); break;
-		case 'h':
-			/* The help is longer than a pipe's buffer: a reader that stops
-			 * early (grep -q) must not turn it into a SIGPIPE death. */
-			signal(SIGPIPE, SIG_IGN);
-			serve_usage(stdout);
-			return CMD_EXIT_OK;
-		default:
-			if (c >= FC_HTTPD_OPT_FIRST && c <= FC_HTTPD_OPT_LAST) {
-				if (fc_httpd_flag(&f->server.http, c, optarg) != FC_OK)
-					goto bad_value;
-				break;
-			}
-			serve_usage(stderr);
-			return CMD_EXIT_USAGE;
-		}
+	rc = cmd_flags_parse(&serve_spec, serve_table, N_SERVE_FLAGS, argc, argv, &first);
+	if (F.help) {
+		/* The help is longer than a pipe's buffer: a reader that stops
+		 * early (grep -q) must not turn it into a SIGPIPE death. */
+		signal(SIGPIPE, SIG_IGN);
+		serve_usage(stdout);
+		return CMD_EXIT_OK;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\"\n", argv[optind]);
+	if (rc >= 0)
+		return rc;
+	if (first < argc) {
+		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\" (fulcrum serve takes "
+				"flags only)\n",
+			argv[first]);
 		return CMD_EXIT_USAGE;
 	}
-	return serve_check(f);
-bad_value:
-	fprintf(stderr, "fulcrum serve: bad value \"%s\" for --%s\n", optarg, serve_longopts[idx].name);
-	return CMD_EXIT_USAGE;
+	return serve_check(&F);
 }
 
 /* The identity configuration: --config-path, else Fulcio's default path,
@@ -485,18 +551,18 @@ static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_c
 		o = ct_config_options(cfg);
 	}
 	/* without --ct-log-url, Fulcio's default log */
-	for (size_t i = 0; f->config == NULL && i < f->n_key; i++) {
-		logs[i] = (struct ct_log_options){.public_key_path = f->key[i]};
-		logs[i].url = f->n_url ? f->url[i] : FULCIO_DEFAULT_CT_URL;
-		logs[i].origin = f->n_origin ? f->origin[i] : NULL;
-		logs[i].operator_name = f->n_op ? f->op[i] : NULL;
+	for (size_t i = 0; f->config == NULL && i < f->key.n; i++) {
+		logs[i] = (struct ct_log_options){.public_key_path = f->key.items[i]};
+		logs[i].url = f->url.n ? f->url.items[i] : FULCIO_DEFAULT_CT_URL;
+		logs[i].origin = f->origin.n ? f->origin.items[i] : NULL;
+		logs[i].operator_name = f->op.n ? f->op.items[i] : NULL;
 		co.n_logs = i + 1;
 	}
 	o->tls_ca_cert = f->tls_ca ? f->tls_ca : o->tls_ca_cert;
-	o->timeout_ms = f->timeout_ms ? f->timeout_ms : o->timeout_ms;
-	o->min_scts = f->min_scts ? f->min_scts : o->min_scts;
-	o->min_operators = f->min_ops ? f->min_ops : o->min_operators;
-	o->stagger_ms = f->has_stagger ? f->stagger_ms : o->stagger_ms;
+	o->timeout_ms = f->timeout_ms ? (unsigned)f->timeout_ms : o->timeout_ms;
+	o->min_scts = f->min_scts ? (unsigned)f->min_scts : o->min_scts;
+	o->min_operators = f->min_ops ? (unsigned)f->min_ops : o->min_operators;
+	o->stagger_ms = f->has_stagger ? (unsigned)f->stagger_ms : o->stagger_ms;
 	st = ct_client_new(o, out, err);
 	ct_config_free(cfg);
 	return st;
@@ -581,10 +647,10 @@ static void ca_opts(const struct serve_flags *f, struct cmd_ca_opts *o)
 	o->ca = f->ca;
 	o->fileca_cert = f->fileca_cert;
 	o->fileca_key = f->fileca_key;
-	o->passwd_arg = f->fileca_key_passwd;
+	o->passwd = f->fileca_key_passwd;
 	o->fileca_watch = f->fileca_watch;
 	o->pkcs11 = f->pkcs11;
-	o->validity_s = f->server.validity_s > 0 ? f->server.validity_s : CA_DEFAULT_VALIDITY_S;
+	o->validity_s = f->server.validity_s;
 	o->ct = f->ct.config != NULL || !f->ct.off; /* precertificates to sign */
 	o->journal_dir = f->journal_dir ? f->journal_dir : JOURNAL_DEFAULT_DIR;
 	o->no_signer = f->no_signer;
@@ -599,9 +665,7 @@ static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err 
 		return FC_OK;
 	}
 	if (geteuid() != 0) {
-		if (f->user != NULL)
-			fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
-			       f->user);
+		f->user_ignored = f->user != NULL; /* said once, in the image that serves */
 		return FC_OK;
 	}
 	return signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids, err);
@@ -643,6 +707,10 @@ static int serve_run(struct serve_flags *f)
 		start_failed("signer process", err.msg);
 		goto out;
 	}
+	cmd_flags_log_notes(&serve_spec); /* here: once, in the image that serves */
+	if (f->user_ignored)
+		fc_log(LOG_WARNING, "serve: --user %s: not running as root, nothing to drop",
+		       f->user);
 	if (load_identity(f, &cfg, &err) != FC_OK) {
 		start_failed("configuration", err.msg);
 		goto out;
@@ -716,16 +784,23 @@ out:
  * CMD_EXIT_USAGE for bad flags or what they name. */
 int cmd_serve_main(int argc, char **argv)
 {
-	struct serve_flags f = {.fileca_watch = true};
 	int rc;
 
 	/* The help takes more than one write: a reader that stops early
 	 * (grep -q) must not kill us with SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	ca_server_options_default(&f.server);
-	oidc_options_default(&f.oidc);
-	if ((rc = serve_parse(argc, argv, &f)) < 0)
-		rc = serve_run(&f);
-	cmd_trust_files_clear(&f.trust);
+	F.fileca_watch = true;
+	ca_server_options_default(&F.server);
+	oidc_options_default(&F.oidc);
+	F.lifetime_ms = (unsigned long)CA_DEFAULT_VALIDITY_S * 1000;
+	F.leeway_s = (unsigned long)F.oidc.leeway_s;
+	if ((rc = serve_parse(argc, argv)) < 0)
+		rc = serve_run(&F);
+	else if (rc != CMD_EXIT_OK)
+		cmd_flags_log_notes(&serve_spec); /* what was ignored may explain the error */
+	cmd_trust_files_clear(&F.trust);
+	fc_free_secret(F.fileca_key_passwd);
+	F.fileca_key_passwd = NULL;
+	cmd_flags_release(&serve_spec);
 	return rc;
 }

@@ -9,24 +9,28 @@
  *   abbreviation of --config-path).
  *
  * A flag not given on the command line may come from the environment
- * (PREFIX + the flag name upper-cased, dashes kept: viper's AutomaticEnv
- * without a key replacer, so FULCIO_SERVE_CA works and a name with dashes
- * only through env(1)), else from the flag file (viper's --config: a YAML
- * or JSON mapping of flag names to values), else it keeps its default.
+ * (PREFIX + the flag name upper-cased, dashes and dots kept: viper's
+ * AutomaticEnv without a key replacer, so FULCIO_SERVE_CA and
+ * FULCIO_SERVE_CT-LOG-URL work, FULCIO_SERVE_CT_LOG_URL does not; an empty
+ * value counts as unset, as viper's), else from the flag file (viper's
+ * --config, flags_file.c: names matched without regard to case, aliases
+ * not read), else it keeps its default. The flag file itself is named on
+ * the command line only, as in Fulcio.
  */
 #include <ctype.h>
 #include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
+#include <strings.h>
 
 #include "cmd.h"
+#include "cmd_int.h"
 
-/* A flag file is small; more is a mistake (or an attack on a log line). */
-#define FLAG_FILE_MAX (256 * 1024)
-#define WHY_MAX 256
+#define WHY_MAX 320
+/* --help: where a flag's help starts, and the width of its lines. */
+#define USAGE_COL 33
+#define USAGE_WIDTH 80
 
 static void own(struct cmd_flags_spec *spec, char *s)
 {
@@ -34,7 +38,27 @@ static void own(struct cmd_flags_spec *spec, char *s)
 	spec->owned[spec->n_owned++] = s;
 }
 
-/* Release the strings the flags point to that came from a flag file. */
+/* Keep a warning for cmd_flags_log_notes (takes msg). */
+static void note(struct cmd_flags_spec *spec, char *msg)
+{
+	spec->notes = fc_xrealloc(spec->notes, (spec->n_notes + 1) * sizeof(*spec->notes));
+	spec->notes[spec->n_notes++] = msg;
+}
+
+/* Log the warnings the parse left (cmd.h), then forget them. */
+void cmd_flags_log_notes(struct cmd_flags_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_notes; i++) {
+		fc_log(LOG_WARNING, "%s", spec->notes[i]);
+		free(spec->notes[i]);
+	}
+	free(spec->notes);
+	spec->notes = NULL;
+	spec->n_notes = 0;
+}
+
+/* Release the strings the flags point to that came from a flag file, and
+ * the warnings not logged. */
 void cmd_flags_release(struct cmd_flags_spec *spec)
 {
 	for (size_t i = 0; i < spec->n_owned; i++)
@@ -42,9 +66,15 @@ void cmd_flags_release(struct cmd_flags_spec *spec)
 	free(spec->owned);
 	spec->owned = NULL;
 	spec->n_owned = 0;
+	for (size_t i = 0; i < spec->n_notes; i++)
+		free(spec->notes[i]);
+	free(spec->notes);
+	spec->notes = NULL;
+	spec->n_notes = 0;
 }
 
-static struct cmd_flag *find_long(struct cmd_flag *flags, size_t n, const char *name, size_t len)
+/* A flag of the command line: its name or its alias, exactly. */
+static struct cmd_flag *find_arg(struct cmd_flag *flags, size_t n, const char *name, size_t len)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *a = flags[i].alias;
@@ -55,12 +85,30 @@ static struct cmd_flag *find_long(struct cmd_flag *flags, size_t n, const char *
 	return NULL;
 }
 
+/* A flag of the flag file: its name, in any case (viper lower-cases keys). */
+static struct cmd_flag *find_key(struct cmd_flag *flags, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcasecmp(flags[i].name, name) == 0)
+			return &flags[i];
+	return NULL;
+}
+
 static struct cmd_flag *find_short(struct cmd_flag *flags, size_t n, char c)
 {
 	for (size_t i = 0; i < n; i++)
 		if (flags[i].shorthand != 0 && flags[i].shorthand == c)
 			return &flags[i];
 	return NULL;
+}
+
+/* True when the flag named name was given (cmd.h). */
+bool cmd_flag_given(const struct cmd_flag *flags, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(flags[i].name, name) == 0)
+			return flags[i].source != CMD_SRC_DEFAULT;
+	return false;
 }
 
 static bool parse_bool(const char *v, bool *out)
@@ -82,13 +130,52 @@ static bool parse_bool(const char *v, bool *out)
 	return false;
 }
 
+/* A bound in milliseconds as a Go duration would be written: 1m, 168h. */
+static void fmt_ms(char *buf, size_t n, unsigned long ms)
+{
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, n, "%luh", ms / 3600000);
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, n, "%lum", ms / 60000);
+	else if (ms % 1000 == 0)
+		snprintf(buf, n, "%lus", ms / 1000);
+	else
+		snprintf(buf, n, "%lums", ms);
+}
+
+/* UINT and DURATION values, within the flag's bounds. */
+static bool set_number(struct cmd_flag *f, const char *value, char *why, size_t n)
+{
+	char lo[32], hi[32];
+	unsigned long v;
+	double ms;
+
+	if (f->type == CMD_FLAG_UINT) {
+		if (cmd_parse_uint(value, f->max, &v) && v >= f->min) {
+			*(unsigned long *)f->target = v;
+			return true;
+		}
+		snprintf(why, n, "not a whole number from %lu to %lu", f->min, f->max);
+		return false;
+	}
+	if (fc_parse_duration(value, f->plain_ms, &ms) && ms >= (double)f->min &&
+	    ms <= (double)f->max) {
+		*(unsigned long *)f->target = (unsigned long)ms;
+		return true;
+	}
+	fmt_ms(lo, sizeof(lo), f->min);
+	fmt_ms(hi, sizeof(hi), f->max);
+	snprintf(why, n, "not a duration from %s to %s (Go syntax: 10s, 1m30s, 500ms%s)", lo, hi,
+		 f->plain_ms == 1000 ? "; or a number of seconds"
+		 : f->plain_ms == 1  ? "; or a number of milliseconds"
+				     : "");
+	return false;
+}
+
 /* Store value in f's target. value stays valid for the life of the flags
  * (argv, environ or an owned copy). false with the reason in why. */
 static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 {
-	double ms;
-	unsigned long v;
-
 	switch (f->type) {
 	case CMD_FLAG_STRING:
 		*(const char **)f->target = value;
@@ -103,22 +190,8 @@ static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 		snprintf(why, n, "not a boolean (true or false)");
 		return false;
 	case CMD_FLAG_UINT:
-		if (cmd_parse_uint(value, f->max, &v) && v >= f->min) {
-			*(unsigned long *)f->target = v;
-			return true;
-		}
-		snprintf(why, n, "not a whole number from %lu to %lu", f->min, f->max);
-		return false;
 	case CMD_FLAG_DURATION:
-		if (fc_parse_duration(value, f->plain_ms, &ms) && ms >= (double)f->min &&
-		    ms <= (double)f->max) {
-			*(unsigned long *)f->target = (unsigned long)ms;
-			return true;
-		}
-		snprintf(why, n, "not a duration from %gs to %gs (e.g. 10s, 1m30s, 500ms%s)",
-			 (double)f->min / 1000, (double)f->max / 1000,
-			 f->plain_ms == 1000 ? ", or seconds" : f->plain_ms == 1 ? ", or milliseconds" : "");
-		return false;
+		return set_number(f, value, why, n);
 	case CMD_FLAG_LIST: {
 		struct cmd_list *l = f->target;
 		if (l->n == CMD_LIST_MAX) {
@@ -139,7 +212,8 @@ static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 	return false;
 }
 
-/* Give f the value from source, unless a stronger source set it. */
+/* Give f the value from source src (where: " (in FILE)", ...), unless a
+ * stronger source set it. */
 static bool apply(const char *command, struct cmd_flag *f, char *value, enum cmd_flag_source src,
 		  const char *where)
 {
@@ -150,11 +224,8 @@ static bool apply(const char *command, struct cmd_flag *f, char *value, enum cmd
 	if (f->type == CMD_FLAG_LIST && f->source < src)
 		((struct cmd_list *)f->target)->n = 0; /* a stronger source replaces the list */
 	if (!set_value(f, value, why, sizeof(why))) {
-		if (f->type == CMD_FLAG_REFUSED)
-			fprintf(stderr, "fulcrum %s: --%s: %s\n", command, f->name, why);
-		else if (f->type == CMD_FLAG_SECRET)
-			fprintf(stderr, "fulcrum %s: bad value for --%s%s: %s\n", command, f->name, where,
-				why);
+		if (f->type == CMD_FLAG_REFUSED || f->type == CMD_FLAG_SECRET)
+			fprintf(stderr, "fulcrum %s: --%s%s: %s\n", command, f->name, where, why);
 		else
 			fprintf(stderr, "fulcrum %s: bad value \"%s\" for --%s%s: %s\n", command, value,
 				f->name, where, why);
@@ -181,16 +252,21 @@ static bool parse_long(const struct cmd_flags_spec *spec, struct cmd_flag *flags
 {
 	char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
 	size_t len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-	struct cmd_flag *f = find_long(flags, n, arg, len);
+	struct cmd_flag *f = find_arg(flags, n, arg, len);
+	bool b;
 
 	if (f == NULL) {
-		fprintf(stderr, "fulcrum %s: unknown flag: --%.*s\n", spec->command, (int)len, arg);
+		fprintf(stderr, "fulcrum %s: unknown flag: --%.*s (fulcrum %s --help lists them)\n",
+			spec->command, (int)len, arg, spec->command);
 		return false;
 	}
 	if (eq != NULL)
 		return apply_arg(spec->command, f, eq + 1);
-	if (f->type == CMD_FLAG_BOOL)
+	if (f->type == CMD_FLAG_BOOL) {
+		if (spec->bool_value_arg && *i + 1 < argc && parse_bool(argv[*i + 1], &b))
+			return apply_arg(spec->command, f, argv[++*i]);
 		return apply_arg(spec->command, f, "true");
+	}
 	if (*i + 1 >= argc) {
 		fprintf(stderr, "fulcrum %s: flag needs an argument: --%s\n", spec->command, f->name);
 		return false;
@@ -206,8 +282,9 @@ static bool parse_short(const struct cmd_flags_spec *spec, struct cmd_flag *flag
 		struct cmd_flag *f = find_short(flags, n, *p);
 
 		if (f == NULL) {
-			fprintf(stderr, "fulcrum %s: unknown shorthand flag: '%c' in %s\n",
-				spec->command, *p, argv[*i]);
+			fprintf(stderr, "fulcrum %s: unknown shorthand flag: '%c' in %s (fulcrum %s "
+					"--help lists the flags)\n",
+				spec->command, *p, argv[*i], spec->command);
 			return false;
 		}
 		if (f->type == CMD_FLAG_BOOL) {
@@ -231,33 +308,70 @@ static bool parse_short(const struct cmd_flags_spec *spec, struct cmd_flag *flag
 	return true;
 }
 
-/* PREFIX + NAME upper-cased (dashes and dots kept), as viper builds it. */
-static char *env_name(const char *prefix, const char *flag)
+/* PREFIX + NAME upper-cased, dashes and dots kept (as viper builds it), or
+ * with them turned into underscores (the name viper does not read). */
+static char *env_name(const char *prefix, const char *flag, bool underscores)
 {
 	char *s = fc_xasprintf("%s%s", prefix, flag);
 
-	for (char *c = s; *c; c++)
+	for (char *c = s; *c; c++) {
 		*c = (char)toupper((unsigned char)*c);
+		if (underscores && (*c == '-' || *c == '.'))
+			*c = '_';
+	}
 	return s;
+}
+
+/* A variable spelled with underscores for a flag whose name has dashes is
+ * not read (nor by Fulcio): say which one is. */
+static void note_misspelled_env(struct cmd_flags_spec *spec, const struct cmd_flag *f,
+				const char *name)
+{
+	char *alt;
+	const char *v;
+
+	if (strpbrk(f->name, "-.") == NULL)
+		return;
+	alt = env_name(spec->env_prefix, f->name, true);
+	if ((v = getenv(alt)) != NULL && *v != '\0')
+		note(spec, fc_xasprintf("%s: %s is not read (nor by Fulcio, whose variables keep the "
+					"flag's dashes): the variable for --%s is %s",
+					spec->command, alt, f->name, name));
+	free(alt);
 }
 
 /* Flags not given on the command line, from the environment. A secret is
  * copied, wiped and removed from the environment. */
-static bool apply_env(const struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n)
+static bool apply_env(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char *name, *v;
+		char *name, *v, *where;
 		bool ok;
 
 		if (flags[i].source == CMD_SRC_ARG)
 			continue;
-		name = env_name(spec->env_prefix, flags[i].name);
+		name = env_name(spec->env_prefix, flags[i].name, false);
 		v = getenv(name);
-		ok = v == NULL || apply(spec->command, &flags[i], v, CMD_SRC_ENV, " (environment)");
-		if (v != NULL && flags[i].type == CMD_FLAG_SECRET) {
+		if (spec->file_flag != NULL && strcmp(flags[i].name, spec->file_flag) == 0) {
+			if (v != NULL && *v != '\0')
+				note(spec, fc_xasprintf("%s: %s is not read (nor by Fulcio): name the "
+							"flag file with --%s",
+							spec->command, name, spec->file_flag));
+			free(name);
+			continue;
+		}
+		note_misspelled_env(spec, &flags[i], name);
+		if (v == NULL || *v == '\0') {
+			free(name);
+			continue;
+		}
+		where = fc_xasprintf(" (from %s)", name);
+		ok = apply(spec->command, &flags[i], v, CMD_SRC_ENV, where);
+		if (flags[i].type == CMD_FLAG_SECRET) {
 			fc_memzero(v, strlen(v));
 			unsetenv(name);
 		}
+		free(where);
 		free(name);
 		if (!ok)
 			return false;
@@ -282,139 +396,106 @@ static char *json_scalar_text(const json_t *v)
 	return NULL;
 }
 
-/* Give flag name the value v from the flag file (a scalar, or a list for a
- * list flag; a list for a scalar flag is joined with commas, as viper's
- * StringSlice flags read "a,b"). */
-static bool apply_file_value(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n,
-			     const char *name, const json_t *v, const char *path)
+/* One value of the flag file for f (owned by spec; a secret's copy is
+ * wiped once taken). */
+static bool apply_file_text(struct cmd_flags_spec *spec, struct cmd_flag *f, char *t,
+			    const char *where)
 {
-	struct cmd_flag *f = find_long(flags, n, name, strlen(name));
-	char *where = fc_xasprintf(" (in %s)", path);
-	bool ok = true;
+	bool ok;
 
-	if (f == NULL) {
-		/* viper ignores keys that are not flags; say so, but go on */
-		fc_log(LOG_WARNING, "%s: %s: \"%s\" is not a flag of fulcrum %s (ignored)",
-		       spec->command, path, name, spec->command);
-	} else if (json_is_array(v)) {
-		size_t i;
-		json_t *item;
-		struct fc_buf joined;
-
-		fc_buf_init(&joined, 0);
-		json_array_foreach(v, i, item) {
-			char *t = json_scalar_text(item);
-			if (t == NULL) {
-				ok = false;
-				break;
-			}
-			if (f->type == CMD_FLAG_LIST) {
-				own(spec, t);
-				ok = apply(spec->command, f, t, CMD_SRC_FILE, where);
-				if (!ok)
-					break;
-			} else {
-				if (joined.len > 0)
-					fc_buf_append_str(&joined, ",");
-				fc_buf_append_str(&joined, t);
-				free(t);
-			}
-		}
-		if (ok && f->type != CMD_FLAG_LIST) {
-			char *t = fc_buf_steal(&joined, NULL);
-			own(spec, t);
-			ok = apply(spec->command, f, t, CMD_SRC_FILE, where);
-		}
-		fc_buf_free(&joined);
-	} else {
-		char *t = json_scalar_text(v);
-		if (t == NULL) {
-			fprintf(stderr, "fulcrum %s: %s: the value of %s must be a string, number, "
-					"boolean or list\n",
-				spec->command, path, name);
-			ok = false;
-		} else {
-			own(spec, t);
-			ok = apply(spec->command, f, t, CMD_SRC_FILE, where);
-		}
-	}
-	free(where);
+	own(spec, t);
+	ok = apply(spec->command, f, t, CMD_SRC_FILE, where);
+	if (f->type == CMD_FLAG_SECRET)
+		fc_memzero(t, strlen(t));
 	return ok;
 }
 
-/* The YAML flag file as a JSON object of scalars and lists of scalars. */
-static json_t *yaml_flags(const char *text, size_t len, const char *path, char *why, size_t n)
+/* A list from the flag file: each item for a list flag; for another flag,
+ * the items joined with commas (as viper's StringSlice flags read "a,b"). */
+static bool apply_file_list(struct cmd_flags_spec *spec, struct cmd_flag *f, const json_t *v,
+			    const char *where)
 {
-	yaml_parser_t parser;
-	yaml_event_t ev;
-	json_t *root = json_object(), *list = NULL;
-	char *key = NULL;
-	int depth = 0;
-	bool done = false, ok = true;
+	struct fc_buf joined;
+	size_t i;
+	json_t *item;
+	bool ok = true;
 
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
-	while (ok && !done) {
-		if (!yaml_parser_parse(&parser, &ev)) {
-			snprintf(why, n, "line %zu: %s", parser.problem_mark.line + 1,
-				 parser.problem ? parser.problem : "YAML error");
+	fc_buf_init(&joined, 0);
+	json_array_foreach(v, i, item) {
+		char *t = json_scalar_text(item);
+		if (t == NULL) {
+			fprintf(stderr, "fulcrum %s: --%s%s: a list of lists or objects is not a "
+					"flag value\n",
+				spec->command, f->name, where);
 			ok = false;
 			break;
 		}
-		switch (ev.type) {
-		case YAML_MAPPING_START_EVENT:
-			ok = ++depth == 1;
-			break;
-		case YAML_SEQUENCE_START_EVENT:
-			ok = depth == 1 && key != NULL && list == NULL;
-			list = ok ? json_array() : NULL;
-			break;
-		case YAML_SEQUENCE_END_EVENT:
-			json_object_set_new(root, key, list);
-			list = NULL;
-			free(key);
-			key = NULL;
-			break;
-		case YAML_SCALAR_EVENT: {
-			const char *val = (const char *)ev.data.scalar.value;
-			if (depth != 1)
-				ok = false;
-			else if (list != NULL)
-				json_array_append_new(list, json_string(val));
-			else if (key == NULL)
-				key = fc_xstrdup(val);
-			else {
-				json_object_set_new(root, key, json_string(val));
-				free(key);
-				key = NULL;
-			}
-			break;
+		if (f->type == CMD_FLAG_LIST) {
+			if (!(ok = apply_file_text(spec, f, t, where)))
+				break;
+		} else {
+			if (joined.len > 0)
+				fc_buf_append_str(&joined, ",");
+			fc_buf_append_str(&joined, t);
+			fc_free_secret(t);
 		}
-		case YAML_MAPPING_END_EVENT:
-			depth--;
-			break;
-		case YAML_STREAM_END_EVENT:
-			done = true;
-			break;
-		case YAML_ALIAS_EVENT:
-			ok = false;
-			break;
-		default:
-			break;
+	}
+	if (ok && f->type != CMD_FLAG_LIST)
+		ok = apply_file_text(spec, f, fc_buf_steal(&joined, NULL), where);
+	fc_buf_wipe_free(&joined);
+	return ok;
+}
+
+/* A name of the flag file that gives no flag a value (viper ignores it):
+ * a warning, naming the flag where the name is an alias. */
+static void note_unread_key(struct cmd_flags_spec *spec, const struct cmd_flag *flags, size_t n,
+			    const char *name, const char *path)
+{
+	if (spec->file_flag != NULL && strcasecmp(name, spec->file_flag) == 0) {
+		note(spec, fc_xasprintf("%s: %s: \"%s\" is not read from a flag file (nor by "
+					"Fulcio): a flag file cannot name another",
+					spec->command, path, name));
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (flags[i].alias != NULL && strcasecmp(flags[i].alias, name) == 0) {
+			note(spec, fc_xasprintf("%s: %s: \"%s\" is not read (nor by Fulcio): a flag "
+						"file names a flag by its own name, \"%s\"",
+						spec->command, path, name, flags[i].name));
+			return;
 		}
-		yaml_event_delete(&ev);
-		if (!ok && why[0] == '\0')
-			snprintf(why, n, "a flag file is one mapping of flag names to values or lists");
 	}
-	yaml_parser_delete(&parser);
-	free(key);
-	json_decref(list);
-	if (!ok) {
-		json_decref(root);
-		return NULL;
+	note(spec, fc_xasprintf("%s: %s: \"%s\" is not a flag of fulcrum %s (ignored)",
+				spec->command, path, name, spec->command));
+}
+
+/* Give the flag called name the value v from the flag file at path. */
+static bool apply_file_value(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n,
+			     const char *name, const json_t *v, const char *path)
+{
+	struct cmd_flag *f = find_key(flags, n, name);
+	char *where, *t;
+	bool ok;
+
+	if (json_is_null(v))
+		return true; /* an empty value: not set, as viper reads it */
+	if (f == NULL || (spec->file_flag != NULL && strcmp(f->name, spec->file_flag) == 0)) {
+		note_unread_key(spec, flags, n, name, path);
+		return true;
 	}
-	(void)path;
-	return root;
+	where = fc_xasprintf(" (in %s)", path);
+	if (json_is_array(v)) {
+		ok = apply_file_list(spec, f, v, where);
+	} else if ((t = json_scalar_text(v)) == NULL) {
+		fprintf(stderr, "fulcrum %s: --%s%s: the value must be a string, number, boolean "
+				"or list\n",
+			spec->command, f->name, where);
+		ok = false;
+	} else {
+		ok = apply_file_text(spec, f, t, where);
+	}
+	free(where);
+	return ok;
 }
 
 /* Read the flag file and give its values to the flags the command line
@@ -422,37 +503,52 @@ static json_t *yaml_flags(const char *text, size_t len, const char *path, char *
 static bool apply_file(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n,
 		       const char *path)
 {
-	struct fc_err err = {0};
-	char *text = NULL, why[WHY_MAX] = "";
-	size_t len = 0;
-	json_t *root = NULL, *v;
-	json_error_t jerr;
+	char why[WHY_MAX] = "";
+	json_t *root = cmd_flag_file_read(path, why, sizeof(why)), *v;
 	const char *name;
-	bool ok = false;
+	bool ok = true;
 
-	if (fc_read_secret_file(path, FLAG_FILE_MAX, "flag file", &text, &len, NULL, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum %s: --%s: %s\n", spec->command, spec->file_flag, err.msg);
+	if (root == NULL) {
+		fprintf(stderr, "fulcrum %s: --%s %s: %s\n", spec->command, spec->file_flag, path,
+			why);
 		return false;
 	}
-	if (len > 0 && (text[strspn(text, " \t\r\n")] == '{'))
-		root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	else
-		root = yaml_flags(text, len, path, why, sizeof(why));
-	if (root == NULL || !json_is_object(root)) {
-		fprintf(stderr, "fulcrum %s: --%s %s: %s\n", spec->command, spec->file_flag, path,
-			why[0] ? why : root == NULL ? jerr.text : "not a mapping of flags");
-		goto out;
-	}
-	ok = true;
 	json_object_foreach(root, name, v) {
 		if (!(ok = apply_file_value(spec, flags, n, name, v, path)))
 			break;
 	}
-out:
 	json_decref(root);
-	fc_memzero(text, len);
-	free(text);
 	return ok;
+}
+
+/* One warning per kind of ignored flag that was given: what it is, and
+ * which flags. */
+static void note_ignored(struct cmd_flags_spec *spec, const struct cmd_flag *flags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct fc_buf names;
+		bool seen = false;
+
+		if (flags[i].type != CMD_FLAG_IGNORED || flags[i].source == CMD_SRC_DEFAULT)
+			continue;
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = flags[j].type == CMD_FLAG_IGNORED &&
+			       flags[j].source != CMD_SRC_DEFAULT &&
+			       strcmp(flags[j].note, flags[i].note) == 0;
+		if (seen)
+			continue; /* said with the first of its kind */
+		fc_buf_init(&names, 0);
+		for (size_t j = i; j < n; j++) {
+			if (flags[j].type != CMD_FLAG_IGNORED || flags[j].source == CMD_SRC_DEFAULT ||
+			    strcmp(flags[j].note, flags[i].note) != 0)
+				continue;
+			fc_buf_append_str(&names, names.len ? ", --" : "--");
+			fc_buf_append_str(&names, flags[j].name);
+		}
+		note(spec, fc_xasprintf("%s: %s (ignored: %s)", spec->command, flags[i].note,
+					(const char *)names.data));
+		fc_buf_free(&names);
+	}
 }
 
 /*
@@ -464,6 +560,7 @@ out:
 int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t n, int argc,
 		    char **argv, int *first_arg)
 {
+	struct cmd_flag *ff = NULL;
 	const char *file = NULL;
 	int i;
 
@@ -483,13 +580,95 @@ int cmd_flags_parse(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_t 
 			return CMD_EXIT_USAGE;
 	}
 	*first_arg = i;
+	if (spec->file_flag != NULL)
+		ff = find_arg(flags, n, spec->file_flag, strlen(spec->file_flag));
+	if (ff != NULL && ff->type == CMD_FLAG_STRING && ff->source == CMD_SRC_ARG)
+		file = *(const char **)ff->target; /* the command line names it, nothing else */
 	if (spec->env_prefix != NULL && !apply_env(spec, flags, n))
 		return CMD_EXIT_USAGE;
-	if (spec->file_flag != NULL) {
-		struct cmd_flag *f = find_long(flags, n, spec->file_flag, strlen(spec->file_flag));
-		file = f != NULL && f->type == CMD_FLAG_STRING ? *(const char **)f->target : NULL;
-	}
 	if (file != NULL && *file != '\0' && !apply_file(spec, flags, n, file))
 		return CMD_EXIT_USAGE;
+	note_ignored(spec, flags, n);
 	return -1;
+}
+
+/* --- --help ------------------------------------------------------------------------ */
+
+/* Help text from column USAGE_COL, its words wrapped at USAGE_WIDTH; a
+ * newline in it breaks the line there. */
+static void usage_help(FILE *out, const char *h)
+{
+	size_t col = USAGE_COL;
+
+	while (*h != '\0') {
+		size_t w;
+
+		if (*h == '\n' || *h == ' ') {
+			if (*h++ == '\n' && col > USAGE_COL) {
+				fprintf(out, "\n%*s", USAGE_COL, "");
+				col = USAGE_COL;
+			}
+			continue;
+		}
+		w = strcspn(h, " \n");
+		if (col > USAGE_COL && col + 1 + w > USAGE_WIDTH) {
+			fprintf(out, "\n%*s", USAGE_COL, "");
+			col = USAGE_COL;
+		}
+		fprintf(out, "%s%.*s", col > USAGE_COL ? " " : "", (int)w, h);
+		col += (col > USAGE_COL ? 1 : 0) + w;
+		h += w;
+	}
+	fputc('\n', out);
+}
+
+/* One flag: "  -c, --name, --alias METAVAR" then its help. */
+static void usage_one(FILE *out, const struct cmd_flag *f)
+{
+	char left[128], sh[8] = "";
+	int len;
+
+	if (f->shorthand)
+		snprintf(sh, sizeof(sh), "-%c, ", f->shorthand);
+	len = snprintf(left, sizeof(left), "  %s--%s%s%s%s%s", sh, f->name, f->alias ? ", --" : "",
+		       f->alias ? f->alias : "", f->metavar ? " " : "", f->metavar ? f->metavar : "");
+	if (len < USAGE_COL)
+		fprintf(out, "%-*s", USAGE_COL, left);
+	else
+		fprintf(out, "%s\n%*s", left, USAGE_COL, "");
+	usage_help(out, f->help);
+}
+
+/* Flags without help from flags[i] on (until a heading): their names in
+ * wrapped lines. Returns the index of the last one listed. */
+static size_t usage_names(FILE *out, const struct cmd_flag *flags, size_t n, size_t i)
+{
+	size_t col = 0;
+
+	for (; i < n; i++) {
+		size_t w = strlen(flags[i].name) + 4; /* "--" and ", " */
+		if (col > 0 && col + w > USAGE_WIDTH) {
+			fprintf(out, ",\n");
+			col = 0;
+		}
+		fprintf(out, "%s--%s", col == 0 ? "  " : ", ", flags[i].name);
+		col += w;
+		if (i + 1 == n || flags[i + 1].help != NULL || flags[i + 1].group != NULL)
+			break;
+	}
+	fprintf(out, "\n");
+	return i;
+}
+
+/* The flags' part of --help (cmd.h). */
+void cmd_flags_usage(FILE *out, const struct cmd_flag *flags, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (flags[i].group != NULL)
+			fprintf(out, "%s:\n", flags[i].group);
+		if (flags[i].help == NULL)
+			i = usage_names(out, flags, n, i);
+		else
+			usage_one(out, &flags[i]);
+	}
 }

@@ -131,8 +131,8 @@ static int signer_run(void *arg, int fd)
  * and the environment. */
 static void wipe_secrets(const struct cmd_ca_opts *o)
 {
-	if (o->passwd_arg != NULL)
-		fc_memzero((char *)o->passwd_arg, strlen(o->passwd_arg));
+	if (o->passwd != NULL)
+		fc_memzero(o->passwd, strlen(o->passwd));
 	cmd_wipe_env(CMD_FILECA_PASSWD_ENV);
 	cmd_wipe_env(HSM_P11_PIN_ENV);
 	cmd_wipe_uri_pin((char *)o->pkcs11.uri);
@@ -143,10 +143,11 @@ static void wipe_child(void *arg)
 	wipe_secrets(&((struct cmd_ca *)arg)->o);
 }
 
-/* The passphrase: --fileca-key-passwd, else FULCRUM_FILECA_KEY_PASSWD. */
+/* The passphrase: --fileca-key-passwd (command line, environment or flag
+ * file), else FULCRUM_FILECA_KEY_PASSWD. */
 static const char *passwd_source(const struct cmd_ca_opts *o)
 {
-	return o->passwd_arg != NULL ? o->passwd_arg : getenv(CMD_FILECA_PASSWD_ENV);
+	return o->passwd != NULL ? o->passwd : getenv(CMD_FILECA_PASSWD_ENV);
 }
 
 /* signer_child.prepare: the supervisor keeps what a new signer will need

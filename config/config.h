@@ -82,9 +82,9 @@ struct cfg_identity {
 /*
  * Load and validate a configuration file. JSON is tried first, then YAML,
  * as Fulcio does. If path is Fulcio's default path and it does not exist,
- * the same name with ".json" is tried. Returns FC_OK and *out (free with
- * cfg_identity_free), FC_ENOTFOUND if the file does not exist, else
- * FC_ECONFIG with the key path and the problem in err.
+ * the same path ending in ".json" instead of ".yaml" is tried. Returns
+ * FC_OK and *out (free with cfg_identity_free), FC_ENOTFOUND if the file
+ * does not exist, else FC_ECONFIG with the key path and the problem in err.
  */
 enum fc_status cfg_identity_load_file(const char *path, struct cfg_identity **out,
 				      struct fc_err *err);

@@ -500,10 +500,11 @@ out:
 
 /*
  * Load and validate a configuration file of at most CFG_MAX_FILE_BYTES. If
- * path is Fulcio's default path and does not exist, the same name with
- * ".json" is tried (Fulcio's serve.go). Returns FC_OK and *out (free with
- * cfg_identity_free), FC_ENOTFOUND if no file exists (the caller then uses
- * cfg_identity_default, as Fulcio does), else FC_ECONFIG with err set.
+ * path is Fulcio's default path and does not exist, the same path ending
+ * in ".json" instead of ".yaml" is tried (Fulcio's serve.go). Returns
+ * FC_OK and *out (free with cfg_identity_free), FC_ENOTFOUND if no file
+ * exists (the caller then uses cfg_identity_default, as Fulcio does), else
+ * FC_ECONFIG with err set.
  */
 enum fc_status cfg_identity_load_file(const char *path, struct cfg_identity **out,
 				      struct fc_err *err)
@@ -517,7 +518,8 @@ enum fc_status cfg_identity_load_file(const char *path, struct cfg_identity **ou
 		return fc_err_set(err, FC_ECONFIG, "config: no path given");
 	st = fc_read_file(path, CFG_MAX_FILE_BYTES, &text, &len, &rerr);
 	if (st == FC_ENOTFOUND && strcmp(path, CFG_DEFAULT_PATH) == 0) {
-		alt = fc_xasprintf("%s.json", path);
+		/* Fulcio: strings.TrimSuffix(cp, ".yaml") + ".json" */
+		alt = fc_xasprintf("%.*s.json", (int)(strlen(path) - strlen(".yaml")), path);
 		fc_err_clear(&rerr);
 		st = fc_read_file(alt, CFG_MAX_FILE_BYTES, &text, &len, &rerr);
 		if (st == FC_OK)

@@ -14,7 +14,7 @@
 #include "cmd.h"
 
 struct vals {
-	const char *ca, *config, *url, *host;
+	const char *ca, *config, *url, *host, *tls_ca;
 	char *passwd;
 	bool watch, verbose;
 	unsigned long port, timeout_ms, lifetime_ms;
@@ -39,6 +39,8 @@ static struct cmd_flag flags[] = {
 	{.name = "grpc-port", .type = CMD_FLAG_IGNORED, .note = "gRPC is not served"},
 	{.name = "kms-resource", .type = CMD_FLAG_REFUSED,
 	 .note = "fulcrum has no KMS CA; use --ca pkcs11ca"},
+	{.name = "ct-log.tls-ca-cert", .type = CMD_FLAG_STRING, .target = &v.tls_ca},
+	{.name = "grpc-host", .type = CMD_FLAG_IGNORED, .note = "gRPC is not served"},
 };
 #define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
 
@@ -67,6 +69,27 @@ static int parse(struct cmd_flags_spec *spec, int *first, ...)
 		argv[argc++] = strdup(a);
 	va_end(ap);
 	return cmd_flags_parse(spec, flags, N_FLAGS, argc, argv, first);
+}
+
+/* Write text to path (created or truncated). */
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs(text, f);
+	fclose(f);
+}
+
+/* True when spec holds a note containing s. */
+static bool has_note(const struct cmd_flags_spec *spec, const char *s)
+{
+	for (size_t i = 0; i < spec->n_notes; i++)
+		if (strstr(spec->notes[i], s) != NULL)
+			return true;
+	return false;
 }
 
 static void test_duration(void)
@@ -184,12 +207,162 @@ static void test_env_and_file(void)
 	v.passwd = NULL;
 }
 
+
+/* What viper does with the environment: dashes kept, empty values unset,
+ * the flag file named on the command line only. */
+static void test_env_rules(void)
+{
+	struct cmd_flags_spec spec = {.command = "serve", .env_prefix = "FULCIO_SERVE_",
+				      .file_flag = "config"};
+	int first;
+
+	setenv("FULCIO_SERVE_CA", "", 1);                  /* empty: not set */
+	setenv("FULCIO_SERVE_CONFIG-PATH", "/x.yaml", 1);  /* dashes kept */
+	setenv("FULCIO_SERVE_CT_LOG_TIMEOUT", "5s", 1);    /* underscores: not read */
+	setenv("FULCIO_SERVE_CONFIG", "/nonexistent/flags.yaml", 1); /* not read */
+	setenv("FULCIO_SERVE_CT-LOG.TLS-CA-CERT", "/ca.pem", 1);
+	CHECK(parse(&spec, &first, NULL) == -1);
+	CHECK(v.ca == NULL && v.timeout_ms == 0 && v.config == NULL);
+	CHECK_STR(v.url, "/x.yaml");
+	CHECK_STR(v.tls_ca, "/ca.pem");
+	CHECK(has_note(&spec, "FULCIO_SERVE_CT_LOG_TIMEOUT is not read"));
+	CHECK(has_note(&spec, "FULCIO_SERVE_CT-LOG-TIMEOUT"));
+	CHECK(has_note(&spec, "FULCIO_SERVE_CONFIG is not read"));
+	CHECK(cmd_flag_given(flags, N_FLAGS, "config-path"));
+	CHECK(!cmd_flag_given(flags, N_FLAGS, "ca"));
+	unsetenv("FULCIO_SERVE_CA");
+	unsetenv("FULCIO_SERVE_CONFIG-PATH");
+	unsetenv("FULCIO_SERVE_CT_LOG_TIMEOUT");
+	unsetenv("FULCIO_SERVE_CONFIG");
+	unsetenv("FULCIO_SERVE_CT-LOG.TLS-CA-CERT");
+	cmd_flags_log_notes(&spec);
+	CHECK(spec.n_notes == 0);
+	cmd_flags_release(&spec);
+}
+
+/* What viper does with the flag file: names in any case, nested mappings
+ * as dotted names, empty values unset, aliases not read; what yaml.v3
+ * refuses; and an identity configuration given by mistake. */
+static void test_file_rules(void)
+{
+	struct cmd_flags_spec spec = {.command = "serve", .env_prefix = "FULCIO_SERVE_",
+				      .file_flag = "config"};
+	const char *yaml = "CA: fileca\nct-log:\n  tls-ca-cert: /ca.pem\nconfig-path:\n"
+			   "http-host: 10.0.0.9\nconfig: other.yaml\nfileca-key-passwd: 'from file'\n";
+	char dir[] = "/tmp/fulcrum-flags-XXXXXX", path[64], json[64], toml[64];
+	int first;
+
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/flags.yaml", dir);
+	snprintf(json, sizeof(json), "%s/flags.json", dir);
+	snprintf(toml, sizeof(toml), "%s/flags.toml", dir);
+	put_file(path, yaml);
+	CHECK(parse(&spec, &first, "--config", path, NULL) == -1);
+	CHECK_STR(v.ca, "fileca");
+	CHECK_STR(v.tls_ca, "/ca.pem");
+	CHECK(v.url == NULL && !cmd_flag_given(flags, N_FLAGS, "config-path"));
+	CHECK(v.host == NULL);
+	CHECK(has_note(&spec, "\"http-host\" is not read"));
+	CHECK(has_note(&spec, "\"config\" is not read"));
+	CHECK_STR(v.passwd, "from file");
+	for (size_t i = 0; i < spec.n_owned; i++) /* the file's copy is wiped */
+		CHECK(strcmp(spec.owned[i], "from file") != 0);
+	/* the same in JSON, nested */
+	put_file(json, "{\"ct-log\": {\"tls-ca-cert\": \"/b.pem\"}, \"port\": 7, \"ca\": null}");
+	CHECK(parse(&spec, &first, "-c", json, NULL) == -1);
+	CHECK_STR(v.tls_ca, "/b.pem");
+	CHECK(v.port == 7 && v.ca == NULL);
+	put_file(json, "{\"MetaIssuers\": {}}");
+	CHECK(parse(&spec, &first, "-c", json, NULL) == CMD_EXIT_USAGE);
+	unlink(json);
+	put_file(path, "ca: a\nca: b\n"); /* yaml.v3: a name given twice */
+	CHECK(parse(&spec, &first, "-c", path, NULL) == CMD_EXIT_USAGE);
+	put_file(path, "oidc-issuers:\n  https://x:\n    client-id: sigstore\n");
+	CHECK(parse(&spec, &first, "-c", path, NULL) == CMD_EXIT_USAGE);
+	put_file(path, "ct-log-url:\n  - [a]\n");
+	CHECK(parse(&spec, &first, "-c", path, NULL) == CMD_EXIT_USAGE);
+	unlink(path);
+	put_file(toml, "ca = \"fileca\"\n"); /* viper reads TOML; fulcrum says it does not */
+	CHECK(parse(&spec, &first, "-c", toml, NULL) == CMD_EXIT_USAGE);
+	unlink(toml);
+	rmdir(dir);
+	cmd_flags_release(&spec);
+	fc_free_secret(v.passwd);
+	v.passwd = NULL;
+}
+
+/* Ignored flags: one note for all of a kind; "--bool false" with
+ * bool_value_arg. */
+static void test_ignored_and_bools(void)
+{
+	struct cmd_flags_spec spec = {.command = "serve", .bool_value_arg = true};
+	int first;
+
+	CHECK(parse(&spec, &first, "--grpc-port", "1", "--grpc-host=h", "--fileca-watch", "false",
+		    NULL) == -1);
+	CHECK(spec.n_notes == 1 && has_note(&spec, "gRPC is not served") &&
+	      has_note(&spec, "--grpc-port, --grpc-host"));
+	CHECK(!v.watch && first == 6);
+	CHECK(parse(&spec, &first, "--fileca-watch", "--ca", "x", NULL) == -1 && v.watch);
+	CHECK(spec.n_notes == 0); /* no ignored flag given */
+	cmd_flags_release(&spec);
+	spec.bool_value_arg = false; /* pflag: the next argument is positional */
+	CHECK(parse(&spec, &first, "--fileca-watch", "false", NULL) == -1 && v.watch && first == 2);
+	cmd_flags_release(&spec);
+}
+
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* --help: each flag once, its alias and shorthand beside it, the help
+ * wrapped, flags without help listed by name. */
+static void test_usage(void)
+{
+	char *text = NULL;
+	size_t len = 0, col = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	flags[0].help = "the flag file (a long help text that is wrapped at eighty columns "
+			"by the printer, word by word, so that no line is too long)";
+	flags[0].metavar = "FILE";
+	flags[3].help = "listen address";
+	flags[3].group = "listeners";
+	cmd_flags_usage(f, flags, N_FLAGS);
+	fclose(f);
+	CHECK_CONTAINS(text, "  -c, --config FILE");
+	CHECK_CONTAINS(text, "listeners:\n  --host, --http-host");
+	CHECK_CONTAINS(text, "--kms-resource");
+	CHECK(count(text, "--grpc-port") == 1 && count(text, "--http-host") == 1);
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] == '\n') {
+			CHECK(col <= 80);
+			col = 0;
+		} else {
+			col++;
+		}
+	}
+	free(text);
+	flags[0].help = NULL;
+	flags[3].help = NULL;
+	flags[3].group = NULL;
+}
+
 int main(void)
 {
 	test_duration();
 	test_command_line();
 	test_secret_wiped();
 	test_env_and_file();
+	test_env_rules();
+	test_file_rules();
+	test_ignored_and_bools();
+	test_usage();
 	for (int i = 0; i < argc; i++)
 		free(argv[i]);
 	return check_exit();
