@@ -32,6 +32,7 @@ struct tsa_flags {
 	unsigned threads;
 	unsigned long max_body;
 	char *pass; /* FULCRUM_TSA_KEY_PASSWD, kept for reloads (wiped at exit) */
+	char *pin;  /* FULCRUM_PKCS11_PIN, likewise */
 	struct tsa_options o;
 };
 
@@ -104,18 +105,18 @@ static bool parse_duration_us(const char *s, int64_t *out)
 	return true;
 }
 
-/* The passphrase of an encrypted key file: copied, wiped from the
- * environment (NULL when unset). */
-static char *take_passphrase(void)
+/* A secret of the environment (the key file's passphrase, the PIN):
+ * copied, wiped there and unset; NULL when unset. Kept for reloads. */
+static char *take_env_secret(const char *name)
 {
-	char *env = getenv(TSA_KEY_PASSWD_ENV), *pass;
+	char *env = getenv(name), *copy;
 
 	if (env == NULL)
 		return NULL;
-	pass = fc_xstrdup(env);
+	copy = fc_xstrdup(env);
 	fc_memzero(env, strlen(env));
-	unsetenv(TSA_KEY_PASSWD_ENV);
-	return pass;
+	unsetenv(name);
+	return copy;
 }
 
 /* The public key of the chain's first certificate (the signing
@@ -156,6 +157,8 @@ static enum fc_status open_signer(const struct tsa_flags *f, const char *pem, si
 						 "the chain has no certificate to find it by");
 		goto out;
 	}
+	if (f->pin != NULL)
+		setenv(HSM_P11_PIN_ENV, f->pin, 1); /* taken, wiped and unset by hsm/ */
 	if ((st = hsm_p11_config_resolve_pin(pc, f->pin_file, err)) != FC_OK ||
 	    (st = hsm_p11_open(pc, &p11, err)) != FC_OK)
 		goto out;
@@ -412,7 +415,8 @@ int cmd_tsa_main(int argc, char **argv)
 	if ((rc = tsa_parse(argc, argv, &f)) >= 0)
 		return rc;
 	rc = CMD_EXIT_USAGE;
-	f.pass = take_passphrase();
+	f.pass = take_env_secret(TSA_KEY_PASSWD_ENV);
+	f.pin = take_env_secret(HSM_P11_PIN_ENV);
 	if (!cmd_parse_listen(f.listen, &host, &ho.port)) {
 		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		goto out;
@@ -438,6 +442,7 @@ int cmd_tsa_main(int argc, char **argv)
 out:
 	tsa_holder_free(hd);
 	fc_free_secret(f.pass);
+	fc_free_secret(f.pin);
 	free(acc_buf);
 	free(host);
 	return rc;
