@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/sha.h>
 
 #include "ca_int.h"
 #include "ratelimit.h"
@@ -68,7 +67,6 @@ struct api_call {
 	struct ca_server *s;
 	struct fc_http_exchange *x;
 	char request_id[40];
-	char key_sha256[2 * 32 + 1]; /* the client's key (SPKI DER), once known */
 };
 
 /* A CORS preflight (rs/cors answers it before Fulcio's metrics see it). */
@@ -468,30 +466,14 @@ static void log_issued(const struct api_call *c, const struct oidc_identity *id,
 			   c->request_id, "serial", issued->serial_hex, "san",
 			   fc_log_json_string(id->san), "issuer", fc_log_json_string(id->issuer),
 			   "issuerType", fc_log_json_string(id->issuer_type), "tokenID",
-			   fc_log_json_string(id->token_id), "publicKeySHA256", c->key_sha256,
+			   fc_log_json_string(id->token_id), "publicKeySHA256", issued->key_sha256,
 			   "ttlSeconds", c->s->opts.validity_s, "scts", scts);
 	fc_log_event(LOG_INFO, fields,
 		     "api: req=%s issued serial=%s san=%s issuer=%s token=%s key=sha256:%s ttl=%ds%s%s",
 		     c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
-		     c->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
+		     issued->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
 		     ct.data ? (const char *)ct.data : "");
 	fc_buf_free(&ct);
-}
-
-/* The SHA-256 of key's SubjectPublicKeyInfo (DER), in hex, into out. */
-static void key_sha256_hex(EVP_PKEY *key, char out[2 * 32 + 1])
-{
-	unsigned char *der = NULL, md[32];
-	int len = i2d_PUBKEY(key, &der);
-
-	if (len <= 0 || SHA256(der, (size_t)len, md) == NULL) {
-		ERR_clear_error();
-		snprintf(out, 2 * 32 + 1, "unknown");
-	} else {
-		for (size_t i = 0; i < sizeof(md); i++)
-			snprintf(out + 2 * i, 3, "%02x", md[i]);
-	}
-	OPENSSL_free(der);
 }
 
 /*
@@ -657,7 +639,6 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	struct fc_err err = {0};
 	enum fc_status st;
 
-	key_sha256_hex(key, c->key_sha256);
 	if (fc_http_client_gone(c->x)) {
 		/* Nobody would receive the certificate: do not sign it. */
 		answer_gone(c);

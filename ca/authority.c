@@ -4,7 +4,10 @@
  * started with the old one finish with it.
  */
 #include <openssl/bn.h>
+#include <openssl/err.h>
+#include <openssl/sha.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -163,6 +166,25 @@ static char *serial_hex(X509 *cert)
 }
 
 /* The answer for leaf: its PEM, then the chain's. */
+/* The SHA-256 of the leaf's SubjectPublicKeyInfo as the certificate holds
+ * it, in hex (the audit line's key hash). The X509_PUBKEY is encoded as it
+ * is: i2d_PUBKEY of the EVP_PKEY would build an OpenSSL 3 encoder, a sixth
+ * of an issuance's CPU. */
+static void spki_sha256_hex(X509 *leaf, char out[2 * 32 + 1])
+{
+	unsigned char *der = NULL, md[32];
+	int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(leaf), &der);
+
+	if (len <= 0 || SHA256(der, (size_t)len, md) == NULL) {
+		ERR_clear_error();
+		snprintf(out, 2 * 32 + 1, "unknown");
+	} else {
+		for (size_t i = 0; i < sizeof(md); i++)
+			snprintf(out + 2 * i, 3, "%02x", md[i]);
+	}
+	OPENSSL_free(der);
+}
+
 static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
 {
 	struct ca_issued *issued = fc_xcalloc(1, sizeof(*issued));
@@ -173,6 +195,7 @@ static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
 	for (size_t i = 0; i < a->chain->n; i++)
 		issued->pem[i + 1] = ca_cert_pem(a->chain->certs[i], true);
 	issued->serial_hex = serial_hex(leaf);
+	spki_sha256_hex(leaf, issued->key_sha256);
 	return issued;
 }
 

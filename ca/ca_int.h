@@ -251,6 +251,7 @@ struct ca_issued {
 	char **pem;      /* leaf first, then the CA chain */
 	size_t n;
 	char *serial_hex;
+	char key_sha256[2 * 32 + 1]; /* SHA-256 of the leaf's SubjectPublicKeyInfo, hex */
 	struct ca_issued_sct *scts; /* the SCTs embedded in the leaf (audit log) */
 	size_t n_scts;
 };
