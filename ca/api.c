@@ -471,7 +471,7 @@ static void log_issued(const struct api_call *c, const struct oidc_identity *id,
 	fc_log_event(LOG_INFO, fields,
 		     "api: req=%s issued serial=%s san=%s issuer=%s token=%s key=sha256:%s ttl=%ds%s%s",
 		     c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
-		     issued->key_sha256, c->s->opts.validity_s, c->s->opts.ct ? " sct=embedded" : "",
+		     issued->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
 		     ct.data ? (const char *)ct.data : "");
 	fc_buf_free(&ct);
 }
@@ -490,7 +490,7 @@ static void answer_issued(struct api_call *c, bool v1, const struct oidc_identit
 		char *text = pem_chain_text(issued->pem, issued->n);
 		finish(c, 201, "application/pem-certificate-chain", text, strlen(text));
 		free(text);
-	} else if (c->s->opts.ct != NULL) {
+	} else if (c->s->ct_on) {
 		finish_json(c, 200,
 			    json_pack("{s:{s:{s:o}}}", "signedCertificateEmbeddedSct", "chain",
 				      "certificates", certificates_json(issued)));
@@ -517,6 +517,7 @@ struct ct_call {
 	struct api_call call; /* a copy: the handler's frame is gone by then */
 	bool v1;
 	struct oidc_identity *id;
+	struct ca_ct_ref *ct; /* the CT client it started with (a reload may replace it) */
 };
 
 /*
@@ -535,6 +536,7 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 	struct api_call c = cc->call;
 	struct oidc_identity *id = cc->id;
 	struct ca_server *s = c.s;
+	struct ca_ct_ref *ct = cc->ct;
 	bool v1 = cc->v1;
 
 	free(cc);
@@ -546,6 +548,7 @@ static void ct_issued(void *arg, enum fc_status st, struct ca_issued *issued,
 		fail_err(&c, st, err);
 	ca_issued_free(issued);
 	oidc_identity_free(id);
+	ca_ct_put(ct);
 	atomic_fetch_sub(&s->issuing, 1); /* the last use of s: a stop may free it now */
 }
 
@@ -647,8 +650,9 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	cc->call = *c;
 	cc->v1 = v1;
 	cc->id = *id;
-	if (c->s->opts.ct != NULL)
-		st = ca_authority_issue_ct(authority, c->s->opts.ct, *id, key, c->s->opts.validity_s,
+	cc->ct = ca_ct_get(c->s);
+	if (cc->ct != NULL)
+		st = ca_authority_issue_ct(authority, cc->ct->ct, *id, key, c->s->opts.validity_s,
 					   ct_issued, ct_client_gone, cc, &err);
 	else
 		st = ca_authority_issue_async(authority, *id, key, c->s->opts.validity_s, ct_issued,
@@ -656,6 +660,7 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
 	if (st == FC_OK) {
 		*id = NULL; /* cc owns it until ct_issued, which may have run already */
 	} else {
+		ca_ct_put(cc->ct);
 		free(cc);
 		fail_err(c, st, &err);
 		atomic_fetch_sub(&c->s->issuing, 1);

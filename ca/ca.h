@@ -142,7 +142,8 @@ struct ca_server_options {
 	unsigned threads;           /* worker threads (default: number of CPUs) */
 	const char *port_file;      /* if set, the bound port is written here once listening */
 	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
-				     * ca_server_stop); NULL = no CT, detached empty SCT */
+				     * ca_server_stop, also when a reload replaced it);
+				     * NULL = no CT, detached empty SCT */
 	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
 	/* Appends more Prometheus text to /metrics (the signer process's
 	 * counters); NULL = none. Called on the metrics thread. */
@@ -190,6 +191,21 @@ void ca_server_identity_reload_failed(struct ca_server *s);
 /* Swap in a new authority (SIGHUP reload); requests in flight finish with
  * the old one, which is freed when the last of them is done. */
 void ca_server_replace_authority(struct ca_server *s, struct ca_authority *authority);
+
+/*
+ * Log new certificates through ct from now on (a reload of the CT logs,
+ * e.g. a new log shard): requests in flight finish with the client they
+ * started with, which is freed once none holds it (ca_server_tick; the
+ * first client, from the options, stays the caller's). Takes ct on FC_OK;
+ * FC_ECONFIG (ct left to the caller) when the server runs without CT,
+ * which only a restart changes. Warns, as at start, when a log does not
+ * list the CA's root.
+ */
+enum fc_status ca_server_replace_ct(struct ca_server *s, struct ct_client *ct,
+				    struct fc_err *err);
+/* Free what reloads replaced once nothing uses it; call now and then, from
+ * one thread at a time. */
+void ca_server_tick(struct ca_server *s);
 
 /* Serve these trust files from now on (copied; a request in flight keeps
  * the copy it took). */

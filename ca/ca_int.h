@@ -313,6 +313,14 @@ struct ca_metrics {
 	atomic_bool identity_last_ok;     /* the last reload succeeded (or none yet) */
 };
 
+/* A CT client and the requests that hold it (ctslot.c). */
+struct ca_ct_ref {
+	struct ct_client *ct;
+	atomic_uint refs;       /* requests issuing through it */
+	bool owned;             /* a reload's (freed here), not the caller's first */
+	struct ca_ct_ref *next; /* in the list of replaced clients */
+};
+
 /*
  * One identity configuration and the verifier made over it, as served
  * from a start or a reload until the next one: the server holds one
@@ -350,7 +358,26 @@ struct ca_server {
 	atomic_uint issuing;
 	pthread_mutex_t trust_lock;    /* guards trust_docs (swapped by a reload) */
 	char *trust_docs[3];           /* trusted root, signing config, trust config */
+	bool ct_on;                    /* certificates go through CT (fixed at start) */
+	pthread_mutex_t ct_lock;       /* guards ct and ct_retired */
+	struct ca_ct_ref *ct;          /* the current CT client (NULL: no CT) */
+	struct ca_ct_ref *ct_retired;  /* replaced by reloads, freed once idle */
 };
+
+/* --- ctslot.c: the CT client, replaced by reloads ----------------------------------- */
+
+void ca_ct_slot_init(struct ca_server *s, struct ct_client *ct);
+/* The current CT client with a reference (NULL: no CT); release with ca_ct_put. */
+struct ca_ct_ref *ca_ct_get(struct ca_server *s);
+void ca_ct_put(struct ca_ct_ref *r);
+/* True while any of the server's CT clients has a submission in flight. */
+bool ca_ct_busy(struct ca_server *s);
+/* The current client's metrics. */
+void ca_ct_metrics(struct ca_server *s, struct fc_buf *b);
+/* Free every client the server owns (at stop, nothing in flight). */
+void ca_ct_slot_destroy(struct ca_server *s);
+/* server.c: warn when a CT log does not list a's root (get-roots). */
+void ca_check_ct_roots(struct ct_client *ct, struct ca_authority *a);
 
 /* The API handler: routes one exchange (fc_http_handler_fn). */
 void ca_api_handle(void *ctx, struct fc_http_exchange *x);

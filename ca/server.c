@@ -260,8 +260,7 @@ static void metrics_text(struct ca_server *s, struct fc_buf *b)
 		rl_metrics_text(s->opts.ratelimit, b);
 	if (s->opts.metrics_extra != NULL)
 		s->opts.metrics_extra(s->opts.metrics_extra_arg, b);
-	if (s->opts.ct != NULL)
-		ct_client_metrics_text(s->opts.ct, b);
+	ca_ct_metrics(s, b);
 }
 
 static void metrics_handle(void *ctx, struct fc_http_exchange *x)
@@ -283,7 +282,7 @@ static void metrics_handle(void *ctx, struct fc_http_exchange *x)
  * since the log may be down now or may accept our chain through another
  * root.
  */
-static void check_ct_roots(struct ct_client *ct, struct ca_authority *a)
+void ca_check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 {
 	const struct ca_chain *chain = ca_authority_chain(a);
 	X509 *root = chain->certs[chain->n - 1];
@@ -378,6 +377,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	s->identity = identity_new(cfg, verifier);
 	live_add_locked(s, s->identity); /* no other thread yet */
 	ca_authority_slot_init(&s->authority, authority);
+	ca_ct_slot_init(s, opts->ct);
 	if (s->opts.validity_s <= 0)
 		s->opts.validity_s = CA_DEFAULT_VALIDITY_S;
 	if (opts->client_algs != NULL)
@@ -387,7 +387,7 @@ enum fc_status ca_server_start(const struct ca_server_options *opts, struct oidc
 	if (st != FC_OK)
 		goto fail;
 	if (opts->ct != NULL)
-		check_ct_roots(opts->ct, authority);
+		ca_check_ct_roots(opts->ct, authority);
 	if ((st = start_listeners(s, err)) != FC_OK)
 		goto fail;
 	if (opts->port_file)
@@ -414,9 +414,9 @@ void ca_server_stop(struct ca_server *s)
 	 * the signer or the CT log itself; their completions (ct_issued, within
 	 * the signer link's or the CT client's deadline) still use s, and the
 	 * CT client's own callback must have returned before it is freed. */
-	while (atomic_load(&s->issuing) > 0 ||
-	       (s->opts.ct != NULL && ct_client_in_flight(s->opts.ct) > 0))
+	while (atomic_load(&s->issuing) > 0 || ca_ct_busy(s))
 		usleep(10000);
+	ca_ct_slot_destroy(s);
 	identities_free_all(s);
 	ca_authority_slot_destroy(&s->authority);
 	fc_http_metrics_free(s->metrics.http);

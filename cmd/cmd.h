@@ -176,6 +176,20 @@ enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
 				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
 				 struct fc_err *err);
 
+/* --- createca_root.c: createca --existing-root ---------------------------------- */
+
+/*
+ * The root a new intermediate or time-stamping certificate is made under:
+ * its certificate from cert_file (PEM), else the token p's certificate
+ * with CKA_ID caroot_id; its key from key_file (PEM; pass decrypts it),
+ * else p's key labelled key_label (never generated here). The root must be
+ * a CA with keyCertSign holding that key. FC_OK with *root (X509_free) and
+ * *signer (hsm_signer_free), else the reason in err. p may be NULL (files).
+ */
+enum fc_status cmd_existing_root(struct hsm_p11 *p, const char *cert_file, const char *caroot_id,
+				 const char *key_file, const char *key_label, const char *pass,
+				 X509 **root, struct hsm_signer **signer, struct fc_err *err);
+
 /* --- serve_ca.c: the CA key of fulcrum serve ----------------------------------------- */
 
 struct ca_server;
@@ -202,8 +216,20 @@ enum fc_status cmd_ca_open(const struct cmd_ca_opts *o, struct cmd_ca **out, str
 enum fc_status cmd_ca_authority(struct cmd_ca *c, struct ca_authority **out, struct fc_err *err);
 /* Where reloads go once serving. */
 void cmd_ca_set_server(struct cmd_ca *c, struct ca_server *server);
-/* Reload (fileca): a new authority, or the current one kept on failure. */
+/* Reload (fileca, pkcs11ca): a new authority, or the current one kept on
+ * failure. */
 void cmd_ca_reload(struct cmd_ca *c, const char *why);
+/* Makes a CT client from serve's CT flags or --ct-log-config, read again
+ * (FC_OK with *out; NULL when CT is off). */
+struct ct_client;
+typedef enum fc_status (*cmd_ct_build_fn)(void *arg, struct ct_client **out,
+					  struct fc_err *err);
+/* SIGHUP rebuilds the CT client with build(arg) and swaps it in. */
+void cmd_ca_set_ct_source(struct cmd_ca *c, cmd_ct_build_fn build, void *arg);
+/* The signal wait's hook, at every wake (hup: a SIGHUP arrived): reloads
+ * the CA and the CT logs on SIGHUP, the fileca files on change with
+ * --no-signer-process, and frees what reloads replaced once unused. */
+void cmd_ca_tick(struct cmd_ca *c, bool hup);
 /* --no-signer-process: true when --fileca-watch sees the files changed. */
 bool cmd_ca_files_changed(struct cmd_ca *c);
 /* The signer side for /metrics, NULL with --no-signer-process. */

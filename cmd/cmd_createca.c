@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -44,6 +45,8 @@ struct createca_flags {
 	const char *out;
 	bool force, file_mode, aws;
 	const char *key_out, *root_key_out;
+	bool existing_root;                 /* --existing-root: no new root */
+	const char *root_cert, *root_key;   /* its certificate and key files */
 };
 
 static void createca_usage(FILE *f)
@@ -85,6 +88,21 @@ static void createca_usage(FILE *f)
 		"  --intermediate-id ID         its certificate's CKA_ID (default\n"
 		"                               <caroot id>-intermediate)\n"
 		"  --intermediate-common-name CN  its CN (default \"<CN or org> intermediate\")\n"
+		"rotation (a new issuing key under the root already in service):\n"
+		"  --existing-root              make no root: sign the new intermediate (or with\n"
+		"                               --tsa the new time-stamping certificate) with the\n"
+		"                               existing one; its new key is generated (in the\n"
+		"                               token: under a label that has no key yet), the\n"
+		"                               root is not changed, and its NotAfter bounds the\n"
+		"                               new certificate's; the new subject is the root's\n"
+		"                               with the CN of --intermediate-common-name (or\n"
+		"                               --tsa-common-name; default \"<root CN> intermediate\n"
+		"                               <date>\"), --org and the like are not used\n"
+		"  --root-cert FILE             the root certificate (PEM); default: the token's\n"
+		"                               certificate with id --hsm-caroot-id\n"
+		"  --root-key FILE              the root key (PEM, an offline root; passphrase in\n"
+		"                               %s); default: the token's key\n"
+		"                               labelled --hsm-key-label\n"
 		"time-stamp authority (the chain of fulcrum tsa; not with --intermediate):\n"
 		"  --tsa                        make the root and, signed by it, a time-stamping\n"
 		"                               certificate (critical ExtKeyUsage timeStamping\n"
@@ -109,7 +127,7 @@ static void createca_usage(FILE *f)
 		"Then serve with: fulcrum serve --ca pkcs11ca --pkcs11-config-path FILE\n"
 		"  --hsm-caroot-id ID --hsm-key-label LABEL (with --intermediate: the\n"
 		"  intermediate's id and key label; the chain is read from the token).\n",
-		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CMD_FILECA_PASSWD_ENV);
+		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CMD_FILECA_PASSWD_ENV, CMD_FILECA_PASSWD_ENV);
 }
 
 
@@ -237,6 +255,25 @@ static enum fc_status token_key(struct hsm_p11 *p, const char *label, const char
 	return hsm_p11_signer_new(p, label, NULL, 0, HSM_RSA_PKCS1, NULL, out, err);
 }
 
+/* --existing-root: a fresh key for the new certificate, generated under a
+ * label that has none yet (reusing a key would rotate nothing). */
+static enum fc_status token_new_key(struct hsm_p11 *p, const char *label, const char *id,
+				    enum hsm_key_kind kind, struct hsm_signer **out,
+				    struct fc_err *err)
+{
+	bool found = false;
+	enum fc_status st;
+
+	if ((st = hsm_p11_has_key(p, label, NULL, 0, &found, err)) != FC_OK)
+		return st;
+	if (found)
+		return fc_err_set(err, FC_ECONFIG,
+				  "createca: a key labelled \"%s\" is already on the token: a "
+				  "rotation needs a new key (choose a new key label)",
+				  label);
+	return token_key(p, label, id, kind, out, err);
+}
+
 /* Refuse (or with --force, remove) certificates already under id. */
 static enum fc_status clear_id(struct hsm_p11 *p, const char *id, bool force, struct fc_err *err)
 {
@@ -295,22 +332,56 @@ static void createca_state_clear(struct createca_state *s)
 	fc_free_secret(s->pass);
 }
 
+/* The passphrase of the key files (written, and --root-key read): taken
+ * from the environment and wiped there. */
+static void take_passphrase(struct createca_state *s)
+{
+	char *env = getenv(CMD_FILECA_PASSWD_ENV);
+
+	if (env == NULL)
+		return;
+	s->pass = fc_xstrdup(env);
+	fc_memzero(env, strlen(env));
+	unsetenv(CMD_FILECA_PASSWD_ENV);
+}
+
+/* --file --existing-root: the root from its files, a fresh key for the
+ * new certificate written to --key-out. */
+static enum fc_status file_new_key(const struct createca_flags *f, struct createca_state *s,
+				   struct fc_err *err)
+{
+	EVP_PKEY *key = NULL;
+	enum fc_status st;
+
+	if ((st = cmd_existing_root(NULL, f->root_cert, NULL, f->root_key, NULL, s->pass, &s->root,
+				    &s->root_signer, err)) != FC_OK)
+		return st;
+	if ((key = file_keygen(s->kind)) == NULL) {
+		fc_log_ssl("createca: key generation");
+		return fc_err_set(err, FC_EINTERNAL, "createca: key generation failed");
+	}
+	if ((st = write_key(f->key_out, key, s->pass, f->force, err)) != FC_OK) {
+		EVP_PKEY_free(key);
+		return st;
+	}
+	return hsm_softkey_from_pkey(key, HSM_RSA_PKCS1,
+				     f->tsa ? "time-stamping key" : "intermediate key",
+				     &s->int_signer, err);
+}
+
 /* --file: fresh keys written as PEM files, signers over them in memory. */
 static enum fc_status file_signers(const struct createca_flags *f, struct createca_state *s,
 				   struct fc_err *err)
 {
-	char *env = getenv(CMD_FILECA_PASSWD_ENV);
 	EVP_PKEY *root_key = NULL, *int_key = NULL;
 	enum fc_status st;
 
-	if (env != NULL) {
-		s->pass = fc_xstrdup(env);
-		fc_memzero(env, strlen(env));
-		unsetenv(CMD_FILECA_PASSWD_ENV);
-	} else {
+	take_passphrase(s);
+	if (s->pass == NULL)
 		fc_log(LOG_WARNING, "createca: %s is not set: writing unencrypted keys (mode 0600)",
 		       CMD_FILECA_PASSWD_ENV);
-	}
+	if (f->existing_root)
+		return file_new_key(f, s, err);
 	if ((root_key = file_keygen(s->kind)) == NULL ||
 	    (second_cert(f) && (int_key = file_keygen(s->kind)) == NULL)) {
 		fc_log_ssl("createca: key generation");
@@ -352,6 +423,15 @@ static enum fc_status token_signers(const struct createca_flags *f, struct creat
 	if ((st = cmd_p11_open(f->config_path, f->uri, f->pin_file, true, &s->cfg, &s->p, err)) !=
 	    FC_OK)
 		return st;
+	if (f->existing_root) {
+		take_passphrase(s); /* of a --root-key file */
+		if ((!f->aws && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK) ||
+		    (st = cmd_existing_root(s->p, f->root_cert, f->caroot_id, f->root_key,
+					    f->key_label, s->pass, &s->root, &s->root_signer,
+					    err)) != FC_OK)
+			return st;
+		return token_new_key(s->p, s->int_label, s->int_id, s->kind, &s->int_signer, err);
+	}
 	if (!f->aws && ((st = clear_id(s->p, f->caroot_id, f->force, err)) != FC_OK ||
 			(second_cert(f) && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
 		return st;
@@ -361,6 +441,57 @@ static enum fc_status token_signers(const struct createca_flags *f, struct creat
 	if (second_cert(f))
 		st = token_key(s->p, s->int_label, s->int_id, s->kind, &s->int_signer, err);
 	return st;
+}
+
+/* --existing-root: the new certificate ends no later than the root (RFC
+ * 5280 6.1 checks each certificate's validity); FC_ECONFIG when the root
+ * has expired or its NotAfter cannot be read. */
+static enum fc_status bound_by_root(X509 *root, int64_t now, int64_t *not_after,
+				    struct fc_err *err)
+{
+	struct tm tm;
+	int64_t end;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(root), &tm) != 1)
+		return fc_err_set(err, FC_ECONFIG, "createca: the root's NotAfter cannot be read");
+	end = (int64_t)timegm(&tm);
+	if (end <= now)
+		return fc_err_set(err, FC_ECONFIG, "createca: --existing-root: the root has expired");
+	if (end < *not_after)
+		*not_after = end;
+	return FC_OK;
+}
+
+/* --existing-root: the new certificate's subject is the root's without its
+ * CN, and the CN given (default "<root CN or O> intermediate|Timestamping
+ * <date>", a name of its own beside the one it replaces). NULL on failure. */
+static X509_NAME *rotation_name(const struct createca_flags *f, struct createca_state *s)
+{
+	X509_NAME *n = X509_NAME_dup(X509_get_subject_name(s->root));
+	const char *given = f->tsa ? f->tsa_cn : f->int_cn;
+	char base[128] = "", day[16];
+	int i;
+	time_t now = (time_t)fc_now();
+	struct tm tm;
+
+	if (n == NULL)
+		return NULL;
+	if (X509_NAME_get_text_by_NID(n, NID_commonName, base, sizeof(base)) < 0)
+		X509_NAME_get_text_by_NID(n, NID_organizationName, base, sizeof(base));
+	while ((i = X509_NAME_get_index_by_NID(n, NID_commonName, -1)) >= 0)
+		X509_NAME_ENTRY_free(X509_NAME_delete_entry(n, i));
+	if (given == NULL) {
+		gmtime_r(&now, &tm);
+		strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		free(s->int_cn);
+		s->int_cn = fc_xasprintf("%s%s%s %s", base, *base ? " " : "",
+					 f->tsa ? "Timestamping" : "intermediate", day);
+	}
+	if (!ca_name_add(n, NID_commonName, s->int_cn)) {
+		X509_NAME_free(n);
+		return NULL;
+	}
+	return n;
 }
 
 /* The root (self-signed) and the intermediate it signs, ten years each. */
@@ -374,16 +505,22 @@ static enum fc_status make_certs(const struct createca_flags *f, struct createca
 		.not_before = now,
 		.not_after = ca_add_years(now, CREATECA_YEARS),
 	};
-	X509_NAME *root_name = make_name(f, f->cn), *int_name = make_name(f, s->int_cn);
+	X509_NAME *root_name = make_name(f, f->cn), *int_name = NULL;
 	enum fc_status st;
 
+	int_name = f->existing_root ? rotation_name(f, s) : make_name(f, s->int_cn);
 	if (root_name == NULL || int_name == NULL) {
 		st = fc_err_set(err, FC_ECONFIG, "createca: a subject attribute cannot be encoded");
 		goto out;
 	}
 	p.subject = root_name;
-	if ((st = ca_cacert_build(&p, s->root_signer, &s->root, err)) != FC_OK || !second_cert(f))
+	if (f->existing_root) {
+		if ((st = bound_by_root(s->root, now, &p.not_after, err)) != FC_OK)
+			goto out;
+	} else if ((st = ca_cacert_build(&p, s->root_signer, &s->root, err)) != FC_OK ||
+		   !second_cert(f)) {
 		goto out;
+	}
 	if (f->tsa) {
 		struct ca_tsacert_params tp = {
 			.subject = int_name,
@@ -416,8 +553,9 @@ static enum fc_status keep_certs(const struct createca_flags *f, struct createca
 	enum fc_status st = FC_OK;
 
 	if (s->p != NULL && !f->aws) {
-		st = hsm_p11_store_cert(s->p, f->key_label, (const uint8_t *)f->caroot_id,
-					strlen(f->caroot_id), s->root, err);
+		if (!f->existing_root)
+			st = hsm_p11_store_cert(s->p, f->key_label, (const uint8_t *)f->caroot_id,
+						strlen(f->caroot_id), s->root, err);
 		if (st == FC_OK && s->inter != NULL)
 			st = hsm_p11_store_cert(s->p, s->int_label, (const uint8_t *)s->int_id,
 						strlen(s->int_id), s->inter, err);
@@ -444,11 +582,42 @@ static void print_tsa_steps(const struct createca_flags *f, const struct createc
 		       c && c->module_path ? c->module_path : "MODULE");
 }
 
+/* --existing-root: what was made, and how the running service switches
+ * to it (docs/operations.md, "Rotating keys"). */
+static void print_rotation_steps(const struct createca_flags *f, const struct createca_state *s)
+{
+	char root[256];
+
+	X509_NAME_oneline(X509_get_subject_name(s->root), root, sizeof(root));
+	printf("%s created under the existing root %s: %s\n",
+	       f->tsa ? "time-stamping certificate" : "intermediate CA", root, s->int_cn);
+	if (f->out != NULL)
+		printf("chain (new certificate first, root last) written to %s\n", f->out);
+	if (!f->file_mode)
+		printf("its key: label \"%s\", certificate id \"%s\" on the token\n", s->int_label,
+		       s->int_id);
+	printf("switch to it: add the chain to the trusted root (fulcrum trust, the old entry "
+	       "with end-time=), then\n");
+	if (f->tsa)
+		printf("  fulcrum tsa: put it in place of --certificate-chain (%s), "
+		       "and send SIGHUP\n",
+		       f->file_mode ? "and the key in place of --private-key"
+				    : "--private-key a pkcs11: URI without object= or id=");
+	else
+		printf("  fulcrum serve: put it in place of %s, and send SIGHUP\n",
+		       f->file_mode ? "--fileca-cert (and the key in place of --fileca-key)"
+				    : "--hsm-chain (pkcs11ca without --hsm-key-label)");
+}
+
 /* What was made, and the fulcrum serve flags that use it. */
 static void print_next_steps(const struct createca_flags *f, const struct createca_state *s)
 {
 	bool inter = s->inter != NULL;
 
+	if (f->existing_root) {
+		print_rotation_steps(f, s);
+		return;
+	}
 	printf("root CA created: %s\n", f->cn ? f->cn : f->org);
 	if (f->tsa) {
 		print_tsa_steps(f, s);
@@ -518,6 +687,7 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		OPT_COUNTRY, OPT_PROVINCE, OPT_LOCALITY, OPT_STREET, OPT_POSTAL, OPT_CN, OPT_INTER,
 		OPT_INT_LABEL, OPT_INT_ID, OPT_INT_CN, OPT_OUT, OPT_FORCE, OPT_FILE, OPT_KEY_OUT,
 		OPT_ROOT_KEY_OUT, OPT_HSM, OPT_TSA, OPT_TSA_LABEL, OPT_TSA_ID, OPT_TSA_CN,
+		OPT_EXISTING_ROOT, OPT_ROOT_CERT, OPT_ROOT_KEY,
 	};
 	static const struct option longopts[] = {
 		{"pkcs11-config-path", required_argument, NULL, OPT_CONFIG},
@@ -547,6 +717,9 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		{"tsa-key-label", required_argument, NULL, OPT_TSA_LABEL},
 		{"tsa-id", required_argument, NULL, OPT_TSA_ID},
 		{"tsa-common-name", required_argument, NULL, OPT_TSA_CN},
+		{"existing-root", no_argument, NULL, OPT_EXISTING_ROOT},
+		{"root-cert", required_argument, NULL, OPT_ROOT_CERT},
+		{"root-key", required_argument, NULL, OPT_ROOT_KEY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -581,6 +754,9 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 		case OPT_TSA_LABEL: f->tsa_label = optarg; break;
 		case OPT_TSA_ID: f->tsa_id = optarg; break;
 		case OPT_TSA_CN: f->tsa_cn = optarg; break;
+		case OPT_EXISTING_ROOT: f->existing_root = true; break;
+		case OPT_ROOT_CERT: f->root_cert = optarg; break;
+		case OPT_ROOT_KEY: f->root_key = optarg; break;
 		case OPT_HSM:
 			if (strcmp(optarg, "aws") == 0)
 				f->aws = true;
@@ -603,6 +779,36 @@ static int createca_parse(int argc, char **argv, struct createca_flags *f)
 static bool blank(const char *s)
 {
 	return s == NULL || *s == '\0';
+}
+
+/* The flags of --existing-root; -1 to go on, else CMD_EXIT_USAGE. */
+static int check_rotation(const struct createca_flags *f)
+{
+	if (!f->existing_root) {
+		if (f->root_cert == NULL && f->root_key == NULL)
+			return -1;
+		fprintf(stderr, "fulcrum createca: --root-cert and --root-key go with "
+				"--existing-root\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (!second_cert(f)) {
+		fprintf(stderr, "fulcrum createca: --existing-root makes a new intermediate "
+				"(--intermediate) or time-stamping certificate (--tsa)\n");
+		return CMD_EXIT_USAGE;
+	}
+	if (f->root_key_out != NULL) {
+		fprintf(stderr, "fulcrum createca: --existing-root makes no root key: "
+				"--root-key-out does not go with it\n");
+		return CMD_EXIT_USAGE;
+	}
+	if ((f->file_mode && (f->root_cert == NULL || f->root_key == NULL)) ||
+	    (f->aws && f->root_cert == NULL)) {
+		fprintf(stderr, "fulcrum createca: --existing-root needs --root-cert%s (the root is "
+				"not on a token)\n",
+			f->file_mode ? " and --root-key" : "");
+		return CMD_EXIT_USAGE;
+	}
+	return -1;
 }
 
 /* Check the flags that go together; -1 to go on, else CMD_EXIT_USAGE. */
@@ -635,7 +841,8 @@ static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kin
 		return CMD_EXIT_USAGE;
 	}
 	if (f->file_mode) {
-		if (f->out == NULL || f->key_out == NULL || (second_cert(f) && f->root_key_out == NULL)) {
+		if (f->out == NULL || f->key_out == NULL ||
+		    (second_cert(f) && !f->existing_root && f->root_key_out == NULL)) {
 			fprintf(stderr, "fulcrum createca: --file needs --out and --key-out (and "
 					"--root-key-out with --intermediate or --tsa)\n");
 			return CMD_EXIT_USAGE;
@@ -662,7 +869,7 @@ static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kin
 		fprintf(stderr, "fulcrum createca: bad --hsm-key-label\n");
 		return CMD_EXIT_USAGE;
 	}
-	return -1;
+	return check_rotation(f);
 }
 
 /*

@@ -231,7 +231,8 @@ static struct cmd_flag serve_table[] = {
 	    "on the token; the chain above it is read from the token's "
 	    "other certificates"),
 	STR("hsm-key-label", &F.pkcs11.key_label, "LABEL",
-	    "CKA_LABEL of the CA key (default PKCS11CA, or the URI's object)"),
+	    "CKA_LABEL of the CA key (default: the URI's object, else the token's key of "
+	    "the issuing certificate, else PKCS11CA)"),
 	STR("aws-hsm-root-ca-path", &F.aws_hsm_root, "FILE", "the same as --hsm-chain"),
 	STR("pkcs11-uri", &F.pkcs11.uri, "URI",
 	    "pkcs11ca: RFC 7512 URI instead of --pkcs11-config-path, e.g.\n"
@@ -280,7 +281,7 @@ static struct cmd_flag serve_table[] = {
 	     "log is its own operator)"),
 	STR("ct-log-config", &F.ct.config, "FILE",
 	    "the logs and the policy in a YAML or JSON file instead of the "
-	    "flags above (docs/ct-client.md)"),
+	    "flags above, read again on SIGHUP (docs/ct-client.md)"),
 	{.name = "ct-log-min-scts", .type = CMD_FLAG_UINT, .target = &F.ct.min_scts, .min = 1,
 	 .max = CT_MAX_LOGS, .metavar = "K",
 	 .help = "issue only with at least K verified SCTs (default 1)"},
@@ -411,11 +412,12 @@ static void serve_usage(FILE *f)
 		"FULCIO_SERVE_CT-LOG-URL; an empty value is not read), else from the --config\n"
 		"file.\n\n");
 	cmd_flags_usage(f, serve_table, N_SERVE_FLAGS);
-	fprintf(f, "\nSIGHUP reloads the identity configuration (--config-path), the fileca key and\n"
-		   "chain, the trust files and the TLS certificate and key, without dropping\n"
-		   "requests in flight; a file that does not load is logged and the one in use\n"
-		   "kept;\n"
-		   "SIGTERM or SIGINT stops after finishing them.\n");
+	fprintf(f, "\nSIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
+		   "and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
+		   "the key files), the trust files and the TLS certificate and key; requests in\n"
+		   "flight finish with what they started with, and a file that does not load is\n"
+		   "logged and the one in use kept (docs/operations.md, \"Rotating keys\");\n"
+		   "SIGTERM or SIGINT stops after finishing the requests in flight.\n");
 }
 
 /* --- after the flags are read ------------------------------------------------------ */
@@ -599,6 +601,12 @@ static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_c
 	return st;
 }
 
+/* cmd_ct_build_fn: the CT client of the flags, read again on SIGHUP. */
+static enum fc_status rebuild_ct_client(void *arg, struct ct_client **out, struct fc_err *err)
+{
+	return make_ct_client(arg, out, err);
+}
+
 /* The rate limiter of --rate-limit-config (shared through
  * --rate-limit-redis), or none without a configuration. */
 static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_limiter **out,
@@ -644,9 +652,10 @@ static void reload_identity(const struct serve_flags *f, struct ca_server *serve
 }
 
 /* Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate, the
- * identity configuration, the trust files and the CA (a change of the
- * fileca files too, with --fileca-watch: seen by the supervisor, or here
- * with --no-signer-process). */
+ * identity configuration, the trust files, the CA and the CT logs
+ * (cmd_ca_tick, serve_ca.c: a change of the fileca files too, with
+ * --fileca-watch: seen by the supervisor, or there with
+ * --no-signer-process). */
 static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_ca *ca,
 		       struct ca_server *server)
 {
@@ -660,10 +669,8 @@ static void serve_wait(struct serve_flags *f, const sigset_t *sigs, struct cmd_c
 			fc_httpd_tls_reload(f->server.http.tls);
 			reload_identity(f, server);
 			cmd_trust_files_reload(&f->trust, server);
-			cmd_ca_reload(ca, "SIGHUP");
-		} else if (f->no_signer && cmd_ca_files_changed(ca)) {
-			cmd_ca_reload(ca, "fileca files changed");
 		}
+		cmd_ca_tick(ca, sig == SIGHUP);
 	}
 	fc_log(LOG_NOTICE, "serve: stopping");
 }
@@ -781,6 +788,8 @@ static int serve_run(struct serve_flags *f)
 		goto out;
 	}
 	f->server.ct = ct;
+	if (ct != NULL)
+		cmd_ca_set_ct_source(ca, rebuild_ct_client, &f->ct);
 	if (cmd_ca_privsep(ca) != NULL) {
 		f->server.metrics_extra = cmd_privsep_metrics;
 		f->server.metrics_extra_arg = cmd_ca_privsep(ca);

@@ -6,6 +6,8 @@
  * key-path, --default-policy-oid, ...).
  */
 #include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +31,8 @@ struct tsa_flags {
 	const char *accepted; /* comma-separated */
 	unsigned threads;
 	unsigned long max_body;
+	char *pass; /* FULCRUM_TSA_KEY_PASSWD, kept for reloads (wiped at exit) */
+	char *pin;  /* FULCRUM_PKCS11_PIN, likewise */
 	struct tsa_options o;
 	struct fc_httpd_limits limits; /* the HTTP front's flags, TLS included */
 };
@@ -73,8 +77,12 @@ static void tsa_usage(FILE *f)
 		"  -h, --help                show this help\n\n"
 		"sigstore's flag names are accepted too: --certificate-chain-path,\n"
 		"--file-signer-key-path, --default-policy-oid, --disable-ntp-monitoring.\n"
-		"SIGHUP reloads the TLS certificate and key.\n"
-		"SIGTERM or SIGINT stops after the requests in progress.\n",
+		"A pkcs11: URI without object= or id= names the token's key of the chain's\n"
+		"signing certificate.\n"
+		"SIGHUP reloads the TLS certificate and key, and reads the chain and the signing\n"
+		"key again and stamps with them from then on (requests in progress finish with\n"
+		"the old ones; a chain or key that does not load is refused with a log line and\n"
+		"the old ones stay). SIGTERM or SIGINT stops after the requests in progress.\n",
 		TSA_KEY_PASSWD_ENV, HSM_P11_PIN_ENV, TSA_DEFAULT_POLICY_OID, TSA_MAX_BODY_DEFAULT,
 		TSA_MAX_BODY_LIMIT);
 }
@@ -99,51 +107,70 @@ static bool parse_duration_us(const char *s, int64_t *out)
 	return true;
 }
 
-/* The passphrase of an encrypted key file: copied, wiped from the
- * environment (NULL when unset). */
-static char *take_passphrase(void)
+/* A secret of the environment (the key file's passphrase, the PIN):
+ * copied, wiped there and unset; NULL when unset. Kept for reloads. */
+static char *take_env_secret(const char *name)
 {
-	char *env = getenv(TSA_KEY_PASSWD_ENV), *pass;
+	char *env = getenv(name), *copy;
 
 	if (env == NULL)
 		return NULL;
-	pass = fc_xstrdup(env);
+	copy = fc_xstrdup(env);
 	fc_memzero(env, strlen(env));
-	unsetenv(TSA_KEY_PASSWD_ENV);
-	return pass;
+	unsetenv(name);
+	return copy;
+}
+
+/* The public key of the chain's first certificate (the signing
+ * certificate); NULL when there is none. Caller frees. */
+static EVP_PKEY *chain_leaf_key(const char *pem, size_t len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, (int)len);
+	X509 *leaf = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *key = leaf ? X509_get_pubkey(leaf) : NULL;
+
+	ERR_clear_error();
+	X509_free(leaf);
+	BIO_free(bio);
+	return key;
 }
 
 /*
  * The signing key: a PEM file through the file signer, or a key in a
- * PKCS#11 token named by an RFC 7512 URI (object= and/or id=), opened as
- * fulcrum ctlog opens its log key.
+ * PKCS#11 token named by an RFC 7512 URI (object= and/or id=, opened as
+ * fulcrum ctlog opens its log key; neither: the token's key of the chain's
+ * signing certificate, so that a new key is taken with its new chain).
  */
-static enum fc_status open_signer(const struct tsa_flags *f, struct hsm_signer **out,
-				  struct fc_err *err)
+static enum fc_status open_signer(const struct tsa_flags *f, const char *pem, size_t pem_len,
+				  struct hsm_signer **out, struct fc_err *err)
 {
 	struct hsm_p11_config *pc = NULL;
 	struct hsm_p11 *p11 = NULL;
-	char *pass;
+	EVP_PKEY *leaf_key = NULL;
 	enum fc_status st;
 
-	if (strncmp(f->private_key, "pkcs11:", 7) != 0) {
-		pass = take_passphrase();
-		st = hsm_softkey_load_pem(f->private_key, pass, HSM_RSA_PKCS1, out, err);
-		fc_free_secret(pass);
-		return st;
-	}
+	if (strncmp(f->private_key, "pkcs11:", 7) != 0)
+		return hsm_softkey_load_pem(f->private_key, f->pass, HSM_RSA_PKCS1, out, err);
 	if ((st = hsm_p11_config_parse_uri(f->private_key, &pc, err)) != FC_OK)
 		goto out;
-	if (pc->object_label == NULL && pc->object_id == NULL) {
-		st = fc_err_set(err, FC_ECONFIG, "the pkcs11: URI must name the key (object= or id=)");
+	if (pc->object_label == NULL && pc->object_id == NULL &&
+	    (leaf_key = chain_leaf_key(pem, pem_len)) == NULL) {
+		st = fc_err_set(err, FC_ECONFIG, "the pkcs11: URI names no key (object= or id=) and "
+						 "the chain has no certificate to find it by");
 		goto out;
 	}
+	if (f->pin != NULL)
+		setenv(HSM_P11_PIN_ENV, f->pin, 1); /* taken, wiped and unset by hsm/ */
 	if ((st = hsm_p11_config_resolve_pin(pc, f->pin_file, err)) != FC_OK ||
 	    (st = hsm_p11_open(pc, &p11, err)) != FC_OK)
 		goto out;
-	st = hsm_p11_signer_new(p11, pc->object_label, pc->object_id, pc->object_id_len,
-				HSM_RSA_PKCS1, NULL, out, err);
+	if (leaf_key != NULL)
+		st = hsm_p11_signer_for_key(p11, leaf_key, HSM_RSA_PKCS1, out, err);
+	else
+		st = hsm_p11_signer_new(p11, pc->object_label, pc->object_id, pc->object_id_len,
+					HSM_RSA_PKCS1, NULL, out, err);
 out:
+	EVP_PKEY_free(leaf_key);
 	hsm_p11_free(p11); /* the signer keeps its own reference */
 	hsm_p11_config_free(pc);
 	return st;
@@ -280,8 +307,61 @@ static bool split_policies(char *buf, const char **out, size_t *n)
 	return true;
 }
 
-/* Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate. */
-static int tsa_serve(struct tsa *t, struct fc_httpd_options *ho, const char *port_file)
+/*
+ * The TSA the flags describe: the chain read, the key opened, both checked
+ * together (tsa_new). FC_OK with *t and *signer (the TSA borrows it),
+ * else the reason in err, naming the flag at fault.
+ */
+static enum fc_status load_tsa(struct tsa_flags *f, struct tsa **t, struct hsm_signer **signer,
+			       struct fc_err *err)
+{
+	struct tsa_options o = f->o;
+	struct fc_err e = {0};
+	char *pem = NULL;
+	size_t len = 0;
+	enum fc_status st;
+
+	*t = NULL;
+	*signer = NULL;
+	if ((st = fc_read_file(f->chain_path, TSA_MAX_CHAIN_FILE, &pem, &len, &e)) != FC_OK)
+		return fc_err_set(err, st, "--certificate-chain: %s", e.msg);
+	if ((st = open_signer(f, pem, len, signer, &e)) != FC_OK) {
+		free(pem);
+		return fc_err_set(err, st, "--private-key: %s", e.msg);
+	}
+	o.signer = *signer;
+	o.chain_pem = pem;
+	o.chain_pem_len = len;
+	if ((st = tsa_new(&o, t, err)) != FC_OK) {
+		hsm_signer_free(*signer);
+		*signer = NULL;
+	}
+	free(pem);
+	return st;
+}
+
+/* SIGHUP: the chain and key read again and served from now on; the
+ * current ones stay when they do not load. */
+static void tsa_reload(struct tsa_flags *f, struct tsa_holder *hd)
+{
+	struct hsm_signer *signer = NULL;
+	struct tsa *t = NULL;
+	struct fc_err err = {0};
+
+	if (load_tsa(f, &t, &signer, &err) != FC_OK) {
+		fc_log(LOG_ERR, "tsa: SIGHUP: reload refused, still stamping with the current key "
+				"and chain: %s",
+		       err.msg);
+		return;
+	}
+	fc_log(LOG_NOTICE, "tsa: SIGHUP: reloaded the key (%s) and the chain from %s",
+	       hsm_signer_description(signer), f->chain_path);
+	tsa_holder_replace(hd, t, signer);
+}
+
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the TLS certificate and
+ * the key and chain. */
+static int tsa_serve(struct tsa_flags *f, struct tsa_holder *hd, struct fc_httpd_options *ho)
 {
 	struct fc_httpd *httpd = NULL;
 	struct fc_err err = {0};
@@ -296,22 +376,24 @@ static int tsa_serve(struct tsa *t, struct fc_httpd_options *ho, const char *por
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	if (fc_httpd_start(ho, tsa_handle, t, &httpd, &err) != FC_OK) {
+	if (fc_httpd_start(ho, tsa_holder_handle, hd, &httpd, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum tsa: %s\n", err.msg);
 		return CMD_EXIT_USAGE;
 	}
-	if (port_file)
-		fc_write_port_file(port_file, fc_httpd_port(httpd));
+	if (f->port_file)
+		fc_write_port_file(f->port_file, fc_httpd_port(httpd));
 	fc_log(LOG_NOTICE, "tsa: serving on %s:%u", ho->host, fc_httpd_port(httpd));
-	if (!tsa_ready(t, why, sizeof(why)))
+	if (!tsa_holder_ready(hd, why, sizeof(why)))
 		fc_log(LOG_WARNING, "tsa: not ready, timestamp requests get 503: %s", why);
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
-		if (sig == SIGHUP)
+		if (sig == SIGHUP) {
 			fc_httpd_tls_reload(ho->limits.tls);
+			tsa_reload(f, hd);
+		}
 	}
 	fc_log(LOG_NOTICE, "tsa: stopping");
 	fc_httpd_stop(httpd);
@@ -332,10 +414,10 @@ int cmd_tsa_main(int argc, char **argv)
 	struct fc_httpd_options ho = {.name = "tsa"};
 	const char *accepted[TSA_MAX_POLICIES];
 	struct hsm_signer *signer = NULL;
+	struct tsa_holder *hd = NULL;
 	struct tsa *t = NULL;
 	struct fc_err err = {0};
-	char *host = NULL, *pem = NULL, *acc_buf = NULL;
-	size_t pem_len = 0;
+	char *host = NULL, *acc_buf = NULL;
 	int rc;
 
 	if ((rc = tsa_parse(argc, argv, &f)) >= 0)
@@ -345,6 +427,8 @@ int cmd_tsa_main(int argc, char **argv)
 		fprintf(stderr, "fulcrum tsa: TLS: %s\n", err.msg);
 		goto out;
 	}
+	f.pass = take_env_secret(TSA_KEY_PASSWD_ENV);
+	f.pin = take_env_secret(HSM_P11_PIN_ENV);
 	if (!cmd_parse_listen(f.listen, &host, &ho.port)) {
 		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
 		goto out;
@@ -358,31 +442,21 @@ int cmd_tsa_main(int argc, char **argv)
 		}
 		f.o.accepted_policies = accepted;
 	}
-	if (fc_read_file(f.chain_path, TSA_MAX_CHAIN_FILE, &pem, &pem_len, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum tsa: --certificate-chain: %s\n", err.msg);
-		goto out;
-	}
-	if (open_signer(&f, &signer, &err) != FC_OK) {
-		fprintf(stderr, "fulcrum tsa: --private-key: %s\n", err.msg);
-		goto out;
-	}
-	f.o.signer = signer;
-	f.o.chain_pem = pem;
-	f.o.chain_pem_len = pem_len;
-	if (tsa_new(&f.o, &t, &err) != FC_OK) {
+	if (load_tsa(&f, &t, &signer, &err) != FC_OK) {
 		fprintf(stderr, "fulcrum tsa: %s\n", err.msg);
 		goto out;
 	}
+	hd = tsa_holder_new(t, signer);
 	ho.host = host;
 	ho.threads = f.threads;
 	ho.max_body = f.max_body;
 	ho.limits = f.limits;
-	rc = tsa_serve(t, &ho, f.port_file);
+	rc = tsa_serve(&f, hd, &ho);
 out:
 	fc_httpd_tls_free(f.limits.tls); /* the server has stopped */
-	tsa_free(t);
-	hsm_signer_free(signer);
-	free(pem);
+	tsa_holder_free(hd);
+	fc_free_secret(f.pass);
+	fc_free_secret(f.pin);
 	free(acc_buf);
 	free(host);
 	return rc;

@@ -79,6 +79,8 @@ static size_t chain_from_pool(X509 **chain, size_t n, size_t max, X509 **pool, s
 /* Where the CA's key and issuing certificate are on the token. */
 struct p11ca_where {
 	const char *label;                  /* the key's CKA_LABEL */
+	bool by_cert;                       /* no label or id given: the key is the one
+					     * whose public half is the certificate's */
 	const uint8_t *key_id;              /* the URI's id=, if any */
 	size_t key_id_len;
 	const uint8_t *cert_id;             /* the issuing certificate's CKA_ID ... */
@@ -87,9 +89,10 @@ struct p11ca_where {
 	char *what;                         /* how messages name the certificate */
 };
 
-/* The key: --hsm-key-label, else the URI's object, else PKCS11CA. The
- * certificate: --hsm-caroot-id (ASCII bytes, as Fulcio), else the URI's
- * id, else (without --hsm-chain) the key's label. */
+/* The key: --hsm-key-label, else the URI's object, else the key of the
+ * issuing certificate (by_cert; PKCS11CA when the token has no public-key
+ * object for it). The certificate: --hsm-caroot-id (ASCII bytes, as
+ * Fulcio), else the URI's id, else (without --hsm-chain) the key's label. */
 static void where_of(const struct cmd_pkcs11ca_flags *f, const struct hsm_p11_config *cfg,
 		     struct p11ca_where *w)
 {
@@ -97,8 +100,10 @@ static void where_of(const struct cmd_pkcs11ca_flags *f, const struct hsm_p11_co
 	w->label = f->key_label;
 	if (w->label == NULL && f->uri != NULL && (cfg->object_label != NULL || cfg->object_id != NULL))
 		w->label = cfg->object_label;
-	else if (w->label == NULL)
+	else if (w->label == NULL) {
 		w->label = HSM_P11_DEFAULT_KEY_LABEL;
+		w->by_cert = true;
+	}
 	if (f->uri != NULL && cfg->object_id != NULL) {
 		w->key_id = cfg->object_id;
 		w->key_id_len = cfg->object_id_len;
@@ -185,10 +190,30 @@ static enum fc_status ca_key_signer(struct hsm_p11 *p, const struct cmd_pkcs11ca
 				    struct hsm_signer **out, struct fc_err *err)
 {
 	EVP_PKEY *cert_key = X509_get0_pubkey(chain->certs[0]);
-	enum fc_status st;
+	enum hsm_rsa_padding pad = f->rsa_pss ? HSM_RSA_PSS : HSM_RSA_PKCS1;
+	enum fc_status st = FC_ENOTFOUND;
 
-	st = hsm_p11_signer_new(p, w->label, w->key_id, w->key_id_len,
-				f->rsa_pss ? HSM_RSA_PSS : HSM_RSA_PKCS1, cert_key, out, err);
+	/* Without a label: the key of the certificate, so that a new
+	 * intermediate (its chain in --hsm-chain, or its certificate under
+	 * --hsm-caroot-id) is taken on a reload whatever its key's label. */
+	if (w->by_cert && cert_key != NULL)
+		st = hsm_p11_signer_for_key(p, cert_key, pad, out, err);
+	if (st == FC_ENOTFOUND) {
+		fc_err_clear(err);
+		st = hsm_p11_signer_new(p, w->label, w->key_id, w->key_id_len, pad, cert_key, out,
+					err);
+	}
+	if (w->by_cert && (st == FC_ENOTFOUND ||
+			   (st == FC_OK && EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1))) {
+		ERR_clear_error();
+		hsm_signer_free(*out);
+		*out = NULL;
+		return fc_err_set(err, FC_ECONFIG,
+				  "pkcs11ca: the token holds no key of the issuing certificate (%s): "
+				  "no public-key object has its key, and no key labelled \"%s\" is it "
+				  "(give --hsm-key-label, or make the key in this token)",
+				  w->what ? w->what : f->chain_path, w->label);
+	}
 	if (st != FC_OK)
 		return st;
 	if (EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1) {

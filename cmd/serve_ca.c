@@ -7,7 +7,8 @@
  * changed fileca file seen by the supervisor) under a new key id, and
  * takes the key again from a signer process that replaced one that died.
  * With --no-signer-process everything happens in the one process, as
- * before.
+ * before. A SIGHUP also rebuilds the CT client from its configuration
+ * (a new log shard), swapped in the same way (ca_server_replace_ct).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 
 #include "ca.h"
 #include "cmd.h"
+#include "ct.h"
 #include "hsm.h"
 #include "journal.h"
 #include "signer.h"
@@ -30,6 +32,8 @@ struct cmd_ca {
 	struct ca_server *server; /* where reloads go, once started */
 	uint32_t key_id;          /* the current authority's key in the signer */
 	int64_t mtime;            /* the fileca files, as last seen by the supervisor */
+	cmd_ct_build_fn ct_build; /* rebuilds the CT client on SIGHUP (NULL: no CT) */
+	void *ct_arg;
 };
 
 /* --- the key, where it is held ----------------------------------------------------- */
@@ -270,6 +274,10 @@ static void renew(struct cmd_ca *c, const char *why)
 	if (strcmp(c->o.ca, "fileca") == 0)
 		fc_log(LOG_NOTICE, "serve: %s: reloaded the CA key and chain from %s and %s", why,
 		       c->o.fileca_key, c->o.fileca_cert);
+	else if (strcmp(c->o.ca, "pkcs11ca") == 0)
+		fc_log(LOG_NOTICE, "serve: %s: reloaded the CA key and chain from the token%s%s",
+		       why, c->o.pkcs11.chain_path ? " and " : "",
+		       c->o.pkcs11.chain_path ? c->o.pkcs11.chain_path : "");
 	else
 		fc_log(LOG_NOTICE, "serve: %s: a new %s key and root", why, c->o.ca);
 }
@@ -288,16 +296,78 @@ static void on_event(void *arg, struct signer_link *l, enum signer_event ev)
 }
 
 /*
- * Reload the CA (SIGHUP, or the fileca files changed; cmd.h): fileca only;
- * on any failure the current CA keeps serving.
+ * Reload the CA (SIGHUP, or the fileca files changed; cmd.h): fileca (key
+ * and chain files) and pkcs11ca (the chain file or token certificate, and
+ * its key: a new intermediate's); on any failure the current CA keeps
+ * serving. An ephemeralca is kept.
  */
 void cmd_ca_reload(struct cmd_ca *c, const char *why)
 {
-	if (strcmp(c->o.ca, "fileca") != 0) {
+	if (strcmp(c->o.ca, "ephemeralca") == 0) {
 		fc_log(LOG_NOTICE, "serve: reload: nothing to reload for %s", c->o.ca);
 		return;
 	}
 	renew(c, why);
+}
+
+/* From now on a SIGHUP rebuilds the CT client with build(arg) (cmd.h). */
+void cmd_ca_set_ct_source(struct cmd_ca *c, cmd_ct_build_fn build, void *arg)
+{
+	c->ct_build = build;
+	c->ct_arg = arg;
+}
+
+/* A new CT client from the configuration, swapped in; on failure the
+ * current one keeps serving. */
+static void reload_ct(struct cmd_ca *c, const char *why)
+{
+	struct ct_client *ct = NULL;
+	struct fc_err err = {0};
+	struct fc_buf urls;
+	enum fc_status st;
+
+	if (c->ct_build == NULL || c->server == NULL)
+		return;
+	if ((st = c->ct_build(c->ct_arg, &ct, &err)) == FC_OK && ct != NULL)
+		st = ca_server_replace_ct(c->server, ct, &err);
+	else if (st == FC_OK)
+		st = fc_err_set(&err, FC_ECONFIG, "the configuration has no CT log any more");
+	if (st != FC_OK) {
+		ct_client_free(ct);
+		fc_log(LOG_ERR, "serve: %s: CT reload refused, keeping the current logs: %s", why,
+		       err.msg);
+		return;
+	}
+	fc_buf_init(&urls, 0);
+	for (size_t i = 0; i < ct_client_log_count(ct); i++) {
+		fc_buf_append_str(&urls, i ? ", " : "");
+		fc_buf_append_str(&urls, ct_client_url(ct, i));
+	}
+	fc_buf_append(&urls, "", 1);
+	fc_log(LOG_NOTICE, "serve: %s: reloaded the CT logs: %s", why, (char *)urls.data);
+	fc_buf_free(&urls);
+}
+
+/*
+ * The signal wait's hook (cmd.h), at each wake: on SIGHUP the CA and the
+ * CT logs are reloaded; with --no-signer-process a change of the fileca
+ * files reloads the CA; and what earlier reloads replaced is freed once
+ * nothing uses it.
+ */
+void cmd_ca_tick(struct cmd_ca *c, bool hup)
+{
+	if (hup) {
+		cmd_ca_reload(c, "SIGHUP");
+		pthread_mutex_lock(&c->lock);
+		reload_ct(c, "SIGHUP");
+		pthread_mutex_unlock(&c->lock);
+	} else if (c->o.no_signer && cmd_ca_files_changed(c)) {
+		cmd_ca_reload(c, "fileca files changed");
+	}
+	pthread_mutex_lock(&c->lock);
+	if (c->server != NULL)
+		ca_server_tick(c->server);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /*

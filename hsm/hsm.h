@@ -341,6 +341,17 @@ enum fc_status hsm_p11_signer_new(struct hsm_p11 *p, const char *label, const ui
 				  struct fc_err *err);
 
 /*
+ * A signer for the token's private key whose public half is pub (the key
+ * of a certificate): found through the public-key object that holds pub
+ * (its CKA_ID, else its CKA_LABEL), so that a new key is picked up by its
+ * certificate alone, whatever its label. FC_ENOTFOUND when no public-key
+ * object on the token is pub; otherwise as hsm_p11_signer_new.
+ */
+enum fc_status hsm_p11_signer_for_key(struct hsm_p11 *p, EVP_PKEY *pub,
+				      enum hsm_rsa_padding padding, struct hsm_signer **out,
+				      struct fc_err *err);
+
+/*
  * Generate a key pair on the token (CKA_TOKEN, private key CKA_SENSITIVE,
  * not extractable, CKA_SIGN) with label and id on both halves. kind:
  * HSM_KEY_EC_P256, HSM_KEY_EC_P384 or HSM_KEY_RSA (3072 bits).

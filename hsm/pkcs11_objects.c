@@ -340,6 +340,91 @@ out:
 	return st;
 }
 
+/* Where the public-key object holding pub is: its CKA_ID (*id, *id_len)
+ * or, without one, its CKA_LABEL (*label); both malloc'd. FC_ENOTFOUND
+ * when no public-key object on the token is pub. */
+static enum fc_status pub_object_of(struct hsm_p11 *p, CK_SESSION_HANDLE s, EVP_PKEY *pub,
+				    uint8_t **id, size_t *id_len, char **label, struct fc_err *err)
+{
+	CK_OBJECT_HANDLE *objs = NULL, match = CK_INVALID_HANDLE;
+	size_t nobj = 0, llen = 0;
+	uint8_t *lab = NULL;
+	CK_RV rv;
+	enum fc_status st;
+
+	st = p11_find_objects(p, s, CKO_PUBLIC_KEY, NULL, NULL, 0, &objs, &nobj, &rv, err);
+	for (size_t i = 0; st == FC_OK && i < nobj && match == CK_INVALID_HANDLE; i++) {
+		CK_KEY_TYPE type = 0;
+		CK_ATTRIBUTE a = {CKA_KEY_TYPE, &type, sizeof(type)};
+		struct fc_err ignored = {0};
+		EVP_PKEY *pk = NULL;
+
+		if (p->f->C_GetAttributeValue(s, objs[i], &a, 1) != CKR_OK ||
+		    (type != CKK_EC && type != CKK_RSA) ||
+		    read_public(p, s, objs[i], type, "(search)", &pk, &ignored) != FC_OK)
+			continue; /* another kind of key: not ours */
+		if (EVP_PKEY_eq(pk, pub) == 1)
+			match = objs[i];
+		ERR_clear_error();
+		EVP_PKEY_free(pk);
+	}
+	free(objs);
+	if (st != FC_OK)
+		return st;
+	if (match == CK_INVALID_HANDLE)
+		return fc_err_set(err, FC_ENOTFOUND,
+				  "%s: no public-key object on the token holds the certificate's "
+				  "key",
+				  p->desc);
+	if (p11_get_attr(p, s, match, CKA_ID, id, id_len) != CKR_OK || *id_len == 0) {
+		free(*id);
+		*id = NULL;
+		*id_len = 0;
+	}
+	if (*id == NULL && p11_get_attr(p, s, match, CKA_LABEL, &lab, &llen) == CKR_OK && llen > 0) {
+		lab[llen] = '\0'; /* p11_get_attr leaves room for it */
+		*label = (char *)lab;
+		lab = NULL;
+	}
+	free(lab);
+	if (*id == NULL && *label == NULL)
+		return fc_err_set(err, FC_ECONFIG,
+				  "%s: the public-key object of the certificate's key has neither "
+				  "CKA_ID nor CKA_LABEL: its private key cannot be found",
+				  p->desc);
+	return FC_OK;
+}
+
+/*
+ * A signer for the token's private key whose public half is pub (hsm.h):
+ * the public-key object holding pub (EC point, RSA modulus and exponent),
+ * then the private key with its CKA_ID (else its CKA_LABEL), checked by
+ * hsm_p11_signer_new. FC_ENOTFOUND when no public-key object is pub,
+ * else as hsm_p11_signer_new.
+ */
+enum fc_status hsm_p11_signer_for_key(struct hsm_p11 *p, EVP_PKEY *pub,
+				      enum hsm_rsa_padding padding, struct hsm_signer **out,
+				      struct fc_err *err)
+{
+	CK_SESSION_HANDLE s;
+	uint8_t *id = NULL;
+	size_t id_len = 0;
+	char *label = NULL;
+	enum fc_status st;
+
+	if (p == NULL || pub == NULL)
+		return fc_err_set(err, FC_EINTERNAL, "pkcs11: signer: no public key to look for");
+	if ((st = p11_session_begin(p, &s, NULL, err)) != FC_OK)
+		return st;
+	st = pub_object_of(p, s, pub, &id, &id_len, &label, err);
+	p11_session_end(p, s);
+	if (st == FC_OK)
+		st = hsm_p11_signer_new(p, label, id, id_len, padding, pub, out, err);
+	free(id);
+	free(label);
+	return st;
+}
+
 /*
  * Is there a private key with that label (and id, if given)? Sets *found.
  * Returns FC_OK, or FC_EHSM / FC_EUNAVAIL with the reason.

@@ -142,6 +142,26 @@ const char *tsa_chain_pem(const struct tsa *t);
  */
 bool tsa_ready(struct tsa *t, char *why, size_t n);
 
+/* --- holder.c: the TSA a reload replaces ------------------------------------------- */
+
+/*
+ * What `fulcrum tsa` serves: a TSA and its signer, replaced as a whole by
+ * a reload (SIGHUP: a new key and chain) while requests in flight finish
+ * with the one they started with, which is then freed with its signer.
+ */
+struct tsa_holder;
+/* Serve t, which signs with signer (both taken). */
+struct tsa_holder *tsa_holder_new(struct tsa *t, struct hsm_signer *signer);
+/* From now on serve t with signer (both taken). */
+void tsa_holder_replace(struct tsa_holder *hd, struct tsa *t, struct hsm_signer *signer);
+/* The fc_httpd handler (ctx = struct tsa_holder *): tsa_handle with the
+ * current TSA. */
+void tsa_holder_handle(void *ctx, struct fc_http_exchange *x);
+/* tsa_ready of the current TSA. */
+bool tsa_holder_ready(struct tsa_holder *hd, char *why, size_t n);
+/* Free it with its TSA and signer (NULL is fine), once nothing serves. */
+void tsa_holder_free(struct tsa_holder *hd);
+
 /* --- clock.c: is the system clock synchronised? ---------------------------------- */
 
 /* What the kernel says of its clock (adjtimex(2) / ntp_adjtime). */

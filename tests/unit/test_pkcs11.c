@@ -385,6 +385,45 @@ out:
 	return ok;
 }
 
+/* hsm_p11_signer_for_key: each key of the token is found by its public
+ * half alone (its label and id unknown to the caller), and signs as that
+ * key; a key the token does not hold is FC_ENOTFOUND. */
+static void check_signer_for_key(struct hsm_p11 *p)
+{
+	static const char *const labels[] = {"ec256", "ec384", "rsa"};
+	static const uint8_t msg[] = "found by its public key";
+	struct fc_err err = {0};
+	EVP_PKEY *other = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	struct hsm_signer *s = NULL;
+
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		struct hsm_signer *by_label = NULL, *by_key = NULL;
+		uint8_t *sig = NULL;
+		size_t sig_len = 0;
+
+		CHECK(hsm_p11_signer_new(p, labels[i], NULL, 0, HSM_RSA_PKCS1, NULL, &by_label,
+					 &err) == FC_OK);
+		if (by_label == NULL)
+			continue;
+		CHECK(hsm_p11_signer_for_key(p, hsm_signer_public_key(by_label), HSM_RSA_PKCS1,
+					     &by_key, &err) == FC_OK);
+		CHECK(by_key != NULL && strstr(hsm_signer_description(by_key), labels[i]) != NULL);
+		CHECK(by_key != NULL && hsm_sign(by_key, msg, sizeof(msg), &sig, &sig_len, &err) ==
+						FC_OK);
+		CHECK(sig != NULL && verify(hsm_signer_public_key(by_label),
+					    hsm_signer_digest(by_label), false, msg, sizeof(msg),
+					    sig, sig_len));
+		free(sig);
+		hsm_signer_free(by_key);
+		hsm_signer_free(by_label);
+	}
+	memset(&err, 0, sizeof(err));
+	CHECK(hsm_p11_signer_for_key(p, other, HSM_RSA_PKCS1, &s, &err) == FC_ENOTFOUND);
+	CHECK(s == NULL);
+	CHECK_CONTAINS(err.msg, "no public-key object on the token holds");
+	EVP_PKEY_free(other);
+}
+
 static void test_softhsm(void)
 {
 	char conf[256], cmd[1024], uri[512];
@@ -471,6 +510,7 @@ static void test_softhsm(void)
 		CHECK(hsm_p11_signer_new(p, "ec256", NULL, 0, HSM_RSA_PSS, NULL, &s, &err) ==
 		      FC_ECONFIG);
 	}
+	check_signer_for_key(p);
 	hsm_p11_free(p);
 	hsm_p11_config_free(c);
 	c = NULL;
