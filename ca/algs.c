@@ -27,23 +27,24 @@ static const struct alg_def {
 	int param; /* RSA: modulus bits; EC: curve NID */
 	int hash;  /* digest NID; NID_undef for pure Ed25519 */
 } alg_defs[] = {
-	{ CA_ALG_ECDSA_P256_SHA256, "ecdsa-sha2-256-nistp256", CA_KEY_EC, NID_X9_62_prime256v1, NID_sha256 },
-	{ CA_ALG_ECDSA_P384_SHA384, "ecdsa-sha2-384-nistp384", CA_KEY_EC, NID_secp384r1, NID_sha384 },
-	{ CA_ALG_ECDSA_P521_SHA512, "ecdsa-sha2-512-nistp521", CA_KEY_EC, NID_secp521r1, NID_sha512 },
-	{ CA_ALG_ECDSA_P384_SHA256, "ecdsa-sha2-256-nistp384", CA_KEY_EC, NID_secp384r1, NID_sha256 },
-	{ CA_ALG_ECDSA_P521_SHA256, "ecdsa-sha2-256-nistp521", CA_KEY_EC, NID_secp521r1, NID_sha256 },
-	{ CA_ALG_RSA2048_PKCS1_SHA256, "rsa-sign-pkcs1-2048-sha256", CA_KEY_RSA, 2048, NID_sha256 },
-	{ CA_ALG_RSA3072_PKCS1_SHA256, "rsa-sign-pkcs1-3072-sha256", CA_KEY_RSA, 3072, NID_sha256 },
-	{ CA_ALG_RSA4096_PKCS1_SHA256, "rsa-sign-pkcs1-4096-sha256", CA_KEY_RSA, 4096, NID_sha256 },
+	{CA_ALG_ECDSA_P256_SHA256, "ecdsa-sha2-256-nistp256", CA_KEY_EC, NID_X9_62_prime256v1,
+	 NID_sha256},
+	{CA_ALG_ECDSA_P384_SHA384, "ecdsa-sha2-384-nistp384", CA_KEY_EC, NID_secp384r1, NID_sha384},
+	{CA_ALG_ECDSA_P521_SHA512, "ecdsa-sha2-512-nistp521", CA_KEY_EC, NID_secp521r1, NID_sha512},
+	{CA_ALG_ECDSA_P384_SHA256, "ecdsa-sha2-256-nistp384", CA_KEY_EC, NID_secp384r1, NID_sha256},
+	{CA_ALG_ECDSA_P521_SHA256, "ecdsa-sha2-256-nistp521", CA_KEY_EC, NID_secp521r1, NID_sha256},
+	{CA_ALG_RSA2048_PKCS1_SHA256, "rsa-sign-pkcs1-2048-sha256", CA_KEY_RSA, 2048, NID_sha256},
+	{CA_ALG_RSA3072_PKCS1_SHA256, "rsa-sign-pkcs1-3072-sha256", CA_KEY_RSA, 3072, NID_sha256},
+	{CA_ALG_RSA4096_PKCS1_SHA256, "rsa-sign-pkcs1-4096-sha256", CA_KEY_RSA, 4096, NID_sha256},
 	/* sigstore's registry matches (key type and size, hash) only, so a
 	 * PSS entry admits the same pairs as its PKCS#1 twin. */
-	{ CA_ALG_RSA2048_PSS_SHA256, "rsa-sign-pss-2048-sha256", CA_KEY_RSA, 2048, NID_sha256 },
-	{ CA_ALG_RSA3072_PSS_SHA256, "rsa-sign-pss-3072-sha256", CA_KEY_RSA, 3072, NID_sha256 },
-	{ CA_ALG_RSA4096_PSS_SHA256, "rsa-sign-pss-4096-sha256", CA_KEY_RSA, 4096, NID_sha256 },
-	{ CA_ALG_ED25519, "ed25519", CA_KEY_ED25519, 0, NID_undef },
+	{CA_ALG_RSA2048_PSS_SHA256, "rsa-sign-pss-2048-sha256", CA_KEY_RSA, 2048, NID_sha256},
+	{CA_ALG_RSA3072_PSS_SHA256, "rsa-sign-pss-3072-sha256", CA_KEY_RSA, 3072, NID_sha256},
+	{CA_ALG_RSA4096_PSS_SHA256, "rsa-sign-pss-4096-sha256", CA_KEY_RSA, 4096, NID_sha256},
+	{CA_ALG_ED25519, "ed25519", CA_KEY_ED25519, 0, NID_undef},
 	/* Ed25519ph is (Ed25519, SHA-512): never the pair of a PoP (pure
 	 * Ed25519) nor of a CSR (PureEd25519), as in Fulcio. */
-	{ CA_ALG_ED25519_PH, "ed25519-ph", CA_KEY_ED25519, 0, NID_sha512 },
+	{CA_ALG_ED25519_PH, "ed25519-ph", CA_KEY_ED25519, 0, NID_sha512},
 };
 #define N_ALG_DEFS (sizeof(alg_defs) / sizeof(alg_defs[0]))
 
@@ -78,7 +79,8 @@ enum fc_status ca_algs_parse(const char *list, struct ca_algs *out, struct fc_er
 	int pos = 0;
 
 	if (list == NULL)
-		return fc_err_set(err, FC_ECONFIG, "--client-signing-algorithms: the list is empty");
+		return fc_err_set(err, FC_ECONFIG,
+				  "--client-signing-algorithms: the list is empty");
 	for (;;) {
 		const char *end = strchr(p, ',');
 		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
@@ -134,8 +136,8 @@ enum fc_status ca_algs_parse(const char *list, struct ca_algs *out, struct fc_er
  * pair of an algorithm in algs? FC_EINPUT "signing algorithm not permitted"
  * otherwise.
  */
-enum fc_status ca_algs_check(const struct ca_key_info *ki, int hash,
-				     const struct ca_algs *algs, struct fc_err *err)
+enum fc_status ca_algs_check(const struct ca_key_info *ki, int hash, const struct ca_algs *algs,
+			     struct fc_err *err)
 {
 	const char *name = NULL;
 	int param = ki->kind == CA_KEY_RSA ? ki->bits : ki->kind == CA_KEY_EC ? ki->curve_nid : 0;
@@ -150,13 +152,15 @@ enum fc_status ca_algs_check(const struct ca_key_info *ki, int hash,
 			name = d->name;
 	}
 	if (name != NULL)
-		return fc_err_set_class(err, FC_CLASS_ALG_REFUSED, FC_EINPUT,
-				  CA_PFX_ALG_REFUSED "%s, %s (%s with %s: %s is not enabled in "
-				  "--client-signing-algorithms)",
-				  ca_go_key_type(ki), ca_go_hash_name(hash), ki->desc,
-				  hash == NID_undef ? "no prehash" : ca_go_hash_name(hash), name);
+		return fc_err_set_class(
+			err, FC_CLASS_ALG_REFUSED, FC_EINPUT,
+			CA_PFX_ALG_REFUSED "%s, %s (%s with %s: %s is not enabled in "
+					   "--client-signing-algorithms)",
+			ca_go_key_type(ki), ca_go_hash_name(hash), ki->desc,
+			hash == NID_undef ? "no prehash" : ca_go_hash_name(hash), name);
 	return fc_err_set_class(err, FC_CLASS_ALG_REFUSED, FC_EINPUT,
-			  CA_PFX_ALG_REFUSED "%s, %s (no signing algorithm covers %s with %s)",
-			  ca_go_key_type(ki), ca_go_hash_name(hash), ki->desc,
-			  hash == NID_undef ? "no prehash" : ca_go_hash_name(hash));
+				CA_PFX_ALG_REFUSED
+				"%s, %s (no signing algorithm covers %s with %s)",
+				ca_go_key_type(ki), ca_go_hash_name(hash), ki->desc,
+				hash == NID_undef ? "no prehash" : ca_go_hash_name(hash));
 }

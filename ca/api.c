@@ -99,7 +99,8 @@ static void finish(struct api_call *c, unsigned status, const char *content_type
 	int64_t ms = fc_http_elapsed_ms(c->x);
 
 	if (!is_preflight(c->x))
-		fc_http_metrics_observe(c->s->metrics.http, status, fc_http_method(c->x), ms * 1000);
+		fc_http_metrics_observe(c->s->metrics.http, status, fc_http_method(c->x),
+					ms * 1000);
 	log_answer(c, status, ms);
 	if (fc_http_header(c->x, "Origin") != NULL)
 		fc_http_add_header(c->x, "Access-Control-Allow-Origin", "*");
@@ -149,8 +150,8 @@ static void fail(struct api_call *c, unsigned status, enum grpc_code code, const
 	fc_log_limited_event(ours ? &error_log : &refusal_log, prio, fields,
 			     "api: req=%s %s %s: %u %s", c->request_id, fc_http_method(c->x),
 			     fc_http_path(c->x), status, msg);
-	finish_json(c, status, json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg,
-					  "details"));
+	finish_json(c, status,
+		    json_pack("{s:i, s:s, s:[]}", "code", (int)code, "message", msg, "details"));
 }
 
 /* --- request parsing (protojson rules, section 1.3) ------------------------ */
@@ -221,13 +222,13 @@ static bool get_bytes(const json_t *obj, const char *camel, const char *snake, u
 
 /* What a signingCert request asks for, v1 or v2. */
 struct sign_request {
-	const char *token;       /* points into the JSON or a header */
-	const char *key_pem;     /* v2 publicKey.content */
-	uint8_t *key_bytes;      /* v1 publicKey.content (PEM or DER) */
+	const char *token;   /* points into the JSON or a header */
+	const char *key_pem; /* v2 publicKey.content */
+	uint8_t *key_bytes;  /* v1 publicKey.content (PEM or DER) */
 	size_t key_len;
-	uint8_t *pop;            /* proofOfPossession / signedEmailAddress */
+	uint8_t *pop; /* proofOfPossession / signedEmailAddress */
 	size_t pop_len;
-	uint8_t *csr;            /* certificateSigningRequest (PEM text) */
+	uint8_t *csr; /* certificateSigningRequest (PEM text) */
 	size_t csr_len;
 };
 
@@ -257,20 +258,22 @@ static bool parse_v2(const json_t *root, struct fc_http_exchange *x, struct sign
 	const char *token = NULL;
 
 	if (!get_object(root, "credentials", "credentials", &cred, why, cap) ||
-	    (cred && !get_string(cred, "oidcIdentityToken", "oidc_identity_token", &token, why, cap)) ||
+	    (cred &&
+	     !get_string(cred, "oidcIdentityToken", "oidc_identity_token", &token, why, cap)) ||
 	    !get_object(root, "publicKeyRequest", "public_key_request", &pkr, why, cap) ||
 	    !get_bytes(root, "certificateSigningRequest", "certificate_signing_request", &r->csr,
 		       &r->csr_len, why, cap))
 		return false;
 	if (pkr != NULL && r->csr != NULL) {
-		snprintf(why, cap, "publicKeyRequest and certificateSigningRequest are both set "
-				   "(give one)");
+		snprintf(why, cap,
+			 "publicKeyRequest and certificateSigningRequest are both set "
+			 "(give one)");
 		return false;
 	}
 	if (pkr != NULL) {
 		if (!get_object(pkr, "publicKey", "public_key", &pk, why, cap) ||
-		    !get_bytes(pkr, "proofOfPossession", "proof_of_possession", &r->pop, &r->pop_len,
-			       why, cap))
+		    !get_bytes(pkr, "proofOfPossession", "proof_of_possession", &r->pop,
+			       &r->pop_len, why, cap))
 			return false;
 		if (pk != NULL) {
 			if (!get_string(pk, "content", "content", &r->key_pem, why, cap) ||
@@ -279,8 +282,9 @@ static bool parse_v2(const json_t *root, struct fc_http_exchange *x, struct sign
 			/* The enum is ignored (the key says what it is) but must
 			 * be a name or a number, as protojson demands. */
 			if (alg != NULL && !json_is_string(alg) && !json_is_integer(alg)) {
-				snprintf(why, cap, "field publicKey.algorithm must be a string or "
-						   "a number");
+				snprintf(why, cap,
+					 "field publicKey.algorithm must be a string or "
+					 "a number");
 				return false;
 			}
 		}
@@ -301,7 +305,8 @@ static bool parse_v1(const json_t *root, struct fc_http_exchange *x, struct sign
 	    !get_bytes(root, "certificateSigningRequest", "certificate_signing_request", &r->csr,
 		       &r->csr_len, why, cap))
 		return false;
-	if (pk != NULL && !get_bytes(pk, "content", "content", &r->key_bytes, &r->key_len, why, cap))
+	if (pk != NULL &&
+	    !get_bytes(pk, "content", "content", &r->key_bytes, &r->key_len, why, cap))
 		return false;
 	r->token = bearer_token(x);
 	return true;
@@ -437,10 +442,10 @@ static json_t *scts_describe(const struct ca_issued *issued, struct fc_buf *text
 			snprintf(idx, sizeof(idx), "@%lld", (long long)sct->leaf_index);
 			fc_buf_append_str(text, idx);
 		}
-		json_array_append_new(arr, json_pack("{s:s, s:o}", "logID", id, "index",
-						     sct->leaf_index >= 0
-							     ? json_integer(sct->leaf_index)
-							     : json_null()));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:o}", "logID", id, "index",
+						sct->leaf_index >= 0 ? json_integer(sct->leaf_index)
+								     : json_null()));
 		free(id);
 	}
 	return arr;
@@ -468,11 +473,12 @@ static void log_issued(const struct api_call *c, const struct oidc_identity *id,
 			   "issuerType", fc_log_json_string(id->issuer_type), "tokenID",
 			   fc_log_json_string(id->token_id), "publicKeySHA256", issued->key_sha256,
 			   "ttlSeconds", c->s->opts.validity_s, "scts", scts);
-	fc_log_event(LOG_INFO, fields,
-		     "api: req=%s issued serial=%s san=%s issuer=%s token=%s key=sha256:%s ttl=%ds%s%s",
-		     c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
-		     issued->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
-		     ct.data ? (const char *)ct.data : "");
+	fc_log_event(
+		LOG_INFO, fields,
+		"api: req=%s issued serial=%s san=%s issuer=%s token=%s key=sha256:%s ttl=%ds%s%s",
+		c->request_id, issued->serial_hex, id->san, id->issuer, id->token_id,
+		issued->key_sha256, c->s->opts.validity_s, c->s->ct_on ? " sct=embedded" : "",
+		ct.data ? (const char *)ct.data : "");
 	fc_buf_free(&ct);
 }
 
@@ -574,11 +580,12 @@ static enum fc_status verify_key(struct api_call *c, const struct sign_request *
 		return ca_csr_verify(r->csr, r->csr_len, &c->s->algs, key, err);
 	if (r->key_pem == NULL && r->key_bytes == NULL)
 		return fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
-					CA_PFX_KEY_PARSE "the request has neither a public key nor a "
-							 "certificate signing request");
+					CA_PFX_KEY_PARSE
+					"the request has neither a public key nor a "
+					"certificate signing request");
 	if (r->key_pem != NULL)
-		st = ca_client_key_parse((const uint8_t *)r->key_pem, strlen(r->key_pem), false, key,
-					 err);
+		st = ca_client_key_parse((const uint8_t *)r->key_pem, strlen(r->key_pem), false,
+					 key, err);
 	else
 		st = ca_client_key_parse(r->key_bytes, r->key_len, true, key, err);
 	if (st == FC_OK)
@@ -675,14 +682,14 @@ static void issue(struct api_call *c, bool v1, struct oidc_identity **id, EVP_PK
  * and the verifier's wake hands it back to the worker pool.
  */
 struct sign_call {
-	struct api_call c;      /* a copy: the handler's frame is gone by then */
+	struct api_call c; /* a copy: the handler's frame is gone by then */
 	bool v1;
-	json_t *root;           /* the body; r points into it */
+	json_t *root; /* the body; r points into it */
 	struct sign_request r;
 	struct ca_identity *identity; /* the configuration checking the token (a
 				       * reference, taken at the first step) */
-	enum fc_status wake_st; /* how the verifier's fetch ended */
-	unsigned waits;         /* times the token's check had to wait */
+	enum fc_status wake_st;	      /* how the verifier's fetch ended */
+	unsigned waits;		      /* times the token's check had to wait */
 };
 
 /* Free sc and release its identity, unless the server is stopping and
@@ -747,10 +754,10 @@ static void sign_step(struct sign_call *sc)
 
 		if (sc->identity == NULL)
 			sc->identity = ca_server_identity_get(c->s);
-		st = oidc_verify_nb(sc->identity->verifier, sc->r.token, strlen(sc->r.token), sign_woken,
-				    sc, &id, &err);
+		st = oidc_verify_nb(sc->identity->verifier, sc->r.token, strlen(sc->r.token),
+				    sign_woken, sc, &id, &err);
 		if (st == FC_EPENDING && waited == 0)
-			return; /* sign_woken brings it back; sc is not ours any more */
+			return;	       /* sign_woken brings it back; sc is not ours any more */
 		if (st == FC_EPENDING) /* the verifier decides after one wait */
 			st = fc_err_set_class(&err, FC_CLASS_TOKEN, FC_EUNAVAIL,
 					      "the identity provider's keys are still being "
@@ -884,8 +891,14 @@ struct route {
 	void (*fn)(struct api_call *c);
 };
 
-static void v2_signing_cert(struct api_call *c) { signing_cert(c, false); }
-static void v1_signing_cert(struct api_call *c) { signing_cert(c, true); }
+static void v2_signing_cert(struct api_call *c)
+{
+	signing_cert(c, false);
+}
+static void v1_signing_cert(struct api_call *c)
+{
+	signing_cert(c, true);
+}
 
 static void configuration(struct api_call *c)
 {
@@ -912,8 +925,9 @@ static void readyz(struct api_call *c)
 	if (ready)
 		finish_json(c, 200, json_pack("{s:s}", "status", "READY"));
 	else
-		finish_json(c, 503, json_pack("{s:s, s:s}", "status", "NOT_READY", "message",
-					      "the CA backend cannot sign now"));
+		finish_json(c, 503,
+			    json_pack("{s:s, s:s}", "status", "NOT_READY", "message",
+				      "the CA backend cannot sign now"));
 }
 
 /*
@@ -1003,7 +1017,8 @@ void ca_api_handle(void *ctx, struct fc_http_exchange *x)
 		if (strcmp(path, routes[i].path) != 0)
 			continue;
 		known_path = true;
-		if ((routes[i].method == ROUTE_GET && get) || (routes[i].method == ROUTE_POST && post)) {
+		if ((routes[i].method == ROUTE_GET && get) ||
+		    (routes[i].method == ROUTE_POST && post)) {
 			routes[i].fn(&call);
 			return;
 		}

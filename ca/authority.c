@@ -38,7 +38,8 @@ enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chai
 	if (signer == NULL || chain == NULL || chain->n == 0) {
 		hsm_signer_free(signer);
 		ca_chain_free(chain);
-		return fc_err_set(err, FC_ECONFIG, "ca: a signer and a non-empty chain are required");
+		return fc_err_set(err, FC_ECONFIG,
+				  "ca: a signer and a non-empty chain are required");
 	}
 	a = fc_xcalloc(1, sizeof(*a));
 	a->signer = signer;
@@ -52,16 +53,19 @@ enum fc_status ca_authority_new(struct hsm_signer *signer, struct ca_chain *chai
 		if (n <= 0) {
 			fc_log_ssl("ca: encode chain certificate");
 			ca_authority_unref(a);
-			return fc_err_set(err, FC_ECONFIG, "ca: chain certificate %zu cannot be "
-							   "encoded", i);
+			return fc_err_set(err, FC_ECONFIG,
+					  "ca: chain certificate %zu cannot be "
+					  "encoded",
+					  i);
 		}
 		a->chain_der[i] = der;
 		a->chain_der_len[i] = (size_t)n;
 	}
 	if (ct_key_hash(X509_get0_pubkey(chain->certs[0]), a->issuer_key_hash) != FC_OK) {
 		ca_authority_unref(a);
-		return fc_err_set(err, FC_ECONFIG, "ca: the issuing certificate's key cannot be "
-						   "hashed");
+		return fc_err_set(err, FC_ECONFIG,
+				  "ca: the issuing certificate's key cannot be "
+				  "hashed");
 	}
 	*out = a;
 	return FC_OK;
@@ -208,17 +212,17 @@ static struct ca_issued *make_issued(const struct ca_authority *a, X509 *leaf)
  * is signed. Each step runs where the previous one completed.
  */
 struct issue {
-	struct ca_authority *a;   /* a reference, released with the issue */
-	X509 *cert;               /* the leaf, precertificate, then final certificate */
-	unsigned char *tbs;       /* the TBS being signed (OPENSSL_free) */
-	struct ct_client *ct;     /* NULL: no CT log */
-	uint8_t *ct_tbs;          /* precert TBS without the poison (OPENSSL_malloc) */
+	struct ca_authority *a; /* a reference, released with the issue */
+	X509 *cert;		/* the leaf, precertificate, then final certificate */
+	unsigned char *tbs;	/* the TBS being signed (OPENSSL_free) */
+	struct ct_client *ct;	/* NULL: no CT log */
+	uint8_t *ct_tbs;	/* precert TBS without the poison (OPENSSL_malloc) */
 	size_t ct_tbs_len;
-	char *token_id;           /* the identity token's id, for every signature */
+	char *token_id;		    /* the identity token's id, for every signature */
 	struct ca_issued_sct *scts; /* the SCTs embedded in the final certificate */
 	size_t n_scts;
 	ca_issue_done_fn done;
-	ca_issue_gone_fn gone;    /* NULL: never; asked before the final signature */
+	ca_issue_gone_fn gone; /* NULL: never; asked before the final signature */
 	void *arg;
 };
 
@@ -281,8 +285,8 @@ static void sign_then(struct issue *is, enum hsm_sign_kind kind, hsm_sign_done_f
 }
 
 /* Install the signature the signer made: FC_OK, or the failure in err. */
-static enum fc_status signed_in(struct issue *is, enum fc_status st, uint8_t *sig,
-				size_t sig_len, const struct fc_err *serr, struct fc_err *err)
+static enum fc_status signed_in(struct issue *is, enum fc_status st, uint8_t *sig, size_t sig_len,
+				const struct fc_err *serr, struct fc_err *err)
 {
 	if (st != FC_OK) {
 		if (serr != NULL)
@@ -366,8 +370,9 @@ static enum fc_status make_final(struct issue *is, const struct ct_sct *scts, si
 	fc_buf_init(&value, 0);
 	idx = X509_get_ext_by_NID(final, NID_ct_precert_poison, -1);
 	if (idx < 0 || idx != X509_get_ext_count(final) - 1) {
-		st = fc_err_set(err, FC_EINTERNAL, "ca: the precertificate's poison is not its last "
-						   "extension");
+		st = fc_err_set(err, FC_EINTERNAL,
+				"ca: the precertificate's poison is not its last "
+				"extension");
 		goto out;
 	}
 	poison = X509_delete_ext(final, idx);
@@ -393,8 +398,9 @@ static enum fc_status make_final(struct issue *is, const struct ct_sct *scts, si
 	if ((st = ca_cert_tbs_without(final, NID_ct_precert_scts, &tbs, &tbs_len, err)) != FC_OK)
 		goto out;
 	if (tbs_len != is->ct_tbs_len || memcmp(tbs, is->ct_tbs, tbs_len) != 0)
-		st = fc_err_set(err, FC_EINTERNAL, "ca: RFC 6962 3.1: the final TBS without the SCT "
-						   "list differs from the logged precert TBS");
+		st = fc_err_set(err, FC_EINTERNAL,
+				"ca: RFC 6962 3.1: the final TBS without the SCT "
+				"list differs from the logged precert TBS");
 out:
 	OPENSSL_free(tbs);
 	ASN1_OCTET_STRING_free(os);
@@ -491,8 +497,8 @@ static void precert_signed(void *arg, enum fc_status st, uint8_t *sig, size_t si
 	int der_len = 0;
 
 	if ((st = signed_in(is, st, sig, sig_len, serr, &err)) == FC_OK &&
-	    (st = ca_cert_tbs_without(is->cert, NID_ct_precert_poison, &is->ct_tbs,
-				      &is->ct_tbs_len, &err)) == FC_OK &&
+	    (st = ca_cert_tbs_without(is->cert, NID_ct_precert_poison, &is->ct_tbs, &is->ct_tbs_len,
+				      &err)) == FC_OK &&
 	    (der_len = i2d_X509(is->cert, &der)) <= 0) {
 		fc_log_ssl("ca: encode precertificate");
 		st = fc_err_set(&err, FC_EINTERNAL, "ca: cannot encode the precertificate");

@@ -72,11 +72,11 @@ enum fc_status ca_chain_make_ephemeral(struct hsm_signer *signer, struct ca_chai
  * ephemeralca root). */
 struct ca_cacert_params {
 	const X509_NAME *subject; /* never empty (RFC 5280 4.1.2.6) */
-	EVP_PKEY *subject_key;    /* the new CA's public key */
-	X509 *issuer;             /* the signing CA's certificate; NULL = self-signed */
-	int pathlen;              /* BasicConstraints pathLenConstraint */
-	bool eku_codesign;        /* ExtKeyUsage codeSigning (Fulcio's intermediates) */
-	int64_t not_before;       /* seconds since the epoch */
+	EVP_PKEY *subject_key;	  /* the new CA's public key */
+	X509 *issuer;		  /* the signing CA's certificate; NULL = self-signed */
+	int pathlen;		  /* BasicConstraints pathLenConstraint */
+	bool eku_codesign;	  /* ExtKeyUsage codeSigning (Fulcio's intermediates) */
+	int64_t not_before;	  /* seconds since the epoch */
 	int64_t not_after;
 };
 
@@ -96,9 +96,9 @@ enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_sign
 /* The signing certificate of a time-stamp authority (fulcrum createca --tsa). */
 struct ca_tsacert_params {
 	const X509_NAME *subject; /* never empty */
-	EVP_PKEY *subject_key;    /* the TSA's public key */
-	X509 *issuer;             /* the signing CA's certificate (required) */
-	int64_t not_before;       /* seconds since the epoch */
+	EVP_PKEY *subject_key;	  /* the TSA's public key */
+	X509 *issuer;		  /* the signing CA's certificate (required) */
+	int64_t not_before;	  /* seconds since the epoch */
 	int64_t not_after;
 };
 
@@ -119,7 +119,7 @@ int64_t ca_add_years(int64_t t, int years);
  * possible, else UTF8String); NULL or "" is left out. False on failure. */
 bool ca_name_add(X509_NAME *n, int nid, const char *v);
 
-struct ct_client; /* ct.h */
+struct ct_client;  /* ct.h */
 struct rl_limiter; /* ratelimit.h */
 
 /* The Sigstore trust files the CA hands to clients (fulcrum trust writes
@@ -133,15 +133,15 @@ struct ca_trust_docs {
 };
 
 struct ca_server_options {
-	const char *host;           /* listen address (default 0.0.0.0) */
-	uint16_t port;              /* HTTP API port (default 8080; 0 = any free port) */
-	uint16_t metrics_port;      /* Prometheus metrics (default 2112; 0 = off) */
-	const char *metrics_host;   /* (default: host) */
-	int validity_s;             /* certificate lifetime (default 600) */
-	const char *client_algs;    /* --client-signing-algorithms, NULL = Fulcio's defaults */
-	unsigned threads;           /* worker threads (default: number of CPUs) */
-	const char *port_file;      /* if set, the bound port is written here once listening */
-	struct ct_client *ct;    /* CT log to submit precerts to (borrowed: free it after
+	const char *host;	     /* listen address (default 0.0.0.0) */
+	uint16_t port;		     /* HTTP API port (default 8080; 0 = any free port) */
+	uint16_t metrics_port;	     /* Prometheus metrics (default 2112; 0 = off) */
+	const char *metrics_host;    /* (default: host) */
+	int validity_s;		     /* certificate lifetime (default 600) */
+	const char *client_algs;     /* --client-signing-algorithms, NULL = Fulcio's defaults */
+	unsigned threads;	     /* worker threads (default: number of CPUs) */
+	const char *port_file;	     /* if set, the bound port is written here once listening */
+	struct ct_client *ct;	     /* CT log to submit precerts to (borrowed: free it after
 				     * ca_server_stop, also when a reload replaced it);
 				     * NULL = no CT, detached empty SCT */
 	struct fc_httpd_limits http; /* the HTTP front's deadlines and caps (0 = defaults) */
@@ -151,7 +151,7 @@ struct ca_server_options {
 	void *metrics_extra_arg;
 	struct rl_limiter *ratelimit; /* per-identity rate limits, checked before issuing
 				       * (borrowed: free it after ca_server_stop); NULL = none */
-	struct ca_trust_docs trust; /* copied at start; see ca_server_set_trust */
+	struct ca_trust_docs trust;   /* copied at start; see ca_server_set_trust */
 };
 
 void ca_server_options_default(struct ca_server_options *o);
@@ -201,8 +201,7 @@ void ca_server_replace_authority(struct ca_server *s, struct ca_authority *autho
  * which only a restart changes. Warns, as at start, when a log does not
  * list the CA's root.
  */
-enum fc_status ca_server_replace_ct(struct ca_server *s, struct ct_client *ct,
-				    struct fc_err *err);
+enum fc_status ca_server_replace_ct(struct ca_server *s, struct ct_client *ct, struct fc_err *err);
 /* Free what reloads replaced once nothing uses it; call now and then, from
  * one thread at a time. */
 void ca_server_tick(struct ca_server *s);

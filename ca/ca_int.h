@@ -20,11 +20,11 @@
 
 struct ca_leaf_params {
 	const struct oidc_identity *identity;
-	EVP_PKEY *subject_key;  /* the client's public key */
-	X509 *issuer;           /* the issuing CA certificate */
-	int64_t not_before;     /* seconds since the epoch (normally fc_now()) */
-	int validity_s;         /* NotAfter = not_before + validity_s */
-	bool precert;           /* add the critical CT poison extension last */
+	EVP_PKEY *subject_key; /* the client's public key */
+	X509 *issuer;	       /* the issuing CA certificate */
+	int64_t not_before;    /* seconds since the epoch (normally fc_now()) */
+	int validity_s;	       /* NotAfter = not_before + validity_s */
+	bool precert;	       /* add the critical CT poison extension last */
 };
 
 /*
@@ -53,8 +53,8 @@ char *ca_cert_pem(X509 *cert, bool trimmed);
  * certificates, which are made where the key is), and install the
  * signature. FC_EHSM / FC_EUNAVAIL from the signer.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
-			    const struct hsm_sign_ctx *ctx, struct fc_err *err);
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, const struct hsm_sign_ctx *ctx,
+			    struct fc_err *err);
 /* ca_cert_sign in two halves, for a signature made without waiting
  * (hsm_sign_async): the algorithms set and the TBS to sign (*tbs:
  * OPENSSL_free), then the signature installed. */
@@ -86,8 +86,8 @@ enum ca_alg {
 	CA_ALG_RSA2048_PSS_SHA256,    /* rsa-sign-pss-2048-sha256 */
 	CA_ALG_RSA3072_PSS_SHA256,    /* rsa-sign-pss-3072-sha256 */
 	CA_ALG_RSA4096_PSS_SHA256,    /* rsa-sign-pss-4096-sha256 */
-	CA_ALG_ED25519,               /* ed25519 */
-	CA_ALG_ED25519_PH,            /* ed25519-ph */
+	CA_ALG_ED25519,		      /* ed25519 */
+	CA_ALG_ED25519_PH,	      /* ed25519-ph */
 	CA_ALG_MAX
 };
 
@@ -108,8 +108,8 @@ enum fc_status ca_algs_parse(const char *list, struct ca_algs *out, struct fc_er
  * block and nothing but whitespace around it. FC_EINPUT with the reason
  * ("could not be parsed").
  */
-enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_der,
-				   EVP_PKEY **out, struct fc_err *err);
+enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_der, EVP_PKEY **out,
+				   struct fc_err *err);
 
 /*
  * Fulcio's key strength rules (sigstore goodkey): RSA of exactly 2048, 3072
@@ -245,14 +245,14 @@ struct hsm_signer *ca_authority_signer(const struct ca_authority *a);
  * without trailing newlines (Fulcio's signingCert form). */
 struct ca_issued_sct {
 	uint8_t log_id[CT_LOG_ID_LEN]; /* the log that signed it */
-	int64_t leaf_index;            /* its leaf_index extension (static CT API), or -1 */
+	int64_t leaf_index;	       /* its leaf_index extension (static CT API), or -1 */
 };
 struct ca_issued {
-	char **pem;      /* leaf first, then the CA chain */
+	char **pem; /* leaf first, then the CA chain */
 	size_t n;
 	char *serial_hex;
 	char key_sha256[2 * 32 + 1]; /* SHA-256 of the leaf's SubjectPublicKeyInfo, hex */
-	struct ca_issued_sct *scts; /* the SCTs embedded in the leaf (audit log) */
+	struct ca_issued_sct *scts;  /* the SCTs embedded in the leaf (audit log) */
 	size_t n_scts;
 };
 void ca_issued_free(struct ca_issued *c);
@@ -306,18 +306,18 @@ enum fc_status ca_cert_tbs_without(X509 *cert, int nid, uint8_t **out, size_t *l
 /* The CA's own counters (the HTTP families are in http, common.h). */
 struct ca_metrics {
 	atomic_ulong new_certs;
-	struct fc_http_metrics *http; /* http_requests_total, fulcio_api_latency */
-	atomic_ulong refusals[4];     /* identity, key, pop/csr, other client errors */
+	struct fc_http_metrics *http;	  /* http_requests_total, fulcio_api_latency */
+	atomic_ulong refusals[4];	  /* identity, key, pop/csr, other client errors */
 	atomic_ulong identity_reloads[2]; /* succeeded, failed */
 	atomic_llong identity_loaded_at;  /* wall clock (s) of the configuration served */
-	atomic_bool identity_last_ok;     /* the last reload succeeded (or none yet) */
+	atomic_bool identity_last_ok;	  /* the last reload succeeded (or none yet) */
 };
 
 /* A CT client and the requests that hold it (ctslot.c). */
 struct ca_ct_ref {
 	struct ct_client *ct;
-	atomic_uint refs;       /* requests issuing through it */
-	bool owned;             /* a reload's (freed here), not the caller's first */
+	atomic_uint refs;	/* requests issuing through it */
+	bool owned;		/* a reload's (freed here), not the caller's first */
 	struct ca_ct_ref *next; /* in the list of replaced clients */
 };
 
@@ -332,7 +332,7 @@ struct ca_identity {
 	atomic_uint refs;
 	struct cfg_identity *cfg;
 	struct oidc_verifier *verifier;
-	char *configuration_json;       /* GET /api/v2/configuration */
+	char *configuration_json;	 /* GET /api/v2/configuration */
 	struct ca_identity *prev, *next; /* the server's live list (identity_lock) */
 };
 
@@ -344,9 +344,9 @@ void ca_server_identity_put(struct ca_server *s, struct ca_identity *id);
 
 struct ca_server {
 	struct ca_server_options opts;
-	pthread_mutex_t identity_lock;  /* guards identity and the live list */
-	struct ca_identity *identity;   /* current (one reference, the server's) */
-	struct ca_identity *live;       /* every identity not freed yet */
+	pthread_mutex_t identity_lock; /* guards identity and the live list */
+	struct ca_identity *identity;  /* current (one reference, the server's) */
+	struct ca_identity *live;      /* every identity not freed yet */
 	struct ca_algs algs;
 	struct ca_authority_slot authority;
 	struct fc_httpd *api;
@@ -356,12 +356,12 @@ struct ca_server {
 	 * completions, on the signer link's or the CT client's thread, use the
 	 * server even after the front gave up on them, so a stop waits. */
 	atomic_uint issuing;
-	pthread_mutex_t trust_lock;    /* guards trust_docs (swapped by a reload) */
-	char *trust_docs[3];           /* trusted root, signing config, trust config */
-	bool ct_on;                    /* certificates go through CT (fixed at start) */
-	pthread_mutex_t ct_lock;       /* guards ct and ct_retired */
-	struct ca_ct_ref *ct;          /* the current CT client (NULL: no CT) */
-	struct ca_ct_ref *ct_retired;  /* replaced by reloads, freed once idle */
+	pthread_mutex_t trust_lock;   /* guards trust_docs (swapped by a reload) */
+	char *trust_docs[3];	      /* trusted root, signing config, trust config */
+	bool ct_on;		      /* certificates go through CT (fixed at start) */
+	pthread_mutex_t ct_lock;      /* guards ct and ct_retired */
+	struct ca_ct_ref *ct;	      /* the current CT client (NULL: no CT) */
+	struct ca_ct_ref *ct_retired; /* replaced by reloads, freed once idle */
 };
 
 /* --- ctslot.c: the CT client, replaced by reloads ----------------------------------- */

@@ -53,8 +53,7 @@ static enum fc_status build_fail(struct fc_err *err)
 /* KeyUsage keyCertSign|cRLSign, ExtKeyUsage codeSigning if asked,
  * BasicConstraints CA:TRUE with pathlen: Go's order, both KeyUsage and
  * BasicConstraints critical in a CA (RFC 5280 4.2.1.3, 4.2.1.9). */
-static enum fc_status add_ca_usages(X509 *x, const struct ca_cacert_params *p,
-				    struct fc_err *err)
+static enum fc_status add_ca_usages(X509 *x, const struct ca_cacert_params *p, struct fc_err *err)
 {
 	ASN1_BIT_STRING *ku = NULL;
 	EXTENDED_KEY_USAGE *eku = NULL;
@@ -120,8 +119,9 @@ enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_sign
 	enum fc_status st = FC_EINTERNAL;
 
 	if (p->subject == NULL || X509_NAME_entry_count(p->subject) == 0)
-		return fc_err_set(err, FC_ECONFIG, "ca: a CA certificate needs a non-empty subject "
-						   "(RFC 5280 4.1.2.6)");
+		return fc_err_set(err, FC_ECONFIG,
+				  "ca: a CA certificate needs a non-empty subject "
+				  "(RFC 5280 4.1.2.6)");
 	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
 		st = build_fail(err);
 		goto out;
@@ -129,7 +129,8 @@ enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_sign
 	if ((st = ca_cert_set_serial(x, err)) != FC_OK)
 		goto out;
 	if (X509_set_subject_name(x, p->subject) != 1 ||
-	    X509_set_issuer_name(x, p->issuer ? X509_get_subject_name(p->issuer) : p->subject) != 1 ||
+	    X509_set_issuer_name(x, p->issuer ? X509_get_subject_name(p->issuer) : p->subject) !=
+		    1 ||
 	    (nb = ASN1_TIME_set(NULL, (time_t)p->not_before)) == NULL ||
 	    (na = ASN1_TIME_set(NULL, (time_t)p->not_after)) == NULL ||
 	    X509_set1_notBefore(x, nb) != 1 || X509_set1_notAfter(x, na) != 1 ||

@@ -149,8 +149,7 @@ out:
 }
 
 /* NotBefore and NotAfter from seconds since the epoch. */
-static enum fc_status set_validity(X509 *x, int64_t not_before, int validity_s,
-				   struct fc_err *err)
+static enum fc_status set_validity(X509 *x, int64_t not_before, int validity_s, struct fc_err *err)
 {
 	ASN1_TIME *nb = NULL, *na = NULL;
 	enum fc_status st = FC_EINTERNAL;
@@ -362,8 +361,7 @@ out:
 
 /* One Sigstore extension (1.3.6.1.4.1.57264.1.x), non-critical: raw bytes
  * (1.1 - 1.6) or a DER UTF8String (1.8 and later). */
-static enum fc_status add_identity_ext(X509 *x, const struct oidc_extension *e,
-				       struct fc_err *err)
+static enum fc_status add_identity_ext(X509 *x, const struct oidc_extension *e, struct fc_err *err)
 {
 	ASN1_OBJECT *obj = NULL;
 	ASN1_UTF8STRING *utf8 = NULL;
@@ -395,13 +393,11 @@ static enum fc_status add_identity_ext(X509 *x, const struct oidc_extension *e,
 		goto out;
 	}
 	switch (e->encoding) {
-	case OIDC_EXT_RAW:
-		st = add_raw_ext(x, obj, 0, (const uint8_t *)e->value, len, err);
-		break;
+	case OIDC_EXT_RAW: st = add_raw_ext(x, obj, 0, (const uint8_t *)e->value, len, err); break;
 	case OIDC_EXT_UTF8:
 		if (!fc_utf8_valid((const uint8_t *)e->value, len)) {
-			st = fc_err_set(err, FC_EINPUT, "ca: extension %s: value is not valid UTF-8",
-					e->oid);
+			st = fc_err_set(err, FC_EINPUT,
+					"ca: extension %s: value is not valid UTF-8", e->oid);
 			goto out;
 		}
 		if ((utf8 = ASN1_UTF8STRING_new()) == NULL ||
@@ -554,7 +550,8 @@ static enum fc_status set_algor(X509_ALGOR *alg, struct hsm_signer *signer, stru
 		return FC_OK;
 	case NID_rsassaPss:
 		if ((params = ASN1_STRING_new()) == NULL ||
-		    ASN1_STRING_set(params, pss_sha256_params, (int)sizeof(pss_sha256_params)) != 1 ||
+		    ASN1_STRING_set(params, pss_sha256_params, (int)sizeof(pss_sha256_params)) !=
+			    1 ||
 		    X509_ALGOR_set0(alg, obj, V_ASN1_SEQUENCE, params) != 1) {
 			ASN1_STRING_free(params);
 			return ssl_fail(err, "RSASSA-PSS parameters");
@@ -590,7 +587,8 @@ enum fc_status ca_cert_sign_begin(X509 *cert, struct hsm_signer *signer, unsigne
 	X509_get0_signature(&c_sig, &c_alg, cert);
 	outer_alg = (X509_ALGOR *)c_alg;
 	if (tbs_alg == NULL || outer_alg == NULL || c_sig == NULL)
-		return fc_err_set(err, FC_EINTERNAL, "ca: sign: certificate without algorithm fields");
+		return fc_err_set(err, FC_EINTERNAL,
+				  "ca: sign: certificate without algorithm fields");
 	if ((st = set_algor(tbs_alg, signer, err)) != FC_OK ||
 	    (st = set_algor(outer_alg, signer, err)) != FC_OK)
 		return st;
@@ -622,7 +620,8 @@ enum fc_status ca_cert_sign_finish(X509 *cert, const uint8_t *sig, size_t sig_le
 	X509_get0_signature(&c_sig, &c_alg, cert);
 	sig_bits = (ASN1_BIT_STRING *)c_sig;
 	/* ASN1_BIT_STRING_set copies sig (its prototype lacks the const). */
-	if (sig_len > INT_MAX || ASN1_BIT_STRING_set(sig_bits, (unsigned char *)sig, (int)sig_len) != 1)
+	if (sig_len > INT_MAX ||
+	    ASN1_BIT_STRING_set(sig_bits, (unsigned char *)sig, (int)sig_len) != 1)
 		return ssl_fail(err, "install signature");
 	/* A signature is whole octets: no unused bits (X.690 8.6.2.2). */
 	sig_bits->flags &= ~(ASN1_STRING_FLAG_BITS_LEFT | 0x07);
@@ -636,8 +635,8 @@ enum fc_status ca_cert_sign_finish(X509 *cert, const uint8_t *sig, size_t sig_le
  * be NULL), ca_cert_sign_finish. Returns FC_OK, or the signer's FC_EHSM /
  * FC_EUNAVAIL, or FC_EINTERNAL, with the reason in err.
  */
-enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer,
-			    const struct hsm_sign_ctx *ctx, struct fc_err *err)
+enum fc_status ca_cert_sign(X509 *cert, struct hsm_signer *signer, const struct hsm_sign_ctx *ctx,
+			    struct fc_err *err)
 {
 	unsigned char *tbs = NULL;
 	size_t tbs_len = 0;

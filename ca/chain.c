@@ -170,7 +170,8 @@ enum fc_status ca_chain_load_pem(const char *pem, size_t len, const char *name,
 		if (rest < sizeof(pem_begin) - 1 ||
 		    memcmp(begin, pem_begin, sizeof(pem_begin) - 1) != 0) {
 			fc_err_set(err, FC_ECONFIG,
-				   "chain: %s: unexpected text at byte %zu (only PEM CERTIFICATE blocks "
+				   "chain: %s: unexpected text at byte %zu (only PEM CERTIFICATE "
+				   "blocks "
 				   "are allowed)",
 				   name, off);
 			goto out;
@@ -181,18 +182,19 @@ enum fc_status ca_chain_load_pem(const char *pem, size_t len, const char *name,
 		label_len = label_end != NULL ? (size_t)(label_end - label) : 0;
 		if (label_end == NULL || label_len == 0 || label_len > 64 ||
 		    memchr(label, '\n', label_len) != NULL) {
-			fc_err_set(err, FC_ECONFIG, "chain: %s: malformed PEM BEGIN line at byte %zu",
-				   name, off);
+			fc_err_set(err, FC_ECONFIG,
+				   "chain: %s: malformed PEM BEGIN line at byte %zu", name, off);
 			goto out;
 		}
 		m = snprintf(end_line, sizeof(end_line), "-----END %.*s-----", (int)label_len,
 			     label);
 		end = NULL;
 		if (m > 0 && (size_t)m < sizeof(end_line))
-			end = memmem(label_end, len - (size_t)(label_end - pem), end_line, (size_t)m);
+			end = memmem(label_end, len - (size_t)(label_end - pem), end_line,
+				     (size_t)m);
 		if (end == NULL) {
-			fc_err_set(err, FC_ECONFIG, "chain: %s: PEM block at byte %zu has no END line",
-				   name, off);
+			fc_err_set(err, FC_ECONFIG,
+				   "chain: %s: PEM block at byte %zu has no END line", name, off);
 			goto out;
 		}
 		if (n == CA_CHAIN_MAX_CERTS) {
@@ -302,7 +304,8 @@ static bool check_ca_usages(const struct ca_chain *c, size_t i, X509 *x, const c
 	long pl;
 
 	if ((flags & EXFLAG_INVALID) != 0)
-		return why_not(why, n, "an extension cannot be parsed or appears twice (RFC 5280 4.2)");
+		return why_not(why, n,
+			       "an extension cannot be parsed or appears twice (RFC 5280 4.2)");
 	/* RFC 5280 4.2.1.9: CAs MUST mark BasicConstraints critical, and the
 	 * clients check it (sigstore-python cert_is_ca). */
 	bc = X509_get_ext_d2i(x, NID_basic_constraints, &crit, NULL);
@@ -320,8 +323,10 @@ static bool check_ca_usages(const struct ca_chain *c, size_t i, X509 *x, const c
 	pl = bc->pathlen != NULL ? ASN1_INTEGER_get(bc->pathlen) : LONG_MAX;
 	BASIC_CONSTRAINTS_free(bc);
 	if (pl < 0 || (size_t)pl < i)
-		return why_not(why, n, "BasicConstraints pathlen %ld allows fewer than the %zu CA "
-				       "certificate(s) below it", pl, i);
+		return why_not(why, n,
+			       "BasicConstraints pathlen %ld allows fewer than the %zu CA "
+			       "certificate(s) below it",
+			       pl, i);
 	if ((flags & EXFLAG_KUSAGE) == 0)
 		return why_not(why, n, "no KeyUsage (a CA needs keyCertSign)");
 	if ((X509_get_key_usage(x) & KU_KEY_CERT_SIGN) == 0)
@@ -333,16 +338,20 @@ static bool check_ca_usages(const struct ca_chain *c, size_t i, X509 *x, const c
 	if ((flags & EXFLAG_XKUSAGE) != 0) {
 		uint32_t xku = X509_get_extended_key_usage(x);
 		if (i == 0 && c->n > 1 && (xku & XKU_CODE_SIGN) == 0)
-			return why_not(why, n, "ExtKeyUsage does not include codeSigning (the "
-					       "issuing intermediate must allow code signing: EKU "
-					       "chaining)");
+			return why_not(why, n,
+				       "ExtKeyUsage does not include codeSigning (the "
+				       "issuing intermediate must allow code signing: EKU "
+				       "chaining)");
 		if ((xku & (XKU_CODE_SIGN | XKU_ANYEKU)) == 0)
-			return why_not(why, n, "ExtKeyUsage does not include codeSigning (EKU "
-					       "chaining)");
+			return why_not(why, n,
+				       "ExtKeyUsage does not include codeSigning (EKU "
+				       "chaining)");
 	} else if (i == 0 && c->n > 1) {
 		/* XXX Fulcio refuses this chain; clients accept it. */
-		fc_log(LOG_WARNING, "chain: certificate 1 (%s): intermediate without ExtKeyUsage "
-				    "codeSigning (Fulcio would refuse this chain)", subj);
+		fc_log(LOG_WARNING,
+		       "chain: certificate 1 (%s): intermediate without ExtKeyUsage "
+		       "codeSigning (Fulcio would refuse this chain)",
+		       subj);
 	}
 	return true;
 }
@@ -356,7 +365,8 @@ static bool check_validity(X509 *x, int64_t now, char *why, size_t n)
 	char when[64];
 
 	if (before == -2 || after == -2)
-		return why_not(why, n, "%s cannot be read", before == -2 ? "NotBefore" : "NotAfter");
+		return why_not(why, n, "%s cannot be read",
+			       before == -2 ? "NotBefore" : "NotAfter");
 	if (before == 1) {
 		time_str(nb, when, sizeof(when));
 		return why_not(why, n, "not valid before %s", when);
@@ -381,10 +391,12 @@ static bool check_link(X509 *x, X509 *issuer, size_t i, char *why, size_t n)
 	if (X509_NAME_entry_count(X509_get_issuer_name(x)) == 0)
 		return why_not(why, n, "its issuer is empty (RFC 5280 4.1.2.4)");
 	if (X509_NAME_cmp(X509_get_issuer_name(x), X509_get_subject_name(issuer)) != 0)
-		return issuer == x ? why_not(why, n, "the last certificate must be a self-signed "
-						     "root, but its issuer differs from its subject")
-				   : why_not(why, n, "its issuer is not the subject of certificate %zu",
-					     i + 2);
+		return issuer == x
+			       ? why_not(why, n,
+					 "the last certificate must be a self-signed "
+					 "root, but its issuer differs from its subject")
+			       : why_not(why, n, "its issuer is not the subject of certificate %zu",
+					 i + 2);
 	if (akid_kid != NULL && issuer_skid != NULL &&
 	    ASN1_OCTET_STRING_cmp(akid_kid, issuer_skid) != 0)
 		return why_not(why, n, "its AuthorityKeyId is not the SubjectKeyId of %s",
@@ -393,14 +405,15 @@ static bool check_link(X509 *x, X509 *issuer, size_t i, char *why, size_t n)
 		return why_not(why, n, "the issuer's public key cannot be parsed");
 	if (X509_verify(x, ipub) != 1)
 		return issuer == x ? why_not(why, n, "its self-signature does not verify")
-				   : why_not(why, n, "its signature does not verify with the key of "
-						     "certificate %zu", i + 2);
+				   : why_not(why, n,
+					     "its signature does not verify with the key of "
+					     "certificate %zu",
+					     i + 2);
 	return true;
 }
 
 /* Everything one certificate at position i (0 = issuing CA) must satisfy. */
-static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now,
-				struct fc_err *err)
+static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now, struct fc_err *err)
 {
 	X509 *x = c->certs[i];
 	X509 *issuer = i + 1 < c->n ? c->certs[i + 1] : x;
@@ -415,7 +428,8 @@ static enum fc_status check_one(const struct ca_chain *c, size_t i, int64_t now,
 	     check_validity(x, now, why, sizeof(why)) && check_link(x, issuer, i, why, sizeof(why));
 	ERR_clear_error();
 	if (!ok)
-		return fc_err_set(err, FC_ECONFIG, "chain: certificate %zu (%s): %s", i + 1, subj, why);
+		return fc_err_set(err, FC_ECONFIG, "chain: certificate %zu (%s): %s", i + 1, subj,
+				  why);
 	return FC_OK;
 }
 
@@ -437,10 +451,11 @@ enum fc_status ca_chain_check(const struct ca_chain *c, EVP_PKEY *pub, struct fc
 	subject_str(c->certs[0], subj, sizeof(subj));
 	if ((cpub = X509_get0_pubkey(c->certs[0])) == NULL || EVP_PKEY_eq(cpub, pub) != 1) {
 		ERR_clear_error();
-		return fc_err_set(err, FC_ECONFIG,
-				  "chain: certificate 1 (%s): its public key is not the signer's key "
-				  "(the issuing CA comes first in the chain file)",
-				  subj);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"chain: certificate 1 (%s): its public key is not the signer's key "
+			"(the issuing CA comes first in the chain file)",
+			subj);
 	}
 	for (size_t i = 0; i < c->n; i++) {
 		enum fc_status st = check_one(c, i, now, err);

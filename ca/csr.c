@@ -35,10 +35,9 @@ static const char *csr_spki_refusal(X509_REQ *req)
  * consumed exactly, nothing Go's x509 would refuse to read). FC_OK with
  * *out, else FC_EINPUT FC_CLASS_CSR.
  */
-static enum fc_status csr_decode(const uint8_t *pem, size_t len, X509_REQ **out,
-				 struct fc_err *err)
+static enum fc_status csr_decode(const uint8_t *pem, size_t len, X509_REQ **out, struct fc_err *err)
 {
-	struct ca_pem_block blk = { 0 };
+	struct ca_pem_block blk = {0};
 	X509_REQ *req = NULL;
 	const unsigned char *p;
 	const char *why;
@@ -46,12 +45,14 @@ static enum fc_status csr_decode(const uint8_t *pem, size_t len, X509_REQ **out,
 
 	if (len > CA_CSR_MAX_BYTES) {
 		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT,
-				 CA_PFX_CSR "%zu bytes is over the %d-byte limit", len, CA_CSR_MAX_BYTES);
+				 CA_PFX_CSR "%zu bytes is over the %d-byte limit", len,
+				 CA_CSR_MAX_BYTES);
 		goto out;
 	}
 	if (!ca_looks_like_pem(pem, len)) {
 		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT,
-				 CA_PFX_CSR "not PEM (no \"-----BEGIN\" line; DER is not accepted)");
+				 CA_PFX_CSR
+				 "not PEM (no \"-----BEGIN\" line; DER is not accepted)");
 		goto out;
 	}
 	if ((why = ca_pem_decode_one(pem, len, &blk)) != NULL) {
@@ -67,7 +68,8 @@ static enum fc_status csr_decode(const uint8_t *pem, size_t len, X509_REQ **out,
 	}
 	p = blk.der;
 	if ((req = d2i_X509_REQ(NULL, &p, (long)blk.der_len)) == NULL) {
-		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "PKCS#10 DER does not decode");
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT,
+				 CA_PFX_CSR "PKCS#10 DER does not decode");
 		fc_err_append_ssl(err);
 		goto out;
 	}
@@ -150,7 +152,8 @@ enum fc_status ca_csr_verify(const uint8_t *pem, size_t len, const struct ca_alg
 	}
 	ca_key_info_get(key, &ki);
 	if ((why = csr_spki_refusal(req)) != NULL) {
-		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key: %s", why);
+		fc_err_set_class(err, FC_CLASS_CSR, FC_EINPUT, CA_PFX_CSR "its public key: %s",
+				 why);
 		goto out;
 	}
 	if ((why = ca_go_unparseable(key, &ki)) != NULL) {
@@ -163,12 +166,14 @@ enum fc_status ca_csr_verify(const uint8_t *pem, size_t len, const struct ca_alg
 	st = FC_EINPUT;
 	if (X509_REQ_verify(req, key) != 1) {
 		fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
-				 CA_PFX_SIGNATURE "the certificate signing request's self-signature "
-						  "does not verify with its %s key",
+				 CA_PFX_SIGNATURE
+				 "the certificate signing request's self-signature "
+				 "does not verify with its %s key",
 				 ki.desc);
 		goto out;
 	}
-	if ((hash = csr_hash(req, err)) == -1 || (st = ca_algs_check(&ki, hash, algs, err)) != FC_OK)
+	if ((hash = csr_hash(req, err)) == -1 ||
+	    (st = ca_algs_check(&ki, hash, algs, err)) != FC_OK)
 		goto out;
 	*key_out = key;
 	key = NULL;

@@ -65,8 +65,7 @@ static void ct_ref_free(struct ca_ct_ref *r)
  * process checks each certificate against that choice, which a reload
  * cannot change.
  */
-enum fc_status ca_server_replace_ct(struct ca_server *s, struct ct_client *ct,
-				    struct fc_err *err)
+enum fc_status ca_server_replace_ct(struct ca_server *s, struct ct_client *ct, struct fc_err *err)
 {
 	struct ca_ct_ref *r;
 	struct ca_authority *a;

@@ -21,7 +21,6 @@
 
 /* --- the key, as Fulcio's Go code sees it ------------------------------------ */
 
-
 /* Short name of a curve: the NIST name where there is one. */
 const char *ca_curve_name(int nid)
 {
@@ -84,8 +83,7 @@ const char *ca_go_unparseable(EVP_PKEY *key, const struct ca_key_info *ki)
 {
 	switch (ki->kind) {
 	case CA_KEY_RSA:
-	case CA_KEY_ED25519:
-		return NULL;
+	case CA_KEY_ED25519: return NULL;
 	case CA_KEY_EC:
 		if (ki->curve_nid == NID_undef)
 			return "EC keys with explicit curve parameters are not supported";
@@ -158,8 +156,7 @@ const char *ca_go_sig_alg_name(const X509_ALGOR *alg, char *buf, size_t n)
 			return name;
 		break;
 	}
-	default:
-		break;
+	default: break;
 	}
 	/* Go prints UnknownSignatureAlgorithm as "0"; add the OID. */
 	{
@@ -225,8 +222,9 @@ static bool der_strict(const uint8_t *p, size_t len, unsigned depth)
  */
 const char *ca_go_der_refusal(const uint8_t *der, size_t len)
 {
-	return der_strict(der, len, 0) ? NULL : "not DER (BER encodings such as indefinite lengths "
-						"are not accepted)";
+	return der_strict(der, len, 0) ? NULL
+				       : "not DER (BER encodings such as indefinite lengths "
+					 "are not accepted)";
 }
 
 /*

@@ -22,7 +22,6 @@
 
 /* --- PEM ------------------------------------------------------------------------ */
 
-
 static bool has_prefix(const uint8_t *p, size_t n, const char *pre)
 {
 	size_t k = strlen(pre);
@@ -126,7 +125,7 @@ const char *ca_pem_decode_one(const uint8_t *in, size_t len, struct ca_pem_block
 		i++;
 	if (i < len) {
 		why = has_prefix(in + i, len - i, "-----BEGIN") ? "more than one PEM block"
-								 : "data after the PEM block";
+								: "data after the PEM block";
 		goto out;
 	}
 	if (nb == 0 || nb % 4 != 0 || pad > 2) {
@@ -212,10 +211,10 @@ out:
  * refused here too. Returns FC_OK and sets *out (free with EVP_PKEY_free),
  * else FC_EINPUT with "public key could not be parsed: <reason>".
  */
-enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_der,
-				   EVP_PKEY **out, struct fc_err *err)
+enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_der, EVP_PKEY **out,
+				   struct fc_err *err)
 {
-	struct ca_pem_block blk = { 0 };
+	struct ca_pem_block blk = {0};
 	EVP_PKEY *key = NULL;
 	const unsigned char *p, *der;
 	size_t der_len;
@@ -224,17 +223,20 @@ enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_d
 	enum fc_status st = FC_EINPUT;
 
 	if (data == NULL || len == 0) {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "no public key in the request");
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+				 CA_PFX_KEY_PARSE "no public key in the request");
 		goto out;
 	}
 	if (len > CA_KEY_MAX_BYTES) {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%zu bytes is over the %d-byte limit", len,
-			   CA_KEY_MAX_BYTES);
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+				 CA_PFX_KEY_PARSE "%zu bytes is over the %d-byte limit", len,
+				 CA_KEY_MAX_BYTES);
 		goto out;
 	}
 	if (ca_looks_like_pem(data, len)) {
 		if ((why = ca_pem_decode_one(data, len, &blk)) != NULL) {
-			fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "PEM: %s", why);
+			fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+					 CA_PFX_KEY_PARSE "PEM: %s", why);
 			goto out;
 		}
 		p = der = blk.der;
@@ -246,9 +248,10 @@ enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_d
 			key = d2i_PublicKey(EVP_PKEY_RSA, NULL, &p, (long)der_len);
 		} else {
 			fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
-				   CA_PFX_KEY_PARSE "PEM block type \"%s\" is neither PUBLIC KEY nor "
-				   "RSA PUBLIC KEY",
-				   blk.type);
+					 CA_PFX_KEY_PARSE
+					 "PEM block type \"%s\" is neither PUBLIC KEY nor "
+					 "RSA PUBLIC KEY",
+					 blk.type);
 			goto out;
 		}
 	} else if (allow_der) {
@@ -257,20 +260,23 @@ enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_d
 		if ((key = ec_pubkey_from_spki(&p, (long)der_len)) == NULL)
 			key = d2i_PUBKEY(NULL, &p, (long)der_len);
 	} else {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "not PEM (no \"-----BEGIN\" line)");
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+				 CA_PFX_KEY_PARSE "not PEM (no \"-----BEGIN\" line)");
 		goto out;
 	}
 	if (key == NULL) {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%s does not decode",
-			   blk.der != NULL && strcmp(blk.type, "RSA PUBLIC KEY") == 0
-				   ? "PKCS#1 RSAPublicKey"
-				   : "SubjectPublicKeyInfo");
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+				 CA_PFX_KEY_PARSE "%s does not decode",
+				 blk.der != NULL && strcmp(blk.type, "RSA PUBLIC KEY") == 0
+					 ? "PKCS#1 RSAPublicKey"
+					 : "SubjectPublicKeyInfo");
 		fc_err_append_ssl(err);
 		goto out;
 	}
 	if (p != der + der_len) {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%zu trailing bytes after the DER key",
-			   der_len - (size_t)(p - der));
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT,
+				 CA_PFX_KEY_PARSE "%zu trailing bytes after the DER key",
+				 der_len - (size_t)(p - der));
 		goto out;
 	}
 	/* What OpenSSL read exactly, Go must read too (BER, explicit curve
@@ -284,7 +290,8 @@ enum fc_status ca_client_key_parse(const uint8_t *data, size_t len, bool allow_d
 	}
 	ca_key_info_get(key, &ki);
 	if ((why = ca_go_unparseable(key, &ki)) != NULL) {
-		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%s (%s)", why, ki.desc);
+		fc_err_set_class(err, FC_CLASS_KEY_PARSE, FC_EINPUT, CA_PFX_KEY_PARSE "%s (%s)",
+				 why, ki.desc);
 		goto out;
 	}
 	*out = key;

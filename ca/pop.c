@@ -64,17 +64,19 @@ static enum fc_status pop_shape(EVP_PKEY *key, const struct ca_key_info *ki, con
 		*hash = ec_pop_hash(ki->curve_nid);
 		if (!ecdsa_sig_is_der(sig, sig_len))
 			return fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
-						CA_PFX_SIGNATURE "proof of possession: %s signature "
-								 "is not a DER ECDSA-Sig-Value (%zu "
-								 "bytes)",
+						CA_PFX_SIGNATURE
+						"proof of possession: %s signature "
+						"is not a DER ECDSA-Sig-Value (%zu "
+						"bytes)",
 						ki->desc, sig_len);
 		return FC_OK;
 	case CA_KEY_RSA:
 		*hash = NID_sha256;
 		if ((int)sig_len != EVP_PKEY_get_size(key))
 			return fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
-						CA_PFX_SIGNATURE "proof of possession: %s signature "
-								 "is %zu bytes, not %d",
+						CA_PFX_SIGNATURE
+						"proof of possession: %s signature "
+						"is %zu bytes, not %d",
 						ki->desc, sig_len, EVP_PKEY_get_size(key));
 		return FC_OK;
 	case CA_KEY_ED25519:
@@ -85,8 +87,7 @@ static enum fc_status pop_shape(EVP_PKEY *key, const struct ca_key_info *ki, con
 								 "signature is %zu bytes, not 64",
 						sig_len);
 		return FC_OK;
-	case CA_KEY_OTHER:
-		break;
+	case CA_KEY_OTHER: break;
 	}
 	return fc_err_set_class(err, FC_CLASS_KEY_INSECURE, FC_EINPUT,
 				CA_PFX_KEY_INSECURE "%s keys are not allowed", ki->desc);
@@ -122,13 +123,15 @@ enum fc_status ca_pop_verify(EVP_PKEY *key, const char *msg, const uint8_t *sig,
 					CA_PFX_SIGNATURE "proof of possession is empty");
 	if (sig_len > CA_POP_MAX_SIG_BYTES)
 		return fc_err_set_class(err, FC_CLASS_SIGNATURE, FC_EINPUT,
-					CA_PFX_SIGNATURE "proof of possession is %zu bytes (at most "
-							 "%d)",
+					CA_PFX_SIGNATURE
+					"proof of possession is %zu bytes (at most "
+					"%d)",
 					sig_len, CA_POP_MAX_SIG_BYTES);
 	if ((st = pop_shape(key, &ki, sig, sig_len, &hash, err)) != FC_OK)
 		goto out;
 	if (hash != NID_undef && (md = EVP_get_digestbynid(hash)) == NULL) {
-		st = fc_err_set(err, FC_EINTERNAL, "ca: digest %s unavailable", ca_go_hash_name(hash));
+		st = fc_err_set(err, FC_EINTERNAL, "ca: digest %s unavailable",
+				ca_go_hash_name(hash));
 		goto out;
 	}
 	if ((mctx = EVP_MD_CTX_new()) == NULL ||
@@ -141,10 +144,12 @@ enum fc_status ca_pop_verify(EVP_PKEY *key, const char *msg, const uint8_t *sig,
 	if (EVP_DigestVerify(mctx, sig, sig_len, (const unsigned char *)msg, msg_len) != 1) {
 		st = fc_err_set_class(
 			err, FC_CLASS_SIGNATURE, FC_EINPUT,
-			CA_PFX_SIGNATURE "proof of possession: %s%s%s%s signature over \"%.*s%s\" does "
-					 "not verify",
+			CA_PFX_SIGNATURE
+			"proof of possession: %s%s%s%s signature over \"%.*s%s\" does "
+			"not verify",
 			ki.desc, ki.kind == CA_KEY_RSA ? " PKCS#1 v1.5" : "",
-			hash == NID_undef ? "" : " ", hash == NID_undef ? "" : ca_go_hash_name(hash),
+			hash == NID_undef ? "" : " ",
+			hash == NID_undef ? "" : ca_go_hash_name(hash),
 			(int)(msg_len > CA_POP_QUOTE_MAX ? CA_POP_QUOTE_MAX : msg_len), msg,
 			msg_len > CA_POP_QUOTE_MAX ? "..." : "");
 		goto out;

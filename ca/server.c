@@ -132,8 +132,9 @@ void ca_server_identity_put(struct ca_server *s, struct ca_identity *id)
 	pthread_mutex_unlock(&s->identity_lock);
 	n_issuers = id->cfg->n_issuers + id->cfg->n_meta;
 	identity_free(id);
-	fc_log(LOG_INFO, "ca: the previous identity configuration (%zu issuers) is released: its "
-			 "last request is done",
+	fc_log(LOG_INFO,
+	       "ca: the previous identity configuration (%zu issuers) is released: its "
+	       "last request is done",
 	       n_issuers);
 }
 
@@ -200,9 +201,10 @@ static void build_info_text(struct fc_buf *b)
 	tt = (time_t)t;
 	if (t > 0 && gmtime_r(&tt, &tm) != NULL)
 		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fc_metric_family(b, "fulcio_build_info", "gauge",
-			 "A metric with a constant '1' value labeled by version, revision, "
-			 "build_date, and goversion (the C compiler) from which fulcrum was built.");
+	fc_metric_family(
+		b, "fulcio_build_info", "gauge",
+		"A metric with a constant '1' value labeled by version, revision, "
+		"build_date, and goversion (the C compiler) from which fulcrum was built.");
 	fc_buf_append_str(b, "fulcio_build_info{build_date=\"");
 	fc_metric_label_value(b, date);
 	fc_buf_append_str(b, "\",goversion=\"");
@@ -301,8 +303,9 @@ void ca_check_ct_roots(struct ct_client *ct, struct ca_authority *a)
 			fc_log(LOG_WARNING, "ca: CT log %s: cannot check its roots (get-roots): %s",
 			       ct_client_url(ct, i), err.msg);
 		else if (!found)
-			fc_log(LOG_WARNING, "ca: CT log %s does not list our root among its roots "
-					    "(get-roots): it will refuse our precertificates",
+			fc_log(LOG_WARNING,
+			       "ca: CT log %s does not list our root among its roots "
+			       "(get-roots): it will refuse our precertificates",
 			       ct_client_url(ct, i));
 		else
 			fc_log(LOG_INFO, "ca: CT log %s accepts our root", ct_client_url(ct, i));
@@ -322,11 +325,13 @@ static void log_listening(const struct ca_server *s)
 
 	if (s->metrics_httpd != NULL)
 		snprintf(metrics, sizeof(metrics), "metrics on %s at %s:%u", scheme,
-			 o->metrics_host ? o->metrics_host : o->host, fc_httpd_port(s->metrics_httpd));
+			 o->metrics_host ? o->metrics_host : o->host,
+			 fc_httpd_port(s->metrics_httpd));
 	if (fc_log_enabled(LOG_NOTICE))
-		fields = json_pack("{s:s, s:o, s:i, s:i}", "version", FULCRUM_VERSION_STRING, "host",
-				   fc_log_json_string(o->host), "port", (int)port, "metricsPort",
-				   s->metrics_httpd ? (int)fc_httpd_port(s->metrics_httpd) : 0);
+		fields =
+			json_pack("{s:s, s:o, s:i, s:i}", "version", FULCRUM_VERSION_STRING, "host",
+				  fc_log_json_string(o->host), "port", (int)port, "metricsPort",
+				  s->metrics_httpd ? (int)fc_httpd_port(s->metrics_httpd) : 0);
 	fc_log_event(LOG_NOTICE, fields, "ca: fulcrum %s listening on %s at %s:%u (%s)",
 		     FULCRUM_VERSION_STRING, scheme, o->host, port, metrics);
 }

@@ -30,7 +30,8 @@ static enum fc_status add_tsa_usages(X509 *x, struct fc_err *err)
 	if (ku == NULL || ASN1_BIT_STRING_set_bit(ku, 0, 1) != 1 ||
 	    X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_DEFAULT) != 1 || eku == NULL ||
 	    sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(NID_time_stamp)) <= 0 ||
-	    X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 1, X509V3_ADD_DEFAULT) != 1 || bc == NULL ||
+	    X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 1, X509V3_ADD_DEFAULT) != 1 ||
+	    bc == NULL ||
 	    X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_DEFAULT) != 1)
 		st = tsa_fail(err);
 	ASN1_BIT_STRING_free(ku);
@@ -71,8 +72,9 @@ enum fc_status ca_tsacert_build(const struct ca_tsacert_params *p, struct hsm_si
 	enum fc_status st = FC_EINTERNAL;
 
 	if (p->subject == NULL || X509_NAME_entry_count(p->subject) == 0 || p->issuer == NULL)
-		return fc_err_set(err, FC_ECONFIG, "ca: a time-stamping certificate needs a "
-						   "non-empty subject and an issuer");
+		return fc_err_set(err, FC_ECONFIG,
+				  "ca: a time-stamping certificate needs a "
+				  "non-empty subject and an issuer");
 	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
 		st = tsa_fail(err);
 		goto out;

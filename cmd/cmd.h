@@ -33,10 +33,10 @@ bool cmd_parse_listen(const char *s, char **host, uint16_t *port);
 enum cmd_flag_type {
 	CMD_FLAG_STRING,   /* target: const char ** (points into argv, environ or the spec) */
 	CMD_FLAG_SECRET,   /* target: char ** (an owned copy; fc_free_secret); the source wiped */
-	CMD_FLAG_BOOL,     /* target: bool *; --name alone means true */
-	CMD_FLAG_UINT,     /* target: unsigned long *, within [min, max] */
+	CMD_FLAG_BOOL,	   /* target: bool *; --name alone means true */
+	CMD_FLAG_UINT,	   /* target: unsigned long *, within [min, max] */
 	CMD_FLAG_DURATION, /* target: unsigned long * milliseconds, within [min, max] ms */
-	CMD_FLAG_LIST,     /* target: struct cmd_list *; each --name adds one */
+	CMD_FLAG_LIST,	   /* target: struct cmd_list *; each --name adds one */
 	CMD_FLAG_CUSTOM,   /* parse(value, target, why, n) */
 	CMD_FLAG_IGNORED,  /* accepted, value unused; note says why (one start-up line) */
 	CMD_FLAG_REFUSED,  /* an error: note says what fulcrum offers instead */
@@ -52,33 +52,33 @@ struct cmd_list {
 };
 
 struct cmd_flag {
-	const char *name;      /* the long name, without dashes */
-	const char *alias;     /* another long name, on the command line only (as pflag's
+	const char *name;  /* the long name, without dashes */
+	const char *alias; /* another long name, on the command line only (as pflag's
 				* normalised names: viper reads neither environment nor file
 				* under it), or NULL */
-	char shorthand;        /* -x, or 0 */
+	char shorthand;	   /* -x, or 0 */
 	enum cmd_flag_type type;
 	void *target;
-	unsigned long min, max;   /* UINT, DURATION (ms) */
-	unsigned long plain_ms;   /* DURATION: a bare number counts this many ms (0: refused) */
+	unsigned long min, max; /* UINT, DURATION (ms) */
+	unsigned long plain_ms; /* DURATION: a bare number counts this many ms (0: refused) */
 	bool (*parse)(const char *value, void *target, char *why, size_t n); /* CUSTOM */
-	const char *note;         /* IGNORED, REFUSED */
+	const char *note;						     /* IGNORED, REFUSED */
 	/* --help (cmd_flags_usage) */
-	const char *group;        /* a heading printed before this flag, or NULL */
-	const char *metavar;      /* the value's name ("FILE"), NULL for a BOOL */
-	const char *help;         /* lines separated by \n; NULL: listed by name only */
+	const char *group;	     /* a heading printed before this flag, or NULL */
+	const char *metavar;	     /* the value's name ("FILE"), NULL for a BOOL */
+	const char *help;	     /* lines separated by \n; NULL: listed by name only */
 	enum cmd_flag_source source; /* out: where the value came from */
 };
 
 struct cmd_flags_spec {
-	const char *command;    /* "serve", for messages */
+	const char *command;	/* "serve", for messages */
 	const char *env_prefix; /* "FULCIO_SERVE_", or NULL for no environment */
-	const char *file_flag;  /* the STRING flag naming a flag file ("config"), or NULL */
-	bool bool_value_arg;    /* "--bool false" also reads the next argument (a command
+	const char *file_flag;	/* the STRING flag naming a flag file ("config"), or NULL */
+	bool bool_value_arg;	/* "--bool false" also reads the next argument (a command
 				 * without positional arguments; pflag wants --bool=false) */
-	char **owned;           /* values read from the flag file (cmd_flags_release) */
+	char **owned;		/* values read from the flag file (cmd_flags_release) */
 	size_t n_owned;
-	char **notes;           /* warnings for cmd_flags_log_notes */
+	char **notes; /* warnings for cmd_flags_log_notes */
 	size_t n_notes;
 };
 
@@ -122,9 +122,9 @@ struct ca_server;
 struct ca_trust_docs;
 
 struct cmd_trust_files {
-	const char *trusted_root_path;   /* --trusted-root, or NULL */
+	const char *trusted_root_path;	 /* --trusted-root, or NULL */
 	const char *signing_config_path; /* --signing-config, or NULL */
-	char *doc[3];                    /* as loaded: trusted root, signing config, both */
+	char *doc[3];			 /* as loaded: trusted root, signing config, both */
 };
 
 /* Read and check the files; docs points into t. FC_ECONFIG/FC_EIO naming
@@ -152,19 +152,19 @@ struct hsm_p11_config;
  * read-write sessions. FC_OK with *cfg_out and *out (free with
  * hsm_p11_config_free and hsm_p11_free), else the reason in err.
  */
-enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char *pin_file,
-			    bool rw, struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
+enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char *pin_file, bool rw,
+			    struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
 			    struct fc_err *err);
 
 /* The pkcs11ca flags of fulcrum serve. */
 struct cmd_pkcs11ca_flags {
 	const char *config_path; /* --pkcs11-config-path (crypto11 JSON) */
-	const char *uri;         /* --pkcs11-uri (RFC 7512) */
-	const char *pin_file;    /* --pkcs11-pin-file */
-	const char *caroot_id;   /* --hsm-caroot-id: CKA_ID as ASCII bytes */
-	const char *key_label;   /* --hsm-key-label (NULL = the URI's object, else PKCS11CA) */
-	const char *chain_path;  /* --hsm-chain / --aws-hsm-root-ca-path */
-	bool rsa_pss;            /* --hsm-rsa-pss */
+	const char *uri;	 /* --pkcs11-uri (RFC 7512) */
+	const char *pin_file;	 /* --pkcs11-pin-file */
+	const char *caroot_id;	 /* --hsm-caroot-id: CKA_ID as ASCII bytes */
+	const char *key_label;	 /* --hsm-key-label (NULL = the URI's object, else PKCS11CA) */
+	const char *chain_path;	 /* --hsm-chain / --aws-hsm-root-ca-path */
+	bool rsa_pss;		 /* --hsm-rsa-pss */
 };
 
 /* Open the token, find key, certificate and chain, check them; FC_OK with
@@ -172,9 +172,8 @@ struct cmd_pkcs11ca_flags {
  * (module, token, PIN, label, id). */
 struct ca_chain;
 struct hsm_signer;
-enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
-				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
-				 struct fc_err *err);
+enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct hsm_signer **signer_out,
+				 struct ca_chain **chain_out, struct fc_err *err);
 
 /* --- createca_root.c: createca --existing-root ---------------------------------- */
 
@@ -195,17 +194,17 @@ enum fc_status cmd_existing_root(struct hsm_p11 *p, const char *cert_file, const
 struct ca_server;
 
 struct cmd_ca_opts {
-	const char *ca;                   /* ephemeralca, fileca or pkcs11ca */
+	const char *ca; /* ephemeralca, fileca or pkcs11ca */
 	const char *fileca_cert;
 	const char *fileca_key;
-	char *passwd;                     /* --fileca-key-passwd: the caller's copy, wiped
+	char *passwd; /* --fileca-key-passwd: the caller's copy, wiped
 					   * by cmd_ca_open (NULL: the environment's) */
 	bool fileca_watch;
 	struct cmd_pkcs11ca_flags pkcs11;
-	int validity_s;                   /* the certificate lifetime */
-	bool ct;                          /* certificates go through a CT log */
+	int validity_s; /* the certificate lifetime */
+	bool ct;	/* certificates go through a CT log */
 	const char *journal_dir;
-	bool no_signer;                   /* --no-signer-process */
+	bool no_signer; /* --no-signer-process */
 };
 
 struct cmd_ca;
@@ -222,8 +221,7 @@ void cmd_ca_reload(struct cmd_ca *c, const char *why);
 /* Makes a CT client from serve's CT flags or --ct-log-config, read again
  * (FC_OK with *out; NULL when CT is off). */
 struct ct_client;
-typedef enum fc_status (*cmd_ct_build_fn)(void *arg, struct ct_client **out,
-					  struct fc_err *err);
+typedef enum fc_status (*cmd_ct_build_fn)(void *arg, struct ct_client **out, struct fc_err *err);
 /* SIGHUP rebuilds the CT client with build(arg) and swaps it in. */
 void cmd_ca_set_ct_source(struct cmd_ca *c, cmd_ct_build_fn build, void *arg);
 /* The signal wait's hook, at every wake (hup: a SIGHUP arrived): reloads

@@ -45,8 +45,8 @@ struct createca_flags {
 	const char *out;
 	bool force, file_mode, aws;
 	const char *key_out, *root_key_out;
-	bool existing_root;                 /* --existing-root: no new root */
-	const char *root_cert, *root_key;   /* its certificate and key files */
+	bool existing_root;		  /* --existing-root: no new root */
+	const char *root_cert, *root_key; /* its certificate and key files */
 };
 
 static void createca_usage(FILE *f)
@@ -96,7 +96,8 @@ static void createca_usage(FILE *f)
 		"                               root is not changed, and its NotAfter bounds the\n"
 		"                               new certificate's; the new subject is the root's\n"
 		"                               with the CN of --intermediate-common-name (or\n"
-		"                               --tsa-common-name; default \"<root CN> intermediate\n"
+		"                               --tsa-common-name; default \"<root CN> "
+		"intermediate\n"
 		"                               <date>\"), --org and the like are not used\n"
 		"  --root-cert FILE             the root certificate (PEM); default: the token's\n"
 		"                               certificate with id --hsm-caroot-id\n"
@@ -106,10 +107,13 @@ static void createca_usage(FILE *f)
 		"time-stamp authority (the chain of fulcrum tsa; not with --intermediate):\n"
 		"  --tsa                        make the root and, signed by it, a time-stamping\n"
 		"                               certificate (critical ExtKeyUsage timeStamping\n"
-		"                               only, critical KeyUsage digitalSignature, CA:FALSE,\n"
-		"                               10 years) with a key of its own; --out is required\n"
+		"                               only, critical KeyUsage digitalSignature, "
+		"CA:FALSE,\n"
+		"                               10 years) with a key of its own; --out is "
+		"required\n"
 		"  --tsa-key-label L            its key label (default <key label>-tsa)\n"
-		"  --tsa-id ID                  its certificate's CKA_ID (default <caroot id>-tsa)\n"
+		"  --tsa-id ID                  its certificate's CKA_ID (default <caroot "
+		"id>-tsa)\n"
 		"  --tsa-common-name CN         its CN (default \"<CN or org> Timestamping\")\n"
 		"output:\n"
 		"  --out FILE                   write the chain as PEM: issuing CA first, root\n"
@@ -127,9 +131,9 @@ static void createca_usage(FILE *f)
 		"Then serve with: fulcrum serve --ca pkcs11ca --pkcs11-config-path FILE\n"
 		"  --hsm-caroot-id ID --hsm-key-label LABEL (with --intermediate: the\n"
 		"  intermediate's id and key label; the chain is read from the token).\n",
-		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CMD_FILECA_PASSWD_ENV, CMD_FILECA_PASSWD_ENV);
+		HSM_P11_PIN_ENV, HSM_P11_DEFAULT_KEY_LABEL, CMD_FILECA_PASSWD_ENV,
+		CMD_FILECA_PASSWD_ENV);
 }
-
 
 /* Subject in Go's ToRDNSequence order: C, ST, L, street, postalCode, O, CN. */
 static X509_NAME *make_name(const struct createca_flags *f, const char *cn)
@@ -223,12 +227,9 @@ static enum hsm_key_kind key_kind(const char *s, bool *ok)
 static EVP_PKEY *file_keygen(enum hsm_key_kind kind)
 {
 	switch (kind) {
-	case HSM_KEY_EC_P384:
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
-	case HSM_KEY_RSA:
-		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
-	default:
-		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	case HSM_KEY_EC_P384: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+	case HSM_KEY_RSA: return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+	default: return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	}
 }
 
@@ -249,7 +250,9 @@ static enum fc_status token_key(struct hsm_p11 *p, const char *label, const char
 					       err)) != FC_OK)
 			return st;
 		fc_log(LOG_NOTICE, "createca: generated a %s key labelled \"%s\" (id \"%s\")",
-		       kind == HSM_KEY_RSA ? "RSA-3072" : kind == HSM_KEY_EC_P384 ? "P-384" : "P-256",
+		       kind == HSM_KEY_RSA	 ? "RSA-3072"
+		       : kind == HSM_KEY_EC_P384 ? "P-384"
+						 : "P-256",
 		       label, id);
 	}
 	return hsm_p11_signer_new(p, label, NULL, 0, HSM_RSA_PKCS1, NULL, out, err);
@@ -293,11 +296,10 @@ static enum fc_status clear_id(struct hsm_p11 *p, const char *id, bool force, st
 				  "\"%s\" (use --force to replace it)",
 				  id);
 	if ((st = hsm_p11_delete_certs(p, (const uint8_t *)id, strlen(id), &n, err)) == FC_OK)
-		fc_log(LOG_NOTICE, "createca: --force: removed %zu certificate(s) with id \"%s\"", n,
-		       id);
+		fc_log(LOG_NOTICE, "createca: --force: removed %zu certificate(s) with id \"%s\"",
+		       n, id);
 	return st;
 }
-
 
 /* Whether a second certificate is made under the root: an intermediate
  * or, with --tsa, the time-stamping certificate. */
@@ -432,8 +434,9 @@ static enum fc_status token_signers(const struct createca_flags *f, struct creat
 			return st;
 		return token_new_key(s->p, s->int_label, s->int_id, s->kind, &s->int_signer, err);
 	}
-	if (!f->aws && ((st = clear_id(s->p, f->caroot_id, f->force, err)) != FC_OK ||
-			(second_cert(f) && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
+	if (!f->aws &&
+	    ((st = clear_id(s->p, f->caroot_id, f->force, err)) != FC_OK ||
+	     (second_cert(f) && (st = clear_id(s->p, s->int_id, f->force, err)) != FC_OK)))
 		return st;
 	if ((st = token_key(s->p, f->key_label, f->caroot_id, s->kind, &s->root_signer, err)) !=
 	    FC_OK)
@@ -446,8 +449,7 @@ static enum fc_status token_signers(const struct createca_flags *f, struct creat
 /* --existing-root: the new certificate ends no later than the root (RFC
  * 5280 6.1 checks each certificate's validity); FC_ECONFIG when the root
  * has expired or its NotAfter cannot be read. */
-static enum fc_status bound_by_root(X509 *root, int64_t now, int64_t *not_after,
-				    struct fc_err *err)
+static enum fc_status bound_by_root(X509 *root, int64_t now, int64_t *not_after, struct fc_err *err)
 {
 	struct tm tm;
 	int64_t end;
@@ -456,7 +458,8 @@ static enum fc_status bound_by_root(X509 *root, int64_t now, int64_t *not_after,
 		return fc_err_set(err, FC_ECONFIG, "createca: the root's NotAfter cannot be read");
 	end = (int64_t)timegm(&tm);
 	if (end <= now)
-		return fc_err_set(err, FC_ECONFIG, "createca: --existing-root: the root has expired");
+		return fc_err_set(err, FC_ECONFIG,
+				  "createca: --existing-root: the root has expired");
 	if (end < *not_after)
 		*not_after = end;
 	return FC_OK;
@@ -573,8 +576,9 @@ static void print_tsa_steps(const struct createca_flags *f, const struct createc
 	printf("time-stamping certificate created: %s\n", s->int_cn);
 	printf("chain (time-stamping certificate first, root last) written to %s\n", f->out);
 	if (f->file_mode)
-		printf("serve with: fulcrum tsa --certificate-chain %s --private-key %s%s\n", f->out,
-		       f->key_out, s->pass ? " (passphrase in FULCRUM_TSA_KEY_PASSWD)" : "");
+		printf("serve with: fulcrum tsa --certificate-chain %s --private-key %s%s\n",
+		       f->out, f->key_out,
+		       s->pass ? " (passphrase in FULCRUM_TSA_KEY_PASSWD)" : "");
 	else
 		printf("serve with: fulcrum tsa --certificate-chain %s --private-key "
 		       "'pkcs11:token=%s;object=%s?module-path=%s' --pkcs11-pin-file FILE\n",
@@ -629,12 +633,14 @@ static void print_next_steps(const struct createca_flags *f, const struct create
 		printf("chain (issuing CA first, root last) written to %s\n", f->out);
 	if (f->file_mode)
 		printf("serve with: fulcrum serve --ca fileca --fileca-cert %s --fileca-key %s%s\n",
-		       f->out, f->key_out, s->pass ? " (passphrase in FULCRUM_FILECA_KEY_PASSWD)" : "");
+		       f->out, f->key_out,
+		       s->pass ? " (passphrase in FULCRUM_FILECA_KEY_PASSWD)" : "");
 	else if (!f->aws)
 		printf("serve with: fulcrum serve --ca pkcs11ca %s%s --hsm-caroot-id %s "
 		       "--hsm-key-label %s\n",
 		       f->uri ? "--pkcs11-uri " : "--pkcs11-config-path ",
-		       f->uri ? "URI" : (f->config_path ? f->config_path : CMD_PKCS11_DEFAULT_CONFIG),
+		       f->uri ? "URI"
+			      : (f->config_path ? f->config_path : CMD_PKCS11_DEFAULT_CONFIG),
 		       inter ? s->int_id : f->caroot_id, inter ? s->int_label : f->key_label);
 	else
 		printf("serve with: fulcrum serve --ca pkcs11ca ... --hsm-chain %s --hsm-key-label "
@@ -653,15 +659,15 @@ static int createca_run(const struct createca_flags *f, enum hsm_key_kind kind)
 	if (f->tsa) {
 		s.int_label = f->tsa_label != NULL ? fc_xstrdup(f->tsa_label)
 						   : fc_xasprintf("%s-tsa", f->key_label);
-		s.int_cn = f->tsa_cn != NULL ? fc_xstrdup(f->tsa_cn)
+		s.int_cn = f->tsa_cn != NULL  ? fc_xstrdup(f->tsa_cn)
 			   : *cn_base != '\0' ? fc_xasprintf("%s Timestamping", cn_base)
-					       : fc_xstrdup("Timestamping");
+					      : fc_xstrdup("Timestamping");
 	} else {
 		s.int_label = f->int_label != NULL ? fc_xstrdup(f->int_label)
 						   : fc_xasprintf("%s-intermediate", f->key_label);
-		s.int_cn = f->int_cn != NULL ? fc_xstrdup(f->int_cn)
+		s.int_cn = f->int_cn != NULL  ? fc_xstrdup(f->int_cn)
 			   : *cn_base != '\0' ? fc_xasprintf("%s intermediate", cn_base)
-					       : fc_xstrdup("intermediate");
+					      : fc_xstrdup("intermediate");
 	}
 	st = f->file_mode ? file_signers(f, &s, &err) : token_signers(f, &s, &err);
 	if (st == FC_OK)
@@ -676,57 +682,84 @@ static int createca_run(const struct createca_flags *f, enum hsm_key_kind kind)
 	return st == FC_OK ? CMD_EXIT_OK : CMD_EXIT_REFUSED;
 }
 
+/* The flags of fulcrum createca (createca_usage). */
+enum {
+	OPT_CONFIG = 256,
+	OPT_URI,
+	OPT_PIN_FILE,
+	OPT_ID,
+	OPT_LABEL,
+	OPT_KEY_TYPE,
+	OPT_ORG,
+	OPT_COUNTRY,
+	OPT_PROVINCE,
+	OPT_LOCALITY,
+	OPT_STREET,
+	OPT_POSTAL,
+	OPT_CN,
+	OPT_INTER,
+	OPT_INT_LABEL,
+	OPT_INT_ID,
+	OPT_INT_CN,
+	OPT_OUT,
+	OPT_FORCE,
+	OPT_FILE,
+	OPT_KEY_OUT,
+	OPT_ROOT_KEY_OUT,
+	OPT_HSM,
+	OPT_TSA,
+	OPT_TSA_LABEL,
+	OPT_TSA_ID,
+	OPT_TSA_CN,
+	OPT_EXISTING_ROOT,
+	OPT_ROOT_CERT,
+	OPT_ROOT_KEY,
+};
+static const struct option createca_longopts[] = {
+	{"pkcs11-config-path", required_argument, NULL, OPT_CONFIG},
+	{"pkcs11-uri", required_argument, NULL, OPT_URI},
+	{"pkcs11-pin-file", required_argument, NULL, OPT_PIN_FILE},
+	{"hsm-caroot-id", required_argument, NULL, OPT_ID},
+	{"hsm-key-label", required_argument, NULL, OPT_LABEL},
+	{"key-type", required_argument, NULL, OPT_KEY_TYPE},
+	{"org", required_argument, NULL, OPT_ORG},
+	{"country", required_argument, NULL, OPT_COUNTRY},
+	{"province", required_argument, NULL, OPT_PROVINCE},
+	{"locality", required_argument, NULL, OPT_LOCALITY},
+	{"street-address", required_argument, NULL, OPT_STREET},
+	{"postal-code", required_argument, NULL, OPT_POSTAL},
+	{"common-name", required_argument, NULL, OPT_CN},
+	{"intermediate", no_argument, NULL, OPT_INTER},
+	{"intermediate-key-label", required_argument, NULL, OPT_INT_LABEL},
+	{"intermediate-id", required_argument, NULL, OPT_INT_ID},
+	{"intermediate-common-name", required_argument, NULL, OPT_INT_CN},
+	{"out", required_argument, NULL, OPT_OUT},
+	{"force", no_argument, NULL, OPT_FORCE},
+	{"file", no_argument, NULL, OPT_FILE},
+	{"key-out", required_argument, NULL, OPT_KEY_OUT},
+	{"root-key-out", required_argument, NULL, OPT_ROOT_KEY_OUT},
+	{"hsm", required_argument, NULL, OPT_HSM},
+	{"tsa", no_argument, NULL, OPT_TSA},
+	{"tsa-key-label", required_argument, NULL, OPT_TSA_LABEL},
+	{"tsa-id", required_argument, NULL, OPT_TSA_ID},
+	{"tsa-common-name", required_argument, NULL, OPT_TSA_CN},
+	{"existing-root", no_argument, NULL, OPT_EXISTING_ROOT},
+	{"root-cert", required_argument, NULL, OPT_ROOT_CERT},
+	{"root-key", required_argument, NULL, OPT_ROOT_KEY},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+
 /*
  * Read the flags into *f. Returns -1 to go on, else the exit status (help
  * shown, or a bad flag).
  */
 static int createca_parse(int argc, char **argv, struct createca_flags *f)
 {
-	enum {
-		OPT_CONFIG = 256, OPT_URI, OPT_PIN_FILE, OPT_ID, OPT_LABEL, OPT_KEY_TYPE, OPT_ORG,
-		OPT_COUNTRY, OPT_PROVINCE, OPT_LOCALITY, OPT_STREET, OPT_POSTAL, OPT_CN, OPT_INTER,
-		OPT_INT_LABEL, OPT_INT_ID, OPT_INT_CN, OPT_OUT, OPT_FORCE, OPT_FILE, OPT_KEY_OUT,
-		OPT_ROOT_KEY_OUT, OPT_HSM, OPT_TSA, OPT_TSA_LABEL, OPT_TSA_ID, OPT_TSA_CN,
-		OPT_EXISTING_ROOT, OPT_ROOT_CERT, OPT_ROOT_KEY,
-	};
-	static const struct option longopts[] = {
-		{"pkcs11-config-path", required_argument, NULL, OPT_CONFIG},
-		{"pkcs11-uri", required_argument, NULL, OPT_URI},
-		{"pkcs11-pin-file", required_argument, NULL, OPT_PIN_FILE},
-		{"hsm-caroot-id", required_argument, NULL, OPT_ID},
-		{"hsm-key-label", required_argument, NULL, OPT_LABEL},
-		{"key-type", required_argument, NULL, OPT_KEY_TYPE},
-		{"org", required_argument, NULL, OPT_ORG},
-		{"country", required_argument, NULL, OPT_COUNTRY},
-		{"province", required_argument, NULL, OPT_PROVINCE},
-		{"locality", required_argument, NULL, OPT_LOCALITY},
-		{"street-address", required_argument, NULL, OPT_STREET},
-		{"postal-code", required_argument, NULL, OPT_POSTAL},
-		{"common-name", required_argument, NULL, OPT_CN},
-		{"intermediate", no_argument, NULL, OPT_INTER},
-		{"intermediate-key-label", required_argument, NULL, OPT_INT_LABEL},
-		{"intermediate-id", required_argument, NULL, OPT_INT_ID},
-		{"intermediate-common-name", required_argument, NULL, OPT_INT_CN},
-		{"out", required_argument, NULL, OPT_OUT},
-		{"force", no_argument, NULL, OPT_FORCE},
-		{"file", no_argument, NULL, OPT_FILE},
-		{"key-out", required_argument, NULL, OPT_KEY_OUT},
-		{"root-key-out", required_argument, NULL, OPT_ROOT_KEY_OUT},
-		{"hsm", required_argument, NULL, OPT_HSM},
-		{"tsa", no_argument, NULL, OPT_TSA},
-		{"tsa-key-label", required_argument, NULL, OPT_TSA_LABEL},
-		{"tsa-id", required_argument, NULL, OPT_TSA_ID},
-		{"tsa-common-name", required_argument, NULL, OPT_TSA_CN},
-		{"existing-root", no_argument, NULL, OPT_EXISTING_ROOT},
-		{"root-cert", required_argument, NULL, OPT_ROOT_CERT},
-		{"root-key", required_argument, NULL, OPT_ROOT_KEY},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	int c;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", createca_longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG: f->config_path = optarg; break;
 		case OPT_URI: f->uri = optarg; break;
@@ -803,8 +836,9 @@ static int check_rotation(const struct createca_flags *f)
 	}
 	if ((f->file_mode && (f->root_cert == NULL || f->root_key == NULL)) ||
 	    (f->aws && f->root_cert == NULL)) {
-		fprintf(stderr, "fulcrum createca: --existing-root needs --root-cert%s (the root is "
-				"not on a token)\n",
+		fprintf(stderr,
+			"fulcrum createca: --existing-root needs --root-cert%s (the root is "
+			"not on a token)\n",
 			f->file_mode ? " and --root-key" : "");
 		return CMD_EXIT_USAGE;
 	}
@@ -854,8 +888,9 @@ static int createca_check(const struct createca_flags *f, enum hsm_key_kind *kin
 	} else {
 		if (f->caroot_id == NULL || *f->caroot_id == '\0' ||
 		    strlen(f->caroot_id) > HSM_P11_MAX_ATTR_LEN) {
-			fprintf(stderr, "fulcrum createca: --hsm-caroot-id is required (1 to %d "
-					"characters)\n",
+			fprintf(stderr,
+				"fulcrum createca: --hsm-caroot-id is required (1 to %d "
+				"characters)\n",
 				HSM_P11_MAX_ATTR_LEN);
 			return CMD_EXIT_USAGE;
 		}

@@ -26,40 +26,49 @@ struct ctlog_flags {
 	const char *pin_file;
 	unsigned threads;
 	struct ctlog_server_config cfg;
-	const char *user;             /* --user */
-	bool no_signer;               /* --no-signer-process */
+	const char *user; /* --user */
+	bool no_signer;	  /* --no-signer-process */
 	struct signer_user user_ids;
-	char *pin;                    /* supervisor and signer: FULCRUM_PKCS11_PIN */
-	char *key_uri;                /* supervisor and signer: a pkcs11: URI with its pin-value */
+	char *pin;		       /* supervisor and signer: FULCRUM_PKCS11_PIN */
+	char *key_uri;		       /* supervisor and signer: a pkcs11: URI with its pin-value */
 	struct fc_httpd_limits limits; /* the HTTP front's time limits and caps */
 };
 
 static void ctlog_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: fulcrum ctlog --storage-dir DIR --roots FILE --private-key KEY --origin ORIGIN\n"
+		"usage: fulcrum ctlog --storage-dir DIR --roots FILE --private-key KEY --origin "
+		"ORIGIN\n"
 		"                     [options]\n\n"
 		"A Certificate Transparency log: POST /ct/v1/add-chain, /ct/v1/add-pre-chain and\n"
 		"GET /ct/v1/get-roots (RFC 6962), and the Static CT API read path (/checkpoint,\n"
-		"/tile/..., /issuer/...) served from DIR, which any static web server can also serve.\n\n"
-		"  --listen HOST:PORT        address to listen on (default 127.0.0.1:6962; port 0 = any)\n"
+		"/tile/..., /issuer/...) served from DIR, which any static web server can also "
+		"serve.\n\n"
+		"  --listen HOST:PORT        address to listen on (default 127.0.0.1:6962; port 0 "
+		"= any)\n"
 		"  --port-file FILE          write the bound port here once listening\n"
 		"  --storage-dir DIR         the log's files (created if absent)\n"
 		"  --roots FILE              PEM file of the roots whose chains are accepted\n"
-		"  --private-key KEY         the log key, ECDSA P-256: a PEM file (SEC1 or PKCS#8), or\n"
+		"  --private-key KEY         the log key, ECDSA P-256: a PEM file (SEC1 or "
+		"PKCS#8), or\n"
 		"                            an RFC 7512 pkcs11: URI naming a key in a token\n"
 		"  --pkcs11-pin-file FILE    PIN for a pkcs11: key, read at each login (else %s\n"
 		"                            or pin-source)\n"
-		"  --origin ORIGIN           checkpoint origin: the submission prefix without scheme\n"
-		"                            (e.g. ct.example.com/2026h1); the submission API answers\n"
+		"  --origin ORIGIN           checkpoint origin: the submission prefix without "
+		"scheme\n"
+		"                            (e.g. ct.example.com/2026h1); the submission API "
+		"answers\n"
 		"                            under its path too (/2026h1/ct/v1/...): with\n"
 		"                            localhost:6962/test, at fulcrum serve's default\n"
 		"                            --ct-log-url\n"
-		"  --batch-max-age DURATION  longest a submission waits for its batch (default %ums;\n"
+		"  --batch-max-age DURATION  longest a submission waits for its batch (default "
+		"%ums;\n"
 		"                            e.g. 250ms, 1s)\n"
 		"  --batch-max-size N        most entries per batch (default %u)\n"
-		"  --ext-key-usages LIST     accept only leaves with one of these EKUs (comma-separated:\n"
-		"                            ServerAuth, ClientAuth, CodeSigning, EmailProtection,\n"
+		"  --ext-key-usages LIST     accept only leaves with one of these EKUs "
+		"(comma-separated:\n"
+		"                            ServerAuth, ClientAuth, CodeSigning, "
+		"EmailProtection,\n"
 		"                            TimeStamping, OCSPSigning, Any; default Any)\n"
 		"  --not-after-start TIME    accept only leaves with NotAfter >= TIME (RFC 3339)\n"
 		"  --not-after-limit TIME    accept only leaves with NotAfter < TIME (RFC 3339)\n"
@@ -67,10 +76,10 @@ static void ctlog_usage(FILE *f)
 		"  --sign-threads N          threads signing SCTs beside the sequencer (default:\n"
 		"                            number of CPUs, at most 16)\n"
 		"  --user NAME               started as root, the network process becomes NAME\n"
-		"                            (default " SIGNER_DEFAULT_USER "), which then owns DIR\n"
-		"  --no-signer-process       keep the log key in the network process (no checks)\n"
-		FC_HTTPD_USAGE
-		"  -v, --verbose             log each batch\n"
+		"                            (default " SIGNER_DEFAULT_USER
+		"), which then owns DIR\n"
+		"  --no-signer-process       keep the log key in the network process (no "
+		"checks)\n" FC_HTTPD_USAGE "  -v, --verbose             log each batch\n"
 		"  -h, --help                show this help\n\n"
 		"SIGHUP reloads the TLS certificate and key.\n"
 		"SIGTERM or SIGINT stops after answering every pending submission.\n",
@@ -130,8 +139,9 @@ static enum fc_status open_signer(const struct ctlog_flags *f, struct hsm_signer
 	if ((st = cmd_p11_open(NULL, f->private_key, f->pin_file, false, &pc, &p11, err)) != FC_OK)
 		return st;
 	if (pc->object_label == NULL && pc->object_id == NULL)
-		st = fc_err_set(err, FC_ECONFIG, "--private-key: the pkcs11: URI must name the key "
-						 "(object= or id=)");
+		st = fc_err_set(err, FC_ECONFIG,
+				"--private-key: the pkcs11: URI must name the key "
+				"(object= or id=)");
 	else
 		st = hsm_p11_signer_new(p11, pc->object_label, pc->object_id, pc->object_id_len,
 					HSM_RSA_PKCS1, NULL, out, err);
@@ -243,9 +253,8 @@ static enum fc_status take_key(struct ctlog_flags *f, struct cmd_privsep *ps, ui
 				    "process and nothing checks what it signs");
 		return open_signer(f, out, err);
 	}
-	if (geteuid() == 0 &&
-	    (st = signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER, &f->user_ids,
-				     err)) != FC_OK)
+	if (geteuid() == 0 && (st = signer_user_lookup(f->user ? f->user : SIGNER_DEFAULT_USER,
+						       &f->user_ids, err)) != FC_OK)
 		return st;
 	st = cmd_privsep_start(&child, wipe_secrets, on_event, key_id, ps, err);
 	if (st != FC_OK)
@@ -385,11 +394,12 @@ static enum fc_status drop(const struct ctlog_flags *f, struct fc_err *err)
 	    (st = cmd_privsep_drop(&f->user_ids, "ctlog", err)) != FC_OK)
 		return fc_err_set(err, st, "cannot drop privileges");
 	if (access(f->cfg.storage_dir, R_OK | W_OK | X_OK) != 0)
-		return fc_err_set(err, FC_ECONFIG,
-				  "--storage-dir %s cannot be used by the network process (%s) after "
-				  "it dropped privileges: make its parent directories searchable by "
-				  "--user",
-				  f->cfg.storage_dir, strerror(errno));
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"--storage-dir %s cannot be used by the network process (%s) after "
+			"it dropped privileges: make its parent directories searchable by "
+			"--user",
+			f->cfg.storage_dir, strerror(errno));
 	return FC_OK;
 }
 
@@ -475,7 +485,8 @@ int cmd_ctlog_main(int argc, char **argv)
 	if ((rc = ctlog_parse(argc, argv, &f)) >= 0)
 		return rc;
 	if (!cmd_parse_listen(f.listen, &host, &port)) {
-		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
+		fprintf(stderr, "fulcrum ctlog: bad value \"%s\" for --listen (HOST:PORT)\n",
+			f.listen);
 		return CMD_EXIT_USAGE;
 	}
 	rc = ctlog_run(&f, host, port);

@@ -11,13 +11,14 @@
 
 static void journal_usage(FILE *f)
 {
-	fprintf(f, "usage: fulcrum journal verify DIR\n\n"
-		   "Checks the issuance journal in DIR (fulcrum serve --journal-dir, default %s):\n"
-		   "each record's link to the one before it (SHA-256, across files), its sequence\n"
-		   "number and fields, and that each outcome answers one earlier intent. Prints\n"
-		   "what it finds and every intent without an outcome (a crash between signing\n"
-		   "and recording, or a signature whose fate is unknown).\n\n"
-		   "Exit status: 0 the chain is intact, 1 it is not, 2 usage or unreadable files.\n",
+	fprintf(f,
+		"usage: fulcrum journal verify DIR\n\n"
+		"Checks the issuance journal in DIR (fulcrum serve --journal-dir, default %s):\n"
+		"each record's link to the one before it (SHA-256, across files), its sequence\n"
+		"number and fields, and that each outcome answers one earlier intent. Prints\n"
+		"what it finds and every intent without an outcome (a crash between signing\n"
+		"and recording, or a signature whose fate is unknown).\n\n"
+		"Exit status: 0 the chain is intact, 1 it is not, 2 usage or unreadable files.\n",
 		JOURNAL_DEFAULT_DIR);
 }
 

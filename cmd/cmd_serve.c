@@ -39,30 +39,30 @@ struct serve_ct_flags {
 };
 
 struct serve_flags {
-	const char *flag_file;         /* -c, --config (read by cmd/flags.c) */
+	const char *flag_file; /* -c, --config (read by cmd/flags.c) */
 	const char *ca;
-	const char *config_path;       /* NULL: Fulcio's default, else built-in issuers */
+	const char *config_path; /* NULL: Fulcio's default, else built-in issuers */
 	const char *fileca_cert;
 	const char *fileca_key;
-	char *fileca_key_passwd;       /* a copy (its sources wiped); wiped by cmd_ca_open */
+	char *fileca_key_passwd; /* a copy (its sources wiped); wiped by cmd_ca_open */
 	bool fileca_watch;
 	struct serve_ct_flags ct;
 	struct cmd_pkcs11ca_flags pkcs11; /* --ca pkcs11ca (cmd_createca.c) */
-	const char *hsm_chain;         /* --hsm-chain */
-	const char *aws_hsm_root;      /* --aws-hsm-root-ca-path (Fulcio's name for it) */
-	const char *rate_limit_config; /* --rate-limit-config */
-	const char *rate_limit_redis;  /* --rate-limit-redis */
+	const char *hsm_chain;		  /* --hsm-chain */
+	const char *aws_hsm_root;	  /* --aws-hsm-root-ca-path (Fulcio's name for it) */
+	const char *rate_limit_config;	  /* --rate-limit-config */
+	const char *rate_limit_redis;	  /* --rate-limit-redis */
 	struct ca_server_options server;
 	struct oidc_options oidc;
-	unsigned long lifetime_ms;     /* --certificate-lifetime */
-	unsigned long leeway_s;        /* --leeway */
-	const char *journal_dir;       /* --journal-dir */
-	const char *user;              /* --user */
-	bool no_signer;                /* --no-signer-process */
-	bool user_ignored; /* --user given without root: said once serving */
+	unsigned long lifetime_ms; /* --certificate-lifetime */
+	unsigned long leeway_s;	   /* --leeway */
+	const char *journal_dir;   /* --journal-dir */
+	const char *user;	   /* --user */
+	bool no_signer;		   /* --no-signer-process */
+	bool user_ignored;	   /* --user given without root: said once serving */
 	bool verbose, help;
 	struct signer_user user_ids;
-	struct cmd_trust_files trust;  /* --trusted-root, --signing-config (cmd_trust.c) */
+	struct cmd_trust_files trust; /* --trusted-root, --signing-config (cmd_trust.c) */
 };
 
 /* One command, one set of flags: the table below points into it. */
@@ -70,8 +70,8 @@ static struct serve_flags F;
 
 /* --- values that need more than a type ------------------------------------------- */
 
-#define CA_CHOICES                                                                          \
-	"use --ca pkcs11ca (the CA key in an HSM, through PKCS#11), fileca (key and chain "  \
+#define CA_CHOICES                                                                                 \
+	"use --ca pkcs11ca (the CA key in an HSM, through PKCS#11), fileca (key and chain "        \
 	"files) or ephemeralca (a throwaway key, for testing)"
 
 /* --log_type: the log format, from now on (before the signer process is
@@ -195,28 +195,56 @@ static bool parse_front_tls_min(const char *v, void *target, char *why, size_t n
 #define TINK_NOTE "fulcrum has no Tink CA (Fulcio's tinkca): " CA_CHOICES
 #define GOOGLE_NOTE "fulcrum has no Google CA Service CA (Fulcio's googleca): " CA_CHOICES
 
-#define STR(n, t, m, h) {.name = n, .type = CMD_FLAG_STRING, .target = t, .metavar = m, .help = h}
-#define CUSTOM(n, t, fn, m, h) \
-	{.name = n, .type = CMD_FLAG_CUSTOM, .target = t, .parse = fn, .metavar = m, .help = h}
-#define LIST(n, t, m, h) {.name = n, .type = CMD_FLAG_LIST, .target = t, .metavar = m, .help = h}
-#define BOOL(n, t, h) {.name = n, .type = CMD_FLAG_BOOL, .target = t, .help = h}
-#define IGNORED(n) {.name = n, .type = CMD_FLAG_IGNORED, .note = GRPC_NOTE}
-#define REFUSED(n, why) {.name = n, .type = CMD_FLAG_REFUSED, .note = why}
+#define STR(n, t, m, h)                                                                            \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_STRING, .target = t, .metavar = m, .help = h           \
+	}
+#define CUSTOM(n, t, fn, m, h)                                                                     \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_CUSTOM, .target = t, .parse = fn, .metavar = m,        \
+		.help = h                                                                          \
+	}
+#define LIST(n, t, m, h)                                                                           \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_LIST, .target = t, .metavar = m, .help = h             \
+	}
+#define BOOL(n, t, h)                                                                              \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_BOOL, .target = t, .help = h                           \
+	}
+#define IGNORED(n)                                                                                 \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_IGNORED, .note = GRPC_NOTE                             \
+	}
+#define REFUSED(n, why)                                                                            \
+	{                                                                                          \
+		.name = n, .type = CMD_FLAG_REFUSED, .note = why                                   \
+	}
 
 static struct cmd_flag serve_table[] = {
-	{.name = "config", .shorthand = 'c', .type = CMD_FLAG_STRING, .target = &F.flag_file,
-	 .group = "flag file", .metavar = "FILE",
+	{.name = "config",
+	 .shorthand = 'c',
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.flag_file,
+	 .group = "flag file",
+	 .metavar = "FILE",
 	 .help = "Fulcio's flag file: YAML or JSON, flag names (no leading "
 		 "dashes) to values, a list for a repeated flag. The command line wins "
 		 "over the environment, which wins over this file. Not the "
 		 "identity configuration: that is --config-path"},
-	{.name = "ca", .type = CMD_FLAG_CUSTOM, .target = &F.ca, .parse = parse_ca, .group = "CA",
+	{.name = "ca",
+	 .type = CMD_FLAG_CUSTOM,
+	 .target = &F.ca,
+	 .parse = parse_ca,
+	 .group = "CA",
 	 .metavar = "NAME",
 	 .help = "ephemeralca (an in-memory P-256 root made at start, for "
 		 "development), fileca or pkcs11ca; required"},
 	STR("fileca-cert", &F.fileca_cert, "FILE", "PEM chain: issuing CA first, root last"),
 	STR("fileca-key", &F.fileca_key, "FILE", "PEM private key of the issuing CA"),
-	{.name = "fileca-key-passwd", .type = CMD_FLAG_SECRET, .target = &F.fileca_key_passwd,
+	{.name = "fileca-key-passwd",
+	 .type = CMD_FLAG_SECRET,
+	 .target = &F.fileca_key_passwd,
 	 .metavar = "PASS",
 	 .help = "its passphrase (else FULCRUM_FILECA_KEY_PASSWD; a flag shows "
 		 "in ps until fulcrum wipes it)"},
@@ -247,22 +275,39 @@ static struct cmd_flag serve_table[] = {
 	    "PEM chain (issuing CA first, root last) instead of the token's "
 	    "certificates"),
 	BOOL("hsm-rsa-pss", &F.pkcs11.rsa_pss, "sign with RSA-PSS (an RSA CA key)"),
-	{.name = "config-path", .type = CMD_FLAG_STRING, .target = &F.config_path,
-	 .group = "identity", .metavar = "FILE",
+	{.name = "config-path",
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.config_path,
+	 .group = "identity",
+	 .metavar = "FILE",
 	 .help = "Fulcio identity configuration, JSON or YAML (default " CFG_DEFAULT_PATH
 		 ", else\n/etc/fulcio-config/config.json, else Fulcio's built-in "
 		 "issuers); a path given here must exist"},
-	{.name = "leeway", .type = CMD_FLAG_UINT, .target = &F.leeway_s, .max = 3600,
-	 .metavar = "SECONDS", .help = "clock skew allowed on token exp/nbf/iat (default 60)"},
-	{.name = "client-signing-algorithms", .type = CMD_FLAG_STRING,
-	 .target = &F.server.client_algs, .group = "certificates", .metavar = "L",
+	{.name = "leeway",
+	 .type = CMD_FLAG_UINT,
+	 .target = &F.leeway_s,
+	 .max = 3600,
+	 .metavar = "SECONDS",
+	 .help = "clock skew allowed on token exp/nbf/iat (default 60)"},
+	{.name = "client-signing-algorithms",
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.server.client_algs,
+	 .group = "certificates",
+	 .metavar = "L",
 	 .help = "comma-separated allow-list of client key algorithms "
 		 "(default: Fulcio's seven)"},
-	{.name = "certificate-lifetime", .type = CMD_FLAG_DURATION, .target = &F.lifetime_ms,
-	 .min = 60000, .max = 168 * 3600000UL, .plain_ms = 1000, .metavar = "D",
+	{.name = "certificate-lifetime",
+	 .type = CMD_FLAG_DURATION,
+	 .target = &F.lifetime_ms,
+	 .min = 60000,
+	 .max = 168 * 3600000UL,
+	 .plain_ms = 1000,
+	 .metavar = "D",
 	 .help = "validity of issued certificates, 1m to 168h (default 10m; "
 		 "Go syntax, e.g. 20m, 1h30m, or a number of seconds)"},
-	{.name = "ct-log-url", .type = CMD_FLAG_LIST, .target = &F.ct.url,
+	{.name = "ct-log-url",
+	 .type = CMD_FLAG_LIST,
+	 .target = &F.ct.url,
 	 .group = "CT logs (no certificate without the SCTs the policy asks for)",
 	 .metavar = "URL",
 	 .help = "log prefix (default " CT_DEFAULT_URL "); "
@@ -275,28 +320,48 @@ static struct cmd_flag serve_table[] = {
 	LIST("ct-log-origin", &F.ct.origin, "HOST",
 	     "Host header to send to the log (static-CT/TesseraCT; none, or "
 	     "one per --ct-log-url)"),
-	STR("ct-log.tls-ca-cert", &F.ct.tls_ca, "FILE", "extra PEM CA bundle for HTTPS to the logs"),
+	STR("ct-log.tls-ca-cert", &F.ct.tls_ca, "FILE",
+	    "extra PEM CA bundle for HTTPS to the logs"),
 	LIST("ct-log-operator", &F.ct.op, "NAME",
 	     "who runs the log (none, or one per --ct-log-url; default: each "
 	     "log is its own operator)"),
 	STR("ct-log-config", &F.ct.config, "FILE",
 	    "the logs and the policy in a YAML or JSON file instead of the "
 	    "flags above, read again on SIGHUP (docs/ct-client.md)"),
-	{.name = "ct-log-min-scts", .type = CMD_FLAG_UINT, .target = &F.ct.min_scts, .min = 1,
-	 .max = CT_MAX_LOGS, .metavar = "K",
+	{.name = "ct-log-min-scts",
+	 .type = CMD_FLAG_UINT,
+	 .target = &F.ct.min_scts,
+	 .min = 1,
+	 .max = CT_MAX_LOGS,
+	 .metavar = "K",
 	 .help = "issue only with at least K verified SCTs (default 1)"},
-	{.name = "ct-log-min-operators", .type = CMD_FLAG_UINT, .target = &F.ct.min_ops, .min = 1,
-	 .max = CT_MAX_LOGS, .metavar = "M",
+	{.name = "ct-log-min-operators",
+	 .type = CMD_FLAG_UINT,
+	 .target = &F.ct.min_ops,
+	 .min = 1,
+	 .max = CT_MAX_LOGS,
+	 .metavar = "M",
 	 .help = "... from logs of at least M operators (default 1)"},
-	{.name = "ct-log-stagger", .type = CMD_FLAG_DURATION, .target = &F.ct.stagger_ms,
-	 .max = 600000, .plain_ms = 1000, .metavar = "D",
+	{.name = "ct-log-stagger",
+	 .type = CMD_FLAG_DURATION,
+	 .target = &F.ct.stagger_ms,
+	 .max = 600000,
+	 .plain_ms = 1000,
+	 .metavar = "D",
 	 .help = "ask the next log after this long without enough SCTs, or at "
 		 "once when one fails (default 500ms; 0 = every log at once)"},
-	{.name = "ct-log-timeout", .type = CMD_FLAG_DURATION, .target = &F.ct.timeout_ms, .min = 1,
-	 .max = 600000, .plain_ms = 1000, .metavar = "D",
+	{.name = "ct-log-timeout",
+	 .type = CMD_FLAG_DURATION,
+	 .target = &F.ct.timeout_ms,
+	 .min = 1,
+	 .max = 600000,
+	 .plain_ms = 1000,
+	 .metavar = "D",
 	 .help = "deadline of one certificate's submissions, retries included "
 		 "(default 10s; e.g. 10s, 500ms, 30)"},
-	{.name = "rate-limit-config", .type = CMD_FLAG_STRING, .target = &F.rate_limit_config,
+	{.name = "rate-limit-config",
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.rate_limit_config,
 	 .group = "rate limits (off unless a configuration is given; docs/ratelimit.md)",
 	 .metavar = "FILE",
 	 .help = "per-identity limits, JSON or YAML; over a limit the answer "
@@ -305,23 +370,36 @@ static struct cmd_flag serve_table[] = {
 	    "share the limits between replicas through Redis: "
 	    "redis://HOST[:PORT][/DB] or a unix socket path; while it is "
 	    "down, each replica limits on its own"),
-	{.name = "host", .alias = "http-host", .type = CMD_FLAG_STRING, .target = &F.server.host,
-	 .group = "listeners", .metavar = "ADDR", .help = "API listen address (default 0.0.0.0)"},
-	{.name = "port", .alias = "http-port", .type = CMD_FLAG_CUSTOM, .target = &F.server.port,
-	 .parse = parse_port, .metavar = "PORT",
+	{.name = "host",
+	 .alias = "http-host",
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.server.host,
+	 .group = "listeners",
+	 .metavar = "ADDR",
+	 .help = "API listen address (default 0.0.0.0)"},
+	{.name = "port",
+	 .alias = "http-port",
+	 .type = CMD_FLAG_CUSTOM,
+	 .target = &F.server.port,
+	 .parse = parse_port,
+	 .metavar = "PORT",
 	 .help = "API port (default 8080; 0 = any free port)"},
 	CUSTOM("metrics-port", &F.server.metrics_port, parse_port, "PORT",
 	       "Prometheus metrics port (default 2112; 0 = off); HTTPS with "
 	       "the API's --tls-cert when given"),
-	STR("port-file", &F.server.port_file, "FILE", "write the bound API port here once listening"),
+	STR("port-file", &F.server.port_file, "FILE",
+	    "write the bound API port here once listening"),
 	CUSTOM("threads", &F.server.threads, parse_threads, "N",
 	       "worker threads (default: number of CPUs)"),
 	STR("trusted-root", &F.trust.trusted_root_path, "FILE",
 	    "GET /api/v2/trustedRoot (written by fulcrum trust)"),
 	STR("signing-config", &F.trust.signing_config_path, "FILE",
 	    "GET /api/v2/signingConfig; both: /api/v2/trustConfig"),
-	{.name = "read-header-timeout", .type = CMD_FLAG_CUSTOM,
-	 .target = &F.server.http.read_header_ms, .parse = parse_front_ms, .group = "HTTP front (durations in Go syntax: 10s, 1m30s, 500ms)",
+	{.name = "read-header-timeout",
+	 .type = CMD_FLAG_CUSTOM,
+	 .target = &F.server.http.read_header_ms,
+	 .parse = parse_front_ms,
+	 .group = "HTTP front (durations in Go syntax: 10s, 1m30s, 500ms)",
 	 .metavar = "D",
 	 .help = "whole request header, from its first byte (default 10s; not "
 		 "reset by each byte)"},
@@ -348,34 +426,50 @@ static struct cmd_flag serve_table[] = {
 	       "SIGHUP reloads it and the key: new handshakes get them, open "
 	       "connections keep theirs"),
 	CUSTOM("tls-key", &F.server.http.tls_key_path, parse_front_file, "FILE",
-	       "its PEM private key; the passphrase of an encrypted key in "
-	       FC_HTTPD_TLS_KEY_PASSWD_ENV),
+	       "its PEM private key; the passphrase of an encrypted key "
+	       "in " FC_HTTPD_TLS_KEY_PASSWD_ENV),
 	CUSTOM("tls-min-version", &F.server.http.tls_min_version, parse_front_tls_min, "V",
 	       "oldest TLS version accepted: 1.2 (default) or 1.3; either way "
 	       "AEAD ciphers with ECDHE only"),
-	{.name = "journal-dir", .type = CMD_FLAG_STRING, .target = &F.journal_dir,
-	 .group = "signer process (docs/signer.md)", .metavar = "DIR",
+	{.name = "journal-dir",
+	 .type = CMD_FLAG_STRING,
+	 .target = &F.journal_dir,
+	 .group = "signer process (docs/signer.md)",
+	 .metavar = "DIR",
 	 .help = "issuance journal (default " JOURNAL_DEFAULT_DIR ")"},
 	STR("user", &F.user, "NAME",
 	    "run as root: the network process becomes NAME (default " SIGNER_DEFAULT_USER ")"),
 	BOOL("no-signer-process", &F.no_signer,
 	     "key in the network process, no checks, no journal"),
-	{.name = "log_type", .type = CMD_FLAG_CUSTOM, .parse = parse_log_type, .group = "logging",
+	{.name = "log_type",
+	 .type = CMD_FLAG_CUSTOM,
+	 .parse = parse_log_type,
+	 .group = "logging",
 	 .metavar = "dev|prod",
 	 .help = "dev (default): one human line per event; prod: one JSON object per line with "
 		 "Fulcio's keys (severity, ts, caller, message), then fields; one audit line per "
 		 "certificate in both"},
-	{.name = "verbose", .shorthand = 'v', .type = CMD_FLAG_BOOL, .target = &F.verbose,
+	{.name = "verbose",
+	 .shorthand = 'v',
+	 .type = CMD_FLAG_BOOL,
+	 .target = &F.verbose,
 	 .help = "log debug details"},
-	{.name = "help", .shorthand = 'h', .type = CMD_FLAG_BOOL, .target = &F.help,
+	{.name = "help",
+	 .shorthand = 'h',
+	 .type = CMD_FLAG_BOOL,
+	 .target = &F.help,
 	 .help = "show this help"},
-	{.name = "grpc-host", .type = CMD_FLAG_IGNORED, .note = GRPC_NOTE,
+	{.name = "grpc-host",
+	 .type = CMD_FLAG_IGNORED,
+	 .note = GRPC_NOTE,
 	 .group = "Fulcio's gRPC flags (accepted; one start-up line says gRPC is not served)"},
 	IGNORED("grpc-port"),
 	IGNORED("grpc-tls-certificate"),
 	IGNORED("grpc-tls-key"),
 	IGNORED("legacy-unix-domain-socket"),
-	{.name = "kms-resource", .type = CMD_FLAG_REFUSED, .note = KMS_NOTE,
+	{.name = "kms-resource",
+	 .type = CMD_FLAG_REFUSED,
+	 .note = KMS_NOTE,
 	 .group = "Fulcio's KMS, Tink and Google CA flags: refused (fulcrum offers --ca pkcs11ca,\n"
 		  "fileca and ephemeralca)"},
 	REFUSED("kms-cert-chain-path", KMS_NOTE),
@@ -412,12 +506,13 @@ static void serve_usage(FILE *f)
 		"FULCIO_SERVE_CT-LOG-URL; an empty value is not read), else from the --config\n"
 		"file.\n\n");
 	cmd_flags_usage(f, serve_table, N_SERVE_FLAGS);
-	fprintf(f, "\nSIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
-		   "and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
-		   "the key files), the trust files and the TLS certificate and key; requests in\n"
-		   "flight finish with what they started with, and a file that does not load is\n"
-		   "logged and the one in use kept (docs/operations.md, \"Rotating keys\");\n"
-		   "SIGTERM or SIGINT stops after finishing the requests in flight.\n");
+	fprintf(f,
+		"\nSIGHUP reloads the identity configuration (--config-path), the CA (fileca: key\n"
+		"and chain; pkcs11ca: the chain and its key), the CT logs (--ct-log-config, or\n"
+		"the key files), the trust files and the TLS certificate and key; requests in\n"
+		"flight finish with what they started with, and a file that does not load is\n"
+		"logged and the one in use kept (docs/operations.md, \"Rotating keys\");\n"
+		"SIGTERM or SIGINT stops after finishing the requests in flight.\n");
 }
 
 /* --- after the flags are read ------------------------------------------------------ */
@@ -460,26 +555,29 @@ static bool ct_flags_check(const struct serve_ct_flags *f)
 	if (f->config != NULL) {
 		if (n_url + n_key + n_origin + n_op == 0)
 			return true;
-		fprintf(stderr, "fulcrum serve: --ct-log-config names the logs: it cannot be combined "
-				"with --ct-log-url, --ct-log-public-key-path, --ct-log-origin or "
-				"--ct-log-operator\n");
+		fprintf(stderr,
+			"fulcrum serve: --ct-log-config names the logs: it cannot be combined "
+			"with --ct-log-url, --ct-log-public-key-path, --ct-log-origin or "
+			"--ct-log-operator\n");
 		return false;
 	}
 	if (f->off)
 		return true; /* CT off, explicitly */
 	if (n_url <= 1 && n_key == 0) {
-		fprintf(stderr, "fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
-				"log's PEM public key, to verify every SCT before issuing); to issue "
-				"without CT, say so with --ct-log-url=\"\"\n",
+		fprintf(stderr,
+			"fulcrum serve: --ct-log-url %s needs --ct-log-public-key-path (the "
+			"log's PEM public key, to verify every SCT before issuing); to issue "
+			"without CT, say so with --ct-log-url=\"\"\n",
 			url);
 		return false;
 	}
 	if (n_key != (n_url ? n_url : 1) || (n_origin && n_origin != n_key) ||
 	    (n_op && n_op != n_key)) {
-		fprintf(stderr, "fulcrum serve: give --ct-log-public-key-path once per --ct-log-url, "
-				"and --ct-log-origin and --ct-log-operator not at all or once per "
-				"--ct-log-url, in the same order (%zu URLs, %zu keys, %zu origins, "
-				"%zu operators)\n",
+		fprintf(stderr,
+			"fulcrum serve: give --ct-log-public-key-path once per --ct-log-url, "
+			"and --ct-log-origin and --ct-log-operator not at all or once per "
+			"--ct-log-url, in the same order (%zu URLs, %zu keys, %zu origins, "
+			"%zu operators)\n",
 			n_url, n_key, n_origin, n_op);
 		return false;
 	}
@@ -496,13 +594,15 @@ static int serve_check(struct serve_flags *f)
 	f->oidc.leeway_s = (int)f->leeway_s;
 	if (f->hsm_chain != NULL && f->aws_hsm_root != NULL &&
 	    strcmp(f->hsm_chain, f->aws_hsm_root) != 0) {
-		fprintf(stderr, "fulcrum serve: --hsm-chain and --aws-hsm-root-ca-path name the same "
-				"file: give one of them\n");
+		fprintf(stderr,
+			"fulcrum serve: --hsm-chain and --aws-hsm-root-ca-path name the same "
+			"file: give one of them\n");
 		return CMD_EXIT_USAGE;
 	}
 	f->pkcs11.chain_path = f->hsm_chain != NULL ? f->hsm_chain : f->aws_hsm_root;
 	if (f->ca == NULL) {
-		fprintf(stderr, "fulcrum serve: --ca is required: ephemeralca, fileca or pkcs11ca\n");
+		fprintf(stderr,
+			"fulcrum serve: --ca is required: ephemeralca, fileca or pkcs11ca\n");
 		return CMD_EXIT_USAGE;
 	}
 	if (strcmp(f->ca, "fileca") == 0 && (f->fileca_cert == NULL || f->fileca_key == NULL)) {
@@ -535,8 +635,9 @@ static int serve_parse(int argc, char **argv)
 	if (rc >= 0)
 		return rc;
 	if (first < argc) {
-		fprintf(stderr, "fulcrum serve: unexpected argument \"%s\" (fulcrum serve takes "
-				"flags only)\n",
+		fprintf(stderr,
+			"fulcrum serve: unexpected argument \"%s\" (fulcrum serve takes "
+			"flags only)\n",
 			argv[first]);
 		return CMD_EXIT_USAGE;
 	}
@@ -567,15 +668,15 @@ static enum fc_status make_ct_client(const struct serve_ct_flags *f, struct ct_c
 				     struct fc_err *err)
 {
 	struct ct_log_options logs[CT_MAX_LOGS];
-	struct ct_client_options co = {.logs = logs, .stagger_ms = CT_DEFAULT_STAGGER_MS},
-				 *o = &co;
+	struct ct_client_options co = {.logs = logs, .stagger_ms = CT_DEFAULT_STAGGER_MS}, *o = &co;
 	struct ct_config *cfg = NULL;
 	enum fc_status st;
 
 	*out = NULL;
 	if (f->config == NULL && f->off) {
-		fc_log(LOG_WARNING, "serve: no CT log: certificates are issued without SCTs and are "
-				    "not publicly auditable (--ct-log-url=\"\")");
+		fc_log(LOG_WARNING,
+		       "serve: no CT log: certificates are issued without SCTs and are "
+		       "not publicly auditable (--ct-log-url=\"\")");
 		return FC_OK;
 	}
 	if (f->config != NULL) {
@@ -618,8 +719,10 @@ static enum fc_status make_rate_limiter(const struct serve_flags *f, struct rl_l
 
 	*out = NULL;
 	if (f->rate_limit_config == NULL)
-		return f->rate_limit_redis == NULL ? FC_OK
-			: fc_err_set(err, FC_ECONFIG, "--rate-limit-redis needs --rate-limit-config");
+		return f->rate_limit_redis == NULL
+			       ? FC_OK
+			       : fc_err_set(err, FC_ECONFIG,
+					    "--rate-limit-redis needs --rate-limit-config");
 	if ((st = rl_config_load_file(f->rate_limit_config, &cfg, err)) != FC_OK)
 		return st;
 	return rl_limiter_new(cfg, &o, out, err);
@@ -639,14 +742,17 @@ static void reload_identity(const struct serve_flags *f, struct ca_server *serve
 	    (st = oidc_verifier_new(cfg, &f->oidc, &verifier)) != FC_OK)
 		fc_err_set(&err, st, "%s: %s", path, fc_strerror(st));
 	if (st != FC_OK) {
-		fc_log(LOG_ERR, "serve: reload of the identity configuration refused, keeping the one "
-				"in use: %s", err.msg);
+		fc_log(LOG_ERR,
+		       "serve: reload of the identity configuration refused, keeping the one "
+		       "in use: %s",
+		       err.msg);
 		ca_server_identity_reload_failed(server);
 		cfg_identity_free(cfg);
 		return;
 	}
-	fc_log(LOG_NOTICE, "serve: reloaded the identity configuration from %s: %zu issuers, %zu "
-			   "meta-issuers",
+	fc_log(LOG_NOTICE,
+	       "serve: reloaded the identity configuration from %s: %zu issuers, %zu "
+	       "meta-issuers",
 	       path, cfg->n_issuers, cfg->n_meta);
 	ca_server_replace_identity(server, cfg, verifier);
 }
@@ -695,8 +801,9 @@ static void ca_opts(const struct serve_flags *f, struct cmd_ca_opts *o)
 static enum fc_status signer_prepare_flags(struct serve_flags *f, struct fc_err *err)
 {
 	if (f->no_signer) {
-		fc_log(LOG_WARNING, "serve: --no-signer-process: the CA key is in the network "
-				    "process, nothing checks what it signs and nothing is journaled");
+		fc_log(LOG_WARNING,
+		       "serve: --no-signer-process: the CA key is in the network "
+		       "process, nothing checks what it signs and nothing is journaled");
 		return FC_OK;
 	}
 	if (geteuid() != 0) {

@@ -73,15 +73,15 @@ static json_t *identity_json(const struct oidc_identity *id)
 	for (size_t i = 0; i < id->n_extensions; i++) {
 		const struct oidc_extension *e = &id->extensions[i];
 		json_object_set_new(ext, e->oid, json_string(e->value));
-		json_object_set_new(enc, e->oid,
-				    json_string(e->encoding == OIDC_EXT_RAW ? "raw" : "utf8string"));
+		json_object_set_new(
+			enc, e->oid,
+			json_string(e->encoding == OIDC_EXT_RAW ? "raw" : "utf8string"));
 	}
-	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:o, s:o, s:I, s:s}",
-			 "issuer", id->issuer, "type", id->issuer_type, "subject", id->subject,
-			 "san_type", san_type_name(id->san_type), "san", id->san,
-			 "pop_subject", id->pop_subject, "extensions", ext,
-			 "extension_encodings", enc, "expires_at", (json_int_t)id->expires_at,
-			 "token_id", id->token_id);
+	return json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s, s:o, s:o, s:I, s:s}", "issuer",
+			 id->issuer, "type", id->issuer_type, "subject", id->subject, "san_type",
+			 san_type_name(id->san_type), "san", id->san, "pop_subject",
+			 id->pop_subject, "extensions", ext, "extension_encodings", enc,
+			 "expires_at", (json_int_t)id->expires_at, "token_id", id->token_id);
 }
 
 static bool parse_int(const char *s, long min, long max, int *out)
@@ -112,9 +112,7 @@ static int token_parse(int argc, char **argv, const char **config_path, struct o
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			*config_path = optarg;
-			break;
+		case 'c': *config_path = optarg; break;
 		case 'l':
 			if (!parse_int(optarg, 0, 3600, &opts->leeway_s)) {
 				fprintf(stderr, "fulcrum token: --leeway wants 0..3600 seconds\n");
@@ -123,19 +121,14 @@ static int token_parse(int argc, char **argv, const char **config_path, struct o
 			break;
 		case 't':
 			if (!parse_int(optarg, 100, 600000, &opts->http_timeout_ms)) {
-				fprintf(stderr, "fulcrum token: --http-timeout wants 100..600000 ms\n");
+				fprintf(stderr,
+					"fulcrum token: --http-timeout wants 100..600000 ms\n");
 				return CMD_EXIT_USAGE;
 			}
 			break;
-		case 'v':
-			fc_log_set_level(LOG_DEBUG);
-			break;
-		case 'h':
-			token_usage(stdout);
-			return CMD_EXIT_OK;
-		default:
-			token_usage(stderr);
-			return CMD_EXIT_USAGE;
+		case 'v': fc_log_set_level(LOG_DEBUG); break;
+		case 'h': token_usage(stdout); return CMD_EXIT_OK;
+		default: token_usage(stderr); return CMD_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
@@ -158,8 +151,8 @@ static char *token_read(const char *arg, size_t *len)
 	} else {
 		token = read_token_stdin(len);
 	}
-	while (*len > 0 && (token[*len - 1] == '\n' || token[*len - 1] == '\r' ||
-			    token[*len - 1] == ' '))
+	while (*len > 0 &&
+	       (token[*len - 1] == '\n' || token[*len - 1] == '\r' || token[*len - 1] == ' '))
 		token[--*len] = '\0';
 	if (*len == 0) {
 		free(token);
@@ -185,11 +178,13 @@ static int token_verify_print(const struct cfg_identity *cfg, const struct oidc_
 	}
 	st = oidc_verify(verifier, token, token_len, &id, &err);
 	if (st != FC_OK) {
-		fprintf(stderr, "fulcrum token: refused: %s\n", err.msg[0] ? err.msg : fc_strerror(st));
+		fprintf(stderr, "fulcrum token: refused: %s\n",
+			err.msg[0] ? err.msg : fc_strerror(st));
 		goto out;
 	}
 	out_json = identity_json(id);
-	if (out_json == NULL || json_dumpf(out_json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
+	if (out_json == NULL ||
+	    json_dumpf(out_json, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0) {
 		fprintf(stderr, "fulcrum token: cannot write the result\n");
 		goto out;
 	}

@@ -25,10 +25,10 @@ struct trust_spec {
 	enum trust_kind kind;
 	struct trust_entry e;
 	const char *chain_path; /* certificate-chain= */
-	const char *key_path;   /* public-key= */
-	const char *origin;     /* origin= (Rekor v2) */
+	const char *key_path;	/* public-key= */
+	const char *origin;	/* origin= (Rekor v2) */
 	const char *checkpoint; /* checkpoint= (Rekor v2): a file or a URL */
-	char *buf;              /* the value, split in place (owned) */
+	char *buf;		/* the value, split in place (owned) */
 };
 
 struct trust_flags {
@@ -43,7 +43,7 @@ struct trust_flags {
 };
 
 static const char *const kind_flag[TRUST_KINDS] = {"--ca", "--ct-log", "--tsa", "--rekor",
-						    "--oidc"};
+						   "--oidc"};
 
 static void trust_usage(FILE *f)
 {
@@ -60,27 +60,35 @@ static void trust_usage(FILE *f)
 		"Entries: each flag may be repeated, one entry per flag (an old and a new CA\n"
 		"chain, two CT log keys...), each valid within its own window. The value is a\n"
 		"comma-separated list of key=value fields (cosign trusted-root create's names):\n"
-		"  --ca FIELDS        a certificate authority (fulcrum serve). Fields: url=URL (its\n"
+		"  --ca FIELDS        a certificate authority (fulcrum serve). Fields: url=URL "
+		"(its\n"
 		"                     base URL: caUrls, and the trusted root's uri),\n"
 		"                     certificate-chain=FILE (PEM, issuing CA first, root last;\n"
 		"                     without it, every chain of GET URL/api/v2/trustBundle),\n"
 		"                     api-version=N (default 1, Fulcio's v2 API)\n"
 		"                     (alias: --fulcio)\n"
-		"  --ct-log FIELDS    a CT log (fulcrum ctlog, TesseraCT): url=URL, public-key=FILE\n"
+		"  --ct-log FIELDS    a CT log (fulcrum ctlog, TesseraCT): url=URL, "
+		"public-key=FILE\n"
 		"                     (PEM, required; logId = SHA-256 of it) (alias: --ctfe)\n"
 		"  --tsa FIELDS       an RFC 3161 timestamp authority (fulcrum tsa, sigstore's\n"
-		"                     timestamp-server): url=URL (the time-stamp URL; a URL without\n"
-		"                     a path gets /api/v1/timestamp), certificate-chain=FILE (PEM:\n"
+		"                     timestamp-server): url=URL (the time-stamp URL; a URL "
+		"without\n"
+		"                     a path gets /api/v1/timestamp), certificate-chain=FILE "
+		"(PEM:\n"
 		"                     the time-stamping certificate first, root last; without it,\n"
 		"                     GET URL/certchain)\n"
-		"  --rekor FIELDS     a Rekor log: url=URL, api-version=1|2 (required: 1 for Rekor,\n"
+		"  --rekor FIELDS     a Rekor log: url=URL, api-version=1|2 (required: 1 for "
+		"Rekor,\n"
 		"                     2 for Rekor v2 / rekor-tiles), public-key=FILE (PEM; for\n"
 		"                     api-version=1 it defaults to GET URL/api/v1/log/publicKey).\n"
 		"                     Rekor v2: the checkpoint origin is the URL's host (run\n"
-		"                     rekor-tiles with --hostname HOST); origin=NAME only checks it.\n"
+		"                     rekor-tiles with --hostname HOST); origin=NAME only checks "
+		"it.\n"
 		"                     The log's checkpoint is checked against the key and origin:\n"
-		"                     checkpoint=FILE|URL (rekor-tiles POSIX: STORAGE/checkpoint, or\n"
-		"                     its read URL), default GET URL/api/v2/checkpoint if it answers\n"
+		"                     checkpoint=FILE|URL (rekor-tiles POSIX: STORAGE/checkpoint, "
+		"or\n"
+		"                     its read URL), default GET URL/api/v2/checkpoint if it "
+		"answers\n"
 		"  --oidc FIELDS      an OpenID provider for interactive sign-in: url=URL\n"
 		"  Fields of every entry:\n"
 		"    start-time=TIME  validFor start, RFC 3339 (default: the latest NotBefore of\n"
@@ -89,7 +97,8 @@ static void trust_usage(FILE *f)
 		"    end-time=TIME    validFor end: the old entry of a rotation, kept beside the\n"
 		"                     new one, or a retired entry (default: none)\n"
 		"    operator=NAME    operator of the service (default: the URL's host)\n"
-		"    sign=false       keep the entry out of signing_config.json (verification only)\n"
+		"    sign=false       keep the entry out of signing_config.json (verification "
+		"only)\n"
 		"Signing config:\n"
 		"  --rekor-selector S     ANY (default), ALL or EXACT:N: how many Rekor logs a\n"
 		"                         client writes to\n"
@@ -101,7 +110,8 @@ static void trust_usage(FILE *f)
 		"  --signing-config FILE  the signing config alone (needs a --ca url=)\n"
 		"  --trust-config FILE    the client trust config alone\n"
 		"Other:\n"
-		"  --fetch-timeout DURATION  each GET from a service (default 10s; e.g. 500ms, 30s)\n"
+		"  --fetch-timeout DURATION  each GET from a service (default 10s; e.g. 500ms, "
+		"30s)\n"
 		"  -v, --verbose             log more\n"
 		"  -h, --help                show this help\n\n"
 		"Exit status: 0 written; 1 a service could not be read or the material was\n"
@@ -130,12 +140,14 @@ static bool spec_field(struct trust_spec *s, const char *key, const char *val)
 	if (strcmp(key, "url") == 0)
 		s->e.url = val;
 	else if (strcmp(key, "operator") == 0)
-		s->e.operator = val;
+		s->e.operator= val;
 	else if (strcmp(key, "start-time") == 0 || strcmp(key, "end-time") == 0) {
 		int64_t *t = key[0] == 's' ? &s->e.start : &s->e.end;
 		if (!trust_parse_time(val, t)) {
-			fprintf(stderr, "fulcrum trust: %s %s=%s: not an RFC 3339 time "
-					"(2026-01-02T03:04:05Z)\n", flag, key, val);
+			fprintf(stderr,
+				"fulcrum trust: %s %s=%s: not an RFC 3339 time "
+				"(2026-01-02T03:04:05Z)\n",
+				flag, key, val);
 			return false;
 		}
 	} else if (strcmp(key, "sign") == 0) {
@@ -146,8 +158,9 @@ static bool spec_field(struct trust_spec *s, const char *key, const char *val)
 		s->e.no_sign = !sign;
 	} else if (strcmp(key, "api-version") == 0 && s->kind != TRUST_CTLOG) {
 		if (!cmd_parse_uint(val, 9, &v) || v == 0) {
-			fprintf(stderr, "fulcrum trust: %s api-version=%s: a major version (1, 2)\n",
-				flag, val);
+			fprintf(stderr,
+				"fulcrum trust: %s api-version=%s: a major version (1, 2)\n", flag,
+				val);
 			return false;
 		}
 		s->e.api_version = (unsigned)v;
@@ -162,7 +175,8 @@ static bool spec_field(struct trust_spec *s, const char *key, const char *val)
 	else if (strcmp(key, "checkpoint") == 0 && s->kind == TRUST_TLOG)
 		s->checkpoint = val;
 	else {
-		fprintf(stderr, "fulcrum trust: %s: unknown field \"%s\" (see fulcrum trust --help)\n",
+		fprintf(stderr,
+			"fulcrum trust: %s: unknown field \"%s\" (see fulcrum trust --help)\n",
 			flag, key);
 		return false;
 	}
@@ -234,8 +248,18 @@ static int trust_check_flags(struct trust_flags *f)
 static int trust_parse(int argc, char **argv, struct trust_flags *f)
 {
 	enum {
-		OPT_CA = 256, OPT_CTLOG, OPT_TSA, OPT_REKOR, OPT_OIDC, OPT_OUT_DIR, OPT_TR, OPT_SC,
-		OPT_TC, OPT_REKOR_SEL, OPT_TSA_SEL, OPT_TIMEOUT,
+		OPT_CA = 256,
+		OPT_CTLOG,
+		OPT_TSA,
+		OPT_REKOR,
+		OPT_OIDC,
+		OPT_OUT_DIR,
+		OPT_TR,
+		OPT_SC,
+		OPT_TC,
+		OPT_REKOR_SEL,
+		OPT_TSA_SEL,
+		OPT_TIMEOUT,
 	};
 	static const struct option longopts[] = {
 		{"ca", required_argument, NULL, OPT_CA},
@@ -261,7 +285,11 @@ static int trust_parse(int argc, char **argv, struct trust_flags *f)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, &idx)) != -1) {
 		switch (c) {
-		case OPT_CA: case OPT_CTLOG: case OPT_TSA: case OPT_REKOR: case OPT_OIDC:
+		case OPT_CA:
+		case OPT_CTLOG:
+		case OPT_TSA:
+		case OPT_REKOR:
+		case OPT_OIDC:
 			if (!spec_parse(f, (enum trust_kind)(c - OPT_CA), optarg))
 				return CMD_EXIT_USAGE;
 			break;
@@ -274,7 +302,8 @@ static int trust_parse(int argc, char **argv, struct trust_flags *f)
 		case OPT_TIMEOUT: {
 			double ms;
 			if (!fc_parse_duration(optarg, 1000, &ms) || ms < 1 || ms > 600000) {
-				fprintf(stderr, "fulcrum trust: bad value \"%s\" for --fetch-timeout\n",
+				fprintf(stderr,
+					"fulcrum trust: bad value \"%s\" for --fetch-timeout\n",
 					optarg);
 				return CMD_EXIT_USAGE;
 			}
@@ -346,8 +375,8 @@ static enum fc_status add_tsa(const struct trust_flags *f, struct trust_builder 
 	if (s->e.url != NULL) {
 		url = trust_tsa_url(s->e.url);
 		if (strcmp(url, s->e.url) != 0)
-			fc_log(LOG_NOTICE, "trust: --tsa %s has no path: the TSA URL is %s", s->e.url,
-			       url);
+			fc_log(LOG_NOTICE, "trust: --tsa %s has no path: the TSA URL is %s",
+			       s->e.url, url);
 	}
 	if (s->chain_path != NULL) {
 		st = read_pem(s->chain_path, &pem, &len, err);
@@ -385,7 +414,8 @@ static char *rekor_checkpoint(const struct trust_flags *f, const struct trust_sp
 	if (st != FC_OK)
 		fc_log(src ? LOG_ERR : LOG_WARNING,
 		       "trust: --rekor %s: key and origin not checked against the log's checkpoint "
-		       "(give checkpoint=FILE|URL: rekor-tiles POSIX keeps it in STORAGE/checkpoint): %s",
+		       "(give checkpoint=FILE|URL: rekor-tiles POSIX keeps it in "
+		       "STORAGE/checkpoint): %s",
 		       base, ferr.msg);
 	free(url);
 	return st == FC_OK ? note : NULL;
@@ -401,8 +431,9 @@ static enum fc_status check_rekor_v2(const struct trust_flags *f, const struct t
 	enum fc_status st = FC_OK;
 
 	if (s->origin != NULL && (host == NULL || strcmp(s->origin, host) != 0))
-		st = fc_err_set(err, FC_ECONFIG, "--rekor origin=%s: clients take a Rekor v2 "
-						 "log's origin from the host of its url (%s)",
+		st = fc_err_set(err, FC_ECONFIG,
+				"--rekor origin=%s: clients take a Rekor v2 "
+				"log's origin from the host of its url (%s)",
 				s->origin, host ? host : s->e.url);
 	free(host);
 	if (st != FC_OK || trust_url_normalise(s->e.url, "--rekor url", &base, err) != FC_OK)
@@ -413,8 +444,10 @@ static enum fc_status check_rekor_v2(const struct trust_flags *f, const struct t
 				s->checkpoint);
 	else if (note != NULL &&
 		 (st = trust_check_checkpoint(base, key, key_len, note, len, err)) == FC_OK)
-		fc_log(LOG_INFO, "trust: --rekor %s: its checkpoint has the URL's host as origin and "
-				 "is signed by public-key", base);
+		fc_log(LOG_INFO,
+		       "trust: --rekor %s: its checkpoint has the URL's host as origin and "
+		       "is signed by public-key",
+		       base);
 	free(note);
 	free(base);
 	return st;
@@ -434,8 +467,10 @@ static enum fc_status add_rekor(const struct trust_flags *f, struct trust_builde
 		st = read_pem(s->key_path, &pem, &len, err);
 		src = fc_xstrdup(s->key_path);
 	} else if (s->e.api_version == 2) {
-		st = fc_err_set(err, FC_ECONFIG, "--rekor %s api-version=2 needs public-key=FILE "
-						 "(Rekor v2 does not serve its key)", s->e.url);
+		st = fc_err_set(err, FC_ECONFIG,
+				"--rekor %s api-version=2 needs public-key=FILE "
+				"(Rekor v2 does not serve its key)",
+				s->e.url);
 	} else if ((st = trust_url_normalise(s->e.url, "--rekor url", &base, err)) == FC_OK) {
 		src = fc_xasprintf("%s/api/v1/log/publicKey", base);
 		st = trust_fetch(src, TRUST_MAX_PEM_BYTES, f->timeout_ms, &pem, &len, err);
@@ -465,8 +500,9 @@ static enum fc_status add_spec(const struct trust_flags *f, struct trust_builder
 	case TRUST_OIDC: return trust_add_oidc(b, &s->e, err);
 	case TRUST_CTLOG:
 		if (s->key_path == NULL)
-			return fc_err_set(err, FC_ECONFIG, "--ct-log needs public-key=FILE (the log's "
-							   "PEM public key)");
+			return fc_err_set(err, FC_ECONFIG,
+					  "--ct-log needs public-key=FILE (the log's "
+					  "PEM public key)");
 		if ((st = read_pem(s->key_path, &pem, &len, err)) == FC_OK)
 			st = trust_add_ctlog(b, &s->e, pem, len, s->key_path, err);
 		free(pem);
@@ -515,11 +551,12 @@ static enum fc_status write_outputs(const struct trust_flags *f, struct trust_bu
 	    (sc != NULL && (st = trust_write_json(sc, signing, err)) != FC_OK) ||
 	    (tc != NULL && (st = trust_write_json(tc, client, err)) != FC_OK))
 		goto out;
-	fc_log(LOG_NOTICE, "trust: wrote%s%s%s%s%s%s: %zu CA chain(s), %zu CT log(s), %zu TSA(s), "
-			   "%zu Rekor log(s), %zu OIDC provider(s)",
-	       tr ? " " : "", tr ? tr : "", sc ? " " : "", sc ? sc : "", tc ? " " : "", tc ? tc : "",
-	       trust_count(b, TRUST_CA), trust_count(b, TRUST_CTLOG), trust_count(b, TRUST_TSA),
-	       trust_count(b, TRUST_TLOG), trust_count(b, TRUST_OIDC));
+	fc_log(LOG_NOTICE,
+	       "trust: wrote%s%s%s%s%s%s: %zu CA chain(s), %zu CT log(s), %zu TSA(s), "
+	       "%zu Rekor log(s), %zu OIDC provider(s)",
+	       tr ? " " : "", tr ? tr : "", sc ? " " : "", sc ? sc : "", tc ? " " : "",
+	       tc ? tc : "", trust_count(b, TRUST_CA), trust_count(b, TRUST_CTLOG),
+	       trust_count(b, TRUST_TSA), trust_count(b, TRUST_TLOG), trust_count(b, TRUST_OIDC));
 out:
 	json_decref(root);
 	json_decref(signing);
@@ -591,7 +628,8 @@ enum fc_status cmd_trust_files_load(struct cmd_trust_files *t, struct ca_trust_d
 			continue;
 		if ((st = fc_read_file(paths[i], TRUST_MAX_DOC_BYTES, &doc[i], &len, err)) == FC_OK)
 			st = trust_doc_check(doc[i], len,
-					     i == 0 ? TRUST_DOC_TRUSTED_ROOT : TRUST_DOC_SIGNING_CONFIG,
+					     i == 0 ? TRUST_DOC_TRUSTED_ROOT
+						    : TRUST_DOC_SIGNING_CONFIG,
 					     paths[i], &parsed[i], err);
 	}
 	if (st == FC_OK && parsed[0] != NULL && parsed[1] != NULL) {
@@ -626,8 +664,10 @@ void cmd_trust_files_reload(struct cmd_trust_files *t, struct ca_server *s)
 	if (t->trusted_root_path == NULL && t->signing_config_path == NULL)
 		return;
 	if (cmd_trust_files_load(t, &docs, &err) != FC_OK) {
-		fc_log(LOG_ERR, "serve: reload of the trust files refused, still serving the "
-				"previous ones: %s", err.msg);
+		fc_log(LOG_ERR,
+		       "serve: reload of the trust files refused, still serving the "
+		       "previous ones: %s",
+		       err.msg);
 		return;
 	}
 	ca_server_set_trust(s, &docs);

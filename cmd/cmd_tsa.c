@@ -42,37 +42,47 @@ static void tsa_usage(FILE *f)
 	fprintf(f,
 		"usage: fulcrum tsa --certificate-chain FILE --private-key KEY [options]\n\n"
 		"An RFC 3161 time-stamp authority with sigstore timestamp-authority's HTTP API:\n"
-		"POST /api/v1/timestamp (application/timestamp-query DER, or JSON {\"artifactHash\",\n"
+		"POST /api/v1/timestamp (application/timestamp-query DER, or JSON "
+		"{\"artifactHash\",\n"
 		"\"hashAlgorithm\", \"nonce\", \"certificates\", \"tsaPolicyOID\"}) answers an\n"
 		"application/timestamp-reply; GET /api/v1/timestamp/certchain, GET /ping,\n"
 		"GET /readyz.\n\n"
-		"  --listen HOST:PORT        address to listen on (default 127.0.0.1:3000; port 0 = any)\n"
+		"  --listen HOST:PORT        address to listen on (default 127.0.0.1:3000; port 0 "
+		"= any)\n"
 		"  --port-file FILE          write the bound port here once listening\n"
-		"  --certificate-chain FILE  PEM chain: the signing certificate (critical ExtKeyUsage\n"
+		"  --certificate-chain FILE  PEM chain: the signing certificate (critical "
+		"ExtKeyUsage\n"
 		"                            timeStamping only, not a CA) first, the root last\n"
-		"  --private-key KEY         the signing key, ECDSA P-256/P-384/P-521 or RSA: a PEM\n"
+		"  --private-key KEY         the signing key, ECDSA P-256/P-384/P-521 or RSA: a "
+		"PEM\n"
 		"                            file (encrypted: passphrase in %s), or an RFC 7512\n"
 		"                            pkcs11: URI naming a key in a token\n"
 		"  --pkcs11-pin-file FILE    PIN for a pkcs11: key, read at each login (else %s\n"
 		"                            or pin-source)\n"
 		"  --policy-oid OID          TSTInfo policy when the request names none\n"
 		"                            (default %s)\n"
-		"  --accepted-policy-oids L  reqPolicy values accepted, comma-separated (default: the\n"
+		"  --accepted-policy-oids L  reqPolicy values accepted, comma-separated (default: "
+		"the\n"
 		"                            --policy-oid); others are refused with 400\n"
-		"  --include-chain-in-response  with certReq, put the whole chain in the token, not\n"
+		"  --include-chain-in-response  with certReq, put the whole chain in the token, "
+		"not\n"
 		"                            only the signing certificate\n"
-		"  --time-precision s|ms     genTime in whole seconds (default, as sigstore's TSA) or\n"
+		"  --time-precision s|ms     genTime in whole seconds (default, as sigstore's TSA) "
+		"or\n"
 		"                            with exactly three fractional digits\n"
 		"  --clock-max-error DURATION  refuse to stamp (503, /readyz NOT_READY) while the\n"
-		"                            kernel reports the clock unsynchronised or its maximum\n"
-		"                            error over DURATION (default 1s, the stated accuracy;\n"
+		"                            kernel reports the clock unsynchronised or its "
+		"maximum\n"
+		"                            error over DURATION (default 1s, the stated "
+		"accuracy;\n"
 		"                            e.g. 250ms, 2s)\n"
-		"  --no-clock-check          stamp whatever the clock's state (tests, development)\n"
+		"  --no-clock-check          stamp whatever the clock's state (tests, "
+		"development)\n"
 		"  --no-intermediate-eku     do not require timeStamping on intermediate CAs\n"
 		"  --use-http-201            answer 201 Created instead of 200 OK\n"
 		"  --max-request-body-size N  bytes (default %d, at most %d)\n"
-		"  --threads N               HTTP worker threads (default: number of CPUs)\n"
-		FC_HTTPD_USAGE
+		"  --threads N               HTTP worker threads (default: number of "
+		"CPUs)\n" FC_HTTPD_USAGE
 		"  -v, --verbose             log every refused request and its reason\n"
 		"  -h, --help                show this help\n\n"
 		"sigstore's flag names are accepted too: --certificate-chain-path,\n"
@@ -155,8 +165,9 @@ static enum fc_status open_signer(const struct tsa_flags *f, const char *pem, si
 		goto out;
 	if (pc->object_label == NULL && pc->object_id == NULL &&
 	    (leaf_key = chain_leaf_key(pem, pem_len)) == NULL) {
-		st = fc_err_set(err, FC_ECONFIG, "the pkcs11: URI names no key (object= or id=) and "
-						 "the chain has no certificate to find it by");
+		st = fc_err_set(err, FC_ECONFIG,
+				"the pkcs11: URI names no key (object= or id=) and "
+				"the chain has no certificate to find it by");
 		goto out;
 	}
 	if (f->pin != NULL)
@@ -229,10 +240,10 @@ static bool parse_value(int c, const char *arg, struct tsa_flags *f)
 	case OPT_PRECISION:
 		if (strcmp(arg, "s") != 0 && strcmp(arg, "ms") != 0)
 			return false;
-		f->o.precision = strcmp(arg, "ms") == 0 ? TSA_PRECISION_MILLIS : TSA_PRECISION_SECONDS;
+		f->o.precision =
+			strcmp(arg, "ms") == 0 ? TSA_PRECISION_MILLIS : TSA_PRECISION_SECONDS;
 		return true;
-	case OPT_CLOCK_MAX:
-		return parse_duration_us(arg, &f->o.clock_max_error_us);
+	case OPT_CLOCK_MAX: return parse_duration_us(arg, &f->o.clock_max_error_us);
 	case OPT_MAX_BODY:
 		if (!cmd_parse_uint(arg, TSA_MAX_BODY_LIMIT, &v) || v < TSA_MAX_JSON_BODY)
 			return false;
@@ -243,8 +254,7 @@ static bool parse_value(int c, const char *arg, struct tsa_flags *f)
 			return false;
 		f->threads = (unsigned)v;
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -281,7 +291,8 @@ static int tsa_parse(int argc, char **argv, struct tsa_flags *f)
 		}
 	}
 	if (optind != argc || f->chain_path == NULL || f->private_key == NULL) {
-		fprintf(stderr, "fulcrum tsa: --certificate-chain and --private-key are required\n\n");
+		fprintf(stderr,
+			"fulcrum tsa: --certificate-chain and --private-key are required\n\n");
 		tsa_usage(stderr);
 		return CMD_EXIT_USAGE;
 	}
@@ -349,8 +360,9 @@ static void tsa_reload(struct tsa_flags *f, struct tsa_holder *hd)
 	struct fc_err err = {0};
 
 	if (load_tsa(f, &t, &signer, &err) != FC_OK) {
-		fc_log(LOG_ERR, "tsa: SIGHUP: reload refused, still stamping with the current key "
-				"and chain: %s",
+		fc_log(LOG_ERR,
+		       "tsa: SIGHUP: reload refused, still stamping with the current key "
+		       "and chain: %s",
 		       err.msg);
 		return;
 	}
@@ -430,7 +442,8 @@ int cmd_tsa_main(int argc, char **argv)
 	f.pass = take_env_secret(TSA_KEY_PASSWD_ENV);
 	f.pin = take_env_secret(HSM_P11_PIN_ENV);
 	if (!cmd_parse_listen(f.listen, &host, &ho.port)) {
-		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n", f.listen);
+		fprintf(stderr, "fulcrum tsa: bad value \"%s\" for --listen (HOST:PORT)\n",
+			f.listen);
 		goto out;
 	}
 	if (f.accepted != NULL) {

@@ -31,12 +31,14 @@ static enum fc_status root_from_file(const char *path, X509 **out, struct fc_err
 		return st;
 	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL ||
 	    (cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) == NULL) {
-		st = fc_err_set(err, FC_ECONFIG, "createca: --root-cert %s: no PEM certificate", path);
-	} else if ((more = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-		st = fc_err_set(err, FC_ECONFIG,
-				"createca: --root-cert %s: more than one certificate (give the root "
-				"alone)",
+		st = fc_err_set(err, FC_ECONFIG, "createca: --root-cert %s: no PEM certificate",
 				path);
+	} else if ((more = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		st = fc_err_set(
+			err, FC_ECONFIG,
+			"createca: --root-cert %s: more than one certificate (give the root "
+			"alone)",
+			path);
 	} else {
 		*out = cert;
 		cert = NULL;

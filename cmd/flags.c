@@ -177,9 +177,7 @@ static bool set_number(struct cmd_flag *f, const char *value, char *why, size_t 
 static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 {
 	switch (f->type) {
-	case CMD_FLAG_STRING:
-		*(const char **)f->target = value;
-		return true;
+	case CMD_FLAG_STRING: *(const char **)f->target = value; return true;
 	case CMD_FLAG_SECRET:
 		fc_free_secret(*(char **)f->target);
 		*(char **)f->target = fc_xstrdup(value);
@@ -190,8 +188,7 @@ static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 		snprintf(why, n, "not a boolean (true or false)");
 		return false;
 	case CMD_FLAG_UINT:
-	case CMD_FLAG_DURATION:
-		return set_number(f, value, why, n);
+	case CMD_FLAG_DURATION: return set_number(f, value, why, n);
 	case CMD_FLAG_LIST: {
 		struct cmd_list *l = f->target;
 		if (l->n == CMD_LIST_MAX) {
@@ -201,13 +198,9 @@ static bool set_value(struct cmd_flag *f, char *value, char *why, size_t n)
 		l->items[l->n++] = value;
 		return true;
 	}
-	case CMD_FLAG_CUSTOM:
-		return f->parse(value, f->target, why, n);
-	case CMD_FLAG_IGNORED:
-		return true;
-	case CMD_FLAG_REFUSED:
-		snprintf(why, n, "%s", f->note);
-		return false;
+	case CMD_FLAG_CUSTOM: return f->parse(value, f->target, why, n);
+	case CMD_FLAG_IGNORED: return true;
+	case CMD_FLAG_REFUSED: snprintf(why, n, "%s", f->note); return false;
 	}
 	return false;
 }
@@ -227,8 +220,8 @@ static bool apply(const char *command, struct cmd_flag *f, char *value, enum cmd
 		if (f->type == CMD_FLAG_REFUSED || f->type == CMD_FLAG_SECRET)
 			fprintf(stderr, "fulcrum %s: --%s%s: %s\n", command, f->name, where, why);
 		else
-			fprintf(stderr, "fulcrum %s: bad value \"%s\" for --%s%s: %s\n", command, value,
-				f->name, where, why);
+			fprintf(stderr, "fulcrum %s: bad value \"%s\" for --%s%s: %s\n", command,
+				value, f->name, where, why);
 		return false;
 	}
 	f->source = src;
@@ -268,7 +261,8 @@ static bool parse_long(const struct cmd_flags_spec *spec, struct cmd_flag *flags
 		return apply_arg(spec->command, f, "true");
 	}
 	if (*i + 1 >= argc) {
-		fprintf(stderr, "fulcrum %s: flag needs an argument: --%s\n", spec->command, f->name);
+		fprintf(stderr, "fulcrum %s: flag needs an argument: --%s\n", spec->command,
+			f->name);
 		return false;
 	}
 	return apply_arg(spec->command, f, argv[++*i]);
@@ -282,8 +276,9 @@ static bool parse_short(const struct cmd_flags_spec *spec, struct cmd_flag *flag
 		struct cmd_flag *f = find_short(flags, n, *p);
 
 		if (f == NULL) {
-			fprintf(stderr, "fulcrum %s: unknown shorthand flag: '%c' in %s (fulcrum %s "
-					"--help lists the flags)\n",
+			fprintf(stderr,
+				"fulcrum %s: unknown shorthand flag: '%c' in %s (fulcrum %s "
+				"--help lists the flags)\n",
 				spec->command, *p, argv[*i], spec->command);
 			return false;
 		}
@@ -334,9 +329,10 @@ static void note_misspelled_env(struct cmd_flags_spec *spec, const struct cmd_fl
 		return;
 	alt = env_name(spec->env_prefix, f->name, true);
 	if ((v = getenv(alt)) != NULL && *v != '\0')
-		note(spec, fc_xasprintf("%s: %s is not read (nor by Fulcio, whose variables keep the "
-					"flag's dashes): the variable for --%s is %s",
-					spec->command, alt, f->name, name));
+		note(spec,
+		     fc_xasprintf("%s: %s is not read (nor by Fulcio, whose variables keep the "
+				  "flag's dashes): the variable for --%s is %s",
+				  spec->command, alt, f->name, name));
 	free(alt);
 }
 
@@ -354,9 +350,10 @@ static bool apply_env(struct cmd_flags_spec *spec, struct cmd_flag *flags, size_
 		v = getenv(name);
 		if (spec->file_flag != NULL && strcmp(flags[i].name, spec->file_flag) == 0) {
 			if (v != NULL && *v != '\0')
-				note(spec, fc_xasprintf("%s: %s is not read (nor by Fulcio): name the "
-							"flag file with --%s",
-							spec->command, name, spec->file_flag));
+				note(spec,
+				     fc_xasprintf("%s: %s is not read (nor by Fulcio): name the "
+						  "flag file with --%s",
+						  spec->command, name, spec->file_flag));
 			free(name);
 			continue;
 		}
@@ -421,11 +418,13 @@ static bool apply_file_list(struct cmd_flags_spec *spec, struct cmd_flag *f, con
 	bool ok = true;
 
 	fc_buf_init(&joined, 0);
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		char *t = json_scalar_text(item);
 		if (t == NULL) {
-			fprintf(stderr, "fulcrum %s: --%s%s: a list of lists or objects is not a "
-					"flag value\n",
+			fprintf(stderr,
+				"fulcrum %s: --%s%s: a list of lists or objects is not a "
+				"flag value\n",
 				spec->command, f->name, where);
 			ok = false;
 			break;
@@ -459,9 +458,10 @@ static void note_unread_key(struct cmd_flags_spec *spec, const struct cmd_flag *
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (flags[i].alias != NULL && strcasecmp(flags[i].alias, name) == 0) {
-			note(spec, fc_xasprintf("%s: %s: \"%s\" is not read (nor by Fulcio): a flag "
-						"file names a flag by its own name, \"%s\"",
-						spec->command, path, name, flags[i].name));
+			note(spec,
+			     fc_xasprintf("%s: %s: \"%s\" is not read (nor by Fulcio): a flag "
+					  "file names a flag by its own name, \"%s\"",
+					  spec->command, path, name, flags[i].name));
 			return;
 		}
 	}
@@ -487,8 +487,9 @@ static bool apply_file_value(struct cmd_flags_spec *spec, struct cmd_flag *flags
 	if (json_is_array(v)) {
 		ok = apply_file_list(spec, f, v, where);
 	} else if ((t = json_scalar_text(v)) == NULL) {
-		fprintf(stderr, "fulcrum %s: --%s%s: the value must be a string, number, boolean "
-				"or list\n",
+		fprintf(stderr,
+			"fulcrum %s: --%s%s: the value must be a string, number, boolean "
+			"or list\n",
 			spec->command, f->name, where);
 		ok = false;
 	} else {
@@ -513,7 +514,8 @@ static bool apply_file(struct cmd_flags_spec *spec, struct cmd_flag *flags, size
 			why);
 		return false;
 	}
-	json_object_foreach(root, name, v) {
+	json_object_foreach(root, name, v)
+	{
 		if (!(ok = apply_file_value(spec, flags, n, name, v, path)))
 			break;
 	}
@@ -539,7 +541,8 @@ static void note_ignored(struct cmd_flags_spec *spec, const struct cmd_flag *fla
 			continue; /* said with the first of its kind */
 		fc_buf_init(&names, 0);
 		for (size_t j = i; j < n; j++) {
-			if (flags[j].type != CMD_FLAG_IGNORED || flags[j].source == CMD_SRC_DEFAULT ||
+			if (flags[j].type != CMD_FLAG_IGNORED ||
+			    flags[j].source == CMD_SRC_DEFAULT ||
 			    strcmp(flags[j].note, flags[i].note) != 0)
 				continue;
 			fc_buf_append_str(&names, names.len ? ", --" : "--");
@@ -631,7 +634,8 @@ static void usage_one(FILE *out, const struct cmd_flag *f)
 	if (f->shorthand)
 		snprintf(sh, sizeof(sh), "-%c, ", f->shorthand);
 	len = snprintf(left, sizeof(left), "  %s--%s%s%s%s%s", sh, f->name, f->alias ? ", --" : "",
-		       f->alias ? f->alias : "", f->metavar ? " " : "", f->metavar ? f->metavar : "");
+		       f->alias ? f->alias : "", f->metavar ? " " : "",
+		       f->metavar ? f->metavar : "");
 	if (len < USAGE_COL)
 		fprintf(out, "%-*s", USAGE_COL, left);
 	else

@@ -22,7 +22,7 @@
 /* Top-level names of Fulcio's identity configuration (YAML and JSON
  * spellings): such a file given to --config was meant for --config-path. */
 static const char *const identity_keys[] = {"oidc-issuers", "meta-issuers", "ci-issuer-metadata",
-					    "OIDCIssuers", "MetaIssuers", "CIIssuerMetadata"};
+					    "OIDCIssuers",  "MetaIssuers",  "CIIssuerMetadata"};
 
 static bool is_identity_key(const char *k)
 {
@@ -44,11 +44,11 @@ static void identity_why(const char *key, char *why, size_t n)
 /* --- YAML ------------------------------------------------------------------------- */
 
 struct yaml_rd {
-	json_t *root;                    /* the flat result */
+	json_t *root;			 /* the flat result */
 	char *path[CMD_FLAG_FILE_DEPTH]; /* dotted name of each open mapping ("" at the top) */
-	int depth;                       /* open mappings */
-	char *key;                       /* a name waiting for its value */
-	json_t *list;                    /* the list being read */
+	int depth;			 /* open mappings */
+	char *key;			 /* a name waiting for its value */
+	json_t *list;			 /* the list being read */
 	char *why;
 	size_t n;
 };
@@ -145,8 +145,7 @@ static bool yaml_mapping_start(struct yaml_rd *r)
 static bool yaml_event(struct yaml_rd *r, const yaml_event_t *ev)
 {
 	switch (ev->type) {
-	case YAML_MAPPING_START_EVENT:
-		return yaml_mapping_start(r);
+	case YAML_MAPPING_START_EVENT: return yaml_mapping_start(r);
 	case YAML_MAPPING_END_EVENT:
 		free(r->path[r->depth]);
 		r->path[r->depth--] = NULL;
@@ -163,12 +162,10 @@ static bool yaml_event(struct yaml_rd *r, const yaml_event_t *ev)
 		r->list = NULL;
 		return yaml_put(r, l);
 	}
-	case YAML_SCALAR_EVENT:
-		return yaml_scalar(r, ev);
+	case YAML_SCALAR_EVENT: return yaml_scalar(r, ev);
 	case YAML_ALIAS_EVENT:
 		return yaml_fail(r, "YAML aliases (*name) are not read in a flag file");
-	default:
-		return true;
+	default: return true;
 	}
 }
 
@@ -225,7 +222,8 @@ static bool json_flatten(json_t *flat, const char *prefix, json_t *obj, int dept
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(obj, k, v) {
+	json_object_foreach(obj, k, v)
+	{
 		char *name = *prefix ? fc_xasprintf("%s.%s", prefix, k) : fc_xstrdup(k);
 		bool ok = true;
 
@@ -272,15 +270,16 @@ static json_t *json_flags(const char *text, size_t len, char *why, size_t n)
 /* The format by the extension (viper's rule), or by the first character. */
 static int file_format(const char *path, const char *text, size_t len, char *why, size_t n)
 {
-	static const char *const other[] = {"toml", "hcl", "tfvars", "ini", "properties",
-					    "props", "prop", "env", "dotenv"};
+	static const char *const other[] = {"toml",  "hcl",  "tfvars", "ini",	"properties",
+					    "props", "prop", "env",    "dotenv"};
 	const char *slash = strrchr(path, '/'), *dot = strrchr(slash ? slash : path, '.');
 	const char *ext = dot != NULL ? dot + 1 : "";
 
 	for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
 		if (strcasecmp(ext, other[i]) == 0) {
-			snprintf(why, n, "fulcrum reads flag files in YAML or JSON (.yaml, .yml, "
-					 ".json), not .%s",
+			snprintf(why, n,
+				 "fulcrum reads flag files in YAML or JSON (.yaml, .yml, "
+				 ".json), not .%s",
 				 ext);
 			return -1;
 		}

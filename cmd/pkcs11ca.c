@@ -20,9 +20,9 @@
  * rw opens read-write sessions (createca stores objects). FC_OK with
  * *cfg_out and *out (free both), else the reason in err.
  */
-enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char *pin_file,
-				 bool rw, struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
-				 struct fc_err *err)
+enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char *pin_file, bool rw,
+			    struct hsm_p11_config **cfg_out, struct hsm_p11 **out,
+			    struct fc_err *err)
 {
 	struct hsm_p11_config *cfg = NULL;
 	enum fc_status st;
@@ -33,8 +33,8 @@ enum fc_status cmd_p11_open(const char *config_path, const char *uri, const char
 	if (uri != NULL)
 		st = hsm_p11_config_parse_uri(uri, &cfg, err);
 	else
-		st = hsm_p11_config_load_crypto11(config_path ? config_path : CMD_PKCS11_DEFAULT_CONFIG,
-						  &cfg, err);
+		st = hsm_p11_config_load_crypto11(
+			config_path ? config_path : CMD_PKCS11_DEFAULT_CONFIG, &cfg, err);
 	if (st != FC_OK)
 		return st;
 	cfg->read_write = rw;
@@ -78,15 +78,15 @@ static size_t chain_from_pool(X509 **chain, size_t n, size_t max, X509 **pool, s
 
 /* Where the CA's key and issuing certificate are on the token. */
 struct p11ca_where {
-	const char *label;                  /* the key's CKA_LABEL */
-	bool by_cert;                       /* no label or id given: the key is the one
+	const char *label;     /* the key's CKA_LABEL */
+	bool by_cert;	       /* no label or id given: the key is the one
 					     * whose public half is the certificate's */
-	const uint8_t *key_id;              /* the URI's id=, if any */
+	const uint8_t *key_id; /* the URI's id=, if any */
 	size_t key_id_len;
-	const uint8_t *cert_id;             /* the issuing certificate's CKA_ID ... */
+	const uint8_t *cert_id; /* the issuing certificate's CKA_ID ... */
 	size_t cert_id_len;
-	const char *cert_label;             /* ... or its CKA_LABEL */
-	char *what;                         /* how messages name the certificate */
+	const char *cert_label; /* ... or its CKA_LABEL */
+	char *what;		/* how messages name the certificate */
 };
 
 /* The key: --hsm-key-label, else the URI's object, else the key of the
@@ -98,7 +98,8 @@ static void where_of(const struct cmd_pkcs11ca_flags *f, const struct hsm_p11_co
 {
 	memset(w, 0, sizeof(*w));
 	w->label = f->key_label;
-	if (w->label == NULL && f->uri != NULL && (cfg->object_label != NULL || cfg->object_id != NULL))
+	if (w->label == NULL && f->uri != NULL &&
+	    (cfg->object_label != NULL || cfg->object_id != NULL))
 		w->label = cfg->object_label;
 	else if (w->label == NULL) {
 		w->label = HSM_P11_DEFAULT_KEY_LABEL;
@@ -203,16 +204,18 @@ static enum fc_status ca_key_signer(struct hsm_p11 *p, const struct cmd_pkcs11ca
 		st = hsm_p11_signer_new(p, w->label, w->key_id, w->key_id_len, pad, cert_key, out,
 					err);
 	}
-	if (w->by_cert && (st == FC_ENOTFOUND ||
-			   (st == FC_OK && EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1))) {
+	if (w->by_cert &&
+	    (st == FC_ENOTFOUND ||
+	     (st == FC_OK && EVP_PKEY_eq(hsm_signer_public_key(*out), cert_key) != 1))) {
 		ERR_clear_error();
 		hsm_signer_free(*out);
 		*out = NULL;
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11ca: the token holds no key of the issuing certificate (%s): "
-				  "no public-key object has its key, and no key labelled \"%s\" is it "
-				  "(give --hsm-key-label, or make the key in this token)",
-				  w->what ? w->what : f->chain_path, w->label);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11ca: the token holds no key of the issuing certificate (%s): "
+			"no public-key object has its key, and no key labelled \"%s\" is it "
+			"(give --hsm-key-label, or make the key in this token)",
+			w->what ? w->what : f->chain_path, w->label);
 	}
 	if (st != FC_OK)
 		return st;
@@ -239,9 +242,8 @@ static enum fc_status ca_key_signer(struct hsm_p11 *p, const struct cmd_pkcs11ca
  * message saying which of module, token, PIN, label or id is wrong (never
  * the PIN).
  */
-enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
-				 struct hsm_signer **signer_out, struct ca_chain **chain_out,
-				 struct fc_err *err)
+enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f, struct hsm_signer **signer_out,
+				 struct ca_chain **chain_out, struct fc_err *err)
 {
 	struct hsm_p11_config *cfg = NULL;
 	struct hsm_p11 *p = NULL;
@@ -268,8 +270,8 @@ enum fc_status cmd_pkcs11ca_load(const struct cmd_pkcs11ca_flags *f,
 	if ((st = ca_key_signer(p, f, &w, chain, &signer, err)) != FC_OK ||
 	    (st = ca_chain_check(chain, hsm_signer_public_key(signer), err)) != FC_OK)
 		goto out;
-	fc_log(LOG_INFO, "pkcs11ca: %s; chain of %zu certificate(s)", hsm_signer_description(signer),
-	       chain->n);
+	fc_log(LOG_INFO, "pkcs11ca: %s; chain of %zu certificate(s)",
+	       hsm_signer_description(signer), chain->n);
 	*signer_out = signer;
 	*chain_out = chain;
 	signer = NULL;

@@ -35,7 +35,7 @@ char *cmd_secret_keep(const char *s)
 	size = (len + 1 + sizeof(size_t) + page - 1) / page * page;
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
-		abort(); /* out of memory: daemon policy */
+		abort();      /* out of memory: daemon policy */
 	(void)mlock(p, size); /* best effort: RLIMIT_MEMLOCK may refuse */
 #ifdef MADV_DONTDUMP
 	(void)madvise(p, size, MADV_DONTDUMP);
@@ -139,8 +139,10 @@ static void reexec(const struct signer_supervisor *sup)
 	exe[n] = '\0';
 	fcntl(sup->control_fd, F_SETFD, 0);
 	execv(exe, cmd_argv);
-	fc_log(LOG_WARNING, "signer: cannot start the network process again (%s): it goes on in "
-			    "the image that read its command line", strerror(errno));
+	fc_log(LOG_WARNING,
+	       "signer: cannot start the network process again (%s): it goes on in "
+	       "the image that read its command line",
+	       strerror(errno));
 	fcntl(sup->control_fd, F_SETFD, FD_CLOEXEC);
 	unsetenv(CMD_SUPERVISOR_ENV);
 }
@@ -186,8 +188,7 @@ void cmd_privsep_stop(struct cmd_privsep *ps)
 
 /* Drop to user (looked up before the fork) if running as root; FC_OK or
  * the reason: the caller must then exit. */
-enum fc_status cmd_privsep_drop(const struct signer_user *user, const char *who,
-				struct fc_err *err)
+enum fc_status cmd_privsep_drop(const struct signer_user *user, const char *who, struct fc_err *err)
 {
 	enum fc_status st;
 

@@ -24,14 +24,14 @@
 
 struct cmd_ca {
 	struct cmd_ca_opts o;
-	char *passwd;             /* the passphrase: supervisor and signer, or in-process */
-	char *pin;                /* FULCRUM_PKCS11_PIN: supervisor and signer only */
-	char *uri;                /* --pkcs11-uri holding a pin-value: supervisor and signer */
-	struct cmd_privsep ps;    /* link NULL with --no-signer-process */
-	pthread_mutex_t lock;     /* one change of authority at a time */
+	char *passwd;		  /* the passphrase: supervisor and signer, or in-process */
+	char *pin;		  /* FULCRUM_PKCS11_PIN: supervisor and signer only */
+	char *uri;		  /* --pkcs11-uri holding a pin-value: supervisor and signer */
+	struct cmd_privsep ps;	  /* link NULL with --no-signer-process */
+	pthread_mutex_t lock;	  /* one change of authority at a time */
 	struct ca_server *server; /* where reloads go, once started */
-	uint32_t key_id;          /* the current authority's key in the signer */
-	int64_t mtime;            /* the fileca files, as last seen by the supervisor */
+	uint32_t key_id;	  /* the current authority's key in the signer */
+	int64_t mtime;		  /* the fileca files, as last seen by the supervisor */
 	cmd_ct_build_fn ct_build; /* rebuilds the CT client on SIGHUP (NULL: no CT) */
 	void *ct_arg;
 };
@@ -47,11 +47,12 @@ static enum fc_status load_fileca(const struct cmd_ca *c, struct hsm_signer **si
 	enum fc_status st;
 
 	if (stat(c->o.fileca_key, &sb) == 0 && (sb.st_mode & 077) != 0 && c->passwd == NULL)
-		return fc_err_set(err, FC_ECONFIG,
-				  "fileca: key file %s can be read by others (mode %03o): make it "
-				  "readable by its owner only (chmod 600), or encrypt it and give its "
-				  "passphrase (FULCRUM_FILECA_KEY_PASSWD)",
-				  c->o.fileca_key, (unsigned)(sb.st_mode & 0777));
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"fileca: key file %s can be read by others (mode %03o): make it "
+			"readable by its owner only (chmod 600), or encrypt it and give its "
+			"passphrase (FULCRUM_FILECA_KEY_PASSWD)",
+			c->o.fileca_key, (unsigned)(sb.st_mode & 0777));
 	st = hsm_softkey_load_pem(c->o.fileca_key, c->passwd, HSM_RSA_PKCS1, signer, err);
 	if (st == FC_OK)
 		st = ca_chain_load_file(c->o.fileca_cert, chain, err);
@@ -215,10 +216,9 @@ static enum fc_status remote_authority(struct cmd_ca *c, struct ca_authority **o
 
 	if ((st = signer_link_load(c->ps.link, &ld, err)) != FC_OK)
 		return st;
-	st = ld.chain_pem == NULL
-		     ? fc_err_set(err, FC_EHSM, "signer: no chain came with the key")
-		     : ca_chain_load_pem(ld.chain_pem, strlen(ld.chain_pem), "the signer's chain",
-					 &chain, err);
+	st = ld.chain_pem == NULL ? fc_err_set(err, FC_EHSM, "signer: no chain came with the key")
+				  : ca_chain_load_pem(ld.chain_pem, strlen(ld.chain_pem),
+						      "the signer's chain", &chain, err);
 	if (st == FC_OK && strcmp(c->o.ca, "ephemeralca") != 0)
 		st = ca_chain_check(chain, hsm_signer_public_key(ld.signer), err);
 	free(ld.chain_pem);
@@ -266,7 +266,8 @@ static void renew(struct cmd_ca *c, const char *why)
 	}
 	if (cmd_ca_authority(c, &fresh, &err) != FC_OK) {
 		pthread_mutex_unlock(&c->lock);
-		fc_log(LOG_ERR, "serve: %s: reload refused, keeping the current CA: %s", why, err.msg);
+		fc_log(LOG_ERR, "serve: %s: reload refused, keeping the current CA: %s", why,
+		       err.msg);
 		return;
 	}
 	ca_server_replace_authority(c->server, fresh);
@@ -380,8 +381,8 @@ void cmd_ca_tick(struct cmd_ca *c, bool hup)
 enum fc_status cmd_ca_open(const struct cmd_ca_opts *o, struct cmd_ca **out, struct fc_err *err)
 {
 	struct cmd_ca *c = fc_xcalloc(1, sizeof(*c));
-	struct signer_child child = {.prepare = signer_prepare, .run = signer_run,
-				     .poll = signer_poll, .arg = c};
+	struct signer_child child = {
+		.prepare = signer_prepare, .run = signer_run, .poll = signer_poll, .arg = c};
 	enum fc_status st;
 
 	c->o = *o;

@@ -37,8 +37,8 @@ static int b64_value(unsigned char c, int which)
  * Decode unpadded data in the given alphabets. strict_bits demands that the
  * unused low bits of the last character are zero (canonical encoding).
  */
-static bool b64_decode(const char *in, size_t inlen, int which, bool strict_bits,
-		       uint8_t **out, size_t *outlen)
+static bool b64_decode(const char *in, size_t inlen, int which, bool strict_bits, uint8_t **out,
+		       size_t *outlen)
 {
 	uint8_t *res;
 	size_t o = 0;
@@ -76,8 +76,8 @@ static bool b64_decode(const char *in, size_t inlen, int which, bool strict_bits
 
 /* value + 1 of each base64url character; 0 for anything else */
 static const uint8_t b64url_value[256] = {
-	['A'] = 1,  ['B'] = 2,  ['C'] = 3,  ['D'] = 4,  ['E'] = 5,  ['F'] = 6,  ['G'] = 7,
-	['H'] = 8,  ['I'] = 9,  ['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
+	['A'] = 1,  ['B'] = 2,	['C'] = 3,  ['D'] = 4,	['E'] = 5,  ['F'] = 6,	['G'] = 7,
+	['H'] = 8,  ['I'] = 9,	['J'] = 10, ['K'] = 11, ['L'] = 12, ['M'] = 13, ['N'] = 14,
 	['O'] = 15, ['P'] = 16, ['Q'] = 17, ['R'] = 18, ['S'] = 19, ['T'] = 20, ['U'] = 21,
 	['V'] = 22, ['W'] = 23, ['X'] = 24, ['Y'] = 25, ['Z'] = 26, ['a'] = 27, ['b'] = 28,
 	['c'] = 29, ['d'] = 30, ['e'] = 31, ['f'] = 32, ['g'] = 33, ['h'] = 34, ['i'] = 35,

@@ -118,8 +118,7 @@ bool fc_rd_u64(struct fc_rd *r, uint64_t *v)
  * length, then that many bytes, which *out points to. False, and nothing
  * moves, if the length is outside lo..hi or runs past the end.
  */
-bool fc_rd_vec(struct fc_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out,
-	       size_t *n)
+bool fc_rd_vec(struct fc_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out, size_t *n)
 {
 	struct fc_rd t = *r;
 	uint64_t len;

@@ -27,15 +27,15 @@
 /* Never renumber: these values appear in logs and metrics. */
 enum fc_status {
 	FC_OK = 0,
-	FC_ENOMEM = 1,     /* out of memory (normally we abort instead) */
-	FC_EINPUT = 2,     /* malformed or refused input from a client */
-	FC_EAUTH = 3,      /* identity token refused */
-	FC_EHSM = 4,       /* signer / HSM failure */
+	FC_ENOMEM = 1,	   /* out of memory (normally we abort instead) */
+	FC_EINPUT = 2,	   /* malformed or refused input from a client */
+	FC_EAUTH = 3,	   /* identity token refused */
+	FC_EHSM = 4,	   /* signer / HSM failure */
 	FC_EUPSTREAM = 5,  /* a remote service (OIDC issuer, CT log) failed */
-	FC_ECONFIG = 6,    /* invalid configuration */
+	FC_ECONFIG = 6,	   /* invalid configuration */
 	FC_EINTERNAL = 7,  /* a bug or an unexpected library failure */
-	FC_ETOOBIG = 8,    /* input over a hard size limit */
-	FC_EIO = 9,        /* file or socket I/O failed */
+	FC_ETOOBIG = 8,	   /* input over a hard size limit */
+	FC_EIO = 9,	   /* file or socket I/O failed */
 	FC_EUNAVAIL = 10,  /* temporarily unavailable; a retry may succeed */
 	FC_ENOTFOUND = 11, /* the named thing does not exist */
 	FC_EPENDING = 12,  /* not decided yet: a fetch is under way and the caller
@@ -53,15 +53,15 @@ const char *fc_strerror(enum fc_status st);
  */
 enum fc_class {
 	FC_CLASS_NONE = 0,
-	FC_CLASS_TOKEN = 1,           /* the identity token was refused or unverifiable */
-	FC_CLASS_KEY_PARSE = 2,       /* the client's public key could not be parsed */
-	FC_CLASS_KEY_INSECURE = 3,    /* ... is of a refused type, size or value */
-	FC_CLASS_SIGNATURE = 4,       /* the proof of possession does not verify */
-	FC_CLASS_CSR = 5,             /* the CSR could not be parsed or does not verify */
-	FC_CLASS_ALG_UNKNOWN = 6,     /* a signature algorithm fulcrum does not know */
-	FC_CLASS_ALG_REFUSED = 7,     /* an algorithm not in --client-signing-algorithms */
-	FC_CLASS_CT_LOG = 8,          /* the CT log failed or gave no valid SCT */
-	FC_CLASS_RATE_LIMIT = 9,      /* the identity is over its rate limit (ratelimit/) */
+	FC_CLASS_TOKEN = 1,	   /* the identity token was refused or unverifiable */
+	FC_CLASS_KEY_PARSE = 2,	   /* the client's public key could not be parsed */
+	FC_CLASS_KEY_INSECURE = 3, /* ... is of a refused type, size or value */
+	FC_CLASS_SIGNATURE = 4,	   /* the proof of possession does not verify */
+	FC_CLASS_CSR = 5,	   /* the CSR could not be parsed or does not verify */
+	FC_CLASS_ALG_UNKNOWN = 6,  /* a signature algorithm fulcrum does not know */
+	FC_CLASS_ALG_REFUSED = 7,  /* an algorithm not in --client-signing-algorithms */
+	FC_CLASS_CT_LOG = 8,	   /* the CT log failed or gave no valid SCT */
+	FC_CLASS_RATE_LIMIT = 9,   /* the identity is over its rate limit (ratelimit/) */
 };
 
 /*
@@ -148,24 +148,26 @@ struct json_t *fc_log_json_string(const char *s);
  * fc_log_limit_flush(), whichever comes first).
  */
 struct fc_log_limit {
-	const char *what;          /* names the suppressed lines, e.g. "api: refusals" */
-	unsigned per_sec;          /* 0 = 10 */
+	const char *what; /* names the suppressed lines, e.g. "api: refusals" */
+	unsigned per_sec; /* 0 = 10 */
 	pthread_mutex_t lock;
-	int64_t window_ms;         /* start of the current second (fc_mono_ms) */
-	unsigned in_window;        /* lines written in it */
+	int64_t window_ms;	   /* start of the current second (fc_mono_ms) */
+	unsigned in_window;	   /* lines written in it */
 	unsigned long suppressed;  /* lines dropped since the last report */
 	int64_t suppressed_since;  /* fc_mono_ms of the first of them */
 	struct fc_log_limit *next; /* in the list of limiters with a report due */
 	bool listed;
 };
-#define FC_LOG_LIMIT_INIT(what_, per_sec_) \
-	{.what = (what_), .per_sec = (per_sec_), .lock = PTHREAD_MUTEX_INITIALIZER}
+#define FC_LOG_LIMIT_INIT(what_, per_sec_)                                                         \
+	{                                                                                          \
+		.what = (what_), .per_sec = (per_sec_), .lock = PTHREAD_MUTEX_INITIALIZER          \
+	}
 void fc_log_limited_at(const char *where, struct fc_log_limit *l, int prio, struct json_t *fields,
 		       const char *fmt, ...) FC_PRINTF(5, 6);
 #define fc_log_limited(l, prio, ...) fc_log_limited_at(FC_LOG_WHERE, (l), (prio), NULL, __VA_ARGS__)
 /* The same with fields (fc_log_event); fields is taken even when the line
  * is suppressed. */
-#define fc_log_limited_event(l, prio, fields, ...) \
+#define fc_log_limited_event(l, prio, fields, ...)                                                 \
 	fc_log_limited_at(FC_LOG_WHERE, (l), (prio), (fields), __VA_ARGS__)
 /* Write the "N more suppressed" lines whose second is over, or all of
  * them (cheap; the HTTP front calls it a few times a second, and with all
@@ -349,30 +351,31 @@ struct fc_http_exchange;
 typedef void (*fc_http_handler_fn)(void *ctx, struct fc_http_exchange *x);
 
 /* Hard limits of the front, checked before anything is handed on. */
-#define FC_HTTPD_MAX_URI 8192          /* request target, bytes (414 above) */
-#define FC_HTTPD_MAX_HEADERS 100       /* request header fields (400 above) */
-#define FC_HTTPD_MAX_QUERY_PARAMS 100  /* query parameters (400 above) */
-#define FC_HTTPD_DRAIN_FACTOR 4        /* a body over max_body is read and dropped up
+#define FC_HTTPD_MAX_URI 8192	      /* request target, bytes (414 above) */
+#define FC_HTTPD_MAX_HEADERS 100      /* request header fields (400 above) */
+#define FC_HTTPD_MAX_QUERY_PARAMS 100 /* query parameters (400 above) */
+#define FC_HTTPD_DRAIN_FACTOR                                                                      \
+	4 /* a body over max_body is read and dropped up
 					* to this many times max_body before the 413 */
 
 /* Defaults of the limits (0 in struct fc_httpd_limits selects them). */
 #define FC_HTTPD_DEFAULT_READ_HEADER_MS 10000 /* --read-header-timeout */
-#define FC_HTTPD_DEFAULT_READ_MS 60000        /* --read-timeout (header and body) */
-#define FC_HTTPD_DEFAULT_WRITE_MS 60000       /* --write-timeout (sending an answer) */
-#define FC_HTTPD_DEFAULT_IDLE_MS 30000        /* --idle-connection-timeout */
+#define FC_HTTPD_DEFAULT_READ_MS 60000	      /* --read-timeout (header and body) */
+#define FC_HTTPD_DEFAULT_WRITE_MS 60000	      /* --write-timeout (sending an answer) */
+#define FC_HTTPD_DEFAULT_IDLE_MS 30000	      /* --idle-connection-timeout */
 #define FC_HTTPD_DEFAULT_SHUTDOWN_MS 30000    /* --shutdown-timeout */
 #define FC_HTTPD_DEFAULT_MAX_CONNECTIONS 4096 /* --max-connections */
-#define FC_HTTPD_DEFAULT_MAX_PER_IP 512       /* --max-connections-per-ip */
+#define FC_HTTPD_DEFAULT_MAX_PER_IP 512	      /* --max-connections-per-ip */
 #define FC_HTTPD_DEFAULT_MAX_IN_FLIGHT 2048   /* --max-requests-in-flight */
-#define FC_HTTPD_NO_LIMIT UINT32_MAX          /* max_per_ip: no per-address cap */
+#define FC_HTTPD_NO_LIMIT UINT32_MAX	      /* max_per_ip: no per-address cap */
 
 /* TLS (docs/http.md, "TLS"): the passphrase of an encrypted --tls-key is
  * read from this environment variable (never a flag); hard limits of the
  * files. */
 #define FC_HTTPD_TLS_KEY_PASSWD_ENV "FULCRUM_TLS_KEY_PASSWD"
 #define FC_HTTPD_TLS_MAX_FILE (256 * 1024) /* --tls-cert, --tls-key, bytes */
-#define FC_HTTPD_TLS_MAX_CHAIN 16          /* certificates in --tls-cert */
-#define FC_HTTPD_TLS_MAX_SERIAL 20         /* bytes of a serial (RFC 5280 4.1.2.2) */
+#define FC_HTTPD_TLS_MAX_CHAIN 16	   /* certificates in --tls-cert */
+#define FC_HTTPD_TLS_MAX_SERIAL 20	   /* bytes of a serial (RFC 5280 4.1.2.2) */
 struct fc_httpd_tls;
 
 /*
@@ -391,25 +394,25 @@ struct fc_httpd_limits {
 	uint32_t read_ms;
 	uint32_t write_ms;
 	uint32_t idle_ms;
-	uint32_t shutdown_ms;  /* how long a stop waits for requests in flight */
+	uint32_t shutdown_ms; /* how long a stop waits for requests in flight */
 	uint32_t max_connections;
-	uint32_t max_per_ip;   /* FC_HTTPD_NO_LIMIT: none */
+	uint32_t max_per_ip;	/* FC_HTTPD_NO_LIMIT: none */
 	uint32_t max_in_flight; /* queued for or running on a worker, or suspended */
 	/* TLS: the flags' values (fc_httpd_flag), then what fc_httpd_tls_load
 	 * made of them. tls NULL: plain HTTP. Every server started with these
 	 * limits shares tls (fulcrum serve: the API and its metrics). */
-	const char *tls_cert_path;  /* --tls-cert: PEM chain, the leaf first */
-	const char *tls_key_path;   /* --tls-key: PEM key */
-	unsigned tls_min_version;   /* --tls-min-version: 12 (0 = default) or 13 */
+	const char *tls_cert_path; /* --tls-cert: PEM chain, the leaf first */
+	const char *tls_key_path;  /* --tls-key: PEM key */
+	unsigned tls_min_version;  /* --tls-min-version: 12 (0 = default) or 13 */
 	struct fc_httpd_tls *tls;
 };
 
 struct fc_httpd_options {
-	const char *host;      /* address to bind ("0.0.0.0", "127.0.0.1", "::") */
-	uint16_t port;         /* 0 = any free port (see fc_httpd_port) */
-	unsigned threads;      /* handler worker threads (0 = number of CPUs) */
-	size_t max_body;       /* bodies over this are not kept (413 case) */
-	const char *name;      /* for logs, e.g. "api" */
+	const char *host; /* address to bind ("0.0.0.0", "127.0.0.1", "::") */
+	uint16_t port;	  /* 0 = any free port (see fc_httpd_port) */
+	unsigned threads; /* handler worker threads (0 = number of CPUs) */
+	size_t max_body;  /* bodies over this are not kept (413 case) */
+	const char *name; /* for logs, e.g. "api" */
 	struct fc_httpd_limits limits;
 };
 
@@ -436,40 +439,42 @@ enum {
 	FC_HTTPD_OPT_TLS_MIN,
 	FC_HTTPD_OPT_LAST = FC_HTTPD_OPT_TLS_MIN,
 };
-#define FC_HTTPD_LONGOPTS                                                                   \
-	{"read-header-timeout", required_argument, NULL, FC_HTTPD_OPT_READ_HEADER},         \
-	{"read-timeout", required_argument, NULL, FC_HTTPD_OPT_READ},                        \
-	{"write-timeout", required_argument, NULL, FC_HTTPD_OPT_WRITE},                      \
-	{"idle-connection-timeout", required_argument, NULL, FC_HTTPD_OPT_IDLE},             \
-	{"shutdown-timeout", required_argument, NULL, FC_HTTPD_OPT_SHUTDOWN},                \
-	{"max-connections", required_argument, NULL, FC_HTTPD_OPT_MAX_CONNS},                \
-	{"max-connections-per-ip", required_argument, NULL, FC_HTTPD_OPT_MAX_PER_IP},        \
-	{"max-requests-in-flight", required_argument, NULL, FC_HTTPD_OPT_MAX_IN_FLIGHT},      \
-	{"tls-cert", required_argument, NULL, FC_HTTPD_OPT_TLS_CERT},                        \
-	{"tls-key", required_argument, NULL, FC_HTTPD_OPT_TLS_KEY},                          \
-	{"tls-min-version", required_argument, NULL, FC_HTTPD_OPT_TLS_MIN}
-#define FC_HTTPD_USAGE                                                                      \
-	"HTTP front (durations in Go syntax: 10s, 1m30s, 500ms):\n"                         \
-	"  --read-header-timeout D        whole request header, from its first byte\n"        \
-	"                                 (default 10s; not reset by each byte)\n"           \
-	"  --read-timeout D               whole request, header and body (default 60s)\n"     \
-	"  --write-timeout D              sending an answer once it is ready (default 60s)\n" \
-	"  --idle-connection-timeout D    idle keep-alive connections (default 30s)\n"        \
-	"  --shutdown-timeout D           on SIGTERM, how long requests in flight may take\n" \
-	"                                 to finish; then they are answered 503 (default\n"  \
-	"                                 30s)\n"                                             \
-	"  --max-connections N            open connections (default 4096); more are refused\n"\
-	"  --max-connections-per-ip N     open connections from one client address (default\n"\
-	"                                 512; 0 = no per-address cap)\n"                    \
-	"  --max-requests-in-flight N     requests queued, running or waiting for an answer\n"\
-	"                                 (default 2048); more are answered 503 at once\n"  \
-	"  --tls-cert FILE                serve HTTPS with this PEM certificate chain, the\n"  \
-	"                                 leaf first (default: plain HTTP); SIGHUP reloads\n"\
-	"                                 it and the key: new handshakes get them, open\n"   \
-	"                                 connections keep theirs\n"                          \
-	"  --tls-key FILE                 its PEM private key; the passphrase of an\n"       \
-	"                                 encrypted key in " FC_HTTPD_TLS_KEY_PASSWD_ENV "\n"   \
-	"  --tls-min-version V            oldest TLS version accepted: 1.2 (default) or\n"   \
+#define FC_HTTPD_LONGOPTS                                                                          \
+	{"read-header-timeout", required_argument, NULL, FC_HTTPD_OPT_READ_HEADER},                \
+		{"read-timeout", required_argument, NULL, FC_HTTPD_OPT_READ},                      \
+		{"write-timeout", required_argument, NULL, FC_HTTPD_OPT_WRITE},                    \
+		{"idle-connection-timeout", required_argument, NULL, FC_HTTPD_OPT_IDLE},           \
+		{"shutdown-timeout", required_argument, NULL, FC_HTTPD_OPT_SHUTDOWN},              \
+		{"max-connections", required_argument, NULL, FC_HTTPD_OPT_MAX_CONNS},              \
+		{"max-connections-per-ip", required_argument, NULL, FC_HTTPD_OPT_MAX_PER_IP},      \
+		{"max-requests-in-flight", required_argument, NULL, FC_HTTPD_OPT_MAX_IN_FLIGHT},   \
+		{"tls-cert", required_argument, NULL, FC_HTTPD_OPT_TLS_CERT},                      \
+		{"tls-key", required_argument, NULL, FC_HTTPD_OPT_TLS_KEY},                        \
+	{                                                                                          \
+		"tls-min-version", required_argument, NULL, FC_HTTPD_OPT_TLS_MIN                   \
+	}
+#define FC_HTTPD_USAGE                                                                             \
+	"HTTP front (durations in Go syntax: 10s, 1m30s, 500ms):\n"                                \
+	"  --read-header-timeout D        whole request header, from its first byte\n"             \
+	"                                 (default 10s; not reset by each byte)\n"                 \
+	"  --read-timeout D               whole request, header and body (default 60s)\n"          \
+	"  --write-timeout D              sending an answer once it is ready (default 60s)\n"      \
+	"  --idle-connection-timeout D    idle keep-alive connections (default 30s)\n"             \
+	"  --shutdown-timeout D           on SIGTERM, how long requests in flight may take\n"      \
+	"                                 to finish; then they are answered 503 (default\n"        \
+	"                                 30s)\n"                                                  \
+	"  --max-connections N            open connections (default 4096); more are refused\n"     \
+	"  --max-connections-per-ip N     open connections from one client address (default\n"     \
+	"                                 512; 0 = no per-address cap)\n"                          \
+	"  --max-requests-in-flight N     requests queued, running or waiting for an answer\n"     \
+	"                                 (default 2048); more are answered 503 at once\n"         \
+	"  --tls-cert FILE                serve HTTPS with this PEM certificate chain, the\n"      \
+	"                                 leaf first (default: plain HTTP); SIGHUP reloads\n"      \
+	"                                 it and the key: new handshakes get them, open\n"         \
+	"                                 connections keep theirs\n"                               \
+	"  --tls-key FILE                 its PEM private key; the passphrase of an\n"             \
+	"                                 encrypted key in " FC_HTTPD_TLS_KEY_PASSWD_ENV "\n"      \
+	"  --tls-min-version V            oldest TLS version accepted: 1.2 (default) or\n"         \
 	"                                 1.3; either way AEAD ciphers with ECDHE only\n"
 /* Apply one front flag (opt is its FC_HTTPD_OPT_* value) to *l. FC_OK, or
  * FC_ECONFIG for a bad value (the caller names the flag). */
@@ -591,8 +596,7 @@ bool fc_rd_u32(struct fc_rd *r, uint32_t *v);
 bool fc_rd_u64(struct fc_rd *r, uint64_t *v);
 /* opaque x<lo..hi> (RFC 5246 4.3): a width-byte length in lo..hi, then the
  * bytes; *out points to them, *n is their number. */
-bool fc_rd_vec(struct fc_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out,
-	       size_t *n);
+bool fc_rd_vec(struct fc_rd *r, size_t width, size_t lo, size_t hi, const uint8_t **out, size_t *n);
 
 /* Writers appending to an fc_buf: false, and the buffer unchanged, when
  * its max would be passed or a value (a length) does not fit its width. */

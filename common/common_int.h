@@ -55,14 +55,14 @@ struct conn_ctx {
 	struct MHD_Connection *conn;
 	int fd;
 	enum conn_phase phase;
-	int64_t started_ms;       /* first byte of the current request (or accept) */
-	int64_t deadline_ms;      /* of the current phase; 0 = none */
-	int64_t phase_ms;         /* when the current phase began */
-	uint64_t rx_mark;         /* bytes received when it went idle (TCP_INFO) */
-	bool closing;             /* shut down by the front; libmicrohttpd closes it */
+	int64_t started_ms;	    /* first byte of the current request (or accept) */
+	int64_t deadline_ms;	    /* of the current phase; 0 = none */
+	int64_t phase_ms;	    /* when the current phase began */
+	uint64_t rx_mark;	    /* bytes received when it went idle (TCP_INFO) */
+	bool closing;		    /* shut down by the front; libmicrohttpd closes it */
 	struct fc_http_exchange *x; /* the current request, if any (the I/O reference) */
 	struct tls_keys *tls_keys;  /* TLS: the chain and key its handshake used */
-	bool tls_handshaking;       /* TLS: no request yet (handshake maybe unfinished) */
+	bool tls_handshaking;	    /* TLS: no request yet (handshake maybe unfinished) */
 	struct conn_ctx *prev, *next;
 	char addr[INET6_ADDRSTRLEN + 8];
 };
@@ -84,7 +84,7 @@ struct client_queue {
 enum exchange_state {
 	X_HEADER = 0, /* created by the URI callback; header not complete */
 	X_READING,    /* header checked; body arriving (kept or drained) */
-	X_WORK,       /* handed to the handler (queued or running, or held) */
+	X_WORK,	      /* handed to the handler (queued or running, or held) */
 	X_ANSWERED,   /* an answer is stored; the connection is (being) resumed */
 	X_QUEUED,     /* the answer was given to libmicrohttpd */
 };
@@ -126,10 +126,10 @@ struct fc_http_exchange {
 	pthread_mutex_t lock;
 	bool conn_ref, handler_ref, abandoned;
 	enum exchange_state state; /* I/O side only */
-	bool counted;              /* counted in d->in_flight */
-	bool on_held;              /* on d's held list (I/O side only) */
+	bool counted;		   /* counted in d->in_flight */
+	bool on_held;		   /* on d's held list (I/O side only) */
 	int fd;
-	bool tls;               /* over TLS (fc_http_client_gone) */
+	bool tls;			 /* over TLS (fc_http_client_gone) */
 	char addr[INET6_ADDRSTRLEN + 8]; /* the client's, for the fair queue and logs */
 	/* the request (immutable once handed to the handler) */
 	char *method;
@@ -137,7 +137,7 @@ struct fc_http_exchange {
 	char *raw_uri;
 	const char *raw_uri_at; /* where libmicrohttpd's buffer held it (compared only) */
 	size_t raw_uri_len;
-	const char *bad;        /* why the front refuses it (400), or NULL */
+	const char *bad; /* why the front refuses it (400), or NULL */
 	unsigned bad_status;
 	struct http_field *headers, *query;
 	size_t n_headers, n_query;
@@ -151,10 +151,10 @@ struct fc_http_exchange {
 	struct http_field *resp_headers;
 	size_t n_resp_headers;
 	/* lists */
-	struct fc_http_exchange *next_work;  /* its client's queue (d->lock) */
-	fc_http_resume_fn resume_fn;         /* fc_http_resume: run this, not the handler */
+	struct fc_http_exchange *next_work; /* its client's queue (d->lock) */
+	fc_http_resume_fn resume_fn;	    /* fc_http_resume: run this, not the handler */
 	void *resume_arg;
-	struct fc_http_exchange *next_done;  /* d->done_head (d->lock) */
+	struct fc_http_exchange *next_done;		/* d->done_head (d->lock) */
 	struct fc_http_exchange *held_prev, *held_next; /* d->held (I/O side) */
 };
 
@@ -171,32 +171,32 @@ struct fc_httpd {
 	/* the I/O side: the I/O thread, or a worker lending a hand, under
 	 * io_lock; everything from here to the shared part is theirs */
 	pthread_mutex_t io_lock;
-	bool io_closed;           /* the I/O thread has finished: no more turns */
+	bool io_closed; /* the I/O thread has finished: no more turns */
 	pthread_t io_thread;
 	bool io_started;
 	int epfd, listen_fd, wake_fd;
 	bool listening;
 	int64_t accept_resume_ms; /* accepting paused until (fd exhaustion) */
-	struct conn_ctx *conns;   /* every connection */
+	struct conn_ctx *conns;	  /* every connection */
 	unsigned n_conns;
 	struct fc_http_exchange *held; /* exchanges with the handler */
 	atomic_bool stop_requested;
-	bool draining;            /* I/O thread: the stop has begun */
+	bool draining; /* I/O thread: the stop has begun */
 	int64_t drain_deadline_ms;
 	bool abandoned_all;
 	int64_t final_deadline_ms;
-	uint64_t activity;        /* libmicrohttpd callbacks run (any kind) */
-	unsigned quiet_turns;     /* turns in a row with no event and no callback */
-	int64_t quiet_turn_us;    /* how long the last of them took (MHD_run) */
-	unsigned tls_handshakes;  /* connections with tls_handshaking set */
-	unsigned n_writing;       /* connections in PH_WRITE */
+	uint64_t activity;	 /* libmicrohttpd callbacks run (any kind) */
+	unsigned quiet_turns;	 /* turns in a row with no event and no callback */
+	int64_t quiet_turn_us;	 /* how long the last of them took (MHD_run) */
+	unsigned tls_handshakes; /* connections with tls_handshaking set */
+	unsigned n_writing;	 /* connections in PH_WRITE */
 
 	/* shared, under lock */
 	pthread_mutex_t lock;
 	pthread_cond_t work_cond;
-	struct client_queue *cq[HTTPD_CQ_BUCKETS]; /* by client address */
+	struct client_queue *cq[HTTPD_CQ_BUCKETS];  /* by client address */
 	struct client_queue *ring_head, *ring_tail; /* the non-empty ones, in turn */
-	struct fc_http_exchange *done_head; /* answered, for the I/O thread */
+	struct fc_http_exchange *done_head;	    /* answered, for the I/O thread */
 	bool wake_pending;
 	bool workers_stop;
 	unsigned n_workers;
@@ -246,8 +246,8 @@ void httpd_refusal(struct fc_httpd *d, const char *addr, const char *fmt, ...) F
 void httpd_check_uri(struct fc_http_exchange *x, const char *uri);
 /* Check the complete header (first call of the access callback) and copy
  * it into x; sets x->bad. */
-void httpd_check_header(struct fc_http_exchange *x, struct MHD_Connection *conn,
-			const char *method, const char *version);
+void httpd_check_header(struct fc_http_exchange *x, struct MHD_Connection *conn, const char *method,
+			const char *version);
 
 /* httpd_io.c: the I/O thread */
 /* Close c at once (the front's decision): libmicrohttpd notices and frees. */

@@ -41,8 +41,8 @@ bool fc_parse_duration(const char *s, uint64_t plain_ms, double *ms)
 		const char *unit;
 		double ms;
 	} units[] = {
-		{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"\xce\xbcs", 1e-3}, {"ms", 1},
-		{"s", 1e3},   {"m", 6e4},   {"h", 3.6e6},
+		{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"\xce\xbcs", 1e-3},
+		{"ms", 1},    {"s", 1e3},   {"m", 6e4},		 {"h", 3.6e6},
 	};
 	const char *p = s;
 	double total = 0;
@@ -68,7 +68,8 @@ bool fc_parse_duration(const char *s, uint64_t plain_ms, double *ms)
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			size_t n = strlen(units[i].unit);
 			/* "m" must not take the "m" of "ms" */
-			if (strncmp(p, units[i].unit, n) == 0 && !(n == 1 && p[0] == 'm' && p[1] == 's'))
+			if (strncmp(p, units[i].unit, n) == 0 &&
+			    !(n == 1 && p[0] == 'm' && p[1] == 's'))
 				break;
 		}
 		if (i == sizeof(units) / sizeof(units[0]))

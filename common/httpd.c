@@ -87,10 +87,22 @@ void httpd_exchange_conn_release(struct fc_http_exchange *x)
 
 /* --- what a handler sees ---------------------------------------------------- */
 
-const char *fc_http_method(const struct fc_http_exchange *x) { return x->method; }
-const char *fc_http_path(const struct fc_http_exchange *x) { return x->path; }
-bool fc_http_body_too_large(const struct fc_http_exchange *x) { return x->too_large; }
-int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x) { return fc_mono_ms() - x->started_ms; }
+const char *fc_http_method(const struct fc_http_exchange *x)
+{
+	return x->method;
+}
+const char *fc_http_path(const struct fc_http_exchange *x)
+{
+	return x->path;
+}
+bool fc_http_body_too_large(const struct fc_http_exchange *x)
+{
+	return x->too_large;
+}
+int64_t fc_http_elapsed_ms(const struct fc_http_exchange *x)
+{
+	return fc_mono_ms() - x->started_ms;
+}
 
 static const char *field_get(const struct http_field *f, size_t n, const char *name)
 {
@@ -182,7 +194,8 @@ bool fc_http_client_gone(struct fc_http_exchange *x)
 		gone = true;
 	} else {
 		ssize_t n = recv(x->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-		gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+		gone = n == 0 ||
+		       (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 		/* A TLS client that leaves sends close_notify before its FIN:
 		 * bytes to read, then the end. The kernel's state says it. */
 		if (!gone && n > 0 && x->tls)
@@ -492,8 +505,8 @@ void httpd_abandon_all(struct fc_httpd *d)
 		pthread_mutex_unlock(&x->lock);
 		if (answer) {
 			httpd_refusal(d, x->cc ? x->cc->addr : "-",
-				      "%s %s: not answered within the shutdown timeout: 503", x->method,
-				      x->path);
+				      "%s %s: not answered within the shutdown timeout: 503",
+				      x->method, x->path);
 			x->state = X_ANSWERED;
 			MHD_resume_connection(x->conn);
 		}

@@ -148,8 +148,7 @@ static bool all_nul(const char *from, const char *to, size_t max)
  * each field in arrival order. Returns NULL or why the request is refused.
  */
 static const char *check_raw_block(struct fc_http_exchange *x, struct MHD_Connection *conn,
-				   const char *method, const char *version,
-				   const struct collect *c)
+				   const char *method, const char *version, const struct collect *c)
 {
 	const union MHD_ConnectionInfo *ci =
 		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
@@ -246,8 +245,8 @@ static enum MHD_Result query_cb(void *cls, enum MHD_ValueKind kind, const char *
  * check it and copy what a handler may read into x. Sets x->bad (and
  * x->bad_status) if the request is refused.
  */
-void httpd_check_header(struct fc_http_exchange *x, struct MHD_Connection *conn,
-			const char *method, const char *version)
+void httpd_check_header(struct fc_http_exchange *x, struct MHD_Connection *conn, const char *method,
+			const char *version)
 {
 	struct collect *c = fc_xcalloc(1, sizeof(*c));
 	const char *why;

@@ -224,8 +224,10 @@ static bool drain_done(struct fc_httpd *d, int64_t now)
 			return true;
 		if (now < d->drain_deadline_ms)
 			return false;
-		fc_log(LOG_WARNING, "httpd: %s: shutdown timeout: %u requests still in flight "
-				    "are answered 503", d->name, atomic_load(&d->in_flight));
+		fc_log(LOG_WARNING,
+		       "httpd: %s: shutdown timeout: %u requests still in flight "
+		       "are answered 503",
+		       d->name, atomic_load(&d->in_flight));
 		httpd_abandon_all(d);
 		d->abandoned_all = true;
 		d->final_deadline_ms = now + HTTPD_FINAL_FLUSH_MS;
@@ -436,8 +438,8 @@ static void limits_resolve(struct fc_httpd *d, const struct fc_httpd_limits *in)
 	l->write_ms = l->write_ms ? l->write_ms : FC_HTTPD_DEFAULT_WRITE_MS;
 	l->idle_ms = l->idle_ms ? l->idle_ms : FC_HTTPD_DEFAULT_IDLE_MS;
 	l->shutdown_ms = l->shutdown_ms ? l->shutdown_ms : FC_HTTPD_DEFAULT_SHUTDOWN_MS;
-	l->max_connections = l->max_connections ? l->max_connections
-						: FC_HTTPD_DEFAULT_MAX_CONNECTIONS;
+	l->max_connections =
+		l->max_connections ? l->max_connections : FC_HTTPD_DEFAULT_MAX_CONNECTIONS;
 	l->max_per_ip = l->max_per_ip ? l->max_per_ip : FC_HTTPD_DEFAULT_MAX_PER_IP;
 	l->max_in_flight = l->max_in_flight ? l->max_in_flight : FC_HTTPD_DEFAULT_MAX_IN_FLIGHT;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -448,8 +450,9 @@ static void limits_resolve(struct fc_httpd *d, const struct fc_httpd_limits *in)
 		}
 		if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < l->max_connections + 256ULL) {
 			uint32_t cap = rl.rlim_cur > 512 ? (uint32_t)(rl.rlim_cur - 256) : 256;
-			fc_log(LOG_WARNING, "httpd: %s: --max-connections %u lowered to %u (open "
-					    "files limit %llu)",
+			fc_log(LOG_WARNING,
+			       "httpd: %s: --max-connections %u lowered to %u (open "
+			       "files limit %llu)",
 			       d->name, l->max_connections, cap, (unsigned long long)rl.rlim_cur);
 			l->max_connections = cap;
 		}
@@ -520,10 +523,11 @@ static enum fc_status start_mhd(struct fc_httpd *d, struct fc_err *err)
 	/* The logger first: libmicrohttpd uses its own for whatever options
 	 * before it report (and warns that it does). */
 	d->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, d->name,
-		MHD_OPTION_CONNECTION_TIMEOUT, backstop_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTPD_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)l->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		flags, 0, NULL, NULL, httpd_access_cb, d, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+		d->name, MHD_OPTION_CONNECTION_TIMEOUT, backstop_s,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTPD_CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)l->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)(l->max_per_ip == FC_HTTPD_NO_LIMIT ? 0 : l->max_per_ip),
 		MHD_OPTION_NOTIFY_COMPLETED, httpd_completed_cb, d, MHD_OPTION_NOTIFY_CONNECTION,
 		httpd_notify_cb, d, MHD_OPTION_URI_LOG_CALLBACK, httpd_uri_cb, d, MHD_OPTION_ARRAY,

@@ -36,9 +36,9 @@
 /* Protocol versions and the AEAD suites with forward secrecy only (TLS 1.3's
  * three, and ECDHE with AES-GCM or ChaCha20-Poly1305 for TLS 1.2); no SHA-1
  * signatures; X25519, P-256 and P-384; the server's order. */
-#define TLS_PRIO_COMMON                                                                      \
-	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"           \
-	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"        \
+#define TLS_PRIO_COMMON                                                                            \
+	"-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-MAC-ALL:+AEAD:"                 \
+	"-KX-ALL:+ECDHE-ECDSA:+ECDHE-RSA:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:"               \
 	"+GROUP-SECP384R1:-SIGN-RSA-SHA1:-SIGN-ECDSA-SHA1:-SIGN-DSA-SHA1:%SERVER_PRECEDENCE"
 #define TLS_PRIO_12 "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" TLS_PRIO_COMMON
 #define TLS_PRIO_13 "NORMAL:-VERS-ALL:+VERS-TLS1.3:" TLS_PRIO_COMMON
@@ -58,7 +58,7 @@ struct tls_keys {
 struct fc_httpd_tls {
 	char *cert_path;
 	char *key_path;
-	char *passphrase; /* of an encrypted key, kept for reloads; wiped */
+	char *passphrase;     /* of an encrypted key, kept for reloads; wiped */
 	unsigned min_version; /* 12 or 13 */
 	pthread_mutex_t lock;
 	struct tls_keys *current; /* one reference; under lock */
@@ -120,8 +120,10 @@ static void describe_leaf(struct tls_keys *k, gnutls_x509_crt_t leaf, const char
 	gnutls_free(dn.data);
 	k->not_after = gnutls_x509_crt_get_expiration_time(leaf);
 	if (now < nb || now > k->not_after)
-		fc_log(LOG_WARNING, "httpd: tls: --tls-cert %s: serial=%s is not valid now "
-				    "(clients will refuse it)", path, k->serial);
+		fc_log(LOG_WARNING,
+		       "httpd: tls: --tls-cert %s: serial=%s is not valid now "
+		       "(clients will refuse it)",
+		       path, k->serial);
 }
 
 /* The chain of cert_path, leaf first, each certificate issued by the next
@@ -149,7 +151,8 @@ static enum fc_status load_chain(struct tls_keys *k, const char *path, struct fc
 				rc == GNUTLS_E_CERTIFICATE_LIST_UNSORTED
 					? "the chain is not in order (the leaf first, then each "
 					  "certificate's issuer)"
-					: rc < 0 ? gnutls_strerror(rc) : "no certificate");
+				: rc < 0 ? gnutls_strerror(rc)
+					 : "no certificate");
 		goto out;
 	}
 	if (n > FC_HTTPD_TLS_MAX_CHAIN) {
@@ -187,15 +190,15 @@ static enum fc_status load_key(struct tls_keys *k, const char *path, const char 
 	d.size = (unsigned)len;
 	if (gnutls_privkey_init(&k->key) != GNUTLS_E_SUCCESS) {
 		st = fc_err_set(err, FC_EINTERNAL, "--tls-key %s: out of memory", path);
-	} else if ((rc = gnutls_privkey_import_x509_raw(k->key, &d, GNUTLS_X509_FMT_PEM, pass,
-							0)) < 0) {
+	} else if ((rc = gnutls_privkey_import_x509_raw(k->key, &d, GNUTLS_X509_FMT_PEM, pass, 0)) <
+		   0) {
 		bool encrypted = strstr(pem, "ENCRYPTED") != NULL;
 		st = fc_err_set(err, FC_ECONFIG, "--tls-key %s: %s", path,
 				encrypted && pass == NULL
-					? "the key is encrypted: give its passphrase in "
-					  FC_HTTPD_TLS_KEY_PASSWD_ENV
-					: encrypted ? "cannot decrypt it (wrong passphrase?)"
-						    : gnutls_strerror(rc));
+					? "the key is encrypted: give its passphrase "
+					  "in " FC_HTTPD_TLS_KEY_PASSWD_ENV
+				: encrypted ? "cannot decrypt it (wrong passphrase?)"
+					    : gnutls_strerror(rc));
 	}
 	fc_memzero(pem, len);
 	free(pem);
@@ -203,8 +206,8 @@ static enum fc_status load_key(struct tls_keys *k, const char *path, const char 
 }
 
 /* Does the key belong to the leaf? Compares their public keys (DER). */
-static enum fc_status check_pair(struct tls_keys *k, const char *cert_path,
-				 const char *key_path, struct fc_err *err)
+static enum fc_status check_pair(struct tls_keys *k, const char *cert_path, const char *key_path,
+				 struct fc_err *err)
 {
 	gnutls_pubkey_t pub = NULL;
 	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
@@ -213,16 +216,16 @@ static enum fc_status check_pair(struct tls_keys *k, const char *cert_path,
 	if (gnutls_pubkey_init(&pub) == GNUTLS_E_SUCCESS &&
 	    gnutls_pubkey_import_privkey(pub, k->key, 0, 0) == GNUTLS_E_SUCCESS &&
 	    gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &a) == GNUTLS_E_SUCCESS &&
-	    gnutls_pubkey_export2(k->pcerts[0].pubkey, GNUTLS_X509_FMT_DER, &b) ==
-		    GNUTLS_E_SUCCESS)
+	    gnutls_pubkey_export2(k->pcerts[0].pubkey, GNUTLS_X509_FMT_DER, &b) == GNUTLS_E_SUCCESS)
 		same = a.size == b.size && memcmp(a.data, b.data, a.size) == 0;
 	gnutls_free(a.data);
 	gnutls_free(b.data);
 	if (pub)
 		gnutls_pubkey_deinit(pub);
 	if (!same)
-		return fc_err_set(err, FC_ECONFIG, "--tls-key %s does not match the certificate "
-						   "of --tls-cert %s",
+		return fc_err_set(err, FC_ECONFIG,
+				  "--tls-key %s does not match the certificate "
+				  "of --tls-cert %s",
 				  key_path, cert_path);
 	return FC_OK;
 }
@@ -267,8 +270,9 @@ static void log_serving(const struct fc_httpd_tls *t, const struct tls_keys *k, 
 
 	if (gmtime_r(&k->not_after, &tm) != NULL)
 		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fc_log(LOG_NOTICE, "httpd: tls: %s certificate serial=%s subject=\"%s\" not after %s "
-			   "(%u in chain; %s, %s); TLS %s minimum",
+	fc_log(LOG_NOTICE,
+	       "httpd: tls: %s certificate serial=%s subject=\"%s\" not after %s "
+	       "(%u in chain; %s, %s); TLS %s minimum",
 	       what, k->serial, k->subject, na, k->n_pcerts, t->cert_path, t->key_path,
 	       t->min_version == 13 ? "1.3" : "1.2");
 }
@@ -289,8 +293,9 @@ enum fc_status fc_httpd_tls_load(struct fc_httpd_limits *l, struct fc_err *err)
 	l->tls = NULL;
 	if (l->tls_cert_path == NULL && l->tls_key_path == NULL) {
 		if (l->tls_min_version != 0)
-			return fc_err_set(err, FC_ECONFIG, "--tls-min-version needs --tls-cert "
-							   "and --tls-key");
+			return fc_err_set(err, FC_ECONFIG,
+					  "--tls-min-version needs --tls-cert "
+					  "and --tls-key");
 		return FC_OK;
 	}
 	if (l->tls_cert_path == NULL || l->tls_key_path == NULL)
@@ -350,12 +355,14 @@ void fc_httpd_tls_check_access(const struct fc_httpd_tls *t)
 	if (t == NULL)
 		return;
 	if (access(t->cert_path, R_OK) != 0)
-		fc_log(LOG_WARNING, "httpd: tls: --tls-cert %s: %s for this user: SIGHUP cannot "
-				    "reload it",
+		fc_log(LOG_WARNING,
+		       "httpd: tls: --tls-cert %s: %s for this user: SIGHUP cannot "
+		       "reload it",
 		       t->cert_path, strerror(errno));
 	if (access(t->key_path, R_OK) != 0)
-		fc_log(LOG_WARNING, "httpd: tls: --tls-key %s: %s for this user: SIGHUP cannot "
-				    "reload it",
+		fc_log(LOG_WARNING,
+		       "httpd: tls: --tls-key %s: %s for this user: SIGHUP cannot "
+		       "reload it",
 		       t->key_path, strerror(errno));
 }
 

@@ -82,8 +82,11 @@ bool fc_log_format_parse(const char *s, enum fc_log_format *out)
  * not one (RFC 3629 4: no overlong forms, no surrogates, <= U+10FFFF). */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-	size_t len = p[0] < 0x80 ? 1 : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
-		   : p[0] >= 0xe0 && p[0] <= 0xef ? 3 : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+	size_t len = p[0] < 0x80		    ? 1
+		     : p[0] >= 0xc2 && p[0] <= 0xdf ? 2
+		     : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+		     : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+						    : 0;
 
 	if (len == 0 || len > n)
 		return 0;
@@ -181,7 +184,8 @@ static void write_prod(const char *where, int prio, json_t *fields, const char *
 	json_object_set_new(o, "ts", json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9));
 	json_object_set_new(o, "caller", fc_log_json_string(where ? short_caller(where) : "?"));
 	json_object_set_new(o, "message", fc_log_json_string(msg));
-	json_object_foreach(fields, key, val) {
+	json_object_foreach(fields, key, val)
+	{
 		bool clash = false;
 		for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 			clash |= strcmp(key, fixed[i]) == 0;

@@ -124,8 +124,8 @@ void fc_metric_sample_u64(struct fc_buf *b, const char *name, const char *labels
  * or lower case, and "unknown" for any other; in the alphabetical order
  * in which client_golang writes series. */
 static const char *const method_labels[] = {
-	"connect", "delete", "get", "head", "notify", "options", "patch", "post", "put", "trace",
-	"unknown",
+	"connect", "delete", "get", "head",  "notify",	"options",
+	"patch",   "post",   "put", "trace", "unknown",
 };
 #define N_METHODS (sizeof(method_labels) / sizeof(method_labels[0]))
 
@@ -167,8 +167,8 @@ void fc_http_metrics_free(struct fc_http_metrics *m)
 /* The index of method's label (promhttp's sanitizeMethod). */
 static size_t method_index(const char *method)
 {
-	static const char *const upper[] = {"CONNECT", "DELETE", "GET",   "HEAD", "NOTIFY",
-					    "OPTIONS", "PATCH",  "POST", "PUT",  "TRACE"};
+	static const char *const upper[] = {"CONNECT", "DELETE", "GET",	 "HEAD", "NOTIFY",
+					    "OPTIONS", "PATCH",	 "POST", "PUT",	 "TRACE"};
 
 	for (size_t i = 0; i < N_METHODS - 1; i++)
 		if (strcmp(method, upper[i]) == 0 || strcmp(method, method_labels[i]) == 0)
@@ -367,7 +367,8 @@ static bool net_octets(double *in, double *out)
 	val[strcspn(val, "\n")] = '\0';
 	*in = *out = 0;
 	for (k = strtok_r(hdr + 7, " ", &save1), v = strtok_r(val + 7, " ", &save2);
-	     k != NULL && v != NULL; k = strtok_r(NULL, " ", &save1), v = strtok_r(NULL, " ", &save2)) {
+	     k != NULL && v != NULL;
+	     k = strtok_r(NULL, " ", &save1), v = strtok_r(NULL, " ", &save2)) {
 		if (strcmp(k, "InOctets") == 0)
 			*in = strtod(v, NULL), found = true;
 		else if (strcmp(k, "OutOctets") == 0)
@@ -412,28 +413,28 @@ void fc_process_metrics_text(struct fc_buf *b)
 
 	if (have_stat)
 		single(b, "process_cpu_seconds_total", "counter",
-		      "Total user and system CPU time spent in seconds.", ps.cpu_s);
+		       "Total user and system CPU time spent in seconds.", ps.cpu_s);
 	single(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
-	      rlimit_soft(RLIMIT_NOFILE));
+	       rlimit_soft(RLIMIT_NOFILE));
 	if (net_octets(&in, &out)) {
 		single(b, "process_network_receive_bytes_total", "counter",
-		      "Number of bytes received by the process over the network.", in);
+		       "Number of bytes received by the process over the network.", in);
 		single(b, "process_network_transmit_bytes_total", "counter",
-		      "Number of bytes sent by the process over the network.", out);
+		       "Number of bytes sent by the process over the network.", out);
 	}
 	if (fds >= 0)
 		single(b, "process_open_fds", "gauge", "Number of open file descriptors.",
-		      (double)fds);
+		       (double)fds);
 	if (have_stat)
-		single(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-		      (double)ps.rss_bytes);
+		single(b, "process_resident_memory_bytes", "gauge",
+		       "Resident memory size in bytes.", (double)ps.rss_bytes);
 	if (have_stat && (bt = boot_time()) != 0)
 		single(b, "process_start_time_seconds", "gauge",
-		      "Start time of the process since unix epoch in seconds.",
-		      (double)bt + (double)ps.start_ticks / (double)(tck > 0 ? tck : 100));
+		       "Start time of the process since unix epoch in seconds.",
+		       (double)bt + (double)ps.start_ticks / (double)(tck > 0 ? tck : 100));
 	if (have_stat)
 		single(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
-		      (double)ps.vsize);
+		       (double)ps.vsize);
 	single(b, "process_virtual_memory_max_bytes", "gauge",
-	      "Maximum amount of virtual memory available in bytes.", rlimit_soft(RLIMIT_AS));
+	       "Maximum amount of virtual memory available in bytes.", rlimit_soft(RLIMIT_AS));
 }

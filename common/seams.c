@@ -63,8 +63,14 @@ int64_t fc_now_ms(void)
 	return now_fn != NULL ? now_fn() * 1000 : default_now_ms();
 }
 
-int64_t fc_mono_ms(void) { return mono_fn(); }
-enum fc_status fc_rand_bytes(uint8_t *buf, size_t n) { return rand_fn(buf, n); }
+int64_t fc_mono_ms(void)
+{
+	return mono_fn();
+}
+enum fc_status fc_rand_bytes(uint8_t *buf, size_t n)
+{
+	return rand_fn(buf, n);
+}
 
 /* Replace the wall clock (seconds; fc_now_ms follows); NULL restores it. */
 void fc_set_now_fn(int64_t (*fn)(void))
@@ -80,8 +86,14 @@ void fc_set_now_ms_fn(int64_t (*fn)(void))
 	now_fn = NULL;
 }
 
-void fc_set_mono_fn(int64_t (*fn)(void)) { mono_fn = fn ? fn : default_mono_ms; }
-void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *, size_t)) { rand_fn = fn ? fn : default_rand; }
+void fc_set_mono_fn(int64_t (*fn)(void))
+{
+	mono_fn = fn ? fn : default_mono_ms;
+}
+void fc_set_rand_fn(enum fc_status (*fn)(uint8_t *, size_t))
+{
+	rand_fn = fn ? fn : default_rand;
+}
 
 /* --- deadlines ---------------------------------------------------------- */
 

@@ -37,19 +37,19 @@ enum cfg_issuer_type {
 
 /* One OIDCIssuers or MetaIssuers entry. */
 struct cfg_issuer {
-	char *key;         /* the map key: issuer URL, or wildcard pattern for meta */
-	bool is_meta;      /* from MetaIssuers */
-	char *issuer_url;  /* IssuerURL (NULL for meta entries that omit it) */
-	char *client_id;   /* ClientID: required `aud` */
-	char *type_name;   /* Type, as written */
+	char *key;	  /* the map key: issuer URL, or wildcard pattern for meta */
+	bool is_meta;	  /* from MetaIssuers */
+	char *issuer_url; /* IssuerURL (NULL for meta entries that omit it) */
+	char *client_id;  /* ClientID: required `aud` */
+	char *type_name;  /* Type, as written */
 	enum cfg_issuer_type type;
-	char *ci_provider;          /* CIProvider */
-	char *issuer_claim;         /* IssuerClaim (JSONPath such as $.a.b) */
-	char *subject_domain;       /* SubjectDomain */
-	char *spiffe_trust_domain;  /* SPIFFETrustDomain */
-	char *challenge_claim;      /* ChallengeClaim as written */
+	char *ci_provider;			   /* CIProvider */
+	char *issuer_claim;			   /* IssuerClaim (JSONPath such as $.a.b) */
+	char *subject_domain;			   /* SubjectDomain */
+	char *spiffe_trust_domain;		   /* SPIFFETrustDomain */
+	char *challenge_claim;			   /* ChallengeClaim as written */
 	char *description, *contact, *environment; /* informational */
-	char *ca_cert_pem;          /* CACert (PEM text) */
+	char *ca_cert_pem;			   /* CACert (PEM text) */
 	bool skip_email_verification;
 };
 
@@ -73,7 +73,7 @@ struct cfg_ci_provider {
 struct cfg_identity {
 	struct cfg_issuer *issuers; /* OIDCIssuers, in file order */
 	size_t n_issuers;
-	struct cfg_issuer *meta;    /* MetaIssuers, in file order */
+	struct cfg_issuer *meta; /* MetaIssuers, in file order */
 	size_t n_meta;
 	struct cfg_ci_provider *ci; /* CIIssuerMetadata, in file order */
 	size_t n_ci;
@@ -135,12 +135,12 @@ bool cfg_spiffe_trust_domain_parse(const char *s, char **td);
 struct cfg_template;
 
 /* Hard limits (Go has none of these but the depth of {{template}} calls). */
-#define CFG_TEMPLATE_MAX_LEN (64 * 1024)        /* template text, bytes */
-#define CFG_TEMPLATE_MAX_DEPTH 100              /* nesting of controls and ( ) */
-#define CFG_TEMPLATE_MAX_OUT (256 * 1024)       /* rendered output, bytes */
+#define CFG_TEMPLATE_MAX_LEN (64 * 1024)	/* template text, bytes */
+#define CFG_TEMPLATE_MAX_DEPTH 100		/* nesting of controls and ( ) */
+#define CFG_TEMPLATE_MAX_OUT (256 * 1024)	/* rendered output, bytes */
 #define CFG_TEMPLATE_MAX_MEM (16 * 1024 * 1024) /* values made while rendering */
-#define CFG_TEMPLATE_MAX_EXEC_DEPTH 400         /* nested evaluation and calls */
-#define CFG_TEMPLATE_MAX_WORK (1000 * 1000)     /* steps and bytes/64 handled */
+#define CFG_TEMPLATE_MAX_EXEC_DEPTH 400		/* nested evaluation and calls */
+#define CFG_TEMPLATE_MAX_WORK (1000 * 1000)	/* steps and bytes/64 handled */
 
 /* Parse a template; on a syntax error FC_ECONFIG with the position in err. */
 enum fc_status cfg_template_parse(const char *text, struct cfg_template **out, struct fc_err *err);

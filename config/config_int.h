@@ -21,7 +21,7 @@
 
 /* How a field is stored in its struct. */
 enum cfg_field_kind {
-	CFG_FIELD_STR,  /* char * */
+	CFG_FIELD_STR,	/* char * */
 	CFG_FIELD_BOOL, /* bool */
 };
 

@@ -15,9 +15,9 @@ struct default_issuer {
 /* Fulcio's DefaultConfig is a Go map, so it has no order; this is the order
  * of its source text. */
 static const struct default_issuer default_issuers[] = {
-	{ "https://oauth2.sigstore.dev/auth", "$.federated_claims.connector_id", CFG_TYPE_EMAIL },
-	{ "https://accounts.google.com", NULL, CFG_TYPE_EMAIL },
-	{ "https://token.actions.githubusercontent.com", NULL, CFG_TYPE_GITHUB_WORKFLOW },
+	{"https://oauth2.sigstore.dev/auth", "$.federated_claims.connector_id", CFG_TYPE_EMAIL},
+	{"https://accounts.google.com", NULL, CFG_TYPE_EMAIL},
+	{"https://token.actions.githubusercontent.com", NULL, CFG_TYPE_GITHUB_WORKFLOW},
 };
 
 /*

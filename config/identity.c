@@ -15,7 +15,7 @@
 /* What the builder needs to say where a problem is. */
 struct bctx {
 	const char *name; /* file name for messages */
-	bool yaml;        /* spell keys as in YAML */
+	bool yaml;	  /* spell keys as in YAML */
 	struct fc_err *err;
 };
 
@@ -66,7 +66,8 @@ static bool sort_member(struct bctx *b, const char *path, const char *what,
 			fc_log(LOG_DEBUG, "config: %s: %s: ignoring unknown %s \"%s\"", b->name,
 			       path, what, k);
 		else
-			fc_log(LOG_DEBUG, "config: %s: ignoring unknown %s \"%s\"", b->name, what, k);
+			fc_log(LOG_DEBUG, "config: %s: ignoring unknown %s \"%s\"", b->name, what,
+			       k);
 		return true;
 	}
 	if (parts[i] != NULL) {
@@ -89,20 +90,14 @@ static bool sort_member(struct bctx *b, const char *path, const char *what,
 static const char *jtype(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "a mapping";
-	case JSON_ARRAY:
-		return "a list";
-	case JSON_STRING:
-		return "a string";
+	case JSON_OBJECT: return "a mapping";
+	case JSON_ARRAY: return "a list";
+	case JSON_STRING: return "a string";
 	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
+	case JSON_REAL: return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	default:
-		return "null";
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
 	}
 }
 
@@ -165,14 +160,15 @@ static bool set_issuer_field(struct bctx *b, const char *path, const struct cfg_
 static bool build_issuer(struct bctx *b, const char *ipath, const json_t *obj,
 			 struct cfg_issuer *iss)
 {
-	const json_t *parts[CFG_N_ISSUER_FIELDS] = { NULL };
+	const json_t *parts[CFG_N_ISSUER_FIELDS] = {NULL};
 	const char *k;
 	json_t *v;
 	size_t i;
 
 	if (!check_object(b, ipath, obj))
 		return false;
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		char *path;
 		bool ok;
 
@@ -208,7 +204,8 @@ static bool build_issuers(struct bctx *b, const json_t *map, bool meta, struct c
 	if (json_object_size(map) == 0)
 		return true;
 	*out = fc_xcalloc(json_object_size(map), sizeof(**out));
-	json_object_foreach((json_t *)map, k, v) {
+	json_object_foreach((json_t *)map, k, v)
+	{
 		struct cfg_issuer *iss = &(*out)[*n];
 		char *ipath;
 		bool ok;
@@ -273,7 +270,7 @@ static bool add_ext(struct bctx *b, const char *fpath, const struct cfg_field *f
 static bool build_ext(struct bctx *b, const char *cpath, const json_t *obj,
 		      struct cfg_ci_provider *ci)
 {
-	const json_t *parts[CFG_N_EXT_FIELDS] = { NULL };
+	const json_t *parts[CFG_N_EXT_FIELDS] = {NULL};
 	const char *k;
 	json_t *v;
 	char *path;
@@ -287,7 +284,8 @@ static bool build_ext(struct bctx *b, const char *cpath, const json_t *obj,
 		goto out;
 	if (json_object_size(obj) > 0)
 		ci->extension_templates = fc_xcalloc(json_object_size(obj), sizeof(struct cfg_kv));
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		char *fpath;
 		bool good;
 
@@ -326,7 +324,8 @@ static bool build_defaults(struct bctx *b, const char *cpath, const json_t *obj,
 		goto out;
 	if (json_object_size(obj) > 0)
 		ci->defaults = fc_xcalloc(json_object_size(obj), sizeof(struct cfg_kv));
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		char *vpath = fc_xasprintf("%s[\"%s\"]", path, k);
 		char *s = NULL;
 		bool good = get_str(b, vpath, v, &s);
@@ -350,7 +349,7 @@ out:
 static bool build_ci(struct bctx *b, const char *name, const json_t *obj,
 		     struct cfg_ci_provider *ci)
 {
-	const json_t *parts[CFG_N_CI_FIELDS] = { NULL };
+	const json_t *parts[CFG_N_CI_FIELDS] = {NULL};
 	const char *k;
 	json_t *v;
 	char *cpath, *path = NULL;
@@ -361,7 +360,8 @@ static bool build_ci(struct bctx *b, const char *name, const json_t *obj,
 	cpath = cfg_ci_path(name, b->yaml);
 	if (!check_object(b, cpath, obj))
 		goto out;
-	json_object_foreach((json_t *)obj, k, v) {
+	json_object_foreach((json_t *)obj, k, v)
+	{
 		if (!sort_member(b, cpath, "key", cfg_ci_fields, CFG_N_CI_FIELDS, parts, k, v, &i))
 			goto out;
 	}
@@ -394,7 +394,8 @@ static bool build_cis(struct bctx *b, const json_t *map, struct cfg_identity *cf
 		return false;
 	if (json_object_size(map) > 0)
 		cfg->ci = fc_xcalloc(json_object_size(map), sizeof(*cfg->ci));
-	json_object_foreach((json_t *)map, k, v) {
+	json_object_foreach((json_t *)map, k, v)
+	{
 		cfg->n_ci++;
 		if (!build_ci(b, k, v, &cfg->ci[cfg->n_ci - 1]))
 			return false;
@@ -408,7 +409,7 @@ static bool build_cis(struct bctx *b, const json_t *map, struct cfg_identity *cf
  */
 static enum fc_status build(struct bctx *b, const json_t *root, struct cfg_identity **out)
 {
-	const json_t *parts[CFG_N_TOP_FIELDS] = { NULL };
+	const json_t *parts[CFG_N_TOP_FIELDS] = {NULL};
 	struct cfg_identity *cfg = fc_xcalloc(1, sizeof(*cfg));
 	enum fc_status st = FC_ECONFIG;
 	const char *k;
@@ -419,7 +420,8 @@ static enum fc_status build(struct bctx *b, const json_t *root, struct cfg_ident
 		fc_err_set(b->err, FC_ECONFIG, "config: %s: top level must be a mapping", b->name);
 		goto out;
 	}
-	json_object_foreach((json_t *)root, k, v) {
+	json_object_foreach((json_t *)root, k, v)
+	{
 		if (!sort_member(b, NULL, "key", cfg_top_fields, CFG_N_TOP_FIELDS, parts, k, v, &i))
 			goto out;
 	}
@@ -456,8 +458,8 @@ enum fc_status cfg_identity_load_mem(const char *text, size_t len, const char *n
 				     struct cfg_identity **out, struct fc_err *err)
 {
 	struct cfg_identity *cfg = NULL;
-	struct bctx b = { .name = name ? name : "(config)", .err = err };
-	struct fc_err yerr = { 0 };
+	struct bctx b = {.name = name ? name : "(config)", .err = err};
+	struct fc_err yerr = {0};
 	enum fc_status st = FC_ECONFIG;
 	json_error_t jerr;
 	json_t *root = NULL;
@@ -509,7 +511,7 @@ out:
 enum fc_status cfg_identity_load_file(const char *path, struct cfg_identity **out,
 				      struct fc_err *err)
 {
-	struct fc_err rerr = { 0 };
+	struct fc_err rerr = {0};
 	enum fc_status st;
 	char *text = NULL, *alt = NULL;
 	size_t len = 0;

@@ -16,13 +16,15 @@
 
 #include "config_int.h"
 
-#define ISS_STR(json, yaml, member) \
-	{ json, yaml, offsetof(struct cfg_issuer, member), CFG_FIELD_STR }
+#define ISS_STR(json, yaml, member)                                                                \
+	{                                                                                          \
+		json, yaml, offsetof(struct cfg_issuer, member), CFG_FIELD_STR                     \
+	}
 
 const struct cfg_field cfg_top_fields[] = {
-	[CFG_TOP_OIDC] = { "OIDCIssuers", "oidc-issuers", 0, CFG_FIELD_STR },
-	[CFG_TOP_META] = { "MetaIssuers", "meta-issuers", 0, CFG_FIELD_STR },
-	[CFG_TOP_CI] = { "CIIssuerMetadata", "ci-issuer-metadata", 0, CFG_FIELD_STR },
+	[CFG_TOP_OIDC] = {"OIDCIssuers", "oidc-issuers", 0, CFG_FIELD_STR},
+	[CFG_TOP_META] = {"MetaIssuers", "meta-issuers", 0, CFG_FIELD_STR},
+	[CFG_TOP_CI] = {"CIIssuerMetadata", "ci-issuer-metadata", 0, CFG_FIELD_STR},
 };
 
 /* OIDCIssuer's json and yaml tags. */
@@ -39,46 +41,44 @@ const struct cfg_field cfg_issuer_fields[] = {
 	ISS_STR("Contact", "contact", contact),
 	ISS_STR("Environment", "environment", environment),
 	ISS_STR("CACert", "ca-cert", ca_cert_pem),
-	{ "SkipEmailVerification", "skip-email-verification",
-	  offsetof(struct cfg_issuer, skip_email_verification), CFG_FIELD_BOOL },
+	{"SkipEmailVerification", "skip-email-verification",
+	 offsetof(struct cfg_issuer, skip_email_verification), CFG_FIELD_BOOL},
 };
 
 /* IssuerMetadata's json and yaml tags. */
 const struct cfg_field cfg_ci_fields[] = {
-	[CFG_CI_DEFAULTS] = { "DefaultTemplateValues", "default-template-values", 0,
-			      CFG_FIELD_STR },
-	[CFG_CI_EXT] = { "ExtensionTemplates", "extension-templates", 0, CFG_FIELD_STR },
-	[CFG_CI_SAN] = { "SubjectAlternativeNameTemplate", "subject-alternative-name-template",
-			 0, CFG_FIELD_STR },
+	[CFG_CI_DEFAULTS] = {"DefaultTemplateValues", "default-template-values", 0, CFG_FIELD_STR},
+	[CFG_CI_EXT] = {"ExtensionTemplates", "extension-templates", 0, CFG_FIELD_STR},
+	[CFG_CI_SAN] = {"SubjectAlternativeNameTemplate", "subject-alternative-name-template", 0,
+			CFG_FIELD_STR},
 };
 
 /* Every field of certificate.Extensions (pkg/certificate/extensions.go).
  * `Issuer` has no tags, so yaml.v3 spells it in lower case. */
 const struct cfg_field cfg_ext_fields[] = {
-	{ "Issuer", "issuer", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowTrigger", "github-workflow-trigger", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowSHA", "github-workflow-sha", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowName", "github-workflow-name", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowRepository", "github-workflow-repository", 0, CFG_FIELD_STR },
-	{ "GithubWorkflowRef", "github-workflow-ref", 0, CFG_FIELD_STR },
-	{ "BuildSignerURI", "build-signer-uri", 0, CFG_FIELD_STR },
-	{ "BuildSignerDigest", "build-signer-digest", 0, CFG_FIELD_STR },
-	{ "RunnerEnvironment", "runner-environment", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryURI", "source-repository-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryDigest", "source-repository-digest", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryRef", "source-repository-ref", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryIdentifier", "source-repository-identifier", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryOwnerURI", "source-repository-owner-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryOwnerIdentifier", "source-repository-owner-identifier", 0,
-	  CFG_FIELD_STR },
-	{ "BuildConfigURI", "build-config-uri", 0, CFG_FIELD_STR },
-	{ "BuildConfigDigest", "build-config-digest", 0, CFG_FIELD_STR },
-	{ "BuildTrigger", "build-trigger", 0, CFG_FIELD_STR },
-	{ "RunInvocationURI", "run-invocation-uri", 0, CFG_FIELD_STR },
-	{ "SourceRepositoryVisibilityAtSigning", "source-repository-visibility-at-signing", 0,
-	  CFG_FIELD_STR },
-	{ "DeploymentEnvironment", "deployment-environment", 0, CFG_FIELD_STR },
-	{ "Subject", "subject", 0, CFG_FIELD_STR },
+	{"Issuer", "issuer", 0, CFG_FIELD_STR},
+	{"GithubWorkflowTrigger", "github-workflow-trigger", 0, CFG_FIELD_STR},
+	{"GithubWorkflowSHA", "github-workflow-sha", 0, CFG_FIELD_STR},
+	{"GithubWorkflowName", "github-workflow-name", 0, CFG_FIELD_STR},
+	{"GithubWorkflowRepository", "github-workflow-repository", 0, CFG_FIELD_STR},
+	{"GithubWorkflowRef", "github-workflow-ref", 0, CFG_FIELD_STR},
+	{"BuildSignerURI", "build-signer-uri", 0, CFG_FIELD_STR},
+	{"BuildSignerDigest", "build-signer-digest", 0, CFG_FIELD_STR},
+	{"RunnerEnvironment", "runner-environment", 0, CFG_FIELD_STR},
+	{"SourceRepositoryURI", "source-repository-uri", 0, CFG_FIELD_STR},
+	{"SourceRepositoryDigest", "source-repository-digest", 0, CFG_FIELD_STR},
+	{"SourceRepositoryRef", "source-repository-ref", 0, CFG_FIELD_STR},
+	{"SourceRepositoryIdentifier", "source-repository-identifier", 0, CFG_FIELD_STR},
+	{"SourceRepositoryOwnerURI", "source-repository-owner-uri", 0, CFG_FIELD_STR},
+	{"SourceRepositoryOwnerIdentifier", "source-repository-owner-identifier", 0, CFG_FIELD_STR},
+	{"BuildConfigURI", "build-config-uri", 0, CFG_FIELD_STR},
+	{"BuildConfigDigest", "build-config-digest", 0, CFG_FIELD_STR},
+	{"BuildTrigger", "build-trigger", 0, CFG_FIELD_STR},
+	{"RunInvocationURI", "run-invocation-uri", 0, CFG_FIELD_STR},
+	{"SourceRepositoryVisibilityAtSigning", "source-repository-visibility-at-signing", 0,
+	 CFG_FIELD_STR},
+	{"DeploymentEnvironment", "deployment-environment", 0, CFG_FIELD_STR},
+	{"Subject", "subject", 0, CFG_FIELD_STR},
 };
 
 static const char *const type_names[] = {
@@ -155,8 +155,7 @@ const char *cfg_issuer_challenge_claim(const struct cfg_issuer *iss)
 /*
  * CI provider metadata by name, or NULL (also for NULL arguments).
  */
-const struct cfg_ci_provider *cfg_ci_provider_find(const struct cfg_identity *cfg,
-						   const char *name)
+const struct cfg_ci_provider *cfg_ci_provider_find(const struct cfg_identity *cfg, const char *name)
 {
 	if (cfg == NULL || name == NULL)
 		return NULL;

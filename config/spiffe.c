@@ -30,7 +30,8 @@ static bool valid_path(const char *s)
 		const char *seg = s + 1;
 		size_t n = strcspn(seg, "/");
 
-		if (n == 0 || (n == 1 && seg[0] == '.') || (n == 2 && seg[0] == '.' && seg[1] == '.'))
+		if (n == 0 || (n == 1 && seg[0] == '.') ||
+		    (n == 2 && seg[0] == '.' && seg[1] == '.'))
 			return false;
 		for (size_t i = 0; i < n; i++)
 			if (!path_char(seg[i]))

@@ -63,8 +63,8 @@ enum fc_status cfg_template_parse(const char *text, struct cfg_template **out, s
 static enum fc_status render(const struct cfg_template *t, const struct tmpl_map *m, char **out,
 			     struct fc_err *err)
 {
-	struct fc_err local = { 0 };
-	struct tmpl_exec x = { .t = t, .data = m, .err = err != NULL ? err : &local };
+	struct fc_err local = {0};
+	struct tmpl_exec x = {.t = t, .data = m, .err = err != NULL ? err : &local};
 	enum fc_status st = FC_EINPUT;
 
 	if (x.err->status != FC_OK)
@@ -109,7 +109,7 @@ static int kv_ptr_order(const void *a, const void *b)
 enum fc_status cfg_template_render_kv(const struct cfg_template *t, const struct cfg_kv *kv,
 				      size_t n, char **out, struct fc_err *err)
 {
-	struct tmpl_map m = { .enumerable = true };
+	struct tmpl_map m = {.enumerable = true};
 	const struct cfg_kv **order;
 	struct cfg_kv *uniq;
 	size_t k = 0, u = 0;
@@ -148,7 +148,7 @@ enum fc_status cfg_template_render(const struct cfg_template *t,
 				   const char *(*lookup)(void *ctx, const char *name), void *ctx,
 				   char **out, struct fc_err *err)
 {
-	struct tmpl_map m = { .lookup = lookup, .ctx = ctx };
+	struct tmpl_map m = {.lookup = lookup, .ctx = ctx};
 
 	if (t == NULL || lookup == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "template: bad arguments");

@@ -259,8 +259,7 @@ static bool eval_field(struct tmpl_exec *x, struct tmpl_str name, bool has_args,
 				       name.p);
 	out->k = TV_STRING;
 	if (!cfg_tmpl_map_get(x, receiver->m, name.p, name.n, &out->s))
-		return cfg_tmpl_errorf(x, "map has no entry for key \"%.*s\"", (int)name.n,
-				       name.p);
+		return cfg_tmpl_errorf(x, "map has no entry for key \"%.*s\"", (int)name.n, name.p);
 	return true;
 }
 
@@ -319,10 +318,8 @@ static bool ideal_constant(struct tmpl_exec *x, const struct tmpl_arg *a, struct
 		out->k = TV_INT;
 		out->i = a->num.i;
 		return true;
-	case TI_OVERFLOW:
-		return cfg_tmpl_errorf(x, "%.*s overflows int", (int)a->s.n, a->s.p);
-	case TI_NONE:
-		break;
+	case TI_OVERFLOW: return cfg_tmpl_errorf(x, "%.*s overflows int", (int)a->s.n, a->s.p);
+	case TI_NONE: break;
 	}
 	out->k = TV_INVALID;
 	return true;
@@ -346,8 +343,7 @@ static bool validate_type(struct tmpl_exec *x, const struct tmpl_val *v, enum tm
 					       cfg_tmpl_type_name(v));
 		return true;
 	case TP_NONE:
-	case TP_VALUE:
-		break;
+	case TP_VALUE: break;
 	}
 	return true;
 }
@@ -495,8 +491,7 @@ static bool eval_command(struct tmpl_exec *x, const struct tmpl_val *dot,
 		if (!not_a_function(x, cmd->n, final))
 			return false;
 		return eval_pipeline(x, dot, first->pipe, out);
-	default:
-		break;
+	default: break;
 	}
 	if (!not_a_function(x, cmd->n, final))
 		return false;
@@ -505,9 +500,7 @@ static bool eval_command(struct tmpl_exec *x, const struct tmpl_val *dot,
 		out->k = TV_BOOL;
 		out->b = first->b;
 		return true;
-	case TA_DOT:
-		*out = *dot;
-		return true;
+	case TA_DOT: *out = *dot; return true;
 	case TA_NIL: return cfg_tmpl_errorf(x, "nil is not a command");
 	case TA_STRING:
 		out->k = TV_STRING;
@@ -522,7 +515,7 @@ static bool eval_command(struct tmpl_exec *x, const struct tmpl_val *dot,
 static bool eval_pipeline(struct tmpl_exec *x, const struct tmpl_val *dot,
 			  const struct tmpl_pipe *pipe, struct tmpl_val *out)
 {
-	struct tmpl_val v = { .k = TV_INVALID };
+	struct tmpl_val v = {.k = TV_INVALID};
 
 	out->k = TV_INVALID;
 	if (pipe == NULL)
@@ -616,7 +609,7 @@ static enum wres range_iteration(struct tmpl_exec *x, const struct tmpl_node *n,
 static enum wres range_count(struct tmpl_exec *x, const struct tmpl_node *n, size_t mark,
 			     const struct tmpl_val *v, bool *ran)
 {
-	struct tmpl_val none = { .k = TV_INVALID }, e = *v;
+	struct tmpl_val none = {.k = TV_INVALID}, e = *v;
 	int64_t count = v->k == TV_INT ? v->i : v->u8;
 
 	if (n->pipe->n_decl > 1) {
@@ -649,7 +642,7 @@ static enum wres range_map(struct tmpl_exec *x, const struct tmpl_node *n, size_
 	if (!cfg_tmpl_map_entries(x, v->m, &kv, &count))
 		return W_ERR;
 	for (size_t i = 0; i < count; i++) {
-		struct tmpl_val key = { .k = TV_STRING }, val = { .k = TV_STRING };
+		struct tmpl_val key = {.k = TV_STRING}, val = {.k = TV_STRING};
 		enum wres r;
 
 		key.s.p = kv[i].key;
@@ -711,7 +704,7 @@ static enum wres walk_template(struct tmpl_exec *x, const struct tmpl_val *dot,
 {
 	const struct tmpl_tree *tree = find_tree(x->t, n->text);
 	size_t base = x->var_base, mark;
-	struct tmpl_str dollar = { "$", 1 };
+	struct tmpl_str dollar = {"$", 1};
 	struct tmpl_val v;
 	enum wres r;
 
@@ -795,9 +788,9 @@ static enum wres walk_list(struct tmpl_exec *x, const struct tmpl_val *dot,
  */
 bool cfg_tmpl_execute(struct tmpl_exec *x)
 {
-	struct tmpl_str main_name = { "", 0 }, dollar = { "$", 1 };
+	struct tmpl_str main_name = {"", 0}, dollar = {"$", 1};
 	const struct tmpl_tree *tree = find_tree(x->t, main_name);
-	struct tmpl_val dot = { .k = TV_MAP };
+	struct tmpl_val dot = {.k = TV_MAP};
 
 	dot.m = x->data;
 	if (tree == NULL)

@@ -148,19 +148,15 @@ static void fmt_f(struct tmpl_w *w, bool neg, const struct digs *d, int prec)
 }
 
 /* formatDigits */
-static void format_digits(struct tmpl_w *w, bool shortest, bool neg, const struct digs *d,
-			  int prec, char fmt)
+static void format_digits(struct tmpl_w *w, bool shortest, bool neg, const struct digs *d, int prec,
+			  char fmt)
 {
 	int eprec, exp;
 
 	switch (fmt) {
 	case 'e':
-	case 'E':
-		fmt_e(w, neg, d, prec, fmt);
-		return;
-	case 'f':
-		fmt_f(w, neg, d, prec);
-		return;
+	case 'E': fmt_e(w, neg, d, prec, fmt); return;
+	case 'f': fmt_f(w, neg, d, prec); return;
 	default: /* g, G */
 		eprec = prec;
 		if (eprec > d->nd && d->nd >= d->dp)
@@ -248,7 +244,7 @@ static void fmt_x(struct tmpl_w *w, int prec, char fmt, bool neg, uint64_t mant,
 void cfg_tmpl_format_float(struct tmpl_w *w, double v, char fmt, int prec)
 {
 	uint64_t bits, mant;
-	struct digs d = { NULL, 0, 0 };
+	struct digs d = {NULL, 0, 0};
 	bool neg, shortest = prec < 0;
 	int exp;
 

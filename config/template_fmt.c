@@ -488,7 +488,7 @@ static void print_map(struct pp *p, const struct tmpl_val *m, int32_t verb)
 		return;
 	cfg_tmpl_puts(p->w, p->f.sharp_v ? "map[string]string{" : "map[");
 	for (size_t i = 0; i < n; i++) {
-		struct tmpl_val k = { .k = TV_STRING }, v = { .k = TV_STRING };
+		struct tmpl_val k = {.k = TV_STRING}, v = {.k = TV_STRING};
 
 		if (i > 0)
 			cfg_tmpl_puts(p->w, p->f.sharp_v ? ", " : " ");
@@ -520,8 +520,9 @@ static void print_arg(struct pp *p, const struct tmpl_val *v, int32_t verb)
 	}
 	if (verb == 'p') {
 		if (v->k == TV_MAP)
-			fail(p, cfg_tmpl_errorf(p->x, "printf %%p of the claim map prints an address "
-						      "in Go's memory; fulcrum does not support it"));
+			fail(p,
+			     cfg_tmpl_errorf(p->x, "printf %%p of the claim map prints an address "
+						   "in Go's memory; fulcrum does not support it"));
 		else
 			bad_verb(p, verb, v);
 		return;
@@ -790,7 +791,7 @@ static void do_printf(struct pp *p, const char *s, size_t end, const struct tmpl
 bool cfg_tmpl_sprintf(struct tmpl_exec *x, struct tmpl_w *w, struct tmpl_str format,
 		      const struct tmpl_val *argv, size_t argc)
 {
-	struct pp p = { .x = x, .w = w };
+	struct pp p = {.x = x, .w = w};
 	size_t before = w->b.len;
 
 	if (!cfg_tmpl_charge(x, format.n / 16 + argc))
@@ -807,7 +808,7 @@ bool cfg_tmpl_sprintf(struct tmpl_exec *x, struct tmpl_w *w, struct tmpl_str for
 bool cfg_tmpl_sprint(struct tmpl_exec *x, struct tmpl_w *w, const struct tmpl_val *argv,
 		     size_t argc, bool ln)
 {
-	struct pp p = { .x = x, .w = w };
+	struct pp p = {.x = x, .w = w};
 	size_t before = w->b.len;
 	bool prev_string = false;
 

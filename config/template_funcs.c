@@ -71,7 +71,8 @@ static bool fn_index(struct tmpl_exec *x, const struct tmpl_val *argv, size_t ar
 		} else if (item.k == TV_MAP) {
 			const struct tmpl_map *m = item.m;
 			if (k->k == TV_INVALID)
-				return call_err(x, FN_INDEX, "value is nil; should be of type string");
+				return call_err(x, FN_INDEX,
+						"value is nil; should be of type string");
 			if (k->k != TV_STRING)
 				return call_err(x, FN_INDEX, "value has type %s; should be string",
 						cfg_tmpl_type_name(k));
@@ -128,9 +129,7 @@ static bool fn_len(struct tmpl_exec *x, const struct tmpl_val *v, struct tmpl_va
 
 	out->k = TV_INT;
 	switch (v->k) {
-	case TV_STRING:
-		out->i = (int64_t)v->s.n;
-		return true;
+	case TV_STRING: out->i = (int64_t)v->s.n; return true;
 	case TV_MAP:
 		if (!cfg_tmpl_map_entries(x, v->m, &kv, &n))
 			return false;
@@ -380,14 +379,14 @@ static void query_escape(struct tmpl_w *w, const struct tmpl_str *s)
 		} else if (c == ' ') {
 			cfg_tmpl_putc(w, '+');
 		} else {
-			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+			char e[3] = {'%', hex[c >> 4], hex[c & 15]};
 			cfg_tmpl_put(w, e, 3);
 		}
 	}
 }
 
-static bool escaper(struct tmpl_exec *x, enum tmpl_fn fn, const struct tmpl_val *argv,
-		    size_t argc, struct tmpl_val *out)
+static bool escaper(struct tmpl_exec *x, enum tmpl_fn fn, const struct tmpl_val *argv, size_t argc,
+		    struct tmpl_val *out)
 {
 	struct tmpl_val s;
 	struct tmpl_w w;
@@ -404,8 +403,8 @@ static bool escaper(struct tmpl_exec *x, enum tmpl_fn fn, const struct tmpl_val 
 	return cfg_tmpl_w_to_val(x, &w, out);
 }
 
-static bool printer(struct tmpl_exec *x, enum tmpl_fn fn, const struct tmpl_val *argv,
-		    size_t argc, struct tmpl_val *out)
+static bool printer(struct tmpl_exec *x, enum tmpl_fn fn, const struct tmpl_val *argv, size_t argc,
+		    struct tmpl_val *out)
 {
 	struct tmpl_w w;
 	bool ok;

@@ -135,9 +135,9 @@ void cfg_tmpl_format_float(struct tmpl_w *w, double v, char fmt, int prec);
 
 enum tmpl_kind {
 	TV_INVALID, /* reflect.Value{}: "no value" */
-	TV_NIL,     /* a nil interface{}: only as an argument of print/printf/... */
+	TV_NIL,	    /* a nil interface{}: only as an argument of print/printf/... */
 	TV_BOOL,
-	TV_INT,   /* int */
+	TV_INT,	  /* int */
 	TV_UINT8, /* a byte of a string */
 	TV_FLOAT, /* float64 */
 	TV_STRING,
@@ -210,9 +210,9 @@ extern const struct tmpl_fninfo cfg_tmpl_fns[FN_COUNT];
 enum tmpl_fn cfg_tmpl_fn_find(const char *name, size_t n);
 
 enum tmpl_arg_kind {
-	TA_FIELD,  /* .a.b: idents */
-	TA_CHAIN,  /* (pipe).a.b or fn.a: base, idents */
-	TA_VAR,    /* $x.a: idents[0] is the variable's name */
+	TA_FIELD, /* .a.b: idents */
+	TA_CHAIN, /* (pipe).a.b or fn.a: base, idents */
+	TA_VAR,	  /* $x.a: idents[0] is the variable's name */
 	TA_DOT,
 	TA_NIL,
 	TA_BOOL,
@@ -265,7 +265,7 @@ enum tmpl_node_kind {
 	TN_TEMPLATE,
 	TN_BREAK,
 	TN_CONTINUE,
-	TN_END,  /* parse only */
+	TN_END,	 /* parse only */
 	TN_ELSE, /* parse only */
 };
 
@@ -355,7 +355,7 @@ struct tmpl_lexer {
 	int paren_depth;
 	bool inside_action;
 	size_t action_pos; /* of the current action's "{{" */
-	size_t err_pos;    /* 1 + where to report the next error; 0: the item */
+	size_t err_pos;	   /* 1 + where to report the next error; 0: the item */
 	struct tmpl_item_tok item;
 	char msg[128];
 };

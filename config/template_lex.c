@@ -35,10 +35,17 @@ static const struct {
 	const char *word;
 	enum tmpl_item item;
 } keywords[] = {
-	{ "block", IT_BLOCK },	   { "break", IT_BREAK }, { "continue", IT_CONTINUE },
-	{ "define", IT_DEFINE },   { "else", IT_ELSE },	  { "end", IT_END },
-	{ "if", IT_IF },	   { "range", IT_RANGE }, { "nil", IT_NIL },
-	{ "template", IT_TEMPLATE }, { "with", IT_WITH },
+	{"block", IT_BLOCK},
+	{"break", IT_BREAK},
+	{"continue", IT_CONTINUE},
+	{"define", IT_DEFINE},
+	{"else", IT_ELSE},
+	{"end", IT_END},
+	{"if", IT_IF},
+	{"range", IT_RANGE},
+	{"nil", IT_NIL},
+	{"template", IT_TEMPLATE},
+	{"with", IT_WITH},
 };
 
 static int32_t next(struct tmpl_lexer *l)
@@ -296,25 +303,17 @@ static enum lstate lex_inside_action(struct tmpl_lexer *l)
 		return LS_SPACE;
 	}
 	switch (r) {
-	case '=':
-		return emit(l, IT_ASSIGN);
+	case '=': return emit(l, IT_ASSIGN);
 	case ':':
 		if (next(l) != '=')
 			return errorf(l, "expected :=");
 		return emit(l, IT_DECLARE);
-	case '|':
-		return emit(l, IT_PIPE);
-	case '"':
-		return LS_QUOTE;
-	case '`':
-		return LS_RAW_QUOTE;
-	case '$':
-		return LS_VARIABLE;
-	case '\'':
-		return LS_CHAR;
-	case '(':
-		l->paren_depth++;
-		return emit(l, IT_LEFT_PAREN);
+	case '|': return emit(l, IT_PIPE);
+	case '"': return LS_QUOTE;
+	case '`': return LS_RAW_QUOTE;
+	case '$': return LS_VARIABLE;
+	case '\'': return LS_CHAR;
+	case '(': l->paren_depth++; return emit(l, IT_LEFT_PAREN);
 	case ')':
 		if (--l->paren_depth < 0)
 			return errorf(l, "unexpected right paren");
@@ -324,8 +323,7 @@ static enum lstate lex_inside_action(struct tmpl_lexer *l)
 			return LS_FIELD;
 		backup(l);
 		return LS_NUMBER;
-	default:
-		break;
+	default: break;
 	}
 	if (r == '+' || r == '-' || (r >= '0' && r <= '9')) {
 		backup(l);
@@ -370,10 +368,8 @@ static bool at_terminator(struct tmpl_lexer *l)
 	case '|':
 	case ':':
 	case ')':
-	case '(':
-		return true;
-	default:
-		return has_prefix(l, l->pos, "}}");
+	case '(': return true;
+	default: return has_prefix(l, l->pos, "}}");
 	}
 }
 

@@ -31,25 +31,25 @@ struct parser {
 };
 
 const struct tmpl_fninfo cfg_tmpl_fns[FN_COUNT] = {
-	[FN_AND] = { "and", 1, true, TP_VALUE, TP_VALUE },
-	[FN_CALL] = { "call", 1, true, TP_VALUE, TP_VALUE },
-	[FN_EQ] = { "eq", 1, true, TP_VALUE, TP_VALUE },
-	[FN_GE] = { "ge", 2, false, TP_VALUE, TP_VALUE },
-	[FN_GT] = { "gt", 2, false, TP_VALUE, TP_VALUE },
-	[FN_HTML] = { "html", 0, true, TP_ANY, TP_ANY },
-	[FN_INDEX] = { "index", 1, true, TP_VALUE, TP_VALUE },
-	[FN_JS] = { "js", 0, true, TP_ANY, TP_ANY },
-	[FN_LE] = { "le", 2, false, TP_VALUE, TP_VALUE },
-	[FN_LEN] = { "len", 1, false, TP_VALUE, TP_VALUE },
-	[FN_LT] = { "lt", 2, false, TP_VALUE, TP_VALUE },
-	[FN_NE] = { "ne", 2, false, TP_VALUE, TP_VALUE },
-	[FN_NOT] = { "not", 1, false, TP_VALUE, TP_VALUE },
-	[FN_OR] = { "or", 1, true, TP_VALUE, TP_VALUE },
-	[FN_PRINT] = { "print", 0, true, TP_ANY, TP_ANY },
-	[FN_PRINTF] = { "printf", 1, true, TP_STRING, TP_ANY },
-	[FN_PRINTLN] = { "println", 0, true, TP_ANY, TP_ANY },
-	[FN_SLICE] = { "slice", 1, true, TP_VALUE, TP_VALUE },
-	[FN_URLQUERY] = { "urlquery", 0, true, TP_ANY, TP_ANY },
+	[FN_AND] = {"and", 1, true, TP_VALUE, TP_VALUE},
+	[FN_CALL] = {"call", 1, true, TP_VALUE, TP_VALUE},
+	[FN_EQ] = {"eq", 1, true, TP_VALUE, TP_VALUE},
+	[FN_GE] = {"ge", 2, false, TP_VALUE, TP_VALUE},
+	[FN_GT] = {"gt", 2, false, TP_VALUE, TP_VALUE},
+	[FN_HTML] = {"html", 0, true, TP_ANY, TP_ANY},
+	[FN_INDEX] = {"index", 1, true, TP_VALUE, TP_VALUE},
+	[FN_JS] = {"js", 0, true, TP_ANY, TP_ANY},
+	[FN_LE] = {"le", 2, false, TP_VALUE, TP_VALUE},
+	[FN_LEN] = {"len", 1, false, TP_VALUE, TP_VALUE},
+	[FN_LT] = {"lt", 2, false, TP_VALUE, TP_VALUE},
+	[FN_NE] = {"ne", 2, false, TP_VALUE, TP_VALUE},
+	[FN_NOT] = {"not", 1, false, TP_VALUE, TP_VALUE},
+	[FN_OR] = {"or", 1, true, TP_VALUE, TP_VALUE},
+	[FN_PRINT] = {"print", 0, true, TP_ANY, TP_ANY},
+	[FN_PRINTF] = {"printf", 1, true, TP_STRING, TP_ANY},
+	[FN_PRINTLN] = {"println", 0, true, TP_ANY, TP_ANY},
+	[FN_SLICE] = {"slice", 1, true, TP_VALUE, TP_VALUE},
+	[FN_URLQUERY] = {"urlquery", 0, true, TP_ANY, TP_ANY},
 };
 
 /*
@@ -319,8 +319,8 @@ static bool add_tree(struct parser *p, struct tmpl_str name, struct tmpl_list *r
 			return true;
 		}
 		if (!is_empty_tree(root))
-			return perr(p, pos, "multiple definition of template \"%.*s\"",
-				    (int)name.n, name.p);
+			return perr(p, pos, "multiple definition of template \"%.*s\"", (int)name.n,
+				    name.p);
 		return true;
 	}
 	if (!grow(p, (void **)&t->trees, &t->cap_trees, t->n_trees, sizeof(*t->trees)))
@@ -355,13 +355,12 @@ static struct tmpl_arg *new_number(struct parser *p, const struct tmpl_item_tok 
 		return perr(p, t->pos, "complex constant %.*s is not supported", (int)n, s), NULL;
 	case TMPL_NUM_BAD:
 		return perr(p, t->pos, "illegal number syntax: \"%.*s\"", (int)n, s), NULL;
-	case TMPL_NUM_OK:
-		break;
+	case TMPL_NUM_OK: break;
 	}
 	for (size_t i = 0; i < n; i++)
 		dotted |= strchr(".eEpP", s[i]) != NULL && s[i] != '\0';
-	hex_int = n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && memchr(s, 'p', n) == NULL &&
-		  memchr(s, 'P', n) == NULL;
+	hex_int = n > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
+		  memchr(s, 'p', n) == NULL && memchr(s, 'P', n) == NULL;
 	/* exec.go's idealConstant */
 	if (a->num.is_float && !hex_int && s[0] != '\'' && dotted)
 		a->ideal = TI_FLOAT;
@@ -432,12 +431,9 @@ static struct tmpl_arg *term(struct parser *p)
 			return perr(p, t.pos, "function \"%.*s\" not defined", (int)t.len, t.val),
 			       NULL;
 		return a;
-	case IT_DOT:
-		return new_arg(p, TA_DOT, t.pos);
-	case IT_NIL:
-		return new_arg(p, TA_NIL, t.pos);
-	case IT_VARIABLE:
-		return use_var(p, &t);
+	case IT_DOT: return new_arg(p, TA_DOT, t.pos);
+	case IT_NIL: return new_arg(p, TA_NIL, t.pos);
+	case IT_VARIABLE: return use_var(p, &t);
 	case IT_FIELD:
 		if ((a = new_arg(p, TA_FIELD, t.pos)) == NULL ||
 		    !add_ident(p, a, &cap, t.val + 1, t.len - 1))
@@ -449,16 +445,11 @@ static struct tmpl_arg *term(struct parser *p)
 		return a;
 	case IT_CHAR_CONSTANT:
 	case IT_COMPLEX:
-	case IT_NUMBER:
-		return new_number(p, &t);
-	case IT_LEFT_PAREN:
-		return paren_arg(p, &t);
+	case IT_NUMBER: return new_number(p, &t);
+	case IT_LEFT_PAREN: return paren_arg(p, &t);
 	case IT_STRING:
-	case IT_RAW_STRING:
-		return string_arg(p, &t);
-	default:
-		backup1(p);
-		return NULL;
+	case IT_RAW_STRING: return string_arg(p, &t);
+	default: backup1(p); return NULL;
 	}
 }
 
@@ -480,8 +471,7 @@ static struct tmpl_arg *operand(struct parser *p)
 	case TA_STRING:
 	case TA_NUMBER:
 	case TA_NIL:
-	case TA_DOT:
-		return perr(p, peek_tok(p).pos, "unexpected . after term"), NULL;
+	case TA_DOT: return perr(p, peek_tok(p).pos, "unexpected . after term"), NULL;
 	default:
 		if ((chain = new_arg(p, TA_CHAIN, peek_tok(p).pos)) == NULL)
 			return NULL;
@@ -546,8 +536,7 @@ static bool check_pipeline(struct parser *p, const struct tmpl_pipe *pipe, const
 		case TA_STRING:
 			return perr(p, pipe->cmds[i]->pos,
 				    "non executable command in pipeline stage %zu", i + 1);
-		default:
-			break;
+		default: break;
 		}
 	}
 	return true;
@@ -637,8 +626,7 @@ static struct tmpl_pipe *pipeline(struct parser *p, const char *context, enum tm
 				return NULL;
 			pipe->cmds[pipe->n_cmds++] = c;
 			break;
-		default:
-			return unexpected(p, &t, context), NULL;
+		default: return unexpected(p, &t, context), NULL;
 		}
 	}
 }
@@ -677,8 +665,8 @@ static struct tmpl_list *else_branch(struct parser *p, enum tmpl_node_kind kind,
 /* parseControl: {{if|with|range pipeline}} list [{{else}} list] {{end}} */
 static struct tmpl_node *control(struct parser *p, enum tmpl_node_kind kind, size_t pos)
 {
-	static const char *const names[] = { [TN_IF] = "if", [TN_WITH] = "with",
-					     [TN_RANGE] = "range" };
+	static const char *const names[] = {
+		[TN_IF] = "if", [TN_WITH] = "with", [TN_RANGE] = "range"};
 	size_t saved_vars = p->n_vars;
 	struct tmpl_node *n = new_node(p, kind, pos), *end = NULL;
 
@@ -707,8 +695,9 @@ static bool template_name(struct parser *p, const struct tmpl_item_tok *t, const
 	if (t->typ != IT_STRING && t->typ != IT_RAW_STRING)
 		return unexpected(p, t, context);
 	if (!cfg_tmpl_unquote(&p->t->arena, t->val, t->len, name, &oom))
-		return perr(p, t->pos, oom ? "template too large to parse"
-					   : "invalid syntax in template name");
+		return perr(p, t->pos,
+			    oom ? "template too large to parse"
+				: "invalid syntax in template name");
 	return true;
 }
 
@@ -821,10 +810,8 @@ static struct tmpl_node *text_or_action(struct parser *p)
 			n->text.n = t.len;
 		}
 		return n;
-	case IT_LEFT_DELIM:
-		return action(p);
-	default:
-		return unexpected(p, &t, "input"), NULL;
+	case IT_LEFT_DELIM: return action(p);
+	default: return unexpected(p, &t, "input"), NULL;
 	}
 }
 
@@ -881,8 +868,8 @@ static bool definition(struct parser *p)
  */
 enum fc_status cfg_tmpl_parse(struct cfg_template *t, struct fc_err *err)
 {
-	struct parser p = { .t = t, .err = err };
-	struct tmpl_str main_name = { "", 0 };
+	struct parser p = {.t = t, .err = err};
+	struct tmpl_str main_name = {"", 0};
 	struct tmpl_list *root;
 
 	cfg_tmpl_lex_init(&p.lex, t->text, t->len);
@@ -903,7 +890,8 @@ enum fc_status cfg_tmpl_parse(struct cfg_template *t, struct fc_err *err)
 		if ((n = text_or_action(&p)) == NULL)
 			return FC_ECONFIG;
 		if (n->kind == TN_END || n->kind == TN_ELSE) {
-			perr(&p, n->pos, "unexpected %s", n->kind == TN_END ? "{{end}}" : "{{else}}");
+			perr(&p, n->pos, "unexpected %s",
+			     n->kind == TN_END ? "{{end}}" : "{{else}}");
 			return FC_ECONFIG;
 		}
 		if (!list_append(&p, root, n))

@@ -549,8 +549,8 @@ void cfg_tmpl_quote(struct tmpl_w *w, const char *s, size_t n, bool ascii)
 	for (size_t i = 0; i < n; i += width) {
 		int32_t r = cfg_tmpl_decode_rune(s + i, n - i, &width);
 		if (width == 1 && r == TMPL_RUNE_ERROR) {
-			char buf[4] = { '\\', 'x', lowerhex[(uint8_t)s[i] >> 4],
-					lowerhex[(uint8_t)s[i] & 0xf] };
+			char buf[4] = {'\\', 'x', lowerhex[(uint8_t)s[i] >> 4],
+				       lowerhex[(uint8_t)s[i] & 0xf]};
 			cfg_tmpl_put(w, buf, 4);
 			continue;
 		}
@@ -620,7 +620,8 @@ static bool underscore_ok(const char *s, size_t n)
 		hex = lower(s[1]) == 'x';
 	}
 	for (; i < n; i++) {
-		if ((s[i] >= '0' && s[i] <= '9') || (hex && lower(s[i]) >= 'a' && lower(s[i]) <= 'f')) {
+		if ((s[i] >= '0' && s[i] <= '9') ||
+		    (hex && lower(s[i]) >= 'a' && lower(s[i]) <= 'f')) {
 			saw = '0';
 			continue;
 		}
@@ -811,8 +812,7 @@ static enum tmpl_num_res parse_char(const char *s, size_t n, struct tmpl_num *ou
  * '.', 'e' or 'p' is an integer too large (an error). Imaginary and complex
  * literals are reported as TMPL_NUM_COMPLEX.
  */
-enum tmpl_num_res cfg_tmpl_parse_number(const char *s, size_t n, bool is_char,
-					struct tmpl_num *out)
+enum tmpl_num_res cfg_tmpl_parse_number(const char *s, size_t n, bool is_char, struct tmpl_num *out)
 {
 	double f;
 

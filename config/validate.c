@@ -66,7 +66,7 @@ static bool failf(const struct vctx *v, const char *path, const char *field, con
 
 /* The parts of a URL that the checks need, split as Go's net/url does. */
 struct url_parts {
-	char *scheme;   /* lower case; NULL if none */
+	char *scheme;	/* lower case; NULL if none */
 	char *hostname; /* host without port or brackets; NULL if no authority */
 };
 
@@ -139,7 +139,8 @@ static bool is_http_url(const char *s)
 
 	if (!url_split(s, &u))
 		return false;
-	ok = u.scheme != NULL && (strcmp(u.scheme, "https") == 0 || strcmp(u.scheme, "http") == 0) &&
+	ok = u.scheme != NULL &&
+	     (strcmp(u.scheme, "https") == 0 || strcmp(u.scheme, "http") == 0) &&
 	     u.hostname != NULL && u.hostname[0] != '\0';
 	url_parts_free(&u);
 	return ok;
@@ -180,7 +181,8 @@ static bool allowed_domain(const struct vctx *v, const char *path, const char *s
 	ns = last_labels(subject, s);
 	ni = last_labels(issuer, i);
 	if (ns < MIN_HOST_LABELS || ni < MIN_HOST_LABELS)
-		return failf(v, path, "SubjectDomain", "hostname \"%s\" is too short (needs %d labels)",
+		return failf(v, path, "SubjectDomain",
+			     "hostname \"%s\" is too short (needs %d labels)",
 			     ns < MIN_HOST_LABELS ? subject : issuer, MIN_HOST_LABELS);
 	/* s[1]/i[1]: the last two labels. */
 	if (strcmp(s[1], i[1]) == 0)
@@ -239,17 +241,17 @@ static const char *valid_types(void)
 	       "buildkite-job, codefresh-workflow, chainguard-identity, ci-provider";
 }
 
-static bool check_uri_username(const struct vctx *v, const char *path,
-			       const struct cfg_issuer *iss)
+static bool check_uri_username(const struct vctx *v, const char *path, const struct cfg_issuer *iss)
 {
-	struct url_parts sd = { 0 }, is = { 0 };
+	struct url_parts sd = {0}, is = {0};
 	bool uri = iss->type == CFG_TYPE_URI, ok = false;
 
 	if (iss->subject_domain == NULL)
 		return failf(v, path, "SubjectDomain", "missing (required for %s issuers)",
 			     iss->type_name);
 	if (!url_split(iss->subject_domain, &sd)) {
-		failf(v, path, "SubjectDomain", "\"%s\" does not parse as a URL", iss->subject_domain);
+		failf(v, path, "SubjectDomain", "\"%s\" does not parse as a URL",
+		      iss->subject_domain);
 		goto out;
 	}
 	if (uri && sd.scheme == NULL) {
@@ -258,8 +260,8 @@ static bool check_uri_username(const struct vctx *v, const char *path,
 		goto out;
 	}
 	if (!uri && sd.scheme != NULL) {
-		failf(v, path, "SubjectDomain", "\"%s\" must not contain a scheme for username issuers",
-		      iss->subject_domain);
+		failf(v, path, "SubjectDomain",
+		      "\"%s\" must not contain a scheme for username issuers", iss->subject_domain);
 		goto out;
 	}
 	if (iss->is_meta) {
@@ -271,12 +273,12 @@ static bool check_uri_username(const struct vctx *v, const char *path,
 		goto out;
 	}
 	if (uri && strcmp(sd.scheme, is.scheme) != 0) {
-		failf(v, path, "SubjectDomain", "scheme \"%s\" does not match the issuer's scheme \"%s\"",
-		      sd.scheme, is.scheme);
+		failf(v, path, "SubjectDomain",
+		      "scheme \"%s\" does not match the issuer's scheme \"%s\"", sd.scheme,
+		      is.scheme);
 		goto out;
 	}
-	ok = allowed_domain(v, path,
-			    uri ? (sd.hostname ? sd.hostname : "") : iss->subject_domain,
+	ok = allowed_domain(v, path, uri ? (sd.hostname ? sd.hostname : "") : iss->subject_domain,
 			    is.hostname ? is.hostname : "");
 out:
 	url_parts_free(&sd);
@@ -287,16 +289,15 @@ out:
 /*
  * Type (set and known) and ClientID (set).
  */
-static bool check_type_client(const struct vctx *v, const char *path,
-			      const struct cfg_issuer *iss)
+static bool check_type_client(const struct vctx *v, const char *path, const struct cfg_issuer *iss)
 {
 	if (iss->type_name == NULL)
 		return failf(v, path, "Type", "missing; valid types: %s", valid_types());
 	if (iss->type == CFG_TYPE_UNKNOWN)
 		/* Fulcio accepts it when ChallengeClaim is set, then drops the
 		 * issuer from its pool; a silent no-op is worse than an error. */
-		return failf(v, path, "Type", "unknown type \"%s\"; valid types: %s", iss->type_name,
-			     valid_types());
+		return failf(v, path, "Type", "unknown type \"%s\"; valid types: %s",
+			     iss->type_name, valid_types());
 	if (iss->client_id == NULL)
 		return fail(v, path, "ClientID",
 			    "missing (the audience tokens must carry, e.g. \"sigstore\")");
@@ -364,8 +365,8 @@ static bool check_spiffe(const struct vctx *v, const char *path, const struct cf
 	if (iss->spiffe_trust_domain == NULL)
 		return fail(v, path, "SPIFFETrustDomain", "missing (required for spiffe issuers)");
 	if (!cfg_spiffe_trust_domain_parse(iss->spiffe_trust_domain, NULL))
-		return failf(v, path, "SPIFFETrustDomain", "\"%s\" is not a valid SPIFFE trust domain",
-			     iss->spiffe_trust_domain);
+		return failf(v, path, "SPIFFETrustDomain",
+			     "\"%s\" is not a valid SPIFFE trust domain", iss->spiffe_trust_domain);
 	return true;
 }
 
@@ -426,7 +427,7 @@ enum fc_status cfg_template_check(const char *name, const char *path, const char
 				  struct fc_err *err)
 {
 	struct cfg_template *t = NULL;
-	struct fc_err terr = { 0 };
+	struct fc_err terr = {0};
 
 	if (text == NULL)
 		return FC_OK;
@@ -478,7 +479,7 @@ out:
 enum fc_status cfg_validate(const struct cfg_identity *cfg, bool yaml, const char *name,
 			    struct fc_err *err)
 {
-	struct vctx v = { .name = name, .yaml = yaml, .err = err };
+	struct vctx v = {.name = name, .yaml = yaml, .err = err};
 
 	for (size_t i = 0; i < cfg->n_issuers; i++)
 		if (!check_issuer(&v, cfg, &cfg->issuers[i]))

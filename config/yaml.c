@@ -20,7 +20,7 @@ enum ctx {
 	CTX_ISSUERS,  /* map issuer URL -> OIDCIssuer */
 	CTX_ISSUER,   /* OIDCIssuer */
 	CTX_CI_MAP,   /* map provider name -> IssuerMetadata */
-	CTX_CI,       /* IssuerMetadata */
+	CTX_CI,	      /* IssuerMetadata */
 	CTX_DEFAULTS, /* map claim -> default value */
 	CTX_EXT,      /* certificate.Extensions */
 	CTX_OTHER,    /* anything below a scalar field: kept as is */
@@ -41,21 +41,11 @@ static json_t *convert(struct conv *c, yaml_node_t *node, enum ctx ctx, int dept
 static const struct cfg_field *ctx_fields(enum ctx ctx, size_t *n)
 {
 	switch (ctx) {
-	case CTX_ROOT:
-		*n = CFG_N_TOP_FIELDS;
-		return cfg_top_fields;
-	case CTX_ISSUER:
-		*n = CFG_N_ISSUER_FIELDS;
-		return cfg_issuer_fields;
-	case CTX_CI:
-		*n = CFG_N_CI_FIELDS;
-		return cfg_ci_fields;
-	case CTX_EXT:
-		*n = CFG_N_EXT_FIELDS;
-		return cfg_ext_fields;
-	default:
-		*n = 0;
-		return NULL;
+	case CTX_ROOT: *n = CFG_N_TOP_FIELDS; return cfg_top_fields;
+	case CTX_ISSUER: *n = CFG_N_ISSUER_FIELDS; return cfg_issuer_fields;
+	case CTX_CI: *n = CFG_N_CI_FIELDS; return cfg_ci_fields;
+	case CTX_EXT: *n = CFG_N_EXT_FIELDS; return cfg_ext_fields;
+	default: *n = 0; return NULL;
 	}
 }
 
@@ -66,20 +56,16 @@ static const struct cfg_field *ctx_fields(enum ctx ctx, size_t *n)
 static enum ctx child_ctx(enum ctx ctx, size_t field)
 {
 	switch (ctx) {
-	case CTX_ROOT:
-		return field == CFG_TOP_CI ? CTX_CI_MAP : CTX_ISSUERS;
-	case CTX_ISSUERS:
-		return CTX_ISSUER;
-	case CTX_CI_MAP:
-		return CTX_CI;
+	case CTX_ROOT: return field == CFG_TOP_CI ? CTX_CI_MAP : CTX_ISSUERS;
+	case CTX_ISSUERS: return CTX_ISSUER;
+	case CTX_CI_MAP: return CTX_CI;
 	case CTX_CI:
 		if (field == CFG_CI_DEFAULTS)
 			return CTX_DEFAULTS;
 		if (field == CFG_CI_EXT)
 			return CTX_EXT;
 		return CTX_OTHER;
-	default:
-		return CTX_OTHER;
+	default: return CTX_OTHER;
 	}
 }
 
@@ -101,9 +87,9 @@ static bool scalar_is(const yaml_node_t *n, const char *s)
  */
 static json_t *convert_scalar(struct conv *c, yaml_node_t *n)
 {
-	static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
-	static const char *const trues[] = { "true", "True", "TRUE" };
-	static const char *const falses[] = { "false", "False", "FALSE" };
+	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
+	static const char *const trues[] = {"true", "True", "TRUE"};
+	static const char *const falses[] = {"false", "False", "FALSE"};
 	const char *v = (const char *)n->data.scalar.value;
 	size_t len = n->data.scalar.length;
 	json_t *s;
@@ -219,7 +205,8 @@ static bool merge_into(struct conv *c, json_t *obj, json_t *seen, enum ctx ctx, 
 	if (v->type == YAML_MAPPING_NODE) {
 		if (++c->nodes > CFG_YAML_MAX_NODES || depth > CFG_YAML_MAX_DEPTH) {
 			fc_err_set(c->err, FC_ECONFIG,
-				   "config: %s: document too large or too deep once aliases are expanded",
+				   "config: %s: document too large or too deep once aliases are "
+				   "expanded",
 				   c->name);
 			return false;
 		}
@@ -268,16 +255,15 @@ static json_t *convert_mapping(struct conv *c, yaml_node_t *node, enum ctx ctx, 
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 		if (is_merge_key(k))
 			continue;
-		if (!add_pair(c, obj, seen, ctx, k, yaml_document_get_node(c->doc, p->value),
-			      false, depth))
+		if (!add_pair(c, obj, seen, ctx, k, yaml_document_get_node(c->doc, p->value), false,
+			      depth))
 			goto out;
 	}
 	for (p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
 		if (!is_merge_key(k))
 			continue;
-		if (!merge_into(c, obj, seen, ctx, yaml_document_get_node(c->doc, p->value),
-				depth))
+		if (!merge_into(c, obj, seen, ctx, yaml_document_get_node(c->doc, p->value), depth))
 			goto out;
 	}
 	ok = true;
@@ -305,10 +291,8 @@ static json_t *convert(struct conv *c, yaml_node_t *node, enum ctx ctx, int dept
 		return NULL;
 	}
 	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return convert_scalar(c, node);
-	case YAML_MAPPING_NODE:
-		return convert_mapping(c, node, ctx, depth);
+	case YAML_SCALAR_NODE: return convert_scalar(c, node);
+	case YAML_MAPPING_NODE: return convert_mapping(c, node, ctx, depth);
 	case YAML_SEQUENCE_NODE:
 		arr = json_array();
 		for (yaml_node_item_t *it = node->data.sequence.items.start;
@@ -342,7 +326,7 @@ enum fc_status cfg_yaml_to_json(const char *text, size_t len, const char *name, 
 	yaml_parser_t parser;
 	yaml_document_t doc, doc2;
 	bool have_doc = false, have_doc2 = false;
-	struct conv c = { .doc = &doc, .name = name, .err = err };
+	struct conv c = {.doc = &doc, .name = name, .err = err};
 	enum fc_status st = FC_ECONFIG;
 	yaml_node_t *root;
 	json_t *res = NULL;

@@ -32,7 +32,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 2000
 #define MAX_CONNECTIONS 1024 /* to the logs at once; more requests queue in curl */
-#define REASON_MAX 200       /* bytes of a log's error body we quote */
+#define REASON_MAX 200	     /* bytes of a log's error body we quote */
 #define POLL_MAX_MS 1000
 #define RECHECK_MS 50 /* a job whose only idle logs are not askable now */
 
@@ -66,23 +66,23 @@ static void dl_del(struct dl *n)
 	dl_init(n);
 }
 
-#define DL_ENTRY(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define DL_ENTRY(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
 struct job;
 
 /* The requests of one job to one log: one at a time, retried. */
 struct req {
 	struct job *job;
-	size_t li;                 /* the log */
-	struct dl link;            /* c->active, c->active_slow or c->waiting */
+	size_t li;	/* the log */
+	struct dl link; /* c->active, c->active_slow or c->waiting */
 	CURL *easy;
 	struct fc_buf resp;
 	bool resp_too_big;
-	bool probe;                /* the half-open probe of the log's breaker */
-	bool slow_seen;            /* counted as slow already */
-	bool detached;             /* its job is done: only metrics and breaker remain */
-	int64_t sent;              /* fc_mono_ms() when the current request was sent */
-	int64_t due;               /* waiting: next attempt (fc_mono_ms) */
+	bool probe;	/* the half-open probe of the log's breaker */
+	bool slow_seen; /* counted as slow already */
+	bool detached;	/* its job is done: only metrics and breaker remain */
+	int64_t sent;	/* fc_mono_ms() when the current request was sent */
+	int64_t due;	/* waiting: next attempt (fc_mono_ms) */
 	unsigned attempt;
 	char last[FC_ERR_MSG_MAX]; /* why the last attempt failed (retryable) */
 	char curl_err[CURL_ERROR_SIZE];
@@ -91,21 +91,21 @@ struct req {
 /* One precertificate and its SCTs. */
 struct job {
 	struct ct_client *c;
-	struct job *qnext;         /* c->queue, under c->lock */
-	struct dl all;             /* c->jobs: in creation (= deadline) order */
-	struct dl stag;            /* c->staggered: a later launch is pending */
-	char *body;                /* the add-pre-chain JSON */
+	struct job *qnext; /* c->queue, under c->lock */
+	struct dl all;	   /* c->jobs: in creation (= deadline) order */
+	struct dl stag;	   /* c->staggered: a later launch is pending */
+	char *body;	   /* the add-pre-chain JSON */
 	uint8_t ikh[CT_LOG_ID_LEN];
 	uint8_t *tbs;
 	size_t tbs_len;
-	int64_t deadline;          /* fc_deadline_ms() */
-	int64_t stagger_due;       /* fc_mono_ms() of the next staggered launch */
-	unsigned refs;             /* itself until finished, plus each live req */
+	int64_t deadline;    /* fc_deadline_ms() */
+	int64_t stagger_due; /* fc_mono_ms() of the next staggered launch */
+	unsigned refs;	     /* itself until finished, plus each live req */
 	bool finished;
 	enum ct_slot slot[CT_MAX_LOGS];
 	bool in_shard[CT_MAX_LOGS];
 	enum fc_status why_st[CT_MAX_LOGS];
-	char *why[CT_MAX_LOGS];    /* why log i failed */
+	char *why[CT_MAX_LOGS]; /* why log i failed */
 	struct req *req[CT_MAX_LOGS];
 	struct ct_sct scts[CT_MAX_LOGS];
 	unsigned sct_op[CT_MAX_LOGS];
@@ -204,10 +204,9 @@ static void req_count_failure(struct ct_client *c, struct req *r, enum ct_fail_k
  * then decides what next. A detached request is just freed. The failure
  * is counted by the caller.
  */
-static void req_give_up(struct ct_client *c, struct req *r, enum fc_status st, const char *fmt,
-			...) FC_PRINTF(4, 5);
-static void req_give_up(struct ct_client *c, struct req *r, enum fc_status st, const char *fmt,
-			...)
+static void req_give_up(struct ct_client *c, struct req *r, enum fc_status st, const char *fmt, ...)
+	FC_PRINTF(4, 5);
+static void req_give_up(struct ct_client *c, struct req *r, enum fc_status st, const char *fmt, ...)
 {
 	struct job *j = r->job;
 	char msg[FC_ERR_MSG_MAX];
@@ -380,9 +379,7 @@ static const char *log_reason(const struct ct_client *c, const struct job *j, si
 
 	*st = FC_EUNAVAIL;
 	switch (j->slot[i]) {
-	case CT_SLOT_FAILED:
-		*st = j->why_st[i];
-		return j->why[i] ? j->why[i] : "failed";
+	case CT_SLOT_FAILED: *st = j->why_st[i]; return j->why[i] ? j->why[i] : "failed";
 	case CT_SLOT_RUNNING:
 	case CT_SLOT_RETRYING:
 		snprintf(buf, cap, "no answer within the deadline of %u ms (%.300s)", c->timeout_ms,
@@ -397,9 +394,7 @@ static const char *log_reason(const struct ct_client *c, const struct job *j, si
 			return "not asked: its circuit breaker is open (it failed or was slow "
 			       "repeatedly)";
 		return "not asked";
-	case CT_SLOT_OK:
-		*st = FC_OK;
-		return "SCT verified";
+	case CT_SLOT_OK: *st = FC_OK; return "SCT verified";
 	}
 	return "?";
 }
@@ -421,11 +416,11 @@ static void job_error(const struct ct_client *c, const struct job *j, struct fc_
 		snprintf(err->msg, sizeof(err->msg), "%s", why);
 		return;
 	}
-	off = (size_t)snprintf(err->msg, sizeof(err->msg),
-			       "CT policy not met (%u SCT%s from %u operator%s needed, %zu obtained)",
-			       c->pol.min_scts, c->pol.min_scts == 1 ? "" : "s",
-			       c->pol.min_operators, c->pol.min_operators == 1 ? "" : "s",
-			       j->n_scts);
+	off = (size_t)snprintf(
+		err->msg, sizeof(err->msg),
+		"CT policy not met (%u SCT%s from %u operator%s needed, %zu obtained)",
+		c->pol.min_scts, c->pol.min_scts == 1 ? "" : "s", c->pol.min_operators,
+		c->pol.min_operators == 1 ? "" : "s", j->n_scts);
 	for (size_t i = 0; i < c->n_logs && off < sizeof(err->msg); i++) {
 		enum fc_status s;
 
@@ -556,14 +551,16 @@ static void retry_later(struct ct_client *c, struct req *r, long retry_after_s)
 		wait = retry_after_s * 1000 + (int64_t)(jitter % 100);
 	}
 	if (r->detached || wait >= fc_deadline_left_ms(r->job->deadline)) {
-		req_give_up(c, r, FC_EUNAVAIL, "%s; no retry fits in the deadline of %u ms "
-					       "(attempt %u)",
+		req_give_up(c, r, FC_EUNAVAIL,
+			    "%s; no retry fits in the deadline of %u ms "
+			    "(attempt %u)",
 			    r->last, c->timeout_ms, r->attempt);
 		return;
 	}
 	if (c->logs[r->li].br.state != CT_BREAKER_CLOSED) {
-		req_give_up(c, r, FC_EUNAVAIL, "%s; not retried: the log's circuit breaker is "
-					       "open",
+		req_give_up(c, r, FC_EUNAVAIL,
+			    "%s; not retried: the log's circuit breaker is "
+			    "open",
 			    r->last);
 		return;
 	}
@@ -612,7 +609,8 @@ static void handle_sct(struct ct_client *c, struct req *r)
 		breaker_sync(l, NULL);
 	}
 	fc_log(LOG_DEBUG, "ctlog: %s: SCT verified (timestamp %llu, attempt %u%s)", l->url,
-	       (unsigned long long)sct.timestamp, r->attempt, r->detached ? ", not waited for" : "");
+	       (unsigned long long)sct.timestamp, r->attempt,
+	       r->detached ? ", not waited for" : "");
 	if (r->detached) {
 		ct_sct_clear(&sct);
 		req_free(r);
@@ -635,8 +633,9 @@ static void transfer_failed(struct ct_client *c, struct req *r, CURLcode result)
 		 r->curl_err[0] ? r->curl_err : curl_easy_strerror(result));
 	req_count_failure(c, r, timeout ? CT_FAIL_TIMEOUT : CT_FAIL_UNREACHABLE, r->last);
 	if (timeout && fc_deadline_left_ms(r->job->deadline) <= 5) {
-		req_give_up(c, r, FC_EUNAVAIL, "no answer within the deadline of %u ms (attempt %u: "
-					       "%s)",
+		req_give_up(c, r, FC_EUNAVAIL,
+			    "no answer within the deadline of %u ms (attempt %u: "
+			    "%s)",
 			    c->timeout_ms, r->attempt, r->last);
 		return;
 	}
@@ -682,8 +681,9 @@ static void attempt_done(struct ct_client *c, struct req *r, CURLcode result)
 	if (status == 400) {
 		/* RFC 6962 4.1: the log refused what we built: our bug. */
 		req_count_failure(c, r, CT_FAIL_REFUSED, r->last);
-		req_give_up(c, r, FC_EINTERNAL, "the log refused the precertificate chain (400): "
-						"%s",
+		req_give_up(c, r, FC_EINTERNAL,
+			    "the log refused the precertificate chain (400): "
+			    "%s",
 			    reason);
 		return;
 	}
@@ -823,8 +823,10 @@ static void *io_thread(void *arg)
 static enum fc_status load_logs(struct ct_client *c, const struct ct_client_options *o,
 				struct fc_err *err)
 {
-	struct ct_log_options one = {.url = o->url, .public_key_path = o->public_key_path,
-				     .origin = o->origin, .tls_ca_cert = o->tls_ca_cert};
+	struct ct_log_options one = {.url = o->url,
+				     .public_key_path = o->public_key_path,
+				     .origin = o->origin,
+				     .tls_ca_cert = o->tls_ca_cert};
 	const struct ct_log_options *logs = o->n_logs ? o->logs : &one;
 	size_t n = o->n_logs ? o->n_logs : 1;
 	enum fc_status st;
@@ -842,8 +844,9 @@ static enum fc_status load_logs(struct ct_client *c, const struct ct_client_opti
 		c->logs[i].op = (unsigned)i;
 		for (size_t k = 0; k < i; k++) {
 			if (memcmp(c->logs[k].log_id, c->logs[i].log_id, CT_LOG_ID_LEN) == 0)
-				return fc_err_set(err, FC_ECONFIG, "ctlog: logs %s and %s have the "
-								   "same key",
+				return fc_err_set(err, FC_ECONFIG,
+						  "ctlog: logs %s and %s have the "
+						  "same key",
 						  c->logs[k].url, c->logs[i].url);
 			if (strcmp(c->logs[k].operator_name, c->logs[i].operator_name) == 0 &&
 			    c->logs[i].op == i)
@@ -867,11 +870,12 @@ static enum fc_status set_policy(struct ct_client *c, const struct ct_client_opt
 	c->slow_ms = o->slow_ms ? o->slow_ms : CT_DEFAULT_SLOW_MS;
 	if (o->slow_ms == 0 && c->slow_ms > c->timeout_ms / 2)
 		c->slow_ms = c->timeout_ms / 2 ? c->timeout_ms / 2 : 1;
-	c->bcfg.failures = o->breaker_failures < 0 ? 0
+	c->bcfg.failures = o->breaker_failures < 0   ? 0
 			   : o->breaker_failures > 0 ? (unsigned)o->breaker_failures
-			   : c->n_logs > 1 ? CT_DEFAULT_BREAKER_FAILURES : 0;
-	c->bcfg.backoff_ms = o->breaker_backoff_ms ? o->breaker_backoff_ms
-						   : CT_DEFAULT_BREAKER_BACKOFF_MS;
+			   : c->n_logs > 1	     ? CT_DEFAULT_BREAKER_FAILURES
+						     : 0;
+	c->bcfg.backoff_ms =
+		o->breaker_backoff_ms ? o->breaker_backoff_ms : CT_DEFAULT_BREAKER_BACKOFF_MS;
 	c->bcfg.max_backoff_ms = o->breaker_max_backoff_ms ? o->breaker_max_backoff_ms
 							   : CT_DEFAULT_BREAKER_MAX_BACKOFF_MS;
 	if (c->bcfg.max_backoff_ms < c->bcfg.backoff_ms)
@@ -884,8 +888,9 @@ static enum fc_status set_policy(struct ct_client *c, const struct ct_client_opt
 	}
 	if (c->pol.min_scts > c->n_logs || c->pol.min_operators > n_ops ||
 	    c->pol.min_operators > c->pol.min_scts)
-		return fc_err_set(err, FC_ECONFIG, "ctlog: a policy of %u SCTs from %u operators "
-						   "cannot be met by %zu logs of %u operators",
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: a policy of %u SCTs from %u operators "
+				  "cannot be met by %zu logs of %u operators",
 				  c->pol.min_scts, c->pol.min_operators, c->n_logs, n_ops);
 	return FC_OK;
 }
@@ -932,8 +937,8 @@ enum fc_status ct_client_new(const struct ct_client_options *o, struct ct_client
 		goto fail;
 	for (size_t i = 0; i < c->n_logs; i++) {
 		const uint8_t *id = c->logs[i].log_id;
-		fc_log(LOG_INFO, "ctlog: log %s (operator %s), key id %02x%02x%02x%02x...", c->logs[i].url,
-		       c->logs[i].operator_name, id[0], id[1], id[2], id[3]);
+		fc_log(LOG_INFO, "ctlog: log %s (operator %s), key id %02x%02x%02x%02x...",
+		       c->logs[i].url, c->logs[i].operator_name, id[0], id[1], id[2], id[3]);
 	}
 	fc_log(LOG_INFO, "ctlog: policy %u SCT%s from %u operator%s, stagger %u ms, deadline %u ms",
 	       c->pol.min_scts, c->pol.min_scts == 1 ? "" : "s", c->pol.min_operators,
@@ -1098,8 +1103,7 @@ const struct ct_log *ct_client_log(const struct ct_client *c, size_t i)
 }
 
 /* Certificates whose policy was met, and failed (ct_int.h). */
-void ct_client_policy_counts(const struct ct_client *c, unsigned long *met,
-			     unsigned long *failed)
+void ct_client_policy_counts(const struct ct_client *c, unsigned long *met, unsigned long *failed)
 {
 	*met = atomic_load(&((struct ct_client *)c)->policy_met);
 	*failed = atomic_load(&((struct ct_client *)c)->policy_failed);

@@ -31,8 +31,9 @@ enum fc_status ct_parse_duration_ms(const char *s, unsigned *ms, struct fc_err *
 	double v;
 
 	if (s == NULL || !fc_parse_duration(s, 1000, &v) || !(v >= 1.0 && v <= 600000.0))
-		return fc_err_set(err, FC_ECONFIG, "bad duration \"%s\" (use e.g. 10s, 500ms or 10; "
-						   "1 ms to 10 min)",
+		return fc_err_set(err, FC_ECONFIG,
+				  "bad duration \"%s\" (use e.g. 10s, 500ms or 10; "
+				  "1 ms to 10 min)",
 				  s ? s : "");
 	*ms = (unsigned)(v + 0.5);
 	return FC_OK;
@@ -61,8 +62,9 @@ static json_t *yaml_mapping_json(struct conv *c, yaml_node_t *node, int depth)
 		const char *key;
 
 		if (k == NULL || k->type != YAML_SCALAR_NODE) {
-			fc_err_set(c->err, FC_ECONFIG, "ctlog: %s: line %zu: a key must be a string",
-				   c->name, node->start_mark.line + 1);
+			fc_err_set(c->err, FC_ECONFIG,
+				   "ctlog: %s: line %zu: a key must be a string", c->name,
+				   node->start_mark.line + 1);
 			goto fail;
 		}
 		key = (const char *)k->data.scalar.value;
@@ -92,7 +94,8 @@ static json_t *yaml_node_json(struct conv *c, yaml_node_t *node, int depth)
 		return NULL;
 	}
 	if (node->type == YAML_SCALAR_NODE)
-		return json_stringn((const char *)node->data.scalar.value, node->data.scalar.length);
+		return json_stringn((const char *)node->data.scalar.value,
+				    node->data.scalar.length);
 	if (node->type == YAML_MAPPING_NODE)
 		return yaml_mapping_json(c, node, depth);
 	arr = json_array();
@@ -147,13 +150,14 @@ static enum fc_status only_keys(const json_t *obj, const char *const *allowed, c
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		size_t i;
 		for (i = 0; allowed[i] != NULL && strcmp(allowed[i], key) != 0; i++)
 			;
 		if (allowed[i] == NULL)
-			return fc_err_set(err, FC_ECONFIG, "ctlog: %s: unknown key %s%s", name, path,
-					  key);
+			return fc_err_set(err, FC_ECONFIG, "ctlog: %s: unknown key %s%s", name,
+					  path, key);
 	}
 	return FC_OK;
 }
@@ -217,8 +221,9 @@ static enum fc_status get_count(const json_t *obj, const char *key, const char *
 		}
 	}
 	if (n < 0 || n > (long long)max)
-		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: %s%s must be a whole number from 0 "
-						   "to %u",
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: %s: %s%s must be a whole number from 0 "
+				  "to %u",
 				  name, path, key, max);
 	*out = (unsigned)n;
 	return FC_OK;
@@ -262,8 +267,9 @@ static enum fc_status get_time(const json_t *obj, const char *key, const char *p
 	if (s == NULL)
 		return FC_OK;
 	if (!parse_rfc3339(s, out))
-		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: %s%s: \"%s\" is not an RFC 3339 time "
-						   "(e.g. 2026-07-01T00:00:00Z)",
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: %s: %s%s: \"%s\" is not an RFC 3339 time "
+				  "(e.g. 2026-07-01T00:00:00Z)",
 				  name, path, key, s);
 	*has = true;
 	return FC_OK;
@@ -275,14 +281,15 @@ static enum fc_status get_time(const json_t *obj, const char *key, const char *p
 static enum fc_status read_log(const json_t *v, size_t i, const char *name,
 			       struct ct_log_options *lo, struct fc_err *err)
 {
-	static const char *const keys[] = {"url", "public_key_path", "public_key", "operator",
-					   "origin", "tls_ca_cert", "not_after_start",
-					   "not_after_limit", NULL};
+	static const char *const keys[] = {
+		"url",	       "public_key_path", "public_key",	     "operator", "origin",
+		"tls_ca_cert", "not_after_start", "not_after_limit", NULL};
 	char path[32];
 
 	snprintf(path, sizeof(path), "logs[%zu].", i);
 	if (!json_is_object(v))
-		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: logs[%zu] must be a mapping", name, i);
+		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: logs[%zu] must be a mapping", name,
+				  i);
 	if (only_keys(v, keys, path, name, err) != FC_OK ||
 	    get_str(v, "url", path, name, &lo->url, err) != FC_OK ||
 	    get_str(v, "public_key_path", path, name, &lo->public_key_path, err) != FC_OK ||
@@ -299,15 +306,16 @@ static enum fc_status read_log(const json_t *v, size_t i, const char *name,
 		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: %s needs url and operator", name,
 				  path);
 	if ((lo->public_key_path == NULL) == (lo->public_key_pem == NULL))
-		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: %s needs exactly one of "
-						   "public_key_path and public_key",
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: %s: %s needs exactly one of "
+				  "public_key_path and public_key",
 				  name, path);
 	return FC_OK;
 }
 
 /* The "policy" and "breaker" mappings. */
-static enum fc_status read_policy(const json_t *doc, const char *name,
-				  struct ct_client_options *o, struct fc_err *err)
+static enum fc_status read_policy(const json_t *doc, const char *name, struct ct_client_options *o,
+				  struct fc_err *err)
 {
 	static const char *const pkeys[] = {"min_scts", "min_operators", NULL};
 	static const char *const bkeys[] = {"failures", "backoff", "max_backoff", "slow", NULL};
@@ -327,9 +335,10 @@ static enum fc_status read_policy(const json_t *doc, const char *name,
 		return FC_OK;
 	if (only_keys(b, bkeys, "breaker.", name, err) != FC_OK ||
 	    get_count(b, "failures", "breaker.", name, 1000, &failures, err) != FC_OK ||
-	    get_duration(b, "backoff", "breaker.", name, false, &o->breaker_backoff_ms, err) != FC_OK ||
-	    get_duration(b, "max_backoff", "breaker.", name, false, &o->breaker_max_backoff_ms, err) !=
+	    get_duration(b, "backoff", "breaker.", name, false, &o->breaker_backoff_ms, err) !=
 		    FC_OK ||
+	    get_duration(b, "max_backoff", "breaker.", name, false, &o->breaker_max_backoff_ms,
+			 err) != FC_OK ||
 	    get_duration(b, "slow", "breaker.", name, false, &o->slow_ms, err) != FC_OK)
 		return FC_ECONFIG;
 	if (json_object_get(b, "failures") != NULL)
@@ -340,8 +349,7 @@ static enum fc_status read_policy(const json_t *doc, const char *name,
 /* The whole document into cfg. */
 static enum fc_status read_doc(struct ct_config *cfg, const char *name, struct fc_err *err)
 {
-	static const char *const keys[] = {"logs", "timeout", "stagger", "policy", "breaker",
-					   NULL};
+	static const char *const keys[] = {"logs", "timeout", "stagger", "policy", "breaker", NULL};
 	const json_t *logs = json_object_get(cfg->doc, "logs");
 	struct ct_client_options *o = &cfg->o;
 
@@ -353,8 +361,8 @@ static enum fc_status read_doc(struct ct_config *cfg, const char *name, struct f
 		return FC_ECONFIG;
 	if (!json_is_array(logs) || json_array_size(logs) == 0 ||
 	    json_array_size(logs) > CT_MAX_LOGS)
-		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: \"logs\" must list 1 to %d logs", name,
-				  CT_MAX_LOGS);
+		return fc_err_set(err, FC_ECONFIG, "ctlog: %s: \"logs\" must list 1 to %d logs",
+				  name, CT_MAX_LOGS);
 	for (size_t i = 0; i < json_array_size(logs); i++)
 		if (read_log(json_array_get(logs, i), i, name, &cfg->logs[i], err) != FC_OK)
 			return FC_ECONFIG;
@@ -402,7 +410,8 @@ enum fc_status ct_config_load(const char *path, struct ct_config **out, struct f
 	enum fc_status st;
 
 	if (fc_read_file(path, CT_MAX_CONFIG, &text, &len, err) != FC_OK)
-		return fc_err_set(err, FC_ECONFIG, "ctlog: CT configuration %s cannot be read", path);
+		return fc_err_set(err, FC_ECONFIG, "ctlog: CT configuration %s cannot be read",
+				  path);
 	st = ct_config_parse(text, len, path, out, err);
 	free(text);
 	return st;

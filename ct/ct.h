@@ -22,14 +22,14 @@
  */
 
 #define CT_LOG_ID_LEN 32
-#define CT_MAX_SCT_EXTENSIONS 0xffff /* CtExtensions<0..2^16-1> */
-#define CT_MAX_SCT_SIGNATURE 0xffff  /* DigitallySigned.signature<0..2^16-1> */
-#define CT_MAX_TBS 0xffffff          /* TBSCertificate<1..2^24-1> */
-#define CT_MAX_RESPONSE (64 * 1024)  /* an add-(pre-)chain answer from a log */
+#define CT_MAX_SCT_EXTENSIONS 0xffff		/* CtExtensions<0..2^16-1> */
+#define CT_MAX_SCT_SIGNATURE 0xffff		/* DigitallySigned.signature<0..2^16-1> */
+#define CT_MAX_TBS 0xffffff			/* TBSCertificate<1..2^24-1> */
+#define CT_MAX_RESPONSE (64 * 1024)		/* an add-(pre-)chain answer from a log */
 #define CT_MAX_ROOTS_RESPONSE (8 * 1024 * 1024) /* a get-roots answer */
-#define CT_MAX_SCT_LIST 16           /* SCTs in one SignedCertificateTimestampList */
-#define CT_SCT_FUTURE_SKEW_MS 60000  /* an SCT may be this far ahead of our clock */
-#define CT_SCT_MAX_AGE_MS (24LL * 3600 * 1000) /* ... and at most this far behind */
+#define CT_MAX_SCT_LIST 16			/* SCTs in one SignedCertificateTimestampList */
+#define CT_SCT_FUTURE_SKEW_MS 60000		/* an SCT may be this far ahead of our clock */
+#define CT_SCT_MAX_AGE_MS (24LL * 3600 * 1000)	/* ... and at most this far behind */
 
 /* RFC 6962 3.1 LogEntryType. */
 enum ct_entry_type {
@@ -44,14 +44,14 @@ enum ct_entry_type {
 
 /* RFC 6962 3.2 SignedCertificateTimestamp (v1), decoded. */
 struct ct_sct {
-	uint8_t version;               /* 0 = v1, the only one accepted */
+	uint8_t version;	       /* 0 = v1, the only one accepted */
 	uint8_t log_id[CT_LOG_ID_LEN]; /* SHA-256 of the log key's SPKI */
-	uint64_t timestamp;            /* milliseconds since the epoch */
-	uint8_t *extensions;           /* owned (may be NULL when ext_len == 0) */
-	size_t ext_len;                /* kept verbatim: static-CT logs put leaf_index here */
-	uint8_t hash_alg;              /* CT_HASH_SHA256 */
-	uint8_t sig_alg;               /* CT_SIG_ECDSA or CT_SIG_RSA */
-	uint8_t *sig;                  /* owned: DER ECDSA-Sig-Value or PKCS#1 v1.5 block */
+	uint64_t timestamp;	       /* milliseconds since the epoch */
+	uint8_t *extensions;	       /* owned (may be NULL when ext_len == 0) */
+	size_t ext_len;		       /* kept verbatim: static-CT logs put leaf_index here */
+	uint8_t hash_alg;	       /* CT_HASH_SHA256 */
+	uint8_t sig_alg;	       /* CT_SIG_ECDSA or CT_SIG_RSA */
+	uint8_t *sig;		       /* owned: DER ECDSA-Sig-Value or PKCS#1 v1.5 block */
 	size_t sig_len;
 };
 
@@ -66,12 +66,11 @@ void ct_sct_copy(struct ct_sct *dst, const struct ct_sct *src);
 enum fc_status ct_sct_encode(const struct ct_sct *sct, struct fc_buf *out);
 /* Parse exactly one serialized SCT covering all of p[0..len). FC_EINPUT
  * (truncated, trailing bytes, version != 0) with the reason in err. */
-enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out,
-			    struct fc_err *err);
+enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out, struct fc_err *err);
 
 /* DigitallySigned (RFC 5246 4.7): hash(1) signature(1) opaque<0..2^16-1>. */
-enum fc_status ct_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg,
-					  const uint8_t *sig, size_t sig_len, struct fc_buf *out);
+enum fc_status ct_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg, const uint8_t *sig,
+					  size_t sig_len, struct fc_buf *out);
 enum fc_status ct_digitally_signed_parse(const uint8_t *p, size_t len, uint8_t *hash_alg,
 					 uint8_t *sig_alg, uint8_t **sig, size_t *sig_len,
 					 struct fc_err *err);
@@ -106,10 +105,9 @@ enum fc_status ct_signed_data_x509(uint64_t timestamp, const uint8_t *cert, size
  * and *n untouched.
  */
 enum fc_status ct_sct_list_encode(const struct ct_sct *scts, size_t n, struct fc_buf *out);
-enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n,
-				     struct fc_buf *out);
-enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **out,
-				 size_t *n, struct fc_err *err);
+enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n, struct fc_buf *out);
+enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **out, size_t *n,
+				 struct fc_err *err);
 
 /* RFC 6962 3.2 LogID of key: SHA-256 of its DER SubjectPublicKeyInfo. Also
  * the issuer_key_hash of a precert entry when key is the issuer's.
@@ -138,9 +136,8 @@ enum fc_status ct_sct_verify(const struct ct_sct *sct, EVP_PKEY *log_key,
  * the caller: hashing the key means encoding it, which OpenSSL 3.0 makes
  * costly enough to matter per certificate. */
 enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
-				const uint8_t log_id[CT_LOG_ID_LEN],
-				const uint8_t *signed_data, size_t signed_len, int64_t now_ms,
-				struct fc_err *err);
+				const uint8_t log_id[CT_LOG_ID_LEN], const uint8_t *signed_data,
+				size_t signed_len, int64_t now_ms, struct fc_err *err);
 
 /*
  * The CT client of the CA (client.c, logs.c, policy.c, config.c,
@@ -153,24 +150,25 @@ enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
 #define CT_DEFAULT_URL "http://localhost:6962/test" /* Fulcio's default */
 #define CT_DEFAULT_TIMEOUT_MS 10000
 #define CT_DEFAULT_STAGGER_MS 500
-#define CT_MAX_IN_FLIGHT 16384 /* submissions at once; more: FC_EUNAVAIL */
-#define CT_MAX_CHAIN 10        /* certificates in one add-pre-chain */
-#define CT_MAX_LOGS 8          /* logs of one CA */
+#define CT_MAX_IN_FLIGHT 16384	   /* submissions at once; more: FC_EUNAVAIL */
+#define CT_MAX_CHAIN 10		   /* certificates in one add-pre-chain */
+#define CT_MAX_LOGS 8		   /* logs of one CA */
 #define CT_MAX_CONFIG (256 * 1024) /* a --ct-log-config file */
 /* The circuit breaker of each log (when there are several). */
-#define CT_DEFAULT_BREAKER_FAILURES 3      /* failures in a row that open it */
-#define CT_DEFAULT_BREAKER_BACKOFF_MS 1000 /* first open period, doubled ... */
+#define CT_DEFAULT_BREAKER_FAILURES 3		/* failures in a row that open it */
+#define CT_DEFAULT_BREAKER_BACKOFF_MS 1000	/* first open period, doubled ... */
 #define CT_DEFAULT_BREAKER_MAX_BACKOFF_MS 60000 /* ... up to this */
-#define CT_DEFAULT_SLOW_MS 3000 /* no answer after this (or half the deadline, if
+#define CT_DEFAULT_SLOW_MS                                                                         \
+	3000 /* no answer after this (or half the deadline, if
 				 * shorter) counts as a failure */
 
 /* One log of the CA's policy. */
 struct ct_log_options {
-	const char *url;             /* the log prefix, e.g. http://localhost:6962/test */
+	const char *url;	     /* the log prefix, e.g. http://localhost:6962/test */
 	const char *public_key_path; /* PEM public key of the log, or ... */
 	const char *public_key_pem;  /* ... the PEM text itself (one of the two) */
 	const char *operator_name;   /* who runs it; NULL: the URL (a log of its own) */
-	const char *origin;          /* Host header override (--ct-log-origin), or NULL */
+	const char *origin;	     /* Host header override (--ct-log-origin), or NULL */
 	const char *tls_ca_cert;     /* extra CA bundle (PEM) for HTTPS, or NULL */
 	/* A temporal shard takes only certificates whose NotAfter is in
 	 * [not_after_start, not_after_limit) (seconds since the epoch). */
@@ -189,11 +187,11 @@ struct ct_client_options {
 	const char *public_key_path;
 	const char *origin;
 	const char *tls_ca_cert;
-	unsigned timeout_ms;    /* deadline of one certificate's submissions, retries
+	unsigned timeout_ms;	/* deadline of one certificate's submissions, retries
 				 * included (0 = CT_DEFAULT_TIMEOUT_MS) */
-	unsigned min_scts;      /* k: verified SCTs needed (0 = 1) */
+	unsigned min_scts;	/* k: verified SCTs needed (0 = 1) */
 	unsigned min_operators; /* m: distinct operators among them (0 = 1) */
-	unsigned stagger_ms;    /* delay before asking one more log (0 = all at once) */
+	unsigned stagger_ms;	/* delay before asking one more log (0 = all at once) */
 	/* Circuit breaker: failures in a row that open a log's breaker (0 =
 	 * CT_DEFAULT_BREAKER_FAILURES when there are several logs, none with
 	 * one log; < 0 = never), its first and longest open period and the
@@ -257,11 +255,11 @@ enum fc_status ct_client_has_root(struct ct_client *c, size_t i, const uint8_t *
 struct ct_precert {
 	const uint8_t *const *chain; /* DER: precert, issuing CA, ..., root */
 	const size_t *chain_len;
-	size_t n;                    /* 2 .. CT_MAX_CHAIN */
+	size_t n;			/* 2 .. CT_MAX_CHAIN */
 	const uint8_t *issuer_key_hash; /* CT_LOG_ID_LEN bytes */
-	const uint8_t *tbs;          /* precert TBS without the poison */
+	const uint8_t *tbs;		/* precert TBS without the poison */
 	size_t tbs_len;
-	int64_t not_after;           /* its NotAfter (seconds): picks the shards */
+	int64_t not_after; /* its NotAfter (seconds): picks the shards */
 };
 
 /*

@@ -24,8 +24,8 @@ enum ct_slot {
 	CT_SLOT_IDLE = 0, /* not asked (yet) */
 	CT_SLOT_RUNNING,  /* asked, no answer yet */
 	CT_SLOT_RETRYING, /* failed once, will try again after a backoff */
-	CT_SLOT_OK,       /* a verified SCT */
-	CT_SLOT_FAILED,   /* gave up on it for this certificate */
+	CT_SLOT_OK,	  /* a verified SCT */
+	CT_SLOT_FAILED,	  /* gave up on it for this certificate */
 };
 
 struct ct_slot_view {
@@ -36,9 +36,9 @@ struct ct_slot_view {
 };
 
 enum ct_plan_result {
-	CT_PLAN_MET,        /* the OK logs meet the policy */
+	CT_PLAN_MET,	    /* the OK logs meet the policy */
 	CT_PLAN_IMPOSSIBLE, /* not even if every log still in play answered */
-	CT_PLAN_WAIT,       /* neither yet; launch[] says which idle logs to ask now */
+	CT_PLAN_WAIT,	    /* neither yet; launch[] says which idle logs to ask now */
 };
 
 /* Does this set of SCTs (their operators' indices) meet p? */
@@ -79,10 +79,10 @@ struct ct_breaker_cfg {
 
 struct ct_breaker {
 	enum ct_breaker_state state;
-	unsigned fails;     /* failures in a row (closed) */
+	unsigned fails;	    /* failures in a row (closed) */
 	int64_t backoff_ms; /* of the current (or next) open period */
 	int64_t open_until;
-	bool probing;       /* half-open: the probe is out */
+	bool probing; /* half-open: the probe is out */
 };
 
 void ct_breaker_init(struct ct_breaker *b, const struct ct_breaker_cfg *cfg);
@@ -94,21 +94,21 @@ bool ct_breaker_allow(struct ct_breaker *b, int64_t now, bool *probe);
 /* The outcome of one request: ok (a verified SCT, not slow) or a failure.
  * probe: it was the probe. Results of other requests while open or
  * half-open are ignored. */
-void ct_breaker_record(struct ct_breaker *b, const struct ct_breaker_cfg *cfg, int64_t now,
-		       bool ok, bool probe);
+void ct_breaker_record(struct ct_breaker *b, const struct ct_breaker_cfg *cfg, int64_t now, bool ok,
+		       bool probe);
 
 /* --- metrics.c ------------------------------------------------------------------- */
 
 /* Why a request to a log failed (the failures_total metric's kinds). */
 enum ct_fail_kind {
 	CT_FAIL_UNREACHABLE = 0, /* connection refused, DNS, TLS ... */
-	CT_FAIL_TIMEOUT,         /* no answer within the deadline */
-	CT_FAIL_THROTTLED,       /* 408, 429 or 503 */
-	CT_FAIL_REFUSED,         /* 400: the log refused the chain */
-	CT_FAIL_HTTP,            /* any other status */
-	CT_FAIL_BAD_ANSWER,      /* 200 with something that is not an SCT */
-	CT_FAIL_BAD_SCT,         /* an SCT that does not verify (key, log id, time) */
-	CT_FAIL_SLOW,            /* no answer after the slow threshold (breaker) */
+	CT_FAIL_TIMEOUT,	 /* no answer within the deadline */
+	CT_FAIL_THROTTLED,	 /* 408, 429 or 503 */
+	CT_FAIL_REFUSED,	 /* 400: the log refused the chain */
+	CT_FAIL_HTTP,		 /* any other status */
+	CT_FAIL_BAD_ANSWER,	 /* 200 with something that is not an SCT */
+	CT_FAIL_BAD_SCT,	 /* an SCT that does not verify (key, log id, time) */
+	CT_FAIL_SLOW,		 /* no answer after the slow threshold (breaker) */
 	CT_FAIL_KINDS
 };
 
@@ -116,7 +116,7 @@ enum ct_fail_kind {
 
 struct ct_log_metrics {
 	atomic_ulong submissions; /* add-pre-chain requests sent */
-	atomic_ulong scts;        /* verified SCTs */
+	atomic_ulong scts;	  /* verified SCTs */
 	atomic_ulong failures[CT_FAIL_KINDS];
 	atomic_ulong latency[CT_LATENCY_BUCKETS + 1]; /* per bucket, not cumulative */
 	atomic_ulong latency_sum_us;
@@ -158,15 +158,13 @@ bool ct_log_easy_setup(const struct ct_log *l, CURL *e, const char *url, long ti
 		       char *errbuf);
 
 /* GET get-roots of l (RFC 6962 4.7): is root_der among them? */
-enum fc_status ct_log_has_root(const struct ct_log *l, unsigned timeout_ms,
-			       const uint8_t *root_der, size_t root_len, bool *found,
-			       struct fc_err *err);
+enum fc_status ct_log_has_root(const struct ct_log *l, unsigned timeout_ms, const uint8_t *root_der,
+			       size_t root_len, bool *found, struct fc_err *err);
 
 /* --- client.c, for metrics.c ------------------------------------------------------ */
 
 const struct ct_log *ct_client_log(const struct ct_client *c, size_t i);
 /* Certificates whose policy was met, and failed. */
-void ct_client_policy_counts(const struct ct_client *c, unsigned long *met,
-			     unsigned long *failed);
+void ct_client_policy_counts(const struct ct_client *c, unsigned long *met, unsigned long *failed);
 
 #endif /* FULCRUM_CT_INT_H */

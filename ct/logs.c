@@ -34,16 +34,19 @@ static enum fc_status parse_key(const char *pem, size_t len, const char *what, E
 	if (type == EVP_PKEY_EC) {
 		char group[32] = "";
 		size_t glen = 0;
-		if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &glen) != 1 ||
+		if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &glen) !=
+			    1 ||
 		    strcmp(group, "prime256v1") != 0) {
-			fc_err_set(err, FC_ECONFIG, "ctlog: %s: RFC 6962 2.1.4: an EC log key must be "
-						    "P-256",
+			fc_err_set(err, FC_ECONFIG,
+				   "ctlog: %s: RFC 6962 2.1.4: an EC log key must be "
+				   "P-256",
 				   what);
 			goto out;
 		}
 	} else if (type != EVP_PKEY_RSA || EVP_PKEY_get_bits(key) < 2048) {
-		fc_err_set(err, FC_ECONFIG, "ctlog: %s: RFC 6962 2.1.4: the log key must be ECDSA "
-					    "P-256 or RSA of at least 2048 bits",
+		fc_err_set(err, FC_ECONFIG,
+			   "ctlog: %s: RFC 6962 2.1.4: the log key must be ECDSA "
+			   "P-256 or RSA of at least 2048 bits",
 			   what);
 		goto out;
 	}
@@ -57,8 +60,7 @@ out:
 }
 
 /* The log key of o: from its file or its inline PEM. */
-static enum fc_status load_key(const struct ct_log_options *o, EVP_PKEY **out,
-			       struct fc_err *err)
+static enum fc_status load_key(const struct ct_log_options *o, EVP_PKEY **out, struct fc_err *err)
 {
 	char *pem = NULL, *what;
 	size_t len = 0;
@@ -79,8 +81,7 @@ static enum fc_status load_key(const struct ct_log_options *o, EVP_PKEY **out,
 }
 
 /* The URL (without trailing '/'), its endpoints, and the headers. */
-static enum fc_status set_urls(struct ct_log *l, const struct ct_log_options *o,
-			       struct fc_err *err)
+static enum fc_status set_urls(struct ct_log *l, const struct ct_log_options *o, struct fc_err *err)
 {
 	size_t ul;
 
@@ -123,12 +124,13 @@ enum fc_status ct_log_init(struct ct_log *l, const struct ct_log_options *o, str
 				  o->url);
 	if ((o->public_key_path == NULL || *o->public_key_path == '\0') &&
 	    (o->public_key_pem == NULL || *o->public_key_pem == '\0'))
-		return fc_err_set(err, FC_ECONFIG, "ctlog: a CT log URL needs the log's public key "
-						   "(--ct-log-public-key-path) to verify its SCTs");
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: a CT log URL needs the log's public key "
+				  "(--ct-log-public-key-path) to verify its SCTs");
 	if ((st = set_urls(l, o, err)) != FC_OK)
 		return st;
-	l->operator_name = fc_xstrdup(o->operator_name && *o->operator_name ? o->operator_name
-									     : l->url);
+	l->operator_name =
+		fc_xstrdup(o->operator_name && *o->operator_name ? o->operator_name : l->url);
 	l->tls_ca = o->tls_ca_cert && *o->tls_ca_cert ? fc_xstrdup(o->tls_ca_cert) : NULL;
 	l->has_not_after_start = o->has_not_after_start;
 	l->not_after_start = o->not_after_start;
@@ -136,8 +138,9 @@ enum fc_status ct_log_init(struct ct_log *l, const struct ct_log_options *o, str
 	l->not_after_limit = o->not_after_limit;
 	if (l->has_not_after_start && l->has_not_after_limit &&
 	    l->not_after_start >= l->not_after_limit)
-		return fc_err_set(err, FC_ECONFIG, "ctlog: log %s: not_after_start is not before "
-						   "not_after_limit",
+		return fc_err_set(err, FC_ECONFIG,
+				  "ctlog: log %s: not_after_start is not before "
+				  "not_after_limit",
 				  l->url);
 	if ((st = load_key(o, &l->key, err)) != FC_OK)
 		return st;
@@ -193,7 +196,9 @@ bool ct_log_easy_setup(const struct ct_log *l, CURL *e, const char *url, long ti
 	       curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK &&
 	       (l->tls_ca == NULL || curl_easy_setopt(e, CURLOPT_CAINFO, l->tls_ca) == CURLE_OK) &&
 	       curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf) == CURLE_OK &&
-	       curl_easy_setopt(e, CURLOPT_USERAGENT, "fulcrum/" "ct-client") == CURLE_OK;
+	       curl_easy_setopt(e, CURLOPT_USERAGENT,
+				"fulcrum/"
+				"ct-client") == CURLE_OK;
 }
 
 /* libcurl write callback: into a capped buffer (past the cap, the transfer
@@ -213,8 +218,8 @@ static enum fc_status roots_contain(const struct fc_buf *resp, const char *url,
 				    struct fc_err *err)
 {
 	json_error_t jerr;
-	json_t *root = json_loadb((const char *)resp->data, resp->len, JSON_REJECT_DUPLICATES,
-				  &jerr);
+	json_t *root =
+		json_loadb((const char *)resp->data, resp->len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *certs = root ? json_object_get(root, "certificates") : NULL;
 
 	if (!json_is_array(certs)) {
@@ -242,9 +247,8 @@ static enum fc_status roots_contain(const struct fc_buf *resp, const char *url,
  * root_der among the answer's certificates (RFC 6962 4.7). FC_EUPSTREAM /
  * FC_EUNAVAIL with the reason.
  */
-enum fc_status ct_log_has_root(const struct ct_log *l, unsigned timeout_ms,
-			       const uint8_t *root_der, size_t root_len, bool *found,
-			       struct fc_err *err)
+enum fc_status ct_log_has_root(const struct ct_log *l, unsigned timeout_ms, const uint8_t *root_der,
+			       size_t root_len, bool *found, struct fc_err *err)
 {
 	char curl_err[CURL_ERROR_SIZE] = "";
 	struct fc_buf resp;
@@ -257,14 +261,16 @@ enum fc_status ct_log_has_root(const struct ct_log *l, unsigned timeout_ms,
 	fc_buf_init(&resp, CT_MAX_ROOTS_RESPONSE);
 	if ((e = curl_easy_init()) == NULL ||
 	    !ct_log_easy_setup(l, e, l->get_roots_url, (long)timeout_ms, curl_err) ||
-	    (l->get_headers && curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->get_headers) != CURLE_OK) ||
+	    (l->get_headers &&
+	     curl_easy_setopt(e, CURLOPT_HTTPHEADER, l->get_headers) != CURLE_OK) ||
 	    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, buf_write_cb) != CURLE_OK ||
 	    curl_easy_setopt(e, CURLOPT_WRITEDATA, &resp) != CURLE_OK) {
 		st = fc_err_set(err, FC_EINTERNAL, "ctlog: libcurl setup");
 	} else if ((rc = curl_easy_perform(e)) != CURLE_OK) {
 		bool big = rc == CURLE_WRITE_ERROR;
 		st = fc_err_set(err, big ? FC_EUPSTREAM : FC_EUNAVAIL, "%s: %s", l->get_roots_url,
-				big ? "answer too large" : (curl_err[0] ? curl_err : curl_easy_strerror(rc)));
+				big ? "answer too large"
+				    : (curl_err[0] ? curl_err : curl_easy_strerror(rc)));
 	} else if (curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status), status != 200) {
 		st = fc_err_set(err, FC_EUPSTREAM, "%s answered %ld", l->get_roots_url, status);
 	} else {

@@ -11,14 +11,14 @@
 #include "ct_int.h"
 
 /* Upper bounds of the latency buckets, in ms and as Prometheus writes them. */
-static const int64_t bucket_ms[CT_LATENCY_BUCKETS] = {50,   100,  250,  500,  750, 1000,
+static const int64_t bucket_ms[CT_LATENCY_BUCKETS] = {50,   100,  250,	500,  750,  1000,
 						      1500, 2000, 3000, 5000, 10000};
 static const char *const bucket_le[CT_LATENCY_BUCKETS] = {
 	"0.05", "0.1", "0.25", "0.5", "0.75", "1", "1.5", "2", "3", "5", "10",
 };
 static const char *const kind_names[CT_FAIL_KINDS] = {
-	"unreachable", "timeout", "throttled", "refused", "http_status", "bad_answer",
-	"bad_sct",     "slow",
+	"unreachable", "timeout",    "throttled", "refused",
+	"http_status", "bad_answer", "bad_sct",	  "slow",
 };
 
 /* Count one verified SCT that took ms (ct_int.h). */
@@ -62,8 +62,8 @@ static void put_sample(struct fc_buf *b, const char *name, const struct ct_log *
 	fc_buf_append_str(b, "\n");
 }
 
-static void put_ulong(struct fc_buf *b, const char *name, const struct ct_log *l,
-		      const char *extra, unsigned long v)
+static void put_ulong(struct fc_buf *b, const char *name, const struct ct_log *l, const char *extra,
+		      unsigned long v)
 {
 	char num[32];
 
@@ -140,8 +140,9 @@ void ct_client_metrics_text(const struct ct_client *c, struct fc_buf *out)
 	ct_client_policy_counts(c, &met, &failed);
 	put_help(out, "fulcrum_ct_policy_total", "counter",
 		 "Certificates whose SCTs met the CT policy, and those that did not");
-	snprintf(line, sizeof(line), "fulcrum_ct_policy_total{result=\"met\"} %lu\n"
-				     "fulcrum_ct_policy_total{result=\"failed\"} %lu\n",
+	snprintf(line, sizeof(line),
+		 "fulcrum_ct_policy_total{result=\"met\"} %lu\n"
+		 "fulcrum_ct_policy_total{result=\"failed\"} %lu\n",
 		 met, failed);
 	fc_buf_append_str(out, line);
 }

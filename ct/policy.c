@@ -34,8 +34,8 @@ bool ct_policy_met(const struct ct_policy *p, const unsigned *ops, size_t n)
 
 /* The policy against the logs of v whose state satisfies want (a bit set
  * of enum ct_slot) or, with launch, that are about to be asked. */
-static bool met_by(const struct ct_policy *p, const struct ct_slot_view *v, size_t n,
-		   unsigned want, const bool *launch)
+static bool met_by(const struct ct_policy *p, const struct ct_slot_view *v, size_t n, unsigned want,
+		   const bool *launch)
 {
 	unsigned ops[CT_MAX_LOGS];
 	size_t k = 0;
@@ -59,8 +59,8 @@ static uint32_t ops_in_play(const struct ct_slot_view *v, size_t n, const bool *
 
 /* The next idle eligible log not yet launched, in order; with new_op, the
  * first one whose operator is not in seen if there is one. n if none. */
-static size_t next_idle(const struct ct_slot_view *v, size_t n, const bool *launch,
-			bool new_op, uint32_t seen)
+static size_t next_idle(const struct ct_slot_view *v, size_t n, const bool *launch, bool new_op,
+			uint32_t seen)
 {
 	size_t first = n;
 
@@ -124,12 +124,9 @@ void ct_breaker_init(struct ct_breaker *b, const struct ct_breaker_cfg *cfg)
 bool ct_breaker_would_allow(const struct ct_breaker *b, int64_t now)
 {
 	switch (b->state) {
-	case CT_BREAKER_CLOSED:
-		return true;
-	case CT_BREAKER_OPEN:
-		return now >= b->open_until;
-	case CT_BREAKER_HALF_OPEN:
-		return !b->probing;
+	case CT_BREAKER_CLOSED: return true;
+	case CT_BREAKER_OPEN: return now >= b->open_until;
+	case CT_BREAKER_HALF_OPEN: return !b->probing;
 	}
 	return false;
 }
@@ -159,13 +156,13 @@ static void breaker_open(struct ct_breaker *b, const struct ct_breaker_cfg *cfg,
 	b->probing = false;
 	b->fails = 0;
 	/* the next open period, should the probe fail */
-	b->backoff_ms = b->backoff_ms > cfg->max_backoff_ms / 2 ? cfg->max_backoff_ms
-								 : b->backoff_ms * 2;
+	b->backoff_ms =
+		b->backoff_ms > cfg->max_backoff_ms / 2 ? cfg->max_backoff_ms : b->backoff_ms * 2;
 }
 
 /* Record one request's outcome (ct_int.h). */
-void ct_breaker_record(struct ct_breaker *b, const struct ct_breaker_cfg *cfg, int64_t now,
-		       bool ok, bool probe)
+void ct_breaker_record(struct ct_breaker *b, const struct ct_breaker_cfg *cfg, int64_t now, bool ok,
+		       bool probe)
 {
 	if (cfg->failures == 0)
 		return;
@@ -190,7 +187,6 @@ void ct_breaker_record(struct ct_breaker *b, const struct ct_breaker_cfg *cfg, i
 			breaker_open(b, cfg, now);
 		}
 		break;
-	case CT_BREAKER_OPEN:
-		break; /* answers to requests sent before it opened */
+	case CT_BREAKER_OPEN: break; /* answers to requests sent before it opened */
 	}
 }

@@ -52,8 +52,8 @@ void ct_sct_copy(struct ct_sct *dst, const struct ct_sct *src)
  * DigitallySigned (RFC 5246 4.7) appended to out. FC_EINPUT if the
  * signature is longer than 2^16-1, FC_ETOOBIG if out's cap is reached.
  */
-enum fc_status ct_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg,
-					  const uint8_t *sig, size_t sig_len, struct fc_buf *out)
+enum fc_status ct_digitally_signed_encode(uint8_t hash_alg, uint8_t sig_alg, const uint8_t *sig,
+					  size_t sig_len, struct fc_buf *out)
 {
 	if (sig_len > CT_MAX_SCT_SIGNATURE)
 		return FC_EINPUT;
@@ -91,11 +91,14 @@ enum fc_status ct_digitally_signed_parse(const uint8_t *p, size_t len, uint8_t *
 
 	fc_rd_init(&r, p, len);
 	if (!rd_digitally_signed(&r, &h, &a, &s, &n))
-		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 5246 4.7: DigitallySigned is "
-						  "truncated");
+		return fc_err_set(err, FC_EINPUT,
+				  "ctlog: RFC 5246 4.7: DigitallySigned is "
+				  "truncated");
 	if (!fc_rd_done(&r))
-		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 5246 4.7: %zu trailing bytes after "
-						  "DigitallySigned", fc_rd_left(&r));
+		return fc_err_set(err, FC_EINPUT,
+				  "ctlog: RFC 5246 4.7: %zu trailing bytes after "
+				  "DigitallySigned",
+				  fc_rd_left(&r));
 	*hash_alg = h;
 	*sig_alg = a;
 	*sig = dup_bytes(s, n);
@@ -116,8 +119,7 @@ enum fc_status ct_sct_encode(const struct ct_sct *sct, struct fc_buf *out)
 	    !fc_buf_put_u64(out, sct->timestamp) ||
 	    !fc_buf_put_vec(out, 2, sct->extensions, sct->ext_len))
 		return FC_ETOOBIG;
-	return ct_digitally_signed_encode(sct->hash_alg, sct->sig_alg, sct->sig, sct->sig_len,
-					  out);
+	return ct_digitally_signed_encode(sct->hash_alg, sct->sig_alg, sct->sig, sct->sig_len, out);
 }
 
 /* Read one SCT from r (not necessarily to its end). */
@@ -131,7 +133,8 @@ static enum fc_status rd_sct(struct fc_rd *r, struct ct_sct *out, struct fc_err 
 	if (!fc_rd_u8(r, &version))
 		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: empty SCT");
 	if (version != 0)
-		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: SCT version %u is not v1 (0)",
+		return fc_err_set(err, FC_EINPUT,
+				  "ctlog: RFC 6962 3.2: SCT version %u is not v1 (0)",
 				  (unsigned)version);
 	if (!fc_rd_bytes(r, CT_LOG_ID_LEN, &id) || !fc_rd_u64(r, &ts) ||
 	    !fc_rd_vec(r, 2, 0, CT_MAX_SCT_EXTENSIONS, &ext, &ext_len) ||
@@ -155,8 +158,7 @@ static enum fc_status rd_sct(struct fc_rd *r, struct ct_sct *out, struct fc_err 
  * FC_OK and *out (release with ct_sct_clear), else FC_EINPUT with the
  * reason; *out is untouched on failure.
  */
-enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out,
-			    struct fc_err *err)
+enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out, struct fc_err *err)
 {
 	struct fc_rd r;
 	struct ct_sct sct;
@@ -167,8 +169,10 @@ enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out,
 		return st;
 	if (!fc_rd_done(&r)) {
 		ct_sct_clear(&sct);
-		return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.2: %zu trailing bytes after "
-						  "the SCT", fc_rd_left(&r));
+		return fc_err_set(err, FC_EINPUT,
+				  "ctlog: RFC 6962 3.2: %zu trailing bytes after "
+				  "the SCT",
+				  fc_rd_left(&r));
 	}
 	*out = sct;
 	return FC_OK;
@@ -176,15 +180,15 @@ enum fc_status ct_sct_parse(const uint8_t *p, size_t len, struct ct_sct *out,
 
 /* --- signature input (RFC 6962 3.2) ---------------------------------------------- */
 
-static enum fc_status signed_data(uint64_t timestamp, enum ct_entry_type type,
-				  const uint8_t *ikh, const uint8_t *body, size_t body_len,
-				  const uint8_t *ext, size_t ext_len, struct fc_buf *out)
+static enum fc_status signed_data(uint64_t timestamp, enum ct_entry_type type, const uint8_t *ikh,
+				  const uint8_t *body, size_t body_len, const uint8_t *ext,
+				  size_t ext_len, struct fc_buf *out)
 {
 	if (body == NULL || body_len < 1 || body_len > CT_MAX_TBS ||
 	    ext_len > CT_MAX_SCT_EXTENSIONS || (ext_len > 0 && ext == NULL))
 		return FC_EINPUT;
-	if (!fc_buf_put_u8(out, 0) ||     /* sct_version v1 */
-	    !fc_buf_put_u8(out, 0) ||     /* signature_type certificate_timestamp */
+	if (!fc_buf_put_u8(out, 0) || /* sct_version v1 */
+	    !fc_buf_put_u8(out, 0) || /* signature_type certificate_timestamp */
 	    !fc_buf_put_u64(out, timestamp) || !fc_buf_put_u16(out, (uint64_t)type) ||
 	    (ikh != NULL && !fc_buf_append(out, ikh, CT_LOG_ID_LEN)) ||
 	    !fc_buf_put_vec(out, 3, body, body_len) || !fc_buf_put_vec(out, 2, ext, ext_len))
@@ -203,8 +207,8 @@ enum fc_status ct_signed_data_precert(uint64_t timestamp,
 {
 	if (issuer_key_hash == NULL)
 		return FC_EINPUT;
-	return signed_data(timestamp, CT_ENTRY_PRECERT, issuer_key_hash, tbs, tbs_len, ext,
-			   ext_len, out);
+	return signed_data(timestamp, CT_ENTRY_PRECERT, issuer_key_hash, tbs, tbs_len, ext, ext_len,
+			   out);
 }
 
 /* Signature input of an x509 entry (RFC 6962 3.2; ct.h). */
@@ -247,8 +251,7 @@ enum fc_status ct_sct_list_encode(const struct ct_sct *scts, size_t n, struct fc
  * The extnValue content of extension 1.3.6.1.4.1.11129.2.4.2: a DER OCTET
  * STRING wrapping the TLS list (RFC 6962 3.3), appended to out.
  */
-enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n,
-				     struct fc_buf *out)
+enum fc_status ct_sct_list_ext_value(const struct ct_sct *scts, size_t n, struct fc_buf *out)
 {
 	struct fc_buf list;
 	enum fc_status st;
@@ -293,8 +296,8 @@ static enum fc_status rd_sct_list(struct fc_rd *lr, struct ct_sct *scts, size_t 
 			return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: more than %d SCTs",
 					  CT_MAX_SCT_LIST);
 		if (!fc_rd_vec(lr, 2, 1, 0xffff, &one, &one_len))
-			return fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: SCT %zu length is wrong",
-					  *count);
+			return fc_err_set(err, FC_EINPUT,
+					  "ctlog: RFC 6962 3.3: SCT %zu length is wrong", *count);
 		if (ct_sct_parse(one, one_len, &scts[*count], err) != FC_OK)
 			return FC_EINPUT; /* the reason is ct_sct_parse's */
 		(*count)++;
@@ -309,8 +312,8 @@ static enum fc_status rd_sct_list(struct fc_rd *lr, struct ct_sct *scts, size_t 
  * each, free the array) on success; FC_EINPUT with the reason otherwise,
  * and then *out and *n are untouched.
  */
-enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **out,
-				 size_t *n, struct fc_err *err)
+enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **out, size_t *n,
+				 struct fc_err *err)
 {
 	struct fc_rd r, lr;
 	struct ct_sct *scts = NULL;
@@ -324,8 +327,10 @@ enum fc_status ct_sct_list_parse(const uint8_t *p, size_t len, struct ct_sct **o
 		goto out;
 	}
 	if (!fc_rd_done(&r)) {
-		fc_err_set(err, FC_EINPUT, "ctlog: RFC 6962 3.3: %zu trailing bytes after the SCT "
-					   "list", fc_rd_left(&r));
+		fc_err_set(err, FC_EINPUT,
+			   "ctlog: RFC 6962 3.3: %zu trailing bytes after the SCT "
+			   "list",
+			   fc_rd_left(&r));
 		goto out;
 	}
 	fc_rd_init(&lr, list, list_len);
@@ -451,8 +456,9 @@ enum fc_status ct_sct_from_json(const uint8_t *body, size_t len, struct ct_sct *
 	}
 	v = json_object_get(root, "timestamp");
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		fc_err_set(err, st, "RFC 6962 4.1: timestamp is missing or not a non-negative "
-				    "integer");
+		fc_err_set(err, st,
+			   "RFC 6962 4.1: timestamp is missing or not a non-negative "
+			   "integer");
 		goto out;
 	}
 	sct.timestamp = (uint64_t)json_integer_value(v);
@@ -512,9 +518,8 @@ enum fc_status ct_sct_verify(const struct ct_sct *sct, EVP_PKEY *log_key,
 }
 
 enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
-				const uint8_t want_id[CT_LOG_ID_LEN],
-				const uint8_t *signed_data_p, size_t signed_len, int64_t now_ms,
-				struct fc_err *err)
+				const uint8_t want_id[CT_LOG_ID_LEN], const uint8_t *signed_data_p,
+				size_t signed_len, int64_t now_ms, struct fc_err *err)
 {
 	EVP_MD_CTX *md = NULL;
 	int type;
@@ -525,20 +530,23 @@ enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
 		return fc_err_set(err, st, "RFC 6962 3.2: SCT version %u is not v1",
 				  (unsigned)sct->version);
 	if (CRYPTO_memcmp(want_id, sct->log_id, CT_LOG_ID_LEN) != 0)
-		return fc_err_set(err, st, "RFC 6962 3.2: the SCT's log id is not the configured "
-					   "log's (SHA-256 of its public key)");
+		return fc_err_set(err, st,
+				  "RFC 6962 3.2: the SCT's log id is not the configured "
+				  "log's (SHA-256 of its public key)");
 	type = EVP_PKEY_get_base_id(log_key);
 	want_sig = type == EVP_PKEY_EC ? CT_SIG_ECDSA : type == EVP_PKEY_RSA ? CT_SIG_RSA : 0;
 	if (sct->hash_alg != CT_HASH_SHA256 || sct->sig_alg != want_sig)
-		return fc_err_set(err, st, "RFC 6962 2.1.4: SCT signed with hash %u / signature %u, "
-					   "want SHA-256 (4) / %u for the log's key",
+		return fc_err_set(err, st,
+				  "RFC 6962 2.1.4: SCT signed with hash %u / signature %u, "
+				  "want SHA-256 (4) / %u for the log's key",
 				  sct->hash_alg, sct->sig_alg, want_sig);
 	if (sct->timestamp > (uint64_t)INT64_MAX ||
 	    (int64_t)sct->timestamp > now_ms + CT_SCT_FUTURE_SKEW_MS)
 		return fc_err_set(err, st, "SCT timestamp %llu is in the future (now %lld ms)",
 				  (unsigned long long)sct->timestamp, (long long)now_ms);
 	if ((int64_t)sct->timestamp < now_ms - CT_SCT_MAX_AGE_MS)
-		return fc_err_set(err, st, "SCT timestamp %llu is more than a day old (now %lld ms)",
+		return fc_err_set(err, st,
+				  "SCT timestamp %llu is more than a day old (now %lld ms)",
 				  (unsigned long long)sct->timestamp, (long long)now_ms);
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, log_key) != 1) {
@@ -548,8 +556,9 @@ enum fc_status ct_sct_verify_id(const struct ct_sct *sct, EVP_PKEY *log_key,
 	}
 	if (EVP_DigestVerify(md, sct->sig, sct->sig_len, signed_data_p, signed_len) != 1) {
 		ERR_clear_error();
-		st = fc_err_set(err, st, "RFC 6962 3.2: the SCT signature does not verify with the "
-					 "log's key over this precertificate");
+		st = fc_err_set(err, st,
+				"RFC 6962 3.2: the SCT signature does not verify with the "
+				"log's key over this precertificate");
 		goto out;
 	}
 	st = FC_OK;

@@ -31,8 +31,9 @@ enum fc_status ctlog_body_parse(const uint8_t *body, size_t len, struct ctlog_ch
 	if ((n = json_array_size(chain)) == 0)
 		return fc_err_set(err, FC_EINPUT, "\"chain\" is empty");
 	if (n > CTLOG_SRV_MAX_CHAIN)
-		return fc_err_set(err, FC_EINPUT, "\"chain\" has %zu certificates, over the limit "
-						  "of %d",
+		return fc_err_set(err, FC_EINPUT,
+				  "\"chain\" has %zu certificates, over the limit "
+				  "of %d",
 				  n, CTLOG_SRV_MAX_CHAIN);
 	for (size_t i = 0; i < n; i++) {
 		json_t *v = json_array_get(chain, i);

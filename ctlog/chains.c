@@ -113,7 +113,8 @@ void ctlog_chain_cache_put(struct ctlog_chain_cache *k, const uint8_t key[CTLOG_
 
 	pthread_mutex_lock(&k->lock);
 	for (size_t i = 0; i < k->cap; i++) {
-		if (k->slots[i].chain != NULL && memcmp(k->slots[i].key, key, CTLOG_HASH_LEN) == 0) {
+		if (k->slots[i].chain != NULL &&
+		    memcmp(k->slots[i].key, key, CTLOG_HASH_LEN) == 0) {
 			pthread_mutex_unlock(&k->lock); /* another thread stored it first */
 			return;
 		}

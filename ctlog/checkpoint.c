@@ -69,8 +69,8 @@ static char *note_body(const char *origin, uint64_t size, const uint8_t root[CTL
  */
 enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *origin,
 				     const uint8_t log_id[CTLOG_HASH_LEN], uint64_t size,
-				     const uint8_t root[CTLOG_HASH_LEN], uint64_t ts_ms, char **note,
-				     size_t *note_len, struct fc_err *err)
+				     const uint8_t root[CTLOG_HASH_LEN], uint64_t ts_ms,
+				     char **note, size_t *note_len, struct fc_err *err)
 {
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
@@ -94,8 +94,8 @@ enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *orig
 	/* the signature: key ID, timestamp, TreeHeadSignature */
 	fc_buf_put_u32(&b, ctlog_note_key_id(origin, log_id));
 	fc_buf_put_u64(&b, ts_ms);
-	if ((st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len,
-					     &b)) != FC_OK) {
+	if ((st = ct_digitally_signed_encode(CT_HASH_SHA256, CT_SIG_ECDSA, sig, sig_len, &b)) !=
+	    FC_OK) {
 		free(sig);
 		free(body);
 		fc_buf_free(&b);
@@ -152,10 +152,9 @@ static bool parse_u64(const char *s, size_t len, uint64_t *v)
  * FC_ENOTFOUND when the line is not this log's (too short, another key
  * ID); FC_EINPUT with the reason when it is but does not verify.
  */
-static enum fc_status check_note_sig(const uint8_t *sb, size_t sb_len, uint32_t kid,
-				     EVP_PKEY *pub, uint64_t size,
-				     const uint8_t root[CTLOG_HASH_LEN], uint64_t *ts,
-				     struct fc_err *err)
+static enum fc_status check_note_sig(const uint8_t *sb, size_t sb_len, uint32_t kid, EVP_PKEY *pub,
+				     uint64_t size, const uint8_t root[CTLOG_HASH_LEN],
+				     uint64_t *ts, struct fc_err *err)
 {
 	struct fc_rd r;
 	uint32_t got = 0;
@@ -169,8 +168,8 @@ static enum fc_status check_note_sig(const uint8_t *sb, size_t sb_len, uint32_t 
 	fc_rd_init(&r, sb, sb_len);
 	if (sb_len < 4 + 8 + 4 || !fc_rd_u32(&r, &got) || got != kid || !fc_rd_u64(&r, &t))
 		return FC_ENOTFOUND;
-	if (ct_digitally_signed_parse(sb + r.off, fc_rd_left(&r), &h, &a, &sig, &sig_len,
-				      NULL) != FC_OK ||
+	if (ct_digitally_signed_parse(sb + r.off, fc_rd_left(&r), &h, &a, &sig, &sig_len, NULL) !=
+		    FC_OK ||
 	    h != CT_HASH_SHA256 || a != CT_SIG_ECDSA) {
 		free(sig);
 		return fc_err_set(err, FC_EINPUT, "checkpoint: malformed TreeHeadSignature");
@@ -224,8 +223,9 @@ enum fc_status ctlog_checkpoint_verify(const char *note, size_t len, const char 
 		goto out;
 	}
 	if (!next_line(&p, end, &line, &llen) || llen != 0) {
-		fc_err_set(err, FC_EINPUT, "checkpoint: extension lines are not allowed "
-					   "(static-ct-api)");
+		fc_err_set(err, FC_EINPUT,
+			   "checkpoint: extension lines are not allowed "
+			   "(static-ct-api)");
 		goto out;
 	}
 	while (!found && next_line(&p, end, &line, &llen)) {

@@ -18,13 +18,13 @@
 #include "hsm.h"
 
 /* Hard limits, checked before parsing. */
-#define CTLOG_SRV_MAX_BODY (512 * 1024)     /* an add-(pre-)chain request body */
-#define CTLOG_SRV_MAX_CHAIN 10              /* certificates in a submitted chain */
-#define CTLOG_SRV_MAX_CERT (64 * 1024)      /* one certificate, DER */
-#define CTLOG_SRV_MAX_ROOTS 1024            /* certificates in the --roots file */
+#define CTLOG_SRV_MAX_BODY (512 * 1024) /* an add-(pre-)chain request body */
+#define CTLOG_SRV_MAX_CHAIN 10		/* certificates in a submitted chain */
+#define CTLOG_SRV_MAX_CERT (64 * 1024)	/* one certificate, DER */
+#define CTLOG_SRV_MAX_ROOTS 1024	/* certificates in the --roots file */
 #define CTLOG_SRV_MAX_ROOTS_FILE (8 * 1024 * 1024)
-#define CTLOG_SRV_MAX_PENDING 32768         /* submissions waiting for a batch (then 503) */
-#define CTLOG_SRV_MAX_BATCH 65536           /* upper bound of --batch-max-size */
+#define CTLOG_SRV_MAX_PENDING 32768 /* submissions waiting for a batch (then 503) */
+#define CTLOG_SRV_MAX_BATCH 65536   /* upper bound of --batch-max-size */
 
 /* Defaults (TesseraCT's batch age; a larger batch size than its 256 so
  * that 2,000 entries/s fit in four batches a second). */
@@ -52,13 +52,13 @@ enum fc_status ctlog_eku_parse(const char *list, unsigned *mask, struct fc_err *
 
 struct ctlog_server_config {
 	const char *storage_dir;   /* created if absent; the read path lives here */
-	const char *roots_path;    /* PEM file of accepted roots */
-	const char *origin;        /* checkpoint origin: submission prefix without scheme */
+	const char *roots_path;	   /* PEM file of accepted roots */
+	const char *origin;	   /* checkpoint origin: submission prefix without scheme */
 	struct hsm_signer *signer; /* the log key (ECDSA P-256); borrowed, outlives the server */
 	unsigned batch_max_age_ms; /* 0 = CTLOG_SRV_DEFAULT_BATCH_AGE_MS */
 	unsigned batch_max_size;   /* 0 = CTLOG_SRV_DEFAULT_BATCH_SIZE */
-	unsigned sign_threads;     /* threads signing SCTs (0 = one per CPU, at most 16) */
-	unsigned eku_mask;         /* CTLOG_EKU_*; 0 or CTLOG_EKU_ANY = no filter */
+	unsigned sign_threads;	   /* threads signing SCTs (0 = one per CPU, at most 16) */
+	unsigned eku_mask;	   /* CTLOG_EKU_*; 0 or CTLOG_EKU_ANY = no filter */
 	bool has_not_after_start;  /* accept only leaves with NotAfter >= this */
 	int64_t not_after_start;   /* seconds since the epoch */
 	bool has_not_after_limit;  /* accept only leaves with NotAfter < this */

@@ -122,7 +122,7 @@ bool ctlog_tile_path_parse(const char *path, int *level, uint64_t *n, unsigned *
  */
 struct ctlog_issuers {
 	atomic_uint refs;
-	X509 *first;               /* the leaf's issuer: chain[1] (or the root) */
+	X509 *first;		   /* the leaf's issuer: chain[1] (or the root) */
 	bool first_signs_precerts; /* it carries the RFC 6962 3.1 precert signing EKU */
 	uint8_t first_key_hash[CTLOG_HASH_LEN]; /* SHA-256 of its SubjectPublicKeyInfo */
 	/* When first is a Precertificate Signing Certificate (RFC 6962 3.1):
@@ -134,10 +134,10 @@ struct ctlog_issuers {
 	 * (copied for each use; NULL: the general path) and those digests */
 	EVP_PKEY_CTX *vctx[3];
 	EVP_MD *vmd[3];
-	size_t n;                  /* chain[1..], then the root if it was not sent */
+	size_t n; /* chain[1..], then the root if it was not sent */
 	uint8_t **ders;
 	size_t *lens;
-	ctlog_hash *fps;           /* SHA-256 of each DER */
+	ctlog_hash *fps; /* SHA-256 of each DER */
 };
 
 struct ctlog_issuers *ctlog_issuers_new(void); /* one reference, nothing in it */
@@ -185,16 +185,16 @@ struct ctlog_entry {
 	uint8_t key[CTLOG_HASH_LEN]; /* dedupe key: SHA-256(entry_type || signed_entry) */
 	struct fc_buf signed_entry;  /* x509: ASN.1Cert<1..2^24-1>; precert: PreCert */
 	uint8_t issuer_key_hash[CTLOG_HASH_LEN]; /* precert only */
-	uint8_t *tbs;                /* precert: TBSCertificate without the poison */
+	uint8_t *tbs;				 /* precert: TBSCertificate without the poison */
 	size_t tbs_len;
-	uint8_t *cert;               /* the submitted certificate or precertificate */
+	uint8_t *cert; /* the submitted certificate or precertificate */
 	size_t cert_len;
 	struct ctlog_issuers *chain; /* its verified issuers (a reference; read-only) */
 	/* chain[1..] plus the root if it was not sent: views of chain's arrays */
 	size_t n_issuers;
-	uint8_t *const *issuers;     /* DER of each */
+	uint8_t *const *issuers; /* DER of each */
 	const size_t *issuer_lens;
-	const ctlog_hash *fps;       /* SHA-256 of each */
+	const ctlog_hash *fps; /* SHA-256 of each */
 };
 
 /*
@@ -218,8 +218,8 @@ void ctlog_entry_free(struct ctlog_entry *e);
 
 /* TimestampedEntry (RFC 6962 3.4) with the leaf_index extension, built
  * with ct/sct.c's ct_signed_data_*. */
-enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
-				       uint64_t index, struct fc_buf *te);
+enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms, uint64_t index,
+				       struct fc_buf *te);
 /* TileLeaf (static-ct-api): te || [pre_certificate] || fingerprints;
  * false if a length is over its TLS bound. */
 bool ctlog_tile_leaf(const struct ctlog_entry *e, const uint8_t *te, size_t te_len,
@@ -237,8 +237,8 @@ uint32_t ctlog_note_key_id(const char *origin, const uint8_t log_id[CTLOG_HASH_L
  * RFC6962NoteSignature); *note (caller frees) is the whole file. */
 enum fc_status ctlog_checkpoint_sign(struct hsm_signer *signer, const char *origin,
 				     const uint8_t log_id[CTLOG_HASH_LEN], uint64_t size,
-				     const uint8_t root[CTLOG_HASH_LEN], uint64_t ts_ms, char **note,
-				     size_t *note_len, struct fc_err *err);
+				     const uint8_t root[CTLOG_HASH_LEN], uint64_t ts_ms,
+				     char **note, size_t *note_len, struct fc_err *err);
 /* Parse a checkpoint and verify the log's signature line with pub. */
 enum fc_status ctlog_checkpoint_verify(const char *note, size_t len, const char *origin,
 				       EVP_PKEY *pub, const uint8_t log_id[CTLOG_HASH_LEN],
@@ -287,7 +287,7 @@ void ctlog_map_free(struct ctlog_map *m);
 
 struct ctlog_record {
 	uint64_t index;
-	uint64_t offset; /* of the record in the file */
+	uint64_t offset;     /* of the record in the file */
 	uint64_t timestamp;  /* of the TimestampedEntry (ms): the SCT's */
 	uint64_t leaf_index; /* from its extension */
 	const uint8_t *key;
@@ -299,7 +299,7 @@ struct ctlog_record {
 
 struct ctlog_elog {
 	int fd;
-	uint64_t end;   /* bytes of whole batches */
+	uint64_t end;	/* bytes of whole batches */
 	uint64_t count; /* entries */
 };
 
@@ -311,8 +311,8 @@ typedef enum fc_status (*ctlog_record_fn)(void *ctx, const struct ctlog_record *
  * cut off with a notice, unless it holds entries below published (the
  * size of the last checkpoint); any other damage is FC_EIO with the reason.
  */
-enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn,
-			       void *ctx, struct ctlog_elog *out, struct fc_err *err);
+enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn, void *ctx,
+			       struct ctlog_elog *out, struct fc_err *err);
 /* Append one batch (payload built with ctlog_elog_add_record, which is
  * false if a length does not fit its field) and fdatasync. */
 bool ctlog_elog_add_record(struct fc_buf *payload, const uint8_t key[CTLOG_HASH_LEN],

@@ -85,7 +85,8 @@ enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *na
 	json_t *arr = json_array(), *root = NULL;
 	enum fc_status st = FC_ECONFIG;
 
-	if (pem_len > CTLOG_SRV_MAX_ROOTS_FILE || (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
+	if (pem_len > CTLOG_SRV_MAX_ROOTS_FILE ||
+	    (bio = BIO_new_mem_buf(pem, (int)pem_len)) == NULL)
 		goto out;
 	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
 		uint8_t *der = NULL;
@@ -93,13 +94,14 @@ enum fc_status ctlog_roots_parse(const char *pem, size_t pem_len, const char *na
 		char *b64;
 
 		if (r->n == CTLOG_SRV_MAX_ROOTS) {
-			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates", name,
-				   CTLOG_SRV_MAX_ROOTS);
+			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: more than %d certificates",
+				   name, CTLOG_SRV_MAX_ROOTS);
 			goto out;
 		}
 		if (!cert_der(x, &der, &der_len)) {
-			fc_err_set(err, FC_ECONFIG, "ctlog: roots %s: certificate %zu: cannot encode",
-				   name, r->n + 1);
+			fc_err_set(err, FC_ECONFIG,
+				   "ctlog: roots %s: certificate %zu: cannot encode", name,
+				   r->n + 1);
 			goto out;
 		}
 		r->r = fc_xrealloc(r->r, (r->n + 1) * sizeof(*r->r));
@@ -334,15 +336,17 @@ static bool precert_tbs(X509 *leaf, X509 *psc, const uint8_t *der, size_t der_le
 	X509_EXTENSION_free(X509_delete_ext(leaf, idx));
 	if (psc != NULL && !rewrite_for_psc(leaf, psc)) {
 		ERR_clear_error();
-		fc_err_set(err, FC_EINPUT, "RFC 6962 3.2: cannot give the precertificate the final "
-					   "issuer's name and key identifier");
+		fc_err_set(err, FC_EINPUT,
+			   "RFC 6962 3.2: cannot give the precertificate the final "
+			   "issuer's name and key identifier");
 		goto out;
 	}
 	n_re = i2d_re_X509_tbs(leaf, &re);
 	if (n_re <= 0 || !fc_buf_append(tbs, re, (size_t)n_re)) {
 		ERR_clear_error();
-		fc_err_set(err, FC_EINPUT, "precertificate TBSCertificate cannot be re-encoded "
-					   "without the poison");
+		fc_err_set(err, FC_EINPUT,
+			   "precertificate TBSCertificate cannot be re-encoded "
+			   "without the poison");
 		goto out;
 	}
 	ok = true;
@@ -360,23 +364,28 @@ static enum fc_status check_poison(X509 *leaf, bool precert, struct fc_err *err)
 
 	if (!precert) {
 		if (idx >= 0)
-			return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: add-chain got a "
-							  "precertificate (use add-pre-chain)");
+			return fc_err_set(err, FC_EINPUT,
+					  "RFC 6962 4.1: add-chain got a "
+					  "precertificate (use add-pre-chain)");
 		return FC_OK;
 	}
 	if (idx < 0)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.2: add-pre-chain got a certificate "
-						  "without the CT poison extension");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 4.2: add-pre-chain got a certificate "
+				  "without the CT poison extension");
 	if (X509_get_ext_by_NID(leaf, NID_ct_precert_poison, idx) >= 0)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension appears twice");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 3.1: CT poison extension appears twice");
 	ext = X509_get_ext(leaf, idx);
 	if (X509_EXTENSION_get_critical(ext) != 1)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension is not critical");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 3.1: CT poison extension is not critical");
 	v = X509_EXTENSION_get_data(ext);
 	if (ASN1_STRING_length(v) != 2 || ASN1_STRING_get0_data(v)[0] != 0x05 ||
 	    ASN1_STRING_get0_data(v)[1] != 0x00)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: CT poison extension value is not "
-						  "ASN.1 NULL");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 3.1: CT poison extension value is not "
+				  "ASN.1 NULL");
 	return FC_OK;
 }
 
@@ -577,8 +586,8 @@ static bool issuers_finish(struct ctlog_issuers *c, X509 *first)
 		const unsigned char *p = c->ders[1];
 		X509 *final = d2i_X509(NULL, &p, (long)c->lens[1]);
 
-		c->has_final_issuer = final != NULL &&
-				      ct_key_hash(X509_get0_pubkey(final), c->final_key_hash) == FC_OK;
+		c->has_final_issuer = final != NULL && ct_key_hash(X509_get0_pubkey(final),
+								   c->final_key_hash) == FC_OK;
 		X509_free(final);
 		ERR_clear_error();
 	}
@@ -607,8 +616,9 @@ static const struct root *certifying_root(const struct ctlog_roots *roots, X509 
 		if (certified_by(roots->r[i].x, x, der, der_len, NULL))
 			anchor = &roots->r[i];
 	if (anchor == NULL) {
-		fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: the chain does not end at a root "
-					   "accepted by this log");
+		fc_err_set(err, FC_EINPUT,
+			   "RFC 6962 4.1: the chain does not end at a root "
+			   "accepted by this log");
 		return NULL;
 	}
 	if (X509_check_ca(anchor->x) == 0) {
@@ -647,9 +657,10 @@ static struct ctlog_issuers *verify_issuers(const struct ctlog_roots *roots,
 	}
 	for (i = 1; i < n; i++) {
 		if (i > 1 && !certifies(certs[i], certs[i - 1])) {
-			fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[%zu] is not certified by "
-						   "chain[%zu] (bad signature, or wrong order)", i - 1,
-				   i);
+			fc_err_set(err, FC_EINPUT,
+				   "RFC 6962 4.1: chain[%zu] is not certified by "
+				   "chain[%zu] (bad signature, or wrong order)",
+				   i - 1, i);
 			goto out;
 		}
 		if (X509_check_ca(certs[i]) != 1) {
@@ -731,18 +742,21 @@ static enum fc_status check_policy(X509 *leaf, const struct ctlog_policy *pol, s
 	int64_t na;
 
 	if (!eku_allowed(leaf, pol->eku_mask))
-		return fc_err_set(err, FC_EINPUT, "leaf extended key usage is not accepted by this "
-						  "log");
+		return fc_err_set(err, FC_EINPUT,
+				  "leaf extended key usage is not accepted by this "
+				  "log");
 	if (!pol->has_not_after_start && !pol->has_not_after_limit)
 		return FC_OK;
 	if (!asn1_time_epoch(X509_get0_notAfter(leaf), &na))
 		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is unreadable");
 	if (pol->has_not_after_start && na < pol->not_after_start)
-		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is before this log's "
-						  "not-after-start");
+		return fc_err_set(err, FC_EINPUT,
+				  "leaf NotAfter is before this log's "
+				  "not-after-start");
 	if (pol->has_not_after_limit && na >= pol->not_after_limit)
-		return fc_err_set(err, FC_EINPUT, "leaf NotAfter is not before this log's "
-						  "not-after-limit");
+		return fc_err_set(err, FC_EINPUT,
+				  "leaf NotAfter is not before this log's "
+				  "not-after-limit");
 	return FC_OK;
 }
 
@@ -762,17 +776,20 @@ static enum fc_status check_leaf(const struct ctlog_entry *e, X509 *leaf,
 	if ((st = check_poison(leaf, precert, err)) != FC_OK)
 		return st;
 	if (!precert && e->chain->first_signs_precerts)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: chain[1] is a precertificate signing "
-						  "certificate: it signs precertificates only");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 3.1: chain[1] is a precertificate signing "
+				  "certificate: it signs precertificates only");
 	if (precert && e->chain->first_signs_precerts && !e->chain->has_final_issuer)
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 3.1: the precertificate signing "
-						  "certificate must be followed by the CA that issued "
-						  "it");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 3.1: the precertificate signing "
+				  "certificate must be followed by the CA that issued "
+				  "it");
 	if ((st = check_policy(leaf, pol, err)) != FC_OK)
 		return st;
 	if (!lone && !certified_by(e->chain->first, leaf, e->cert, e->cert_len, e->chain))
-		return fc_err_set(err, FC_EINPUT, "RFC 6962 4.1: chain[0] is not certified by "
-						  "chain[1] (bad signature, or wrong order)");
+		return fc_err_set(err, FC_EINPUT,
+				  "RFC 6962 4.1: chain[0] is not certified by "
+				  "chain[1] (bad signature, or wrong order)");
 	return FC_OK;
 }
 
@@ -797,10 +814,11 @@ static enum fc_status build_signed_entry(struct ctlog_entry *e, X509 *leaf, bool
 		/* RFC 6962 3.2: the key hash of the CA that signs the final
 		 * certificate: chain[1], or with a precertificate signing
 		 * certificate the CA that issued it */
-		memcpy(e->issuer_key_hash, psc ? e->chain->final_key_hash : e->chain->first_key_hash,
-		       CTLOG_HASH_LEN);
+		memcpy(e->issuer_key_hash,
+		       psc ? e->chain->final_key_hash : e->chain->first_key_hash, CTLOG_HASH_LEN);
 		fc_buf_init(&tbs, 0);
-		if (!precert_tbs(leaf, psc ? e->chain->first : NULL, e->cert, e->cert_len, &tbs, err)) {
+		if (!precert_tbs(leaf, psc ? e->chain->first : NULL, e->cert, e->cert_len, &tbs,
+				 err)) {
 			fc_buf_free(&tbs);
 			return FC_EINPUT;
 		}
@@ -872,8 +890,8 @@ out:
  * ct/sct.c (RFC 6962 3.2) without its first two bytes. FC_EINPUT if a
  * length is outside its TLS bound.
  */
-enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms,
-				       uint64_t index, struct fc_buf *te)
+enum fc_status ctlog_timestamped_entry(const struct ctlog_entry *e, uint64_t ts_ms, uint64_t index,
+				       struct fc_buf *te)
 {
 	struct fc_buf ext, sd;
 	enum fc_status st = FC_EINPUT;

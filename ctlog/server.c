@@ -64,7 +64,7 @@ struct batch {
 	int64_t t_cut, t_signed; /* fc_mono_ms(), for the -v timings */
 	struct batch *next;
 	unsigned unsigned_left; /* SCTs not signed yet */
-	bool failed;            /* an entry could not be built or signed */
+	bool failed;		/* an entry could not be built or signed */
 	struct fc_err err;
 };
 
@@ -75,9 +75,9 @@ struct done_tile {
 
 struct ctlog_server {
 	char *dir, *origin;
-	const char *origin_path; /* the origin's path ("/2026"), in origin; NULL if none */
+	const char *origin_path;   /* the origin's path ("/2026"), in origin; NULL if none */
 	struct hsm_signer *signer; /* borrowed */
-	EVP_PKEY *pub;             /* borrowed from the signer */
+	EVP_PKEY *pub;		   /* borrowed from the signer */
 	uint8_t log_id[CTLOG_HASH_LEN];
 	char *log_id_b64;
 	struct ctlog_roots *roots;
@@ -115,8 +115,8 @@ struct ctlog_server {
 	pthread_cond_t sign_cond; /* entries to sign; the end */
 	struct pending *sign_head, *sign_tail;
 	struct batch *int_head, *int_tail;
-	unsigned batches_ahead;   /* cut and not yet answered */
-	bool pipe_stop;           /* the sequencer has ended */
+	unsigned batches_ahead; /* cut and not yet answered */
+	bool pipe_stop;		/* the sequencer has ended */
 	/* A batch failed before anything of it was stored (a signature the
 	 * signer could not make): the indices from rewind_to on are given
 	 * again once the batches cut after it have been answered 503. */
@@ -446,8 +446,9 @@ static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_
 		next = p->next;
 		for (size_t i = 0; i < p->n_xs; i++) {
 			if (st == FC_OK)
-				respond_sct(s, p->xs[i], p->ts, p->te.data + p->te.len - CTLOG_EXT_LEN,
-					    p->sig.data, p->sig.len);
+				respond_sct(s, p->xs[i], p->ts,
+					    p->te.data + p->te.len - CTLOG_EXT_LEN, p->sig.data,
+					    p->sig.len);
 			else
 				respond_busy(p->xs[i], "the log cannot store entries now");
 		}
@@ -456,8 +457,8 @@ static void finish_batch(struct ctlog_server *s, struct pending *batch, enum fc_
 }
 
 /* The entry log records of a signed batch, with each entry's offset. */
-static enum fc_status batch_payload(struct ctlog_server *s, struct batch *b,
-				    struct fc_buf *payload, struct fc_err *err)
+static enum fc_status batch_payload(struct ctlog_server *s, struct batch *b, struct fc_buf *payload,
+				    struct fc_err *err)
 {
 	for (struct pending *p = b->head; p != NULL; p = p->next) {
 		p->offset = s->elog.end + CTLOG_ELOG_HDR + payload->len;
@@ -489,8 +490,9 @@ static bool drop_unstored(struct ctlog_server *s, struct batch *b, enum fc_statu
 	if (!stale && st == FC_OK)
 		return false;
 	if (!stale)
-		fc_log(LOG_ERR, "ctlog: %u entries from index %llu not sequenced, answered 503 "
-				"(the indices are given again): %s",
+		fc_log(LOG_ERR,
+		       "ctlog: %u entries from index %llu not sequenced, answered 503 "
+		       "(the indices are given again): %s",
 		       b->count, (unsigned long long)b->first, err->msg);
 	finish_batch(s, b->head, st != FC_OK ? st : FC_EUNAVAIL, false);
 	return true;
@@ -536,16 +538,18 @@ static void integrate(struct ctlog_server *s, struct batch *b)
 	if (st == FC_OK)
 		st = publish(s, b->first, b->ts, &err);
 	if (st != FC_OK)
-		fc_log(LOG_CRIT, "ctlog: sequencing %u entries failed, no longer accepting "
-				 "submissions (restart to recover): %s",
+		fc_log(LOG_CRIT,
+		       "ctlog: sequencing %u entries failed, no longer accepting "
+		       "submissions (restart to recover): %s",
 		       b->count, err.msg);
 	finish_batch(s, b->head, st, true);
 	if (st == FC_OK)
-		fc_log(LOG_DEBUG, "ctlog: sequenced %u entries, tree size %llu (signed after %lld ms, "
-				  "waited %lld ms, store %lld ms, publish %lld ms)",
-		       b->count, (unsigned long long)s->tree.size, (long long)(b->t_signed - b->t_cut),
-		       (long long)(t0 - b->t_signed), (long long)(t_stored - t0),
-		       (long long)(fc_mono_ms() - t_stored));
+		fc_log(LOG_DEBUG,
+		       "ctlog: sequenced %u entries, tree size %llu (signed after %lld ms, "
+		       "waited %lld ms, store %lld ms, publish %lld ms)",
+		       b->count, (unsigned long long)s->tree.size,
+		       (long long)(b->t_signed - b->t_cut), (long long)(t0 - b->t_signed),
+		       (long long)(t_stored - t0), (long long)(fc_mono_ms() - t_stored));
 }
 
 /*
@@ -948,8 +952,9 @@ static enum fc_status check_tile(struct ctlog_server *s, int level, uint64_t n, 
 		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s is missing or unreadable",
 				s->dir, rel);
 	else if (len != want_len || memcmp(data, want, len) != 0)
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s does not match the entry "
-					     "log",
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: tile %s does not match the entry "
+				"log",
 				s->dir, rel);
 	free(data);
 	free(path);
@@ -985,8 +990,9 @@ static enum fc_status load_partial(struct ctlog_server *s, int level, uint64_t s
 	if (st != FC_OK || len < (size_t)w * CTLOG_HASH_LEN) {
 		char *rel = ctlog_tile_path(level, n, w);
 
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: tile %s (needed by the checkpoint) "
-					     "is missing",
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: tile %s (needed by the checkpoint) "
+				"is missing",
 				s->dir, rel);
 		free(rel);
 	} else {
@@ -1002,9 +1008,9 @@ static enum fc_status load_partial(struct ctlog_server *s, int level, uint64_t s
  * *fresh; entries without a checkpoint are FC_EIO, as is a checkpoint that
  * does not verify, with the reason.
  */
-static enum fc_status read_checkpoint(struct ctlog_server *s, const char *elog_path,
-				      uint64_t *size, uint8_t root[CTLOG_HASH_LEN], uint64_t *ts,
-				      bool *fresh, struct fc_err *err)
+static enum fc_status read_checkpoint(struct ctlog_server *s, const char *elog_path, uint64_t *size,
+				      uint8_t root[CTLOG_HASH_LEN], uint64_t *ts, bool *fresh,
+				      struct fc_err *err)
 {
 	char *path = fc_xasprintf("%s/checkpoint", s->dir), *note = NULL;
 	size_t note_len = 0;
@@ -1014,8 +1020,9 @@ static enum fc_status read_checkpoint(struct ctlog_server *s, const char *elog_p
 
 	*fresh = false;
 	if (st == FC_ENOTFOUND && stat(elog_path, &sb) == 0 && sb.st_size > 0) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log has entries but there "
-					     "is no checkpoint",
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: the entry log has entries but there "
+				"is no checkpoint",
 				s->dir);
 	} else if (st == FC_ENOTFOUND) {
 		*fresh = true;
@@ -1026,8 +1033,9 @@ static enum fc_status read_checkpoint(struct ctlog_server *s, const char *elog_p
 		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, why.msg);
 	} else if (ctlog_checkpoint_verify(note, note_len, s->origin, s->pub, s->log_id, size, root,
 					   ts, &why) != FC_OK) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: %s (another --origin or "
-					     "--private-key than the log was created with?)",
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: %s (another --origin or "
+				"--private-key than the log was created with?)",
 				s->dir, why.msg);
 	}
 	free(note);
@@ -1097,7 +1105,8 @@ static enum fc_status publish_stored(struct ctlog_server *s, const struct scan *
 	if (st != FC_OK || (!fresh && s->elog.count == size))
 		return st;
 	if (s->elog.count > size)
-		fc_log(LOG_NOTICE, "ctlog: publishing %llu entries stored after the last checkpoint",
+		fc_log(LOG_NOTICE,
+		       "ctlog: publishing %llu entries stored after the last checkpoint",
 		       (unsigned long long)(s->elog.count - size));
 	if (s->last_ts < wall_ms())
 		s->last_ts = wall_ms();
@@ -1125,9 +1134,11 @@ static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 	if ((st = ctlog_elog_open(elog_path, size, scan_record, &sc, &s->elog, err)) != FC_OK)
 		goto out;
 	if (s->elog.count < size) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the entry log is truncated: it "
-					     "holds %llu entries, the checkpoint says %llu",
-				s->dir, (unsigned long long)s->elog.count, (unsigned long long)size);
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: the entry log is truncated: it "
+				"holds %llu entries, the checkpoint says %llu",
+				s->dir, (unsigned long long)s->elog.count,
+				(unsigned long long)size);
 		goto out;
 	}
 	s->last_ts = cp_ts > sc.max_ts ? cp_ts : sc.max_ts;
@@ -1140,8 +1151,9 @@ static enum fc_status restore(struct ctlog_server *s, struct fc_err *err)
 	s->tree.size = size;
 	ctlog_tree_root(&s->tree, got);
 	if (!fresh && memcmp(got, root, CTLOG_HASH_LEN) != 0) {
-		st = fc_err_set(err, FC_EIO, "ctlog: storage %s: the checkpoint's root hash (size %llu) "
-					     "does not match the tiles and the entry log",
+		st = fc_err_set(err, FC_EIO,
+				"ctlog: storage %s: the checkpoint's root hash (size %llu) "
+				"does not match the tiles and the entry log",
 				s->dir, (unsigned long long)size);
 		goto out;
 	}
@@ -1229,15 +1241,17 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	fc_buf_init(&s->data_tile, 0);
 	if (cfg->storage_dir == NULL || cfg->origin == NULL || cfg->origin[0] == '\0' ||
 	    cfg->roots_path == NULL || cfg->signer == NULL) {
-		fc_err_set(err, FC_ECONFIG, "ctlog: storage directory, origin, roots and key are "
-					    "required");
+		fc_err_set(err, FC_ECONFIG,
+			   "ctlog: storage directory, origin, roots and key are "
+			   "required");
 		goto out;
 	}
 	if (strpbrk(cfg->origin, "\n ") != NULL || strstr(cfg->origin, "://") != NULL ||
 	    cfg->origin[strlen(cfg->origin) - 1] == '/') {
-		fc_err_set(err, FC_ECONFIG, "ctlog: origin \"%s\": the submission prefix without "
-					    "scheme or trailing slash (static-ct-api), e.g. "
-					    "\"ct.example.com/2026\"",
+		fc_err_set(err, FC_ECONFIG,
+			   "ctlog: origin \"%s\": the submission prefix without "
+			   "scheme or trailing slash (static-ct-api), e.g. "
+			   "\"ct.example.com/2026\"",
 			   cfg->origin);
 		goto out;
 	}
@@ -1251,7 +1265,8 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	s->origin_path = strchr(s->origin, '/');
 	s->signer = cfg->signer;
 	s->pub = hsm_signer_public_key(cfg->signer);
-	s->max_age_ms = cfg->batch_max_age_ms ? cfg->batch_max_age_ms : CTLOG_SRV_DEFAULT_BATCH_AGE_MS;
+	s->max_age_ms =
+		cfg->batch_max_age_ms ? cfg->batch_max_age_ms : CTLOG_SRV_DEFAULT_BATCH_AGE_MS;
 	s->max_size = cfg->batch_max_size ? cfg->batch_max_size : CTLOG_SRV_DEFAULT_BATCH_SIZE;
 	if (s->max_size > CTLOG_SRV_MAX_BATCH)
 		s->max_size = CTLOG_SRV_MAX_BATCH;
@@ -1269,7 +1284,8 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 		goto out;
 	st = FC_EIO;
 	p = fc_xasprintf("%s/.tmp", s->dir);
-	if ((mkdir(s->dir, 0755) != 0 && errno != EEXIST) || (mkdir(p, 0700) != 0 && errno != EEXIST)) {
+	if ((mkdir(s->dir, 0755) != 0 && errno != EEXIST) ||
+	    (mkdir(p, 0700) != 0 && errno != EEXIST)) {
 		fc_err_set(err, FC_EIO, "ctlog: storage %s: %s", s->dir, strerror(errno));
 		goto out;
 	}
@@ -1277,8 +1293,9 @@ enum fc_status ctlog_server_open(const struct ctlog_server_config *cfg, struct c
 	p = fc_xasprintf("%s/.lock", s->dir);
 	s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (s->lock_fd < 0 || flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		fc_err_set(err, FC_EIO, "ctlog: storage %s: cannot lock (another fulcrum ctlog uses "
-					"it?): %s",
+		fc_err_set(err, FC_EIO,
+			   "ctlog: storage %s: cannot lock (another fulcrum ctlog uses "
+			   "it?): %s",
 			   s->dir, strerror(errno));
 		goto out;
 	}

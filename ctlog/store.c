@@ -249,8 +249,9 @@ static bool rd_record(struct fc_rd *rd, struct ctlog_record *r)
 	if (!fc_rd_bytes(&t, CTLOG_HASH_LEN, &r->key) || !fc_rd_u32(&t, &te_len) ||
 	    !fc_rd_u32(&t, &leaf_len) || !fc_rd_u16(&t, &sig_len))
 		return false;
-	if (leaf_len > CTLOG_MAX_TILE_LEAF || te_len > leaf_len || te_len < 8 + 2 + CTLOG_EXT_LEN + 2 ||
-	    !fc_rd_bytes(&t, leaf_len, &r->leaf) || !fc_rd_bytes(&t, sig_len, &r->sig))
+	if (leaf_len > CTLOG_MAX_TILE_LEAF || te_len > leaf_len ||
+	    te_len < 8 + 2 + CTLOG_EXT_LEN + 2 || !fc_rd_bytes(&t, leaf_len, &r->leaf) ||
+	    !fc_rd_bytes(&t, sig_len, &r->sig))
 		return false;
 	r->te_len = te_len;
 	r->leaf_len = leaf_len;
@@ -267,19 +268,19 @@ static bool rd_record(struct fc_rd *rd, struct ctlog_record *r)
 struct elog_scan {
 	const char *path;
 	int fd;
-	uint64_t size;      /* of the file */
+	uint64_t size;	    /* of the file */
 	uint64_t published; /* entries a checkpoint covers */
 	ctlog_record_fn fn;
 	void *ctx;
-	uint64_t count;     /* entries read so far */
-	uint8_t *payload;   /* of the batch just read */
-	uint32_t n, plen;   /* its record count and payload length */
+	uint64_t count;	  /* entries read so far */
+	uint8_t *payload; /* of the batch just read */
+	uint32_t n, plen; /* its record count and payload length */
 };
 
 /* Decode a batch header into sc->n, sc->plen, *first and *sum; false if
  * it is not one (wrong magic). */
-static bool read_batch_hdr(struct elog_scan *sc, const uint8_t hdr[CTLOG_ELOG_HDR],
-			   uint64_t *first, const uint8_t **sum)
+static bool read_batch_hdr(struct elog_scan *sc, const uint8_t hdr[CTLOG_ELOG_HDR], uint64_t *first,
+			   const uint8_t **sum)
 {
 	struct fc_rd r;
 	const uint8_t *magic;
@@ -296,8 +297,7 @@ static bool read_batch_hdr(struct elog_scan *sc, const uint8_t hdr[CTLOG_ELOG_HD
  * ends inside it, or it is the last one and its hash fails). FC_EIO with
  * the reason for any other damage.
  */
-static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn,
-				 struct fc_err *err)
+static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn, struct fc_err *err)
 {
 	uint64_t left = sc->size - off, first = 0;
 	uint8_t hdr[CTLOG_ELOG_HDR], h[CTLOG_HASH_LEN];
@@ -310,26 +310,30 @@ static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn,
 		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", sc->path,
 				  strerror(errno));
 	if (!read_batch_hdr(sc, hdr, &first, &sum))
-		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad batch header at offset %llu",
-				  sc->path, (unsigned long long)off);
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log %s: bad batch header at offset %llu", sc->path,
+				  (unsigned long long)off);
 	if (first != sc->count)
-		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at offset %llu starts at "
-					       "index %llu, want %llu",
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log %s: batch at offset %llu starts at "
+				  "index %llu, want %llu",
 				  sc->path, (unsigned long long)off, (unsigned long long)first,
 				  (unsigned long long)sc->count);
 	*torn = left - CTLOG_ELOG_HDR < sc->plen;
 	if (*torn)
 		return FC_OK;
 	sc->payload = fc_xrealloc(sc->payload, sc->plen ? sc->plen : 1);
-	if (pread(sc->fd, sc->payload, sc->plen, (off_t)(off + CTLOG_ELOG_HDR)) != (ssize_t)sc->plen)
+	if (pread(sc->fd, sc->payload, sc->plen, (off_t)(off + CTLOG_ELOG_HDR)) !=
+	    (ssize_t)sc->plen)
 		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: read: %s", sc->path,
 				  strerror(errno));
 	ctlog_sha256(sc->payload, sc->plen, h);
 	if (memcmp(h, sum, CTLOG_HASH_LEN) == 0)
 		return FC_OK;
 	if (off + CTLOG_ELOG_HDR + sc->plen != sc->size)
-		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: batch at offset %llu is damaged",
-				  sc->path, (unsigned long long)off);
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log %s: batch at offset %llu is damaged", sc->path,
+				  (unsigned long long)off);
 	*torn = true;
 	return FC_OK;
 }
@@ -343,12 +347,14 @@ static enum fc_status read_batch(struct elog_scan *sc, uint64_t off, bool *torn,
 static enum fc_status cut_torn(struct elog_scan *sc, uint64_t off, struct fc_err *err)
 {
 	if (sc->count < sc->published)
-		return fc_err_set(err, FC_EIO, "ctlog: entry log %s is truncated or damaged at offset "
-					       "%llu (entry %llu) but the checkpoint covers %llu entries",
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log %s is truncated or damaged at offset "
+				  "%llu (entry %llu) but the checkpoint covers %llu entries",
 				  sc->path, (unsigned long long)off, (unsigned long long)sc->count,
 				  (unsigned long long)sc->published);
-	fc_log(LOG_NOTICE, "ctlog: entry log %s: cutting off an incomplete last batch "
-			   "(%llu bytes at offset %llu, never acknowledged)",
+	fc_log(LOG_NOTICE,
+	       "ctlog: entry log %s: cutting off an incomplete last batch "
+	       "(%llu bytes at offset %llu, never acknowledged)",
 	       sc->path, (unsigned long long)(sc->size - off), (unsigned long long)off);
 	if (ftruncate(sc->fd, (off_t)off) != 0 || fdatasync(sc->fd) != 0)
 		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: truncate: %s", sc->path,
@@ -369,14 +375,16 @@ static enum fc_status scan_batch(struct elog_scan *sc, uint64_t off, struct fc_e
 		uint64_t at = rd.off;
 
 		if (!rd_record(&rd, &r))
-			return fc_err_set(err, FC_EIO, "ctlog: entry log %s: bad record %u in batch at "
-						       "offset %llu",
+			return fc_err_set(err, FC_EIO,
+					  "ctlog: entry log %s: bad record %u in batch at "
+					  "offset %llu",
 					  sc->path, i, (unsigned long long)off);
 		r.index = sc->count;
 		r.offset = off + CTLOG_ELOG_HDR + at;
 		if (r.leaf_index != sc->count)
-			return fc_err_set(err, FC_EIO, "ctlog: entry log %s: entry %llu carries "
-						       "leaf_index %llu",
+			return fc_err_set(err, FC_EIO,
+					  "ctlog: entry log %s: entry %llu carries "
+					  "leaf_index %llu",
 					  sc->path, (unsigned long long)sc->count,
 					  (unsigned long long)r.leaf_index);
 		if (sc->fn != NULL && (st = sc->fn(sc->ctx, &r, err)) != FC_OK)
@@ -384,8 +392,9 @@ static enum fc_status scan_batch(struct elog_scan *sc, uint64_t off, struct fc_e
 		sc->count++;
 	}
 	if (!fc_rd_done(&rd))
-		return fc_err_set(err, FC_EIO, "ctlog: entry log %s: trailing bytes in batch at "
-					       "offset %llu",
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log %s: trailing bytes in batch at "
+				  "offset %llu",
 				  sc->path, (unsigned long long)off);
 	return FC_OK;
 }
@@ -394,8 +403,8 @@ static enum fc_status scan_batch(struct elog_scan *sc, uint64_t off, struct fc_e
  * Open the entry log at path (created if absent) and read it through (see
  * ctlog_srv_int.h). Returns FC_OK and *out, or FC_EIO with the reason.
  */
-enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn,
-			       void *ctx, struct ctlog_elog *out, struct fc_err *err)
+enum fc_status ctlog_elog_open(const char *path, uint64_t published, ctlog_record_fn fn, void *ctx,
+			       struct ctlog_elog *out, struct fc_err *err)
 {
 	struct elog_scan sc = {.path = path, .published = published, .fn = fn, .ctx = ctx};
 	struct stat sb;
@@ -462,9 +471,11 @@ enum fc_status ctlog_elog_append(struct ctlog_elog *l, uint64_t first_index, uin
 	fc_buf_init(&b, 0);
 	if (!fc_buf_append(&b, CTLOG_ELOG_MAGIC, 8) || !fc_buf_put_u64(&b, first_index) ||
 	    !fc_buf_put_u32(&b, count) || !fc_buf_put_u32(&b, payload->len) ||
-	    !fc_buf_append(&b, sum, sizeof(sum)) || !fc_buf_append(&b, payload->data, payload->len)) {
+	    !fc_buf_append(&b, sum, sizeof(sum)) ||
+	    !fc_buf_append(&b, payload->data, payload->len)) {
 		fc_buf_free(&b);
-		return fc_err_set(err, FC_EIO, "ctlog: entry log: a batch of %zu bytes is over 4 GiB",
+		return fc_err_set(err, FC_EIO,
+				  "ctlog: entry log: a batch of %zu bytes is over 4 GiB",
 				  payload->len);
 	}
 	if (write_all(l->fd, b.data, b.len) && fdatasync(l->fd) == 0) {

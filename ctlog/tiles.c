@@ -53,8 +53,8 @@ enum fc_status ctlog_tree_append(struct ctlog_tree *t, const uint8_t leaf[CTLOG_
 		if (w + 1 < CTLOG_TILE_WIDTH)
 			break;
 		/* tile (l, size / 256^(l+1) - 1) is now full */
-		if (fn != NULL &&
-		    (st = fn(ctx, l, size / pow256(l + 1) - 1, (const ctlog_hash *)t->lvl[l])) != FC_OK)
+		if (fn != NULL && (st = fn(ctx, l, size / pow256(l + 1) - 1,
+					   (const ctlog_hash *)t->lvl[l])) != FC_OK)
 			return st;
 		ctlog_mth((const ctlog_hash *)t->lvl[l], CTLOG_TILE_WIDTH, carry);
 	}

@@ -27,37 +27,36 @@
 #include "ctlog_srv_int.h"
 #include "fuzz.h"
 
-static const char ROOTS[] =
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIBiTCCATCgAwIBAgIUJzN95M/AjEk9OpOHRjwE/MDR4bkwCgYIKoZIzj0EAwIw\n"
-	"IzENMAsGA1UECgwEZnV6ejESMBAGA1UEAwwJZnV6eiByb290MB4XDTI2MTIwNjA5\n"
-	"Mzg1NFoXDTM2MTIwMzA5Mzg1NFowIzENMAsGA1UECgwEZnV6ejESMBAGA1UEAwwJ\n"
-	"ZnV6eiByb290MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE80iY83qJ5zm1RkTm\n"
-	"Caylw/9g3K8eIQb2iFFzIiUwAYu0tUB++/6bp/pJViRmmm2LKZQWjmzxeOk7gFxx\n"
-	"Bf2FlKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0O\n"
-	"BBYEFKGJWaj0I58y4+Doer1t9BEtkw2AMAoGCCqGSM49BAMCA0cAMEQCIA3aO1fX\n"
-	"ovlZSCJzMYyY5AKj2T2aOaPVwZucGy5lROUkAiACSB9+sRS0KorHRmXgKbAWj/qP\n"
-	"NpzgxBcVnVGPSOifbw==\n"
-	"-----END CERTIFICATE-----\n"
-	"-----BEGIN CERTIFICATE-----\n"
-	"MIIDHjCCAgagAwIBAgIUfe438xoG6bsqTwLDWGEgbBm3vqAwDQYJKoZIhvcNAQEL\n"
-	"BQAwJzENMAsGA1UECgwEZnV6ejEWMBQGA1UEAwwNZnV6eiByc2Egcm9vdDAeFw0y\n"
-	"NjEyMDYwOTM4NTRaFw0zNjEyMDMwOTM4NTRaMCcxDTALBgNVBAoMBGZ1enoxFjAU\n"
-	"BgNVBAMMDWZ1enogcnNhIHJvb3QwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEK\n"
-	"AoIBAQDBYnpJ1RU4RZtT971uvVT8QPESyK/DBOP2DeiIqE+6qi83NWwPLcAF8v62\n"
-	"Cm88IsWzA8njpwqu/m0qr0D88Zyiq8EIv05UV/F2oKFMb7vdcVh/FVbyUr9p94g7\n"
-	"p4QSjIXW8JvHggm4avHCZO+YY6wC593Onl1yAPgTPb8qckV6oNGbWAMOB0qkCeIm\n"
-	"HnEKMr/q7185CpcUk08PySvOiqF2JcMQ6b7D2ktWwtVDovmmQ2aBai1GOiAUhR5s\n"
-	"s8axFNumu371WxHiKVQBb6WwuvKCoLt45lYog59a4U5bPrHFPvGz7o9svf2dissG\n"
-	"TZhKSej2Xef2a2iSdGn/jy7hAcWNAgMBAAGjQjBAMA8GA1UdEwEB/wQFMAMBAf8w\n"
-	"DgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBQMfS8N3Z63iZflLGEKCeCmAOrNEDAN\n"
-	"BgkqhkiG9w0BAQsFAAOCAQEAakiU7WMbEzW8cTKvElpGH02wNoFJ0lzxWy+4pEvI\n"
-	"i/N6WpKikC1ba7M7ZAkmbDNvYD4Hi8Ut0yXCKluXu+QKsZIh+Sd4d9ZUbKJlQJDS\n"
-	"hJMiC8J6NlS2gwCXSRgkT85ZEf6Ryb7QQS2k92T20uMbEVrbhbk6sHjZkmPEWnUA\n"
-	"G3S6mlPtEF6JUozyf74VRfv2h+PLxM1zlpdwG476KQx9x1McB0fsJ0Zdgn98iH1X\n"
-	"r1Hod7xrRXCdP5Y3t6GbTgmsZFlDnPT+F2mFsB2bwGQAnvhdqhn/EOPwx/A52GoS\n"
-	"lF15z6SOrgtmBrESUTQQ2cfxJ5wat4dCnSl0aUrW4rc0nw==\n"
-	"-----END CERTIFICATE-----\n";
+static const char ROOTS[] = "-----BEGIN CERTIFICATE-----\n"
+			    "MIIBiTCCATCgAwIBAgIUJzN95M/AjEk9OpOHRjwE/MDR4bkwCgYIKoZIzj0EAwIw\n"
+			    "IzENMAsGA1UECgwEZnV6ejESMBAGA1UEAwwJZnV6eiByb290MB4XDTI2MTIwNjA5\n"
+			    "Mzg1NFoXDTM2MTIwMzA5Mzg1NFowIzENMAsGA1UECgwEZnV6ejESMBAGA1UEAwwJ\n"
+			    "ZnV6eiByb290MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE80iY83qJ5zm1RkTm\n"
+			    "Caylw/9g3K8eIQb2iFFzIiUwAYu0tUB++/6bp/pJViRmmm2LKZQWjmzxeOk7gFxx\n"
+			    "Bf2FlKNCMEAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0O\n"
+			    "BBYEFKGJWaj0I58y4+Doer1t9BEtkw2AMAoGCCqGSM49BAMCA0cAMEQCIA3aO1fX\n"
+			    "ovlZSCJzMYyY5AKj2T2aOaPVwZucGy5lROUkAiACSB9+sRS0KorHRmXgKbAWj/qP\n"
+			    "NpzgxBcVnVGPSOifbw==\n"
+			    "-----END CERTIFICATE-----\n"
+			    "-----BEGIN CERTIFICATE-----\n"
+			    "MIIDHjCCAgagAwIBAgIUfe438xoG6bsqTwLDWGEgbBm3vqAwDQYJKoZIhvcNAQEL\n"
+			    "BQAwJzENMAsGA1UECgwEZnV6ejEWMBQGA1UEAwwNZnV6eiByc2Egcm9vdDAeFw0y\n"
+			    "NjEyMDYwOTM4NTRaFw0zNjEyMDMwOTM4NTRaMCcxDTALBgNVBAoMBGZ1enoxFjAU\n"
+			    "BgNVBAMMDWZ1enogcnNhIHJvb3QwggEiMA0GCSqGSIb3DQEBAQUAA4IBDwAwggEK\n"
+			    "AoIBAQDBYnpJ1RU4RZtT971uvVT8QPESyK/DBOP2DeiIqE+6qi83NWwPLcAF8v62\n"
+			    "Cm88IsWzA8njpwqu/m0qr0D88Zyiq8EIv05UV/F2oKFMb7vdcVh/FVbyUr9p94g7\n"
+			    "p4QSjIXW8JvHggm4avHCZO+YY6wC593Onl1yAPgTPb8qckV6oNGbWAMOB0qkCeIm\n"
+			    "HnEKMr/q7185CpcUk08PySvOiqF2JcMQ6b7D2ktWwtVDovmmQ2aBai1GOiAUhR5s\n"
+			    "s8axFNumu371WxHiKVQBb6WwuvKCoLt45lYog59a4U5bPrHFPvGz7o9svf2dissG\n"
+			    "TZhKSej2Xef2a2iSdGn/jy7hAcWNAgMBAAGjQjBAMA8GA1UdEwEB/wQFMAMBAf8w\n"
+			    "DgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBQMfS8N3Z63iZflLGEKCeCmAOrNEDAN\n"
+			    "BgkqhkiG9w0BAQsFAAOCAQEAakiU7WMbEzW8cTKvElpGH02wNoFJ0lzxWy+4pEvI\n"
+			    "i/N6WpKikC1ba7M7ZAkmbDNvYD4Hi8Ut0yXCKluXu+QKsZIh+Sd4d9ZUbKJlQJDS\n"
+			    "hJMiC8J6NlS2gwCXSRgkT85ZEf6Ryb7QQS2k92T20uMbEVrbhbk6sHjZkmPEWnUA\n"
+			    "G3S6mlPtEF6JUozyf74VRfv2h+PLxM1zlpdwG476KQx9x1McB0fsJ0Zdgn98iH1X\n"
+			    "r1Hod7xrRXCdP5Y3t6GbTgmsZFlDnPT+F2mFsB2bwGQAnvhdqhn/EOPwx/A52GoS\n"
+			    "lF15z6SOrgtmBrESUTQQ2cfxJ5wat4dCnSl0aUrW4rc0nw==\n"
+			    "-----END CERTIFICATE-----\n";
 
 /*
  * An accepted leaf must also pass OpenSSL's own checks against its issuer
@@ -80,7 +79,8 @@ static void check_leaf_independently(const struct ctlog_entry *e)
 /* Try body as one kind of submission under one policy; the entry's key
  * (all zero when refused) goes to key. */
 static enum fc_status try_chain(const struct ctlog_roots *roots, const struct ctlog_policy *pol,
-				bool precert, const uint8_t *d, size_t n, uint8_t key[CTLOG_HASH_LEN])
+				bool precert, const uint8_t *d, size_t n,
+				uint8_t key[CTLOG_HASH_LEN])
 {
 	struct ctlog_entry *e = NULL;
 	struct fc_err err = {0};
@@ -116,7 +116,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	static const struct ctlog_policy strict = {
 		.eku_mask = CTLOG_EKU_CODE_SIGNING,
 		.has_not_after_start = true,
-		.not_after_start = 946684800,  /* 2000-01-01 */
+		.not_after_start = 946684800, /* 2000-01-01 */
 		.has_not_after_limit = true,
 		.not_after_limit = 4102444800, /* 2100-01-01 */
 	};

@@ -72,14 +72,14 @@ struct mbuf {
 
 /* --- crash reporting (async-signal-safe) ----------------------------------- */
 
-static int report_fd = 2;     /* the real stderr */
-static int log_fd = -1;       /* scratch file behind fd 2, or -1 with -v */
+static int report_fd = 2; /* the real stderr */
+static int log_fd = -1;	  /* scratch file behind fd 2, or -1 with -v */
 static char crash_path[512];
-static char cur_desc[1024];   /* which seed, which mutation round */
+static char cur_desc[1024]; /* which seed, which mutation round */
 static const uint8_t *cur_data;
 static size_t cur_len;
 static volatile sig_atomic_t dumped;
-static bool check_leaks;       /* -l */
+static bool check_leaks; /* -l */
 
 static void say(const char *s)
 {
@@ -265,23 +265,96 @@ static size_t below(size_t n)
 }
 
 static const uint8_t interesting_bytes[] = {
-	'"', '{', '}', '[', ']', '.', '=', '*', '\0', ':', ',', '\\', '$', '-', '_', '+',
-	'/', ' ', '\n', '\t', '\'', '`', '(', ')', '&', '!', '|', '#', '%', '@', 0x7f,
-	0x80, 0xbf, 0xc0, 0xff, '0', '9', 'a', 'A', 'e',
+	'"', '{', '}',	'[',  ']',  '.',  '=',	'*', '\0', ':', ',', '\\', '$', '-',
+	'_', '+', '/',	' ',  '\n', '\t', '\'', '`', '(',  ')', '&', '!',  '|', '#',
+	'%', '@', 0x7f, 0x80, 0xbf, 0xc0, 0xff, '0', '9',  'a', 'A', 'e',
 };
 
 static const char *const interesting_strings[] = {
-	"{{", "}}", "{{-", "-}}", "{{ end }}", "{{ else }}", "{{ else if", "{{if", "{{ .a }}",
-	"{{ .b }}", "{{/*", "*/}}", " eq ", " ne ", " not ", " and ", " or ", "index . ",
-	"(", ")", "\"\"", "``", "\\u0000", "\\ud800", "\\udc00", "\\\"", "\\x41", "\\U0001F600",
-	"null", "true", "false", "[]", "{}", "[[[[[[[[", "{\"a\":", "\"alg\":\"RS256\"",
-	"\"alg\":\"none\"", "\"kid\":", "\"crit\":[]", "\"b64\":false", "-1", "0",
-	"4294967296", "9223372036854775808", "1e999", "-0", "0.5", "..", "...", "==",
-	"$.", "$.a.b", "https://", "spiffe://", "@", "!", "*.", "://", "%00", "%zz",
-	"\xc3\x28", "\xe2\x82", "\xf0\x9f\x98\x80", "\xed\xa0\x80", "---\n", "- ", ": ",
-	"&a ", "*a", "<<: ", "? ", "!!str ", "|\n  ", ">\n  ", "~", "\"keys\":[",
-	"\"kty\":\"EC\"", "\"kty\":\"RSA\"", "\"crv\":\"P-256\"", "\"use\":\"enc\"",
-	"AAAA", "____", "----", "AQAB",
+	"{{",
+	"}}",
+	"{{-",
+	"-}}",
+	"{{ end }}",
+	"{{ else }}",
+	"{{ else if",
+	"{{if",
+	"{{ .a }}",
+	"{{ .b }}",
+	"{{/*",
+	"*/}}",
+	" eq ",
+	" ne ",
+	" not ",
+	" and ",
+	" or ",
+	"index . ",
+	"(",
+	")",
+	"\"\"",
+	"``",
+	"\\u0000",
+	"\\ud800",
+	"\\udc00",
+	"\\\"",
+	"\\x41",
+	"\\U0001F600",
+	"null",
+	"true",
+	"false",
+	"[]",
+	"{}",
+	"[[[[[[[[",
+	"{\"a\":",
+	"\"alg\":\"RS256\"",
+	"\"alg\":\"none\"",
+	"\"kid\":",
+	"\"crit\":[]",
+	"\"b64\":false",
+	"-1",
+	"0",
+	"4294967296",
+	"9223372036854775808",
+	"1e999",
+	"-0",
+	"0.5",
+	"..",
+	"...",
+	"==",
+	"$.",
+	"$.a.b",
+	"https://",
+	"spiffe://",
+	"@",
+	"!",
+	"*.",
+	"://",
+	"%00",
+	"%zz",
+	"\xc3\x28",
+	"\xe2\x82",
+	"\xf0\x9f\x98\x80",
+	"\xed\xa0\x80",
+	"---\n",
+	"- ",
+	": ",
+	"&a ",
+	"*a",
+	"<<: ",
+	"? ",
+	"!!str ",
+	"|\n  ",
+	">\n  ",
+	"~",
+	"\"keys\":[",
+	"\"kty\":\"EC\"",
+	"\"kty\":\"RSA\"",
+	"\"crv\":\"P-256\"",
+	"\"use\":\"enc\"",
+	"AAAA",
+	"____",
+	"----",
+	"AQAB",
 };
 #define N_STRINGS (sizeof(interesting_strings) / sizeof(interesting_strings[0]))
 
@@ -342,9 +415,7 @@ static void edit(struct mbuf *m, const struct seeds *all)
 		if (at < m->len)
 			buf_delete(m, at, 1 + below(m->len - at < 16 ? m->len - at : 16));
 		break;
-	case 7: /* truncate */
-		m->len = below(m->len + 1);
-		break;
+	case 7: /* truncate */ m->len = below(m->len + 1); break;
 	case 8: /* copy a chunk of the input elsewhere */
 		if (m->len > 0) {
 			uint8_t tmp[256];
@@ -384,8 +455,8 @@ static void edit_b64(struct mbuf *m, const struct seeds *all)
 		start--;
 	for (end = start; end < m->len && is_b64url(m->p[end]); end++)
 		;
-	if (end - start < 4 || !fc_b64url_decode((const char *)m->p + start, end - start, &dec,
-						 &dec_len)) {
+	if (end - start < 4 ||
+	    !fc_b64url_decode((const char *)m->p + start, end - start, &dec, &dec_len)) {
 		edit(m, all);
 		return;
 	}
@@ -494,15 +565,9 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "t:n:r:lv")) != -1) {
 		switch (opt) {
-		case 't':
-			limit_s = strtod(optarg, NULL);
-			break;
-		case 'n':
-			rounds = strtoul(optarg, NULL, 10);
-			break;
-		case 'r':
-			first = strtoul(optarg, NULL, 10);
-			break;
+		case 't': limit_s = strtod(optarg, NULL); break;
+		case 'n': rounds = strtoul(optarg, NULL, 10); break;
+		case 'r': first = strtoul(optarg, NULL, 10); break;
 		case 'l':
 			if (__lsan_do_recoverable_leak_check == NULL) {
 				fprintf(stderr, "%s: -l needs a build with LeakSanitizer\n", prog);
@@ -510,12 +575,8 @@ int main(int argc, char **argv)
 			}
 			check_leaks = true;
 			break;
-		case 'v':
-			verbose = true;
-			break;
-		default:
-			usage(prog);
-			return 2;
+		case 'v': verbose = true; break;
+		default: usage(prog); return 2;
 		}
 	}
 	if (optind >= argc) {
@@ -565,8 +626,9 @@ int main(int argc, char **argv)
 		}
 	}
 	elapsed = now_s() - start;
-	snprintf(line, sizeof(line), "%s: %zu seeds, %llu mutated inputs (%lu rounds%s) in %.1f s\n",
-		 prog, seeds.n, mutated, round, timed_out ? ", time limit reached" : "", elapsed);
+	snprintf(line, sizeof(line),
+		 "%s: %zu seeds, %llu mutated inputs (%lu rounds%s) in %.1f s\n", prog, seeds.n,
+		 mutated, round, timed_out ? ", time limit reached" : "", elapsed);
 	say(line);
 
 	free(m.p);

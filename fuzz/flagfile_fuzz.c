@@ -23,7 +23,8 @@ static bool yaml_value(const json_t *v)
 		return true;
 	if (!json_is_array(v))
 		return false;
-	json_array_foreach(v, i, item) {
+	json_array_foreach(v, i, item)
+	{
 		if (!json_is_string(item))
 			return false;
 	}
@@ -47,7 +48,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	}
 	FUZZ_CHECK(json_is_object(root));
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		FUZZ_CHECK(!json_is_object(v)); /* nested mappings are flattened */
 		if (d[0] % 3 == 0)
 			FUZZ_CHECK(yaml_value(v));

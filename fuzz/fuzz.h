@@ -21,14 +21,13 @@
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n);
 
 /* Abort (a crash for the fuzzer) unless cond holds. */
-#define FUZZ_CHECK(cond)                                                              \
-	do {                                                                          \
-		if (!(cond))                                                          \
-			fuzz_fail(__FILE__, __LINE__, #cond);                         \
+#define FUZZ_CHECK(cond)                                                                           \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail(__FILE__, __LINE__, #cond);                                      \
 	} while (0)
 
-__attribute__((noreturn)) static inline void fuzz_fail(const char *file, int line,
-							const char *what)
+__attribute__((noreturn)) static inline void fuzz_fail(const char *file, int line, const char *what)
 {
 	fprintf(stderr, "fuzz: %s:%d: invariant violated: %s\n", file, line, what);
 	abort();

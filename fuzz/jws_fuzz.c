@@ -14,20 +14,27 @@
 
 /* The public keys of test-issuer's run that signed the corpus tokens. */
 static const char TEST_JWKS[] =
-	"{\"keys\":[{\"kid\":\"rsa-1\",\"use\":\"sig\",\"alg\":\"RS256\",\"kty\":\"RSA\",\"n\":\"r6RRuQVOki-6gF0ly"
+	"{\"keys\":[{\"kid\":\"rsa-1\",\"use\":\"sig\",\"alg\":\"RS256\",\"kty\":\"RSA\",\"n\":"
+	"\"r6RRuQVOki-6gF0ly"
 	"XgtoQ9bagpajv6ac21Yem2NrrIWFm9iF-t9ni-xju0j5ed80V3xTUg5hloR9ncg2CYJWmpV8ffnn0Q4c5RRS"
 	"TrIb9aDbNlxHfTsFpJnQAb1C3i_R5DmK4Bx4o13pe8tCtw1nTHtxe3Ei_qytMC-ybAlv2aAHfL1K0Ol3ytOk"
 	"XSQvxiZGKbC8auP9s1WSHGw0ghXhlpoqT7Q965z3Kkh5xD7p9DIbEMCiC1wRjsMwwsf_5BXkM8CzP5znfGU7"
 	"YQNfAqmCaE9qZDMp9zHBCItQuNQeGldzqwcKmVp8YYGQUfcJ_GcVtVwq45A1cUDdfJ6IFDdbQ\",\"e\":\"AQAB"
-	"\"},{\"kid\":\"ec256-1\",\"use\":\"sig\",\"alg\":\"ES256\",\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"3uYjhyGl"
+	"\"},{\"kid\":\"ec256-1\",\"use\":\"sig\",\"alg\":\"ES256\",\"kty\":\"EC\",\"crv\":\"P-"
+	"256\",\"x\":\"3uYjhyGl"
 	"KY54Fll3LafdDstSgNlvXN0om688hCG9MoE\",\"y\":\"xx9y6RNKVErzgwD3Ikk4NbEabpBjHRqREwAmdvDPeW"
-	"8\"},{\"kid\":\"ec384-1\",\"use\":\"sig\",\"alg\":\"ES384\",\"kty\":\"EC\",\"crv\":\"P-384\",\"x\":\"gE28_pC"
+	"8\"},{\"kid\":\"ec384-1\",\"use\":\"sig\",\"alg\":\"ES384\",\"kty\":\"EC\",\"crv\":\"P-"
+	"384\",\"x\":\"gE28_pC"
 	"sgOH5xVbRbST7TPcOO_nS6ded64jQrrYzZrMw-mP97b1D4ka_MnHFFCQn\",\"y\":\"UvfovuruAbgQ5-Acv8fx"
-	"cTuqCWkIvcY_ZCv42qufJ63nfrxibmGto__pMSpJtLPN\"},{\"kid\":\"ec521-1\",\"use\":\"sig\",\"alg\":\"E"
-	"S512\",\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AVlN9t5Bo_NZnILnqKvK88UOpcV3Tzz80_z0whM0CD3AMXHG"
+	"cTuqCWkIvcY_ZCv42qufJ63nfrxibmGto__pMSpJtLPN\"},{\"kid\":\"ec521-1\",\"use\":\"sig\","
+	"\"alg\":\"E"
+	"S512\",\"kty\":\"EC\",\"crv\":\"P-521\",\"x\":\"AVlN9t5Bo_NZnILnqKvK88UOpcV3Tzz80_"
+	"z0whM0CD3AMXHG"
 	"T7WHF2t0p-XJf12JVCwkfOKWTpgQrB8b0dYWxTxN\",\"y\":\"AOfPnSdekQTGWzgJebN7Mc8JHPxmTqZ1RCQ0_"
-	"HjyUHU3-P_oAWqRQEz3JvTAKxzLmue7dDqyfRCh3PNpas2VQZlH\"},{\"kid\":\"ed25519-1\",\"use\":\"sig\""
-	",\"alg\":\"EdDSA\",\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"mUoExyyjFGlC0qfzQ9OGA7AZb3jG3rl33FX_"
+	"HjyUHU3-P_oAWqRQEz3JvTAKxzLmue7dDqyfRCh3PNpas2VQZlH\"},{\"kid\":\"ed25519-1\",\"use\":"
+	"\"sig\""
+	",\"alg\":\"EdDSA\",\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
+	"\"mUoExyyjFGlC0qfzQ9OGA7AZb3jG3rl33FX_"
 	"gB0R1ls\"}]}";
 
 static struct oidc_jwk_set *keys;

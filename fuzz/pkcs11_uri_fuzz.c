@@ -54,11 +54,12 @@ static bool str_ok(const char *s, size_t max)
 /* What every configuration promises, from either parser. */
 static void check_config(const struct hsm_p11_config *c, size_t max)
 {
-	const char *strs[] = {c->module_path,          c->module_name,        c->token_label,
-			      c->token_serial,         c->token_manufacturer, c->token_model,
-			      c->slot_description,     c->slot_manufacturer,  c->library_manufacturer,
-			      c->library_description,  c->library_version,    c->object_label,
-			      c->object_type,          c->pin_source};
+	const char *strs[] = {
+		c->module_path,		c->module_name,	       c->token_label,
+		c->token_serial,	c->token_manufacturer, c->token_model,
+		c->slot_description,	c->slot_manufacturer,  c->library_manufacturer,
+		c->library_description, c->library_version,    c->object_label,
+		c->object_type,		c->pin_source};
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
 		FUZZ_CHECK(str_ok(strs[i], max));
@@ -181,14 +182,14 @@ static const char *json_pin(json_t *root)
 
 	if (!json_is_object(root))
 		return NULL;
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if (strcasecmp(key, "Pin") != 0)
 			continue;
 		n++;
 		pin = json_is_string(v) ? json_string_value(v) : NULL;
 	}
-	if (n != 1 || pin == NULL || strlen(pin) < MIN_CHECKED_PIN ||
-	    !alnum_only(pin, strlen(pin)))
+	if (n != 1 || pin == NULL || strlen(pin) < MIN_CHECKED_PIN || !alnum_only(pin, strlen(pin)))
 		return NULL;
 	return pin;
 }
@@ -220,7 +221,8 @@ static char *json_other_pin(const char *json, size_t len, json_t *root, const ch
 			const char *key;
 			json_t *v;
 
-			json_object_foreach(back, key, v) {
+			json_object_foreach(back, key, v)
+			{
 				if (strcasecmp(key, "Pin") == 0)
 					json_string_set(v, pin);
 			}

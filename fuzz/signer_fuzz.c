@@ -16,14 +16,17 @@
 
 /* The issuing CA of the seeds: CN=Test (tests/.../corpus/signer). */
 static uint8_t issuer[] = {0x30, 0x0f, 0x31, 0x0d, 0x30, 0x0b, 0x06, 0x03, 0x55,
-			   0x04, 0x03, 0x0c, 0x04, 'T', 'e', 's', 't'};
+			   0x04, 0x03, 0x0c, 0x04, 'T',	 'e',  's',  't'};
 static uint8_t skid[20] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
 
 static void check_cert(const uint8_t *d, size_t n, enum hsm_sign_kind kind, bool ct)
 {
-	struct sg_ca_policy p = {.issuer_name = issuer, .issuer_name_len = sizeof(issuer),
-				 .issuer_skid = ct ? skid : NULL, .issuer_skid_len = ct ? 20 : 0,
-				 .lifetime_s = 600, .ct = ct};
+	struct sg_ca_policy p = {.issuer_name = issuer,
+				 .issuer_name_len = sizeof(issuer),
+				 .issuer_skid = ct ? skid : NULL,
+				 .issuer_skid_len = ct ? 20 : 0,
+				 .lifetime_s = 600,
+				 .ct = ct};
 	struct sg_cert_info info;
 	char why[256];
 

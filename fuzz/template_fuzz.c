@@ -16,8 +16,13 @@
 #include "fuzz.h"
 
 static const struct cfg_kv kv[] = {
-	{ "a", "abc" }, { "b", "" }, { "n", "42" }, { "sp ace", "x y" }, { "uni", "\xc3\xa9\xe2\x82\xac" },
-	{ "q", "<'\"&>" }, { "a", "ignored: the first a counts" },
+	{"a", "abc"},
+	{"b", ""},
+	{"n", "42"},
+	{"sp ace", "x y"},
+	{"uni", "\xc3\xa9\xe2\x82\xac"},
+	{"q", "<'\"&>"},
+	{"a", "ignored: the first a counts"},
 };
 
 static const char *lookup(void *ctx, const char *name)
@@ -29,7 +34,7 @@ static const char *lookup(void *ctx, const char *name)
 /* Render one way twice; the outcome must be the same. */
 static void render_twice(const struct cfg_template *t, bool with_kv)
 {
-	struct fc_err err = { 0 }, err2 = { 0 };
+	struct fc_err err = {0}, err2 = {0};
 	char *out = NULL, *again = NULL;
 	enum fc_status st, st2;
 
@@ -59,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	char *text = fuzz_strndup(d, n);
 	struct cfg_template *t = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	fuzz_log_all();
 	if (cfg_template_parse(text, &t, &err) != FC_OK) {

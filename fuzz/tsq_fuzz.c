@@ -96,7 +96,8 @@ static void stamp(const struct tsa_request *r)
 	enum fc_status st = tsa_stamp(the_tsa(), r, 1795000000123LL, &der, &len, &why, NULL);
 
 	if (st != FC_OK) {
-		FUZZ_CHECK(st == FC_EINPUT && (why == TSA_REFUSE_POLICY || why == TSA_REFUSE_EXTENSION));
+		FUZZ_CHECK(st == FC_EINPUT &&
+			   (why == TSA_REFUSE_POLICY || why == TSA_REFUSE_EXTENSION));
 		return;
 	}
 	p = der;
@@ -104,8 +105,8 @@ static void stamp(const struct tsa_request *r)
 	FUZZ_CHECK(resp != NULL && p == der + len);
 	tst = TS_RESP_get_tst_info(resp);
 	FUZZ_CHECK(tst != NULL);
-	FUZZ_CHECK((size_t)ASN1_STRING_length(TS_MSG_IMPRINT_get_msg(TS_TST_INFO_get_msg_imprint(
-			   tst))) == r->digest_len);
+	FUZZ_CHECK((size_t)ASN1_STRING_length(TS_MSG_IMPRINT_get_msg(
+			   TS_TST_INFO_get_msg_imprint(tst))) == r->digest_len);
 	FUZZ_CHECK(r->nonce == NULL || ASN1_INTEGER_cmp(TS_TST_INFO_get_nonce(tst), r->nonce) == 0);
 	TS_RESP_free(resp);
 	free(der);
@@ -120,8 +121,10 @@ static void check(enum fc_status st, const struct tsa_request *r, enum tsa_refus
 		return;
 	}
 	FUZZ_CHECK(r != NULL && why == TSA_REFUSE_NONE);
-	want = r->hash_nid == NID_sha256 ? 32 : r->hash_nid == NID_sha384 ? 48
-		 : r->hash_nid == NID_sha512 ? 64 : 0;
+	want = r->hash_nid == NID_sha256   ? 32
+	       : r->hash_nid == NID_sha384 ? 48
+	       : r->hash_nid == NID_sha512 ? 64
+					   : 0;
 	FUZZ_CHECK(want != 0 && r->digest_len == want);
 	stamp(r);
 }

@@ -32,12 +32,12 @@ static const char self_test_msg[] = "fulcrum signer self-test";
 struct hsm_signer {
 	const struct hsm_ops *ops;
 	void *impl;
-	EVP_PKEY *pub;               /* own reference */
+	EVP_PKEY *pub; /* own reference */
 	enum hsm_key_kind kind;
 	enum hsm_rsa_padding padding;
 	char *description;
 	int sig_nid;
-	const EVP_MD *md;            /* NULL for Ed25519 */
+	const EVP_MD *md; /* NULL for Ed25519 */
 };
 
 /* Map the key to a kind; FC_ECONFIG (reason in err) for anything else. */
@@ -56,31 +56,25 @@ static enum fc_status classify_key(EVP_PKEY *pub, const char *desc, enum hsm_key
 					  desc);
 		}
 		switch (OBJ_sn2nid(group)) {
-		case NID_X9_62_prime256v1:
-			*kind = HSM_KEY_EC_P256;
-			return FC_OK;
-		case NID_secp384r1:
-			*kind = HSM_KEY_EC_P384;
-			return FC_OK;
-		case NID_secp521r1:
-			*kind = HSM_KEY_EC_P521;
-			return FC_OK;
+		case NID_X9_62_prime256v1: *kind = HSM_KEY_EC_P256; return FC_OK;
+		case NID_secp384r1: *kind = HSM_KEY_EC_P384; return FC_OK;
+		case NID_secp521r1: *kind = HSM_KEY_EC_P521; return FC_OK;
 		default:
-			return fc_err_set(err, FC_ECONFIG,
-					  "hsm: %s: EC curve %s is not allowed (P-256, P-384, P-521)",
-					  desc, group);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"hsm: %s: EC curve %s is not allowed (P-256, P-384, P-521)", desc,
+				group);
 		}
 	case EVP_PKEY_RSA:
 		bits = EVP_PKEY_get_bits(pub);
 		if (bits < HSM_RSA_MIN_BITS || bits > HSM_RSA_MAX_BITS)
-			return fc_err_set(err, FC_ECONFIG,
-					  "hsm: %s: RSA %d-bit keys are not allowed (%d to %d bits)",
-					  desc, bits, HSM_RSA_MIN_BITS, HSM_RSA_MAX_BITS);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"hsm: %s: RSA %d-bit keys are not allowed (%d to %d bits)", desc,
+				bits, HSM_RSA_MIN_BITS, HSM_RSA_MAX_BITS);
 		*kind = HSM_KEY_RSA;
 		return FC_OK;
-	case EVP_PKEY_ED25519:
-		*kind = HSM_KEY_ED25519;
-		return FC_OK;
+	case EVP_PKEY_ED25519: *kind = HSM_KEY_ED25519; return FC_OK;
 	default:
 		return fc_err_set(err, FC_ECONFIG,
 				  "hsm: %s: key type %s is not allowed (EC P-256/P-384/P-521, RSA, "

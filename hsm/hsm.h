@@ -37,10 +37,10 @@ enum hsm_rsa_padding {
  * backends ignore the context.
  */
 enum hsm_sign_kind {
-	HSM_SIGN_ANY = 0,        /* no context: what hsm_sign passes */
-	HSM_SIGN_PRECERT = 1,    /* a TBSCertificate with the CT poison (RFC 6962 3.1) */
-	HSM_SIGN_CERT = 2,       /* a final TBSCertificate (SCT list, or no CT log) */
-	HSM_SIGN_SCT = 3,        /* an SCT's signed data (RFC 6962 3.2) */
+	HSM_SIGN_ANY = 0,	 /* no context: what hsm_sign passes */
+	HSM_SIGN_PRECERT = 1,	 /* a TBSCertificate with the CT poison (RFC 6962 3.1) */
+	HSM_SIGN_CERT = 2,	 /* a final TBSCertificate (SCT list, or no CT log) */
+	HSM_SIGN_SCT = 3,	 /* an SCT's signed data (RFC 6962 3.2) */
 	HSM_SIGN_CHECKPOINT = 4, /* a checkpoint's tree head (RFC 6962 3.5) */
 };
 
@@ -204,10 +204,10 @@ enum hsm_rsa_padding hsm_signer_padding(const struct hsm_signer *s);
 /* --- pkcs11*.c: keys inside a PKCS#11 token ----------------------------- */
 
 /* Hard limits, checked before parsing. */
-#define HSM_P11_MAX_URI_LEN 4096                 /* a PKCS#11 URI */
-#define HSM_P11_MAX_CONFIG_BYTES (64 * 1024)     /* a crypto11 JSON file */
-#define HSM_P11_MAX_PIN_LEN 255                  /* a PIN (file, env, URI, JSON) */
-#define HSM_P11_MAX_ATTR_LEN 255                 /* a label, id, serial, ... */
+#define HSM_P11_MAX_URI_LEN 4096	     /* a PKCS#11 URI */
+#define HSM_P11_MAX_CONFIG_BYTES (64 * 1024) /* a crypto11 JSON file */
+#define HSM_P11_MAX_PIN_LEN 255		     /* a PIN (file, env, URI, JSON) */
+#define HSM_P11_MAX_ATTR_LEN 255	     /* a label, id, serial, ... */
 
 /* Fulcio's default --hsm-key-label. */
 #define HSM_P11_DEFAULT_KEY_LABEL "PKCS11CA"
@@ -238,36 +238,36 @@ enum hsm_p11_pin_from {
  * owned (free with hsm_p11_config_free, which wipes the PIN).
  */
 struct hsm_p11_config {
-	char *module_path;          /* crypto11 Path, URI module-path */
-	char *module_name;          /* URI module-name (informational) */
+	char *module_path; /* crypto11 Path, URI module-path */
+	char *module_name; /* URI module-name (informational) */
 	/* token selection (RFC 7512 4 attribute names) */
-	char *token_label;          /* token= / TokenLabel */
-	char *token_serial;         /* serial= / TokenSerial */
-	char *token_manufacturer;   /* manufacturer= */
-	char *token_model;          /* model= */
+	char *token_label;	  /* token= / TokenLabel */
+	char *token_serial;	  /* serial= / TokenSerial */
+	char *token_manufacturer; /* manufacturer= */
+	char *token_model;	  /* model= */
 	bool has_slot;
-	unsigned long slot;         /* slot-id= / SlotNumber */
-	char *slot_description;     /* slot-description= */
+	unsigned long slot;	    /* slot-id= / SlotNumber */
+	char *slot_description;	    /* slot-description= */
 	char *slot_manufacturer;    /* slot-manufacturer= */
 	char *library_manufacturer; /* library-manufacturer= */
 	char *library_description;  /* library-description= */
-	char *library_version;      /* library-version= ("M" or "M.m") */
+	char *library_version;	    /* library-version= ("M" or "M.m") */
 	/* object */
-	char *object_label;         /* object= */
-	uint8_t *object_id;         /* id= (raw bytes) */
+	char *object_label; /* object= */
+	uint8_t *object_id; /* id= (raw bytes) */
 	size_t object_id_len;
-	char *object_type;          /* type= (private, public, cert, ...) */
+	char *object_type; /* type= (private, public, cert, ...) */
 	/* login */
 	enum hsm_p11_pin_from pin_from;
-	char *pin;                  /* secret (HSM_P11_PIN_VALUE only): never logged, wiped */
-	char *pin_path;             /* HSM_P11_PIN_FILE / _CRYPTO11: read again at each login */
-	char *pin_source;           /* pin-source= as written (a file), see resolve_pin */
-	bool login_not_supported;   /* LoginNotSupported */
-	unsigned long user_type;    /* UserType: 1 = CKU_USER (default), 0 = SO, 2 = context */
+	char *pin;		  /* secret (HSM_P11_PIN_VALUE only): never logged, wiped */
+	char *pin_path;		  /* HSM_P11_PIN_FILE / _CRYPTO11: read again at each login */
+	char *pin_source;	  /* pin-source= as written (a file), see resolve_pin */
+	bool login_not_supported; /* LoginNotSupported */
+	unsigned long user_type;  /* UserType: 1 = CKU_USER (default), 0 = SO, 2 = context */
 	/* pool */
-	unsigned max_sessions;      /* MaxSessions; 0 = the default (8) */
-	int64_t pool_wait_ms;       /* PoolWaitTimeout; 0 = wait as long as it takes */
-	bool read_write;            /* open read-write sessions (to create objects) */
+	unsigned max_sessions; /* MaxSessions; 0 = the default (8) */
+	int64_t pool_wait_ms;  /* PoolWaitTimeout; 0 = wait as long as it takes */
+	bool read_write;       /* open read-write sessions (to create objects) */
 };
 
 /*
@@ -378,7 +378,7 @@ enum fc_status hsm_p11_store_cert(struct hsm_p11 *p, const char *label, const ui
 
 /* Destroy the certificates with that id (for createca --force); *n says
  * how many. */
-enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t id_len,
-				    size_t *n, struct fc_err *err);
+enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t id_len, size_t *n,
+				    struct fc_err *err);
 
 #endif /* FULCRUM_HSM_H */

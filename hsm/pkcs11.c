@@ -83,7 +83,8 @@ static enum fc_status module_get(const char *path, struct p11_module **out, stru
 	*(void **)&getfl = dlsym(dl, "C_GetFunctionList");
 	if (getfl == NULL) {
 		fc_err_set(err, FC_ECONFIG,
-			   "pkcs11: module %s is not a PKCS#11 module (no C_GetFunctionList)", path);
+			   "pkcs11: module %s is not a PKCS#11 module (no C_GetFunctionList)",
+			   path);
 		goto out;
 	}
 	if ((rv = getfl(&f)) != CKR_OK || f == NULL) {
@@ -325,9 +326,10 @@ static enum fc_status token_find(struct hsm_p11 *p, CK_SLOT_ID *out, CK_RV *rv_o
 	if (matches == 1)
 		return FC_OK;
 	if (matches > 1)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
-				  p->cfg->module_path, matches, wanted);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11: module %s: %zu tokens match %s; name one by serial or slot",
+			p->cfg->module_path, matches, wanted);
 	if (n == 0)
 		return fc_err_set(err, FC_EUNAVAIL,
 				  "pkcs11: module %s: no token is present (for SoftHSM2: check "
@@ -416,10 +418,11 @@ static enum fc_status login(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_RV *rv_ou
 	switch (p->cfg->pin_from) {
 	case HSM_P11_PIN_VALUE:
 		if (p->pin_refused)
-			return fc_err_set(err, FC_ECONFIG,
-					  "%s: not logging in again: the token refused the PIN "
-					  "before (pin-value or %s cannot change without a restart)",
-					  tok, HSM_P11_PIN_ENV);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"%s: not logging in again: the token refused the PIN "
+				"before (pin-value or %s cannot change without a restart)",
+				tok, HSM_P11_PIN_ENV);
 		pin = p->pin;
 		pin_len = p->pin_len;
 		break;
@@ -438,14 +441,14 @@ static enum fc_status login(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_RV *rv_ou
 		pin_len = strlen(fetched);
 		snprintf(from, sizeof(from), "; PIN read from %s", path);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (pin == NULL)
-		return fc_err_set(err, FC_ECONFIG,
-				  "%s: no PIN given (Pin in the config file, pin-source or pin-value "
-				  "in the URI, --pkcs11-pin-file, or %s)",
-				  tok, HSM_P11_PIN_ENV);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"%s: no PIN given (Pin in the config file, pin-source or pin-value "
+			"in the URI, --pkcs11-pin-file, or %s)",
+			tok, HSM_P11_PIN_ENV);
 	rv = p->f->C_Login(s, p->cfg->user_type, (CK_UTF8CHAR_PTR)pin, pin_len);
 	fc_free_secret(fetched); /* wiped whatever C_Login answered */
 	fetched = NULL;
@@ -511,9 +514,9 @@ static enum fc_status connect_locked(struct hsm_p11 *p, struct fc_err *err)
 			break;
 		}
 		if (rv != CKR_OK) {
-			st = fc_err_set(err, p11_rv_is_fault(rv) || rv == CKR_SESSION_COUNT
-						     ? FC_EUNAVAIL
-						     : FC_ECONFIG,
+			st = fc_err_set(err,
+					p11_rv_is_fault(rv) || rv == CKR_SESSION_COUNT ? FC_EUNAVAIL
+										       : FC_ECONFIG,
 					"%s: C_OpenSession: %s", p->desc, p11_rv_name(rv));
 			goto fail;
 		}
@@ -581,8 +584,8 @@ static enum fc_status reconnect_locked(struct hsm_p11 *p)
 	 * is made every P11_RECOVER_INTERVAL_MS). A PIN or PIN file problem
 	 * needs the operator. */
 	fc_log(!p11_set_reason(p, e.msg) ? LOG_DEBUG
-	       : st == FC_ECONFIG          ? LOG_ERR
-					   : LOG_WARNING,
+	       : st == FC_ECONFIG	 ? LOG_ERR
+					 : LOG_WARNING,
 	       "%s: still unavailable: %s", p->desc, e.msg);
 	return st;
 }
@@ -658,10 +661,11 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 	if (cfg == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "pkcs11: open: missing argument");
 	if (cfg->module_path == NULL)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11: no module: set Path in the config file or module-path in "
-				  "the URI%s",
-				  cfg->module_name != NULL ? " (module-name is not looked up)" : "");
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11: no module: set Path in the config file or module-path in "
+			"the URI%s",
+			cfg->module_name != NULL ? " (module-name is not looked up)" : "");
 	p = fc_xcalloc(1, sizeof(*p));
 	atomic_init(&p->refs, 1);
 	p->cfg = p11_config_copy(cfg);
@@ -673,8 +677,8 @@ enum fc_status hsm_p11_open(const struct hsm_p11_config *cfg, struct hsm_p11 **o
 	if (p->want_sessions > P11_MAX_SESSIONS)
 		p->want_sessions = P11_MAX_SESSIONS;
 	p11_pool_init(p);
-	if (p->cfg->pin_from == HSM_P11_PIN_VALUE && cfg->pin != NULL && !cfg->login_not_supported &&
-	    pin_keep(p, cfg->pin) != FC_OK) {
+	if (p->cfg->pin_from == HSM_P11_PIN_VALUE && cfg->pin != NULL &&
+	    !cfg->login_not_supported && pin_keep(p, cfg->pin) != FC_OK) {
 		st = fc_err_set(err, FC_ECONFIG, "pkcs11: the PIN is too long");
 		goto fail;
 	}
@@ -723,7 +727,8 @@ static enum fc_status ecdsa_raw_to_der(const uint8_t *raw, size_t raw_len, uint8
 	enum fc_status st = FC_EHSM;
 
 	if (raw_len == 0 || raw_len % 2 != 0)
-		return fc_err_set(err, FC_EHSM, "pkcs11: ECDSA signature of odd length %zu", raw_len);
+		return fc_err_set(err, FC_EHSM, "pkcs11: ECDSA signature of odd length %zu",
+				  raw_len);
 	if ((sig = ECDSA_SIG_new()) == NULL ||
 	    (r = BN_bin2bn(raw, (int)(raw_len / 2), NULL)) == NULL ||
 	    (s = BN_bin2bn(raw + raw_len / 2, (int)(raw_len / 2), NULL)) == NULL ||
@@ -781,8 +786,7 @@ static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_l
 		unsigned gen;
 		CK_RV rv;
 
-		if (atomic_load(&p->broken) &&
-		    (st = p11_recover(p, UINT_MAX, false, err)) != FC_OK)
+		if (atomic_load(&p->broken) && (st = p11_recover(p, UINT_MAX, false, err)) != FC_OK)
 			return st;
 		if ((st = p11_session_begin(p, &s, &gen, err)) != FC_OK) {
 			if (atomic_load(&p->broken))
@@ -800,7 +804,8 @@ static enum fc_status sign_raw(struct p11_key *k, const uint8_t *in, size_t in_l
 		if (!p11_rv_is_fault(rv))
 			return fc_err_set(err, FC_EHSM, "%s: C_Sign: %s", p->desc, p11_rv_name(rv));
 		p11_mark_broken(p, gen, rv, "C_Sign");
-		if (attempt + 1 < P11_SIGN_ATTEMPTS && (st = p11_recover(p, gen, true, err)) != FC_OK)
+		if (attempt + 1 < P11_SIGN_ATTEMPTS &&
+		    (st = p11_recover(p, gen, true, err)) != FC_OK)
 			return st;
 	}
 	return p11_unavailable(p, err);

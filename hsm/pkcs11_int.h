@@ -55,36 +55,36 @@ struct hsm_p11 {
 	struct p11_module *mod;
 	CK_FUNCTION_LIST_PTR f;
 	struct hsm_p11_config *cfg; /* deep copy without a literal PIN (pin_path kept) */
-	char *pin;                  /* a literal PIN on an mlocked page (pin_keep), else NULL */
+	char *pin;		    /* a literal PIN on an mlocked page (pin_keep), else NULL */
 	size_t pin_len;
 	/* The token refused the PIN at the last login (guarded like the
 	 * sessions): it is not offered again until its file changes, so that
 	 * reconnecting every P11_RECOVER_INTERVAL_MS cannot lock the PIN. */
 	bool pin_refused;
 	struct stat pin_refused_sb; /* the PIN file as it was when refused */
-	char *desc;                 /* "pkcs11 token=..." for logs, no secret */
-	atomic_uint refs;           /* the opener plus one per signer */
+	char *desc;		    /* "pkcs11 token=..." for logs, no secret */
+	atomic_uint refs;	    /* the opener plus one per signer */
 
 	/* Readers use sessions (sign, find); the writer closes and reopens
 	 * them (recovery). Writer-preferring so a recovery is not starved. */
 	pthread_rwlock_t state_lock;
-	CK_SLOT_ID slot;            /* valid while !broken */
+	CK_SLOT_ID slot;	     /* valid while !broken */
 	CK_SESSION_HANDLE *sessions; /* every open session, n_sessions */
 	size_t n_sessions;
 	unsigned want_sessions;
 
-	pthread_mutex_t pool_lock;  /* guards free_sessions / n_free */
+	pthread_mutex_t pool_lock; /* guards free_sessions / n_free */
 	pthread_cond_t pool_cond;
 	CK_SESSION_HANDLE *free_sessions;
 	size_t n_free;
 
-	atomic_bool broken;             /* sessions unusable; signing fails fast */
-	atomic_uint generation;         /* bumped by every successful recovery */
+	atomic_bool broken;		 /* sessions unusable; signing fails fast */
+	atomic_uint generation;		 /* bumped by every successful recovery */
 	_Atomic int64_t last_attempt_ms; /* of the last recovery attempt */
 	pthread_mutex_t reason_lock;
-	char reason[FC_ERR_MSG_MAX];    /* why the token is unavailable */
+	char reason[FC_ERR_MSG_MAX]; /* why the token is unavailable */
 
-	struct p11_key *keys;       /* signers' keys, re-found after recovery (writer) */
+	struct p11_key *keys; /* signers' keys, re-found after recovery (writer) */
 
 	/* statistics for logs and tests */
 	atomic_ulong recoveries;
@@ -92,15 +92,15 @@ struct hsm_p11 {
 
 /* A signing key on the token (the impl of a struct hsm_signer). */
 struct p11_key {
-	struct hsm_p11 *p;          /* holds a reference */
-	char *label;                /* as looked up (may be NULL) */
+	struct hsm_p11 *p; /* holds a reference */
+	char *label;	   /* as looked up (may be NULL) */
 	uint8_t *id;
 	size_t id_len;
-	CK_OBJECT_HANDLE handle;    /* valid for the current generation */
-	CK_KEY_TYPE type;           /* CKK_EC or CKK_RSA */
-	size_t sig_max;             /* raw signature size: 2*field or modulus bytes */
+	CK_OBJECT_HANDLE handle; /* valid for the current generation */
+	CK_KEY_TYPE type;	 /* CKK_EC or CKK_RSA */
+	size_t sig_max;		 /* raw signature size: 2*field or modulus bytes */
 	enum hsm_rsa_padding padding;
-	const EVP_MD *md;           /* the signer's digest */
+	const EVP_MD *md;	    /* the signer's digest */
 	_Atomic int64_t last_ok_ms; /* last successful signature */
 	struct p11_key *next;
 };

@@ -129,8 +129,8 @@ enum fc_status p11_key_find(struct hsm_p11 *p, CK_SESSION_HANDLE s, struct p11_k
 	char *name = p11_key_name(k->label, k->id, k->id_len);
 	enum fc_status st;
 
-	st = p11_find_objects(p, s, CKO_PRIVATE_KEY, k->label, k->id, k->id_len, &found, &n,
-			      rv_out, err);
+	st = p11_find_objects(p, s, CKO_PRIVATE_KEY, k->label, k->id, k->id_len, &found, &n, rv_out,
+			      err);
 	if (st != FC_OK)
 		goto out;
 	st = FC_ECONFIG;
@@ -185,8 +185,8 @@ static bool ec_point(const uint8_t *buf, size_t len, const uint8_t **pt, size_t 
 	ASN1_OCTET_STRING *os = NULL;
 	const unsigned char *q = buf;
 
-	if (len > 2 && buf[0] == 0x04 && (os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len)) != NULL &&
-	    q == buf + len) {
+	if (len > 2 && buf[0] == 0x04 &&
+	    (os = d2i_ASN1_OCTET_STRING(NULL, &q, (long)len)) != NULL && q == buf + len) {
 		size_t off = len - (size_t)ASN1_STRING_length(os);
 		ASN1_OCTET_STRING_free(os);
 		*pt = buf + off;
@@ -245,8 +245,8 @@ static enum fc_status read_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJ
 		if ((rv = p11_get_attr(p, s, o, CKA_EC_PARAMS, &a, &alen)) != CKR_OK ||
 		    (rv = p11_get_attr(p, s, o, CKA_EC_POINT, &b, &blen)) != CKR_OK) {
 			st = fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_ECONFIG,
-					"%s: public key %s: CKA_EC_PARAMS/CKA_EC_POINT: %s", p->desc,
-					name, p11_rv_name(rv));
+					"%s: public key %s: CKA_EC_PARAMS/CKA_EC_POINT: %s",
+					p->desc, name, p11_rv_name(rv));
 			goto out;
 		}
 		if ((curve = curve_name(a, alen)) == NULL) {
@@ -257,11 +257,14 @@ static enum fc_status read_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJ
 			goto out;
 		}
 		if (!ec_point(b, blen, &pt, &pt_len) ||
-		    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) != 1 ||
-		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, pt_len) != 1 ||
+		    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) !=
+			    1 ||
+		    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, pt_len) !=
+			    1 ||
 		    pkey_from_params("EC", bld, out) != FC_OK) {
-			fc_err_set(err, FC_ECONFIG, "%s: key %s: CKA_EC_POINT is not a valid %s point",
-				   p->desc, name, curve);
+			fc_err_set(err, FC_ECONFIG,
+				   "%s: key %s: CKA_EC_POINT is not a valid %s point", p->desc,
+				   name, curve);
 			goto out;
 		}
 	} else {
@@ -278,8 +281,8 @@ static enum fc_status read_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, CK_OBJ
 		    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e) != 1 ||
 		    pkey_from_params("RSA", bld, out) != FC_OK) {
 			ERR_clear_error();
-			fc_err_set(err, FC_ECONFIG, "%s: key %s: not a valid RSA public key", p->desc,
-				   name);
+			fc_err_set(err, FC_ECONFIG, "%s: key %s: not a valid RSA public key",
+				   p->desc, name);
 			goto out;
 		}
 	}
@@ -324,7 +327,8 @@ enum fc_status p11_key_public(struct hsm_p11 *p, CK_SESSION_HANDLE s, struct p11
 	if (n != 1 && k->label != NULL) {
 		free(found);
 		found = NULL;
-		st = p11_find_objects(p, s, CKO_PUBLIC_KEY, k->label, NULL, 0, &found, &n, &rv, err);
+		st = p11_find_objects(p, s, CKO_PUBLIC_KEY, k->label, NULL, 0, &found, &n, &rv,
+				      err);
 		if (st != FC_OK)
 			goto out;
 	}
@@ -381,7 +385,8 @@ static enum fc_status pub_object_of(struct hsm_p11 *p, CK_SESSION_HANDLE s, EVP_
 		*id = NULL;
 		*id_len = 0;
 	}
-	if (*id == NULL && p11_get_attr(p, s, match, CKA_LABEL, &lab, &llen) == CKR_OK && llen > 0) {
+	if (*id == NULL && p11_get_attr(p, s, match, CKA_LABEL, &lab, &llen) == CKR_OK &&
+	    llen > 0) {
 		lab[llen] = '\0'; /* p11_get_attr leaves room for it */
 		*label = (char *)lab;
 		lab = NULL;
@@ -536,7 +541,8 @@ static enum fc_status certs_read(struct hsm_p11 *p, CK_SESSION_HANDLE s,
 			continue;
 		if ((rv = p11_get_attr(p, s, objs[i], CKA_VALUE, &der, &len)) != CKR_OK)
 			return fc_err_set(err, p11_rv_is_fault(rv) ? FC_EUNAVAIL : FC_EHSM,
-					  "%s: certificate CKA_VALUE: %s", p->desc, p11_rv_name(rv));
+					  "%s: certificate CKA_VALUE: %s", p->desc,
+					  p11_rv_name(rv));
 		q = der;
 		certs[*got] = d2i_X509(NULL, &q, (long)len);
 		if (certs[*got] == NULL || q != der + len) {
@@ -617,7 +623,8 @@ enum fc_status hsm_p11_store_cert(struct hsm_p11 *p, const char *label, const ui
 	enum fc_status st = FC_EINTERNAL;
 
 	if (label == NULL || id == NULL || id_len == 0 || cert == NULL)
-		return fc_err_set(err, FC_EINTERNAL, "pkcs11: store: label, id and cert are needed");
+		return fc_err_set(err, FC_EINTERNAL,
+				  "pkcs11: store: label, id and cert are needed");
 	if ((der_len = i2d_X509(cert, &der)) <= 0 ||
 	    (subj_len = der_of_name(X509_get_subject_name(cert), &subj)) <= 0 ||
 	    (iss_len = der_of_name(X509_get_issuer_name(cert), &iss)) <= 0 ||
@@ -659,8 +666,8 @@ out:
  * Destroy the certificates with that id (hsm.h); *n says how many.
  * Returns FC_OK, else FC_EHSM / FC_EUNAVAIL with the module's reason.
  */
-enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t id_len,
-				    size_t *n, struct fc_err *err)
+enum fc_status hsm_p11_delete_certs(struct hsm_p11 *p, const uint8_t *id, size_t id_len, size_t *n,
+				    struct fc_err *err)
 {
 	CK_OBJECT_HANDLE *objs = NULL;
 	CK_SESSION_HANDLE s;

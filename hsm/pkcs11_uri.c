@@ -154,7 +154,7 @@ struct attr_def {
 	const char *name;
 	bool query;
 	enum attr_kind kind;
-	size_t off;  /* offset of the char * (or uint8_t *) member */
+	size_t off; /* offset of the char * (or uint8_t *) member */
 };
 
 #define OFF(m) offsetof(struct hsm_p11_config, m)
@@ -194,8 +194,8 @@ static const struct attr_def *find_attr(const char *name, size_t len)
  * ones too: it would narrow the match in a way we cannot honour) or one in
  * the wrong part.
  */
-static enum fc_status attr_lookup(const char *a, size_t nlen, bool query,
-				  const struct attr_def **d, struct fc_err *err)
+static enum fc_status attr_lookup(const char *a, size_t nlen, bool query, const struct attr_def **d,
+				  struct fc_err *err)
 {
 	const char *where = query ? "query" : "path";
 
@@ -203,9 +203,10 @@ static enum fc_status attr_lookup(const char *a, size_t nlen, bool query,
 	if (*d != NULL && (*d)->query == query)
 		return FC_OK;
 	if (*d != NULL)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: \"%.*s\" belongs in the %s, not the %s (RFC 7512 2.3)",
-				  (int)nlen, a, query ? "path" : "query", where);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 URI: \"%.*s\" belongs in the %s, not the %s (RFC 7512 2.3)",
+			(int)nlen, a, query ? "path" : "query", where);
 	if (query) {
 		/* RFC 7512 2.3: unknown query attributes may be ignored. */
 		fc_log(LOG_WARNING, "pkcs11 URI: ignoring unknown query attribute \"%.*s\"",
@@ -237,10 +238,11 @@ static enum fc_status attr_decode(const struct attr_def *d, const char *v, size_
 			return fc_err_set(err, FC_ECONFIG,
 					  "pkcs11 URI: pin-value holds a character that must be "
 					  "percent-encoded (RFC 7512 2.3)");
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: %s: character '%c' must be percent-encoded (RFC 7512 "
-				  "2.3)",
-				  d->name, v[i]);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 URI: %s: character '%c' must be percent-encoded (RFC 7512 "
+			"2.3)",
+			d->name, v[i]);
 	}
 	if (!p11_pct_decode(v, vlen, dec, dlen)) {
 		if (secret)
@@ -272,9 +274,9 @@ static enum fc_status attr_slot(struct hsm_p11_config *c, const char *dec, struc
 	if (isdigit((unsigned char)dec[0]))
 		c->slot = strtoul(dec, &end, 10);
 	if (end == NULL || *end != '\0' || errno != 0)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: slot-id \"%s\" is not a decimal number (RFC 7512 2.3)",
-				  dec);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 URI: slot-id \"%s\" is not a decimal number (RFC 7512 2.3)", dec);
 	c->has_slot = true;
 	return FC_OK;
 }
@@ -309,15 +311,14 @@ static enum fc_status attr_check(const struct attr_def *d, const char *dec, size
 		}
 		if (digits > 0 && i == dlen)
 			return FC_OK;
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: library-version \"%s\" is not M or M.m (RFC 7512 2.3)",
-				  dec);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 URI: library-version \"%s\" is not M or M.m (RFC 7512 2.3)", dec);
 	case ATTR_BYTES:
 		if (dlen > 0)
 			return FC_OK;
 		return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: id is empty");
-	default:
-		return FC_OK;
+	default: return FC_OK;
 	}
 }
 
@@ -333,9 +334,10 @@ static enum fc_status parse_attr(struct hsm_p11_config *c, const char *a, size_t
 	enum fc_status st;
 
 	if (eq == NULL || eq == a)
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 URI: %s attribute \"%.*s\" is not name=value (RFC 7512 2.3)",
-				  query ? "query" : "path", (int)(len > 64 ? 64 : len), a);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 URI: %s attribute \"%.*s\" is not name=value (RFC 7512 2.3)",
+			query ? "query" : "path", (int)(len > 64 ? 64 : len), a);
 	nlen = (size_t)(eq - a);
 	if ((st = attr_lookup(a, nlen, query, &d, err)) != FC_OK || d == NULL)
 		return st;
@@ -404,15 +406,17 @@ enum fc_status hsm_p11_config_parse_uri(const char *uri, struct hsm_p11_config *
 		return fc_err_set(err, FC_ECONFIG, "pkcs11 URI: longer than %d bytes",
 				  HSM_P11_MAX_URI_LEN);
 	/* RFC 3986 3.1: the scheme is case-insensitive */
-	if (len < sizeof(uri_scheme) - 1 || strncasecmp(uri, uri_scheme, sizeof(uri_scheme) - 1) != 0)
+	if (len < sizeof(uri_scheme) - 1 ||
+	    strncasecmp(uri, uri_scheme, sizeof(uri_scheme) - 1) != 0)
 		return fc_err_set(err, FC_ECONFIG,
 				  "pkcs11 URI: does not start with \"pkcs11:\" (RFC 7512 2.3)");
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)uri[i] <= 0x20 || (unsigned char)uri[i] >= 0x7f || uri[i] == '#')
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 URI: byte %zu is a space, control, '#' or non-ASCII "
-					  "character (percent-encode it)",
-					  i);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 URI: byte %zu is a space, control, '#' or non-ASCII "
+				"character (percent-encode it)",
+				i);
 	c = config_new();
 	path = uri + sizeof(uri_scheme) - 1;
 	q = strchr(path, '?');
@@ -518,16 +522,18 @@ static enum fc_status crypto11_other(struct hsm_p11_config *c, const char *key, 
 		if (json_is_null(v))
 			return FC_OK;
 		if (!json_uint(v, INT32_MAX, &n))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 config %s: SlotNumber must be a non-negative integer",
-					  name);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 config %s: SlotNumber must be a non-negative integer",
+				name);
 		c->has_slot = true;
 		c->slot = (unsigned long)n;
 	} else if (strcasecmp(key, "MaxSessions") == 0) {
 		if (!json_uint(v, INT32_MAX, &n))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 config %s: MaxSessions must be a non-negative integer",
-					  name);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 config %s: MaxSessions must be a non-negative integer",
+				name);
 		if (n > P11_MAX_SESSIONS)
 			fc_log(LOG_NOTICE,
 			       "pkcs11 config %s: MaxSessions %lld: opening %d sessions (fulcrum "
@@ -536,33 +542,36 @@ static enum fc_status crypto11_other(struct hsm_p11_config *c, const char *key, 
 		c->max_sessions = (unsigned)(n > P11_MAX_SESSIONS ? P11_MAX_SESSIONS : n);
 	} else if (strcasecmp(key, "UserType") == 0) {
 		if (!json_uint(v, 2, &n))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 config %s: UserType must be 0 (SO), 1 (user) or 2 "
-					  "(context specific)",
-					  name);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 config %s: UserType must be 0 (SO), 1 (user) or 2 "
+				"(context specific)",
+				name);
 		c->user_type = (unsigned long)n;
 	} else if (strcasecmp(key, "PoolWaitTimeout") == 0) {
 		/* Go's time.Duration marshals as integer nanoseconds */
 		if (!json_uint(v, INT64_MAX, &n))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 config %s: PoolWaitTimeout must be a non-negative "
-					  "integer of nanoseconds (Go time.Duration)",
-					  name);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 config %s: PoolWaitTimeout must be a non-negative "
+				"integer of nanoseconds (Go time.Duration)",
+				name);
 		c->pool_wait_ms = (int64_t)(n / 1000000) + (n % 1000000 != 0);
 	} else if (strcasecmp(key, "LoginNotSupported") == 0) {
 		if (!json_is_boolean(v))
-			return fc_err_set(err, FC_ECONFIG,
-					  "pkcs11 config %s: LoginNotSupported must be true or false",
-					  name);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"pkcs11 config %s: LoginNotSupported must be true or false", name);
 		c->login_not_supported = json_is_true(v);
 	} else if (strcasecmp(key, "UseGCMIVFromHSM") != 0 && strcasecmp(key, "GCMIVLength") != 0 &&
 		   strcasecmp(key, "GCMIVFromHSMControl") != 0) {
 		/* (crypto11's AES-GCM settings: nothing to do for signing) */
-		return fc_err_set(err, FC_ECONFIG,
-				  "pkcs11 config %s: unknown field \"%.64s\" (crypto11 fields: Path, "
-				  "TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, UserType, "
-				  "PoolWaitTimeout, LoginNotSupported)",
-				  name, key);
+		return fc_err_set(
+			err, FC_ECONFIG,
+			"pkcs11 config %s: unknown field \"%.64s\" (crypto11 fields: Path, "
+			"TokenLabel, TokenSerial, SlotNumber, Pin, MaxSessions, UserType, "
+			"PoolWaitTimeout, LoginNotSupported)",
+			name, key);
 	}
 	return FC_OK;
 }
@@ -606,15 +615,16 @@ enum fc_status hsm_p11_config_parse_crypto11(const char *json, size_t len, const
 		goto out;
 	}
 	c = config_new();
-	json_object_foreach(root, key, v) {
+	json_object_foreach(root, key, v)
+	{
 		if ((st = crypto11_string(c, key, v, name, &handled, err)) != FC_OK ||
 		    (!handled && (st = crypto11_other(c, key, v, name, err)) != FC_OK))
 			goto out;
 	}
 	st = FC_ECONFIG;
 	if (c->module_path == NULL) {
-		fc_err_set(err, FC_ECONFIG, "pkcs11 config %s: Path (the PKCS#11 module) is missing",
-			   name);
+		fc_err_set(err, FC_ECONFIG,
+			   "pkcs11 config %s: Path (the PKCS#11 module) is missing", name);
 		goto out;
 	}
 	selectors = (c->token_label != NULL) + (c->token_serial != NULL) + c->has_slot;
@@ -663,7 +673,7 @@ enum fc_status hsm_p11_config_load_crypto11(const char *path, struct hsm_p11_con
 	if (path == NULL || out == NULL)
 		return fc_err_set(err, FC_EINTERNAL, "pkcs11 config: missing path");
 	st = fc_read_secret_file(path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text, &len, NULL,
-			       err);
+				 err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
 	st = hsm_p11_config_parse_crypto11(text, len, path, &c, err);
@@ -692,7 +702,7 @@ static enum fc_status read_pin_file(const char *path, char **out, struct stat *s
 	enum fc_status st;
 
 	st = fc_read_secret_file(path, HSM_P11_MAX_PIN_LEN + 2, "pkcs11 PIN file", &text, &len, sb,
-			       err);
+				 err);
 	if (st != FC_OK)
 		return st == FC_ENOTFOUND ? FC_ECONFIG : st;
 	n = strcspn(text, "\r\n");
@@ -705,8 +715,8 @@ static enum fc_status read_pin_file(const char *path, char **out, struct stat *s
 	if (n > HSM_P11_MAX_PIN_LEN) {
 		fc_memzero(text, len);
 		free(text);
-		return fc_err_set(err, FC_ECONFIG, "pkcs11 PIN file %s: longer than %d bytes",
-				  path, HSM_P11_MAX_PIN_LEN);
+		return fc_err_set(err, FC_ECONFIG, "pkcs11 PIN file %s: longer than %d bytes", path,
+				  HSM_P11_MAX_PIN_LEN);
 	}
 	*out = fc_xstrndup(text, n);
 	fc_memzero(text, len);
@@ -732,11 +742,10 @@ enum fc_status p11_pin_fetch(const struct hsm_p11_config *c, char **pin, struct 
 	enum fc_status st;
 
 	switch (c->pin_from) {
-	case HSM_P11_PIN_FILE:
-		return read_pin_file(c->pin_path, pin, sb, err);
+	case HSM_P11_PIN_FILE: return read_pin_file(c->pin_path, pin, sb, err);
 	case HSM_P11_PIN_CRYPTO11:
-		st = fc_read_secret_file(c->pin_path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config", &text,
-				       &len, sb, err);
+		st = fc_read_secret_file(c->pin_path, HSM_P11_MAX_CONFIG_BYTES, "pkcs11 config",
+					 &text, &len, sb, err);
 		if (st != FC_OK)
 			return FC_ECONFIG;
 		st = hsm_p11_config_parse_crypto11(text, len, c->pin_path, &tmp, err);
@@ -753,8 +762,7 @@ enum fc_status p11_pin_fetch(const struct hsm_p11_config *c, char **pin, struct 
 		tmp->pin = NULL;
 		hsm_p11_config_free(tmp);
 		return FC_OK;
-	default:
-		return fc_err_set(err, FC_EINTERNAL, "pkcs11: the PIN is not in a file");
+	default: return fc_err_set(err, FC_EINTERNAL, "pkcs11: the PIN is not in a file");
 	}
 }
 
@@ -781,8 +789,9 @@ enum fc_status hsm_p11_config_resolve_pin(struct hsm_p11_config *c, const char *
 		if (n == 0 || n > HSM_P11_MAX_PIN_LEN) {
 			fc_memzero(env, n);
 			unsetenv(HSM_P11_PIN_ENV);
-			return fc_err_set(err, FC_ECONFIG, "pkcs11: %s is empty or longer than %d "
-							   "bytes",
+			return fc_err_set(err, FC_ECONFIG,
+					  "pkcs11: %s is empty or longer than %d "
+					  "bytes",
 					  HSM_P11_PIN_ENV, HSM_P11_MAX_PIN_LEN);
 		}
 		pin = fc_xstrdup(env);

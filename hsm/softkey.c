@@ -18,9 +18,9 @@
 #define SOFTKEY_MAX_PEM_BYTES (64 * 1024)
 
 struct softkey {
-	EVP_PKEY *key;               /* the private key */
+	EVP_PKEY *key; /* the private key */
 	enum hsm_rsa_padding padding;
-	const EVP_MD *md;            /* from the signer; NULL = pure (Ed25519) */
+	const EVP_MD *md; /* from the signer; NULL = pure (Ed25519) */
 };
 
 /* Set up ctx for signing with key, md and padding. */
@@ -192,8 +192,7 @@ enum fc_status hsm_softkey_generate(enum hsm_key_kind kind, struct hsm_signer **
 		key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 		desc = "ephemeral Ed25519 key";
 		break;
-	default:
-		return fc_err_set(err, FC_ECONFIG, "hsm: unknown key kind %d", (int)kind);
+	default: return fc_err_set(err, FC_ECONFIG, "hsm: unknown key kind %d", (int)kind);
 	}
 	if (key == NULL) {
 		fc_err_set(err, FC_EINTERNAL, "hsm: %s: key generation failed", desc);
@@ -253,8 +252,7 @@ enum fc_status hsm_softkey_load_pem(const char *path, const char *passphrase,
 		goto out;
 	}
 	st = FC_ECONFIG;
-	if (text_len > (size_t)INT32_MAX ||
-	    (bio = BIO_new_mem_buf(text, (int)text_len)) == NULL) {
+	if (text_len > (size_t)INT32_MAX || (bio = BIO_new_mem_buf(text, (int)text_len)) == NULL) {
 		fc_err_set(err, FC_EINTERNAL, "hsm: key file %s: cannot read", path);
 		st = FC_EINTERNAL;
 		goto out;

@@ -22,7 +22,7 @@
 
 struct jentry {
 	struct jentry *next;
-	json_t *body;               /* the record without seq and prev */
+	json_t *body; /* the record without seq and prev */
 	enum journal_wait wait;
 	journal_done_fn done;
 	void *arg;
@@ -33,22 +33,22 @@ struct journal {
 	char *dir;
 	int dir_fd;
 	int lock_fd;
-	int fd;                     /* the current file */
-	uint64_t file_bytes;        /* where the next record goes */
-	uint64_t prealloc_end;      /* zeros written up to here */
-	int64_t file_day;           /* UTC day of the current file */
+	int fd;		       /* the current file */
+	uint64_t file_bytes;   /* where the next record goes */
+	uint64_t prealloc_end; /* zeros written up to here */
+	int64_t file_day;      /* UTC day of the current file */
 	uint64_t next_seq;
 	uint8_t prev[JOURNAL_HASH_LEN];
-	struct fc_buf wbuf;         /* the batch being written */
+	struct fc_buf wbuf;	     /* the batch being written */
 	char line[JOURNAL_MAX_LINE]; /* one record being encoded */
 
 	pthread_t thread;
 	bool thread_started;
-	pthread_mutex_t lock;       /* guards the queue, stop and failed */
+	pthread_mutex_t lock; /* guards the queue, stop and failed */
 	pthread_cond_t cond;
 	struct jentry *head, **tail;
 	bool stop;
-	bool failed;                /* a write or sync failed: nothing more is written */
+	bool failed; /* a write or sync failed: nothing more is written */
 	void (*on_batch)(void *arg);
 	void *on_batch_arg;
 };
@@ -59,7 +59,7 @@ static enum fc_status make_dirs(const char *dir, struct fc_err *err)
 	char *p = fc_xstrdup(dir);
 	enum fc_status st = FC_OK;
 
-	for (char *s = p + 1; ; s++) {
+	for (char *s = p + 1;; s++) {
 		char c = *s;
 		if (c != '/' && c != '\0')
 			continue;
@@ -147,10 +147,11 @@ static enum fc_status find_chain_end(struct journal *j, struct fc_err *err)
 		rec = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_integer(json_object_get(rec, "seq")) ||
 		    json_integer_value(json_object_get(rec, "seq")) < 1)
-			st = fc_err_set(err, FC_ECONFIG,
-					"journal: %s/%s: the last record cannot be read; run "
-					"`fulcrum journal verify %s` and move the damaged file away",
-					j->dir, files[i].name, j->dir);
+			st = fc_err_set(
+				err, FC_ECONFIG,
+				"journal: %s/%s: the last record cannot be read; run "
+				"`fulcrum journal verify %s` and move the damaged file away",
+				j->dir, files[i].name, j->dir);
 		else {
 			j->next_seq = (uint64_t)json_integer_value(json_object_get(rec, "seq")) + 1;
 			journal_line_hash(line, len, j->prev);
@@ -170,8 +171,8 @@ static enum fc_status new_file(struct journal *j, struct fc_err *err)
 	char name[64];
 	int fd;
 
-	snprintf(name, sizeof(name), "%016" PRIu64 "-%" PRId64 "%s", j->next_seq,
-		 journal_now_ms(), JOURNAL_SUFFIX);
+	snprintf(name, sizeof(name), "%016" PRIu64 "-%" PRId64 "%s", j->next_seq, journal_now_ms(),
+		 JOURNAL_SUFFIX);
 	fd = openat(j->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return fc_err_set(err, FC_EIO, "journal: cannot create %s/%s: %s", j->dir, name,
@@ -283,8 +284,9 @@ static void write_batch(struct journal *j, struct jentry *batch)
 	struct fc_err err = {0};
 	bool sync = false, ok = !j->failed;
 
-	if (ok && (j->file_bytes >= JOURNAL_MAX_FILE_BYTES ||
-		   journal_now_ms() / 86400000 != j->file_day) &&
+	if (ok &&
+	    (j->file_bytes >= JOURNAL_MAX_FILE_BYTES ||
+	     journal_now_ms() / 86400000 != j->file_day) &&
 	    new_file(j, &err) != FC_OK) {
 		fc_log(LOG_CRIT, "%s", err.msg);
 		ok = false;
@@ -364,8 +366,8 @@ static void enqueue(struct journal *j, json_t *body, enum journal_wait w, journa
  * called on the journal's thread with the record's sequence number, or
  * FC_EIO.
  */
-void journal_append_intent(struct journal *j, const struct journal_intent *r,
-			   journal_done_fn done, void *arg)
+void journal_append_intent(struct journal *j, const struct journal_intent *r, journal_done_fn done,
+			   void *arg)
 {
 	enqueue(j, journal_intent_json(r), JOURNAL_DURABLE, done, arg);
 }
@@ -374,8 +376,8 @@ void journal_append_intent(struct journal *j, const struct journal_intent *r,
  * Queue an outcome record, completed once written or durable as w says
  * (journal.h).
  */
-void journal_append_outcome(struct journal *j, const struct journal_outcome *r,
-			    enum journal_wait w, journal_done_fn done, void *arg)
+void journal_append_outcome(struct journal *j, const struct journal_outcome *r, enum journal_wait w,
+			    journal_done_fn done, void *arg)
 {
 	enqueue(j, journal_outcome_json(r), w, done, arg);
 }
@@ -398,9 +400,8 @@ static enum fc_status lock_and_start(struct journal *j, struct fc_err *err)
 	if ((st = find_chain_end(j, err)) != FC_OK || (st = new_file(j, err)) != FC_OK)
 		return st;
 	e.body = json_pack("{s:I, s:s, s:s, s:I, s:i, s:s}", "seq", (json_int_t)0, "prev", "",
-			   "type", "open", "t",
-			   (json_int_t)journal_now_ms(), "pid", (int)getpid(), "version",
-			   FULCRUM_JOURNAL_VERSION);
+			   "type", "open", "t", (json_int_t)journal_now_ms(), "pid", (int)getpid(),
+			   "version", FULCRUM_JOURNAL_VERSION);
 	fc_buf_reset(&j->wbuf);
 	if (!encode(j, &e) || !write_all(j) || fdatasync(j->fd) != 0)
 		st = fc_err_set(err, FC_EIO, "journal: %s: cannot write: %s", j->dir,
@@ -438,8 +439,10 @@ enum fc_status journal_open(const char *dir, struct journal **out, struct fc_err
 		goto fail;
 	}
 	if ((sb.st_mode & 077) != 0)
-		fc_log(LOG_WARNING, "journal: %s is accessible to others (mode %03o); 0700 is "
-				    "advised", dir, (unsigned)(sb.st_mode & 0777));
+		fc_log(LOG_WARNING,
+		       "journal: %s is accessible to others (mode %03o); 0700 is "
+		       "advised",
+		       dir, (unsigned)(sb.st_mode & 0777));
 	if ((st = lock_and_start(j, err)) != FC_OK)
 		goto fail;
 	if (pthread_create(&j->thread, NULL, journal_thread, j) != 0) {

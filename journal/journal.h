@@ -30,8 +30,8 @@
 /* The longest record line (verify refuses longer ones). */
 #define JOURNAL_MAX_LINE (64 * 1024)
 /* Field limits, checked by the writer and by verify. */
-#define JOURNAL_MAX_SERIAL 20    /* bytes (RFC 5280 4.1.2.2) */
-#define JOURNAL_MAX_TEXT 4096    /* SAN, issuer, error text */
+#define JOURNAL_MAX_SERIAL 20 /* bytes (RFC 5280 4.1.2.2) */
+#define JOURNAL_MAX_TEXT 4096 /* SAN, issuer, error text */
 #define JOURNAL_MAX_TOKEN_ID 64
 #define JOURNAL_MAX_SCTS 8
 
@@ -43,33 +43,33 @@ enum journal_kind {
 /* What is about to be signed. Strings are copied. */
 struct journal_intent {
 	enum journal_kind kind;
-	const uint8_t *serial;    /* the certificate's serial number, big-endian */
+	const uint8_t *serial; /* the certificate's serial number, big-endian */
 	size_t serial_len;
-	const char *san;          /* the identity: the SubjectAltName value */
-	const char *san_type;     /* "email", "uri" or "username" */
-	const char *issuer;       /* the OIDC issuer URL from the certificate ("" if none) */
-	const char *token_id;     /* the identity token's id (never the token) */
-	uint8_t spki_sha256[32];  /* SHA-256 of the subject's SubjectPublicKeyInfo */
-	uint8_t tbs_sha256[32];   /* SHA-256 of the TBSCertificate */
-	uint32_t key_id;          /* which CA key generation signs */
+	const char *san;	 /* the identity: the SubjectAltName value */
+	const char *san_type;	 /* "email", "uri" or "username" */
+	const char *issuer;	 /* the OIDC issuer URL from the certificate ("" if none) */
+	const char *token_id;	 /* the identity token's id (never the token) */
+	uint8_t spki_sha256[32]; /* SHA-256 of the subject's SubjectPublicKeyInfo */
+	uint8_t tbs_sha256[32];	 /* SHA-256 of the TBSCertificate */
+	uint32_t key_id;	 /* which CA key generation signs */
 };
 
 struct journal_sct {
 	uint8_t log_id[32];
-	uint64_t timestamp;       /* milliseconds since the epoch */
+	uint64_t timestamp; /* milliseconds since the epoch */
 };
 
 /* What came of an intent. Strings and arrays are copied. */
 struct journal_outcome {
-	uint64_t intent_seq;      /* the intent's sequence number */
+	uint64_t intent_seq; /* the intent's sequence number */
 	enum journal_kind kind;
 	const uint8_t *serial;
 	size_t serial_len;
 	bool ok;
-	uint8_t cert_sha256[32];  /* ok: SHA-256 of the signed certificate's DER */
+	uint8_t cert_sha256[32];	/* ok: SHA-256 of the signed certificate's DER */
 	const struct journal_sct *scts; /* ok, JOURNAL_CERT through a CT log: its SCTs */
 	size_t n_scts;
-	const char *error;        /* !ok: why nothing was signed */
+	const char *error; /* !ok: why nothing was signed */
 };
 
 /* How long an append waits before its completion is called. */
@@ -105,10 +105,10 @@ void journal_on_batch(struct journal *j, void (*fn)(void *arg), void *arg);
 
 /* Queue an intent (made durable before done is called) or an outcome
  * (written or durable, as w says). done is called exactly once. */
-void journal_append_intent(struct journal *j, const struct journal_intent *r,
-			   journal_done_fn done, void *arg);
-void journal_append_outcome(struct journal *j, const struct journal_outcome *r,
-			    enum journal_wait w, journal_done_fn done, void *arg);
+void journal_append_intent(struct journal *j, const struct journal_intent *r, journal_done_fn done,
+			   void *arg);
+void journal_append_outcome(struct journal *j, const struct journal_outcome *r, enum journal_wait w,
+			    journal_done_fn done, void *arg);
 
 /* What journal_verify found. */
 struct journal_report {
@@ -116,11 +116,11 @@ struct journal_report {
 	uint64_t records;
 	uint64_t intents;
 	uint64_t outcomes;
-	uint64_t failures;      /* outcomes with ok false */
-	uint64_t open_intents;  /* intents without an outcome */
-	uint64_t torn_tails;    /* files ending in an incomplete line */
-	uint64_t first_seq;     /* of the oldest record present */
-	bool intact;            /* the chain and every record are valid */
+	uint64_t failures;     /* outcomes with ok false */
+	uint64_t open_intents; /* intents without an outcome */
+	uint64_t torn_tails;   /* files ending in an incomplete line */
+	uint64_t first_seq;    /* of the oldest record present */
+	bool intact;	       /* the chain and every record are valid */
 };
 
 /*

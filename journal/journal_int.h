@@ -27,9 +27,9 @@
 
 /* One file of the journal directory. */
 struct journal_file {
-	char *name;          /* within the directory */
-	uint64_t first_seq;  /* from the name */
-	int64_t created_ms;  /* from the name */
+	char *name;	    /* within the directory */
+	uint64_t first_seq; /* from the name */
+	int64_t created_ms; /* from the name */
 };
 
 /* The journal files of dir in chain order: FC_OK with *out (free with

@@ -69,8 +69,8 @@ enum fc_status journal_files_list(const char *dir, struct journal_file **out, si
 	DIR *d;
 
 	if ((d = opendir(dir)) == NULL)
-		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_EIO,
-				  "journal: %s: %s", dir, strerror(errno));
+		return fc_err_set(err, errno == ENOENT ? FC_ENOTFOUND : FC_EIO, "journal: %s: %s",
+				  dir, strerror(errno));
 	while ((de = readdir(d)) != NULL) {
 		uint64_t seq;
 		int64_t ms;

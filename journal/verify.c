@@ -28,12 +28,12 @@ struct pending {
 struct vstate {
 	FILE *out;
 	struct journal_report *rep;
-	const char *file;        /* the file being read */
+	const char *file; /* the file being read */
 	uint64_t line_no;
-	bool have_prev;          /* a record was read before this one */
+	bool have_prev; /* a record was read before this one */
 	uint64_t next_seq;
 	uint8_t prev[JOURNAL_HASH_LEN];
-	struct pending *pend;    /* open addressing by seq, pend_cap slots */
+	struct pending *pend; /* open addressing by seq, pend_cap slots */
 	size_t pend_cap, pend_n;
 };
 
@@ -154,7 +154,8 @@ static bool only_keys(json_t *rec, const char *const *allowed)
 	const char *key;
 	json_t *val;
 
-	json_object_foreach(rec, key, val) {
+	json_object_foreach(rec, key, val)
+	{
 		bool known = false;
 		(void)val;
 		for (const char *const *a = allowed; *a != NULL && !known; a++)
@@ -196,9 +197,9 @@ static bool serial_field(json_t *rec, const char **serial)
 
 static bool check_intent(struct vstate *v, json_t *rec, uint64_t seq)
 {
-	static const char *const keys[] = {"seq", "prev", "type", "t", "kind", "serial", "san",
-					   "san_type", "issuer", "token", "spki_sha256",
-					   "tbs_sha256", "key", NULL};
+	static const char *const keys[] = {
+		"seq",	    "prev",   "type",  "t",	      "kind",	    "serial", "san",
+		"san_type", "issuer", "token", "spki_sha256", "tbs_sha256", "key",    NULL};
 	enum journal_kind kind;
 	const char *serial, *san, *san_type, *s;
 
@@ -227,7 +228,8 @@ static bool check_scts(json_t *scts)
 	if (!json_is_array(scts) || json_array_size(scts) == 0 ||
 	    json_array_size(scts) > JOURNAL_MAX_SCTS)
 		return false;
-	json_array_foreach(scts, i, s) {
+	json_array_foreach(scts, i, s)
+	{
 		static const char *const keys[] = {"log_id", "timestamp", NULL};
 		if (!json_is_object(s) || !only_keys(s, keys) || !hex_field(s, "log_id", 32) ||
 		    !int_field(s, "timestamp", 0, NULL))
@@ -238,8 +240,9 @@ static bool check_scts(json_t *scts)
 
 static bool check_outcome(struct vstate *v, json_t *rec, uint64_t seq)
 {
-	static const char *const keys[] = {"seq", "prev", "type", "t", "intent", "kind",
-					   "serial", "ok", "cert_sha256", "scts", "error", NULL};
+	static const char *const keys[] = {"seq",	  "prev", "type",   "t",
+					   "intent",	  "kind", "serial", "ok",
+					   "cert_sha256", "scts", "error",  NULL};
 	enum journal_kind kind;
 	const char *serial, *s;
 	json_int_t intent;
@@ -250,16 +253,17 @@ static bool check_outcome(struct vstate *v, json_t *rec, uint64_t seq)
 		return bad(v, "outcome %" PRIu64 ": unknown field", seq);
 	if (!int_field(rec, "intent", 1, &intent) || !kind_field(rec, &kind) ||
 	    !serial_field(rec, &serial) || !json_is_boolean(ok) ||
-	    (json_is_true(ok) && (!hex_field(rec, "cert_sha256", 32) ||
-				  json_object_get(rec, "error") != NULL ||
-				  (scts != NULL && (kind != JOURNAL_CERT || !check_scts(scts))))) ||
+	    (json_is_true(ok) &&
+	     (!hex_field(rec, "cert_sha256", 32) || json_object_get(rec, "error") != NULL ||
+	      (scts != NULL && (kind != JOURNAL_CERT || !check_scts(scts))))) ||
 	    (json_is_false(ok) && (!str_field(rec, "error", 1, JOURNAL_MAX_TEXT, &s) ||
 				   json_object_get(rec, "cert_sha256") != NULL || scts != NULL)))
 		return bad(v, "outcome %" PRIu64 ": a field is missing or malformed", seq);
 	p = v->pend_cap ? pend_slot(v, (uint64_t)intent) : NULL;
 	if (p == NULL || !p->used)
-		return bad(v, "outcome %" PRIu64 " answers intent %lld, which is not an earlier "
-			      "intent still waiting for its outcome",
+		return bad(v,
+			   "outcome %" PRIu64 " answers intent %lld, which is not an earlier "
+			   "intent still waiting for its outcome",
 			   seq, (long long)intent);
 	if (p->kind != kind || strcmp(p->serial, serial) != 0)
 		return bad(v, "outcome %" PRIu64 ": kind or serial differ from intent %lld", seq,
@@ -311,8 +315,9 @@ static bool check_line(struct vstate *v, const char *line, size_t len)
 			goto out;
 		}
 		if (seq != 1)
-			fprintf(v->out, "note: the journal starts at record %lld (older files are "
-					"absent): its link to them is not checked\n",
+			fprintf(v->out,
+				"note: the journal starts at record %lld (older files are "
+				"absent): its link to them is not checked\n",
 				(long long)seq);
 	} else if ((uint64_t)seq != v->next_seq) {
 		bad(v, "record %lld where %" PRIu64 " was expected", (long long)seq, v->next_seq);
@@ -335,7 +340,8 @@ out:
 	v->have_prev = true;
 	v->next_seq = (json_is_integer(json_object_get(rec, "seq"))
 			       ? (uint64_t)json_integer_value(json_object_get(rec, "seq"))
-			       : v->next_seq) + 1;
+			       : v->next_seq) +
+		      1;
 	journal_line_hash(line, len, v->prev);
 	json_decref(rec);
 	return ok;
@@ -350,8 +356,8 @@ static enum fc_status check_file(struct vstate *v, const char *dir, const char *
 	size_t len = 0, off = 0;
 	enum fc_status st;
 
-	st = fc_read_file(path, (size_t)JOURNAL_MAX_FILE_BYTES + 4 * JOURNAL_MAX_LINE +
-					JOURNAL_PREALLOC,
+	st = fc_read_file(path,
+			  (size_t)JOURNAL_MAX_FILE_BYTES + 4 * JOURNAL_MAX_LINE + JOURNAL_PREALLOC,
 			  &text, &len, err);
 	free(path);
 	if (st != FC_OK)
@@ -364,8 +370,9 @@ static enum fc_status check_file(struct vstate *v, const char *dir, const char *
 	while (off < len) {
 		char *nl = memchr(text + off, '\n', len - off);
 		if (nl == NULL) {
-			fprintf(v->out, "note: %s ends in a torn record of %zu bytes (a crash while "
-					"writing; it was never acknowledged)\n",
+			fprintf(v->out,
+				"note: %s ends in a torn record of %zu bytes (a crash while "
+				"writing; it was never acknowledged)\n",
 				name, len - off);
 			v->rep->torn_tails++;
 			break;
@@ -387,7 +394,8 @@ static void report_open(struct vstate *v)
 		struct pending *p = &v->pend[i];
 		if (!p->used)
 			continue;
-		fprintf(v->out, "intent without outcome: record %" PRIu64 " (%s) %s serial %s san %s\n",
+		fprintf(v->out,
+			"intent without outcome: record %" PRIu64 " (%s) %s serial %s san %s\n",
 			p->seq, p->file, journal_kind_name(p->kind), p->serial, p->san);
 		free(p->san);
 		free(p->file);

@@ -15,18 +15,18 @@
 
 #include "oidc_int.h"
 
-#define MILLI 1000          /* the bucket counts thousandths of a fetch */
+#define MILLI 1000	     /* the bucket counts thousandths of a fetch */
 #define REFUSAL_LOG_MS 10000 /* at most one log line per this many ms */
 
 struct oidc_budget {
 	pthread_mutex_t mu;
-	int64_t tokens;    /* under mu, in thousandths */
+	int64_t tokens; /* under mu, in thousandths */
 	int64_t max_tokens;
-	int64_t rate;      /* fetches per second */
-	int64_t last_ms;   /* when tokens was last refilled */
-	unsigned running;  /* under mu: budgeted fetches in flight */
+	int64_t rate;	  /* fetches per second */
+	int64_t last_ms;  /* when tokens was last refilled */
+	unsigned running; /* under mu: budgeted fetches in flight */
 	unsigned max_running;
-	unsigned refused;  /* refusals since the last log line */
+	unsigned refused; /* refusals since the last log line */
 	int64_t logged_ms;
 	unsigned n_granted, n_refused; /* totals, for tests */
 };

@@ -125,9 +125,8 @@ enum fc_status oidc_principal_set_uri_san(struct oidc_principal *p, const char *
  * extension the token's iss, SAN uri as oidc_principal_set_uri_san() makes
  * it. Returns what oidc_principal_set_uri_san() returns; p owns the strings.
  */
-enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c,
-					  struct oidc_principal *p, const char *uri,
-					  struct fc_err *err)
+enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					  const char *uri, struct fc_err *err)
 {
 	p->pop = fc_xstrdup(c->subject);
 	oidc_ext_set(p, EXT_ISSUER, c->issuer);
@@ -143,20 +142,14 @@ enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c,
 const char *oidc_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_ARRAY:
-		return "an array";
-	case JSON_STRING:
-		return "a string";
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
 	case JSON_INTEGER:
-	case JSON_REAL:
-		return "a number";
+	case JSON_REAL: return "a number";
 	case JSON_TRUE:
-	case JSON_FALSE:
-		return "a boolean";
-	case JSON_NULL:
-		return "null";
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
 	}
 	return "unknown";
 }
@@ -165,14 +158,10 @@ const char *oidc_json_type_name(const json_t *v)
 static const char *wanted_name(json_type t)
 {
 	switch (t) {
-	case JSON_OBJECT:
-		return "an object";
-	case JSON_STRING:
-		return "a string";
-	case JSON_INTEGER:
-		return "an integer";
-	default:
-		return "something else";
+	case JSON_OBJECT: return "an object";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	default: return "something else";
 	}
 }
 
@@ -193,8 +182,8 @@ enum fc_status oidc_claim_get(const json_t *obj, const char *name, json_type typ
 		return FC_OK;
 	/* A number read as a double (a document holding an integer beyond
 	 * int64, see jws.c) still counts as an integer when it is one. */
-	if (type == JSON_INTEGER && json_is_real(v) && json_real_value(v) == trunc(json_real_value(v)) &&
-	    fabs(json_real_value(v)) < 9.2e18) {
+	if (type == JSON_INTEGER && json_is_real(v) &&
+	    json_real_value(v) == trunc(json_real_value(v)) && fabs(json_real_value(v)) < 9.2e18) {
 		*out = v;
 		return FC_OK;
 	}

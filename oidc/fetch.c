@@ -38,7 +38,7 @@ static void bundle_init(void)
 {
 	const curl_version_info_data *vi = curl_version_info(CURLVERSION_NOW);
 	const char *path = vi && vi->cainfo ? vi->cainfo : DEFAULT_CA_BUNDLE;
-	struct fc_err e = { 0 };
+	struct fc_err e = {0};
 
 	if (fc_read_file(path, MAX_CA_BUNDLE_BYTES, &sys_bundle, &sys_bundle_len, &e) != FC_OK) {
 		fc_log(LOG_WARNING, "oidc: system CA bundle: %s", e.msg);
@@ -153,7 +153,8 @@ static size_t on_header(char *ptr, size_t size, size_t nitems, void *ud)
 		 * before any of the body arrives. */
 		curl_off_t cl = -1;
 
-		if (curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) == CURLE_OK &&
+		if (curl_easy_getinfo(x->curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl) ==
+			    CURLE_OK &&
 		    cl > 0 && (uint64_t)cl > (uint64_t)x->max) {
 			x->too_big = true;
 			return 0;
@@ -194,23 +195,22 @@ out:
 	return same;
 }
 
-
 struct oidc_get {
-	char *url;                /* as asked: the origin redirects must keep */
-	char *cur;                /* this hop's URL */
-	char *ca_pem;             /* the issuer's CACert, or NULL */
+	char *url;    /* as asked: the origin redirects must keep */
+	char *cur;    /* this hop's URL */
+	char *ca_pem; /* the issuer's CACert, or NULL */
 	size_t max_bytes;
 	int timeout_ms;
-	int64_t deadline;         /* fc_mono_ms() */
+	int64_t deadline; /* fc_mono_ms() */
 	int hops;
-	bool running;             /* the easy handle is in the multi handle */
-	bool over;                /* the outcome below is final */
-	struct fc_buf ca;         /* system bundle + ca_pem, built at the first hop */
+	bool running;	  /* the easy handle is in the multi handle */
+	bool over;	  /* the outcome below is final */
+	struct fc_buf ca; /* system bundle + ca_pem, built at the first hop */
 	struct curl_blob blob;
 	struct curl_slist *hdrs;
 	struct xfer x;
 	char errbuf[CURL_ERROR_SIZE];
-	enum fc_status st;        /* the outcome */
+	enum fc_status st; /* the outcome */
 	struct fc_err err;
 	struct oidc_http_response resp;
 };
@@ -361,8 +361,9 @@ bool oidc_get_start(struct oidc_get *g, CURLM *multi, void *priv)
 	g->errbuf[0] = '\0';
 	if (curl_easy_setopt(g->x.curl, CURLOPT_URL, g->cur) != CURLE_OK ||
 	    curl_easy_setopt(g->x.curl, CURLOPT_TIMEOUT_MS, (long)left) != CURLE_OK ||
-	    curl_easy_setopt(g->x.curl, CURLOPT_CONNECTTIMEOUT_MS,
-			     (long)(left < MAX_CONNECT_TIMEOUT_MS ? left : MAX_CONNECT_TIMEOUT_MS)) !=
+	    curl_easy_setopt(
+		    g->x.curl, CURLOPT_CONNECTTIMEOUT_MS,
+		    (long)(left < MAX_CONNECT_TIMEOUT_MS ? left : MAX_CONNECT_TIMEOUT_MS)) !=
 		    CURLE_OK) {
 		get_end(g, FC_EINTERNAL, "GET %s: cannot set up libcurl", mu);
 		return false;

@@ -44,13 +44,13 @@ struct job {
 };
 
 struct oidc_fetcher {
-	CURLM *multi;      /* the fetch thread's; curl_multi_wakeup from anywhere */
+	CURLM *multi; /* the fetch thread's; curl_multi_wakeup from anywhere */
 	pthread_t thread;
 	bool started;
 
 	pthread_mutex_t lock;
 	struct job *queue; /* under lock: submitted, not yet started */
-	bool stopping;     /* under lock */
+	bool stopping;	   /* under lock */
 
 	struct job *active; /* fetch thread only: GETs with a transfer in curl */
 	atomic_uint n_gets;
@@ -80,7 +80,7 @@ static void list_del(struct job **head, struct job *j)
 static void job_finish(struct job *j)
 {
 	struct oidc_http_response resp;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	enum fc_status st = oidc_get_outcome(j->get, &resp, &err);
 
 	j->done(j->arg, st, &resp, &err);

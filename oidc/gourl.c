@@ -70,8 +70,7 @@ static bool url_should_escape(unsigned char c, enum url_mode m)
 	case '-':
 	case '_':
 	case '.':
-	case '~':
-		return false;
+	case '~': return false;
 	case '$':
 	case '&':
 	case '+':
@@ -83,18 +82,13 @@ static bool url_should_escape(unsigned char c, enum url_mode m)
 	case '?':
 	case '@':
 		switch (m) {
-		case URL_PATH:
-			return c == '?';
-		case URL_USERPASS:
-			return c == '@' || c == '/' || c == '?' || c == ':';
-		case URL_FRAGMENT:
-			return false;
-		case URL_HOST:
-			break;
+		case URL_PATH: return c == '?';
+		case URL_USERPASS: return c == '@' || c == '/' || c == '?' || c == ':';
+		case URL_FRAGMENT: return false;
+		case URL_HOST: break;
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (m == URL_FRAGMENT && (c == '!' || c == '(' || c == ')' || c == '*'))
 		return false;
@@ -615,8 +609,8 @@ static char *path_clean(const char *p)
  * ""), both for the caller to free; false if setPath refuses the joined
  * path (a malformed escape), which Go ignores, keeping base's path.
  */
-static bool url_join_path(const struct oidc_url *base, const char **elems, size_t n,
-			  char **path, char **raw)
+static bool url_join_path(const struct oidc_url *base, const char **elems, size_t n, char **path,
+			  char **raw)
 {
 	char stack[512], *heap = NULL, *joined, *clean, *first_owned, *p;
 	const char *first = url_escaped_path_ref(base, &first_owned);
@@ -719,4 +713,3 @@ char *oidc_url_normalize(const char *s, const char **why)
 	oidc_url_free(&u);
 	return out;
 }
-

@@ -34,14 +34,15 @@ static char pss_salt[] = OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST;
 static char md_sha256[] = "SHA256";
 static char md_sha384[] = "SHA384";
 static char md_sha512[] = "SHA512";
-#define PSS_PARAMS(md)                                                                         \
-	{                                                                                      \
-		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, pss_mode,                \
-				       sizeof(pss_mode) - 1),                                  \
-		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, pss_salt,             \
-				       sizeof(pss_salt) - 1),                                  \
-		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, md, sizeof(md) - 1),  \
-		OSSL_PARAM_END                                                                 \
+#define PSS_PARAMS(md)                                                                             \
+	{                                                                                          \
+		OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, pss_mode,                    \
+				       sizeof(pss_mode) - 1),                                      \
+			OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, pss_salt,         \
+					       sizeof(pss_salt) - 1),                              \
+			OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, md,               \
+					       sizeof(md) - 1),                                    \
+			OSSL_PARAM_END                                                             \
 	}
 static const OSSL_PARAM ps256_params[] = PSS_PARAMS(md_sha256);
 static const OSSL_PARAM ps384_params[] = PSS_PARAMS(md_sha384);
@@ -50,10 +51,10 @@ static const OSSL_PARAM ps512_params[] = PSS_PARAMS(md_sha512);
 struct alg_info {
 	const char *name;
 	enum alg_family fam;
-	const char *md;              /* digest name; NULL for EdDSA (pure) */
-	enum oidc_key_kind kind;     /* key kind the algorithm needs */
-	size_t ec_len;               /* ES*: field length in bytes (RFC 7518 3.4) */
-	const OSSL_PARAM *params;    /* extra signature parameters (PSS) */
+	const char *md;		  /* digest name; NULL for EdDSA (pure) */
+	enum oidc_key_kind kind;  /* key kind the algorithm needs */
+	size_t ec_len;		  /* ES*: field length in bytes (RFC 7518 3.4) */
+	const OSSL_PARAM *params; /* extra signature parameters (PSS) */
 };
 
 static const struct alg_info algs[] = {
@@ -177,7 +178,8 @@ static EVP_PKEY *rsa_from_jwk(const json_t *jwk, const char **why)
 	for (unsigned top = n[n_off]; top != 0; top >>= 1)
 		bits++;
 	if (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS) {
-		*why = bits < RSA_MIN_BITS ? "RSA modulus under 2048 bits" : "RSA modulus over 16384 bits";
+		*why = bits < RSA_MIN_BITS ? "RSA modulus under 2048 bits"
+					   : "RSA modulus over 16384 bits";
 		goto out;
 	}
 	if ((n[n_len - 1] & 1) == 0) {
@@ -321,8 +323,8 @@ out:
  */
 static void make_template(struct oidc_jwk *key)
 {
-	const struct alg_info *ai = key->alg != NULL ? alg_lookup(key->alg)
-						     : kind_default_alg(key->kind);
+	const struct alg_info *ai =
+		key->alg != NULL ? alg_lookup(key->alg) : kind_default_alg(key->kind);
 	EVP_MD_CTX *m;
 
 	if (ai == NULL || ai->kind != key->kind || (m = EVP_MD_CTX_new()) == NULL)
@@ -439,7 +441,8 @@ enum fc_status oidc_jwks_parse(const char *json, size_t len, struct oidc_jwk_set
 	}
 	set = fc_xcalloc(1, sizeof(*set));
 	set->keys = fc_xcalloc(OIDC_MAX_JWKS_KEYS, sizeof(*set->keys));
-	json_array_foreach(keys, i, member) {
+	json_array_foreach(keys, i, member)
+	{
 		const char *why;
 		const json_t *k = json_is_object(member) ? json_object_get(member, "kid") : NULL;
 
@@ -506,8 +509,7 @@ static size_t ecdsa_raw_to_der(const uint8_t *raw, size_t ec_len, uint8_t *der, 
 	size_t res = 0;
 	int n;
 
-	if ((esig = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(raw, (int)ec_len, NULL)) == NULL ||
+	if ((esig = ECDSA_SIG_new()) == NULL || (r = BN_bin2bn(raw, (int)ec_len, NULL)) == NULL ||
 	    (s = BN_bin2bn(raw + ec_len, (int)ec_len, NULL)) == NULL)
 		goto out;
 	if (ECDSA_SIG_set0(esig, r, s) != 1)
@@ -553,9 +555,10 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 	}
 	if (key->alg != NULL && strcmp(key->alg, ai->name) != 0) {
 		clean_copy(kid, sizeof(kid), key->kid);
-		return fc_err_set(err, FC_EAUTH,
-				  "key kid=%s is declared for alg %s, token alg is %s (RFC 7517 4.4)",
-				  kid, key->alg, ai->name);
+		return fc_err_set(
+			err, FC_EAUTH,
+			"key kid=%s is declared for alg %s, token alg is %s (RFC 7517 4.4)", kid,
+			key->alg, ai->name);
 	}
 	switch (ai->fam) {
 	case FAM_RS:
@@ -576,15 +579,17 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 					  ai->name, sig_len, 2 * ai->ec_len);
 		if ((sig_len = ecdsa_raw_to_der(jws->sig, ai->ec_len, der, sizeof(der))) == 0) {
 			ERR_clear_error();
-			return fc_err_set(err, FC_EINTERNAL, "token: cannot encode ECDSA signature");
+			return fc_err_set(err, FC_EINTERNAL,
+					  "token: cannot encode ECDSA signature");
 		}
 		sig = der;
 		break;
 	case FAM_ED:
 		if (sig_len != 64)
-			return fc_err_set(err, FC_EAUTH,
-					  "token: EdDSA signature is %zu bytes, want 64 (RFC 8032 5.1.6)",
-					  sig_len);
+			return fc_err_set(
+				err, FC_EAUTH,
+				"token: EdDSA signature is %zu bytes, want 64 (RFC 8032 5.1.6)",
+				sig_len);
 		break;
 	}
 

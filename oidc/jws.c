@@ -16,8 +16,7 @@
 /* RFC 7518 3.1 asymmetric algorithms, plus EdDSA (RFC 8037 3.1). Never
  * "none" (RFC 7518 3.6) nor the HMAC family, whose "key" would be public. */
 static const char *const allowed_algs[] = {
-	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-	"ES256", "ES384", "ES512", "EdDSA",
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
 };
 #define ALLOWED_ALGS_TEXT "RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA"
 
@@ -87,7 +86,8 @@ static enum fc_status decode_object(const char *part, size_t len, const char *wh
 	if (!json_is_object(obj)) {
 		json_decref(obj);
 		return fc_err_set(err, FC_EAUTH,
-				  "token: %s is not a JSON object (RFC 7515 4, RFC 7519 7.2)", what);
+				  "token: %s is not a JSON object (RFC 7515 4, RFC 7519 7.2)",
+				  what);
 	}
 	*out = obj;
 	return FC_OK;
@@ -107,13 +107,15 @@ static enum fc_status refuse_crit(const json_t *crit, struct fc_err *err)
 		return fc_err_set(err, FC_EAUTH,
 				  "token header: crit must be a non-empty array of names and "
 				  "no extension is supported (RFC 7515 4.1.11)");
-	json_array_foreach(crit, i, v) {
+	json_array_foreach(crit, i, v)
+	{
 		char q[QUOTE_MAX + 8];
 		int n;
 
 		if (!json_is_string(v))
-			return fc_err_set(err, FC_EAUTH,
-					  "token header: crit lists a non-string (RFC 7515 4.1.11)");
+			return fc_err_set(
+				err, FC_EAUTH,
+				"token header: crit lists a non-string (RFC 7515 4.1.11)");
 		quote_clean(q, sizeof(q), json_string_value(v), 32);
 		n = snprintf(names + used, sizeof(names) - used, "%s\"%s\"", i ? ", " : "", q);
 		if (n < 0 || (size_t)n >= sizeof(names) - used)

@@ -35,7 +35,8 @@ bool oidc_meta_match(const char *pattern, const char *url)
 		next[0] = false;
 		for (size_t j = 1; j <= n; j++) {
 			if (*p == '*') /* extend a run of one or more class bytes */
-				next[j] = in_label_class(url[j - 1]) && (reach[j - 1] || next[j - 1]);
+				next[j] =
+					in_label_class(url[j - 1]) && (reach[j - 1] || next[j - 1]);
 			else
 				next[j] = reach[j - 1] && url[j - 1] == *p;
 			any |= next[j];

@@ -44,34 +44,34 @@
 #include "config.h"
 
 /* Hard limits, checked before parsing. */
-#define OIDC_MAX_TOKEN_LEN (16 * 1024)         /* compact JWS, bytes */
-#define OIDC_MAX_DISCOVERY_BYTES (64 * 1024)   /* discovery document */
-#define OIDC_MAX_JWKS_BYTES (256 * 1024)       /* JWKS document */
-#define OIDC_MAX_JWKS_KEYS 64                  /* keys kept per issuer */
-#define OIDC_MAX_REDIRECTS 3                   /* same-origin redirects */
+#define OIDC_MAX_TOKEN_LEN (16 * 1024)	     /* compact JWS, bytes */
+#define OIDC_MAX_DISCOVERY_BYTES (64 * 1024) /* discovery document */
+#define OIDC_MAX_JWKS_BYTES (256 * 1024)     /* JWKS document */
+#define OIDC_MAX_JWKS_KEYS 64		     /* keys kept per issuer */
+#define OIDC_MAX_REDIRECTS 3		     /* same-origin redirects */
 
 /* Budget for fetches of issuers that never had keys (struct oidc_options). */
-#define OIDC_NEW_ISSUER_RATE 5                 /* first fetches per second */
-#define OIDC_NEW_ISSUER_BURST 10               /* ... at most this many at once after a lull */
-#define OIDC_MAX_NEW_FETCHES 16                /* ... in flight at once */
+#define OIDC_NEW_ISSUER_RATE 5	 /* first fetches per second */
+#define OIDC_NEW_ISSUER_BURST 10 /* ... at most this many at once after a lull */
+#define OIDC_MAX_NEW_FETCHES 16	 /* ... in flight at once */
 /* No fetch of an issuer starts within this long of the end of its last one:
  * the requests a fetch woke, calling again, get a decision, not a new wait. */
 #define OIDC_FETCH_MIN_GAP_MS 2000
 
 struct oidc_options {
-	int leeway_s;            /* clock skew allowed on exp, nbf, iat (default 60) */
-	int http_timeout_ms;     /* whole discovery or JWKS fetch (default 10000) */
-	int jwks_default_ttl_s;  /* key lifetime without Cache-Control (default 3600) */
-	int jwks_min_ttl_s;      /* bounds on Cache-Control max-age (60) */
-	int jwks_max_ttl_s;      /* (86400) */
-	int refetch_cooldown_s;  /* min gap between kid-miss refetches (default 30) */
-	int stale_max_s;         /* serve expired keys this long while the issuer
+	int leeway_s;		/* clock skew allowed on exp, nbf, iat (default 60) */
+	int http_timeout_ms;	/* whole discovery or JWKS fetch (default 10000) */
+	int jwks_default_ttl_s; /* key lifetime without Cache-Control (default 3600) */
+	int jwks_min_ttl_s;	/* bounds on Cache-Control max-age (60) */
+	int jwks_max_ttl_s;	/* (86400) */
+	int refetch_cooldown_s; /* min gap between kid-miss refetches (default 30) */
+	int stale_max_s;	/* serve expired keys this long while the issuer
 	                            is unreachable (default 86400) */
-	int meta_cache_size;     /* concrete issuers made from meta patterns (100) */
-	int new_issuer_rate;     /* first fetches per second for issuers that never
+	int meta_cache_size;	/* concrete issuers made from meta patterns (100) */
+	int new_issuer_rate;	/* first fetches per second for issuers that never
 	                            had keys (OIDC_NEW_ISSUER_RATE) */
-	int new_issuer_burst;    /* (OIDC_NEW_ISSUER_BURST) */
-	int max_new_fetches;     /* such fetches in flight at once (OIDC_MAX_NEW_FETCHES) */
+	int new_issuer_burst;	/* (OIDC_NEW_ISSUER_BURST) */
+	int max_new_fetches;	/* such fetches in flight at once (OIDC_MAX_NEW_FETCHES) */
 };
 
 /* Fill o with the defaults above. */
@@ -84,7 +84,7 @@ enum oidc_ext_encoding {
 };
 
 struct oidc_extension {
-	const char *oid;   /* dotted, e.g. "1.3.6.1.4.1.57264.1.8"; static string */
+	const char *oid; /* dotted, e.g. "1.3.6.1.4.1.57264.1.8"; static string */
 	char *value;
 	enum oidc_ext_encoding encoding;
 };
@@ -97,16 +97,16 @@ enum oidc_san_type {
 
 /* The verified caller. All strings are owned by the identity. */
 struct oidc_identity {
-	char *issuer;         /* the token's iss */
-	char *issuer_type;    /* configured Type, e.g. "email" */
-	char *subject;        /* the token's sub */
+	char *issuer;	   /* the token's iss */
+	char *issuer_type; /* configured Type, e.g. "email" */
+	char *subject;	   /* the token's sub */
 	enum oidc_san_type san_type;
-	char *san;            /* SAN value */
-	char *pop_subject;    /* what the client must sign (Fulcio's principal Name()) */
+	char *san;	   /* SAN value */
+	char *pop_subject; /* what the client must sign (Fulcio's principal Name()) */
 	struct oidc_extension *extensions; /* in certificate order (1.1, 1.2-1.6, 1.8 ... 1.24) */
 	size_t n_extensions;
-	int64_t expires_at;   /* the token's exp */
-	char *token_id;       /* jti if present, else a SHA-256 prefix of the token
+	int64_t expires_at; /* the token's exp */
+	char *token_id;	    /* jti if present, else a SHA-256 prefix of the token
 	                         (for logs: never log the token itself) */
 };
 

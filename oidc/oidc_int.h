@@ -15,13 +15,13 @@
 /* --- jws.c: compact JWS parsing (RFC 7515 7.1) ------------------------------ */
 
 struct oidc_jws {
-	json_t *header;        /* protected header object */
-	json_t *claims;        /* payload object (RFC 7519 claims) */
-	const char *alg;       /* header "alg" (points into header) */
-	const char *kid;       /* header "kid" or NULL (points into header) */
-	char *signing_input;   /* "<b64 header>.<b64 payload>" copy, NUL-terminated */
+	json_t *header;	     /* protected header object */
+	json_t *claims;	     /* payload object (RFC 7519 claims) */
+	const char *alg;     /* header "alg" (points into header) */
+	const char *kid;     /* header "kid" or NULL (points into header) */
+	char *signing_input; /* "<b64 header>.<b64 payload>" copy, NUL-terminated */
 	size_t signing_input_len;
-	uint8_t *sig;          /* decoded signature; both live in the struct's block */
+	uint8_t *sig; /* decoded signature; both live in the struct's block */
 	size_t sig_len;
 };
 
@@ -50,8 +50,8 @@ enum oidc_key_kind {
 };
 
 struct oidc_jwk {
-	char *kid;             /* may be NULL */
-	char *alg;             /* declared "alg" or NULL */
+	char *kid; /* may be NULL */
+	char *alg; /* declared "alg" or NULL */
 	enum oidc_key_kind kind;
 	EVP_PKEY *pkey;
 	/* A verification context set up once for tmpl_alg (the declared alg,
@@ -61,7 +61,7 @@ struct oidc_jwk {
 	 * (openssl-threads(7)). NULL if none: verification then sets up its
 	 * own context. Owned by the key set. */
 	EVP_MD_CTX *tmpl;
-	const char *tmpl_alg;  /* static algorithm name, or NULL */
+	const char *tmpl_alg; /* static algorithm name, or NULL */
 };
 
 struct oidc_jwk_set {
@@ -94,9 +94,9 @@ enum fc_status oidc_jws_verify(const struct oidc_jws *jws, const struct oidc_jwk
 
 struct oidc_http_response {
 	long status;
-	char *body;          /* NUL-terminated, caller frees */
+	char *body; /* NUL-terminated, caller frees */
 	size_t len;
-	int max_age_s;       /* Cache-Control max-age; 0 for no-store/no-cache (the
+	int max_age_s; /* Cache-Control max-age; 0 for no-store/no-cache (the
 	                        provider clamps it up to jwks_min_ttl_s); -1 if absent */
 };
 
@@ -223,8 +223,7 @@ enum fc_status oidc_provider_verify(struct oidc_provider *p, const struct oidc_j
 
 /* For a cache of providers: a fetch in flight, one ended less than
  * OIDC_FETCH_MIN_GAP_MS ago, ever had keys (any pointer may be NULL). */
-void oidc_provider_usage(struct oidc_provider *p, bool *fetching, bool *just_ended,
-			 bool *has_keys);
+void oidc_provider_usage(struct oidc_provider *p, bool *fetching, bool *just_ended, bool *has_keys);
 
 /* Install a JWKS without fetching (tests, benchmarks): the provider then
  * behaves as after a successful discovery advertising `algs` (NULL = all
@@ -258,8 +257,8 @@ size_t oidc_verifier_meta_count(struct oidc_verifier *v);
 /* url.URL: every string owned and never NULL once initialised ("" when
  * empty). */
 struct oidc_url {
-	char *scheme;      /* lower case, "" if none */
-	char *opaque;      /* "" unless the URL is opaque (scheme:rootless) */
+	char *scheme; /* lower case, "" if none */
+	char *opaque; /* "" unless the URL is opaque (scheme:rootless) */
 	bool has_user, has_password;
 	char *username, *password;
 	char *host;

@@ -22,8 +22,8 @@
 #define OID_ISSUER_V2 "1.3.6.1.4.1.57264.1.8"
 
 /* The builder of each identity type (NULL: none; CFG_TYPE_UNKNOWN). */
-static enum fc_status (*const builders[])(const struct oidc_build_ctx *c,
-					  struct oidc_principal *p, struct fc_err *err) = {
+static enum fc_status (*const builders[])(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					  struct fc_err *err) = {
 	[CFG_TYPE_EMAIL] = oidc_principal_email,
 	[CFG_TYPE_USERNAME] = oidc_principal_username,
 	[CFG_TYPE_URI] = oidc_principal_uri,
@@ -61,8 +61,7 @@ static bool is_empty(const char *s)
 /* Render as certificate.Extensions.Render() does: 1.1, 1.2-1.6 raw, 1.8 and
  * later as DER UTF8String, empty values left out. The values move from p
  * to *out (the issuer, which appears twice, is copied once). */
-static void render_extensions(struct oidc_principal *p, struct oidc_extension **out,
-			      size_t *n_out)
+static void render_extensions(struct oidc_principal *p, struct oidc_extension **out, size_t *n_out)
 {
 	struct oidc_extension *e = fc_xcalloc(EXT_N + 1, sizeof(*e));
 	size_t n = 0;

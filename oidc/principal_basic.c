@@ -56,7 +56,8 @@ enum fc_status oidc_principal_email(const struct oidc_build_ctx *c, struct oidc_
 	if ((st = oidc_claim_str(c->claims, "email", &email, err)) != FC_OK)
 		return st;
 	if (*email == '\0')
-		return fc_err_set(err, FC_EAUTH, "token has no email claim (email issuers need one)");
+		return fc_err_set(err, FC_EAUTH,
+				  "token has no email claim (email issuers need one)");
 	if (!c->iss->skip_email_verification &&
 	    (st = email_verified(c->claims, email, err)) != FC_OK)
 		return st;
@@ -135,16 +136,17 @@ enum fc_status oidc_principal_uri(const struct oidc_build_ctx *c, struct oidc_pr
 		goto out;
 	}
 	if (strcmp(sub.scheme, dom.scheme) != 0) {
-		st = fc_err_set(err, FC_EAUTH,
-				"subject URI scheme (%s) must match expected domain URI scheme (%s)",
-				sub.scheme, dom.scheme);
+		st = fc_err_set(
+			err, FC_EAUTH,
+			"subject URI scheme (%s) must match expected domain URI scheme (%s)",
+			sub.scheme, dom.scheme);
 		goto out;
 	}
 	sh = oidc_url_hostname(&sub);
 	dh = oidc_url_hostname(&dom);
 	if (strcmp(sh, dh) != 0) {
-		st = fc_err_set(err, FC_EAUTH, "subject hostname (%s) must match expected domain (%s)",
-				sh, dh);
+		st = fc_err_set(err, FC_EAUTH,
+				"subject hostname (%s) must match expected domain (%s)", sh, dh);
 		goto out;
 	}
 	st = oidc_principal_uri_subject(c, p, c->subject, err);
@@ -171,7 +173,8 @@ enum fc_status oidc_principal_spiffe(const struct oidc_build_ctx *c, struct oidc
 
 	if (!cfg_spiffe_trust_domain_parse(
 		    c->iss->spiffe_trust_domain ? c->iss->spiffe_trust_domain : "", &want)) {
-		st = fc_err_set(err, FC_EINPUT, "unable to parse trust domain from configuration %s",
+		st = fc_err_set(err, FC_EINPUT,
+				"unable to parse trust domain from configuration %s",
 				c->iss->spiffe_trust_domain);
 		goto out;
 	}
@@ -180,9 +183,10 @@ enum fc_status oidc_principal_spiffe(const struct oidc_build_ctx *c, struct oidc
 		goto out;
 	}
 	if (strcmp(got, want) != 0) {
-		st = fc_err_set(err, FC_EAUTH,
-				"spiffe ID trust domain %s doesn't match configured trust domain %s",
-				got, c->iss->spiffe_trust_domain);
+		st = fc_err_set(
+			err, FC_EAUTH,
+			"spiffe ID trust domain %s doesn't match configured trust domain %s", got,
+			c->iss->spiffe_trust_domain);
 		goto out;
 	}
 	st = oidc_principal_uri_subject(c, p, c->subject, err);
@@ -247,7 +251,8 @@ enum fc_status oidc_principal_chainguard(const struct oidc_build_ctx *c, struct 
 	    (st = oidc_claim_get(c->claims, "internal", JSON_OBJECT, &internal, err)) != FC_OK)
 		return st;
 	if (act != NULL) {
-		json_object_foreach((json_t *)act, k, v) {
+		json_object_foreach((json_t *)act, k, v)
+		{
 			if ((st = oidc_claim_str(act, k, &ignored, err)) != FC_OK)
 				return st;
 		}
@@ -275,4 +280,3 @@ enum fc_status oidc_principal_chainguard(const struct oidc_build_ctx *c, struct 
 	oidc_ext_set(p, EXT_ISSUER, c->issuer);
 	return oidc_check_ia5("SAN URI", p->san, err);
 }
-

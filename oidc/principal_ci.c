@@ -51,15 +51,41 @@ enum fc_status oidc_principal_github(const struct oidc_build_ctx *c, struct oidc
 				     struct fc_err *err)
 {
 	static const char *const names[] = {
-		"job_workflow_ref", "sha", "event_name", "repository", "workflow", "ref",
-		"job_workflow_sha", "runner_environment", "repository_id", "repository_owner",
-		"repository_owner_id", "repository_visibility", "workflow_ref", "workflow_sha",
-		"run_id", "run_attempt",
+		"job_workflow_ref",
+		"sha",
+		"event_name",
+		"repository",
+		"workflow",
+		"ref",
+		"job_workflow_sha",
+		"runner_environment",
+		"repository_id",
+		"repository_owner",
+		"repository_owner_id",
+		"repository_visibility",
+		"workflow_ref",
+		"workflow_sha",
+		"run_id",
+		"run_attempt",
 	};
 	enum {
-		JOB_WORKFLOW_REF, SHA, EVENT_NAME, REPOSITORY, WORKFLOW, REF, JOB_WORKFLOW_SHA,
-		RUNNER_ENV, REPOSITORY_ID, REPOSITORY_OWNER, REPOSITORY_OWNER_ID,
-		REPOSITORY_VISIBILITY, WORKFLOW_REF, WORKFLOW_SHA, RUN_ID, RUN_ATTEMPT, N
+		JOB_WORKFLOW_REF,
+		SHA,
+		EVENT_NAME,
+		REPOSITORY,
+		WORKFLOW,
+		REF,
+		JOB_WORKFLOW_SHA,
+		RUNNER_ENV,
+		REPOSITORY_ID,
+		REPOSITORY_OWNER,
+		REPOSITORY_OWNER_ID,
+		REPOSITORY_VISIBILITY,
+		WORKFLOW_REF,
+		WORKFLOW_SHA,
+		RUN_ID,
+		RUN_ATTEMPT,
+		N
 	};
 	static const struct oidc_ext_claim exts[] = {
 		{EXT_GH_TRIGGER, EVENT_NAME},
@@ -159,20 +185,43 @@ enum fc_status oidc_principal_gitlab(const struct oidc_build_ctx *c, struct oidc
 				     struct fc_err *err)
 {
 	static const char *const names[] = {
-		"project_path", "project_id", "pipeline_source", "pipeline_id",
-		"ci_config_ref_uri", "ci_config_sha", "namespace_path", "namespace_id",
-		"job_id", "ref", "ref_type", "sha", "runner_environment", "project_visibility",
+		"project_path",
+		"project_id",
+		"pipeline_source",
+		"pipeline_id",
+		"ci_config_ref_uri",
+		"ci_config_sha",
+		"namespace_path",
+		"namespace_id",
+		"job_id",
+		"ref",
+		"ref_type",
+		"sha",
+		"runner_environment",
+		"project_visibility",
 	};
 	enum {
-		PROJECT_PATH, PROJECT_ID, PIPELINE_SOURCE, PIPELINE_ID, CI_CONFIG_REF_URI,
-		CI_CONFIG_SHA, NAMESPACE_PATH, NAMESPACE_ID, JOB_ID, REF, REF_TYPE, SHA,
-		RUNNER_ENV, PROJECT_VISIBILITY, N
+		PROJECT_PATH,
+		PROJECT_ID,
+		PIPELINE_SOURCE,
+		PIPELINE_ID,
+		CI_CONFIG_REF_URI,
+		CI_CONFIG_SHA,
+		NAMESPACE_PATH,
+		NAMESPACE_ID,
+		JOB_ID,
+		REF,
+		REF_TYPE,
+		SHA,
+		RUNNER_ENV,
+		PROJECT_VISIBILITY,
+		N
 	};
 	/* Checked in Fulcio's order; ci_config_sha and project_visibility are
 	 * optional. */
 	static const int required[] = {
-		PROJECT_PATH, PIPELINE_SOURCE, PIPELINE_ID, CI_CONFIG_REF_URI, JOB_ID, REF,
-		REF_TYPE, NAMESPACE_PATH, NAMESPACE_ID, PROJECT_ID, SHA, RUNNER_ENV,
+		PROJECT_PATH, PIPELINE_SOURCE, PIPELINE_ID,  CI_CONFIG_REF_URI, JOB_ID, REF,
+		REF_TYPE,     NAMESPACE_PATH,  NAMESPACE_ID, PROJECT_ID,	SHA,	RUNNER_ENV,
 	};
 	static const struct oidc_ext_claim exts[] = {
 		{EXT_BUILD_CONFIG_DIGEST, CI_CONFIG_SHA},
@@ -264,13 +313,33 @@ enum fc_status oidc_principal_codefresh(const struct oidc_build_ctx *c, struct o
 					struct fc_err *err)
 {
 	static const char *const names[] = {
-		"account_id", "account_name", "pipeline_id", "pipeline_name", "workflow_id",
-		"initiator", "scm_repo_url", "scm_user_name", "scm_ref",
-		"scm_pull_request_target_branch", "runner_environment", "platform_url",
+		"account_id",
+		"account_name",
+		"pipeline_id",
+		"pipeline_name",
+		"workflow_id",
+		"initiator",
+		"scm_repo_url",
+		"scm_user_name",
+		"scm_ref",
+		"scm_pull_request_target_branch",
+		"runner_environment",
+		"platform_url",
 	};
 	enum {
-		ACCOUNT_ID, ACCOUNT_NAME, PIPELINE_ID, PIPELINE_NAME, WORKFLOW_ID, INITIATOR,
-		SCM_REPO_URL, SCM_USER_NAME, SCM_REF, SCM_PR_TARGET, RUNNER_ENV, PLATFORM_URL, N
+		ACCOUNT_ID,
+		ACCOUNT_NAME,
+		PIPELINE_ID,
+		PIPELINE_NAME,
+		WORKFLOW_ID,
+		INITIATOR,
+		SCM_REPO_URL,
+		SCM_USER_NAME,
+		SCM_REF,
+		SCM_PR_TARGET,
+		RUNNER_ENV,
+		PLATFORM_URL,
+		N
 	};
 	const char *v[N];
 	const char *why = NULL;
@@ -386,22 +455,12 @@ static int cmp_str(const void *a, const void *b)
 static void go_fmt_v(struct fc_buf *b, const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_STRING:
-		fc_buf_append(b, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_TRUE:
-		fc_buf_append_str(b, "true");
-		break;
-	case JSON_FALSE:
-		fc_buf_append_str(b, "false");
-		break;
-	case JSON_NULL:
-		fc_buf_append_str(b, "<nil>");
-		break;
+	case JSON_STRING: fc_buf_append(b, json_string_value(v), json_string_length(v)); break;
+	case JSON_TRUE: fc_buf_append_str(b, "true"); break;
+	case JSON_FALSE: fc_buf_append_str(b, "false"); break;
+	case JSON_NULL: fc_buf_append_str(b, "<nil>"); break;
 	case JSON_INTEGER:
-	case JSON_REAL:
-		go_format_float(b, json_number_value(v), true);
-		break;
+	case JSON_REAL: go_format_float(b, json_number_value(v), true); break;
 	case JSON_ARRAY:
 		fc_buf_append_str(b, "[");
 		for (size_t i = 0; i < json_array_size(v); i++) {
@@ -461,7 +520,7 @@ static char *flatten_claim(const json_t *v)
 struct tmpl_ctx {
 	const struct cfg_ci_provider *prov;
 	struct cfg_kv *kv;
-	size_t n;        /* pairs in kv */
+	size_t n;	 /* pairs in kv */
 	size_t n_claims; /* the first n_claims pairs are claims (values owned) */
 };
 
@@ -474,7 +533,8 @@ static void tmpl_ctx_init(struct tmpl_ctx *t, const json_t *claims,
 
 	t->prov = prov;
 	t->kv = fc_xcalloc(n + prov->n_defaults, sizeof(*t->kv));
-	json_object_foreach((json_t *)claims, key, v) {
+	json_object_foreach((json_t *)claims, key, v)
+	{
 		t->kv[i].key = (char *)key; /* borrowed from the claims */
 		t->kv[i++].value = flatten_claim(v);
 	}
@@ -563,8 +623,8 @@ static const char *template_for(const struct cfg_ci_provider *prov, const char *
  * render, an empty SAN) or the status of the SAN check, with the reason in
  * err. The strings put in p are freed by the caller (with p).
  */
-enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c,
-					  struct oidc_principal *p, struct fc_err *err)
+enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					  struct fc_err *err)
 {
 	const struct cfg_ci_provider *prov = NULL;
 	struct tmpl_ctx t = {0};
@@ -574,13 +634,15 @@ enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c,
 	if (c->iss->ci_provider != NULL && *c->iss->ci_provider != '\0')
 		prov = cfg_ci_provider_find(c->cfg, c->iss->ci_provider);
 	if (prov == NULL)
-		return fc_err_set(err, FC_EINPUT, "metadata not found for ci provider %s, issuer: %s",
+		return fc_err_set(err, FC_EINPUT,
+				  "metadata not found for ci provider %s, issuer: %s",
 				  c->iss->ci_provider ? c->iss->ci_provider : "(none)", c->issuer);
 	tmpl_ctx_init(&t, c->claims, prov);
 	if (blank(prov->san_template)) {
-		st = fc_err_set(err, FC_EINPUT,
-				"ci-provider %s: SubjectAlternativeNameTemplate should not be empty",
-				prov->name);
+		st = fc_err_set(
+			err, FC_EINPUT,
+			"ci-provider %s: SubjectAlternativeNameTemplate should not be empty",
+			prov->name);
 		goto out;
 	}
 	if ((st = apply_template(&t, "SubjectAlternativeName", prov->san_template, &san, err)) !=
@@ -610,4 +672,3 @@ out:
 	tmpl_ctx_free(&t);
 	return st;
 }
-

@@ -83,9 +83,8 @@ void oidc_ext_from_claims(struct oidc_principal *p, const struct oidc_ext_claim 
 enum fc_status oidc_check_ia5(const char *what, const char *v, struct fc_err *err);
 enum fc_status oidc_principal_set_uri_san(struct oidc_principal *p, const char *uri,
 					  struct fc_err *err);
-enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c,
-					  struct oidc_principal *p, const char *uri,
-					  struct fc_err *err);
+enum fc_status oidc_principal_uri_subject(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					  const char *uri, struct fc_err *err);
 
 const char *oidc_json_type_name(const json_t *v);
 enum fc_status oidc_claim_get(const json_t *obj, const char *name, json_type type,
@@ -129,7 +128,7 @@ enum fc_status oidc_principal_buildkite(const struct oidc_build_ctx *c, struct o
 					struct fc_err *err);
 enum fc_status oidc_principal_codefresh(const struct oidc_build_ctx *c, struct oidc_principal *p,
 					struct fc_err *err);
-enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c,
-					  struct oidc_principal *p, struct fc_err *err);
+enum fc_status oidc_principal_ci_provider(const struct oidc_build_ctx *c, struct oidc_principal *p,
+					  struct fc_err *err);
 
 #endif /* FULCRUM_OIDC_PRINCIPAL_INT_H */

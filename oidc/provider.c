@@ -46,7 +46,7 @@
 /* A fetched key set, shared by reference between the cache and verifiers. */
 struct keyset {
 	struct oidc_jwk_set *set;
-	unsigned refs;        /* under provider mu */
+	unsigned refs; /* under provider mu */
 	int64_t fetched_ms;
 	int64_t expires_ms;
 };
@@ -62,9 +62,9 @@ struct waiter {
  * that starts the fetch, then used by the fetch thread alone until the
  * fetch ends and installs it under mu. */
 struct fetch_result {
-	char *jwks_uri_now;   /* the JWKS being fetched */
+	char *jwks_uri_now; /* the JWKS being fetched */
 	bool discovered;
-	char *jwks_uri;       /* from discovery, when discovered */
+	char *jwks_uri; /* from discovery, when discovered */
 	char **algs;
 	size_t n_algs;
 	struct oidc_jwk_set *set;
@@ -78,26 +78,26 @@ struct oidc_provider {
 	const struct oidc_options *opts;
 	struct oidc_fetcher *fetcher;
 	struct oidc_budget *budget; /* NULL: fetches are not budgeted */
-	atomic_uint refs;           /* the owner's, plus one while a fetch is in flight */
+	atomic_uint refs;	    /* the owner's, plus one while a fetch is in flight */
 
 	pthread_mutex_t mu;
 	/* All below under mu. */
-	bool fetching;         /* a fetch is in flight on the fetch thread */
-	bool fetch_budgeted;   /* ... and holds a budget slot */
+	bool fetching;		/* a fetch is in flight on the fetch thread */
+	bool fetch_budgeted;	/* ... and holds a budget slot */
 	struct waiter *waiters; /* woken when it ends */
-	bool ended_once;       /* a fetch ended ... */
-	int64_t ended_ms;      /* ... at this time */
+	bool ended_once;	/* a fetch ended ... */
+	int64_t ended_ms;	/* ... at this time */
 	bool have_discovery;
 	char *jwks_uri;
-	bool algs_all;         /* preloaded: every allowed alg */
-	char **algs;           /* discovery's list ∩ our allow-list */
+	bool algs_all; /* preloaded: every allowed alg */
+	char **algs;   /* discovery's list ∩ our allow-list */
 	size_t n_algs;
-	struct keyset *keys;   /* NULL until a JWKS was fetched */
-	bool attempted;        /* a fetch was attempted ... */
+	struct keyset *keys;	 /* NULL until a JWKS was fetched */
+	bool attempted;		 /* a fetch was attempted ... */
 	int64_t last_attempt_ms; /* ... at this time */
 	bool last_failed;
 	struct fc_err last_err; /* reason of the last failure */
-	bool stale_warned;     /* logged "serving stale keys" in this failure streak */
+	bool stale_warned;	/* logged "serving stale keys" in this failure streak */
 
 	struct fetch_result r; /* the fetch in flight's (see struct fetch_result) */
 
@@ -146,9 +146,8 @@ static void sanitize(const char *in, char *out, size_t outlen)
 	size_t i = 0, o = 0;
 
 	for (; in[i] != '\0' && o + 4 < outlen && i < KID_MSG_MAX; i++)
-		out[o++] = (in[i] >= 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\')
-				   ? in[i]
-				   : '?';
+		out[o++] = (in[i] >= 0x20 && in[i] < 0x7f && in[i] != '"' && in[i] != '\\') ? in[i]
+											    : '?';
 	if (in[i] != '\0' && o + 4 <= outlen) {
 		memcpy(out + o, "...", 3);
 		o += 3;
@@ -237,14 +236,16 @@ static enum fc_status discovery_algs(struct oidc_provider *p, const json_t *v,
 				  "is not an array",
 				  p->issuer);
 	r->algs = fc_xcalloc(json_array_size(v) + 1, sizeof(char *));
-	json_array_foreach (v, i, a) {
+	json_array_foreach(v, i, a)
+	{
 		const char *s = json_string_value(a);
 
 		if (s == NULL)
-			return fc_err_set(err, FC_EUPSTREAM,
-					  "issuer %s: discovery: id_token_signing_alg_values_supported "
-					  "holds a non-string",
-					  p->issuer);
+			return fc_err_set(
+				err, FC_EUPSTREAM,
+				"issuer %s: discovery: id_token_signing_alg_values_supported "
+				"holds a non-string",
+				p->issuer);
 		if (oidc_alg_allowed(s))
 			r->algs[r->n_algs++] = fc_xstrdup(s);
 	}
@@ -256,8 +257,8 @@ static enum fc_status discovery_algs(struct oidc_provider *p, const json_t *v,
  * r->jwks_uri and r->algs. Fetch thread.
  */
 static enum fc_status discovery_parse(struct oidc_provider *p,
-				      const struct oidc_http_response *resp,
-				      struct fetch_result *r, struct fc_err *err)
+				      const struct oidc_http_response *resp, struct fetch_result *r,
+				      struct fc_err *err)
 {
 	json_error_t jerr;
 	json_t *doc = NULL;
@@ -277,8 +278,8 @@ static enum fc_status discovery_parse(struct oidc_provider *p,
 		goto out;
 	}
 	if ((iss = json_string_value(json_object_get(doc, "issuer"))) == NULL) {
-		fc_err_set(err, FC_EUPSTREAM, "issuer %s: discovery document has no \"issuer\" string",
-			   p->issuer);
+		fc_err_set(err, FC_EUPSTREAM,
+			   "issuer %s: discovery document has no \"issuer\" string", p->issuer);
 		goto out;
 	}
 	if (strcmp(iss, p->issuer) != 0) {
@@ -313,7 +314,7 @@ out:
 static enum fc_status jwks_parse(struct oidc_provider *p, const struct oidc_http_response *resp,
 				 struct fetch_result *r, struct fc_err *err)
 {
-	struct fc_err e = { 0 };
+	struct fc_err e = {0};
 
 	if (resp->status != 200)
 		return fc_err_set(err, FC_EUPSTREAM,
@@ -433,7 +434,7 @@ static void on_jwks(void *arg, enum fc_status st, struct oidc_http_response *res
 		    const struct fc_err *gerr)
 {
 	struct oidc_provider *p = arg;
-	struct fc_err e = { 0 };
+	struct fc_err e = {0};
 
 	if (st != FC_OK) {
 		fc_err_set(&e, FC_EUPSTREAM, "issuer %s: JWKS fetch failed: %s", p->issuer,
@@ -461,7 +462,7 @@ static void on_discovery(void *arg, enum fc_status st, struct oidc_http_response
 			 const struct fc_err *gerr)
 {
 	struct oidc_provider *p = arg;
-	struct fc_err e = { 0 }, se = { 0 };
+	struct fc_err e = {0}, se = {0};
 
 	if (st != FC_OK) {
 		fc_err_set(&e, FC_EUPSTREAM, "issuer %s: discovery failed: %s", p->issuer,
@@ -474,8 +475,7 @@ static void on_discovery(void *arg, enum fc_status st, struct oidc_http_response
 		return;
 	}
 	if ((st = submit_jwks(p, p->r.jwks_uri, &se)) != FC_OK) {
-		fc_err_set(&e, FC_EUPSTREAM, "issuer %s: JWKS fetch failed: %s", p->issuer,
-			   se.msg);
+		fc_err_set(&e, FC_EUPSTREAM, "issuer %s: JWKS fetch failed: %s", p->issuer, se.msg);
 		fetch_end(p, FC_EUPSTREAM, &e, wake_status(st));
 	}
 }
@@ -489,7 +489,7 @@ static void on_discovery(void *arg, enum fc_status st, struct oidc_http_response
  */
 static enum fc_status fetch_start_locked(struct oidc_provider *p, bool budgeted, int64_t now)
 {
-	struct fc_err e = { 0 }, fe = { 0 };
+	struct fc_err e = {0}, fe = {0};
 	enum fc_status st;
 
 	p->attempted = true;
@@ -672,7 +672,7 @@ static enum try_result try_keys(const struct keyset *ks, const struct oidc_jws *
 
 	for (size_t i = 0; i < ks->set->n; i++) {
 		const struct oidc_jwk *k = &ks->set->keys[i];
-		struct fc_err e = { 0 };
+		struct fc_err e = {0};
 
 		if (jws->kid != NULL) {
 			if (k->kid == NULL || strcmp(k->kid, jws->kid) != 0)
@@ -719,7 +719,7 @@ enum fc_status oidc_provider_verify_nb(struct oidc_provider *p, const struct oid
 				       oidc_wake_fn wake, void *arg, struct fc_err *err)
 {
 	struct keyset *ks = NULL;
-	struct fc_err first = { 0 };
+	struct fc_err first = {0};
 	char alg[KID_MSG_MAX + 8], shown[ALGS_MSG_MAX];
 	enum try_result tr;
 	enum fc_status st;
@@ -797,8 +797,7 @@ enum fc_status oidc_provider_verify(struct oidc_provider *p, const struct oidc_j
  * in flight; did one end less than OIDC_FETCH_MIN_GAP_MS ago (its waiters
  * may be about to call again); did p ever have keys?
  */
-void oidc_provider_usage(struct oidc_provider *p, bool *fetching, bool *just_ended,
-			 bool *has_keys)
+void oidc_provider_usage(struct oidc_provider *p, bool *fetching, bool *just_ended, bool *has_keys)
 {
 	pthread_mutex_lock(&p->mu);
 	if (fetching)

@@ -29,7 +29,7 @@ struct meta_entry {
 	char *url;
 	struct cfg_issuer issuer; /* copy of the pattern's entry, issuer_url = url */
 	struct oidc_provider *provider;
-	unsigned refs;     /* the cache's reference plus one per request using it */
+	unsigned refs;	   /* the cache's reference plus one per request using it */
 	uint64_t last_use; /* for least-recently-used eviction */
 };
 
@@ -40,10 +40,10 @@ struct oidc_verifier {
 	struct oidc_budget *budget;   /* first fetches of meta-issuer tenants */
 	struct oidc_provider **fixed; /* one per cfg->issuers[i] */
 	pthread_mutex_t meta_lock;
-	struct meta_entry **meta;     /* at most opts.meta_cache_size */
+	struct meta_entry **meta; /* at most opts.meta_cache_size */
 	size_t n_meta;
 	uint64_t use_clock;
-	EVP_MD *sha256;               /* fetched once for token_id(); may be NULL */
+	EVP_MD *sha256; /* fetched once for token_id(); may be NULL */
 };
 
 /*
@@ -75,7 +75,7 @@ enum fc_status oidc_verifier_new(const struct cfg_identity *cfg, const struct oi
 				 struct oidc_verifier **out)
 {
 	struct oidc_verifier *v = fc_xcalloc(1, sizeof(*v));
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	v->cfg = cfg;
 	if (opts)
@@ -183,8 +183,8 @@ static struct meta_entry *meta_insert_locked(struct oidc_verifier *v,
 	e->issuer = *pattern;
 	e->issuer.issuer_url = e->url;
 	e->issuer.spiffe_trust_domain = NULL;
-	e->provider = oidc_provider_new(e->url, pattern->ca_cert_pem, &v->opts, v->fetcher,
-					v->budget);
+	e->provider =
+		oidc_provider_new(e->url, pattern->ca_cert_pem, &v->opts, v->fetcher, v->budget);
 	e->refs = 1;
 	if (slot < 0) {
 		v->meta[v->n_meta++] = e;
@@ -311,7 +311,8 @@ static bool audience_contains(const json_t *aud, const char *want)
 	if (json_is_string(aud))
 		return strcmp(json_string_value(aud), want) == 0;
 	if (json_is_array(aud)) {
-		json_array_foreach(aud, i, a) {
+		json_array_foreach(aud, i, a)
+		{
 			if (json_is_string(a) && strcmp(json_string_value(a), want) == 0)
 				return true;
 		}
@@ -336,7 +337,8 @@ static enum fc_status check_claims(const struct oidc_verifier *v, const struct c
 					  iss->client_id ? iss->client_id : "");
 		if (json_is_string(aud))
 			return fc_err_set(err, FC_EAUTH, "token aud \"%s\" is not \"%s\"",
-					  json_string_value(aud), iss->client_id ? iss->client_id : "");
+					  json_string_value(aud),
+					  iss->client_id ? iss->client_id : "");
 		return fc_err_set(err, FC_EAUTH, "token aud does not contain \"%s\"",
 				  iss->client_id ? iss->client_id : "");
 	}
@@ -350,9 +352,10 @@ static enum fc_status check_claims(const struct oidc_verifier *v, const struct c
 	if (!numeric_date(claims, "nbf", &has_nbf, &nbf))
 		return fc_err_set(err, FC_EAUTH, "token nbf claim is not a number");
 	if (has_nbf && nbf > (double)now + leeway)
-		return fc_err_set(err, FC_EAUTH,
-				  "token not yet valid: nbf %.0f is %.0f s after now %lld (leeway %d s)",
-				  nbf, nbf - (double)now, (long long)now, leeway);
+		return fc_err_set(
+			err, FC_EAUTH,
+			"token not yet valid: nbf %.0f is %.0f s after now %lld (leeway %d s)", nbf,
+			nbf - (double)now, (long long)now, leeway);
 	if (!numeric_date(claims, "iat", &has_iat, &iat))
 		return fc_err_set(err, FC_EAUTH, "token iat claim is not a number");
 	if (has_iat && iat > (double)now + leeway)
@@ -424,7 +427,8 @@ static enum fc_status identity_build(const struct oidc_verifier *v, const struct
 	id->issuer = fc_xstrdup(iss);
 	if (sub != NULL)
 		id->subject = fc_xstrdup(sub);
-	id->expires_at = numeric_date_clamped(json_number_value(json_object_get(jws->claims, "exp")));
+	id->expires_at =
+		numeric_date_clamped(json_number_value(json_object_get(jws->claims, "exp")));
 	id->token_id = token_id(v, jws->claims, token, len);
 	if ((st = oidc_principal_build(v->cfg, issuer, jws->claims, id, err)) != FC_OK) {
 		oidc_identity_free(id);
@@ -459,7 +463,8 @@ enum fc_status oidc_verify_nb(struct oidc_verifier *v, const char *token, size_t
 	if ((issuer = issuer_lookup(v, iss, &provider)) == NULL) {
 		st = fc_err_set(err, FC_EAUTH,
 				"issuer \"%s\" is not configured (no OIDCIssuers entry and no "
-				"MetaIssuers pattern matches)", iss);
+				"MetaIssuers pattern matches)",
+				iss);
 		goto out;
 	}
 	/* A meta pattern's ClientID is its tenants': check before any cost. */

@@ -30,7 +30,7 @@ struct override {
 };
 
 struct rl_config {
-	struct rl_limit defaults[2]; /* [RL_BUCKET_IDENTITY], [RL_BUCKET_REPOSITORY] */
+	struct rl_limit defaults[2];  /* [RL_BUCKET_IDENTITY], [RL_BUCKET_REPOSITORY] */
 	struct issuer_entry *issuers; /* sorted by issuer */
 	size_t n_issuers;
 	struct override *overrides; /* sorted by bucket, issuer, value */
@@ -50,13 +50,14 @@ static enum fc_status check_keys(const json_t *obj, const char *const *allowed, 
 	const char *key;
 	const json_t *v;
 
-	json_object_foreach((json_t *)obj, key, v) {
+	json_object_foreach((json_t *)obj, key, v)
+	{
 		size_t i = 0;
 		while (allowed[i] != NULL && strcmp(allowed[i], key) != 0)
 			i++;
 		if (allowed[i] == NULL)
-			return fc_err_set(err, FC_ECONFIG, "%s: %s%sunknown key \"%s\"", name, where,
-					  *where ? ": " : "", key);
+			return fc_err_set(err, FC_ECONFIG, "%s: %s%sunknown key \"%s\"", name,
+					  where, *where ? ": " : "", key);
 	}
 	return FC_OK;
 }
@@ -101,11 +102,11 @@ static bool parse_rate_text(const char *s, unsigned long long *count, const char
 		const char *canonical;
 		int64_t us;
 	} units[] = {
-		{"s", "second", 1000000LL},     {"sec", "second", 1000000LL},
+		{"s", "second", 1000000LL},	 {"sec", "second", 1000000LL},
 		{"second", "second", 1000000LL}, {"m", "minute", 60000000LL},
-		{"min", "minute", 60000000LL},   {"minute", "minute", 60000000LL},
-		{"h", "hour", 3600000000LL},     {"hour", "hour", 3600000000LL},
-		{"d", "day", 86400000000LL},     {"day", "day", 86400000000LL},
+		{"min", "minute", 60000000LL},	 {"minute", "minute", 60000000LL},
+		{"h", "hour", 3600000000LL},	 {"hour", "hour", 3600000000LL},
+		{"d", "day", 86400000000LL},	 {"day", "day", 86400000000LL},
 	};
 	char *end;
 
@@ -146,16 +147,19 @@ enum fc_status rl_limit_parse(const json_t *rate, const json_t *burst, const cha
 	} else if (!json_is_string(rate) ||
 		   !parse_rate_text(json_string_value(rate), &count, &unit, &period)) {
 		char *text = json_dumps(rate, JSON_ENCODE_ANY);
-		fc_err_set(err, FC_ECONFIG, "%s: rate %s: write N/second, N/minute, N/hour or N/day "
-			   "(e.g. 10/minute), \"unlimited\", or 0 to refuse every request", where,
-			   text ? text : "?");
+		fc_err_set(err, FC_ECONFIG,
+			   "%s: rate %s: write N/second, N/minute, N/hour or N/day "
+			   "(e.g. 10/minute), \"unlimited\", or 0 to refuse every request",
+			   where, text ? text : "?");
 		free(text);
 		return FC_ECONFIG;
 	} else if (count == 0) {
 		out->kind = RL_REFUSE;
 	} else if (count > (unsigned long long)period / (1000000 / RL_MAX_PER_SECOND)) {
-		return fc_err_set(err, FC_ECONFIG, "%s: rate \"%s\" is faster than %d/second (use "
-				  "\"unlimited\")", where, json_string_value(rate), RL_MAX_PER_SECOND);
+		return fc_err_set(err, FC_ECONFIG,
+				  "%s: rate \"%s\" is faster than %d/second (use "
+				  "\"unlimited\")",
+				  where, json_string_value(rate), RL_MAX_PER_SECOND);
 	} else {
 		out->kind = RL_RATE;
 		out->count = (uint32_t)count;
@@ -169,8 +173,10 @@ enum fc_status rl_limit_parse(const json_t *rate, const json_t *burst, const cha
 		return FC_OK;
 	}
 	if (burst == NULL || json_is_null(burst))
-		return fc_err_set(err, FC_ECONFIG, "%s: burst is missing (how many requests may "
-				  "come at once after a lull, 1 to %d)", where, RL_MAX_BURST);
+		return fc_err_set(err, FC_ECONFIG,
+				  "%s: burst is missing (how many requests may "
+				  "come at once after a lull, 1 to %d)",
+				  where, RL_MAX_BURST);
 	if (!number_value(burst, &b) || b < 1 || b > RL_MAX_BURST)
 		return fc_err_set(err, FC_ECONFIG, "%s: burst must be a whole number from 1 to %d",
 				  where, RL_MAX_BURST);
@@ -267,13 +273,15 @@ static enum fc_status parse_issuers(struct rl_config *cfg, const json_t *arr, co
 	if (check_array(arr, name, "issuers", err) != FC_OK)
 		return FC_ECONFIG;
 	cfg->issuers = fc_xcalloc(json_array_size(arr) + 1, sizeof(*cfg->issuers));
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct issuer_entry *e = &cfg->issuers[i];
 		const char *iss = NULL;
 
 		snprintf(where, sizeof(where), "issuers[%zu]", i);
 		if (!json_is_object(v))
-			return fc_err_set(err, FC_ECONFIG, "%s: %s: must be a mapping", name, where);
+			return fc_err_set(err, FC_ECONFIG, "%s: %s: must be a mapping", name,
+					  where);
 		if (check_keys(v, keys, name, where, err) != FC_OK ||
 		    get_string(v, "issuer", name, where, &iss, err) != FC_OK)
 			return FC_ECONFIG;
@@ -294,9 +302,10 @@ static enum fc_status parse_issuers(struct rl_config *cfg, const json_t *arr, co
 static enum fc_status parse_override(struct override *o, const json_t *v, const char *name,
 				     const char *where, struct fc_err *err)
 {
-	static const char *const keys[] = {"issuer", "subject", "repository", "rate", "burst",
-					   NULL};
-	const json_t *subj = json_object_get(v, "subject"), *repo = json_object_get(v, "repository");
+	static const char *const keys[] = {"issuer", "subject", "repository",
+					   "rate",   "burst",	NULL};
+	const json_t *subj = json_object_get(v, "subject"),
+		     *repo = json_object_get(v, "repository");
 	const char *iss = NULL, *value = NULL;
 	char at[PATH_MAX_LEN + 64];
 
@@ -309,8 +318,8 @@ static enum fc_status parse_override(struct override *o, const json_t *v, const 
 		return fc_err_set(err, FC_ECONFIG, "%s: %s: give either subject or repository",
 				  name, where);
 	o->bucket = subj != NULL ? RL_BUCKET_IDENTITY : RL_BUCKET_REPOSITORY;
-	if (get_string(v, o->bucket == RL_BUCKET_IDENTITY ? "subject" : "repository", name,
-		       where, &value, err) != FC_OK)
+	if (get_string(v, o->bucket == RL_BUCKET_IDENTITY ? "subject" : "repository", name, where,
+		       &value, err) != FC_OK)
 		return FC_ECONFIG;
 	o->issuer = fc_xstrdup(iss);
 	o->value = fc_xstrdup(value);
@@ -330,7 +339,8 @@ static enum fc_status parse_overrides(struct rl_config *cfg, const json_t *arr, 
 	if (check_array(arr, name, "overrides", err) != FC_OK)
 		return FC_ECONFIG;
 	cfg->overrides = fc_xcalloc(json_array_size(arr) + 1, sizeof(*cfg->overrides));
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		snprintf(where, sizeof(where), "overrides[%zu]", i);
 		cfg->n_overrides++;
 		if (parse_override(&cfg->overrides[i], v, name, where, err) != FC_OK)
@@ -340,9 +350,12 @@ static enum fc_status parse_overrides(struct rl_config *cfg, const json_t *arr, 
 	for (i = 1; i < cfg->n_overrides; i++) {
 		const struct override *o = &cfg->overrides[i];
 		if (override_cmp(&cfg->overrides[i - 1], o) == 0)
-			return fc_err_set(err, FC_ECONFIG, "%s: overrides: %s %s of %s is listed "
-					  "twice", name, o->bucket == RL_BUCKET_IDENTITY ? "subject"
-					  : "repository", o->value, o->issuer);
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"%s: overrides: %s %s of %s is listed "
+				"twice",
+				name, o->bucket == RL_BUCKET_IDENTITY ? "subject" : "repository",
+				o->value, o->issuer);
 	}
 	return FC_OK;
 }
@@ -351,8 +364,8 @@ static enum fc_status parse_overrides(struct rl_config *cfg, const json_t *arr, 
 static enum fc_status build(struct rl_config *cfg, const json_t *root, const char *name,
 			    struct fc_err *err)
 {
-	static const char *const keys[] = {"default", "issuers", "overrides", "max-keys",
-					   "redis-timeout-ms", NULL};
+	static const char *const keys[] = {"default",  "issuers",	   "overrides",
+					   "max-keys", "redis-timeout-ms", NULL};
 	const json_t *v;
 	unsigned long long n;
 	bool has[2];
@@ -414,8 +427,8 @@ enum fc_status rl_config_load_mem(const char *text, size_t len, const char *name
 	if (i < len && text[i] == '{') {
 		root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 		if (root == NULL) {
-			fc_err_set(err, FC_ECONFIG, "%s: JSON line %d column %d: %s", name, jerr.line,
-				   jerr.column, jerr.text);
+			fc_err_set(err, FC_ECONFIG, "%s: JSON line %d column %d: %s", name,
+				   jerr.line, jerr.column, jerr.text);
 			goto out;
 		}
 	} else if (rl_yaml_to_json(text, len, name, &root, err) != FC_OK) {
@@ -531,9 +544,10 @@ void rl_config_describe(const struct rl_config *cfg, char *buf, size_t cap)
 
 	limit_text(&cfg->defaults[RL_BUCKET_IDENTITY], id, sizeof(id));
 	limit_text(&cfg->defaults[RL_BUCKET_REPOSITORY], repo, sizeof(repo));
-	snprintf(buf, cap, "default per identity %s, per repository %s; %zu issuer entr%s, %zu "
-		 "override%s; max-keys %zu", id, repo, cfg->n_issuers,
-		 cfg->n_issuers == 1 ? "y" : "ies", cfg->n_overrides,
+	snprintf(buf, cap,
+		 "default per identity %s, per repository %s; %zu issuer entr%s, %zu "
+		 "override%s; max-keys %zu",
+		 id, repo, cfg->n_issuers, cfg->n_issuers == 1 ? "y" : "ies", cfg->n_overrides,
 		 cfg->n_overrides == 1 ? "" : "s", cfg->max_keys);
 }
 

@@ -96,7 +96,8 @@ static void describe(enum rl_bucket b, const struct rl_request *rq, char *buf, s
 	if (b == RL_BUCKET_IDENTITY)
 		snprintf(buf, cap, "identity %.200s of issuer %.160s", rq->subject, rq->issuer);
 	else
-		snprintf(buf, cap, "repository %.200s of issuer %.160s", rq->repository, rq->issuer);
+		snprintf(buf, cap, "repository %.200s of issuer %.160s", rq->repository,
+			 rq->issuer);
 }
 
 /* A refusal: the class, the reason, Retry-After, the counter. */
@@ -112,13 +113,14 @@ static enum fc_status refuse(struct rl_limiter *l, const struct rl_request *rq, 
 		*retry_after_s = RL_REFUSED_RETRY_S;
 		return fc_err_set_class(err, FC_CLASS_RATE_LIMIT, FC_EUNAVAIL,
 					"rate limit: %s may not obtain certificates (its rate is 0 "
-					"in the rate-limit configuration); ask the operator", who);
+					"in the rate-limit configuration); ask the operator",
+					who);
 	}
 	*retry_after_s = rl_retry_after_s(wait_us);
 	return fc_err_set_class(err, FC_CLASS_RATE_LIMIT, FC_EUNAVAIL,
 				"rate limit: %s is over its limit of %" PRIu32 "/%s (burst %" PRIu32
-				"); retry in %" PRId64 " s", who, lim->count, lim->unit, lim->burst,
-				*retry_after_s);
+				"); retry in %" PRId64 " s",
+				who, lim->count, lim->unit, lim->burst, *retry_after_s);
 }
 
 /*
@@ -200,26 +202,35 @@ void rl_metrics_text(struct rl_limiter *l, struct fc_buf *b)
 		append_fmt(b, "fulcrum_rate_limited_total{issuer=\"other\"} %" PRIu64 "\n",
 			   l->other_count);
 	pthread_mutex_unlock(&l->counts_mu);
-	append_fmt(b, "# HELP fulcrum_rate_limit_keys Rate-limit keys held in this replica's "
-		      "memory\n# TYPE fulcrum_rate_limit_keys gauge\nfulcrum_rate_limit_keys %zu\n",
+	append_fmt(b,
+		   "# HELP fulcrum_rate_limit_keys Rate-limit keys held in this replica's "
+		   "memory\n# TYPE fulcrum_rate_limit_keys gauge\nfulcrum_rate_limit_keys %zu\n",
 		   rl_mem_count(l->mem));
-	append_fmt(b, "# HELP fulcrum_rate_limit_evictions_total Keys dropped before their "
-		      "bucket was full, to stay within max-keys\n"
-		      "# TYPE fulcrum_rate_limit_evictions_total counter\n"
-		      "fulcrum_rate_limit_evictions_total %" PRIu64 "\n", rl_mem_evictions(l->mem));
+	append_fmt(b,
+		   "# HELP fulcrum_rate_limit_evictions_total Keys dropped before their "
+		   "bucket was full, to stay within max-keys\n"
+		   "# TYPE fulcrum_rate_limit_evictions_total counter\n"
+		   "fulcrum_rate_limit_evictions_total %" PRIu64 "\n",
+		   rl_mem_evictions(l->mem));
 	if (l->redis != NULL) {
 		struct rl_redis_stats s;
 		rl_redis_stats(l->redis, &s);
-		append_fmt(b, "# HELP fulcrum_rate_limit_redis_up 1 while Redis answers (shared "
-			      "limits), 0 during an outage (this replica's own limits)\n"
-			      "# TYPE fulcrum_rate_limit_redis_up gauge\n"
-			      "fulcrum_rate_limit_redis_up %d\n", s.up ? 1 : 0);
-		append_fmt(b, "# HELP fulcrum_rate_limit_redis_outages_total Redis outages begun\n"
-			      "# TYPE fulcrum_rate_limit_redis_outages_total counter\n"
-			      "fulcrum_rate_limit_redis_outages_total %" PRIu64 "\n", s.outages);
-		append_fmt(b, "# HELP fulcrum_rate_limit_redis_fallbacks_total Checks decided in "
-			      "memory because Redis did not answer\n"
-			      "# TYPE fulcrum_rate_limit_redis_fallbacks_total counter\n"
-			      "fulcrum_rate_limit_redis_fallbacks_total %" PRIu64 "\n", s.fallbacks);
+		append_fmt(b,
+			   "# HELP fulcrum_rate_limit_redis_up 1 while Redis answers (shared "
+			   "limits), 0 during an outage (this replica's own limits)\n"
+			   "# TYPE fulcrum_rate_limit_redis_up gauge\n"
+			   "fulcrum_rate_limit_redis_up %d\n",
+			   s.up ? 1 : 0);
+		append_fmt(b,
+			   "# HELP fulcrum_rate_limit_redis_outages_total Redis outages begun\n"
+			   "# TYPE fulcrum_rate_limit_redis_outages_total counter\n"
+			   "fulcrum_rate_limit_redis_outages_total %" PRIu64 "\n",
+			   s.outages);
+		append_fmt(b,
+			   "# HELP fulcrum_rate_limit_redis_fallbacks_total Checks decided in "
+			   "memory because Redis did not answer\n"
+			   "# TYPE fulcrum_rate_limit_redis_fallbacks_total counter\n"
+			   "fulcrum_rate_limit_redis_fallbacks_total %" PRIu64 "\n",
+			   s.fallbacks);
 	}
 }

@@ -13,7 +13,7 @@
 
 #include "ratelimit_int.h"
 
-#define MEM_SHARDS 64      /* with max_keys >= MEM_SHARDS, else one shard */
+#define MEM_SHARDS 64	   /* with max_keys >= MEM_SHARDS, else one shard */
 #define MEM_MIN_BUCKETS 16 /* chains per shard at first; doubled as it fills */
 
 struct entry {
@@ -185,8 +185,8 @@ static void make_room_locked(struct rl_mem *m, struct shard *s, int64_t now)
 	}
 }
 
-static void insert_locked(struct rl_mem *m, struct shard *s, const struct rl_key *key,
-			  int64_t tat, int64_t now)
+static void insert_locked(struct rl_mem *m, struct shard *s, const struct rl_key *key, int64_t tat,
+			  int64_t now)
 {
 	struct entry *e = fc_xmalloc(sizeof(*e));
 	struct entry **chain;
@@ -203,8 +203,7 @@ static void insert_locked(struct rl_mem *m, struct shard *s, const struct rl_key
 
 /* Lock the shards of keys[0..n) in index order (each once); sh[i] is the
  * shard of keys[i]. */
-static void lock_shards(struct rl_mem *m, const struct rl_key *keys, size_t n,
-			struct shard **sh)
+static void lock_shards(struct rl_mem *m, const struct rl_key *keys, size_t n, struct shard **sh)
 {
 	size_t idx[RL_MAX_BUCKETS];
 
@@ -234,8 +233,8 @@ static void unlock_shards(struct shard **sh, size_t n)
  * entries are updated before new ones are added, since adding may drop
  * entries to make room.
  */
-void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_limit *lims,
-		 size_t n, int64_t now_us, struct rl_take *out)
+void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_limit *lims, size_t n,
+		 int64_t now_us, struct rl_take *out)
 {
 	struct shard *sh[RL_MAX_BUCKETS];
 	struct entry *e[RL_MAX_BUCKETS];

@@ -34,16 +34,16 @@
 #include "common.h"
 
 /* Hard limits on the configuration, checked while reading it. */
-#define RL_MAX_FILE_BYTES (1024 * 1024) /* configuration file */
-#define RL_MAX_ENTRIES 10000            /* issuers, and overrides, each */
-#define RL_MAX_BURST 10000              /* burst of one limit */
-#define RL_MAX_PER_SECOND 1000          /* fastest finite rate */
+#define RL_MAX_FILE_BYTES (1024 * 1024)	     /* configuration file */
+#define RL_MAX_ENTRIES 10000		     /* issuers, and overrides, each */
+#define RL_MAX_BURST 10000		     /* burst of one limit */
+#define RL_MAX_PER_SECOND 1000		     /* fastest finite rate */
 #define RL_MAX_KEYS_LIMIT (10 * 1000 * 1000) /* largest max-keys */
 
 /* Defaults of the configuration's tunables. */
-#define RL_DEFAULT_MAX_KEYS 100000       /* keys kept in memory */
-#define RL_DEFAULT_REDIS_TIMEOUT_MS 50   /* connect and reply timeout */
-#define RL_DEFAULT_REDIS_CONNS 8         /* connections in the pool */
+#define RL_DEFAULT_MAX_KEYS 100000     /* keys kept in memory */
+#define RL_DEFAULT_REDIS_TIMEOUT_MS 50 /* connect and reply timeout */
+#define RL_DEFAULT_REDIS_CONNS 8       /* connections in the pool */
 
 /* Retry-After for an identity whose rate is 0: it will not pass by
  * waiting; an hour keeps clients that honour the header from hammering. */
@@ -80,8 +80,8 @@ struct rl_options {
 
 /* Who is asking: strings of the verified identity (borrowed). */
 struct rl_request {
-	const char *issuer;     /* the token's iss */
-	const char *subject;    /* the certificate's principal (SAN value) */
+	const char *issuer;	/* the token's iss */
+	const char *subject;	/* the certificate's principal (SAN value) */
 	const char *repository; /* source repository URI, or NULL */
 };
 

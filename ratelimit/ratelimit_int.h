@@ -19,15 +19,15 @@
 
 enum rl_kind {
 	RL_UNLIMITED = 0, /* no bucket at all */
-	RL_RATE = 1,      /* a rate and a burst */
-	RL_REFUSE = 2,    /* rate 0: every request refused */
+	RL_RATE = 1,	  /* a rate and a burst */
+	RL_REFUSE = 2,	  /* rate 0: every request refused */
 };
 
 struct rl_limit {
 	enum rl_kind kind;
 	int64_t interval_us; /* RL_RATE: the emission interval T (period / count) */
-	uint32_t burst;      /* RL_RATE: requests admitted at once after a lull */
-	uint32_t count;      /* RL_RATE: as written, for messages: count per unit */
+	uint32_t burst;	     /* RL_RATE: requests admitted at once after a lull */
+	uint32_t count;	     /* RL_RATE: as written, for messages: count per unit */
 	const char *unit;    /* RL_RATE: "second", "minute", "hour" or "day" */
 };
 
@@ -61,7 +61,7 @@ int64_t rl_retry_after_s(int64_t wait_us);
 struct rl_take {
 	bool admitted;
 	int64_t wait_us; /* refused: the longest wait among the refusing buckets */
-	size_t which;    /* refused: the index of that bucket */
+	size_t which;	 /* refused: the index of that bucket */
 };
 
 /* --- mem.c: buckets in this process's memory ---------------------------------- */
@@ -80,8 +80,8 @@ void rl_mem_free(struct rl_mem *m);
  * key of its shard whose bucket is nearest to full (counted in
  * rl_mem_evictions): that key starts over with a full bucket.
  */
-void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_limit *lims,
-		 size_t n, int64_t now_us, struct rl_take *out);
+void rl_mem_take(struct rl_mem *m, const struct rl_key *keys, const struct rl_limit *lims, size_t n,
+		 int64_t now_us, struct rl_take *out);
 size_t rl_mem_count(struct rl_mem *m);
 uint64_t rl_mem_evictions(struct rl_mem *m);
 
@@ -129,8 +129,7 @@ struct rl_redis_addr {
 
 /* Parse a Redis URL or socket path (ratelimit.h rl_options). FC_ECONFIG
  * with the reason in err. */
-enum fc_status rl_redis_parse_addr(const char *url, struct rl_redis_addr *out,
-				   struct fc_err *err);
+enum fc_status rl_redis_parse_addr(const char *url, struct rl_redis_addr *out, struct fc_err *err);
 
 struct rl_redis;
 

@@ -101,11 +101,15 @@ static enum fc_status parse_unix(const char *url, const char *path, struct rl_re
 	size_t len = q ? (size_t)(q - path) : strlen(path);
 
 	if (*path != '/' || len >= sizeof(out->path))
-		return fc_err_set(err, FC_ECONFIG, "rate-limit redis %s: a unix socket path must be "
-				  "absolute and shorter than %zu bytes", url, sizeof(out->path));
+		return fc_err_set(err, FC_ECONFIG,
+				  "rate-limit redis %s: a unix socket path must be "
+				  "absolute and shorter than %zu bytes",
+				  url, sizeof(out->path));
 	if (q != NULL && (strncmp(q, "?db=", 4) != 0 || !parse_db(q + 4, &out->db)))
-		return fc_err_set(err, FC_ECONFIG, "rate-limit redis %s: after the socket path, "
-				  "only ?db=N", url);
+		return fc_err_set(err, FC_ECONFIG,
+				  "rate-limit redis %s: after the socket path, "
+				  "only ?db=N",
+				  url);
 	memcpy(out->path, path, len);
 	out->path[len] = '\0';
 	return FC_OK;
@@ -119,8 +123,10 @@ static enum fc_status parse_tcp(const char *url, const char *p, struct rl_redis_
 	long port = 6379;
 
 	if (strchr(p, '@') != NULL)
-		return fc_err_set(err, FC_ECONFIG, "rate-limit redis %s: credentials in the URL "
-				  "are not supported", url);
+		return fc_err_set(err, FC_ECONFIG,
+				  "rate-limit redis %s: credentials in the URL "
+				  "are not supported",
+				  url);
 	if (*p == '[') {
 		host = p + 1;
 		if ((host_end = strchr(host, ']')) == NULL)
@@ -147,16 +153,17 @@ static enum fc_status parse_tcp(const char *url, const char *p, struct rl_redis_
 	out->port = (int)port;
 	return FC_OK;
 bad:
-	return fc_err_set(err, FC_ECONFIG, "rate-limit redis %s: write redis://HOST[:PORT][/DB] "
-			  "(HOST a name, an IPv4 address or [IPv6]) or a unix socket path", url);
+	return fc_err_set(err, FC_ECONFIG,
+			  "rate-limit redis %s: write redis://HOST[:PORT][/DB] "
+			  "(HOST a name, an IPv4 address or [IPv6]) or a unix socket path",
+			  url);
 }
 
 /*
  * redis://HOST[:PORT][/DB], unix://PATH[?db=N] or /PATH[?db=N]
  * (ratelimit_int.h).
  */
-enum fc_status rl_redis_parse_addr(const char *url, struct rl_redis_addr *out,
-				   struct fc_err *err)
+enum fc_status rl_redis_parse_addr(const char *url, struct rl_redis_addr *out, struct fc_err *err)
 {
 	memset(out, 0, sizeof(*out));
 	if (strncmp(url, "redis://", 8) == 0)
@@ -165,8 +172,10 @@ enum fc_status rl_redis_parse_addr(const char *url, struct rl_redis_addr *out,
 		return parse_unix(url, url + 7, out, err);
 	if (*url == '/')
 		return parse_unix(url, url, out, err);
-	return fc_err_set(err, FC_ECONFIG, "rate-limit redis %s: write redis://HOST[:PORT][/DB] "
-			  "or a unix socket path", url);
+	return fc_err_set(err, FC_ECONFIG,
+			  "rate-limit redis %s: write redis://HOST[:PORT][/DB] "
+			  "or a unix socket path",
+			  url);
 }
 
 /* --- the outage state -------------------------------------------------------------- */
@@ -201,11 +210,14 @@ static void mark_down(struct rl_redis *r, bool probe, const char *why)
 		r->down_since_ms = now;
 		r->backoff_ms = RL_REDIS_BACKOFF_MIN_MS;
 		atomic_fetch_add(&r->outages, 1);
-		fc_log(LOG_WARNING, "ratelimit: redis %s: %s: checking this replica's own limits "
-				    "(in memory) until it answers again", r->desc, why);
+		fc_log(LOG_WARNING,
+		       "ratelimit: redis %s: %s: checking this replica's own limits "
+		       "(in memory) until it answers again",
+		       r->desc, why);
 	} else if (probe) {
 		r->backoff_ms = r->backoff_ms * 2 > RL_REDIS_BACKOFF_MAX_MS
-					? RL_REDIS_BACKOFF_MAX_MS : r->backoff_ms * 2;
+					? RL_REDIS_BACKOFF_MAX_MS
+					: r->backoff_ms * 2;
 		fc_log(LOG_DEBUG, "ratelimit: redis %s: still down: %s", r->desc, why);
 	}
 	r->retry_at_ms = now + r->backoff_ms;
@@ -218,8 +230,10 @@ static void mark_up(struct rl_redis *r)
 	pthread_mutex_lock(&r->mu);
 	if (r->down) {
 		r->down = false;
-		fc_log(LOG_NOTICE, "ratelimit: redis %s answers again after %" PRId64 " ms: limits "
-				   "are shared again", r->desc, fc_mono_ms() - r->down_since_ms);
+		fc_log(LOG_NOTICE,
+		       "ratelimit: redis %s answers again after %" PRId64 " ms: limits "
+		       "are shared again",
+		       r->desc, fc_mono_ms() - r->down_since_ms);
 	}
 	pthread_mutex_unlock(&r->mu);
 }
@@ -315,7 +329,8 @@ static redisReply *eval(struct rl_redis *r, struct conn *c, const struct rl_key 
 	for (int i = 0; i < argc; i++)
 		lens[i] = strlen(argv[i]);
 	rep = redisCommandArgv(c->ctx, argc, argv, lens);
-	if (rep != NULL && rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOSCRIPT", 8) == 0) {
+	if (rep != NULL && rep->type == REDIS_REPLY_ERROR &&
+	    strncmp(rep->str, "NOSCRIPT", 8) == 0) {
 		freeReplyObject(rep);
 		argv[0] = "EVAL";
 		argv[1] = rl_redis_script;
@@ -327,8 +342,7 @@ static redisReply *eval(struct rl_redis *r, struct conn *c, const struct rl_key 
 }
 
 /* The script's answer into *out; false with why if it is not one. */
-static bool read_answer(const redisReply *rep, size_t n, struct rl_take *out, char *why,
-			size_t cap)
+static bool read_answer(const redisReply *rep, size_t n, struct rl_take *out, char *why, size_t cap)
 {
 	if (rep->type == REDIS_REPLY_ERROR) {
 		snprintf(why, cap, "error reply: %.200s", rep->str);

@@ -60,8 +60,9 @@ static json_t *convert_mapping(struct conv *c, yaml_node_t *node, int depth)
 
 		if (k == NULL || k->type != YAML_SCALAR_NODE ||
 		    memchr(k->data.scalar.value, '\0', k->data.scalar.length) != NULL) {
-			fc_err_set(c->err, FC_ECONFIG, "%s: line %zu: a mapping key must be a string",
-				   c->name, k ? k->start_mark.line + 1 : 0);
+			fc_err_set(c->err, FC_ECONFIG,
+				   "%s: line %zu: a mapping key must be a string", c->name,
+				   k ? k->start_mark.line + 1 : 0);
 			goto fail;
 		}
 		key = fc_xstrndup((const char *)k->data.scalar.value, k->data.scalar.length);
@@ -73,8 +74,9 @@ static json_t *convert_mapping(struct conv *c, yaml_node_t *node, int depth)
 		}
 		v = convert(c, yaml_document_get_node(c->doc, p->value), depth + 1);
 		if (v == NULL || json_object_set_new(obj, key, v) != 0) {
-			fc_err_set(c->err, FC_ECONFIG, "%s: line %zu: key \"%s\" is not valid UTF-8",
-				   c->name, k->start_mark.line + 1, key);
+			fc_err_set(c->err, FC_ECONFIG,
+				   "%s: line %zu: key \"%s\" is not valid UTF-8", c->name,
+				   k->start_mark.line + 1, key);
 			free(key);
 			goto fail;
 		}
@@ -91,15 +93,15 @@ static json_t *convert(struct conv *c, yaml_node_t *node, int depth)
 	json_t *arr;
 
 	if (node == NULL || ++c->nodes > YAML_MAX_NODES || depth > YAML_MAX_DEPTH) {
-		fc_err_set(c->err, FC_ECONFIG, "%s: YAML document too large or too deep once "
-					       "aliases are expanded", c->name);
+		fc_err_set(c->err, FC_ECONFIG,
+			   "%s: YAML document too large or too deep once "
+			   "aliases are expanded",
+			   c->name);
 		return NULL;
 	}
 	switch (node->type) {
-	case YAML_SCALAR_NODE:
-		return convert_scalar(c, node);
-	case YAML_MAPPING_NODE:
-		return convert_mapping(c, node, depth);
+	case YAML_SCALAR_NODE: return convert_scalar(c, node);
+	case YAML_MAPPING_NODE: return convert_mapping(c, node, depth);
 	case YAML_SEQUENCE_NODE:
 		arr = json_array();
 		for (yaml_node_item_t *it = node->data.sequence.items.start;
@@ -112,9 +114,7 @@ static json_t *convert(struct conv *c, yaml_node_t *node, int depth)
 			json_array_append_new(arr, v);
 		}
 		return arr;
-	default:
-		fc_err_set(c->err, FC_ECONFIG, "%s: empty YAML node", c->name);
-		return NULL;
+	default: fc_err_set(c->err, FC_ECONFIG, "%s: empty YAML node", c->name); return NULL;
 	}
 }
 

@@ -39,7 +39,7 @@ struct call {
 	struct call *next;
 	uint32_t id;
 	unsigned epoch;
-	int64_t deadline;      /* fc_mono_ms(): given up on after this */
+	int64_t deadline; /* fc_mono_ms(): given up on after this */
 	answer_fn fn;
 	void *arg;
 };
@@ -50,16 +50,16 @@ struct tkey {
 	uint32_t id;
 	uint8_t *spki;
 	size_t spki_len;
-	bool live;             /* loaded in the current signer process */
+	bool live; /* loaded in the current signer process */
 };
 
 struct signer_link {
 	pthread_mutex_t lock;  /* guards everything below but the atomics */
 	pthread_mutex_t wlock; /* one request written at a time; fd swaps */
-	int fd;                /* the current signer's socket, -1 before the first */
-	unsigned epoch;        /* bumped when a signer takes over */
-	bool up;               /* the current signer said HELLO and has not gone */
-	pid_t pid;             /* of the current signer */
+	int fd;		       /* the current signer's socket, -1 before the first */
+	unsigned epoch;	       /* bumped when a signer takes over */
+	bool up;	       /* the current signer said HELLO and has not gone */
+	pid_t pid;	       /* of the current signer */
 	pthread_cond_t hello;  /* signalled when up changes */
 	struct call *calls;
 	uint32_t next_req, next_key;
@@ -75,7 +75,7 @@ struct signer_link {
 	unsigned long refusals_base[SIGNER_REFUSE_COUNT];
 	unsigned long refusals_last[SIGNER_REFUSE_COUNT];
 	atomic_ulong restarts;
-	atomic_bool closing;   /* signer_link_free: the end is expected */
+	atomic_bool closing; /* signer_link_free: the end is expected */
 };
 
 static const struct hsm_remote_transport link_transport;
@@ -214,8 +214,9 @@ static void went_down(struct signer_link *l, unsigned epoch)
 	if (l->epoch == epoch && l->up) {
 		l->up = false;
 		if (!atomic_load(&l->closing))
-			fc_log(LOG_ERR, "signer: the signer process (pid %d) is gone: signing requests "
-					"fail until the supervisor has started another",
+			fc_log(LOG_ERR,
+			       "signer: the signer process (pid %d) is gone: signing requests "
+			       "fail until the supervisor has started another",
 			       (int)l->pid);
 	}
 	for (struct tkey *k = l->keys; k != NULL; k = k->next)
@@ -457,8 +458,8 @@ static enum fc_status refused(const uint8_t *p, uint32_t len, struct fc_err *err
 
 /* The signature in a SIGN's answer: FC_OK with *sig (malloc'd), else the
  * refusal or failure. */
-static enum fc_status sign_answer(uint16_t type, const uint8_t *ans, uint32_t alen,
-				  uint8_t **sig, size_t *sig_len, struct fc_err *err)
+static enum fc_status sign_answer(uint16_t type, const uint8_t *ans, uint32_t alen, uint8_t **sig,
+				  size_t *sig_len, struct fc_err *err)
 {
 	const uint8_t *s;
 	size_t slen;
@@ -490,8 +491,10 @@ static enum fc_status sign_request(struct signer_link *l, uint32_t key_id, const
 	    (ctx->note && strlen(ctx->note) > HSM_SIGN_MAX_NOTE))
 		return fc_err_set(err, FC_EINTERNAL, "signer: a request the signer would not take");
 	if (!signer_link_key_live(l, key_id))
-		return fc_err_set(err, FC_EUNAVAIL, "signer: key %u is not loaded in the signer "
-						    "process (it restarted)", key_id);
+		return fc_err_set(err, FC_EUNAVAIL,
+				  "signer: key %u is not loaded in the signer "
+				  "process (it restarted)",
+				  key_id);
 	sg_sign_req_encode(p, ctx, msg, len);
 	return FC_OK;
 }
@@ -762,7 +765,8 @@ static void revalidate(struct signer_link *l)
 		bool same = false;
 
 		if (key_load(l, ids[i], &ki, &ans, &err) != FC_OK) {
-			fc_log(LOG_ERR, "signer: key %u cannot be loaded again: %s", ids[i], err.msg);
+			fc_log(LOG_ERR, "signer: key %u cannot be loaded again: %s", ids[i],
+			       err.msg);
 			free(ans);
 			continue;
 		}
@@ -775,8 +779,9 @@ static void revalidate(struct signer_link *l)
 		pthread_mutex_unlock(&l->lock);
 		free(ans);
 		if (!same) {
-			fc_log(LOG_WARNING, "signer: key %u is not the same key in the new signer "
-					    "process: requests that used it fail",
+			fc_log(LOG_WARNING,
+			       "signer: key %u is not the same key in the new signer "
+			       "process: requests that used it fail",
 			       ids[i]);
 			send_release(l, ids[i]);
 		}

@@ -68,12 +68,12 @@ void sg_sha1(const void *p, size_t n, uint8_t out[20])
 /* The AlgorithmIdentifiers a CA key signs with, as Go and ca/cert.c write
  * them (RFC 5758 3.2: ECDSA without parameters; RFC 4055 5: RSA with NULL;
  * RFC 4055 3.1: PSS with SHA-256, MGF1-SHA-256, salt 32; RFC 8410 3). */
-static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-					   0xce, 0x3d, 0x04, 0x03, 0x02};
-static const uint8_t alg_ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-					   0xce, 0x3d, 0x04, 0x03, 0x03};
-static const uint8_t alg_ecdsa_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48,
-					   0xce, 0x3d, 0x04, 0x03, 0x04};
+static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+					   0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+static const uint8_t alg_ecdsa_sha384[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+					   0x48, 0xce, 0x3d, 0x04, 0x03, 0x03};
+static const uint8_t alg_ecdsa_sha512[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+					   0x48, 0xce, 0x3d, 0x04, 0x03, 0x04};
 static const uint8_t alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
 					 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
 static const uint8_t alg_rsa_pss[] = {
@@ -178,7 +178,8 @@ static bool oid_is(const struct der *o, const uint8_t *want, size_t n)
 /* A positive INTEGER in its shortest form (X.690 8.3.2). */
 static bool positive_int(const struct der *i)
 {
-	return i->len > 0 && (i->p[0] & 0x80) == 0 && !(i->len > 1 && i->p[0] == 0 && i->p[1] < 0x80);
+	return i->len > 0 && (i->p[0] & 0x80) == 0 &&
+	       !(i->len > 1 && i->p[0] == 0 && i->p[1] < 0x80);
 }
 
 /* RSAPublicKey (RFC 8017 A.1.1) of 2048, 3072 or 4096 bits, e = 65537
@@ -211,8 +212,7 @@ static bool rsa_key_ok(const uint8_t *p, size_t len)
  * named curve and an uncompressed point (RFC 5480), RSA (RFC 3279 2.3.1,
  * NULL parameters), Ed25519 (RFC 8410 4). *bits: its subjectPublicKey.
  */
-static enum signer_refusal check_spki(const struct der *spki, struct der *bits, char *why,
-				      size_t n)
+static enum signer_refusal check_spki(const struct der *spki, struct der *bits, char *why, size_t n)
 {
 	struct fc_rd r, a;
 	struct der alg, oid, param;
@@ -236,8 +236,9 @@ static enum signer_refusal check_spki(const struct der *spki, struct der *bits, 
 		else if (oid_is(&param, oid_p521, sizeof(oid_p521)))
 			point = 133;
 		if (point == 0 || bits->len != 1 + point || bits->p[1] != 0x04)
-			return sg_refuse(SIGNER_REFUSE_PUBLIC_KEY, why, n,
-					 "EC key not on P-256/P-384/P-521 as an uncompressed point");
+			return sg_refuse(
+				SIGNER_REFUSE_PUBLIC_KEY, why, n,
+				"EC key not on P-256/P-384/P-521 as an uncompressed point");
 		return SIGNER_OK;
 	}
 	if (oid_is(&oid, oid_rsa, sizeof(oid_rsa))) {
@@ -309,7 +310,8 @@ static enum signer_refusal check_fields(const struct sg_ca_policy *p, enum hsm_s
 				 serial.len);
 	if (!der_expect(r, DER_SEQUENCE, &alg) || alg.tlv_len != p->sig_alg_len ||
 	    memcmp(alg.tlv, p->sig_alg, p->sig_alg_len) != 0)
-		return sg_refuse(SIGNER_REFUSE_SIG_ALG, why, n, "not the key's signature algorithm");
+		return sg_refuse(SIGNER_REFUSE_SIG_ALG, why, n,
+				 "not the key's signature algorithm");
 	if (!der_expect(r, DER_SEQUENCE, &issuer) || issuer.tlv_len != p->issuer_name_len ||
 	    memcmp(issuer.tlv, p->issuer_name, p->issuer_name_len) != 0)
 		return sg_refuse(SIGNER_REFUSE_ISSUER, why, n, "the issuer is not the issuing CA");

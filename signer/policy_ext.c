@@ -27,14 +27,13 @@ static const uint8_t oid_scts[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0xd6, 0x79, 0x0
 /* 1.3.6.1.4.1.57264.1 (Sigstore's OID arc for certificate extensions) */
 static const uint8_t oid_sigstore[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01};
 /* 1.3.6.1.4.1.57264.1.7: the otherName type of a username SAN */
-static const uint8_t oid_username[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x83,
-				       0xbf, 0x30, 0x01, 0x07};
+static const uint8_t oid_username[] = {0x2b, 0x06, 0x01, 0x04, 0x01, 0x83, 0xbf, 0x30, 0x01, 0x07};
 
 /* digitalSignature (RFC 5280 4.2.1.3) */
 static const uint8_t ku_value[] = {0x03, 0x02, 0x07, 0x80};
 /* SEQUENCE { id-kp-codeSigning } (RFC 5280 4.2.1.12) */
-static const uint8_t eku_value[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-				    0x05, 0x05, 0x07, 0x03, 0x03};
+static const uint8_t eku_value[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+				    0x01, 0x05, 0x05, 0x07, 0x03, 0x03};
 static const uint8_t null_value[] = {0x05, 0x00};
 
 /* Which extensions were seen. */
@@ -146,7 +145,8 @@ static enum signer_refusal check_sct_list(const struct der *val, struct sg_cert_
 	while (!fc_rd_done(&l)) {
 		struct journal_sct *out = &info->scts[info->n_scts];
 		if (info->n_scts == JOURNAL_MAX_SCTS || !fc_rd_vec(&l, 2, 1, 65535, &sct, &sct_len))
-			return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n, "malformed or too many SCTs");
+			return sg_refuse(SIGNER_REFUSE_SCT_LIST, why, n,
+					 "malformed or too many SCTs");
 		fc_rd_init(&s, sct, sct_len);
 		if (!fc_rd_u8(&s, &version) || version != 0 || !fc_rd_bytes(&s, 32, &id) ||
 		    !fc_rd_u64(&s, &out->timestamp) || !fc_rd_vec(&s, 2, 0, 65535, &b, &bl) ||
@@ -164,8 +164,8 @@ static enum signer_refusal check_sct_list(const struct der *val, struct sg_cert_
  * 7 is the username SAN type, not an extension. The OIDC issuer (arc 8,
  * else arc 1) goes to info for the journal. */
 static enum signer_refusal check_sigstore(const struct der *oid, const struct der *val,
-					  struct seen *seen, struct sg_cert_info *info,
-					  char *why, size_t n)
+					  struct seen *seen, struct sg_cert_info *info, char *why,
+					  size_t n)
 {
 	size_t i = sizeof(oid_sigstore);
 	unsigned arc = 0;
@@ -177,12 +177,15 @@ static enum signer_refusal check_sigstore(const struct der *oid, const struct de
 	for (; i < oid->len && arc <= 255; i++) {
 		arc = arc << 7 | (oid->p[i] & 0x7fu);
 		if (!(oid->p[i] & 0x80) && i + 1 != oid->len)
-			return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n, "a Sigstore OID too deep");
+			return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n,
+					 "a Sigstore OID too deep");
 	}
 	if (arc == 0 || arc == 7 || arc > 255 || (oid->p[oid->len - 1] & 0x80))
-		return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n, "Sigstore extension arc %u", arc);
+		return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n, "Sigstore extension arc %u",
+				 arc);
 	if (seen->arcs[arc / 8] & (1u << (arc % 8)))
-		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "Sigstore extension 1.%u twice", arc);
+		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "Sigstore extension 1.%u twice",
+				 arc);
 	seen->arcs[arc / 8] |= (uint8_t)(1u << (arc % 8));
 	if (val->len == 0)
 		return sg_refuse(SIGNER_REFUSE_SIGSTORE_EXT, why, n, "empty extension 1.%u", arc);
@@ -242,23 +245,30 @@ static enum signer_refusal check_one(const struct sg_ca_policy *p, enum hsm_sign
 				     struct sg_cert_info *info, bool *core_skip, char *why,
 				     size_t n)
 {
-	bool *once = is(oid, oid_ku, 3) ? &seen->ku : is(oid, oid_eku, 3) ? &seen->eku
-		   : is(oid, oid_skid, 3) ? &seen->skid : is(oid, oid_akid, 3) ? &seen->akid
-		   : is(oid, oid_san, 3) ? &seen->san : is(oid, oid_poison, 10) ? &info->poison
-		   : is(oid, oid_scts, 10) ? &info->sct_list : NULL;
+	bool *once = is(oid, oid_ku, 3)	       ? &seen->ku
+		     : is(oid, oid_eku, 3)     ? &seen->eku
+		     : is(oid, oid_skid, 3)    ? &seen->skid
+		     : is(oid, oid_akid, 3)    ? &seen->akid
+		     : is(oid, oid_san, 3)     ? &seen->san
+		     : is(oid, oid_poison, 10) ? &info->poison
+		     : is(oid, oid_scts, 10)   ? &info->sct_list
+					       : NULL;
 	bool want_crit = once == &seen->ku || once == &seen->san || once == &info->poison;
 	char text[96];
 
 	if (is(oid, oid_bc, 3))
 		return sg_refuse(val->len > 2 && val->p[2] == DER_BOOLEAN ? SIGNER_REFUSE_CA
-								       : SIGNER_REFUSE_EXTENSION,
+									  : SIGNER_REFUSE_EXTENSION,
 				 why, n, "BasicConstraints: the signer never makes a CA");
-	if (oid->len > sizeof(oid_sigstore) && memcmp(oid->p, oid_sigstore, sizeof(oid_sigstore)) == 0)
-		return crit ? sg_refuse(SIGNER_REFUSE_CRITICAL, why, n, "critical Sigstore extension")
+	if (oid->len > sizeof(oid_sigstore) &&
+	    memcmp(oid->p, oid_sigstore, sizeof(oid_sigstore)) == 0)
+		return crit ? sg_refuse(SIGNER_REFUSE_CRITICAL, why, n,
+					"critical Sigstore extension")
 			    : check_sigstore(oid, val, seen, info, why, n);
 	oid_text(oid, text, sizeof(text));
 	if (once == NULL)
-		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "extension %s is not allowed", text);
+		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "extension %s is not allowed",
+				 text);
 	if (*once)
 		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "extension %s twice", text);
 	*once = true;
@@ -267,13 +277,16 @@ static enum signer_refusal check_one(const struct sg_ca_policy *p, enum hsm_sign
 				 want_crit ? "must be" : "must not be");
 	*core_skip = once == &info->poison || once == &info->sct_list;
 	if (once == &seen->ku && !value_is(val, ku_value, sizeof(ku_value)))
-		return sg_refuse(SIGNER_REFUSE_KEY_USAGE, why, n, "KeyUsage is not digitalSignature");
+		return sg_refuse(SIGNER_REFUSE_KEY_USAGE, why, n,
+				 "KeyUsage is not digitalSignature");
 	if (once == &seen->eku && !value_is(val, eku_value, sizeof(eku_value)))
-		return sg_refuse(SIGNER_REFUSE_EXT_KEY_USAGE, why, n, "ExtKeyUsage is not codeSigning");
+		return sg_refuse(SIGNER_REFUSE_EXT_KEY_USAGE, why, n,
+				 "ExtKeyUsage is not codeSigning");
 	if (once == &seen->skid && !skid_ok(val, bits))
 		return sg_refuse(SIGNER_REFUSE_SKI, why, n, "SubjectKeyId is not the key's");
 	if (once == &seen->akid && !akid_ok(p, val))
-		return sg_refuse(SIGNER_REFUSE_AKI, why, n, "AuthorityKeyId is not the CA's key id");
+		return sg_refuse(SIGNER_REFUSE_AKI, why, n,
+				 "AuthorityKeyId is not the CA's key id");
 	if (once == &seen->san)
 		return check_san(val, info, why, n);
 	if (once == &info->poison && (kind != HSM_SIGN_PRECERT || !value_is(val, null_value, 2)))
@@ -292,8 +305,10 @@ static enum signer_refusal check_present(const struct sg_ca_policy *p, enum hsm_
 {
 	if (!seen->ku || !seen->eku || !seen->skid || !seen->san)
 		return sg_refuse(SIGNER_REFUSE_EXTENSION, why, n, "missing %s",
-				 !seen->ku ? "KeyUsage" : !seen->eku ? "ExtKeyUsage"
-				 : !seen->skid ? "SubjectKeyId" : "SubjectAltName");
+				 !seen->ku     ? "KeyUsage"
+				 : !seen->eku  ? "ExtKeyUsage"
+				 : !seen->skid ? "SubjectKeyId"
+					       : "SubjectAltName");
 	if (seen->akid != (p->issuer_skid != NULL))
 		return sg_refuse(SIGNER_REFUSE_AKI, why, n, "AuthorityKeyId %s",
 				 seen->akid ? "without an issuer key id" : "missing");
@@ -338,7 +353,8 @@ enum signer_refusal sg_check_extensions(const struct sg_ca_policy *p, enum hsm_s
 			critical = true;
 		}
 		if (!der_expect(&e, DER_OCTET_STRING, &val) || !fc_rd_done(&e))
-			return sg_refuse(SIGNER_REFUSE_DER, why, why_len, "malformed extension value");
+			return sg_refuse(SIGNER_REFUSE_DER, why, why_len,
+					 "malformed extension value");
 		rf = check_one(p, kind, &oid, critical, &val, spki_bits, &seen, info, &skip, why,
 			       why_len);
 		if (rf != SIGNER_OK)

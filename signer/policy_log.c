@@ -52,8 +52,7 @@ enum signer_refusal sg_check_sct(const uint8_t *msg, size_t len, int64_t now_ms,
 				 "not v1 certificate_timestamp signed data");
 	if (entry_type == 1 && !fc_rd_bytes(&r, 32, &b))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "no issuer key hash");
-	if (entry_type > 1 || !fc_rd_vec(&r, 3, 1, (1u << 24) - 1, &b, &bl) ||
-	    !one_sequence(b, bl))
+	if (entry_type > 1 || !fc_rd_vec(&r, 3, 1, (1u << 24) - 1, &b, &bl) || !one_sequence(b, bl))
 		return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
 				 "an entry that is not one DER certificate or TBSCertificate");
 	if (!fc_rd_vec(&r, 2, 0, 65535, &exts, &exts_len) || !fc_rd_done(&r))
@@ -62,7 +61,8 @@ enum signer_refusal sg_check_sct(const uint8_t *msg, size_t len, int64_t now_ms,
 	fc_rd_init(&e, exts, exts_len);
 	while (!fc_rd_done(&e))
 		if (!fc_rd_u8(&e, &etype) || !fc_rd_vec(&e, 2, 0, 65535, &b, &bl))
-			return sg_refuse(SIGNER_REFUSE_SCT, why, why_len, "a malformed CT extension");
+			return sg_refuse(SIGNER_REFUSE_SCT, why, why_len,
+					 "a malformed CT extension");
 	if (!ts_near(ts, now_ms))
 		return sg_refuse(SIGNER_REFUSE_TIMESTAMP, why, why_len,
 				 "the SCT timestamp is %lld ms away from now",
@@ -92,8 +92,7 @@ static bool note_line(const char **p, char *out, size_t n)
  * the same root hash in base64, one per line, and nothing else.
  */
 enum signer_refusal sg_check_checkpoint(const char *origin, const uint8_t *msg, size_t len,
-					const char *note, int64_t now_ms, char *why,
-					size_t why_len)
+					const char *note, int64_t now_ms, char *why, size_t why_len)
 {
 	char line1[HSM_SIGN_MAX_NOTE + 1], line2[32], line3[64], want[32];
 	const char *p = note;

@@ -18,8 +18,7 @@
  * Look up the user the network process becomes (signer.h). FC_OK with
  * *out, else FC_ECONFIG naming the user.
  */
-enum fc_status signer_user_lookup(const char *name, struct signer_user *out,
-				  struct fc_err *err)
+enum fc_status signer_user_lookup(const char *name, struct signer_user *out, struct fc_err *err)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
@@ -67,6 +66,7 @@ enum fc_status signer_drop_privileges(const struct signer_user *u, struct fc_err
 	if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != u->uid ||
 	    eu != u->uid || su != u->uid || rg != u->gid || eg != u->gid || sg != u->gid ||
 	    getgroups(0, NULL) != 0)
-		return fc_err_set(err, FC_EINTERNAL, "the ids are not all the user's after the drop");
+		return fc_err_set(err, FC_EINTERNAL,
+				  "the ids are not all the user's after the drop");
 	return FC_OK;
 }

@@ -22,7 +22,7 @@
 
 struct gen {
 	uint64_t *slots; /* 0 = empty (a fingerprint is never 0) */
-	size_t cap;      /* a power of two, twice per_gen */
+	size_t cap;	 /* a power of two, twice per_gen */
 	size_t n;
 };
 

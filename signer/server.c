@@ -41,21 +41,21 @@ struct job;
 struct sg_server {
 	const struct signer_config *cfg;
 	int fd;
-	pthread_mutex_t wlock;       /* one answer at a time on fd */
-	struct fc_buf jout;          /* answers of the journal's batch, sent at its end */
-	struct sg_key *keys;         /* main thread only */
-	struct journal *journal;     /* CA: opened at the first KEY_LOAD */
+	pthread_mutex_t wlock;	 /* one answer at a time on fd */
+	struct fc_buf jout;	 /* answers of the journal's batch, sent at its end */
+	struct sg_key *keys;	 /* main thread only */
+	struct journal *journal; /* CA: opened at the first KEY_LOAD */
 	struct sg_serials *serials;
-	pthread_mutex_t qlock;       /* the signing threads' queue */
+	pthread_mutex_t qlock; /* the signing threads' queue */
 	pthread_cond_t qcond;
 	struct job *qhead, **qtail;
 	bool stop;
 	pthread_t *workers;
 	unsigned n_workers;
-	atomic_int exit_status;      /* set by a fatal failure off the main thread */
-	pthread_mutex_t dlock;       /* guards inflight, for the wait at the end */
+	atomic_int exit_status; /* set by a fatal failure off the main thread */
+	pthread_mutex_t dlock;	/* guards inflight, for the wait at the end */
 	pthread_cond_t dcond;
-	unsigned inflight;           /* jobs not yet answered */
+	unsigned inflight; /* jobs not yet answered */
 	atomic_ulong refusals[SIGNER_REFUSE_COUNT];
 	/* the read buffer */
 	uint8_t in[64 * 1024];
@@ -66,15 +66,15 @@ struct sg_server {
 struct job {
 	struct job *next;
 	struct sg_server *srv;
-	struct sg_key *key;          /* a reference */
+	struct sg_key *key; /* a reference */
 	uint32_t req_id;
-	uint8_t *payload;            /* owned; req points into it */
+	uint8_t *payload; /* owned; req points into it */
 	struct sg_sign_req req;
 	struct sg_cert_info info;
 	uint64_t intent_seq;
 	uint8_t *sig;
 	size_t sig_len;
-	struct fc_err err;           /* why signing failed */
+	struct fc_err err; /* why signing failed */
 	enum fc_status st;
 };
 
@@ -268,8 +268,8 @@ static void outcome_done(void *arg, enum fc_status st, uint64_t seq)
 	} else if (j->st == FC_OK) {
 		send_signed_to(j, out);
 	} else {
-		send_code_to(j->srv, out, SIGNER_MSG_FAILED, j->req_id, j->key->id,
-			     (uint16_t)j->st, j->err.msg);
+		send_code_to(j->srv, out, SIGNER_MSG_FAILED, j->req_id, j->key->id, (uint16_t)j->st,
+			     j->err.msg);
 	}
 	job_free(j);
 }
@@ -293,7 +293,8 @@ static void journal_outcome(struct job *j)
 	/* A client only ever receives a final certificate, after its outcome
 	 * is durable; a precertificate's goes to the CT log once written. */
 	journal_append_outcome(j->srv->journal, &o,
-			       o.kind == JOURNAL_PRECERT && o.ok ? JOURNAL_WRITTEN : JOURNAL_DURABLE,
+			       o.kind == JOURNAL_PRECERT && o.ok ? JOURNAL_WRITTEN
+								 : JOURNAL_DURABLE,
 			       outcome_done, j);
 }
 
@@ -413,7 +414,8 @@ static enum signer_refusal check_job(struct sg_server *s, struct job *j, char *w
 		if (j->req.kind == HSM_SIGN_CHECKPOINT)
 			return sg_check_checkpoint(s->cfg->origin, j->req.msg, j->req.msg_len,
 						   j->req.note, fc_now_ms(), why, n);
-		return sg_refuse(SIGNER_REFUSE_KIND, why, n, "a log signs SCTs and checkpoints only");
+		return sg_refuse(SIGNER_REFUSE_KIND, why, n,
+				 "a log signs SCTs and checkpoints only");
 	}
 	if ((rf = sg_check_cert(&j->key->pol, j->req.kind, j->req.msg, j->req.msg_len, now,
 				&j->info, why, n)) != SIGNER_OK)
@@ -500,8 +502,10 @@ static enum fc_status ca_policy(struct sg_server *s, struct sg_key *k, const cha
 	int len;
 	enum fc_status st = FC_ECONFIG;
 
-	if (cert == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), hsm_signer_public_key(k->signer)) != 1) {
-		fc_err_set(err, FC_ECONFIG, "signer: the chain's first certificate is not the key's");
+	if (cert == NULL ||
+	    EVP_PKEY_eq(X509_get0_pubkey(cert), hsm_signer_public_key(k->signer)) != 1) {
+		fc_err_set(err, FC_ECONFIG,
+			   "signer: the chain's first certificate is not the key's");
 		goto out;
 	}
 	if ((len = i2d_X509_NAME(X509_get_subject_name(cert), &der)) <= 0) {
@@ -519,8 +523,9 @@ static enum fc_status ca_policy(struct sg_server *s, struct sg_key *k, const cha
 	k->pol.sig_alg = sg_sig_alg_der(hsm_signer_signature_nid(k->signer), &k->pol.sig_alg_len);
 	k->pol.lifetime_s = s->cfg->lifetime_s;
 	k->pol.ct = s->cfg->ct;
-	st = k->pol.sig_alg != NULL ? FC_OK
-				    : fc_err_set(err, FC_ECONFIG, "signer: unknown signature algorithm");
+	st = k->pol.sig_alg != NULL
+		     ? FC_OK
+		     : fc_err_set(err, FC_ECONFIG, "signer: unknown signature algorithm");
 out:
 	ERR_clear_error();
 	OPENSSL_free(der);
@@ -530,16 +535,15 @@ out:
 }
 
 /* The KEY_INFO answer for k. */
-static void send_key_info(struct sg_server *s, uint32_t req_id, struct sg_key *k,
-			  const char *chain)
+static void send_key_info(struct sg_server *s, uint32_t req_id, struct sg_key *k, const char *chain)
 {
 	unsigned char *spki = NULL;
 	int len = i2d_PUBKEY(hsm_signer_public_key(k->signer), &spki);
 	struct fc_buf p;
 
 	fc_buf_init(&p, 0);
-	sg_key_info_encode(&p, (uint8_t)hsm_signer_padding(k->signer), spki, len > 0 ? (size_t)len : 0,
-			   chain, chain ? strlen(chain) : 0);
+	sg_key_info_encode(&p, (uint8_t)hsm_signer_padding(k->signer), spki,
+			   len > 0 ? (size_t)len : 0, chain, chain ? strlen(chain) : 0);
 	send_msg(s, SIGNER_MSG_KEY_INFO, req_id, k->id, &p);
 	fc_buf_free(&p);
 	OPENSSL_free(spki);
@@ -639,8 +643,9 @@ static bool read_in(struct sg_server *s, uint8_t *dst, size_t n)
 
 static void protocol_violation(const char *what, const struct sg_msg *m)
 {
-	fc_log(LOG_CRIT, "signer: protocol violation from the network process (%s: type %u, "
-			 "length %u): exiting",
+	fc_log(LOG_CRIT,
+	       "signer: protocol violation from the network process (%s: type %u, "
+	       "length %u): exiting",
 	       what, m->type, m->len);
 	_exit(SIGNER_EXIT_PROTOCOL);
 }
@@ -670,7 +675,8 @@ static bool handle_one(struct sg_server *s)
 	if (!sg_hdr_decode(hdr, &m))
 		protocol_violation("a malformed header or an oversized message", &m);
 	if ((m.type == SIGNER_MSG_KEY_LOAD || m.type == SIGNER_MSG_SIGN ||
-	     m.type == SIGNER_MSG_READY || m.type == SIGNER_MSG_STATS) && m.req_id == 0)
+	     m.type == SIGNER_MSG_READY || m.type == SIGNER_MSG_STATS) &&
+	    m.req_id == 0)
 		protocol_violation("no request id", &m);
 	if (m.type != SIGNER_MSG_SIGN && m.len != 0)
 		protocol_violation("a payload where none belongs", &m);
@@ -700,9 +706,7 @@ static bool handle_one(struct sg_server *s)
 		}
 		handle_sign(s, &m, payload, k);
 		break;
-	default:
-		free(payload);
-		protocol_violation("an unknown message type", &m);
+	default: free(payload); protocol_violation("an unknown message type", &m);
 	}
 	return true;
 }

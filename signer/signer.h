@@ -35,9 +35,9 @@
 #define SIGNER_HDR_LEN 16
 /* Hard limits, checked before anything is read or allocated. */
 #define SIGNER_MAX_PAYLOAD (256 * 1024) /* any message (KEY_INFO carries a chain) */
-#define SIGNER_MAX_MSG (64 * 1024)      /* what a SIGN asks to sign */
-#define SIGNER_MAX_TEXT 1024            /* the reason text of REFUSED / FAILED */
-#define SIGNER_MAX_CHAIN (128 * 1024)   /* the PEM chain of KEY_INFO */
+#define SIGNER_MAX_MSG (64 * 1024)	/* what a SIGN asks to sign */
+#define SIGNER_MAX_TEXT 1024		/* the reason text of REFUSED / FAILED */
+#define SIGNER_MAX_CHAIN (128 * 1024)	/* the PEM chain of KEY_INFO */
 /* A certificate's NotBefore, an SCT's and a checkpoint's timestamp must be
  * this close to the signer's clock (seconds behind, ahead). */
 #define SIGNER_SKEW_PAST_S 10
@@ -61,17 +61,17 @@
 #define SIGNER_RESTART_MAX_MS 5000
 
 enum signer_msg_type {
-	SIGNER_MSG_HELLO = 1,        /* signer -> net, first, unsolicited: u32 version, u32 pid */
+	SIGNER_MSG_HELLO = 1,	     /* signer -> net, first, unsolicited: u32 version, u32 pid */
 	SIGNER_MSG_KEY_LOAD = 2,     /* net -> signer: load the configured key as key_id */
 	SIGNER_MSG_KEY_INFO = 3,     /* signer -> net: u8 padding, u32+SPKI, u32+PEM chain */
 	SIGNER_MSG_KEY_RELEASE = 4,  /* net -> signer: key_id is no longer used (no answer) */
-	SIGNER_MSG_SIGN = 5,         /* net -> signer: u8 kind, u8+token id, u16+note, u32+msg */
-	SIGNER_MSG_SIGNED = 6,       /* signer -> net: u16+signature */
-	SIGNER_MSG_REFUSED = 7,      /* signer -> net: u16 reason, u16+text */
-	SIGNER_MSG_FAILED = 8,       /* signer -> net: u16 fc_status, u16+text */
-	SIGNER_MSG_READY = 9,        /* net -> signer: can key_id sign now? */
+	SIGNER_MSG_SIGN = 5,	     /* net -> signer: u8 kind, u8+token id, u16+note, u32+msg */
+	SIGNER_MSG_SIGNED = 6,	     /* signer -> net: u16+signature */
+	SIGNER_MSG_REFUSED = 7,	     /* signer -> net: u16 reason, u16+text */
+	SIGNER_MSG_FAILED = 8,	     /* signer -> net: u16 fc_status, u16+text */
+	SIGNER_MSG_READY = 9,	     /* net -> signer: can key_id sign now? */
 	SIGNER_MSG_READY_STATE = 10, /* signer -> net: u8 0 or 1 */
-	SIGNER_MSG_STATS = 11,       /* net -> signer: what have you refused? */
+	SIGNER_MSG_STATS = 11,	     /* net -> signer: what have you refused? */
 	SIGNER_MSG_STATS_STATE = 12, /* signer -> net: u16 n, n x u64 refusals by reason */
 };
 
@@ -79,31 +79,31 @@ enum signer_msg_type {
  * fulcrum_signer_refusals_total). Only grows. */
 enum signer_refusal {
 	SIGNER_OK = 0,
-	SIGNER_REFUSE_KIND,          /* not something this signer signs */
-	SIGNER_REFUSE_DER,           /* not a well-formed TBSCertificate */
-	SIGNER_REFUSE_VERSION,       /* not v3 */
-	SIGNER_REFUSE_SERIAL,        /* not 9 to 20 octets, or not positive */
+	SIGNER_REFUSE_KIND,	     /* not something this signer signs */
+	SIGNER_REFUSE_DER,	     /* not a well-formed TBSCertificate */
+	SIGNER_REFUSE_VERSION,	     /* not v3 */
+	SIGNER_REFUSE_SERIAL,	     /* not 9 to 20 octets, or not positive */
 	SIGNER_REFUSE_SERIAL_REUSED, /* a serial already signed in this run */
-	SIGNER_REFUSE_SIG_ALG,       /* not the key's signature algorithm */
-	SIGNER_REFUSE_ISSUER,        /* not the issuing CA's name */
-	SIGNER_REFUSE_VALIDITY,      /* longer than the lifetime, or reversed */
+	SIGNER_REFUSE_SIG_ALG,	     /* not the key's signature algorithm */
+	SIGNER_REFUSE_ISSUER,	     /* not the issuing CA's name */
+	SIGNER_REFUSE_VALIDITY,	     /* longer than the lifetime, or reversed */
 	SIGNER_REFUSE_NOT_BEFORE,    /* NotBefore not near now */
-	SIGNER_REFUSE_SUBJECT,       /* not empty */
+	SIGNER_REFUSE_SUBJECT,	     /* not empty */
 	SIGNER_REFUSE_PUBLIC_KEY,    /* a key type or size fulcrum does not accept */
 	SIGNER_REFUSE_EXTENSION,     /* unknown, duplicate or missing extension */
-	SIGNER_REFUSE_CRITICAL,      /* wrong criticality */
-	SIGNER_REFUSE_CA,            /* BasicConstraints (CA:TRUE) */
+	SIGNER_REFUSE_CRITICAL,	     /* wrong criticality */
+	SIGNER_REFUSE_CA,	     /* BasicConstraints (CA:TRUE) */
 	SIGNER_REFUSE_KEY_USAGE,     /* KeyUsage other than digitalSignature */
 	SIGNER_REFUSE_EXT_KEY_USAGE, /* ExtKeyUsage other than codeSigning */
-	SIGNER_REFUSE_SAN,           /* not exactly one email, URI or username */
-	SIGNER_REFUSE_AKI,           /* not the issuing CA's key id */
-	SIGNER_REFUSE_SKI,           /* not the subject key's id */
+	SIGNER_REFUSE_SAN,	     /* not exactly one email, URI or username */
+	SIGNER_REFUSE_AKI,	     /* not the issuing CA's key id */
+	SIGNER_REFUSE_SKI,	     /* not the subject key's id */
 	SIGNER_REFUSE_SIGSTORE_EXT,  /* a Sigstore extension badly encoded */
-	SIGNER_REFUSE_CT,            /* poison / SCT list against kind and mode, or a final
+	SIGNER_REFUSE_CT,	     /* poison / SCT list against kind and mode, or a final
 				      * certificate that is not its precertificate */
-	SIGNER_REFUSE_SCT_LIST,      /* a malformed SCT list */
-	SIGNER_REFUSE_TOKEN_ID,      /* a certificate without a printable token id */
-	SIGNER_REFUSE_SCT,           /* malformed SCT signed data */
+	SIGNER_REFUSE_SCT_LIST,	     /* a malformed SCT list */
+	SIGNER_REFUSE_TOKEN_ID,	     /* a certificate without a printable token id */
+	SIGNER_REFUSE_SCT,	     /* malformed SCT signed data */
 	SIGNER_REFUSE_CHECKPOINT,    /* a checkpoint that is not ours or malformed */
 	SIGNER_REFUSE_TIMESTAMP,     /* an SCT or checkpoint timestamp not near now */
 	SIGNER_REFUSE_COUNT
@@ -134,10 +134,10 @@ struct signer_config {
 	signer_load_fn load;
 	void *load_arg;
 	const char *journal_dir; /* CA: the issuance journal (opened at the first KEY_LOAD) */
-	int lifetime_s;          /* CA: the certificate lifetime (NotAfter - NotBefore) */
-	bool ct;                 /* CA: certificates go through a CT log */
-	const char *origin;      /* LOG: the checkpoint origin */
-	unsigned threads;        /* signing threads (0 = number of CPUs, at least 2) */
+	int lifetime_s;		 /* CA: the certificate lifetime (NotAfter - NotBefore) */
+	bool ct;		 /* CA: certificates go through a CT log */
+	const char *origin;	 /* LOG: the checkpoint origin */
+	unsigned threads;	 /* signing threads (0 = number of CPUs, at least 2) */
 };
 
 /*
@@ -228,7 +228,7 @@ void signer_link_free(struct signer_link *l);
 struct signer_loaded {
 	uint32_t key_id;
 	struct hsm_signer *signer; /* hsm_signer_free releases the key in the signer */
-	char *chain_pem;           /* NULL for a log key; caller frees */
+	char *chain_pem;	   /* NULL for a log key; caller frees */
 };
 
 /*
@@ -260,8 +260,7 @@ struct signer_user {
 	char name[64];
 };
 /* Look the user up (before any fork); FC_ECONFIG if there is none. */
-enum fc_status signer_user_lookup(const char *name, struct signer_user *out,
-				  struct fc_err *err);
+enum fc_status signer_user_lookup(const char *name, struct signer_user *out, struct fc_err *err);
 /*
  * If running as root: drop every group, setresgid and setresuid to u, set
  * PR_SET_NO_NEW_PRIVS, and check that root cannot be regained. FC_OK

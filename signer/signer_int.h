@@ -30,7 +30,7 @@
 /* One DER element (X.690 10: definite, minimal lengths; one-byte tags). */
 struct der {
 	const uint8_t *p;   /* the contents ... */
-	size_t len;         /* ... and their length */
+	size_t len;	    /* ... and their length */
 	const uint8_t *tlv; /* the whole element */
 	size_t tlv_len;
 	uint8_t tag;
@@ -109,11 +109,11 @@ bool sg_code_text_decode(const uint8_t *p, size_t len, uint16_t *code, char *tex
 
 /* What a certificate must match, per key (from the issuing certificate). */
 struct sg_ca_policy {
-	uint8_t *issuer_name;    /* DER Name: the issuing CA's subject */
+	uint8_t *issuer_name; /* DER Name: the issuing CA's subject */
 	size_t issuer_name_len;
-	uint8_t *issuer_skid;    /* its SubjectKeyId (NULL: none, then no AKI) */
+	uint8_t *issuer_skid; /* its SubjectKeyId (NULL: none, then no AKI) */
 	size_t issuer_skid_len;
-	const uint8_t *sig_alg;  /* the key's AlgorithmIdentifier, DER */
+	const uint8_t *sig_alg; /* the key's AlgorithmIdentifier, DER */
 	size_t sig_alg_len;
 	int lifetime_s;
 	bool ct;
@@ -126,17 +126,17 @@ struct sg_cert_info {
 	size_t serial_len;
 	const uint8_t *san;
 	size_t san_len;
-	const char *san_type;      /* "email", "uri", "username" */
-	const uint8_t *issuer;     /* the OIDC issuer URL (1.3.6.1.4.1.57264.1.8, else .1.1) */
+	const char *san_type;  /* "email", "uri", "username" */
+	const uint8_t *issuer; /* the OIDC issuer URL (1.3.6.1.4.1.57264.1.8, else .1.1) */
 	size_t issuer_len;
-	const uint8_t *spki;       /* SubjectPublicKeyInfo, DER */
+	const uint8_t *spki; /* SubjectPublicKeyInfo, DER */
 	size_t spki_len;
 	int64_t not_before;
 	bool poison;
 	bool sct_list;
 	struct journal_sct scts[JOURNAL_MAX_SCTS];
 	size_t n_scts;
-	uint8_t core_hash[32];     /* the TBS without poison or SCT list (RFC 6962 3.1) */
+	uint8_t core_hash[32]; /* the TBS without poison or SCT list (RFC 6962 3.1) */
 };
 
 /* SHA-256 and SHA-1 with digests fetched once (OpenSSL 3's one-shot

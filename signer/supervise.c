@@ -34,7 +34,9 @@ static bool send_fd(int control, int fd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 
@@ -66,7 +68,9 @@ int signer_control_recv(int control_fd, int timeout_ms, int *fd)
 		struct cmsghdr h;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} u;
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = u.buf,
 			     .msg_controllen = sizeof(u.buf)};
 	struct cmsghdr *c;
 	ssize_t n;
@@ -158,12 +162,14 @@ static void reap(pid_t pid, int ms)
 static void log_exit(pid_t pid, int status, int delay_ms)
 {
 	if (WIFSIGNALED(status))
-		fc_log(LOG_ERR, "signer: supervisor: the signer process %d was killed by signal %d; "
-				"starting another in %d ms",
+		fc_log(LOG_ERR,
+		       "signer: supervisor: the signer process %d was killed by signal %d; "
+		       "starting another in %d ms",
 		       (int)pid, WTERMSIG(status), delay_ms);
 	else
-		fc_log(LOG_ERR, "signer: supervisor: the signer process %d exited with status %d; "
-				"starting another in %d ms",
+		fc_log(LOG_ERR,
+		       "signer: supervisor: the signer process %d exited with status %d; "
+		       "starting another in %d ms",
 		       (int)pid, WEXITSTATUS(status), delay_ms);
 }
 
@@ -240,7 +246,8 @@ static void supervise(const struct signer_child *child, int control)
 		log_exit(pid, status, delay);
 		pid = -1;
 		for (int64_t until = fc_mono_ms() + delay; alive && fc_mono_ms() < until;)
-			alive = wait_events(child, control, sfd, (int)(until - fc_mono_ms()), &exited);
+			alive = wait_events(child, control, sfd, (int)(until - fc_mono_ms()),
+					    &exited);
 	}
 	if (pid > 0)
 		reap(pid, SIGNER_DRAIN_MS);

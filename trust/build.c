@@ -11,7 +11,7 @@
 #include "trust_int.h"
 
 static const char *const kind_flag[TRUST_KINDS] = {"--ca", "--ct-log", "--tsa", "--rekor",
-						    "--oidc"};
+						   "--oidc"};
 
 struct trust_builder *trust_builder_new(int64_t now)
 {
@@ -80,17 +80,19 @@ static enum fc_status item_new(const struct trust_builder *b, enum trust_kind ki
 		goto out;
 	}
 	if (kind == TRUST_TLOG && e->api_version != 1 && e->api_version != 2) {
-		fc_err_set(err, FC_ECONFIG, "--rekor %s: say api-version=1 (Rekor) or api-version=2 "
-					    "(Rekor v2, rekor-tiles)", it->url);
+		fc_err_set(err, FC_ECONFIG,
+			   "--rekor %s: say api-version=1 (Rekor) or api-version=2 "
+			   "(Rekor v2, rekor-tiles)",
+			   it->url);
 		goto out;
 	}
-	if (e->operator != NULL && *e->operator != '\0')
-		it->operator = fc_xstrdup(e->operator);
+	if (e->operator!= NULL && * e->operator!= '\0')
+		it->operator= fc_xstrdup(e->operator);
 	else if (it->url != NULL)
-		it->operator = trust_url_host(it->url);
+		it->operator= trust_url_host(it->url);
 	if (e->start != TRUST_TIME_UNSET && e->end != TRUST_TIME_UNSET && e->end <= e->start) {
-		fc_err_set(err, FC_ECONFIG, "%s %s: end-time is not after start-time", kind_flag[kind],
-			   it->url ? it->url : "");
+		fc_err_set(err, FC_ECONFIG, "%s %s: end-time is not after start-time",
+			   kind_flag[kind], it->url ? it->url : "");
 		goto out;
 	}
 	*out = it;
@@ -134,8 +136,8 @@ static enum fc_status add_chain(struct trust_builder *b, enum trust_kind kind,
 }
 
 /* A CA chain: issuing CA first, root last (see trust.h). */
-enum fc_status trust_add_ca(struct trust_builder *b, const struct trust_entry *e,
-			    const char *pem, size_t len, const char *name, struct fc_err *err)
+enum fc_status trust_add_ca(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			    size_t len, const char *name, struct fc_err *err)
 {
 	struct trust_item *it;
 	enum fc_status st = add_chain(b, TRUST_CA, e, pem, len, name, err);
@@ -144,8 +146,9 @@ enum fc_status trust_add_ca(struct trust_builder *b, const struct trust_entry *e
 		return st;
 	it = b->items[TRUST_CA][b->n[TRUST_CA] - 1];
 	if (it->url != NULL && trust_url_has_path(it->url))
-		fc_log(LOG_WARNING, "trust: --ca %s: sigstore-python drops the path of a CA URL "
-				    "(it posts to /api/v2/signingCert at the host): serve the CA at /",
+		fc_log(LOG_WARNING,
+		       "trust: --ca %s: sigstore-python drops the path of a CA URL "
+		       "(it posts to /api/v2/signingCert at the host): serve the CA at /",
 		       it->url);
 	return FC_OK;
 }
@@ -170,8 +173,8 @@ char *trust_tsa_url(const char *url)
 
 /* A TSA chain: the time-stamping certificate first, root last. A URL
  * without a path gets sigstore's /api/v1/timestamp. */
-enum fc_status trust_add_tsa(struct trust_builder *b, const struct trust_entry *e,
-			     const char *pem, size_t len, const char *name, struct fc_err *err)
+enum fc_status trust_add_tsa(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			     size_t len, const char *name, struct fc_err *err)
 {
 	struct trust_entry fixed = *e;
 	char *full = e->url != NULL ? trust_tsa_url(e->url) : NULL;
@@ -194,8 +197,9 @@ static enum fc_status add_key(struct trust_builder *b, struct trust_item *it, co
 	if ((st = trust_pem_pubkey(pem, len, name, &key, err)) != FC_OK)
 		return st;
 	if ((it->key_details = trust_key_details(key)) == NULL) {
-		st = fc_err_set(err, FC_ECONFIG, "%s: a log key must be ECDSA P-256/P-384/P-521, RSA "
-						 "2048/3072/4096 or Ed25519",
+		st = fc_err_set(err, FC_ECONFIG,
+				"%s: a log key must be ECDSA P-256/P-384/P-521, RSA "
+				"2048/3072/4096 or Ed25519",
 				name);
 		goto out;
 	}
@@ -212,8 +216,9 @@ static enum fc_status add_key(struct trust_builder *b, struct trust_item *it, co
 	if (st == FC_OK && it->start == TRUST_TIME_UNSET)
 		it->start = b->now;
 	if (st == FC_OK && it->kind == TRUST_CTLOG && EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA)
-		fc_log(LOG_WARNING, "trust: %s: sigstore-js reads an RSA CT log key as PKCS#1 and "
-				    "cannot verify its SCTs; prefer an ECDSA P-256 log key",
+		fc_log(LOG_WARNING,
+		       "trust: %s: sigstore-js reads an RSA CT log key as PKCS#1 and "
+		       "cannot verify its SCTs; prefer an ECDSA P-256 log key",
 		       name);
 out:
 	free(origin);
@@ -266,8 +271,8 @@ enum fc_status trust_add_ctlog(struct trust_builder *b, const struct trust_entry
 }
 
 /* A Rekor log by its public key (see trust.h). */
-enum fc_status trust_add_tlog(struct trust_builder *b, const struct trust_entry *e,
-			      const char *pem, size_t len, const char *name, struct fc_err *err)
+enum fc_status trust_add_tlog(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			      size_t len, const char *name, struct fc_err *err)
 {
 	return add_log(b, TRUST_TLOG, e, pem, len, name, err);
 }

@@ -57,14 +57,14 @@ static json_t *authority_json(const struct trust_item *it)
 	json_t *a;
 
 	for (size_t i = 0; i < it->n_der; i++)
-		json_array_append_new(certs,
-				      json_pack("{s:o}", "rawBytes", b64_json(it->der[i], it->der_len[i])));
+		json_array_append_new(certs, json_pack("{s:o}", "rawBytes",
+						       b64_json(it->der[i], it->der_len[i])));
 	a = json_pack("{s:{s:s, s:s}}", "subject", "organization", it->org, "commonName", it->cn);
 	if (it->url != NULL)
 		json_object_set_new(a, "uri", json_string(it->url));
 	json_object_set_new(a, "certChain", json_pack("{s:o}", "certificates", certs));
 	json_object_set_new(a, "validFor", window_json(it));
-	if (it->operator != NULL)
+	if (it->operator!= NULL)
 		json_object_set_new(a, "operator", json_string(it->operator));
 	return a;
 }
@@ -83,8 +83,8 @@ static json_t *list_json(const struct trust_builder *b, enum trust_kind kind,
 /* The trusted root (see trust.h); a new reference. */
 json_t *trust_trusted_root(const struct trust_builder *b)
 {
-	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "mediaType", TRUST_MEDIA_TRUSTED_ROOT, "tlogs",
-			 list_json(b, TRUST_TLOG, log_json), "certificateAuthorities",
+	return json_pack("{s:s, s:o, s:o, s:o, s:o}", "mediaType", TRUST_MEDIA_TRUSTED_ROOT,
+			 "tlogs", list_json(b, TRUST_TLOG, log_json), "certificateAuthorities",
 			 list_json(b, TRUST_CA, authority_json), "ctlogs",
 			 list_json(b, TRUST_CTLOG, log_json), "timestampAuthorities",
 			 list_json(b, TRUST_TSA, authority_json));
@@ -159,16 +159,16 @@ static void warn_gaps(const struct trust_builder *b, json_t *sc)
 }
 
 /* The signing config (see trust.h). */
-enum fc_status trust_signing_config(const struct trust_builder *b, json_t **out,
-				    struct fc_err *err)
+enum fc_status trust_signing_config(const struct trust_builder *b, json_t **out, struct fc_err *err)
 {
 	json_t *sc, *cas = services_json(b, TRUST_CA);
 
 	*out = NULL;
 	if (json_array_size(cas) == 0) {
 		json_decref(cas);
-		return fc_err_set(err, FC_ECONFIG, "signing_config.json needs a CA URL (--ca "
-						   "url=...): no client can sign without one");
+		return fc_err_set(err, FC_ECONFIG,
+				  "signing_config.json needs a CA URL (--ca "
+				  "url=...): no client can sign without one");
 	}
 	sc = json_pack("{s:s, s:o, s:o, s:o}", "mediaType", TRUST_MEDIA_SIGNING_CONFIG, "caUrls",
 		       cas, "oidcUrls", services_json(b, TRUST_OIDC), "rekorTlogUrls",
@@ -196,8 +196,8 @@ json_t *trust_client_config(json_t *trusted_root, json_t *signing_config)
  * Check a document before serving it (see trust.h): JSON, an object, the
  * media type of its kind, and the lists the clients require.
  */
-enum fc_status trust_doc_check(const char *text, size_t len, enum trust_doc kind,
-			       const char *name, json_t **out, struct fc_err *err)
+enum fc_status trust_doc_check(const char *text, size_t len, enum trust_doc kind, const char *name,
+			       json_t **out, struct fc_err *err)
 {
 	static const char *const trusted_lists[] = {"tlogs", "certificateAuthorities", "ctlogs"};
 	const char *want = kind == TRUST_DOC_TRUSTED_ROOT ? TRUST_MEDIA_TRUSTED_ROOT
@@ -227,8 +227,10 @@ enum fc_status trust_doc_check(const char *text, size_t len, enum trust_doc kind
 	}
 	for (size_t i = 0; kind == TRUST_DOC_TRUSTED_ROOT && i < 3; i++) {
 		if (!json_is_array(json_object_get(doc, trusted_lists[i]))) {
-			fc_err_set(err, FC_ECONFIG, "%s: no \"%s\" list (sigstore-python requires it, "
-						    "even empty)", name, trusted_lists[i]);
+			fc_err_set(err, FC_ECONFIG,
+				   "%s: no \"%s\" list (sigstore-python requires it, "
+				   "even empty)",
+				   name, trusted_lists[i]);
 			json_decref(doc);
 			return FC_ECONFIG;
 		}

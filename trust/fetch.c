@@ -40,8 +40,8 @@ static bool http_only(CURL *c)
 }
 
 /* GET url: see trust.h. */
-enum fc_status trust_fetch(const char *url, size_t max, long timeout_ms, char **out,
-			   size_t *len, struct fc_err *err)
+enum fc_status trust_fetch(const char *url, size_t max, long timeout_ms, char **out, size_t *len,
+			   struct fc_err *err)
 {
 	struct sink s = {.too_big = false};
 	CURL *c = curl_easy_init();
@@ -97,22 +97,28 @@ static enum fc_status parse_trust_bundle(const char *body, size_t len, const cha
 		goto out;
 	}
 	out = fc_xcalloc(json_array_size(arr), sizeof(*out));
-	json_array_foreach(arr, i, chain) {
+	json_array_foreach(arr, i, chain)
+	{
 		json_t *certs = json_object_get(chain, "certificates"), *c;
 		struct fc_buf pem;
 		size_t j;
 
 		if (!json_is_array(certs) || json_array_size(certs) == 0) {
-			fc_err_set(err, FC_EUPSTREAM, "%s: chain %zu has no certificates", url, i + 1);
+			fc_err_set(err, FC_EUPSTREAM, "%s: chain %zu has no certificates", url,
+				   i + 1);
 			goto out;
 		}
 		fc_buf_init(&pem, TRUST_MAX_PEM_BYTES);
-		json_array_foreach(certs, j, c) {
+		json_array_foreach(certs, j, c)
+		{
 			const char *s = json_string_value(c);
-			if (s == NULL || !fc_buf_append_str(&pem, s) || !fc_buf_append_str(&pem, "\n")) {
+			if (s == NULL || !fc_buf_append_str(&pem, s) ||
+			    !fc_buf_append_str(&pem, "\n")) {
 				fc_buf_free(&pem);
-				fc_err_set(err, FC_EUPSTREAM, "%s: chain %zu: certificate %zu is not a "
-							      "PEM string (or too large)", url, i + 1, j + 1);
+				fc_err_set(err, FC_EUPSTREAM,
+					   "%s: chain %zu: certificate %zu is not a "
+					   "PEM string (or too large)",
+					   url, i + 1, j + 1);
 				goto out;
 			}
 		}
@@ -134,8 +140,8 @@ out:
 }
 
 /* The CA's chains (see trust.h). */
-enum fc_status trust_fetch_ca_chains(const char *ca_url, long timeout_ms, char ***chains,
-				     size_t *n, struct fc_err *err)
+enum fc_status trust_fetch_ca_chains(const char *ca_url, long timeout_ms, char ***chains, size_t *n,
+				     struct fc_err *err)
 {
 	char *base = NULL, *url, *body = NULL;
 	size_t len = 0;
@@ -176,12 +182,15 @@ static int note_signed_by(const char *sigs, size_t n, const char *origin, EVP_PK
 		size_t sig_len = 0;
 		int r = 0;
 
-		if ((size_t)(line_end - p) > plen + olen + 1 && memcmp(p, NOTE_SIG_PREFIX, plen) == 0 &&
-		    memcmp(p + plen, origin, olen) == 0 && p[plen + olen] == ' ' &&
-		    fc_b64_decode_any(b64, (size_t)(line_end - b64), &sig, &sig_len) && sig_len > 4 &&
-		    memcmp(sig, id, 4) == 0)
+		if ((size_t)(line_end - p) > plen + olen + 1 &&
+		    memcmp(p, NOTE_SIG_PREFIX, plen) == 0 && memcmp(p + plen, origin, olen) == 0 &&
+		    p[plen + olen] == ' ' &&
+		    fc_b64_decode_any(b64, (size_t)(line_end - b64), &sig, &sig_len) &&
+		    sig_len > 4 && memcmp(sig, id, 4) == 0)
 			r = trust_note_verify(key, (const uint8_t *)body, body_len, sig + 4,
-					      sig_len - 4) ? 1 : -1;
+					      sig_len - 4)
+				    ? 1
+				    : -1;
 		free(sig);
 		if (r != 0)
 			return r;
@@ -209,10 +218,11 @@ enum fc_status trust_check_checkpoint(const char *url, const char *key_pem, size
 	body_len = (size_t)(sep - note) + 1;
 	origin = fc_xstrndup(note, strcspn(note, "\n"));
 	if (strcmp(origin, host) != 0) {
-		fc_err_set(err, FC_ECONFIG, "%s: the log's checkpoint origin is \"%s\", but clients "
-					    "take the origin from the URL's host, \"%s\": start "
-					    "rekor-tiles with --hostname %s, or give the log's URL "
-					    "with host %s",
+		fc_err_set(err, FC_ECONFIG,
+			   "%s: the log's checkpoint origin is \"%s\", but clients "
+			   "take the origin from the URL's host, \"%s\": start "
+			   "rekor-tiles with --hostname %s, or give the log's URL "
+			   "with host %s",
 			   url, origin, host, host, origin);
 		goto out;
 	}

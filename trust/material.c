@@ -67,9 +67,10 @@ enum fc_status trust_pem_certs(const char *pem, size_t len, const char *name, X5
 	while ((r = pem_next(bio, &p)) == 1) {
 		const unsigned char *d = p.der;
 		if (strcmp(p.name, "CERTIFICATE") != 0) {
-			fc_err_set(err, FC_ECONFIG, "%s: block %zu is a %s, not a CERTIFICATE%s", name,
-				   k + 1, p.name,
-				   is_private_key_label(p.name) ? " (never put a private key here)" : "");
+			fc_err_set(err, FC_ECONFIG, "%s: block %zu is a %s, not a CERTIFICATE%s",
+				   name, k + 1, p.name,
+				   is_private_key_label(p.name) ? " (never put a private key here)"
+								: "");
 			goto out;
 		}
 		if (k == TRUST_MAX_CHAIN) {
@@ -80,7 +81,8 @@ enum fc_status trust_pem_certs(const char *pem, size_t len, const char *name, X5
 		certs[k] = d2i_X509(NULL, &d, p.len);
 		if (certs[k] == NULL || d != p.der + p.len) {
 			X509_free(certs[k]);
-			fc_err_set(err, FC_ECONFIG, "%s: certificate %zu is not valid DER", name, k + 1);
+			fc_err_set(err, FC_ECONFIG, "%s: certificate %zu is not valid DER", name,
+				   k + 1);
 			goto out;
 		}
 		k++;
@@ -127,8 +129,8 @@ static char *name_attr(X509 *x, int nid)
 	char *s;
 	int len;
 
-	if (i < 0 || (len = ASN1_STRING_to_UTF8(&utf8,
-						X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i)))) < 0)
+	if (i < 0 || (len = ASN1_STRING_to_UTF8(
+			      &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i)))) < 0)
 		return fc_xstrdup("");
 	s = fc_xstrndup((const char *)utf8, (size_t)len);
 	OPENSSL_free(utf8);
@@ -159,7 +161,8 @@ static enum fc_status check_roles(X509 **certs, size_t n, enum trust_kind kind, 
 		if (ca != want_ca)
 			return fc_err_set(
 				err, FC_ECONFIG, "%s: certificate %zu (%s) %s", name, i + 1, subj,
-				want_ca ? "is not a CA (BasicConstraints CA:TRUE): a chain lists the "
+				want_ca ? "is not a CA (BasicConstraints CA:TRUE): a chain lists "
+					  "the "
 					  "CA certificates, issuing CA first, root last"
 					: "is a CA: a TSA chain starts with the time-stamping "
 					  "certificate, then its CAs");
@@ -196,8 +199,9 @@ static enum fc_status check_links(X509 **certs, size_t n, const char *name, stru
 	}
 	if (!issued_by(certs[n - 1], certs[n - 1])) {
 		subject_of(certs[n - 1], a, sizeof(a));
-		fc_log(LOG_WARNING, "trust: %s: the last certificate (%s) is not self-signed: "
-				    "clients will take it as the trust anchor",
+		fc_log(LOG_WARNING,
+		       "trust: %s: the last certificate (%s) is not self-signed: "
+		       "clients will take it as the trust anchor",
 		       name, a);
 	}
 	ERR_clear_error();
@@ -227,8 +231,8 @@ enum fc_status trust_chain_take(struct trust_item *it, X509 **certs, size_t n, c
 		int64_t na = asn1_time_epoch(X509_get0_notAfter(certs[i]));
 
 		if (len <= 0) {
-			st = fc_err_set(err, FC_EINTERNAL, "%s: cannot encode certificate %zu", name,
-					i + 1);
+			st = fc_err_set(err, FC_EINTERNAL, "%s: cannot encode certificate %zu",
+					name, i + 1);
 			goto out;
 		}
 		it->der[i] = fc_xmalloc((size_t)len);
@@ -275,20 +279,23 @@ enum fc_status trust_pem_pubkey(const char *pem, size_t len, const char *name, E
 		goto out;
 	}
 	if (is_private_key_label(p.name)) {
-		fc_err_set(err, FC_ECONFIG, "%s is a private key: give its public key (openssl "
-					    "pkey -in KEY -pubout -out KEY.pub)", name);
+		fc_err_set(err, FC_ECONFIG,
+			   "%s is a private key: give its public key (openssl "
+			   "pkey -in KEY -pubout -out KEY.pub)",
+			   name);
 		goto out;
 	}
 	if (strcmp(p.name, "PUBLIC KEY") != 0) {
-		fc_err_set(err, FC_ECONFIG, "%s: a %s block, want PUBLIC KEY (SubjectPublicKeyInfo%s)",
-			   name, p.name,
+		fc_err_set(err, FC_ECONFIG,
+			   "%s: a %s block, want PUBLIC KEY (SubjectPublicKeyInfo%s)", name, p.name,
 			   strcmp(p.name, "RSA PUBLIC KEY") == 0
 				   ? "; convert with openssl rsa -RSAPublicKey_in -pubout"
 				   : "");
 		goto out;
 	}
 	if (pem_next(bio, &extra) != 0) {
-		fc_err_set(err, FC_ECONFIG, "%s: more than one PEM block (want one public key)", name);
+		fc_err_set(err, FC_ECONFIG, "%s: more than one PEM block (want one public key)",
+			   name);
 		goto out;
 	}
 	d = p.der;
@@ -377,8 +384,8 @@ static bool sha256_parts(const void *const *parts, const size_t *lens, size_t n,
  * rekor-tiles' ECDSA and RSA variants; pkg/note KeyHash): the Rekor v2
  * logId, whose first 4 bytes are the checkpoint key id.
  */
-enum fc_status trust_note_key_id(EVP_PKEY *key, const char *origin,
-				 uint8_t out[TRUST_LOG_ID_LEN], struct fc_err *err)
+enum fc_status trust_note_key_id(EVP_PKEY *key, const char *origin, uint8_t out[TRUST_LOG_ID_LEN],
+				 struct fc_err *err)
 {
 	static const char rsa_id[] = "\xffPKIX-RSA-PKCS#1v1.5";
 	uint8_t raw[32], *spki = NULL;
@@ -405,8 +412,7 @@ enum fc_status trust_note_key_id(EVP_PKEY *key, const char *origin,
 				  out);
 		OPENSSL_free(spki);
 		break;
-	default:
-		return fc_err_set(err, FC_ECONFIG, "unsupported key type for a log");
+	default: return fc_err_set(err, FC_ECONFIG, "unsupported key type for a log");
 	}
 	return ok ? FC_OK : fc_err_set(err, FC_EINTERNAL, "SHA-256 failed");
 }
@@ -422,7 +428,7 @@ bool trust_note_verify(EVP_PKEY *key, const uint8_t *msg, size_t msg_len, const 
 
 	if (EVP_PKEY_get_base_id(key) == EVP_PKEY_EC) {
 		int nid = ec_curve_nid(key);
-		h = nid == NID_secp384r1 ? EVP_sha384()
+		h = nid == NID_secp384r1   ? EVP_sha384()
 		    : nid == NID_secp521r1 ? EVP_sha512()
 					   : EVP_sha256();
 	} else if (EVP_PKEY_get_base_id(key) == EVP_PKEY_RSA) {

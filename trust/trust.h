@@ -30,9 +30,9 @@
 #define TRUST_MEDIA_CLIENT_CONFIG "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json"
 
 /* Hard limits, checked before anything is parsed or allocated. */
-#define TRUST_MAX_ENTRIES 32             /* entries of one kind */
-#define TRUST_MAX_CHAIN 8                /* certificates in one chain */
-#define TRUST_MAX_PEM_BYTES (256 * 1024) /* a chain or key file, a fetched chain */
+#define TRUST_MAX_ENTRIES 32		  /* entries of one kind */
+#define TRUST_MAX_CHAIN 8		  /* certificates in one chain */
+#define TRUST_MAX_PEM_BYTES (256 * 1024)  /* a chain or key file, a fetched chain */
 #define TRUST_MAX_DOC_BYTES (1024 * 1024) /* a trusted root or signing config */
 #define TRUST_MAX_URL 2048
 
@@ -56,7 +56,7 @@ struct trust_entry {
 	unsigned api_version; /* signing_config majorApiVersion (TLOG: 1 or 2, required;
 			       * others: 0 means 1) */
 	int64_t start, end;   /* validFor, seconds since the epoch, or TRUST_TIME_UNSET */
-	bool no_sign;         /* keep it out of signing_config (verification only) */
+	bool no_sign;	      /* keep it out of signing_config (verification only) */
 };
 
 /* How a client picks among several Rekor logs or TSAs (ServiceSelector). */
@@ -75,12 +75,12 @@ void trust_builder_free(struct trust_builder *b);
  * NotBefore in the chain. name is used in messages. FC_ECONFIG with the
  * reason in err; nothing is added on failure.
  */
-enum fc_status trust_add_ca(struct trust_builder *b, const struct trust_entry *e,
-			    const char *pem, size_t len, const char *name, struct fc_err *err);
+enum fc_status trust_add_ca(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			    size_t len, const char *name, struct fc_err *err);
 /* Add a TSA chain (PEM: the time-stamping certificate, a non-CA with the
  * timeStamping EKU, first; then its CAs, root last; at least 2). */
-enum fc_status trust_add_tsa(struct trust_builder *b, const struct trust_entry *e,
-			     const char *pem, size_t len, const char *name, struct fc_err *err);
+enum fc_status trust_add_tsa(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			     size_t len, const char *name, struct fc_err *err);
 /* Add a CT log by its PEM public key (logId = SHA-256 of the SPKI, RFC
  * 6962 3.2). validFor.start defaults to now. */
 enum fc_status trust_add_ctlog(struct trust_builder *b, const struct trust_entry *e,
@@ -89,8 +89,8 @@ enum fc_status trust_add_ctlog(struct trust_builder *b, const struct trust_entry
  * checkpoint origin is the URL's host name (sigstore-go derives it so) and
  * the logId is the signed-note key hash (SHA-256 of the SPKI for ECDSA, of
  * origin and key for Ed25519 and RSA). */
-enum fc_status trust_add_tlog(struct trust_builder *b, const struct trust_entry *e,
-			      const char *pem, size_t len, const char *name, struct fc_err *err);
+enum fc_status trust_add_tlog(struct trust_builder *b, const struct trust_entry *e, const char *pem,
+			      size_t len, const char *name, struct fc_err *err);
 /* Add an OpenID provider (signing_config oidcUrls only). */
 enum fc_status trust_add_oidc(struct trust_builder *b, const struct trust_entry *e,
 			      struct fc_err *err);
@@ -146,12 +146,12 @@ void trust_format_time(int64_t t, char *buf, size_t n);
  * timeout_ms). FC_OK with *out (NUL-terminated, caller frees) on a 200;
  * FC_EUPSTREAM naming the URL and what went wrong otherwise.
  */
-enum fc_status trust_fetch(const char *url, size_t max, long timeout_ms, char **out,
-			   size_t *len, struct fc_err *err);
+enum fc_status trust_fetch(const char *url, size_t max, long timeout_ms, char **out, size_t *len,
+			   struct fc_err *err);
 /* The CA's chains from GET <ca>/api/v2/trustBundle, each as one PEM text
  * (issuing CA first): *chains (n entries, free each and the array). */
-enum fc_status trust_fetch_ca_chains(const char *ca_url, long timeout_ms, char ***chains,
-				     size_t *n, struct fc_err *err);
+enum fc_status trust_fetch_ca_chains(const char *ca_url, long timeout_ms, char ***chains, size_t *n,
+				     struct fc_err *err);
 
 /*
  * Check a Rekor v2 checkpoint (GET <url>/api/v2/checkpoint, a C2SP signed
@@ -173,8 +173,8 @@ enum trust_doc { TRUST_DOC_TRUSTED_ROOT, TRUST_DOC_SIGNING_CONFIG };
  * mediaType is the one clients accept; *out gets the parsed document (may
  * be NULL). FC_ECONFIG naming the file (name) and the fault.
  */
-enum fc_status trust_doc_check(const char *text, size_t len, enum trust_doc kind,
-			       const char *name, json_t **out, struct fc_err *err);
+enum fc_status trust_doc_check(const char *text, size_t len, enum trust_doc kind, const char *name,
+			       json_t **out, struct fc_err *err);
 
 /* Write doc to path atomically (a temporary file renamed over it), mode
  * 0644, two-space indented, keys in insertion order, final newline; "-"

@@ -15,8 +15,8 @@
 /* One entry of the trusted root and, with a URL, of the signing config. */
 struct trust_item {
 	enum trust_kind kind;
-	char *url;            /* normalised (no trailing '/'), or NULL */
-	char *operator;       /* given, else the URL's host, else NULL */
+	char *url;	      /* normalised (no trailing '/'), or NULL */
+	char *operator;	      /* given, else the URL's host, else NULL */
 	unsigned api_version; /* majorApiVersion in signing_config */
 	int64_t start, end;   /* validFor; end TRUST_TIME_UNSET = open */
 	bool no_sign;
@@ -63,8 +63,8 @@ const char *trust_key_details(EVP_PKEY *key);
 /* The signed-note key id (C2SP signed-note, as rekor-tiles computes it):
  * ECDSA SHA-256(SPKI); Ed25519 SHA-256(origin "\n" 0x01 key); RSA
  * SHA-256(origin "\n" 0xff "PKIX-RSA-PKCS#1v1.5" SPKI). */
-enum fc_status trust_note_key_id(EVP_PKEY *key, const char *origin,
-				 uint8_t out[TRUST_LOG_ID_LEN], struct fc_err *err);
+enum fc_status trust_note_key_id(EVP_PKEY *key, const char *origin, uint8_t out[TRUST_LOG_ID_LEN],
+				 struct fc_err *err);
 /* The SPKI DER of key (OPENSSL_free). */
 enum fc_status trust_spki(EVP_PKEY *key, uint8_t **der, size_t *len, struct fc_err *err);
 /* Verify sig over msg with key as a signed-note signature of that key

@@ -55,8 +55,9 @@ enum fc_status trust_url_normalise(const char *url, const char *what, char **out
 	*out = NULL;
 	if (h == NULL || host == NULL) {
 		free(host);
-		return fc_err_set(err, FC_ECONFIG, "%s \"%s\": want http://HOST[:PORT][/PATH] or "
-						   "https://...",
+		return fc_err_set(err, FC_ECONFIG,
+				  "%s \"%s\": want http://HOST[:PORT][/PATH] or "
+				  "https://...",
 				  what, url ? url : "");
 	}
 	free(host);
@@ -66,8 +67,9 @@ enum fc_status trust_url_normalise(const char *url, const char *what, char **out
 	for (const char *p = url; *p; p++) {
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f || *p == '?' || *p == '#' ||
 		    (*p == '@' && p < h + strcspn(h, "/")))
-			return fc_err_set(err, FC_ECONFIG, "%s \"%s\": no spaces, query, fragment or "
-							   "user in a service URL",
+			return fc_err_set(err, FC_ECONFIG,
+					  "%s \"%s\": no spaces, query, fragment or "
+					  "user in a service URL",
 					  what, url);
 	}
 	while (n > (size_t)(h - url) && url[n - 1] == '/')

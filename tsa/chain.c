@@ -81,12 +81,15 @@ static enum fc_status check_profile(struct tsa *t, bool intermediate_eku, struct
 	for (size_t i = 1; i < t->n_chain; i++) {
 		if (X509_check_ca(t->chain[i]) == 0)
 			return fc_err_set(err, FC_ECONFIG,
-					  "tsa: certificate chain: certificate %zu is not a CA", i + 1);
-		if (intermediate_eku && i + 1 < t->n_chain && !has_ts_eku(t->chain[i], &n_eku, &critical))
-			return fc_err_set(err, FC_ECONFIG,
-					  "tsa: certificate chain: intermediate %zu lacks ExtKeyUsage "
-					  "timeStamping (EKU chaining; --no-intermediate-eku to allow)",
+					  "tsa: certificate chain: certificate %zu is not a CA",
 					  i + 1);
+		if (intermediate_eku && i + 1 < t->n_chain &&
+		    !has_ts_eku(t->chain[i], &n_eku, &critical))
+			return fc_err_set(
+				err, FC_ECONFIG,
+				"tsa: certificate chain: intermediate %zu lacks ExtKeyUsage "
+				"timeStamping (EKU chaining; --no-intermediate-eku to allow)",
+				i + 1);
 	}
 	return FC_OK;
 }
@@ -136,13 +139,15 @@ static enum fc_status check_key(struct tsa *t, struct fc_err *err)
 
 	if (EVP_PKEY_eq(X509_get0_pubkey(t->chain[0]), hsm_signer_public_key(t->signer)) != 1) {
 		ERR_clear_error();
-		return fc_err_set(err, FC_ECONFIG, "tsa: the signing certificate's key is not the "
-						   "private key's (--private-key)");
+		return fc_err_set(err, FC_ECONFIG,
+				  "tsa: the signing certificate's key is not the "
+				  "private key's (--private-key)");
 	}
 	if (nid != NID_ecdsa_with_SHA256 && nid != NID_ecdsa_with_SHA384 &&
 	    nid != NID_ecdsa_with_SHA512 && nid != NID_sha256WithRSAEncryption)
-		return fc_err_set(err, FC_ECONFIG, "tsa: the key must be ECDSA (P-256, P-384, "
-						   "P-521) or RSA with PKCS#1 v1.5");
+		return fc_err_set(err, FC_ECONFIG,
+				  "tsa: the key must be ECDSA (P-256, P-384, "
+				  "P-521) or RSA with PKCS#1 v1.5");
 	t->md = hsm_signer_digest(t->signer);
 	return FC_OK;
 }

@@ -23,20 +23,16 @@
 const char *tsa_refusal_message(enum tsa_refusal why)
 {
 	switch (why) {
-	case TSA_REFUSE_WEAK_HASH:
-		return "Weak hash algorithm in timestamp request";
+	case TSA_REFUSE_WEAK_HASH: return "Weak hash algorithm in timestamp request";
 	case TSA_REFUSE_DIGEST_LENGTH:
 		return "Message digest has incorrect length for specified algorithm";
 	case TSA_REFUSE_POLICY:
 		return "unaccepted policy: requested TSA policy is not supported by the TSA";
 	case TSA_REFUSE_EXTENSION:
 		return "unaccepted extension: requested extensions are not supported by the TSA";
-	case TSA_REFUSE_LONG_OID:
-		return "OID should be comprised of at most 128 components";
-	case TSA_REFUSE_TOO_LARGE:
-		return "timestamp request is too large";
-	default:
-		return "Error generating timestamp response";
+	case TSA_REFUSE_LONG_OID: return "OID should be comprised of at most 128 components";
+	case TSA_REFUSE_TOO_LARGE: return "timestamp request is too large";
+	default: return "Error generating timestamp response";
 	}
 }
 
@@ -63,14 +59,10 @@ static enum fc_status refuse(enum tsa_refusal *why, enum tsa_refusal w, struct f
 static size_t digest_size(int nid)
 {
 	switch (nid) {
-	case NID_sha256:
-		return 32;
-	case NID_sha384:
-		return 48;
-	case NID_sha512:
-		return 64;
-	default:
-		return 0;
+	case NID_sha256: return 32;
+	case NID_sha384: return 48;
+	case NID_sha512: return 64;
+	default: return 0;
 	}
 }
 
@@ -152,7 +144,8 @@ enum fc_status tsa_request_parse_der(const uint8_t *der, size_t len, struct tsa_
 	if ((req = d2i_TS_REQ(NULL, &p, (long)len)) == NULL || p != der + len) {
 		ERR_clear_error();
 		st = refuse(why, TSA_REFUSE_MALFORMED, err,
-			    req == NULL ? "not a DER TimeStampReq" : "bytes after the TimeStampReq");
+			    req == NULL ? "not a DER TimeStampReq"
+					: "bytes after the TimeStampReq");
 		goto out;
 	}
 	r = fc_xcalloc(1, sizeof(*r));
@@ -175,9 +168,7 @@ static json_t *member(json_t *obj, const char *name)
 	const char *k;
 	json_t *v, *found = NULL;
 
-	json_object_foreach(obj, k, v)
-		if (strcasecmp(k, name) == 0)
-			found = v;
+	json_object_foreach(obj, k, v) if (strcasecmp(k, name) == 0) found = v;
 	return found;
 }
 
@@ -211,7 +202,7 @@ static int hash_by_name(const char *s)
 
 /* Result of parsing a JSON tsaPolicyOID. */
 enum oid_parse {
-	OID_OK,      /* *out is the OID */
+	OID_OK,	     /* *out is the OID */
 	OID_BAD,     /* does not parse (sigstore: "OID should be comprised ...") */
 	OID_NOT_OID, /* parses into integers that make no OID: never accepted */
 };

@@ -44,7 +44,8 @@ ASN1_GENERALIZEDTIME *tsa_gen_time(int64_t now_ms, enum tsa_precision p)
 		snprintf(buf, sizeof(buf), "%04d%02d%02d%02d%02d%02dZ", tm.tm_year + 1900,
 			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	}
-	if ((g = ASN1_GENERALIZEDTIME_new()) == NULL || ASN1_GENERALIZEDTIME_set_string(g, buf) != 1) {
+	if ((g = ASN1_GENERALIZEDTIME_new()) == NULL ||
+	    ASN1_GENERALIZEDTIME_set_string(g, buf) != 1) {
 		ASN1_GENERALIZEDTIME_free(g);
 		return NULL;
 	}
@@ -77,9 +78,10 @@ static bool fill_tst_info(struct tsa *t, TS_TST_INFO *tst, const struct tsa_requ
 	ASN1_GENERALIZEDTIME *gt = tsa_gen_time(now_ms, t->precision);
 	bool ok = mi != NULL && serial != NULL && gt != NULL &&
 		  TS_TST_INFO_set_policy_id(tst, (ASN1_OBJECT *)policy) == 1 &&
-		  X509_ALGOR_set0(TS_MSG_IMPRINT_get_algo(mi), OBJ_nid2obj(r->hash_nid), V_ASN1_NULL,
-				  NULL) == 1 &&
-		  ASN1_OCTET_STRING_set(TS_MSG_IMPRINT_get_msg(mi), r->digest, (int)r->digest_len) == 1 &&
+		  X509_ALGOR_set0(TS_MSG_IMPRINT_get_algo(mi), OBJ_nid2obj(r->hash_nid),
+				  V_ASN1_NULL, NULL) == 1 &&
+		  ASN1_OCTET_STRING_set(TS_MSG_IMPRINT_get_msg(mi), r->digest,
+					(int)r->digest_len) == 1 &&
 		  TS_TST_INFO_set_serial(tst, serial) == 1 && TS_TST_INFO_set_time(tst, gt) == 1 &&
 		  (r->nonce == NULL || TS_TST_INFO_set_nonce(tst, r->nonce) == 1);
 
@@ -200,15 +202,17 @@ static enum fc_status pick_policy(struct tsa *t, const struct tsa_request *r,
 				break;
 		if (i == t->n_accepted) {
 			*why = TSA_REFUSE_POLICY;
-			return fc_err_set(err, FC_EINPUT, "tsa: RFC 3161 2.4.1: reqPolicy is not an "
-							  "accepted policy");
+			return fc_err_set(err, FC_EINPUT,
+					  "tsa: RFC 3161 2.4.1: reqPolicy is not an "
+					  "accepted policy");
 		}
 		*policy = r->policy;
 	}
 	if (r->has_extensions) {
 		*why = TSA_REFUSE_EXTENSION;
-		return fc_err_set(err, FC_EINPUT, "tsa: RFC 3161 2.4.1: request extensions are "
-						  "not accepted");
+		return fc_err_set(err, FC_EINPUT,
+				  "tsa: RFC 3161 2.4.1: request extensions are "
+				  "not accepted");
 	}
 	return FC_OK;
 }
@@ -219,8 +223,8 @@ static enum fc_status pick_policy(struct tsa *t, const struct tsa_request *r,
  * extensions (*why), the signer's failure, or FC_EINTERNAL; the reason in
  * err.
  */
-enum fc_status tsa_stamp(struct tsa *t, const struct tsa_request *r, int64_t now_ms,
-			 uint8_t **der, size_t *len, enum tsa_refusal *why, struct fc_err *err)
+enum fc_status tsa_stamp(struct tsa *t, const struct tsa_request *r, int64_t now_ms, uint8_t **der,
+			 size_t *len, enum tsa_refusal *why, struct fc_err *err)
 {
 	const ASN1_OBJECT *policy;
 	struct tsa_slot *slot = NULL;

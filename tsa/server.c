@@ -48,8 +48,8 @@ static void cors_headers(struct fc_http_exchange *x)
 }
 
 /* {"code":N,"message":"..."} with the given content type. */
-static void respond_error(struct fc_http_exchange *x, unsigned status, const char *type,
-			  int code, const char *message)
+static void respond_error(struct fc_http_exchange *x, unsigned status, const char *type, int code,
+			  const char *message)
 {
 	json_t *o = json_pack("{s:i, s:s}", "code", code, "message", message);
 	char *body = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -142,8 +142,9 @@ static void timestamp(struct tsa *t, struct fc_http_exchange *x)
 	no_cache_headers(x);
 	media_type(x, mt, sizeof(mt));
 	if (strcmp(mt, CT_QUERY) != 0 && strcmp(mt, CT_JSON) != 0) {
-		snprintf(msg, sizeof(msg), "unsupported media type \"%s\", only [%s %s] are allowed",
-			 mt, CT_QUERY, CT_JSON);
+		snprintf(msg, sizeof(msg),
+			 "unsupported media type \"%s\", only [%s %s] are allowed", mt, CT_QUERY,
+			 CT_JSON);
 		respond_error(x, 415, CT_JSON, 415, msg);
 		return;
 	}
@@ -153,7 +154,8 @@ static void timestamp(struct tsa *t, struct fc_http_exchange *x)
 	 * (503), without the probe signature tsa_ready may make. */
 	if (t->clock_check && !tsa_clock_ok(t->clock_max_error_us, why_clock, sizeof(why_clock))) {
 		if (!atomic_exchange(&t->clock_refused, true))
-			fc_log(LOG_WARNING, "tsa: not stamping until the clock is fit: %s", why_clock);
+			fc_log(LOG_WARNING, "tsa: not stamping until the clock is fit: %s",
+			       why_clock);
 		snprintf(msg, sizeof(msg), "timestamping unavailable: %s", why_clock);
 		respond_error(x, 503, CT_REPLY, 503, msg);
 		goto out;
@@ -165,7 +167,8 @@ static void timestamp(struct tsa *t, struct fc_http_exchange *x)
 		refused(x, why, &err);
 	} else if (st != FC_OK) {
 		fc_log(LOG_ERR, "tsa: %s", err.msg);
-		respond_error(x, st == FC_EUNAVAIL ? 503 : 500, CT_REPLY, st == FC_EUNAVAIL ? 503 : 500,
+		respond_error(x, st == FC_EUNAVAIL ? 503 : 500, CT_REPLY,
+			      st == FC_EUNAVAIL ? 503 : 500,
 			      tsa_refusal_message(TSA_REFUSE_MALFORMED));
 	} else {
 		fc_http_respond(x, t->http_201 ? 201 : 200, CT_REPLY, der, len);
@@ -200,8 +203,9 @@ static bool preflight(struct fc_http_exchange *x)
 	if (strcmp(fc_http_method(x), "OPTIONS") != 0 || fc_http_header(x, "Origin") == NULL ||
 	    m == NULL)
 		return false;
-	fc_http_add_header(x, "Vary", "Origin, Access-Control-Request-Method, "
-				      "Access-Control-Request-Headers");
+	fc_http_add_header(x, "Vary",
+			   "Origin, Access-Control-Request-Method, "
+			   "Access-Control-Request-Headers");
 	if (strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0 || strcmp(m, "HEAD") == 0) {
 		fc_http_add_header(x, "Access-Control-Allow-Origin", "*");
 		fc_http_add_header(x, "Access-Control-Allow-Methods", m);

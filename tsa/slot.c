@@ -36,9 +36,11 @@ static PKCS7 *token_skeleton(struct tsa *t)
 	ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
 	bool ok;
 
-	ok = p7 != NULL && inner != NULL && os != NULL && PKCS7_set_type(p7, NID_pkcs7_signed) == 1 &&
+	ok = p7 != NULL && inner != NULL && os != NULL &&
+	     PKCS7_set_type(p7, NID_pkcs7_signed) == 1 &&
 	     ASN1_INTEGER_set(p7->d.sign->version, 3) == 1 &&
-	     PKCS7_add_signature(p7, t->chain[0], hsm_signer_public_key(t->signer), t->md) != NULL &&
+	     PKCS7_add_signature(p7, t->chain[0], hsm_signer_public_key(t->signer), t->md) !=
+		     NULL &&
 	     (inner->d.other = ASN1_TYPE_new()) != NULL;
 	if (ok) {
 		inner->type = OBJ_nid2obj(NID_id_smime_ct_TSTInfo);

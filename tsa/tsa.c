@@ -23,8 +23,7 @@ static enum fc_status policy_obj(const char *text, ASN1_OBJECT **out, struct fc_
 
 /* The default policy and the accepted ones (the default alone unless a
  * list is given, as sigstore's --accepted-policy-oids). */
-static enum fc_status load_policies(struct tsa *t, const struct tsa_options *o,
-				    struct fc_err *err)
+static enum fc_status load_policies(struct tsa *t, const struct tsa_options *o, struct fc_err *err)
 {
 	const char *def = o->default_policy ? o->default_policy : TSA_DEFAULT_POLICY_OID;
 	enum fc_status st;
@@ -37,8 +36,8 @@ static enum fc_status load_policies(struct tsa *t, const struct tsa_options *o,
 	if (o->accepted_policies == NULL || o->n_accepted == 0)
 		return policy_obj(def, &t->accepted[t->n_accepted++], err);
 	for (size_t i = 0; i < o->n_accepted; i++)
-		if ((st = policy_obj(o->accepted_policies[i], &t->accepted[t->n_accepted++], err)) !=
-		    FC_OK)
+		if ((st = policy_obj(o->accepted_policies[i], &t->accepted[t->n_accepted++],
+				     err)) != FC_OK)
 			return st;
 	return FC_OK;
 }
@@ -64,7 +63,8 @@ static enum fc_status precompute(struct tsa *t, struct fc_err *err)
 	GENERAL_NAME_set0_value(t->tsa_name, GEN_DIRNAME, name);
 	name = NULL;
 	if (secs == NULL || ASN1_INTEGER_set(secs, TSA_ACCURACY_SECONDS) != 1 ||
-	    (t->accuracy = TS_ACCURACY_new()) == NULL || TS_ACCURACY_set_seconds(t->accuracy, secs) != 1)
+	    (t->accuracy = TS_ACCURACY_new()) == NULL ||
+	    TS_ACCURACY_set_seconds(t->accuracy, secs) != 1)
 		goto out;
 	if ((sc = OSSL_ESS_signing_cert_v2_new_init(EVP_sha256(), t->chain[0], NULL, 1)) == NULL ||
 	    (len = i2d_ESS_SIGNING_CERT_V2(sc, &der)) <= 0 ||

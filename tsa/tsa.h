@@ -25,13 +25,13 @@ struct hsm_signer;
 #define TSA_DEFAULT_POLICY_OID "1.3.6.1.4.1.57264.2"
 
 /* Hard limits, checked before parsing. */
-#define TSA_MAX_JSON_BODY 1024           /* a JSON request (sigstore's maxJSONRequestBytes) */
+#define TSA_MAX_JSON_BODY 1024		 /* a JSON request (sigstore's maxJSONRequestBytes) */
 #define TSA_MAX_BODY_DEFAULT (64 * 1024) /* any request body (--max-request-body-size) */
 #define TSA_MAX_BODY_LIMIT (1024 * 1024) /* the most --max-request-body-size allows */
-#define TSA_MAX_OID_ARCS 128             /* a JSON tsaPolicyOID (sigstore's parseOID) */
-#define TSA_MAX_CHAIN 8                  /* certificates in --certificate-chain */
-#define TSA_MAX_CHAIN_FILE (256 * 1024)  /* bytes of --certificate-chain */
-#define TSA_MAX_POLICIES 16              /* accepted policy OIDs */
+#define TSA_MAX_OID_ARCS 128		 /* a JSON tsaPolicyOID (sigstore's parseOID) */
+#define TSA_MAX_CHAIN 8			 /* certificates in --certificate-chain */
+#define TSA_MAX_CHAIN_FILE (256 * 1024)	 /* bytes of --certificate-chain */
+#define TSA_MAX_POLICIES 16		 /* accepted policy OIDs */
 
 /* The most a digest can be (SHA-512). */
 #define TSA_MAX_DIGEST 64
@@ -42,13 +42,13 @@ struct hsm_signer;
  */
 enum tsa_refusal {
 	TSA_REFUSE_NONE = 0,
-	TSA_REFUSE_MALFORMED,     /* unparsable, unknown hash, bad base64, ... */
-	TSA_REFUSE_WEAK_HASH,     /* SHA-1 */
+	TSA_REFUSE_MALFORMED,	  /* unparsable, unknown hash, bad base64, ... */
+	TSA_REFUSE_WEAK_HASH,	  /* SHA-1 */
 	TSA_REFUSE_DIGEST_LENGTH, /* digest length does not match its algorithm */
-	TSA_REFUSE_POLICY,        /* reqPolicy not among the accepted ones */
-	TSA_REFUSE_EXTENSION,     /* request extensions (never accepted) */
-	TSA_REFUSE_LONG_OID,      /* a JSON tsaPolicyOID that does not parse */
-	TSA_REFUSE_TOO_LARGE,     /* a JSON request over TSA_MAX_JSON_BODY */
+	TSA_REFUSE_POLICY,	  /* reqPolicy not among the accepted ones */
+	TSA_REFUSE_EXTENSION,	  /* request extensions (never accepted) */
+	TSA_REFUSE_LONG_OID,	  /* a JSON tsaPolicyOID that does not parse */
+	TSA_REFUSE_TOO_LARGE,	  /* a JSON request over TSA_MAX_JSON_BODY */
 };
 
 /* sigstore timestamp-authority's message for a refusal. */
@@ -56,13 +56,13 @@ const char *tsa_refusal_message(enum tsa_refusal why);
 
 /* A parsed TimeStampReq (RFC 3161 2.4.1), from DER or JSON. */
 struct tsa_request {
-	int hash_nid;                   /* NID_sha256, NID_sha384 or NID_sha512 */
+	int hash_nid;			/* NID_sha256, NID_sha384 or NID_sha512 */
 	uint8_t digest[TSA_MAX_DIGEST]; /* hashedMessage */
 	size_t digest_len;
-	ASN1_INTEGER *nonce;            /* NULL: none */
-	ASN1_OBJECT *policy;            /* reqPolicy; NULL: none (the TSA's default) */
-	bool cert_req;                  /* certReq: put the signing certificate in */
-	bool has_extensions;            /* the request carries extensions */
+	ASN1_INTEGER *nonce; /* NULL: none */
+	ASN1_OBJECT *policy; /* reqPolicy; NULL: none (the TSA's default) */
+	bool cert_req;	     /* certReq: put the signing certificate in */
+	bool has_extensions; /* the request carries extensions */
 };
 
 /*
@@ -93,18 +93,18 @@ enum tsa_precision {
 };
 
 struct tsa_options {
-	struct hsm_signer *signer;    /* borrowed: must outlive the tsa */
-	const char *chain_pem;        /* signing certificate first, root last */
+	struct hsm_signer *signer; /* borrowed: must outlive the tsa */
+	const char *chain_pem;	   /* signing certificate first, root last */
 	size_t chain_pem_len;
-	const char *default_policy;   /* NULL: TSA_DEFAULT_POLICY_OID */
+	const char *default_policy;	      /* NULL: TSA_DEFAULT_POLICY_OID */
 	const char *const *accepted_policies; /* NULL: the default policy only */
 	size_t n_accepted;
-	bool include_chain;           /* certReq puts the whole chain in, not the leaf only */
-	bool no_intermediate_eku;     /* do not require timeStamping on intermediates */
+	bool include_chain;	  /* certReq puts the whole chain in, not the leaf only */
+	bool no_intermediate_eku; /* do not require timeStamping on intermediates */
 	enum tsa_precision precision;
-	bool http_201;                /* answer 201 Created instead of 200 */
-	bool clock_check;             /* refuse to stamp while the clock is unsynchronised */
-	int64_t clock_max_error_us;   /* ... or its maximum error is over this */
+	bool http_201;		    /* answer 201 Created instead of 200 */
+	bool clock_check;	    /* refuse to stamp while the clock is unsynchronised */
+	int64_t clock_max_error_us; /* ... or its maximum error is over this */
 };
 
 struct tsa;
@@ -129,8 +129,8 @@ void tsa_free(struct tsa *t);
  * FC_OK with *der (caller frees) and *len; FC_EHSM/FC_EUNAVAIL from the
  * signer; reason in err.
  */
-enum fc_status tsa_stamp(struct tsa *t, const struct tsa_request *r, int64_t now_ms,
-			 uint8_t **der, size_t *len, enum tsa_refusal *why, struct fc_err *err);
+enum fc_status tsa_stamp(struct tsa *t, const struct tsa_request *r, int64_t now_ms, uint8_t **der,
+			 size_t *len, enum tsa_refusal *why, struct fc_err *err);
 
 /* The chain as PEM (GET /api/v1/timestamp/certchain); borrowed. */
 const char *tsa_chain_pem(const struct tsa *t);

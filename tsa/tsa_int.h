@@ -22,26 +22,26 @@
 #define TSA_SERIAL_BYTES 20
 
 struct tsa {
-	struct hsm_signer *signer;  /* borrowed */
-	const EVP_MD *md;           /* the signer's digest: SignerInfo digestAlgorithm */
-	EVP_MD *md_fetched;         /* the same, fetched once (messageDigest) */
-	X509 **chain;               /* leaf first, root last */
+	struct hsm_signer *signer; /* borrowed */
+	const EVP_MD *md;	   /* the signer's digest: SignerInfo digestAlgorithm */
+	EVP_MD *md_fetched;	   /* the same, fetched once (messageDigest) */
+	X509 **chain;		   /* leaf first, root last */
 	size_t n_chain;
 	char *chain_pem;
 	ASN1_OBJECT *default_policy;
 	ASN1_OBJECT *accepted[TSA_MAX_POLICIES];
 	size_t n_accepted;
-	GENERAL_NAME *tsa_name;     /* directoryName: the leaf's subject */
+	GENERAL_NAME *tsa_name; /* directoryName: the leaf's subject */
 	TS_ACCURACY *accuracy;
-	ASN1_STRING *ess_cert_v2;   /* DER SigningCertificateV2 (RFC 5035) of the leaf */
+	ASN1_STRING *ess_cert_v2; /* DER SigningCertificateV2 (RFC 5035) of the leaf */
 	bool include_chain;
 	enum tsa_precision precision;
 	bool http_201;
 	bool clock_check;
 	int64_t clock_max_error_us;
-	atomic_bool clock_refused;  /* the last request was refused for the clock (logged once) */
+	atomic_bool clock_refused; /* the last request was refused for the clock (logged once) */
 	pthread_mutex_t pool_lock;
-	struct tsa_slot *pool[2];   /* response templates, without and with a nonce */
+	struct tsa_slot *pool[2]; /* response templates, without and with a nonce */
 };
 
 /* chain.c: load and check the chain (see tsa_new). */

@@ -69,8 +69,9 @@ static void *raw_worker(void *arg)
 
 	(void)arg;
 	if (fl->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &s) != CKR_OK ||
-	    fl->C_FindObjectsInit(s, t, 2) != CKR_OK || fl->C_FindObjects(s, &key, 1, &n) != CKR_OK ||
-	    fl->C_FindObjectsFinal(s) != CKR_OK || n != 1) {
+	    fl->C_FindObjectsInit(s, t, 2) != CKR_OK ||
+	    fl->C_FindObjects(s, &key, 1, &n) != CKR_OK || fl->C_FindObjectsFinal(s) != CKR_OK ||
+	    n != 1) {
 		fprintf(stderr, "bench_hsm: raw session setup failed\n");
 		exit(1);
 	}
@@ -125,11 +126,13 @@ int main(int argc, char **argv)
 	}
 	snprintf(conf, sizeof(conf), "%s/softhsm2.conf", dir);
 	FILE *f = fopen(conf, "w");
-	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n", dir);
+	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n",
+		dir);
 	fclose(f);
 	setenv("SOFTHSM2_CONF", conf, 1);
 	snprintf(cmd, sizeof(cmd),
-		 "softhsm2-util --init-token --free --label bench --so-pin 0000 --pin 1111 >/dev/null");
+		 "softhsm2-util --init-token --free --label bench --so-pin 0000 --pin 1111 "
+		 ">/dev/null");
 	if (system(cmd) != 0)
 		return 1;
 	snprintf(uri, sizeof(uri), "pkcs11:token=bench?module-path=%s&pin-value=1111", module);
@@ -156,18 +159,21 @@ int main(int argc, char **argv)
 	/* the same module, already initialized by hsm/ */
 	dl = dlopen(module, RTLD_NOW | RTLD_LOCAL);
 	*(void **)&getfl = dlsym(dl, "C_GetFunctionList");
-	if (getfl == NULL || getfl(&fl) != CKR_OK || fl->C_GetSlotList(CK_TRUE, NULL, &ns) != CKR_OK)
+	if (getfl == NULL || getfl(&fl) != CKR_OK ||
+	    fl->C_GetSlotList(CK_TRUE, NULL, &ns) != CKR_OK)
 		return 1;
 	{
 		CK_SLOT_ID *slots = calloc(ns, sizeof(*slots));
 		CK_TOKEN_INFO ti;
 		fl->C_GetSlotList(CK_TRUE, slots, &ns);
 		for (CK_ULONG i = 0; i < ns; i++)
-			if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK && memcmp(ti.label, "bench ", 6) == 0)
+			if (fl->C_GetTokenInfo(slots[i], &ti) == CKR_OK &&
+			    memcmp(ti.label, "bench ", 6) == 0)
 				slot = slots[i];
 		free(slots);
 	}
-	printf("SoftHSM2 ECDSA P-256, %.1f s per figure (10 alternating rounds), %ld CPUs\n", secs, sysconf(_SC_NPROCESSORS_ONLN));
+	printf("SoftHSM2 ECDSA P-256, %.1f s per figure (10 alternating rounds), %ld CPUs\n", secs,
+	       sysconf(_SC_NPROCESSORS_ONLN));
 	/* Alternate short rounds of each, so that load from elsewhere on the
 	 * machine hits both figures alike. */
 	secs /= 10;
@@ -177,8 +183,8 @@ int main(int argc, char **argv)
 			raw += run(raw_worker, th) / 10;
 			hsm += run(hsm_worker, th) / 10;
 		}
-		printf("threads=%d raw_C_Sign_per_s=%.0f hsm_sign_per_s=%.0f ratio=%.1f%%\n", th, raw, hsm,
-		       100.0 * hsm / raw);
+		printf("threads=%d raw_C_Sign_per_s=%.0f hsm_sign_per_s=%.0f ratio=%.1f%%\n", th,
+		       raw, hsm, 100.0 * hsm / raw);
 	}
 	hsm_signer_free(signer);
 	hsm_p11_free(p);

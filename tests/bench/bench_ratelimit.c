@@ -175,7 +175,8 @@ int main(int argc, char **argv)
 	fc_log_set_level(LOG_ERR);
 	for (int i = 0; i < IDENTITIES; i++) {
 		snprintf(subjects[i], sizeof(subjects[i]),
-			 "https://github.com/acme/app%d/.github/workflows/release.yml@refs/heads/main",
+			 "https://github.com/acme/app%d/.github/workflows/release.yml@refs/heads/"
+			 "main",
 			 i);
 		snprintf(repos[i], sizeof(repos[i]), "https://github.com/acme/app%d", i);
 	}

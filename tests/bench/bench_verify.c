@@ -69,13 +69,13 @@ static const char email_claims[] =
 
 /* One token, signed with its case's key. */
 struct bench_token {
-	const char *label;       /* for the output */
+	const char *label; /* for the output */
 	const char *claims;
-	const char *issuer;      /* the default configuration's issuer for it */
-	char *token;             /* compact JWS */
+	const char *issuer; /* the default configuration's issuer for it */
+	char *token;	    /* compact JWS */
 	size_t token_len;
-	char *signing_input;     /* for the raw loop */
-	uint8_t sig_der[512];    /* signature as OpenSSL takes it */
+	char *signing_input;  /* for the raw loop */
+	uint8_t sig_der[512]; /* signature as OpenSSL takes it */
 	size_t sig_der_len;
 	struct oidc_provider *provider; /* the verifier's, preloaded */
 };
@@ -90,7 +90,7 @@ struct bench_case {
 	char *jwks;
 	struct cfg_identity *cfg;
 	struct oidc_verifier *verifier;
-	const char *provider_skip;      /* why provider/verify are not measured */
+	const char *provider_skip; /* why provider/verify are not measured */
 };
 
 static double now_s(void)
@@ -138,8 +138,7 @@ static void make_token(const struct bench_case *c, struct bench_token *t, const 
 	h64 = fc_b64url_encode((const uint8_t *)hdr, strlen(hdr));
 	p64 = fc_b64url_encode((const uint8_t *)claims_json, strlen(claims_json));
 	t->signing_input = fc_xasprintf("%s.%s", h64, p64);
-	if (m == NULL ||
-	    EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, c->pkey, NULL) != 1 ||
+	if (m == NULL || EVP_DigestSignInit_ex(m, NULL, "SHA256", NULL, NULL, c->pkey, NULL) != 1 ||
 	    EVP_DigestSign(m, sig, &sig_len, (const uint8_t *)t->signing_input,
 			   strlen(t->signing_input)) != 1)
 		die("sign");
@@ -182,9 +181,10 @@ static void setup(struct bench_case *c, const char *alg)
 	if (ec) {
 		a = b64_bn(c->pkey, OSSL_PKEY_PARAM_EC_PUB_X, 32);
 		b = b64_bn(c->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, 32);
-		jwks = fc_xasprintf("{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","
-				    "\"use\":\"sig\",\"alg\":\"ES256\",\"x\":\"%s\",\"y\":\"%s\"}]}",
-				    a, b);
+		jwks = fc_xasprintf(
+			"{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"kid\":\"k1\","
+			"\"use\":\"sig\",\"alg\":\"ES256\",\"x\":\"%s\",\"y\":\"%s\"}]}",
+			a, b);
 	} else {
 		a = b64_bn(c->pkey, OSSL_PKEY_PARAM_RSA_N, 0);
 		b = b64_bn(c->pkey, OSSL_PKEY_PARAM_RSA_E, 0);
@@ -310,12 +310,9 @@ static const struct mode {
 	void (*fn)(const struct bench_case *, const struct bench_token *);
 	int tok;
 } modes[M_COUNT] = {
-	[M_RAW] = {raw_once, T_GHA},
-	[M_FULCRUM] = {fulcrum_once, T_GHA},
-	[M_RAW_EMAIL] = {raw_once, T_EMAIL},
-	[M_PROVIDER] = {provider_once, T_GHA},
-	[M_VERIFY] = {verify_once, T_GHA},
-	[M_VERIFY_EMAIL] = {verify_once, T_EMAIL},
+	[M_RAW] = {raw_once, T_GHA},	     [M_FULCRUM] = {fulcrum_once, T_GHA},
+	[M_RAW_EMAIL] = {raw_once, T_EMAIL}, [M_PROVIDER] = {provider_once, T_GHA},
+	[M_VERIFY] = {verify_once, T_GHA},   [M_VERIFY_EMAIL] = {verify_once, T_EMAIL},
 };
 
 /*

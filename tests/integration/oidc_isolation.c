@@ -40,9 +40,9 @@
 #include "oidc.h"
 
 #define WORKERS 4
-#define ROUNDS 3             /* the latency bound must hold in one of them */
-#define WINDOWS 24           /* quiet and loaded in turn ... */
-#define WINDOW_MS 500        /* ... each this long */
+#define ROUNDS 3      /* the latency bound must hold in one of them */
+#define WINDOWS 24    /* quiet and loaded in turn ... */
+#define WINDOW_MS 500 /* ... each this long */
 #define GOOD_PER_S 400
 #define PER_WINDOW (GOOD_PER_S * WINDOW_MS / 1000) /* good requests */
 #define SLOW_PER_S 20
@@ -57,15 +57,15 @@ struct request {
 	struct request *next;
 	enum kind kind;
 	const char *token;
-	bool loaded;          /* arrived in a loaded window */
+	bool loaded; /* arrived in a loaded window */
 	int64_t t0_us;
-	int pendings;         /* FC_EPENDING answers so far */
-	bool abandoned;       /* woken with FC_EUNAVAIL: do not call again */
+	int pendings;	/* FC_EPENDING answers so far */
+	bool abandoned; /* woken with FC_EUNAVAIL: do not call again */
 };
 
 static struct test_issuer good_iss, slow_iss; /* static: stopped at exit */
 static struct oidc_verifier *verifier;
-static bool blocking_mode;    /* --blocking: workers call oidc_verify */
+static bool blocking_mode; /* --blocking: workers call oidc_verify */
 static pthread_mutex_t q_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t q_cv = PTHREAD_COND_INITIALIZER;
 static struct request *q_head, *q_tail;
@@ -161,7 +161,7 @@ static void *worker(void *arg)
 	for (;;) {
 		struct request *r;
 		struct oidc_identity *id = NULL;
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 		enum fc_status st;
 
 		pthread_mutex_lock(&q_mu);
@@ -284,7 +284,7 @@ static char *mint(const struct test_issuer *ti, const char *iss)
 static bool warm(const char *tok, const char *what)
 {
 	struct oidc_identity *id = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	enum fc_status st = oidc_verify(verifier, tok, strlen(tok), &id, &err);
 
 	oidc_identity_free(id);
@@ -306,8 +306,8 @@ static int report(int round, size_t n_flood, unsigned tenant_disc, double flood_
 	       "%zu refused\n",
 	       round, n_good_quiet, quiet_p99, n_good_loaded, loaded_p99,
 	       quiet_p99 > 0 ? loaded_p99 / quiet_p99 : 0.0, good_failed);
-	printf("round %d: slow issuer: %zu verified, %zu refused, slowest %.0f ms\n", round, slow_ok,
-	       slow_failed, slow_max_ms);
+	printf("round %d: slow issuer: %zu verified, %zu refused, slowest %.0f ms\n", round,
+	       slow_ok, slow_failed, slow_max_ms);
 	printf("round %d: tenants: %zu verified, %zu refused at once (FC_EUNAVAIL), %zu other; "
 	       "discovery requests %u (budget %.0f over %.1f s of flood)\n",
 	       round, flood_ok, flood_unavail, flood_other, tenant_disc, budget, flood_s);
@@ -330,7 +330,8 @@ static int report(int round, size_t n_flood, unsigned tenant_disc, double flood_
 		rc = 1;
 	}
 	if (max_pendings > 2) {
-		fprintf(stderr, "FAIL: a request was answered FC_EPENDING %zu times\n", max_pendings);
+		fprintf(stderr, "FAIL: a request was answered FC_EPENDING %zu times\n",
+			max_pendings);
 		rc = 1;
 	}
 	*fast = loaded_p99 <= 2 * quiet_p99;
@@ -357,7 +358,7 @@ static void results_reset(void)
 static int run_round(int round, const struct cfg_identity *cfg, const struct oidc_options *o,
 		     const char *good, const char *slow, bool *fast)
 {
-	char *flood[MAX_FLOOD] = { 0 };
+	char *flood[MAX_FLOOD] = {0};
 	pthread_t th[WORKERS];
 	int64_t fs = 0, fe = 0, drain_until;
 	size_t n_flood = 0;
@@ -411,7 +412,7 @@ int main(int argc, char **argv)
 {
 	struct cfg_identity *cfg = NULL;
 	struct oidc_options o;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *cfg_text = NULL, *good = NULL, *slow = NULL;
 	bool fast = false;
 	int rc = 1;
@@ -453,8 +454,9 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!fast) {
-		fprintf(stderr, "FAIL: the good issuer's p99 was over twice its quiet p99 in each "
-				"of %d rounds\n",
+		fprintf(stderr,
+			"FAIL: the good issuer's p99 was over twice its quiet p99 in each "
+			"of %d rounds\n",
 			ROUNDS);
 		goto out;
 	}

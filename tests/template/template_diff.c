@@ -114,7 +114,7 @@ static int check_case(json_t *c)
 	bool exec_error = json_is_true(json_object_get(c, "fulcrum_exec_error"));
 	unsigned char *tbuf = NULL, *want = NULL;
 	size_t tlen = 0, wlen = 0;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	const char *got;
 	char *out = NULL;
 	int ok = 0;

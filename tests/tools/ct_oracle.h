@@ -69,8 +69,9 @@ static bool oracle_tbs_match(X509 *final, X509 *precert, char *why, size_t cap)
 	a = oracle_tbs_without(final, NID_ct_precert_scts, &alen);
 	b = oracle_tbs_without(precert, NID_ct_precert_poison, &blen);
 	if (a == NULL || b == NULL || alen != blen || memcmp(a, b, (size_t)alen) != 0) {
-		snprintf(why, cap, "TBS(final) - SCT list != TBS(precert) - poison (%d vs %d bytes)",
-			 alen, blen);
+		snprintf(why, cap,
+			 "TBS(final) - SCT list != TBS(precert) - poison (%d vs %d bytes)", alen,
+			 blen);
 		goto out;
 	}
 	ok = true;
@@ -126,7 +127,8 @@ static CTLOG_STORE *oracle_store(EVP_PKEY *const *keys, size_t n)
 		ok = false;
 	else if (f == NULL && fd >= 0)
 		close(fd);
-	if (ok && ((store = CTLOG_STORE_new()) == NULL || CTLOG_STORE_load_file(store, path) != 1)) {
+	if (ok &&
+	    ((store = CTLOG_STORE_new()) == NULL || CTLOG_STORE_load_file(store, path) != 1)) {
 		CTLOG_STORE_free(store);
 		store = NULL;
 	}
@@ -141,8 +143,8 @@ static CTLOG_STORE *oracle_store(EVP_PKEY *const *keys, size_t n)
  * SCT_VALIDATION_STATUS_VALID; which[i] (may be NULL) receives the index
  * in keys of the log of SCT i. Returns true, or false with why.
  */
-static bool oracle_openssl_validate_logs(X509 *leaf, X509 *issuer, EVP_PKEY *const *keys,
-					 size_t n, int want, int *which, char *why, size_t cap)
+static bool oracle_openssl_validate_logs(X509 *leaf, X509 *issuer, EVP_PKEY *const *keys, size_t n,
+					 int want, int *which, char *why, size_t cap)
 {
 	STACK_OF(SCT) *scts = X509_get_ext_d2i(leaf, NID_ct_precert_scts, NULL, NULL);
 	CTLOG_STORE *store = NULL;
@@ -180,7 +182,8 @@ static bool oracle_openssl_validate_logs(X509 *leaf, X509 *issuer, EVP_PKEY *con
 		for (size_t k = 0; which != NULL && k < n; k++) {
 			unsigned char *spki = NULL, h[32];
 			int len = i2d_PUBKEY(keys[k], &spki);
-			if (len > 0 && EVP_Digest(spki, (size_t)len, h, NULL, EVP_sha256(), NULL) == 1 &&
+			if (len > 0 &&
+			    EVP_Digest(spki, (size_t)len, h, NULL, EVP_sha256(), NULL) == 1 &&
 			    id_len == 32 && memcmp(h, id, 32) == 0)
 				which[i] = (int)k;
 			OPENSSL_free(spki);
@@ -197,7 +200,7 @@ out:
 
 /* The same with one trusted log and exactly one SCT. */
 static inline bool oracle_openssl_validate(X509 *leaf, X509 *issuer, EVP_PKEY *log_key, char *why,
-				    size_t cap)
+					   size_t cap)
 {
 	return oracle_openssl_validate_logs(leaf, issuer, &log_key, 1, 1, NULL, why, cap);
 }

@@ -79,8 +79,8 @@ struct req {
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type,
 			     const char *body, const char *retry_after)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
-								MHD_RESPMEM_MUST_COPY);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 
 	if (type)
@@ -97,7 +97,8 @@ static bool sign(EVP_PKEY *key, const uint8_t *msg, size_t len, uint8_t **sig, s
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	bool ok = md && EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) == 1 &&
 		  EVP_DigestSign(md, NULL, sig_len, msg, len) == 1 &&
-		  (*sig = malloc(*sig_len)) != NULL && EVP_DigestSign(md, *sig, sig_len, msg, len) == 1;
+		  (*sig = malloc(*sig_len)) != NULL &&
+		  EVP_DigestSign(md, *sig, sig_len, msg, len) == 1;
 
 	EVP_MD_CTX_free(md);
 	return ok;
@@ -142,7 +143,8 @@ static enum MHD_Result add_pre_chain(struct MHD_Connection *conn, const struct f
 
 	fc_buf_init(&sd, 0);
 	if (!json_is_array(chain) || json_array_size(chain) < 2 ||
-	    !json_is_string(json_array_get(chain, 0)) || !json_is_string(json_array_get(chain, 1)) ||
+	    !json_is_string(json_array_get(chain, 0)) ||
+	    !json_is_string(json_array_get(chain, 1)) ||
 	    !fc_b64_decode_any(json_string_value(json_array_get(chain, 0)),
 			       json_string_length(json_array_get(chain, 0)), &pre_der, &pre_len) ||
 	    !fc_b64_decode_any(json_string_value(json_array_get(chain, 1)),
@@ -246,7 +248,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	}
 	if (strcmp(url, "/fake/mode") == 0) {
 		const char *set = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "set");
-		const char *dm = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "delay_ms");
+		const char *dm =
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "delay_ms");
 		pthread_mutex_lock(&lock);
 		if (set && strlen(set) < sizeof(mode))
 			snprintf(mode, sizeof(mode), "%s", set);
@@ -289,7 +292,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply(conn, 503, "text/plain", "fake_ctlog: no longer hanging", "0");
 	if (strcmp(m, "400") == 0)
 		return reply(conn, 400, "text/plain",
-			     "fake_ctlog: chain does not chain to a known root (test mode 400)", NULL);
+			     "fake_ctlog: chain does not chain to a known root (test mode 400)",
+			     NULL);
 	if (strcmp(m, "503") == 0)
 		return reply(conn, 503, "text/plain", "fake_ctlog: pool full (test mode 503)", "0");
 	if (strcmp(m, "500") == 0)
@@ -333,7 +337,8 @@ static void load_roots(const char *path)
 		unsigned char *der = NULL;
 		int len = i2d_X509(x, &der);
 		char *b64 = fc_b64_encode(der, (size_t)len);
-		json_array_append_new(json_object_get(roots_json, "certificates"), json_string(b64));
+		json_array_append_new(json_object_get(roots_json, "certificates"),
+				      json_string(b64));
 		free(b64);
 		OPENSSL_free(der);
 		X509_free(x);
@@ -377,8 +382,9 @@ static int check_main(int argc, char **argv)
 			want = atoi(argv[i + 1]);
 	}
 	if (!cert || !issuer || n_keys == 0 || want < 1 || want > 8) {
-		fprintf(stderr, "usage: fake_ctlog check --cert L --issuer I --log-key K [--log-key K2 "
-				"...] [--scts N] [--precert P]\n");
+		fprintf(stderr,
+			"usage: fake_ctlog check --cert L --issuer I --log-key K [--log-key K2 "
+			"...] [--scts N] [--precert P]\n");
 		return 2;
 	}
 	leaf = read_pem_cert(cert);
@@ -459,7 +465,8 @@ int main(int argc, char **argv)
 	if ((log_key = p256()) == NULL || (other_key = p256()) == NULL ||
 	    ct_key_hash(log_key, log_id) != FC_OK || ct_key_hash(other_key, other_id) != FC_OK)
 		return 1;
-	if ((f = fopen(key_out, "w")) == NULL || PEM_write_PUBKEY(f, log_key) != 1 || fclose(f) != 0)
+	if ((f = fopen(key_out, "w")) == NULL || PEM_write_PUBKEY(f, log_key) != 1 ||
+	    fclose(f) != 0)
 		return 1;
 	roots_json = json_pack("{s:[]}", "certificates");
 	if (roots)
@@ -473,17 +480,18 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-				     MHD_USE_POLL,
-			     0, NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed,
-			     NULL, MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_CONNECTION_TIMEOUT,
-			     120u, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
+	d = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL, 0,
+		NULL, NULL, handle, NULL, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_END);
 	if (d == NULL) {
 		fprintf(stderr, "fake_ctlog: cannot start\n");
 		return 1;
 	}
 	{
-		const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
 		char tmp[4096];
 		snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
 		if ((f = fopen(tmp, "w")) == NULL || fprintf(f, "%u\n", info->port) < 0 ||

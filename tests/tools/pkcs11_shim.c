@@ -37,7 +37,7 @@ static struct timespec ctl_mtime;
 static ino_t ctl_ino;
 static off_t ctl_size = -1;
 static CK_RV fault_rv;
-static long fault_left;   /* > 0: that many C_Sign failures; -1: until cleared */
+static long fault_left; /* > 0: that many C_Sign failures; -1: until cleared */
 
 static const struct {
 	const char *name;

@@ -98,8 +98,7 @@ static int steal_link(pid_t net)
 		socklen_t len = sizeof(cred);
 		int n = atoi(de->d_name), dup;
 
-		if (de->d_name[0] == '.' ||
-		    (dup = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0)) < 0)
+		if (de->d_name[0] == '.' || (dup = (int)syscall(SYS_pidfd_getfd, pidfd, n, 0)) < 0)
 			continue;
 		if (getsockopt(dup, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.pid == sup)
 			fd = dup;
@@ -167,8 +166,8 @@ static bool roundtrip(int fd, uint16_t type, uint32_t key_id, const struct fc_bu
 
 /* SIGN o: the answer's type, the refusal reason (REFUSED) and the
  * signature (SIGNED, malloc'd). */
-static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t *code,
-		     char *text, size_t n, uint8_t **sig, size_t *sig_len)
+static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t *code, char *text,
+		     size_t n, uint8_t **sig, size_t *sig_len)
 {
 	struct hsm_sign_ctx ctx = {.kind = o->kind, .token_id = o->token_id};
 	struct fc_buf p;
@@ -185,7 +184,8 @@ static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t 
 		if (type == SIGNER_MSG_REFUSED || type == SIGNER_MSG_FAILED)
 			sg_code_text_decode(ap, ans.len, code, text, n);
 		fc_rd_init(&r, ap, ans.len);
-		if (type == SIGNER_MSG_SIGNED && sig != NULL && fc_rd_vec(&r, 2, 1, 4096, &s, sig_len)) {
+		if (type == SIGNER_MSG_SIGNED && sig != NULL &&
+		    fc_rd_vec(&r, 2, 1, 4096, &s, sig_len)) {
 			*sig = malloc(*sig_len);
 			memcpy(*sig, s, *sig_len);
 		}
@@ -196,8 +196,8 @@ static uint16_t sign(int fd, uint32_t key_id, const struct tbs_out *o, uint16_t 
 }
 
 /* A valid TBS must be signed, by the CA key. */
-static void expect_signed(int fd, uint32_t key_id, const struct tbs_env *e,
-			  const struct tbs_out *o, const char *what)
+static void expect_signed(int fd, uint32_t key_id, const struct tbs_env *e, const struct tbs_out *o,
+			  const char *what)
 {
 	uint8_t *sig = NULL;
 	size_t sig_len = 0;
@@ -206,7 +206,8 @@ static void expect_signed(int fd, uint32_t key_id, const struct tbs_env *e,
 	uint16_t type = sign(fd, key_id, o, &code, text, sizeof(text), &sig, &sig_len);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	bool good = type == SIGNER_MSG_SIGNED && md != NULL &&
-		    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, X509_get0_pubkey(e->issuer)) == 1 &&
+		    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL,
+					 X509_get0_pubkey(e->issuer)) == 1 &&
 		    EVP_DigestVerify(md, sig, sig_len, o->der, o->len) == 1;
 
 	if (good)
@@ -247,7 +248,8 @@ static void run_rules(int fd, uint32_t key_id, const struct tbs_env *e)
 		BAD("cannot build a valid certificate");
 		return;
 	}
-	expect_signed(fd, key_id, e, &pre, e->ct ? "a valid precertificate" : "a valid certificate");
+	expect_signed(fd, key_id, e, &pre,
+		      e->ct ? "a valid precertificate" : "a valid certificate");
 	expect_refused(fd, key_id, &pre, "the same serial again", SIGNER_REFUSE_SERIAL_REUSED);
 	if (e->ct) {
 		expect_signed(fd, key_id, e, &fin, "its final certificate (SCT list for poison)");
@@ -292,9 +294,9 @@ static X509 *first_cert(const char *path)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"pid", required_argument, NULL, 'p'}, {"chain", required_argument, NULL, 'c'},
+		{"pid", required_argument, NULL, 'p'},	    {"chain", required_argument, NULL, 'c'},
 		{"lifetime", required_argument, NULL, 'l'}, {"ct", no_argument, NULL, 't'},
-		{"key-id", required_argument, NULL, 'k'}, {NULL, 0, NULL, 0},
+		{"key-id", required_argument, NULL, 'k'},   {NULL, 0, NULL, 0},
 	};
 	struct tbs_env e = {.lifetime_s = 600};
 	const char *chain = NULL;
@@ -312,7 +314,8 @@ int main(int argc, char **argv)
 		default: return 2;
 		}
 	}
-	if (net <= 0 || optind != argc - 1 || (strcmp(argv[optind], "rules") == 0 && chain == NULL)) {
+	if (net <= 0 || optind != argc - 1 ||
+	    (strcmp(argv[optind], "rules") == 0 && chain == NULL)) {
 		fprintf(stderr, "usage: signer_probe --pid NETPID --chain CHAIN.pem [--lifetime S] "
 				"[--ct] [--key-id N] rules|garbage|oversize\n");
 		return 2;
@@ -338,7 +341,7 @@ int main(int argc, char **argv)
 		EVP_PKEY_free(e.client_key);
 	} else if (strcmp(argv[optind], "garbage") == 0) {
 		static const uint8_t junk[SIGNER_HDR_LEN] = {0xde, 0xad, 0xbe, 0xef, 1, 2, 3, 4,
-							     5, 6, 7, 8, 0, 0, 0, 0};
+							     5,	   6,	 7,    8,    0, 0, 0, 0};
 		expect_exit(fd, junk, sizeof(junk), "a header that is not one");
 	} else {
 		struct fc_buf b;

@@ -20,15 +20,15 @@
 
 /* What every case builds on. */
 struct tbs_env {
-	X509 *issuer;          /* the issuing CA certificate */
-	EVP_PKEY *client_key;  /* a P-256 client key */
+	X509 *issuer;	      /* the issuing CA certificate */
+	EVP_PKEY *client_key; /* a P-256 client key */
 	int lifetime_s;
-	bool ct;               /* the signer's certificates go through a CT log */
+	bool ct; /* the signer's certificates go through a CT log */
 };
 
 /* One TBS to send. */
 struct tbs_out {
-	uint8_t *der;          /* malloc'd */
+	uint8_t *der; /* malloc'd */
 	size_t len;
 	enum hsm_sign_kind kind;
 	const char *token_id;
@@ -171,12 +171,12 @@ static size_t tbs_sct_list(uint8_t *out)
 	size_t n = 0, o = 0;
 	uint64_t ts = (uint64_t)fc_now_ms();
 
-	sct[n++] = 0;                           /* v1 */
-	memset(sct + n, 0xab, 32), n += 32;     /* log id */
+	sct[n++] = 0;			    /* v1 */
+	memset(sct + n, 0xab, 32), n += 32; /* log id */
 	for (int i = 7; i >= 0; i--)
 		sct[n++] = (uint8_t)(ts >> (8 * i));
-	sct[n++] = 0, sct[n++] = 0;             /* no extensions */
-	sct[n++] = 4, sct[n++] = 3;             /* SHA-256, ECDSA */
+	sct[n++] = 0, sct[n++] = 0; /* no extensions */
+	sct[n++] = 4, sct[n++] = 3; /* SHA-256, ECDSA */
 	sct[n++] = 0, sct[n++] = 8;
 	memset(sct + n, 0x30, 8), n += 8;
 	out[o++] = 0x04, out[o++] = (uint8_t)(n + 4);
@@ -208,7 +208,7 @@ static void tbs_to_final(X509 *x)
 
 enum tbs_mut {
 	MUT_NONE,
-	MUT_TRAILING,       /* a byte after the TBS */
+	MUT_TRAILING, /* a byte after the TBS */
 	MUT_VERSION1,
 	MUT_SERIAL_SHORT,
 	MUT_SIG_ALG,
@@ -319,18 +319,18 @@ static void tbs_set_serial_bytes(X509 *x, size_t n)
 /* Mutations on the certificate, before its TBS is taken. */
 static void tbs_mutate_x509(const struct tbs_env *e, X509 *x, enum tbs_mut m)
 {
-	static const uint8_t eku_server[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-					     0x05, 0x05, 0x07, 0x03, 0x01};
+	static const uint8_t eku_server[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+					     0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 	static const uint8_t ku_certsign[] = {0x03, 0x02, 0x02, 0x04};
 	static const uint8_t bc_ca[] = {0x30, 0x03, 0x01, 0x01, 0xff};
 	static const uint8_t san_two[] = {0x30, 0x26, 0x81, 0x11, 'a', 'l', 'i', 'c', 'e', '@',
-					  'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm',
-					  0x81, 0x11, 'm', 'a', 'l', 'l', 'y', '@', 'e', 'x', 'a',
-					  'm', 'p', 'l', 'e', '.', 'c', 'o', 'm'};
-	static const uint8_t san_dns[] = {0x30, 0x0d, 0x82, 0x0b, 'e', 'x', 'a', 'm', 'p',
-					  'l', 'e', '.', 'c', 'o', 'm'};
-	static const uint8_t other_id[] = {0x30, 0x16, 0x80, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-					   10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20};
+					  'e',	'x',  'a',  'm',  'p', 'l', 'e', '.', 'c', 'o',
+					  'm',	0x81, 0x11, 'm',  'a', 'l', 'l', 'y', '@', 'e',
+					  'x',	'a',  'm',  'p',  'l', 'e', '.', 'c', 'o', 'm'};
+	static const uint8_t san_dns[] = {0x30, 0x0d, 0x82, 0x0b, 'e', 'x', 'a', 'm',
+					  'p',	'l',  'e',  '.',  'c', 'o', 'm'};
+	static const uint8_t other_id[] = {0x30, 0x16, 0x80, 0x14, 1,  2,  3,  4,  5,  6,  7,  8,
+					   9,	 10,   11,   12,   13, 14, 15, 16, 17, 18, 19, 20};
 	static const uint8_t raw_issuer[] = {'h', 't', 't', 'p', 's', ':', '/', '/', 'x'};
 	uint8_t sct[128];
 	int64_t nb = fc_now();
@@ -345,24 +345,37 @@ static void tbs_mutate_x509(const struct tbs_env *e, X509 *x, enum tbs_mut m)
 		break;
 	case MUT_NOT_BEFORE_OLD:
 		X509_time_adj_ex(X509_getm_notBefore(x), 0, -3600, &(time_t){(time_t)nb});
-		X509_time_adj_ex(X509_getm_notAfter(x), 0, -3600 + e->lifetime_s, &(time_t){(time_t)nb});
+		X509_time_adj_ex(X509_getm_notAfter(x), 0, -3600 + e->lifetime_s,
+				 &(time_t){(time_t)nb});
 		break;
 	case MUT_SUBJECT: tbs_set_name(x, false, "evil"); break;
 	case MUT_KEY_P224: tbs_set_key(x, "EC", "P-224", 0); break;
 	case MUT_KEY_RSA1024: tbs_set_key(x, "RSA", NULL, 1024); break;
-	case MUT_EXT_UNKNOWN: tbs_add_oid_ext(x, "1.2.3.4.5", 0, (const uint8_t *)"\x05\x00", 2); break;
+	case MUT_EXT_UNKNOWN:
+		tbs_add_oid_ext(x, "1.2.3.4.5", 0, (const uint8_t *)"\x05\x00", 2);
+		break;
 	case MUT_EXT_DUPLICATE:
 		tbs_add_oid_ext(x, "2.5.29.37", 0, eku_server, sizeof(eku_server));
 		break;
 	case MUT_EXT_MISSING_KU: tbs_drop_ext(x, NID_key_usage); break;
-	case MUT_BASIC_CONSTRAINTS_CA: tbs_set_ext(x, NID_basic_constraints, 1, bc_ca, sizeof(bc_ca)); break;
-	case MUT_KU_CERTSIGN: tbs_set_ext(x, NID_key_usage, 1, ku_certsign, sizeof(ku_certsign)); break;
+	case MUT_BASIC_CONSTRAINTS_CA:
+		tbs_set_ext(x, NID_basic_constraints, 1, bc_ca, sizeof(bc_ca));
+		break;
+	case MUT_KU_CERTSIGN:
+		tbs_set_ext(x, NID_key_usage, 1, ku_certsign, sizeof(ku_certsign));
+		break;
 	case MUT_KU_NOT_CRITICAL: tbs_flip_crit(x, NID_key_usage); break;
-	case MUT_EKU_SERVERAUTH: tbs_set_ext(x, NID_ext_key_usage, 0, eku_server, sizeof(eku_server)); break;
-	case MUT_SAN_TWO_NAMES: tbs_set_ext(x, NID_subject_alt_name, 1, san_two, sizeof(san_two)); break;
+	case MUT_EKU_SERVERAUTH:
+		tbs_set_ext(x, NID_ext_key_usage, 0, eku_server, sizeof(eku_server));
+		break;
+	case MUT_SAN_TWO_NAMES:
+		tbs_set_ext(x, NID_subject_alt_name, 1, san_two, sizeof(san_two));
+		break;
 	case MUT_SAN_DNS: tbs_set_ext(x, NID_subject_alt_name, 1, san_dns, sizeof(san_dns)); break;
 	case MUT_SAN_NOT_CRITICAL: tbs_flip_crit(x, NID_subject_alt_name); break;
-	case MUT_AKI_OTHER: tbs_set_ext(x, NID_authority_key_identifier, 0, other_id, sizeof(other_id)); break;
+	case MUT_AKI_OTHER:
+		tbs_set_ext(x, NID_authority_key_identifier, 0, other_id, sizeof(other_id));
+		break;
 	case MUT_SKI_OTHER: tbs_set_ext(x, NID_subject_key_identifier, 0, other_id + 2, 22); break;
 	case MUT_SIGSTORE_CRITICAL:
 		tbs_add_oid_ext(x, "1.3.6.1.4.1.57264.1.9", 1, (const uint8_t *)"\x0c\x01x", 3);
@@ -372,7 +385,8 @@ static void tbs_mutate_x509(const struct tbs_env *e, X509 *x, enum tbs_mut m)
 		break;
 	case MUT_POISON_ON_CERT:
 		if (!e->ct) /* a precertificate has it already */
-			tbs_add_oid_ext(x, "1.3.6.1.4.1.11129.2.4.3", 1, (const uint8_t *)"\x05\x00", 2);
+			tbs_add_oid_ext(x, "1.3.6.1.4.1.11129.2.4.3", 1,
+					(const uint8_t *)"\x05\x00", 2);
 		break;
 	case MUT_SCT_LIST_NO_CT:
 		if (e->ct) { /* a final certificate whose precertificate was never signed */

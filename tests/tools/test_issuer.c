@@ -56,11 +56,11 @@
 
 #include "common.h"
 
-#define MAX_BODY (64 * 1024)            /* request body cap */
-#define HUGE_BYTES (50u * 1024 * 1024)  /* "huge" JWKS size */
-#define SLOW_DELAY_S 15                 /* "slow" JWKS delay */
-#define HANG_S 600                      /* "hang": until stopped, in practice */
-#define MAX_DELAY_MS 600000             /* cap on the *_delay_ms controls */
+#define MAX_BODY (64 * 1024)	       /* request body cap */
+#define HUGE_BYTES (50u * 1024 * 1024) /* "huge" JWKS size */
+#define SLOW_DELAY_S 15		       /* "slow" JWKS delay */
+#define HANG_S 600		       /* "hang": until stopped, in practice */
+#define MAX_DELAY_MS 600000	       /* cap on the *_delay_ms controls */
 #define TENANT_PREFIX "/tenant/"
 #define TENANT_NAME_MAX 128
 #define DEFAULT_EXP_S 600
@@ -75,14 +75,14 @@ struct key_def {
 };
 
 static const struct key_def key_defs[] = {
-	{ "rsa", "rsa", KT_RSA, true },
-	{ "ec256", "ec256", KT_EC256, true },
-	{ "ec384", "ec384", KT_EC384, true },
-	{ "ec521", "ec521", KT_EC521, true },
-	{ "ed25519", "ed25519", KT_ED25519, true },
+	{"rsa", "rsa", KT_RSA, true},
+	{"ec256", "ec256", KT_EC256, true},
+	{"ec384", "ec384", KT_EC384, true},
+	{"ec521", "ec521", KT_EC521, true},
+	{"ed25519", "ed25519", KT_ED25519, true},
 	/* Not published, but carrying a published kid ("signature from another key"). */
-	{ "rogue-rsa", "rsa", KT_RSA, false },
-	{ "rogue-ec256", "ec256", KT_EC256, false },
+	{"rogue-rsa", "rsa", KT_RSA, false},
+	{"rogue-ec256", "ec256", KT_EC256, false},
 };
 #define N_KEYS (sizeof(key_defs) / sizeof(key_defs[0]))
 
@@ -108,19 +108,19 @@ static enum disc_mode tenant_mode = DISC_OK; /* every tenant's discovery */
 static unsigned discovery_delay_ms, tenant_delay_ms;
 static char *discovery_issuer; /* NULL: the real issuer */
 static char *cache_control;    /* NULL: no header */
-static json_t *algs;           /* NULL: default list */
+static json_t *algs;	       /* NULL: default list */
 static enum redirect_mode jwks_redirect = REDIR_NONE;
-static bool jwk_alg = true;    /* publish "alg" in each JWK */
+static bool jwk_alg = true; /* publish "alg" in each JWK */
 static unsigned n_discovery, n_jwks, n_jwks_real, n_mint, n_tenant_discovery, n_tenant_jwks;
 
 /* Set once at start. */
-static char *issuer;        /* as advertised and used as default iss */
-static char *issuer_base;   /* issuer without trailing '/' */
-static char *issuer_path;   /* path part of issuer_base, "" for none */
+static char *issuer;	  /* as advertised and used as default iss */
+static char *issuer_base; /* issuer without trailing '/' */
+static char *issuer_path; /* path part of issuer_base, "" for none */
 static unsigned listen_port;
 
-static const char *const default_algs[] = { "RS256", "ES256", "ES384", "ES512", "EdDSA",
-					    "PS256", "PS384", "PS512" };
+static const char *const default_algs[] = {"RS256", "ES256", "ES384", "ES512",
+					   "EdDSA", "PS256", "PS384", "PS512"};
 
 /* --- keys ------------------------------------------------------------------ */
 
@@ -227,15 +227,15 @@ static json_t *key_to_jwk_locked(const struct key *k)
 	case KT_EC256:
 	case KT_EC384:
 	case KT_EC521: {
-		static const char *const crv[] = { "P-256", "P-384", "P-521" };
+		static const char *const crv[] = {"P-256", "P-384", "P-521"};
 		size_t n = ec_coord_len(k->def->type);
 
 		if (EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &a) != 1 ||
 		    EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &b) != 1)
 			goto out;
 		ok = json_object_set_new(j, "kty", json_string("EC")) == 0 &&
-		     json_object_set_new(j, "crv",
-					 json_string(crv[k->def->type - KT_EC256])) == 0 &&
+		     json_object_set_new(j, "crv", json_string(crv[k->def->type - KT_EC256])) ==
+			     0 &&
 		     set_b64_bn(j, "x", a, n) && set_b64_bn(j, "y", b, n);
 		break;
 	}
@@ -441,8 +441,8 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status, co
 
 static enum MHD_Result reply_redirect(struct MHD_Connection *c, const char *location)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
-								 MHD_RESPMEM_PERSISTENT);
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (r == NULL)
@@ -657,8 +657,7 @@ static enum MHD_Result handle_jwks(struct MHD_Connection *c, bool real)
 		else
 			ret = reply(c, MHD_HTTP_OK, "application/json", text, strlen(text), cc);
 		break;
-	default:
-		ret = MHD_NO;
+	default: ret = MHD_NO;
 	}
 out:
 	free(loc);
@@ -729,7 +728,8 @@ static enum MHD_Result handle_mint(struct MHD_Connection *c, const char *body, s
 		}
 		defaults = json_is_true(v);
 	}
-	if ((v = json_object_get(req, "key")) != NULL && (key_name = json_string_value(v)) == NULL) {
+	if ((v = json_object_get(req, "key")) != NULL &&
+	    (key_name = json_string_value(v)) == NULL) {
 		why = "key must be a string";
 		goto bad;
 	}
@@ -784,7 +784,8 @@ static enum MHD_Result handle_mint(struct MHD_Connection *c, const char *body, s
 			why = "raw_payload must be a string";
 			goto bad;
 		}
-		p64 = fc_b64url_encode((const uint8_t *)json_string_value(v), json_string_length(v));
+		p64 = fc_b64url_encode((const uint8_t *)json_string_value(v),
+				       json_string_length(v));
 	} else {
 		if (defaults) {
 			int64_t now = fc_now();
@@ -794,7 +795,8 @@ static enum MHD_Result handle_mint(struct MHD_Connection *c, const char *body, s
 			if (json_object_get(claims, "iat") == NULL)
 				json_object_set_new(claims, "iat", json_integer(now));
 			if (json_object_get(claims, "exp") == NULL)
-				json_object_set_new(claims, "exp", json_integer(now + DEFAULT_EXP_S));
+				json_object_set_new(claims, "exp",
+						    json_integer(now + DEFAULT_EXP_S));
 			if (json_object_get(claims, "aud") == NULL)
 				json_object_set_new(claims, "aud", json_string("sigstore"));
 			if (json_object_get(claims, "sub") == NULL)
@@ -855,7 +857,7 @@ out:
 /* "ok", "down" or "hang" into *mode; false if v is none of them. */
 static bool parse_disc_mode(const json_t *v, int *mode)
 {
-	static const char *const names[] = { "ok", "down", "hang" };
+	static const char *const names[] = {"ok", "down", "hang"};
 
 	for (size_t i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names); i++)
 		if (strcmp(json_string_value(v), names[i]) == 0) {
@@ -878,8 +880,8 @@ static bool parse_delay(const json_t *v, long *ms)
 /* The controls of the issuer's and its tenants' discovery: "discovery",
  * "tenant_discovery" (ok, down, hang), "discovery_delay_ms",
  * "tenant_delay_ms"; -1 where absent. NULL, or why the request is bad. */
-static const char *parse_discovery_controls(const json_t *req, int *disc, int *tdisc,
-					    long *delay, long *tdelay)
+static const char *parse_discovery_controls(const json_t *req, int *disc, int *tdisc, long *delay,
+					    long *tdelay)
 {
 	const json_t *v;
 
@@ -906,9 +908,9 @@ static const char *parse_discovery_controls(const json_t *req, int *disc, int *t
  */
 static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body, size_t len)
 {
-	static const char *const jwks_names[] = { "ok", "down", "huge", "huge-cl", "slow",
-						  "garbage", "hang" };
-	static const char *const redir_names[] = { "none", "same-origin", "cross-origin" };
+	static const char *const jwks_names[] = {"ok",	 "down",    "huge", "huge-cl",
+						 "slow", "garbage", "hang"};
+	static const char *const redir_names[] = {"none", "same-origin", "cross-origin"};
 	json_error_t jerr;
 	json_t *req = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	json_t *v, *di, *cc, *al;
@@ -924,7 +926,8 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 		goto bad;
 	}
 	if ((v = json_object_get(req, "jwks")) != NULL) {
-		for (size_t i = 0; json_is_string(v) && i < sizeof(jwks_names) / sizeof(*jwks_names); i++)
+		for (size_t i = 0;
+		     json_is_string(v) && i < sizeof(jwks_names) / sizeof(*jwks_names); i++)
 			if (strcmp(json_string_value(v), jwks_names[i]) == 0)
 				jm = (int)i;
 		if (jm < 0) {
@@ -933,7 +936,8 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 		}
 	}
 	if ((v = json_object_get(req, "jwks_redirect")) != NULL) {
-		for (size_t i = 0; json_is_string(v) && i < sizeof(redir_names) / sizeof(*redir_names); i++)
+		for (size_t i = 0;
+		     json_is_string(v) && i < sizeof(redir_names) / sizeof(*redir_names); i++)
 			if (strcmp(json_string_value(v), redir_names[i]) == 0)
 				rm = (int)i;
 		if (rm < 0) {
@@ -958,11 +962,11 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 			why = "algs must be an array of strings or null";
 			goto bad;
 		}
-		json_array_foreach (al, i, v)
-			if (!json_is_string(v)) {
-				why = "algs must be an array of strings or null";
-				goto bad;
-			}
+		json_array_foreach(al, i, v) if (!json_is_string(v))
+		{
+			why = "algs must be an array of strings or null";
+			goto bad;
+		}
 	}
 	if ((v = json_object_get(req, "rotate")) != NULL && !json_is_boolean(v)) {
 		why = "rotate must be a boolean";
@@ -1018,7 +1022,8 @@ static enum MHD_Result handle_control(struct MHD_Connection *c, const char *body
 	if ((v = json_object_get(req, "jwk_alg")) != NULL)
 		jwk_alg = json_is_true(v);
 	if (json_is_true(json_object_get(req, "reset_stats")))
-		n_discovery = n_jwks = n_jwks_real = n_mint = n_tenant_discovery = n_tenant_jwks = 0;
+		n_discovery = n_jwks = n_jwks_real = n_mint = n_tenant_discovery = n_tenant_jwks =
+			0;
 	if (rotate) {
 		keys_free(keys);
 		memcpy(keys, fresh, sizeof(keys));
@@ -1033,8 +1038,8 @@ bad:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_data_size, void **con_cls)
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
 {
 	struct req *r = *con_cls;
 	size_t plen = strlen(issuer_path);
@@ -1189,7 +1194,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	listen_port = ntohs(sa.sin_port);
-	issuer = issuer_arg ? fc_xstrdup(issuer_arg) : fc_xasprintf("http://127.0.0.1:%u", listen_port);
+	issuer = issuer_arg ? fc_xstrdup(issuer_arg)
+			    : fc_xasprintf("http://127.0.0.1:%u", listen_port);
 	issuer_base = fc_xstrdup(issuer);
 	for (size_t n = strlen(issuer_base); n > 0 && issuer_base[n - 1] == '/'; n--)
 		issuer_base[n - 1] = '\0';
@@ -1199,13 +1205,12 @@ int main(int argc, char **argv)
 		p = p ? strchr(p + 3, '/') : NULL;
 		issuer_path = fc_xstrdup(p ? p : "");
 	}
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-				     MHD_USE_ERROR_LOG,
-			     0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
-			     MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-			     MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED,
-			     on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			     MHD_OPTION_END);
+	d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, lfd,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+		MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
 	if (d == NULL) {
 		fc_log(LOG_ERR, "test-issuer: cannot start the HTTP daemon");
 		goto out;

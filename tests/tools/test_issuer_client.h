@@ -30,8 +30,8 @@
 struct test_issuer {
 	pid_t pid;
 	unsigned port;
-	char url[64];        /* http://127.0.0.1:PORT */
-	char dir[64];        /* private temporary directory */
+	char url[64]; /* http://127.0.0.1:PORT */
+	char dir[64]; /* private temporary directory */
 	char port_file[128];
 };
 
@@ -166,7 +166,8 @@ static inline size_t test_issuer_collect(char *p, size_t size, size_t n, void *u
 
 /* POST body (or GET if body is NULL) to the issuer's path; returns the
  * body on 200 (caller frees), else NULL with a line on stderr. */
-static inline char *test_issuer_call(const struct test_issuer *ti, const char *path, const char *body)
+static inline char *test_issuer_call(const struct test_issuer *ti, const char *path,
+				     const char *body)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");

@@ -61,7 +61,10 @@ static void der_tlv(struct der *d, uint8_t tag, const void *p, size_t n)
 
 /* --- identities ---------------------------------------------------------- */
 
-#define EXT(oid, v, enc) {(oid), (char *)(v), (enc)}
+#define EXT(oid, v, enc)                                                                           \
+	{                                                                                          \
+		(oid), (char *)(v), (enc)                                                          \
+	}
 #define SIGSTORE(x) "1.3.6.1.4.1.57264.1." #x
 
 static const char long_uri[] =
@@ -97,18 +100,27 @@ static struct oidc_extension username_exts[] = {
 	EXT(SIGSTORE(1), "https://idp.example.org", OIDC_EXT_RAW),
 	EXT(SIGSTORE(8), "https://idp.example.org", OIDC_EXT_UTF8),
 	/* non-ASCII: a UTF8String carries the UTF-8 bytes */
-	EXT(SIGSTORE(24), "J\xc3\xb6rg Z\xc3\xbc" "rcher", OIDC_EXT_UTF8),
+	EXT(SIGSTORE(24),
+	    "J\xc3\xb6rg Z\xc3\xbc"
+	    "rcher",
+	    OIDC_EXT_UTF8),
 };
 
 static struct oidc_identity identities[] = {
-	{.issuer = "https://accounts.example.com", .san_type = OIDC_SAN_EMAIL,
-	 .san = "alice@example.com", .extensions = email_exts,
+	{.issuer = "https://accounts.example.com",
+	 .san_type = OIDC_SAN_EMAIL,
+	 .san = "alice@example.com",
+	 .extensions = email_exts,
 	 .n_extensions = sizeof(email_exts) / sizeof(email_exts[0])},
-	{.issuer = "https://token.actions.githubusercontent.com", .san_type = OIDC_SAN_URI,
-	 .san = (char *)long_uri, .extensions = github_exts,
+	{.issuer = "https://token.actions.githubusercontent.com",
+	 .san_type = OIDC_SAN_URI,
+	 .san = (char *)long_uri,
+	 .extensions = github_exts,
 	 .n_extensions = sizeof(github_exts) / sizeof(github_exts[0])},
-	{.issuer = "https://idp.example.org", .san_type = OIDC_SAN_USERNAME,
-	 .san = "j\xc3\xb6rg!example.org", .extensions = username_exts,
+	{.issuer = "https://idp.example.org",
+	 .san_type = OIDC_SAN_USERNAME,
+	 .san = "j\xc3\xb6rg!example.org",
+	 .extensions = username_exts,
 	 .n_extensions = sizeof(username_exts) / sizeof(username_exts[0])},
 };
 #define N_IDENTITIES (sizeof(identities) / sizeof(identities[0]))
@@ -217,12 +229,8 @@ static void expected_san(const struct oidc_identity *id, struct der *out)
 	size_t len = strlen(id->san);
 
 	switch (id->san_type) {
-	case OIDC_SAN_EMAIL:
-		der_tlv(&gn, 0x81, id->san, len);
-		break;
-	case OIDC_SAN_URI:
-		der_tlv(&gn, 0x86, id->san, len);
-		break;
+	case OIDC_SAN_EMAIL: der_tlv(&gn, 0x81, id->san, len); break;
+	case OIDC_SAN_URI: der_tlv(&gn, 0x86, id->san, len); break;
 	case OIDC_SAN_USERNAME:
 		der_tlv(&u, 0x0c, id->san, len);
 		der_tlv(&v, 0xa0, u.b, u.n);
@@ -324,8 +332,8 @@ static void check_leaf(X509 *leaf, const struct oidc_identity *id, EVP_PKEY *sub
 		       const struct ca_kind *k)
 {
 	static const uint8_t ku_der[] = {0x03, 0x02, 0x07, 0x80};
-	static const uint8_t eku_der[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01,
-					  0x05, 0x05, 0x07, 0x03, 0x03};
+	static const uint8_t eku_der[] = {0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06,
+					  0x01, 0x05, 0x05, 0x07, 0x03, 0x03};
 	static const uint8_t null_der[] = {0x05, 0x00};
 	const ASN1_INTEGER *serial = X509_get0_serialNumber(leaf);
 	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
@@ -427,7 +435,8 @@ static void check_leaf(X509 *leaf, const struct oidc_identity *id, EVP_PKEY *sub
 		CHECK(ext_value_is(e, null_der, sizeof(null_der)));
 	}
 	CHECK(X509_get_ext_by_NID(leaf, NID_basic_constraints, -1) == -1);
-	CHECK(X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1) == (precert ? (int)n_exts - 1 : -1));
+	CHECK(X509_get_ext_by_NID(leaf, NID_ct_precert_poison, -1) ==
+	      (precert ? (int)n_exts - 1 : -1));
 	ERR_clear_error();
 }
 
@@ -464,7 +473,8 @@ static void check_tbs_without(X509 *pre, EVP_PKEY *issuer_key)
 	CHECK(n_after == n_before && memcmp(before, after, (size_t)n_before) == 0);
 	CHECK(X509_verify(pre, issuer_key) == 1);
 	/* the oracle: a copy with the poison deleted */
-	X509_EXTENSION_free(X509_delete_ext(copy, X509_get_ext_by_NID(copy, NID_ct_precert_poison, -1)));
+	X509_EXTENSION_free(
+		X509_delete_ext(copy, X509_get_ext_by_NID(copy, NID_ct_precert_poison, -1)));
 	n_tbs = i2d_re_X509_tbs(copy, &tbs_der);
 	CHECK(tbs != NULL && n_tbs > 0 && (size_t)n_tbs == tbs_len &&
 	      memcmp(tbs, tbs_der, tbs_len) == 0);
@@ -535,7 +545,8 @@ static void test_leaf_profile(void)
 				parsed = reparse(leaf);
 				CHECK(parsed != NULL);
 				if (parsed != NULL) {
-					CHECK(X509_verify(parsed, hsm_signer_public_key(signer)) == 1);
+					CHECK(X509_verify(parsed, hsm_signer_public_key(signer)) ==
+					      1);
 					check_leaf(parsed, &identities[i], ck, chain->certs[0],
 						   p.not_before, p.validity_s, p.precert,
 						   &ca_kinds[k]);
@@ -589,7 +600,8 @@ static void test_ephemeral_root(void)
 	ne = X509_NAME_get_entry(subj, 0);
 	CHECK(OBJ_obj2nid(X509_NAME_ENTRY_get_object(ne)) == NID_organizationName);
 	CHECK(ASN1_STRING_type(X509_NAME_ENTRY_get_data(ne)) == V_ASN1_PRINTABLESTRING);
-	CHECK_STR((const char *)ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(ne)), "sigstore.dev");
+	CHECK_STR((const char *)ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(ne)),
+		  "sigstore.dev");
 	ne = X509_NAME_get_entry(subj, 1);
 	CHECK(OBJ_obj2nid(X509_NAME_ENTRY_get_object(ne)) == NID_commonName);
 	CHECK_STR((const char *)ASN1_STRING_get0_data(X509_NAME_ENTRY_get_data(ne)),
@@ -697,8 +709,11 @@ static void test_leaf_refusals(struct hsm_signer *signer, X509 *issuer)
 					   .san = (char *)cases[i].san,
 					   .extensions = cases[i].exts,
 					   .n_extensions = cases[i].n};
-		struct ca_leaf_params p = {.identity = &id, .subject_key = ck, .issuer = issuer,
-					   .not_before = fc_now(), .validity_s = 600};
+		struct ca_leaf_params p = {.identity = &id,
+					   .subject_key = ck,
+					   .issuer = issuer,
+					   .not_before = fc_now(),
+					   .validity_s = 600};
 		struct fc_err err = {0};
 		X509 *leaf = NULL;
 
@@ -723,8 +738,10 @@ static void test_leaf_refusals(struct hsm_signer *signer, X509 *issuer)
 
 	/* serials: top bit cleared, never zero; the seam decides */
 	{
-		struct ca_leaf_params p = {.identity = &identities[0], .subject_key = ck,
-					   .issuer = issuer, .not_before = fc_now(),
+		struct ca_leaf_params p = {.identity = &identities[0],
+					   .subject_key = ck,
+					   .issuer = issuer,
+					   .not_before = fc_now(),
 					   .validity_s = 60};
 		struct fc_err err = {0};
 		X509 *leaf = NULL;
@@ -767,8 +784,10 @@ static void test_leaf_refusals(struct hsm_signer *signer, X509 *issuer)
 	{
 		X509 *bare = X509_new();
 		EVP_PKEY *bk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-		struct ca_leaf_params p = {.identity = &identities[0], .subject_key = ck,
-					   .issuer = bare, .not_before = fc_now(),
+		struct ca_leaf_params p = {.identity = &identities[0],
+					   .subject_key = ck,
+					   .issuer = bare,
+					   .not_before = fc_now(),
 					   .validity_s = 60};
 		struct fc_err err = {0};
 		X509 *leaf = NULL;
@@ -778,8 +797,10 @@ static void test_leaf_refusals(struct hsm_signer *signer, X509 *issuer)
 					   (const unsigned char *)"No SKID", -1, -1, 0);
 		X509_set_pubkey(bare, bk);
 		CHECK(ca_leaf_build(&p, &leaf, &err) == FC_OK);
-		CHECK(leaf != NULL && X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1) == -1);
-		CHECK(leaf != NULL && X509_get_ext_count(leaf) == 4 + (int)identities[0].n_extensions);
+		CHECK(leaf != NULL &&
+		      X509_get_ext_by_NID(leaf, NID_authority_key_identifier, -1) == -1);
+		CHECK(leaf != NULL &&
+		      X509_get_ext_count(leaf) == 4 + (int)identities[0].n_extensions);
 		X509_free(leaf);
 		X509_free(bare);
 		EVP_PKEY_free(bk);
@@ -824,8 +845,11 @@ static void test_sign_failures(X509 *issuer)
 	struct bad_backend *b = calloc(1, sizeof(*b));
 	struct hsm_signer *s = NULL;
 	struct fc_err err = {0};
-	struct ca_leaf_params p = {.identity = &identities[0], .subject_key = ck,
-				   .issuer = issuer, .not_before = fc_now(), .validity_s = 60};
+	struct ca_leaf_params p = {.identity = &identities[0],
+				   .subject_key = ck,
+				   .issuer = issuer,
+				   .not_before = fc_now(),
+				   .validity_s = 60};
 	X509 *leaf = NULL;
 
 	CHECK(hsm_softkey_generate(HSM_KEY_EC_P256, &b->other, &err) == FC_OK);
@@ -851,9 +875,9 @@ static void test_sign_failures(X509 *issuer)
 
 struct ca_opts {
 	const char *cn;
-	const char *bc;      /* BasicConstraints conf, NULL = none */
-	const char *ku;      /* KeyUsage conf, NULL = none */
-	const char *eku;     /* ExtKeyUsage conf, NULL = none */
+	const char *bc;	 /* BasicConstraints conf, NULL = none */
+	const char *ku;	 /* KeyUsage conf, NULL = none */
+	const char *eku; /* ExtKeyUsage conf, NULL = none */
 	bool skid;
 	long nb_off, na_off; /* seconds from now */
 };
@@ -912,12 +936,20 @@ static struct ca_chain *chain_of(X509 *a, X509 *b)
 	return ca_chain_from_certs(certs, b != NULL ? 2 : 1);
 }
 
-static const struct ca_opts root_opts = {
-	"Test Root", "critical,CA:TRUE,pathlen:1", "critical,keyCertSign,cRLSign", NULL, true,
-	-3600, 86400 * 365};
-static const struct ca_opts inter_opts = {
-	"Test Intermediate", "critical,CA:TRUE,pathlen:0", "critical,keyCertSign,cRLSign",
-	"codeSigning", true, -3600, 86400 * 180};
+static const struct ca_opts root_opts = {"Test Root",
+					 "critical,CA:TRUE,pathlen:1",
+					 "critical,keyCertSign,cRLSign",
+					 NULL,
+					 true,
+					 -3600,
+					 86400 * 365};
+static const struct ca_opts inter_opts = {"Test Intermediate",
+					  "critical,CA:TRUE,pathlen:0",
+					  "critical,keyCertSign,cRLSign",
+					  "codeSigning",
+					  true,
+					  -3600,
+					  86400 * 180};
 
 static void expect_refused(struct ca_chain *c, EVP_PKEY *pub, const char *want)
 {
@@ -969,8 +1001,9 @@ static void test_chain_check(void)
 	o = root_opts;
 	o.cn = NULL;
 	bad = make_ca(&o, root_key, NULL, root_key);
-	expect_refused(chain_of(bad, NULL), root_key,
-		       "chain: certificate 1 (empty subject): its subject is empty (RFC 5280 4.1.2.6)");
+	expect_refused(
+		chain_of(bad, NULL), root_key,
+		"chain: certificate 1 (empty subject): its subject is empty (RFC 5280 4.1.2.6)");
 	X509_free(bad);
 
 	/* key mismatch */
@@ -978,20 +1011,22 @@ static void test_chain_check(void)
 		       "chain: certificate 1 (CN=Test Intermediate): its public key is not the "
 		       "signer's key");
 	/* wrong order */
-	expect_refused(chain_of(root, inter), root_key,
-		       "certificate 1 (CN=Test Root): its issuer is not the subject of certificate 2");
+	expect_refused(
+		chain_of(root, inter), root_key,
+		"certificate 1 (CN=Test Root): its issuer is not the subject of certificate 2");
 
-#define REFUSE_INTER(field, value, want)                                               \
-	do {                                                                           \
-		o = inter_opts;                                                        \
-		o.field = value;                                                       \
-		bad = make_ca(&o, inter_key, root, root_key);                          \
-		expect_refused(chain_of(bad, root), inter_key, want);                  \
-		X509_free(bad);                                                        \
+#define REFUSE_INTER(field, value, want)                                                           \
+	do {                                                                                       \
+		o = inter_opts;                                                                    \
+		o.field = value;                                                                   \
+		bad = make_ca(&o, inter_key, root, root_key);                                      \
+		expect_refused(chain_of(bad, root), inter_key, want);                              \
+		X509_free(bad);                                                                    \
 	} while (0)
 
-	REFUSE_INTER(bc, "CA:TRUE,pathlen:0",
-		     "chain: certificate 1 (CN=Test Intermediate): BasicConstraints is not critical");
+	REFUSE_INTER(
+		bc, "CA:TRUE,pathlen:0",
+		"chain: certificate 1 (CN=Test Intermediate): BasicConstraints is not critical");
 	REFUSE_INTER(bc, "critical,CA:FALSE",
 		     "chain: certificate 1 (CN=Test Intermediate): BasicConstraints has CA:FALSE");
 	REFUSE_INTER(bc, NULL, "certificate 1 (CN=Test Intermediate): no BasicConstraints");
@@ -1169,7 +1204,8 @@ static void test_pem(void)
 		c = NULL;
 		fc_buf_append_str(&b, root_pem);
 		memset(&err, 0, sizeof(err));
-		CHECK(ca_chain_load_pem((const char *)b.data, b.len, "nine", &c, &err) == FC_ECONFIG);
+		CHECK(ca_chain_load_pem((const char *)b.data, b.len, "nine", &c, &err) ==
+		      FC_ECONFIG);
 		CHECK_CONTAINS(err.msg, "more than 8 certificates");
 		fc_buf_free(&b);
 	}
@@ -1228,8 +1264,10 @@ static void test_openssl_cli(void)
 	EVP_PKEY_up_ref(inter_key);
 	CHECK(hsm_softkey_from_pkey(inter_key, HSM_RSA_PKCS1, "intermediate", &s, &err) == FC_OK);
 	for (size_t i = 0; s != NULL && i < N_IDENTITIES; i++) {
-		struct ca_leaf_params p = {.identity = &identities[i], .subject_key = ck,
-					   .issuer = inter, .not_before = fc_now() - 1,
+		struct ca_leaf_params p = {.identity = &identities[i],
+					   .subject_key = ck,
+					   .issuer = inter,
+					   .not_before = fc_now() - 1,
 					   .validity_s = 600};
 		X509 *leaf = NULL;
 
@@ -1239,12 +1277,14 @@ static void test_openssl_cli(void)
 		write_pem(leaf_path, pem);
 		free(pem);
 		if (asprintf(&cmd,
-			     "openssl verify -x509_strict -CAfile %s -untrusted %s %s >/dev/null 2>&1",
+			     "openssl verify -x509_strict -CAfile %s -untrusted %s %s >/dev/null "
+			     "2>&1",
 			     root_path, inter_path, leaf_path) < 0)
 			abort();
 		CHECK(run(cmd));
 		free(cmd);
-		if (asprintf(&cmd, "openssl x509 -noout -text -in %s >/dev/null 2>&1", leaf_path) < 0)
+		if (asprintf(&cmd, "openssl x509 -noout -text -in %s >/dev/null 2>&1", leaf_path) <
+		    0)
 			abort();
 		CHECK(run(cmd));
 		free(cmd);
@@ -1258,7 +1298,8 @@ static void test_openssl_cli(void)
 		struct hsm_signer *cs = make_signer(&ca_kinds[k]);
 		struct ca_chain *c = NULL;
 		struct ca_leaf_params p = {.identity = &identities[k % N_IDENTITIES],
-					   .subject_key = ck, .not_before = fc_now() - 1,
+					   .subject_key = ck,
+					   .not_before = fc_now() - 1,
 					   .validity_s = 600};
 		X509 *leaf = NULL;
 
@@ -1279,7 +1320,8 @@ static void test_openssl_cli(void)
 			abort();
 		CHECK(run(cmd));
 		if (!run(cmd))
-			fprintf(stderr, "  openssl verify failed for CA kind %s\n", ca_kinds[k].name);
+			fprintf(stderr, "  openssl verify failed for CA kind %s\n",
+				ca_kinds[k].name);
 		free(cmd);
 		X509_free(leaf);
 		ca_chain_free(c);

@@ -271,8 +271,8 @@ static uint8_t *csr_der(EVP_PKEY *k, const EVP_MD *md, bool pss, size_t *len)
 	int n;
 
 	X509_REQ_set_version(req, 0);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"test", -1,
-				   -1, 0);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"test", -1, -1,
+				   0);
 	X509_REQ_set_subject_name(req, name);
 	X509_REQ_set_pubkey(req, k);
 	if (EVP_DigestSignInit(m, &pc, md, NULL, k) != 1 ||
@@ -306,8 +306,8 @@ static char *csr_pem(EVP_PKEY *k, const EVP_MD *md, bool pss, const char *type)
 
 static void test_algs(void)
 {
-	struct ca_algs a = { 0 }, d;
-	struct fc_err err = { 0 };
+	struct ca_algs a = {0}, d;
+	struct fc_err err = {0};
 	static const char *all =
 		"ecdsa-sha2-256-nistp256,ecdsa-sha2-384-nistp384,ecdsa-sha2-512-nistp521,"
 		"ecdsa-sha2-256-nistp384,ecdsa-sha2-256-nistp521,rsa-sign-pkcs1-2048-sha256,"
@@ -369,7 +369,7 @@ static enum fc_status parse_str(const char *s, bool allow_der, struct fc_err *er
 
 static void test_parse_one(EVP_PKEY *k, const char *what)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *got = NULL;
 	char *pem = spki_pem(k);
 	size_t dlen;
@@ -394,7 +394,8 @@ static void test_parse_one(EVP_PKEY *k, const char *what)
 	/* truncated DER */
 	fc_err_clear(&err);
 	CHECK(ca_client_key_parse(der, dlen - 1, true, &got, &err) == FC_EINPUT);
-	CHECK_CONTAINS(err.msg, "public key could not be parsed: SubjectPublicKeyInfo does not decode");
+	CHECK_CONTAINS(err.msg,
+		       "public key could not be parsed: SubjectPublicKeyInfo does not decode");
 	/* trailing byte after the DER */
 	der[dlen] = 0;
 	fc_err_clear(&err);
@@ -411,7 +412,7 @@ static void test_parse_one(EVP_PKEY *k, const char *what)
  */
 static void test_parse_ec_edges(void)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *compressed = EVP_PKEY_dup(k_p256), *got = NULL;
 	uint8_t *der;
 	size_t dlen;
@@ -441,7 +442,8 @@ static void test_parse_ec_edges(void)
 	}
 	pem = pem_of("PUBLIC KEY", der, dlen);
 	CHECK(parse_str(pem, false, &err) == FC_EINPUT);
-	CHECK_CONTAINS(err.msg, "public key could not be parsed: SubjectPublicKeyInfo does not decode");
+	CHECK_CONTAINS(err.msg,
+		       "public key could not be parsed: SubjectPublicKeyInfo does not decode");
 	free(pem);
 	free(der);
 	/* P-224 takes the usual path, parses, and is refused by the key check */
@@ -472,7 +474,7 @@ static uint8_t *ber_indefinite(const uint8_t *der, size_t len, size_t *out_len)
  * explicit curve parameters (even P-256's), compressed points (above). */
 static void test_parse_go_refusals(void)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *explicit_key = EVP_PKEY_dup(k_p256), *got = NULL;
 	uint8_t *der, *ber;
 	size_t dlen, blen;
@@ -511,7 +513,7 @@ static void test_parse_go_refusals(void)
 
 static enum fc_status check_key_status(EVP_PKEY *k)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	enum fc_status st = ca_client_key_check(k, &err);
 
 	if (st == FC_OK)
@@ -523,7 +525,7 @@ static enum fc_status check_key_status(EVP_PKEY *k)
 static void test_parse(void)
 {
 	test_parse_go_refusals();
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *got = NULL;
 	char *pem, *s, *crlf;
 	size_t n, dlen;
@@ -621,10 +623,12 @@ static void test_parse(void)
 	/* garbage PEM */
 	CHECK(parse_str("-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n", false,
 			&err) == FC_EINPUT);
-	CHECK_STR(err.msg, "public key could not be parsed: PEM: invalid character in the base64 body");
+	CHECK_STR(err.msg,
+		  "public key could not be parsed: PEM: invalid character in the base64 body");
 	CHECK(parse_str("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", false,
 			&err) == FC_EINPUT);
-	CHECK_CONTAINS(err.msg, "public key could not be parsed: SubjectPublicKeyInfo does not decode");
+	CHECK_CONTAINS(err.msg,
+		       "public key could not be parsed: SubjectPublicKeyInfo does not decode");
 	CHECK(parse_str("-----BEGIN PUBLIC KEY-----\nAAA\n-----END PUBLIC KEY-----\n", false,
 			&err) == FC_EINPUT);
 	CHECK_CONTAINS(err.msg, "not padded");
@@ -632,7 +636,8 @@ static void test_parse(void)
 	      FC_EINPUT);
 	CHECK(parse_str("-----BEGIN PUBLIC KEY-----", false, &err) == FC_EINPUT);
 	CHECK(parse_str("garbage", true, &err) == FC_EINPUT);
-	CHECK_CONTAINS(err.msg, "public key could not be parsed: SubjectPublicKeyInfo does not decode");
+	CHECK_CONTAINS(err.msg,
+		       "public key could not be parsed: SubjectPublicKeyInfo does not decode");
 	fc_err_clear(&err);
 	CHECK(ca_client_key_parse((const uint8_t *)"", 0, true, &got, &err) == FC_EINPUT);
 	CHECK_STR(err.msg, "public key could not be parsed: no public key in the request");
@@ -647,7 +652,8 @@ static void test_parse(void)
 	/* keys Go cannot parse: "could not be parsed" */
 	pem = spki_pem(k_secp256k1);
 	CHECK(parse_str(pem, false, &err) == FC_EINPUT);
-	CHECK_STR(err.msg, "public key could not be parsed: EC curve is not supported (ECDSA secp256k1)");
+	CHECK_STR(err.msg,
+		  "public key could not be parsed: EC curve is not supported (ECDSA secp256k1)");
 	free(pem);
 	pem = spki_pem(k_ed448);
 	CHECK(parse_str(pem, false, &err) == FC_EINPUT);
@@ -658,7 +664,8 @@ static void test_parse(void)
 		EVP_PKEY *k = gen_rsa_type("RSA-PSS", 2048, 65537);
 		pem = spki_pem(k);
 		CHECK(parse_str(pem, false, &err) == FC_EINPUT);
-		CHECK_STR(err.msg, "public key could not be parsed: key type is not supported (RSA-PSS)");
+		CHECK_STR(err.msg,
+			  "public key could not be parsed: key type is not supported (RSA-PSS)");
 		CHECK(check_key_status(k) == FC_EINPUT);
 		free(pem);
 		EVP_PKEY_free(k);
@@ -703,7 +710,7 @@ static enum fc_status check_via_pem(EVP_PKEY *k, struct fc_err *err)
 
 static void test_check(void)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *k;
 	struct timespec t0, t1;
 	double us;
@@ -717,7 +724,8 @@ static void test_check(void)
 	{
 		unsigned char inf = 0x00;
 		OSSL_PARAM params[] = {
-			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+			OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1",
+							 0),
 			OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, &inf, 1),
 			OSSL_PARAM_construct_end(),
 		};
@@ -746,7 +754,8 @@ static void test_check(void)
 	CHECK(check_via_pem(k_rsa_e3, &err) == FC_EINPUT);
 	CHECK_STR(err.msg, "public key is insecure: RSA public exponent 3 is not allowed (65537)");
 	CHECK(check_via_pem(k_p224, &err) == FC_EINPUT);
-	CHECK_STR(err.msg, "public key is insecure: EC curve P-224 is not allowed (P-256, P-384, P-521)");
+	CHECK_STR(err.msg,
+		  "public key is insecure: EC curve P-224 is not allowed (P-256, P-384, P-521)");
 	CHECK(check_key(k_secp256k1, &err) == FC_EINPUT);
 	CHECK_STR(err.msg, "public key is insecure: EC curve secp256k1 is not allowed (P-256, "
 			   "P-384, P-521)");
@@ -792,8 +801,8 @@ static void test_check(void)
 	{
 		EVP_PKEY *rk = NULL;
 		fc_err_clear(&err);
-		CHECK(ca_client_key_parse((const uint8_t *)roca_bad_pem, strlen(roca_bad_pem), false,
-					  &rk, &err) == FC_OK);
+		CHECK(ca_client_key_parse((const uint8_t *)roca_bad_pem, strlen(roca_bad_pem),
+					  false, &rk, &err) == FC_OK);
 		CHECK(check_key(rk, &err) == FC_EINPUT);
 		CHECK_CONTAINS(err.msg, "public key is insecure: RSA key has the ROCA fingerprint");
 		EVP_PKEY_free(rk);
@@ -810,7 +819,8 @@ static void test_check(void)
 	for (int i = 0; i < reps; i++)
 		CHECK(check_key(k_rsa4096, &err) == FC_OK);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) / reps;
+	us = ((double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3) /
+	     reps;
 	printf("ca_client_key_check(RSA-4096): %.0f us per call\n", us);
 }
 
@@ -823,7 +833,7 @@ static enum fc_status pop(EVP_PKEY *k, const char *msg, const uint8_t *sig, size
 
 static void pop_ok(EVP_PKEY *k, const EVP_MD *md, const struct ca_algs *algs, const char *what)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	size_t n;
 	uint8_t *sig = sign(k, md, false, SUBJECT, &n);
 
@@ -842,7 +852,7 @@ static void pop_ok(EVP_PKEY *k, const EVP_MD *md, const struct ca_algs *algs, co
 static void test_pop(void)
 {
 	struct ca_algs defs, only256, a;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	uint8_t *sig, *bad;
 	size_t n;
 	char longmsg[300];
@@ -923,8 +933,9 @@ static void test_pop(void)
 	/* RSA-PSS PoP */
 	sig = sign(k_rsa2048, EVP_sha256(), true, SUBJECT, &n);
 	CHECK(pop(k_rsa2048, SUBJECT, sig, n, &defs, &err) == FC_EINPUT);
-	CHECK_CONTAINS(err.msg, "signature could not be verified: proof of possession: RSA 2048-bit "
-				"PKCS#1 v1.5 SHA-256 signature over \"alice@example.com\" does not verify");
+	CHECK_CONTAINS(err.msg,
+		       "signature could not be verified: proof of possession: RSA 2048-bit "
+		       "PKCS#1 v1.5 SHA-256 signature over \"alice@example.com\" does not verify");
 	/* wrong length for the modulus */
 	CHECK(pop(k_rsa2048, SUBJECT, sig, n - 1, &defs, &err) == FC_EINPUT);
 	CHECK_STR(err.msg, "signature could not be verified: proof of possession: RSA 2048-bit "
@@ -942,9 +953,10 @@ static void test_pop(void)
 
 	/* registry: only P-256 */
 	CHECK(pop(k_ed25519, SUBJECT, sig, n, &only256, &err) == FC_EINPUT);
-	CHECK_STR(err.msg, "signing algorithm not permitted: ed25519.PublicKey, unknown hash value 0 "
-			   "(Ed25519 with no prehash: ed25519 is not enabled in "
-			   "--client-signing-algorithms)");
+	CHECK_STR(err.msg,
+		  "signing algorithm not permitted: ed25519.PublicKey, unknown hash value 0 "
+		  "(Ed25519 with no prehash: ed25519 is not enabled in "
+		  "--client-signing-algorithms)");
 	free(sig);
 	sig = sign(k_rsa4096, EVP_sha256(), false, SUBJECT, &n);
 	CHECK(pop(k_rsa4096, SUBJECT, sig, n, &only256, &err) == FC_EINPUT);
@@ -955,9 +967,10 @@ static void test_pop(void)
 	free(sig);
 	sig = sign(k_p384, EVP_sha384(), false, SUBJECT, &n);
 	CHECK(pop(k_p384, SUBJECT, sig, n, &only256, &err) == FC_EINPUT);
-	CHECK_STR(err.msg, "signing algorithm not permitted: *ecdsa.PublicKey, SHA-384 (ECDSA P-384 "
-			   "with SHA-384: ecdsa-sha2-384-nistp384 is not enabled in "
-			   "--client-signing-algorithms)");
+	CHECK_STR(err.msg,
+		  "signing algorithm not permitted: *ecdsa.PublicKey, SHA-384 (ECDSA P-384 "
+		  "with SHA-384: ecdsa-sha2-384-nistp384 is not enabled in "
+		  "--client-signing-algorithms)");
 	/* ecdsa-sha2-256-nistp384 does not cover a PoP (which hashes with SHA-384) */
 	CHECK(ca_algs_parse("ecdsa-sha2-256-nistp384", &a, &err) == FC_OK);
 	CHECK(pop(k_p384, SUBJECT, sig, n, &a, &err) == FC_EINPUT);
@@ -992,7 +1005,7 @@ static enum fc_status csr(const char *pem, const struct ca_algs *algs, EVP_PKEY 
 static void csr_ok(EVP_PKEY *k, const EVP_MD *md, const char *what)
 {
 	struct ca_algs defs;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *got = NULL;
 	char *pem = csr_pem(k, md, false, "CERTIFICATE REQUEST");
 
@@ -1010,7 +1023,7 @@ static void csr_ok(EVP_PKEY *k, const EVP_MD *md, const char *what)
 static void test_csr(void)
 {
 	struct ca_algs defs, a;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	EVP_PKEY *got = NULL;
 	char *pem, *s;
 	uint8_t *der;
@@ -1047,8 +1060,9 @@ static void test_csr(void)
 		pem = csr_pem(ek, EVP_sha256(), false, "CERTIFICATE REQUEST");
 		fc_err_clear(&err);
 		CHECK(csr(pem, &defs, &got, &err) == FC_EINPUT && got == NULL);
-		CHECK_STR(err.msg, "certificate signing request could not be parsed: its public key: "
-				   "EC keys with explicit curve parameters are not supported");
+		CHECK_STR(err.msg,
+			  "certificate signing request could not be parsed: its public key: "
+			  "EC keys with explicit curve parameters are not supported");
 		free(pem);
 		EVP_PKEY_free(ek);
 	}

@@ -31,13 +31,22 @@ static struct cmd_flag flags[] = {
 	{.name = "fileca-watch", .type = CMD_FLAG_BOOL, .target = &v.watch},
 	{.name = "verbose", .shorthand = 'v', .type = CMD_FLAG_BOOL, .target = &v.verbose},
 	{.name = "port", .type = CMD_FLAG_UINT, .target = &v.port, .max = 65535},
-	{.name = "ct-log-timeout", .type = CMD_FLAG_DURATION, .target = &v.timeout_ms, .min = 1,
-	 .max = 600000, .plain_ms = 1000},
-	{.name = "certificate-lifetime", .type = CMD_FLAG_DURATION, .target = &v.lifetime_ms,
-	 .min = 60000, .max = 604800000, .plain_ms = 1000},
+	{.name = "ct-log-timeout",
+	 .type = CMD_FLAG_DURATION,
+	 .target = &v.timeout_ms,
+	 .min = 1,
+	 .max = 600000,
+	 .plain_ms = 1000},
+	{.name = "certificate-lifetime",
+	 .type = CMD_FLAG_DURATION,
+	 .target = &v.lifetime_ms,
+	 .min = 60000,
+	 .max = 604800000,
+	 .plain_ms = 1000},
 	{.name = "ct-log-url", .type = CMD_FLAG_LIST, .target = &v.logs},
 	{.name = "grpc-port", .type = CMD_FLAG_IGNORED, .note = "gRPC is not served"},
-	{.name = "kms-resource", .type = CMD_FLAG_REFUSED,
+	{.name = "kms-resource",
+	 .type = CMD_FLAG_REFUSED,
 	 .note = "fulcrum has no KMS CA; use --ca pkcs11ca"},
 	{.name = "ct-log.tls-ca-cert", .type = CMD_FLAG_STRING, .target = &v.tls_ca},
 	{.name = "grpc-host", .type = CMD_FLAG_IGNORED, .note = "gRPC is not served"},
@@ -119,8 +128,8 @@ static void test_command_line(void)
 	struct cmd_flags_spec spec = {.command = "serve"};
 	int first = 0;
 
-	CHECK(parse(&spec, &first, "--ca", "fileca", "--port=8081", "--fileca-watch",
-		    "--http-host", "127.0.0.1", "-v", "--ct-log-timeout", "1m", "pos", NULL) == -1);
+	CHECK(parse(&spec, &first, "--ca", "fileca", "--port=8081", "--fileca-watch", "--http-host",
+		    "127.0.0.1", "-v", "--ct-log-timeout", "1m", "pos", NULL) == -1);
 	CHECK_STR(v.ca, "fileca");
 	CHECK(v.port == 8081 && v.watch && v.verbose && v.timeout_ms == 60000);
 	CHECK_STR(v.host, "127.0.0.1");
@@ -168,8 +177,8 @@ static void test_secret_wiped(void)
 
 static void test_env_and_file(void)
 {
-	struct cmd_flags_spec spec = {.command = "serve", .env_prefix = "FULCIO_SERVE_",
-				      .file_flag = "config"};
+	struct cmd_flags_spec spec = {
+		.command = "serve", .env_prefix = "FULCIO_SERVE_", .file_flag = "config"};
 	char path[] = "/tmp/fulcrum-flags-XXXXXX";
 	int fd = mkstemp(path), first;
 	const char *yaml = "ca: pkcs11ca\nport: 9000\nfileca-watch: false\n"
@@ -182,10 +191,10 @@ static void test_env_and_file(void)
 	setenv("FULCIO_SERVE_FILECA-KEY-PASSWD", "from-env", 1);
 	/* command line > environment > file > default */
 	CHECK(parse(&spec, &first, "--config", path, "--host", "127.0.0.2", NULL) == -1);
-	CHECK_STR(v.ca, "pkcs11ca");          /* file */
-	CHECK(v.port == 9001);                /* environment over file */
-	CHECK_STR(v.host, "127.0.0.2");       /* command line over file */
-	CHECK(!v.watch);                      /* file */
+	CHECK_STR(v.ca, "pkcs11ca");	/* file */
+	CHECK(v.port == 9001);		/* environment over file */
+	CHECK_STR(v.host, "127.0.0.2"); /* command line over file */
+	CHECK(!v.watch);		/* file */
 	CHECK(v.logs.n == 2 && strcmp(v.logs.items[0], "http://a") == 0);
 	CHECK_STR(v.passwd, "from-env");
 	CHECK(getenv("FULCIO_SERVE_FILECA-KEY-PASSWD") == NULL); /* taken out of environ */
@@ -207,18 +216,17 @@ static void test_env_and_file(void)
 	v.passwd = NULL;
 }
 
-
 /* What viper does with the environment: dashes kept, empty values unset,
  * the flag file named on the command line only. */
 static void test_env_rules(void)
 {
-	struct cmd_flags_spec spec = {.command = "serve", .env_prefix = "FULCIO_SERVE_",
-				      .file_flag = "config"};
+	struct cmd_flags_spec spec = {
+		.command = "serve", .env_prefix = "FULCIO_SERVE_", .file_flag = "config"};
 	int first;
 
-	setenv("FULCIO_SERVE_CA", "", 1);                  /* empty: not set */
-	setenv("FULCIO_SERVE_CONFIG-PATH", "/x.yaml", 1);  /* dashes kept */
-	setenv("FULCIO_SERVE_CT_LOG_TIMEOUT", "5s", 1);    /* underscores: not read */
+	setenv("FULCIO_SERVE_CA", "", 1);			     /* empty: not set */
+	setenv("FULCIO_SERVE_CONFIG-PATH", "/x.yaml", 1);	     /* dashes kept */
+	setenv("FULCIO_SERVE_CT_LOG_TIMEOUT", "5s", 1);		     /* underscores: not read */
 	setenv("FULCIO_SERVE_CONFIG", "/nonexistent/flags.yaml", 1); /* not read */
 	setenv("FULCIO_SERVE_CT-LOG.TLS-CA-CERT", "/ca.pem", 1);
 	CHECK(parse(&spec, &first, NULL) == -1);
@@ -245,10 +253,11 @@ static void test_env_rules(void)
  * refuses; and an identity configuration given by mistake. */
 static void test_file_rules(void)
 {
-	struct cmd_flags_spec spec = {.command = "serve", .env_prefix = "FULCIO_SERVE_",
-				      .file_flag = "config"};
-	const char *yaml = "CA: fileca\nct-log:\n  tls-ca-cert: /ca.pem\nconfig-path:\n"
-			   "http-host: 10.0.0.9\nconfig: other.yaml\nfileca-key-passwd: 'from file'\n";
+	struct cmd_flags_spec spec = {
+		.command = "serve", .env_prefix = "FULCIO_SERVE_", .file_flag = "config"};
+	const char *yaml =
+		"CA: fileca\nct-log:\n  tls-ca-cert: /ca.pem\nconfig-path:\n"
+		"http-host: 10.0.0.9\nconfig: other.yaml\nfileca-key-passwd: 'from file'\n";
 	char dir[] = "/tmp/fulcrum-flags-XXXXXX", path[64], json[64], toml[64];
 	int first;
 

@@ -57,7 +57,7 @@ static void test_base64(void)
 	CHECK(url_refused("Zm9v Yg"));
 	CHECK(url_refused("Zm9vY"));
 	CHECK(url_refused("Zh"));  /* 'h' leaves non-zero low bits */
-	CHECK(url_refused("Zm9"));  /* "fo" is Zm8; Zm9 has a stray bit */
+	CHECK(url_refused("Zm9")); /* "fo" is Zm8; Zm9 has a stray bit */
 	CHECK(url_decodes_to("-_8", "\xfb\xff"));
 
 	/* lenient protojson decoding: both alphabets, with or without padding */
@@ -87,7 +87,7 @@ static void test_buf(void)
 	fc_buf_init(&b, 10);
 	CHECK(fc_buf_append_str(&b, "hello"));
 	CHECK(fc_buf_append_str(&b, "world"));
-	CHECK(!fc_buf_append_str(&b, "!"));    /* would pass the cap */
+	CHECK(!fc_buf_append_str(&b, "!")); /* would pass the cap */
 	CHECK(b.len == 10);
 	CHECK(!fc_buf_append(&b, "x", SIZE_MAX)); /* no overflow in the check */
 	s = fc_buf_steal(&b, &n);
@@ -112,7 +112,10 @@ static void test_err(void)
 	CHECK_STR(fc_strerror((enum fc_status)999), "unknown status");
 }
 
-static int64_t fixed_now(void) { return 1700000000; }
+static int64_t fixed_now(void)
+{
+	return 1700000000;
+}
 
 static enum fc_status fixed_rand(uint8_t *buf, size_t n)
 {
@@ -136,9 +139,15 @@ static void test_seams(void)
 	CHECK(fc_mono_ms() > 0);
 }
 
-static int64_t fixed_now_ms(void) { return 1700000000999; }
+static int64_t fixed_now_ms(void)
+{
+	return 1700000000999;
+}
 static int64_t fake_mono;
-static int64_t fake_mono_fn(void) { return fake_mono; }
+static int64_t fake_mono_fn(void)
+{
+	return fake_mono;
+}
 
 static void test_wall_ms(void)
 {
@@ -178,7 +187,7 @@ static void test_deadline(void)
 	fc_deadline_timespec(1500, &ts);
 	CHECK(ts.tv_nsec >= 0 && ts.tv_nsec < 1000000000);
 	d = (ts.tv_sec - real.tv_sec) * 1000 + (ts.tv_nsec - real.tv_nsec) / 1000000;
-	CHECK(d >= 1500 && d < 2500); /* generous: the machine may be loaded */
+	CHECK(d >= 1500 && d < 2500);  /* generous: the machine may be loaded */
 	fc_deadline_timespec(-5, &ts); /* past: now */
 	d = (ts.tv_sec - real.tv_sec) * 1000 + (ts.tv_nsec - real.tv_nsec) / 1000000;
 	CHECK(d >= 0 && d < 1000);
@@ -188,9 +197,8 @@ static void test_deadline(void)
 
 static void test_reader(void)
 {
-	static const uint8_t d[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
-				    0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10,
-				    0x11, 0x12, 0x13};
+	static const uint8_t d[] = {0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+				    0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, 0x13};
 	struct fc_rd r;
 	uint8_t u8 = 0, cp[3];
 	uint16_t u16 = 0;
@@ -293,7 +301,10 @@ static void test_writer(void)
 	CHECK(!fc_buf_put_vec(&b, 1, "a", 1) && b.len == 5); /* 5 + 2 > 6 */
 	CHECK(!fc_buf_put_u16(&b, 1) && b.len == 5 && fc_buf_put_u8(&b, 7) && b.len == 6);
 	CHECK(!fc_buf_put_vec(&b, 1, NULL, 0) && b.len == 6);
-	CHECK(memcmp(b.data, "\x00\x03" "abc\x07", 6) == 0);
+	CHECK(memcmp(b.data,
+		     "\x00\x03"
+		     "abc\x07",
+		     6) == 0);
 	fc_buf_free(&b);
 }
 

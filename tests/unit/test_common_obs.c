@@ -103,8 +103,9 @@ static void test_prod_lines(void)
 	capture_begin();
 	fc_log(LOG_NOTICE, "test: notice");
 	fc_log(LOG_WARNING, "test: \x01 bad \xff\xfe utf-8 \xe2\x82\xac");
-	fc_log_event(LOG_ERR, json_pack("{s:s, s:i, s:s, s:s}", "requestID", "r1", "status", 500,
-					"message", "clash", "severity", "clash"),
+	fc_log_event(LOG_ERR,
+		     json_pack("{s:s, s:i, s:s, s:s}", "requestID", "r1", "status", 500, "message",
+			       "clash", "severity", "clash"),
 		     "test: error");
 	fc_log(LOG_CRIT, "test: crit");
 	fc_log_event(LOG_DEBUG, json_pack("{s:s}", "x", "y"), "test: dropped");
@@ -119,7 +120,8 @@ static void test_prod_lines(void)
 		size_t j = 0;
 
 		o = json_array_get(lines, i);
-		json_object_foreach(o, k, v) {
+		json_object_foreach(o, k, v)
+		{
 			if (j < 4)
 				CHECK_STR(k, keys[j]); /* Fulcio's keys first, in zap's order */
 			j++;
@@ -183,9 +185,10 @@ static void test_json_string(void)
 
 	CHECK_STR(json_string_value(j), "ok \xc3\xa9");
 	/* overlong, surrogate, above U+10FFFF, truncated: each byte replaced */
-	CHECK_STR(json_string_value(bad), "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-					  " \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
-					  " x\xef\xbf\xbd\xef\xbf\xbd");
+	CHECK_STR(json_string_value(bad),
+		  "\xef\xbf\xbd\xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+		  " \xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+		  " x\xef\xbf\xbd\xef\xbf\xbd");
 	CHECK(json_is_null(fc_log_json_string(NULL)));
 	json_decref(j);
 	json_decref(bad);
@@ -208,13 +211,13 @@ static void test_http_metrics(void)
 	struct fc_http_metrics *m = fc_http_metrics_new();
 	char *t;
 
-	fc_http_metrics_observe(m, 200, "GET", 3000);     /* 3 ms */
-	fc_http_metrics_observe(m, 200, "get", 7000);     /* lower case: promhttp's too */
+	fc_http_metrics_observe(m, 200, "GET", 3000);	   /* 3 ms */
+	fc_http_metrics_observe(m, 200, "get", 7000);	   /* lower case: promhttp's too */
 	fc_http_metrics_observe(m, 201, "POST", 30000000); /* 30 s: +Inf only */
-	fc_http_metrics_observe(m, 404, "Get", 1000);     /* mixed case: unknown */
+	fc_http_metrics_observe(m, 404, "Get", 1000);	   /* mixed case: unknown */
 	fc_http_metrics_observe(m, 501, "FOO", 1000);
 	fc_http_metrics_observe(m, 204, "OPTIONS", 0);
-	fc_http_metrics_observe(m, 0, "GET", 0);          /* not a status: not counted */
+	fc_http_metrics_observe(m, 0, "GET", 0); /* not a status: not counted */
 	fc_http_metrics_observe(m, 600, "GET", 0);
 	t = metrics_of(m);
 	CHECK_CONTAINS(t, "# HELP http_requests_total Count all HTTP requests\n"
@@ -306,11 +309,14 @@ static void test_number_format(void)
 static void test_process_metrics(void)
 {
 	static const char *const families[] = {
-		"process_cpu_seconds_total counter",  "process_max_fds gauge",
+		"process_cpu_seconds_total counter",
+		"process_max_fds gauge",
 		"process_network_receive_bytes_total counter",
 		"process_network_transmit_bytes_total counter",
-		"process_open_fds gauge",             "process_resident_memory_bytes gauge",
-		"process_start_time_seconds gauge",   "process_virtual_memory_bytes gauge",
+		"process_open_fds gauge",
+		"process_resident_memory_bytes gauge",
+		"process_start_time_seconds gauge",
+		"process_virtual_memory_bytes gauge",
 		"process_virtual_memory_max_bytes gauge",
 	};
 	struct fc_buf b;

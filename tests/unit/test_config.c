@@ -88,10 +88,11 @@ static void all_templates_parse(const struct cfg_identity *cfg)
 	for (size_t i = 0; i < cfg->n_ci; i++) {
 		const struct cfg_ci_provider *ci = &cfg->ci[i];
 		struct cfg_template *t = NULL;
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 
 		for (size_t j = 0; j < ci->n_extension_templates; j++) {
-			CHECK(cfg_template_parse(ci->extension_templates[j].value, &t, &err) == FC_OK);
+			CHECK(cfg_template_parse(ci->extension_templates[j].value, &t, &err) ==
+			      FC_OK);
 			cfg_template_free(t);
 			t = NULL;
 		}
@@ -105,7 +106,7 @@ static void test_shipped(void)
 	struct cfg_identity *y = NULL, *j = NULL;
 	const struct cfg_ci_provider *gh, *cc, *gl;
 	const struct cfg_issuer *iss;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	CHECK(load("fulcio-shipped.yaml", &y, &err) == FC_OK);
 	if (err.status != FC_OK)
@@ -174,8 +175,9 @@ static void test_shipped(void)
 		CHECK(iss->issuer_url == NULL);
 		CHECK_STR(iss->client_id, "sigstore");
 	}
-	CHECK(find_issuer(y->meta, y->n_meta,
-			  "https://container.googleapis.com/v1/projects/*/locations/*/clusters/*") !=
+	CHECK(find_issuer(
+		      y->meta, y->n_meta,
+		      "https://container.googleapis.com/v1/projects/*/locations/*/clusters/*") !=
 	      NULL);
 	iss = find_issuer(y->meta, y->n_meta, "https://oidc.circleci.com/org/*");
 	CHECK(iss != NULL && iss->type == CFG_TYPE_CI_PROVIDER);
@@ -208,7 +210,8 @@ static void test_shipped(void)
 	if (gl)
 		CHECK_STR(kv_get(gl->extension_templates, gl->n_extension_templates,
 				 "SourceRepositoryRef"),
-			  "refs/{{if eq .ref_type \"branch\"}}heads/{{ else }}tags/{{end}}{{ .ref }}");
+			  "refs/{{if eq .ref_type \"branch\"}}heads/{{ else }}tags/{{end}}{{ .ref "
+			  "}}");
 	cc = cfg_ci_provider_find(y, "circleci-job");
 	CHECK(cc != NULL);
 	if (cc) {
@@ -233,7 +236,7 @@ static void test_features(void)
 {
 	struct cfg_identity *cfg = NULL;
 	const struct cfg_issuer *iss;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	CHECK(load("good-features.yaml", &cfg, &err) == FC_OK);
 	if (cfg == NULL) {
@@ -271,51 +274,53 @@ struct bad_case {
 static void test_bad(void)
 {
 	static const struct bad_case cases[] = {
-		{ "bad-unknown-type.yaml",
-		  "oidc-issuers[\"https://accounts.example.com\"].type: unknown type \"emial\"; "
-		  "valid types: email, username" },
-		{ "bad-missing-clientid.json",
-		  "OIDCIssuers[\"https://accounts.example.com\"].ClientID: missing" },
-		{ "bad-meta-pattern.yaml",
-		  "meta-issuers[\"oidc.eks.*.amazonaws.com/id/*\"]: pattern is not an http(s) URL" },
-		{ "bad-spiffe-no-td.json",
-		  "OIDCIssuers[\"https://spiffe-oidc.example.com\"].SPIFFETrustDomain: missing" },
-		{ "bad-spiffe-td.yaml", "spiffe-trust-domain: \"Example.COM\" is not a valid SPIFFE" },
-		{ "bad-spiffe-meta.yaml",
-		  "meta-issuers[\"https://*.spiffe.example.com\"].type: SPIFFE meta issuers not "
-		  "supported" },
-		{ "bad-issuer-claim-type.json",
-		  "OIDCIssuers[\"https://k8s.example.com\"].IssuerClaim: only email issuers can use "
-		  "issuer claim mapping (type is \"kubernetes\")" },
-		{ "bad-unknown-ci-provider.yaml",
-		  "ci-provider: \"jenkins-job\" is not defined in ci-issuer-metadata" },
-		{ "bad-template-syntax.yaml",
-		  "ci-issuer-metadata[\"example-ci\"].extension-templates.build-signer-uri: "
-		  "template: line 1 col 12: unclosed action" },
-		{ "bad-cacert.json",
-		  "OIDCIssuers[\"https://idp.corp.example.com\"].CACert: no PEM certificate" },
-		{ "bad-dup-key.json", "duplicate object key" },
-		{ "bad-dup-key.yaml", "line 6: mapping key \"client-id\" already defined" },
-		{ "bad-wrong-type.json",
-		  "OIDCIssuers[\"https://x\"].ClientID: must be a string, not a number" },
-		{ "bad-uri-scheme.yaml",
-		  "subject-domain: scheme \"http\" does not match the issuer's scheme \"https\"" },
-		{ "bad-uri-domain.json",
-		  "SubjectDomain: hostname \"example.org\" and the issuer's \"accounts.example.com\" "
-		  "do not share their last two labels" },
-		{ "bad-username-scheme.json",
-		  "SubjectDomain: \"https://example.com\" must not contain a scheme for username" },
-		{ "bad-issuer-url.yaml",
-		  "issuer-url: \"accounts.example.com\" is not an http(s) URL with a host" },
-		{ "bad-skip-email.yaml", "skip-email-verification: must be true or false, not a string" },
-		{ "bad-san-empty.json",
-		  "CIIssuerMetadata[\"example-ci\"].SubjectAlternativeNameTemplate: empty, but "
-		  "OIDCIssuers[\"https://ci.example.com\"] uses it" },
+		{"bad-unknown-type.yaml",
+		 "oidc-issuers[\"https://accounts.example.com\"].type: unknown type \"emial\"; "
+		 "valid types: email, username"},
+		{"bad-missing-clientid.json",
+		 "OIDCIssuers[\"https://accounts.example.com\"].ClientID: missing"},
+		{"bad-meta-pattern.yaml",
+		 "meta-issuers[\"oidc.eks.*.amazonaws.com/id/*\"]: pattern is not an http(s) URL"},
+		{"bad-spiffe-no-td.json",
+		 "OIDCIssuers[\"https://spiffe-oidc.example.com\"].SPIFFETrustDomain: missing"},
+		{"bad-spiffe-td.yaml",
+		 "spiffe-trust-domain: \"Example.COM\" is not a valid SPIFFE"},
+		{"bad-spiffe-meta.yaml",
+		 "meta-issuers[\"https://*.spiffe.example.com\"].type: SPIFFE meta issuers not "
+		 "supported"},
+		{"bad-issuer-claim-type.json",
+		 "OIDCIssuers[\"https://k8s.example.com\"].IssuerClaim: only email issuers can use "
+		 "issuer claim mapping (type is \"kubernetes\")"},
+		{"bad-unknown-ci-provider.yaml",
+		 "ci-provider: \"jenkins-job\" is not defined in ci-issuer-metadata"},
+		{"bad-template-syntax.yaml",
+		 "ci-issuer-metadata[\"example-ci\"].extension-templates.build-signer-uri: "
+		 "template: line 1 col 12: unclosed action"},
+		{"bad-cacert.json",
+		 "OIDCIssuers[\"https://idp.corp.example.com\"].CACert: no PEM certificate"},
+		{"bad-dup-key.json", "duplicate object key"},
+		{"bad-dup-key.yaml", "line 6: mapping key \"client-id\" already defined"},
+		{"bad-wrong-type.json",
+		 "OIDCIssuers[\"https://x\"].ClientID: must be a string, not a number"},
+		{"bad-uri-scheme.yaml",
+		 "subject-domain: scheme \"http\" does not match the issuer's scheme \"https\""},
+		{"bad-uri-domain.json", "SubjectDomain: hostname \"example.org\" and the issuer's "
+					"\"accounts.example.com\" "
+					"do not share their last two labels"},
+		{"bad-username-scheme.json",
+		 "SubjectDomain: \"https://example.com\" must not contain a scheme for username"},
+		{"bad-issuer-url.yaml",
+		 "issuer-url: \"accounts.example.com\" is not an http(s) URL with a host"},
+		{"bad-skip-email.yaml",
+		 "skip-email-verification: must be true or false, not a string"},
+		{"bad-san-empty.json",
+		 "CIIssuerMetadata[\"example-ci\"].SubjectAlternativeNameTemplate: empty, but "
+		 "OIDCIssuers[\"https://ci.example.com\"] uses it"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct cfg_identity *cfg = NULL;
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 		enum fc_status st = load(cases[i].file, &cfg, &err);
 
 		if (st == FC_OK)
@@ -332,7 +337,7 @@ static void test_bad(void)
 static void test_load_edges(void)
 {
 	struct cfg_identity *cfg = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *big;
 
 	/* A missing file is FC_ENOTFOUND (the caller falls back to the default). */
@@ -352,10 +357,11 @@ static void test_load_edges(void)
 
 	/* JSON: case-insensitive field names (Go's encoding/json), unknown keys
 	 * ignored, map key differing from IssuerURL accepted (with a warning). */
-	CHECK(load_str("{\"oidcissuers\": {\"https://a.example.com\": {\"issuerurl\": "
-		       "\"https://b.example.com\", \"clientid\": \"sigstore\", \"type\": \"email\", "
-		       "\"Flavour\": \"x\"}}, \"Extra\": 1}",
-		       &cfg, &err) == FC_OK);
+	CHECK(load_str(
+		      "{\"oidcissuers\": {\"https://a.example.com\": {\"issuerurl\": "
+		      "\"https://b.example.com\", \"clientid\": \"sigstore\", \"type\": \"email\", "
+		      "\"Flavour\": \"x\"}}, \"Extra\": 1}",
+		      &cfg, &err) == FC_OK);
 	CHECK(cfg != NULL && cfg->n_issuers == 1);
 	if (cfg && cfg->n_issuers == 1) {
 		CHECK_STR(cfg->issuers[0].key, "https://a.example.com");
@@ -400,7 +406,8 @@ static void test_load_edges(void)
 		       "      build-trigger: \"\"\n"
 		       "      github-workflow-ref: ref\n"
 		       "      flux-capacitor: x\n"
-		       "    subject-alternative-name-template: \"https://ci.example.com/{{ .sub }}\"\n",
+		       "    subject-alternative-name-template: \"https://ci.example.com/{{ .sub "
+		       "}}\"\n",
 		       &cfg, &err) == FC_OK);
 	if (cfg != NULL) {
 		CHECK(cfg->n_ci == 1);
@@ -445,15 +452,14 @@ static void test_load_edges(void)
 	memset(big, ' ', CFG_MAX_FILE_BYTES + 1);
 	big[CFG_MAX_FILE_BYTES + 1] = '\0';
 	fc_err_clear(&err);
-	CHECK(cfg_identity_load_mem(big, CFG_MAX_FILE_BYTES + 1, "big", &cfg, &err) ==
-	      FC_ECONFIG);
+	CHECK(cfg_identity_load_mem(big, CFG_MAX_FILE_BYTES + 1, "big", &cfg, &err) == FC_ECONFIG);
 	CHECK_CONTAINS(err.msg, "larger than");
 	free(big);
 }
 
 static void test_types(void)
 {
-	struct cfg_issuer iss = { 0 };
+	struct cfg_issuer iss = {0};
 
 	CHECK(cfg_issuer_type_from_name("email") == CFG_TYPE_EMAIL);
 	CHECK(cfg_issuer_type_from_name("github-workflow") == CFG_TYPE_GITHUB_WORKFLOW);

@@ -137,15 +137,14 @@ static void test_digitally_signed(void)
 	CHECK(ct_digitally_signed_parse(ds, sizeof(ds), &h, &a, &sig, &len, NULL) == FC_OK);
 	CHECK(h == 4 && a == 3 && len == 3 && sig && sig[2] == 0xcc);
 	free(sig);
-	CHECK(ct_digitally_signed_parse(ds, sizeof(ds) - 1, &h, &a, &sig, &len, NULL) ==
-	      FC_EINPUT);
+	CHECK(ct_digitally_signed_parse(ds, sizeof(ds) - 1, &h, &a, &sig, &len, NULL) == FC_EINPUT);
 	CHECK(ct_digitally_signed_parse(ds, 3, &h, &a, &sig, &len, NULL) == FC_EINPUT);
 	{
 		uint8_t longer[sizeof(ds) + 1];
 		memcpy(longer, ds, sizeof(ds));
 		longer[sizeof(ds)] = 0;
-		CHECK(ct_digitally_signed_parse(longer, sizeof(longer), &h, &a, &sig, &len,
-						NULL) == FC_EINPUT);
+		CHECK(ct_digitally_signed_parse(longer, sizeof(longer), &h, &a, &sig, &len, NULL) ==
+		      FC_EINPUT);
 	}
 }
 
@@ -188,8 +187,8 @@ static void test_signed_data(void)
 	fc_buf_reset(&b);
 	CHECK(ct_signed_data_x509(0x0102030405060708ULL, tbs, sizeof(tbs), NULL, 0, &b) == FC_OK);
 	{
-		static const uint8_t want_x[] = {0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0,
-						 0, 0, 5, 0x30, 3, 2, 1, 5, 0, 0};
+		static const uint8_t want_x[] = {0, 0, 1, 2, 3,	   4, 5, 6, 7, 8, 0,
+						 0, 0, 0, 5, 0x30, 3, 2, 1, 5, 0, 0};
 		CHECK(b.len == sizeof(want_x) && memcmp(b.data, want_x, sizeof(want_x)) == 0);
 	}
 	/* bounds */
@@ -368,17 +367,23 @@ static void test_json(void)
 			"",
 			"[]",
 			"{\"sct_version\":0}",
-			"{\"sct_version\":1,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\","
+			"{\"sct_version\":1,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8="
+			"\","
 			"\"timestamp\":1,\"extensions\":\"\",\"signature\":\"BAMAAA==\"}",
 			"{\"sct_version\":0,\"id\":\"EBES\",\"timestamp\":1,\"extensions\":\"\","
 			"\"signature\":\"BAMAAA==\"}",
-			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\","
+			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8="
+			"\","
 			"\"timestamp\":\"1\",\"extensions\":\"\",\"signature\":\"BAMAAA==\"}",
-			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\","
+			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8="
+			"\","
 			"\"timestamp\":1,\"extensions\":\"\",\"signature\":\"BAMAAQ==\"}",
-			"{\"sct_version\":0,\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnK"
-			"CkqKywtLi8=\",\"timestamp\":1,\"extensions\":\"\",\"signature\":\"BAMAAA==\"}",
-			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8=\","
+			"{\"sct_version\":0,\"sct_version\":0,\"id\":"
+			"\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnK"
+			"CkqKywtLi8=\",\"timestamp\":1,\"extensions\":\"\",\"signature\":\"BAMAAA=="
+			"\"}",
+			"{\"sct_version\":0,\"id\":\"EBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8="
+			"\","
 			"\"timestamp\":1,\"extensions\":\"!!\",\"signature\":\"BAMAAA==\"}",
 		};
 		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -674,8 +679,8 @@ static enum fc_status issue_once(struct ca_authority *a, struct ct_client *ct,
 
 static void test_issue_path(void)
 {
-	struct fc_httpd_options ho = {.host = "127.0.0.1", .threads = 2, .max_body = 1 << 20,
-				      .name = "fake-log"};
+	struct fc_httpd_options ho = {
+		.host = "127.0.0.1", .threads = 2, .max_body = 1 << 20, .name = "fake-log"};
 	struct fc_httpd *d = NULL;
 	struct hsm_signer *signer = NULL;
 	struct ca_chain *chain = NULL;
@@ -685,9 +690,12 @@ static void test_issue_path(void)
 	EVP_PKEY *subject = p256();
 	char keypath[] = "/tmp/fulcrum-test-ctlog-key-XXXXXX";
 	struct oidc_extension ext1 = {.oid = "1.3.6.1.4.1.57264.1.1",
-				      .value = "https://issuer.example", .encoding = OIDC_EXT_RAW};
-	struct oidc_identity id = {.issuer = "https://issuer.example", .san_type = OIDC_SAN_EMAIL,
-				   .san = "alice@example.com", .extensions = &ext1,
+				      .value = "https://issuer.example",
+				      .encoding = OIDC_EXT_RAW};
+	struct oidc_identity id = {.issuer = "https://issuer.example",
+				   .san_type = OIDC_SAN_EMAIL,
+				   .san = "alice@example.com",
+				   .extensions = &ext1,
 				   .n_extensions = 1};
 	char why[512] = "";
 	char *url = NULL;
@@ -704,8 +712,8 @@ static void test_issue_path(void)
 	CHECK(fc_httpd_start(&ho, log_handle, NULL, &d, &err) == FC_OK);
 	url = fc_xasprintf("http://127.0.0.1:%u/log/", fc_httpd_port(d));
 	{
-		struct ct_client_options co = {.url = url, .public_key_path = keypath,
-						  .timeout_ms = 2500};
+		struct ct_client_options co = {
+			.url = url, .public_key_path = keypath, .timeout_ms = 2500};
 		CHECK(ct_client_new(&co, &ct, &err) == FC_OK);
 		CHECK(ct && memcmp(ct_client_log_id(ct, 0), lg.log_id, 32) == 0);
 		/* a URL without a key is refused */

@@ -188,18 +188,19 @@ static void parse_refused(const char *text, const char *want)
 
 static void test_config(void)
 {
-	const char *yaml = "timeout: 4s\n"
-			   "stagger: 250ms\n"
-			   "policy: {min_scts: 2, min_operators: 2}\n"
-			   "breaker:\n  failures: 5\n  backoff: 2s\n  max_backoff: 1m\n  slow: 1500ms\n"
-			   "logs:\n"
-			   "  - url: http://127.0.0.1:1/a\n    public_key_path: /k1.pem\n"
-			   "    operator: Op A\n    origin: a.example\n"
-			   "    not_after_start: 2026-01-01T00:00:00Z\n"
-			   "    not_after_limit: 2026-07-01T02:00:00+02:00\n"
-			   "  - url: http://127.0.0.1:2/b\n    public_key: |\n"
-			   "      -----BEGIN PUBLIC KEY-----\n      xx\n      -----END PUBLIC KEY-----\n"
-			   "    operator: Op B\n";
+	const char *yaml =
+		"timeout: 4s\n"
+		"stagger: 250ms\n"
+		"policy: {min_scts: 2, min_operators: 2}\n"
+		"breaker:\n  failures: 5\n  backoff: 2s\n  max_backoff: 1m\n  slow: 1500ms\n"
+		"logs:\n"
+		"  - url: http://127.0.0.1:1/a\n    public_key_path: /k1.pem\n"
+		"    operator: Op A\n    origin: a.example\n"
+		"    not_after_start: 2026-01-01T00:00:00Z\n"
+		"    not_after_limit: 2026-07-01T02:00:00+02:00\n"
+		"  - url: http://127.0.0.1:2/b\n    public_key: |\n"
+		"      -----BEGIN PUBLIC KEY-----\n      xx\n      -----END PUBLIC KEY-----\n"
+		"    operator: Op B\n";
 	const char *json = "{\"stagger\": \"0\", \"breaker\": {\"failures\": 0},"
 			   " \"logs\": [{\"url\": \"http://x\", \"public_key_path\": \"/k\","
 			   " \"operator\": \"o\"}], \"policy\": {\"min_scts\": 1}}";
@@ -239,15 +240,19 @@ static void test_config(void)
 
 	parse_refused("logs: []\n", "1 to 8 logs");
 	parse_refused("lgos: []\n", "unknown key lgos");
-	parse_refused("logs:\n  - url: http://x\n    public_key_path: /k\n", "needs url and operator");
+	parse_refused("logs:\n  - url: http://x\n    public_key_path: /k\n",
+		      "needs url and operator");
 	parse_refused("logs:\n  - url: http://x\n    operator: o\n", "exactly one of");
-	parse_refused("logs:\n  - {url: http://x, operator: o, public_key_path: /k, public_key: p}\n",
-		      "exactly one of");
+	parse_refused(
+		"logs:\n  - {url: http://x, operator: o, public_key_path: /k, public_key: p}\n",
+		"exactly one of");
 	parse_refused("logs:\n  - {url: http://x, operator: o, public_key_path: /k, oops: 1}\n",
 		      "unknown key logs[0].oops");
 	parse_refused("timeout: 10x\nlogs: []\n", "timeout: bad duration");
-	parse_refused("policy: {min_scts: -1}\nlogs: []\n", "policy.min_scts must be a whole number");
-	parse_refused("policy: {min_scts: 9}\nlogs: []\n", "policy.min_scts must be a whole number");
+	parse_refused("policy: {min_scts: -1}\nlogs: []\n",
+		      "policy.min_scts must be a whole number");
+	parse_refused("policy: {min_scts: 9}\nlogs: []\n",
+		      "policy.min_scts must be a whole number");
 	parse_refused("logs:\n  - {url: http://x, operator: o, public_key_path: /k, "
 		      "not_after_start: tomorrow}\n",
 		      "not an RFC 3339 time");

@@ -64,8 +64,14 @@ static void naive_mth(const ctlog_hash *leaves, uint64_t n, uint8_t out[32])
 static void test_vectors(void)
 {
 	/* the leaves of RFC 6962's reference test (certificate-transparency) */
-	static const char *leaves[] = {"", "00", "10", "2021", "3031", "40414243",
-				       "5051525354555657", "606162636465666768696a6b6c6d6e6f"};
+	static const char *leaves[] = {"",
+				       "00",
+				       "10",
+				       "2021",
+				       "3031",
+				       "40414243",
+				       "5051525354555657",
+				       "606162636465666768696a6b6c6d6e6f"};
 	static const char *roots[] = {
 		"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
 		"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -153,8 +159,8 @@ static void test_tree_vs_naive(void)
 		uint64_t n = i + 1;
 
 		ctlog_tree_append(t, leaves[i], on_full, &ts);
-		if (n <= 600 || n == 65535 || n == 65536 || n == 65537 || n == 65792 ||
-		    n == max || n % 4099 == 0) {
+		if (n <= 600 || n == 65535 || n == 65536 || n == 65537 || n == 65792 || n == max ||
+		    n % 4099 == 0) {
 			ctlog_tree_root(t, a);
 			naive_mth(leaves, n, b);
 			if (memcmp(a, b, 32) != 0)
@@ -190,8 +196,8 @@ static void test_proofs(void)
 
 			if (!ctlog_verify_inclusion(m, n, leaves[m], proof, len, root[n]))
 				bad++;
-			if (n > 1 && ctlog_verify_inclusion((m + 1) % n, n, leaves[m], proof, len,
-							    root[n]))
+			if (n > 1 &&
+			    ctlog_verify_inclusion((m + 1) % n, n, leaves[m], proof, len, root[n]))
 				bad++;
 			if (len > 0) {
 				proof[len - 1][0] ^= 1;
@@ -239,10 +245,10 @@ static void test_tile_paths(void)
 		{0, UINT64_C(1000000000000), 0, "tile/0/x001/x000/x000/x000/000"},
 	};
 	static const char *bad[] = {
-		"tile/0/x000/000", "tile/6/000",       "tile/0/000.p/0", "tile/0/000.p/256",
-		"tile/0/0000",     "tile/0/00",        "tile/data/000.p/01", "tile/0/000/",
-		"tile/0/x001",     "tile/01/000",      "tile//000",      "tile/0/x001/x002/",
-		"tile/0/001.p/",   "tile/data/x0a1/000", "tile/0/000.p/7x", "checkpoint",
+		"tile/0/x000/000", "tile/6/000",	 "tile/0/000.p/0",     "tile/0/000.p/256",
+		"tile/0/0000",	   "tile/0/00",		 "tile/data/000.p/01", "tile/0/000/",
+		"tile/0/x001",	   "tile/01/000",	 "tile//000",	       "tile/0/x001/x002/",
+		"tile/0/001.p/",   "tile/data/x0a1/000", "tile/0/000.p/7x",    "checkpoint",
 	};
 	int level;
 	uint64_t n;
@@ -292,8 +298,8 @@ static void add_ext(X509 *x, X509 *issuer, int nid, const char *value)
 	X509_EXTENSION_free(e);
 }
 
-static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-		       bool ca, int poison)
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+		       int poison)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
@@ -306,7 +312,8 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	X509_set_subject_name(x, name);
 	X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
 	X509_set_pubkey(x, key);
-	add_ext(x, issuer ? issuer : x, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+	add_ext(x, issuer ? issuer : x, NID_basic_constraints,
+		ca ? "critical,CA:TRUE" : "CA:FALSE");
 	if (!ca)
 		add_ext(x, issuer, NID_ext_key_usage, "codeSigning");
 	if (poison) {
@@ -397,8 +404,8 @@ static void test_entries(void)
 	}
 	fc_buf_init(&te, 0);
 	fc_buf_init(&leaf, 0);
-	CHECK(ctlog_timestamped_entry(e, UINT64_C(0x0102030405060708), UINT64_C(0x0a0b0c0d0e), &te) ==
-	      FC_OK);
+	CHECK(ctlog_timestamped_entry(e, UINT64_C(0x0102030405060708), UINT64_C(0x0a0b0c0d0e),
+				      &te) == FC_OK);
 	/* timestamp | entry_type 1 | issuer_key_hash | TBS<2^24> | ext<2^16> */
 	CHECK(memcmp(te.data, "\x01\x02\x03\x04\x05\x06\x07\x08\x00\x01", 10) == 0);
 	spki_len = i2d_PUBKEY(rk, &spki);
@@ -411,11 +418,12 @@ static void test_entries(void)
 		/* the poison is gone, nothing else */
 		CHECK(re != NULL && X509_get_ext_by_NID(re, NID_ct_precert_poison, -1) < 0);
 		CHECK(re != NULL && X509_get_ext_count(re) == X509_get_ext_count(pre) - 1);
-		CHECK(re != NULL && X509_NAME_cmp(X509_get_subject_name(re),
-						  X509_get_subject_name(pre)) == 0);
+		CHECK(re != NULL &&
+		      X509_NAME_cmp(X509_get_subject_name(re), X509_get_subject_name(pre)) == 0);
 		X509_free(re);
 		CHECK(te.len == 45 + tbs_len + 2 + 8);
-		CHECK(memcmp(te.data + te.len - 10, "\x00\x08\x00\x00\x05\x0a\x0b\x0c\x0d\x0e", 10) == 0);
+		CHECK(memcmp(te.data + te.len - 10, "\x00\x08\x00\x00\x05\x0a\x0b\x0c\x0d\x0e",
+			     10) == 0);
 	}
 	/* TileLeaf: te | pre_certificate<2^24> | fingerprints<2^16> */
 	ctlog_tile_leaf(e, te.data, te.len, &leaf);
@@ -496,8 +504,8 @@ static void sign_cert(X509 *x, EVP_PKEY *key, bool pss)
 }
 
 /* A CA or leaf (precertificate) certificate signed by issuer's key. */
-static X509 *make_signed(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key,
-			 bool ca, bool pss)
+static X509 *make_signed(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *issuer_key, bool ca,
+			 bool pss)
 {
 	X509 *x = make_cert(cn, key, issuer, issuer_key, ca, ca ? 0 : 1);
 
@@ -554,7 +562,8 @@ static X509 *tamper(X509 *leaf)
 
 static void test_chain_checks(void)
 {
-	EVP_PKEY *rk = p256(), *ik = p256(), *lk = p256(), *ek = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *rk = p256(), *ik = p256(), *lk = p256(),
+		 *ek = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	EVP_PKEY *xk = EVP_RSA_gen(2048), *other = p256();
 	X509 *root = make_signed("root", rk, NULL, NULL, true, false);
 	X509 *inter = make_signed("inter", ik, root, rk, true, false);
@@ -613,8 +622,8 @@ static void test_chain_checks(void)
 out:
 	ctlog_roots_free(roots);
 	free(roots_path);
-	X509 *all[] = {root, inter, ed, rsa, leaf, ed_leaf, rsa_leaf, pss_leaf, forged,
-		       bad, bad_ed, bad_rsa, bad_pss};
+	X509 *all[] = {root,	 inter,	 ed,  rsa,    leaf,    ed_leaf, rsa_leaf,
+		       pss_leaf, forged, bad, bad_ed, bad_rsa, bad_pss};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		X509_free(all[i]);
 	EVP_PKEY *keys[] = {rk, ik, lk, ek, xk, other};
@@ -676,9 +685,12 @@ static void test_checkpoint(void)
 	CHECK(ctlog_checkpoint_sign(signer, origin, log_id, 70000, root, 1763885123456, &note, &len,
 				    &err) == FC_OK);
 	/* body: origin, size, base64 root, blank line, signature line */
-	CHECK(strncmp(note, "ct.example.com/2026h1\n70000\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n"
-			    "\xe2\x80\x94 ct.example.com/2026h1 ",
-		      strlen("ct.example.com/2026h1\n70000\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n"
+	CHECK(strncmp(note,
+		      "ct.example.com/"
+		      "2026h1\n70000\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n"
+		      "\xe2\x80\x94 ct.example.com/2026h1 ",
+		      strlen("ct.example.com/"
+			     "2026h1\n70000\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n\n"
 			     "\xe2\x80\x94 ct.example.com/2026h1 ")) == 0);
 	CHECK(note[len - 1] == '\n' && strchr(note, '\0') == note + len);
 	/* the signature line, decoded and checked with OpenSSL here */
@@ -691,8 +703,8 @@ static void test_checkpoint(void)
 	memcpy(idbuf + strlen(origin) + 2, log_id, 32);
 	SHA256(idbuf, strlen(origin) + 34, kh);
 	CHECK(sig_len > 16 && memcmp(sig, kh, 4) == 0);
-	CHECK(ctlog_note_key_id(origin, log_id) == ((uint32_t)kh[0] << 24 | (uint32_t)kh[1] << 16 |
-						    (uint32_t)kh[2] << 8 | kh[3]));
+	CHECK(ctlog_note_key_id(origin, log_id) ==
+	      ((uint32_t)kh[0] << 24 | (uint32_t)kh[1] << 16 | (uint32_t)kh[2] << 8 | kh[3]));
 	CHECK(memcmp(sig + 4, "\x00\x00\x01\x9a\xaf\xbf\x07\x80", 8) == 0); /* 1763885123456 */
 	CHECK(sig[12] == 4 && sig[13] == 3 && (size_t)(sig[14] << 8 | sig[15]) == sig_len - 16);
 	thi[0] = 0;
@@ -701,23 +713,24 @@ static void test_checkpoint(void)
 	memcpy(thi + 10, "\x00\x00\x00\x00\x00\x01\x11\x70", 8); /* 70000 */
 	memcpy(thi + 18, root, 32);
 	c = EVP_MD_CTX_new();
-	CHECK(EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, hsm_signer_public_key(signer)) == 1 &&
+	CHECK(EVP_DigestVerifyInit(c, NULL, EVP_sha256(), NULL, hsm_signer_public_key(signer)) ==
+		      1 &&
 	      EVP_DigestVerify(c, sig + 16, sig_len - 16, thi, sizeof(thi)) == 1);
 	EVP_MD_CTX_free(c);
 	/* ctlog_checkpoint_verify: accepts it, refuses changes */
-	CHECK(ctlog_checkpoint_verify(note, len, origin, hsm_signer_public_key(signer), log_id, &size,
-				      got_root, &ts, &err) == FC_OK);
+	CHECK(ctlog_checkpoint_verify(note, len, origin, hsm_signer_public_key(signer), log_id,
+				      &size, got_root, &ts, &err) == FC_OK);
 	CHECK(size == 70000 && ts == 1763885123456 && memcmp(got_root, root, 32) == 0);
 	copy = fc_xstrdup(note);
 	copy[strlen(origin) + 5] = '1'; /* 70001 */
-	CHECK(ctlog_checkpoint_verify(copy, len, origin, hsm_signer_public_key(signer), log_id, &size,
-				      got_root, &ts, &err) == FC_EINPUT);
+	CHECK(ctlog_checkpoint_verify(copy, len, origin, hsm_signer_public_key(signer), log_id,
+				      &size, got_root, &ts, &err) == FC_EINPUT);
 	free(copy);
 	CHECK(ctlog_checkpoint_verify(note, len, "ct.example.com/other",
 				      hsm_signer_public_key(signer), log_id, &size, got_root, &ts,
 				      &err) == FC_EINPUT);
-	CHECK(ctlog_checkpoint_verify(note, len, origin, hsm_signer_public_key(other), log_id, &size,
-				      got_root, &ts, &err) == FC_EINPUT);
+	CHECK(ctlog_checkpoint_verify(note, len, origin, hsm_signer_public_key(other), log_id,
+				      &size, got_root, &ts, &err) == FC_EINPUT);
 	/* a witness signature line before ours is ignored */
 	{
 		char *body_end = strstr(note, "\n\n") + 2;
@@ -753,7 +766,8 @@ static void make_record(uint64_t index, struct fc_buf *payload)
 	/* a TimestampedEntry-shaped leaf ending in the leaf_index extension */
 	leaf[39] = (uint8_t)index;
 	leaf[34] = 5;
-	ctlog_elog_add_record(payload, key, leaf, sizeof(leaf), sizeof(leaf), (const uint8_t *)"sig", 3);
+	ctlog_elog_add_record(payload, key, leaf, sizeof(leaf), sizeof(leaf),
+			      (const uint8_t *)"sig", 3);
 }
 
 static void test_elog(void)
@@ -784,7 +798,8 @@ static void test_elog(void)
 	ctlog_elog_close(&l);
 	/* reopen: 6 records */
 	n = 0;
-	CHECK(ctlog_elog_open(path, 6, count_rec, &n, &l, &err) == FC_OK && n == 6 && l.end == end2);
+	CHECK(ctlog_elog_open(path, 6, count_rec, &n, &l, &err) == FC_OK && n == 6 &&
+	      l.end == end2);
 	ctlog_elog_close(&l);
 	/* a torn last batch above the checkpoint: cut off */
 	truncate(path, (off_t)(end2 - 10));
@@ -800,8 +815,7 @@ static void test_elog(void)
 	CHECK(ctlog_elog_open(path, 4, count_rec, &n, &l, &err) == FC_EIO);
 	CHECK_CONTAINS(err.msg, "truncated or damaged");
 	stat(path, &sb);
-	CHECK((uint64_t)sb.st_size ==
-	      end2 - (CTLOG_ELOG_HDR + 2 * (CTLOG_ELOG_REC_HDR + 43)) - 10);
+	CHECK((uint64_t)sb.st_size == end2 - (CTLOG_ELOG_HDR + 2 * (CTLOG_ELOG_REC_HDR + 43)) - 10);
 	/* damage in a batch that is not the last: refused */
 	{
 		int fd = open(path, O_WRONLY);
@@ -850,10 +864,11 @@ static void test_open(void)
 	struct hsm_signer *signer = NULL, *other = NULL;
 	struct ctlog_server *s = NULL;
 	struct fc_err err = {0};
-	char *store = fc_xasprintf("%s/store", tmpdir), *roots = fc_xasprintf("%s/roots.pem", tmpdir);
+	char *store = fc_xasprintf("%s/store", tmpdir),
+	     *roots = fc_xasprintf("%s/roots.pem", tmpdir);
 	char *cp = fc_xasprintf("%s/checkpoint", store), *data = NULL;
-	struct ctlog_server_config cfg = {.storage_dir = store, .roots_path = roots,
-					  .origin = "localhost/unit"};
+	struct ctlog_server_config cfg = {
+		.storage_dir = store, .roots_path = roots, .origin = "localhost/unit"};
 	size_t len = 0;
 
 	CHECK(hsm_softkey_generate(HSM_KEY_EC_P256, &signer, &err) == FC_OK);
@@ -870,8 +885,9 @@ static void test_open(void)
 	}
 	/* a fresh log publishes an empty checkpoint */
 	CHECK(fc_read_file(cp, 4096, &data, &len, NULL) == FC_OK);
-	CHECK(data && strncmp(data, "localhost/unit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
-			      62) == 0);
+	CHECK(data &&
+	      strncmp(data, "localhost/unit\n0\n47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n\n",
+		      62) == 0);
 	free(data);
 	data = NULL;
 	/* locked while open */
@@ -937,8 +953,7 @@ static void test_body(void)
 	body_case("{\"chain\":[1,\"QUJD\"]}", FC_OK, 2, NULL, NULL);
 	body_case("{\"chain\":[\"QUJD\"],\"x\":1}", FC_OK, 1, "QUJD", NULL);
 	body_case("{\"chain\":[]}", FC_EINPUT, 0, NULL, "\"chain\" is empty");
-	body_case("{\"chain\":[\"a\"],\"chain\":[\"b\"]}", FC_EINPUT, 0, NULL,
-		  "not a JSON object");
+	body_case("{\"chain\":[\"a\"],\"chain\":[\"b\"]}", FC_EINPUT, 0, NULL, "not a JSON object");
 	body_case("{\"chain\":[\"a\"]} x", FC_EINPUT, 0, NULL, "not a JSON object");
 	body_case("{\"chain\":[\"a\"", FC_EINPUT, 0, NULL, "not a JSON object");
 	body_case("{\"chains\":[\"a\"]}", FC_EINPUT, 0, NULL, "missing or not an array");
@@ -1013,12 +1028,15 @@ static void test_pipeline(void)
 	static const struct hsm_ops ops = {.sign = who_sign, .close = who_close};
 	EVP_PKEY *rk = p256(), *lk = p256();
 	X509 *root = make_cert("root", rk, NULL, NULL, true, 0);
-	char *store = fc_xasprintf("%s/pipe", tmpdir), *roots = fc_xasprintf("%s/pipe-roots.pem", tmpdir);
-	struct ctlog_server_config cfg = {.storage_dir = store, .roots_path = roots,
-					  .origin = "localhost/pipe", .batch_max_age_ms = 5,
+	char *store = fc_xasprintf("%s/pipe", tmpdir),
+	     *roots = fc_xasprintf("%s/pipe-roots.pem", tmpdir);
+	struct ctlog_server_config cfg = {.storage_dir = store,
+					  .roots_path = roots,
+					  .origin = "localhost/pipe",
+					  .batch_max_age_ms = 5,
 					  .sign_threads = 2};
-	struct fc_httpd_options ho = {.host = "127.0.0.1", .threads = 2, .max_body = 1 << 20,
-				      .name = "pipe"};
+	struct fc_httpd_options ho = {
+		.host = "127.0.0.1", .threads = 2, .max_body = 1 << 20, .name = "pipe"};
 	struct hsm_signer *signer = NULL;
 	struct ctlog_server *s = NULL;
 	struct fc_httpd *d = NULL;
@@ -1057,8 +1075,9 @@ static void test_pipeline(void)
 	CHECK(who.sct_by_signers == 12 && who.sct_elsewhere == 0);
 	CHECK(who.cp_by_store >= 1 && who.cp_elsewhere == 1);
 	if (who.sct_elsewhere || who.cp_elsewhere != 1)
-		fprintf(stderr, "pipeline: SCTs %u by signers, %u elsewhere; checkpoints %u by the "
-				"integrator, %u elsewhere\n",
+		fprintf(stderr,
+			"pipeline: SCTs %u by signers, %u elsewhere; checkpoints %u by the "
+			"integrator, %u elsewhere\n",
 			who.sct_by_signers, who.sct_elsewhere, who.cp_by_store, who.cp_elsewhere);
 out:
 	fc_httpd_stop(d);

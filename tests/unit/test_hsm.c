@@ -56,7 +56,7 @@ static bool is_public_only(EVP_PKEY *key)
 
 struct kind_case {
 	enum hsm_key_kind kind;
-	const char *md;  /* NULL = pure */
+	const char *md; /* NULL = pure */
 	int sig_nid;
 	int pkey_id;
 };
@@ -86,9 +86,10 @@ static void test_generate_and_sign(void)
 		}
 		CHECK(hsm_signer_kind(s) == kc->kind);
 		CHECK(hsm_signer_signature_nid(s) == kc->sig_nid);
-		CHECK(hsm_signer_digest(s) == NULL ? md == NULL
-						   : md != NULL && EVP_MD_get_type(hsm_signer_digest(s)) ==
-								 EVP_MD_get_type(md));
+		CHECK(hsm_signer_digest(s) == NULL
+			      ? md == NULL
+			      : md != NULL && EVP_MD_get_type(hsm_signer_digest(s)) ==
+						      EVP_MD_get_type(md));
 		CHECK(hsm_signer_ready(s));
 		CHECK(hsm_signer_self_test(s, &err) == FC_OK);
 		CHECK(EVP_PKEY_get_base_id(hsm_signer_public_key(s)) == kc->pkey_id);
@@ -140,8 +141,7 @@ static void test_pss(void)
 	CHECK(sig_len == 256);
 	CHECK(verify_sig(hsm_signer_public_key(s), EVP_sha256(), RSA_PKCS1_PSS_PADDING, sig,
 			 sig_len));
-	CHECK(!verify_sig(hsm_signer_public_key(s), EVP_sha256(), RSA_PKCS1_PADDING, sig,
-			  sig_len));
+	CHECK(!verify_sig(hsm_signer_public_key(s), EVP_sha256(), RSA_PKCS1_PADDING, sig, sig_len));
 	free(sig);
 	hsm_signer_free(s);
 
@@ -160,9 +160,11 @@ static void test_refused_keys(void)
 		EVP_PKEY *key;
 		const char *want;
 	} cases[] = {
-		{EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024), "RSA 1024-bit keys are not allowed"},
+		{EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024),
+		 "RSA 1024-bit keys are not allowed"},
 		{EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-224"), "EC curve secp224r1 is not allowed"},
-		{EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1"), "EC curve secp256k1 is not allowed"},
+		{EVP_PKEY_Q_keygen(NULL, NULL, "EC", "secp256k1"),
+		 "EC curve secp256k1 is not allowed"},
 		{EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), "key type ED448 is not allowed"},
 	};
 
@@ -235,7 +237,8 @@ static void mock_close(void *impl)
 	free(impl);
 }
 
-static const struct hsm_ops mock_ops = {.sign = mock_sign, .ready = mock_ready, .close = mock_close};
+static const struct hsm_ops mock_ops = {
+	.sign = mock_sign, .ready = mock_ready, .close = mock_close};
 
 static void test_signer_contract(void)
 {
@@ -319,9 +322,7 @@ static char *write_key(const char *name, EVP_PKEY *key, enum pem_form form)
 	if (bio == NULL)
 		abort();
 	switch (form) {
-	case FORM_PKCS8:
-		ok = PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL);
-		break;
+	case FORM_PKCS8: ok = PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL); break;
 	case FORM_PKCS8_ENC:
 		ok = PEM_write_bio_PKCS8PrivateKey(bio, key, EVP_aes_256_cbc(), passphrase,
 						   (int)strlen(passphrase), NULL, NULL);
@@ -378,12 +379,14 @@ static void test_load_pem(void)
 		const char *marker;
 	} cases[] = {
 		{"p256-pkcs8.pem", "EC", "P-256", 0, FORM_PKCS8, "BEGIN PRIVATE KEY"},
-		{"p384-pkcs8enc.pem", "EC", "P-384", 0, FORM_PKCS8_ENC, "BEGIN ENCRYPTED PRIVATE KEY"},
+		{"p384-pkcs8enc.pem", "EC", "P-384", 0, FORM_PKCS8_ENC,
+		 "BEGIN ENCRYPTED PRIVATE KEY"},
 		{"p521-sec1.pem", "EC", "P-521", 0, FORM_TRAD, "BEGIN EC PRIVATE KEY"},
 		{"p256-sec1enc.pem", "EC", "P-256", 0, FORM_TRAD_ENC, "DEK-Info: AES-128-CBC"},
 		{"rsa-pkcs1.pem", "RSA", NULL, 2048, FORM_TRAD, "BEGIN RSA PRIVATE KEY"},
 		{"rsa-pkcs1enc.pem", "RSA", NULL, 2048, FORM_TRAD_ENC, "Proc-Type: 4,ENCRYPTED"},
-		{"rsa-pkcs8enc.pem", "RSA", NULL, 3072, FORM_PKCS8_ENC, "BEGIN ENCRYPTED PRIVATE KEY"},
+		{"rsa-pkcs8enc.pem", "RSA", NULL, 3072, FORM_PKCS8_ENC,
+		 "BEGIN ENCRYPTED PRIVATE KEY"},
 		{"ed25519-pkcs8.pem", "ED25519", NULL, 0, FORM_PKCS8, "BEGIN PRIVATE KEY"},
 		{"ed25519-pkcs8enc.pem", "ED25519", NULL, 0, FORM_PKCS8_ENC,
 		 "BEGIN ENCRYPTED PRIVATE KEY"},
@@ -421,7 +424,8 @@ static void test_load_pem(void)
 		/* no passphrase */
 		memset(&err, 0, sizeof(err));
 		if (enc) {
-			CHECK(hsm_softkey_load_pem(path, NULL, HSM_RSA_PKCS1, &s, &err) == FC_ECONFIG);
+			CHECK(hsm_softkey_load_pem(path, NULL, HSM_RSA_PKCS1, &s, &err) ==
+			      FC_ECONFIG);
 			CHECK(s == NULL);
 			CHECK_CONTAINS(err.msg, "encrypted and no passphrase was given");
 			CHECK_CONTAINS(err.msg, cases[i].name);
@@ -482,7 +486,8 @@ static void test_load_pem_refused(void)
 		 "RSA 1024-bit keys are not allowed"},
 		{"p224.pem", EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-224"),
 		 "EC curve secp224r1 is not allowed"},
-		{"ed448.pem", EVP_PKEY_Q_keygen(NULL, NULL, "ED448"), "key type ED448 is not allowed"},
+		{"ed448.pem", EVP_PKEY_Q_keygen(NULL, NULL, "ED448"),
+		 "key type ED448 is not allowed"},
 	};
 	struct fc_err err = {0};
 	struct hsm_signer *s = NULL;

@@ -51,13 +51,21 @@ static const uint8_t serial[] = {0x40, 1, 2, 3, 4, 5, 6, 7, 8, 9};
 static uint64_t issue(struct journal *j, enum journal_kind kind, bool outcome)
 {
 	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
-	struct journal_intent in = {.kind = kind, .serial = serial, .serial_len = sizeof(serial),
-				    .san = "alice@example.com", .san_type = "email",
-				    .issuer = "https://issuer.example", .token_id = "jti-1",
+	struct journal_intent in = {.kind = kind,
+				    .serial = serial,
+				    .serial_len = sizeof(serial),
+				    .san = "alice@example.com",
+				    .san_type = "email",
+				    .issuer = "https://issuer.example",
+				    .token_id = "jti-1",
 				    .key_id = 1};
 	struct journal_sct sct = {.timestamp = 1700000000000};
-	struct journal_outcome out = {.kind = kind, .serial = serial, .serial_len = sizeof(serial),
-				      .ok = true, .scts = &sct, .n_scts = kind == JOURNAL_CERT};
+	struct journal_outcome out = {.kind = kind,
+				      .serial = serial,
+				      .serial_len = sizeof(serial),
+				      .ok = true,
+				      .scts = &sct,
+				      .n_scts = kind == JOURNAL_CERT};
 	uint64_t seq;
 
 	journal_append_intent(j, &in, done_cb, &w);
@@ -191,8 +199,11 @@ static void test_fields(void)
 	struct journal_report rep;
 	struct fc_err err = {0};
 	struct waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
-	struct journal_outcome out = {.intent_seq = 2, .kind = JOURNAL_CERT, .serial = serial,
-				      .serial_len = sizeof(serial), .ok = true};
+	struct journal_outcome out = {.intent_seq = 2,
+				      .kind = JOURNAL_CERT,
+				      .serial = serial,
+				      .serial_len = sizeof(serial),
+				      .ok = true};
 
 	/* an outcome answering an intent that already has one (record 2) */
 	CHECK(journal_open(dir, &j, &err) == FC_OK);

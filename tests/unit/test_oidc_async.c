@@ -25,7 +25,7 @@
 #include "oidc_int.h"
 
 #define WAIT_MAX_MS 15000 /* for wakes that must come */
-#define FAST_MS 100       /* what "at once" means for a call that must not block */
+#define FAST_MS 100	  /* what "at once" means for a call that must not block */
 
 static struct test_issuer issuer;
 static atomic_llong fake_ms = 1000000000LL;
@@ -51,18 +51,18 @@ static int64_t real_ms(void)
 
 static void control_reset(void)
 {
-	CHECK(test_issuer_control(&issuer,
-				  "{\"jwks\":\"ok\",\"discovery\":\"ok\",\"tenant_discovery\":\"ok\","
-				  "\"discovery_delay_ms\":0,\"tenant_delay_ms\":0,"
-				  "\"cache_control\":null,\"algs\":null,\"jwk_alg\":true}"));
+	CHECK(test_issuer_control(
+		&issuer, "{\"jwks\":\"ok\",\"discovery\":\"ok\",\"tenant_discovery\":\"ok\","
+			 "\"discovery_delay_ms\":0,\"tenant_delay_ms\":0,"
+			 "\"cache_control\":null,\"algs\":null,\"jwk_alg\":true}"));
 }
 
 /* --- wakes ----------------------------------------------------------------------- */
 
 struct wake_slot {
-	atomic_int count;         /* wakes received */
+	atomic_int count; /* wakes received */
 	_Atomic enum fc_status st;
-	atomic_bool on_main;      /* a wake came on the thread that called */
+	atomic_bool on_main; /* a wake came on the thread that called */
 };
 
 static void on_wake(void *arg, enum fc_status st)
@@ -119,7 +119,7 @@ static char *tenant_url(const char *name)
 static struct oidc_jws *parse(const char *tok)
 {
 	struct oidc_jws *jws = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	CHECK(tok != NULL && oidc_jws_parse(tok, strlen(tok), &jws, &err) == FC_OK);
 	return jws;
@@ -148,7 +148,7 @@ static void fixture_init(struct fixture *f, const struct oidc_options *o)
 		"\"Type\":\"email\"}},"
 		"\"MetaIssuers\":{\"%s/tenant/*\":{\"ClientID\":\"sigstore\",\"Type\":\"email\"}}}",
 		issuer.url, issuer.url, issuer.url);
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	f->o = *o;
 	CHECK(cfg_identity_load_mem(cfg, strlen(cfg), "test", &f->cfg, &err) == FC_OK);
@@ -209,7 +209,7 @@ static void test_shared_fetch(void)
 	j0 = test_issuer_stat(&issuer, "jwks");
 	memset(w, 0, sizeof(w));
 	for (int i = 0; i < N; i++) {
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 		int64_t t0 = real_ms();
 
 		CHECK(oidc_provider_verify_nb(p, jws, on_wake, &w[i], &err) == FC_EPENDING);
@@ -221,7 +221,7 @@ static void test_shared_fetch(void)
 	CHECK(wait_wakes(w, N));
 	usleep(200 * 1000); /* any second wake would have come by now */
 	for (int i = 0; i < N; i++) {
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 
 		CHECK(atomic_load(&w[i].count) == 1);
 		CHECK(atomic_load(&w[i].st) == FC_OK);
@@ -247,8 +247,8 @@ static void test_no_fetch_on_caller(void)
 {
 	struct fixture f;
 	struct oidc_options o;
-	struct wake_slot w = { 0 }, w2 = { 0 };
-	struct fc_err err = { 0 };
+	struct wake_slot w = {0}, w2 = {0};
+	struct fc_err err = {0};
 	char *tok, *ttok, *turl = tenant_url("fast");
 	int64_t t0, dt;
 
@@ -297,8 +297,8 @@ static void test_retry_decides(void)
 {
 	struct fixture f;
 	struct oidc_options o;
-	struct wake_slot w = { 0 }, w2 = { 0 };
-	struct fc_err err = { 0 };
+	struct wake_slot w = {0}, w2 = {0};
+	struct fc_err err = {0};
 	char *tok, *bogus;
 	unsigned j0;
 
@@ -346,7 +346,7 @@ static void test_negative_cache(void)
 	struct fixture f;
 	struct oidc_options o;
 	struct wake_slot w[20];
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *turl = tenant_url("dead-1"), *tok;
 	unsigned d0, granted = 0, refused = 0;
 
@@ -402,8 +402,8 @@ static void test_budget(void)
 	enum { N = 30 };
 	struct fixture f;
 	struct oidc_options o;
-	struct wake_slot w[N], wk = { 0 };
-	struct fc_err err = { 0 };
+	struct wake_slot w[N], wk = {0};
+	struct fc_err err = {0};
 	char *tok[N], *known_url = tenant_url("known"), *known, *fixed;
 	unsigned d0, pending = 0, unavail = 0;
 
@@ -479,7 +479,7 @@ static void test_caps(void)
 	struct fixture f;
 	struct oidc_options o;
 	struct wake_slot w[4];
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *tok[4];
 
 	control_reset();
@@ -552,8 +552,8 @@ static void test_free_in_flight(void)
 	struct fixture f;
 	struct oidc_options o;
 	struct wake_slot w[N];
-	struct fc_err err = { 0 };
-	struct blocked b = { 0 };
+	struct fc_err err = {0};
+	struct blocked b = {0};
 	pthread_t th;
 	char *tok[N], *fixed;
 	int64_t t0;
@@ -601,8 +601,8 @@ static void test_free_in_flight(void)
 static void test_blocking_helpers(void)
 {
 	struct oidc_fetcher *fetcher = NULL;
-	struct oidc_http_response r = { 0 };
-	struct fc_err err = { 0 };
+	struct oidc_http_response r = {0};
+	struct fc_err err = {0};
 	char *url = fc_xasprintf("%s/tenant/x/.well-known/openid-configuration", issuer.url);
 	unsigned n0;
 

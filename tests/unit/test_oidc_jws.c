@@ -97,9 +97,9 @@ static json_t *jwk_of(const EVP_PKEY *pk, const char *kid, const char *alg, cons
 		if (EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group,
 						   sizeof(group), NULL) != 1)
 			abort();
-		crv = strcmp(group, "prime256v1") == 0 ? "P-256"
+		crv = strcmp(group, "prime256v1") == 0	? "P-256"
 		      : strcmp(group, "secp384r1") == 0 ? "P-384"
-							 : "P-521";
+							: "P-521";
 		a = bn_param_b64u(pk, OSSL_PKEY_PARAM_EC_PUB_X, fl);
 		b = bn_param_b64u(pk, OSSL_PKEY_PARAM_EC_PUB_Y, fl);
 		json_object_set_new(j, "kty", json_string("EC"));
@@ -167,8 +167,8 @@ static uint8_t *sign_raw(EVP_PKEY *pk, const char *alg, const char *data, size_t
 		abort();
 	if (alg[0] == 'P') {
 		if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-		    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt >= 0 ? salt : RSA_PSS_SALTLEN_DIGEST) !=
-			    1 ||
+		    EVP_PKEY_CTX_set_rsa_pss_saltlen(
+			    pctx, salt >= 0 ? salt : RSA_PSS_SALTLEN_DIGEST) != 1 ||
 		    EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, md, NULL) != 1)
 			abort();
 	}
@@ -209,8 +209,8 @@ static char *signing_input(const char *header, const char *payload)
 }
 
 /* A complete token over raw JSON texts, signed by pk as alg. */
-static char *make_token_salt(EVP_PKEY *pk, const char *alg, const char *header,
-			     const char *payload, int salt)
+static char *make_token_salt(EVP_PKEY *pk, const char *alg, const char *header, const char *payload,
+			     int salt)
 {
 	char *in = signing_input(header, payload), *s64, *tok;
 	size_t sl;
@@ -230,8 +230,7 @@ static char *make_token(EVP_PKEY *pk, const char *alg, const char *header, const
 }
 
 /* A token whose signature part is the given bytes. */
-static char *token_with_sig(const char *header, const char *payload, const uint8_t *sig,
-			    size_t sl)
+static char *token_with_sig(const char *header, const char *payload, const uint8_t *sig, size_t sl)
 {
 	char *in = signing_input(header, payload), *s64 = b64u(sig, sl);
 	char *tok = fc_xasprintf("%s.%s", in, s64);
@@ -347,8 +346,8 @@ static void test_alg_allowed(void)
 {
 	const char *yes[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
 			     "PS512", "ES256", "ES384", "ES512", "EdDSA"};
-	const char *no[] = {"none", "HS256", "HS384", "HS512", "rs256", "ES256K",
-			    "Ed25519", "RS256 ", "", "RSA-OAEP"};
+	const char *no[] = {"none",   "HS256",	 "HS384",  "HS512", "rs256",
+			    "ES256K", "Ed25519", "RS256 ", "",	    "RSA-OAEP"};
 
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		CHECK(oidc_alg_allowed(yes[i]));
@@ -375,8 +374,8 @@ static void test_all_algs_verify(void)
 		const char *alg, *kid;
 		EVP_PKEY **pk;
 	} cases[] = {
-		{"RS256", "rsa", &k_rsa},   {"RS384", "rsa", &k_rsa},  {"RS512", "rsa", &k_rsa},
-		{"PS256", "rsa", &k_rsa},   {"PS384", "rsa", &k_rsa},  {"PS512", "rsa", &k_rsa},
+		{"RS256", "rsa", &k_rsa},   {"RS384", "rsa", &k_rsa},	{"RS512", "rsa", &k_rsa},
+		{"PS256", "rsa", &k_rsa},   {"PS384", "rsa", &k_rsa},	{"PS512", "rsa", &k_rsa},
 		{"ES256", "p256", &k_p256}, {"ES384", "p384", &k_p384}, {"ES512", "p521", &k_p521},
 		{"EdDSA", "ed", &k_ed},
 	};
@@ -421,16 +420,18 @@ static void test_bad_signatures(void)
 		const char *alg, *kid;
 		EVP_PKEY **signer; /* another key of the same type */
 	} cases[] = {
-		{"RS256", "rsa", &k_rsa2}, {"PS256", "rsa", &k_rsa2}, {"ES256", "p256", &k_p256b},
+		{"RS256", "rsa", &k_rsa2},
+		{"PS256", "rsa", &k_rsa2},
+		{"ES256", "p256", &k_p256b},
 		{"EdDSA", "ed", &k_ed2},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *hdr = fc_xasprintf("{\"alg\":\"%s\",\"kid\":\"%s\"}", cases[i].alg,
-					 cases[i].kid);
+		char *hdr =
+			fc_xasprintf("{\"alg\":\"%s\",\"kid\":\"%s\"}", cases[i].alg, cases[i].kid);
 		const struct oidc_jwk *key = find_kid(set, cases[i].kid);
 		char *other = make_token(*cases[i].signer, cases[i].alg, hdr, claims);
-		char *good = make_token(key == find_kid(set, "rsa") ? k_rsa
+		char *good = make_token(key == find_kid(set, "rsa")    ? k_rsa
 					: key == find_kid(set, "p256") ? k_p256
 								       : k_ed,
 					cases[i].alg, hdr, claims);
@@ -479,8 +480,9 @@ static void test_alg_refused(void)
 	/* alg none, empty signature and with a signature */
 	in = signing_input("{\"alg\":\"none\"}", claims);
 	tok = fc_xasprintf("%s.", in);
-	REFUSED(tok, FC_EAUTH, "alg \"none\" is not allowed (allowed: RS256, RS384, RS512, "
-			       "PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
+	REFUSED(tok, FC_EAUTH,
+		"alg \"none\" is not allowed (allowed: RS256, RS384, RS512, "
+		"PS256, PS384, PS512, ES256, ES384, ES512, EdDSA)");
 	free(tok);
 	tok = fc_xasprintf("%s.c2ln", in);
 	REFUSED(tok, FC_EAUTH, "alg \"none\" is not allowed");
@@ -549,8 +551,9 @@ static void test_header_rules(void)
 	struct fc_err err;
 
 	tok = tok_hdr("{\"alg\":\"RS256\",\"crit\":[\"exp\",\"urn:example\"],\"exp\":1}");
-	REFUSED(tok, FC_EAUTH, "crit names extensions we do not understand: \"exp\", "
-			       "\"urn:example\"");
+	REFUSED(tok, FC_EAUTH,
+		"crit names extensions we do not understand: \"exp\", "
+		"\"urn:example\"");
 	free(tok);
 	tok = tok_hdr("{\"alg\":\"RS256\",\"crit\":[]}");
 	REFUSED(tok, FC_EAUTH, "crit");
@@ -577,7 +580,8 @@ static void test_header_rules(void)
 	REFUSED(tok, FC_EAUTH, "alg is not a string");
 	free(tok);
 	tok = tok_hdr("{\"alg\":\"RS256\",\"alg\":\"none\"}");
-	REFUSED(tok, FC_EAUTH, "token: header is not valid JSON: duplicate object key near '\"alg\"'");
+	REFUSED(tok, FC_EAUTH,
+		"token: header is not valid JSON: duplicate object key near '\"alg\"'");
 	free(tok);
 	tok = tok_hdr("[\"RS256\"]");
 	REFUSED(tok, FC_EAUTH, "header is not a JSON object");
@@ -613,7 +617,8 @@ static void test_payload_rules(void)
 	tok = make_token(k_rsa, "RS256", hdr,
 			 "{\"iss\":\"https://issuer.example\",\"email\":\"a@example.com\","
 			 "\"email\":\"b@example.com\"}");
-	REFUSED(tok, FC_EAUTH, "token: payload is not valid JSON: duplicate object key near '\"email\"'");
+	REFUSED(tok, FC_EAUTH,
+		"token: payload is not valid JSON: duplicate object key near '\"email\"'");
 	free(tok);
 	tok = make_token(k_rsa, "RS256", hdr, "[1,2,3]");
 	REFUSED(tok, FC_EAUTH, "payload is not a JSON object");
@@ -642,7 +647,8 @@ static void test_json_messages(void)
 	char *p64 = b64u_str("{\"a\":1,\n \"b\":tru}");
 	char *tok = fc_xasprintf("eyJhbGciOiJSUzI1NiJ9.%s.c2ln", p64);
 
-	REFUSED(tok, FC_EAUTH, "payload is not valid JSON: invalid token near 'tru' (line 2 col 8)");
+	REFUSED(tok, FC_EAUTH,
+		"payload is not valid JSON: invalid token near 'tru' (line 2 col 8)");
 	free(tok);
 	free(p64);
 	p64 = b64u_str("[1]");
@@ -958,8 +964,7 @@ static void test_key_mismatch(void)
 
 /* --- JWKS -------------------------------------------------------------------- */
 
-static enum fc_status jwks_parse_str(const char *doc, struct oidc_jwk_set **out,
-				     struct fc_err *err)
+static enum fc_status jwks_parse_str(const char *doc, struct oidc_jwk_set **out, struct fc_err *err)
 {
 	fc_err_clear(err);
 	*out = NULL;
@@ -1073,8 +1078,13 @@ static void test_jwks(void)
 	}
 
 	/* not a JWKS */
-	const char *not_jwks[] = {"[]", "{}", "{\"keys\":{}}", "{\"keys\":\"x\"}", "not json",
-				  "{\"keys\":[],\"keys\":[]}", ""};
+	const char *not_jwks[] = {"[]",
+				  "{}",
+				  "{\"keys\":{}}",
+				  "{\"keys\":\"x\"}",
+				  "not json",
+				  "{\"keys\":[],\"keys\":[]}",
+				  ""};
 	for (size_t i = 0; i < sizeof(not_jwks) / sizeof(not_jwks[0]); i++) {
 		CHECK(jwks_parse_str(not_jwks[i], &s, &err) == FC_EUPSTREAM);
 		CHECK(s == NULL);

@@ -66,7 +66,8 @@ static void issuer_from_json(const json_t *o, struct cfg_issuer *iss)
 static const struct cfg_issuer *config_issuer(const char *url)
 {
 	for (size_t i = 0; shipped && i < shipped->n_issuers; i++) {
-		if (shipped->issuers[i].issuer_url && strcmp(shipped->issuers[i].issuer_url, url) == 0)
+		if (shipped->issuers[i].issuer_url &&
+		    strcmp(shipped->issuers[i].issuer_url, url) == 0)
 			return &shipped->issuers[i];
 	}
 	return NULL;
@@ -84,12 +85,9 @@ static const struct cfg_issuer *config_meta(const char *pattern)
 static const char *san_type_name(enum oidc_san_type t)
 {
 	switch (t) {
-	case OIDC_SAN_EMAIL:
-		return "email";
-	case OIDC_SAN_URI:
-		return "uri";
-	case OIDC_SAN_USERNAME:
-		return "username";
+	case OIDC_SAN_EMAIL: return "email";
+	case OIDC_SAN_URI: return "uri";
+	case OIDC_SAN_USERNAME: return "username";
 	}
 	return "?";
 }
@@ -169,8 +167,8 @@ out:
 /* --- refusals ---------------------------------------------------------------- */
 
 /* Build from claims under cfg; expect status want and a message with msg. */
-static void refuse_cfg(const struct cfg_identity *cfg, const struct cfg_issuer *iss,
-		       json_t *claims, enum fc_status want, const char *msg)
+static void refuse_cfg(const struct cfg_identity *cfg, const struct cfg_issuer *iss, json_t *claims,
+		       enum fc_status want, const char *msg)
 {
 	struct oidc_identity *id = fc_xcalloc(1, sizeof(*id));
 	struct fc_err err = {0};
@@ -204,7 +202,8 @@ static json_t *claims_of(const char *file)
 
 static void test_email_refusals(void)
 {
-	struct cfg_issuer iss = {.type = CFG_TYPE_EMAIL, .type_name = (char *)"email",
+	struct cfg_issuer iss = {.type = CFG_TYPE_EMAIL,
+				 .type_name = (char *)"email",
 				 .issuer_url = (char *)"https://accounts.google.com"};
 	json_t *c = claims_of("email-google.claims.json");
 
@@ -260,15 +259,28 @@ static void test_email_syntax(void)
 {
 	/* accepted by govalidator.IsEmail, and so by Fulcio */
 	static const char *const good[] = {
-		"a@b.co", "first.last+tag@sub.example.com", "x@example.com.",
-		"\"john doe\"@example.com", "o'brien@example.ie", "user@xn--bcher-kva.example",
+		"a@b.co",
+		"first.last+tag@sub.example.com",
+		"x@example.com.",
+		"\"john doe\"@example.com",
+		"o'brien@example.ie",
+		"user@xn--bcher-kva.example",
 		"a_b@c_d.example.com",
 	};
 	static const char *const bad[] = {
-		"a@b", "@example.com", "a@.com", "a@example.c0", "a@example.1com", "a.@example.com",
-		".a@example.com", "a@example..com", "a@example.com..", "a@exa mple.com",
+		"a@b",
+		"@example.com",
+		"a@.com",
+		"a@example.c0",
+		"a@example.1com",
+		"a.@example.com",
+		".a@example.com",
+		"a@example..com",
+		"a@example.com..",
+		"a@exa mple.com",
 	};
-	struct cfg_issuer iss = {.type = CFG_TYPE_EMAIL, .type_name = (char *)"email",
+	struct cfg_issuer iss = {.type = CFG_TYPE_EMAIL,
+				 .type_name = (char *)"email",
 				 .issuer_url = (char *)"https://accounts.google.com"};
 	json_t *c = claims_of("email-google.claims.json");
 
@@ -290,11 +302,13 @@ static void test_email_syntax(void)
 
 static void test_username_uri_spiffe_refusals(void)
 {
-	struct cfg_issuer user = {.type = CFG_TYPE_USERNAME, .type_name = (char *)"username",
+	struct cfg_issuer user = {.type = CFG_TYPE_USERNAME,
+				  .type_name = (char *)"username",
 				  .issuer_url = (char *)"https://accounts.example.com",
 				  .subject_domain = (char *)"example.com"};
 	struct cfg_issuer uri = user;
-	struct cfg_issuer spiffe = {.type = CFG_TYPE_SPIFFE, .type_name = (char *)"spiffe",
+	struct cfg_issuer spiffe = {.type = CFG_TYPE_SPIFFE,
+				    .type_name = (char *)"spiffe",
 				    .issuer_url = (char *)"https://oidc-discovery.example.org",
 				    .spiffe_trust_domain = (char *)"example.org"};
 	json_t *c = claims_of("username.claims.json");
@@ -308,11 +322,13 @@ static void test_username_uri_spiffe_refusals(void)
 	uri.type_name = (char *)"uri";
 	uri.subject_domain = (char *)"https://example.com";
 	json_object_set_new(c, "sub", json_string("https://evil.com/users/alice"));
-	refuse(&uri, c, FC_EAUTH, "subject hostname (evil.com) must match expected domain (example.com)");
+	refuse(&uri, c, FC_EAUTH,
+	       "subject hostname (evil.com) must match expected domain (example.com)");
 	json_object_set_new(c, "sub", json_string("https://sub.example.com/alice"));
 	refuse(&uri, c, FC_EAUTH, "subject hostname (sub.example.com)");
 	json_object_set_new(c, "sub", json_string("http://example.com/alice"));
-	refuse(&uri, c, FC_EAUTH, "subject URI scheme (http) must match expected domain URI scheme (https)");
+	refuse(&uri, c, FC_EAUTH,
+	       "subject URI scheme (http) must match expected domain URI scheme (https)");
 	json_object_set_new(c, "sub", json_string("alice@example.com"));
 	refuse(&uri, c, FC_EAUTH, "should not be an email address");
 	json_object_set_new(c, "sub", json_string("https://example.com/a\nb"));
@@ -332,11 +348,18 @@ static void test_username_uri_spiffe_refusals(void)
 	c = claims_of("spiffe.claims.json");
 	json_object_set_new(c, "sub", json_string("spiffe://other.org/ns/prod/sa/builder"));
 	refuse(&spiffe, c, FC_EAUTH,
-	       "spiffe ID trust domain other.org doesn't match configured trust domain example.org");
+	       "spiffe ID trust domain other.org doesn't match configured trust domain "
+	       "example.org");
 	static const char *const bad_ids[] = {
-		"https://example.org/ns", "spiffe://Example.org/ns", "spiffe://example.org/a//b",
-		"spiffe://example.org/a/", "spiffe://example.org/./a", "spiffe://example.org/a/..",
-		"spiffe:///a", "spiffe://example.org/a b", "",
+		"https://example.org/ns",
+		"spiffe://Example.org/ns",
+		"spiffe://example.org/a//b",
+		"spiffe://example.org/a/",
+		"spiffe://example.org/./a",
+		"spiffe://example.org/a/..",
+		"spiffe:///a",
+		"spiffe://example.org/a b",
+		"",
 	};
 	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++) {
 		json_object_set_new(c, "sub", json_string(bad_ids[i]));
@@ -356,7 +379,8 @@ static void test_username_uri_spiffe_refusals(void)
 
 static void test_k8s_chainguard_refusals(void)
 {
-	struct cfg_issuer k8s = {.type = CFG_TYPE_KUBERNETES, .type_name = (char *)"kubernetes",
+	struct cfg_issuer k8s = {.type = CFG_TYPE_KUBERNETES,
+				 .type_name = (char *)"kubernetes",
 				 .issuer_url = (char *)"https://kubernetes.default.svc"};
 	struct cfg_issuer cg = {.type = CFG_TYPE_CHAINGUARD_IDENTITY,
 				.type_name = (char *)"chainguard-identity",
@@ -377,7 +401,8 @@ static void test_k8s_chainguard_refusals(void)
 		json_object_set_new(c, "email_verified", json_true());
 		CHECK(oidc_principal_build(NULL, &cg, c, id, &err) == FC_OK);
 		CHECK_STR(id->pop_subject, "carol@example.com");
-		CHECK_STR(id->san, "https://issuer.enforce.dev/8a3f2bd74ecd3ee5a25ae2b85e8d7a0d24d4c7e3/b1c2d3e4f5a6b7c8");
+		CHECK_STR(id->san, "https://issuer.enforce.dev/"
+				   "8a3f2bd74ecd3ee5a25ae2b85e8d7a0d24d4c7e3/b1c2d3e4f5a6b7c8");
 		oidc_identity_free(id);
 	}
 	json_object_set_new(c, "act", json_pack("{s:i}", "iss", 1));
@@ -393,11 +418,13 @@ static void test_ci_type_refusals(void)
 {
 	struct cfg_issuer gh = {.type = CFG_TYPE_GITHUB_WORKFLOW,
 				.type_name = (char *)"github-workflow",
-				.issuer_url = (char *)"https://token.actions.githubusercontent.com"};
+				.issuer_url =
+					(char *)"https://token.actions.githubusercontent.com"};
 	struct cfg_issuer gl = {.type = CFG_TYPE_GITLAB_PIPELINE,
 				.type_name = (char *)"gitlab-pipeline",
 				.issuer_url = (char *)"https://gitlab.com"};
-	struct cfg_issuer bk = {.type = CFG_TYPE_BUILDKITE_JOB, .type_name = (char *)"buildkite-job",
+	struct cfg_issuer bk = {.type = CFG_TYPE_BUILDKITE_JOB,
+				.type_name = (char *)"buildkite-job",
 				.issuer_url = (char *)"https://agent.buildkite.com"};
 	struct cfg_issuer cf = {.type = CFG_TYPE_CODEFRESH_WORKFLOW,
 				.type_name = (char *)"codefresh-workflow",
@@ -422,7 +449,8 @@ static void test_ci_type_refusals(void)
 		json_object_set_new(c, "run_id", json_string("42"));
 		json_object_set_new(c, "repository", json_string("o/r/../x"));
 		CHECK(oidc_principal_build(NULL, &gh, c, id, &err) == FC_OK);
-		CHECK_STR(id->san, "https://github.com/o/r/.github/workflows/a%20b.yml@refs/heads/x");
+		CHECK_STR(id->san,
+			  "https://github.com/o/r/.github/workflows/a%20b.yml@refs/heads/x");
 		CHECK(id->n_extensions > 10);
 		for (size_t i = 0; i < id->n_extensions; i++) {
 			if (strcmp(id->extensions[i].oid, "1.3.6.1.4.1.57264.1.12") == 0)
@@ -539,27 +567,31 @@ static void test_ci_flatten(void)
 		{(char *)"Issuer", (char *)"not-a-claim"},
 		{(char *)"Subject", (char *)"not-a-claim"},
 		/* the whole merged map, as Go ranges over it (sorted keys) */
-		{(char *)"BuildTrigger", (char *)"{{ range $k, $v := . }}{{ if or (eq $k \"dflt\") "
-						 "(eq $k \"over\") }}{{ $k }}={{ $v }};{{ end }}{{ end }}"},
+		{(char *)"BuildTrigger",
+		 (char *)"{{ range $k, $v := . }}{{ if or (eq $k \"dflt\") "
+			 "(eq $k \"over\") }}{{ $k }}={{ $v }};{{ end }}{{ end }}"},
 	};
 	struct cfg_kv defaults[] = {{(char *)"dflt", (char *)"from-default"},
 				    {(char *)"over", (char *)"default-loses"}};
 	struct cfg_ci_provider prov = {
-		.name = (char *)"flat", .defaults = defaults, .n_defaults = 2,
-		.extension_templates = tmpl, .n_extension_templates = sizeof(tmpl) / sizeof(tmpl[0]),
+		.name = (char *)"flat",
+		.defaults = defaults,
+		.n_defaults = 2,
+		.extension_templates = tmpl,
+		.n_extension_templates = sizeof(tmpl) / sizeof(tmpl[0]),
 		.san_template = (char *)"https://ci.example.com/{{ .sub }}",
 	};
 	struct cfg_identity cfg = {.ci = &prov, .n_ci = 1};
-	struct cfg_issuer iss = {.type = CFG_TYPE_CI_PROVIDER, .type_name = (char *)"ci-provider",
+	struct cfg_issuer iss = {.type = CFG_TYPE_CI_PROVIDER,
+				 .type_name = (char *)"ci-provider",
 				 .issuer_url = (char *)"https://ci.example.com",
 				 .ci_provider = (char *)"flat"};
 	json_t *c = json_pack("{s:s, s:s, s:f, s:f, s:f, s:I, s:b, s:n, s:f, s:[s,i,f,f], "
 			      "s:{s:i, s:s, s:{s:b}}, s:s}",
-			      "iss", "https://ci.example.com", "sub", "job/7",
-			      "f_whole", 1.0, "f_frac", 1.4, "f_big", 1753000000.0,
-			      "i_big", (json_int_t)1000000, "b", 1, "n",
-			      "tiny", 0.0000001, "arr", "a", 1, 1e6, 2.5e-5,
-			      "obj", "z", 2, "a", "x", "m", "t", 0, "over", "claim-wins");
+			      "iss", "https://ci.example.com", "sub", "job/7", "f_whole", 1.0,
+			      "f_frac", 1.4, "f_big", 1753000000.0, "i_big", (json_int_t)1000000,
+			      "b", 1, "n", "tiny", 0.0000001, "arr", "a", 1, 1e6, 2.5e-5, "obj",
+			      "z", 2, "a", "x", "m", "t", 0, "over", "claim-wins");
 	struct oidc_identity *id = fc_xcalloc(1, sizeof(*id));
 	struct fc_err err = {0};
 	static const char *const want[][2] = {
@@ -625,10 +657,23 @@ static void test_claims_path(void)
 int main(void)
 {
 	static const char *const cases[] = {
-		"email-google", "email-dex", "email-cognito", "username", "uri", "spiffe",
-		"kubernetes", "github-workflow", "gitlab-pipeline", "buildkite-job",
-		"codefresh-workflow", "chainguard-identity", "ci-github", "ci-gitlab",
-		"ci-buildkite", "ci-codefresh", "ci-circleci",
+		"email-google",
+		"email-dex",
+		"email-cognito",
+		"username",
+		"uri",
+		"spiffe",
+		"kubernetes",
+		"github-workflow",
+		"gitlab-pipeline",
+		"buildkite-job",
+		"codefresh-workflow",
+		"chainguard-identity",
+		"ci-github",
+		"ci-gitlab",
+		"ci-buildkite",
+		"ci-codefresh",
+		"ci-circleci",
 	};
 	struct fc_err err = {0};
 	char *path = data_path("config/fulcio-shipped.yaml");

@@ -77,7 +77,7 @@ static struct oidc_jws *mint(const char *req)
 {
 	char *tok = issuer_call("/mint", req);
 	struct oidc_jws *jws = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	CHECK(tok != NULL);
 	if (tok == NULL)
@@ -127,21 +127,21 @@ static enum fc_status verify_req(struct oidc_provider *p, const char *req, struc
 	return st;
 }
 
-#define EXPECT_OK(p, req)                                                            \
-	do {                                                                         \
-		struct fc_err e_ = { 0 };                                            \
-		enum fc_status s_ = verify_req((p), (req), &e_);                     \
-		if (s_ != FC_OK)                                                     \
-			fprintf(stderr, "  %s: %s\n", (req), e_.msg);                \
-		CHECK(s_ == FC_OK);                                                  \
+#define EXPECT_OK(p, req)                                                                          \
+	do {                                                                                       \
+		struct fc_err e_ = {0};                                                            \
+		enum fc_status s_ = verify_req((p), (req), &e_);                                   \
+		if (s_ != FC_OK)                                                                   \
+			fprintf(stderr, "  %s: %s\n", (req), e_.msg);                              \
+		CHECK(s_ == FC_OK);                                                                \
 	} while (0)
 
-#define EXPECT_FAIL(p, req, want_st, want_msg)                                       \
-	do {                                                                         \
-		struct fc_err e_ = { 0 };                                            \
-		enum fc_status s_ = verify_req((p), (req), &e_);                     \
-		CHECK(s_ == (want_st));                                              \
-		CHECK_CONTAINS(e_.msg, (want_msg));                                  \
+#define EXPECT_FAIL(p, req, want_st, want_msg)                                                     \
+	do {                                                                                       \
+		struct fc_err e_ = {0};                                                            \
+		enum fc_status s_ = verify_req((p), (req), &e_);                                   \
+		CHECK(s_ == (want_st));                                                            \
+		CHECK_CONTAINS(e_.msg, (want_msg));                                                \
 	} while (0)
 
 static void stats(struct oidc_provider *p, unsigned *d, unsigned *j)
@@ -153,8 +153,8 @@ static void stats(struct oidc_provider *p, unsigned *d, unsigned *j)
 
 static void test_fetch(void)
 {
-	struct oidc_http_response r = { 0 };
-	struct fc_err err = { 0 };
+	struct oidc_http_response r = {0};
+	struct fc_err err = {0};
 	char *url;
 
 	control_reset();
@@ -192,19 +192,20 @@ static void test_fetch(void)
 
 	/* Only http and https. */
 	fc_err_clear(&err);
-	CHECK(oidc_http_get(fetcher, "file:///etc/passwd", NULL, 1 << 20, 3000, &r, &err) == FC_EUPSTREAM);
+	CHECK(oidc_http_get(fetcher, "file:///etc/passwd", NULL, 1 << 20, 3000, &r, &err) ==
+	      FC_EUPSTREAM);
 	CHECK(r.body == NULL);
 	fc_err_clear(&err);
-	CHECK(oidc_http_get(fetcher, "http://127.0.0.1:1/x?secret=1", NULL, 1 << 20, 3000, &r, &err) ==
-	      FC_EUPSTREAM);
+	CHECK(oidc_http_get(fetcher, "http://127.0.0.1:1/x?secret=1", NULL, 1 << 20, 3000, &r,
+			    &err) == FC_EUPSTREAM);
 	CHECK_CONTAINS(err.msg, "connection refused");
 	CHECK(strstr(err.msg, "secret") == NULL);
 
 	/* A CA PEM in addition to the system roots (plain http: just accepted). */
 	url = fc_xasprintf("%s/jwks", issuer_url);
 	fc_err_clear(&err);
-	CHECK(oidc_http_get(fetcher, url, "-----BEGIN CERTIFICATE-----\n", 1 << 20, 3000, &r, &err) ==
-	      FC_OK);
+	CHECK(oidc_http_get(fetcher, url, "-----BEGIN CERTIFICATE-----\n", 1 << 20, 3000, &r,
+			    &err) == FC_OK);
 	oidc_http_response_free(&r);
 	free(url);
 	control_reset();
@@ -342,7 +343,7 @@ static void test_jwks_down(void)
 
 static void test_huge(void)
 {
-	static const char *const modes[] = { "{\"jwks\":\"huge\"}", "{\"jwks\":\"huge-cl\"}" };
+	static const char *const modes[] = {"{\"jwks\":\"huge\"}", "{\"jwks\":\"huge-cl\"}"};
 
 	for (size_t i = 0; i < 2; i++) {
 		struct oidc_provider *p;
@@ -389,7 +390,7 @@ static void test_flood(void)
 	for (int i = 0; i < 200; i++) {
 		uint8_t rnd[8];
 		char *hex, *req;
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 
 		CHECK(fc_rand_bytes(rnd, sizeof(rnd)) == FC_OK);
 		hex = fc_hex_encode(rnd, sizeof(rnd));
@@ -431,7 +432,7 @@ static void test_rotation(void)
 	/* A token from before the rotation names a kid no longer published. */
 	{
 		struct oidc_jws *jws = NULL;
-		struct fc_err err = { 0 };
+		struct fc_err err = {0};
 		const char *tok_kid;
 
 		jws = mint("{\"key\":\"ec384\"}");
@@ -536,8 +537,7 @@ static void test_alg_list(void)
 	CHECK(control("{\"algs\":[\"RS256\",\"HS256\",\"none\"]}"));
 	p = oidc_provider_new(issuer_url, NULL, &opts, fetcher, NULL);
 	EXPECT_OK(p, "{}");
-	EXPECT_FAIL(p, "{\"key\":\"ec256\"}", FC_EAUTH,
-		    "alg \"ES256\" is not in issuer");
+	EXPECT_FAIL(p, "{\"key\":\"ec256\"}", FC_EAUTH, "alg \"ES256\" is not in issuer");
 	EXPECT_FAIL(p, "{\"key\":\"ec256\"}", FC_EAUTH,
 		    "id_token_signing_alg_values_supported [RS256]");
 	oidc_provider_free(p);
@@ -622,8 +622,8 @@ static void *verify_thread(void *arg)
 
 static void test_concurrency(void)
 {
-	static const char *const reqs[] = { "{}", "{\"key\":\"ec256\"}", "{\"key\":\"ec384\"}",
-					    "{\"key\":\"ec521\"}", "{\"key\":\"ed25519\"}" };
+	static const char *const reqs[] = {"{}", "{\"key\":\"ec256\"}", "{\"key\":\"ec384\"}",
+					   "{\"key\":\"ec521\"}", "{\"key\":\"ed25519\"}"};
 	struct oidc_provider *p;
 	pthread_barrier_t bar;
 	pthread_t tid[8];
@@ -661,13 +661,13 @@ static void test_concurrency(void)
 static void test_preload(void)
 {
 	struct oidc_provider *p;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *jwks = NULL;
 	unsigned d, j;
 
 	control_reset();
 	{
-		struct oidc_http_response r = { 0 };
+		struct oidc_http_response r = {0};
 		char *url = fc_xasprintf("%s/jwks", issuer_url);
 
 		CHECK(oidc_http_get(fetcher, url, NULL, 1 << 20, 3000, &r, &err) == FC_OK);

@@ -16,9 +16,15 @@
 
 static EVP_PKEY *key;
 
-static int64_t fixed_now(void) { return NOW; }
+static int64_t fixed_now(void)
+{
+	return NOW;
+}
 
-static char *b64u(const void *p, size_t n) { return fc_b64url_encode(p, n); }
+static char *b64u(const void *p, size_t n)
+{
+	return fc_b64url_encode(p, n);
+}
 
 /* A compact JWS over claims (JSON text), EdDSA, kid "k1". */
 static char *sign_token(const char *claims)
@@ -51,7 +57,8 @@ static char *jwks_json(void)
 	CHECK(EVP_PKEY_get_raw_public_key(key, pub, &n) == 1);
 	x = b64u(pub, n);
 	doc = fc_xasprintf("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"kid\":\"k1\","
-			   "\"use\":\"sig\",\"x\":\"%s\"}]}", x);
+			   "\"use\":\"sig\",\"x\":\"%s\"}]}",
+			   x);
 	free(x);
 	return doc;
 }
@@ -63,15 +70,23 @@ static void test_meta_match(void)
 		bool want;
 	} cases[] = {
 		{"https://oidc.eks.*.amazonaws.com/id/*",
-		 "https://oidc.eks.us-west-2.amazonaws.com/id/B02C93B6A2D30341AD01E1B6D48164CB", true},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.a.b.amazonaws.com/id/x", false},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks..amazonaws.com/id/x", false},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.r.amazonaws.com/id/x/y", false},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.r.amazonaws.com/id/", false},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "xhttps://oidc.eks.r.amazonaws.com/id/x", false},
-		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.r.amazonaws.com/id/x.evil", false},
+		 "https://oidc.eks.us-west-2.amazonaws.com/id/B02C93B6A2D30341AD01E1B6D48164CB",
+		 true},
+		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.a.b.amazonaws.com/id/x",
+		 false},
+		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks..amazonaws.com/id/x",
+		 false},
+		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.r.amazonaws.com/id/x/y",
+		 false},
+		{"https://oidc.eks.*.amazonaws.com/id/*", "https://oidc.eks.r.amazonaws.com/id/",
+		 false},
+		{"https://oidc.eks.*.amazonaws.com/id/*", "xhttps://oidc.eks.r.amazonaws.com/id/x",
+		 false},
+		{"https://oidc.eks.*.amazonaws.com/id/*",
+		 "https://oidc.eks.r.amazonaws.com/id/x.evil", false},
 		{"https://container.googleapis.com/v1/projects/*/locations/*/clusters/*",
-		 "https://container.googleapis.com/v1/projects/p_1/locations/us-c1/clusters/c-2", true},
+		 "https://container.googleapis.com/v1/projects/p_1/locations/us-c1/clusters/c-2",
+		 true},
 		{"https://token.actions.githubusercontent.com/*",
 		 "https://token.actions.githubusercontent.com/acme", true},
 		{"https://x.test/a.b", "https://x.test/aXb", false}, /* '.' is literal */
@@ -106,9 +121,11 @@ struct fixture {
 static void fixture_init(struct fixture *f, int meta_cache)
 {
 	static const char cfg[] =
-		"{\"OIDCIssuers\":{\"" ISSUER "\":{\"IssuerURL\":\"" ISSUER "\",\"ClientID\":\"sigstore\","
+		"{\"OIDCIssuers\":{\"" ISSUER "\":{\"IssuerURL\":\"" ISSUER
+		"\",\"ClientID\":\"sigstore\","
 		"\"Type\":\"email\"}},"
-		"\"MetaIssuers\":{\"http://127.0.0.1:*\":{\"ClientID\":\"sigstore\",\"Type\":\"kubernetes\"}}}";
+		"\"MetaIssuers\":{\"http://"
+		"127.0.0.1:*\":{\"ClientID\":\"sigstore\",\"Type\":\"kubernetes\"}}}";
 	struct oidc_options o;
 	struct fc_err err = {0};
 	char *jwks = jwks_json();
@@ -118,8 +135,8 @@ static void fixture_init(struct fixture *f, int meta_cache)
 	o.meta_cache_size = meta_cache;
 	o.http_timeout_ms = 2000;
 	CHECK(oidc_verifier_new(f->cfg, &o, &f->v) == FC_OK);
-	CHECK(oidc_provider_preload(oidc_verifier_provider(f->v, ISSUER), jwks, strlen(jwks), &err) ==
-	      FC_OK);
+	CHECK(oidc_provider_preload(oidc_verifier_provider(f->v, ISSUER), jwks, strlen(jwks),
+				    &err) == FC_OK);
 	CHECK(oidc_verifier_provider(f->v, "https://other.test") == NULL);
 	free(jwks);
 }
@@ -144,7 +161,9 @@ static enum fc_status verify(struct fixture *f, const char *claims, struct oidc_
 	return st;
 }
 
-#define EMAIL_CLAIMS "\"iss\":\"" ISSUER "\",\"sub\":\"s1\",\"email\":\"a@example.com\",\"email_verified\":true"
+#define EMAIL_CLAIMS                                                                               \
+	"\"iss\":\"" ISSUER "\",\"sub\":\"s1\",\"email\":\"a@example.com\",\"email_verified\":"    \
+	"true"
 
 static void expect(struct fixture *f, const char *extra, enum fc_status want, const char *msg)
 {
@@ -180,10 +199,12 @@ static void test_claims(void)
 	/* leeway 60 s: exactly at the edge is accepted, one second past is not */
 	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":%lld", NOW - 60), FC_OK, NULL);
 	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":%lld", NOW - 61), FC_EAUTH, "token expired");
-	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"nbf\":%lld", NOW + 60), FC_OK, NULL);
+	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"nbf\":%lld", NOW + 60), FC_OK,
+	       NULL);
 	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"nbf\":%lld", NOW + 61), FC_EAUTH,
 	       "not yet valid");
-	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"iat\":%lld", NOW + 60), FC_OK, NULL);
+	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"iat\":%lld", NOW + 60), FC_OK,
+	       NULL);
 	expect(&f, AT(",\"aud\":\"sigstore\",\"exp\":99999999999,\"iat\":%lld", NOW + 61), FC_EAUTH,
 	       "issued in the future");
 	expect(&f, ",\"aud\":\"sigstore\",\"exp\":99999999999,\"nbf\":true", FC_EAUTH,
@@ -193,8 +214,8 @@ static void test_claims(void)
 	/* numbers beyond int64, which Go reads as float64 and Fulcio accepts:
 	 * in a claim, and as exp (clamped, not converted with undefined
 	 * behaviour) */
-	expect(&f, ",\"aud\":\"sigstore\",\"exp\":99999999999,\"big\":18446744073709551616",
-	       FC_OK, NULL);
+	expect(&f, ",\"aud\":\"sigstore\",\"exp\":99999999999,\"big\":18446744073709551616", FC_OK,
+	       NULL);
 	{
 		struct oidc_identity *id = NULL;
 		struct fc_err err;
@@ -220,11 +241,14 @@ static void test_issuer_and_ids(void)
 	CHECK(verify(&f, "{\"iss\":42,\"aud\":\"sigstore\",\"exp\":99999999999}", &id, &err) ==
 	      FC_EAUTH);
 	CHECK_CONTAINS(err.msg, "no iss claim, or it is not a string");
-	CHECK(verify(&f, "{\"iss\":\"https://issuer.test/\",\"aud\":\"sigstore\",\"exp\":99999999999}",
+	CHECK(verify(&f,
+		     "{\"iss\":\"https://issuer.test/\",\"aud\":\"sigstore\",\"exp\":99999999999}",
 		     &id, &err) == FC_EAUTH);
 	CHECK_CONTAINS(err.msg, "issuer \"https://issuer.test/\" is not configured");
 
-	CHECK(verify(&f, "{" EMAIL_CLAIMS ",\"aud\":\"sigstore\",\"exp\":99999999999,\"jti\":\"abc-1\"}",
+	CHECK(verify(&f,
+		     "{" EMAIL_CLAIMS
+		     ",\"aud\":\"sigstore\",\"exp\":99999999999,\"jti\":\"abc-1\"}",
 		     &id, &err) == FC_OK);
 	CHECK_STR(id->token_id, "abc-1");
 	CHECK_STR(id->issuer, ISSUER);
@@ -232,7 +256,8 @@ static void test_issuer_and_ids(void)
 	CHECK(id->expires_at == 99999999999LL);
 	oidc_identity_free(id);
 	/* no jti (or an unprintable one): a hash prefix, never the token */
-	CHECK(verify(&f, "{" EMAIL_CLAIMS ",\"aud\":\"sigstore\",\"exp\":99999999999,\"jti\":\"a b\"}",
+	CHECK(verify(&f,
+		     "{" EMAIL_CLAIMS ",\"aud\":\"sigstore\",\"exp\":99999999999,\"jti\":\"a b\"}",
 		     &id, &err) == FC_OK);
 	CHECK(strncmp(id->token_id, "sha256:", 7) == 0 && strlen(id->token_id) == 7 + 16);
 	oidc_identity_free(id);
@@ -251,9 +276,11 @@ static void test_meta_cache(void)
 	fixture_init(&f, 2);
 	for (int round = 0; round < 2; round++) {
 		for (int port = 1; port <= 5; port++) {
-			char *claims = fc_xasprintf(
-				"{\"iss\":\"http://127.0.0.1:%d\",\"sub\":\"system:serviceaccount:a:b\","
-				"\"aud\":\"sigstore\",\"exp\":99999999999}", port);
+			char *claims =
+				fc_xasprintf("{\"iss\":\"http://"
+					     "127.0.0.1:%d\",\"sub\":\"system:serviceaccount:a:b\","
+					     "\"aud\":\"sigstore\",\"exp\":99999999999}",
+					     port);
 			CHECK(verify(&f, claims, &id, &err) == FC_EUPSTREAM);
 			CHECK_CONTAINS(err.msg, "discovery");
 			free(claims);

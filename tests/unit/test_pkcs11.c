@@ -70,7 +70,8 @@ static void test_uri(void)
 		CHECK_STR(c->token_label, "The Software PKCS#11 Softtoken");
 		CHECK_STR(c->token_manufacturer, "Snake Oil, Inc.");
 		CHECK_STR(c->token_model, "1.0");
-		CHECK(c->object_id_len == sizeof(id8) && memcmp(c->object_id, id8, sizeof(id8)) == 0);
+		CHECK(c->object_id_len == sizeof(id8) &&
+		      memcmp(c->object_id, id8, sizeof(id8)) == 0);
 		CHECK_STR(c->token_serial, "");
 		CHECK_STR(c->pin_source, "file:/etc/token_pin");
 	}
@@ -92,8 +93,9 @@ static void test_uri(void)
 	if (c)
 		CHECK_STR(c->slot_description, "Sun Metaslot");
 	hsm_p11_config_free(c);
-	c = uri_ok("pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token"
-		   "%20Library;library-version=1.23");
+	c = uri_ok(
+		"pkcs11:library-manufacturer=Snake%20Oil,%20Inc.;library-description=Soft%20Token"
+		"%20Library;library-version=1.23");
 	if (c) {
 		CHECK_STR(c->library_manufacturer, "Snake Oil, Inc.");
 		CHECK_STR(c->library_description, "Soft Token Library");
@@ -217,7 +219,8 @@ static void test_crypto11(void)
 	}
 	hsm_p11_config_free(c);
 	c = NULL;
-	const char *serial = "{\"Path\":\"/m.so\",\"TokenSerial\":\"abc123\",\"PoolWaitTimeout\":1}";
+	const char *serial =
+		"{\"Path\":\"/m.so\",\"TokenSerial\":\"abc123\",\"PoolWaitTimeout\":1}";
 	CHECK(hsm_p11_config_parse_crypto11(serial, strlen(serial), "s", &c, &err) == FC_OK);
 	if (c) {
 		CHECK_STR(c->token_serial, "abc123");
@@ -241,10 +244,12 @@ static void test_crypto11(void)
 
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"", "not valid JSON");
 	json_bad("[1]", "not a JSON object");
-	json_bad("{\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"}", "Path (the PKCS#11 module) is missing");
+	json_bad("{\"TokenLabel\":\"x\",\"Pin\":\"s3cret\"}",
+		 "Path (the PKCS#11 module) is missing");
 	json_bad("{\"Path\":\"/m.so\",\"Pin\":\"s3cret\"}", "exactly one of TokenLabel");
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"SlotNumber\":1}", "exactly one of");
-	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"TokenLabel\":\"y\"}", "not valid JSON");
+	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"TokenLabel\":\"y\"}",
+		 "not valid JSON");
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"Pin\":1234}", "Pin must be a string");
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"MaxSessions\":-1}", "MaxSessions");
 	json_bad("{\"Path\":\"/m.so\",\"TokenLabel\":\"x\",\"MaxSessions\":\"8\"}", "MaxSessions");
@@ -408,11 +413,11 @@ static void check_signer_for_key(struct hsm_p11 *p)
 		CHECK(hsm_p11_signer_for_key(p, hsm_signer_public_key(by_label), HSM_RSA_PKCS1,
 					     &by_key, &err) == FC_OK);
 		CHECK(by_key != NULL && strstr(hsm_signer_description(by_key), labels[i]) != NULL);
-		CHECK(by_key != NULL && hsm_sign(by_key, msg, sizeof(msg), &sig, &sig_len, &err) ==
-						FC_OK);
-		CHECK(sig != NULL && verify(hsm_signer_public_key(by_label),
-					    hsm_signer_digest(by_label), false, msg, sizeof(msg),
-					    sig, sig_len));
+		CHECK(by_key != NULL &&
+		      hsm_sign(by_key, msg, sizeof(msg), &sig, &sig_len, &err) == FC_OK);
+		CHECK(sig != NULL &&
+		      verify(hsm_signer_public_key(by_label), hsm_signer_digest(by_label), false,
+			     msg, sizeof(msg), sig, sig_len));
 		free(sig);
 		hsm_signer_free(by_key);
 		hsm_signer_free(by_label);
@@ -489,9 +494,9 @@ static void test_softhsm(void)
 		CHECK(hsm_signer_signature_nid(s) == keys[i].nid);
 		CHECK(hsm_signer_ready(s));
 		CHECK(hsm_sign(s, msg, sizeof(msg), &sig, &sig_len, &err) == FC_OK);
-		CHECK(sig != NULL && verify(hsm_signer_public_key(s), keys[i].md(),
-					    keys[i].pad == HSM_RSA_PSS, msg, sizeof(msg), sig,
-					    sig_len));
+		CHECK(sig != NULL &&
+		      verify(hsm_signer_public_key(s), keys[i].md(), keys[i].pad == HSM_RSA_PSS,
+			     msg, sizeof(msg), sig, sig_len));
 		free(sig);
 		hsm_signer_free(s);
 	}
@@ -690,9 +695,8 @@ static void test_relogin(void)
 	CHECK(sign_once(s, &err) == FC_EUNAVAIL);
 	CHECK_CONTAINS(err.msg, "pkcs11 config");
 	CHECK_CONTAINS(err.msg, json);
-	snprintf(text, sizeof(text),
-		 "{\"Path\":\"%s\",\"TokenLabel\":\"relogin\",\"Pin\":\"%s\"}", shim,
-		 RELOGIN_PIN);
+	snprintf(text, sizeof(text), "{\"Path\":\"%s\",\"TokenLabel\":\"relogin\",\"Pin\":\"%s\"}",
+		 shim, RELOGIN_PIN);
 	write_file(json, text);
 	usleep(600 * 1000);
 	CHECK(sign_once(s, &err) == FC_OK);

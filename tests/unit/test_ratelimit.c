@@ -17,8 +17,14 @@
 /* --- a clock the tests move -------------------------------------------------- */
 
 static _Atomic int64_t fake_ms = 1000000;
-static int64_t fake_mono(void) { return atomic_load(&fake_ms); }
-static void advance_ms(int64_t ms) { atomic_fetch_add(&fake_ms, ms); }
+static int64_t fake_mono(void)
+{
+	return atomic_load(&fake_ms);
+}
+static void advance_ms(int64_t ms)
+{
+	atomic_fetch_add(&fake_ms, ms);
+}
 
 /* --- helpers ------------------------------------------------------------------ */
 
@@ -120,33 +126,32 @@ static void test_gcra(void)
 
 /* --- limits through rl_check, on the fake clock ---------------------------------- */
 
-static const char *const config_yaml =
-	"# per identity, per repository\n"
-	"default:\n"
-	"  identity: {rate: 10/minute, burst: 3}\n"
-	"  repository: {rate: 60/hour, burst: 5}\n"
-	"issuers:\n"
-	"  - issuer: https://ci.example\n"
-	"    identity: {rate: 7/minute, burst: 2}\n"
-	"  - issuer: https://open.example\n"
-	"    identity: {rate: unlimited}\n"
-	"overrides:\n"
-	"  - issuer: https://idp.example\n"
-	"    subject: bot@example.com\n"
-	"    rate: unlimited\n"
-	"  - issuer: https://idp.example\n"
-	"    subject: banned@example.com\n"
-	"    rate: 0\n"
-	"  - issuer: https://idp.example\n"
-	"    subject: slow@example.com\n"
-	"    rate: 1/hour\n"
-	"    burst: 1\n"
-	"  - issuer: https://ci.example\n"
-	"    repository: https://git.example/acme/noisy\n"
-	"    rate: 0\n"
-	"  - issuer: https://ci.example\n"
-	"    repository: https://git.example/acme/release\n"
-	"    rate: unlimited\n";
+static const char *const config_yaml = "# per identity, per repository\n"
+				       "default:\n"
+				       "  identity: {rate: 10/minute, burst: 3}\n"
+				       "  repository: {rate: 60/hour, burst: 5}\n"
+				       "issuers:\n"
+				       "  - issuer: https://ci.example\n"
+				       "    identity: {rate: 7/minute, burst: 2}\n"
+				       "  - issuer: https://open.example\n"
+				       "    identity: {rate: unlimited}\n"
+				       "overrides:\n"
+				       "  - issuer: https://idp.example\n"
+				       "    subject: bot@example.com\n"
+				       "    rate: unlimited\n"
+				       "  - issuer: https://idp.example\n"
+				       "    subject: banned@example.com\n"
+				       "    rate: 0\n"
+				       "  - issuer: https://idp.example\n"
+				       "    subject: slow@example.com\n"
+				       "    rate: 1/hour\n"
+				       "    burst: 1\n"
+				       "  - issuer: https://ci.example\n"
+				       "    repository: https://git.example/acme/noisy\n"
+				       "    rate: 0\n"
+				       "  - issuer: https://ci.example\n"
+				       "    repository: https://git.example/acme/release\n"
+				       "    rate: unlimited\n";
 
 static void test_limits(void)
 {
@@ -194,21 +199,27 @@ static void test_limits(void)
 
 	/* repository: 5 at once shared by every workflow of the repository */
 	CHECK(admitted_now(l, "https://ci.example", "wf-1", "https://git.example/acme/app", 1) +
-		      admitted_now(l, "https://ci.example", "wf-2", "https://git.example/acme/app", 2) +
-		      admitted_now(l, "https://ci.example", "wf-3", "https://git.example/acme/app", 2) ==
+		      admitted_now(l, "https://ci.example", "wf-2", "https://git.example/acme/app",
+				   2) +
+		      admitted_now(l, "https://ci.example", "wf-3", "https://git.example/acme/app",
+				   2) ==
 	      5);
-	CHECK(!admit(l, "https://ci.example", "wf-4", "https://git.example/acme/app", &retry, &err));
+	CHECK(!admit(l, "https://ci.example", "wf-4", "https://git.example/acme/app", &retry,
+		     &err));
 	CHECK(retry == 60);
-	CHECK_CONTAINS(err.msg, "repository https://git.example/acme/app of issuer https://ci.example");
+	CHECK_CONTAINS(err.msg,
+		       "repository https://git.example/acme/app of issuer https://ci.example");
 	/* a refusal by one bucket takes nothing from the other: wf-4 still has
 	 * its full identity burst for another repository */
-	CHECK(admitted_now(l, "https://ci.example", "wf-4", "https://git.example/acme/lib", 2) == 2);
+	CHECK(admitted_now(l, "https://ci.example", "wf-4", "https://git.example/acme/lib", 2) ==
+	      2);
 	/* repository overrides */
-	CHECK(!admit(l, "https://ci.example", "wf-5", "https://git.example/acme/noisy", &retry, &err));
+	CHECK(!admit(l, "https://ci.example", "wf-5", "https://git.example/acme/noisy", &retry,
+		     &err));
 	CHECK(retry == RL_REFUSED_RETRY_S);
 	CHECK_CONTAINS(err.msg, "repository https://git.example/acme/noisy");
-	CHECK(admitted_now(l, "https://ci.example", "wf-6", "https://git.example/acme/release", 5) ==
-	      2); /* its identity limit still holds */
+	CHECK(admitted_now(l, "https://ci.example", "wf-6", "https://git.example/acme/release",
+			   5) == 2); /* its identity limit still holds */
 
 	/* metrics: refusals by issuer */
 	{
@@ -227,8 +238,9 @@ static void test_limits(void)
 /* No default: nothing is limited but what the file names. */
 static void test_no_default(void)
 {
-	struct rl_limiter *l = limiter("overrides:\n"
-				       "  - {issuer: https://i, subject: s, rate: 2/second, burst: 2}\n");
+	struct rl_limiter *l =
+		limiter("overrides:\n"
+			"  - {issuer: https://i, subject: s, rate: 2/second, burst: 2}\n");
 
 	CHECK(l != NULL);
 	if (l == NULL)
@@ -367,8 +379,8 @@ static void *hammer(void *arg)
 	pthread_barrier_wait(&start_line); /* all at once */
 	for (int i = 0; i < 2000; i++) {
 		if (w->shared_repo)
-			w->admitted += admit(w->l, "https://ci", sub, "https://git/acme/app", NULL,
-					     NULL);
+			w->admitted +=
+				admit(w->l, "https://ci", sub, "https://git/acme/app", NULL, NULL);
 		else
 			w->admitted += admit(w->l, "https://idp", "alice", NULL, NULL, NULL);
 	}
@@ -435,13 +447,14 @@ static void expect_refused(const char *text, const char *want)
 
 static void test_config(void)
 {
-	struct rl_config *cfg = load("{\"default\": {\"identity\": {\"rate\": \"100/h\", \"burst\": 10},"
-				     " \"repository\": {\"rate\": \"1000/day\", \"burst\": \"50\"}},"
-				     " \"issuers\": [{\"issuer\": \"https://a\", \"repository\":"
-				     " {\"rate\": 0}}],"
-				     " \"overrides\": [{\"issuer\": \"https://a\", \"subject\": \"x\","
-				     " \"rate\": \"2/s\", \"burst\": 1}],"
-				     " \"max-keys\": 5000, \"redis-timeout-ms\": 200}");
+	struct rl_config *cfg =
+		load("{\"default\": {\"identity\": {\"rate\": \"100/h\", \"burst\": 10},"
+		     " \"repository\": {\"rate\": \"1000/day\", \"burst\": \"50\"}},"
+		     " \"issuers\": [{\"issuer\": \"https://a\", \"repository\":"
+		     " {\"rate\": 0}}],"
+		     " \"overrides\": [{\"issuer\": \"https://a\", \"subject\": \"x\","
+		     " \"rate\": \"2/s\", \"burst\": 1}],"
+		     " \"max-keys\": 5000, \"redis-timeout-ms\": 200}");
 	struct rl_limit id, repo;
 	struct rl_request rq = {"https://a", "y", "https://r"};
 
@@ -454,7 +467,8 @@ static void test_config(void)
 		rq.subject = "x";
 		rq.issuer = "https://b";
 		rl_config_lookup(cfg, &rq, &id, &repo);
-		CHECK(id.kind == RL_RATE && id.interval_us == 36 * SEC); /* override is per issuer */
+		CHECK(id.kind == RL_RATE &&
+		      id.interval_us == 36 * SEC); /* override is per issuer */
 		CHECK(repo.kind == RL_RATE && repo.interval_us == 86400 * SEC / 1000 &&
 		      repo.burst == 50);
 		rq.issuer = "https://a";
@@ -471,32 +485,46 @@ static void test_config(void)
 	      rl_config_redis_timeout_ms(cfg) == RL_DEFAULT_REDIS_TIMEOUT_MS);
 	rl_config_free(cfg);
 
-	expect_refused("default: {identity: {rate: 5, burst: 1}}", "default.identity: rate \"5\": write N/second");
+	expect_refused("default: {identity: {rate: 5, burst: 1}}",
+		       "default.identity: rate \"5\": write N/second");
 	expect_refused("default: {identity: {rate: 5/fortnight, burst: 1}}", "5/fortnight");
-	expect_refused("default: {identity: {rate: 5/minute}}", "default.identity: burst is missing");
-	expect_refused("default: {identity: {rate: 5/minute, burst: 0}}", "burst must be a whole number from 1 to 10000");
+	expect_refused("default: {identity: {rate: 5/minute}}",
+		       "default.identity: burst is missing");
+	expect_refused("default: {identity: {rate: 5/minute, burst: 0}}",
+		       "burst must be a whole number from 1 to 10000");
 	expect_refused("default: {identity: {rate: 5/minute, burst: 10001}}", "from 1 to 10000");
 	expect_refused("default: {identity: {rate: 5/minute, burst: -1}}", "burst must be");
-	expect_refused("default: {identity: {rate: unlimited, burst: 3}}", "burst has no meaning with rate unlimited");
-	expect_refused("default: {identity: {rate: 0, burst: 3}}", "burst has no meaning with rate 0");
-	expect_refused("default: {identity: {rate: 5000/second, burst: 3}}", "faster than 1000/second");
+	expect_refused("default: {identity: {rate: unlimited, burst: 3}}",
+		       "burst has no meaning with rate unlimited");
+	expect_refused("default: {identity: {rate: 0, burst: 3}}",
+		       "burst has no meaning with rate 0");
+	expect_refused("default: {identity: {rate: 5000/second, burst: 3}}",
+		       "faster than 1000/second");
 	expect_refused("default: {identity: {burst: 3}}", "rate is missing");
-	expect_refused("default: {identity: {rate: 1/s, burst: 1, extra: 1}}", "default.identity: unknown key \"extra\"");
-	expect_refused("default: {idenity: {rate: 1/s, burst: 1}}", "default: unknown key \"idenity\"");
+	expect_refused("default: {identity: {rate: 1/s, burst: 1, extra: 1}}",
+		       "default.identity: unknown key \"extra\"");
+	expect_refused("default: {idenity: {rate: 1/s, burst: 1}}",
+		       "default: unknown key \"idenity\"");
 	expect_refused("defaults: {}", "unknown key \"defaults\"");
 	expect_refused("- a\n- b\n", "the top level must be a mapping");
 	expect_refused("issuers: {a: b}", "issuers: must be a list");
 	expect_refused("issuers: [{identity: {rate: 0}}]", "issuers[0].issuer: is missing");
-	expect_refused("issuers: [{issuer: a}, {issuer: b}, {issuer: a}]", "issuers: a is listed twice");
-	expect_refused("overrides: [{issuer: a, rate: 0}]", "overrides[0]: give either subject or repository");
-	expect_refused("overrides: [{issuer: a, subject: s, repository: r, rate: 0}]", "give either subject or repository");
+	expect_refused("issuers: [{issuer: a}, {issuer: b}, {issuer: a}]",
+		       "issuers: a is listed twice");
+	expect_refused("overrides: [{issuer: a, rate: 0}]",
+		       "overrides[0]: give either subject or repository");
+	expect_refused("overrides: [{issuer: a, subject: s, repository: r, rate: 0}]",
+		       "give either subject or repository");
 	expect_refused("overrides: [{issuer: a, subject: s}]", "overrides[0]: rate is missing");
-	expect_refused("overrides: [{issuer: a, subject: s, rate: 0}, {issuer: a, subject: s, rate: unlimited}]",
+	expect_refused("overrides: [{issuer: a, subject: s, rate: 0}, {issuer: a, subject: s, "
+		       "rate: unlimited}]",
 		       "subject s of a is listed twice");
-	expect_refused("overrides: [{issuer: a, subject: '', rate: 0}]", "overrides[0].subject: must be a non-empty string");
+	expect_refused("overrides: [{issuer: a, subject: '', rate: 0}]",
+		       "overrides[0].subject: must be a non-empty string");
 	expect_refused("max-keys: 0", "max-keys: must be a whole number from 1 to 10000000");
 	expect_refused("redis-timeout-ms: lots", "redis-timeout-ms: must be a whole number");
-	expect_refused("default: {identity: {rate: 1/s, burst: 1}}\ndefault: {}\n", "key \"default\" is given twice");
+	expect_refused("default: {identity: {rate: 1/s, burst: 1}}\ndefault: {}\n",
+		       "key \"default\" is given twice");
 	expect_refused("{\"max-keys\": 5, \"max-keys\": 6}", "JSON line 1");
 	expect_refused("default: [", "YAML line");
 	expect_refused("a: &x [*x, *x]\n", "rl.conf");
@@ -526,9 +554,17 @@ static void test_redis_addr(void)
 	CHECK(rl_redis_parse_addr("unix:///run/redis.sock?db=3", &a, &err) == FC_OK);
 	CHECK(strcmp(a.path, "/run/redis.sock") == 0 && a.db == 3);
 	static const char *const bad[] = {
-		"redis://", "redis://host:0", "redis://host:99999", "redis://host:12x",
-		"redis://host/abc", "redis://[::1", "rediss://host", "host:6379",
-		"redis://user:pw@host", "unix://relative.sock", "/run/r.sock?x=1",
+		"redis://",
+		"redis://host:0",
+		"redis://host:99999",
+		"redis://host:12x",
+		"redis://host/abc",
+		"redis://[::1",
+		"rediss://host",
+		"host:6379",
+		"redis://user:pw@host",
+		"unix://relative.sock",
+		"/run/r.sock?x=1",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fc_err_clear(&err);

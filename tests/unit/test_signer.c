@@ -117,7 +117,8 @@ static void test_serials(bool ct)
 		free(fin2.der);
 	} else {
 		/* a precertificate without a CT log */
-		CHECK(check(&(struct tbs_out){.der = pre.der, .len = pre.len,
+		CHECK(check(&(struct tbs_out){.der = pre.der,
+					      .len = pre.len,
 					      .kind = HSM_SIGN_PRECERT},
 			    &info, why, sizeof(why)) == SIGNER_REFUSE_CT);
 	}
@@ -213,7 +214,8 @@ static void test_codecs(void)
 	b.data[0] = 9;
 	CHECK(!sg_sign_req_decode(b.data, b.len - 1, &req)); /* unknown kind */
 	fc_buf_reset(&b);
-	sg_sign_req_encode(&b, &(struct hsm_sign_ctx){.kind = HSM_SIGN_CERT, .token_id = "a"}, msg, 3);
+	sg_sign_req_encode(&b, &(struct hsm_sign_ctx){.kind = HSM_SIGN_CERT, .token_id = "a"}, msg,
+			   3);
 	b.data[2] = 0; /* a NUL in the token id */
 	CHECK(!sg_sign_req_decode(b.data, b.len, &req));
 	fc_buf_reset(&b);
@@ -243,7 +245,7 @@ static size_t sct_input(uint8_t *out, uint64_t ts, bool trailing)
 	memset(out + n, 0x11, 32), n += 32;
 	out[n++] = 0, out[n++] = 0, out[n++] = 2;
 	out[n++] = 0x30, out[n++] = 0;
-	out[n++] = 0, out[n++] = 8;                     /* CtExtensions: leaf_index */
+	out[n++] = 0, out[n++] = 8; /* CtExtensions: leaf_index */
 	out[n++] = 0, out[n++] = 0, out[n++] = 5;
 	memset(out + n, 0, 5), n += 5;
 	if (trailing)

@@ -12,14 +12,14 @@
 #include "config.h"
 
 static const struct cfg_kv claims[] = {
-	{ "url", "https://github.com" },
-	{ "job_workflow_ref", "octo/repo/.github/workflows/ci.yml@refs/heads/main" },
-	{ "ref_type", "branch" },
-	{ "ref", "main" },
-	{ "empty", "" },
-	{ "oidc.circleci.com/ssh-rerun", "true" },
-	{ "oidc.circleci.com/project-id", "p-123" },
-	{ "yes", "true" },
+	{"url", "https://github.com"},
+	{"job_workflow_ref", "octo/repo/.github/workflows/ci.yml@refs/heads/main"},
+	{"ref_type", "branch"},
+	{"ref", "main"},
+	{"empty", ""},
+	{"oidc.circleci.com/ssh-rerun", "true"},
+	{"oidc.circleci.com/project-id", "p-123"},
+	{"yes", "true"},
 };
 #define N_CLAIMS (sizeof(claims) / sizeof(claims[0]))
 
@@ -60,7 +60,7 @@ static char *render(const char *text, bool kv, struct fc_err *err)
 /* Both render calls give want. */
 static void check_render(const char *text, const char *want)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 
 	for (int kv = 0; kv < 2; kv++) {
 		char *got = render(text, kv, &err);
@@ -74,7 +74,7 @@ static void check_render(const char *text, const char *want)
 /* Rendering over claims gives want. */
 static void check_render_kv(const char *text, const char *want)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *got = render(text, true, &err);
 
 	if (got == NULL)
@@ -85,7 +85,7 @@ static void check_render_kv(const char *text, const char *want)
 
 static void check_fails(const char *text, bool kv, enum fc_status st, const char *want)
 {
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *got = render(text, kv, &err);
 
 	CHECK(got == NULL);
@@ -110,11 +110,13 @@ static void test_shipped_constructs(void)
 	check_render("{{ index . `url` }}", "https://github.com");
 	check_render("refs/{{if eq .ref_type \"branch\"}}heads/{{ else }}tags/{{end}}{{ .ref }}",
 		     "refs/heads/main");
-	check_render("{{if eq .ref_type \"tag\"}}T{{else if eq .ref_type \"branch\"}}B{{else}}O{{end}}",
-		     "B");
+	check_render(
+		"{{if eq .ref_type \"tag\"}}T{{else if eq .ref_type \"branch\"}}B{{else}}O{{end}}",
+		"B");
 	check_render("{{if eq .ref \"x\" \"main\"}}any{{end}}", "any");
 	check_render("{{if ne .ref \"main\"}}n{{else}}e{{end}}", "e");
-	check_render("{{if eq (index . \"oidc.circleci.com/ssh-rerun\") \"true\"}}ssh-rerun{{ else }}\"\"{{end}}",
+	check_render("{{if eq (index . \"oidc.circleci.com/ssh-rerun\") \"true\"}}ssh-rerun{{ else "
+		     "}}\"\"{{end}}",
 		     "ssh-rerun");
 	check_render("{{if .empty}}full{{else}}empty{{end}}", "empty");
 	check_render("{{ eq .ref \"main\" }}", "true");
@@ -140,9 +142,11 @@ static void test_go_constructs(void)
 	check_render("{{ range 3 }}{{ . }}{{ end }}", "012");
 	check_render("{{ define \"t\" }}<{{ . }}>{{ end }}{{ template \"t\" .ref }}", "<main>");
 	check_render("{{ block \"b\" .ref }}[{{ . }}]{{ end }}", "[main]");
-	check_render("{{ 0x10 }} {{ 1e3 }} {{ 'a' }} {{ 1.5 }} {{ print nil }}", "16 1000 97 1.5 <nil>");
+	check_render("{{ 0x10 }} {{ 1e3 }} {{ 'a' }} {{ 1.5 }} {{ print nil }}",
+		     "16 1000 97 1.5 <nil>");
 	/* needing the whole map: only over key/value pairs */
-	check_render_kv("{{ range $k, $v := . }}{{ if eq $k \"ref\" \"url\" }}{{ $k }}={{ $v }};{{ end }}{{ end }}",
+	check_render_kv("{{ range $k, $v := . }}{{ if eq $k \"ref\" \"url\" }}{{ $k }}={{ $v }};{{ "
+			"end }}{{ end }}",
 			"ref=main;url=https://github.com;");
 	check_render_kv("{{ len . }}", "8");
 	check_render_kv("{{ if . }}some{{ end }}", "some");
@@ -159,10 +163,12 @@ static void test_errors(void)
 	check_fails("{{ eq .ref true }}", true, FC_EINPUT, "incompatible types");
 	check_fails("{{ .url.host }}", true, FC_EINPUT, "can't evaluate field host in type string");
 	check_fails("{{ .url \"x\" }}", true, FC_EINPUT, "url is not a method but has arguments");
-	check_fails("{{ index .url \"x\" }}", true, FC_EINPUT, "cannot index slice/array with type string");
+	check_fails("{{ index .url \"x\" }}", true, FC_EINPUT,
+		    "cannot index slice/array with type string");
 	check_fails("{{ eq .ref }}", true, FC_EINPUT, "missing argument for comparison");
 	check_fails("{{ len 3 }}", true, FC_EINPUT, "len of type int");
-	check_fails("{{ range .ref }}{{ end }}", true, FC_EINPUT, "range can't iterate over a string");
+	check_fails("{{ range .ref }}{{ end }}", true, FC_EINPUT,
+		    "range can't iterate over a string");
 	check_fails("{{ template \"nope\" }}", true, FC_EINPUT, "template \"nope\" not defined");
 	check_fails("{{ call .ref }}", true, FC_EINPUT, "non-function");
 	check_fails("{{ 18446744073709551615 }}", true, FC_EINPUT, "overflows int");
@@ -173,7 +179,8 @@ static void test_errors(void)
 	check_fails("{{if .url}}x", true, FC_ECONFIG, "unexpected EOF");
 	check_fails("x{{end}}", true, FC_ECONFIG, "unexpected {{end}}");
 	check_fails("x{{else}}", true, FC_ECONFIG, "unexpected {{else}}");
-	check_fails("{{if .a}}1{{else}}2{{else}}3{{end}}", true, FC_ECONFIG, "expected end; found {{else}}");
+	check_fails("{{if .a}}1{{else}}2{{else}}3{{end}}", true, FC_ECONFIG,
+		    "expected end; found {{else}}");
 	check_fails("{{}}", true, FC_ECONFIG, "missing value for command");
 	check_fails("{{ nofunc .url }}", true, FC_ECONFIG, "function \"nofunc\" not defined");
 	check_fails("{{ $x }}", true, FC_ECONFIG, "undefined variable \"$x\"");
@@ -181,7 +188,8 @@ static void test_errors(void)
 	check_fails("{{ (index . \"x\" }}", true, FC_ECONFIG, "unclosed left paren");
 	check_fails("{{/* open }}", true, FC_ECONFIG, "unclosed comment");
 	check_fails("{{ break }}", true, FC_ECONFIG, "{{break}} outside {{range}}");
-	check_fails("{{ \"a\" | \"b\" }}", true, FC_ECONFIG, "non executable command in pipeline stage 2");
+	check_fails("{{ \"a\" | \"b\" }}", true, FC_ECONFIG,
+		    "non executable command in pipeline stage 2");
 	check_fails("{{ 1.x }}", true, FC_ECONFIG, "bad number syntax");
 	check_fails("{{ \"x\".y }}", true, FC_ECONFIG, "unexpected . after term");
 	check_fails("{{define \"a\"}}1{{end}}{{define \"a\"}}2{{end}}", true, FC_ECONFIG,
@@ -198,10 +206,13 @@ static void test_errors(void)
 static void test_kv(void)
 {
 	static const struct cfg_kv kv[] = {
-		{ "b", "claim" }, { NULL, "skipped" }, { "a", NULL }, { "b", "default" },
+		{"b", "claim"},
+		{NULL, "skipped"},
+		{"a", NULL},
+		{"b", "default"},
 	};
 	struct cfg_template *t = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	char *out = NULL;
 
 	CHECK(cfg_template_parse("{{ . }}|{{ .b }}|{{ len . }}", &t, &err) == FC_OK);
@@ -223,7 +234,7 @@ static void test_limits(void)
 	size_t n = CFG_TEMPLATE_MAX_LEN + 1;
 	char *big = malloc(n + 1), *deep;
 	struct cfg_template *t = NULL;
-	struct fc_err err = { 0 };
+	struct fc_err err = {0};
 	size_t k = 0;
 
 	memset(big, 'x', n);
@@ -257,7 +268,8 @@ static void test_limits(void)
 	check_fails("{{ printf \"%300000s\" \"x\" }}", true, FC_EINPUT, "output larger than");
 	check_render("{{ len (printf \"%300000s\" \"x\") }}", "300000");
 	check_fails("{{ range 9999999 }}{{ end }}", true, FC_EINPUT, "more work than");
-	check_fails("{{ $s := \"\" }}{{ range 100 }}{{ $s = printf \"%s%s\" $s (printf \"%500000s\" \"\") }}{{ end }}",
+	check_fails("{{ $s := \"\" }}{{ range 100 }}{{ $s = printf \"%s%s\" $s (printf "
+		    "\"%500000s\" \"\") }}{{ end }}",
 		    true, FC_EINPUT, "larger than fulcrum allows");
 	check_fails("{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}", true,
 		    FC_EINPUT, "nested deeper than fulcrum allows");

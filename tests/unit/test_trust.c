@@ -42,8 +42,8 @@ static struct trust_entry entry(const char *url)
 }
 
 /* Add a fixture of kind; the status, err filled. */
-static enum fc_status add(struct trust_builder *b, enum trust_kind kind, const struct trust_entry *e,
-			  const char *file, struct fc_err *err)
+static enum fc_status add(struct trust_builder *b, enum trust_kind kind,
+			  const struct trust_entry *e, const char *file, struct fc_err *err)
 {
 	size_t len;
 	char *pem = fixture(file, &len);
@@ -99,7 +99,8 @@ static const char *jstr(json_t *doc, const char *path)
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (tok = strtok_r(buf, ".", &save); tok && v; tok = strtok_r(NULL, ".", &save))
-		v = json_is_array(v) ? json_array_get(v, (size_t)atoi(tok)) : json_object_get(v, tok);
+		v = json_is_array(v) ? json_array_get(v, (size_t)atoi(tok))
+				     : json_object_get(v, tok);
 	return json_string_value(v);
 }
 
@@ -169,7 +170,7 @@ static void test_chains(void)
 	e.end = 1780000000;
 	CHECK(add(b, TRUST_CA, &e, "ca-root.pem", &err) == FC_OK); /* retired, no URL */
 	e = entry("http://127.0.0.1:3000");
-	e.operator = "tsa.example.com";
+	e.operator= "tsa.example.com";
 	CHECK(add(b, TRUST_TSA, &e, "tsa-chain.pem", &err) == FC_OK);
 	root = trust_trusted_root(b);
 	CHECK_STR(jstr(root, "mediaType"), TRUST_MEDIA_TRUSTED_ROOT);
@@ -181,14 +182,19 @@ static void test_chains(void)
 	CHECK_STR(jstr(root, "certificateAuthorities.0.validFor.start"), "2026-02-01T00:00:00Z");
 	CHECK(jstr(root, "certificateAuthorities.0.validFor.end") == NULL);
 	CHECK_STR(jstr(root, "certificateAuthorities.0.operator"), "fulcio.example.com");
-	CHECK(json_array_size(json_object_get(json_object_get(json_array_get(json_object_get(root,
-		"certificateAuthorities"), 0), "certChain"), "certificates")) == 2);
+	CHECK(json_array_size(json_object_get(
+		      json_object_get(
+			      json_array_get(json_object_get(root, "certificateAuthorities"), 0),
+			      "certChain"),
+		      "certificates")) == 2);
 	CHECK(json_object_get(json_array_get(json_object_get(root, "certificateAuthorities"), 1),
 			      "uri") == NULL);
 	CHECK_STR(jstr(root, "certificateAuthorities.1.validFor.start"), "2023-11-14T22:13:20Z");
 	CHECK_STR(jstr(root, "certificateAuthorities.1.validFor.end"), "2026-05-28T20:26:40Z");
-	CHECK_STR(jstr(root, "timestampAuthorities.0.uri"), "http://127.0.0.1:3000/api/v1/timestamp");
-	CHECK_STR(jstr(root, "timestampAuthorities.0.subject.commonName"), "fulcrum test timestamping");
+	CHECK_STR(jstr(root, "timestampAuthorities.0.uri"),
+		  "http://127.0.0.1:3000/api/v1/timestamp");
+	CHECK_STR(jstr(root, "timestampAuthorities.0.subject.commonName"),
+		  "fulcrum test timestamping");
 	CHECK_STR(jstr(root, "timestampAuthorities.0.validFor.start"), "2026-03-01T00:00:00Z");
 	CHECK_STR(jstr(root, "timestampAuthorities.0.operator"), "tsa.example.com");
 	json_decref(root);
@@ -264,7 +270,8 @@ static void test_logs(void)
 	CHECK_STR(jstr(root, "ctlogs.0.hashAlgorithm"), "SHA2_256");
 	CHECK_STR(jstr(root, "ctlogs.0.publicKey.keyDetails"), "PKIX_ECDSA_P256_SHA_256");
 	CHECK_STR(jstr(root, "ctlogs.0.publicKey.validFor.start"), "2026-09-21T14:13:20Z");
-	CHECK(json_object_get(json_array_get(json_object_get(root, "ctlogs"), 0), "operator") == NULL);
+	CHECK(json_object_get(json_array_get(json_object_get(root, "ctlogs"), 0), "operator") ==
+	      NULL);
 
 	spki = spki_of("rekor.pub", &spki_len);
 	want = sha256_b64(spki, spki_len, NULL, 0); /* ECDSA: the SPKI's hash, v2 too */
@@ -342,7 +349,7 @@ static void test_signing_config(void)
 	CHECK(add(b, TRUST_TSA, &e, "tsa-chain.pem", &err) == FC_OK);
 	e = entry("https://rekor.example.com");
 	e.api_version = 2;
-	e.operator = "example.com";
+	e.operator= "example.com";
 	CHECK(add(b, TRUST_TLOG, &e, "rekor.pub", &err) == FC_OK);
 	e = entry("https://idp.example.com");
 	CHECK(trust_add_oidc(b, &e, &err) == FC_OK);
@@ -357,11 +364,13 @@ static void test_signing_config(void)
 	CHECK_STR(jstr(sc, "caUrls.1.operator"), "ca-old.example.com");
 	CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(sc, "caUrls"), 0),
 						 "majorApiVersion")) == 1);
-	CHECK(json_integer_value(json_object_get(json_array_get(json_object_get(sc,
-		"rekorTlogUrls"), 0), "majorApiVersion")) == 2);
+	CHECK(json_integer_value(
+		      json_object_get(json_array_get(json_object_get(sc, "rekorTlogUrls"), 0),
+				      "majorApiVersion")) == 2);
 	CHECK_STR(jstr(sc, "rekorTlogUrls.0.operator"), "example.com");
 	CHECK_STR(jstr(sc, "rekorTlogConfig.selector"), "EXACT");
-	CHECK(json_integer_value(json_object_get(json_object_get(sc, "rekorTlogConfig"), "count")) == 1);
+	CHECK(json_integer_value(
+		      json_object_get(json_object_get(sc, "rekorTlogConfig"), "count")) == 1);
 	CHECK(json_object_get(sc, "tsaConfig") == NULL); /* no TSA to select */
 	root = trust_trusted_root(b);
 	CHECK(jlen(root, "certificateAuthorities") == 3 && jlen(root, "timestampAuthorities") == 1);
@@ -395,7 +404,8 @@ static void test_checkpoint(void)
 	char *other = fixture("ct.pub", NULL);
 	struct fc_err err = {0};
 
-	CHECK(trust_check_checkpoint("http://127.0.0.1:3001", key, klen, note, nlen, &err) == FC_OK);
+	CHECK(trust_check_checkpoint("http://127.0.0.1:3001", key, klen, note, nlen, &err) ==
+	      FC_OK);
 	fc_err_clear(&err);
 	CHECK(trust_check_checkpoint("http://localhost:3001", key, klen, note, nlen, &err) ==
 	      FC_ECONFIG);
@@ -429,7 +439,8 @@ static void test_doc_check(void)
 	int fd;
 
 	CHECK(trust_doc_check(text, strlen(text), TRUST_DOC_TRUSTED_ROOT, "tr", &out, &err) ==
-	      FC_OK && out != NULL);
+		      FC_OK &&
+	      out != NULL);
 	json_decref(out);
 	CHECK(trust_doc_check(text, strlen(text), TRUST_DOC_SIGNING_CONFIG, "sc", NULL, &err) ==
 	      FC_ECONFIG);

@@ -62,8 +62,8 @@ static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *is
 	return x;
 }
 
-static const int root_nids[] = {NID_basic_constraints, NID_key_usage,
-				NID_subject_key_identifier, 0};
+static const int root_nids[] = {NID_basic_constraints, NID_key_usage, NID_subject_key_identifier,
+				0};
 static const char *const root_vals[] = {"critical,CA:TRUE", "critical,keyCertSign,cRLSign", "hash"};
 static const int leaf_nids[] = {NID_basic_constraints, NID_key_usage, NID_ext_key_usage, 0};
 static const char *const leaf_vals[] = {"critical,CA:FALSE", "critical,digitalSignature",
@@ -102,7 +102,8 @@ static void fixture_make_kind(struct fixture *fx, const int *nids, const char *c
 
 	memset(fx, 0, sizeof(*fx));
 	fx->root_key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	fx->root = make_cert("test TSA root", fx->root_key, NULL, fx->root_key, root_nids, root_vals);
+	fx->root =
+		make_cert("test TSA root", fx->root_key, NULL, fx->root_key, root_nids, root_vals);
 	fx->leaf = make_cert("test TSA", leaf_key, fx->root, fx->root_key, nids, vals);
 	both[0] = fx->leaf;
 	both[1] = fx->root;
@@ -173,7 +174,8 @@ static size_t make_tsq(uint8_t *out, int nid, const uint8_t *digest, size_t len,
 	}
 	TS_REQ_set_cert_req(req, cert_req);
 	if (ext) {
-		X509_EXTENSION *e = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "CA:FALSE");
+		X509_EXTENSION *e =
+			X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "CA:FALSE");
 
 		TS_REQ_add_ext(req, e, -1);
 		X509_EXTENSION_free(e);
@@ -201,7 +203,8 @@ static enum tsa_refusal json_refusal(const char *json)
 	struct tsa_request *r = NULL;
 	enum tsa_refusal why = TSA_REFUSE_NONE;
 	struct fc_err err = {0};
-	enum fc_status st = tsa_request_parse_json((const uint8_t *)json, strlen(json), &r, &why, &err);
+	enum fc_status st =
+		tsa_request_parse_json((const uint8_t *)json, strlen(json), &r, &why, &err);
 
 	tsa_request_free(r);
 	return st == FC_OK ? TSA_REFUSE_NONE : why;
@@ -269,10 +272,12 @@ static void test_parse_json(void)
 			   "\"hashAlgorithm\":\"sha256\"}") == TSA_REFUSE_MALFORMED);
 	CHECK(json_refusal("{\"artifactHash\":\"!!!!\",\"hashAlgorithm\":\"sha256\"}") ==
 	      TSA_REFUSE_MALFORMED);
-	CHECK(json_refusal("{\"artifactHash\":5,\"hashAlgorithm\":\"sha256\"}") == TSA_REFUSE_MALFORMED);
+	CHECK(json_refusal("{\"artifactHash\":5,\"hashAlgorithm\":\"sha256\"}") ==
+	      TSA_REFUSE_MALFORMED);
 	CHECK(json_refusal("{\"certificates\":\"true\",\"hashAlgorithm\":\"sha256\"}") ==
 	      TSA_REFUSE_MALFORMED);
-	CHECK(json_refusal("{\"nonce\":\"12\",\"hashAlgorithm\":\"sha256\"}") == TSA_REFUSE_MALFORMED);
+	CHECK(json_refusal("{\"nonce\":\"12\",\"hashAlgorithm\":\"sha256\"}") ==
+	      TSA_REFUSE_MALFORMED);
 	CHECK(json_refusal("{\"nonce\":1.5,\"hashAlgorithm\":\"sha256\"}") == TSA_REFUSE_MALFORMED);
 	CHECK(json_refusal("{") == TSA_REFUSE_MALFORMED);
 	CHECK(json_refusal("[]") == TSA_REFUSE_MALFORMED);
