@@ -70,6 +70,17 @@ enum fc_status ca_cert_sign_finish(X509 *cert, const uint8_t *sig, size_t sig_le
 enum fc_status ca_cert_set_serial(X509 *cert, struct fc_err *err);
 enum fc_status ca_cert_add_skid(X509 *cert, struct fc_err *err);
 
+/* cacert.c, for the CA and time-stamping profiles: a v3 certificate with a
+ * random serial, subject, issuer (issuer's subject, or subject when issuer
+ * is NULL: self-signed), validity and subject key (*out: X509_free); and
+ * the AuthorityKeyId of issuer's SubjectKeyId (nothing when issuer is NULL
+ * or has none). FC_EINTERNAL with the reason, naming what (e.g. "CA
+ * certificate"). */
+enum fc_status ca_cert_start(const char *what, const X509_NAME *subject, X509 *issuer,
+			     int64_t not_before, int64_t not_after, EVP_PKEY *key, X509 **out,
+			     struct fc_err *err);
+enum fc_status ca_cert_add_akid(const char *what, X509 *x, X509 *issuer, struct fc_err *err);
+
 /* --- the client's key and its proof of possession (algs.c, keyparse.c, goodkey.c, pop.c,
  *     csr.c) ---------------------------------------------------------------------------- */
 

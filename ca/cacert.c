@@ -3,6 +3,7 @@
  * and of ephemeralca, and createca's intermediates. Fulcio's createca and
  * ephemeralca write the same fields in the same order; so do we.
  */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -44,10 +45,18 @@ bool ca_name_add(X509_NAME *n, int nid, const char *v)
 	return X509_NAME_add_entry_by_NID(n, nid, type, (const unsigned char *)v, -1, -1, 0) == 1;
 }
 
+static enum fc_status fail_what(const char *what, struct fc_err *err)
+{
+	char ctx[64];
+
+	snprintf(ctx, sizeof(ctx), "ca: %s", what);
+	fc_log_ssl(ctx);
+	return fc_err_set(err, FC_EINTERNAL, "ca: cannot build the %s", what);
+}
+
 static enum fc_status build_fail(struct fc_err *err)
 {
-	fc_log_ssl("ca: CA certificate");
-	return fc_err_set(err, FC_EINTERNAL, "ca: cannot build the CA certificate");
+	return fail_what("CA certificate", err);
 }
 
 /* KeyUsage keyCertSign|cRLSign, ExtKeyUsage codeSigning if asked,
@@ -86,8 +95,8 @@ out:
 	return st;
 }
 
-/* AuthorityKeyId = the issuer's SubjectKeyId, when it has one. */
-static enum fc_status add_ca_akid(X509 *x, X509 *issuer, struct fc_err *err)
+/* AuthorityKeyId = the issuer's SubjectKeyId, when it has one (ca_int.h). */
+enum fc_status ca_cert_add_akid(const char *what, X509 *x, X509 *issuer, struct fc_err *err)
 {
 	AUTHORITY_KEYID *akid = NULL;
 	enum fc_status st = FC_OK;
@@ -97,8 +106,41 @@ static enum fc_status add_ca_akid(X509 *x, X509 *issuer, struct fc_err *err)
 	if ((akid = AUTHORITY_KEYID_new()) == NULL ||
 	    (akid->keyid = ASN1_OCTET_STRING_dup(X509_get0_subject_key_id(issuer))) == NULL ||
 	    X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_DEFAULT) != 1)
-		st = build_fail(err);
+		st = fail_what(what, err);
 	AUTHORITY_KEYID_free(akid);
+	return st;
+}
+
+/* A v3 certificate up to its extensions (ca_int.h). */
+enum fc_status ca_cert_start(const char *what, const X509_NAME *subject, X509 *issuer,
+			     int64_t not_before, int64_t not_after, EVP_PKEY *key, X509 **out,
+			     struct fc_err *err)
+{
+	X509 *x = NULL;
+	ASN1_TIME *nb = NULL, *na = NULL;
+	enum fc_status st;
+
+	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
+		st = fail_what(what, err);
+		goto out;
+	}
+	if ((st = ca_cert_set_serial(x, err)) != FC_OK)
+		goto out;
+	if (X509_set_subject_name(x, subject) != 1 ||
+	    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : subject) != 1 ||
+	    (nb = ASN1_TIME_set(NULL, (time_t)not_before)) == NULL ||
+	    (na = ASN1_TIME_set(NULL, (time_t)not_after)) == NULL ||
+	    X509_set1_notBefore(x, nb) != 1 || X509_set1_notAfter(x, na) != 1 ||
+	    X509_set_pubkey(x, key) != 1) {
+		st = fail_what(what, err);
+		goto out;
+	}
+	*out = x;
+	x = NULL;
+out:
+	X509_free(x);
+	ASN1_TIME_free(nb);
+	ASN1_TIME_free(na);
 	return st;
 }
 
@@ -115,39 +157,21 @@ enum fc_status ca_cacert_build(const struct ca_cacert_params *p, struct hsm_sign
 			       X509 **out, struct fc_err *err)
 {
 	X509 *x = NULL;
-	ASN1_TIME *nb = NULL, *na = NULL;
-	enum fc_status st = FC_EINTERNAL;
+	enum fc_status st;
 
 	if (p->subject == NULL || X509_NAME_entry_count(p->subject) == 0)
 		return fc_err_set(err, FC_ECONFIG,
 				  "ca: a CA certificate needs a non-empty subject "
 				  "(RFC 5280 4.1.2.6)");
-	if ((x = X509_new()) == NULL || X509_set_version(x, X509_VERSION_3) != 1) {
-		st = build_fail(err);
-		goto out;
-	}
-	if ((st = ca_cert_set_serial(x, err)) != FC_OK)
-		goto out;
-	if (X509_set_subject_name(x, p->subject) != 1 ||
-	    X509_set_issuer_name(x, p->issuer ? X509_get_subject_name(p->issuer) : p->subject) !=
-		    1 ||
-	    (nb = ASN1_TIME_set(NULL, (time_t)p->not_before)) == NULL ||
-	    (na = ASN1_TIME_set(NULL, (time_t)p->not_after)) == NULL ||
-	    X509_set1_notBefore(x, nb) != 1 || X509_set1_notAfter(x, na) != 1 ||
-	    X509_set_pubkey(x, p->subject_key) != 1) {
-		st = build_fail(err);
-		goto out;
-	}
+	if ((st = ca_cert_start("CA certificate", p->subject, p->issuer, p->not_before,
+				p->not_after, p->subject_key, &x, err)) != FC_OK)
+		return st;
 	if ((st = add_ca_usages(x, p, err)) != FC_OK || (st = ca_cert_add_skid(x, err)) != FC_OK ||
-	    (st = add_ca_akid(x, p->issuer, err)) != FC_OK ||
-	    (st = ca_cert_sign(x, signer, NULL, err)) != FC_OK)
-		goto out;
+	    (st = ca_cert_add_akid("CA certificate", x, p->issuer, err)) != FC_OK ||
+	    (st = ca_cert_sign(x, signer, NULL, err)) != FC_OK) {
+		X509_free(x);
+		return st;
+	}
 	*out = x;
-	x = NULL;
-	st = FC_OK;
-out:
-	X509_free(x);
-	ASN1_TIME_free(nb);
-	ASN1_TIME_free(na);
-	return st;
+	return FC_OK;
 }
