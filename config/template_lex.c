@@ -412,7 +412,11 @@ static enum lstate lex_field_or_variable(struct tmpl_lexer *l, enum tmpl_item ty
 	return emit(l, typ);
 }
 
-static enum lstate lex_char(struct tmpl_lexer *l)
+/* A quoted constant up to its closing quote (backslash escapes skipped; as
+ * Go's lexChar and lexQuote): emit item, or the error what on a newline or
+ * the end of the input. */
+static enum lstate lex_delimited(struct tmpl_lexer *l, int32_t quote, enum tmpl_item item,
+				 const char *what)
 {
 	for (;;) {
 		int32_t r = next(l);
@@ -422,10 +426,15 @@ static enum lstate lex_char(struct tmpl_lexer *l)
 				continue;
 		}
 		if (r == EOF_RUNE || r == '\n')
-			return errorf(l, "unterminated character constant");
-		if (r == '\'')
-			return emit(l, IT_CHAR_CONSTANT);
+			return errorf(l, "%s", what);
+		if (r == quote)
+			return emit(l, item);
 	}
+}
+
+static enum lstate lex_char(struct tmpl_lexer *l)
+{
+	return lex_delimited(l, '\'', IT_CHAR_CONSTANT, "unterminated character constant");
 }
 
 static bool accept(struct tmpl_lexer *l, const char *valid)
@@ -500,18 +509,7 @@ static enum lstate lex_number(struct tmpl_lexer *l)
 
 static enum lstate lex_quote(struct tmpl_lexer *l)
 {
-	for (;;) {
-		int32_t r = next(l);
-		if (r == '\\') {
-			r = next(l);
-			if (r != EOF_RUNE && r != '\n')
-				continue;
-		}
-		if (r == EOF_RUNE || r == '\n')
-			return errorf(l, "unterminated quoted string");
-		if (r == '"')
-			return emit(l, IT_STRING);
-	}
+	return lex_delimited(l, '"', IT_STRING, "unterminated quoted string");
 }
 
 static enum lstate lex_raw_quote(struct tmpl_lexer *l)
